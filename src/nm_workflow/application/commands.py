@@ -1,0 +1,133 @@
+"""The one write path every command takes.
+
+authorize -> replay a known idempotency key -> load and check If-Match ->
+let the domain decide, stamping metadata -> save the events and the
+idempotency record in one transaction. Later additions to the write path
+(hash chain, group commit, snapshots, the policy version in the metadata)
+belong here or in EventStore.record, not in the use cases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+from uuid import UUID, uuid4
+
+from nm_workflow.application.errors import (
+    ConcurrentModification,
+    IdempotencyKeyReused,
+    NotFound,
+    VersionMismatch,
+)
+from nm_workflow.application.idempotency import IdempotencyRecord, fingerprint
+from nm_workflow.application.security import Actor, Command, authorize
+from nm_workflow.application.store import EventStore
+from nm_workflow.domain.metadata import EventMetadata, WorkflowAggregate, recording
+
+A = TypeVar("A", bound=WorkflowAggregate)
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """Who sends a command, and the HTTP-independent parts of how."""
+
+    actor: Actor
+    expected_version: int | None = None
+    idempotency_key: str | None = None
+    correlation_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    aggregate_id: UUID
+    version: int
+    created: bool
+    replayed: bool
+    position: int
+    """Log position of the last event written; the log head for a replay."""
+    view: dict[str, Any]
+
+
+class CommandRunner(Generic[A]):
+    def __init__(self, store: EventStore, kind: type[A], view: Callable[[A], dict[str, Any]]) -> None:
+        self._store, self._kind, self._view = store, kind, view
+
+    def run(
+        self,
+        ctx: CommandContext,
+        command: Command,
+        target: UUID | None,
+        payload: dict[str, Any],
+        decide: Callable[[A | None], A],
+    ) -> CommandResult:
+        role = authorize(ctx.actor, command)
+        request = fingerprint(command, target, payload)
+        replay = self._replay(ctx, request)
+        if replay is not None:
+            return replay
+        current = None if target is None else self.load(target, ctx.expected_version)
+        with recording(self._metadata(ctx, role)):
+            aggregate = decide(current)
+            record = self._record(ctx, command, request, aggregate, created=target is None)
+        try:
+            position = self._store.record(aggregate, *filter(None, [record]))
+        except ConcurrentModification:
+            # A concurrent attempt with the same key may have won: then its outcome is ours.
+            replay = self._replay(ctx, request)
+            if replay is None:
+                raise
+            return replay
+        if position is None:  # nothing new to write: the command repeated an observation
+            position = self._store.head()
+        view = self._view(aggregate)
+        return CommandResult(aggregate.id, aggregate.version, target is None, False, position, view)
+
+    def load(self, aggregate_id: UUID, expected_version: int | None = None, version: int | None = None) -> A:
+        aggregate = self._store.load(aggregate_id, version)
+        if not isinstance(aggregate, self._kind) or (version is not None and aggregate.version != version):
+            raise NotFound(f"No {self._kind.__name__} {aggregate_id} at that version.")
+        if expected_version is not None and aggregate.version != expected_version:
+            raise VersionMismatch(
+                f"You sent If-Match version {expected_version}; the item is at version "
+                f"{aggregate.version}. Reload it and decide again.",
+                current_version=aggregate.version,
+            )
+        return aggregate
+
+    @staticmethod
+    def _metadata(ctx: CommandContext, role: str) -> EventMetadata:
+        causation = ctx.idempotency_key or f"request:{uuid4()}"
+        correlation = ctx.correlation_id or causation
+        return EventMetadata(ctx.actor.actor_id, role, ctx.actor.department, correlation, causation)
+
+    @staticmethod
+    def _record(
+        ctx: CommandContext, command: Command, request: str, aggregate: A, *, created: bool
+    ) -> IdempotencyRecord | None:
+        if ctx.idempotency_key is None:
+            return None
+        return IdempotencyRecord(
+            actor_id=ctx.actor.actor_id,
+            key=ctx.idempotency_key,
+            command=command.value,
+            fingerprint=request,
+            aggregate_id=aggregate.id,
+            version=aggregate.version,
+            created=created,
+        )
+
+    def _replay(self, ctx: CommandContext, request: str) -> CommandResult | None:
+        if ctx.idempotency_key is None:
+            return None
+        record_id = IdempotencyRecord.create_id(ctx.actor.actor_id, ctx.idempotency_key)
+        if not self._store.exists(record_id):
+            return None
+        record: IdempotencyRecord = self._store.load(record_id)
+        if record.fingerprint != request:
+            raise IdempotencyKeyReused(
+                f"Idempotency-Key '{ctx.idempotency_key}' was first used with a different request."
+            )
+        aggregate = self.load(record.aggregate_id, version=record.version)
+        view = self._view(aggregate)
+        return CommandResult(aggregate.id, record.version, record.created, True, self._store.head(), view)

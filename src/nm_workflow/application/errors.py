@@ -1,0 +1,51 @@
+"""Errors of the application layer (see nm_workflow.domain.errors for the tree)."""
+
+from __future__ import annotations
+
+from nm_workflow.domain.errors import WorkflowError
+
+
+class ApplicationError(WorkflowError):
+    slug = "application-error"
+    title = "The command could not be carried out"
+
+
+class NotFound(ApplicationError):
+    slug = "not-found"
+    title = "No such item"
+
+
+class VersionMismatch(ApplicationError):
+    """If-Match named another version than the stored one."""
+
+    slug = "version-mismatch"
+    title = "The item has changed since the version you named"
+
+    def __init__(self, detail: str, current_version: int) -> None:
+        super().__init__(detail)
+        self.current_version = current_version
+
+
+class ConcurrentModification(ApplicationError):
+    slug = "concurrent-modification"
+    title = "Another command changed the item at the same time"
+
+
+class IdempotencyKeyReused(ApplicationError):
+    slug = "idempotency-key-reused"
+    title = "The idempotency key was used for a different request"
+
+
+class AuthenticationFailed(ApplicationError):
+    slug = "unauthenticated"
+    title = "A valid API key is required"
+
+
+class PermissionDenied(ApplicationError):
+    slug = "forbidden"
+    title = "Your role may not do this"
+
+
+class StoreUnavailable(ApplicationError):
+    slug = "store-unavailable"
+    title = "The event store cannot be reached"

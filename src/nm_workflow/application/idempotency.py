@@ -1,0 +1,53 @@
+"""Idempotency keys, kept as events committed in the same transaction as the command's.
+
+A record's id is derived from (actor, key), so two attempts with the same key
+collide on the store's unique (id, version) constraint: at most one commits,
+and its outcome is what every retry gets back, from any process, after any
+restart. See docs/adr/0004-idempotency.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import event
+
+from nm_workflow.domain.metadata import WorkflowAggregate
+
+_NAMESPACE = UUID("6f1c1a52-3a51-4bb5-9a53-5d2f0b8e7c41")
+
+
+class IdempotencyRecord(WorkflowAggregate):
+    """The outcome of the first successful command sent with one key."""
+
+    @event("CommandRecorded")
+    def __init__(
+        self,
+        actor_id: str,
+        key: str,
+        command: str,
+        fingerprint: str,
+        aggregate_id: UUID,
+        version: int,
+        created: bool,
+    ) -> None:
+        self.fingerprint = fingerprint
+        self.aggregate_id, self.version, self.created = aggregate_id, version, created
+
+    @staticmethod
+    def create_id(actor_id: str, key: str) -> UUID:
+        return uuid5(_NAMESPACE, f"{actor_id}\n{key}")
+
+
+def fingerprint(command: str, target: UUID | None, payload: dict[str, Any]) -> str:
+    """What makes two requests 'the same request' for one key."""
+    canonical = json.dumps(
+        {"command": command, "target": str(target), "payload": payload},
+        sort_keys=True,
+        default=str,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -1,0 +1,102 @@
+"""Use cases of content items (Ch. 4-5): commands and reads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from nm_workflow.application.commands import CommandContext, CommandResult, CommandRunner
+from nm_workflow.application.errors import NotFound
+from nm_workflow.application.security import Actor, Command, authorize
+from nm_workflow.application.store import EventStore
+from nm_workflow.application.views import event_view, item_view
+from nm_workflow.domain.content_item import ContentItem
+from nm_workflow.domain.roles import Stage
+
+
+class ContentItems:
+    def __init__(self, store: EventStore) -> None:
+        self._store = store
+        self._runner = CommandRunner(store, ContentItem, item_view)
+
+    # --- commands ---------------------------------------------------------------
+
+    def plan(self, ctx: CommandContext, plan: dict[str, Any]) -> CommandResult:
+        plan = {"department": ctx.actor.department, **plan}
+        return self._runner.run(
+            ctx, Command.PLAN, None, plan, lambda _: ContentItem.plan(**plan, planner_id=ctx.actor.actor_id)
+        )
+
+    def draft(self, ctx: CommandContext, item_id: UUID, draft: dict[str, Any]) -> CommandResult:
+        return self._change(ctx, Command.DRAFT, item_id, draft, "draft", author_id=ctx.actor.actor_id)
+
+    def request_review(self, ctx: CommandContext, item_id: UUID, revision: int | None) -> CommandResult:
+        return self._change(ctx, Command.REQUEST_REVIEW, item_id, {"revision": revision}, "request_review")
+
+    def approve(
+        self, ctx: CommandContext, item_id: UUID, stage: Stage, decision: dict[str, Any]
+    ) -> CommandResult:
+        payload = {"stage": stage, **decision}
+        return self._change(ctx, Command.approve(stage), item_id, payload, "approve", **self._reviewer(ctx))
+
+    def request_changes(
+        self, ctx: CommandContext, item_id: UUID, stage: Stage, request: dict[str, Any]
+    ) -> CommandResult:
+        payload = {"stage": stage, **request}
+        command = Command.request_changes(stage)
+        return self._change(ctx, command, item_id, payload, "request_changes", **self._reviewer(ctx))
+
+    def schedule(self, ctx: CommandContext, item_id: UUID, platform: str, at: datetime) -> CommandResult:
+        payload = {"platform": platform, "at": at}
+        return self._change(ctx, Command.SCHEDULE, item_id, payload, "schedule_publication")
+
+    def publish(self, ctx: CommandContext, item_id: UUID, publication: dict[str, Any]) -> CommandResult:
+        return self._change(ctx, Command.PUBLISH, item_id, publication, "publish")
+
+    def record_metrics(
+        self, ctx: CommandContext, item_id: UUID, observation: dict[str, Any]
+    ) -> CommandResult:
+        return self._change(ctx, Command.RECORD_METRICS, item_id, observation, "record_metrics")
+
+    def withdraw(self, ctx: CommandContext, item_id: UUID, reason: str) -> CommandResult:
+        return self._change(ctx, Command.WITHDRAW, item_id, {"reason": reason}, "withdraw")
+
+    def cancel(self, ctx: CommandContext, item_id: UUID, reason: str) -> CommandResult:
+        return self._change(ctx, Command.CANCEL, item_id, {"reason": reason}, "cancel")
+
+    def _change(
+        self, ctx: CommandContext, command: Command, item_id: UUID, payload: dict[str, Any],
+        method: str, **facts: Any,
+    ) -> CommandResult:  # fmt: skip
+        def decide(item: ContentItem | None) -> ContentItem:
+            assert item is not None
+            getattr(item, method)(**payload, **facts)
+            return item
+
+        return self._runner.run(ctx, command, item_id, payload, decide)
+
+    @staticmethod
+    def _reviewer(ctx: CommandContext) -> dict[str, str]:
+        return {"reviewer_id": ctx.actor.actor_id, "reviewer_department": ctx.actor.department}
+
+    # --- reads --------------------------------------------------------------------
+
+    def get(
+        self, actor: Actor, item_id: UUID, version: int | None = None, as_of: datetime | None = None
+    ) -> dict[str, Any]:
+        authorize(actor, Command.READ)
+        if as_of is not None:
+            version = self._version_at(item_id, as_of)
+        return item_view(self._runner.load(item_id, version=version))
+
+    def history(self, actor: Actor, item_id: UUID) -> list[dict[str, Any]]:
+        authorize(actor, Command.READ)
+        self._runner.load(item_id)
+        return [event_view(e) for e in self._store.stored_events(item_id)]
+
+    def _version_at(self, item_id: UUID, as_of: datetime) -> int:
+        versions = [e.originator_version for e in self._store.stored_events(item_id) if e.timestamp <= as_of]
+        if not versions:
+            raise NotFound(f"Item {item_id} did not exist at {as_of.isoformat()}.")
+        return versions[-1]

@@ -1,0 +1,105 @@
+"""API keys: stored as events, only as SHA-256 hashes of their secrets.
+
+A key reads `nmk_<key id>_<secret>`. The key id finds the record in one
+lookup; the secret is random (256 bits), so a fast hash is enough: there is
+nothing to brute-force that a slow hash would protect.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID, uuid4
+
+from eventsourcing.domain import event
+from eventsourcing.utils import get_topic
+
+from nm_workflow.application.errors import AuthenticationFailed, NotFound
+from nm_workflow.application.security import Actor
+from nm_workflow.application.store import EventStore
+from nm_workflow.domain.metadata import EventMetadata, WorkflowAggregate, recording
+from nm_workflow.domain.roles import Role
+
+PREFIX = "nmk"
+
+
+class ApiKey(WorkflowAggregate):
+    @event("KeyIssued")
+    def __init__(self, actor_id: str, roles: list[str], department: str, secret_hash: str) -> None:
+        self.actor_id, self.roles, self.department = actor_id, roles, department
+        self.secret_hash = secret_hash
+        self.revoked = False
+
+    @event("KeyRevoked")
+    def revoke(self) -> None:
+        self.revoked = True
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    key_id: UUID
+    actor_id: str
+    roles: list[str]
+    department: str
+    issued_at: datetime
+    revoked: bool
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _parse(token: str) -> tuple[UUID, str]:
+    try:
+        prefix, key_hex, secret = token.split("_", 2)
+        if prefix != PREFIX or not secret:
+            raise ValueError
+        return UUID(hex=key_hex), secret
+    except ValueError:
+        raise AuthenticationFailed("The API key is malformed.") from None
+
+
+class KeyService:
+    def __init__(self, store: EventStore) -> None:
+        self._store = store
+
+    def create(self, actor_id: str, roles: list[Role], department: str, issued_by: str) -> str:
+        """Issue a key; the returned token is shown once and never stored."""
+        secret = secrets.token_urlsafe(32)
+        request = str(uuid4())
+        with recording(EventMetadata(issued_by, Role.ADMIN, "", request, request)):
+            key = ApiKey(actor_id, sorted(r.value for r in roles), department, _hash(secret))
+        self._store.record(key)
+        return f"{PREFIX}_{key.id.hex}_{secret}"
+
+    def authenticate(self, token: str) -> Actor:
+        key_id, secret = _parse(token)
+        try:
+            key = self._store.load(key_id)
+        except NotFound:
+            raise AuthenticationFailed("Unknown API key.") from None
+        if not isinstance(key, ApiKey):
+            raise AuthenticationFailed("Unknown API key.")
+        if not hmac.compare_digest(key.secret_hash, _hash(secret)) or key.revoked:
+            raise AuthenticationFailed("Unknown or revoked API key.")
+        return Actor(key.actor_id, frozenset(Role(r) for r in key.roles), key.department)
+
+    def revoke(self, key_id: UUID, revoked_by: str) -> None:
+        key = self._store.load(key_id)
+        if not isinstance(key, ApiKey):
+            raise NotFound(f"No API key with id {key_id}.")
+        with recording(EventMetadata(revoked_by, Role.ADMIN, "", str(key_id), str(uuid4()))):
+            key.revoke()
+        self._store.record(key)
+
+    def list(self) -> list[KeyInfo]:
+        issued = get_topic(ApiKey.KeyIssued)  # type: ignore[attr-defined]
+        ids = [n.originator_id for n in self._store.notifications(topics=[issued])]
+        return [self._info(self._store.load(key_id)) for key_id in ids]
+
+    @staticmethod
+    def _info(key: ApiKey) -> KeyInfo:
+        return KeyInfo(key.id, key.actor_id, key.roles, key.department, key.created_on, key.revoked)

@@ -1,0 +1,71 @@
+"""The one place that reads the environment (variables prefixed `NM_`)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SQLITE_FILE_NAME = "nm-workflow.sqlite3"
+
+
+class Settings(BaseSettings):
+    """Service configuration; see the README's configuration table."""
+
+    model_config = SettingsConfigDict(env_prefix="NM_", frozen=True, extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="postgresql://user:password@host:port/dbname; unset means embedded SQLite.",
+    )
+    data_dir: Path = Field(default=Path("var"), description="Folder of the SQLite file.")
+    db_pool_size: int = Field(default=5, ge=1, description="Connections kept per process.")
+    db_max_overflow: int = Field(default=10, ge=0, description="Extra connections under load.")
+    db_connect_timeout: int = Field(default=5, ge=1, description="Seconds to wait for the database.")
+    db_lock_timeout: int = Field(default=5, ge=0, description="Seconds a write waits for a lock.")
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest request body accepted.")
+    retry_after_seconds: int = Field(default=2, ge=1, description="Retry-After sent with 503.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_only(cls, url: str | None) -> str | None:
+        if url and urlsplit(url).scheme not in ("postgresql", "postgres"):
+            raise ValueError("NM_DATABASE_URL must start with postgresql://")
+        return url or None
+
+    @property
+    def uses_postgres(self) -> bool:
+        return self.database_url is not None
+
+    @cached_property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / SQLITE_FILE_NAME
+
+    def persistence_env(self) -> dict[str, str]:
+        """The eventsourcing library's configuration, derived from these settings."""
+        if self.database_url is None:
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": str(self.sqlite_path),
+                "SQLITE_LOCK_TIMEOUT": str(self.db_lock_timeout),
+            }
+        return {"PERSISTENCE_MODULE": "eventsourcing.postgres", **self._postgres_env()}
+
+    def _postgres_env(self) -> dict[str, str]:
+        assert self.database_url is not None
+        url = urlsplit(self.database_url)
+        return {
+            "POSTGRES_DBNAME": unquote(url.path.lstrip("/")) or "postgres",
+            "POSTGRES_HOST": url.hostname or "localhost",
+            "POSTGRES_PORT": str(url.port or 5432),
+            "POSTGRES_USER": unquote(url.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(url.password or ""),
+            "POSTGRES_POOL_SIZE": str(self.db_pool_size),
+            "POSTGRES_MAX_OVERFLOW": str(self.db_max_overflow),
+            "POSTGRES_CONNECT_TIMEOUT": str(self.db_connect_timeout),
+            "POSTGRES_LOCK_TIMEOUT": str(self.db_lock_timeout),
+            "POSTGRES_PRE_PING": "y",
+        }

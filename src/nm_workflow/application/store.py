@@ -1,0 +1,113 @@
+"""The event store: one eventsourcing Application per process.
+
+Library errors are translated into the project's own here, once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import (
+    DatabaseError,
+    IntegrityError,
+    InterfaceError,
+    JSONTranscoder,
+    Notification,
+    OperationalError,
+    Transcoding,
+)
+from eventsourcing.utils import Environment
+
+from nm_workflow.application.errors import ConcurrentModification, NotFound, StoreUnavailable
+from nm_workflow.application.settings import Settings
+from nm_workflow.domain.metadata import WorkflowAggregate
+
+APPLICATION_NAME = "nmworkflow"
+PAGE_SIZE = 500
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+class EventStore(Application[UUID]):
+    """Stores every aggregate of the service in one notification log."""
+
+    name = APPLICATION_NAME
+
+    def __init__(self, settings: Settings) -> None:
+        if not settings.uses_postgres:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self._persistence_env = settings.persistence_env()
+        with translated_errors():
+            super().__init__()
+
+    def construct_env(self, name: str, env: Any = None) -> Environment:  # noqa: ARG002
+        # Settings are the only source of configuration: os.environ is not read here.
+        return Environment(name, dict(self._persistence_env))
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    def record(self, *aggregates: WorkflowAggregate) -> int | None:
+        """Save the aggregates' new events in one transaction; the last log position written."""
+        with translated_errors():
+            recordings = self.save(*aggregates)
+        return recordings[-1].notification.id if recordings else None
+
+    def load(self, aggregate_id: UUID, version: int | None = None) -> Any:
+        with translated_errors():
+            try:
+                return self.repository.get(aggregate_id, version=version)
+            except AggregateNotFoundError:
+                raise NotFound(f"No aggregate with id {aggregate_id}.") from None
+
+    def exists(self, aggregate_id: UUID) -> bool:
+        with translated_errors():
+            return aggregate_id in self.repository
+
+    def stored_events(self, aggregate_id: UUID) -> Sequence[WorkflowAggregate.Event]:
+        with translated_errors():
+            return list(self.events.get(aggregate_id))  # type: ignore[arg-type]
+
+    def notifications(self, topics: Sequence[str] = (), start: int = 1) -> Iterator[Notification]:
+        """Every notification from `start` on, optionally of some topics only, in log order."""
+        while True:
+            with translated_errors():
+                page = self.recorder.select_notifications(start, PAGE_SIZE, topics=topics)
+            yield from page
+            if len(page) < PAGE_SIZE:
+                return
+            start = page[-1].id + 1
+
+    def head(self) -> int:
+        """The highest notification id in the log (0 when empty)."""
+        with translated_errors():
+            return self.recorder.max_notification_id() or 0
+
+
+@contextmanager
+def translated_errors() -> Iterator[None]:
+    try:
+        yield
+    except IntegrityError:
+        raise ConcurrentModification(
+            "Another command wrote to this item at the same time; reload it and retry."
+        ) from None
+    except (OperationalError, InterfaceError) as error:
+        raise StoreUnavailable(f"The event store is unavailable: {type(error).__name__}.") from None
+    except DatabaseError as error:
+        raise StoreUnavailable(f"The event store failed: {type(error).__name__}.") from None

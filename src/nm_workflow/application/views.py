@@ -1,0 +1,56 @@
+"""Plain-data views of aggregates and events: what the application returns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nm_workflow.domain.content_item import ContentItem
+from nm_workflow.domain.metadata import WorkflowAggregate
+
+_ENVELOPE = {"originator_id", "originator_version", "timestamp", "meta", "originator_topic"}
+
+
+def item_view(item: ContentItem) -> dict[str, Any]:
+    current = item.revisions[-1] if item.revisions else None
+    return {
+        "id": item.id,
+        "version": item.version,
+        "state": item.state.value,
+        "review_stage": item.stage.value if item.stage else None,
+        "department": item.department,
+        "theme": item.theme,
+        "format": item.format,
+        "target_audience": item.target_audience,
+        "expected_effect": item.expected_effect,
+        "platforms": list(item.platforms),
+        "campaign": item.campaign,
+        "planned_publish_date": item.planned_publish_date,
+        "planner_id": item.planner_id,
+        "current_revision": dict(current) if current else None,
+        "approvals": dict(item.approvals),
+        "approved_revision": item.approved_revision,
+        "schedule": dict(item.schedule),
+        "publications": [dict(p) for p in item.publications.values()],
+        "latest_metrics": _latest_metrics(item),
+        "closing_reason": item.closing_reason,
+        "created_at": item.created_on,
+        "modified_at": item.modified_on,
+    }
+
+
+def _latest_metrics(item: ContentItem) -> dict[str, dict[str, Any]]:
+    latest = {}
+    for platform, observations in item.observations.items():
+        observed_at = max(observations)
+        latest[platform] = {"observed_at": observed_at, "counters": observations[observed_at]}
+    return latest
+
+
+def event_view(event: WorkflowAggregate.Event) -> dict[str, Any]:
+    return {
+        "version": event.originator_version,
+        "type": type(event).__name__,
+        "recorded_at": event.timestamp,
+        "metadata": dict(event.meta),
+        "data": {k: v for k, v in event.__dict__.items() if k not in _ENVELOPE},
+    }

@@ -1,0 +1,88 @@
+"""Values of a content item: states, revisions, publications, metrics."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from enum import StrEnum
+from typing import TypedDict
+
+from nm_workflow.domain.errors import InvalidPlan, RuleViolation
+
+METRIC_NAMES = (
+    "impressions",
+    "reach",
+    "views",
+    "likes",
+    "comments",
+    "shares",
+    "saves",
+    "clicks",
+    "conversions",
+)
+
+
+class ItemState(StrEnum):
+    PLANNED = "planned"
+    DRAFTING = "drafting"
+    IN_REVIEW = "in_review"
+    APPROVED = "approved"
+    PUBLISHED = "published"
+    WITHDRAWN = "withdrawn"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (ItemState.WITHDRAWN, ItemState.CANCELLED)
+
+
+class Revision(TypedDict):
+    number: int
+    title: str
+    body: str
+    asset_links: list[str]
+    source_notes: str
+    content_hash: str
+    author_id: str
+
+
+class Publication(TypedDict):
+    platform: str
+    published_at: datetime
+    external_id: str
+    url: str | None
+    revision: int
+    content_hash: str
+
+
+def content_hash(title: str, body: str, asset_links: list[str], source_notes: str) -> str:
+    """A stable fingerprint of a revision's content, for approvals and publication."""
+    canonical = json.dumps(
+        {"title": title, "body": body, "asset_links": asset_links, "source_notes": source_notes},
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def check_platforms(platforms: list[str]) -> None:
+    if not platforms:
+        raise InvalidPlan("A plan names at least one platform to publish on.")
+    if len(set(platforms)) != len(platforms):
+        raise InvalidPlan("Each platform may appear only once in a plan.")
+
+
+def check_aware(moment: datetime, what: str) -> None:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise RuleViolation(f"The {what} must carry a time zone (for example 'Z' for UTC).")
+
+
+def check_counters(counters: dict[str, int]) -> None:
+    unknown = sorted(set(counters) - set(METRIC_NAMES))
+    if unknown:
+        raise RuleViolation(f"Unknown metric(s) {', '.join(unknown)}; known: {', '.join(METRIC_NAMES)}.")
+    negative = sorted(name for name, value in counters.items() if value < 0)
+    if negative:
+        raise RuleViolation(f"Cumulative counters cannot be negative: {', '.join(negative)}.")

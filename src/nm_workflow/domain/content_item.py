@@ -1,0 +1,332 @@
+"""The ContentItem aggregate: one piece of content through Ch. 4-5 of the policy.
+
+planned -> drafting -> in_review(editor -> department_head -> legal) -> approved
+-> published; changes requested sends it back to drafting; withdrawn and
+cancelled are final. Public methods check the rules, then trigger one event;
+the private `@event` methods only record what happened.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from eventsourcing.domain import event
+
+from nm_workflow.domain.content import (
+    ItemState,
+    Publication,
+    Revision,
+    check_aware,
+    check_counters,
+    check_platforms,
+    content_hash,
+)
+from nm_workflow.domain.errors import (
+    AlreadyPublished,
+    ConflictingObservation,
+    ContentHashMismatch,
+    InvalidTransition,
+    ItemClosed,
+    NoDraft,
+    NotApproved,
+    NotInReview,
+    NotPublished,
+    PlatformNotPlanned,
+    RepeatedApproval,
+    SelfApproval,
+    StaleRevision,
+    WrongDepartment,
+    WrongStage,
+)
+from nm_workflow.domain.metadata import WorkflowAggregate
+from nm_workflow.domain.roles import FIRST_STAGE, Stage
+
+
+class ContentItem(WorkflowAggregate):
+    @event("Planned")
+    def __init__(
+        self,
+        *,
+        theme: str,
+        format: str,
+        target_audience: str,
+        expected_effect: str,
+        platforms: list[str],
+        department: str,
+        campaign: str | None,
+        planned_publish_date: date | None,
+        planner_id: str,
+    ) -> None:
+        self.theme, self.format, self.target_audience = theme, format, target_audience
+        self.expected_effect, self.platforms = expected_effect, list(platforms)
+        self.department, self.campaign = department, campaign
+        self.planned_publish_date, self.planner_id = planned_publish_date, planner_id
+        self.state = ItemState.PLANNED
+        self.revisions: list[Revision] = []
+        self.stage: Stage | None = None
+        self.approvals: dict[str, str] = {}
+        self.approved_revision: int | None = None
+        self.schedule: dict[str, datetime] = {}
+        self.publications: dict[str, Publication] = {}
+        self.observations: dict[str, dict[str, dict[str, int]]] = {}
+        self.closing_reason: str | None = None
+
+    @classmethod
+    def plan(cls, **plan: Any) -> ContentItem:
+        """Ch. 5.1: a plan states theme, format, audience, effect and platforms."""
+        check_platforms(plan["platforms"])
+        return cls(**plan)
+
+    # --- creation and review -------------------------------------------------
+
+    def draft(
+        self, *, title: str, body: str, asset_links: list[str], source_notes: str, author_id: str
+    ) -> None:
+        self._require_unpublished("draft a new revision")
+        self._drafted(
+            revision=len(self.revisions) + 1,
+            title=title,
+            body=body,
+            asset_links=list(asset_links),
+            source_notes=source_notes,
+            content_hash=content_hash(title, body, list(asset_links), source_notes),
+            author_id=author_id,
+        )
+
+    def request_review(self, *, revision: int | None) -> None:
+        self._require_unpublished("request a review")
+        if not self.revisions:
+            raise NoDraft("Draft a revision before requesting a review.")
+        if self.state is not ItemState.DRAFTING:
+            raise InvalidTransition(f"The item is {self.state}; only a draft can be sent to review.")
+        self._review_requested(revision=self._check_revision(revision, None), stage=FIRST_STAGE)
+
+    def approve(
+        self,
+        *,
+        stage: Stage,
+        revision: int | None,
+        content_hash: str | None,
+        reviewer_id: str,
+        reviewer_department: str,
+    ) -> None:
+        self._require_review_at(stage, reviewer_department)
+        number = self._check_revision(revision, content_hash)
+        if any(r["author_id"] == reviewer_id for r in self.revisions):
+            raise SelfApproval(f"{reviewer_id} authored a revision of this item and may not approve it.")
+        if reviewer_id in self.approvals.values():
+            raise RepeatedApproval(f"{reviewer_id} already approved another stage of revision {number}.")
+        approved = {
+            Stage.EDITOR: self._editorially_approved,
+            Stage.DEPARTMENT_HEAD: self._department_head_approved,
+            Stage.LEGAL: self._legally_approved,
+        }[stage]
+        approved(revision=number, content_hash=self.current_revision["content_hash"], reviewer_id=reviewer_id)
+
+    def request_changes(
+        self,
+        *,
+        stage: Stage,
+        revision: int | None,
+        reasons: list[str],
+        reviewer_id: str,
+        reviewer_department: str,
+    ) -> None:
+        self._require_review_at(stage, reviewer_department)
+        number = self._check_revision(revision, None)
+        self._changes_requested(
+            stage=stage.value, revision=number, reasons=list(reasons), reviewer_id=reviewer_id
+        )
+
+    # --- publishing and afterwards --------------------------------------------
+
+    def schedule_publication(self, *, platform: str, at: datetime) -> None:
+        self._require_publishable(platform)
+        check_aware(at, "scheduled time")
+        self._scheduled(platform=platform, at=at)
+
+    def publish(
+        self,
+        *,
+        platform: str,
+        published_at: datetime,
+        external_id: str,
+        url: str | None,
+        revision: int,
+        content_hash: str,
+    ) -> None:
+        self._require_publishable(platform)
+        check_aware(published_at, "publication time")
+        if revision != self.approved_revision:
+            raise StaleRevision(
+                f"Only revision {self.approved_revision}, the approved one, may be published."
+            )
+        if content_hash != self.current_revision["content_hash"]:
+            raise ContentHashMismatch("The published content differs from the approved revision.")
+        self._published(
+            platform=platform,
+            published_at=published_at,
+            external_id=external_id,
+            url=url,
+            revision=revision,
+            content_hash=content_hash,
+        )
+
+    def record_metrics(self, *, platform: str, observed_at: datetime, counters: dict[str, int]) -> bool:
+        """Record a cumulative observation; False when it was already recorded."""
+        if platform not in self.publications:
+            raise NotPublished(f"The item was never published on {platform}; there is nothing to measure.")
+        check_aware(observed_at, "observation time")
+        check_counters(counters)
+        earlier = self.observations.get(platform, {}).get(observed_at.isoformat())
+        if earlier == counters:
+            return False
+        if earlier is not None:
+            raise ConflictingObservation(
+                f"Other counters were recorded for {platform} at {observed_at.isoformat()}."
+            )
+        self._metrics_recorded(platform=platform, observed_at=observed_at, counters=dict(counters))
+        return True
+
+    def withdraw(self, *, reason: str) -> None:
+        self._require_open()
+        if not self.publications:
+            raise NotPublished("Only published content can be withdrawn; cancel it instead.")
+        self._withdrawn(reason=reason)
+
+    def cancel(self, *, reason: str) -> None:
+        self._require_unpublished("cancel the item (withdraw it instead)")
+        self._cancelled(reason=reason)
+
+    @property
+    def current_revision(self) -> Revision:
+        return self.revisions[-1]
+
+    # --- guards ---------------------------------------------------------------
+
+    def _require_open(self) -> None:
+        if self.state.is_final:
+            raise ItemClosed(f"The item is {self.state}; no further command applies.")
+
+    def _require_unpublished(self, action: str) -> None:
+        self._require_open()
+        if self.publications:
+            raise AlreadyPublished(f"The item has been published; cannot {action}.")
+
+    def _require_review_at(self, stage: Stage, reviewer_department: str) -> None:
+        self._require_open()
+        if self.state is not ItemState.IN_REVIEW:
+            raise NotInReview(f"The item is {self.state}, not in review.")
+        if stage is not self.stage:
+            raise WrongStage(f"The review is at the {self.stage} stage, not {stage}.")
+        if stage is Stage.DEPARTMENT_HEAD and reviewer_department != self.department:
+            raise WrongDepartment(f"The item belongs to {self.department}, not {reviewer_department}.")
+
+    def _require_publishable(self, platform: str) -> None:
+        self._require_open()
+        if self.approved_revision is None:
+            raise NotApproved(f"The item is {self.state}; it must pass all three reviews first.")
+        if platform not in self.platforms:
+            raise PlatformNotPlanned(f"{platform} is not a planned platform ({', '.join(self.platforms)}).")
+        if platform in self.publications:
+            raise AlreadyPublished(f"The item is already published on {platform}.")
+
+    def _check_revision(self, revision: int | None, expected_hash: str | None) -> int:
+        current = self.current_revision
+        if revision is not None and revision != current["number"]:
+            raise StaleRevision(f"Revision {revision} is not the current revision {current['number']}.")
+        if expected_hash is not None and expected_hash != current["content_hash"]:
+            raise ContentHashMismatch(f"Revision {current['number']} has another content hash.")
+        return current["number"]
+
+    # --- events ---------------------------------------------------------------
+
+    @event("Drafted")
+    def _drafted(
+        self,
+        revision: int,
+        title: str,
+        body: str,
+        asset_links: list[str],
+        source_notes: str,
+        content_hash: str,
+        author_id: str,
+    ) -> None:
+        self.revisions.append(
+            Revision(
+                number=revision,
+                title=title,
+                body=body,
+                asset_links=asset_links,
+                source_notes=source_notes,
+                content_hash=content_hash,
+                author_id=author_id,
+            )
+        )
+        self._void_review(ItemState.DRAFTING)
+
+    @event("ReviewRequested")
+    def _review_requested(self, revision: int, stage: str) -> None:
+        self.state, self.stage = ItemState.IN_REVIEW, Stage(stage)
+
+    @event("EditoriallyApproved")
+    def _editorially_approved(self, revision: int, content_hash: str, reviewer_id: str) -> None:
+        self._approved(Stage.EDITOR, reviewer_id)
+
+    @event("DepartmentHeadApproved")
+    def _department_head_approved(self, revision: int, content_hash: str, reviewer_id: str) -> None:
+        self._approved(Stage.DEPARTMENT_HEAD, reviewer_id)
+
+    @event("LegallyApproved")
+    def _legally_approved(self, revision: int, content_hash: str, reviewer_id: str) -> None:
+        self._approved(Stage.LEGAL, reviewer_id)
+
+    @event("ChangesRequested")
+    def _changes_requested(self, stage: str, revision: int, reasons: list[str], reviewer_id: str) -> None:
+        self._void_review(ItemState.DRAFTING)
+
+    @event("Scheduled")
+    def _scheduled(self, platform: str, at: datetime) -> None:
+        self.schedule[platform] = at
+
+    @event("Published")
+    def _published(
+        self,
+        platform: str,
+        published_at: datetime,
+        external_id: str,
+        url: str | None,
+        revision: int,
+        content_hash: str,
+    ) -> None:
+        self.publications[platform] = Publication(
+            platform=platform,
+            published_at=published_at,
+            external_id=external_id,
+            url=url,
+            revision=revision,
+            content_hash=content_hash,
+        )
+        self.state = ItemState.PUBLISHED
+
+    @event("MetricsRecorded")
+    def _metrics_recorded(self, platform: str, observed_at: datetime, counters: dict[str, int]) -> None:
+        self.observations.setdefault(platform, {})[observed_at.isoformat()] = counters
+
+    @event("Withdrawn")
+    def _withdrawn(self, reason: str) -> None:
+        self.state, self.closing_reason = ItemState.WITHDRAWN, reason
+
+    @event("Cancelled")
+    def _cancelled(self, reason: str) -> None:
+        self.state, self.closing_reason = ItemState.CANCELLED, reason
+
+    def _approved(self, stage: Stage, reviewer_id: str) -> None:
+        self.approvals[stage.value] = reviewer_id
+        self.stage = stage.next
+        if self.stage is None:
+            self.state, self.approved_revision = ItemState.APPROVED, self.current_revision["number"]
+
+    def _void_review(self, state: ItemState) -> None:
+        self.state, self.stage, self.approvals, self.approved_revision = state, None, {}, None
