@@ -23,7 +23,7 @@ class ContentItems:
     # --- commands ---------------------------------------------------------------
 
     def plan(self, ctx: CommandContext, plan: dict[str, Any]) -> CommandResult:
-        plan = {"department": ctx.actor.department, **plan}
+        plan = {**plan, "department": plan.get("department") or ctx.actor.department}
         return self._runner.run(
             ctx, Command.PLAN, None, plan, lambda _: ContentItem.plan(**plan, planner_id=ctx.actor.actor_id)
         )
@@ -66,9 +66,14 @@ class ContentItems:
         return self._change(ctx, Command.CANCEL, item_id, {"reason": reason}, "cancel")
 
     def _change(
-        self, ctx: CommandContext, command: Command, item_id: UUID, payload: dict[str, Any],
-        method: str, **facts: Any,
-    ) -> CommandResult:  # fmt: skip
+        self,
+        ctx: CommandContext,
+        command: Command,
+        item_id: UUID,
+        payload: dict[str, Any],
+        method: str,
+        **facts: Any,
+    ) -> CommandResult:
         def decide(item: ContentItem | None) -> ContentItem:
             assert item is not None
             getattr(item, method)(**payload, **facts)

@@ -1,0 +1,1 @@
+"""Entrypoints: HTTP (FastAPI), CLI (typer). They translate, nothing more."""

@@ -1,0 +1,44 @@
+"""The FastAPI application: one EventStore per process, opened and closed by the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from nm_workflow import __version__
+from nm_workflow.application.items import ContentItems
+from nm_workflow.application.keys import KeyService
+from nm_workflow.application.settings import Settings
+from nm_workflow.application.store import EventStore
+from nm_workflow.interface.http import problems, routes_items, routes_meta
+from nm_workflow.interface.http.limits import BodySizeLimit
+
+DESCRIPTION = """Commands and reads of the new-media operations workflow.
+
+Authenticate with `Authorization: Bearer <API key>`. Commands accept `If-Match`
+(the `ETag` you read) and `Idempotency-Key` (retries return the first result).
+Errors are RFC 9457 `application/problem+json`; each `type` is documented at `/problems/{slug}`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = EventStore(settings)
+        app.state.store, app.state.items, app.state.keys = store, ContentItems(store), KeyService(store)
+        try:
+            yield
+        finally:
+            store.close()
+
+    app = FastAPI(title="nm-workflow", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    problems.install(app)
+    app.include_router(routes_items.router)
+    app.include_router(routes_meta.router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,83 @@
+"""Dependencies of the routes: services, the caller, the command's headers."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from nm_workflow.application.commands import CommandContext
+from nm_workflow.application.errors import AuthenticationFailed
+from nm_workflow.application.items import ContentItems
+from nm_workflow.application.keys import KeyService
+from nm_workflow.application.security import Actor
+from nm_workflow.interface.http.problems import InvalidRequest
+
+_TOKEN = re.compile(r"^[\x21-\x7e]{1,200}$")  # printable ASCII, no spaces
+_ETAG = re.compile(r'^"?(\d{1,12})"?$')
+
+bearer = HTTPBearer(auto_error=False, description="An API key made with `nm-workflow keys create`.")
+
+
+def get_items(request: Request) -> ContentItems:
+    items: ContentItems = request.app.state.items
+    return items
+
+
+def get_keys(request: Request) -> KeyService:
+    keys: KeyService = request.app.state.keys
+    return keys
+
+
+def current_actor(
+    keys: Annotated[KeyService, Depends(get_keys)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Actor:
+    if credentials is None:
+        raise AuthenticationFailed("Send your API key as 'Authorization: Bearer <key>'.")
+    return keys.authenticate(credentials.credentials)
+
+
+Items = Annotated[ContentItems, Depends(get_items)]
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+
+def parse_if_match(value: str | None) -> int | None:
+    """`"7"` (or `7`) -> 7; `*` or absent -> no precondition."""
+    if value is None or value.strip() == "*":
+        return None
+    match = _ETAG.match(value.strip())
+    if match is None:
+        raise InvalidRequest(f"If-Match must be an ETag this API sent, like '\"3\"'; got {value!r}.")
+    return int(match.group(1))
+
+
+def _token(name: str, value: str | None) -> str | None:
+    if value is not None and not _TOKEN.match(value):
+        raise InvalidRequest(f"{name} must be 1-200 printable ASCII characters without spaces.")
+    return value
+
+
+def command_context(
+    actor: CurrentActor,
+    if_match: Annotated[
+        str | None, Header(description='Version the command expects, e.g. "3" (from ETag).')
+    ] = None,
+    idempotency_key: Annotated[
+        str | None, Header(description="Retrying with the same key returns the first result.")
+    ] = None,
+    x_correlation_id: Annotated[
+        str | None, Header(description="Ties events of one business transaction together.")
+    ] = None,
+) -> CommandContext:
+    return CommandContext(
+        actor=actor,
+        expected_version=parse_if_match(if_match),
+        idempotency_key=_token("Idempotency-Key", idempotency_key),
+        correlation_id=_token("X-Correlation-Id", x_correlation_id),
+    )
+
+
+Context = Annotated[CommandContext, Depends(command_context)]

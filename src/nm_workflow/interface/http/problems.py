@@ -1,0 +1,153 @@
+"""Every error becomes RFC 9457 problem+json here, from one table."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from nm_workflow.application.errors import (
+    AuthenticationFailed,
+    ConcurrentModification,
+    IdempotencyKeyReused,
+    NotFound,
+    PermissionDenied,
+    StoreUnavailable,
+    VersionMismatch,
+)
+from nm_workflow.domain.errors import (
+    DutySegregationViolation,
+    InvalidTransition,
+    RuleViolation,
+    WorkflowError,
+)
+
+MEDIA_TYPE = "application/problem+json"
+log = logging.getLogger("nm_workflow.http")
+
+
+class InvalidRequest(WorkflowError):
+    """A header or query parameter the client sent cannot be understood."""
+
+    slug = "invalid-request"
+    title = "The request is malformed"
+
+
+STATUS: dict[type[WorkflowError], int] = {
+    InvalidRequest: 400,
+    AuthenticationFailed: 401,
+    PermissionDenied: 403,
+    DutySegregationViolation: 403,
+    NotFound: 404,
+    ConcurrentModification: 409,
+    InvalidTransition: 409,
+    VersionMismatch: 412,
+    IdempotencyKeyReused: 422,
+    RuleViolation: 422,
+    StoreUnavailable: 503,
+}
+
+
+# Problems raised by the framework rather than by a WorkflowError.
+PROTOCOL_PROBLEMS: dict[str, tuple[int, str]] = {
+    "malformed-json": (400, "The body is not valid JSON"),
+    "validation-error": (422, "The request does not match the schema"),
+    "payload-too-large": (413, "The request body is too large"),
+    "no-such-resource": (404, "No such resource"),
+    "method-not-allowed": (405, "Method not allowed"),
+    "internal-error": (500, "Internal error"),
+}
+
+
+def status_of(kind: type[WorkflowError]) -> int:
+    return next((STATUS[k] for k in kind.__mro__ if k in STATUS), 500)
+
+
+def catalogue() -> dict[str, tuple[int, str]]:
+    """Every problem `type` slug this API can answer with: status and title."""
+    found = dict(PROTOCOL_PROBLEMS)
+    pending: list[type[WorkflowError]] = [WorkflowError]
+    while pending:
+        kind = pending.pop()
+        found[kind.slug] = (status_of(kind), kind.title)
+        pending.extend(kind.__subclasses__())
+    return found
+
+
+def problem(request: Request, status: int, slug: str, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {"type": f"/problems/{slug}", "title": title, "status": status, "detail": detail}
+    body["instance"] = request.url.path
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE)
+
+
+def _workflow_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, WorkflowError)
+    status = status_of(type(error))
+    response = problem(
+        request,
+        status,
+        error.slug,
+        error.title,
+        error.detail,
+        current_version=getattr(error, "current_version", None),
+    )
+    if isinstance(error, AuthenticationFailed):
+        response.headers["WWW-Authenticate"] = 'Bearer realm="nm-workflow"'
+    if isinstance(error, StoreUnavailable):
+        response.headers["Retry-After"] = str(request.app.state.settings.retry_after_seconds)
+    if isinstance(error, VersionMismatch):
+        response.headers["ETag"] = f'"{error.current_version}"'
+    return response
+
+
+def _validation_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    errors = [_field_error(e) for e in error.errors()]
+    if any(e["type"] == "json_invalid" for e in errors):
+        return problem(request, 400, "malformed-json", "The body is not valid JSON", _summary(errors))
+    return problem(
+        request,
+        422,
+        "validation-error",
+        "The request does not match the schema",
+        _summary(errors),
+        errors=errors,
+    )
+
+
+def _field_error(error: Any) -> dict[str, Any]:
+    location = [str(part) for part in error.get("loc", ())]
+    return {"field": ".".join(location), "message": error.get("msg", ""), "type": error.get("type", "")}
+
+
+def _summary(errors: list[dict[str, Any]]) -> str:
+    return "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+
+
+def _http_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)
+    slug = {404: "no-such-resource", 405: "method-not-allowed"}.get(error.status_code, "http-error")
+    response = problem(request, error.status_code, slug, str(error.detail), str(error.detail))
+    for name, value in (error.headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _unexpected(request: Request, error: Exception) -> JSONResponse:
+    # A bug of ours: log it whole, tell the client nothing internal.
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
+    return problem(
+        request, 500, "internal-error", "Internal error", "The server failed; the incident is logged."
+    )
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(WorkflowError, _workflow_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

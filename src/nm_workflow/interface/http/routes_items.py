@@ -1,0 +1,160 @@
+"""Content item commands and reads (Ch. 4-5 of the policy)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime
+
+from nm_workflow.application.commands import CommandResult
+from nm_workflow.interface.http.deps import Context, CurrentActor, Items
+from nm_workflow.interface.http.problems import InvalidRequest
+from nm_workflow.interface.http.schemas import (
+    ApprovalIn,
+    ChangeRequestIn,
+    DraftIn,
+    EventOut,
+    ItemOut,
+    MetricsIn,
+    PlanIn,
+    Problem,
+    PublicationIn,
+    ReasonIn,
+    ReviewRequestIn,
+    ScheduleIn,
+)
+
+router = APIRouter(prefix="/items", tags=["content items"])
+
+_PROBLEMS: dict[int, str] = {
+    400: "Malformed JSON or header",
+    401: "Missing or unknown API key",
+    403: "Role or segregation of duties forbids it",
+    404: "No such item",
+    409: "Not allowed in the item's state, or a concurrent write won",
+    412: "If-Match names a stale version",
+    413: "Body too large",
+    422: "Schema violation, rule violation or reused Idempotency-Key",
+    503: "Event store unreachable; retry after Retry-After seconds",
+}
+_HEADERS = {
+    "ETag": {"description": 'The item\'s version, e.g. "4"', "schema": {"type": "string"}},
+    "Log-Position": {"description": "Event-log position this command wrote", "schema": {"type": "integer"}},
+}
+
+
+def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {c: {"model": Problem, "description": _PROBLEMS[c]} for c in codes}
+
+
+COMMAND = _responses(400, 401, 403, 404, 409, 412, 413, 422, 503)
+READ = _responses(401, 403, 404, 422, 503)
+
+
+def _result(result: CommandResult) -> JSONResponse:
+    headers = {"ETag": f'"{result.version}"', "Log-Position": str(result.position)}
+    if result.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    if result.created:
+        headers["Location"] = f"/items/{result.aggregate_id}"
+    body = ItemOut.model_validate(result.view).model_dump(mode="json")
+    return JSONResponse(body, status_code=201 if result.created else 200, headers=headers)
+
+
+def _command(summary: str, status: int = 200) -> dict[str, Any]:
+    ok = {"description": summary, "headers": _HEADERS, "model": ItemOut}
+    return {"response_model": ItemOut, "status_code": status, "responses": {status: ok, **COMMAND}}
+
+
+@router.post("", **_command("The planned item", 201))
+def plan_item(body: PlanIn, ctx: Context, items: Items) -> JSONResponse:
+    """Plan a content item (Ch. 5.1)."""
+    return _result(items.plan(ctx, body.model_dump(mode="python", exclude_none=False)))
+
+
+@router.post("/{item_id}/drafts", **_command("The item with its new revision"))
+def draft(item_id: UUID, body: DraftIn, ctx: Context, items: Items) -> JSONResponse:
+    """Add a revision; every earlier approval is voided (Ch. 5.2)."""
+    return _result(items.draft(ctx, item_id, body.model_dump()))
+
+
+@router.post("/{item_id}/review-requests", **_command("The item, in review at the editor stage"))
+def request_review(
+    item_id: UUID, ctx: Context, items: Items, body: ReviewRequestIn | None = None
+) -> JSONResponse:
+    """Send the current revision into the review chain (Ch. 4.2)."""
+    return _result(items.request_review(ctx, item_id, body.revision if body else None))
+
+
+@router.post("/{item_id}/approvals", **_command("The item, at the next stage or approved"))
+def approve(item_id: UUID, body: ApprovalIn, ctx: Context, items: Items) -> JSONResponse:
+    """Approve the current revision at the current stage."""
+    decision = {"revision": body.revision, "content_hash": body.content_hash}
+    return _result(items.approve(ctx, item_id, body.stage, decision))
+
+
+@router.post("/{item_id}/change-requests", **_command("The item, back in drafting"))
+def request_changes(item_id: UUID, body: ChangeRequestIn, ctx: Context, items: Items) -> JSONResponse:
+    """Send the item back to drafting, with reasons."""
+    request = {"revision": body.revision, "reasons": body.reasons}
+    return _result(items.request_changes(ctx, item_id, body.stage, request))
+
+
+@router.post("/{item_id}/schedule", **_command("The item with its schedule"))
+def schedule(item_id: UUID, body: ScheduleIn, ctx: Context, items: Items) -> JSONResponse:
+    """Schedule an approved item on a planned platform (optional step)."""
+    return _result(items.schedule(ctx, item_id, body.platform, body.at))
+
+
+@router.post("/{item_id}/publications", **_command("The published item"))
+def publish(item_id: UUID, body: PublicationIn, ctx: Context, items: Items) -> JSONResponse:
+    """Record a publication of the approved revision on a planned platform."""
+    return _result(items.publish(ctx, item_id, body.model_dump()))
+
+
+@router.post("/{item_id}/metrics", **_command("The item with its latest metrics"))
+def record_metrics(item_id: UUID, body: MetricsIn, ctx: Context, items: Items) -> JSONResponse:
+    """Record cumulative counters observed on a platform; repeats change nothing."""
+    observation = {
+        "platform": body.platform,
+        "observed_at": body.observed_at,
+        "counters": body.counters.model_dump(),
+    }
+    return _result(items.record_metrics(ctx, item_id, observation))
+
+
+@router.post("/{item_id}/withdrawal", **_command("The withdrawn item"))
+def withdraw(item_id: UUID, body: ReasonIn, ctx: Context, items: Items) -> JSONResponse:
+    """Take published content down; final."""
+    return _result(items.withdraw(ctx, item_id, body.reason))
+
+
+@router.post("/{item_id}/cancellation", **_command("The cancelled item"))
+def cancel(item_id: UUID, body: ReasonIn, ctx: Context, items: Items) -> JSONResponse:
+    """Cancel an item before publication; final."""
+    return _result(items.cancel(ctx, item_id, body.reason))
+
+
+@router.get("/{item_id}", response_model=ItemOut, responses={200: {"headers": _HEADERS}, **READ})
+def get_item(
+    item_id: UUID,
+    actor: CurrentActor,
+    items: Items,
+    version: Annotated[int | None, Query(ge=1, description="A past version.")] = None,
+    as_of: Annotated[AwareDatetime | None, Query(description="The state at this time.")] = None,
+) -> JSONResponse:
+    """The item now, at a past version, or as it was at a time."""
+    if version is not None and as_of is not None:
+        raise InvalidRequest("Give either 'version' or 'as_of', not both.")
+    body = ItemOut.model_validate(items.get(actor, item_id, version, as_of)).model_dump(mode="json")
+    return JSONResponse(body, headers={"ETag": f'"{body["version"]}"'})
+
+
+@router.get("/{item_id}/history", response_model=list[EventOut], responses=READ)
+def history(item_id: UUID, actor: CurrentActor, items: Items) -> JSONResponse:
+    """Every event of the item, with who did it and why."""
+    events = [EventOut.model_validate(e).model_dump(mode="json") for e in items.history(actor, item_id)]
+    return JSONResponse(events, headers={"ETag": f'"{events[-1]["version"]}"'})
