@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TypedDict
 
@@ -74,9 +74,11 @@ def check_platforms(platforms: list[str]) -> None:
         raise InvalidPlan("Each platform may appear only once in a plan.")
 
 
-def check_aware(moment: datetime, what: str) -> None:
+def as_utc(moment: datetime, what: str) -> datetime:
+    """Times are stored in UTC; a time without a zone is ambiguous and refused."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise RuleViolation(f"The {what} must carry a time zone (for example 'Z' for UTC).")
+    return moment.astimezone(UTC)
 
 
 def check_counters(counters: dict[str, int]) -> None:

@@ -17,7 +17,7 @@ from nm_workflow.domain.content import (
     ItemState,
     Publication,
     Revision,
-    check_aware,
+    as_utc,
     check_counters,
     check_platforms,
     content_hash,
@@ -143,8 +143,7 @@ class ContentItem(WorkflowAggregate):
 
     def schedule_publication(self, *, platform: str, at: datetime) -> None:
         self._require_publishable(platform)
-        check_aware(at, "scheduled time")
-        self._scheduled(platform=platform, at=at)
+        self._scheduled(platform=platform, at=as_utc(at, "scheduled time"))
 
     def publish(
         self,
@@ -157,7 +156,7 @@ class ContentItem(WorkflowAggregate):
         content_hash: str,
     ) -> None:
         self._require_publishable(platform)
-        check_aware(published_at, "publication time")
+        published_at = as_utc(published_at, "publication time")
         if revision != self.approved_revision:
             raise StaleRevision(
                 f"Only revision {self.approved_revision}, the approved one, may be published."
@@ -177,7 +176,7 @@ class ContentItem(WorkflowAggregate):
         """Record a cumulative observation; False when it was already recorded."""
         if platform not in self.publications:
             raise NotPublished(f"The item was never published on {platform}; there is nothing to measure.")
-        check_aware(observed_at, "observation time")
+        observed_at = as_utc(observed_at, "observation time")
         check_counters(counters)
         earlier = self.observations.get(platform, {}).get(observed_at.isoformat())
         if earlier == counters:

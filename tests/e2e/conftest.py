@@ -1,0 +1,34 @@
+"""HTTP fixtures: the real app, real database, real API keys."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from nm_workflow.application.settings import Settings
+from nm_workflow.interface.http.app import create_app
+from tests.e2e.api import Api
+
+
+@pytest.fixture
+def app_factory(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., Api]]:
+    """Start apps on the test's database; several make several 'processes'."""
+    clients: list[TestClient] = []
+
+    def start(**overrides: Any) -> Api:
+        client = TestClient(create_app(make_settings(**overrides)), raise_server_exceptions=False)
+        client.__enter__()
+        clients.append(client)
+        return Api(client)
+
+    yield start
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def api(app_factory: Callable[..., Api]) -> Api:
+    return app_factory()
