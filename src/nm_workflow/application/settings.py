@@ -24,10 +24,22 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("var"), description="Folder of the SQLite file.")
     db_pool_size: int = Field(default=5, ge=1, description="Connections kept per process.")
     db_max_overflow: int = Field(default=10, ge=0, description="Extra connections under load.")
-    db_connect_timeout: int = Field(default=5, ge=1, description="Seconds to wait for the database.")
+    db_connect_timeout: int = Field(default=2, ge=1, description="Seconds to wait for a connection.")
     db_lock_timeout: int = Field(default=5, ge=0, description="Seconds a write waits for a lock.")
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest request body accepted.")
     retry_after_seconds: int = Field(default=2, ge=1, description="Retry-After sent with 503.")
+    embedded_projections: bool = Field(
+        default=True, description="Run the projections in threads of each API process."
+    )
+    projection_poll_interval: float = Field(
+        default=0.2, gt=0, le=60, description="Seconds a caught-up projection waits before looking again."
+    )
+    projection_batch_size: int = Field(
+        default=500, ge=1, le=10_000, description="Events a projection applies per transaction."
+    )
+    review_stage_hours: int = Field(
+        default=48, ge=1, description="Hours a review stage may take before the item is overdue."
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -1,0 +1,122 @@
+"""The read side's plumbing: the database, the event log, and each projection's tracking."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from eventsourcing.persistence import PersistenceError
+
+from nm_workflow.application.settings import Settings
+from nm_workflow.application.store import APPLICATION_NAME, EventStore, translated_errors
+from projections.base import Projection, Recorded
+from projections.ownership import owner_of
+from projections.registry import select
+from projections.sql import Database
+from projections.tracking import PostgresProjectionRecorder, SQLiteProjectionRecorder, open_recorder
+
+Recorder = SQLiteProjectionRecorder | PostgresProjectionRecorder
+SETUP_ATTEMPTS = 5
+
+
+class EventSource:
+    """The store's notification log, read in batches and decoded."""
+
+    def __init__(self, store: EventStore) -> None:
+        self._store = store
+
+    def head(self) -> int:
+        return self._store.recorder.max_notification_id() or 0
+
+    def read(self, after: int, upto: int, topics: Sequence[str], limit: int) -> list[Recorded]:
+        """Events with positions in (after, upto], of `topics` (all when empty), at most `limit`."""
+        notifications = self._store.recorder.select_notifications(
+            after, limit, stop=upto, topics=list(topics), inclusive_of_start=False
+        )
+        to_event = self._store.mapper.to_domain_event
+        return [Recorded(n.id, n.topic, to_event(n)) for n in notifications]
+
+
+@dataclass(frozen=True)
+class ProjectionStatus:
+    name: str
+    position: int
+    """Log position the projection's tables reflect."""
+    head: int
+    """Highest position in the log."""
+    lag: int
+    """head - position (positions, not events: the log may have gaps)."""
+    tables: tuple[str, ...]
+    owner: str | None
+    """The process working the projection, if any."""
+    state: str = "not run here"
+    """In this process: running, standby (another process owns it), stopped or not run here."""
+    last_error: str | None = None
+
+
+class ReadSide:
+    """Opens (and creates when missing) every projection's tables and tracking."""
+
+    def __init__(self, settings: Settings, store: EventStore | None = None) -> None:
+        self.settings = settings
+        self._owns_store = store is None
+        self.store = store or EventStore(settings)
+        self.db = Database(self.store, lock_timeout=max(settings.db_lock_timeout, 10))
+        self.source = EventSource(self.store)
+        self.projections: dict[str, Projection] = {cls.name: cls(settings) for cls in select()}
+        with translated_errors():
+            self.recorders: dict[str, Recorder] = {
+                name: self._prepare(projection) for name, projection in self.projections.items()
+            }
+
+    def _prepare(self, projection: Projection) -> Recorder:
+        statements = projection.ddl(self.db.dialect, projection.live_tables(), views=True)
+        for attempt in range(SETUP_ATTEMPTS):
+            try:
+                recorder = open_recorder(self.db.datastore, projection.tracking_table, statements)
+                recorder.start(APPLICATION_NAME)
+                return recorder
+            except PersistenceError:
+                # Processes starting together race to CREATE the same tables; the loser retries.
+                if attempt == SETUP_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.1 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def position(self, name: str) -> int:
+        with translated_errors():
+            return self.recorders[name].position(APPLICATION_NAME)
+
+    def positions(self, names: Sequence[str] | None = None) -> dict[str, int]:
+        return {cls.name: self.position(cls.name) for cls in select(names)}
+
+    def head(self) -> int:
+        with translated_errors():
+            return self.source.head()
+
+    def wait_for(self, position: int, names: Sequence[str] | None = None, timeout: float = 5.0) -> bool:
+        """Block until the named projections (all when None) reflect `position`; False on timeout."""
+        wanted = [cls.name for cls in select(names)]
+        deadline, delay = time.monotonic() + timeout, 0.005
+        while True:
+            wanted = [name for name in wanted if self.position(name) < position]
+            remaining = deadline - time.monotonic()
+            if not wanted or remaining <= 0:
+                return not wanted
+            time.sleep(min(delay, remaining))
+            delay = min(delay * 2, 0.05)
+
+    def status(self, names: Sequence[str] | None = None) -> list[ProjectionStatus]:
+        head = self.head()
+        rows = []
+        for cls in select(names):
+            position = self.position(cls.name)
+            owner = owner_of(self.settings, f"projection:{cls.name}")
+            lag = max(head - position, 0)
+            rows.append(ProjectionStatus(cls.name, position, head, lag, cls.tables, owner))
+        return rows
+
+    def close(self) -> None:
+        if self._owns_store:
+            self.store.close()

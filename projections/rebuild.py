@@ -1,0 +1,99 @@
+"""Rebuild a projection from the whole log while the service keeps running.
+
+The rows are built into shadow tables (`<table>__rebuild`) in short
+transactions, so neither readers nor writers of the live tables wait. Then one
+transaction swaps them in: it locks the live tracking row (which pauses the
+projection's runner, wherever it runs), applies the last events into the
+shadow tables up to the head, replaces the live rows with the shadow rows and
+sets the tracking to that head. Readers see the old rows until that commit and
+the rebuilt rows after it; the runner then carries on from the new position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from nm_workflow.application.errors import ApplicationError
+from nm_workflow.application.store import APPLICATION_NAME, translated_errors
+from projections.base import Projection
+from projections.ownership import Ownership
+from projections.queries import ReadModel
+from projections.readside import EventSource
+from projections.registry import select
+from projections.sql import Database, Tx
+
+Progress = Callable[[int, int], None]
+
+
+class RebuildRunning(ApplicationError):
+    slug = "rebuild-running"
+    title = "The projection is being rebuilt already"
+
+
+def rebuild(read_model: ReadModel, name: str, progress: Progress | None = None) -> int:
+    """Rebuild projection `name`; returns the log position the rebuilt rows reflect."""
+    (cls,) = select([name])
+    lock, ownership = f"rebuild:{name}", Ownership(read_model.settings)
+    if not ownership.acquire(lock):
+        raise RebuildRunning(f"Another process is rebuilding {name}.")
+    try:
+        with translated_errors():
+            return _Rebuild(read_model, read_model.projections[cls.name], progress).run()
+    finally:
+        ownership.release(lock)
+        ownership.close()
+
+
+class _Rebuild:
+    def __init__(self, read_model: ReadModel, projection: Projection, progress: Progress | None) -> None:
+        self.db: Database = read_model.db
+        self.source: EventSource = read_model.source
+        self.recorder = read_model.recorders[projection.name]
+        self.projection = projection
+        self.batch_size = read_model.settings.projection_batch_size
+        self.progress = progress or (lambda _done, _total: None)
+        self.position = 0
+
+    def run(self) -> int:
+        shadow = self.projection.shadow_tables()
+        with self.db.write(shadow) as tx:
+            self._drop(tx)
+            for statement in self.projection.ddl(self.db.dialect, shadow, views=False):
+                tx.raw.execute(statement)
+        try:
+            self._build_shadow()
+            head = self._swap()
+        finally:
+            with self.db.write(shadow) as tx:
+                self._drop(tx)
+        self.progress(head, head)
+        return head
+
+    def _build_shadow(self) -> None:
+        # Until close to the head, in short transactions; the swap applies the rest under lock.
+        while (head := self.source.head()) - self.position > self.batch_size:
+            with self.db.write(self.projection.shadow_tables()) as tx:
+                self._apply_batch(tx, head)
+            self.progress(self.position, head)
+
+    def _swap(self) -> int:
+        live, shadow = self.projection.live_tables(), self.projection.shadow_tables()
+        with self.db.write(live) as tx:
+            self.recorder.lock(tx, APPLICATION_NAME)
+            head = self.source.head()
+            while self.position < head:
+                self._apply_batch(tx.with_tables(shadow), head)
+            for table in self.projection.tables:
+                tx.execute(f"DELETE FROM {live[table]}")  # noqa: S608
+                tx.execute(f"INSERT INTO {live[table]} SELECT * FROM {shadow[table]}")  # noqa: S608
+            self.recorder.reset(tx, APPLICATION_NAME, head)
+        return head
+
+    def _apply_batch(self, tx: Tx, head: int) -> None:
+        batch = self.source.read(self.position, head, self.projection.topics, self.batch_size)
+        self.projection.apply(tx, batch)
+        self.position = batch[-1].position if len(batch) == self.batch_size else head
+
+    def _drop(self, tx: Tx) -> None:
+        for table in self.projection.shadow_tables().values():
+            tx.raw.execute(f"DROP TABLE IF EXISTS {table}")

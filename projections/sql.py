@@ -1,0 +1,213 @@
+"""The two SQL dialects the projections write, and their transactions.
+
+Statements are written once, with `:name` parameters and `{table}` placeholders
+for table names; `Tx.execute` fills in the table names (the live ones, or the
+shadow ones of a rebuild) and converts parameters for psycopg. Values go
+through the dialect: timestamps are `timestamptz` on PostgreSQL and UTC text
+`YYYY-MM-DD HH:MM:SS.ffffff` on SQLite (sorts as time, compares with SQLite's
+own `datetime()`); JSON is `jsonb` on PostgreSQL and JSON text on SQLite.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from enum import Enum
+from functools import lru_cache
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import OperationalError
+from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTransaction
+from psycopg.types.json import Jsonb
+
+from nm_workflow.application.store import EventStore
+
+SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+_PARAMETER = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
+Row = dict[str, Any]
+
+
+def to_jsonable(value: Any) -> Any:
+    """`json.dumps(default=...)`: the event values that JSON lacks, as text."""
+    if isinstance(value, datetime):
+        return utc(value).isoformat()
+    if isinstance(value, date | UUID):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def dumps(value: Any) -> str:
+    # Sorted keys: incremental and rebuilt rows must be byte-identical.
+    return json.dumps(value, default=to_jsonable, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
+
+
+class Dialect:
+    """SQLite: the reference; PostgreSQL overrides what differs."""
+
+    name = "sqlite"
+
+    def statement(self, sql: str) -> str:
+        return sql
+
+    def param(self, value: Any) -> Any:
+        if isinstance(value, datetime):
+            return utc(value).strftime(SQLITE_TIME_FORMAT)
+        if isinstance(value, UUID):
+            return str(value)
+        if isinstance(value, date):
+            return value.isoformat()
+        if isinstance(value, Enum):
+            return value.value
+        return value
+
+    def json(self, value: Any) -> Any:
+        return dumps(value)
+
+    def time_out(self, value: Any) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, datetime):  # PostgreSQL's, in the session's time zone
+            return value.astimezone(UTC)
+        return datetime.strptime(value, SQLITE_TIME_FORMAT).replace(tzinfo=UTC)
+
+    def date_out(self, value: Any) -> date | None:
+        return date.fromisoformat(value) if isinstance(value, str) else value
+
+    def json_out(self, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
+
+    def uuid_out(self, value: Any) -> UUID | None:
+        return UUID(value) if isinstance(value, str) else value
+
+
+class PostgresDialect(Dialect):
+    name = "postgres"
+
+    def statement(self, sql: str) -> str:
+        return _PARAMETER.sub(r"%(\1)s", sql)
+
+    def param(self, value: Any) -> Any:
+        if isinstance(value, datetime):
+            return utc(value)
+        if isinstance(value, str):
+            # PostgreSQL text cannot hold NUL; the event log can. Keep the projection moving.
+            return value.replace("\x00", "\ufffd")
+        if isinstance(value, Enum):
+            return value.value
+        return value
+
+    def json(self, value: Any) -> Any:
+        return Jsonb(json.loads(dumps(value).replace("\\u0000", "\\ufffd")))
+
+
+SQLITE, POSTGRES = Dialect(), PostgresDialect()
+
+
+class Tx:
+    """One transaction's cursor, with the table names of the build it writes."""
+
+    def __init__(self, cursor: Any, dialect: Dialect, tables: Mapping[str, str]) -> None:
+        self.raw, self.dialect, self.tables = cursor, dialect, dict(tables)
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        statement = _prepared(self.dialect, sql, tuple(sorted(self.tables.items())))
+        values = {k: self.dialect.param(v) for k, v in (params or {}).items()}
+        self.raw.execute(statement, values)
+
+    def one(self, sql: str, params: Mapping[str, Any] | None = None) -> Row | None:
+        self.execute(sql, params)
+        row = self.raw.fetchone()
+        return None if row is None else dict(row)
+
+    def all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        self.execute(sql, params)
+        return [dict(row) for row in self.raw.fetchall()]
+
+    def with_tables(self, tables: Mapping[str, str]) -> Tx:
+        return Tx(self.raw, self.dialect, tables)
+
+
+@lru_cache(maxsize=1024)
+def _prepared(dialect: Dialect, sql: str, tables: tuple[tuple[str, str], ...]) -> str:
+    return dialect.statement(sql.format_map(dict(tables)))
+
+
+class _ImmediateTransaction(SQLiteTransaction):
+    # BEGIN IMMEDIATE takes SQLite's write lock first: a deferred transaction that
+    # reads and then writes fails at once when another process wrote in between.
+    def __enter__(self) -> SQLiteCursor:
+        cursor = self.connection.cursor()
+        try:
+            cursor.execute("BEGIN IMMEDIATE")
+        except Exception as error:
+            raise OperationalError(error) from error
+        return cursor
+
+
+class Database:
+    """The event store's own database, where the projection tables live."""
+
+    def __init__(self, store: EventStore, lock_timeout: int = 10) -> None:
+        datastore = store.factory.datastore  # type: ignore[attr-defined]
+        self.datastore: SQLiteDatastore | PostgresDatastore = datastore
+        self.dialect = POSTGRES if isinstance(datastore, PostgresDatastore) else SQLITE
+        self.lock_timeout = lock_timeout
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.dialect is POSTGRES
+
+    @contextmanager
+    def write(self, tables: Mapping[str, str]) -> Iterator[Tx]:
+        """A write transaction: committed when the block ends, rolled back on error."""
+        if isinstance(self.datastore, SQLiteDatastore):
+            with (
+                self.datastore.get_connection(commit=True) as conn,
+                _ImmediateTransaction(conn, commit=True) as sqlite_cursor,
+                sqlite_cursor,
+            ):
+                yield Tx(sqlite_cursor, self.dialect, tables)
+            return
+        with self.datastore.transaction(commit=True) as pg_cursor:
+            pg_cursor.execute(f"SET LOCAL lock_timeout = '{int(self.lock_timeout)}s'")
+            yield Tx(pg_cursor, self.dialect, tables)
+
+    @contextmanager
+    def read(self, tables: Mapping[str, str]) -> Iterator[Tx]:
+        """A read-only transaction: one consistent snapshot on both databases."""
+        with self.datastore.transaction(commit=False) as cursor:
+            if self.dialect is POSTGRES:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield Tx(cursor, self.dialect, tables)
+
+
+def decode_row(
+    dialect: Dialect, row: Row, *, times: Sequence[str] = (), dates: Sequence[str] = (),
+    jsons: Sequence[str] = (), uuids: Sequence[str] = (), bools: Sequence[str] = (),
+) -> Row:  # fmt: skip
+    """Plain Python values from a row of either database."""
+    out = dict(row)
+    for name in times:
+        out[name] = dialect.time_out(out[name])
+    for name in dates:
+        out[name] = dialect.date_out(out[name])
+    for name in jsons:
+        out[name] = dialect.json_out(out[name])
+    for name in uuids:
+        out[name] = dialect.uuid_out(out[name])
+    for name in bools:
+        out[name] = None if out[name] is None else bool(out[name])
+    return out

@@ -1,0 +1,141 @@
+"""Tracking recorders of the projections: the library's, with one tracking table each.
+
+Each projection owns a tracking table `<projection>_tracking` (the library's
+single-row layout: `application_name`, `notification_id`) and creates it in
+the same transaction as its own tables. A batch of events is applied in one
+transaction together with `advance`, which
+
+1. locks the tracking row (`FOR UPDATE` on PostgreSQL; SQLite's write lock is
+   already held by `BEGIN IMMEDIATE`) and checks that it still says where the
+   batch started: a second process running the same projection finds it moved
+   and rolls its batch back, so no row is ever applied twice;
+2. records the new position with the library's `_insert_tracking`, which
+   refuses to go backwards or repeat a position (IntegrityError).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import suppress
+from typing import TYPE_CHECKING, Any
+
+from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
+from psycopg.sql import SQL
+
+from projections.sql import Tx
+
+
+class _Advancing:
+    """What the projections add to the library's tracking recorders."""
+
+    tracking_table_name: str
+
+    if TYPE_CHECKING:  # provided by the library's recorders
+
+        def max_tracking_id(self, application_name: str) -> int | None: ...
+        def insert_tracking(self, tracking: Tracking) -> None: ...
+        def _insert_tracking(self, cursor: Any, tracking: Tracking) -> None: ...
+
+    def position(self, application_name: str) -> int:
+        return self.max_tracking_id(application_name) or 0
+
+    def start(self, application_name: str) -> None:
+        """Make sure the tracking row exists (at 0), so there is always a row to lock."""
+        if self.max_tracking_id(application_name) is None:
+            with suppress(IntegrityError):  # another process made it first
+                self.insert_tracking(Tracking(application_name, 0))
+
+    def advance(self, tx: Tx, application_name: str, expected: int, target: int) -> bool:
+        """In `tx`: move the tracking from `expected` to `target`; False if it is elsewhere."""
+        row = tx.one(self._lock_statement(), {"application_name": application_name})
+        if row is None or row["notification_id"] != expected:
+            return False
+        self._insert_tracking(tx.raw, Tracking(application_name, target))
+        return True
+
+    def reset(self, tx: Tx, application_name: str, target: int) -> None:
+        """In `tx`, already holding the row: set the position (a rebuild's swap)."""
+        tx.execute(
+            f"UPDATE {self.tracking_table_name} SET notification_id = :target "  # noqa: S608
+            "WHERE application_name = :application_name",
+            {"target": target, "application_name": application_name},
+        )
+
+    def lock(self, tx: Tx, application_name: str) -> int:
+        row = tx.one(self._lock_statement(), {"application_name": application_name})
+        return 0 if row is None else int(row["notification_id"])
+
+    def _lock_statement(self) -> str:
+        return (
+            f"SELECT notification_id FROM {self.tracking_table_name} "  # noqa: S608
+            "WHERE application_name = :application_name"
+        )
+
+
+class SQLiteProjectionRecorder(SQLiteTrackingRecorder, _Advancing):
+    def __init__(
+        self,
+        datastore: SQLiteDatastore,
+        *,
+        tracking_table_name: str = "projection_tracking",
+        table_statements: Sequence[str] = (),
+    ) -> None:
+        if not datastore.single_row_tracking:
+            raise ValueError("Projections need the library's single-row tracking.")
+        self.tracking_table_name = tracking_table_name
+        self.table_statements = list(table_statements)
+        super().__init__(datastore)
+        # The library names its SQLite tracking table "tracking"; each projection has its own.
+        table = tracking_table_name
+        self.insert_tracking_statement = (
+            f"INSERT INTO {table} VALUES (:application_name, :notification_id) "  # noqa: S608
+            "ON CONFLICT (application_name) DO UPDATE SET notification_id = :notification_id "
+            f"WHERE {table}.notification_id < :notification_id RETURNING notification_id"
+        )
+        self.select_max_tracking_id_statement = (
+            f"SELECT MAX(notification_id) FROM {table} WHERE application_name=?"  # noqa: S608
+        )
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            f"CREATE TABLE IF NOT EXISTS {self.tracking_table_name} ("
+            "application_name TEXT, notification_id INTEGER, "
+            "PRIMARY KEY (application_name)) WITHOUT ROWID",
+            *self.table_statements,
+        ]
+
+
+class PostgresProjectionRecorder(PostgresTrackingRecorder, _Advancing):
+    def __init__(
+        self,
+        datastore: PostgresDatastore,
+        *,
+        tracking_table_name: str = "projection_tracking",
+        table_statements: Sequence[str] = (),
+    ) -> None:
+        if not datastore.single_row_tracking:
+            raise ValueError("Projections need the library's single-row tracking.")
+        super().__init__(datastore, tracking_table_name=tracking_table_name)
+        self.sql_create_statements.extend(SQL(statement).format() for statement in table_statements)
+
+    def _lock_statement(self) -> str:
+        return super()._lock_statement() + " FOR UPDATE"
+
+
+def open_recorder(
+    datastore: SQLiteDatastore | PostgresDatastore, tracking_table: str, table_statements: Sequence[str]
+) -> SQLiteProjectionRecorder | PostgresProjectionRecorder:
+    """A projection's recorder, its tables created (idempotent)."""
+    recorder: SQLiteProjectionRecorder | PostgresProjectionRecorder
+    if isinstance(datastore, PostgresDatastore):
+        recorder = PostgresProjectionRecorder(
+            datastore, tracking_table_name=tracking_table, table_statements=table_statements
+        )
+    else:
+        recorder = SQLiteProjectionRecorder(
+            datastore, tracking_table_name=tracking_table, table_statements=table_statements
+        )
+    recorder.create_table()
+    return recorder
