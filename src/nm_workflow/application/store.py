@@ -5,6 +5,7 @@ Library errors are translated into the project's own here, once.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
@@ -51,6 +52,8 @@ class EventStore(Application[UUID]):
         if not settings.uses_postgres:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
         self._persistence_env = settings.persistence_env()
+        self._pause_after_failure = settings.retry_after_seconds
+        self._unavailable_until = 0.0
         with translated_errors():
             super().__init__()
 
@@ -64,29 +67,29 @@ class EventStore(Application[UUID]):
 
     def record(self, *aggregates: WorkflowAggregate) -> int | None:
         """Save the aggregates' new events in one transaction; the last log position written."""
-        with translated_errors():
+        with self._database():
             recordings = self.save(*aggregates)
         return recordings[-1].notification.id if recordings else None
 
     def load(self, aggregate_id: UUID, version: int | None = None) -> Any:
-        with translated_errors():
+        with self._database():
             try:
                 return self.repository.get(aggregate_id, version=version)
             except AggregateNotFoundError:
                 raise NotFound(f"No aggregate with id {aggregate_id}.") from None
 
     def exists(self, aggregate_id: UUID) -> bool:
-        with translated_errors():
+        with self._database():
             return aggregate_id in self.repository
 
     def stored_events(self, aggregate_id: UUID) -> Sequence[WorkflowAggregate.Event]:
-        with translated_errors():
+        with self._database():
             return list(self.events.get(aggregate_id))  # type: ignore[arg-type]
 
     def notifications(self, topics: Sequence[str] = (), start: int = 1) -> Iterator[Notification]:
         """Every notification from `start` on, optionally of some topics only, in log order."""
         while True:
-            with translated_errors():
+            with self._database():
                 page = self.recorder.select_notifications(start, PAGE_SIZE, topics=topics)
             yield from page
             if len(page) < PAGE_SIZE:
@@ -95,8 +98,24 @@ class EventStore(Application[UUID]):
 
     def head(self) -> int:
         """The highest notification id in the log (0 when empty)."""
-        with translated_errors():
+        with self._database():
             return self.recorder.max_notification_id() or 0
+
+    @contextmanager
+    def _database(self) -> Iterator[None]:
+        """Fail fast for a while after the database was found unreachable.
+
+        The library retries a failed connection for several seconds per call; while the
+        database is down, callers get StoreUnavailable at once instead of queueing up.
+        """
+        if time.monotonic() < self._unavailable_until:
+            raise StoreUnavailable("The event store was unreachable moments ago; retry shortly.")
+        try:
+            with translated_errors():
+                yield
+        except StoreUnavailable:
+            self._unavailable_until = time.monotonic() + self._pause_after_failure
+            raise
 
 
 @contextmanager
