@@ -97,7 +97,7 @@ class KeyService:
 
     def list(self) -> list[KeyInfo]:
         issued = get_topic(ApiKey.KeyIssued)  # type: ignore[attr-defined]
-        ids = [n.originator_id for n in self._store.notifications(topics=[issued])]
+        ids = [UUID(str(n.originator_id)) for n in self._store.notifications(topics=[issued])]
         return [self._info(self._store.load(key_id)) for key_id in ids]
 
     @staticmethod

@@ -14,7 +14,7 @@ import uvicorn
 from rich.console import Console
 from rich.table import Column, Table
 
-from nm_workflow.application.errors import WorkflowError
+from nm_workflow.domain.errors import WorkflowError
 from nm_workflow.application.keys import KeyService
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
