@@ -1,0 +1,178 @@
+"""Event metadata: who caused an event and why, stamped from the command's context."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from nm_workflow.domain.content_item import ContentItem
+from nm_workflow.domain.errors import NotPublished
+from nm_workflow.domain.metadata import EventMetadata, WorkflowAggregate, recording
+from nm_workflow.domain.roles import Stage
+
+PLANNER = EventMetadata("pat", "marketing", "consumer", "corr-1", "key-1")
+EDITOR = EventMetadata("eve", "editor", "newsroom", "corr-2", "key-2")
+
+
+def plan_item() -> ContentItem:
+    return ContentItem.plan(
+        theme="Spring launch",
+        format="article",
+        target_audience="young parents",
+        expected_effect="2% click-through",
+        platforms=["weibo"],
+        department="consumer",
+        campaign=None,
+        planned_publish_date=None,
+        planner_id="pat",
+    )
+
+
+def collected(item: ContentItem) -> list[Any]:
+    return list(item.collect_events())
+
+
+def draft(item: ContentItem) -> None:
+    item.draft(title="Spring", body="Hello", asset_links=[], source_notes="", author_id="ann")
+
+
+def test_metadata_has_exactly_the_five_fields() -> None:
+    assert [f.name for f in fields(EventMetadata)] == [
+        "actor_id",
+        "role",
+        "department",
+        "correlation_id",
+        "causation_id",
+    ]
+    assert PLANNER.as_dict() == {
+        "actor_id": "pat",
+        "role": "marketing",
+        "department": "consumer",
+        "correlation_id": "corr-1",
+        "causation_id": "key-1",
+    }
+
+
+def test_events_inside_the_block_carry_exactly_its_metadata() -> None:
+    with recording(PLANNER):
+        item = plan_item()
+        draft(item)
+        item.request_review(revision=1)
+    events = collected(item)
+    assert [type(e).__name__ for e in events] == ["Planned", "Drafted", "ReviewRequested"]
+    assert all(e.meta == PLANNER.as_dict() for e in events)
+
+
+def test_each_event_owns_a_plain_dict() -> None:
+    # A plain dict per event: serialisable, and editing one cannot leak into another.
+    with recording(PLANNER):
+        item = plan_item()
+        draft(item)
+    planned, drafted = collected(item)
+    assert type(planned.meta) is dict
+    assert planned.meta is not drafted.meta
+    planned.meta["actor_id"] = "mallory"
+    assert drafted.meta["actor_id"] == "pat"
+    with recording(PLANNER):
+        draft(item)
+    assert collected(item)[0].meta == PLANNER.as_dict()
+
+
+def test_events_outside_any_block_have_empty_metadata() -> None:
+    item = plan_item()
+    draft(item)
+    assert [e.meta for e in collected(item)] == [{}, {}]
+
+
+def test_the_context_is_restored_after_the_block() -> None:
+    with recording(PLANNER):
+        item = plan_item()
+    draft(item)
+    planned, drafted = collected(item)
+    assert (planned.meta, drafted.meta) == (PLANNER.as_dict(), {})
+
+
+def test_nested_blocks_restore_the_outer_metadata() -> None:
+    with recording(PLANNER):
+        item = plan_item()
+        draft(item)
+        with recording(EDITOR):
+            item.request_review(revision=1)
+        item.cancel(reason="Dropped")
+    _, _, requested, cancelled = collected(item)
+    assert requested.meta == EDITOR.as_dict()
+    assert cancelled.meta == PLANNER.as_dict()
+
+
+def test_the_context_is_restored_when_the_command_fails() -> None:
+    item = plan_item()
+    with pytest.raises(NotPublished), recording(EDITOR):
+        item.withdraw(reason="Not yet")
+    draft(item)
+    assert [e.meta for e in collected(item)] == [{}, {}]
+
+
+EVENT_NAMES = {
+    "Planned",
+    "Drafted",
+    "ReviewRequested",
+    "EditoriallyApproved",
+    "DepartmentHeadApproved",
+    "LegallyApproved",
+    "ChangesRequested",
+    "Scheduled",
+    "Published",
+    "MetricsRecorded",
+    "Withdrawn",
+    "Cancelled",
+}
+
+
+def approve(item: ContentItem, stage: Stage, reviewer: str) -> None:
+    item.approve(
+        stage=stage, revision=1, content_hash=None, reviewer_id=reviewer, reviewer_department="consumer"
+    )
+
+
+def test_every_kind_of_event_carries_metadata() -> None:
+    # Guards every event class: each must derive from WorkflowAggregate.Event.
+    at = datetime(2025, 3, 1, tzinfo=UTC)
+    with recording(PLANNER):
+        item, dropped = plan_item(), plan_item()
+        draft(item)
+        item.request_review(revision=1)
+        for stage, reviewer in zip(Stage, ["eve", "hal", "lee"], strict=True):
+            approve(item, stage, reviewer)
+        item.schedule_publication(platform="weibo", at=at)
+        content_hash = item.current_revision["content_hash"]
+        item.publish(
+            platform="weibo",
+            published_at=at,
+            external_id="w1",
+            url=None,
+            revision=1,
+            content_hash=content_hash,
+        )
+        item.record_metrics(platform="weibo", observed_at=at, counters={"views": 1})
+        item.withdraw(reason="Done")
+        draft(dropped)
+        dropped.request_review(revision=1)
+        dropped.request_changes(
+            stage=Stage.EDITOR, revision=1, reasons=["why"], reviewer_id="eve", reviewer_department="x"
+        )
+        dropped.cancel(reason="Dropped")
+    events = [*collected(item), *collected(dropped)]
+    assert {type(e).__name__ for e in events} == EVENT_NAMES
+    for event in events:
+        assert isinstance(event, WorkflowAggregate.Event)
+        assert event.meta == PLANNER.as_dict(), type(event).__name__
+
+
+def test_event_timestamps_are_utc() -> None:
+    item = plan_item()
+    draft(item)
+    for event in collected(item):
+        assert event.timestamp.utcoffset() == timedelta(0)
