@@ -76,7 +76,7 @@ class ContentItem(WorkflowAggregate):
     def plan(cls, **plan: Any) -> ContentItem:
         """Ch. 5.1: a plan states theme, format, audience, effect and platforms."""
         check_platforms(plan["platforms"])
-        return cls(**plan)
+        return cls(**{**plan, "platforms": list(plan["platforms"])})
 
     # --- creation and review -------------------------------------------------
 
@@ -173,7 +173,11 @@ class ContentItem(WorkflowAggregate):
         )
 
     def record_metrics(self, *, platform: str, observed_at: datetime, counters: dict[str, int]) -> bool:
-        """Record a cumulative observation; False when it was already recorded."""
+        """Record a cumulative observation; False when it was already recorded.
+
+        Allowed after withdrawal too: platforms report late, and the figures describe
+        the time the content was live.
+        """
         if platform not in self.publications:
             raise NotPublished(f"The item was never published on {platform}; there is nothing to measure.")
         observed_at = as_utc(observed_at, "observation time")
@@ -257,7 +261,7 @@ class ContentItem(WorkflowAggregate):
                 number=revision,
                 title=title,
                 body=body,
-                asset_links=asset_links,
+                asset_links=list(asset_links),
                 source_notes=source_notes,
                 content_hash=content_hash,
                 author_id=author_id,
@@ -311,7 +315,7 @@ class ContentItem(WorkflowAggregate):
 
     @event("MetricsRecorded")
     def _metrics_recorded(self, platform: str, observed_at: datetime, counters: dict[str, int]) -> None:
-        self.observations.setdefault(platform, {})[observed_at.isoformat()] = counters
+        self.observations.setdefault(platform, {})[observed_at.isoformat()] = dict(counters)
 
     @event("Withdrawn")
     def _withdrawn(self, reason: str) -> None:

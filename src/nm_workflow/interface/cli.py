@@ -14,10 +14,10 @@ import uvicorn
 from rich.console import Console
 from rich.table import Column, Table
 
-from nm_workflow.domain.errors import WorkflowError
 from nm_workflow.application.keys import KeyService
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
+from nm_workflow.domain.errors import WorkflowError
 from nm_workflow.domain.roles import Role
 
 app = typer.Typer(help="nm-workflow: the new-media operations workflow service.", no_args_is_help=True)

@@ -12,7 +12,7 @@ from nm_workflow.application.items import ContentItems
 from nm_workflow.application.keys import KeyService
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
-from nm_workflow.interface.http import problems, routes_items, routes_meta
+from nm_workflow.interface.http import openapi, problems, routes_items, routes_meta
 from nm_workflow.interface.http.limits import BodySizeLimit
 
 DESCRIPTION = """Commands and reads of the new-media operations workflow.
@@ -41,4 +41,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes_items.router)
     app.include_router(routes_meta.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    openapi.install(app)
     return app

@@ -132,7 +132,8 @@ def _summary(errors: list[dict[str, Any]]) -> str:
 def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     slug = {404: "no-such-resource", 405: "method-not-allowed"}.get(error.status_code, "http-error")
-    response = problem(request, error.status_code, slug, str(error.detail), str(error.detail))
+    title = PROTOCOL_PROBLEMS.get(slug, (0, "HTTP error"))[1]
+    response = problem(request, error.status_code, slug, title, str(error.detail))
     for name, value in (error.headers or {}).items():
         response.headers[name] = value
     return response

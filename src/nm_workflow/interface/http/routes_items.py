@@ -51,7 +51,7 @@ def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 COMMAND = _responses(400, 401, 403, 404, 409, 412, 413, 422, 503)
-READ = _responses(401, 403, 404, 422, 503)
+READ = _responses(400, 401, 403, 404, 422, 503)
 
 
 def _result(result: CommandResult) -> JSONResponse:
@@ -143,7 +143,7 @@ def get_item(
     item_id: UUID,
     actor: CurrentActor,
     items: Items,
-    version: Annotated[int | None, Query(ge=1, description="A past version.")] = None,
+    version: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="A past version.")] = None,
     as_of: Annotated[AwareDatetime | None, Query(description="The state at this time.")] = None,
 ) -> JSONResponse:
     """The item now, at a past version, or as it was at a time."""

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, HTTPException, Request
 
 from nm_workflow.application.store import EventStore
 from nm_workflow.interface.http.problems import catalogue
+from nm_workflow.interface.http.schemas import Problem, ProblemType
 
 router = APIRouter(tags=["service"])
 
 
-@router.get("/health")
+@router.get("/health", responses={503: {"model": Problem, "description": "Event store unreachable"}})
 def health(request: Request) -> dict[str, Any]:
     """Liveness and readiness: 503 when the event store cannot be reached."""
     store: EventStore = request.app.state.store
@@ -21,11 +21,11 @@ def health(request: Request) -> dict[str, Any]:
     return {"status": "ok", "store": backend, "log_head": store.head()}
 
 
-@router.get("/problems/{slug}")
-def problem_type(slug: str) -> JSONResponse:
+@router.get("/problems/{slug}", responses={404: {"model": Problem, "description": "Unknown problem type"}})
+def problem_type(slug: str) -> ProblemType:
     """What a problem `type` means."""
     known = catalogue().get(slug)
     if known is None:
-        return JSONResponse({"detail": f"No problem type {slug!r}."}, status_code=404)
+        raise HTTPException(404, f"No problem type {slug!r}.")
     status, title = known
-    return JSONResponse({"type": f"/problems/{slug}", "title": title, "status": status})
+    return ProblemType(type=f"/problems/{slug}", title=title, status=status)

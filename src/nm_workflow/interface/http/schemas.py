@@ -224,7 +224,43 @@ class ObservationOut(BaseModel):
     counters: dict[str, int]
 
 
+_ITEM_EXAMPLE = {
+    "id": "0b7e4c1e-9a43-4c59-a1c2-7f1f3a0e5d11",
+    "version": 4,
+    "state": "in_review",
+    "review_stage": "department_head",
+    "department": "marketing",
+    "theme": "Spring product launch",
+    "format": "article",
+    "target_audience": "existing customers aged 25-40",
+    "expected_effect": "5% click-through to the launch page",
+    "platforms": ["wechat", "weibo"],
+    "campaign": "spring-2027",
+    "planned_publish_date": "2027-03-01",
+    "planner_id": "mia",
+    "current_revision": {
+        "number": 1,
+        "title": "Meet the new X200",
+        "body": "Today we launch the X200 ...",
+        "asset_links": [],
+        "source_notes": "Specs from product team sheet v3",
+        "content_hash": "sha256:" + "3f" * 32,
+        "author_id": "mia",
+    },
+    "approvals": {"editor": "eddie"},
+    "approved_revision": None,
+    "schedule": {},
+    "publications": [],
+    "latest_metrics": {},
+    "closing_reason": None,
+    "created_at": "2027-02-20T08:00:00Z",
+    "modified_at": "2027-02-21T10:30:00Z",
+}
+
+
 class ItemOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_ITEM_EXAMPLE]})
+
     id: UUID
     version: int = Field(description="Aggregate version; also sent as the ETag.")
     state: ItemState
@@ -267,3 +303,23 @@ class Problem(BaseModel):
     instance: str | None = None
     errors: list[dict[str, Any]] | None = Field(default=None, description="Per-field errors (422).")
     current_version: int | None = Field(default=None, description="The stored version (412).")
+
+
+class ProblemType(BaseModel):
+    """The documentation of one problem `type`."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "/problems/self-approval",
+                    "status": 403,
+                    "title": "Authors may not approve their own revision",
+                }
+            ]
+        }
+    )
+
+    type: str
+    title: str
+    status: int
