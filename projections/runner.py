@@ -123,6 +123,7 @@ class ProjectionSupervisor:
         self._owns_read_model = read_model is None
         self.read_model = read_model or ReadModel(settings, store)
         self.ownership = Ownership(settings)
+        self._stopped = False
         rm = self.read_model
         self._runs = [
             _Run(
@@ -143,6 +144,9 @@ class ProjectionSupervisor:
 
     def stop(self, timeout: float = 30.0) -> None:
         """Finish the batches in flight, release the locks, and close what this object opened."""
+        if self._stopped:
+            return
+        self._stopped = True
         for run in self._runs:
             run.stopping.set()
         for run in self._runs:

@@ -224,7 +224,7 @@ class ObservationOut(BaseModel):
     counters: dict[str, int]
 
 
-_ITEM_EXAMPLE = {
+_ITEM_EXAMPLE: dict[str, Any] = {
     "id": "0b7e4c1e-9a43-4c59-a1c2-7f1f3a0e5d11",
     "version": 4,
     "state": "in_review",
