@@ -8,7 +8,7 @@ from nm_workflow.application.settings import Settings
 
 def test_the_command_benchmark_runs_and_reports_ratios(settings: Settings) -> None:
     results = run(settings, n=10)
-    assert list(results)[0].startswith("baseline")
+    assert next(iter(results)).startswith("baseline")
     assert len(results) == 4
     assert all(rate > 0 for rate in results.values())
     lines = report(results).splitlines()
