@@ -49,3 +49,10 @@ class PermissionDenied(ApplicationError):
 class StoreUnavailable(ApplicationError):
     slug = "store-unavailable"
     title = "The event store cannot be reached"
+
+
+class StoreBusy(StoreUnavailable):
+    """The database answered, but a lock could not be had in time."""
+
+    slug = "store-busy"
+    title = "The event store is busy"

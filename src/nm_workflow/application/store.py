@@ -24,7 +24,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import Environment
 
-from nm_workflow.application.errors import ConcurrentModification, NotFound, StoreUnavailable
+from nm_workflow.application.errors import ConcurrentModification, NotFound, StoreBusy, StoreUnavailable
 from nm_workflow.application.settings import Settings
 from nm_workflow.domain.metadata import WorkflowAggregate
 
@@ -113,6 +113,8 @@ class EventStore(Application[UUID]):
         try:
             with translated_errors():
                 yield
+        except StoreBusy:
+            raise  # the database answered: no reason to stop asking it
         except StoreUnavailable:
             self._unavailable_until = time.monotonic() + self._pause_after_failure
             raise
@@ -127,6 +129,18 @@ def translated_errors() -> Iterator[None]:
             "Another command wrote to this item at the same time; reload it and retry."
         ) from None
     except (OperationalError, InterfaceError) as error:
+        if _is_contention(error):
+            raise StoreBusy("The event store is busy (a lock wait timed out); retry shortly.") from None
         raise StoreUnavailable(f"The event store is unavailable: {type(error).__name__}.") from None
     except DatabaseError as error:
         raise StoreUnavailable(f"The event store failed: {type(error).__name__}.") from None
+
+
+# Lock timeout, statement cancelled by lock_timeout, serialization failure, deadlock.
+_CONTENTION_SQLSTATES = {"55P03", "57014", "40001", "40P01"}
+
+
+def _is_contention(error: Exception) -> bool:
+    """A lock wait that timed out, as opposed to a database that cannot be reached."""
+    sqlstate = getattr(error.__cause__, "sqlstate", None)
+    return sqlstate in _CONTENTION_SQLSTATES or "database is locked" in str(error)

@@ -59,6 +59,7 @@ PROTOCOL_PROBLEMS: dict[str, tuple[int, str]] = {
     "payload-too-large": (413, "The request body is too large"),
     "no-such-resource": (404, "No such resource"),
     "method-not-allowed": (405, "Method not allowed"),
+    "http-error": (400, "The HTTP request cannot be served"),
     "internal-error": (500, "Internal error"),
 }
 
@@ -73,7 +74,8 @@ def catalogue() -> dict[str, tuple[int, str]]:
     pending: list[type[WorkflowError]] = [WorkflowError]
     while pending:
         kind = pending.pop()
-        found[kind.slug] = (status_of(kind), kind.title)
+        if status_of(kind) != 500:  # the abstract bases are never raised
+            found[kind.slug] = (status_of(kind), kind.title)
         pending.extend(kind.__subclasses__())
     return found
 
