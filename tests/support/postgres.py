@@ -30,7 +30,7 @@ from psycopg import sql
 SERVER_USER = "postgres"
 WORKDIR_PREFIX = "nm-test-pg-"
 IN_MEMORY_MIN_FREE = 2 * 1024**3
-STALE_SECONDS = 3600.0
+STALE_SECONDS = 600.0  # far longer than initdb takes, before postmaster.pid exists
 STARTUP_SECONDS = 30.0
 SHUTDOWN_SECONDS = 30.0
 SERVER_OPTIONS = {
