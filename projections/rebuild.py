@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from nm_workflow.application.errors import ApplicationError
-from nm_workflow.application.store import APPLICATION_NAME, translated_errors
+from nm_workflow.application.store import APPLICATION_NAME, EventStore, translated_errors
 from projections.base import Projection
 from projections.ownership import Ownership
 from projections.queries import ReadModel
@@ -36,18 +36,25 @@ def rebuild(read_model: ReadModel, name: str, progress: Progress | None = None) 
     lock, ownership = f"rebuild:{name}", Ownership(read_model.settings)
     if not ownership.acquire(lock):
         raise RebuildRunning(f"Another process is rebuilding {name}.")
+    # The swap reads the log while it holds a write connection; reading through the same
+    # pool could wait behind a writer queued for that very connection. Hence a pool of its own.
+    reader = EventStore(read_model.settings)
     try:
         with translated_errors():
-            return _Rebuild(read_model, read_model.projections[cls.name], progress).run()
+            source = EventSource(reader)
+            return _Rebuild(read_model, source, read_model.projections[cls.name], progress).run()
     finally:
+        reader.close()
         ownership.release(lock)
         ownership.close()
 
 
 class _Rebuild:
-    def __init__(self, read_model: ReadModel, projection: Projection, progress: Progress | None) -> None:
+    def __init__(
+        self, read_model: ReadModel, source: EventSource, projection: Projection, progress: Progress | None
+    ) -> None:
         self.db: Database = read_model.db
-        self.source: EventSource = read_model.source
+        self.source = source
         self.recorder = read_model.recorders[projection.name]
         self.projection = projection
         self.batch_size = read_model.settings.projection_batch_size

@@ -1,0 +1,37 @@
+"""Fixtures of the read side's tests: a read model and supervisors on the test's database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from nm_workflow.application.settings import Settings
+from nm_workflow.application.store import EventStore
+from projections import ProjectionSupervisor, ReadModel
+
+SupervisorFactory = Callable[..., ProjectionSupervisor]
+
+
+@pytest.fixture
+def read_model(settings: Settings, store: EventStore) -> Iterator[ReadModel]:
+    model = ReadModel(settings, store)
+    yield model
+    model.close()
+
+
+@pytest.fixture
+def start_supervisor(make_settings: Callable[..., Settings]) -> Iterator[SupervisorFactory]:
+    """Start supervisors (each with its own store, like separate processes); stopped at the end."""
+    started: list[ProjectionSupervisor] = []
+
+    def start(names: list[str] | None = None, **overrides: Any) -> ProjectionSupervisor:
+        supervisor = ProjectionSupervisor(make_settings(projection_poll_interval=0.02, **overrides), names)
+        supervisor.start()
+        started.append(supervisor)
+        return supervisor
+
+    yield start
+    for supervisor in started:
+        supervisor.stop()

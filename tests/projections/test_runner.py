@@ -1,0 +1,126 @@
+"""Runners: gaps in the log, read-your-writes, and several runners of one projection."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+import pytest
+
+from nm_workflow.application.settings import Settings
+from nm_workflow.application.store import EventStore
+from projections import ReadModel, rebuild
+from projections.runner import Builder
+from tests.projections.conftest import SupervisorFactory
+from tests.projections.scenario import Scenario, snapshot
+from tests.projections.test_tables import live_one_life
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_a_rolled_back_insert_neither_stalls_nor_skips_a_projection(
+    settings: Settings, store: EventStore, read_model: ReadModel, start_supervisor: SupervisorFactory
+) -> None:
+    supervisor = start_supervisor()
+    Scenario(store, seed=3).run(items=3)
+    before = store.head()
+    assert supervisor.wait_for(before, timeout=10)
+    assert settings.database_url is not None
+    with psycopg.connect(settings.database_url) as conn:
+        with conn.transaction(force_rollback=True):  # takes the next notification ids, then rolls back
+            conn.execute(
+                "INSERT INTO nmworkflow_events (originator_id, originator_version, topic, state) "
+                "SELECT gen_random_uuid(), 1, 'nowhere:Nothing', ''::bytea FROM generate_series(1, 3)"
+            )
+        conn.execute("SELECT nextval(pg_get_serial_sequence('nmworkflow_events', 'notification_id'))")
+
+    item, position = live_one_life(store)
+
+    assert position > before + 15, "the ids after the gap"
+    assert supervisor.wait_for(position, timeout=10)
+    audited = [r["position"] for r in read_model.audit_trail(cursor=None, limit=500).items]
+    assert audited == [p for p in range(1, position + 1) if p <= before or p > before + 4]
+    assert read_model.list_items(limit=10).items[0]["item_id"] == item
+
+
+def test_wait_for_is_true_once_reached_and_false_on_timeout(
+    store: EventStore, read_model: ReadModel, start_supervisor: SupervisorFactory
+) -> None:
+    _, position = live_one_life(store)
+
+    started = time.monotonic()
+    assert read_model.wait_for(position, timeout=0.3) is False
+    assert 0.3 <= time.monotonic() - started < 2
+
+    supervisor = start_supervisor()
+    assert supervisor.wait_for(position, timeout=10) is True
+    assert read_model.wait_for(position, ["item_status", "audit_trail"], timeout=0) is True
+    assert read_model.wait_for(position + 1, ["review_queue"], timeout=0.1) is False
+    assert all(p == position for p in read_model.positions().values())
+
+
+def test_racing_builders_of_one_projection_never_apply_an_event_twice(
+    make_settings: Callable[..., Settings], store: EventStore, read_model: ReadModel
+) -> None:
+    # Two processes running the same projection without the ownership lock (its only
+    # guard is the tracking row): they interleave batches; every event lands once.
+    writer = threading.Thread(target=Scenario(store, seed=11).run, kwargs={"items": 40})
+    writer.start()
+    models = [ReadModel(make_settings(projection_batch_size=5)) for _ in range(2)]
+    builders = [
+        Builder(m.projections[name], m.recorders[name], m.db, m.source, batch_size=5)
+        for m in models
+        for name in ("audit_trail", "item_metrics", "review_queue")
+    ]
+    done, refused = threading.Event(), []
+    for builder in builders:
+        advance = builder.recorder.advance
+
+        def counted(*args: Any, _advance: Callable[..., bool] = advance) -> bool:
+            moved = _advance(*args)
+            refused.extend([] if moved else [args])
+            return moved
+
+        builder.recorder.advance = counted  # type: ignore[method-assign]
+
+    def race(builder: Builder) -> None:
+        while not done.is_set() or builder.step():
+            time.sleep(0.002)  # the racers would otherwise starve the writer of the GIL
+
+    racers = [threading.Thread(target=race, args=(b,)) for b in builders]
+    for racer in racers:
+        racer.start()
+    writer.join()
+    done.set()
+    for racer in racers:
+        racer.join()
+    for builder in builders:
+        builder.catch_up()
+
+    assert refused, "the racers never collided: the test proves nothing"
+    incremental = snapshot(read_model, ["audit_trail", "item_metrics", "review_queue"])
+    assert len(incremental["audit_trail"]) == store.head()
+    for name in ("audit_trail", "item_metrics", "review_queue"):
+        rebuild(read_model, name)
+    assert snapshot(read_model, ["audit_trail", "item_metrics", "review_queue"]) == incremental
+    for model in models:
+        model.close()
+
+
+def test_one_process_works_a_projection_the_others_stand_by_and_take_over(
+    store: EventStore, start_supervisor: SupervisorFactory
+) -> None:
+    first = start_supervisor()
+    second = start_supervisor()
+    _, position = live_one_life(store)
+    assert first.wait_for(position, timeout=10)
+    states = {row.name: (row.state) for row in first.status()}
+    assert set(states.values()) == {"running"}
+    assert {row.state for row in second.status()} == {"standby"}
+
+    first.stop()
+    _, position = live_one_life(store, plan_key="plan-2")
+    assert second.wait_for(position, timeout=15)
+    assert {row.state for row in second.status()} == {"running"}

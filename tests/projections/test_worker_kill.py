@@ -1,0 +1,76 @@
+"""A worker process killed with SIGKILL at random moments loses and duplicates nothing."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from nm_workflow.application.settings import Settings
+from nm_workflow.application.store import EventStore
+from projections import NAMES, ReadModel, rebuild
+from tests.projections.scenario import Scenario, snapshot
+
+WORKER = [sys.executable, "-m", "nm_workflow.interface.cli_projections", "run"]
+
+
+def worker_environment(settings: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NM_")}
+    env |= {
+        "NM_DATA_DIR": str(settings.data_dir),
+        "NM_PROJECTION_BATCH_SIZE": "10",  # many transactions: many moments to be killed in
+        "NM_PROJECTION_POLL_INTERVAL": "0.05",
+    }
+    if settings.database_url is not None:
+        env["NM_DATABASE_URL"] = settings.database_url
+    return env
+
+
+def spawn(env: dict[str, str], log: Path, stdout: int = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
+    with log.open("ab") as stderr:
+        return subprocess.Popen(WORKER, env=env, stdout=stdout, stderr=stderr)
+
+
+@pytest.mark.slow
+def test_a_worker_killed_at_random_moments_ends_with_the_rows_of_a_clean_rebuild(
+    settings: Settings, store: EventStore, read_model: ReadModel, tmp_path: Path
+) -> None:
+    env, log, rng = worker_environment(settings), tmp_path / "worker.log", random.Random(2024)
+    writer = threading.Thread(target=Scenario(store, seed=5).run, kwargs={"items": 150, "open_at_once": 30})
+    writer.start()
+    time.sleep(2)  # a backlog first, so that the workers are killed while they have work to do
+    killed_mid_work, kills = 0, 0
+    while writer.is_alive() or (kills < 40 and min(read_model.positions().values()) < store.head()):
+        before = min(read_model.positions().values())
+        worker = spawn(env, log)
+        time.sleep(rng.uniform(0.5, 1.5))
+        head = store.head()
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        kills += 1
+        killed_mid_work += before < min(read_model.positions().values()) < head
+    writer.join()
+    assert store.head() > 2000, "a stream of thousands of events"
+    assert killed_mid_work >= 5, f"only {killed_mid_work} of {kills} kills hit a worker at work"
+
+    worker = spawn(env, log, stdout=subprocess.PIPE)
+    assert worker.stdout is not None
+    assert b"Running projections" in worker.stdout.readline()  # its signal handlers are set
+    try:
+        assert read_model.wait_for(store.head(), timeout=90), log.read_text()[-3000:]
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0, log.read_text()[-3000:]
+
+    after_kills = snapshot(read_model)
+    for name in NAMES:
+        rebuild(read_model, name)
+    assert snapshot(read_model) == after_kills
+    assert len(after_kills["audit_trail"]) == store.head()
