@@ -30,6 +30,8 @@ EXPECTED: dict[Command, set[Role]] = {
     Command.WITHDRAW: {Role.MARKETING, Role.LEGAL, Role.MANAGEMENT},
     Command.CANCEL: {Role.MARKETING, Role.MANAGEMENT},
     Command.READ: set(Role) - {Role.ADMIN},
+    # The audit trail shows every actor's every action: auditors and management only (issue: read side).
+    Command.READ_AUDIT_TRAIL: {Role.AUDITOR, Role.MANAGEMENT},
 }
 
 

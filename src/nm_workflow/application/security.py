@@ -34,6 +34,7 @@ class Command(StrEnum):
     WITHDRAW = "withdraw"
     CANCEL = "cancel"
     READ = "read"
+    READ_AUDIT_TRAIL = "read_audit_trail"
 
     @classmethod
     def approve(cls, stage: Stage) -> Command:
@@ -63,6 +64,7 @@ PERMISSIONS: dict[Command, frozenset[Role]] = {
     Command.CANCEL: frozenset({M, Role.MANAGEMENT}),
     # Every staff role reads items; admin keys only manage keys.
     Command.READ: frozenset(Role) - {Role.ADMIN},
+    Command.READ_AUDIT_TRAIL: frozenset({Role.AUDITOR, Role.MANAGEMENT}),
 }
 
 

@@ -19,10 +19,12 @@ from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
 from nm_workflow.domain.errors import WorkflowError
 from nm_workflow.domain.roles import Role
+from nm_workflow.interface import cli_projections
 
 app = typer.Typer(help="nm-workflow: the new-media operations workflow service.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage API keys (shown once, stored only as hashes).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+app.add_typer(cli_projections.app, name="projections")
 console = Console()
 
 
@@ -31,8 +33,14 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    projections: Annotated[
+        bool, typer.Option(help="Run the projections inside the API processes (else: `projections run`).")
+    ] = True,
 ) -> None:
     """Serve the HTTP API (SQLite under ./var unless NM_DATABASE_URL is set)."""
+    if not projections:
+        # Read by Settings in each worker process, which uvicorn starts afresh.
+        os.environ["NM_EMBEDDED_PROJECTIONS"] = "false"
     settings = Settings()
     where = "PostgreSQL" if settings.uses_postgres else f"SQLite at {settings.sqlite_path}"
     console.print(f"nm-workflow on http://{host}:{port} ({where}); API docs at /docs")

@@ -12,8 +12,9 @@ from nm_workflow.application.items import ContentItems
 from nm_workflow.application.keys import KeyService
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
-from nm_workflow.interface.http import openapi, problems, routes_items, routes_meta
+from nm_workflow.interface.http import openapi, problems, routes_items, routes_meta, routes_reads
 from nm_workflow.interface.http.limits import BodySizeLimit
+from projections import ProjectionSupervisor, ReadModel
 
 DESCRIPTION = """Commands and reads of the new-media operations workflow.
 
@@ -30,15 +31,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = EventStore(settings)
         app.state.store, app.state.items, app.state.keys = store, ContentItems(store), KeyService(store)
+        app.state.read_model = read_model = ReadModel(settings, store)
+        # Embedded by default, so that `nm-workflow serve` alone gives working queues.
+        supervisor = (
+            ProjectionSupervisor(settings, read_model=read_model) if settings.embedded_projections else None
+        )
+        if supervisor is not None:
+            supervisor.start()
         try:
             yield
         finally:
+            if supervisor is not None:
+                supervisor.stop()
+            read_model.close()
             store.close()
 
     app = FastAPI(title="nm-workflow", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     problems.install(app)
     app.include_router(routes_items.router)
+    app.include_router(routes_reads.router)
     app.include_router(routes_meta.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     openapi.install(app)

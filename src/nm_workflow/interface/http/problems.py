@@ -25,6 +25,7 @@ from nm_workflow.domain.errors import (
     RuleViolation,
     WorkflowError,
 )
+from projections import InvalidQuery, RebuildRunning, UnknownProjection
 
 MEDIA_TYPE = "application/problem+json"
 log = logging.getLogger("nm_workflow.http")
@@ -47,6 +48,9 @@ STATUS: dict[type[WorkflowError], int] = {
     InvalidTransition: 409,
     VersionMismatch: 412,
     IdempotencyKeyReused: 422,
+    InvalidQuery: 422,
+    UnknownProjection: 404,
+    RebuildRunning: 409,
     RuleViolation: 422,
     StoreUnavailable: 503,
 }

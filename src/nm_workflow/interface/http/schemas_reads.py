@@ -1,0 +1,120 @@
+"""Response bodies of the reads served from projection tables (docs/projections.md)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Generic, TypeVar
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from nm_workflow.domain.roles import Stage
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(description="Pass back as `cursor` for the next page; null on the last.")
+
+
+class ReviewQueueEntry(BaseModel):
+    item_id: UUID
+    stage: Stage
+    role: str = Field(description="The role that must act.")
+    department: str
+    theme: str
+    revision: int
+    submitted_by: str | None
+    waiting_since: datetime
+    due_by: datetime
+    overdue: bool = Field(description="due_by is in the past, at the time of the request.")
+    position: int
+
+
+class ItemStatusRow(BaseModel):
+    item_id: UUID
+    state: str
+    review_stage: str | None
+    revision: int | None
+    content_hash: str | None
+    approved_revision: int | None
+    department: str
+    theme: str
+    format: str
+    platforms: list[str]
+    campaign: str | None
+    planned_publish_date: date | None
+    planned_by: str
+    planned_at: datetime
+    first_drafted_at: datetime | None
+    last_drafted_at: datetime | None
+    review_requested_at: datetime | None
+    editor_approved_at: datetime | None
+    department_head_approved_at: datetime | None
+    legal_approved_at: datetime | None
+    first_published_at: datetime | None
+    last_published_at: datetime | None
+    withdrawn_at: datetime | None
+    cancelled_at: datetime | None
+    closing_reason: str | None
+    version: int
+    updated_at: datetime
+    planned_position: int
+    position: int
+
+
+class PublicationRow(BaseModel):
+    item_id: UUID
+    platform: str
+    published_at: datetime
+    external_id: str
+    url: str | None
+    revision: int
+    content_hash: str
+    published_by: str | None
+    recorded_at: datetime
+    withdrawn_at: datetime | None
+    withdrawal_reason: str | None
+    position: int
+
+
+class MetricsRow(BaseModel):
+    item_id: UUID
+    platform: str
+    observed_at: datetime
+    impressions: int
+    reach: int
+    views: int
+    likes: int
+    comments: int
+    shares: int
+    saves: int
+    clicks: int
+    conversions: int
+    interaction_rate: float | None = Field(description="(likes+comments+shares+saves)/impressions")
+    conversion_rate: float | None = Field(description="conversions/clicks")
+    recorded_at: datetime
+    position: int
+    observations: int | None = Field(default=None, description="Observations so far (latest rows only).")
+
+
+class ItemMetrics(BaseModel):
+    item_id: UUID
+    latest: list[MetricsRow]
+    history: list[MetricsRow]
+
+
+class AuditEntry(BaseModel):
+    position: int = Field(description="Global position in the event log.")
+    aggregate_type: str
+    aggregate_id: UUID
+    version: int
+    event_type: str
+    actor_id: str | None
+    role: str | None
+    department: str | None
+    correlation_id: str | None
+    causation_id: str | None
+    occurred_at: datetime
+    payload: dict[str, Any]
