@@ -64,5 +64,7 @@ def test_the_readme_walkthrough_works_verbatim(tmp_path: Path) -> None:
         server.wait(timeout=10)
     assert run.returncode == 0, run.stderr + run.stdout
     lines = run.stdout.splitlines()
-    assert "published" in lines
+    assert lines[2:5] == ["editor", "department_head", "legal"]  # the queue, then each approval
+    assert lines[6] == "published"
+    assert lines[8] == "published"  # the item's row in item_status
     assert lines[-1].split()[:4] == ["8", "MetricsRecorded", "dan", "data_analyst"]
