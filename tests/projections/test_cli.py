@@ -1,0 +1,58 @@
+"""`nm-workflow projections status | rebuild` on the test's database."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from nm_workflow.application.settings import Settings
+from nm_workflow.application.store import EventStore
+from nm_workflow.interface.cli_projections import app
+from projections import ReadModel
+from tests.projections.scenario import snapshot
+from tests.projections.test_tables import live_one_life
+
+
+@pytest.fixture
+def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.setenv("NM_DATA_DIR", str(settings.data_dir))
+    if settings.database_url is not None:
+        monkeypatch.setenv("NM_DATABASE_URL", settings.database_url)
+    return CliRunner()
+
+
+def test_status_shows_position_head_and_lag(cli_env: CliRunner, store: EventStore) -> None:
+    _, position = live_one_life(store)
+    head = str(position)
+    rebuild_result = cli_env.invoke(app, ["rebuild", "audit_trail"])
+    assert rebuild_result.exit_code == 0, rebuild_result.output
+    result = cli_env.invoke(app, ["status"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    rows = {
+        cells[1]: cells[2:5]
+        for line in result.output.splitlines()
+        if len(cells := [cell.strip() for cell in line.split("│")]) > 5
+    }
+    assert rows["audit_trail"] == [head, head, "0"]  # rebuilt: caught up
+    assert rows["item_status"] == ["0", head, head]  # never run: the whole log to go
+
+
+def test_rebuild_builds_the_tables_and_reports_the_position(
+    cli_env: CliRunner, store: EventStore, read_model: ReadModel
+) -> None:
+    _, position = live_one_life(store)
+    for name in ("audit_trail", "review_queue"):
+        result = cli_env.invoke(app, ["rebuild", name], terminal_width=200)
+        assert result.exit_code == 0, result.output
+        assert f"{name} rebuilt up to log position {position}" in result.output
+    assert len(snapshot(read_model, ["audit_trail"])["audit_trail"]) == position
+    assert read_model.positions(["audit_trail", "review_queue"]) == {
+        "audit_trail": position,
+        "review_queue": position,
+    }
+
+
+def test_rebuild_of_an_unknown_projection_is_refused(cli_env: CliRunner) -> None:
+    result = cli_env.invoke(app, ["rebuild", "nothing"])
+    assert result.exit_code != 0
+    assert "not a projection" in result.output
