@@ -12,7 +12,8 @@ import pytest
 
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
-from projections import ReadModel, rebuild
+from projections import ReadModel, RebuildRunning, rebuild
+from projections.ownership import Ownership
 from projections.runner import Builder
 from tests.projections.conftest import SupervisorFactory
 from tests.projections.scenario import Scenario, snapshot
@@ -124,3 +125,17 @@ def test_one_process_works_a_projection_the_others_stand_by_and_take_over(
     _, position = live_one_life(store, plan_key="plan-2")
     assert second.wait_for(position, timeout=15)
     assert {row.state for row in second.status()} == {"running"}
+
+
+def test_a_second_rebuild_of_the_same_projection_is_refused(
+    settings: Settings, read_model: ReadModel
+) -> None:
+    other = Ownership(settings)  # stands for another process rebuilding audit_trail
+    assert other.acquire("rebuild:audit_trail")
+    try:
+        with pytest.raises(RebuildRunning):
+            rebuild(read_model, "audit_trail")
+        rebuild(read_model, "item_status")
+    finally:
+        other.close()
+    rebuild(read_model, "audit_trail")
