@@ -41,6 +41,17 @@ Revision = Annotated[int, Field(ge=1, le=100_000)]
 Counter = Annotated[int, Field(ge=0, le=10**15)]
 
 
+_PLAN_EXAMPLE: dict[str, Any] = {
+    "theme": "Spring product launch",
+    "format": "article",
+    "target_audience": "existing customers aged 25-40",
+    "expected_effect": "5% click-through to the launch page",
+    "platforms": ["wechat", "weibo"],
+    "campaign": "spring-2027",
+    "planned_publish_date": "2027-03-01",
+}
+
+
 class Command(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -57,19 +68,7 @@ class PlanIn(Command):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "theme": "Spring product launch",
-                    "format": "article",
-                    "target_audience": "existing customers aged 25-40",
-                    "expected_effect": "5% click-through to the launch page",
-                    "platforms": ["wechat", "weibo"],
-                    "campaign": "spring-2027",
-                    "planned_publish_date": "2027-03-01",
-                }
-            ]
-        },
+        json_schema_extra={"examples": [_PLAN_EXAMPLE]},
     )
 
 
@@ -230,13 +229,7 @@ _ITEM_EXAMPLE: dict[str, Any] = {
     "state": "in_review",
     "review_stage": "department_head",
     "department": "marketing",
-    "theme": "Spring product launch",
-    "format": "article",
-    "target_audience": "existing customers aged 25-40",
-    "expected_effect": "5% click-through to the launch page",
-    "platforms": ["wechat", "weibo"],
-    "campaign": "spring-2027",
-    "planned_publish_date": "2027-03-01",
+    **_PLAN_EXAMPLE,
     "planner_id": "mia",
     "current_revision": {
         "number": 1,
