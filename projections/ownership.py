@@ -32,7 +32,8 @@ def lock_key(name: str) -> int:
 
 
 def identity() -> str:
-    return f"nm-workflow projections {socket.gethostname()}:{os.getpid()}"
+    """Who holds a lock, as `projections status` shows it: host and process id."""
+    return f"nm-workflow@{socket.gethostname()}:{os.getpid()}"
 
 
 class Ownership:
