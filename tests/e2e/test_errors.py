@@ -148,3 +148,16 @@ def test_an_unreachable_database_is_503_with_retry_after(make_settings: Callable
         proxy.start()
         time.sleep(1.1)
         assert client.get("/health").status_code == 200
+
+
+def test_a_body_that_is_not_json_is_415(api: Api) -> None:
+    headers = {"Authorization": f"Bearer {api.marketing}", "Content-Type": "text/plain"}
+    response = api.client.post("/items", content=json.dumps(PLAN), headers=headers)
+    _assert_problem(response, 415, "/problems/unsupported-media-type")
+
+
+def test_platform_names_are_normalised(api: Api) -> None:
+    created = api.post("/items", {**PLAN, "platforms": [" WeChat", "weibo"]}, api.marketing)
+    assert created.json()["platforms"] == ["wechat", "weibo"]
+    twice = api.post("/items", {**PLAN, "platforms": ["wechat", "WECHAT"]}, api.marketing)
+    _assert_problem(twice, 422, "/problems/invalid-plan")

@@ -18,6 +18,7 @@ _EXAMPLE_SLUG = {
     409: "invalid-transition",
     412: "version-mismatch",
     413: "payload-too-large",
+    415: "unsupported-media-type",
     422: "validation-error",
     503: "store-unavailable",
 }

@@ -61,6 +61,7 @@ PROTOCOL_PROBLEMS: dict[str, tuple[int, str]] = {
     "malformed-json": (400, "The body is not valid JSON"),
     "validation-error": (422, "The request does not match the schema"),
     "payload-too-large": (413, "The request body is too large"),
+    "unsupported-media-type": (415, "The body must be JSON"),
     "no-such-resource": (404, "No such resource"),
     "method-not-allowed": (405, "Method not allowed"),
     "http-error": (400, "The HTTP request cannot be served"),
@@ -116,6 +117,14 @@ def _validation_error(request: Request, error: Exception) -> JSONResponse:
     errors = [_field_error(e) for e in error.errors()]
     if any(e["type"] == "json_invalid" for e in errors):
         return problem(request, 400, "malformed-json", "The body is not valid JSON", _summary(errors))
+    if _not_json(request) and any(e["field"] == "body" for e in errors):
+        return problem(
+            request,
+            415,
+            "unsupported-media-type",
+            "The body must be JSON",
+            "Send the body as JSON with 'Content-Type: application/json'.",
+        )
     return problem(
         request,
         422,
@@ -124,6 +133,11 @@ def _validation_error(request: Request, error: Exception) -> JSONResponse:
         _summary(errors),
         errors=errors,
     )
+
+
+def _not_json(request: Request) -> bool:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return media_type not in ("", "application/json") and not media_type.endswith("+json")
 
 
 def _field_error(error: Any) -> dict[str, Any]:

@@ -37,6 +37,7 @@ _PROBLEMS: dict[int, str] = {
     409: "Not allowed in the item's state, or a concurrent write won",
     412: "If-Match names a stale version",
     413: "Body too large",
+    415: "Body not sent as JSON",
     422: "Schema violation, rule violation or reused Idempotency-Key",
     503: "Event store unreachable; retry after Retry-After seconds",
 }
@@ -50,7 +51,7 @@ def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {c: {"model": Problem, "description": _PROBLEMS[c]} for c in codes}
 
 
-COMMAND = _responses(400, 401, 403, 404, 409, 412, 413, 422, 503)
+COMMAND = _responses(400, 401, 403, 404, 409, 412, 413, 415, 422, 503)
 READ = _responses(400, 401, 403, 404, 422, 503)
 
 

@@ -6,7 +6,15 @@ from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 from nm_workflow.domain.content import ItemState
 from nm_workflow.domain.roles import Stage
@@ -33,8 +41,13 @@ Long = Annotated[str, _text(5000), AfterValidator(_storable)]
 Body = Annotated[str, _text(200_000), AfterValidator(_storable)]
 
 
+def _platform_name(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+# "WeChat " and "wechat" name one platform: normalised before the pattern is checked.
 Platform = Annotated[
-    str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z0-9][a-z0-9_.-]{0,49}$")
+    str, BeforeValidator(_platform_name), StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,49}$")
 ]
 ContentHash = Annotated[str, StringConstraints(pattern=r"^sha256:[0-9a-f]{64}$")]
 Revision = Annotated[int, Field(ge=1, le=100_000)]
