@@ -16,16 +16,14 @@ from nm_workflow.interface.http.schemas import (
     ApprovalIn,
     ChangeRequestIn,
     DraftIn,
-    EventOut,
-    ItemOut,
     MetricsIn,
     PlanIn,
-    Problem,
     PublicationIn,
     ReasonIn,
     ReviewRequestIn,
     ScheduleIn,
 )
+from nm_workflow.interface.http.schemas_out import EventOut, ItemOut, Problem
 
 router = APIRouter(prefix="/items", tags=["content items"])
 

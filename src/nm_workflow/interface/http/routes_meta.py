@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Request
 
 from nm_workflow.application.store import EventStore
 from nm_workflow.interface.http.problems import catalogue
-from nm_workflow.interface.http.schemas import Problem, ProblemType
+from nm_workflow.interface.http.schemas_out import Problem, ProblemType
 
 router = APIRouter(tags=["service"])
 

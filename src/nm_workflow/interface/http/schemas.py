@@ -1,10 +1,9 @@
-"""Request and response bodies of the HTTP API, with OpenAPI examples."""
+"""Request bodies of the HTTP API, with OpenAPI examples."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any
-from uuid import UUID
 
 from pydantic import (
     AfterValidator,
@@ -16,7 +15,6 @@ from pydantic import (
     StringConstraints,
 )
 
-from nm_workflow.domain.content import ItemState
 from nm_workflow.domain.roles import Stage
 
 
@@ -54,7 +52,7 @@ Revision = Annotated[int, Field(ge=1, le=100_000)]
 Counter = Annotated[int, Field(ge=0, le=10**15)]
 
 
-_PLAN_EXAMPLE: dict[str, Any] = {
+PLAN_EXAMPLE: dict[str, Any] = {
     "theme": "Spring product launch",
     "format": "article",
     "target_audience": "existing customers aged 25-40",
@@ -81,7 +79,7 @@ class PlanIn(Command):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [_PLAN_EXAMPLE]},
+        json_schema_extra={"examples": [PLAN_EXAMPLE]},
     )
 
 
@@ -207,125 +205,3 @@ class ReasonIn(Command):
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"reason": "Campaign dropped"}]}
     )
-
-
-# --- responses ------------------------------------------------------------------
-
-
-class RevisionOut(BaseModel):
-    number: int
-    title: str
-    body: str
-    asset_links: list[str]
-    source_notes: str
-    content_hash: str
-    author_id: str
-
-
-class PublicationOut(BaseModel):
-    platform: str
-    published_at: datetime
-    external_id: str
-    url: str | None
-    revision: int
-    content_hash: str
-
-
-class ObservationOut(BaseModel):
-    observed_at: datetime
-    counters: dict[str, int]
-
-
-_ITEM_EXAMPLE: dict[str, Any] = {
-    "id": "0b7e4c1e-9a43-4c59-a1c2-7f1f3a0e5d11",
-    "version": 4,
-    "state": "in_review",
-    "review_stage": "department_head",
-    "department": "marketing",
-    **_PLAN_EXAMPLE,
-    "planner_id": "mia",
-    "current_revision": {
-        "number": 1,
-        "title": "Meet the new X200",
-        "body": "Today we launch the X200 ...",
-        "asset_links": [],
-        "source_notes": "Specs from product team sheet v3",
-        "content_hash": "sha256:" + "3f" * 32,
-        "author_id": "mia",
-    },
-    "approvals": {"editor": "eddie"},
-    "approved_revision": None,
-    "schedule": {},
-    "publications": [],
-    "latest_metrics": {},
-    "closing_reason": None,
-    "created_at": "2027-02-20T08:00:00Z",
-    "modified_at": "2027-02-21T10:30:00Z",
-}
-
-
-class ItemOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [_ITEM_EXAMPLE]})
-
-    id: UUID
-    version: int = Field(description="Aggregate version; also sent as the ETag.")
-    state: ItemState
-    review_stage: Stage | None
-    department: str
-    theme: str
-    format: str
-    target_audience: str
-    expected_effect: str
-    platforms: list[str]
-    campaign: str | None
-    planned_publish_date: date | None
-    planner_id: str
-    current_revision: RevisionOut | None
-    approvals: dict[str, str] = Field(description="Stage -> reviewer id, for the current revision.")
-    approved_revision: int | None
-    schedule: dict[str, datetime]
-    publications: list[PublicationOut]
-    latest_metrics: dict[str, ObservationOut]
-    closing_reason: str | None
-    created_at: datetime
-    modified_at: datetime
-
-
-class EventOut(BaseModel):
-    version: int
-    type: str
-    recorded_at: datetime
-    metadata: dict[str, str]
-    data: dict[str, Any]
-
-
-class Problem(BaseModel):
-    """RFC 9457 problem details."""
-
-    type: str = Field(examples=["/problems/version-mismatch"])
-    title: str
-    status: int
-    detail: str
-    instance: str | None = None
-    errors: list[dict[str, Any]] | None = Field(default=None, description="Per-field errors (422).")
-    current_version: int | None = Field(default=None, description="The stored version (412).")
-
-
-class ProblemType(BaseModel):
-    """The documentation of one problem `type`."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "type": "/problems/self-approval",
-                    "status": 403,
-                    "title": "Authors may not approve their own revision",
-                }
-            ]
-        }
-    )
-
-    type: str
-    title: str
-    status: int
