@@ -1,0 +1,81 @@
+"""`nm-workflow keys create|list|revoke` against the test's database."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from nm_workflow.application.errors import AuthenticationFailed
+from nm_workflow.application.keys import KeyService
+from nm_workflow.application.settings import Settings
+from nm_workflow.application.store import EventStore
+from nm_workflow.domain.roles import Role
+from nm_workflow.interface.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("NM_DATA_DIR", str(settings.data_dir))
+    if settings.database_url:
+        monkeypatch.setenv("NM_DATABASE_URL", settings.database_url)
+    return settings
+
+
+def test_a_created_key_is_printed_once_and_acts_as_its_actor(cli_env: Settings) -> None:
+    created = runner.invoke(
+        app,
+        [
+            "keys",
+            "create",
+            "--actor",
+            "svc-1",
+            "--role",
+            "service",
+            "--role",
+            "data_analyst",
+            "--department",
+            "data",
+        ],
+    )
+    assert created.exit_code == 0, created.output
+    token = created.output.strip()
+    store = EventStore(cli_env)
+    try:
+        actor = KeyService(store).authenticate(token)
+    finally:
+        store.close()
+    assert (actor.actor_id, actor.roles, actor.department) == (
+        "svc-1",
+        frozenset({Role.SERVICE, Role.DATA_ANALYST}),
+        "data",
+    )
+    listed = runner.invoke(app, ["keys", "list"], terminal_width=200)
+    assert "svc-1" in listed.output
+    assert token.rsplit("_", 1)[1] not in listed.output  # never the secret
+
+
+def test_a_revoked_key_stops_working(cli_env: Settings) -> None:
+    token = runner.invoke(
+        app, ["keys", "create", "--actor", "a", "--role", "editor", "--department", "marketing"]
+    ).output.strip()
+    key_id = token.split("_")[1]
+    revoked = runner.invoke(app, ["keys", "revoke", key_id])
+    assert revoked.exit_code == 0, revoked.output
+    store = EventStore(cli_env)
+    try:
+        with pytest.raises(AuthenticationFailed):
+            KeyService(store).authenticate(token)
+    finally:
+        store.close()
+
+
+def test_bad_arguments_are_refused_with_a_message(cli_env: Settings) -> None:
+    wrong_role = runner.invoke(app, ["keys", "create", "--actor", "a", "--role", "boss", "--department", "x"])
+    assert wrong_role.exit_code != 0
+    assert "boss" in wrong_role.output
+    unknown = runner.invoke(app, ["keys", "revoke", "0" * 32])
+    assert unknown.exit_code != 0
+    not_an_id = runner.invoke(app, ["keys", "revoke", "nope"])
+    assert not_an_id.exit_code != 0
