@@ -161,3 +161,10 @@ def test_platform_names_are_normalised(api: Api) -> None:
     assert created.json()["platforms"] == ["wechat", "weibo"]
     twice = api.post("/items", {**PLAN, "platforms": ["wechat", "WECHAT"]}, api.marketing)
     _assert_problem(twice, 422, "/problems/invalid-plan")
+
+
+def test_if_match_on_a_create_is_412(api: Api) -> None:
+    _assert_problem(
+        api.post("/items", PLAN, api.marketing, if_match='"1"'), 412, "/problems/version-mismatch"
+    )
+    assert api.post("/items", PLAN, api.marketing, if_match="*").status_code == 201

@@ -139,3 +139,18 @@ def test_the_postgres_server_answers(postgres_admin_url: str) -> None:
         row = connection.execute("SHOW server_version_num").fetchone()
     assert row is not None
     assert int(row[0]) >= 130000
+
+
+def test_an_item_survives_a_snapshot_round_trip(store: EventStore) -> None:
+    from eventsourcing.domain import Snapshot
+
+    from nm_workflow.application.views import item_view
+    from nm_workflow.domain.roles import Stage
+
+    item = drafted(planned_item(), "First")
+    item.request_review(revision=1)
+    item.approve(stage=Stage.EDITOR, revision=1, content_hash=None, reviewer_id="ed", reviewer_department="m")
+    stored = store.mapper.to_stored_event(Snapshot.take(item))
+    restored = store.mapper.to_domain_event(stored).mutate(None)  # type: ignore[attr-defined]
+    assert restored.stage is Stage.DEPARTMENT_HEAD
+    assert item_view(restored) == item_view(item)

@@ -62,6 +62,8 @@ class CommandRunner(Generic[A]):
         decide: Callable[[A | None], A],
     ) -> CommandResult:
         role = authorize(ctx.actor, command)
+        if target is None and ctx.expected_version is not None:
+            raise VersionMismatch("If-Match names a version, but a new item has none yet.", current_version=0)
         request = fingerprint(command, target, payload)
         replay = self._replay(ctx, request)
         if replay is not None:

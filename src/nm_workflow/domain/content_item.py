@@ -64,7 +64,7 @@ class ContentItem(WorkflowAggregate):
         self.planned_publish_date, self.planner_id = planned_publish_date, planner_id
         self.state = ItemState.PLANNED
         self.revisions: list[Revision] = []
-        self.stage: Stage | None = None
+        self.stage = None
         self.approvals: dict[str, str] = {}
         self.approved_revision: int | None = None
         self.schedule: dict[str, datetime] = {}
@@ -205,6 +205,23 @@ class ContentItem(WorkflowAggregate):
     @property
     def current_revision(self) -> Revision:
         return self.revisions[-1]
+
+    # State and stage are kept as plain strings so that a snapshot round-trips through JSON.
+    @property
+    def state(self) -> ItemState:
+        return ItemState(self._state)
+
+    @state.setter
+    def state(self, value: ItemState) -> None:
+        self._state = value.value
+
+    @property
+    def stage(self) -> Stage | None:
+        return None if self._stage is None else Stage(self._stage)
+
+    @stage.setter
+    def stage(self, value: Stage | None) -> None:
+        self._stage = None if value is None else value.value
 
     # --- guards ---------------------------------------------------------------
 
