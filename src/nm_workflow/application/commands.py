@@ -72,6 +72,17 @@ class CommandRunner(Generic[A]):
         with recording(self._metadata(ctx, role)):
             aggregate = decide(current)
             record = self._record(ctx, command, request, aggregate, created=target is None)
+        return self._save(ctx, request, aggregate, record, created=target is None)
+
+    def _save(
+        self,
+        ctx: CommandContext,
+        request: str,
+        aggregate: A,
+        record: IdempotencyRecord | None,
+        *,
+        created: bool,
+    ) -> CommandResult:
         try:
             position = self._store.record(aggregate, *filter(None, [record]))
         except ConcurrentModification:
@@ -82,8 +93,7 @@ class CommandRunner(Generic[A]):
             return replay
         if position is None:  # nothing new to write: the command repeated an observation
             position = self._store.head()
-        view = self._view(aggregate)
-        return CommandResult(aggregate.id, aggregate.version, target is None, False, position, view)
+        return CommandResult(aggregate.id, aggregate.version, created, False, position, self._view(aggregate))
 
     def load(self, aggregate_id: UUID, expected_version: int | None = None, version: int | None = None) -> A:
         aggregate = self._store.load(aggregate_id, version)
