@@ -25,6 +25,7 @@ from uuid import uuid4
 from eventsourcing.domain import Aggregate, event
 from fastapi.testclient import TestClient
 
+from bench.report import report
 from nm_workflow.application.commands import CommandContext
 from nm_workflow.application.items import ContentItems
 from nm_workflow.application.security import Actor
@@ -130,14 +131,6 @@ def run(settings: Settings, n: int) -> dict[str, float]:
     return results
 
 
-def report(results: dict[str, float]) -> str:
-    baseline = next(iter(results.values()))
-    lines = [f"{'case':<42} {'ops/s':>10} {'cost vs baseline':>17}"]
-    for case, rate in results.items():
-        lines.append(f"{case:<42} {rate:>10.0f} {baseline / rate:>16.2f}x")
-    return "\n".join(lines)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -149,7 +142,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         settings = Settings(database_url=args.database_url, data_dir=Path(folder))
-        print(report(run(settings, args.n)))
+        print(report(run(settings, args.n), "ops/s"))
 
 
 if __name__ == "__main__":

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from bench.commands import report, run
+from bench import commands, projections
+from bench.report import report
 from nm_workflow.application.settings import Settings
 
 
 def test_the_command_benchmark_runs_and_reports_ratios(settings: Settings) -> None:
-    results = run(settings, n=10)
+    results = commands.run(settings, n=10)
     assert next(iter(results)).startswith("baseline")
     assert len(results) == 4
     assert all(rate > 0 for rate in results.values())
-    lines = report(results).splitlines()
+    lines = report(results, "ops/s").splitlines()
     assert lines[1].endswith("1.00x")
     assert len(lines) == 5
+
+
+def test_the_projection_benchmark_runs_and_reports_ratios(settings: Settings) -> None:
+    results = projections.run(settings, items=3)
+    assert next(iter(results)).startswith("baseline")
+    assert len(results) == 6
+    assert all(rate > 0 for rate in results.values())
+    assert report(results, "events/s").splitlines()[1].endswith("1.00x")
