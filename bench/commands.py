@@ -14,18 +14,15 @@ Machines here are noisy, so only the ratios are meant to be compared across runs
 
 from __future__ import annotations
 
-import argparse
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 from uuid import uuid4
 
 from eventsourcing.domain import Aggregate, event
 from fastapi.testclient import TestClient
 
-from bench.report import report
+from bench.report import main
 from nm_workflow.application.commands import CommandContext
 from nm_workflow.application.items import ContentItems
 from nm_workflow.application.security import Actor
@@ -131,19 +128,5 @@ def run(settings: Settings, n: int) -> dict[str, float]:
     return results
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--n", type=int, default=300, help="operations per case")
-    parser.add_argument(
-        "--database-url", default=None, help="PostgreSQL URL; default: a temporary SQLite file"
-    )
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        settings = Settings(database_url=args.database_url, data_dir=Path(folder))
-        print(report(run(settings, args.n), "ops/s"))
-
-
 if __name__ == "__main__":
-    main()
+    main(__doc__, ("n", 300, "operations per case"), run, "ops/s")

@@ -11,14 +11,11 @@ publication log) can beat the baseline.
 
 from __future__ import annotations
 
-import argparse
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-from bench.report import report
+from bench.report import main
 from nm_workflow.application.commands import CommandContext
 from nm_workflow.application.items import ContentItems
 from nm_workflow.application.security import Actor
@@ -110,21 +107,5 @@ def _seconds(operation: Callable[[], object]) -> float:
     return max(time.perf_counter() - started, 1e-9)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--items", type=int, default=200, help="items through their whole life (11 events each)"
-    )
-    parser.add_argument(
-        "--database-url", default=None, help="PostgreSQL URL; default: a temporary SQLite file"
-    )
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        settings = Settings(database_url=args.database_url, data_dir=Path(folder))
-        print(report(run(settings, args.items), "events/s"))
-
-
 if __name__ == "__main__":
-    main()
+    main(__doc__, ("items", 200, "items through their whole life (11 events each)"), run, "events/s")
