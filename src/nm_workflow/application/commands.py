@@ -133,9 +133,10 @@ class CommandRunner(Generic[A]):
         if ctx.idempotency_key is None:
             return None
         record_id = IdempotencyRecord.create_id(ctx.actor.actor_id, ctx.idempotency_key)
-        if not self._store.exists(record_id):
+        try:
+            record: IdempotencyRecord = self._store.load(record_id)
+        except NotFound:  # a key not seen before: one read, not a look-up and then a load
             return None
-        record: IdempotencyRecord = self._store.load(record_id)
         if record.fingerprint != request:
             raise IdempotencyKeyReused(
                 f"Idempotency-Key '{ctx.idempotency_key}' was first used with a different request."

@@ -78,10 +78,6 @@ class EventStore(Application[UUID]):
             except AggregateNotFoundError:
                 raise NotFound(f"No aggregate with id {aggregate_id}.") from None
 
-    def exists(self, aggregate_id: UUID) -> bool:
-        with self._database():
-            return aggregate_id in self.repository
-
     def stored_events(self, aggregate_id: UUID) -> Sequence[WorkflowAggregate.Event]:
         with self._database():
             return list(self.events.get(aggregate_id))  # type: ignore[arg-type]
