@@ -38,27 +38,45 @@ def spawn(env: dict[str, str], log: Path, stdout: int = subprocess.DEVNULL) -> s
         return subprocess.Popen(WORKER, env=env, stdout=stdout, stderr=stderr)
 
 
+def write_until(done: threading.Event, scenario: Scenario, items: int) -> None:
+    """Keep the stream flowing until the killing is done and at least `items` items were planned."""
+    while not done.is_set() or scenario.planned < items:
+        scenario.run(scenario.planned + 10, open_at_once=30)
+
+
+def kill_a_worker_at_work(env: dict[str, str], log: Path, rng: random.Random, read_model: ReadModel) -> bool:
+    """Start a worker, kill it a random moment after it started; True if it had progressed, not caught up."""
+    before = min(read_model.positions().values())
+    worker = spawn(env, log, stdout=subprocess.PIPE)
+    assert worker.stdout is not None
+    worker.stdout.readline()  # started: the random moment is measured from here, not from the fork
+    time.sleep(rng.uniform(0.1, 0.8))
+    head = read_model.head()
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    worker.stdout.close()
+    return before < min(read_model.positions().values()) < head
+
+
 @pytest.mark.slow
 def test_a_worker_killed_at_random_moments_ends_with_the_rows_of_a_clean_rebuild(
     settings: Settings, store: EventStore, read_model: ReadModel, tmp_path: Path
 ) -> None:
     env, log, rng = worker_environment(settings), tmp_path / "worker.log", random.Random(2024)
-    writer = threading.Thread(target=Scenario(store, seed=5).run, kwargs={"items": 150, "open_at_once": 30})
+    done, scenario = threading.Event(), Scenario(store, seed=5)
+    writer = threading.Thread(target=write_until, args=(done, scenario, 150))
     writer.start()
     time.sleep(2)  # a backlog first, so that the workers are killed while they have work to do
     killed_mid_work, kills = 0, 0
-    while writer.is_alive() or (kills < 40 and min(read_model.positions().values()) < store.head()):
-        before = min(read_model.positions().values())
-        worker = spawn(env, log)
-        time.sleep(rng.uniform(0.5, 1.5))
-        head = store.head()
-        worker.send_signal(signal.SIGKILL)
-        worker.wait()
-        kills += 1
-        killed_mid_work += before < min(read_model.positions().values()) < head
-    writer.join()
+    try:
+        while (killed_mid_work < 8 or store.head() < 2000) and kills < 100:
+            killed_mid_work += kill_a_worker_at_work(env, log, rng, read_model)
+            kills += 1
+    finally:
+        done.set()
+        writer.join()
     assert store.head() > 2000, "a stream of thousands of events"
-    assert killed_mid_work >= 5, f"only {killed_mid_work} of {kills} kills hit a worker at work"
+    assert killed_mid_work >= 8, f"only {killed_mid_work} of {kills} kills hit a worker at work"
 
     worker = spawn(env, log, stdout=subprocess.PIPE)
     assert worker.stdout is not None
