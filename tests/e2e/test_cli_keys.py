@@ -79,3 +79,19 @@ def test_bad_arguments_are_refused_with_a_message(cli_env: Settings) -> None:
     assert unknown.exit_code != 0
     not_an_id = runner.invoke(app, ["keys", "revoke", "nope"])
     assert not_an_id.exit_code != 0
+
+
+@pytest.mark.parametrize("command", [["serve"], ["keys", "list"], ["projections", "status"]])
+def test_a_bad_setting_is_named_in_one_line_and_a_password_is_not_echoed(
+    command: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NM_DATABASE_URL", "postgresql://nm:hunter2@db/work?colour=blue")
+    monkeypatch.setenv("NM_DB_POOL_SIZE", "none")
+
+    result = runner.invoke(app, command)
+
+    assert result.exit_code == 2
+    assert 'NM_DATABASE_URL: not a valid connection URL: invalid URI query parameter: "colour"' in result.output
+    assert "NM_DB_POOL_SIZE: Input should be a valid integer" in result.output
+    assert "hunter2" not in result.output
+    assert "Traceback" not in result.output

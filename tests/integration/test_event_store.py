@@ -154,3 +154,13 @@ def test_an_item_survives_a_snapshot_round_trip(store: EventStore) -> None:
     restored = store.mapper.to_domain_event(stored).mutate(None)  # type: ignore[attr-defined]
     assert restored.stage is Stage.DEPARTMENT_HEAD
     assert item_view(restored) == item_view(item)
+
+
+def test_libpq_options_in_the_url_reach_every_connection(postgres_database_url: str) -> None:
+    store = EventStore(Settings(database_url=f"{postgres_database_url}?application_name=nm-options-test"))
+    try:
+        with store.recorder.datastore.get_connection() as connection:  # type: ignore[attr-defined]
+            row = connection.execute("SELECT current_setting('application_name') AS name").fetchone()
+    finally:
+        store.close()
+    assert row["name"] == "nm-options-test"

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from typing import Any
+from urllib.parse import urlsplit
 
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SQLITE_FILE_NAME = "nm-workflow.sqlite3"
+# The parts of NM_DATABASE_URL that the library takes as settings of its own; the rest goes to libpq.
+_DISCRETE = frozenset({"dbname", "host", "port", "user", "password"})
 
 
 class Settings(BaseSettings):
@@ -43,10 +48,18 @@ class Settings(BaseSettings):
 
     @field_validator("database_url")
     @classmethod
-    def _postgres_only(cls, url: str | None) -> str | None:
-        if url and urlsplit(url).scheme not in ("postgresql", "postgres"):
-            raise ValueError("NM_DATABASE_URL must start with postgresql://")
-        return url or None
+    def _postgres_url(cls, url: str | None) -> str | None:
+        if not url:
+            return None
+        if urlsplit(url).scheme not in ("postgresql", "postgres"):
+            raise ValueError("must start with postgresql://")
+        try:
+            port = str(conninfo_to_dict(url).get("port", "5432"))
+        except psycopg.Error as error:  # libpq names the offending part, e.g. an unknown ?option
+            raise ValueError(f"not a valid connection URL: {error}".strip()) from None
+        if not all(part.isdigit() for part in port.split(",")):
+            raise ValueError(f"the port is not a number: {port!r}")
+        return url
 
     @property
     def uses_postgres(self) -> bool:
@@ -66,15 +79,20 @@ class Settings(BaseSettings):
             }
         return {"PERSISTENCE_MODULE": "eventsourcing.postgres", **self._postgres_env()}
 
+    def postgres_options(self) -> dict[str, Any]:
+        """Libpq options of the URL's query (sslmode, application_name, ...), for every connection."""
+        assert self.database_url is not None
+        return {k: v for k, v in conninfo_to_dict(self.database_url).items() if k not in _DISCRETE}
+
     def _postgres_env(self) -> dict[str, str]:
         assert self.database_url is not None
-        url = urlsplit(self.database_url)
+        parts = conninfo_to_dict(self.database_url)
         return {
-            "POSTGRES_DBNAME": unquote(url.path.lstrip("/")) or "postgres",
-            "POSTGRES_HOST": url.hostname or "localhost",
-            "POSTGRES_PORT": str(url.port or 5432),
-            "POSTGRES_USER": unquote(url.username or "postgres"),
-            "POSTGRES_PASSWORD": unquote(url.password or ""),
+            "POSTGRES_DBNAME": str(parts.get("dbname") or "postgres"),
+            "POSTGRES_HOST": str(parts.get("host") or "localhost"),
+            "POSTGRES_PORT": str(parts.get("port") or 5432),
+            "POSTGRES_USER": str(parts.get("user") or "postgres"),
+            "POSTGRES_PASSWORD": str(parts.get("password") or ""),
             "POSTGRES_POOL_SIZE": str(self.db_pool_size),
             "POSTGRES_MAX_OVERFLOW": str(self.db_max_overflow),
             "POSTGRES_CONNECT_TIMEOUT": str(self.db_connect_timeout),

@@ -15,6 +15,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import (
     DatabaseError,
+    InfrastructureFactory,
     IntegrityError,
     InterfaceError,
     JSONTranscoder,
@@ -22,6 +23,7 @@ from eventsourcing.persistence import (
     OperationalError,
     Transcoding,
 )
+from eventsourcing.postgres import PostgresFactory
 from eventsourcing.utils import Environment
 
 from nm_workflow.application.errors import ConcurrentModification, NotFound, StoreBusy, StoreUnavailable
@@ -52,6 +54,7 @@ class EventStore(Application[UUID]):
         if not settings.uses_postgres:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
         self._persistence_env = settings.persistence_env()
+        self._postgres_options = settings.postgres_options() if settings.uses_postgres else {}
         self._pause_after_failure = settings.retry_after_seconds
         self._unavailable_until = 0.0
         with translated_errors():
@@ -60,6 +63,16 @@ class EventStore(Application[UUID]):
     def construct_env(self, name: str, env: Any = None) -> Environment:  # noqa: ARG002
         # Settings are the only source of configuration: os.environ is not read here.
         return Environment(name, dict(self._persistence_env))
+
+    def construct_factory(self, env: Environment) -> InfrastructureFactory[Any]:
+        factory = super().construct_factory(env)
+        if isinstance(factory, PostgresFactory):
+            # The library takes only host, port, user, password and dbname; sslmode and the
+            # other libpq options of the URL are added before its pool opens a connection.
+            connection_kwargs = factory.datastore.pool.kwargs
+            assert isinstance(connection_kwargs, dict)  # the library passes a dict, not a callable
+            connection_kwargs.update(self._postgres_options)
+        return factory
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

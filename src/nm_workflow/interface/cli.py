@@ -15,11 +15,11 @@ from rich.console import Console
 from rich.table import Column, Table
 
 from nm_workflow.application.keys import KeyService
-from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
 from nm_workflow.domain.errors import WorkflowError
 from nm_workflow.domain.roles import Role
 from nm_workflow.interface import cli_projections
+from nm_workflow.interface.cli_settings import load_settings
 
 app = typer.Typer(help="nm-workflow: the new-media operations workflow service.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage API keys (shown once, stored only as hashes).", no_args_is_help=True)
@@ -41,7 +41,7 @@ def serve(
     if not projections:
         # Read by Settings in each worker process, which uvicorn starts afresh.
         os.environ["NM_EMBEDDED_PROJECTIONS"] = "false"
-    settings = Settings()
+    settings = load_settings()
     where = "PostgreSQL" if settings.uses_postgres else f"SQLite at {settings.sqlite_path}"
     console.print(f"nm-workflow on http://{host}:{port} ({where}); API docs at /docs")
     uvicorn.run(
@@ -57,7 +57,7 @@ def serve(
 @contextmanager
 def _keys() -> Iterator[KeyService]:
     try:
-        store = EventStore(Settings())
+        store = EventStore(load_settings())
     except WorkflowError as error:
         raise typer.BadParameter(error.detail) from None
     try:

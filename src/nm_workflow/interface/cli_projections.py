@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from nm_workflow.application.settings import Settings
 from nm_workflow.domain.errors import WorkflowError
+from nm_workflow.interface.cli_settings import load_settings
 from projections import NAMES, ReadModel, rebuild, run_worker
 
 app = typer.Typer(
@@ -39,7 +39,7 @@ def run_projections(
     signal.signal(signal.SIGTERM, stop_on_signal)
     console.print(f"Running projections: {', '.join(names or NAMES)}. Stop with Ctrl-C.")
     try:
-        run_worker(Settings(), names, stop)
+        run_worker(load_settings(), names, stop)
     except WorkflowError as error:
         _fail(error)
     console.print("Stopped.")
@@ -87,7 +87,7 @@ def rebuild_projection(
 
 def _read_model() -> ReadModel:
     try:
-        return ReadModel(Settings())
+        return ReadModel(load_settings())
     except WorkflowError as error:
         _fail(error)
 

@@ -1,0 +1,50 @@
+"""NM_DATABASE_URL: what is taken from it, and the clear error for one that cannot work."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from nm_workflow.application.settings import Settings
+
+
+def test_unset_means_sqlite_under_the_data_dir() -> None:
+    settings = Settings(database_url="", data_dir="/srv/nm")
+
+    assert settings.uses_postgres is False
+    assert settings.persistence_env()["SQLITE_DBNAME"] == "/srv/nm/nm-workflow.sqlite3"
+
+
+def test_the_url_parts_become_the_library_settings() -> None:
+    env = Settings(database_url="postgres://nm:p%40ss@db.internal:6543/work").persistence_env()
+
+    assert env["PERSISTENCE_MODULE"] == "eventsourcing.postgres"
+    assert (env["POSTGRES_USER"], env["POSTGRES_PASSWORD"]) == ("nm", "p@ss")
+    assert env["POSTGRES_HOST"] == "db.internal"
+    assert (env["POSTGRES_PORT"], env["POSTGRES_DBNAME"]) == ("6543", "work")
+
+
+def test_missing_parts_take_the_documented_defaults() -> None:
+    env = Settings(database_url="postgresql://db.internal").persistence_env()
+
+    assert env["POSTGRES_PORT"] == "5432"
+    assert env["POSTGRES_DBNAME"] == env["POSTGRES_USER"] == "postgres"
+
+
+def test_query_options_are_kept_for_libpq() -> None:
+    settings = Settings(database_url="postgresql://db/work?sslmode=require&application_name=nm-api")
+
+    assert settings.postgres_options() == {"sslmode": "require", "application_name": "nm-api"}
+
+
+@pytest.mark.parametrize(
+    ("url", "complaint"),
+    [
+        ("mysql://db/work", "must start with postgresql://"),
+        ("postgresql://db/work?colour=blue", 'invalid URI query parameter: "colour"'),
+        ("postgresql://db:fivefour/work", "port is not a number"),
+    ],
+)
+def test_a_url_that_cannot_work_is_refused_at_start_up(url: str, complaint: str) -> None:
+    with pytest.raises(ValidationError, match=complaint):
+        Settings(database_url=url)
