@@ -91,7 +91,8 @@ def test_a_bad_setting_is_named_in_one_line_and_a_password_is_not_echoed(
     result = runner.invoke(app, command)
 
     assert result.exit_code == 2
-    assert 'NM_DATABASE_URL: not a valid connection URL: invalid URI query parameter: "colour"' in result.output
+    expected = 'NM_DATABASE_URL: not a valid connection URL: invalid URI query parameter: "colour"'
+    assert expected in result.output
     assert "NM_DB_POOL_SIZE: Input should be a valid integer" in result.output
     assert "hunter2" not in result.output
     assert "Traceback" not in result.output

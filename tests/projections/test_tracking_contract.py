@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
 import tempfile
-import types
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,19 +11,8 @@ from eventsourcing.persistence import TrackingRecorder
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
-try:
-    import eventsourcing.cipher  # noqa: F401
-except ImportError:
-    # The contract module imports the AES cipher of the library's optional 'crypto' extra,
-    # which this service does not use and the tracking tests never touch.
-    placeholder = types.ModuleType("eventsourcing.cipher")
-    placeholder.AESCipher = None  # type: ignore[attr-defined]
-    sys.modules["eventsourcing.cipher"] = placeholder
-
-from eventsourcing.tests.persistence import TrackingRecorderTestCase
-
-from nm_workflow.application.settings import Settings
 from projections.tracking import PostgresProjectionRecorder, SQLiteProjectionRecorder
+from tests.support.contracts import TrackingRecorderTestCase, postgres_datastore
 
 TABLES = ["CREATE TABLE IF NOT EXISTS contract_rows (id INTEGER PRIMARY KEY)"]
 
@@ -53,11 +40,7 @@ class TestPostgresProjectionRecorder(TrackingRecorderTestCase):
 
     @pytest.fixture(autouse=True)
     def _database(self, postgres_database_url: str) -> Iterator[None]:
-        env = Settings(database_url=postgres_database_url).persistence_env()
-        self.datastore = PostgresDatastore(
-            dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"],
-            user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"],
-        )  # fmt: skip
+        self.datastore = postgres_datastore(postgres_database_url)
         yield
         self.datastore.close()
 

@@ -98,4 +98,5 @@ class Settings(BaseSettings):
             "POSTGRES_CONNECT_TIMEOUT": str(self.db_connect_timeout),
             "POSTGRES_LOCK_TIMEOUT": str(self.db_lock_timeout),
             "POSTGRES_PRE_PING": "y",
+            "APPLICATION_RECORDER_TOPIC": "nm_workflow.application.postgres:BoundedRetryRecorder",
         }

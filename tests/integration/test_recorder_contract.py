@@ -1,0 +1,40 @@
+"""The library's contract tests for application recorders, run against the service's subclass."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from eventsourcing.postgres import PostgresDatastore
+
+from nm_workflow.application.postgres import BoundedRetryRecorder
+from tests.support.contracts import (
+    ApplicationRecorderTestCase,
+    NonInterleavingNotificationIDsBaseCase,
+    postgres_datastore,
+)
+
+
+class _OnAFreshDatabase:
+    datastore: PostgresDatastore
+
+    @pytest.fixture(autouse=True)
+    def _database(self, postgres_database_url: str) -> Iterator[None]:
+        self.datastore = postgres_datastore(postgres_database_url, pool_size=12)  # the contract's writers
+        yield
+        self.datastore.close()
+
+    def create_recorder(self) -> BoundedRetryRecorder:
+        recorder = BoundedRetryRecorder(self.datastore, events_table_name="contract_events")
+        recorder.create_table()
+        return recorder
+
+
+@pytest.mark.postgres
+class TestBoundedRetryRecorder(_OnAFreshDatabase, ApplicationRecorderTestCase[BoundedRetryRecorder]):
+    pass
+
+
+@pytest.mark.postgres
+class TestBoundedRetryRecorderNotificationOrder(_OnAFreshDatabase, NonInterleavingNotificationIDsBaseCase):
+    pass
