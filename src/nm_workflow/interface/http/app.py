@@ -13,7 +13,7 @@ from nm_workflow.application.keys import KeyService
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
 from nm_workflow.interface.http import openapi, problems, routes_items, routes_meta, routes_reads
-from nm_workflow.interface.http.limits import BodySizeLimit
+from nm_workflow.interface.http.protocol import BodyGate, HeadAsGet
 from projections import ProjectionSupervisor, ReadModel
 
 DESCRIPTION = """Commands and reads of the new-media operations workflow.
@@ -46,12 +46,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             read_model.close()
             store.close()
 
-    app = FastAPI(title="nm-workflow", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="nm-workflow",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        redirect_slashes=False,  # a wrong path is a 404 problem, not a bare redirect
+    )
     app.state.settings = settings
     problems.install(app)
-    app.include_router(routes_items.router)
-    app.include_router(routes_reads.router)
-    app.include_router(routes_meta.router)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    routers = (routes_items.router, routes_reads.router, routes_meta.router)
+    for router in routers:
+        app.include_router(router)
+    app.state.api_routes = [route for router in routers for route in router.routes]  # for 405's Allow
+    app.add_middleware(BodyGate, max_bytes=settings.max_body_bytes)
+    app.add_middleware(HeadAsGet)
     openapi.install(app)
     return app

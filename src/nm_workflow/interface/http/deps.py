@@ -16,7 +16,7 @@ from nm_workflow.application.security import Actor
 from nm_workflow.interface.http.problems import InvalidRequest
 
 _TOKEN = re.compile(r"^[\x21-\x7e]{1,200}$")  # printable ASCII, no spaces
-_ETAG = re.compile(r'^"?(\d{1,12})"?$')
+_ETAG = re.compile(r'"([1-9]\d{0,11})"|([1-9]\d{0,11})')  # the ETags we send: "1", "2", ...
 
 bearer = HTTPBearer(auto_error=False, description="An API key made with `nm-workflow keys create`.")
 
@@ -48,10 +48,10 @@ def parse_if_match(value: str | None) -> int | None:
     """`"7"` (or `7`) -> 7; `*` or absent -> no precondition."""
     if value is None or value.strip() == "*":
         return None
-    match = _ETAG.match(value.strip())
+    match = _ETAG.fullmatch(value.strip())
     if match is None:
-        raise InvalidRequest(f"If-Match must be an ETag this API sent, like '\"3\"'; got {value!r}.")
-    return int(match.group(1))
+        raise InvalidRequest(f"If-Match must be one ETag this API sent, like '\"3\"'; got {value!r}.")
+    return int(match[1] or match[2])
 
 
 def _token(name: str, value: str | None) -> str | None:
@@ -60,7 +60,15 @@ def _token(name: str, value: str | None) -> str | None:
     return value
 
 
+def _once(request: Request, name: str, value: str | None) -> str | None:
+    """The framework would silently take the first of a repeated header: refuse the ambiguity."""
+    if len(request.headers.getlist(name)) > 1:
+        raise InvalidRequest(f"Send the {name} header once.")
+    return value
+
+
 def command_context(
+    request: Request,
     actor: CurrentActor,
     if_match: Annotated[
         str | None, Header(description='Version the command expects, e.g. "3" (from ETag).')
@@ -74,9 +82,9 @@ def command_context(
 ) -> CommandContext:
     return CommandContext(
         actor=actor,
-        expected_version=parse_if_match(if_match),
-        idempotency_key=_token("Idempotency-Key", idempotency_key),
-        correlation_id=_token("X-Correlation-Id", x_correlation_id),
+        expected_version=parse_if_match(_once(request, "If-Match", if_match)),
+        idempotency_key=_token("Idempotency-Key", _once(request, "Idempotency-Key", idempotency_key)),
+        correlation_id=_token("X-Correlation-Id", _once(request, "X-Correlation-Id", x_correlation_id)),
     )
 
 

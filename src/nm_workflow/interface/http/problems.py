@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from nm_workflow.application.errors import (
     AuthenticationFailed,
@@ -114,17 +115,8 @@ def _workflow_error(request: Request, error: Exception) -> JSONResponse:
 
 def _validation_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
+    # A body that is too large, not JSON or broken JSON never gets here: see protocol.BodyGate.
     errors = [_field_error(e) for e in error.errors()]
-    if any(e["type"] == "json_invalid" for e in errors):
-        return problem(request, 400, "malformed-json", "The body is not valid JSON", _summary(errors))
-    if _not_json(request) and any(e["field"] == "body" for e in errors):
-        return problem(
-            request,
-            415,
-            "unsupported-media-type",
-            "The body must be JSON",
-            "Send the body as JSON with 'Content-Type: application/json'.",
-        )
     return problem(
         request,
         422,
@@ -133,11 +125,6 @@ def _validation_error(request: Request, error: Exception) -> JSONResponse:
         _summary(errors),
         errors=errors,
     )
-
-
-def _not_json(request: Request) -> bool:
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    return media_type not in ("", "application/json") and not media_type.endswith("+json")
 
 
 def _field_error(error: Any) -> dict[str, Any]:
@@ -156,7 +143,21 @@ def _http_error(request: Request, error: Exception) -> JSONResponse:
     response = problem(request, error.status_code, slug, title, str(error.detail))
     for name, value in (error.headers or {}).items():
         response.headers[name] = value
+    if error.status_code == 405:
+        response.headers["Allow"] = ", ".join(_allowed_methods(request))
     return response
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (the framework names only the first route's)."""
+    allowed: set[str] = set()
+    for route in request.app.state.api_routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            allowed |= route.methods
+    if "GET" in allowed:
+        allowed.add("HEAD")  # served by protocol.HeadAsGet
+    return sorted(allowed)
 
 
 def _unexpected(request: Request, error: Exception) -> JSONResponse:

@@ -1,0 +1,119 @@
+"""HTTP protocol checks below the routes: the body gate, and HEAD served as GET.
+
+The body gate reads the whole body (it is bounded) before any route runs, so that a body
+too large, not JSON, or not well-formed JSON gets its own problem type whichever way it
+was sent (with a Content-Length or chunked), and the framework's parser never fails.
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from nm_workflow.interface.http.problems import MEDIA_TYPE, PROTOCOL_PROBLEMS
+
+
+class _Refused(Exception):
+    def __init__(self, slug: str, detail: str) -> None:
+        super().__init__(detail)
+        self.slug, self.detail = slug, detail
+
+
+class BodyGate:
+    """413 for a body over `max_bytes`, 415 for a body that is not JSON, 400 for broken JSON."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            body = await self._read(scope, receive)
+            if body:
+                _check_json(scope, body)
+        except _Refused as refusal:
+            await _send_problem(scope, send, refusal)
+            return
+        await self.app(scope, _replay(body, receive), send)
+
+    async def _read(self, scope: Scope, receive: Receive) -> bytes:
+        declared = _header(scope, b"content-length") or b"0"
+        if not declared.isdigit() or int(declared) > self.max_bytes:
+            raise _Refused("payload-too-large", self._too_large)
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk, more = message.get("body", b""), message.get("more_body", False)
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise _Refused("payload-too-large", self._too_large)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    @property
+    def _too_large(self) -> str:
+        return f"Send at most {self.max_bytes} bytes (and a valid Content-Length, if any)."
+
+
+def _check_json(scope: Scope, body: bytes) -> None:
+    media_type = (_header(scope, b"content-type") or b"").decode("latin-1").split(";")[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        shown = f"'{media_type}'" if media_type else "no Content-Type"
+        raise _Refused(
+            "unsupported-media-type",
+            f"Send the body as JSON with 'Content-Type: application/json', not {shown}.",
+        )
+    try:
+        json.loads(body)
+    except RecursionError:
+        raise _Refused("malformed-json", "The JSON is nested too deeply.") from None
+    except ValueError as error:  # also invalid UTF-8, and integers longer than Python converts
+        raise _Refused("malformed-json", f"The body is not valid JSON: {error}.") from None
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    return next((value for key, value in scope["headers"] if key == name), None)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """The body read by the gate, once, then whatever the client sends next (a disconnect)."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replayed() -> Message:
+        return pending.pop() if pending else await receive()
+
+    return replayed
+
+
+async def _send_problem(scope: Scope, send: Send, refusal: _Refused) -> None:
+    status, title = PROTOCOL_PROBLEMS[refusal.slug]
+    document = {"type": f"/problems/{refusal.slug}", "title": title, "status": status}
+    document |= {"detail": refusal.detail, "instance": scope.get("path")}
+    body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()  # as JSONResponse
+    headers = [(b"content-type", MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class HeadAsGet:
+    """RFC 9110: HEAD is answered wherever GET is, with GET's headers and no body."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
