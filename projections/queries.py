@@ -17,6 +17,8 @@ from uuid import UUID
 
 from nm_workflow.application.errors import ApplicationError
 from nm_workflow.application.store import translated_errors
+from nm_workflow.domain.content import as_utc
+from nm_workflow.domain.errors import RuleViolation
 from nm_workflow.domain.roles import Role, Stage
 from projections import audit_trail, item_metrics, item_status, publication_log, review_queue
 from projections.readside import ReadSide
@@ -24,6 +26,8 @@ from projections.sql import Row, decode_row
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+MAX_POSITION = 2**63 - 1  # positions are BIGINT; a larger one is no cursor of ours
+MALFORMED_CURSOR = "The cursor is malformed; pass back next_cursor exactly as received."
 
 READS: dict[str, list[str]] = {
     "review_queue": ["review_queue"],
@@ -63,9 +67,11 @@ def decode_cursor(kind: str, cursor: str | None) -> int | None:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         found, position = json.loads(raw)
     except (ValueError, TypeError, binascii.Error):
-        raise InvalidCursor("The cursor is malformed; pass back next_cursor exactly as received.") from None
+        raise InvalidCursor(MALFORMED_CURSOR) from None
     if found != kind or not isinstance(position, int) or isinstance(position, bool):
         raise InvalidCursor(f"This cursor does not belong to the {kind} list.")
+    if not 0 <= position <= MAX_POSITION:
+        raise InvalidCursor(MALFORMED_CURSOR)
     return position
 
 
@@ -76,9 +82,12 @@ def _limit(limit: int) -> int:
 
 
 def _aware(moment: datetime | None, name: str) -> datetime | None:
-    if moment is not None and moment.utcoffset() is None:
-        raise InvalidQuery(f"{name} must carry a time zone (for example 'Z' for UTC).")
-    return moment
+    if moment is None:
+        return None
+    try:
+        return as_utc(moment, f"'{name}' time")
+    except RuleViolation as error:
+        raise InvalidQuery(error.detail) from None
 
 
 class ReadModel(ReadSide):

@@ -167,7 +167,7 @@ class Scenario:
             platform, observed_at, counters = self.rng.choice(item.observations)
         else:
             platform = self.rng.choice(sorted(self._published(item)))
-            observed_at = self._time()
+            observed_at = self._time(after=self._publication_time(item, platform))
             counters = {name: self.rng.randint(0, 5000) for name in self.rng.sample(METRIC_NAMES, 6)}
             item.observations.append((platform, observed_at, counters))
         observation = {"platform": platform, "observed_at": observed_at, "counters": counters}
@@ -207,8 +207,15 @@ class Scenario:
             return actor(f"head-{department}", Role.DEPARTMENT_HEAD, department)
         return self.legal
 
-    def _time(self) -> datetime:
-        moment = EPOCH + timedelta(
+    @staticmethod
+    def _publication_time(item: Tracked, platform: str) -> datetime:
+        published_at: datetime = next(
+            p["published_at"] for p in item.view["publications"] if p["platform"] == platform
+        )
+        return published_at
+
+    def _time(self, after: datetime = EPOCH) -> datetime:
+        moment = after + timedelta(
             minutes=self.rng.randint(0, 60 * 24 * 300), microseconds=self.rng.randint(0, 999)
         )
         return moment.astimezone(self.rng.choice(ZONES))

@@ -655,6 +655,7 @@ def test_nothing_applies_to_a_closed_item(
 def test_cancel_from_review_keeps_the_item_closed_to_reviewers() -> None:
     item = in_review(Stage.DEPARTMENT_HEAD)
     item.cancel(reason="Dropped")
+    assert item.stage is None  # nobody's turn any more
     with refused(item, errors.ItemClosed, "cancelled"):
         approve(item, Stage.DEPARTMENT_HEAD)
 
@@ -779,6 +780,26 @@ def test_metrics_before_any_publication() -> None:
     item = approved()
     with refused(item, errors.NotPublished, "weibo"):
         metrics(item, {"views": 1})
+
+
+def test_metrics_observed_before_the_publication_time() -> None:
+    item = published("weibo")  # at AT
+    with refused(item, errors.ObservedBeforePublication, "before the publication on weibo"):
+        metrics(item, {"views": 1}, at=AT - timedelta(microseconds=1))
+    assert metrics(item, {"views": 1}, at=AT) is True
+
+
+def test_an_observation_without_counters() -> None:
+    item = published()
+    with refused(item, errors.RuleViolation, "at least one counter"):
+        metrics(item, {})
+
+
+@pytest.mark.parametrize("moment", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"])
+def test_a_time_that_leaves_the_calendar_in_utc(moment: str) -> None:
+    item = published()
+    with refused(item, errors.RuleViolation, "out of range"):
+        metrics(item, {"views": 1}, at=datetime.fromisoformat(moment))
 
 
 # --- content hash ------------------------------------------------------------------------------

@@ -96,9 +96,15 @@ class CommandRunner(Generic[A]):
         return CommandResult(aggregate.id, aggregate.version, created, False, position, self._view(aggregate))
 
     def load(self, aggregate_id: UUID, expected_version: int | None = None, version: int | None = None) -> A:
-        aggregate = self._store.load(aggregate_id, version)
-        if not isinstance(aggregate, self._kind) or (version is not None and aggregate.version != version):
-            raise NotFound(f"No {self._kind.__name__} {aggregate_id} at that version.")
+        missing = f"No {self._kind.__name__} with id {aggregate_id}."  # the same for another kind's id
+        try:
+            aggregate = self._store.load(aggregate_id, version)
+        except NotFound:
+            raise NotFound(missing) from None
+        if not isinstance(aggregate, self._kind):
+            raise NotFound(missing)
+        if version is not None and aggregate.version != version:
+            raise NotFound(f"{aggregate_id} has no version {version}; it is at version {aggregate.version}.")
         if expected_version is not None and aggregate.version != expected_version:
             raise VersionMismatch(
                 f"You sent If-Match version {expected_version}; the item is at version "

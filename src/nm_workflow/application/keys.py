@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -52,14 +53,16 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+# Exactly the form `create` prints: other spellings of the id ({...}, urn:uuid:, dashes) are not keys.
+_TOKEN = re.compile(rf"{PREFIX}_([0-9a-f]{{32}})_([A-Za-z0-9_-]{{1,200}})")
+UNKNOWN = "Unknown or revoked API key."
+
+
 def _parse(token: str) -> tuple[UUID, str]:
-    try:
-        prefix, key_hex, secret = token.split("_", 2)
-        if prefix != PREFIX or not secret:
-            raise ValueError
-        return UUID(hex=key_hex), secret
-    except ValueError:
-        raise AuthenticationFailed("The API key is malformed.") from None
+    match = _TOKEN.fullmatch(token)
+    if match is None:
+        raise AuthenticationFailed("The API key is malformed.")
+    return UUID(hex=match[1]), match[2]
 
 
 class KeyService:
@@ -80,20 +83,24 @@ class KeyService:
         try:
             key = self._store.load(key_id)
         except NotFound:
-            raise AuthenticationFailed("Unknown API key.") from None
-        if not isinstance(key, ApiKey):
-            raise AuthenticationFailed("Unknown API key.")
-        if not hmac.compare_digest(key.secret_hash, _hash(secret)) or key.revoked:
-            raise AuthenticationFailed("Unknown or revoked API key.")
+            raise AuthenticationFailed(UNKNOWN) from None
+        # One answer for every failure: it must not tell which key ids exist.
+        matches = isinstance(key, ApiKey) and hmac.compare_digest(key.secret_hash, _hash(secret))
+        if not matches or key.revoked:
+            raise AuthenticationFailed(UNKNOWN)
         return Actor(key.actor_id, frozenset(Role(r) for r in key.roles), key.department)
 
-    def revoke(self, key_id: UUID, revoked_by: str) -> None:
+    def revoke(self, key_id: UUID, revoked_by: str) -> bool:
+        """Revoke a key; False (and nothing written) when it was revoked already."""
         key = self._store.load(key_id)
         if not isinstance(key, ApiKey):
             raise NotFound(f"No API key with id {key_id}.")
+        if key.revoked:
+            return False
         with recording(EventMetadata(revoked_by, Role.ADMIN, "", str(key_id), str(uuid4()))):
             key.revoke()
         self._store.record(key)
+        return True
 
     def list(self) -> list[KeyInfo]:
         issued = get_topic(ApiKey.KeyIssued)  # type: ignore[attr-defined]

@@ -78,10 +78,15 @@ def as_utc(moment: datetime, what: str) -> datetime:
     """Times are stored in UTC; a time without a zone is ambiguous and refused."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise RuleViolation(f"The {what} must carry a time zone (for example 'Z' for UTC).")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:00-14:00 is in the year 10000 in UTC
+        raise RuleViolation(f"The {what} is out of range once converted to UTC (years 1 to 9999).") from None
 
 
 def check_counters(counters: dict[str, int]) -> None:
+    if not counters:
+        raise RuleViolation(f"An observation reports at least one counter of: {', '.join(METRIC_NAMES)}.")
     unknown = sorted(set(counters) - set(METRIC_NAMES))
     if unknown:
         raise RuleViolation(f"Unknown metric(s) {', '.join(unknown)}; known: {', '.join(METRIC_NAMES)}.")

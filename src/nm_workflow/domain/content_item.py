@@ -32,6 +32,7 @@ from nm_workflow.domain.errors import (
     NotApproved,
     NotInReview,
     NotPublished,
+    ObservedBeforePublication,
     PlatformNotPlanned,
     RepeatedApproval,
     SelfApproval,
@@ -181,6 +182,12 @@ class ContentItem(WorkflowAggregate):
         if platform not in self.publications:
             raise NotPublished(f"The item was never published on {platform}; there is nothing to measure.")
         observed_at = as_utc(observed_at, "observation time")
+        published_at = self.publications[platform]["published_at"]
+        if observed_at < published_at:
+            raise ObservedBeforePublication(
+                f"The observation time {observed_at.isoformat()} is before the publication on "
+                f"{platform} at {published_at.isoformat()}."
+            )
         check_counters(counters)
         earlier = self.observations.get(platform, {}).get(observed_at.isoformat())
         if earlier == counters:
@@ -340,7 +347,7 @@ class ContentItem(WorkflowAggregate):
 
     @event("Cancelled")
     def _cancelled(self, reason: str) -> None:
-        self.state, self.closing_reason = ItemState.CANCELLED, reason
+        self.state, self.stage, self.closing_reason = ItemState.CANCELLED, None, reason
 
     def _approved(self, stage: Stage, reviewer_id: str) -> None:
         self.approvals[stage.value] = reviewer_id

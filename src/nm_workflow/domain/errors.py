@@ -106,6 +106,11 @@ class ConflictingObservation(RuleViolation):
     title = "A different observation was already recorded for that time"
 
 
+class ObservedBeforePublication(RuleViolation):
+    slug = "observed-before-publication"
+    title = "Metrics cannot be observed before the content was published"
+
+
 # --- the actor may not take this decision ------------------------------------
 
 

@@ -7,7 +7,6 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime
 
 from nm_workflow.application.commands import CommandResult
 from nm_workflow.interface.http.deps import Context, CurrentActor, Items
@@ -17,6 +16,7 @@ from nm_workflow.interface.http.schemas import (
     ChangeRequestIn,
     DraftIn,
     MetricsIn,
+    Moment,
     PlanIn,
     PublicationIn,
     ReasonIn,
@@ -120,7 +120,7 @@ def record_metrics(item_id: UUID, body: MetricsIn, ctx: Context, items: Items) -
     observation = {
         "platform": body.platform,
         "observed_at": body.observed_at,
-        "counters": body.counters.model_dump(),
+        "counters": body.counters.model_dump(exclude_none=True),  # unreported is not 0
     }
     return _result(items.record_metrics(ctx, item_id, observation))
 
@@ -143,7 +143,7 @@ def get_item(
     actor: CurrentActor,
     items: Items,
     version: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="A past version.")] = None,
-    as_of: Annotated[AwareDatetime | None, Query(description="The state at this time.")] = None,
+    as_of: Annotated[Moment | None, Query(description="The state at this time.")] = None,
 ) -> JSONResponse:
     """The item now, at a past version, or as it was at a time."""
     if version is not None and as_of is not None:

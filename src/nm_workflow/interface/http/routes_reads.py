@@ -7,12 +7,13 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
 from nm_workflow.application.security import Actor, Command, authorize
 from nm_workflow.domain.roles import Stage
-from nm_workflow.interface.http.deps import CurrentActor
+from nm_workflow.interface.http.deps import CurrentActor, Items
 from nm_workflow.interface.http.routes_items import READ
+from nm_workflow.interface.http.schemas import Moment
 from nm_workflow.interface.http.schemas_reads import (
     AuditEntry,
     ItemMetrics,
@@ -138,10 +139,15 @@ def publications(
 
 
 @router.get("/items/{item_id}/metrics", response_model=ItemMetrics, responses=_ok(ItemMetrics))
-def item_metrics(item_id: UUID, actor: CurrentActor, reads: Reads, fresh: Fresh) -> JSONResponse:
+def item_metrics(
+    item_id: UUID, actor: CurrentActor, reads: Reads, items: Items, fresh: Fresh
+) -> JSONResponse:
     """The latest counters per platform with derived rates, and every observation."""
     headers = _prepare(actor, reads, "item_metrics", fresh)
-    body = ItemMetrics.model_validate(reads.item_metrics(item_id)).model_dump(mode="json")
+    metrics = reads.item_metrics(item_id)
+    if not metrics["history"]:
+        items.get(actor, item_id)  # an item not measured yet has no rows; an unknown id is 404
+    body = ItemMetrics.model_validate(metrics).model_dump(mode="json")
     return JSONResponse(body, headers=headers)
 
 
@@ -152,8 +158,8 @@ def audit_trail(
     fresh: Fresh,
     aggregate_id: UUID | None = None,
     actor_id: Annotated[str | None, Query(alias="actor", max_length=200)] = None,
-    from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    to: AwareDatetime | None = None,
+    from_: Annotated[Moment | None, Query(alias="from")] = None,
+    to: Moment | None = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> JSONResponse:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import (
@@ -12,9 +12,12 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    Strict,
     StringConstraints,
 )
 
+from nm_workflow.domain.content import as_utc
+from nm_workflow.domain.errors import RuleViolation
 from nm_workflow.domain.roles import Stage
 
 
@@ -48,8 +51,27 @@ Platform = Annotated[
     str, BeforeValidator(_platform_name), StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,49}$")
 ]
 ContentHash = Annotated[str, StringConstraints(pattern=r"^sha256:[0-9a-f]{64}$")]
-Revision = Annotated[int, Field(ge=1, le=100_000)]
-Counter = Annotated[int, Field(ge=0, le=10**15)]
+# Strict: "1", true and 1.0 are not revision 1, nor a count.
+Revision = Annotated[int, Strict(), Field(ge=1, le=100_000)]
+Counter = Annotated[int, Strict(), Field(ge=0, le=10**15)]
+
+
+def _written_out(value: Any) -> Any:
+    """Dates and times are ISO 8601 text; a bare number (an epoch?) is too easily misread."""
+    if isinstance(value, int | float):
+        raise ValueError("must be ISO 8601 text, e.g. '2026-11-26' or '2026-11-26T09:30:00+08:00'")
+    return value
+
+
+def _representable_in_utc(moment: datetime) -> datetime:
+    try:
+        return as_utc(moment, "time")
+    except RuleViolation as error:
+        raise ValueError(error.detail) from None
+
+
+Moment = Annotated[AwareDatetime, BeforeValidator(_written_out), AfterValidator(_representable_in_utc)]
+Day = Annotated[date, BeforeValidator(_written_out)]
 
 
 PLAN_EXAMPLE: dict[str, Any] = {
@@ -75,7 +97,7 @@ class PlanIn(Command):
     platforms: list[Platform] = Field(min_length=1, max_length=20)
     department: Short | None = Field(default=None, description="Owning department; defaults to the caller's.")
     campaign: Short | None = None
-    planned_publish_date: date | None = None
+    planned_publish_date: Day | None = None
 
     model_config = ConfigDict(
         extra="forbid",
@@ -135,7 +157,7 @@ class ChangeRequestIn(Command):
 
 class ScheduleIn(Command):
     platform: Platform
-    at: AwareDatetime
+    at: Moment
 
     model_config = ConfigDict(
         extra="forbid",
@@ -145,7 +167,7 @@ class ScheduleIn(Command):
 
 class PublicationIn(Command):
     platform: Platform
-    published_at: AwareDatetime
+    published_at: Moment
     external_id: Short
     url: Medium | None = None
     revision: Revision
@@ -169,20 +191,22 @@ class PublicationIn(Command):
 
 
 class Counters(Command):
-    impressions: Counter = 0
-    reach: Counter = 0
-    views: Counter = 0
-    likes: Counter = 0
-    comments: Counter = 0
-    shares: Counter = 0
-    saves: Counter = 0
-    clicks: Counter = 0
-    conversions: Counter = 0
+    """Cumulative counters as the platform reports them; leave out what it does not report."""
+
+    impressions: Counter | None = None
+    reach: Counter | None = None
+    views: Counter | None = None
+    likes: Counter | None = None
+    comments: Counter | None = None
+    shares: Counter | None = None
+    saves: Counter | None = None
+    clicks: Counter | None = None
+    conversions: Counter | None = None
 
 
 class MetricsIn(Command):
     platform: Platform
-    observed_at: AwareDatetime
+    observed_at: Moment
     counters: Counters
 
     model_config = ConfigDict(

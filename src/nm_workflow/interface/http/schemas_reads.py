@@ -80,28 +80,33 @@ class PublicationRow(BaseModel):
 
 
 class MetricsRow(BaseModel):
+    """One observation; a counter the platform did not report is null."""
+
     item_id: UUID
     platform: str
     observed_at: datetime
-    impressions: int
-    reach: int
-    views: int
-    likes: int
-    comments: int
-    shares: int
-    saves: int
-    clicks: int
-    conversions: int
+    impressions: int | None
+    reach: int | None
+    views: int | None
+    likes: int | None
+    comments: int | None
+    shares: int | None
+    saves: int | None
+    clicks: int | None
+    conversions: int | None
     interaction_rate: float | None = Field(description="(likes+comments+shares+saves)/impressions")
     conversion_rate: float | None = Field(description="conversions/clicks")
     recorded_at: datetime
     position: int
-    observations: int | None = Field(default=None, description="Observations so far (latest rows only).")
+
+
+class LatestMetricsRow(MetricsRow):
+    observations: int = Field(description="Observations recorded so far for this item and platform.")
 
 
 class ItemMetrics(BaseModel):
     item_id: UUID
-    latest: list[MetricsRow]
+    latest: list[LatestMetricsRow]
     history: list[MetricsRow]
 
 
