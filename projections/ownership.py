@@ -10,6 +10,7 @@ and lets `status` name the owner. Locks die with their process:
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import socket
 import threading
@@ -21,10 +22,13 @@ from typing import IO
 
 import psycopg
 
+from nm_workflow.application.errors import StoreUnavailable
 from nm_workflow.application.settings import Settings
 
+log = logging.getLogger("projections")
 LOCK_CLASS = 0x4E4D  # "NM": the first key of every advisory lock of this service
 HEALTH_CHECK_SECONDS = 5.0
+REPEAT_WARNING_SECONDS = 60.0  # a lock that keeps failing is logged again at most this often
 
 
 def lock_key(name: str) -> int:
@@ -45,6 +49,7 @@ class Ownership:
         self._held: dict[str, IO[str] | None] = {}
         self._connection: psycopg.Connection[tuple[object, ...]] | None = None
         self._checked = 0.0
+        self._last_warning: tuple[str, float] = ("", 0.0)
 
     def acquire(self, name: str) -> bool:
         """True if this process holds (or just took) the lock."""
@@ -53,9 +58,16 @@ class Ownership:
                 return True
             try:
                 return self._take(name)
-            except (OSError, psycopg.Error):
+            except (OSError, psycopg.Error) as error:
                 self._drop_connection()
+                self._warn(f"cannot take the lock {name}, so the projection waits: {error}")
                 return False
+
+    def _warn(self, message: str) -> None:
+        last, when = self._last_warning
+        if message != last or time.monotonic() - when > REPEAT_WARNING_SECONDS:
+            log.warning(message)
+            self._last_warning = (message, time.monotonic())
 
     def release(self, name: str) -> None:
         with self._mutex:
@@ -154,11 +166,14 @@ def owner_of(settings: Settings, name: str) -> str | None:
 
 def _advisory_owner(settings: Settings, name: str) -> str | None:
     assert settings.database_url is not None
-    with psycopg.connect(settings.database_url, connect_timeout=settings.db_connect_timeout) as conn:
-        row = conn.execute(
-            "SELECT a.application_name, a.pid FROM pg_locks AS l JOIN pg_stat_activity AS a USING (pid) "
-            "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s AND l.objid = %s "
-            "AND l.objsubid = 2",
-            (LOCK_CLASS, lock_key(name)),
-        ).fetchone()
+    try:
+        with psycopg.connect(settings.database_url, connect_timeout=settings.db_connect_timeout) as conn:
+            row = conn.execute(
+                "SELECT a.application_name, a.pid FROM pg_locks AS l JOIN pg_stat_activity AS a USING (pid) "
+                "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s AND l.objid = %s "
+                "AND l.objsubid = 2",
+                (LOCK_CLASS, lock_key(name)),
+            ).fetchone()
+    except psycopg.Error as error:
+        raise StoreUnavailable(f"Cannot ask the database who runs {name}: {error}".strip()) from None
     return None if row is None else f"{row[0] or 'backend'} (backend pid {row[1]})"

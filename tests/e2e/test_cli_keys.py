@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 import pytest
 from typer.testing import CliRunner
 
@@ -63,10 +65,13 @@ def test_a_revoked_key_stops_working(cli_env: Settings) -> None:
     key_id = token.split("_")[1]
     revoked = runner.invoke(app, ["keys", "revoke", key_id])
     assert revoked.exit_code == 0, revoked.output
+    again = runner.invoke(app, ["keys", "revoke", key_id])
+    assert (again.exit_code, again.output.strip()) == (0, f"{key_id} was already revoked")
     store = EventStore(cli_env)
     try:
         with pytest.raises(AuthenticationFailed):
             KeyService(store).authenticate(token)
+        assert store.load(UUID(hex=key_id)).version == 2  # issued, revoked once
     finally:
         store.close()
 

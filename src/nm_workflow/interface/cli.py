@@ -106,10 +106,10 @@ def revoke_key(key_id: Annotated[str, typer.Argument(help="The key id shown by `
         raise typer.BadParameter(f"{key_id!r} is not a key id.") from None
     with _keys() as keys:
         try:
-            keys.revoke(parsed, revoked_by=f"cli:{_operator()}")
+            revoked = keys.revoke(parsed, revoked_by=f"cli:{_operator()}")
         except WorkflowError as error:
             raise typer.BadParameter(error.detail) from None
-    typer.echo(f"revoked {parsed.hex}")
+    typer.echo(f"revoked {parsed.hex}" if revoked else f"{parsed.hex} was already revoked")
 
 
 def _operator() -> str:
