@@ -40,3 +40,16 @@ def test_a_lock_wait_timeout_is_busy_not_an_outage(make_settings: Callable[..., 
         assert store.head() == 2
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)  # only PostgreSQL has a pool
+def test_no_free_connection_is_busy_not_an_outage(make_settings: Callable[..., Settings]) -> None:
+    store = EventStore(make_settings(db_pool_size=1, db_max_overflow=0, db_connect_timeout=1))
+    try:
+        store.record(planned_item())
+        only_connection = store.recorder.datastore.get_connection()  # type: ignore[attr-defined]
+        with only_connection, pytest.raises(StoreBusy, match="Every database connection"):
+            store.head()
+        assert store.head() == 1  # at once: a saturated pool starts no fail-fast pause
+    finally:
+        store.close()

@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=5, ge=1, description="Connections kept per process.")
     db_max_overflow: int = Field(default=10, ge=0, description="Extra connections under load.")
     db_connect_timeout: int = Field(default=2, ge=1, description="Seconds to wait for a connection.")
-    db_lock_timeout: int = Field(default=5, ge=0, description="Seconds a write waits for a lock.")
+    db_lock_timeout: int = Field(default=5, ge=1, description="Seconds a write waits for a lock.")
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest request body accepted.")
     retry_after_seconds: int = Field(default=2, ge=1, description="Retry-After sent with 503.")
     embedded_projections: bool = Field(

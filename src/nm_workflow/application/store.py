@@ -25,6 +25,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.postgres import PostgresFactory
 from eventsourcing.utils import Environment
+from psycopg_pool import ConnectionPool
 
 from nm_workflow.application.errors import ConcurrentModification, NotFound, StoreBusy, StoreUnavailable
 from nm_workflow.application.settings import Settings
@@ -125,8 +126,18 @@ class EventStore(Application[UUID]):
         except StoreBusy:
             raise  # the database answered: no reason to stop asking it
         except StoreUnavailable:
+            if self._every_connection_in_use():
+                # No connection came free in time: the database is up but this process is saturated.
+                raise StoreBusy("Every database connection of this process is busy; retry shortly.") from None
             self._unavailable_until = time.monotonic() + self._pause_after_failure
             raise
+
+    def _every_connection_in_use(self) -> bool:
+        pool = getattr(getattr(self.recorder, "datastore", None), "pool", None)
+        if not isinstance(pool, ConnectionPool):
+            return False  # SQLite: no pool
+        stats = pool.get_stats()
+        return stats.get("pool_available", 0) == 0 and stats.get("pool_size", 0) >= pool.max_size
 
 
 @contextmanager
