@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from bench.report import main
 from nm_workflow.application.commands import CommandContext
@@ -94,7 +95,7 @@ def run(settings: Settings, items: int) -> dict[str, float]:
             / _seconds(lambda: _read_everything(EventSource(store), head, settings.projection_batch_size))
         }
         for name in NAMES:
-            results[f"rebuild {name}"] = head / _seconds(lambda name=name: rebuild(read_model, name))
+            results[f"rebuild {name}"] = head / _seconds(partial(rebuild, read_model, name))
         return results
     finally:
         read_model.close()

@@ -122,7 +122,7 @@ def test_every_read_route_follows_the_table(api: Api, role: Role) -> None:
 
 def test_no_key_wrong_key_and_revoked_key_get_401(api: Api) -> None:
     item = api.planned()
-    assert api.get(f"/items/{item}", None).status_code == 401
+    assert api.call("GET", f"/items/{item}", None).status_code == 401
     assert api.get(f"/items/{item}", "nmk_" + "0" * 32 + "_secret").status_code == 401
     assert api.get(f"/items/{item}", "garbage").status_code == 401
     token = api.marketing

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import httpx
 
@@ -70,7 +71,7 @@ def test_concurrent_writers_without_if_match_never_lose_a_write(
         item = client.post("/items", json=PLAN).json()["id"]
         responses = _all_at_once(
             [
-                (lambda n=n: client.post(f"/items/{item}/drafts", json={**DRAFT, "title": f"t{n}"}))
+                partial(client.post, f"/items/{item}/drafts", json={**DRAFT, "title": f"t{n}"})
                 for n in range(10)
             ]
         )

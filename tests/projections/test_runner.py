@@ -84,7 +84,7 @@ def test_racing_builders_of_one_projection_never_apply_an_event_twice(
             refused.extend([] if moved else [args])
             return moved
 
-        builder.recorder.advance = counted  # type: ignore[method-assign]
+        builder.recorder.advance = counted  # type: ignore[method-assign,assignment]
 
     def race(builder: Builder) -> None:
         while not done.is_set() or builder.step():
