@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Iterator
 
 import pytest
@@ -57,7 +58,7 @@ def test_a_body_that_is_not_declared_json_is_415(api: Api, content_type: str | N
 @pytest.mark.parametrize(
     ("raw", "says"),
     [
-        (b'{"title": "\xff", "body": "b", "source_notes": "s"}', "not valid JSON"),
+        (b'{"title": "\xff", "body": "b", "source_notes": "s"}', "not UTF-8"),
         (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
         (b'{"title": ' + b"9" * 5000 + b"}", "not valid JSON"),
         (b'{"title": "t",}', "not valid JSON"),
@@ -116,3 +117,50 @@ def test_drafting_works_after_all_the_refusals(api: Api) -> None:
     item = api.planned()
     _post_raw(api, f"/items/{item}/drafts", b"{", **JSON)
     assert api.post(f"/items/{item}/drafts", DRAFT, api.marketing).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("raw", "says"),
+    [
+        ('{"title": "t", "body": "b", "source_notes": "s"}'.encode("utf-16"), "not UTF-8"),
+        ('{"title": "t", "body": "b", "source_notes": "s"}'.encode("utf-32-le"), "not valid JSON"),
+        (b'{"title": "t", "title": "u", "body": "b", "source_notes": "s"}', "'title' appears more than once"),
+    ],
+    ids=["utf-16", "utf-32", "repeated-key"],
+)
+def test_json_is_utf_8_and_unambiguous(api: Api, raw: bytes, says: str) -> None:
+    item = api.planned()
+    response = _post_raw(api, f"/items/{item}/drafts", raw, **JSON)
+    body = _assert_problem(response, 400, "/problems/malformed-json")  # type: ignore[arg-type]
+    assert says in str(body["detail"])
+
+
+def test_a_utf_8_byte_order_mark_is_tolerated(api: Api) -> None:
+    item = api.planned()
+    raw = b"\xef\xbb\xbf" + b'{"title": "t", "body": "b", "source_notes": "s"}'
+    assert _post_raw(api, f"/items/{item}/drafts", raw, **JSON).status_code == 200  # type: ignore[attr-defined]
+
+
+def test_a_compressed_body_is_415(api: Api) -> None:
+    item, head = api.planned(), _head(api)
+    raw = gzip.compress(b'{"title": "t", "body": "b", "source_notes": "s"}')
+    response = _post_raw(api, f"/items/{item}/drafts", raw, **JSON, **{"Content-Encoding": "gzip"})
+    body = _assert_problem(response, 415, "/problems/unsupported-media-type")  # type: ignore[arg-type]
+    assert "uncompressed" in str(body["detail"])
+    assert _head(api) == head
+
+
+@pytest.mark.parametrize("content_type", ["text/x+json", "application/a/b+json", "multipart/form-data+json"])
+def test_only_application_json_types_count_as_json(api: Api, content_type: str) -> None:
+    item = api.planned()
+    response = _post_raw(api, f"/items/{item}/review-requests", b"{}", **{"Content-Type": content_type})
+    _assert_problem(response, 415, "/problems/unsupported-media-type")  # type: ignore[arg-type]
+
+
+def test_a_body_sent_to_no_route_is_answered_by_routing(api: Api) -> None:
+    item = api.planned()
+    text = {"Content-Type": "text/plain"}
+    _assert_problem(_post_raw(api, "/nothing-here", b"hello", **text), 404, "/problems/no-such-resource")  # type: ignore[arg-type]
+    wrong_method = api.client.request("DELETE", f"/items/{item}", content=b"hello", headers=text)
+    _assert_problem(wrong_method, 405, "/problems/method-not-allowed")
+    assert wrong_method.headers["allow"] == "GET, HEAD"

@@ -71,13 +71,25 @@ def command_context(
     request: Request,
     actor: CurrentActor,
     if_match: Annotated[
-        str | None, Header(description='Version the command expects, e.g. "3" (from ETag).')
+        str | None,
+        Header(
+            description='Version the command expects, e.g. "3" (from ETag); `*` for any.',
+            json_schema_extra={"pattern": r'^(\*|"[1-9][0-9]{0,11}"|[1-9][0-9]{0,11})$'},
+        ),
     ] = None,
     idempotency_key: Annotated[
-        str | None, Header(description="Retrying with the same key returns the first result.")
+        str | None,
+        Header(
+            description="Retrying with the same key returns the first result.",
+            json_schema_extra={"pattern": _TOKEN.pattern},
+        ),
     ] = None,
     x_correlation_id: Annotated[
-        str | None, Header(description="Ties events of one business transaction together.")
+        str | None,
+        Header(
+            description="Ties events of one business transaction together.",
+            json_schema_extra={"pattern": _TOKEN.pattern},
+        ),
     ] = None,
 ) -> CommandContext:
     return CommandContext(

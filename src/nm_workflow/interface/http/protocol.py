@@ -8,7 +8,9 @@ was sent (with a Content-Length or chunked), and the framework's parser never fa
 from __future__ import annotations
 
 import json
+from typing import Any
 
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nm_workflow.interface.http.problems import MEDIA_TYPE, PROTOCOL_PROBLEMS
@@ -20,8 +22,12 @@ class _Refused(Exception):
         self.slug, self.detail = slug, detail
 
 
+class _Disconnected(Exception):
+    """The client left before its body was complete."""
+
+
 class BodyGate:
-    """413 for a body over `max_bytes`, 415 for a body that is not JSON, 400 for broken JSON."""
+    """413 for a body over `max_bytes`; for a routed request, 415 unless JSON, 400 for broken JSON."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app, self.max_bytes = app, max_bytes
@@ -32,11 +38,13 @@ class BodyGate:
             return
         try:
             body = await self._read(scope, receive)
-            if body:
+            if body and _routed(scope):  # else the app answers 404 or 405, whatever the body
                 _check_json(scope, body)
         except _Refused as refusal:
             await _send_problem(scope, send, refusal)
             return
+        except _Disconnected:
+            return  # a truncated command must not run; there is nobody left to answer
         await self.app(scope, _replay(body, receive), send)
 
     async def _read(self, scope: Scope, receive: Receive) -> bytes:
@@ -47,7 +55,7 @@ class BodyGate:
         while more:
             message = await receive()
             if message["type"] == "http.disconnect":
-                break
+                raise _Disconnected
             chunk, more = message.get("body", b""), message.get("more_body", False)
             size += len(chunk)
             if size > self.max_bytes:
@@ -60,20 +68,46 @@ class BodyGate:
         return f"Send at most {self.max_bytes} bytes (and a valid Content-Length, if any)."
 
 
+def _routed(scope: Scope) -> bool:
+    routes = getattr(scope["app"].state, "api_routes", None) if "app" in scope else None
+    return routes is None or any(route.matches(scope)[0] is Match.FULL for route in routes)
+
+
 def _check_json(scope: Scope, body: bytes) -> None:
-    media_type = (_header(scope, b"content-type") or b"").decode("latin-1").split(";")[0].strip().lower()
-    if media_type != "application/json" and not media_type.endswith("+json"):
-        shown = f"'{media_type}'" if media_type else "no Content-Type"
+    content_type = (_header(scope, b"content-type") or b"").decode("latin-1")
+    if not _is_json(content_type):
+        sent = f"not '{content_type}'" if content_type else "not without a Content-Type"
         raise _Refused(
-            "unsupported-media-type",
-            f"Send the body as JSON with 'Content-Type: application/json', not {shown}.",
+            "unsupported-media-type", f"Send the body as 'Content-Type: application/json', {sent}."
+        )
+    coding = (_header(scope, b"content-encoding") or b"identity").decode("latin-1").strip().lower()
+    if coding != "identity":
+        raise _Refused(
+            "unsupported-media-type", f"Send the body uncompressed, not in Content-Encoding '{coding}'."
         )
     try:
-        json.loads(body)
+        json.loads(body.decode("utf-8-sig"), object_pairs_hook=_without_repeated_keys)
+    except UnicodeDecodeError:
+        raise _Refused("malformed-json", "The body is not UTF-8 (RFC 8259).") from None
     except RecursionError:
         raise _Refused("malformed-json", "The JSON is nested too deeply.") from None
-    except ValueError as error:  # also invalid UTF-8, and integers longer than Python converts
+    except ValueError as error:  # also integers longer than Python converts, and repeated keys
         raise _Refused("malformed-json", f"The body is not valid JSON: {error}.") from None
+
+
+def _is_json(content_type: str) -> bool:
+    """The framework's own rule for parsing a body as JSON: application/json or application/*+json."""
+    kind, _, subtype = content_type.split(";")[0].strip().lower().partition("/")
+    return kind == "application" and "/" not in subtype and (subtype == "json" or subtype.endswith("+json"))
+
+
+def _without_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:  # which one counts is up to each parser: refuse the ambiguity
+            raise ValueError(f"the key {key!r} appears more than once in one object")
+        seen.add(key)
+    return dict(pairs)
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:

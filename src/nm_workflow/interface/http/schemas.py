@@ -14,6 +14,7 @@ from pydantic import (
     Field,
     Strict,
     StringConstraints,
+    WithJsonSchema,
 )
 
 from nm_workflow.domain.content import as_utc
@@ -48,7 +49,13 @@ def _platform_name(value: Any) -> Any:
 
 # "WeChat " and "wechat" name one platform: normalised before the pattern is checked.
 Platform = Annotated[
-    str, BeforeValidator(_platform_name), StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,49}$")
+    str,
+    BeforeValidator(_platform_name),
+    StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,49}$"),
+    # What is accepted before normalising, so that the published schema admits "WeChat ".
+    WithJsonSchema(
+        {"type": "string", "pattern": r"^\s*[A-Za-z0-9][A-Za-z0-9_.-]{0,49}\s*$", "examples": ["wechat"]}
+    ),
 ]
 ContentHash = Annotated[str, StringConstraints(pattern=r"^sha256:[0-9a-f]{64}$")]
 # Strict: "1", true and 1.0 are not revision 1, nor a count.
