@@ -124,13 +124,19 @@ def test_every_problem_type_is_documented(api: Api) -> None:
 
 
 @pytest.mark.parametrize("backend", ["postgres"], indirect=True)  # a network path exists only there
-def test_an_unreachable_database_is_503_with_retry_after(make_settings: Callable[..., Settings]) -> None:
+@pytest.mark.parametrize("overflow", [10, 0], ids=["pool-can-grow", "pool-always-full"])
+def test_an_unreachable_database_is_503_with_retry_after(
+    make_settings: Callable[..., Settings], overflow: int
+) -> None:
     real = make_settings()
     url = httpx.URL(real.database_url or "")
     proxy = TcpProxy(url.host, url.port or 5432)
     proxy.start()
     proxied = make_settings(
-        database_url=str(url.copy_with(port=proxy.port)), db_connect_timeout=1, retry_after_seconds=1
+        database_url=str(url.copy_with(port=proxy.port)),
+        db_connect_timeout=1,
+        retry_after_seconds=1,
+        db_max_overflow=overflow,
     )
     with live_server(proxied) as base, httpx.Client(base_url=base, timeout=30) as client:
         assert client.get("/health").status_code == 200

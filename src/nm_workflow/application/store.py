@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import (
     DatabaseError,
@@ -57,6 +58,7 @@ class EventStore(Application[UUID]):
         self._persistence_env = settings.persistence_env()
         self._postgres_options = settings.postgres_options() if settings.uses_postgres else {}
         self._pause_after_failure = settings.retry_after_seconds
+        self._connect_timeout = settings.db_connect_timeout
         self._unavailable_until = 0.0
         with translated_errors():
             super().__init__()
@@ -126,18 +128,25 @@ class EventStore(Application[UUID]):
         except StoreBusy:
             raise  # the database answered: no reason to stop asking it
         except StoreUnavailable:
-            if self._every_connection_in_use():
-                # No connection came free in time: the database is up but this process is saturated.
+            if self._saturated():
                 raise StoreBusy("Every database connection of this process is busy; retry shortly.") from None
             self._unavailable_until = time.monotonic() + self._pause_after_failure
             raise
 
-    def _every_connection_in_use(self) -> bool:
+    def _saturated(self) -> bool:
+        """No pooled connection came free, yet the database answers: this process is the bottleneck."""
         pool = getattr(getattr(self.recorder, "datastore", None), "pool", None)
         if not isinstance(pool, ConnectionPool):
             return False  # SQLite: no pool
         stats = pool.get_stats()
-        return stats.get("pool_available", 0) == 0 and stats.get("pool_size", 0) >= pool.max_size
+        if stats.get("pool_available", 0) > 0 or stats.get("pool_size", 0) < pool.max_size:
+            return False
+        # A full pool looks the same while its connections are being re-made in an outage: ask.
+        try:
+            with psycopg.connect(**pool.kwargs, connect_timeout=self._connect_timeout):  # type: ignore[arg-type]
+                return True
+        except psycopg.Error:
+            return False
 
 
 @contextmanager
