@@ -2,8 +2,10 @@
 
 Counters are cumulative (as the platform reports them). "Latest" means the
 latest `observed_at`, not the latest recorded: an observation recorded late
-lands in the history without replacing a newer one. Counters an observation
-did not report are NULL. Rates are NULL when their denominator is missing or 0:
+lands in the history without replacing a newer one. In the history, counters
+an observation did not report are NULL; in `item_metrics` each counter is its
+latest reported total (NULL only if never reported), and the rates are
+computed from those totals. Rates are NULL when their denominator is missing or 0:
 interaction_rate = (likes + comments + shares + saves) / impressions (missing
 numerator counters count as 0), conversion_rate = conversions / clicks.
 """
@@ -75,6 +77,7 @@ CREATE TABLE IF NOT EXISTS {{item_metrics}} (
 TIMES = ("observed_at", "recorded_at")
 _COLUMNS = ", ".join(("item_id", "platform", "observed_at", *METRIC_NAMES))
 _RATES = "interaction_rate, conversion_rate, recorded_at"
+_VALUES = ", ".join(f":{name}" for name in f"{_COLUMNS}, {_RATES}".split(", "))
 
 
 def rates(counters: dict[str, int]) -> tuple[float | None, float | None]:
@@ -103,25 +106,32 @@ class ItemMetrics(Projection):
             "interaction_rate": interaction, "conversion_rate": conversion, "recorded_at": r.at,
             "position": r.position,
         }  # fmt: skip
-        placeholders = ", ".join(f":{name}" for name in (*_COLUMNS.split(", "), *_RATES.split(", ")))
         tx.execute(
             f"INSERT INTO {{item_metrics_history}} (position, {_COLUMNS}, {_RATES}) "  # noqa: S608
-            f"VALUES (:position, {placeholders})",
+            f"VALUES (:position, {_VALUES})",
             values,
         )
         self._refresh_latest(tx, values)
 
     @staticmethod
     def _refresh_latest(tx: Tx, key: dict[str, Any]) -> None:
-        # Recomputed from the history: an observation recorded late must not replace a newer one.
+        # Recomputed from the history: an observation recorded late must not replace a newer
+        # one, and a counter the latest observation left out keeps its last reported total.
         params = {"item_id": key["item_id"], "platform": key["platform"]}
         where = "item_id = :item_id AND platform = :platform"
+        history = tx.all(
+            f"SELECT * FROM {{item_metrics_history}} WHERE {where} ORDER BY observed_at, position",  # noqa: S608
+            params,
+        )
+        totals = {
+            name: next((r[name] for r in reversed(history) if r[name] is not None), None)
+            for name in METRIC_NAMES
+        }
+        interaction, conversion = rates({name: value for name, value in totals.items() if value is not None})
+        latest = history[-1] | totals | {"interaction_rate": interaction, "conversion_rate": conversion}
         tx.execute(f"DELETE FROM {{item_metrics}} WHERE {where}", params)  # noqa: S608
         tx.execute(
             f"INSERT INTO {{item_metrics}} ({_COLUMNS}, {_RATES}, position, observations) "  # noqa: S608
-            f"SELECT {_COLUMNS}, {_RATES}, position, "
-            f"(SELECT COUNT(*) FROM {{item_metrics_history}} WHERE {where}) "
-            f"FROM {{item_metrics_history}} WHERE {where} "
-            "ORDER BY observed_at DESC, position DESC LIMIT 1",
-            params,
+            f"VALUES ({_VALUES}, :position, :observations)",
+            latest | {"observations": len(history)},
         )

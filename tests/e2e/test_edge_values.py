@@ -99,7 +99,7 @@ def test_a_planned_date_must_be_written_out(api: Api) -> None:
     assert "ISO 8601" in str(body["detail"])
 
 
-def test_unreported_counters_stay_unknown_not_zero(api: Api) -> None:
+def test_unreported_counters_are_unknown_not_zero_and_totals_carry_forward(api: Api) -> None:
     item = api.published()
     api.post(f"/items/{item}/metrics", _observation(counters={"impressions": 1000, "likes": 50}), api.analyst)
     later = _observation(observed_at="2027-03-03T09:00:00Z", counters={"likes": 80, "clicks": 9})
@@ -108,15 +108,13 @@ def test_unreported_counters_stay_unknown_not_zero(api: Api) -> None:
 
     metrics = api.get(f"/items/{item}/metrics", api.analyst, **_wait(measured)).json()
     (latest,) = metrics["latest"]
-    assert (latest["likes"], latest["clicks"], latest["impressions"], latest["conversions"]) == (
-        80,
-        9,
-        None,
-        None,
-    )
-    assert latest["observations"] == 2
-    assert latest["conversion_rate"] is None
+    assert (latest["likes"], latest["clicks"], latest["impressions"]) == (80, 9, 1000)
+    assert latest["conversions"] is None  # never reported
+    assert (latest["observations"], latest["observed_at"]) == (2, "2027-03-03T09:00:00Z")
+    assert (latest["interaction_rate"], latest["conversion_rate"]) == (0.08, None)
     assert [row["impressions"] for row in metrics["history"]] == [1000, None]
+    carried = api.get(f"/items/{item}", api.analyst).json()["latest_metrics"]["wechat"]["counters"]
+    assert carried == {"impressions": 1000, "likes": 80, "clicks": 9}
     assert all("observations" not in row for row in metrics["history"])
 
 

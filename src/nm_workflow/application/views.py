@@ -39,10 +39,13 @@ def item_view(item: ContentItem) -> dict[str, Any]:
 
 
 def _latest_metrics(item: ContentItem) -> dict[str, dict[str, Any]]:
+    """Per platform: the time of the latest observation, and each counter's latest reported total."""
     latest = {}
     for platform, observations in item.observations.items():
-        observed_at = max(observations)
-        latest[platform] = {"observed_at": observed_at, "counters": observations[observed_at]}
+        totals: dict[str, int] = {}
+        for observed_at in sorted(observations):  # ISO times in UTC: text order is time order
+            totals |= observations[observed_at]
+        latest[platform] = {"observed_at": max(observations), "counters": totals}
     return latest
 
 

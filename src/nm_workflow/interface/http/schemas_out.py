@@ -86,7 +86,9 @@ class ItemOut(BaseModel):
     approved_revision: int | None
     schedule: dict[str, datetime]
     publications: list[PublicationOut]
-    latest_metrics: dict[str, ObservationOut]
+    latest_metrics: dict[str, ObservationOut] = Field(
+        description="Per platform: the latest observation time and each counter's latest reported total."
+    )
     closing_reason: str | None
     created_at: datetime
     modified_at: datetime
