@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
+from bench import commands
 from bench.report import main
 from nm_workflow.application.commands import CommandContext
 from nm_workflow.application.items import ContentItems
@@ -29,15 +30,7 @@ from projections.readside import EventSource
 MIA = Actor("mia", frozenset({Role.MARKETING}), "marketing")
 REVIEWERS = {s: Actor(f"{s}-1", frozenset({s.reviewer_role}), "marketing") for s in Stage}
 ANALYST = Actor("dan", frozenset({Role.DATA_ANALYST}), "data")
-PLAN = {
-    "theme": "t",
-    "format": "article",
-    "target_audience": "a",
-    "expected_effect": "e",
-    "platforms": ["wechat"],
-    "campaign": "bench",
-    "planned_publish_date": None,
-}
+PLAN = {**commands.PLAN, "campaign": "bench"}
 
 
 def _one_item_lifecycle(items: ContentItems) -> None:

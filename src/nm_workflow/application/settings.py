@@ -8,9 +8,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg
+from eventsourcing.utils import get_topic
 from psycopg.conninfo import conninfo_to_dict
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from nm_workflow.application.postgres import BoundedRetryRecorder
 
 SQLITE_FILE_NAME = "nm-workflow.sqlite3"
 # The parts of NM_DATABASE_URL that the library takes as settings of its own; the rest goes to libpq.
@@ -79,14 +82,17 @@ class Settings(BaseSettings):
             }
         return {"PERSISTENCE_MODULE": "eventsourcing.postgres", **self._postgres_env()}
 
+    @cached_property
+    def _url_parts(self) -> dict[str, Any]:
+        assert self.database_url is not None
+        return conninfo_to_dict(self.database_url)
+
     def postgres_options(self) -> dict[str, Any]:
         """Libpq options of the URL's query (sslmode, application_name, ...), for every connection."""
-        assert self.database_url is not None
-        return {k: v for k, v in conninfo_to_dict(self.database_url).items() if k not in _DISCRETE}
+        return {k: v for k, v in self._url_parts.items() if k not in _DISCRETE}
 
     def _postgres_env(self) -> dict[str, str]:
-        assert self.database_url is not None
-        parts = conninfo_to_dict(self.database_url)
+        parts = self._url_parts
         return {
             "POSTGRES_DBNAME": str(parts.get("dbname") or "postgres"),
             "POSTGRES_HOST": str(parts.get("host") or "localhost"),
@@ -98,5 +104,5 @@ class Settings(BaseSettings):
             "POSTGRES_CONNECT_TIMEOUT": str(self.db_connect_timeout),
             "POSTGRES_LOCK_TIMEOUT": str(self.db_lock_timeout),
             "POSTGRES_PRE_PING": "y",
-            "APPLICATION_RECORDER_TOPIC": "nm_workflow.application.postgres:BoundedRetryRecorder",
+            "APPLICATION_RECORDER_TOPIC": get_topic(BoundedRetryRecorder),
         }
