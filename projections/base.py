@@ -11,7 +11,8 @@ from uuid import UUID
 from eventsourcing.utils import get_topic
 
 from nm_workflow.application.settings import Settings
-from projections.sql import Dialect, Tx
+from projections.schema import Table, schema_ddl
+from projections.sql import POSTGRES, SQLITE, Dialect, Tx
 
 SHADOW_SUFFIX = "__rebuild"
 H = TypeVar("H", bound=Callable[..., None])
@@ -70,10 +71,13 @@ class Projection:
     like the projection), the DDL of those tables for each database with
     `{table}` placeholders, and mark handlers with `@handles`. A projection
     reads and writes only its own tables, so it can be rebuilt alone.
+    New projections define their tables once as `schema` (projections/schema.py)
+    instead: `tables` and both dialects' DDL are derived from it.
     """
 
     name: ClassVar[str]
     tables: ClassVar[tuple[str, ...]]
+    schema: ClassVar[tuple[Table, ...]] = ()
     sqlite_ddl: ClassVar[str]
     postgres_ddl: ClassVar[str]
     sqlite_views: ClassVar[str] = ""
@@ -83,6 +87,10 @@ class Projection:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if cls.schema:
+            cls.tables = tuple(t.name for t in cls.schema)
+            cls.sqlite_ddl = schema_ddl(cls.schema, SQLITE)
+            cls.postgres_ddl = schema_ddl(cls.schema, POSTGRES)
         cls._handlers = {
             handled: attribute
             for attribute, member in vars(cls).items()

@@ -1,0 +1,118 @@
+"""Projection tables defined once, rendered for SQLite and PostgreSQL.
+
+A `Table` lists its columns with portable types; `Table.ddl(dialect)` writes
+the CREATE statements of either database and `Table.decode(dialect, row)`
+turns a row of either database into plain Python values. Table names are
+`{placeholders}`, as in every statement of the read side, so the same
+definition serves the live tables and the shadow tables of a rebuild.
+
+Portable types and what each database stores:
+
+| type   | SQLite                                   | PostgreSQL         |
+|--------|------------------------------------------|--------------------|
+| text   | TEXT                                     | text               |
+| uuid   | TEXT                                     | uuid               |
+| int    | INTEGER                                  | integer            |
+| bigint | INTEGER                                  | bigint             |
+| real   | REAL                                     | double precision   |
+| bool   | INTEGER (0/1)                            | boolean            |
+| time   | TEXT, UTC `YYYY-MM-DD HH:MM:SS.ffffff`   | timestamptz        |
+| date   | TEXT, ISO `YYYY-MM-DD`                   | date               |
+| json   | TEXT (JSON)                              | jsonb              |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from projections.sql import Dialect, Row, decode_row
+
+ColumnType = Literal["text", "uuid", "int", "bigint", "real", "bool", "time", "date", "json"]
+
+_SQLITE_TYPES: dict[ColumnType, str] = {
+    "text": "TEXT",
+    "uuid": "TEXT",
+    "int": "INTEGER",
+    "bigint": "INTEGER",
+    "real": "REAL",
+    "bool": "INTEGER",
+    "time": "TEXT",
+    "date": "TEXT",
+    "json": "TEXT",
+}
+_POSTGRES_TYPES: dict[ColumnType, str] = {
+    "text": "text",
+    "uuid": "uuid",
+    "int": "integer",
+    "bigint": "bigint",
+    "real": "double precision",
+    "bool": "boolean",
+    "time": "timestamptz",
+    "date": "date",
+    "json": "jsonb",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: ColumnType
+    nullable: bool = False
+
+
+def col(name: str, type_: ColumnType, *, null: bool = False) -> Column:
+    """A column; NOT NULL unless `null`."""
+    return Column(name, type_, null)
+
+
+@dataclass(frozen=True)
+class Index:
+    suffix: str
+    """The index is named `<table>_<suffix>`."""
+    columns: tuple[str, ...]
+    unique: bool = False
+
+
+@dataclass(frozen=True)
+class Table:
+    """One projection table: `name` is its placeholder key (and its live name)."""
+
+    name: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+    indexes: tuple[Index, ...] = field(default=())
+
+    def ddl(self, dialect: Dialect) -> list[str]:
+        """CREATE TABLE and CREATE INDEX statements, with `{table}` placeholders."""
+        types = _POSTGRES_TYPES if dialect.name == "postgres" else _SQLITE_TYPES
+        lines = [f"    {c.name} {types[c.type]}{'' if c.nullable else ' NOT NULL'}" for c in self.columns]
+        lines.append(f"    PRIMARY KEY ({', '.join(self.primary_key)})")
+        table = "{" + self.name + "}"
+        statements = [f"CREATE TABLE IF NOT EXISTS {table} (\n" + ",\n".join(lines) + "\n)"]
+        statements += [
+            f"CREATE {'UNIQUE ' if i.unique else ''}INDEX IF NOT EXISTS {table}_{i.suffix} "
+            f"ON {table} ({', '.join(i.columns)})"
+            for i in self.indexes
+        ]
+        return statements
+
+    def decode(self, dialect: Dialect, row: Row) -> Row:
+        """Plain Python values (datetime in UTC, date, UUID, bool, parsed JSON) from a row."""
+
+        def of(kind: ColumnType) -> list[str]:
+            return [c.name for c in self.columns if c.type == kind and c.name in row]
+
+        return decode_row(
+            dialect, row, times=of("time"), dates=of("date"), jsons=of("json"), uuids=of("uuid"),
+            bools=of("bool"),
+        )  # fmt: skip
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+
+def schema_ddl(tables: tuple[Table, ...], dialect: Dialect) -> str:
+    """The DDL of several tables as one `;\\n`-separated script, as `Projection.ddl` reads it."""
+    return ";\n".join(statement for t in tables for statement in t.ddl(dialect))

@@ -1,0 +1,63 @@
+"""A table defined once (projections/schema.py) is created and round-trips values on both databases."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from uuid import uuid4
+
+from nm_workflow.application.store import EventStore
+from projections.schema import Index, Table, col
+from projections.sql import POSTGRES, SQLITE, Database
+
+SAMPLE = Table(
+    "schema_sample",
+    (
+        col("id", "uuid"),
+        col("label", "text"),
+        col("count", "bigint"),
+        col("ratio", "real", null=True),
+        col("flag", "bool"),
+        col("at", "time"),
+        col("day", "date", null=True),
+        col("extra", "json"),
+    ),
+    primary_key=("id",),
+    indexes=(Index("label", ("label", "at")),),
+)
+
+
+def test_ddl_is_derived_for_each_dialect() -> None:
+    sqlite, postgres = SAMPLE.ddl(SQLITE), SAMPLE.ddl(POSTGRES)
+    assert "    at TEXT NOT NULL" in sqlite[0]
+    assert "    at timestamptz NOT NULL" in postgres[0]
+    assert "    ratio double precision," in postgres[0]
+    assert "    extra jsonb NOT NULL" in postgres[0]
+    assert sqlite[1] == "CREATE INDEX IF NOT EXISTS {schema_sample}_label ON {schema_sample} (label, at)"
+
+
+def test_values_round_trip(store: EventStore) -> None:
+    db = Database(store)
+    tables = {"schema_sample": "schema_sample"}
+    row = {
+        "id": uuid4(),
+        "label": "最佳\u200b 'quoted'",
+        "count": 10**15,
+        "ratio": None,
+        "flag": True,
+        "at": datetime(2026, 9, 30, 15, 30, tzinfo=UTC),
+        "day": date(2026, 9, 30),
+        "extra": {"中文": [1, 2]},
+    }
+    with db.write(tables) as tx:
+        for statement in SAMPLE.ddl(db.dialect):
+            tx.execute(statement)
+        names = SAMPLE.column_names
+        values = ", ".join(":" + n for n in names)
+        tx.execute(
+            f"INSERT INTO {{schema_sample}} ({', '.join(names)}) VALUES ({values})",
+            {**row, "extra": db.dialect.json(row["extra"])},
+        )
+    with db.read(tables) as tx:
+        stored = tx.one("SELECT * FROM {schema_sample}")
+    assert stored is not None
+    assert SAMPLE.decode(db.dialect, stored) == row
