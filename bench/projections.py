@@ -44,7 +44,7 @@ def _one_item_lifecycle(items: ContentItems) -> None:
         view = items.approve(
             CommandContext(reviewer), item, stage, {"revision": 1, "content_hash": None}
         ).view
-    published_at = datetime(2027, 3, 1, tzinfo=UTC)
+    published_at = datetime.now(UTC)  # after the approvals
     items.publish(
         CommandContext(MIA),
         item,
@@ -79,7 +79,8 @@ def run(settings: Settings, items: int) -> dict[str, float]:
     store = EventStore(settings)
     read_model = ReadModel(settings, store)
     try:
-        service = ContentItems(store)
+        # Its clock runs ahead: the observations are dated up to three days after the publication.
+        service = ContentItems(store, clock=lambda: datetime.now(UTC) + timedelta(days=4))
         for _ in range(items):
             _one_item_lifecycle(service)
         head = store.head()

@@ -5,7 +5,10 @@ latest `observed_at`, not the latest recorded: an observation recorded late
 lands in the history without replacing a newer one. In the history, counters
 an observation did not report are NULL; in `item_metrics` each counter is its
 latest reported total (NULL only if never reported), and the rates are
-computed from those totals. Rates are NULL when their denominator is missing or 0:
+computed from those totals. `corrected` (history only) lists the counters an
+observation reported lower than the observation before it, with the earlier
+total: the platform corrected its count (JSON object, NULL when none). Rates
+are NULL when their denominator is missing or 0:
 interaction_rate = (likes + comments + shares + saves) / impressions (missing
 numerator counters count as 0), conversion_rate = conversions / clicks.
 """
@@ -30,7 +33,8 @@ CREATE TABLE IF NOT EXISTS {{item_metrics_history}} (
     observed_at      TEXT NOT NULL,
 {_COUNTERS_SQLITE}    interaction_rate REAL,
     conversion_rate  REAL,
-    recorded_at      TEXT NOT NULL
+    recorded_at      TEXT NOT NULL,
+    corrected        TEXT
 );
 CREATE INDEX IF NOT EXISTS {{item_metrics_history}}_item
     ON {{item_metrics_history}} (item_id, platform, observed_at);
@@ -56,7 +60,8 @@ CREATE TABLE IF NOT EXISTS {{item_metrics_history}} (
     observed_at      timestamptz NOT NULL,
 {_COUNTERS_POSTGRES}    interaction_rate double precision,
     conversion_rate  double precision,
-    recorded_at      timestamptz NOT NULL
+    recorded_at      timestamptz NOT NULL,
+    corrected        jsonb
 );
 CREATE INDEX IF NOT EXISTS {{item_metrics_history}}_item
     ON {{item_metrics_history}} (item_id, platform, observed_at);
@@ -75,6 +80,7 @@ CREATE TABLE IF NOT EXISTS {{item_metrics}} (
 """
 
 TIMES = ("observed_at", "recorded_at")
+JSONS = ("corrected",)
 _COLUMNS = ", ".join(("item_id", "platform", "observed_at", *METRIC_NAMES))
 _RATES = "interaction_rate, conversion_rate, recorded_at"
 _VALUES = ", ".join(f":{name}" for name in f"{_COLUMNS}, {_RATES}".split(", "))
@@ -106,10 +112,11 @@ class ItemMetrics(Projection):
             "interaction_rate": interaction, "conversion_rate": conversion, "recorded_at": r.at,
             "position": r.position,
         }  # fmt: skip
+        corrected = getattr(r.event, "corrections", None)  # absent from events recorded before
         tx.execute(
-            f"INSERT INTO {{item_metrics_history}} (position, {_COLUMNS}, {_RATES}) "  # noqa: S608
-            f"VALUES (:position, {_VALUES})",
-            values,
+            f"INSERT INTO {{item_metrics_history}} (position, {_COLUMNS}, {_RATES}, corrected) "  # noqa: S608
+            f"VALUES (:position, {_VALUES}, :corrected)",
+            values | {"corrected": tx.dialect.json(dict(corrected)) if corrected else None},
         )
         self._refresh_latest(tx, values)
 
@@ -129,6 +136,7 @@ class ItemMetrics(Projection):
         }
         interaction, conversion = rates({name: value for name, value in totals.items() if value is not None})
         latest = history[-1] | totals | {"interaction_rate": interaction, "conversion_rate": conversion}
+        latest.pop("corrected")
         tx.execute(f"DELETE FROM {{item_metrics}} WHERE {where}", params)  # noqa: S608
         tx.execute(
             f"INSERT INTO {{item_metrics}} ({_COLUMNS}, {_RATES}, position, observations) "  # noqa: S608

@@ -195,7 +195,7 @@ class ReadModel(ReadSide):
         return {
             "item_id": item_id,
             "latest": [self._decode(r, **decode) for r in latest],
-            "history": [self._decode(r, **decode) for r in history],
+            "history": [self._decode(r, **decode, jsons=item_metrics.JSONS) for r in history],
         }
 
     def audit_trail(

@@ -4,8 +4,9 @@ Statements are written once, with `:name` parameters and `{table}` placeholders
 for table names; `Tx.execute` fills in the table names (the live ones, or the
 shadow ones of a rebuild) and converts parameters for psycopg. Values go
 through the dialect: timestamps are `timestamptz` on PostgreSQL and UTC text
-`YYYY-MM-DD HH:MM:SS.ffffff` on SQLite (sorts as time, compares with SQLite's
-own `datetime()`); JSON is `jsonb` on PostgreSQL and JSON text on SQLite.
+`YYYY-MM-DD HH:MM:SS.ffffff` on SQLite, the year always four digits (0001 to
+9999), so that text order is time order for every time Python can hold; JSON
+is `jsonb` on PostgreSQL and JSON text on SQLite.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from psycopg.types.json import Jsonb
 
 from nm_workflow.application.store import EventStore
 
-SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 _PARAMETER = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
 Row = dict[str, Any]
 
@@ -54,6 +54,11 @@ def utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
+def sqlite_time(moment: datetime) -> str:
+    """UTC text `YYYY-MM-DD HH:MM:SS.ffffff`, zero-padded (strftime's %Y is not below year 1000)."""
+    return utc(moment).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
 class Dialect:
     """SQLite: the reference; PostgreSQL overrides what differs."""
 
@@ -64,7 +69,7 @@ class Dialect:
 
     def param(self, value: Any) -> Any:
         if isinstance(value, datetime):
-            return utc(value).strftime(SQLITE_TIME_FORMAT)
+            return sqlite_time(value)
         if isinstance(value, UUID):
             return str(value)
         if isinstance(value, date):
@@ -81,7 +86,7 @@ class Dialect:
             return None
         if isinstance(value, datetime):  # PostgreSQL's, in the session's time zone
             return value.astimezone(UTC)
-        return datetime.strptime(value, SQLITE_TIME_FORMAT).replace(tzinfo=UTC)
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
     def date_out(self, value: Any) -> date | None:
         return date.fromisoformat(value) if isinstance(value, str) else value

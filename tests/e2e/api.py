@@ -3,11 +3,34 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from fastapi.testclient import TestClient
 
 from nm_workflow.domain.roles import Role
+
+# The times the tests report. Approvals are recorded at the real time of the run; the app's
+# clock (`app_clock`) runs a week ahead, so that a publication a day from now has already
+# happened for the app, and a schedule a month from now still lies ahead of it.
+APP_AHEAD = timedelta(days=7)
+BASE = (datetime.now(UTC) + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+
+
+def app_clock() -> datetime:
+    return datetime.now(UTC) + APP_AHEAD
+
+
+def at(days: float = 0, *, seconds: float = 0, zone: int = 0) -> str:
+    """RFC 3339 text of BASE + `days` + `seconds`, written in UTC+`zone` hours ('Z' for UTC)."""
+    moment = BASE + timedelta(days=days, seconds=seconds)
+    return moment.astimezone(timezone(timedelta(hours=zone))).isoformat().replace("+00:00", "Z")
+
+
+PUBLISHED_AT = at(zone=8)  # a publication as Beijing time
+OBSERVED_AT = at(1)
+SCHEDULED_AT = at(30, zone=8)
+PLANNED_DATE = (BASE + timedelta(days=30)).date().isoformat()
 
 PLAN = {
     "theme": "Spring launch",
@@ -16,7 +39,7 @@ PLAN = {
     "expected_effect": "5% click-through",
     "platforms": ["wechat", "weibo"],
     "campaign": "spring-2027",
-    "planned_publish_date": "2027-03-01",
+    "planned_publish_date": PLANNED_DATE,
 }
 DRAFT = {"title": "Meet the X200", "body": "Today we launch ...", "source_notes": "product sheet v3"}
 
@@ -99,7 +122,7 @@ class Api:
         item, content_hash = self.approved()
         publication = {
             "platform": platform,
-            "published_at": "2027-03-01T09:00:00+08:00",
+            "published_at": PUBLISHED_AT,
             "external_id": "wx-1",
             "revision": 1,
             "content_hash": content_hash,

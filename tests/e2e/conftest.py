@@ -10,16 +10,20 @@ from fastapi.testclient import TestClient
 
 from nm_workflow.application.settings import Settings
 from nm_workflow.interface.http.app import create_app
-from tests.e2e.api import Api
+from tests.e2e.api import Api, app_clock
 
 
 @pytest.fixture
 def app_factory(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., Api]]:
-    """Start apps on the test's database; several make several 'processes'."""
+    """Start apps on the test's database; several make several 'processes'.
+
+    Keyword arguments override settings, and `clock` the app's clock (`app_clock`).
+    """
     clients: list[TestClient] = []
 
     def start(**overrides: Any) -> Api:
-        client = TestClient(create_app(make_settings(**overrides)), raise_server_exceptions=False)
+        clock = overrides.pop("clock", app_clock)
+        client = TestClient(create_app(make_settings(**overrides), clock), raise_server_exceptions=False)
         client.__enter__()
         clients.append(client)
         return Api(client)

@@ -10,7 +10,7 @@ import pytest
 
 from nm_workflow.application.security import PERMISSIONS, Command
 from nm_workflow.domain.roles import Role
-from tests.e2e.api import DRAFT, Api
+from tests.e2e.api import DRAFT, OBSERVED_AT, SCHEDULED_AT, Api, at
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ def _publication(api: Api) -> tuple[str, dict[str, Any]]:
     item, content_hash = api.approved()
     return f"/items/{item}/publications", {
         "platform": "wechat",
-        "published_at": "2027-03-01T09:00:00Z",
+        "published_at": at(),
         "external_id": "x",
         "revision": 1,
         "content_hash": content_hash,
@@ -66,7 +66,7 @@ ROUTES = [
         Command.SCHEDULE,
         lambda api: (
             f"/items/{api.approved()[0]}/schedule",
-            {"platform": "wechat", "at": "2027-03-01T09:00:00Z"},
+            {"platform": "wechat", "at": SCHEDULED_AT},
         ),
     ),
     Route(Command.PUBLISH, _publication),
@@ -74,7 +74,7 @@ ROUTES = [
         Command.RECORD_METRICS,
         lambda api: (
             f"/items/{api.published()}/metrics",
-            {"platform": "wechat", "observed_at": "2027-03-02T00:00:00Z", "counters": {"likes": 1}},
+            {"platform": "wechat", "observed_at": OBSERVED_AT, "counters": {"likes": 1}},
         ),
     ),
     Route(Command.WITHDRAW, lambda api: (f"/items/{api.published()}/withdrawal", {"reason": "r"})),

@@ -9,7 +9,7 @@ from uuid import UUID
 
 import pytest
 
-from tests.e2e.api import DRAFT, PLAN, Api
+from tests.e2e.api import DRAFT, OBSERVED_AT, PLAN, Api, at
 from tests.e2e.test_errors import _assert_problem
 from tests.e2e.test_reads import _wait
 
@@ -22,7 +22,7 @@ def _auth(key: str) -> dict[str, str]:
 
 
 def _observation(**changes: Any) -> dict[str, Any]:
-    return {"platform": "wechat", "observed_at": "2027-03-02T09:00:00Z", "counters": {"likes": 3}, **changes}
+    return {"platform": "wechat", "observed_at": OBSERVED_AT, "counters": {"likes": 3}, **changes}
 
 
 @pytest.mark.parametrize("moment", [TOO_LATE_IN_UTC, TOO_EARLY_IN_UTC, 1767225600, "2027-13-01T00:00:00Z"])
@@ -102,7 +102,7 @@ def test_a_planned_date_must_be_written_out(api: Api) -> None:
 def test_unreported_counters_are_unknown_not_zero_and_totals_carry_forward(api: Api) -> None:
     item = api.published()
     api.post(f"/items/{item}/metrics", _observation(counters={"impressions": 1000, "likes": 50}), api.analyst)
-    later = _observation(observed_at="2027-03-03T09:00:00Z", counters={"likes": 80, "clicks": 9})
+    later = _observation(observed_at=at(2), counters={"likes": 80, "clicks": 9})
     measured = api.post(f"/items/{item}/metrics", later, api.analyst)
     assert measured.status_code == 200, measured.text
 
@@ -110,7 +110,7 @@ def test_unreported_counters_are_unknown_not_zero_and_totals_carry_forward(api: 
     (latest,) = metrics["latest"]
     assert (latest["likes"], latest["clicks"], latest["impressions"]) == (80, 9, 1000)
     assert latest["conversions"] is None  # never reported
-    assert (latest["observations"], latest["observed_at"]) == (2, "2027-03-03T09:00:00Z")
+    assert (latest["observations"], latest["observed_at"]) == (2, at(2))
     assert (latest["interaction_rate"], latest["conversion_rate"]) == (0.08, None)
     assert [row["impressions"] for row in metrics["history"]] == [1000, None]
     carried = api.get(f"/items/{item}", api.analyst).json()["latest_metrics"]["wechat"]["counters"]
@@ -125,13 +125,13 @@ def test_an_observation_reports_at_least_one_counter(api: Api) -> None:
 
 
 def test_metrics_cannot_be_observed_before_the_publication(api: Api) -> None:
-    item = api.published()  # on wechat at 2027-03-01T09:00+08:00
+    item = api.published()  # on wechat at PUBLISHED_AT
     response = api.post(
-        f"/items/{item}/metrics", _observation(observed_at="2027-03-01T00:59:59Z"), api.analyst
+        f"/items/{item}/metrics", _observation(observed_at=at(seconds=-1)), api.analyst
     )
     _assert_problem(response, 422, "/problems/observed-before-publication")
     response = api.post(
-        f"/items/{item}/metrics", _observation(observed_at="2027-03-01T01:00:00Z"), api.analyst
+        f"/items/{item}/metrics", _observation(observed_at=at()), api.analyst
     )
     assert response.status_code == 200, response.text
 

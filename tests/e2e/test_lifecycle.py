@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.e2e.api import DRAFT, Api
+from tests.e2e.api import DRAFT, OBSERVED_AT, PUBLISHED_AT, SCHEDULED_AT, Api, at
 
 
 def test_item_goes_from_plan_to_metrics_with_three_reviewers(api: Api) -> None:
@@ -16,7 +16,7 @@ def test_item_goes_from_plan_to_metrics_with_three_reviewers(api: Api) -> None:
     }
     publication = {
         "platform": "wechat",
-        "published_at": "2027-03-01T09:00:00+08:00",
+        "published_at": PUBLISHED_AT,
         "external_id": "wx-1",
         "url": "https://mp.example/s/1",
         "revision": 1,
@@ -27,7 +27,7 @@ def test_item_goes_from_plan_to_metrics_with_three_reviewers(api: Api) -> None:
     assert published.json()["state"] == "published"
     observation = {
         "platform": "wechat",
-        "observed_at": "2027-03-02T09:00:00Z",
+        "observed_at": OBSERVED_AT,
         "counters": {"impressions": 1000, "likes": 10, "clicks": 50},
     }
     measured = api.post(f"/items/{item}/metrics", observation, api.analyst)
@@ -108,7 +108,7 @@ def test_only_the_approved_content_is_published_once_per_planned_platform(api: A
     item, content_hash = api.approved()
     publication = {
         "platform": "wechat",
-        "published_at": "2027-03-01T09:00:00Z",
+        "published_at": at(),
         "external_id": "wx-1",
         "revision": 1,
         "content_hash": content_hash,
@@ -128,7 +128,7 @@ def test_only_the_approved_content_is_published_once_per_planned_platform(api: A
 
 def test_repeating_an_observation_changes_nothing(api: Api) -> None:
     item = api.published()
-    observation = {"platform": "wechat", "observed_at": "2027-03-02T09:00:00Z", "counters": {"likes": 3}}
+    observation = {"platform": "wechat", "observed_at": OBSERVED_AT, "counters": {"likes": 3}}
     first = api.post(f"/items/{item}/metrics", observation, api.analyst)
     again = api.post(f"/items/{item}/metrics", observation, api.analyst)
     assert again.status_code == 200
@@ -154,6 +154,6 @@ def test_withdrawal_and_cancellation_are_final(api: Api) -> None:
 def test_schedule_is_recorded(api: Api) -> None:
     item, _ = api.approved()
     scheduled = api.post(
-        f"/items/{item}/schedule", {"platform": "weibo", "at": "2027-03-01T09:00:00+08:00"}, api.marketing
+        f"/items/{item}/schedule", {"platform": "weibo", "at": SCHEDULED_AT}, api.marketing
     ).json()
-    assert scheduled["schedule"] == {"weibo": "2027-03-01T01:00:00Z"}
+    assert scheduled["schedule"] == {"weibo": at(30)}

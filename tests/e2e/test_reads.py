@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from nm_workflow.domain.roles import Role
-from tests.e2e.api import DRAFT, PLAN, Api
+from tests.e2e.api import DRAFT, OBSERVED_AT, PLAN, Api
 
 
 def _wait(response: object) -> dict[str, str]:
@@ -39,7 +39,7 @@ def test_publications_metrics_and_the_audit_trail(api: Api) -> None:
     item = api.published()
     observation = {
         "platform": "wechat",
-        "observed_at": "2027-03-02T09:00:00Z",
+        "observed_at": OBSERVED_AT,
         "counters": {
             "impressions": 1000,
             "likes": 40,

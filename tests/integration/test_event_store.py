@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 import pytest
@@ -13,6 +13,7 @@ from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
 from nm_workflow.domain.content_item import ContentItem
 from nm_workflow.domain.metadata import EventMetadata, recording
+from nm_workflow.domain.timing import Now
 
 METADATA = EventMetadata(
     actor_id="planner-1",
@@ -34,6 +35,7 @@ def planned_item(theme: str = "Spring launch") -> ContentItem:
         campaign=None,
         planned_publish_date=date(2025, 3, 1),
         planner_id="planner-1",
+        now=Now(datetime(2025, 2, 1, tzinfo=UTC)),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
@@ -20,7 +20,9 @@ from projections import ReadModel
 DEPARTMENTS = ("marketing", "product", "customer_service")
 PLATFORMS = ("wechat", "weibo", "douyin", "xiaohongshu")
 CAMPAIGNS = (None, "spring", "summer", "launch")
-EPOCH = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
+# The items' clock runs AHEAD of the real time at which approvals are recorded: publications
+# and observations fall between the two (at most 2 x SPAN after the start), schedules after it.
+AHEAD, SPAN = timedelta(days=400), timedelta(days=150)
 ZONES = (UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-5)))
 
 
@@ -42,7 +44,9 @@ class Scenario:
     """Drives many items at once, each step a random legal command on a random open item."""
 
     def __init__(self, store: EventStore, seed: int) -> None:
-        self.store, self.items, self.keys = store, ContentItems(store), KeyService(store)
+        self.epoch = datetime.now(UTC) + timedelta(days=1)
+        self.store, self.keys = store, KeyService(store)
+        self.items = ContentItems(store, clock=lambda: datetime.now(UTC) + AHEAD)
         self.rng = random.Random(seed)
         self.open: list[Tracked] = []
         self.planned = 0
@@ -68,7 +72,7 @@ class Scenario:
             "theme": f"theme {self.planned % 7}", "format": self.rng.choice(["article", "video", "poster"]),
             "target_audience": "customers", "expected_effect": "awareness", "platforms": platforms,
             "campaign": self.rng.choice(CAMPAIGNS), "department": department,
-            "planned_publish_date": date(2025, 1, 1) + timedelta(days=self.rng.randint(0, 300)),
+            "planned_publish_date": (self.epoch + AHEAD).date() + timedelta(days=self.rng.randint(0, 300)),
         }  # fmt: skip
         result = self._do(lambda ctx: self.items.plan(ctx, plan), self._marketing(department))
         self.open.append(Tracked(result.aggregate_id, department, result.view))
@@ -112,7 +116,7 @@ class Scenario:
     def _on_approved(self, item: Tracked) -> str:
         move = self.rng.choices(["publish", "schedule", "draft"], [10, 2, 0.5])[0]
         if move == "schedule":
-            platform, at = self.rng.choice(item.view["platforms"]), self._time()
+            platform, at = self.rng.choice(item.view["platforms"]), self._time(after=self.epoch + AHEAD)
             return self._change(item, self._marketing(item.department),
                                 lambda c: self.items.schedule(c, item.id, platform, at))  # fmt: skip
         return self._publish(item) if move == "publish" else self._draft(item)
@@ -214,9 +218,9 @@ class Scenario:
         )
         return published_at
 
-    def _time(self, after: datetime = EPOCH) -> datetime:
-        moment = after + timedelta(
-            minutes=self.rng.randint(0, 60 * 24 * 300), microseconds=self.rng.randint(0, 999)
+    def _time(self, after: datetime | None = None) -> datetime:
+        moment = (after or self.epoch) + timedelta(
+            minutes=self.rng.randint(0, SPAN // timedelta(minutes=1)), microseconds=self.rng.randint(0, 999)
         )
         return moment.astimezone(self.rng.choice(ZONES))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
@@ -22,8 +22,11 @@ EDITOR = Actor("editor-1", frozenset({Role.EDITOR}), "editorial")
 HEAD = Actor("head-1", frozenset({Role.DEPARTMENT_HEAD}), "product")
 LEGAL = Actor("legal-1", frozenset({Role.LEGAL}), "legal")
 ANALYST = Actor("analyst-1", frozenset({Role.DATA_ANALYST}), "data")
-PUBLISHED_AT = datetime(2025, 3, 1, 18, 0, tzinfo=timezone(timedelta(hours=8)))
-LATER, EARLIER = datetime(2025, 3, 3, tzinfo=UTC), datetime(2025, 3, 2, tzinfo=UTC)
+# After the approvals (recorded at the real time of the run) and before the items' clock.
+START = (datetime.now(UTC) + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+PUBLISHED_AT = START.astimezone(timezone(timedelta(hours=8)))
+LATER, EARLIER = START + timedelta(days=2), START + timedelta(days=1)
+PLANNED_DATE = (START + timedelta(days=10)).date()
 
 
 def ctx(actor: Actor, key: str | None = None) -> CommandContext:
@@ -32,11 +35,11 @@ def ctx(actor: Actor, key: str | None = None) -> CommandContext:
 
 def live_one_life(store: EventStore, plan_key: str = "plan-1") -> tuple[UUID, int]:
     """Plan, review with changes requested, approve, publish twice, measure, withdraw."""
-    items = ContentItems(store)
+    items = ContentItems(store, clock=lambda: START + timedelta(days=7))
     plan = {
         "theme": "Spring", "format": "article", "target_audience": "customers",
         "expected_effect": "awareness", "platforms": ["wechat", "weibo"], "campaign": "spring",
-        "planned_publish_date": date(2025, 3, 1),
+        "planned_publish_date": PLANNED_DATE,
     }  # fmt: skip
     item = items.plan(ctx(MARKETER, key=plan_key), plan).aggregate_id
     draft = {"title": "One", "body": "Body", "asset_links": [], "source_notes": "notes"}
@@ -88,7 +91,7 @@ def test_item_status_shows_state_and_milestones(one_life: UUID, read_model: Read
     )
     assert (row["planned_by"], row["planned_publish_date"], row["closing_reason"]) == (
         "marketer-1",
-        date(2025, 3, 1),
+        PLANNED_DATE,
         "complaint",
     )
     assert row["first_drafted_at"] < row["last_drafted_at"] < row["review_requested_at"]

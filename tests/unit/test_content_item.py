@@ -11,7 +11,7 @@ import copy
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import hypothesis
@@ -23,6 +23,7 @@ from nm_workflow.domain import errors
 from nm_workflow.domain.content import ItemState, content_hash
 from nm_workflow.domain.content_item import ContentItem
 from nm_workflow.domain.roles import Stage
+from nm_workflow.domain.timing import Now
 
 DEPARTMENT = "consumer-marketing"
 PLATFORMS = ["weibo", "wechat"]
@@ -33,7 +34,11 @@ APPROVED_EVENT = {
     Stage.DEPARTMENT_HEAD: "DepartmentHeadApproved",
     Stage.LEGAL: "LegallyApproved",
 }
-AT = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+# Times of publications and observations lie after the approvals (recorded at the real
+# time of the test run) and before NOW, the present the commands are given.
+AT = (datetime.now(UTC) + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+NOW = Now(AT + timedelta(days=2))
+SCHEDULED = AT + timedelta(days=3)  # a schedule lies ahead of NOW
 REASONS = ["The claim in paragraph 2 has no source."]
 
 
@@ -49,10 +54,10 @@ def plan_item(**overrides: Any) -> ContentItem:
         "platforms": list(PLATFORMS),
         "department": DEPARTMENT,
         "campaign": "spring-2025",
-        "planned_publish_date": date(2025, 3, 1),
+        "planned_publish_date": SCHEDULED.date(),
         "planner_id": "pat",
     }
-    return ContentItem.plan(**{**plan, **overrides})
+    return ContentItem.plan(**{**plan, **overrides}, now=NOW)
 
 
 def draft(item: ContentItem, *, author: str = AUTHOR, body: str = "Spring is here.") -> None:
@@ -106,13 +111,14 @@ def publish(
         url=f"https://{platform}.example/p/123",
         revision=revision if revision is not None else item.current_revision["number"],
         content_hash=content_hash or item.current_revision["content_hash"],
+        now=NOW,
     )
 
 
 def metrics(
     item: ContentItem, counters: dict[str, int], *, platform: str = "weibo", at: datetime = AT
 ) -> bool:
-    recorded = item.record_metrics(platform=platform, observed_at=at, counters=counters)
+    recorded = item.record_metrics(platform=platform, observed_at=at, counters=counters, now=NOW)
     assert isinstance(recorded, bool)
     return recorded
 
@@ -204,7 +210,7 @@ def test_plan_records_the_plan() -> None:
     event = only_event(item, "Planned")
     assert (event.theme, event.format, event.platforms) == ("Spring launch", "article", PLATFORMS)
     assert (event.department, event.campaign, event.planner_id) == (DEPARTMENT, "spring-2025", "pat")
-    assert event.planned_publish_date == date(2025, 3, 1)
+    assert event.planned_publish_date == SCHEDULED.date()
     assert (item.state, item.revisions, item.stage, item.version) == (ItemState.PLANNED, [], None, 1)
 
 
@@ -294,10 +300,10 @@ def test_editor_and_legal_may_belong_to_any_department() -> None:
 
 def test_schedule_records_platform_and_time() -> None:
     item = approved()
-    item.schedule_publication(platform="wechat", at=AT + timedelta(days=1))
+    item.schedule_publication(platform="wechat", at=SCHEDULED, now=NOW)
     event = only_event(item, "Scheduled")
-    assert (event.platform, event.at) == ("wechat", AT + timedelta(days=1))
-    assert item.schedule == {"wechat": AT + timedelta(days=1)}
+    assert (event.platform, event.at) == ("wechat", SCHEDULED)
+    assert item.schedule == {"wechat": SCHEDULED}
     assert item.state is ItemState.APPROVED
 
 
@@ -324,7 +330,9 @@ def test_publish_on_each_planned_platform() -> None:
 def test_a_publication_may_have_no_url() -> None:
     item = approved()
     h = item.current_revision["content_hash"]
-    item.publish(platform="weibo", published_at=AT, external_id="w1", url=None, revision=1, content_hash=h)
+    item.publish(
+        platform="weibo", published_at=AT, external_id="w1", url=None, revision=1, content_hash=h, now=NOW
+    )
     assert item.publications["weibo"]["url"] is None
 
 
@@ -351,7 +359,7 @@ def test_the_whole_life_in_order() -> None:
     item.request_review(revision=1)
     for stage in Stage:
         approve(item, stage)
-    item.schedule_publication(platform="weibo", at=AT)
+    item.schedule_publication(platform="weibo", at=SCHEDULED, now=NOW)
     publish(item, "weibo")
     publish(item, "wechat")
     metrics(item, {"views": 10})
@@ -549,9 +557,11 @@ def test_publishing_or_scheduling_before_full_approval(build: Callable[[], Conte
     item = build()
     h = item.revisions[-1]["content_hash"] if item.revisions else "sha256:none"
     with refused(item, errors.NotApproved, str(item.state), "reviews"):
-        item.publish(platform="weibo", published_at=AT, external_id="x", url=None, revision=1, content_hash=h)
+        item.publish(
+            platform="weibo", published_at=AT, external_id="x", url=None, revision=1, content_hash=h, now=NOW
+        )
     with refused(item, errors.NotApproved, str(item.state)):
-        item.schedule_publication(platform="weibo", at=AT)
+        item.schedule_publication(platform="weibo", at=SCHEDULED, now=NOW)
 
 
 def test_publishing_a_stale_revision() -> None:
@@ -575,7 +585,7 @@ def test_publishing_or_scheduling_on_an_unplanned_platform() -> None:
     with refused(item, errors.PlatformNotPlanned, "tiktok", "weibo", "wechat"):
         publish(item, "tiktok")
     with refused(item, errors.PlatformNotPlanned, "tiktok"):
-        item.schedule_publication(platform="tiktok", at=AT)
+        item.schedule_publication(platform="tiktok", at=SCHEDULED, now=NOW)
 
 
 def test_publishing_or_scheduling_twice_on_one_platform() -> None:
@@ -583,7 +593,7 @@ def test_publishing_or_scheduling_twice_on_one_platform() -> None:
     with refused(item, errors.AlreadyPublished, "weibo"):
         publish(item, "weibo", at=AT + timedelta(hours=1))
     with refused(item, errors.AlreadyPublished, "weibo"):
-        item.schedule_publication(platform="weibo", at=AT + timedelta(hours=1))
+        item.schedule_publication(platform="weibo", at=SCHEDULED + timedelta(hours=1), now=NOW)
 
 
 @pytest.mark.parametrize(
@@ -616,7 +626,7 @@ NAIVE = datetime(2025, 3, 1, 9, 0)
 def test_naive_times_are_refused() -> None:
     item = approved()
     with refused(item, errors.RuleViolation, "time zone", "scheduled time"):
-        item.schedule_publication(platform="weibo", at=NAIVE)
+        item.schedule_publication(platform="weibo", at=NAIVE, now=NOW)
     with refused(item, errors.RuleViolation, "time zone", "publication time"):
         publish(item, at=NAIVE)
     publish(item)
@@ -635,7 +645,7 @@ COMMANDS: dict[str, Callable[[ContentItem], Any]] = {
     ),
     "request_changes": lambda item: request_changes(item, Stage.EDITOR),
     # wechat is planned and not yet published: only the closure forbids these two.
-    "schedule": lambda item: item.schedule_publication(platform="wechat", at=AT),
+    "schedule": lambda item: item.schedule_publication(platform="wechat", at=SCHEDULED, now=NOW),
     "publish": lambda item: publish(item, "wechat"),
     "withdraw": lambda item: item.withdraw(reason="Again"),
     "cancel": lambda item: item.cancel(reason="Again"),
@@ -667,9 +677,9 @@ def test_metrics_still_arrive_for_a_withdrawn_item() -> None:
     assert [type(e).__name__ for e in item.collect_events()][-1] == "MetricsRecorded"
 
 
-def test_a_cancelled_item_was_never_published_so_has_no_metrics() -> None:
+def test_metrics_on_a_cancelled_item_answer_item_closed_first() -> None:
     item = cancelled()
-    with refused(item, errors.NotPublished, "never published"):
+    with refused(item, errors.ItemClosed, "cancelled"):
         metrics(item, {"views": 5}, at=AT + timedelta(days=1))
 
 
@@ -699,6 +709,7 @@ def test_the_planned_event_does_not_share_the_callers_list() -> None:
         campaign=None,
         planned_publish_date=None,
         planner_id="pat",
+        now=NOW,
     )
     platforms.append("tiktok")
     assert only_event(item, "Planned").platforms == ["weibo"]
@@ -752,12 +763,16 @@ def test_one_instant_in_another_time_zone_is_the_same_observation() -> None:
 
 def test_times_are_recorded_in_utc() -> None:
     item = approved()
-    item.schedule_publication(platform="wechat", at=AT.astimezone(UTC_PLUS_8))
+    item.schedule_publication(platform="wechat", at=SCHEDULED.astimezone(UTC_PLUS_8), now=NOW)
     publish(item, at=AT.astimezone(UTC_PLUS_8))
     metrics(item, {"views": 1}, at=AT.astimezone(UTC_PLUS_8))
     scheduled, published_, measured = list[Any](item.collect_events())
-    for moment in (scheduled.at, published_.published_at, measured.observed_at):
-        assert (moment, moment.utcoffset()) == (AT, timedelta(0))
+    for moment, expected in (
+        (scheduled.at, SCHEDULED),
+        (published_.published_at, AT),
+        (measured.observed_at, AT),
+    ):
+        assert (moment, moment.utcoffset()) == (expected, timedelta(0))
     assert item.observations["weibo"] == {AT.isoformat(): {"views": 1}}
 
 
@@ -852,7 +867,7 @@ def test_replaying_the_events_rebuilds_the_item() -> None:
     item.request_review(revision=None)
     for stage in Stage:
         approve(item, stage)
-    item.schedule_publication(platform="wechat", at=AT + timedelta(days=1))
+    item.schedule_publication(platform="wechat", at=SCHEDULED, now=NOW)
     publish(item, "weibo")
     metrics(item, {"views": 5, "likes": 1})
     item.withdraw(reason="Outdated")
@@ -966,7 +981,7 @@ STEPS: dict[str, Callable[..., Any]] = {
     "request_changes": lambda item, stage, who, dept: item.request_changes(
         stage=stage, revision=None, reasons=["why"], reviewer_id=who, reviewer_department=dept
     ),
-    "schedule": lambda item, platform, at: item.schedule_publication(platform=platform, at=at),
+    "schedule": lambda item, platform, at: item.schedule_publication(platform=platform, at=at, now=NOW),
     "publish": _publish,
     "metrics": lambda item, platform, at, n: metrics(item, {"views": n}, platform=platform, at=at),
     "withdraw": lambda item: item.withdraw(reason="taken down"),

@@ -12,6 +12,7 @@ from nm_workflow.domain.content_item import ContentItem
 from nm_workflow.domain.errors import NotPublished
 from nm_workflow.domain.metadata import EventMetadata, WorkflowAggregate, recording
 from nm_workflow.domain.roles import Stage
+from nm_workflow.domain.timing import Now
 
 PLANNER = EventMetadata("pat", "marketing", "consumer", "corr-1", "key-1")
 EDITOR = EventMetadata("eve", "editor", "newsroom", "corr-2", "key-2")
@@ -28,6 +29,7 @@ def plan_item() -> ContentItem:
         campaign=None,
         planned_publish_date=None,
         planner_id="pat",
+        now=Now(datetime.now(UTC)),
     )
 
 
@@ -139,14 +141,15 @@ def approve(item: ContentItem, stage: Stage, reviewer: str) -> None:
 
 def test_every_kind_of_event_carries_metadata() -> None:
     # Guards every event class: each must derive from WorkflowAggregate.Event.
-    at = datetime(2025, 3, 1, tzinfo=UTC)
+    at = datetime.now(UTC) + timedelta(minutes=1)  # after the approvals, a minute before `now`
+    now = Now(at + timedelta(minutes=1))
     with recording(PLANNER):
         item, dropped = plan_item(), plan_item()
         draft(item)
         item.request_review(revision=1)
         for stage, reviewer in zip(Stage, ["eve", "hal", "lee"], strict=True):
             approve(item, stage, reviewer)
-        item.schedule_publication(platform="weibo", at=at)
+        item.schedule_publication(platform="weibo", at=at, now=now)
         content_hash = item.current_revision["content_hash"]
         item.publish(
             platform="weibo",
@@ -155,8 +158,9 @@ def test_every_kind_of_event_carries_metadata() -> None:
             url=None,
             revision=1,
             content_hash=content_hash,
+            now=now,
         )
-        item.record_metrics(platform="weibo", observed_at=at, counters={"views": 1})
+        item.record_metrics(platform="weibo", observed_at=at, counters={"views": 1}, now=now)
         item.withdraw(reason="Done")
         draft(dropped)
         dropped.request_review(revision=1)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from nm_workflow.application.clock import Clock, system_clock
 from nm_workflow.application.commands import CommandContext, CommandResult, CommandRunner
 from nm_workflow.application.errors import NotFound
 from nm_workflow.application.security import Actor, Command, authorize
@@ -13,19 +14,42 @@ from nm_workflow.application.store import EventStore
 from nm_workflow.application.views import event_view, item_view
 from nm_workflow.domain.content_item import ContentItem
 from nm_workflow.domain.roles import Stage
+from nm_workflow.domain.timing import DEFAULT_CLOCK_SKEW, DEFAULT_PLANNING_HORIZON, Now
 
 
 class ContentItems:
-    def __init__(self, store: EventStore) -> None:
+    """Commands and reads of content items.
+
+    `clock` is the present the time checks use (publication and observation not in
+    the future beyond `clock_skew`; schedules and planned dates within
+    `planning_horizon`); see domain/timing.py.
+    """
+
+    def __init__(
+        self,
+        store: EventStore,
+        clock: Clock = system_clock,
+        clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
+        planning_horizon: timedelta = DEFAULT_PLANNING_HORIZON,
+    ) -> None:
         self._store = store
         self._runner = CommandRunner(store, ContentItem, item_view)
+        self._clock, self._clock_skew, self._planning_horizon = clock, clock_skew, planning_horizon
+
+    def now(self) -> Now:
+        """The present of one command, read once from the clock."""
+        return Now(self._clock(), self._clock_skew, self._planning_horizon)
 
     # --- commands ---------------------------------------------------------------
 
     def plan(self, ctx: CommandContext, plan: dict[str, Any]) -> CommandResult:
         plan = {**plan, "department": plan.get("department") or ctx.actor.department}
         return self._runner.run(
-            ctx, Command.PLAN, None, plan, lambda _: ContentItem.plan(**plan, planner_id=ctx.actor.actor_id)
+            ctx,
+            Command.PLAN,
+            None,
+            plan,
+            lambda _: ContentItem.plan(**plan, planner_id=ctx.actor.actor_id, now=self.now()),
         )
 
     def draft(self, ctx: CommandContext, item_id: UUID, draft: dict[str, Any]) -> CommandResult:
@@ -49,15 +73,17 @@ class ContentItems:
 
     def schedule(self, ctx: CommandContext, item_id: UUID, platform: str, at: datetime) -> CommandResult:
         payload = {"platform": platform, "at": at}
-        return self._change(ctx, Command.SCHEDULE, item_id, payload, "schedule_publication")
+        return self._change(ctx, Command.SCHEDULE, item_id, payload, "schedule_publication", now=self.now())
 
     def publish(self, ctx: CommandContext, item_id: UUID, publication: dict[str, Any]) -> CommandResult:
-        return self._change(ctx, Command.PUBLISH, item_id, publication, "publish")
+        return self._change(ctx, Command.PUBLISH, item_id, publication, "publish", now=self.now())
 
     def record_metrics(
         self, ctx: CommandContext, item_id: UUID, observation: dict[str, Any]
     ) -> CommandResult:
-        return self._change(ctx, Command.RECORD_METRICS, item_id, observation, "record_metrics")
+        return self._change(
+            ctx, Command.RECORD_METRICS, item_id, observation, "record_metrics", now=self.now()
+        )
 
     def withdraw(self, ctx: CommandContext, item_id: UUID, reason: str) -> CommandResult:
         return self._change(ctx, Command.WITHDRAW, item_id, {"reason": reason}, "withdraw")

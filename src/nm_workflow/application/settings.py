@@ -48,6 +48,18 @@ class Settings(BaseSettings):
     review_stage_hours: int = Field(
         default=48, ge=1, description="Hours a review stage may take before the item is overdue."
     )
+    clock_skew_seconds: int = Field(
+        default=300,
+        ge=0,
+        le=86_400,
+        description="Seconds a reported publication or observation time may lie ahead of the server's clock.",
+    )
+    planning_horizon_days: int = Field(
+        default=3650,
+        ge=1,
+        le=36_500,
+        description="Days ahead a schedule or planned publication date may lie.",
+    )
 
     @field_validator("database_url")
     @classmethod

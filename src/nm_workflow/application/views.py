@@ -30,6 +30,7 @@ def item_view(item: ContentItem) -> dict[str, Any]:
         "approvals": dict(item.approvals),
         "approved_revision": item.approved_revision,
         "schedule": dict(item.schedule),
+        "scheduled_revision": item.scheduled_revision,
         "publications": [dict(p) for p in item.publications.values()],
         "latest_metrics": _latest_metrics(item),
         "closing_reason": item.closing_reason,
@@ -39,13 +40,16 @@ def item_view(item: ContentItem) -> dict[str, Any]:
 
 
 def _latest_metrics(item: ContentItem) -> dict[str, dict[str, Any]]:
-    """Per platform: the time of the latest observation, and each counter's latest reported total."""
+    """Per platform: the time of the latest observation, each counter's latest reported total,
+    and the counters that observation corrected downwards (counter -> the earlier total)."""
     latest = {}
     for platform, observations in item.observations.items():
         totals: dict[str, int] = {}
         for observed_at in sorted(observations):  # ISO times in UTC: text order is time order
             totals |= observations[observed_at]
-        latest[platform] = {"observed_at": max(observations), "counters": totals}
+        last = max(observations)
+        corrections = item.corrections.get(platform, {}).get(last, {})
+        latest[platform] = {"observed_at": last, "counters": totals, "corrections": dict(corrections)}
     return latest
 
 

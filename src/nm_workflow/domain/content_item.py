@@ -4,6 +4,12 @@ planned -> drafting -> in_review(editor -> department_head -> legal) -> approved
 -> published; changes requested sends it back to drafting; withdrawn and
 cancelled are final. Public methods check the rules, then trigger one event;
 the private `@event` methods only record what happened.
+
+Every command checks in one order, so that the first rule broken is the one
+reported (docs/errors.md, "Order of checks"): 1. the item is closed; 2. it is
+(not) published; 3. its state and review stage; 4. who decides (segregation of
+duties); 5. the arguments against the item's data (platform, revision, hash,
+times, counters).
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from nm_workflow.domain.errors import (
     NotPublished,
     ObservedBeforePublication,
     PlatformNotPlanned,
+    PublishedBeforeApproval,
     RepeatedApproval,
     SelfApproval,
     StaleRevision,
@@ -42,6 +49,7 @@ from nm_workflow.domain.errors import (
 )
 from nm_workflow.domain.metadata import WorkflowAggregate
 from nm_workflow.domain.roles import FIRST_STAGE, Stage
+from nm_workflow.domain.timing import Now
 
 
 class ContentItem(WorkflowAggregate):
@@ -68,15 +76,24 @@ class ContentItem(WorkflowAggregate):
         self.stage = None
         self.approvals: dict[str, str] = {}
         self.approved_revision: int | None = None
+        self.approved_at: datetime | None = None
         self.schedule: dict[str, datetime] = {}
+        self.scheduled_revision: int | None = None
         self.publications: dict[str, Publication] = {}
         self.observations: dict[str, dict[str, dict[str, int]]] = {}
+        self.corrections: dict[str, dict[str, dict[str, int]]] = {}
         self.closing_reason: str | None = None
 
     @classmethod
-    def plan(cls, **plan: Any) -> ContentItem:
-        """Ch. 5.1: a plan states theme, format, audience, effect and platforms."""
+    def plan(cls, *, now: Now, **plan: Any) -> ContentItem:
+        """Ch. 5.1: a plan states theme, format, audience, effect and platforms.
+
+        A planned publication date lies from today to the planning horizon
+        (OutsidePlanningHorizon).
+        """
         check_platforms(plan["platforms"])
+        if plan.get("planned_publish_date") is not None:
+            now.check_planned_date(plan["planned_publish_date"], "planned publication date")
         return cls(**{**plan, "platforms": list(plan["platforms"])})
 
     # --- creation and review -------------------------------------------------
@@ -113,11 +130,13 @@ class ContentItem(WorkflowAggregate):
         reviewer_department: str,
     ) -> None:
         self._require_review_at(stage, reviewer_department)
-        number = self._check_revision(revision, content_hash)
         if any(r["author_id"] == reviewer_id for r in self.revisions):
             raise SelfApproval(f"{reviewer_id} authored a revision of this item and may not approve it.")
         if reviewer_id in self.approvals.values():
-            raise RepeatedApproval(f"{reviewer_id} already approved another stage of revision {number}.")
+            raise RepeatedApproval(
+                f"{reviewer_id} already approved another stage of revision {self.current_revision['number']}."
+            )
+        number = self._check_revision(revision, content_hash)
         approved = {
             Stage.EDITOR: self._editorially_approved,
             Stage.DEPARTMENT_HEAD: self._department_head_approved,
@@ -142,9 +161,15 @@ class ContentItem(WorkflowAggregate):
 
     # --- publishing and afterwards --------------------------------------------
 
-    def schedule_publication(self, *, platform: str, at: datetime) -> None:
+    def schedule_publication(self, *, platform: str, at: datetime, now: Now) -> None:
+        """Schedule the approved revision on a platform, from now to the planning horizon.
+
+        A new draft voids every schedule, as it voids the approvals.
+        """
         self._require_publishable(platform)
-        self._scheduled(platform=platform, at=as_utc(at, "scheduled time"))
+        at = as_utc(at, "scheduled time")
+        now.check_planned(at, "scheduled time")
+        self._scheduled(platform=platform, at=at, revision=self.approved_revision)
 
     def publish(
         self,
@@ -155,7 +180,9 @@ class ContentItem(WorkflowAggregate):
         url: str | None,
         revision: int,
         content_hash: str,
+        now: Now,
     ) -> None:
+        """Ch. 5.4: publish the approved revision, at a time after its approval and not in the future."""
         self._require_publishable(platform)
         published_at = as_utc(published_at, "publication time")
         if revision != self.approved_revision:
@@ -164,6 +191,12 @@ class ContentItem(WorkflowAggregate):
             )
         if content_hash != self.current_revision["content_hash"]:
             raise ContentHashMismatch("The published content differs from the approved revision.")
+        if self.approved_at is not None and published_at < self.approved_at:
+            raise PublishedBeforeApproval(
+                f"The publication time {published_at.isoformat()} is before revision {revision} was "
+                f"approved, at {self.approved_at.isoformat()}."
+            )
+        now.check_happened(published_at, "publication time")
         self._published(
             platform=platform,
             published_at=published_at,
@@ -173,12 +206,19 @@ class ContentItem(WorkflowAggregate):
             content_hash=content_hash,
         )
 
-    def record_metrics(self, *, platform: str, observed_at: datetime, counters: dict[str, int]) -> bool:
+    def record_metrics(
+        self, *, platform: str, observed_at: datetime, counters: dict[str, int], now: Now
+    ) -> bool:
         """Record a cumulative observation; False when it was already recorded.
 
-        Allowed after withdrawal too: platforms report late, and the figures describe
-        the time the content was live.
+        Allowed after withdrawal too, for a platform the item was published on:
+        platforms report late, and the figures describe the time the content was
+        live. A counter lower than in the observation before it (by observed_at)
+        is accepted as the platform's correction and recorded as such
+        (`corrections`: counter -> the earlier total).
         """
+        if self.state.is_final and platform not in self.publications:
+            self._require_open()
         if platform not in self.publications:
             raise NotPublished(f"The item was never published on {platform}; there is nothing to measure.")
         observed_at = as_utc(observed_at, "observation time")
@@ -188,6 +228,7 @@ class ContentItem(WorkflowAggregate):
                 f"The observation time {observed_at.isoformat()} is before the publication on "
                 f"{platform} at {published_at.isoformat()}."
             )
+        now.check_happened(observed_at, "observation time")
         check_counters(counters)
         earlier = self.observations.get(platform, {}).get(observed_at.isoformat())
         if earlier == counters:
@@ -196,7 +237,12 @@ class ContentItem(WorkflowAggregate):
             raise ConflictingObservation(
                 f"Other counters were recorded for {platform} at {observed_at.isoformat()}."
             )
-        self._metrics_recorded(platform=platform, observed_at=observed_at, counters=dict(counters))
+        self._metrics_recorded(
+            platform=platform,
+            observed_at=observed_at,
+            counters=dict(counters),
+            corrections=self._corrections(platform, observed_at, counters),
+        )
         return True
 
     def withdraw(self, *, reason: str) -> None:
@@ -259,6 +305,16 @@ class ContentItem(WorkflowAggregate):
         if platform in self.publications:
             raise AlreadyPublished(f"The item is already published on {platform}.")
 
+    def _corrections(self, platform: str, observed_at: datetime, counters: dict[str, int]) -> dict[str, int]:
+        """Counters lower than their total in the latest earlier observation: counter -> that total."""
+        earlier: dict[str, int] = {}
+        for moment, reported in sorted(self.observations.get(platform, {}).items()):
+            if moment < observed_at.isoformat():  # ISO times in UTC: text order is time order
+                earlier |= reported
+        return {
+            name: earlier[name] for name, value in sorted(counters.items()) if value < earlier.get(name, 0)
+        }
+
     def _check_revision(self, revision: int | None, expected_hash: str | None) -> int:
         current = self.current_revision
         if revision is not None and revision != current["number"]:
@@ -292,6 +348,8 @@ class ContentItem(WorkflowAggregate):
             )
         )
         self._void_review(ItemState.DRAFTING)
+        # A schedule, like an approval, was made for the revision before.
+        self.schedule, self.scheduled_revision = {}, None
 
     @event("ReviewRequested")
     def _review_requested(self, revision: int, stage: str) -> None:
@@ -306,16 +364,21 @@ class ContentItem(WorkflowAggregate):
         self._approved(Stage.DEPARTMENT_HEAD, reviewer_id)
 
     @event("LegallyApproved")
-    def _legally_approved(self, revision: int, content_hash: str, reviewer_id: str) -> None:
+    def _legally_approved(
+        self, revision: int, content_hash: str, reviewer_id: str, timestamp: datetime | None = None
+    ) -> None:
         self._approved(Stage.LEGAL, reviewer_id)
+        self.approved_at = timestamp  # the event's own time: when the last stage approved
 
     @event("ChangesRequested")
     def _changes_requested(self, stage: str, revision: int, reasons: list[str], reviewer_id: str) -> None:
         self._void_review(ItemState.DRAFTING)
 
     @event("Scheduled")
-    def _scheduled(self, platform: str, at: datetime) -> None:
+    def _scheduled(self, platform: str, at: datetime, revision: int | None = None) -> None:
+        # Schedules recorded before they named their revision were made for the approved one.
         self.schedule[platform] = at
+        self.scheduled_revision = self.approved_revision if revision is None else revision
 
     @event("Published")
     def _published(
@@ -338,8 +401,16 @@ class ContentItem(WorkflowAggregate):
         self.state = ItemState.PUBLISHED
 
     @event("MetricsRecorded")
-    def _metrics_recorded(self, platform: str, observed_at: datetime, counters: dict[str, int]) -> None:
+    def _metrics_recorded(
+        self,
+        platform: str,
+        observed_at: datetime,
+        counters: dict[str, int],
+        corrections: dict[str, int] | None = None,
+    ) -> None:
         self.observations.setdefault(platform, {})[observed_at.isoformat()] = dict(counters)
+        if corrections:  # None in observations recorded before corrections were
+            self.corrections.setdefault(platform, {})[observed_at.isoformat()] = dict(corrections)
 
     @event("Withdrawn")
     def _withdrawn(self, reason: str) -> None:

@@ -132,3 +132,21 @@ class RepeatedApproval(DutySegregationViolation):
 class WrongDepartment(DutySegregationViolation):
     slug = "wrong-department"
     title = "A department head approves only their own department's items"
+
+
+# --- times the policy cannot believe (domain/timing.py) ----------------------
+
+
+class TimeInTheFuture(RuleViolation):
+    slug = "time-in-the-future"
+    title = "A time reporting what happened lies in the future"
+
+
+class PublishedBeforeApproval(RuleViolation):
+    slug = "published-before-approval"
+    title = "A publication cannot predate the approval that allowed it"
+
+
+class OutsidePlanningHorizon(RuleViolation):
+    slug = "outside-planning-horizon"
+    title = "A planned time lies in the past or beyond the planning horizon"

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 
 from nm_workflow import __version__
+from nm_workflow.application.clock import Clock, system_clock
 from nm_workflow.application.items import ContentItems
 from nm_workflow.application.keys import KeyService
 from nm_workflow.application.settings import Settings
@@ -24,13 +26,20 @@ Errors are RFC 9457 `application/problem+json`; each `type` is documented at `/p
 """
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, clock: Clock = system_clock) -> FastAPI:
+    """The app; `clock` is the present its time checks use (tests pass their own)."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = EventStore(settings)
-        app.state.store, app.state.items, app.state.keys = store, ContentItems(store), KeyService(store)
+        items = ContentItems(
+            store,
+            clock,
+            timedelta(seconds=settings.clock_skew_seconds),
+            timedelta(days=settings.planning_horizon_days),
+        )
+        app.state.store, app.state.items, app.state.keys = store, items, KeyService(store)
         app.state.read_model = read_model = ReadModel(settings, store)
         # Embedded by default, so that `nm-workflow serve` alone gives working queues.
         supervisor = (

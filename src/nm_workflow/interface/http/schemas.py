@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -63,11 +64,22 @@ Revision = Annotated[int, Strict(), Field(ge=1, le=100_000)]
 Counter = Annotated[int, Strict(), Field(ge=0, le=10**15)]
 
 
-def _written_out(value: Any) -> Any:
-    """Dates and times are ISO 8601 text; a bare number (an epoch?) is too easily misread."""
-    if isinstance(value, int | float):
-        raise ValueError("must be ISO 8601 text, e.g. '2026-11-26' or '2026-11-26T09:30:00+08:00'")
-    return value
+# RFC 3339 section 5.6 (a date-time with seconds and a zone; 'T' or a space between);
+# anything else, a numeric string above all ("1700000000": an epoch?), is too easily misread.
+TIME_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})$"
+DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+
+
+def _written_out(pattern: str, example: str) -> BeforeValidator:
+    """Accept only text of `pattern`; the type after it checks that the values exist."""
+    shape = re.compile(pattern)
+
+    def check(value: Any) -> Any:
+        if not isinstance(value, str) or not shape.fullmatch(value):
+            raise ValueError(f"must be RFC 3339 / ISO 8601 text, e.g. '{example}'")
+        return value
+
+    return BeforeValidator(check)
 
 
 def _representable_in_utc(moment: datetime) -> datetime:
@@ -77,8 +89,22 @@ def _representable_in_utc(moment: datetime) -> datetime:
         raise ValueError(error.detail) from None
 
 
-Moment = Annotated[AwareDatetime, BeforeValidator(_written_out), AfterValidator(_representable_in_utc)]
-Day = Annotated[date, BeforeValidator(_written_out)]
+_MOMENT_EXAMPLE, _DAY_EXAMPLE = "2027-03-01T09:30:00+08:00", "2027-03-01"
+Moment = Annotated[
+    AwareDatetime,
+    _written_out(TIME_PATTERN, _MOMENT_EXAMPLE),
+    AfterValidator(_representable_in_utc),
+    WithJsonSchema(
+        {"type": "string", "format": "date-time", "pattern": TIME_PATTERN, "examples": [_MOMENT_EXAMPLE]}
+    ),
+]
+"""Every time the API takes: RFC 3339 text with a zone, years 1-9999 once in UTC."""
+Day = Annotated[
+    date,
+    _written_out(DATE_PATTERN, _DAY_EXAMPLE),
+    WithJsonSchema({"type": "string", "format": "date", "pattern": DATE_PATTERN, "examples": [_DAY_EXAMPLE]}),
+]
+"""Every date the API takes: ISO 8601 calendar date text."""
 
 
 PLAN_EXAMPLE: dict[str, Any] = {

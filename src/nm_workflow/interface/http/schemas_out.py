@@ -35,6 +35,11 @@ class PublicationOut(BaseModel):
 class ObservationOut(BaseModel):
     observed_at: datetime
     counters: dict[str, int]
+    corrections: dict[str, int] = Field(
+        default_factory=dict,
+        description="Counters this observation reported lower than the observation before it "
+        "(a platform's correction): counter -> the earlier total.",
+    )
 
 
 _ITEM_EXAMPLE: dict[str, Any] = {
@@ -57,6 +62,7 @@ _ITEM_EXAMPLE: dict[str, Any] = {
     "approvals": {"editor": "eddie"},
     "approved_revision": None,
     "schedule": {},
+    "scheduled_revision": None,
     "publications": [],
     "latest_metrics": {},
     "closing_reason": None,
@@ -84,7 +90,10 @@ class ItemOut(BaseModel):
     current_revision: RevisionOut | None
     approvals: dict[str, str] = Field(description="Stage -> reviewer id, for the current revision.")
     approved_revision: int | None
-    schedule: dict[str, datetime]
+    schedule: dict[str, datetime] = Field(
+        description="Platform -> planned publication time, for `scheduled_revision`; a new draft voids it."
+    )
+    scheduled_revision: int | None = Field(description="The approved revision the schedule was made for.")
     publications: list[PublicationOut]
     latest_metrics: dict[str, ObservationOut] = Field(
         description="Per platform: the latest observation time and each counter's latest reported total."

@@ -104,10 +104,17 @@ class LatestMetricsRow(MetricsRow):
     observations: int = Field(description="Observations recorded so far for this item and platform.")
 
 
+class MetricsHistoryRow(MetricsRow):
+    corrected: dict[str, int] | None = Field(
+        description="Counters reported lower than in the observation before it (a platform's "
+        "correction): counter -> the earlier total; null when none went down."
+    )
+
+
 class ItemMetrics(BaseModel):
     item_id: UUID
     latest: list[LatestMetricsRow]
-    history: list[MetricsRow]
+    history: list[MetricsHistoryRow]
 
 
 class AuditEntry(BaseModel):
