@@ -8,6 +8,7 @@ Without either, PostgreSQL tests are skipped locally and fail in CI (`CI=true`).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -98,3 +99,20 @@ def store(settings: Settings) -> Iterator[EventStore]:
     event_store = EventStore(settings)
     yield event_store
     event_store.close()
+
+
+@pytest.fixture(params=["UTC", "Asia/Shanghai", "America/New_York"])
+def machine_time_zone(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run a test as on a machine in each of these zones (TZ and time.tzset()): times must be
+    converted to UTC explicitly, never through the machine's local time."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = str(request.param)
+    time.tzset()
+    try:
+        yield str(request.param)
+    finally:
+        if before is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = before
+        time.tzset()

@@ -126,13 +126,9 @@ def test_an_observation_reports_at_least_one_counter(api: Api) -> None:
 
 def test_metrics_cannot_be_observed_before_the_publication(api: Api) -> None:
     item = api.published()  # on wechat at PUBLISHED_AT
-    response = api.post(
-        f"/items/{item}/metrics", _observation(observed_at=at(seconds=-1)), api.analyst
-    )
+    response = api.post(f"/items/{item}/metrics", _observation(observed_at=at(seconds=-1)), api.analyst)
     _assert_problem(response, 422, "/problems/observed-before-publication")
-    response = api.post(
-        f"/items/{item}/metrics", _observation(observed_at=at()), api.analyst
-    )
+    response = api.post(f"/items/{item}/metrics", _observation(observed_at=at()), api.analyst)
     assert response.status_code == 200, response.text
 
 
