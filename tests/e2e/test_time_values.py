@@ -4,7 +4,7 @@ their revision; closed items; counter corrections; values pinned away from ASCII
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -44,6 +44,7 @@ def _auth(key: str) -> dict[str, str]:
 def test_a_time_that_is_not_rfc_3339_text_is_refused_in_every_body(api: Api, moment: object) -> None:
     item, content_hash = api.approved()
     published = api.published()
+    assert api.analyst  # keys are events too: created before the head is taken
     head = _head(api)
     for path, body, field in [
         (f"/items/{item}/schedule", {"platform": "wechat", "at": moment}, "body.at"),
@@ -83,13 +84,12 @@ def test_a_time_query_that_is_not_rfc_3339_text_is_refused(api: Api, moment: str
 def test_audit_trail_bounds_before_the_year_1000_compare_as_times(api: Api) -> None:
     item = api.planned()
     auditor = api.key("aud", "auditor", "audit")
+    waiting = _auth(auditor) | {"Wait-For-Position": str(_head(api))}
     since_antiquity = api.client.get(
-        "/audit-trail", params={"from": "0500-01-01T00:00:00Z", "aggregate_id": item}, headers=_auth(auditor)
+        "/audit-trail", params={"from": "0500-01-01T00:00:00Z", "aggregate_id": item}, headers=waiting
     )
     assert [e["event_type"] for e in since_antiquity.json()["items"]] == ["Planned"]
-    until_antiquity = api.client.get(
-        "/audit-trail", params={"to": "0999-06-01T00:00:00Z"}, headers=_auth(auditor)
-    )
+    until_antiquity = api.client.get("/audit-trail", params={"to": "0999-06-01T00:00:00Z"}, headers=waiting)
     assert until_antiquity.json()["items"] == []
     as_of = api.client.get(f"/items/{item}", params={"as_of": "0001-01-01T00:00:00Z"}, headers=_auth(auditor))
     _assert_problem(as_of, 404, "/problems/not-found")
@@ -109,13 +109,14 @@ def test_a_publication_in_the_future_is_refused_and_writes_nothing(api: Api) -> 
 
 
 def test_the_clock_skew_is_a_setting(app_factory: Any) -> None:
-    now = datetime(2030, 1, 1, tzinfo=UTC)
+    now = app_clock().replace(microsecond=0)  # fixed: the app's present stands still
     api: Api = app_factory(clock=lambda: now, clock_skew_seconds=0)
     item, content_hash = api.approved()
-    ahead = _publication(content_hash, published_at="2030-01-01T00:00:01Z")
+    ahead = _publication(content_hash, published_at=(now + timedelta(seconds=1)).isoformat())
     _assert_problem(api.post(f"/items/{item}/publications", ahead, api.marketing), 422,
                     "/problems/time-in-the-future")  # fmt: skip
-    exact = _publication(content_hash, published_at="2030-01-01T08:00:00+08:00")
+    in_beijing = now.astimezone(timezone(timedelta(hours=8))).isoformat()
+    exact = _publication(content_hash, published_at=in_beijing)
     assert api.post(f"/items/{item}/publications", exact, api.marketing).status_code == 200
 
 
@@ -199,8 +200,9 @@ def test_every_command_on_a_closed_item_answers_item_closed(api: Api, closing: s
     else:
         item, content_hash = api.approved()
     assert api.post(f"/items/{item}/{closing}", {"reason": "closed"}, api.marketing).status_code == 200
+    commands = _commands(api, item, content_hash)  # creates the keys (events) before the head is taken
     head = _head(api)
-    for path, body, key in _commands(api, item, content_hash):
+    for path, body, key in commands:
         if closing == "withdrawal" and path == "withdrawal":
             continue  # covered below with the other final state
         response = api.post(f"/items/{item}/{path}", body, key)
