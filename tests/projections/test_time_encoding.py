@@ -1,0 +1,55 @@
+"""Every time Python can hold is stored, read back and ordered exactly on both databases,
+whatever the machine's zone (the SQLite text once lost the leading zeros of years < 1000)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+
+import pytest
+
+from nm_workflow.application.store import EventStore
+from projections.schema import Table, col
+from projections.sql import SQLITE, Database
+
+PROBE = Table("time_probe", (col("n", "int"), col("at", "time"), col("day", "date")), primary_key=("n",))
+TABLES = {"time_probe": "time_probe"}
+EDGES = [
+    datetime(1, 1, 1, tzinfo=UTC),
+    datetime(9, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    datetime(999, 6, 1, tzinfo=UTC),
+    datetime(999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    datetime(1000, 1, 1, tzinfo=UTC),
+    datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    datetime(1970, 1, 1, tzinfo=UTC),
+    datetime(2026, 11, 29, 16, 0, 0, 1, tzinfo=UTC),
+    datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+]
+
+
+@pytest.mark.usefixtures("machine_time_zone")
+def test_every_year_round_trips_and_sorts_as_time(store: EventStore) -> None:
+    db = Database(store)
+    with db.write(TABLES) as tx:
+        for statement in PROBE.ddl(db.dialect):
+            tx.execute(statement)
+        for n, moment in enumerate(reversed(EDGES)):
+            # Written in another zone than UTC: the database keeps the instant.
+            written = moment if moment.year in (1, 9999) else moment.astimezone(timezone(timedelta(hours=8)))
+            tx.execute("INSERT INTO {time_probe} (n, at, day) VALUES (:n, :at, :day)",
+                       {"n": n, "at": written, "day": moment.date()})  # fmt: skip
+    with db.read(TABLES) as tx:
+        rows = [PROBE.decode(db.dialect, r) for r in tx.all("SELECT * FROM {time_probe} ORDER BY at")]
+        after = tx.all(
+            "SELECT n FROM {time_probe} WHERE at >= :since", {"since": datetime(500, 1, 1, tzinfo=UTC)}
+        )
+        days = tx.all("SELECT day FROM {time_probe} ORDER BY day")
+    assert [r["at"] for r in rows] == EDGES
+    assert all(r["at"].utcoffset() == timedelta(0) for r in rows)
+    assert len(after) == len(EDGES) - 2
+    assert [PROBE.decode(db.dialect, d)["day"] for d in days] == [m.date() for m in EDGES]
+
+
+def test_the_sqlite_text_of_a_time_has_a_four_digit_year() -> None:
+    assert SQLITE.param(datetime(999, 6, 1, tzinfo=UTC)) == "0999-06-01 00:00:00.000000"
+    assert SQLITE.param(date(999, 6, 1)) == "0999-06-01"
+    assert SQLITE.time_out("0999-06-01 00:00:00.000000") == datetime(999, 6, 1, tzinfo=UTC)
