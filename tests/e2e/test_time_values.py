@@ -268,3 +268,27 @@ def test_times_read_back_in_utc_whatever_the_machine_zone(api: Api) -> None:
     assert row["published_at"] == at()
     (history,) = api.get(f"/items/{item}/metrics", api.analyst, **_wait(measured)).json()["history"]
     assert history["observed_at"] == at(1)
+
+
+def test_counters_at_their_bounds_are_projected_and_beyond_them_refused(api: Api) -> None:
+    item = api.published()
+    edges = _observation(counters={"impressions": 10**15, "likes": 0, "clicks": 1})
+    measured = api.post(f"/items/{item}/metrics", edges, api.analyst)
+    assert measured.status_code == 200, measured.text
+    (latest,) = api.get(f"/items/{item}/metrics", api.analyst, **_wait(measured)).json()["latest"]
+    assert (latest["impressions"], latest["likes"], latest["clicks"]) == (10**15, 0, 1)
+    assert latest["interaction_rate"] == 0.0  # 0 likes is a rate of 0, not an unknown one
+    beyond = _observation(observed_at=at(2), counters={"impressions": 10**15 + 1})
+    _assert_problem(
+        api.post(f"/items/{item}/metrics", beyond, api.analyst), 422, "/problems/validation-error"
+    )
+
+
+def test_a_time_keeps_its_microseconds_through_every_read(api: Api) -> None:
+    item, content_hash = api.approved()
+    precise = at(seconds=0.000001, zone=8)
+    published = api.post(f"/items/{item}/publications", _publication(content_hash, published_at=precise),
+                         api.marketing)  # fmt: skip
+    assert published.json()["publications"][0]["published_at"] == at(seconds=0.000001)
+    (row,) = api.get(f"/publications?item_id={item}", api.marketing, **_wait(published)).json()["items"]
+    assert row["published_at"] == at(seconds=0.000001)
