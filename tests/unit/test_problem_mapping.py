@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from nm_workflow.domain.errors import DomainError, WorkflowError
@@ -33,3 +35,8 @@ def test_slugs_are_unique() -> None:
 
 def test_domain_errors_are_never_server_errors() -> None:
     assert all(400 <= status_of(k) < 500 for k in _leaves() if issubclass(k, DomainError))
+
+
+def test_every_problem_type_has_a_row_in_docs_errors() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "errors.md").read_text(encoding="utf-8")
+    assert [slug for slug in catalogue() if f"| `/problems/{slug}` |" not in doc] == []

@@ -1,4 +1,4 @@
-"""NM_DATABASE_URL: what is taken from it, and the clear error for one that cannot work."""
+"""NM_DATABASE_URL: what is taken from it and the error for one that cannot work; time tolerances."""
 
 from __future__ import annotations
 
@@ -48,3 +48,18 @@ def test_query_options_are_kept_for_libpq() -> None:
 def test_a_url_that_cannot_work_is_refused_at_start_up(url: str, complaint: str) -> None:
     with pytest.raises(ValidationError, match=complaint):
         Settings(database_url=url)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("NM_CLOCK_SKEW_SECONDS", "-1"), ("NM_CLOCK_SKEW_SECONDS", "86401"),
+     ("NM_PLANNING_HORIZON_DAYS", "0"), ("NM_PLANNING_HORIZON_DAYS", "36501")],
+)  # fmt: skip
+def test_the_time_tolerances_are_bounded(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError, match=variable.removeprefix("NM_").lower()):
+        Settings()
+
+
+def test_the_time_tolerances_default_to_five_minutes_and_ten_years() -> None:
+    assert (Settings().clock_skew_seconds, Settings().planning_horizon_days) == (300, 3650)

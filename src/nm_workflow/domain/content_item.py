@@ -217,9 +217,8 @@ class ContentItem(WorkflowAggregate):
         is accepted as the platform's correction and recorded as such
         (`corrections`: counter -> the earlier total).
         """
-        if self.state.is_final and platform not in self.publications:
-            self._require_open()
         if platform not in self.publications:
+            self._require_open()  # a closed item answers item-closed first (the order of checks)
             raise NotPublished(f"The item was never published on {platform}; there is nothing to measure.")
         observed_at = as_utc(observed_at, "observation time")
         published_at = self.publications[platform]["published_at"]
@@ -309,7 +308,7 @@ class ContentItem(WorkflowAggregate):
         """Counters lower than their total in the latest earlier observation: counter -> that total."""
         earlier: dict[str, int] = {}
         for moment, reported in sorted(self.observations.get(platform, {}).items()):
-            if moment < observed_at.isoformat():  # ISO times in UTC: text order is time order
+            if datetime.fromisoformat(moment) < observed_at:
                 earlier |= reported
         return {
             name: earlier[name] for name, value in sorted(counters.items()) if value < earlier.get(name, 0)
