@@ -48,6 +48,18 @@ class Settings(BaseSettings):
     review_stage_hours: int = Field(
         default=48, ge=1, description="Hours a review stage may take before the item is overdue."
     )
+    max_waiting_reads: int = Field(
+        default=1000,
+        ge=0,
+        le=100_000,
+        description="Reads per process that may wait for Wait-For-Position at once; more are answered stale.",
+    )
+    request_header_timeout: float = Field(
+        default=10, gt=0, le=300, description="Seconds a client has to send a request's line and headers."
+    )
+    request_body_timeout: float = Field(
+        default=30, gt=0, le=3600, description="Seconds a client has to send a request's whole body."
+    )
 
     @field_validator("database_url")
     @classmethod

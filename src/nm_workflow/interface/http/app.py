@@ -14,6 +14,7 @@ from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
 from nm_workflow.interface.http import openapi, problems, routes_items, routes_meta, routes_reads
 from nm_workflow.interface.http.protocol import BodyGate, HeadAsGet
+from nm_workflow.interface.http.waiting import PositionWatch
 from projections import ProjectionSupervisor, ReadModel
 
 DESCRIPTION = """Commands and reads of the new-media operations workflow.
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = EventStore(settings)
         app.state.store, app.state.items, app.state.keys = store, ContentItems(store), KeyService(store)
         app.state.read_model = read_model = ReadModel(settings, store)
+        app.state.position_watch = PositionWatch(read_model.positions, settings.max_waiting_reads)
         # Embedded by default, so that `nm-workflow serve` alone gives working queues.
         supervisor = (
             ProjectionSupervisor(settings, read_model=read_model) if settings.embedded_projections else None

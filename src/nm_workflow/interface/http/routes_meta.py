@@ -18,7 +18,8 @@ def health(request: Request) -> dict[str, Any]:
     """Liveness and readiness: 503 when the event store cannot be reached."""
     store: EventStore = request.app.state.store
     backend = "postgresql" if request.app.state.settings.uses_postgres else "sqlite"
-    return {"status": "ok", "store": backend, "log_head": store.head()}
+    waiting = request.app.state.position_watch.pending  # reads waiting for Wait-For-Position
+    return {"status": "ok", "store": backend, "log_head": store.head(), "waiting_reads": waiting}
 
 
 @router.get("/problems/{slug}", responses={404: {"model": Problem, "description": "Unknown problem type"}})
