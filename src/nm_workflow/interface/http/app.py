@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in routers:
         app.include_router(router)
     app.state.api_routes = [route for router in routers for route in router.routes]  # for 405's Allow
-    app.add_middleware(BodyGate, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyGate, max_bytes=settings.max_body_bytes, timeout=settings.request_body_timeout)
     app.add_middleware(HeadAsGet)
     openapi.install(app)
     return app

@@ -32,9 +32,11 @@ def get_keys(request: Request) -> KeyService:
 
 
 def current_actor(
+    request: Request,
     keys: Annotated[KeyService, Depends(get_keys)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Actor:
+    once(request, "Authorization", None)
     if credentials is None:
         raise AuthenticationFailed("Send your API key as 'Authorization: Bearer <key>'.")
     return keys.authenticate(credentials.credentials)
@@ -60,7 +62,7 @@ def _token(name: str, value: str | None) -> str | None:
     return value
 
 
-def _once(request: Request, name: str, value: str | None) -> str | None:
+def once(request: Request, name: str, value: str | None) -> str | None:
     """The framework would silently take the first of a repeated header: refuse the ambiguity."""
     if len(request.headers.getlist(name)) > 1:
         raise InvalidRequest(f"Send the {name} header once.")
@@ -94,9 +96,9 @@ def command_context(
 ) -> CommandContext:
     return CommandContext(
         actor=actor,
-        expected_version=parse_if_match(_once(request, "If-Match", if_match)),
-        idempotency_key=_token("Idempotency-Key", _once(request, "Idempotency-Key", idempotency_key)),
-        correlation_id=_token("X-Correlation-Id", _once(request, "X-Correlation-Id", x_correlation_id)),
+        expected_version=parse_if_match(once(request, "If-Match", if_match)),
+        idempotency_key=_token("Idempotency-Key", once(request, "Idempotency-Key", idempotency_key)),
+        correlation_id=_token("X-Correlation-Id", once(request, "X-Correlation-Id", x_correlation_id)),
     )
 
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from nm_workflow.application.security import Actor, Command, authorize
 from nm_workflow.domain.roles import Stage
-from nm_workflow.interface.http.deps import CurrentActor, Items
+from nm_workflow.interface.http.deps import CurrentActor, Items, once
 from nm_workflow.interface.http.routes_items import READ
 from nm_workflow.interface.http.schemas import Moment
 from nm_workflow.interface.http.schemas_reads import (
@@ -51,6 +51,7 @@ class Freshness(BaseModel):
 
 
 def freshness(
+    request: Request,
     wait_for_position: Annotated[
         int | None,
         Header(
@@ -61,6 +62,8 @@ def freshness(
     ] = None,
     wait_timeout: Annotated[float, Header(gt=0, le=5, description="Seconds to wait at most (<= 5).")] = 5.0,
 ) -> Freshness:
+    once(request, "Wait-For-Position", None)
+    once(request, "Wait-Timeout", None)
     return Freshness(position=wait_for_position, timeout=wait_timeout)
 
 
