@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from typing import Annotated
+from uuid import UUID
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from nm_workflow.application.commands import CommandContext
@@ -44,6 +45,13 @@ def current_actor(
 
 Items = Annotated[ContentItems, Depends(get_items)]
 CurrentActor = Annotated[Actor, Depends(current_actor)]
+ItemId = Annotated[
+    UUID,
+    Path(
+        description="The item's id (`id` of the planned item).",
+        examples=["0b7e4c1e-9a43-4c59-a1c2-7f1f3a0e5d11"],
+    ),
+]
 
 
 def parse_if_match(value: str | None) -> int | None:
@@ -76,6 +84,7 @@ def command_context(
         str | None,
         Header(
             description='Version the command expects, e.g. "3" (from ETag); `*` for any.',
+            examples=['"3"'],
             json_schema_extra={"pattern": r'^(\*|"[1-9][0-9]{0,11}"|[1-9][0-9]{0,11})$'},
         ),
     ] = None,
@@ -83,6 +92,7 @@ def command_context(
         str | None,
         Header(
             description="Retrying with the same key returns the first result.",
+            examples=["5f0c2a9e-plan-spring-launch"],
             json_schema_extra={"pattern": _TOKEN.pattern},
         ),
     ] = None,
@@ -90,6 +100,7 @@ def command_context(
         str | None,
         Header(
             description="Ties events of one business transaction together.",
+            examples=["launch-2027-03"],
             json_schema_extra={"pattern": _TOKEN.pattern},
         ),
     ] = None,

@@ -12,7 +12,8 @@ from pydantic import BaseModel
 
 from nm_workflow.application.security import Actor, Command, authorize
 from nm_workflow.domain.roles import Stage
-from nm_workflow.interface.http.deps import CurrentActor, Items, once
+from nm_workflow.interface.http.deps import CurrentActor, ItemId, Items, once
+from nm_workflow.interface.http.openapi import callers
 from nm_workflow.interface.http.routes_items import READ
 from nm_workflow.interface.http.schemas import Moment
 from nm_workflow.interface.http.schemas_reads import (
@@ -27,6 +28,7 @@ from nm_workflow.interface.http.waiting import PositionWatch, Waited
 from projections import READS, InvalidQuery, ReadModel
 
 router = APIRouter(tags=["reads (projections)"])
+_ITEM = "0b7e4c1e-9a43-4c59-a1c2-7f1f3a0e5d11"
 
 _FRESHNESS = {
     "Projection-Position": {"description": "Log position the answer reflects", "schema": {"type": "integer"}},
@@ -41,8 +43,16 @@ _FRESHNESS = {
         "schema": {"type": "string", "enum": ["true"]},
     },
 }
-Limit = Annotated[int, Query(ge=1, le=500)]
-Cursor = Annotated[str | None, Query(max_length=200, description="next_cursor of the previous page")]
+Limit = Annotated[int, Query(ge=1, le=500, description="Rows per page.", examples=[50])]
+Cursor = Annotated[
+    str | None,
+    Query(max_length=200, description="`next_cursor` of the previous page.", examples=["eyJwIjogNDJ9"]),
+]
+Department = Annotated[
+    str | None,
+    Query(max_length=200, description="Only the items of this department.", examples=["marketing"]),
+]
+Platform = Annotated[str | None, Query(max_length=50, description="Only this platform.", examples=["wechat"])]
 
 
 class Freshness(BaseModel):
@@ -58,9 +68,12 @@ def freshness(
             ge=0,
             le=2**62,
             description="Wait until the projections reach this position (the Log-Position of your command).",
+            examples=[42],
         ),
     ] = None,
-    wait_timeout: Annotated[float, Header(gt=0, le=5, description="Seconds to wait at most (<= 5).")] = 5.0,
+    wait_timeout: Annotated[
+        float, Header(gt=0, le=5, description="Seconds to wait at most (<= 5).", examples=[2])
+    ] = 5.0,
 ) -> Freshness:
     once(request, "Wait-For-Position", None)
     once(request, "Wait-Timeout", None)
@@ -114,18 +127,25 @@ def _page(model: type[BaseModel], page: Any) -> dict[str, Any]:
     return {"items": items, "next_cursor": page.next_cursor}
 
 
-def _ok(model: Any) -> dict[int | str, dict[str, Any]]:
-    return {200: {"model": model, "headers": _FRESHNESS}, **READ}
+def _ok(model: Any, command: Command = Command.READ) -> dict[str, Any]:
+    return {
+        "response_model": model,
+        "responses": {200: {"model": model, "headers": _FRESHNESS}, **READ},
+        **callers(command),
+    }
 
 
-@router.get("/queues/review", response_model=list[ReviewQueueEntry], responses=_ok(list[ReviewQueueEntry]))
+@router.get("/queues/review", **_ok(list[ReviewQueueEntry]))
 async def review_queue(
     actor: CurrentActor,
     reads: Reads,
     fresh: Fresh,
     watch: Watch,
-    stage: Stage | None = None,
-    department: Annotated[str | None, Query(max_length=200)] = None,
+    stage: Annotated[
+        Stage | None,
+        Query(description="Only this stage; default: the stages your roles review.", examples=["legal"]),
+    ] = None,
+    department: Department = None,
 ) -> JSONResponse:
     """Items waiting for review, oldest deadline first; by default at the stages your roles review."""
     headers = await _prepare(actor, reads, "review_queue", fresh, watch)
@@ -137,16 +157,20 @@ async def review_queue(
     return JSONResponse(await run_in_threadpool(rows), headers=headers)
 
 
-@router.get("/items", response_model=Page[ItemStatusRow], responses=_ok(Page[ItemStatusRow]))
+@router.get("/items", **_ok(Page[ItemStatusRow]))
 async def list_items(
     actor: CurrentActor,
     reads: Reads,
     fresh: Fresh,
     watch: Watch,
-    state: Annotated[str | None, Query(max_length=50)] = None,
-    department: Annotated[str | None, Query(max_length=200)] = None,
-    platform: Annotated[str | None, Query(max_length=50)] = None,
-    campaign: Annotated[str | None, Query(max_length=200)] = None,
+    state: Annotated[
+        str | None, Query(max_length=50, description="Only items in this state.", examples=["in_review"])
+    ] = None,
+    department: Department = None,
+    platform: Platform = None,
+    campaign: Annotated[
+        str | None, Query(max_length=200, description="Only this campaign.", examples=["spring-2027"])
+    ] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> JSONResponse:
@@ -159,14 +183,14 @@ async def list_items(
     return JSONResponse(await run_in_threadpool(page), headers=headers)
 
 
-@router.get("/publications", response_model=Page[PublicationRow], responses=_ok(Page[PublicationRow]))
+@router.get("/publications", **_ok(Page[PublicationRow]))
 async def publications(
     actor: CurrentActor,
     reads: Reads,
     fresh: Fresh,
     watch: Watch,
-    item_id: UUID | None = None,
-    platform: Annotated[str | None, Query(max_length=50)] = None,
+    item_id: Annotated[UUID | None, Query(description="Only this item's.", examples=[_ITEM])] = None,
+    platform: Platform = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> JSONResponse:
@@ -179,9 +203,9 @@ async def publications(
     return JSONResponse(await run_in_threadpool(page), headers=headers)
 
 
-@router.get("/items/{item_id}/metrics", response_model=ItemMetrics, responses=_ok(ItemMetrics))
+@router.get("/items/{item_id}/metrics", **_ok(ItemMetrics))
 async def item_metrics(
-    item_id: UUID, actor: CurrentActor, reads: Reads, items: Items, fresh: Fresh, watch: Watch
+    item_id: ItemId, actor: CurrentActor, reads: Reads, items: Items, fresh: Fresh, watch: Watch
 ) -> JSONResponse:
     """The latest counters per platform with derived rates, and every observation."""
     headers = await _prepare(actor, reads, "item_metrics", fresh, watch)
@@ -195,16 +219,25 @@ async def item_metrics(
     return JSONResponse(await run_in_threadpool(body), headers=headers)
 
 
-@router.get("/audit-trail", response_model=Page[AuditEntry], responses=_ok(Page[AuditEntry]))
+@router.get("/audit-trail", **_ok(Page[AuditEntry], Command.READ_AUDIT_TRAIL))
 async def audit_trail(
     actor: CurrentActor,
     reads: Reads,
     fresh: Fresh,
     watch: Watch,
-    aggregate_id: UUID | None = None,
-    actor_id: Annotated[str | None, Query(alias="actor", max_length=200)] = None,
-    from_: Annotated[Moment | None, Query(alias="from")] = None,
-    to: Moment | None = None,
+    aggregate_id: Annotated[
+        UUID | None, Query(description="Only the events of this aggregate.", examples=[_ITEM])
+    ] = None,
+    actor_id: Annotated[
+        str | None, Query(alias="actor", max_length=200, description="Only this actor's.", examples=["mia"])
+    ] = None,
+    from_: Annotated[
+        Moment | None,
+        Query(alias="from", description="Events at or after this time.", examples=["2027-02-20T00:00:00Z"]),
+    ] = None,
+    to: Annotated[
+        Moment | None, Query(description="Events before this time.", examples=["2027-03-01T00:00:00Z"])
+    ] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> JSONResponse:
