@@ -104,9 +104,10 @@ def _exercise(api: Api, seen: Observed) -> None:
     call("GET", "/problems/self-approval", None)
     call("GET", "/problems/no-such-thing", None)
     # The problem answers that carry headers of their own.
-    call("POST", f"/items/{other}/drafts", DRAFT, None)
-    call("POST", f"/items/{item}/withdrawal", {"reason": "again"}, mia, If_Match=f'"{int(head) + 5}"')
-    call("GET", f"/items/{uuid.uuid4()}", mia)
+    assert call("POST", f"/items/{other}/drafts", None, DRAFT).status_code == 401
+    stale = call("POST", f"/items/{item}/withdrawal", mia, {"reason": "again"}, If_Match=f'"{int(head) + 5}"')
+    assert stale.status_code == 412, stale.text
+    assert call("GET", f"/items/{uuid.uuid4()}", mia).status_code == 404
 
 
 def test_every_operation_sends_exactly_the_headers_it_declares(app_factory: Callable[..., Api]) -> None:
