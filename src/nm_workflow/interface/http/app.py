@@ -12,7 +12,7 @@ from nm_workflow.application.items import ContentItems
 from nm_workflow.application.keys import KeyService
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
-from nm_workflow.interface.http import openapi, problems, routes_items, routes_meta, routes_reads
+from nm_workflow.interface.http import docs_ui, openapi, problems, routes_items, routes_meta, routes_reads
 from nm_workflow.interface.http.protocol import BodyGate, HeadAsGet
 from nm_workflow.interface.http.waiting import PositionWatch
 from projections import ProjectionSupervisor, ReadModel
@@ -54,6 +54,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         redirect_slashes=False,  # a wrong path is a 404 problem, not a bare redirect
+        docs_url=None,  # served from the package by docs_ui, not from a CDN
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.state.settings = settings
     problems.install(app)
@@ -64,4 +67,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyGate, max_bytes=settings.max_body_bytes, timeout=settings.request_body_timeout)
     app.add_middleware(HeadAsGet)
     openapi.install(app)
+    docs_ui.install(app)
     return app
