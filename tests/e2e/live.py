@@ -17,7 +17,10 @@ from typing import IO
 import httpx
 import uvicorn
 
+from nm_workflow.application.keys import KeyService
 from nm_workflow.application.settings import Settings
+from nm_workflow.application.store import EventStore
+from nm_workflow.domain.roles import Role
 from nm_workflow.interface.http.app import create_app
 
 
@@ -93,6 +96,15 @@ class TcpProxy:
                 sink.sendall(data)
         with contextlib.suppress(OSError):
             sink.shutdown(socket.SHUT_WR)
+
+
+def marketing_key(settings: Settings) -> str:
+    """A marketing key of actor `mia` (department marketing), made directly in the settings' store."""
+    store = EventStore(settings)
+    try:
+        return KeyService(store).create("mia", [Role.MARKETING], "marketing", issued_by="test")
+    finally:
+        store.close()
 
 
 def service_environment(settings: Settings, **variables: str) -> dict[str, str]:

@@ -11,12 +11,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from nm_workflow.application.keys import KeyService
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
-from nm_workflow.domain.roles import Role
 from tests.e2e.api import PLAN
-from tests.e2e.live import served
+from tests.e2e.live import marketing_key, served
 
 TRICKLE = 0.2  # seconds between two bytes (or lines) of a slow client
 PATIENCE = 60.0  # a socket read that waits longer is a hung server, not a slow one
@@ -26,9 +24,7 @@ PATIENCE = 60.0  # a socket read that waits longer is a hung server, not a slow 
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Settings, str]]:
     """One service for the module, with 1-second deadlines for a request's head and body."""
     settings = Settings(data_dir=Path(tmp_path_factory.mktemp("framing")), database_url=None)
-    store = EventStore(settings)
-    key = KeyService(store).create("mia", [Role.MARKETING], "marketing", issued_by="test")
-    store.close()
+    key = marketing_key(settings)
     with served(settings, request_header_timeout="1", request_body_timeout="1") as url:
         yield url, settings, key
 

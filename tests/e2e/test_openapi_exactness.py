@@ -18,7 +18,7 @@ import pytest
 
 from nm_workflow.domain.roles import Role, Stage
 from nm_workflow.interface.http.problems import catalogue
-from tests.e2e.api import DRAFT, PLAN, Api
+from tests.e2e.api import DRAFT, PLAN, Api, publication
 
 # Sent with every body, by the framework: not part of any operation's contract.
 FRAMING = {"content-type", "content-length"}
@@ -69,14 +69,7 @@ def _exercise(api: Api, seen: Observed) -> None:
         approved = command(f"/items/{item}/approvals", {"stage": stage, "revision": 1}, api.reviewer(stage))
     content_hash = approved.json()["current_revision"]["content_hash"]
     command(f"/items/{item}/schedule", {"platform": "weibo", "at": "2027-03-01T09:00:00Z"}, mia)
-    publication = {
-        "platform": "wechat",
-        "published_at": "2027-03-01T09:00:00Z",
-        "external_id": "wx-1",
-        "revision": 1,
-        "content_hash": content_hash,
-    }
-    command(f"/items/{item}/publications", publication, mia)
+    command(f"/items/{item}/publications", publication(content_hash), mia)
     observation = {"platform": "wechat", "observed_at": "2027-03-02T09:00:00Z", "counters": {"likes": 3}}
     command(f"/items/{item}/metrics", observation, api.analyst)
     command(f"/items/{item}/withdrawal", {"reason": "recalled"}, mia)

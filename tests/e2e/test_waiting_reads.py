@@ -11,22 +11,11 @@ from typing import Any
 
 import httpx
 
-from nm_workflow.application.keys import KeyService
 from nm_workflow.application.settings import Settings
-from nm_workflow.application.store import EventStore
-from nm_workflow.domain.roles import Role
 from tests.e2e.api import PLAN
-from tests.e2e.live import served
+from tests.e2e.live import marketing_key, served
 
 PENDING = 100
-
-
-def _staff_key(settings: Settings) -> str:
-    store = EventStore(settings)
-    try:
-        return KeyService(store).create("mia", [Role.MARKETING], "marketing", issued_by="test")
-    finally:
-        store.close()
 
 
 async def _waits_keep_no_thread(url: str, key: str) -> dict[str, Any]:
@@ -68,7 +57,7 @@ async def _waits_keep_no_thread(url: str, key: str) -> dict[str, Any]:
 
 
 def test_pending_waits_take_no_capacity_from_other_requests(settings: Settings) -> None:
-    key = _staff_key(settings)
+    key = marketing_key(settings)
     with served(settings, "--no-projections", max_waiting_reads=str(PENDING)) as url:
         seen = asyncio.run(_waits_keep_no_thread(url, key))
 
