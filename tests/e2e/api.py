@@ -120,12 +120,17 @@ class Api:
 
     def published(self, platform: str = "wechat") -> str:
         item, content_hash = self.approved()
-        publication = {
-            "platform": platform,
-            "published_at": PUBLISHED_AT,
-            "external_id": "wx-1",
-            "revision": 1,
-            "content_hash": content_hash,
-        }
-        assert self.post(f"/items/{item}/publications", publication, self.marketing).status_code == 200
+        body = publication(content_hash, platform)
+        assert self.post(f"/items/{item}/publications", body, self.marketing).status_code == 200
         return item
+
+
+def publication(content_hash: str, platform: str = "wechat") -> dict[str, Any]:
+    """A publication of revision 1 (with this content hash) on `platform`."""
+    return {
+        "platform": platform,
+        "published_at": PUBLISHED_AT,
+        "external_id": "wx-1",
+        "revision": 1,
+        "content_hash": content_hash,
+    }

@@ -1,16 +1,26 @@
-"""A real uvicorn server in a thread, and a TCP proxy whose cable can be pulled."""
+"""A real uvicorn server in a thread or in a process of its own, and a TCP proxy whose cable can be pulled."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
 
+import httpx
 import uvicorn
 
+from nm_workflow.application.keys import KeyService
 from nm_workflow.application.settings import Settings
+from nm_workflow.application.store import EventStore
+from nm_workflow.domain.roles import Role
 from nm_workflow.interface.http.app import create_app
 
 
@@ -86,3 +96,58 @@ class TcpProxy:
                 sink.sendall(data)
         with contextlib.suppress(OSError):
             sink.shutdown(socket.SHUT_WR)
+
+
+def marketing_key(settings: Settings) -> str:
+    """A marketing key of actor `mia` (department marketing), made directly in the settings' store."""
+    store = EventStore(settings)
+    try:
+        return KeyService(store).create("mia", [Role.MARKETING], "marketing", issued_by="test")
+    finally:
+        store.close()
+
+
+def service_environment(settings: Settings, **variables: str) -> dict[str, str]:
+    """The environment of a service process on the settings' database, plus `NM_<NAME>` variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NM_")}
+    env["NM_DATA_DIR"] = str(settings.data_dir)
+    if settings.database_url is not None:
+        env["NM_DATABASE_URL"] = settings.database_url
+    return env | {f"NM_{name.upper()}": value for name, value in variables.items()}
+
+
+@contextlib.contextmanager
+def served(settings: Settings, *options: str, **variables: str) -> Iterator[str]:
+    """`nm-workflow serve` in a process of its own; yields its base URL once /health answers."""
+    port = free_port()
+    command = [str(Path(sys.executable).parent / "nm-workflow"), "serve", "--port", str(port), *options]
+    env = service_environment(settings, **variables)
+    with tempfile.TemporaryFile() as log:  # a pipe nobody reads could fill and stall the server
+        server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while not _answers(url):
+                assert server.poll() is None, _tail(log)
+                assert time.monotonic() < deadline, "the service did not start: " + _tail(log)
+                time.sleep(0.1)
+            yield url
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+def _tail(log: IO[bytes]) -> str:
+    log.seek(0)
+    return log.read().decode(errors="replace")[-3000:]
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/health", timeout=5).status_code == 200
+    except httpx.TransportError:
+        return False

@@ -9,22 +9,11 @@ from functools import partial
 
 import httpx
 
-from nm_workflow.application.keys import KeyService
 from nm_workflow.application.settings import Settings
-from nm_workflow.application.store import EventStore
-from nm_workflow.domain.roles import Role
 from tests.e2e.api import DRAFT, PLAN
-from tests.e2e.live import live_server
+from tests.e2e.live import live_server, marketing_key
 
 THREADS = 20
-
-
-def _key(settings: Settings) -> str:
-    store = EventStore(settings)
-    try:
-        return KeyService(store).create("mia", [Role.MARKETING], "marketing", issued_by="test")
-    finally:
-        store.close()
 
 
 def _all_at_once(calls: list[Callable[[], httpx.Response]]) -> list[httpx.Response]:
@@ -40,7 +29,7 @@ def _all_at_once(calls: list[Callable[[], httpx.Response]]) -> list[httpx.Respon
 
 def test_twenty_writers_with_the_same_if_match_one_wins(make_settings: Callable[..., Settings]) -> None:
     settings = make_settings(db_pool_size=THREADS)
-    headers = {"Authorization": f"Bearer {_key(settings)}"}
+    headers = {"Authorization": f"Bearer {marketing_key(settings)}"}
     with live_server(settings) as url, httpx.Client(base_url=url, headers=headers, timeout=30) as client:
         item = client.post("/items", json=PLAN).json()["id"]
         etag = client.get(f"/items/{item}").headers["ETag"]
@@ -66,7 +55,7 @@ def test_concurrent_writers_without_if_match_never_lose_a_write(
     make_settings: Callable[..., Settings],
 ) -> None:
     settings = make_settings(db_pool_size=10)
-    headers = {"Authorization": f"Bearer {_key(settings)}"}
+    headers = {"Authorization": f"Bearer {marketing_key(settings)}"}
     with live_server(settings) as url, httpx.Client(base_url=url, headers=headers, timeout=30) as client:
         item = client.post("/items", json=PLAN).json()["id"]
         responses = _all_at_once(

@@ -11,8 +11,7 @@ import pytest
 
 from nm_workflow.application.settings import Settings
 from tests.e2e.api import DRAFT, PLAN
-from tests.e2e.live import live_server
-from tests.e2e.test_concurrency import _key
+from tests.e2e.live import live_server, marketing_key
 
 TRUNCATED = {
     "content-length-not-reached": b"Content-Length: 50\r\n\r\n{",
@@ -32,7 +31,7 @@ def _send_and_hang_up(base_url: str, path: str, key: str, tail: bytes) -> None:
 @pytest.mark.parametrize("tail", TRUNCATED.values(), ids=TRUNCATED.keys())
 def test_a_body_cut_short_runs_no_command(make_settings: Callable[..., Settings], tail: bytes) -> None:
     settings = make_settings()
-    key = _key(settings)
+    key = marketing_key(settings)
     with (
         live_server(settings) as base,
         httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}) as client,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import jsonschema_rs
 import pytest
 
 from nm_workflow.application.settings import Settings
@@ -35,7 +36,8 @@ def test_every_operation_is_documented(method: str, path: str, operation: dict[s
     assert success, "a success response"
     assert "schema" in operation["responses"][success[0]]["content"]["application/json"]
     problems = {c: r for c, r in operation["responses"].items() if int(c) >= 400}
-    assert problems, "its problem responses"
+    if operation.get("parameters") or "requestBody" in operation or operation["x-roles"]:
+        assert problems, "its problem responses"
     for response in problems.values():
         content = response["content"]["application/problem+json"]
         assert content["schema"] == {"$ref": "#/components/schemas/Problem"}
@@ -52,3 +54,60 @@ def test_item_responses_carry_an_example() -> None:
 
 def test_the_generic_validation_error_is_replaced_by_problem_details() -> None:
     assert "HTTPValidationError" not in SCHEMA["components"]["schemas"]
+
+
+def _valid(value: Any, schema: dict[str, Any]) -> bool:
+    return bool(jsonschema_rs.validator_for({**schema, "components": SCHEMA["components"]}).is_valid(value))
+
+
+PARAMETERS = [
+    (f"{method} {path} {parameter['in']} {parameter['name']}", parameter)
+    for method, path, operation in OPERATIONS
+    for parameter in operation.get("parameters", [])
+]
+
+
+@pytest.mark.parametrize(("name", "parameter"), PARAMETERS, ids=[name for name, _ in PARAMETERS])
+def test_every_parameter_has_a_description_and_a_valid_example(name: str, parameter: dict[str, Any]) -> None:
+    assert parameter.get("description")
+    assert "example" in parameter
+    assert _valid(parameter["example"], parameter["schema"])
+
+
+@pytest.mark.parametrize(("name", "parameter"), PARAMETERS, ids=[name for name, _ in PARAMETERS])
+def test_a_parameter_left_out_is_absent_never_null(name: str, parameter: dict[str, Any]) -> None:
+    # A header or query value is text: "null" would be sent, and refused.
+    assert not _valid(None, parameter["schema"])
+    if "pattern" in str(parameter["schema"]):
+        assert "pattern" in parameter["schema"], "the pattern constrains the value itself"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "operation"), OPERATIONS, ids=[f"{m} {p}" for m, p, _ in OPERATIONS]
+)
+def test_every_success_has_an_example_valid_against_its_schema(
+    method: str, path: str, operation: dict[str, Any]
+) -> None:
+    for code, response in operation["responses"].items():
+        if code.startswith("2"):
+            media = response["content"]["application/json"]
+            assert _valid(media["example"], media["schema"]), f"{code}: {media['example']}"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "operation"), OPERATIONS, ids=[f"{m} {p}" for m, p, _ in OPERATIONS]
+)
+def test_every_operation_names_the_roles_that_may_call_it(
+    method: str, path: str, operation: dict[str, Any]
+) -> None:
+    assert isinstance(operation["x-roles"], list)
+    assert "**Roles:**" in operation["description"]
+    for role in operation["x-roles"]:
+        assert role in operation["description"]
+
+
+def test_the_if_match_pattern_refuses_null_and_admits_an_etag() -> None:
+    parameter = next(p for _, p in PARAMETERS if p["name"] == "if-match")
+    assert not _valid(None, parameter["schema"])
+    assert not _valid("null", parameter["schema"])
+    assert _valid('"3"', parameter["schema"])

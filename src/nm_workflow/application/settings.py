@@ -60,6 +60,18 @@ class Settings(BaseSettings):
         le=36_500,
         description="Days ahead a schedule or planned publication date may lie.",
     )
+    max_waiting_reads: int = Field(
+        default=1000,
+        ge=0,
+        le=100_000,
+        description="Reads per process that may wait for Wait-For-Position at once; more are answered stale.",
+    )
+    request_header_timeout: float = Field(
+        default=10, gt=0, le=300, description="Seconds a client has to send a request's line and headers."
+    )
+    request_body_timeout: float = Field(
+        default=30, gt=0, le=3600, description="Seconds a client has to send a request's whole body."
+    )
 
     @field_validator("database_url")
     @classmethod

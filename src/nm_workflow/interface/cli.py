@@ -20,6 +20,7 @@ from nm_workflow.domain.errors import WorkflowError
 from nm_workflow.domain.roles import Role
 from nm_workflow.interface import cli_projections
 from nm_workflow.interface.cli_settings import load_settings
+from nm_workflow.interface.http.server import uvicorn_options
 
 app = typer.Typer(help="nm-workflow: the new-media operations workflow service.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage API keys (shown once, stored only as hashes).", no_args_is_help=True)
@@ -51,6 +52,7 @@ def serve(
         port=port,
         workers=workers,
         log_level="info",
+        **uvicorn_options(),
     )
 
 

@@ -14,8 +14,9 @@ from nm_workflow.application.items import ContentItems
 from nm_workflow.application.keys import KeyService
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
-from nm_workflow.interface.http import openapi, problems, routes_items, routes_meta, routes_reads
+from nm_workflow.interface.http import docs_ui, openapi, problems, routes_items, routes_meta, routes_reads
 from nm_workflow.interface.http.protocol import BodyGate, HeadAsGet
+from nm_workflow.interface.http.waiting import PositionWatch
 from projections import ProjectionSupervisor, ReadModel
 
 DESCRIPTION = """Commands and reads of the new-media operations workflow.
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         )
         app.state.store, app.state.items, app.state.keys = store, items, KeyService(store)
         app.state.read_model = read_model = ReadModel(settings, store)
+        app.state.position_watch = PositionWatch(read_model.positions, settings.max_waiting_reads)
         # Embedded by default, so that `nm-workflow serve` alone gives working queues.
         supervisor = (
             ProjectionSupervisor(settings, read_model=read_model) if settings.embedded_projections else None
@@ -61,6 +63,9 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         description=DESCRIPTION,
         lifespan=lifespan,
         redirect_slashes=False,  # a wrong path is a 404 problem, not a bare redirect
+        docs_url=None,  # served from the package by docs_ui, not from a CDN
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.state.settings = settings
     problems.install(app)
@@ -68,7 +73,8 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     for router in routers:
         app.include_router(router)
     app.state.api_routes = [route for router in routers for route in router.routes]  # for 405's Allow
-    app.add_middleware(BodyGate, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyGate, max_bytes=settings.max_body_bytes, timeout=settings.request_body_timeout)
     app.add_middleware(HeadAsGet)
     openapi.install(app)
+    docs_ui.install(app)
     return app

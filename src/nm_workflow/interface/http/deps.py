@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from typing import Annotated
+from uuid import UUID
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from nm_workflow.application.commands import CommandContext
@@ -32,9 +33,11 @@ def get_keys(request: Request) -> KeyService:
 
 
 def current_actor(
+    request: Request,
     keys: Annotated[KeyService, Depends(get_keys)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Actor:
+    once(request, "Authorization", None)
     if credentials is None:
         raise AuthenticationFailed("Send your API key as 'Authorization: Bearer <key>'.")
     return keys.authenticate(credentials.credentials)
@@ -42,6 +45,13 @@ def current_actor(
 
 Items = Annotated[ContentItems, Depends(get_items)]
 CurrentActor = Annotated[Actor, Depends(current_actor)]
+ItemId = Annotated[
+    UUID,
+    Path(
+        description="The item's id (`id` of the planned item).",
+        examples=["0b7e4c1e-9a43-4c59-a1c2-7f1f3a0e5d11"],
+    ),
+]
 
 
 def parse_if_match(value: str | None) -> int | None:
@@ -60,7 +70,7 @@ def _token(name: str, value: str | None) -> str | None:
     return value
 
 
-def _once(request: Request, name: str, value: str | None) -> str | None:
+def once(request: Request, name: str, value: str | None) -> str | None:
     """The framework would silently take the first of a repeated header: refuse the ambiguity."""
     if len(request.headers.getlist(name)) > 1:
         raise InvalidRequest(f"Send the {name} header once.")
@@ -74,6 +84,7 @@ def command_context(
         str | None,
         Header(
             description='Version the command expects, e.g. "3" (from ETag); `*` for any.',
+            examples=['"3"'],
             json_schema_extra={"pattern": r'^(\*|"[1-9][0-9]{0,11}"|[1-9][0-9]{0,11})$'},
         ),
     ] = None,
@@ -81,6 +92,7 @@ def command_context(
         str | None,
         Header(
             description="Retrying with the same key returns the first result.",
+            examples=["5f0c2a9e-plan-spring-launch"],
             json_schema_extra={"pattern": _TOKEN.pattern},
         ),
     ] = None,
@@ -88,15 +100,16 @@ def command_context(
         str | None,
         Header(
             description="Ties events of one business transaction together.",
+            examples=["launch-2027-03"],
             json_schema_extra={"pattern": _TOKEN.pattern},
         ),
     ] = None,
 ) -> CommandContext:
     return CommandContext(
         actor=actor,
-        expected_version=parse_if_match(_once(request, "If-Match", if_match)),
-        idempotency_key=_token("Idempotency-Key", _once(request, "Idempotency-Key", idempotency_key)),
-        correlation_id=_token("X-Correlation-Id", _once(request, "X-Correlation-Id", x_correlation_id)),
+        expected_version=parse_if_match(once(request, "If-Match", if_match)),
+        idempotency_key=_token("Idempotency-Key", once(request, "Idempotency-Key", idempotency_key)),
+        correlation_id=_token("X-Correlation-Id", once(request, "X-Correlation-Id", x_correlation_id)),
     )
 
 

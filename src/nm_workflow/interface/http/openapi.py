@@ -1,4 +1,12 @@
-"""OpenAPI post-processing: problem responses are application/problem+json, with examples."""
+"""OpenAPI post-processing: the document says exactly what the service does.
+
+- Problem responses are application/problem+json, with an example and the headers they carry.
+- Each operation names the roles that may call it, derived from application/security.py's
+  PERMISSIONS (`callers(...)` on the route; `x-roles` and a sentence in the description).
+- A parameter that may be left out is not nullable: its schema is the non-null branch alone,
+  with every constraint (`pattern`, ...) on it; `If-Match: null` is not a valid header.
+- Every parameter and every 2xx response has an example (composed from the models' own).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +14,9 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
 
+from nm_workflow.application.security import PERMISSIONS, Command
 from nm_workflow.interface.http.problems import MEDIA_TYPE, catalogue
 
 # The problem a client most often meets with each status, shown as the example.
@@ -22,19 +32,93 @@ _EXAMPLE_SLUG = {
     422: "validation-error",
     503: "store-unavailable",
 }
+_PROBLEM_HEADERS: dict[int, dict[str, Any]] = {
+    401: {"WWW-Authenticate": {"description": 'Bearer realm="nm-workflow"', "schema": {"type": "string"}}},
+    412: {"ETag": {"description": 'The current version, e.g. "5"', "schema": {"type": "string"}}},
+    503: {"Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}},
+}
 _REF = {"$ref": "#/components/schemas/Problem"}
 
 
-def _example(status: int) -> dict[str, Any]:
+def callers(*commands: Command) -> dict[str, Any]:
+    """Route keyword arguments naming who may call an operation that issues one of `commands`.
+
+    Several commands: the operation issues one of them depending on its input (the stage).
+    No command: anyone, without an API key.
+    """
+    extra: dict[str, Any] = {"x-roles": sorted({role.value for c in commands for role in PERMISSIONS[c]})}
+    if len(commands) > 1:
+        extra["x-roles-by-command"] = {c.value: sorted(r.value for r in PERMISSIONS[c]) for c in commands}
+    return {"openapi_extra": extra}
+
+
+def _roles_sentence(operation: dict[str, Any]) -> str:
+    if "x-roles-by-command" in operation:
+        each = "; ".join(f"`{c}`: {', '.join(r)}" for c, r in operation["x-roles-by-command"].items())
+        return f"**Roles:** {each}."
+    if not operation["x-roles"]:
+        return "**Roles:** anyone; no API key needed."
+    return f"**Roles:** {', '.join(operation['x-roles'])}."
+
+
+def _problem_example(status: int) -> dict[str, Any]:
     slug = _EXAMPLE_SLUG.get(status, "internal-error")
     title = catalogue()[slug][1]
     return {"type": f"/problems/{slug}", "title": title, "status": status, "detail": title + "."}
 
 
-def _problem_content(operation: dict[str, Any]) -> None:
+def _responses(operation: dict[str, Any], components: dict[str, Any]) -> None:
     for code, response in operation.get("responses", {}).items():
         if code.isdigit() and int(code) >= 400:
-            response["content"] = {MEDIA_TYPE: {"schema": _REF, "example": _example(int(code))}}
+            response["content"] = {MEDIA_TYPE: {"schema": _REF, "example": _problem_example(int(code))}}
+            if int(code) in _PROBLEM_HEADERS:
+                response["headers"] = _PROBLEM_HEADERS[int(code)]
+        elif code.startswith("2"):
+            for media in response.get("content", {}).values():
+                if "example" not in media:
+                    media["example"] = example_of(media["schema"], components)
+
+
+def _parameters(operation: dict[str, Any]) -> None:
+    for parameter in operation.get("parameters", []):
+        schema = parameter["schema"]
+        branches = [b for b in schema.get("anyOf", ()) if b.get("type") != "null"]
+        if len(branches) == 1:  # absent is how a parameter is left out; null is no value of it
+            constraints = {k: v for k, v in schema.items() if k != "anyOf"}
+            parameter["schema"] = schema = {**branches[0], **constraints}
+        if "examples" in schema:
+            parameter.setdefault("example", schema["examples"][0])
+
+
+def example_of(schema: dict[str, Any], components: dict[str, Any]) -> Any:
+    """An example value of `schema`: its own, its component's, or one composed from its parts."""
+    if "example" in schema:
+        return schema["example"]
+    if schema.get("examples"):
+        return schema["examples"][0]
+    if "$ref" in schema:
+        return example_of(components[schema["$ref"].rsplit("/", 1)[-1]], components)
+    if "anyOf" in schema:
+        return example_of(next(b for b in schema["anyOf"] if b.get("type") != "null"), components)
+    if schema.get("type") == "array":
+        return [example_of(schema["items"], components)]
+    if "properties" in schema:
+        return {name: example_of(part, components) for name, part in schema["properties"].items()}
+    if "enum" in schema:
+        return schema["enum"][0]
+    raise ValueError(f"no example for the schema {schema}: give the model or field one")
+
+
+def _restore_examples(components: dict[str, Any]) -> None:
+    """The framework drops every null from the document, examples included; put the models' back."""
+    pending: list[type[BaseModel]] = [BaseModel]
+    while pending:
+        model = pending.pop()
+        pending.extend(model.__subclasses__())
+        extra = model.model_config.get("json_schema_extra")
+        ours = model.__module__.startswith("nm_workflow.") and model.__name__ in components
+        if ours and isinstance(extra, dict) and "examples" in extra:
+            components[model.__name__]["examples"] = extra["examples"]
 
 
 def install(app: FastAPI) -> None:
@@ -43,11 +127,15 @@ def install(app: FastAPI) -> None:
             schema = get_openapi(
                 title=app.title, version=app.version, description=app.description, routes=app.routes
             )
+            components = schema["components"]["schemas"]
+            for unused in ("HTTPValidationError", "ValidationError"):
+                components.pop(unused, None)
+            _restore_examples(components)
             for path in schema["paths"].values():
                 for operation in path.values():
-                    _problem_content(operation)
-            for unused in ("HTTPValidationError", "ValidationError"):
-                schema["components"]["schemas"].pop(unused, None)
+                    _responses(operation, components)
+                    _parameters(operation)
+                    operation["description"] += "\n\n" + _roles_sentence(operation)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -67,6 +67,8 @@ PROTOCOL_PROBLEMS: dict[str, tuple[int, str]] = {
     "method-not-allowed": (405, "Method not allowed"),
     "http-error": (400, "The HTTP request cannot be served"),
     "internal-error": (500, "Internal error"),
+    "ambiguous-length": (400, "The request's length is given twice over"),
+    "request-timeout": (408, "The request did not arrive in time"),
 }
 
 

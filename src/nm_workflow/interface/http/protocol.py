@@ -1,12 +1,16 @@
 """HTTP protocol checks below the routes: the body gate, and HEAD served as GET.
 
-The body gate reads the whole body (it is bounded) before any route runs, so that a body
-too large, not JSON, or not well-formed JSON gets its own problem type whichever way it
-was sent (with a Content-Length or chunked), and the framework's parser never fails.
+The body gate reads the whole body (it is bounded in size and in time) before any route
+runs, so that a body too large, too slow, not JSON, or not well-formed JSON gets its own
+problem type whichever way it was sent (with a Content-Length or chunked), and the
+framework's parser never fails. A request that names both a Content-Length and a
+Transfer-Encoding is refused unread and its connection closed (RFC 9112 6.3: the two
+framings disagree about where the next request starts, the stuff of request smuggling).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -17,9 +21,9 @@ from nm_workflow.interface.http.problems import MEDIA_TYPE, PROTOCOL_PROBLEMS
 
 
 class _Refused(Exception):
-    def __init__(self, slug: str, detail: str) -> None:
+    def __init__(self, slug: str, detail: str, close: bool = False) -> None:
         super().__init__(detail)
-        self.slug, self.detail = slug, detail
+        self.slug, self.detail, self.close = slug, detail, close
 
 
 class _Disconnected(Exception):
@@ -27,10 +31,12 @@ class _Disconnected(Exception):
 
 
 class BodyGate:
-    """413 for a body over `max_bytes`; for a routed request, 415 unless JSON, 400 for broken JSON."""
+    """413 for a body over `max_bytes`, 408 (and close) for one not in within `timeout` seconds,
+    400 (and close) for a length given twice over; for a routed request, 415 unless JSON,
+    400 for broken JSON."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float) -> None:
+        self.app, self.max_bytes, self.timeout = app, max_bytes, timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -48,6 +54,21 @@ class BodyGate:
         await self.app(scope, _replay(body, receive), send)
 
     async def _read(self, scope: Scope, receive: Receive) -> bytes:
+        if _header(scope, b"content-length") is not None and _header(scope, b"transfer-encoding") is not None:
+            raise _Refused(
+                "ambiguous-length",
+                "Send either Content-Length or Transfer-Encoding, not both (RFC 9112 6.3).",
+                close=True,
+            )
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await self._receive_body(scope, receive)
+        except TimeoutError:
+            raise _Refused(
+                "request-timeout", f"Send the whole body within {self.timeout:g} seconds.", close=True
+            ) from None
+
+    async def _receive_body(self, scope: Scope, receive: Receive) -> bytes:
         declared = _header(scope, b"content-length") or b"0"
         if not declared.isdigit() or int(declared) > self.max_bytes:
             raise _Refused("payload-too-large", self._too_large)
@@ -125,13 +146,21 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 
 async def _send_problem(scope: Scope, send: Send, refusal: _Refused) -> None:
-    status, title = PROTOCOL_PROBLEMS[refusal.slug]
-    document = {"type": f"/problems/{refusal.slug}", "title": title, "status": status}
-    document |= {"detail": refusal.detail, "instance": scope.get("path")}
-    body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()  # as JSONResponse
+    status = PROTOCOL_PROBLEMS[refusal.slug][0]
+    body = problem_document(refusal.slug, refusal.detail, scope.get("path"))
     headers = [(b"content-type", MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode())]
+    if refusal.close:  # the server closes the connection after a response that says so
+        headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def problem_document(slug: str, detail: str, instance: str | None) -> bytes:
+    """The problem+json body of a protocol problem (PROTOCOL_PROBLEMS), encoded as JSONResponse does."""
+    status, title = PROTOCOL_PROBLEMS[slug]
+    document: dict[str, Any] = {"type": f"/problems/{slug}", "title": title, "status": status}
+    document |= {"detail": detail} | ({"instance": instance} if instance is not None else {})
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 class HeadAsGet:

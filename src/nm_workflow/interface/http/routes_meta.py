@@ -2,27 +2,55 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Path, Request
 
 from nm_workflow.application.store import EventStore
+from nm_workflow.interface.http.openapi import callers
 from nm_workflow.interface.http.problems import catalogue
 from nm_workflow.interface.http.schemas_out import Problem, ProblemType
 
 router = APIRouter(tags=["service"])
 
+_HEALTHY = {"status": "ok", "store": "postgresql", "log_head": 1234, "waiting_reads": 0}
 
-@router.get("/health", responses={503: {"model": Problem, "description": "Event store unreachable"}})
+
+@router.get(
+    "/health",
+    responses={
+        200: {"content": {"application/json": {"example": _HEALTHY}}},
+        503: {"model": Problem, "description": "Event store unreachable"},
+    },
+    **callers(),
+)
 def health(request: Request) -> dict[str, Any]:
     """Liveness and readiness: 503 when the event store cannot be reached."""
     store: EventStore = request.app.state.store
     backend = "postgresql" if request.app.state.settings.uses_postgres else "sqlite"
-    return {"status": "ok", "store": backend, "log_head": store.head()}
+    waiting = request.app.state.position_watch.pending  # reads waiting for Wait-For-Position
+    return {"status": "ok", "store": backend, "log_head": store.head(), "waiting_reads": waiting}
 
 
-@router.get("/problems/{slug}", responses={404: {"model": Problem, "description": "Unknown problem type"}})
-def problem_type(slug: str) -> ProblemType:
+@router.get("/problems", **callers())
+def problem_types() -> list[ProblemType]:
+    """Every problem `type` this API answers with, by slug."""
+    return [
+        ProblemType(type=f"/problems/{slug}", title=title, status=status)
+        for slug, (status, title) in sorted(catalogue().items())
+    ]
+
+
+@router.get(
+    "/problems/{slug}",
+    responses={404: {"model": Problem, "description": "Unknown problem type"}},
+    **callers(),
+)
+def problem_type(
+    slug: Annotated[
+        str, Path(description="The last part of a problem's `type`.", examples=["self-approval"])
+    ],
+) -> ProblemType:
     """What a problem `type` means."""
     known = catalogue().get(slug)
     if known is None:

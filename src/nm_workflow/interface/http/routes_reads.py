@@ -6,12 +6,14 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from nm_workflow.application.security import Actor, Command, authorize
 from nm_workflow.domain.roles import Stage
-from nm_workflow.interface.http.deps import CurrentActor, Items
+from nm_workflow.interface.http.deps import CurrentActor, ItemId, Items, once
+from nm_workflow.interface.http.openapi import callers
 from nm_workflow.interface.http.routes_items import READ
 from nm_workflow.interface.http.schemas import Moment
 from nm_workflow.interface.http.schemas_reads import (
@@ -22,19 +24,35 @@ from nm_workflow.interface.http.schemas_reads import (
     PublicationRow,
     ReviewQueueEntry,
 )
+from nm_workflow.interface.http.waiting import PositionWatch, Waited
 from projections import READS, InvalidQuery, ReadModel
 
 router = APIRouter(tags=["reads (projections)"])
+_ITEM = "0b7e4c1e-9a43-4c59-a1c2-7f1f3a0e5d11"
 
 _FRESHNESS = {
     "Projection-Position": {"description": "Log position the answer reflects", "schema": {"type": "integer"}},
+    "Projection-Wait": {
+        "description": "Only with Wait-For-Position: how the wait ended (`not-admitted`: too many reads"
+        " were waiting already, NM_MAX_WAITING_READS, so this one did not wait)",
+        "schema": {"type": "string", "enum": [outcome.value for outcome in Waited]},
+    },
     "Projection-Stale": {
-        "description": "'true' when Wait-For-Position was not reached in time",
-        "schema": {"type": "string"},
+        "description": "Only with Wait-For-Position: `true` when the position was not reached"
+        " (Projection-Wait `timed-out` or `not-admitted`)",
+        "schema": {"type": "string", "enum": ["true"]},
     },
 }
-Limit = Annotated[int, Query(ge=1, le=500)]
-Cursor = Annotated[str | None, Query(max_length=200, description="next_cursor of the previous page")]
+Limit = Annotated[int, Query(ge=1, le=500, description="Rows per page.", examples=[50])]
+Cursor = Annotated[
+    str | None,
+    Query(max_length=200, description="`next_cursor` of the previous page.", examples=["eyJwIjogNDJ9"]),
+]
+Department = Annotated[
+    str | None,
+    Query(max_length=200, description="Only the items of this department.", examples=["marketing"]),
+]
+Platform = Annotated[str | None, Query(max_length=50, description="Only this platform.", examples=["wechat"])]
 
 
 class Freshness(BaseModel):
@@ -43,16 +61,22 @@ class Freshness(BaseModel):
 
 
 def freshness(
+    request: Request,
     wait_for_position: Annotated[
         int | None,
         Header(
             ge=0,
             le=2**62,
             description="Wait until the projections reach this position (the Log-Position of your command).",
+            examples=[42],
         ),
     ] = None,
-    wait_timeout: Annotated[float, Header(gt=0, le=5, description="Seconds to wait at most (<= 5).")] = 5.0,
+    wait_timeout: Annotated[
+        float, Header(gt=0, le=5, description="Seconds to wait at most (<= 5).", examples=[2])
+    ] = 5.0,
 ) -> Freshness:
+    once(request, "Wait-For-Position", None)
+    once(request, "Wait-Timeout", None)
     return Freshness(position=wait_for_position, timeout=wait_timeout)
 
 
@@ -61,22 +85,41 @@ def get_read_model(request: Request) -> ReadModel:
     return read_model
 
 
+def get_position_watch(request: Request) -> PositionWatch:
+    watch: PositionWatch = request.app.state.position_watch
+    return watch
+
+
 Reads = Annotated[ReadModel, Depends(get_read_model)]
 Fresh = Annotated[Freshness, Depends(freshness)]
+Watch = Annotated[PositionWatch, Depends(get_position_watch)]
 
 
-def _prepare(actor: Actor, reads: ReadModel, query: str, fresh: Freshness) -> dict[str, str]:
-    """Authorize, wait (bounded) for read-your-writes, and say what the answer reflects."""
+async def _prepare(
+    actor: Actor, reads: ReadModel, query: str, fresh: Freshness, watch: PositionWatch
+) -> dict[str, str]:
+    """Authorize, wait (bounded, on the event loop) for read-your-writes, say what the answer reflects."""
     authorize(actor, Command.READ_AUDIT_TRAIL if query == "audit_trail" else Command.READ)
     names = READS[query]
     headers = {}
-    if fresh.position is not None and fresh.position > reads.head():
-        raise InvalidQuery(f"Wait-For-Position {fresh.position} is beyond the log's head {reads.head()}.")
-    if fresh.position is not None and not reads.wait_for(fresh.position, names, fresh.timeout):
-        headers["Projection-Stale"] = "true"
+    if fresh.position is not None:
+        head, reached = await run_in_threadpool(_progress, reads, names)
+        if fresh.position > head:
+            raise InvalidQuery(f"Wait-For-Position {fresh.position} is beyond the log's head {head}.")
+        waited = Waited.REACHED
+        if reached < fresh.position:
+            waited = await watch.wait(fresh.position, names, fresh.timeout)
+        headers["Projection-Wait"] = waited.value
+        if waited is not Waited.REACHED:
+            headers["Projection-Stale"] = "true"
     # Taken before the query runs: the answer reflects at least this position.
-    headers["Projection-Position"] = str(min(reads.positions(names).values()))
+    headers["Projection-Position"] = str(min((await run_in_threadpool(reads.positions, names)).values()))
     return headers
+
+
+def _progress(reads: ReadModel, names: list[str]) -> tuple[int, int]:
+    """The log's head, and the lowest position of the projections `names`."""
+    return reads.head(), min(reads.positions(names).values())
 
 
 def _page(model: type[BaseModel], page: Any) -> dict[str, Any]:
@@ -84,86 +127,124 @@ def _page(model: type[BaseModel], page: Any) -> dict[str, Any]:
     return {"items": items, "next_cursor": page.next_cursor}
 
 
-def _ok(model: Any) -> dict[int | str, dict[str, Any]]:
-    return {200: {"model": model, "headers": _FRESHNESS}, **READ}
+def _ok(model: Any, command: Command = Command.READ) -> dict[str, Any]:
+    return {
+        "response_model": model,
+        "responses": {200: {"model": model, "headers": _FRESHNESS}, **READ},
+        **callers(command),
+    }
 
 
-@router.get("/queues/review", response_model=list[ReviewQueueEntry], responses=_ok(list[ReviewQueueEntry]))
-def review_queue(
+@router.get("/queues/review", **_ok(list[ReviewQueueEntry]))
+async def review_queue(
     actor: CurrentActor,
     reads: Reads,
     fresh: Fresh,
-    stage: Stage | None = None,
-    department: Annotated[str | None, Query(max_length=200)] = None,
+    watch: Watch,
+    stage: Annotated[
+        Stage | None,
+        Query(description="Only this stage; default: the stages your roles review.", examples=["legal"]),
+    ] = None,
+    department: Department = None,
 ) -> JSONResponse:
     """Items waiting for review, oldest deadline first; by default at the stages your roles review."""
-    headers = _prepare(actor, reads, "review_queue", fresh)
-    rows = reads.review_queue(stage, department, None if stage else actor.roles)
-    body = [ReviewQueueEntry.model_validate(r).model_dump(mode="json") for r in rows]
-    return JSONResponse(body, headers=headers)
+    headers = await _prepare(actor, reads, "review_queue", fresh, watch)
+
+    def rows() -> list[dict[str, Any]]:
+        found = reads.review_queue(stage, department, None if stage else actor.roles)
+        return [ReviewQueueEntry.model_validate(r).model_dump(mode="json") for r in found]
+
+    return JSONResponse(await run_in_threadpool(rows), headers=headers)
 
 
-@router.get("/items", response_model=Page[ItemStatusRow], responses=_ok(Page[ItemStatusRow]))
-def list_items(
+@router.get("/items", **_ok(Page[ItemStatusRow]))
+async def list_items(
     actor: CurrentActor,
     reads: Reads,
     fresh: Fresh,
-    state: Annotated[str | None, Query(max_length=50)] = None,
-    department: Annotated[str | None, Query(max_length=200)] = None,
-    platform: Annotated[str | None, Query(max_length=50)] = None,
-    campaign: Annotated[str | None, Query(max_length=200)] = None,
+    watch: Watch,
+    state: Annotated[
+        str | None, Query(max_length=50, description="Only items in this state.", examples=["in_review"])
+    ] = None,
+    department: Department = None,
+    platform: Platform = None,
+    campaign: Annotated[
+        str | None, Query(max_length=200, description="Only this campaign.", examples=["spring-2027"])
+    ] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> JSONResponse:
     """Items with their status and milestones, newest plan first."""
-    headers = _prepare(actor, reads, "list_items", fresh)
-    page = reads.list_items(state, department, platform, campaign, cursor, limit)
-    return JSONResponse(_page(ItemStatusRow, page), headers=headers)
+    headers = await _prepare(actor, reads, "list_items", fresh, watch)
+
+    def page() -> dict[str, Any]:
+        return _page(ItemStatusRow, reads.list_items(state, department, platform, campaign, cursor, limit))
+
+    return JSONResponse(await run_in_threadpool(page), headers=headers)
 
 
-@router.get("/publications", response_model=Page[PublicationRow], responses=_ok(Page[PublicationRow]))
-def publications(
+@router.get("/publications", **_ok(Page[PublicationRow]))
+async def publications(
     actor: CurrentActor,
     reads: Reads,
     fresh: Fresh,
-    item_id: UUID | None = None,
-    platform: Annotated[str | None, Query(max_length=50)] = None,
+    watch: Watch,
+    item_id: Annotated[UUID | None, Query(description="Only this item's.", examples=[_ITEM])] = None,
+    platform: Platform = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> JSONResponse:
     """Publications, newest first."""
-    headers = _prepare(actor, reads, "publications", fresh)
-    return JSONResponse(
-        _page(PublicationRow, reads.publications(item_id, platform, cursor, limit)), headers=headers
-    )
+    headers = await _prepare(actor, reads, "publications", fresh, watch)
+
+    def page() -> dict[str, Any]:
+        return _page(PublicationRow, reads.publications(item_id, platform, cursor, limit))
+
+    return JSONResponse(await run_in_threadpool(page), headers=headers)
 
 
-@router.get("/items/{item_id}/metrics", response_model=ItemMetrics, responses=_ok(ItemMetrics))
-def item_metrics(
-    item_id: UUID, actor: CurrentActor, reads: Reads, items: Items, fresh: Fresh
+@router.get("/items/{item_id}/metrics", **_ok(ItemMetrics))
+async def item_metrics(
+    item_id: ItemId, actor: CurrentActor, reads: Reads, items: Items, fresh: Fresh, watch: Watch
 ) -> JSONResponse:
     """The latest counters per platform with derived rates, and every observation."""
-    headers = _prepare(actor, reads, "item_metrics", fresh)
-    metrics = reads.item_metrics(item_id)
-    if not metrics["history"]:
-        items.get(actor, item_id)  # an item not measured yet has no rows; an unknown id is 404
-    body = ItemMetrics.model_validate(metrics).model_dump(mode="json")
-    return JSONResponse(body, headers=headers)
+    headers = await _prepare(actor, reads, "item_metrics", fresh, watch)
+
+    def body() -> dict[str, Any]:
+        metrics = reads.item_metrics(item_id)
+        if not metrics["history"]:
+            items.get(actor, item_id)  # an item not measured yet has no rows; an unknown id is 404
+        return ItemMetrics.model_validate(metrics).model_dump(mode="json")
+
+    return JSONResponse(await run_in_threadpool(body), headers=headers)
 
 
-@router.get("/audit-trail", response_model=Page[AuditEntry], responses=_ok(Page[AuditEntry]))
-def audit_trail(
+@router.get("/audit-trail", **_ok(Page[AuditEntry], Command.READ_AUDIT_TRAIL))
+async def audit_trail(
     actor: CurrentActor,
     reads: Reads,
     fresh: Fresh,
-    aggregate_id: UUID | None = None,
-    actor_id: Annotated[str | None, Query(alias="actor", max_length=200)] = None,
-    from_: Annotated[Moment | None, Query(alias="from")] = None,
-    to: Moment | None = None,
+    watch: Watch,
+    aggregate_id: Annotated[
+        UUID | None, Query(description="Only the events of this aggregate.", examples=[_ITEM])
+    ] = None,
+    actor_id: Annotated[
+        str | None, Query(alias="actor", max_length=200, description="Only this actor's.", examples=["mia"])
+    ] = None,
+    from_: Annotated[
+        Moment | None,
+        Query(alias="from", description="Events at or after this time.", examples=["2027-02-20T00:00:00Z"]),
+    ] = None,
+    to: Annotated[
+        Moment | None, Query(description="Events before this time.", examples=["2027-03-01T00:00:00Z"])
+    ] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> JSONResponse:
     """Every event of every aggregate in log order (auditors and management)."""
-    headers = _prepare(actor, reads, "audit_trail", fresh)
-    page = reads.audit_trail(aggregate_id, actor_id, from_, to, cursor, limit)
-    return JSONResponse(_page(AuditEntry, page), headers=headers)
+    headers = await _prepare(actor, reads, "audit_trail", fresh, watch)
+
+    def page() -> dict[str, Any]:
+        return _page(AuditEntry, reads.audit_trail(aggregate_id, actor_id, from_, to, cursor, limit))
+
+    return JSONResponse(await run_in_threadpool(page), headers=headers)

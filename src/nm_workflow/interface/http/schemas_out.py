@@ -104,6 +104,20 @@ class ItemOut(BaseModel):
 
 
 class EventOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "version": 1,
+                    "type": "Planned",
+                    "recorded_at": "2027-02-20T08:00:00Z",
+                    "metadata": {"actor_id": "mia", "role": "marketing", "department": "marketing"},
+                    "data": {"theme": "Spring product launch", "platforms": ["wechat", "weibo"]},
+                }
+            ]
+        }
+    )
+
     version: int
     type: str
     recorded_at: datetime

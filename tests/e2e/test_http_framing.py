@@ -1,0 +1,171 @@
+"""HTTP/1.1 framing and slow clients, over raw sockets against a real `nm-workflow serve` process."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from nm_workflow.application.settings import Settings
+from nm_workflow.application.store import EventStore
+from tests.e2e.api import PLAN
+from tests.e2e.live import marketing_key, served
+
+TRICKLE = 0.2  # seconds between two bytes (or lines) of a slow client
+PATIENCE = 60.0  # a socket read that waits longer is a hung server, not a slow one
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Settings, str]]:
+    """One service for the module, with 1-second deadlines for a request's head and body."""
+    settings = Settings(data_dir=Path(tmp_path_factory.mktemp("framing")), database_url=None)
+    key = marketing_key(settings)
+    with served(settings, request_header_timeout="1", request_body_timeout="1") as url:
+        yield url, settings, key
+
+
+def _connect(url: str) -> socket.socket:
+    parts = urlsplit(url)
+    connection = socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80))
+    connection.settimeout(PATIENCE)
+    return connection
+
+
+def _until_closed(connection: socket.socket) -> bytes:
+    received = b""
+    while chunk := connection.recv(65536):
+        received += chunk
+    return received
+
+
+def _trickle(connection: socket.socket, data: bytes, step: int) -> int:
+    """Send `data` `step` bytes at a time, pausing between; the bytes sent before the server closed."""
+    sent = 0
+    try:
+        for start in range(0, len(data), step):
+            connection.sendall(data[start : start + step])
+            sent = start + step
+            time.sleep(TRICKLE)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    return min(sent, len(data))
+
+
+def _response(raw: bytes) -> tuple[int, dict[str, str], bytes]:
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {name.strip().lower(): value.strip() for name, _, value in (x.partition(":") for x in lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+def _head_of_log(settings: Settings) -> int:
+    store = EventStore(settings)
+    try:
+        return store.head()
+    finally:
+        store.close()
+
+
+def test_content_length_with_transfer_encoding_is_400_and_the_connection_closed(
+    service: tuple[str, Settings, str],
+) -> None:
+    url, settings, key = service
+    before = _head_of_log(settings)
+    smuggled = b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n"
+    body = json.dumps(PLAN).encode()
+    request = (
+        b"POST /items HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        + f"Authorization: Bearer {key}\r\nContent-Length: {len(body)}\r\n".encode()
+        + b"Transfer-Encoding: chunked\r\n\r\n"
+        + f"{len(body):x}\r\n".encode()
+        + body
+        + b"\r\n0\r\n\r\n"
+        + smuggled
+    )
+    with _connect(url) as connection:
+        connection.sendall(request)
+        raw = _until_closed(connection)
+
+    status, headers, problem = _response(raw)
+    assert status == 400
+    assert headers["connection"] == "close"
+    assert json.loads(problem)["type"] == "/problems/ambiguous-length"
+    assert raw.count(b"HTTP/1.1 ") == 1, "the request after it was answered: the connection stayed open"
+    assert _head_of_log(settings) == before
+
+
+def test_two_authorization_headers_are_400(service: tuple[str, Settings, str]) -> None:
+    url, _, key = service
+    request = (
+        f"GET /items HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {key}\r\n"
+        "Authorization: Bearer someone-else\r\nConnection: close\r\n\r\n"
+    )
+    with _connect(url) as connection:
+        connection.sendall(request.encode())
+        status, _, problem = _response(_until_closed(connection))
+
+    assert status == 400
+    assert json.loads(problem)["type"] == "/problems/invalid-request"
+    assert "Authorization" in json.loads(problem)["detail"]
+
+
+def test_headers_that_trickle_in_are_cut_off_with_408(service: tuple[str, Settings, str]) -> None:
+    url, _, _ = service
+    head = b"GET /health HTTP/1.1\r\nHost: t\r\n" + b"X-Slow: yes\r\n" * 300 + b"\r\n"
+    with _connect(url) as connection:
+        sent = _trickle(connection, head, step=13)  # a header line every 0.2 s, for a minute
+        raw = _until_closed(connection)
+
+    status, headers, problem = _response(raw)
+    assert status == 408
+    assert headers["connection"] == "close"
+    assert json.loads(problem)["type"] == "/problems/request-timeout"
+    assert sent < len(head), "the server waited for the whole head"
+
+
+def test_a_connection_that_sends_nothing_is_closed_with_408(service: tuple[str, Settings, str]) -> None:
+    url, _, _ = service
+    with _connect(url) as connection:
+        status, headers, _ = _response(_until_closed(connection))
+
+    assert (status, headers["connection"]) == (408, "close")
+
+
+def test_a_body_that_trickles_in_is_cut_off_with_408_and_runs_nothing(
+    service: tuple[str, Settings, str],
+) -> None:
+    url, settings, key = service
+    before = _head_of_log(settings)
+    body = json.dumps(PLAN).encode()
+    head = (
+        f"POST /items HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {key}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    with _connect(url) as connection:
+        connection.sendall(head.encode())
+        sent = _trickle(connection, body, step=1)
+        raw = _until_closed(connection)
+
+    status, headers, problem = _response(raw)
+    assert status == 408
+    assert headers["connection"] == "close"
+    assert json.loads(problem)["type"] == "/problems/request-timeout"
+    assert sent < len(body)
+    assert _head_of_log(settings) == before
+
+
+def test_a_prompt_client_is_served_several_requests_on_one_connection(
+    service: tuple[str, Settings, str],
+) -> None:
+    url, _, _ = service
+    request = b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n"
+    with _connect(url) as connection:
+        connection.sendall(request * 2 + b"GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        raw = _until_closed(connection)
+
+    assert raw.count(b"HTTP/1.1 200 OK") == 3
