@@ -127,8 +127,3 @@ class SelfApproval(DutySegregationViolation):
 class RepeatedApproval(DutySegregationViolation):
     slug = "repeated-approval"
     title = "One person may approve only one stage of a revision"
-
-
-class WrongDepartment(DutySegregationViolation):
-    slug = "wrong-department"
-    title = "A department head approves only their own department's items"

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from nm_workflow.application.security import Actor, Command, authorize
+from nm_workflow.application.security import Actor, Command, authorize, reach
 from nm_workflow.domain.roles import Stage
 from nm_workflow.interface.http.deps import CurrentActor, Items
 from nm_workflow.interface.http.routes_items import READ
@@ -96,9 +96,16 @@ def review_queue(
     stage: Stage | None = None,
     department: Annotated[str | None, Query(max_length=200)] = None,
 ) -> JSONResponse:
-    """Items waiting for review, oldest deadline first; by default at the stages your roles review."""
+    """Items waiting for review, oldest deadline first.
+
+    By default what you may act on: the stages your roles review, and at a stage your role
+    reviews only for its own department (department_head), your department's items only.
+    `department` shows that department's waits instead.
+    """
     headers = _prepare(actor, reads, "review_queue", fresh)
-    rows = reads.review_queue(stage, department, None if stage else actor.roles)
+    mine = frozenset({actor.department})
+    own = {s.value: actor.department for s in Stage if reach(actor, Command.approve(s)) == mine}
+    rows = reads.review_queue(stage, department, None if stage else actor.roles, own=own)
     body = [ReviewQueueEntry.model_validate(r).model_dump(mode="json") for r in rows]
     return JSONResponse(body, headers=headers)
 
