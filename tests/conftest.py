@@ -16,6 +16,7 @@ import pytest
 
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
+from tests.support.figures import Figures
 from tests.support.postgres import PostgresUnavailable, create_database, drop_database, throwaway_server
 
 SettingsFactory = Callable[..., Settings]
@@ -98,3 +99,9 @@ def store(settings: Settings) -> Iterator[EventStore]:
     event_store = EventStore(settings)
     yield event_store
     event_store.close()
+
+
+@pytest.fixture
+def figures(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Figures:
+    """Report a reliability test's figures (see tests/support/figures.py and docs/reliability.md)."""
+    return Figures(tmp_path_factory.getbasetemp() / "reliability", request.node.nodeid)
