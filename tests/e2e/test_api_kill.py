@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
 from nm_workflow.application.keys import KeyService
 from nm_workflow.application.settings import Settings
@@ -156,6 +157,7 @@ def burst_and_kill(
     return burst
 
 
+@pytest.mark.slow
 def test_a_server_killed_mid_burst_keeps_every_acknowledged_command_once_and_retries_apply_once(
     make_settings: Callable[..., Settings], tmp_path: Path, figures: Figures
 ) -> None:

@@ -11,6 +11,7 @@ import pytest
 from nm_workflow.application.security import PERMISSIONS, Command
 from nm_workflow.domain.roles import Role
 from tests.e2e.api import DRAFT, PLAN, Api
+from tests.support.figures import Figures
 
 # ADR 0016's table, written out here rather than read from the code, so that the code can fail it:
 # the roles that may issue each command, and whether each acts on its own department's items
@@ -123,7 +124,7 @@ def expected(command: Command, role: Role, department: str) -> str | None:
 
 @pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.command.value)
 def test_each_role_in_its_own_and_in_another_department_gets_what_the_table_says(
-    api: Api, route: Route
+    api: Api, route: Route, figures: Figures
 ) -> None:
     path, body = route.prepare(api)
     counts = {"allowed": 0, "forbidden": 0, "wrong-department": 0}
@@ -144,6 +145,7 @@ def test_each_role_in_its_own_and_in_another_department_gets_what_the_table_says
     # Each route is refused to the roles outside the table, and allowed at least once.
     assert counts["allowed"] >= 1
     assert counts["forbidden"] == 2 * (len(Role) - len(SCOPES[route.command]))
+    figures(calls=sum(counts.values()), **counts, mismatches=0)
 
 
 def test_a_refusal_for_the_department_writes_nothing_and_names_both_departments(api: Api) -> None:
