@@ -25,14 +25,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from nm_workflow.application.keys import KeyService
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
 from nm_workflow.domain.content_item import ContentItem
-from nm_workflow.domain.roles import Role
 from projections.base import topic
 from tests.e2e.api import PLAN
 from tests.e2e.live import free_port
+from tests.e2e.test_concurrency import _key
 from tests.support.figures import Figures
 
 CLIENTS = 8
@@ -77,14 +76,6 @@ def served(settings: Settings, port: int, log: Path) -> Iterator[subprocess.Pope
         if server.poll() is None:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)
-
-
-def _key(settings: Settings) -> str:
-    store = EventStore(settings)
-    try:
-        return KeyService(store).create("mia", [Role.MARKETING], "marketing", issued_by="test")
-    finally:
-        store.close()
 
 
 def _body(n: int) -> dict[str, object]:
