@@ -3,9 +3,9 @@
 authorize the role -> replay a known idempotency key -> load and check
 If-Match -> authorize the department (ADR 0016) -> let the domain decide,
 stamping metadata -> save the events and the idempotency record in one
-transaction. Later additions to the write path
-(hash chain, group commit, snapshots, the policy version in the metadata)
-belong here or in EventStore.record, not in the use cases.
+transaction. Later additions to the write path (hash chain, group commit,
+snapshots, the policy version in the metadata) belong here or in
+EventStore.record, not in the use cases.
 """
 
 from __future__ import annotations
