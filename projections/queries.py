@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -99,25 +99,32 @@ class ReadModel(ReadSide):
         department: str | None = None,
         roles: Iterable[Role | str] | None = None,
         *,
+        own: Mapping[str, str] | None = None,
         now: datetime | None = None,
         limit: int = MAX_LIMIT,
     ) -> list[dict[str, Any]]:
         """Items waiting at `stage`, or else at the stages `roles` review (all stages when None).
 
-        Sorted by due_by; `overdue` is computed against `now` (the current time by default).
+        `department` keeps one department's waits; without it, `own` maps a stage to the only
+        department shown at that stage (a reviewer who acts on their own department's items
+        only). Sorted by due_by; `overdue` is computed against `now` (the current time by default).
         """
         stages = self._stages(stage, roles)
         if not stages:
             return []
-        params: dict[str, Any] = {f"stage{i}": s for i, s in enumerate(stages)}
-        where = [f"stage IN ({', '.join(':' + key for key in params)})"]
-        params["limit"] = _limit(limit)
-        if department is not None:
-            where.append("department = :department")
-            params["department"] = department
+        params: dict[str, Any] = {"limit": _limit(limit)}
+        waits = []
+        for i, name in enumerate(stages):
+            params[f"stage{i}"] = name
+            shown = department if department is not None else (own or {}).get(name)
+            if shown is None:
+                waits.append(f"stage = :stage{i}")
+            else:
+                waits.append(f"(stage = :stage{i} AND department = :department{i})")
+                params[f"department{i}"] = shown
         rows = self._all(
             "review_queue",
-            f"SELECT * FROM {{review_queue}} WHERE {' AND '.join(where)} "  # noqa: S608
+            f"SELECT * FROM {{review_queue}} WHERE {' OR '.join(waits)} "  # noqa: S608
             "ORDER BY due_by, waiting_since, item_id LIMIT :limit",
             params,
         )

@@ -17,6 +17,7 @@ import pytest
 
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
+from tests.support.figures import Figures
 from tests.support.postgres import PostgresUnavailable, create_database, drop_database, throwaway_server
 
 SettingsFactory = Callable[..., Settings]
@@ -116,3 +117,9 @@ def machine_time_zone(request: pytest.FixtureRequest) -> Iterator[str]:
         else:
             os.environ["TZ"] = before
         time.tzset()
+
+
+@pytest.fixture
+def figures(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Figures:
+    """Report a reliability test's figures (see tests/support/figures.py and docs/reliability.md)."""
+    return Figures(tmp_path_factory.getbasetemp() / "reliability", request.node.nodeid)

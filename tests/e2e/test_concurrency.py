@@ -12,6 +12,7 @@ import httpx
 from nm_workflow.application.settings import Settings
 from tests.e2e.api import DRAFT, PLAN
 from tests.e2e.live import live_server, marketing_key
+from tests.support.figures import Figures
 
 THREADS = 20
 
@@ -27,7 +28,9 @@ def _all_at_once(calls: list[Callable[[], httpx.Response]]) -> list[httpx.Respon
         return list(pool.map(fire, calls))
 
 
-def test_twenty_writers_with_the_same_if_match_one_wins(make_settings: Callable[..., Settings]) -> None:
+def test_twenty_writers_with_the_same_if_match_one_wins(
+    make_settings: Callable[..., Settings], figures: Figures
+) -> None:
     settings = make_settings(db_pool_size=THREADS)
     headers = {"Authorization": f"Bearer {marketing_key(settings)}"}
     with live_server(settings) as url, httpx.Client(base_url=url, headers=headers, timeout=30) as client:
@@ -49,10 +52,12 @@ def test_twenty_writers_with_the_same_if_match_one_wins(make_settings: Callable[
         winner = next(r for r in responses if r.status_code == 200).json()
         assert after.json()["current_revision"]["title"] == winner["current_revision"]["title"]
         assert len(client.get(f"/items/{item}/history").json()) == 2
+        conflicts = len(responses) - statuses.count(200)
+        figures(commands_sent=len(responses), acknowledged=1, conflicts=conflicts, events_written=1, lost=0)
 
 
 def test_concurrent_writers_without_if_match_never_lose_a_write(
-    make_settings: Callable[..., Settings],
+    make_settings: Callable[..., Settings], figures: Figures
 ) -> None:
     settings = make_settings(db_pool_size=10)
     headers = {"Authorization": f"Bearer {marketing_key(settings)}"}
@@ -71,3 +76,5 @@ def test_concurrent_writers_without_if_match_never_lose_a_write(
         assert sorted(e["data"]["title"] for e in history[1:]) == sorted(
             r.json()["current_revision"]["title"] for r in won
         )
+        conflicts = len(responses) - len(won)
+        figures(commands_sent=len(responses), acknowledged=len(won), conflicts=conflicts, lost=0)

@@ -12,6 +12,7 @@ import pytest
 from nm_workflow.application.settings import Settings
 from tests.e2e.api import DRAFT, PLAN, Api
 from tests.e2e.live import TcpProxy, live_server
+from tests.support.figures import Figures
 
 PROBLEM = "application/problem+json"
 
@@ -126,7 +127,7 @@ def test_every_problem_type_is_documented(api: Api) -> None:
 @pytest.mark.parametrize("backend", ["postgres"], indirect=True)  # a network path exists only there
 @pytest.mark.parametrize("overflow", [10, 0], ids=["pool-can-grow", "pool-always-full"])
 def test_an_unreachable_database_is_503_with_retry_after(
-    make_settings: Callable[..., Settings], overflow: int
+    make_settings: Callable[..., Settings], overflow: int, figures: Figures
 ) -> None:
     real = make_settings()
     url = httpx.URL(real.database_url or "")
@@ -156,6 +157,7 @@ def test_an_unreachable_database_is_503_with_retry_after(
         proxy.start()
         time.sleep(1.1)
         assert client.get("/health").status_code == 200
+        figures(faults_injected=1, answered_503=2, answered_500=0, recovered_without_restart=True)
 
 
 def test_a_body_that_is_not_json_is_415(api: Api) -> None:

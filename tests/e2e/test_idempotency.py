@@ -7,6 +7,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from tests.e2e.api import DRAFT, PLAN, Api
+from tests.support.figures import Figures
 
 
 def _log_head(api: Api) -> int:
@@ -73,7 +74,9 @@ def test_a_failed_command_is_not_remembered(api: Api) -> None:
     assert now_valid.status_code == 200
 
 
-def test_concurrent_retries_create_exactly_one_item(app_factory: Callable[..., Api]) -> None:
+def test_concurrent_retries_create_exactly_one_item(
+    app_factory: Callable[..., Api], figures: Figures
+) -> None:
     api = app_factory(db_pool_size=10)
     key, head = api.marketing, _log_head(api)
     barrier = threading.Barrier(10)
@@ -88,3 +91,4 @@ def test_concurrent_retries_create_exactly_one_item(app_factory: Callable[..., A
     assert {status for status, _ in results} == {201}
     assert len({str(body["id"]) for _, body in results}) == 1
     assert _log_head(api) - head == 2  # one Planned, one idempotency record
+    figures(commands_sent=len(results), items_created=1, duplicated=0)

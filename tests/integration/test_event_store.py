@@ -151,7 +151,7 @@ def test_an_item_survives_a_snapshot_round_trip(store: EventStore) -> None:
 
     item = drafted(planned_item(), "First")
     item.request_review(revision=1)
-    item.approve(stage=Stage.EDITOR, revision=1, content_hash=None, reviewer_id="ed", reviewer_department="m")
+    item.approve(stage=Stage.EDITOR, revision=1, content_hash=None, reviewer_id="ed")
     stored = store.mapper.to_stored_event(Snapshot.take(item))
     restored = store.mapper.to_domain_event(stored).mutate(None)  # type: ignore[attr-defined]
     assert restored.stage is Stage.DEPARTMENT_HEAD

@@ -10,7 +10,7 @@ from uuid import uuid4
 import pytest
 
 from nm_workflow.application.store import EventStore
-from nm_workflow.domain.roles import Role
+from nm_workflow.domain.roles import Role, Stage
 from projections import InvalidCursor, InvalidQuery, Page, ReadModel
 from projections.queries import encode_cursor
 from tests.projections.conftest import SupervisorFactory
@@ -69,6 +69,20 @@ def test_review_queue_defaults_to_the_stages_of_the_callers_roles(populated: Rea
     assert all(r["due_by"] - r["waiting_since"] == timedelta(hours=48) for r in everything)
     with pytest.raises(InvalidQuery):
         populated.review_queue(stage="nobody")
+
+
+def test_review_queue_shows_own_department_waits_only_where_asked(populated: ReadModel) -> None:
+    everything = populated.review_queue()
+    departments = sorted({r["department"] for r in everything})
+    assert len(departments) > 1, "the scenario leaves several departments' items in review"
+    mine, other = departments[:2]
+    every_stage = {stage.value: mine for stage in Stage}
+    assert populated.review_queue(own=every_stage) == [r for r in everything if r["department"] == mine]
+    at_heads = populated.review_queue(own={"department_head": "nowhere"})
+    assert at_heads == [r for r in everything if r["stage"] != "department_head"]
+    # An explicit department wins over the default of each stage.
+    explicit = populated.review_queue(department=other, own=every_stage)
+    assert explicit == [r for r in everything if r["department"] == other]
 
 
 def test_overdue_is_computed_against_the_time_of_the_query(populated: ReadModel) -> None:

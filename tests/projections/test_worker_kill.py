@@ -17,6 +17,7 @@ from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
 from projections import NAMES, ReadModel, rebuild
 from tests.projections.scenario import Scenario, snapshot
+from tests.support.figures import Figures
 
 WORKER = [sys.executable, "-m", "nm_workflow.interface.cli_projections", "run"]
 
@@ -60,7 +61,7 @@ def kill_a_worker_at_work(env: dict[str, str], log: Path, rng: random.Random, re
 
 @pytest.mark.slow
 def test_a_worker_killed_at_random_moments_ends_with_the_rows_of_a_clean_rebuild(
-    settings: Settings, store: EventStore, read_model: ReadModel, tmp_path: Path
+    settings: Settings, store: EventStore, read_model: ReadModel, tmp_path: Path, figures: Figures
 ) -> None:
     env, log, rng = worker_environment(settings), tmp_path / "worker.log", random.Random(2024)
     done, scenario = threading.Event(), Scenario(store, seed=5)
@@ -92,3 +93,5 @@ def test_a_worker_killed_at_random_moments_ends_with_the_rows_of_a_clean_rebuild
         rebuild(read_model, name)
     assert snapshot(read_model) == after_kills
     assert len(after_kills["audit_trail"]) == store.head()
+    rows = sum(len(table) for table in after_kills.values())
+    figures(events=store.head(), faults_injected=kills, killed_mid_work=killed_mid_work, rows=rows, lost=0)

@@ -71,7 +71,6 @@ def approve(
     stage: Stage,
     *,
     reviewer: str | None = None,
-    department: str = DEPARTMENT,
     revision: int | None = None,
     content_hash: str | None = None,
 ) -> None:
@@ -80,19 +79,15 @@ def approve(
         revision=revision if revision is not None else item.current_revision["number"],
         content_hash=content_hash or item.current_revision["content_hash"],
         reviewer_id=reviewer or REVIEWER[stage],
-        reviewer_department=department,
     )
 
 
-def request_changes(
-    item: ContentItem, stage: Stage, *, department: str = DEPARTMENT, revision: int | None = None
-) -> None:
+def request_changes(item: ContentItem, stage: Stage, *, revision: int | None = None) -> None:
     item.request_changes(
         stage=stage,
         revision=revision,
         reasons=list(REASONS),
         reviewer_id=REVIEWER[stage],
-        reviewer_department=department,
     )
 
 
@@ -283,19 +278,9 @@ def test_legal_approval_approves_the_revision() -> None:
 
 def test_approval_without_naming_revision_or_hash_approves_the_current_one() -> None:
     item = in_review()
-    item.approve(
-        stage=Stage.EDITOR, revision=None, content_hash=None, reviewer_id="eve", reviewer_department="x"
-    )
+    item.approve(stage=Stage.EDITOR, revision=None, content_hash=None, reviewer_id="eve")
     event = only_event(item, "EditoriallyApproved")
     assert (event.revision, event.content_hash) == (1, item.current_revision["content_hash"])
-
-
-def test_editor_and_legal_may_belong_to_any_department() -> None:
-    item = in_review()
-    approve(item, Stage.EDITOR, department="newsroom")
-    approve(item, Stage.DEPARTMENT_HEAD)
-    approve(item, Stage.LEGAL, department="legal-affairs")
-    assert item.state is ItemState.APPROVED
 
 
 def test_schedule_records_platform_and_time() -> None:
@@ -471,9 +456,7 @@ def test_approving_or_requesting_changes_at_another_stage(current: Stage, attemp
 def test_reviewing_an_item_not_in_review(build: Callable[[], ContentItem]) -> None:
     item = build()
     with refused(item, errors.NotInReview, str(item.state)):
-        item.approve(
-            stage=Stage.EDITOR, revision=None, content_hash=None, reviewer_id="eve", reviewer_department="x"
-        )
+        item.approve(stage=Stage.EDITOR, revision=None, content_hash=None, reviewer_id="eve")
     with refused(item, errors.NotInReview, str(item.state)):
         request_changes(item, Stage.EDITOR)
 
@@ -515,14 +498,6 @@ def test_one_person_may_not_approve_two_stages_of_a_revision(stage: Stage) -> No
     item = in_review(stage)
     with refused(item, errors.RepeatedApproval, "eve", "revision 1"):
         approve(item, stage, reviewer="eve")
-
-
-def test_a_department_head_of_another_department() -> None:
-    item = in_review(Stage.DEPARTMENT_HEAD)
-    with refused(item, errors.WrongDepartment, DEPARTMENT, "finance"):
-        approve(item, Stage.DEPARTMENT_HEAD, department="finance")
-    with refused(item, errors.WrongDepartment, DEPARTMENT, "finance"):
-        request_changes(item, Stage.DEPARTMENT_HEAD, department="finance")
 
 
 def test_request_review_without_a_draft() -> None:
@@ -641,7 +616,7 @@ COMMANDS: dict[str, Callable[[ContentItem], Any]] = {
     "draft": lambda item: draft(item, body="Again."),
     "request_review": lambda item: item.request_review(revision=None),
     "approve": lambda item: item.approve(
-        stage=Stage.EDITOR, revision=None, content_hash=None, reviewer_id="eve", reviewer_department="x"
+        stage=Stage.EDITOR, revision=None, content_hash=None, reviewer_id="eve"
     ),
     "request_changes": lambda item: request_changes(item, Stage.EDITOR),
     # wechat is planned and not yet published: only the closure forbids these two.
@@ -946,9 +921,9 @@ def assert_lawful(history: list[Any]) -> None:
             assert event.platform in published
 
 
-def _approve(item: ContentItem, stage: Stage, who: str, dept: str, rev: int | None, right: bool) -> None:
+def _approve(item: ContentItem, stage: Stage, who: str, rev: int | None, right: bool) -> None:
     h = item.revisions[-1]["content_hash"] if right and item.revisions else "sha256:other"
-    item.approve(stage=stage, revision=rev, content_hash=h, reviewer_id=who, reviewer_department=dept)
+    item.approve(stage=stage, revision=rev, content_hash=h, reviewer_id=who)
 
 
 def _advance(item: ContentItem) -> None:
@@ -958,7 +933,7 @@ def _advance(item: ContentItem) -> None:
     elif item.state is ItemState.DRAFTING:
         item.request_review(revision=None)
     elif item.state is ItemState.IN_REVIEW and item.stage is not None:
-        _approve(item, item.stage, REVIEWER[item.stage], DEPARTMENT, None, True)
+        _approve(item, item.stage, REVIEWER[item.stage], None, True)
     else:
         unpublished = [p for p in item.platforms if p not in item.publications]
         _publish(item, (unpublished or ["weibo"])[0], None, True)
@@ -975,11 +950,9 @@ STEPS: dict[str, Callable[..., Any]] = {
     "request_review": lambda item, rev: item.request_review(revision=rev),
     "approve": _approve,
     "advance": _advance,
-    "approve_current": lambda item, who, dept: _approve(
-        item, item.stage or Stage.EDITOR, who, dept, None, True
-    ),
-    "request_changes": lambda item, stage, who, dept: item.request_changes(
-        stage=stage, revision=None, reasons=["why"], reviewer_id=who, reviewer_department=dept
+    "approve_current": lambda item, who: _approve(item, item.stage or Stage.EDITOR, who, None, True),
+    "request_changes": lambda item, stage, who: item.request_changes(
+        stage=stage, revision=None, reasons=["why"], reviewer_id=who
     ),
     "schedule": lambda item, platform, at: item.schedule_publication(platform=platform, at=at, now=NOW),
     "publish": _publish,
@@ -1004,7 +977,6 @@ def step(command: str, *args: st.SearchStrategy[Any]) -> st.SearchStrategy[Step]
 
 people = st.sampled_from(["ann", "bob", "eve", "hal", "lee"])
 stages = st.sampled_from(list(Stage))
-departments = st.sampled_from([DEPARTMENT, "finance"])
 platforms = st.sampled_from([*PLATFORMS, "tiktok"])
 revisions = st.sampled_from([None, 1, 2, 3])
 moments = st.integers(0, 2).map(lambda minutes: AT + timedelta(minutes=minutes))
@@ -1012,10 +984,10 @@ noise = st.lists(
     st.one_of(
         step("draft", people, st.sampled_from(["v1", "v2"])),
         step("request_review", revisions),
-        step("approve", stages, people, departments, revisions, st.booleans()),
+        step("approve", stages, people, revisions, st.booleans()),
         step("advance"),
-        step("approve_current", people, departments),
-        step("request_changes", stages, people, departments),
+        step("approve_current", people),
+        step("request_changes", stages, people),
         step("schedule", platforms, moments),
         step("publish", platforms, revisions, st.booleans()),
         step("metrics", platforms, moments, st.integers(0, 2)),

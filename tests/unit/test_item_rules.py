@@ -192,7 +192,7 @@ COMMANDS: dict[str, Callable[[ContentItem], Any]] = {
     "request_review": lambda item: item.request_review(revision=None),
     "approve": lambda item: approve(item, Stage.EDITOR),
     "request_changes": lambda item: item.request_changes(
-        stage=Stage.EDITOR, revision=None, reasons=["x"], reviewer_id="eve", reviewer_department="x"
+        stage=Stage.EDITOR, revision=None, reasons=["x"], reviewer_id="eve"
     ),
     "schedule": lambda item: item.schedule_publication(platform="wechat", at=SCHEDULED, now=NOW),
     "publish": lambda item: publish(item, "wechat"),

@@ -134,9 +134,7 @@ EVENT_NAMES = {
 
 
 def approve(item: ContentItem, stage: Stage, reviewer: str) -> None:
-    item.approve(
-        stage=stage, revision=1, content_hash=None, reviewer_id=reviewer, reviewer_department="consumer"
-    )
+    item.approve(stage=stage, revision=1, content_hash=None, reviewer_id=reviewer)
 
 
 def test_every_kind_of_event_carries_metadata() -> None:
@@ -164,9 +162,7 @@ def test_every_kind_of_event_carries_metadata() -> None:
         item.withdraw(reason="Done")
         draft(dropped)
         dropped.request_review(revision=1)
-        dropped.request_changes(
-            stage=Stage.EDITOR, revision=1, reasons=["why"], reviewer_id="eve", reviewer_department="x"
-        )
+        dropped.request_changes(stage=Stage.EDITOR, revision=1, reasons=["why"], reviewer_id="eve")
         dropped.cancel(reason="Dropped")
     events = [*collected(item), *collected(dropped)]
     assert {type(e).__name__ for e in events} == EVENT_NAMES

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nm_workflow.application.errors import PermissionDenied
-from nm_workflow.application.security import PERMISSIONS, Actor, Command, authorize
+from nm_workflow.application.errors import PermissionDenied, WrongDepartment
+from nm_workflow.application.security import ANY_DEPARTMENT, PERMISSIONS, Actor, Command, authorize, reach
 from nm_workflow.domain.roles import Role, Stage
 
 # Written out from the policy rather than copied from the code, so a change to the table shows here.
@@ -98,3 +98,32 @@ def test_authorize_grants_a_role_the_actor_holds_and_the_command_allows(
     assert granted in allowed
     # The same actor always acts under the same role, so the recorded metadata is predictable.
     assert authorize(Actor("someone", frozenset(sorted(roles, reverse=True)), "x"), command) is granted
+
+
+def test_a_departmental_role_reaches_its_own_department_and_a_central_one_every_department() -> None:
+    seller = Actor("sam", frozenset({Role.MARKETING}), "sales")
+    assert authorize(seller, Command.DRAFT, "sales") is Role.MARKETING
+    with pytest.raises(WrongDepartment, match="'marketing'"):
+        authorize(seller, Command.DRAFT, "marketing")
+    lawyer = Actor("lee", frozenset({Role.LEGAL}), "legal")
+    assert authorize(lawyer, Command.WITHDRAW, "marketing") is Role.LEGAL
+    assert reach(seller, Command.DRAFT) == frozenset({"sales"})
+    assert reach(lawyer, Command.WITHDRAW) is None
+    assert reach(lawyer, Command.DRAFT) == frozenset()
+
+
+def test_a_refusal_by_role_comes_before_one_by_department() -> None:
+    with pytest.raises(PermissionDenied) as denied:
+        authorize(actor(Role.AUDITOR), Command.DRAFT, "elsewhere")
+    assert type(denied.value) is PermissionDenied
+
+
+def test_of_several_roles_the_first_that_reaches_the_department_is_chosen(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Invert the table for once, so that the alphabetically first role is the departmental one.
+    monkeypatch.setitem(ANY_DEPARTMENT, Command.CANCEL, frozenset({Role.MARKETING}))
+    both = Actor("gus", frozenset({Role.MANAGEMENT, Role.MARKETING}), "sales")
+    assert authorize(both, Command.CANCEL, "sales") is Role.MANAGEMENT
+    assert authorize(both, Command.CANCEL, "marketing") is Role.MARKETING
+    assert authorize(both, Command.CANCEL) is Role.MANAGEMENT

@@ -1,10 +1,11 @@
 """The one write path every command takes.
 
-authorize -> replay a known idempotency key -> load and check If-Match ->
-let the domain decide, stamping metadata -> save the events and the
-idempotency record in one transaction. Later additions to the write path
-(hash chain, group commit, snapshots, the policy version in the metadata)
-belong here or in EventStore.record, not in the use cases.
+authorize the role -> replay a known idempotency key -> load and check
+If-Match -> authorize the department (ADR 0016) -> let the domain decide,
+stamping metadata -> save the events and the idempotency record in one
+transaction. Later additions to the write path (hash chain, group commit,
+snapshots, the policy version in the metadata) belong here or in
+EventStore.record, not in the use cases.
 """
 
 from __future__ import annotations
@@ -26,6 +27,16 @@ from nm_workflow.application.store import EventStore
 from nm_workflow.domain.metadata import EventMetadata, WorkflowAggregate, recording
 
 A = TypeVar("A", bound=WorkflowAggregate)
+
+
+def department_of(aggregate: WorkflowAggregate) -> str | None:
+    """The department owning `aggregate`; None for an aggregate no department owns.
+
+    A department-owned aggregate exposes `department: str`; its commands are then checked
+    against the department scopes of application.security (ADR 0016) with no further code.
+    """
+    department = getattr(aggregate, "department", None)
+    return department if isinstance(department, str) else None
 
 
 @dataclass(frozen=True)
@@ -69,10 +80,27 @@ class CommandRunner(Generic[A]):
         if replay is not None:
             return replay
         current = None if target is None else self.load(target, ctx.expected_version)
+        if current is not None:
+            role = authorize(ctx.actor, command, department_of(current))
+        aggregate, record = self._decide(ctx, role, command, request, current, decide)
+        if current is None:  # a new aggregate: its department is known once decided
+            admitted = authorize(ctx.actor, command, department_of(aggregate))
+            if admitted != role:  # another of the actor's roles reaches it: record that one
+                aggregate, record = self._decide(ctx, admitted, command, request, current, decide)
+        return self._save(ctx, request, aggregate, record, created=target is None)
+
+    def _decide(
+        self,
+        ctx: CommandContext,
+        role: str,
+        command: Command,
+        request: str,
+        current: A | None,
+        decide: Callable[[A | None], A],
+    ) -> tuple[A, IdempotencyRecord | None]:
         with recording(self._metadata(ctx, role)):
             aggregate = decide(current)
-            record = self._record(ctx, command, request, aggregate, created=target is None)
-        return self._save(ctx, request, aggregate, record, created=target is None)
+            return aggregate, self._record(ctx, command, request, aggregate, created=current is None)
 
     def _save(
         self,

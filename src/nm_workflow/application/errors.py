@@ -56,3 +56,10 @@ class StoreBusy(StoreUnavailable):
 
     slug = "store-busy"
     title = "The event store is busy"
+
+
+class WrongDepartment(PermissionDenied):
+    """The caller's role acts only on its own department's items, and this one is another's."""
+
+    slug = "wrong-department"
+    title = "Your role acts only on your own department's items"

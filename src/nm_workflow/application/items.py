@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from nm_workflow.application.clock import Clock, system_clock
-from nm_workflow.application.commands import CommandContext, CommandResult, CommandRunner
+from nm_workflow.application.commands import CommandContext, CommandResult, CommandRunner, department_of
 from nm_workflow.application.errors import NotFound
 from nm_workflow.application.security import Actor, Command, authorize
 from nm_workflow.application.store import EventStore
@@ -109,7 +109,7 @@ class ContentItems:
 
     @staticmethod
     def _reviewer(ctx: CommandContext) -> dict[str, str]:
-        return {"reviewer_id": ctx.actor.actor_id, "reviewer_department": ctx.actor.department}
+        return {"reviewer_id": ctx.actor.actor_id}
 
     # --- reads --------------------------------------------------------------------
 
@@ -119,11 +119,13 @@ class ContentItems:
         authorize(actor, Command.READ)
         if as_of is not None:
             version = self._version_at(item_id, as_of)
-        return item_view(self._runner.load(item_id, version=version))
+        item = self._runner.load(item_id, version=version)
+        authorize(actor, Command.READ, department_of(item))
+        return item_view(item)
 
     def history(self, actor: Actor, item_id: UUID) -> list[dict[str, Any]]:
         authorize(actor, Command.READ)
-        self._runner.load(item_id)
+        authorize(actor, Command.READ, department_of(self._runner.load(item_id)))
         return [event_view(e) for e in self._store.stored_events(item_id)]
 
     def _version_at(self, item_id: UUID, as_of: datetime) -> int:

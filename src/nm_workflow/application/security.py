@@ -1,11 +1,16 @@
-"""Who may do what: actors, and the one table of command permissions (Ch. 7)."""
+"""Who may do what: actors, and the one table of command permissions (Ch. 7, ADR 0006 and 0016).
+
+A permission has two parts: the roles that may issue a command (`PERMISSIONS`) and, for
+department-owned aggregates, whether a role acts on its own department's aggregates only (the
+default) or on every department's (`ANY_DEPARTMENT`: the central functions).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
 
-from nm_workflow.application.errors import PermissionDenied
+from nm_workflow.application.errors import PermissionDenied, WrongDepartment
 from nm_workflow.domain.roles import Role, Stage
 
 
@@ -68,10 +73,55 @@ PERMISSIONS: dict[Command, frozenset[Role]] = {
 }
 
 
-def authorize(actor: Actor, command: Command) -> Role:
-    """The role under which `actor` may issue `command`, or PermissionDenied."""
+# Roles that act on every department's aggregates: the central functions of ADR 0016. Any other
+# (command, role) of PERMISSIONS acts only on aggregates of the caller's own department, so a
+# command added without an entry here is confined to the own department: the safe default.
+ANY_DEPARTMENT: dict[Command, frozenset[Role]] = {
+    Command.APPROVE_EDITOR: frozenset({E}),
+    Command.REQUEST_CHANGES_EDITOR: frozenset({E}),
+    Command.APPROVE_LEGAL: frozenset({L}),
+    Command.REQUEST_CHANGES_LEGAL: frozenset({L}),
+    Command.RECORD_METRICS: frozenset({Role.DATA_ANALYST}),
+    Command.WITHDRAW: frozenset({L, Role.MANAGEMENT}),
+    Command.CANCEL: frozenset({Role.MANAGEMENT}),
+    Command.READ: PERMISSIONS[Command.READ],
+    Command.READ_AUDIT_TRAIL: PERMISSIONS[Command.READ_AUDIT_TRAIL],
+}
+
+
+def authorize(actor: Actor, command: Command, department: str | None = None) -> Role:
+    """The role under which `actor` may issue `command` on an aggregate of `department`.
+
+    `department` is None for an aggregate owned by no department, or before it is known (the role
+    alone is checked then). When several of the actor's roles qualify, the first in alphabetical
+    order. Raises PermissionDenied (no role may) or WrongDepartment (no role reaches `department`).
+    """
     granted = sorted(actor.roles & PERMISSIONS[command])
     if not granted:
         allowed = ", ".join(sorted(PERMISSIONS[command]))
         raise PermissionDenied(f"'{command}' needs one of the roles: {allowed}.")
-    return granted[0]
+    if department is None:
+        return granted[0]
+    reaching = [role for role in granted if _reaches(reach(actor, command, role), department)]
+    if not reaching:
+        raise WrongDepartment(
+            f"As {', '.join(granted)} of department '{actor.department}', you may '{command}' only "
+            f"within your own department; this one belongs to department '{department}'."
+        )
+    return reaching[0]
+
+
+def reach(actor: Actor, command: Command, role: Role | None = None) -> frozenset[str] | None:
+    """The departments on whose aggregates `actor` may issue `command` (as `role`, else as any role).
+
+    None for every department (a central function), {actor.department} for a departmental one,
+    empty when none of the actor's roles may issue the command at all.
+    """
+    roles = actor.roles & PERMISSIONS[command] & ({role} if role is not None else actor.roles)
+    if roles & ANY_DEPARTMENT.get(command, frozenset()):
+        return None
+    return frozenset({actor.department}) if roles else frozenset()
+
+
+def _reaches(departments: frozenset[str] | None, department: str) -> bool:
+    return departments is None or department in departments

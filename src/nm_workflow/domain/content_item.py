@@ -44,7 +44,6 @@ from nm_workflow.domain.errors import (
     RepeatedApproval,
     SelfApproval,
     StaleRevision,
-    WrongDepartment,
     WrongStage,
 )
 from nm_workflow.domain.metadata import WorkflowAggregate
@@ -127,9 +126,8 @@ class ContentItem(WorkflowAggregate):
         revision: int | None,
         content_hash: str | None,
         reviewer_id: str,
-        reviewer_department: str,
     ) -> None:
-        self._require_review_at(stage, reviewer_department)
+        self._require_review_at(stage)
         if any(r["author_id"] == reviewer_id for r in self.revisions):
             raise SelfApproval(f"{reviewer_id} authored a revision of this item and may not approve it.")
         if reviewer_id in self.approvals.values():
@@ -151,9 +149,8 @@ class ContentItem(WorkflowAggregate):
         revision: int | None,
         reasons: list[str],
         reviewer_id: str,
-        reviewer_department: str,
     ) -> None:
-        self._require_review_at(stage, reviewer_department)
+        self._require_review_at(stage)
         number = self._check_revision(revision, None)
         self._changes_requested(
             stage=stage.value, revision=number, reasons=list(reasons), reviewer_id=reviewer_id
@@ -286,14 +283,12 @@ class ContentItem(WorkflowAggregate):
         if self.publications:
             raise AlreadyPublished(f"The item has been published; cannot {action}.")
 
-    def _require_review_at(self, stage: Stage, reviewer_department: str) -> None:
+    def _require_review_at(self, stage: Stage) -> None:
         self._require_open()
         if self.state is not ItemState.IN_REVIEW:
             raise NotInReview(f"The item is {self.state}, not in review.")
         if stage is not self.stage:
             raise WrongStage(f"The review is at the {self.stage} stage, not {stage}.")
-        if stage is Stage.DEPARTMENT_HEAD and reviewer_department != self.department:
-            raise WrongDepartment(f"The item belongs to {self.department}, not {reviewer_department}.")
 
     def _require_publishable(self, platform: str) -> None:
         self._require_open()

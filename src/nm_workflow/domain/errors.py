@@ -129,11 +129,6 @@ class RepeatedApproval(DutySegregationViolation):
     title = "One person may approve only one stage of a revision"
 
 
-class WrongDepartment(DutySegregationViolation):
-    slug = "wrong-department"
-    title = "A department head approves only their own department's items"
-
-
 # --- times the policy cannot believe (domain/timing.py) ----------------------
 
 

@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from nm_workflow.application.security import Actor, Command, authorize
+from nm_workflow.application.security import Actor, Command, authorize, reach
 from nm_workflow.domain.roles import Stage
 from nm_workflow.interface.http.deps import CurrentActor, ItemId, Items, once
 from nm_workflow.interface.http.openapi import callers
@@ -147,11 +147,18 @@ async def review_queue(
     ] = None,
     department: Department = None,
 ) -> JSONResponse:
-    """Items waiting for review, oldest deadline first; by default at the stages your roles review."""
+    """Items waiting for review, oldest deadline first.
+
+    By default what you may act on: the stages your roles review, and at a stage your role
+    reviews only for its own department (department_head), your department's items only.
+    `department` shows that department's waits instead.
+    """
     headers = await _prepare(actor, reads, "review_queue", fresh, watch)
+    mine = frozenset({actor.department})
+    own = {s.value: actor.department for s in Stage if reach(actor, Command.approve(s)) == mine}
 
     def rows() -> list[dict[str, Any]]:
-        found = reads.review_queue(stage, department, None if stage else actor.roles)
+        found = reads.review_queue(stage, department, None if stage else actor.roles, own=own)
         return [ReviewQueueEntry.model_validate(r).model_dump(mode="json") for r in found]
 
     return JSONResponse(await run_in_threadpool(rows), headers=headers)

@@ -128,7 +128,10 @@ class PlanIn(Command):
     target_audience: Medium
     expected_effect: Medium
     platforms: list[Platform] = Field(min_length=1, max_length=20)
-    department: Short | None = Field(default=None, description="Owning department; defaults to the caller's.")
+    department: Short | None = Field(
+        default=None,
+        description="Owning department: the caller's own (the default); another is 403 wrong-department.",
+    )
     campaign: Short | None = None
     planned_publish_date: Day | None = None
 

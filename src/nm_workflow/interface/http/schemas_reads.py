@@ -209,7 +209,9 @@ class MetricsHistoryRow(MetricsRow):
 
 class ItemMetrics(BaseModel):
     model_config = _example(
-        item_id=_ITEM, latest=[_OBSERVATION | {"observations": 1}], history=[_OBSERVATION | {"corrected": None}]
+        item_id=_ITEM,
+        latest=[_OBSERVATION | {"observations": 1}],
+        history=[_OBSERVATION | {"corrected": None}],
     )
 
     item_id: UUID

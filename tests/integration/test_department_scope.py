@@ -1,0 +1,52 @@
+"""The one write path checks the department of every command's aggregate, new ones included (ADR 0016)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from nm_workflow.application.commands import CommandContext
+from nm_workflow.application.errors import WrongDepartment
+from nm_workflow.application.items import ContentItems
+from nm_workflow.application.security import ANY_DEPARTMENT, PERMISSIONS, Actor, Command
+from nm_workflow.application.store import EventStore
+from nm_workflow.domain.roles import Role
+
+PLAN: dict[str, Any] = {
+    "theme": "Spring launch",
+    "format": "article",
+    "target_audience": "existing customers",
+    "expected_effect": "5% click-through",
+    "platforms": ["wechat"],
+    "campaign": None,
+    "planned_publish_date": None,
+}
+
+
+def test_a_new_aggregate_of_another_department_is_refused_before_anything_is_written(
+    store: EventStore,
+) -> None:
+    seller = Actor("sam", frozenset({Role.MARKETING}), "sales")
+    before = store.head()
+    with pytest.raises(WrongDepartment, match="'marketing'"):
+        ContentItems(store).plan(
+            CommandContext(seller, idempotency_key="k-1"), {**PLAN, "department": "marketing"}
+        )
+    assert store.head() == before  # neither the item nor the idempotency record
+    own = ContentItems(store).plan(CommandContext(seller, idempotency_key="k-1"), PLAN)
+    assert (own.created, own.view["department"]) == (True, "sales")
+
+
+def test_a_new_aggregate_is_recorded_under_the_role_that_reaches_its_department(
+    store: EventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A table where the alphabetically first of two roles is confined to its own department.
+    monkeypatch.setitem(PERMISSIONS, Command.PLAN, frozenset({Role.MANAGEMENT, Role.MARKETING}))
+    monkeypatch.setitem(ANY_DEPARTMENT, Command.PLAN, frozenset({Role.MARKETING}))
+    both = Actor("gus", frozenset({Role.MANAGEMENT, Role.MARKETING}), "sales")
+    items = ContentItems(store)
+    elsewhere = items.plan(CommandContext(both), {**PLAN, "department": "marketing"})
+    at_home = items.plan(CommandContext(both), PLAN)
+    roles = [store.stored_events(r.aggregate_id)[0].meta["role"] for r in (elsewhere, at_home)]
+    assert roles == ["marketing", "management"]
