@@ -13,7 +13,12 @@ from pydantic import ValidationError
 from nm_workflow.application.settings import Settings
 
 OPERATORS = Path(__file__).parents[2] / "docs" / "operators.md"
-SYMBOLS = {annotated_types.Ge: "≥", annotated_types.Gt: ">", annotated_types.Le: "≤", annotated_types.Lt: "<"}
+SYMBOLS = {  # each constraint, its symbol and the attribute holding its number
+    annotated_types.Ge: ("≥", "ge"),
+    annotated_types.Gt: (">", "gt"),
+    annotated_types.Le: ("≤", "le"),
+    annotated_types.Lt: ("<", "lt"),
+}
 
 
 def _documented() -> dict[str, list[str]]:
@@ -24,9 +29,9 @@ def _documented() -> dict[str, list[str]]:
 def _bounds(metadata: list[Any]) -> str:
     parts = []
     for constraint in metadata:
-        for kind, symbol in SYMBOLS.items():
+        for kind, (symbol, attribute) in SYMBOLS.items():
             if isinstance(constraint, kind):
-                parts.append(f"{symbol} {getattr(constraint, next(iter(kind.__dataclass_fields__)))}")
+                parts.append(f"{symbol} {getattr(constraint, attribute)}")
     return ", ".join(parts)
 
 
