@@ -36,24 +36,15 @@ class Gate(TcpProxy):
         self.arrived = 0
         self.opened = threading.Event()
 
-    def _accept(self, listener: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return
-            self.arrived += 1
-            if self.arrived >= self.expected:
-                self.opened.set()
-            threading.Thread(target=self._forward_when_open, args=(client,), daemon=True).start()
+    def _forward(self, client: socket.socket) -> None:
+        self.arrived += 1
+        if self.arrived >= self.expected:
+            self.opened.set()
+        threading.Thread(target=self._forward_when_open, args=(client,), daemon=True).start()
 
     def _forward_when_open(self, client: socket.socket) -> None:
         self.opened.wait(self.patience)
-        upstream = socket.create_connection(self.target)
-        with self._lock:
-            self._connections += [client, upstream]
-        for a, b in ((client, upstream), (upstream, client)):
-            threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+        super()._forward(client)
 
 
 def _start_together(commands: list[list[str]], env: dict[str, str]) -> list[subprocess.CompletedProcess[str]]:
