@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from eventsourcing.persistence import PersistenceError
 
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import APPLICATION_NAME, EventStore, translated_errors
 from projections.base import Projection, Recorded
+from projections.failures import FailureLog
 from projections.ownership import owner_of
 from projections.registry import select
 from projections.sql import Database
@@ -53,6 +55,11 @@ class ProjectionStatus:
     state: str = "not run here"
     """In this process: running, standby (another process owns it), stopped or not run here."""
     last_error: str | None = None
+    """While failing: `ErrorType: message` of the last attempt to apply the events after `position`."""
+    failing_since: datetime | None = None
+    """While failing, in whichever process runs it: when the first failed attempt in a row was made."""
+    attempts: int = 0
+    """While failing: failed attempts in a row."""
 
 
 class ReadSide:
@@ -69,6 +76,7 @@ class ReadSide:
             self.recorders: dict[str, Recorder] = {
                 name: self._prepare(projection) for name, projection in self.projections.items()
             }
+            self.failures = FailureLog(self.db)
 
     def _prepare(self, projection: Projection) -> Recorder:
         statements = projection.ddl(self.db.dialect, projection.live_tables(), views=True)
@@ -109,12 +117,18 @@ class ReadSide:
 
     def status(self, names: Sequence[str] | None = None) -> list[ProjectionStatus]:
         head = self.head()
+        with translated_errors():
+            failures = self.failures.current()
         rows = []
         for cls in select(names):
             position = self.position(cls.name)
             owner = owner_of(self.settings, f"projection:{cls.name}")
             lag = max(head - position, 0)
-            rows.append(ProjectionStatus(cls.name, position, head, lag, cls.tables, owner))
+            row = ProjectionStatus(cls.name, position, head, lag, cls.tables, owner)
+            if (failure := failures.get(cls.name)) is not None:
+                row = replace(row, last_error=failure.last_error, failing_since=failure.failing_since,
+                              attempts=failure.attempts)  # fmt: skip
+            rows.append(row)
         return rows
 
     def close(self) -> None:

@@ -22,6 +22,7 @@ from dataclasses import replace
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import APPLICATION_NAME, EventStore
 from projections.base import Projection
+from projections.failures import FailureLog
 from projections.ownership import Ownership
 from projections.queries import ReadModel
 from projections.readside import EventSource, ProjectionStatus, Recorder
@@ -69,10 +70,14 @@ class Builder:
 class _Run:
     """The thread of one projection in a supervisor."""
 
-    def __init__(self, builder: Builder, ownership: Ownership, settings: Settings) -> None:
-        self.builder, self.ownership, self.settings = builder, ownership, settings
+    def __init__(
+        self, builder: Builder, ownership: Ownership, failures: FailureLog, settings: Settings
+    ) -> None:
+        self.builder, self.ownership, self.failures, self.settings = builder, ownership, failures, settings
         self.state: str = "stopped"
         self.last_error: str | None = None
+        # A failure recorded by a process that stopped is cleared by the next owner's first batch.
+        self._recorded_failure = True
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._loop, name=f"projection-{self.name}", daemon=True)
 
@@ -91,16 +96,35 @@ class _Run:
             try:
                 moved = self.builder.step()
             except Exception as error:  # any failure: the batch rolled back; try again later
-                self.last_error = f"{type(error).__name__}: {error}"
+                self.last_error = f"{type(error).__name__}: {error}".strip()
                 log.exception("Projection %s failed; retrying in %.1f s", self.name, backoff)
+                self._record_failure(self.last_error)
                 self.stopping.wait(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                 continue
             self.last_error, backoff = None, 0.5
+            if self._recorded_failure:
+                self._clear_failure()
             if not moved:
                 self.stopping.wait(self.settings.projection_poll_interval)
         self.ownership.release(lock)
         self.state = "stopped"
+
+    def _record_failure(self, error: str) -> None:
+        """Make the failure visible to every process (status, /health); best effort."""
+        try:
+            position = self.builder.recorder.position(APPLICATION_NAME)
+            self.failures.record(self.name, position, error)
+            self._recorded_failure = True
+        except Exception:  # the database itself may be what failed: the log has it
+            log.warning("Cannot record the failure of projection %s", self.name, exc_info=True)
+
+    def _clear_failure(self) -> None:
+        try:
+            self.failures.clear(self.name)
+            self._recorded_failure = False
+        except Exception:  # tried again after the next batch
+            log.warning("Cannot clear the failure of projection %s", self.name, exc_info=True)
 
 
 class ProjectionSupervisor:
@@ -129,7 +153,7 @@ class ProjectionSupervisor:
             _Run(
                 Builder(rm.projections[cls.name], rm.recorders[cls.name], rm.db, rm.source,
                         settings.projection_batch_size),
-                self.ownership, settings,
+                self.ownership, rm.failures, settings,
             )
             for cls in select(names)
         ]  # fmt: skip
@@ -161,7 +185,9 @@ class ProjectionSupervisor:
         rows = []
         for row in self.read_model.status():
             run = mine.get(row.name)
-            rows.append(row if run is None else replace(row, state=run.state, last_error=run.last_error))
+            if run is not None:  # this process's own view of the error is the freshest
+                row = replace(row, state=run.state, last_error=run.last_error or row.last_error)
+            rows.append(row)
         return rows
 
     def wait_for(self, position: int, names: Sequence[str] | None = None, timeout: float = 5.0) -> bool:

@@ -24,7 +24,7 @@ from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 from psycopg.sql import SQL
 
-from nm_workflow.application.postgres import bounded_retry
+from nm_workflow.application.postgres import SerialisedSchema, bounded_retry
 from projections.sql import Tx
 
 
@@ -108,7 +108,7 @@ class SQLiteProjectionRecorder(SQLiteTrackingRecorder, _Advancing):
         ]
 
 
-class PostgresProjectionRecorder(PostgresTrackingRecorder, _Advancing):
+class PostgresProjectionRecorder(SerialisedSchema, PostgresTrackingRecorder, _Advancing):
     insert_tracking = bounded_retry(PostgresTrackingRecorder.insert_tracking)
     max_tracking_id = bounded_retry(PostgresTrackingRecorder.max_tracking_id)
     has_tracking_id = bounded_retry(PostgresTrackingRecorder.has_tracking_id)

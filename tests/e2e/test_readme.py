@@ -42,7 +42,7 @@ def _service(folder: Path, port: int) -> subprocess.Popen[bytes]:
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="the walk-through uses curl")
-def test_the_readme_walkthrough_works_verbatim(tmp_path: Path) -> None:
+def test_the_readme_walkthrough_works_verbatim_twice_in_a_row(tmp_path: Path) -> None:
     # A folder like a fresh clone after the run command: .venv/bin/nm-workflow and ./var.
     (tmp_path / ".venv").mkdir()
     (tmp_path / ".venv/bin").symlink_to(Path(sys.executable).parent)
@@ -50,21 +50,26 @@ def test_the_readme_walkthrough_works_verbatim(tmp_path: Path) -> None:
     script = _walkthrough().replace("http://127.0.0.1:8000", f"http://127.0.0.1:{port}")
     env = {k: v for k, v in os.environ.items() if not k.startswith("NM_")}
     server = _service(tmp_path, port)
+    items = []
     try:
-        run = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", script],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        for _ in range(2):  # pasted twice in the same folder: a second item, not a replay of the first
+            run = subprocess.run(
+                ["bash", "-euo", "pipefail", "-c", script],
+                cwd=tmp_path,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert run.returncode == 0, run.stderr + run.stdout
+            assert run.stderr == ""
+            lines = run.stdout.splitlines()
+            assert lines[2:5] == ["editor", "department_head", "legal"]  # the queue, then each approval
+            assert lines[6] == "published"
+            assert lines[8] == "published"  # the item's row in item_status
+            assert lines[-1].split()[:4] == ["8", "MetricsRecorded", "dan", "data_analyst"]
+            items.append(lines[0])
     finally:
         server.terminate()
         server.wait(timeout=10)
-    assert run.returncode == 0, run.stderr + run.stdout
-    lines = run.stdout.splitlines()
-    assert lines[2:5] == ["editor", "department_head", "legal"]  # the queue, then each approval
-    assert lines[6] == "published"
-    assert lines[8] == "published"  # the item's row in item_status
-    assert lines[-1].split()[:4] == ["8", "MetricsRecorded", "dan", "data_analyst"]
+    assert items[0] != items[1]

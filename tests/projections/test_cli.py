@@ -26,13 +26,11 @@ def test_status_shows_position_head_and_lag(cli_env: CliRunner, store: EventStor
     head = str(position)
     rebuild_result = cli_env.invoke(app, ["rebuild", "audit_trail"])
     assert rebuild_result.exit_code == 0, rebuild_result.output
-    result = cli_env.invoke(app, ["status"], terminal_width=200)
+    result = cli_env.invoke(app, ["status"])  # not a terminal: tab-separated, a header first
     assert result.exit_code == 0, result.output
-    rows = {
-        cells[1]: cells[2:5]
-        for line in result.output.splitlines()
-        if len(cells := [cell.strip() for cell in line.split("│")]) > 5
-    }
+    header, *lines = result.output.splitlines()
+    assert header.split("\t")[:4] == ["projection", "position", "head", "lag"]
+    rows = {cells[0]: cells[1:4] for cells in (line.split("\t") for line in lines)}
     assert rows["audit_trail"] == [head, head, "0"]  # rebuilt: caught up
     assert rows["item_status"] == ["0", head, head]  # never run: the whole log to go
 

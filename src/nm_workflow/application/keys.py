@@ -21,8 +21,10 @@ from eventsourcing.utils import get_topic
 from nm_workflow.application.errors import AuthenticationFailed, NotFound
 from nm_workflow.application.security import Actor
 from nm_workflow.application.store import EventStore
+from nm_workflow.domain.errors import RuleViolation
 from nm_workflow.domain.metadata import EventMetadata, WorkflowAggregate, recording
 from nm_workflow.domain.roles import Role
+from nm_workflow.domain.text import SHORT
 
 PREFIX = "nmk"
 
@@ -70,7 +72,14 @@ class KeyService:
         self._store = store
 
     def create(self, actor_id: str, roles: list[Role], department: str, issued_by: str) -> str:
-        """Issue a key; the returned token is shown once and never stored."""
+        """Issue a key; the returned token is shown once and never stored.
+
+        `actor_id` and `department` follow the short-text rule (domain/text.py), like every
+        name the API stores: RuleViolation otherwise, and nothing is written.
+        """
+        actor_id, department = SHORT.check(actor_id, "actor id"), SHORT.check(department, "department")
+        if not roles:
+            raise RuleViolation("A key needs at least one role.")
         secret = secrets.token_urlsafe(32)
         request = str(uuid4())
         with recording(EventMetadata(issued_by, Role.ADMIN, "", request, request)):

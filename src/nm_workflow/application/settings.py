@@ -21,7 +21,11 @@ _DISCRETE = frozenset({"dbname", "host", "port", "user", "password"})
 
 
 class Settings(BaseSettings):
-    """Service configuration; see the README's configuration table."""
+    """Service configuration; every variable and its bounds: the table in docs/operators.md.
+
+    Every number is bounded on both sides, so that a typo (an extra zero, hours for seconds)
+    stops the process at start instead of overflowing later (e.g. a review deadline).
+    """
 
     model_config = SettingsConfigDict(env_prefix="NM_", frozen=True, extra="ignore")
 
@@ -30,12 +34,14 @@ class Settings(BaseSettings):
         description="postgresql://user:password@host:port/dbname; unset means embedded SQLite.",
     )
     data_dir: Path = Field(default=Path("var"), description="Folder of the SQLite file.")
-    db_pool_size: int = Field(default=5, ge=1, description="Connections kept per process.")
-    db_max_overflow: int = Field(default=10, ge=0, description="Extra connections under load.")
-    db_connect_timeout: int = Field(default=2, ge=1, description="Seconds to wait for a connection.")
-    db_lock_timeout: int = Field(default=5, ge=1, description="Seconds a write waits for a lock.")
-    max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest request body accepted.")
-    retry_after_seconds: int = Field(default=2, ge=1, description="Retry-After sent with 503.")
+    db_pool_size: int = Field(default=5, ge=1, le=100, description="Connections kept per process.")
+    db_max_overflow: int = Field(default=10, ge=0, le=1000, description="Extra connections under load.")
+    db_connect_timeout: int = Field(default=2, ge=1, le=300, description="Seconds to wait for a connection.")
+    db_lock_timeout: int = Field(default=5, ge=1, le=600, description="Seconds a write waits for a lock.")
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, le=67_108_864, description="Largest request body accepted."
+    )
+    retry_after_seconds: int = Field(default=2, ge=1, le=3600, description="Retry-After sent with 503.")
     embedded_projections: bool = Field(
         default=True, description="Run the projections in threads of each API process."
     )
@@ -46,7 +52,7 @@ class Settings(BaseSettings):
         default=500, ge=1, le=10_000, description="Events a projection applies per transaction."
     )
     review_stage_hours: int = Field(
-        default=48, ge=1, description="Hours a review stage may take before the item is overdue."
+        default=48, ge=1, le=8760, description="Hours a review stage may take before the item is overdue."
     )
     clock_skew_seconds: int = Field(
         default=300,
@@ -95,6 +101,22 @@ class Settings(BaseSettings):
     @cached_property
     def sqlite_path(self) -> Path:
         return self.data_dir / SQLITE_FILE_NAME
+
+    def database_location(self) -> str:
+        """Where the data is, for messages: `PostgreSQL at host:port/dbname` or `SQLite at <file>`.
+
+        Never the user or password of the URL.
+        """
+        if self.database_url is None:
+            return f"SQLite at {self.sqlite_path}"
+        env = self._postgres_env()
+        return f"PostgreSQL at {env['POSTGRES_HOST']}:{env['POSTGRES_PORT']}/{env['POSTGRES_DBNAME']}"
+
+    def database_password(self) -> str | None:
+        """The URL's password, so that messages can make sure not to echo it."""
+        if self.database_url is None:
+            return None
+        return str(self._url_parts.get("password") or "") or None
 
     def persistence_env(self) -> dict[str, str]:
         """The eventsourcing library's configuration, derived from these settings."""

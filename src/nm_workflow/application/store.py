@@ -54,7 +54,10 @@ class EventStore(Application[UUID]):
 
     def __init__(self, settings: Settings) -> None:
         if not settings.uses_postgres:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                settings.data_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise StoreUnavailable(f"Cannot create the data folder {settings.data_dir}.") from error
         self._persistence_env = settings.persistence_env()
         self._postgres_options = settings.postgres_options() if settings.uses_postgres else {}
         self._pause_after_failure = settings.retry_after_seconds

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import getpass
 import os
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib.metadata import version
 from typing import Annotated
 from uuid import UUID
 
 import typer
 import uvicorn
 from rich.console import Console
-from rich.table import Column, Table
 
 from nm_workflow.application.keys import KeyService
 from nm_workflow.application.store import EventStore
-from nm_workflow.domain.errors import WorkflowError
 from nm_workflow.domain.roles import Role
 from nm_workflow.interface import cli_projections
+from nm_workflow.interface.cli_errors import EXIT_UNAVAILABLE, EXIT_USAGE, fail, reported, say
+from nm_workflow.interface.cli_output import JsonOption, show_table
 from nm_workflow.interface.cli_settings import load_settings
 from nm_workflow.interface.http.server import uvicorn_options
 
@@ -29,11 +31,27 @@ app.add_typer(cli_projections.app, name="projections")
 console = Console()
 
 
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"nm-workflow {version('nm-workflow')}")
+        raise typer.Exit
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", is_eager=True, callback=_print_version, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """nm-workflow: the new-media operations workflow service."""
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
     projections: Annotated[
         bool, typer.Option(help="Run the projections inside the API processes (else: `projections run`).")
     ] = True,
@@ -43,8 +61,11 @@ def serve(
         # Read by Settings in each worker process, which uvicorn starts afresh.
         os.environ["NM_EMBEDDED_PROJECTIONS"] = "false"
     settings = load_settings()
-    where = "PostgreSQL" if settings.uses_postgres else f"SQLite at {settings.sqlite_path}"
-    console.print(f"nm-workflow on http://{host}:{port} ({where}); API docs at /docs")
+    # Checked here, so that a database or port that cannot be had is one line, not a worker's traceback.
+    with reported(settings):
+        EventStore(settings).close()
+    _check_port(host, port)
+    console.print(f"nm-workflow on http://{host}:{port} ({settings.database_location()}); API docs at /docs")
     uvicorn.run(
         "nm_workflow.interface.http.app:create_app",
         factory=True,
@@ -56,16 +77,28 @@ def serve(
     )
 
 
+def _check_port(host: str, port: int) -> None:
+    """Fail now if `host:port` cannot be listened on (in use, not an address of this machine)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind(address)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        fail(f"Cannot listen on {host}:{port}: {reason}.", EXIT_UNAVAILABLE)
+
+
 @contextmanager
 def _keys() -> Iterator[KeyService]:
-    try:
-        store = EventStore(load_settings())
-    except WorkflowError as error:
-        raise typer.BadParameter(error.detail) from None
-    try:
-        yield KeyService(store)
-    finally:
-        store.close()
+    settings = load_settings()
+    with reported(settings):
+        store = EventStore(settings)
+        try:
+            yield KeyService(store)
+        finally:
+            store.close()
 
 
 @keys_app.command("create")
@@ -74,29 +107,26 @@ def create_key(
     role: Annotated[list[Role], typer.Option(help="A role; repeat for several.")],
     department: Annotated[str, typer.Option(help="The actor's department.")],
 ) -> None:
-    """Create a key and print it once."""
+    """Create a key and print it once.
+
+    Actor and department: 1 to 200 characters after trimming, one line, no control characters.
+    """
     with _keys() as keys:
         token = keys.create(actor, role, department, issued_by=f"cli:{_operator()}")
     typer.echo(token)
 
 
 @keys_app.command("list")
-def list_keys() -> None:
-    """List keys (never their secrets)."""
+def list_keys(as_json: JsonOption = False) -> None:
+    """List keys (never their secrets); tab-separated when piped."""
     with _keys() as keys:
         infos = keys.list()
-    table = Table("actor", "roles", "department", "issued at", "revoked")
-    table.columns.insert(0, Column("key id", no_wrap=True))
-    for info in infos:
-        table.add_row(
-            info.key_id.hex,
-            info.actor_id,
-            ",".join(info.roles),
-            info.department,
-            info.issued_at.isoformat(timespec="seconds"),
-            "yes" if info.revoked else "",
-        )
-    console.print(table)
+    rows = [
+        (info.key_id.hex, info.actor_id, info.roles, info.department,
+         info.issued_at.isoformat(timespec="seconds"), info.revoked)
+        for info in infos
+    ]  # fmt: skip
+    show_table(("key id", "actor", "roles", "department", "issued at", "revoked"), rows, as_json=as_json)
 
 
 @keys_app.command("revoke")
@@ -105,12 +135,9 @@ def revoke_key(key_id: Annotated[str, typer.Argument(help="The key id shown by `
     try:
         parsed = UUID(hex=key_id)
     except ValueError:
-        raise typer.BadParameter(f"{key_id!r} is not a key id.") from None
+        fail(f"{key_id!r} is not a key id (32 hexadecimal digits, as `keys list` shows).", EXIT_USAGE)
     with _keys() as keys:
-        try:
-            revoked = keys.revoke(parsed, revoked_by=f"cli:{_operator()}")
-        except WorkflowError as error:
-            raise typer.BadParameter(error.detail) from None
+        revoked = keys.revoke(parsed, revoked_by=f"cli:{_operator()}")
     typer.echo(f"revoked {parsed.hex}" if revoked else f"{parsed.hex} was already revoked")
 
 
@@ -122,4 +149,13 @@ def _operator() -> str:
 
 
 def main() -> None:
-    app()
+    """The console script: usage errors as one line too (exit 2), not a framed panel."""
+    try:
+        status = typer.main.get_command(app).main(standalone_mode=False)
+    except typer.TyperException as error:  # usage errors (exit 2) among them
+        say(error.format_message())
+        raise SystemExit(error.exit_code) from None
+    except typer.Abort:
+        raise SystemExit(130) from None  # Ctrl-C at a prompt: the shell's status for SIGINT
+    # Without standalone mode typer returns a command's exit status (typer.Exit) instead of exiting.
+    raise SystemExit(status if isinstance(status, int) else 0)

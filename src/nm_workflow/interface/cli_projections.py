@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Sequence
 from types import FrameType
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from nm_workflow.domain.errors import WorkflowError
+from nm_workflow.interface.cli_errors import EXIT_USAGE, fail, reported
+from nm_workflow.interface.cli_output import JsonOption, show_table
 from nm_workflow.interface.cli_settings import load_settings
 from projections import NAMES, ReadModel, rebuild, run_worker
 
@@ -23,6 +24,14 @@ app = typer.Typer(
 console = Console()
 
 
+def _known(names: Sequence[str]) -> None:
+    """The same refusal for `run` and `rebuild`: a usage error (exit 2) naming the known ones."""
+    unknown = [name for name in names if name not in NAMES]
+    if unknown:
+        choices = ", ".join(NAMES)
+        fail(f"{', '.join(map(repr, unknown))} is not a projection; choose from {choices}.", EXIT_USAGE)
+
+
 @app.command("run")
 def run_projections(
     names: Annotated[
@@ -30,6 +39,8 @@ def run_projections(
     ] = None,
 ) -> None:
     """Run projections in this process until SIGINT or SIGTERM (a batch in flight is finished)."""
+    _known(names or [])
+    settings = load_settings()
     stop = threading.Event()
 
     def stop_on_signal(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001
@@ -38,29 +49,36 @@ def run_projections(
     signal.signal(signal.SIGINT, stop_on_signal)
     signal.signal(signal.SIGTERM, stop_on_signal)
     console.print(f"Running projections: {', '.join(names or NAMES)}. Stop with Ctrl-C.")
-    try:
-        run_worker(load_settings(), names, stop)
-    except WorkflowError as error:
-        _fail(error)
+    with reported(settings):
+        run_worker(settings, names, stop)
     console.print("Stopped.")
 
 
 @app.command("status")
-def show_status() -> None:
-    """Each projection's position, the log head, the lag and the process working it."""
-    read_model = _read_model()
-    try:
-        rows = read_model.status()
-    except WorkflowError as error:
-        _fail(error)
-    finally:
-        read_model.close()
-    table = Table("projection", "position", "head", "lag", "owner", "tables")
-    for row in rows:
-        lag = f"[red]{row.lag}[/red]" if row.lag else "0"
-        owner, tables = row.owner or "-", ", ".join(row.tables)
-        table.add_row(row.name, str(row.position), str(row.head), lag, owner, tables)
-    console.print(table)
+def show_status(as_json: JsonOption = False) -> None:
+    """Each projection's position, the log head, the lag, the process working it, and whether it is failing.
+
+    A failing projection cannot apply the events after its position: `failing since` is the
+    first failed attempt in a row (UTC), `last error` the reason; it is retried with backoff.
+    """
+    settings = load_settings()
+    with reported(settings):
+        read_model = ReadModel(settings)
+        try:
+            rows = read_model.status()
+        finally:
+            read_model.close()
+    columns = ("projection", "position", "head", "lag", "owner", "tables", "failing since", "attempts",
+               "last error")  # fmt: skip
+    show_table(
+        columns,
+        [
+            (row.name, row.position, row.head, row.lag, row.owner, list(row.tables),
+             row.failing_since.isoformat() if row.failing_since else None, row.attempts, row.last_error)
+            for row in rows
+        ],
+        as_json=as_json,
+    )  # fmt: skip
 
 
 @app.command("rebuild")
@@ -68,33 +86,20 @@ def rebuild_projection(
     name: Annotated[str, typer.Argument(help=f"The projection to rebuild: {', '.join(NAMES)}.")],
 ) -> None:
     """Rebuild a projection's tables from the whole log; safe while the API keeps serving."""
-    if name not in NAMES:
-        raise typer.BadParameter(f"{name!r} is not a projection; choose one of {', '.join(NAMES)}.")
-    read_model = _read_model()
+    _known([name])
+    settings = load_settings()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    try:
-        with Progress(*columns, console=console) as progress:
-            task = progress.add_task(f"rebuilding {name}", total=None)
-            position = rebuild(
-                read_model, name, lambda done, total: progress.update(task, completed=done, total=total)
-            )
-    except WorkflowError as error:
-        _fail(error)
-    finally:
-        read_model.close()
+    with reported(settings):
+        read_model = ReadModel(settings)
+        try:
+            with Progress(*columns, console=console) as progress:
+                task = progress.add_task(f"rebuilding {name}", total=None)
+                position = rebuild(
+                    read_model, name, lambda done, total: progress.update(task, completed=done, total=total)
+                )
+        finally:
+            read_model.close()
     console.print(f"{name} rebuilt up to log position {position}.")
-
-
-def _read_model() -> ReadModel:
-    try:
-        return ReadModel(load_settings())
-    except WorkflowError as error:
-        _fail(error)
-
-
-def _fail(error: WorkflowError) -> NoReturn:
-    console.print(f"[red]{error.detail}[/red]")
-    raise typer.Exit(1)
 
 
 if __name__ == "__main__":

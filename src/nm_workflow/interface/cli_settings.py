@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 
 from nm_workflow.application.settings import Settings
+from nm_workflow.interface.cli_errors import EXIT_USAGE, say
 
 SECRET = frozenset({"NM_DATABASE_URL"})  # may hold a password: never echoed
-BAD_CONFIGURATION = 2  # the exit status of a usage error: the command was given something unusable
 
 
 def load_settings() -> Settings:
@@ -17,10 +16,9 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as error:
-        console = Console(stderr=True)
         for problem in error.errors():
             variable = "NM_" + "_".join(str(part) for part in problem["loc"]).upper()
             message = problem["msg"].removeprefix("Value error, ")
             shown = "" if variable in SECRET else f" (got {problem['input']!r})"
-            console.print(f"{variable}: {message}{shown}", style="red", soft_wrap=True)
-        raise typer.Exit(BAD_CONFIGURATION) from None
+            say(f"{variable}: {message}{shown}")
+        raise typer.Exit(EXIT_USAGE) from None

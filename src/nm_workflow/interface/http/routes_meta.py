@@ -6,14 +6,21 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Request
 
-from nm_workflow.application.store import EventStore
+from nm_workflow.application.store import EventStore, translated_errors
 from nm_workflow.interface.http.openapi import callers
 from nm_workflow.interface.http.problems import catalogue
 from nm_workflow.interface.http.schemas_out import Problem, ProblemType
+from projections import ReadModel
 
 router = APIRouter(tags=["service"])
 
-_HEALTHY = {"status": "ok", "store": "postgresql", "log_head": 1234, "waiting_reads": 0}
+_HEALTHY = {
+    "status": "ok",
+    "store": "postgresql",
+    "log_head": 1234,
+    "waiting_reads": 0,
+    "failing_projections": [],
+}
 
 
 @router.get(
@@ -25,11 +32,26 @@ _HEALTHY = {"status": "ok", "store": "postgresql", "log_head": 1234, "waiting_re
     **callers(),
 )
 def health(request: Request) -> dict[str, Any]:
-    """Liveness and readiness: 503 when the event store cannot be reached."""
+    """Liveness and readiness: 503 when the event store cannot be reached.
+
+    `status` is `degraded` (still 200: commands and the other reads work) while a projection
+    cannot apply an event; `failing_projections` names each, with its position, since when
+    (UTC) and its last error, as `nm-workflow projections status` shows them.
+    """
     store: EventStore = request.app.state.store
+    read_model: ReadModel = request.app.state.read_model
     backend = "postgresql" if request.app.state.settings.uses_postgres else "sqlite"
+    head = store.head()
+    with translated_errors():
+        failures = read_model.failures.current()
+    failing = [
+        {"projection": f.projection, "position": f.position, "failing_since": f.failing_since.isoformat(),
+         "attempts": f.attempts, "last_error": f.last_error}
+        for f in failures.values()
+    ]  # fmt: skip
     waiting = request.app.state.position_watch.pending  # reads waiting for Wait-For-Position
-    return {"status": "ok", "store": backend, "log_head": store.head(), "waiting_reads": waiting}
+    return {"status": "degraded" if failing else "ok", "store": backend, "log_head": head,
+            "waiting_reads": waiting, "failing_projections": failing}  # fmt: skip
 
 
 @router.get("/problems", **callers())

@@ -21,27 +21,30 @@ from pydantic import (
 from nm_workflow.domain.content import as_utc
 from nm_workflow.domain.errors import RuleViolation
 from nm_workflow.domain.roles import Stage
+from nm_workflow.domain.text import BODY, LONG, MEDIUM, SHORT, TextRule
 
 
-def _storable(text: str) -> str:
-    """Refuse what no database column can hold: NUL and lone surrogates."""
-    if "\x00" in text:
-        raise ValueError("must not contain NUL characters")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode (no lone surrogates)") from None
-    return text
+def _lengths(rule: TextRule) -> StringConstraints:
+    return StringConstraints(strip_whitespace=True, min_length=1, max_length=rule.max_length)
 
 
-def _text(max_length: int) -> StringConstraints:
-    return StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length)
+def _characters(rule: TextRule) -> AfterValidator:
+    """The rule's character check, after pydantic stripped the text and checked its length."""
+
+    def follows_rule(text: str) -> str:
+        problem = rule.problem(text)
+        if problem is not None:
+            raise ValueError(problem)
+        return text
+
+    return AfterValidator(follows_rule)
 
 
-Short = Annotated[str, _text(200), AfterValidator(_storable)]
-Medium = Annotated[str, _text(2000), AfterValidator(_storable)]
-Long = Annotated[str, _text(5000), AfterValidator(_storable)]
-Body = Annotated[str, _text(200_000), AfterValidator(_storable)]
+# One rule set for every stored text (domain/text.py), the same the command line checks.
+Short = Annotated[str, _lengths(SHORT), _characters(SHORT)]
+Medium = Annotated[str, _lengths(MEDIUM), _characters(MEDIUM)]
+Long = Annotated[str, _lengths(LONG), _characters(LONG)]
+Body = Annotated[str, _lengths(BODY), _characters(BODY)]
 
 
 def _platform_name(value: Any) -> Any:

@@ -1,0 +1,64 @@
+"""How the `nm-workflow` command fails: one line on stderr and a documented exit status.
+
+| status | meaning                                                                              |
+|--------|--------------------------------------------------------------------------------------|
+| 0      | done                                                                                 |
+| 1      | the command ran but could not finish (e.g. a rebuild of the projection is running)   |
+| 2      | a bad argument, option or `NM_` setting: change the command line or the environment  |
+| 3      | something the command needs is unavailable: the database (with host:port and why),   |
+|        | the data folder, or the network port to listen on; the command itself was fine       |
+
+The same table is in docs/operators.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NoReturn
+
+import typer
+
+from nm_workflow.application.errors import NotFound, StoreUnavailable
+from nm_workflow.application.settings import Settings
+from nm_workflow.domain.errors import DomainError, WorkflowError
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_UNAVAILABLE = 3
+
+
+def say(message: str) -> None:
+    """Print `message` on stderr as one line, prefixed with the command's name."""
+    typer.echo("nm-workflow: " + " ".join(message.split()), err=True)
+
+
+def fail(message: str, status: int) -> NoReturn:
+    """Print `message` as one line on stderr and exit with `status`."""
+    say(message)
+    raise typer.Exit(status)
+
+
+@contextmanager
+def reported(settings: Settings) -> Iterator[None]:
+    """Turn the service's errors into `fail`: infrastructure 3, refused input 2, anything else 1."""
+    try:
+        yield
+    except StoreUnavailable as error:
+        fail(f"{error.detail.rstrip('.')} ({settings.database_location()}): {_cause(error, settings)}",
+             EXIT_UNAVAILABLE)  # fmt: skip
+    except (DomainError, NotFound) as error:
+        fail(error.detail, EXIT_USAGE)
+    except WorkflowError as error:
+        fail(error.detail, EXIT_FAILED)
+
+
+def _cause(error: BaseException, settings: Settings) -> str:
+    """The innermost error's first line (libpq's or SQLite's own words), the password removed."""
+    inner: BaseException = error
+    while (deeper := inner.__cause__ or inner.__context__) is not None:
+        inner = deeper
+    lines = str(inner).strip().splitlines()
+    text = lines[0] if lines else type(inner).__name__
+    password = settings.database_password()
+    return text.replace(password, "***") if password else text

@@ -1,0 +1,179 @@
+"""`nm-workflow` as a user runs it (real processes): one line on stderr and a documented exit status.
+
+Exit statuses (docs/operators.md): 2 a bad argument, option or setting; 3 something the command
+needs is unavailable (database, data folder, port); 0 done.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from psycopg.conninfo import conninfo_to_dict
+
+from nm_workflow.application.settings import Settings
+
+CLI = str(Path(sys.executable).parent / "nm-workflow")
+NAMES = "item_status, review_queue, publication_log, item_metrics, audit_trail"
+
+
+def run(args: list[str], env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("NM_")}
+    return subprocess.run(
+        [CLI, *args], env=base | env, cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def assert_one_line(result: subprocess.CompletedProcess[str], status: int, *expected: str) -> str:
+    assert result.returncode == status, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("nm-workflow: ")
+    for text in expected:
+        assert text in lines[0]
+    return lines[0]
+
+
+def env_of(settings: Settings) -> dict[str, str]:
+    env = {"NM_DATA_DIR": str(settings.data_dir)}
+    if settings.database_url is not None:
+        env["NM_DATABASE_URL"] = settings.database_url
+    return env
+
+
+def test_version() -> None:
+    result = run(["--version"], {})
+    assert result.returncode == 0
+    name, number = result.stdout.split()
+    assert name == "nm-workflow"
+    assert number[0].isdigit()
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["serve", "--port", "99999"], "'--port'"),
+        (["serve", "--port", "0"], "'--port'"),
+        (["no-such-command"], "No such command"),
+        (["keys", "create", "--actor", "a", "--role", "boss", "--department", "x"], "'boss'"),
+        (["keys", "revoke", "nope"], "'nope' is not a key id"),
+    ],
+)
+def test_a_bad_argument_is_one_line_and_status_2(args: list[str], expected: str, tmp_path: Path) -> None:
+    assert_one_line(run(args, {"NM_DATA_DIR": str(tmp_path)}), 2, expected)
+
+
+@pytest.mark.parametrize("command", [["run", "nope"], ["rebuild", "nope"]])
+def test_run_and_rebuild_refuse_an_unknown_projection_alike(command: list[str], tmp_path: Path) -> None:
+    result = run(["projections", *command], {"NM_DATA_DIR": str(tmp_path)})
+    assert_one_line(result, 2, f"'nope' is not a projection; choose from {NAMES}.")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("NM_REVIEW_STAGE_HOURS", "100000000", "NM_REVIEW_STAGE_HOURS: Input should be less than or equal"),
+        ("NM_DB_POOL_SIZE", "0", "NM_DB_POOL_SIZE: Input should be greater than or equal to 1"),
+        ("NM_RETRY_AFTER_SECONDS", "86400", "NM_RETRY_AFTER_SECONDS: Input should be less than or equal to"),
+    ],
+)
+@pytest.mark.parametrize("command", [["serve"], ["keys", "list"], ["projections", "run"]])
+def test_a_setting_out_of_bounds_stops_every_command_at_start(
+    command: list[str], variable: str, value: str, expected: str, tmp_path: Path
+) -> None:
+    assert_one_line(run(command, {variable: value, "NM_DATA_DIR": str(tmp_path)}), 2, expected)
+
+
+@pytest.mark.parametrize("command", [["keys", "list"], ["projections", "status"], ["serve"]])
+def test_a_data_folder_that_cannot_be_created_is_status_3_naming_it(
+    command: list[str], tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert_one_line(run(command, {"NM_DATA_DIR": str(blocker / "var")}), 3, str(blocker / "var"))
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_data_folder_is_status_3(tmp_path: Path) -> None:
+    folder = tmp_path / "var"
+    folder.mkdir(mode=0o555)
+    assert_one_line(run(["keys", "list"], {"NM_DATA_DIR": str(folder)}), 3, str(folder))
+
+
+@pytest.mark.parametrize("command", [["keys", "list"], ["projections", "status"], ["serve"]])
+def test_an_unreachable_database_is_status_3_with_host_port_and_why_never_the_password(
+    command: list[str], tmp_path: Path
+) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"postgresql://nm:hunter2@127.0.0.1:{port}/work"
+    env = {"NM_DATABASE_URL": url, "NM_DATA_DIR": str(tmp_path), "NM_DB_CONNECT_TIMEOUT": "1"}
+    result = run(command, env)
+    line = assert_one_line(result, 3, f"127.0.0.1:{port}/work")
+    assert "hunter2" not in result.stderr + result.stdout
+    assert "nm:" not in line  # nor the user
+    assert "Traceback" not in result.stderr
+
+
+def test_a_wrong_password_is_status_3_and_not_echoed(postgres_admin_url: str, tmp_path: Path) -> None:
+    parts = conninfo_to_dict(postgres_admin_url)
+    host, port = parts.get("host") or "localhost", parts.get("port") or 5432
+    url = f"postgresql://nobody-here:s3cret-pw@{host}:{port}/postgres"
+    result = run(["keys", "list"], {"NM_DATABASE_URL": url, "NM_DATA_DIR": str(tmp_path)})
+    assert_one_line(result, 3, f"{host}:{port}/postgres")
+    assert "s3cret-pw" not in result.stderr + result.stdout
+
+
+def test_serve_on_a_port_in_use_is_status_3(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run(["serve", "--port", str(port)], {"NM_DATA_DIR": str(tmp_path)})
+    assert_one_line(result, 3, f"127.0.0.1:{port}")
+
+
+ODD_ACTOR = "李小龍-🎬-é́-שלום-\"'`" + "x" * 170  # Chinese, emoji, combining marks, RTL, quotes
+
+
+def test_keys_create_refuses_what_the_api_would_refuse(settings: Settings) -> None:
+    env = env_of(settings)
+    cases = [
+        ("a" * 6000, "The actor id must be at most 200 characters (got 6000)."),
+        ("", "The actor id must not be empty."),
+        ("   ", "The actor id must not be empty."),
+        ("mia\nroot", "The actor id must not contain control characters"),
+        ("mia\x1b[31m", "The actor id must not contain control characters"),
+    ]
+    for actor, expected in cases:
+        result = run(["keys", "create", "--actor", actor, "--role", "editor", "--department", "x"], env)
+        assert_one_line(result, 2, expected)
+    empty_department = run(["keys", "create", "--actor", "a", "--role", "editor", "--department", ""], env)
+    assert_one_line(empty_department, 2, "The department must not be empty.")
+    listed = run(["keys", "list", "--json"], env)
+    assert (listed.returncode, json.loads(listed.stdout)) == (0, [])  # nothing was written
+
+
+def test_keys_list_piped_or_as_json_shows_whole_values(settings: Settings) -> None:
+    env = env_of(settings)
+    department = "marketing-and-communications-of-the-greater-china-region"
+    created = run(["keys", "create", "--actor", f"  {ODD_ACTOR} ", "--role", "editor", "--role", "legal",
+                   "--department", department], env)  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    key_id = created.stdout.strip().split("_")[1]
+
+    piped = run(["keys", "list"], env)
+    header, row = piped.stdout.splitlines()
+    assert header.split("\t") == ["key id", "actor", "roles", "department", "issued at", "revoked"]
+    assert row.split("\t")[:4] == [key_id, ODD_ACTOR, "editor,legal", department]  # trimmed, never cut
+
+    as_json = json.loads(run(["keys", "list", "--json"], env).stdout)
+    assert [(k["key id"], k["actor"], k["roles"], k["department"], k["revoked"]) for k in as_json] == [
+        (key_id, ODD_ACTOR, ["editor", "legal"], department, False)
+    ]
