@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from nm_workflow.application.commands import CommandContext, CommandResult, CommandRunner
-from nm_workflow.application.errors import NotFound
+from nm_workflow.application.reads import version_at
 from nm_workflow.application.security import Actor, Command, authorize
 from nm_workflow.application.store import EventStore
 from nm_workflow.application.views import event_view, item_view
@@ -92,16 +92,10 @@ class ContentItems:
     ) -> dict[str, Any]:
         authorize(actor, Command.READ)
         if as_of is not None:
-            version = self._version_at(item_id, as_of)
+            version = version_at(self._store, item_id, as_of)
         return item_view(self._runner.load(item_id, version=version))
 
     def history(self, actor: Actor, item_id: UUID) -> list[dict[str, Any]]:
         authorize(actor, Command.READ)
         self._runner.load(item_id)
         return [event_view(e) for e in self._store.stored_events(item_id)]
-
-    def _version_at(self, item_id: UUID, as_of: datetime) -> int:
-        versions = [e.originator_version for e in self._store.stored_events(item_id) if e.timestamp <= as_of]
-        if not versions:
-            raise NotFound(f"Item {item_id} did not exist at {as_of.isoformat()}.")
-        return versions[-1]

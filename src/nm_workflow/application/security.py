@@ -35,6 +35,13 @@ class Command(StrEnum):
     CANCEL = "cancel"
     READ = "read"
     READ_AUDIT_TRAIL = "read_audit_trail"
+    RECEIVE_INTERACTION = "receive_interaction"
+    RESPOND_TO_INTERACTION = "respond_to_interaction"
+    ESCALATE_INTERACTION = "escalate_interaction"
+    HANDLE_INTERACTION = "handle_interaction"
+    RESOLVE_INTERACTION = "resolve_interaction"
+    REOPEN_INTERACTION = "reopen_interaction"
+    ERASE_INTERACTION = "erase_interaction"
 
     @classmethod
     def approve(cls, stage: Stage) -> Command:
@@ -65,6 +72,15 @@ PERMISSIONS: dict[Command, frozenset[Role]] = {
     # Every staff role reads items; admin keys only manage keys.
     Command.READ: frozenset(Role) - {Role.ADMIN},
     Command.READ_AUDIT_TRAIL: frozenset({Role.AUDITOR, Role.MANAGEMENT}),
+    # Interactions (Ch. 4.3, Ch. 7: 客服部): services pull comments from the platforms; the
+    # department an interaction is escalated to records how it handled it.
+    Command.RECEIVE_INTERACTION: frozenset({Role.CUSTOMER_SERVICE, Role.SERVICE}),
+    Command.RESPOND_TO_INTERACTION: frozenset({Role.CUSTOMER_SERVICE}),
+    Command.ESCALATE_INTERACTION: frozenset({Role.CUSTOMER_SERVICE}),
+    Command.HANDLE_INTERACTION: frozenset({H, M, E, L, Role.DATA_ANALYST, Role.CUSTOMER_SERVICE}),
+    Command.RESOLVE_INTERACTION: frozenset({Role.CUSTOMER_SERVICE}),
+    Command.REOPEN_INTERACTION: frozenset({Role.CUSTOMER_SERVICE, Role.MANAGEMENT}),
+    Command.ERASE_INTERACTION: frozenset({Role.MANAGEMENT}),
 }
 
 

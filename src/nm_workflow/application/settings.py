@@ -48,6 +48,26 @@ class Settings(BaseSettings):
     review_stage_hours: int = Field(
         default=48, ge=1, description="Hours a review stage may take before the item is overdue."
     )
+    interaction_first_response_hours: float = Field(
+        default=24, gt=0, le=24 * 365, description="Hours customer service has to answer an interaction."
+    )
+    interaction_negative_handling_hours: float = Field(
+        default=8,
+        gt=0,
+        le=24 * 365,
+        description="Hours to escalate or resolve a negative interaction.",
+    )
+    interaction_department: str = Field(
+        default="customer_service",
+        min_length=1,
+        description="Department that owns interactions until one is escalated (Ch. 7: 客服部).",
+    )
+    clock_skew_seconds: int = Field(
+        default=300,
+        ge=0,
+        le=86_400,
+        description="How far a reported time (e.g. received_at) may lie ahead of the server's clock.",
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -132,3 +132,46 @@ class RepeatedApproval(DutySegregationViolation):
 class WrongDepartment(DutySegregationViolation):
     slug = "wrong-department"
     title = "A department head approves only their own department's items"
+
+
+# --- customer interactions (Ch. 4.3) ------------------------------------------
+
+
+class InteractionResolved(InvalidTransition):
+    slug = "interaction-resolved"
+    title = "The interaction is resolved"
+
+
+class InteractionNotResolved(InvalidTransition):
+    slug = "interaction-not-resolved"
+    title = "Only a resolved interaction can be reopened"
+
+
+class AlreadyEscalated(InvalidTransition):
+    slug = "already-escalated"
+    title = "The interaction is already waiting for a department"
+
+
+class NotEscalated(InvalidTransition):
+    slug = "not-escalated"
+    title = "The interaction is not escalated to a department"
+
+
+class EscalationPending(InvalidTransition):
+    slug = "escalation-pending"
+    title = "The department the interaction was escalated to has not handled it yet"
+
+
+class InvalidInteractionTime(RuleViolation):
+    slug = "invalid-interaction-time"
+    title = "The time contradicts the interaction"
+
+
+class EscalationToSameDepartment(RuleViolation):
+    slug = "escalation-to-same-department"
+    title = "The interaction is already with that department"
+
+
+class NotTheHandlingDepartment(DutySegregationViolation):
+    slug = "not-the-handling-department"
+    title = "Only the department the interaction was escalated to may handle it"

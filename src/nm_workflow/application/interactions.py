@@ -1,0 +1,253 @@
+"""Use cases of customer interactions (Ch. 4.3): receipt one by one or in batches, the
+steps that follow, erasure of personal data, and reads.
+
+Deadlines come from one `DeadlineSource` (settings today, the versioned policy
+later). Times a caller reports (received at, replied at, ...) may not lie in
+the future beyond the configured clock skew.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from uuid import UUID
+
+from nm_workflow.application.clock import Clock, system_clock
+from nm_workflow.application.commands import CommandContext, CommandResult, CommandRunner
+from nm_workflow.application.errors import ConcurrentModification, NotFound
+from nm_workflow.application.interaction_views import (
+    interaction_event_view,
+    interaction_view,
+    sealing_context,
+)
+from nm_workflow.application.personal_data import KeyVault, keyed_digest, seal
+from nm_workflow.application.reads import version_at
+from nm_workflow.application.security import Actor, Command, authorize
+from nm_workflow.application.settings import Settings
+from nm_workflow.application.store import EventStore
+from nm_workflow.domain.content import as_utc
+from nm_workflow.domain.errors import DomainError, InvalidInteractionTime, WorkflowError
+from nm_workflow.domain.interaction import Interaction
+from nm_workflow.domain.interaction_values import (
+    InteractionDeadlines,
+    InteractionKind,
+    Sentiment,
+    interaction_id,
+)
+from nm_workflow.domain.sentiment import CLASSIFIER_VERSION, classify
+
+DeadlineSource = Callable[[], InteractionDeadlines]
+"""Where the deadlines in force come from; called once per command that fixes one."""
+
+
+def deadlines_from_settings(settings: Settings) -> DeadlineSource:
+    deadlines = InteractionDeadlines(
+        first_response=timedelta(hours=settings.interaction_first_response_hours),
+        negative_handling=timedelta(hours=settings.interaction_negative_handling_hours),
+    )
+    return lambda: deadlines
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    """What became of one item of a batch."""
+
+    index: int
+    status: Literal["created", "already_known", "refused"]
+    interaction_id: UUID | None = None
+    problem: str | None = None
+    """The problem type's slug when refused."""
+    detail: str | None = None
+
+
+class Interactions:
+    def __init__(
+        self,
+        store: EventStore,
+        settings: Settings,
+        deadlines: DeadlineSource | None = None,
+        clock: Clock = system_clock,
+    ) -> None:
+        self._store, self._clock, self._vault = store, clock, KeyVault(store)
+        self._deadlines = deadlines or deadlines_from_settings(settings)
+        self._department = settings.interaction_department
+        self._skew = timedelta(seconds=settings.clock_skew_seconds)
+        self._runner = CommandRunner(store, Interaction, lambda i: interaction_view(i, self._vault))
+
+    # --- receipt --------------------------------------------------------------------
+
+    def receive(self, ctx: CommandContext, received: dict[str, Any]) -> CommandResult:
+        """Record an interaction; one already known (same platform and platform_id) is returned as is."""
+        authorize(ctx.actor, Command.RECEIVE_INTERACTION)
+        target = interaction_id(received["platform"], received["platform_id"])
+        known = self._known(target)
+        if known is not None:
+            return known
+        received_at = self._reported(received["received_at"], "time received")
+        key = self._vault.key_for(target)
+        sentiment, source = self._sentiment(received)
+        sealed: dict[str, Any] = {
+            f"{field}_sealed": seal(key, received[field], sealing_context(target, field))
+            for field in ("text", "author_handle")
+        }
+        facts: dict[str, Any] = {
+            "platform": received["platform"],
+            "platform_id": received["platform_id"],
+            "kind": InteractionKind(received["kind"]),
+            "received_at": received_at,
+            "item_id": received.get("item_id"),
+            "sentiment": sentiment,
+            "sentiment_source": source,
+            "department": self._department,
+        }
+        # The request's fingerprint (for Idempotency-Key) must not keep the personal text readable.
+        payload = {**facts, **{f: keyed_digest(key, received[f]) for f in ("text", "author_handle")}}
+        try:
+            return self._runner.run(
+                ctx,
+                Command.RECEIVE_INTERACTION,
+                None,
+                payload,
+                lambda _: Interaction.receive(**facts, **sealed, deadlines=self._deadlines()),
+            )
+        except ConcurrentModification:
+            known = self._known(target)  # another process received the same comment just now
+            if known is None:
+                raise
+            return known
+
+    def receive_batch(
+        self, ctx: CommandContext, batch: list[dict[str, Any] | WorkflowError]
+    ) -> list[BatchOutcome]:
+        """Each item on its own: one refused item never loses the others.
+
+        Items the caller could not even parse arrive as the error to report. Errors of the
+        store itself (unreachable, busy) end the batch: every item is safe to send again.
+        """
+        authorize(ctx.actor, Command.RECEIVE_INTERACTION)
+        single = CommandContext(ctx.actor, correlation_id=ctx.correlation_id)
+        outcomes = []
+        for index, item in enumerate(batch):
+            outcomes.append(self._receive_one(single, index, item))
+        return outcomes
+
+    def _receive_one(
+        self, ctx: CommandContext, index: int, item: dict[str, Any] | WorkflowError
+    ) -> BatchOutcome:
+        if isinstance(item, WorkflowError):
+            return BatchOutcome(index, "refused", None, item.slug, item.detail)
+        try:
+            result = self.receive(ctx, item)
+        except DomainError as error:
+            return BatchOutcome(index, "refused", None, error.slug, error.detail)
+        return BatchOutcome(index, "created" if result.created else "already_known", result.aggregate_id)
+
+    # --- what follows -----------------------------------------------------------------
+
+    def respond(
+        self, ctx: CommandContext, target: UUID, reply_text: str, replied_at: datetime | None
+    ) -> CommandResult:
+        facts = {"reply_text": reply_text, "replied_at": self._reported(replied_at, "reply time")}
+        return self._change(
+            ctx,
+            Command.RESPOND_TO_INTERACTION,
+            target,
+            facts,
+            Interaction.respond,
+            responder_id=ctx.actor.actor_id,
+        )
+
+    def escalate(self, ctx: CommandContext, target: UUID, department: str, reason: str) -> CommandResult:
+        facts = {"department": department, "reason": reason, "escalated_at": self._clock()}
+        return self._change(ctx, Command.ESCALATE_INTERACTION, target, facts, Interaction.escalate)
+
+    def handle(self, ctx: CommandContext, target: UUID, note: str) -> CommandResult:
+        facts = {"note": note, "handled_at": self._clock()}
+        return self._change(
+            ctx,
+            Command.HANDLE_INTERACTION,
+            target,
+            facts,
+            Interaction.handle,
+            handler_id=ctx.actor.actor_id,
+            handler_department=ctx.actor.department,
+        )
+
+    def resolve(self, ctx: CommandContext, target: UUID, outcome: str) -> CommandResult:
+        facts = {"outcome": outcome, "resolved_at": self._clock()}
+        return self._change(ctx, Command.RESOLVE_INTERACTION, target, facts, Interaction.resolve)
+
+    def reopen(self, ctx: CommandContext, target: UUID, reason: str) -> CommandResult:
+        facts = {"reason": reason, "reopened_at": self._clock()}
+        return self._change(
+            ctx, Command.REOPEN_INTERACTION, target, facts, Interaction.reopen, deadlines=self._deadlines()
+        )
+
+    def erase(self, ctx: CommandContext, target: UUID, reason: str) -> CommandResult:
+        """Record the erasure, then destroy the key; repeating it finishes an interrupted erasure."""
+        result = self._change(
+            ctx, Command.ERASE_INTERACTION, target, {"reason": reason}, Interaction.erase_personal_data
+        )
+        self._vault.destroy(target)
+        return result
+
+    def _change(
+        self,
+        ctx: CommandContext,
+        command: Command,
+        target: UUID,
+        payload: dict[str, Any],
+        step: Callable[..., Any],
+        **facts: Any,
+    ) -> CommandResult:
+        def decide(interaction: Interaction | None) -> Interaction:
+            assert interaction is not None
+            step(interaction, **payload, **facts)
+            return interaction
+
+        return self._runner.run(ctx, command, target, payload, decide)
+
+    # --- reads ----------------------------------------------------------------------
+
+    def get(
+        self, actor: Actor, target: UUID, version: int | None = None, as_of: datetime | None = None
+    ) -> dict[str, Any]:
+        authorize(actor, Command.READ)
+        if as_of is not None:
+            version = version_at(self._store, target, as_of)
+        return interaction_view(self._runner.load(target, version=version), self._vault)
+
+    def history(self, actor: Actor, target: UUID) -> list[dict[str, Any]]:
+        authorize(actor, Command.READ)
+        self._runner.load(target)
+        return [interaction_event_view(e, self._vault) for e in self._store.stored_events(target)]
+
+    # --- helpers --------------------------------------------------------------------
+
+    def _known(self, target: UUID) -> CommandResult | None:
+        try:
+            interaction = self._runner.load(target)
+        except NotFound:
+            return None
+        view = interaction_view(interaction, self._vault)
+        return CommandResult(interaction.id, interaction.version, False, True, self._store.head(), view)
+
+    def _reported(self, moment: datetime | None, what: str) -> datetime:
+        """A time a caller reports: now when absent; refused when beyond the clock skew ahead of now."""
+        now = self._clock()
+        if moment is None:
+            return now
+        moment = as_utc(moment, what)
+        if moment > now + self._skew:
+            raise InvalidInteractionTime(
+                f"The {what} {moment.isoformat()} lies in the future (server time {now.isoformat()})."
+            )
+        return moment
+
+    @staticmethod
+    def _sentiment(received: dict[str, Any]) -> tuple[Sentiment, str]:
+        if received.get("sentiment") is not None:
+            return Sentiment(received["sentiment"]), "caller"
+        return classify(received["text"]), f"classifier:{CLASSIFIER_VERSION}"
