@@ -32,6 +32,18 @@ EXPECTED: dict[Command, set[Role]] = {
     Command.READ: set(Role) - {Role.ADMIN},
     # The audit trail shows every actor's every action: auditors and management only (issue: read side).
     Command.READ_AUDIT_TRAIL: {Role.AUDITOR, Role.MANAGEMENT},
+    # Ch. 4.3 and Ch. 7 (客服部负责客户互动): customer service answers; pulling services deliver;
+    # staff of the department an interaction is escalated to handle it (the domain checks which).
+    Command.RECEIVE_INTERACTION: {Role.CUSTOMER_SERVICE, Role.SERVICE},
+    Command.RESPOND_TO_INTERACTION: {Role.CUSTOMER_SERVICE},
+    Command.ESCALATE_INTERACTION: {Role.CUSTOMER_SERVICE},
+    Command.HANDLE_INTERACTION: {
+        Role.DEPARTMENT_HEAD, Role.MARKETING, Role.EDITOR, Role.LEGAL, Role.DATA_ANALYST,
+        Role.CUSTOMER_SERVICE,
+    },  # fmt: skip
+    Command.RESOLVE_INTERACTION: {Role.CUSTOMER_SERVICE},
+    Command.REOPEN_INTERACTION: {Role.CUSTOMER_SERVICE, Role.MANAGEMENT},
+    Command.ERASE_INTERACTION: {Role.MANAGEMENT},
 }
 
 

@@ -28,7 +28,7 @@ from nm_workflow.application.security import Actor, Command, authorize
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
 from nm_workflow.domain.content import as_utc
-from nm_workflow.domain.errors import DomainError, InvalidInteractionTime, WorkflowError
+from nm_workflow.domain.errors import DomainError, InvalidInteractionTime
 from nm_workflow.domain.interaction import Interaction
 from nm_workflow.domain.interaction_values import (
     InteractionDeadlines,
@@ -48,6 +48,15 @@ def deadlines_from_settings(settings: Settings) -> DeadlineSource:
         negative_handling=timedelta(hours=settings.interaction_negative_handling_hours),
     )
     return lambda: deadlines
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """An item of a batch that the interface could not turn into an interaction."""
+
+    problem: str
+    """The problem type's slug, e.g. 'validation-error'."""
+    detail: str
 
 
 @dataclass(frozen=True)
@@ -119,7 +128,7 @@ class Interactions:
             return known
 
     def receive_batch(
-        self, ctx: CommandContext, batch: list[dict[str, Any] | WorkflowError]
+        self, ctx: CommandContext, batch: list[dict[str, Any] | Unreadable]
     ) -> list[BatchOutcome]:
         """Each item on its own: one refused item never loses the others.
 
@@ -134,10 +143,10 @@ class Interactions:
         return outcomes
 
     def _receive_one(
-        self, ctx: CommandContext, index: int, item: dict[str, Any] | WorkflowError
+        self, ctx: CommandContext, index: int, item: dict[str, Any] | Unreadable
     ) -> BatchOutcome:
-        if isinstance(item, WorkflowError):
-            return BatchOutcome(index, "refused", None, item.slug, item.detail)
+        if isinstance(item, Unreadable):
+            return BatchOutcome(index, "refused", None, item.problem, item.detail)
         try:
             result = self.receive(ctx, item)
         except DomainError as error:

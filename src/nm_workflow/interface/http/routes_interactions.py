@@ -1,0 +1,147 @@
+"""Customer interaction commands and reads (Ch. 4.3 of the policy)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from nm_workflow.application.commands import CommandResult
+from nm_workflow.application.interactions import Interactions, Unreadable
+from nm_workflow.interface.http.deps import Context, CurrentActor
+from nm_workflow.interface.http.problems import InvalidRequest
+from nm_workflow.interface.http.responses import command_response
+from nm_workflow.interface.http.routes_items import COMMAND, READ
+from nm_workflow.interface.http.schemas import Moment
+from nm_workflow.interface.http.schemas_interactions import (
+    BatchIn,
+    BatchOut,
+    EscalationIn,
+    HandlingIn,
+    InteractionIn,
+    InteractionOut,
+    InteractionReasonIn,
+    ResolutionIn,
+    ResponseIn,
+)
+from nm_workflow.interface.http.schemas_out import EventOut
+
+router = APIRouter(tags=["customer interactions"])
+
+
+def get_interactions(request: Request) -> Interactions:
+    interactions: Interactions = request.app.state.interactions
+    return interactions
+
+
+Service = Annotated[Interactions, Depends(get_interactions)]
+_HEADERS = {"ETag": {"description": "The interaction's version", "schema": {"type": "string"}}}
+
+
+def _result(result: CommandResult) -> JSONResponse:
+    return command_response(result, InteractionOut, "/interactions")
+
+
+def _command(summary: str, status: int = 200) -> dict[str, Any]:
+    ok = {"description": summary, "headers": _HEADERS, "model": InteractionOut}
+    return {"response_model": InteractionOut, "status_code": status, "responses": {status: ok, **COMMAND}}
+
+
+@router.post("/interactions", **_command("The new interaction (201), or the one already known (200)", 201))
+def receive(body: InteractionIn, ctx: Context, service: Service) -> JSONResponse:
+    """Record a comment, message, mention or complaint; the same platform id twice is one interaction."""
+    return _result(service.receive(ctx, body.model_dump()))
+
+
+@router.post(
+    "/interactions:batch",
+    response_model=BatchOut,
+    responses={200: {"description": "What became of each item"}, **COMMAND},
+)
+def receive_batch(body: BatchIn, ctx: Context, service: Service) -> JSONResponse:
+    """Record up to 500 interactions, each on its own: created, already known or refused with the reason."""
+    items: list[dict[str, Any] | Unreadable] = []
+    for raw in body.items:
+        try:
+            items.append(InteractionIn.model_validate(raw).model_dump())
+        except ValidationError as error:
+            items.append(Unreadable("validation-error", _summary(error)))
+    outcomes = service.receive_batch(ctx, items)
+    results = [
+        {**vars(o), "problem": None if o.problem is None else f"/problems/{o.problem}"} for o in outcomes
+    ]
+    counts = {status: sum(o.status == status for o in outcomes) for status in ("created", "already_known")}
+    counts["refused"] = len(outcomes) - sum(counts.values())
+    return JSONResponse(BatchOut.model_validate({**counts, "results": results}).model_dump(mode="json"))
+
+
+def _summary(error: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'item'}: {e['msg']}" for e in error.errors()[:5])
+
+
+@router.post("/interactions/{interaction_id}/responses", **_command("The interaction, answered"))
+def respond(interaction_id: UUID, body: ResponseIn, ctx: Context, service: Service) -> JSONResponse:
+    """Record a reply of customer service; the first one meets the first-response deadline."""
+    return _result(service.respond(ctx, interaction_id, body.reply_text, body.replied_at))
+
+
+@router.post("/interactions/{interaction_id}/escalations", **_command("The interaction, escalated"))
+def escalate(interaction_id: UUID, body: EscalationIn, ctx: Context, service: Service) -> JSONResponse:
+    """Hand the interaction to the department that must deal with it (Ch. 4.3)."""
+    return _result(service.escalate(ctx, interaction_id, body.department, body.reason))
+
+
+@router.post("/interactions/{interaction_id}/handling", **_command("The interaction, handled"))
+def handle(interaction_id: UUID, body: HandlingIn, ctx: Context, service: Service) -> JSONResponse:
+    """The department it was escalated to records what it did."""
+    return _result(service.handle(ctx, interaction_id, body.note))
+
+
+@router.post("/interactions/{interaction_id}/resolution", **_command("The resolved interaction"))
+def resolve(interaction_id: UUID, body: ResolutionIn, ctx: Context, service: Service) -> JSONResponse:
+    """Close the interaction with its outcome."""
+    return _result(service.resolve(ctx, interaction_id, body.outcome))
+
+
+@router.post("/interactions/{interaction_id}/reopening", **_command("The reopened interaction"))
+def reopen(interaction_id: UUID, body: InteractionReasonIn, ctx: Context, service: Service) -> JSONResponse:
+    """Open a resolved interaction again; a new response is owed."""
+    return _result(service.reopen(ctx, interaction_id, body.reason))
+
+
+@router.post("/interactions/{interaction_id}/erasure", **_command("The interaction without personal data"))
+def erase(interaction_id: UUID, body: InteractionReasonIn, ctx: Context, service: Service) -> JSONResponse:
+    """Erase the author's handle and the text for good (management); times and counts stay."""
+    return _result(service.erase(ctx, interaction_id, body.reason))
+
+
+@router.get(
+    "/interactions/{interaction_id}",
+    response_model=InteractionOut,
+    responses={200: {"headers": _HEADERS}, **READ},
+)
+def get_interaction(
+    interaction_id: UUID,
+    actor: CurrentActor,
+    service: Service,
+    version: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="A past version.")] = None,
+    as_of: Annotated[Moment | None, Query(description="The state at this time.")] = None,
+) -> JSONResponse:
+    """The interaction now, at a past version, or as it was at a time."""
+    if version is not None and as_of is not None:
+        raise InvalidRequest("Give either 'version' or 'as_of', not both.")
+    view = service.get(actor, interaction_id, version, as_of)
+    body = InteractionOut.model_validate(view).model_dump(mode="json")
+    return JSONResponse(body, headers={"ETag": f'"{body["version"]}"'})
+
+
+@router.get("/interactions/{interaction_id}/history", response_model=list[EventOut], responses=READ)
+def history(interaction_id: UUID, actor: CurrentActor, service: Service) -> JSONResponse:
+    """Every event of the interaction; personal fields show null once erased."""
+    events = [
+        EventOut.model_validate(e).model_dump(mode="json") for e in service.history(actor, interaction_id)
+    ]
+    return JSONResponse(events, headers={"ETag": f'"{events[-1]["version"]}"'})
