@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from eventsourcing.persistence import PersistenceError
 
@@ -13,7 +14,7 @@ from nm_workflow.application.store import APPLICATION_NAME, EventStore, translat
 from projections.base import Projection, Recorded
 from projections.ownership import owner_of
 from projections.registry import select
-from projections.sql import Database
+from projections.sql import Database, Row
 from projections.tracking import PostgresProjectionRecorder, SQLiteProjectionRecorder, open_recorder
 
 Recorder = SQLiteProjectionRecorder | PostgresProjectionRecorder
@@ -120,3 +121,9 @@ class ReadSide:
     def close(self) -> None:
         if self._owns_store:
             self.store.close()
+
+    def _all(self, projection: str, statement: str, params: dict[str, Any]) -> list[Row]:
+        """Rows of a query over one projection's live tables, in one read transaction."""
+        tables = self.projections[projection].live_tables()
+        with translated_errors(), self.db.read(tables) as tx:
+            return tx.all(statement, params)

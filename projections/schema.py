@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from projections.sql import Dialect, Row, decode_row
+from projections.sql import Dialect, Row, Tx, decode_row
 
 ColumnType = Literal["text", "uuid", "int", "bigint", "real", "bool", "time", "date", "json"]
 
@@ -116,3 +116,13 @@ class Table:
 def schema_ddl(tables: tuple[Table, ...], dialect: Dialect) -> str:
     """The DDL of several tables as one `;\\n`-separated script, as `Projection.ddl` reads it."""
     return ";\n".join(statement for t in tables for statement in t.ddl(dialect))
+
+
+def insert(tx: Tx, table: Table, row: Row) -> None:
+    """INSERT one row of `table` (every column named in `row`)."""
+    names = [name for name in table.column_names if name in row]
+    tx.execute(
+        f"INSERT INTO {{{table.name}}} ({', '.join(names)}) "  # noqa: S608
+        f"VALUES ({', '.join(':' + name for name in names)})",
+        row,
+    )

@@ -38,9 +38,13 @@ EXPECTED: dict[Command, set[Role]] = {
     Command.RESPOND_TO_INTERACTION: {Role.CUSTOMER_SERVICE},
     Command.ESCALATE_INTERACTION: {Role.CUSTOMER_SERVICE},
     Command.HANDLE_INTERACTION: {
-        Role.DEPARTMENT_HEAD, Role.MARKETING, Role.EDITOR, Role.LEGAL, Role.DATA_ANALYST,
+        Role.DEPARTMENT_HEAD,
+        Role.MARKETING,
+        Role.EDITOR,
+        Role.LEGAL,
+        Role.DATA_ANALYST,
         Role.CUSTOMER_SERVICE,
-    },  # fmt: skip
+    },
     Command.RESOLVE_INTERACTION: {Role.CUSTOMER_SERVICE},
     Command.REOPEN_INTERACTION: {Role.CUSTOMER_SERVICE, Role.MANAGEMENT},
     Command.ERASE_INTERACTION: {Role.MANAGEMENT},

@@ -11,10 +11,14 @@ from pydantic import ValidationError
 
 from nm_workflow.application.commands import CommandResult
 from nm_workflow.application.interactions import Interactions, Unreadable
+from nm_workflow.application.security import Actor
+from nm_workflow.domain.interaction_values import InteractionKind, Sentiment
+from nm_workflow.domain.roles import Role
 from nm_workflow.interface.http.deps import Context, CurrentActor
 from nm_workflow.interface.http.problems import InvalidRequest
 from nm_workflow.interface.http.responses import command_response
 from nm_workflow.interface.http.routes_items import COMMAND, READ
+from nm_workflow.interface.http.routes_reads import Fresh, Reads, _ok, _prepare
 from nm_workflow.interface.http.schemas import Moment
 from nm_workflow.interface.http.schemas_interactions import (
     BatchIn,
@@ -22,7 +26,9 @@ from nm_workflow.interface.http.schemas_interactions import (
     EscalationIn,
     HandlingIn,
     InteractionIn,
+    InteractionLogRow,
     InteractionOut,
+    InteractionQueueEntry,
     InteractionReasonIn,
     ResolutionIn,
     ResponseIn,
@@ -145,3 +151,59 @@ def history(interaction_id: UUID, actor: CurrentActor, service: Service) -> JSON
         EventOut.model_validate(e).model_dump(mode="json") for e in service.history(actor, interaction_id)
     ]
     return JSONResponse(events, headers={"ETag": f'"{events[-1]["version"]}"'})
+
+
+# --- reads of the projections ------------------------------------------------------
+
+# Roles that see every department's interactions; others see their own department's by default.
+_SEE_ALL = {Role.CUSTOMER_SERVICE, Role.MANAGEMENT, Role.AUDITOR}
+
+
+def _scope(actor: Actor, department: str | None) -> str | None:
+    return department if department is not None or actor.roles & _SEE_ALL else actor.department
+
+
+@router.get(
+    "/queues/interactions",
+    response_model=list[InteractionQueueEntry],
+    responses=_ok(list[InteractionQueueEntry]),
+)
+def interaction_queue(
+    actor: CurrentActor,
+    reads: Reads,
+    fresh: Fresh,
+    department: Annotated[str | None, Query(max_length=200)] = None,
+    kind: InteractionKind | None = None,
+    sentiment: Sentiment | None = None,
+    platform: Annotated[str | None, Query(max_length=50)] = None,
+    next_step: Annotated[str | None, Query(max_length=50)] = None,
+    overdue: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 500,
+) -> JSONResponse:
+    """Open interactions, earliest deadline first; by default your department's (customer service: all)."""
+    headers = _prepare(actor, reads, "interaction_queue", fresh)
+    filters = {
+        "department": _scope(actor, department), "kind": kind, "sentiment": sentiment,
+        "platform": platform, "next_step": next_step,
+    }  # fmt: skip
+    rows = reads.interaction_queue(filters, overdue, limit=limit)
+    body = [InteractionQueueEntry.model_validate(r).model_dump(mode="json") for r in rows]
+    return JSONResponse(body, headers=headers)
+
+
+@router.get("/interactions", response_model=list[InteractionLogRow], responses=_ok(list[InteractionLogRow]))
+def interaction_log(
+    actor: CurrentActor,
+    reads: Reads,
+    fresh: Fresh,
+    department: Annotated[str | None, Query(max_length=200)] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=2**62, description="received_position to page on from")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> JSONResponse:
+    """Every interaction with its response, escalation and resolution times, latest received first."""
+    headers = _prepare(actor, reads, "interaction_log", fresh)
+    rows = reads.interaction_log(_scope(actor, department), before, limit)
+    body = [InteractionLogRow.model_validate(r).model_dump(mode="json") for r in rows]
+    return JSONResponse(body, headers=headers)

@@ -179,3 +179,53 @@ class BatchOut(BaseModel):
     already_known: int
     refused: int
     results: list[BatchItemOut]
+
+
+class InteractionQueueEntry(BaseModel):
+    interaction_id: UUID
+    platform: str
+    platform_id: str
+    kind: InteractionKind
+    sentiment: Sentiment
+    department: str = Field(description="The department responsible now.")
+    state: InteractionState
+    escalation: Literal["none", "escalated", "handled"]
+    received_at: datetime
+    response_due: datetime | None
+    handling_due: datetime | None
+    next_step: Literal["respond", "escalate_or_resolve", "handle", "resolve"]
+    due_at: datetime | None = Field(description="Deadline of the next step; null when it has none.")
+    overdue: bool = Field(description="due_at is in the past, at the time of the request.")
+    position: int
+
+
+class InteractionLogRow(BaseModel):
+    interaction_id: UUID
+    platform: str
+    platform_id: str
+    kind: InteractionKind
+    sentiment: Sentiment
+    sentiment_source: str
+    item_id: UUID | None
+    department: str
+    state: InteractionState
+    received_at: datetime
+    response_due: datetime
+    first_response_at: datetime | None
+    first_response_seconds: float | None
+    first_response_on_time: bool | None
+    responses: int
+    handling_due: datetime | None
+    escalated_at: datetime | None
+    escalated_to: str | None
+    escalations: int
+    handled_at: datetime | None
+    handling_on_time: bool | None
+    resolved_at: datetime | None
+    resolution_seconds: float | None
+    outcome: str | None
+    reopened: int
+    personal_data_erased: bool
+    erased_at: datetime | None
+    received_position: int
+    position: int
