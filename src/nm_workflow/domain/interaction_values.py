@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -52,7 +53,8 @@ class InteractionDeadlines:
 
 def interaction_id(platform: str, platform_id: str) -> UUID:
     """The one id of a platform's comment, the same in every process: duplicates are impossible."""
-    return uuid5(INTERACTION_NAMESPACE, f"{platform}\x1f{platform_id}")
+    # JSON keeps the two parts apart whatever characters they contain.
+    return uuid5(INTERACTION_NAMESPACE, json.dumps([platform, platform_id], ensure_ascii=False))
 
 
 def not_before(moment: datetime, earliest: datetime, what: str) -> datetime:
