@@ -55,7 +55,7 @@ def test_the_labelled_set_is_large_and_mixed() -> None:
 
 
 def test_negative_precision_and_recall_are_at_least_what_the_docs_report() -> None:
-    # docs/interactions.md reports the figures; they may only get better.
+    # docs/interactions.md reports 0.99 and 0.98 on this set (the one the lexicon was tuned on).
     precision, recall, _ = negative_precision_recall()
-    assert precision >= 0.80
-    assert recall >= 0.80
+    assert precision >= 0.95
+    assert recall >= 0.95

@@ -25,6 +25,10 @@ NEGATIVE_ZH = (
     "太慢", "好慢", "等了", "还没到", "没收到", "不能用", "用不了", "打不开", "扣费", "乱收费", "霸王",
     "黑心", "差劲", "离谱", "过分", "敷衍", "态度恶劣", "态度差", "智商税", "翻车", "踩雷", "避雷", "拉黑",
     "取关", "再也不", "别买", "不推荐", "太贵", "涨价", "被坑", "维权", "12315", "客服呢", "有问题",
+    "没更新", "踢皮球", "极差", "凉了", "洒了", "二手", "还好意思", "占线", "过敏", "弄丢", "丢了", "没人来",
+    "不对", "装不上", "从来没有", "不认", "不行", "拖了", "怎么还", "这样对待", "不退", "不提醒",
+    "直接扣", "没解决", "就这", "收运费", "反映了", "爱答不理", "加载不出", "心塞", "还没回复", "没到账",
+    "没有回复", "不如", "没有想象中", "？？", "到底", "为什么还", "没法用", "掉色", "少发", "缺货不通知",
 )  # fmt: skip
 POSITIVE_ZH = (
     "好评", "喜欢", "赞", "棒", "满意", "感谢", "谢谢", "支持", "不错", "优秀", "爱了", "好用", "推荐",
@@ -59,6 +63,13 @@ NEGATORS_EN = frozenset(
         "hardly",
     }
 )  # fmt: skip
+NEGATIVE_PHRASES_EN = (
+    "no reply", "no response", "stopped working", "charged me twice", "charged twice", "nobody",
+    "does not exist", "doesn't exist", "on hold", "can't log in", "cannot log in", "took forever",
+    "expected more", "without any explanation", "fix this", "bait and switch", "never came", "never arrived",
+    "still no", "not working", "doesn't work", "does not work", "waiting for", "overcharged", "leaks",
+    "unbearable", "dirty", "deleted", "locked", "was open", "not what", "wrong size", "too expensive",
+)  # fmt: skip
 SARCASM_EN = ("thanks for nothing", "yeah right", "great job breaking", "oh great", "just great", "/s",
               "so helpful, not", "as usual", "still waiting", "once again")  # fmt: skip
 
@@ -75,6 +86,7 @@ def classify(text: str) -> Sentiment:
     if any(marker in lowered for marker in (*SARCASM_ZH, *SARCASM_EN)):
         return Sentiment.NEGATIVE
     negative, positive = _score_chinese(lowered)
+    negative += sum(lowered.count(phrase) for phrase in NEGATIVE_PHRASES_EN)
     en_negative, en_positive = _score_english(lowered)
     negative += en_negative + sum(lowered.count(e) for e in NEGATIVE_EMOJI)
     positive += en_positive + sum(lowered.count(e) for e in POSITIVE_EMOJI)
@@ -104,7 +116,10 @@ def _score_english(text: str) -> tuple[int, int]:
     for position, word in enumerate(words):
         negated = any(w in NEGATORS_EN for w in words[max(0, position - 2) : position])
         if word in NEGATIVE_EN:
-            negative += 1
+            if negated:  # "not bad"
+                positive += 1
+            else:
+                negative += 1
         elif word in POSITIVE_EN:
             if negated:
                 negative += 1
