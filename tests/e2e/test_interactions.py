@@ -76,7 +76,7 @@ def test_bad_interactions_are_refused_with_problems(api: Api) -> None:
     cs = customer_service(api)
     future = api.post("/interactions", comment("c-3", received_at="2999-01-01T00:00:00Z"), cs)
     assert future.status_code == 422
-    assert future.json()["type"] == "/problems/invalid-interaction-time"
+    assert future.json()["type"] == "/problems/reported-time-in-future"
     naive = api.post("/interactions", comment("c-3", received_at="2026-11-02T10:15:00"), cs)
     assert naive.status_code == 422
     assert api.post("/interactions", comment("c-3", kind="tweet"), cs).status_code == 422
@@ -110,7 +110,7 @@ def test_a_batch_reports_each_item_and_one_bad_item_loses_no_other(api: Api) -> 
         "created", "already_known", "refused", "refused", "refused", "created",
     ]  # fmt: skip
     assert (body["created"], body["already_known"], body["refused"]) == (2, 1, 3)
-    assert body["results"][2]["problem"] == "/problems/invalid-interaction-time"
+    assert body["results"][2]["problem"] == "/problems/reported-time-in-future"
     assert body["results"][3]["problem"] == "/problems/validation-error"
     assert "platform_id" in body["results"][3]["detail"]
     assert body["results"][0]["interaction_id"] == body["results"][1]["interaction_id"]

@@ -48,6 +48,10 @@ EXPECTED: dict[Command, set[Role]] = {
     Command.RESOLVE_INTERACTION: {Role.CUSTOMER_SERVICE},
     Command.REOPEN_INTERACTION: {Role.CUSTOMER_SERVICE, Role.MANAGEMENT},
     Command.ERASE_INTERACTION: {Role.MANAGEMENT},
+    # Ch. 4.4 and Ch. 7: marketing runs the accounts, data analysis measures them.
+    Command.REGISTER_CHANNEL_ACCOUNT: {Role.MARKETING, Role.MANAGEMENT},
+    Command.RECORD_FOLLOWERS: {Role.DATA_ANALYST, Role.SERVICE},
+    Command.RETIRE_CHANNEL_ACCOUNT: {Role.MARKETING, Role.MANAGEMENT},
 }
 
 

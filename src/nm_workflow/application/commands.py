@@ -150,3 +150,26 @@ class CommandRunner(Generic[A]):
         aggregate = self.load(record.aggregate_id, version=record.version)
         view = self._view(aggregate)
         return CommandResult(aggregate.id, record.version, record.created, True, self._store.head(), view)
+
+    def step(
+        self,
+        ctx: CommandContext,
+        command: Command,
+        target: UUID,
+        request: dict[str, Any],
+        method: Callable[..., object],
+        **arguments: Any,
+    ) -> CommandResult:
+        """`run` a command on an existing aggregate: `method(aggregate, **arguments)`.
+
+        `request` is what the caller sent, which identifies the request for its idempotency
+        key; `arguments` add what the service decides (who, when), so a retry whose "now"
+        has moved on is still the same request.
+        """
+
+        def decide(aggregate: A | None) -> A:
+            assert aggregate is not None  # `run` loaded it: target is not None
+            method(aggregate, **arguments)
+            return aggregate
+
+        return self.run(ctx, command, target, request, decide)

@@ -23,12 +23,12 @@ from nm_workflow.application.interaction_views import (
     sealing_context,
 )
 from nm_workflow.application.personal_data import KeyVault, keyed_digest, seal
-from nm_workflow.application.reads import version_at
+from nm_workflow.application.reads import read, read_history
+from nm_workflow.application.reported_time import reported
 from nm_workflow.application.security import Actor, Command, authorize
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
-from nm_workflow.domain.content import as_utc
-from nm_workflow.domain.errors import DomainError, InvalidInteractionTime
+from nm_workflow.domain.errors import DomainError
 from nm_workflow.domain.interaction import Interaction
 from nm_workflow.domain.interaction_values import (
     InteractionDeadlines,
@@ -158,80 +158,58 @@ class Interactions:
     def respond(
         self, ctx: CommandContext, target: UUID, reply_text: str, replied_at: datetime | None
     ) -> CommandResult:
-        facts = {"reply_text": reply_text, "replied_at": self._reported(replied_at, "reply time")}
-        return self._change(
-            ctx,
-            Command.RESPOND_TO_INTERACTION,
-            target,
-            facts,
-            Interaction.respond,
+        request = {"reply_text": reply_text, "replied_at": replied_at}
+        return self._runner.step(
+            ctx, Command.RESPOND_TO_INTERACTION, target, request, Interaction.respond,
+            reply_text=reply_text, replied_at=self._reported(replied_at, "reply time"),
             responder_id=ctx.actor.actor_id,
-        )
+        )  # fmt: skip
 
     def escalate(self, ctx: CommandContext, target: UUID, department: str, reason: str) -> CommandResult:
-        facts = {"department": department, "reason": reason, "escalated_at": self._clock()}
-        return self._change(ctx, Command.ESCALATE_INTERACTION, target, facts, Interaction.escalate)
+        request = {"department": department, "reason": reason}
+        return self._runner.step(
+            ctx, Command.ESCALATE_INTERACTION, target, request, Interaction.escalate,
+            **request, escalated_at=self._clock(),
+        )  # fmt: skip
 
     def handle(self, ctx: CommandContext, target: UUID, note: str) -> CommandResult:
-        facts = {"note": note, "handled_at": self._clock()}
-        return self._change(
-            ctx,
-            Command.HANDLE_INTERACTION,
-            target,
-            facts,
-            Interaction.handle,
-            handler_id=ctx.actor.actor_id,
+        return self._runner.step(
+            ctx, Command.HANDLE_INTERACTION, target, {"note": note}, Interaction.handle,
+            note=note, handled_at=self._clock(), handler_id=ctx.actor.actor_id,
             handler_department=ctx.actor.department,
-        )
+        )  # fmt: skip
 
     def resolve(self, ctx: CommandContext, target: UUID, outcome: str) -> CommandResult:
-        facts = {"outcome": outcome, "resolved_at": self._clock()}
-        return self._change(ctx, Command.RESOLVE_INTERACTION, target, facts, Interaction.resolve)
+        return self._runner.step(
+            ctx, Command.RESOLVE_INTERACTION, target, {"outcome": outcome}, Interaction.resolve,
+            outcome=outcome, resolved_at=self._clock(),
+        )  # fmt: skip
 
     def reopen(self, ctx: CommandContext, target: UUID, reason: str) -> CommandResult:
-        facts = {"reason": reason, "reopened_at": self._clock()}
-        return self._change(
-            ctx, Command.REOPEN_INTERACTION, target, facts, Interaction.reopen, deadlines=self._deadlines()
-        )
+        return self._runner.step(
+            ctx, Command.REOPEN_INTERACTION, target, {"reason": reason}, Interaction.reopen,
+            reason=reason, reopened_at=self._clock(), deadlines=self._deadlines(),
+        )  # fmt: skip
 
     def erase(self, ctx: CommandContext, target: UUID, reason: str) -> CommandResult:
         """Record the erasure, then destroy the key; repeating it finishes an interrupted erasure."""
-        result = self._change(
-            ctx, Command.ERASE_INTERACTION, target, {"reason": reason}, Interaction.erase_personal_data
-        )
+        result = self._runner.step(
+            ctx, Command.ERASE_INTERACTION, target, {"reason": reason}, Interaction.erase_personal_data,
+            reason=reason,
+        )  # fmt: skip
         self._vault.destroy(target)
         return result
-
-    def _change(
-        self,
-        ctx: CommandContext,
-        command: Command,
-        target: UUID,
-        payload: dict[str, Any],
-        step: Callable[..., Any],
-        **facts: Any,
-    ) -> CommandResult:
-        def decide(interaction: Interaction | None) -> Interaction:
-            assert interaction is not None
-            step(interaction, **payload, **facts)
-            return interaction
-
-        return self._runner.run(ctx, command, target, payload, decide)
 
     # --- reads ----------------------------------------------------------------------
 
     def get(
         self, actor: Actor, target: UUID, version: int | None = None, as_of: datetime | None = None
     ) -> dict[str, Any]:
-        authorize(actor, Command.READ)
-        if as_of is not None:
-            version = version_at(self._store, target, as_of)
-        return interaction_view(self._runner.load(target, version=version), self._vault)
+        return interaction_view(read(self._runner, self._store, actor, target, version, as_of), self._vault)
 
     def history(self, actor: Actor, target: UUID) -> list[dict[str, Any]]:
-        authorize(actor, Command.READ)
-        self._runner.load(target)
-        return [interaction_event_view(e, self._vault) for e in self._store.stored_events(target)]
+        events = read_history(self._runner, self._store, actor, target)
+        return [interaction_event_view(e, self._vault) for e in events]
 
     # --- helpers --------------------------------------------------------------------
 
@@ -244,16 +222,7 @@ class Interactions:
         return CommandResult(interaction.id, interaction.version, False, True, self._store.head(), view)
 
     def _reported(self, moment: datetime | None, what: str) -> datetime:
-        """A time a caller reports: now when absent; refused when beyond the clock skew ahead of now."""
-        now = self._clock()
-        if moment is None:
-            return now
-        moment = as_utc(moment, what)
-        if moment > now + self._skew:
-            raise InvalidInteractionTime(
-                f"The {what} {moment.isoformat()} lies in the future (server time {now.isoformat()})."
-            )
-        return moment
+        return reported(moment, self._clock, self._skew, what)
 
     @staticmethod
     def _sentiment(received: dict[str, Any]) -> tuple[Sentiment, str]:

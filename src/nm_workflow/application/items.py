@@ -7,8 +7,8 @@ from typing import Any
 from uuid import UUID
 
 from nm_workflow.application.commands import CommandContext, CommandResult, CommandRunner
-from nm_workflow.application.reads import version_at
-from nm_workflow.application.security import Actor, Command, authorize
+from nm_workflow.application.reads import read, read_history
+from nm_workflow.application.security import Actor, Command
 from nm_workflow.application.store import EventStore
 from nm_workflow.application.views import event_view, item_view
 from nm_workflow.domain.content_item import ContentItem
@@ -90,12 +90,7 @@ class ContentItems:
     def get(
         self, actor: Actor, item_id: UUID, version: int | None = None, as_of: datetime | None = None
     ) -> dict[str, Any]:
-        authorize(actor, Command.READ)
-        if as_of is not None:
-            version = version_at(self._store, item_id, as_of)
-        return item_view(self._runner.load(item_id, version=version))
+        return item_view(read(self._runner, self._store, actor, item_id, version, as_of))
 
     def history(self, actor: Actor, item_id: UUID) -> list[dict[str, Any]]:
-        authorize(actor, Command.READ)
-        self._runner.load(item_id)
-        return [event_view(e) for e in self._store.stored_events(item_id)]
+        return [event_view(e) for e in read_history(self._runner, self._store, actor, item_id)]

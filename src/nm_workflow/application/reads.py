@@ -1,12 +1,19 @@
-"""Reads shared by every aggregate's use cases."""
+"""Reads shared by every aggregate's use cases: now, at a version, as of a time, and history."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, TypeVar
 from uuid import UUID
 
+from nm_workflow.application.commands import CommandRunner
 from nm_workflow.application.errors import NotFound
+from nm_workflow.application.security import Actor, Command, authorize
 from nm_workflow.application.store import EventStore
+from nm_workflow.domain.metadata import WorkflowAggregate
+
+A = TypeVar("A", bound=WorkflowAggregate)
 
 
 def version_at(store: EventStore, aggregate_id: UUID, as_of: datetime) -> int:
@@ -15,3 +22,27 @@ def version_at(store: EventStore, aggregate_id: UUID, as_of: datetime) -> int:
     if not versions:
         raise NotFound(f"{aggregate_id} did not exist at {as_of.isoformat()}.")
     return versions[-1]
+
+
+def read(
+    runner: CommandRunner[A],
+    store: EventStore,
+    actor: Actor,
+    target: UUID,
+    version: int | None = None,
+    as_of: datetime | None = None,
+) -> A:
+    """The aggregate now, at `version`, or as it was at `as_of` (staff roles may read)."""
+    authorize(actor, Command.READ)
+    if as_of is not None:
+        version = version_at(store, target, as_of)
+    return runner.load(target, version=version)
+
+
+def read_history(
+    runner: CommandRunner[Any], store: EventStore, actor: Actor, target: UUID
+) -> Sequence[WorkflowAggregate.Event]:
+    """Every event of the aggregate, oldest first (NotFound for another kind's id)."""
+    authorize(actor, Command.READ)
+    runner.load(target)
+    return store.stored_events(target)

@@ -42,6 +42,9 @@ class Command(StrEnum):
     RESOLVE_INTERACTION = "resolve_interaction"
     REOPEN_INTERACTION = "reopen_interaction"
     ERASE_INTERACTION = "erase_interaction"
+    REGISTER_CHANNEL_ACCOUNT = "register_channel_account"
+    RECORD_FOLLOWERS = "record_followers"
+    RETIRE_CHANNEL_ACCOUNT = "retire_channel_account"
 
     @classmethod
     def approve(cls, stage: Stage) -> Command:
@@ -81,6 +84,10 @@ PERMISSIONS: dict[Command, frozenset[Role]] = {
     Command.RESOLVE_INTERACTION: frozenset({Role.CUSTOMER_SERVICE}),
     Command.REOPEN_INTERACTION: frozenset({Role.CUSTOMER_SERVICE, Role.MANAGEMENT}),
     Command.ERASE_INTERACTION: frozenset({Role.MANAGEMENT}),
+    # Channel accounts (Ch. 4.4): marketing runs the accounts; analysts and services measure them.
+    Command.REGISTER_CHANNEL_ACCOUNT: frozenset({M, Role.MANAGEMENT}),
+    Command.RECORD_FOLLOWERS: frozenset({Role.DATA_ANALYST, Role.SERVICE}),
+    Command.RETIRE_CHANNEL_ACCOUNT: frozenset({M, Role.MANAGEMENT}),
 }
 
 

@@ -175,3 +175,21 @@ class EscalationToSameDepartment(RuleViolation):
 class NotTheHandlingDepartment(DutySegregationViolation):
     slug = "not-the-handling-department"
     title = "Only the department the interaction was escalated to may handle it"
+
+
+# --- channel accounts (Ch. 4.4) ------------------------------------------------
+
+
+class ReportedTimeInFuture(RuleViolation):
+    slug = "reported-time-in-future"
+    title = "A time reporting something as having happened lies in the future"
+
+
+class ChannelAccountExists(InvalidTransition):
+    slug = "channel-account-exists"
+    title = "That account is already registered"
+
+
+class ChannelAccountRetired(InvalidTransition):
+    slug = "channel-account-retired"
+    title = "The account is retired"
