@@ -20,6 +20,7 @@ from nm_workflow.domain.content import as_utc
 from nm_workflow.domain.errors import RuleViolation
 from nm_workflow.domain.roles import Role, Stage
 from projections import audit_trail, item_metrics, item_status, publication_log, review_queue
+from projections.channel_reads import ChannelReads
 from projections.interaction_reads import InteractionReads
 from projections.sql import Row, decode_row
 
@@ -36,6 +37,7 @@ READS: dict[str, list[str]] = {
     "audit_trail": ["audit_trail"],
     "interaction_queue": ["interaction_queue"],
     "interaction_log": ["interaction_log"],
+    "channel_growth": ["channel_growth"],
 }
 
 
@@ -91,7 +93,7 @@ def _aware(moment: datetime | None, name: str) -> datetime | None:
         raise InvalidQuery(error.detail) from None
 
 
-class ReadModel(InteractionReads):
+class ReadModel(InteractionReads, ChannelReads):
     """The projections' tables, as the HTTP reads need them."""
 
     def review_queue(

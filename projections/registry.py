@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from nm_workflow.application.errors import ApplicationError
 from projections.audit_trail import AuditTrail
 from projections.base import Projection
+from projections.channel_growth import ChannelGrowth
 from projections.interaction_log import InteractionLog
 from projections.interaction_queue import InteractionQueue
 from projections.item_metrics import ItemMetrics
@@ -22,6 +23,7 @@ PROJECTIONS: tuple[type[Projection], ...] = (
     AuditTrail,
     InteractionQueue,
     InteractionLog,
+    ChannelGrowth,
 )
 NAMES: tuple[str, ...] = tuple(p.name for p in PROJECTIONS)
 

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from nm_workflow import __version__
+from nm_workflow.application.channels import ChannelAccounts
 from nm_workflow.application.interactions import Interactions
 from nm_workflow.application.items import ContentItems
 from nm_workflow.application.keys import KeyService
@@ -16,6 +17,7 @@ from nm_workflow.application.store import EventStore
 from nm_workflow.interface.http import (
     openapi,
     problems,
+    routes_channels,
     routes_interactions,
     routes_items,
     routes_meta,
@@ -41,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.store, app.state.items, app.state.keys = store, ContentItems(store), KeyService(store)
         app.state.read_model = read_model = ReadModel(settings, store)
         app.state.interactions = Interactions(store, settings)
+        app.state.channels = ChannelAccounts(store, settings)
         # Embedded by default, so that `nm-workflow serve` alone gives working queues.
         supervisor = (
             ProjectionSupervisor(settings, read_model=read_model) if settings.embedded_projections else None
@@ -69,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routes_reads.router,
         routes_meta.router,
         routes_interactions.router,
+        routes_channels.router,
     )
     for router in routers:
         app.include_router(router)
