@@ -17,7 +17,7 @@ from typing import Any
 
 from nm_workflow.domain.channel_account import ChannelAccount
 from projections.base import Projection, Recorded, handles
-from projections.schema import Index, Table, col, insert
+from projections.schema import Index, Table, col, insert, row_of, update
 from projections.sql import Tx
 
 GROWTH = Table(
@@ -63,22 +63,14 @@ class ChannelGrowth(Projection):
     def followers_recorded(self, tx: Tx, r: Recorded) -> None:
         at: datetime = r.event.observed_at
         key = {"account_id": r.aggregate_id, "day": at.date()}
-        row = tx.one("SELECT * FROM {channel_growth} WHERE account_id = :account_id AND day = :day", key)
+        row = row_of(tx, GROWTH, key)
         values = {"followers": r.event.followers, "observed_at": at, "position": r.position}
         if row is None:
-            account = tx.one(
-                "SELECT * FROM {channel_growth_accounts} WHERE account_id = :account_id",
-                {"account_id": key["account_id"]},
-            )
+            account = row_of(tx, ACCOUNTS, {"account_id": key["account_id"]})
             assert account is not None, "registered before any count"
             insert(tx, GROWTH, account | key | values | {"corrected": r.event.corrects is not None})
-        elif at >= GROWTH.decode(tx.dialect, row)["observed_at"]:
-            corrected = bool(row["corrected"]) or r.event.corrects is not None
-            tx.execute(
-                "UPDATE {channel_growth} SET followers = :followers, observed_at = :observed_at, "
-                "position = :position, corrected = :corrected WHERE account_id = :account_id AND day = :day",
-                key | values | {"corrected": corrected},
-            )
+        elif at >= row["observed_at"]:
+            update(tx, GROWTH, key, values | {"corrected": row["corrected"] or r.event.corrects is not None})
         else:
             return  # an earlier time of a day already reported later: the day's figure stands
         self._net_growth(tx, key)

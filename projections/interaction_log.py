@@ -17,7 +17,7 @@ from typing import Any
 
 from nm_workflow.domain.interaction import Interaction
 from projections.base import Projection, Recorded, handles
-from projections.schema import Index, Table, col, insert
+from projections.schema import Index, Table, col, insert, row_of, update
 from projections.sql import Tx
 
 LOG = Table(
@@ -141,15 +141,10 @@ class InteractionLog(Projection):
 
     @staticmethod
     def _row(tx: Tx, r: Recorded) -> dict[str, Any]:
-        found = tx.one("SELECT * FROM {interaction_log} WHERE interaction_id = :id", {"id": r.aggregate_id})
+        found = row_of(tx, LOG, {"interaction_id": r.aggregate_id})
         assert found is not None, f"{r.aggregate_id} was received before any other event"
-        return LOG.decode(tx.dialect, found)
+        return found
 
     @staticmethod
     def _update(tx: Tx, r: Recorded, changes: dict[str, Any]) -> None:
-        changes = changes | {"position": r.position}
-        assignments = ", ".join(f"{name} = :{name}" for name in changes)
-        tx.execute(
-            f"UPDATE {{interaction_log}} SET {assignments} WHERE interaction_id = :interaction_id",  # noqa: S608
-            changes | {"interaction_id": r.aggregate_id},
-        )
+        update(tx, LOG, {"interaction_id": r.aggregate_id}, changes | {"position": r.position})

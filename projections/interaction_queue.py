@@ -18,7 +18,7 @@ from typing import Any
 
 from nm_workflow.domain.interaction import Interaction
 from projections.base import Projection, Recorded, handles
-from projections.schema import Column, Index, Table, col, insert
+from projections.schema import Column, Index, Table, col, insert, row_of
 from projections.sql import Row, Tx
 
 COLUMNS: tuple[Column, ...] = (
@@ -112,12 +112,11 @@ class InteractionQueue(Projection):
     @staticmethod
     def _take(tx: Tx, interaction_id: Any, table: Table) -> Row | None:
         """Remove and return the interaction's row of `table` (decoded), if it has one."""
-        params = {"id": interaction_id}
-        found = tx.one(f"SELECT * FROM {{{table.name}}} WHERE interaction_id = :id", params)  # noqa: S608
-        if found is None:
-            return None
-        tx.execute(f"DELETE FROM {{{table.name}}} WHERE interaction_id = :id", params)  # noqa: S608
-        return table.decode(tx.dialect, found)
+        key = {"interaction_id": interaction_id}
+        found = row_of(tx, table, key)
+        if found is not None:
+            tx.execute(f"DELETE FROM {{{table.name}}} WHERE interaction_id = :interaction_id", key)  # noqa: S608
+        return found
 
 
 def _after_response(state: str) -> str:

@@ -44,19 +44,7 @@ class InteractionReads(ReadSide):
         self, department: str | None = None, before: int | None = None, limit: int = 50
     ) -> list[dict[str, Any]]:
         """Interactions, latest received first; `before` a `received_position` to page on from."""
-        where: list[str] = []
-        params: dict[str, Any] = {"limit": limit}
-        if department is not None:
-            where.append("department = :department")
-            params["department"] = department
-        if before is not None:
-            where.append("received_position < :before")
-            params["before"] = before
-        clause = f"WHERE {' AND '.join(where)} " if where else ""
-        rows = self._all(
-            "interaction_log",
-            f"SELECT * FROM {{interaction_log}} {clause}"  # noqa: S608
-            "ORDER BY received_position DESC LIMIT :limit",
-            params,
+        rows = self._latest_first(
+            "interaction_log", "received_position", {"department": department}, before, limit
         )
         return [interaction_log.LOG.decode(self.db.dialect, r) for r in rows]

@@ -21,6 +21,7 @@ from nm_workflow.domain.errors import RuleViolation
 from nm_workflow.domain.roles import Role, Stage
 from projections import audit_trail, item_metrics, item_status, publication_log, review_queue
 from projections.channel_reads import ChannelReads
+from projections.feedback_reads import FeedbackReads
 from projections.interaction_reads import InteractionReads
 from projections.sql import Row, decode_row
 
@@ -38,6 +39,7 @@ READS: dict[str, list[str]] = {
     "interaction_queue": ["interaction_queue"],
     "interaction_log": ["interaction_log"],
     "channel_growth": ["channel_growth"],
+    "feedback_log": ["feedback_log"],
 }
 
 
@@ -93,7 +95,7 @@ def _aware(moment: datetime | None, name: str) -> datetime | None:
         raise InvalidQuery(error.detail) from None
 
 
-class ReadModel(InteractionReads, ChannelReads):
+class ReadModel(InteractionReads, ChannelReads, FeedbackReads):
     """The projections' tables, as the HTTP reads need them."""
 
     def review_queue(

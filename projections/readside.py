@@ -127,3 +127,19 @@ class ReadSide:
         tables = self.projections[projection].live_tables()
         with translated_errors(), self.db.read(tables) as tx:
             return tx.all(statement, params)
+
+    def _latest_first(
+        self, table: str, key: str, filters: dict[str, Any], before: int | None, limit: int
+    ) -> list[Row]:
+        """Rows of the projection named like `table`, newest `key` first, equal to the non-None
+        `filters`, below `before` (the last `key` of the previous page) when given."""
+        chosen = {name: value for name, value in filters.items() if value is not None}
+        where = [f"{name} = :{name}" for name in chosen]
+        if before is not None:
+            where.append(f"{key} < :before")
+        clause = f"WHERE {' AND '.join(where)} " if where else ""
+        return self._all(
+            table,
+            f"SELECT * FROM {{{table}}} {clause}ORDER BY {key} DESC LIMIT :limit",  # noqa: S608
+            chosen | {"before": before, "limit": limit},
+        )

@@ -8,6 +8,7 @@ from nm_workflow.application.errors import ApplicationError
 from projections.audit_trail import AuditTrail
 from projections.base import Projection
 from projections.channel_growth import ChannelGrowth
+from projections.feedback_log import FeedbackLog
 from projections.interaction_log import InteractionLog
 from projections.interaction_queue import InteractionQueue
 from projections.item_metrics import ItemMetrics
@@ -24,6 +25,7 @@ PROJECTIONS: tuple[type[Projection], ...] = (
     InteractionQueue,
     InteractionLog,
     ChannelGrowth,
+    FeedbackLog,
 )
 NAMES: tuple[str, ...] = tuple(p.name for p in PROJECTIONS)
 

@@ -126,3 +126,17 @@ def insert(tx: Tx, table: Table, row: Row) -> None:
         f"VALUES ({', '.join(':' + name for name in names)})",
         row,
     )
+
+
+def row_of(tx: Tx, table: Table, key: Row) -> Row | None:
+    """The row of `table` whose columns equal `key` (decoded), or None."""
+    where = " AND ".join(f"{name} = :{name}" for name in key)
+    found = tx.one(f"SELECT * FROM {{{table.name}}} WHERE {where}", key)  # noqa: S608
+    return None if found is None else table.decode(tx.dialect, found)
+
+
+def update(tx: Tx, table: Table, key: Row, changes: Row) -> None:
+    """UPDATE the columns named in `changes` of the row whose columns equal `key`."""
+    assignments = ", ".join(f"{name} = :{name}" for name in changes)
+    where = " AND ".join(f"{name} = :{name}" for name in key)
+    tx.execute(f"UPDATE {{{table.name}}} SET {assignments} WHERE {where}", changes | key)  # noqa: S608

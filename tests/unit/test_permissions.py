@@ -52,6 +52,19 @@ EXPECTED: dict[Command, set[Role]] = {
     Command.REGISTER_CHANNEL_ACCOUNT: {Role.MARKETING, Role.MANAGEMENT},
     Command.RECORD_FOLLOWERS: {Role.DATA_ANALYST, Role.SERVICE},
     Command.RETIRE_CHANNEL_ACCOUNT: {Role.MARKETING, Role.MANAGEMENT},
+    # Ch. 6.3: 鼓励员工和用户提出意见和建议 - every staff role, and services relaying users.
+    Command.SUBMIT_FEEDBACK: set(Role) - {Role.ADMIN},
+    Command.TRIAGE_FEEDBACK: {Role.DEPARTMENT_HEAD, Role.MANAGEMENT},
+    Command.RECORD_IMPROVEMENT: {
+        Role.DEPARTMENT_HEAD,
+        Role.MARKETING,
+        Role.EDITOR,
+        Role.LEGAL,
+        Role.DATA_ANALYST,
+        Role.CUSTOMER_SERVICE,
+        Role.MANAGEMENT,
+    },
+    Command.CLOSE_FEEDBACK: {Role.DEPARTMENT_HEAD, Role.MANAGEMENT},
 }
 
 

@@ -45,6 +45,10 @@ class Command(StrEnum):
     REGISTER_CHANNEL_ACCOUNT = "register_channel_account"
     RECORD_FOLLOWERS = "record_followers"
     RETIRE_CHANNEL_ACCOUNT = "retire_channel_account"
+    SUBMIT_FEEDBACK = "submit_feedback"
+    TRIAGE_FEEDBACK = "triage_feedback"
+    RECORD_IMPROVEMENT = "record_improvement"
+    CLOSE_FEEDBACK = "close_feedback"
 
     @classmethod
     def approve(cls, stage: Stage) -> Command:
@@ -88,6 +92,14 @@ PERMISSIONS: dict[Command, frozenset[Role]] = {
     Command.REGISTER_CHANNEL_ACCOUNT: frozenset({M, Role.MANAGEMENT}),
     Command.RECORD_FOLLOWERS: frozenset({Role.DATA_ANALYST, Role.SERVICE}),
     Command.RETIRE_CHANNEL_ACCOUNT: frozenset({M, Role.MANAGEMENT}),
+    # Feedback (Ch. 6.3): every staff role, and services relaying users, may submit; management
+    # or a department head assigns it; the owning department (checked by the domain) acts on it.
+    Command.SUBMIT_FEEDBACK: frozenset(Role) - {Role.ADMIN},
+    Command.TRIAGE_FEEDBACK: frozenset({H, Role.MANAGEMENT}),
+    Command.RECORD_IMPROVEMENT: frozenset(
+        {H, M, E, L, Role.DATA_ANALYST, Role.CUSTOMER_SERVICE, Role.MANAGEMENT}
+    ),
+    Command.CLOSE_FEEDBACK: frozenset({H, Role.MANAGEMENT}),
 }
 
 

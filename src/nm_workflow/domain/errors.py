@@ -193,3 +193,26 @@ class ChannelAccountExists(InvalidTransition):
 class ChannelAccountRetired(InvalidTransition):
     slug = "channel-account-retired"
     title = "The account is retired"
+
+
+# --- feedback (Ch. 6.3) ----------------------------------------------------------
+
+
+class FeedbackClosed(InvalidTransition):
+    slug = "feedback-closed"
+    title = "The feedback is closed"
+
+
+class FeedbackNotTriaged(InvalidTransition):
+    slug = "feedback-not-triaged"
+    title = "The feedback has no owning department yet"
+
+
+class NoImprovementRecorded(InvalidTransition):
+    slug = "no-improvement-recorded"
+    title = "Feedback is adopted only once an improvement is recorded"
+
+
+class NotTheOwningDepartment(DutySegregationViolation):
+    slug = "not-the-owning-department"
+    title = "Only the department that owns the feedback may record its improvement or close it"

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from nm_workflow import __version__
 from nm_workflow.application.channels import ChannelAccounts
+from nm_workflow.application.feedback import FeedbackService
 from nm_workflow.application.interactions import Interactions
 from nm_workflow.application.items import ContentItems
 from nm_workflow.application.keys import KeyService
@@ -18,6 +19,7 @@ from nm_workflow.interface.http import (
     openapi,
     problems,
     routes_channels,
+    routes_feedback,
     routes_interactions,
     routes_items,
     routes_meta,
@@ -44,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.read_model = read_model = ReadModel(settings, store)
         app.state.interactions = Interactions(store, settings)
         app.state.channels = ChannelAccounts(store, settings)
+        app.state.feedback = FeedbackService(store)
         # Embedded by default, so that `nm-workflow serve` alone gives working queues.
         supervisor = (
             ProjectionSupervisor(settings, read_model=read_model) if settings.embedded_projections else None
@@ -73,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routes_meta.router,
         routes_interactions.router,
         routes_channels.router,
+        routes_feedback.router,
     )
     for router in routers:
         app.include_router(router)
