@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import commands, projections
+from bench import commands, interactions, projections
 from bench.report import report
 from nm_workflow.application.settings import Settings
 
@@ -23,3 +23,10 @@ def test_the_projection_benchmark_runs_and_reports_ratios(settings: Settings) ->
     assert len(results) == 6
     assert all(rate > 0 for rate in results.values())
     assert report(results, "events/s").splitlines()[1].endswith("1.00x")
+
+
+def test_the_interaction_benchmark_runs_and_reports_ratios(settings: Settings) -> None:
+    results = interactions.run(settings, n=10)
+    assert next(iter(results)).startswith("baseline")
+    assert len(results) == 4
+    assert all(rate > 0 for rate in results.values())

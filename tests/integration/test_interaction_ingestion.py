@@ -8,6 +8,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from nm_workflow.application.commands import CommandContext
 from nm_workflow.application.interactions import BatchOutcome, Interactions
 from nm_workflow.application.security import Actor
@@ -69,3 +71,22 @@ def test_two_processes_sending_the_same_comments_at_once_create_each_once(
     finally:
         for store in stores:
             store.close()
+
+
+def test_a_batch_that_loses_the_race_for_one_comment_still_records_the_others(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = (EventStore(make_settings()) for _ in range(2))
+    settings = make_settings()
+    winner, loser = Interactions(first, settings), Interactions(second, settings)
+    try:
+        contested, *others = comments(4)
+        winner.receive(CRAWLER, contested)
+        # The loser checked before the winner saved: it believes every comment is new.
+        monkeypatch.setattr(loser._runner, "exists", lambda _: False)
+        outcomes = loser.receive_batch(CRAWLER, [contested, *others])
+        assert [o.status for o in outcomes] == ["already_known", "created", "created", "created"]
+        assert len({o.interaction_id for o in outcomes}) == 4
+    finally:
+        first.close()
+        second.close()

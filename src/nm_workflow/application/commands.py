@@ -9,7 +9,7 @@ belong here or in EventStore.record, not in the use cases.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from uuid import UUID, uuid4
@@ -23,6 +23,7 @@ from nm_workflow.application.errors import (
 from nm_workflow.application.idempotency import IdempotencyRecord, fingerprint
 from nm_workflow.application.security import Actor, Command, authorize
 from nm_workflow.application.store import EventStore
+from nm_workflow.domain.errors import DomainError
 from nm_workflow.domain.metadata import EventMetadata, WorkflowAggregate, recording
 
 A = TypeVar("A", bound=WorkflowAggregate)
@@ -173,3 +174,33 @@ class CommandRunner(Generic[A]):
             return aggregate
 
         return self.run(ctx, command, target, request, decide)
+
+    def exists(self, aggregate_id: UUID) -> bool:
+        """Whether an aggregate of this runner's kind has that id."""
+        try:
+            self.load(aggregate_id)
+        except NotFound:
+            return False
+        return True
+
+    def create_all(
+        self, ctx: CommandContext, command: Command, decisions: Mapping[UUID, Callable[[], A]]
+    ) -> dict[UUID, A | DomainError]:
+        """Create several aggregates in one transaction (group commit), each decided on its own.
+
+        A decision the domain refuses is returned as its error and the others are saved;
+        ConcurrentModification means none was saved (another writer had one of the ids).
+        Idempotency keys do not apply: each aggregate's id must make repeats harmless.
+        """
+        role = authorize(ctx.actor, command)
+        made: dict[UUID, A | DomainError] = {}
+        with recording(self._metadata(ctx, role)):
+            for target, decide in decisions.items():
+                try:
+                    made[target] = decide()
+                except DomainError as error:
+                    made[target] = error
+        created = [a for a in made.values() if not isinstance(a, DomainError)]
+        if created:
+            self._store.record(*created)
+        return made

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Literal
 from uuid import UUID
 
@@ -94,33 +95,12 @@ class Interactions:
         known = self._known(target)
         if known is not None:
             return known
-        received_at = self._reported(received["received_at"], "time received")
         key = self._vault.key_for(target)
-        sentiment, source = self._sentiment(received)
-        sealed: dict[str, Any] = {
-            f"{field}_sealed": seal(key, received[field], sealing_context(target, field))
-            for field in ("text", "author_handle")
-        }
-        facts: dict[str, Any] = {
-            "platform": received["platform"],
-            "platform_id": received["platform_id"],
-            "kind": InteractionKind(received["kind"]),
-            "received_at": received_at,
-            "item_id": received.get("item_id"),
-            "sentiment": sentiment,
-            "sentiment_source": source,
-            "department": self._department,
-        }
-        # The request's fingerprint (for Idempotency-Key) must not keep the personal text readable.
-        payload = {**facts, **{f: keyed_digest(key, received[f]) for f in ("text", "author_handle")}}
         try:
             return self._runner.run(
-                ctx,
-                Command.RECEIVE_INTERACTION,
-                None,
-                payload,
-                lambda _: Interaction.receive(**facts, **sealed, deadlines=self._deadlines()),
-            )
+                ctx, Command.RECEIVE_INTERACTION, None, self._request(received, key),
+                lambda _: self._arrival(target, received, key),
+            )  # fmt: skip
         except ConcurrentModification:
             known = self._known(target)  # another process received the same comment just now
             if known is None:
@@ -132,26 +112,79 @@ class Interactions:
     ) -> list[BatchOutcome]:
         """Each item on its own: one refused item never loses the others.
 
-        Items the caller could not even parse arrive as the error to report. Errors of the
-        store itself (unreachable, busy) end the batch: every item is safe to send again.
+        New comments are saved together in one transaction; if another process saved one of
+        them meanwhile, each is received on its own instead. Items the caller could not parse
+        arrive as the error to report. Errors of the store itself (unreachable, busy) end the
+        batch: every item is safe to send again.
         """
         authorize(ctx.actor, Command.RECEIVE_INTERACTION)
         single = CommandContext(ctx.actor, correlation_id=ctx.correlation_id)
-        outcomes = []
+        outcomes: dict[int, BatchOutcome] = {}
+        fresh: dict[UUID, tuple[int, dict[str, Any]]] = {}
         for index, item in enumerate(batch):
-            outcomes.append(self._receive_one(single, index, item))
+            if isinstance(item, Unreadable):
+                outcomes[index] = BatchOutcome(index, "refused", None, item.problem, item.detail)
+                continue
+            target = interaction_id(item["platform"], item["platform_id"])
+            if target in fresh or self._runner.exists(target):
+                continue  # a repeat: answered below, once the first one is settled
+            fresh[target] = (index, item)
+        outcomes |= self._receive_together(single, fresh)
+        for index, item in enumerate(batch):
+            if index not in outcomes:
+                outcomes[index] = self._receive_one(single, index, item)
+        return [outcomes[index] for index in range(len(batch))]
+
+    def _receive_together(
+        self, ctx: CommandContext, fresh: dict[UUID, tuple[int, dict[str, Any]]]
+    ) -> dict[int, BatchOutcome]:
+        keys = self._vault.keys_for(list(fresh))
+        decisions = {
+            target: partial(self._arrival, target, item, keys[target]) for target, (_, item) in fresh.items()
+        }
+        try:
+            made = self._runner.create_all(ctx, Command.RECEIVE_INTERACTION, decisions)
+        except ConcurrentModification:
+            return {}  # another process saved one of them: every item is received on its own
+        outcomes = {}
+        for target, outcome in made.items():
+            index = fresh[target][0]
+            if isinstance(outcome, DomainError):
+                outcomes[index] = BatchOutcome(index, "refused", None, outcome.slug, outcome.detail)
+            else:
+                outcomes[index] = BatchOutcome(index, "created", target)
         return outcomes
 
     def _receive_one(
         self, ctx: CommandContext, index: int, item: dict[str, Any] | Unreadable
     ) -> BatchOutcome:
-        if isinstance(item, Unreadable):
-            return BatchOutcome(index, "refused", None, item.problem, item.detail)
+        assert not isinstance(item, Unreadable)
         try:
             result = self.receive(ctx, item)
         except DomainError as error:
             return BatchOutcome(index, "refused", None, error.slug, error.detail)
         return BatchOutcome(index, "created" if result.created else "already_known", result.aggregate_id)
+
+    def _arrival(self, target: UUID, received: dict[str, Any], key: bytes) -> Interaction:
+        """The new interaction: its time checked, its sentiment decided, its personal fields sealed."""
+        sentiment, source = self._sentiment(received)
+        sealed = {
+            f"{f}_sealed": seal(key, received[f], sealing_context(target, f))
+            for f in ("text", "author_handle")
+        }
+        return Interaction.receive(
+            platform=received["platform"], platform_id=received["platform_id"],
+            kind=InteractionKind(received["kind"]),
+            received_at=self._reported(received["received_at"], "time received"),
+            item_id=received.get("item_id"), sentiment=sentiment, sentiment_source=source,
+            department=self._department, deadlines=self._deadlines(), **sealed,
+        )  # fmt: skip
+
+    @staticmethod
+    def _request(received: dict[str, Any], key: bytes) -> dict[str, Any]:
+        """The request as its Idempotency-Key fingerprint sees it: no personal text in readable form."""
+        personal = ("text", "author_handle")
+        return {k: keyed_digest(key, v) if k in personal else v for k, v in received.items()}
 
     # --- what follows -----------------------------------------------------------------
 

@@ -37,7 +37,7 @@ class KeyVault:
 
     def __init__(self, store: EventStore) -> None:
         self._datastore: Any = store.factory.datastore  # type: ignore[attr-defined]
-        marker = "%s" if isinstance(self._datastore, PostgresDatastore) else "?"
+        self._marker = marker = "%s" if isinstance(self._datastore, PostgresDatastore) else "?"
         self._insert = (
             f"INSERT INTO {TABLE} (interaction_id, sealing_key) VALUES ({marker}, {marker}) "  # noqa: S608
             "ON CONFLICT (interaction_id) DO NOTHING"
@@ -62,6 +62,24 @@ class KeyVault:
         key = self.find(interaction_id)
         assert key is not None  # just written, and only erasure deletes it
         return key
+
+    def keys_for(self, interaction_ids: list[UUID]) -> dict[UUID, bytes]:
+        """`key_for` of several interactions in two statements: one write, one read."""
+        if not interaction_ids:
+            return {}
+        fresh = [
+            (str(i), base64.b64encode(AESGCM.generate_key(bit_length=256)).decode()) for i in interaction_ids
+        ]
+        with translated_errors(), self._cursor() as cursor:
+            cursor.executemany(self._insert, fresh)
+        markers = ", ".join([self._marker] * len(interaction_ids))
+        with translated_errors(), self._cursor(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT interaction_id, sealing_key FROM {TABLE} WHERE interaction_id IN ({markers})",  # noqa: S608
+                [str(i) for i in interaction_ids],
+            )
+            rows = cursor.fetchall()
+        return {UUID(row["interaction_id"]): base64.b64decode(row["sealing_key"]) for row in rows}
 
     def find(self, interaction_id: UUID) -> bytes | None:
         """The key, or None once the interaction's personal data was erased."""
