@@ -9,12 +9,11 @@ from uuid import UUID
 from nm_workflow.application.clock import Clock, system_clock
 from nm_workflow.application.commands import CommandContext, CommandResult, CommandRunner
 from nm_workflow.application.errors import ConcurrentModification, NotFound
-from nm_workflow.application.reads import read, read_history
+from nm_workflow.application.reads import AggregateReads
 from nm_workflow.application.reported_time import reported
-from nm_workflow.application.security import Actor, Command, authorize
+from nm_workflow.application.security import Command, authorize
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
-from nm_workflow.application.views import event_view
 from nm_workflow.domain.channel_account import ChannelAccount, channel_account_id
 from nm_workflow.domain.errors import ChannelAccountExists
 
@@ -38,7 +37,7 @@ def channel_view(account: ChannelAccount) -> dict[str, Any]:
     }
 
 
-class ChannelAccounts:
+class ChannelAccounts(AggregateReads[ChannelAccount]):
     def __init__(self, store: EventStore, settings: Settings, clock: Clock = system_clock) -> None:
         self._store, self._clock = store, clock
         self._skew = timedelta(seconds=settings.clock_skew_seconds)
@@ -73,13 +72,8 @@ class ChannelAccounts:
             reason=reason, retired_at=self._clock(),
         )  # fmt: skip
 
-    def get(
-        self, actor: Actor, target: UUID, version: int | None = None, as_of: datetime | None = None
-    ) -> dict[str, Any]:
-        return channel_view(read(self._runner, self._store, actor, target, version, as_of))
-
-    def history(self, actor: Actor, target: UUID) -> list[dict[str, Any]]:
-        return [event_view(e) for e in read_history(self._runner, self._store, actor, target)]
+    def _view(self, aggregate: ChannelAccount) -> dict[str, Any]:
+        return channel_view(aggregate)
 
     def _refuse_known(self, target: UUID, facts: dict[str, Any]) -> None:
         try:

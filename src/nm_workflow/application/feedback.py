@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from nm_workflow.application.commands import CommandContext, CommandResult, CommandRunner
-from nm_workflow.application.reads import read, read_history
-from nm_workflow.application.security import Actor, Command
+from nm_workflow.application.reads import AggregateReads
+from nm_workflow.application.security import Command
 from nm_workflow.application.store import EventStore
-from nm_workflow.application.views import event_view
 from nm_workflow.domain.feedback import Feedback, FeedbackOutcome, FeedbackSubject
 from nm_workflow.domain.roles import Role
 
@@ -35,7 +33,7 @@ def feedback_view(feedback: Feedback) -> dict[str, Any]:
     }
 
 
-class FeedbackService:
+class FeedbackService(AggregateReads[Feedback]):
     def __init__(self, store: EventStore) -> None:
         self._store = store
         self._runner = CommandRunner(store, Feedback, feedback_view)
@@ -83,10 +81,5 @@ class FeedbackService:
             **request, closer_department=ctx.actor.department,
         )  # fmt: skip
 
-    def get(
-        self, actor: Actor, target: UUID, version: int | None = None, as_of: datetime | None = None
-    ) -> dict[str, Any]:
-        return feedback_view(read(self._runner, self._store, actor, target, version, as_of))
-
-    def history(self, actor: Actor, target: UUID) -> list[dict[str, Any]]:
-        return [event_view(e) for e in read_history(self._runner, self._store, actor, target)]
+    def _view(self, aggregate: Feedback) -> dict[str, Any]:
+        return feedback_view(aggregate)

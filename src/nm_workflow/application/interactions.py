@@ -24,9 +24,9 @@ from nm_workflow.application.interaction_views import (
     sealing_context,
 )
 from nm_workflow.application.personal_data import KeyVault, keyed_digest, seal
-from nm_workflow.application.reads import read, read_history
+from nm_workflow.application.reads import AggregateReads
 from nm_workflow.application.reported_time import reported
-from nm_workflow.application.security import Actor, Command, authorize
+from nm_workflow.application.security import Command, authorize
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
 from nm_workflow.domain.errors import DomainError
@@ -37,6 +37,7 @@ from nm_workflow.domain.interaction_values import (
     Sentiment,
     interaction_id,
 )
+from nm_workflow.domain.metadata import WorkflowAggregate
 from nm_workflow.domain.sentiment import CLASSIFIER_VERSION, classify
 
 DeadlineSource = Callable[[], InteractionDeadlines]
@@ -72,7 +73,7 @@ class BatchOutcome:
     detail: str | None = None
 
 
-class Interactions:
+class Interactions(AggregateReads[Interaction]):
     def __init__(
         self,
         store: EventStore,
@@ -235,14 +236,11 @@ class Interactions:
 
     # --- reads ----------------------------------------------------------------------
 
-    def get(
-        self, actor: Actor, target: UUID, version: int | None = None, as_of: datetime | None = None
-    ) -> dict[str, Any]:
-        return interaction_view(read(self._runner, self._store, actor, target, version, as_of), self._vault)
+    def _view(self, aggregate: Interaction) -> dict[str, Any]:
+        return interaction_view(aggregate, self._vault)
 
-    def history(self, actor: Actor, target: UUID) -> list[dict[str, Any]]:
-        events = read_history(self._runner, self._store, actor, target)
-        return [interaction_event_view(e, self._vault) for e in events]
+    def _event_view(self, event: WorkflowAggregate.Event) -> dict[str, Any]:
+        return interaction_event_view(event, self._vault)
 
     # --- helpers --------------------------------------------------------------------
 

@@ -7,15 +7,15 @@ from typing import Any
 from uuid import UUID
 
 from nm_workflow.application.commands import CommandContext, CommandResult, CommandRunner
-from nm_workflow.application.reads import read, read_history
-from nm_workflow.application.security import Actor, Command
+from nm_workflow.application.reads import AggregateReads
+from nm_workflow.application.security import Command
 from nm_workflow.application.store import EventStore
-from nm_workflow.application.views import event_view, item_view
+from nm_workflow.application.views import item_view
 from nm_workflow.domain.content_item import ContentItem
 from nm_workflow.domain.roles import Stage
 
 
-class ContentItems:
+class ContentItems(AggregateReads[ContentItem]):
     def __init__(self, store: EventStore) -> None:
         self._store = store
         self._runner = CommandRunner(store, ContentItem, item_view)
@@ -87,10 +87,5 @@ class ContentItems:
 
     # --- reads --------------------------------------------------------------------
 
-    def get(
-        self, actor: Actor, item_id: UUID, version: int | None = None, as_of: datetime | None = None
-    ) -> dict[str, Any]:
-        return item_view(read(self._runner, self._store, actor, item_id, version, as_of))
-
-    def history(self, actor: Actor, item_id: UUID) -> list[dict[str, Any]]:
-        return [event_view(e) for e in read_history(self._runner, self._store, actor, item_id)]
+    def _view(self, aggregate: ContentItem) -> dict[str, Any]:
+        return item_view(aggregate)

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
-from nm_workflow.application.commands import CommandResult
 from nm_workflow.application.feedback import FeedbackService
 from nm_workflow.domain.feedback import FeedbackState, FeedbackSubject
+from nm_workflow.interface.http.answers import HISTORY, Answers, history_response
 from nm_workflow.interface.http.deps import Context, CurrentActor
-from nm_workflow.interface.http.responses import command_response
-from nm_workflow.interface.http.routes_items import COMMAND, READ
 from nm_workflow.interface.http.routes_reads import Fresh, Reads, _ok, _prepare
 from nm_workflow.interface.http.schemas_feedback import (
     ClosureIn,
@@ -23,7 +21,6 @@ from nm_workflow.interface.http.schemas_feedback import (
     ImprovementIn,
     TriageIn,
 )
-from nm_workflow.interface.http.schemas_out import EventOut
 
 router = APIRouter(prefix="/feedback", tags=["feedback"])
 
@@ -33,45 +30,36 @@ def get_feedback(request: Request) -> FeedbackService:
     return feedback
 
 
+ANSWERS = Answers(FeedbackOut, "/feedback", "feedback")
 Service = Annotated[FeedbackService, Depends(get_feedback)]
-_HEADERS = {"ETag": {"description": "The feedback's version", "schema": {"type": "string"}}}
 
 
-def _result(result: CommandResult) -> JSONResponse:
-    return command_response(result, FeedbackOut, "/feedback")
-
-
-def _command(summary: str, status: int = 200) -> dict[str, Any]:
-    ok = {"description": summary, "headers": _HEADERS, "model": FeedbackOut}
-    return {"response_model": FeedbackOut, "status_code": status, "responses": {status: ok, **COMMAND}}
-
-
-@router.post("", **_command("The submitted feedback", 201))
+@router.post("", **ANSWERS.command("The submitted feedback", 201))
 def submit(body: FeedbackIn, ctx: Context, service: Service) -> JSONResponse:
     """Submit feedback about an item, campaign, channel, the process or the policy."""
-    return _result(service.submit(ctx, body.subject, body.subject_ref, body.text))
+    return ANSWERS.result(service.submit(ctx, body.subject, body.subject_ref, body.text))
 
 
-@router.post("/{feedback_id}/triage", **_command("The feedback with its owner"))
+@router.post("/{feedback_id}/triage", **ANSWERS.command("The feedback with its owner"))
 def triage(feedback_id: UUID, body: TriageIn, ctx: Context, service: Service) -> JSONResponse:
     """Assign the feedback to an owning department and person."""
-    return _result(service.triage(ctx, feedback_id, body.department, body.owner_id))
+    return ANSWERS.result(service.triage(ctx, feedback_id, body.department, body.owner_id))
 
 
-@router.post("/{feedback_id}/improvements", **_command("The feedback with the improvement"))
+@router.post("/{feedback_id}/improvements", **ANSWERS.command("The feedback with the improvement"))
 def record_improvement(
     feedback_id: UUID, body: ImprovementIn, ctx: Context, service: Service
 ) -> JSONResponse:
     """Record what changed because of the feedback (the owning department)."""
-    return _result(
+    return ANSWERS.result(
         service.record_improvement(ctx, feedback_id, body.description, body.item_id, body.policy_ref)
     )
 
 
-@router.post("/{feedback_id}/closure", **_command("The closed feedback"))
+@router.post("/{feedback_id}/closure", **ANSWERS.command("The closed feedback"))
 def close(feedback_id: UUID, body: ClosureIn, ctx: Context, service: Service) -> JSONResponse:
     """Close the feedback as adopted (after an improvement) or declined (with a reason)."""
-    return _result(service.close(ctx, feedback_id, body.outcome, body.reason))
+    return ANSWERS.result(service.close(ctx, feedback_id, body.outcome, body.reason))
 
 
 @router.get("", response_model=list[FeedbackLogRow], responses=_ok(list[FeedbackLogRow]))
@@ -100,15 +88,13 @@ def feedback_log(
     )
 
 
-@router.get("/{feedback_id}", response_model=FeedbackOut, responses={200: {"headers": _HEADERS}, **READ})
+@router.get("/{feedback_id}", **ANSWERS.read())
 def get_feedback_item(feedback_id: UUID, actor: CurrentActor, service: Service) -> JSONResponse:
     """The feedback now."""
-    body = FeedbackOut.model_validate(service.get(actor, feedback_id)).model_dump(mode="json")
-    return JSONResponse(body, headers={"ETag": f'"{body["version"]}"'})
+    return ANSWERS.view(service.get(actor, feedback_id))
 
 
-@router.get("/{feedback_id}/history", response_model=list[EventOut], responses=READ)
+@router.get("/{feedback_id}/history", **HISTORY)
 def history(feedback_id: UUID, actor: CurrentActor, service: Service) -> JSONResponse:
     """Every event of the feedback."""
-    events = [EventOut.model_validate(e).model_dump(mode="json") for e in service.history(actor, feedback_id)]
-    return JSONResponse(events, headers={"ETag": f'"{events[-1]["version"]}"'})
+    return history_response(service.history(actor, feedback_id))

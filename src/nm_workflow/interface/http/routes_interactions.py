@@ -9,15 +9,14 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from nm_workflow.application.commands import CommandResult
 from nm_workflow.application.interactions import Interactions, Unreadable
 from nm_workflow.application.security import Actor
 from nm_workflow.domain.interaction_values import InteractionKind, Sentiment
 from nm_workflow.domain.roles import Role
+from nm_workflow.interface.http.answers import HISTORY, Answers, history_response
 from nm_workflow.interface.http.deps import Context, CurrentActor
 from nm_workflow.interface.http.problems import InvalidRequest
-from nm_workflow.interface.http.responses import command_response
-from nm_workflow.interface.http.routes_items import COMMAND, READ
+from nm_workflow.interface.http.routes_items import COMMAND
 from nm_workflow.interface.http.routes_reads import Fresh, Reads, _ok, _prepare
 from nm_workflow.interface.http.schemas import Moment
 from nm_workflow.interface.http.schemas_interactions import (
@@ -33,7 +32,6 @@ from nm_workflow.interface.http.schemas_interactions import (
     ResolutionIn,
     ResponseIn,
 )
-from nm_workflow.interface.http.schemas_out import EventOut
 
 router = APIRouter(tags=["customer interactions"])
 
@@ -43,23 +41,16 @@ def get_interactions(request: Request) -> Interactions:
     return interactions
 
 
+ANSWERS = Answers(InteractionOut, "/interactions", "interaction")
 Service = Annotated[Interactions, Depends(get_interactions)]
-_HEADERS = {"ETag": {"description": "The interaction's version", "schema": {"type": "string"}}}
 
 
-def _result(result: CommandResult) -> JSONResponse:
-    return command_response(result, InteractionOut, "/interactions")
-
-
-def _command(summary: str, status: int = 200) -> dict[str, Any]:
-    ok = {"description": summary, "headers": _HEADERS, "model": InteractionOut}
-    return {"response_model": InteractionOut, "status_code": status, "responses": {status: ok, **COMMAND}}
-
-
-@router.post("/interactions", **_command("The new interaction (201), or the one already known (200)", 201))
+@router.post(
+    "/interactions", **ANSWERS.command("The new interaction (201), or the one already known (200)", 201)
+)
 def receive(body: InteractionIn, ctx: Context, service: Service) -> JSONResponse:
     """Record a comment, message, mention or complaint; the same platform id twice is one interaction."""
-    return _result(service.receive(ctx, body.model_dump()))
+    return ANSWERS.result(service.receive(ctx, body.model_dump()))
 
 
 @router.post(
@@ -88,47 +79,45 @@ def _summary(error: ValidationError) -> str:
     return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'item'}: {e['msg']}" for e in error.errors()[:5])
 
 
-@router.post("/interactions/{interaction_id}/responses", **_command("The interaction, answered"))
+@router.post("/interactions/{interaction_id}/responses", **ANSWERS.command("The interaction, answered"))
 def respond(interaction_id: UUID, body: ResponseIn, ctx: Context, service: Service) -> JSONResponse:
     """Record a reply of customer service; the first one meets the first-response deadline."""
-    return _result(service.respond(ctx, interaction_id, body.reply_text, body.replied_at))
+    return ANSWERS.result(service.respond(ctx, interaction_id, body.reply_text, body.replied_at))
 
 
-@router.post("/interactions/{interaction_id}/escalations", **_command("The interaction, escalated"))
+@router.post("/interactions/{interaction_id}/escalations", **ANSWERS.command("The interaction, escalated"))
 def escalate(interaction_id: UUID, body: EscalationIn, ctx: Context, service: Service) -> JSONResponse:
     """Hand the interaction to the department that must deal with it (Ch. 4.3)."""
-    return _result(service.escalate(ctx, interaction_id, body.department, body.reason))
+    return ANSWERS.result(service.escalate(ctx, interaction_id, body.department, body.reason))
 
 
-@router.post("/interactions/{interaction_id}/handling", **_command("The interaction, handled"))
+@router.post("/interactions/{interaction_id}/handling", **ANSWERS.command("The interaction, handled"))
 def handle(interaction_id: UUID, body: HandlingIn, ctx: Context, service: Service) -> JSONResponse:
     """The department it was escalated to records what it did."""
-    return _result(service.handle(ctx, interaction_id, body.note))
+    return ANSWERS.result(service.handle(ctx, interaction_id, body.note))
 
 
-@router.post("/interactions/{interaction_id}/resolution", **_command("The resolved interaction"))
+@router.post("/interactions/{interaction_id}/resolution", **ANSWERS.command("The resolved interaction"))
 def resolve(interaction_id: UUID, body: ResolutionIn, ctx: Context, service: Service) -> JSONResponse:
     """Close the interaction with its outcome."""
-    return _result(service.resolve(ctx, interaction_id, body.outcome))
+    return ANSWERS.result(service.resolve(ctx, interaction_id, body.outcome))
 
 
-@router.post("/interactions/{interaction_id}/reopening", **_command("The reopened interaction"))
+@router.post("/interactions/{interaction_id}/reopening", **ANSWERS.command("The reopened interaction"))
 def reopen(interaction_id: UUID, body: InteractionReasonIn, ctx: Context, service: Service) -> JSONResponse:
     """Open a resolved interaction again; a new response is owed."""
-    return _result(service.reopen(ctx, interaction_id, body.reason))
+    return ANSWERS.result(service.reopen(ctx, interaction_id, body.reason))
 
 
-@router.post("/interactions/{interaction_id}/erasure", **_command("The interaction without personal data"))
+@router.post(
+    "/interactions/{interaction_id}/erasure", **ANSWERS.command("The interaction without personal data")
+)
 def erase(interaction_id: UUID, body: InteractionReasonIn, ctx: Context, service: Service) -> JSONResponse:
     """Erase the author's handle and the text for good (management); times and counts stay."""
-    return _result(service.erase(ctx, interaction_id, body.reason))
+    return ANSWERS.result(service.erase(ctx, interaction_id, body.reason))
 
 
-@router.get(
-    "/interactions/{interaction_id}",
-    response_model=InteractionOut,
-    responses={200: {"headers": _HEADERS}, **READ},
-)
+@router.get("/interactions/{interaction_id}", **ANSWERS.read())
 def get_interaction(
     interaction_id: UUID,
     actor: CurrentActor,
@@ -139,18 +128,13 @@ def get_interaction(
     """The interaction now, at a past version, or as it was at a time."""
     if version is not None and as_of is not None:
         raise InvalidRequest("Give either 'version' or 'as_of', not both.")
-    view = service.get(actor, interaction_id, version, as_of)
-    body = InteractionOut.model_validate(view).model_dump(mode="json")
-    return JSONResponse(body, headers={"ETag": f'"{body["version"]}"'})
+    return ANSWERS.view(service.get(actor, interaction_id, version, as_of))
 
 
-@router.get("/interactions/{interaction_id}/history", response_model=list[EventOut], responses=READ)
+@router.get("/interactions/{interaction_id}/history", **HISTORY)
 def history(interaction_id: UUID, actor: CurrentActor, service: Service) -> JSONResponse:
     """Every event of the interaction; personal fields show null once erased."""
-    events = [
-        EventOut.model_validate(e).model_dump(mode="json") for e in service.history(actor, interaction_id)
-    ]
-    return JSONResponse(events, headers={"ETag": f'"{events[-1]["version"]}"'})
+    return history_response(service.history(actor, interaction_id))
 
 
 # --- reads of the projections ------------------------------------------------------
