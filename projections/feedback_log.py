@@ -7,11 +7,10 @@ feedback is not copied here (read it at `GET /feedback/{id}`).
 
 from __future__ import annotations
 
-from typing import Any
-
 from nm_workflow.domain.feedback import Feedback
 from projections.base import Projection, Recorded, handles
-from projections.schema import Index, Table, col, insert, row_of, update
+from projections.keyed import OneRowPerAggregate
+from projections.schema import Index, Table, col, insert
 from projections.sql import Tx
 
 LOG = Table(
@@ -45,9 +44,10 @@ LOG = Table(
 )
 
 
-class FeedbackLog(Projection):
+class FeedbackLog(OneRowPerAggregate, Projection):
     name = "feedback_log"
     schema = (LOG,)
+    row_table, row_key = LOG, "feedback_id"
 
     @handles(Feedback, "Submitted")
     def submitted(self, tx: Tx, r: Recorded) -> None:
@@ -83,13 +83,3 @@ class FeedbackLog(Projection):
             "state": "closed", "closed_at": r.at, "outcome": r.event.outcome, "reason": r.event.reason,
             "time_to_close_seconds": (r.at - row["submitted_at"]).total_seconds(),
         })  # fmt: skip
-
-    @staticmethod
-    def _row(tx: Tx, r: Recorded) -> dict[str, Any]:
-        found = row_of(tx, LOG, {"feedback_id": r.aggregate_id})
-        assert found is not None, f"{r.aggregate_id} was submitted before any other event"
-        return found
-
-    @staticmethod
-    def _update(tx: Tx, r: Recorded, changes: dict[str, Any]) -> None:
-        update(tx, LOG, {"feedback_id": r.aggregate_id}, changes | {"position": r.position})

@@ -17,7 +17,8 @@ from typing import Any
 
 from nm_workflow.domain.interaction import Interaction
 from projections.base import Projection, Recorded, handles
-from projections.schema import Index, Table, col, insert, row_of, update
+from projections.keyed import OneRowPerAggregate
+from projections.schema import Index, Table, col, insert
 from projections.sql import Tx
 
 LOG = Table(
@@ -66,9 +67,10 @@ TIMES = (
 )  # fmt: skip
 
 
-class InteractionLog(Projection):
+class InteractionLog(OneRowPerAggregate, Projection):
     name = "interaction_log"
     schema = (LOG,)
+    row_table, row_key = LOG, "interaction_id"
 
     @handles(Interaction, "Received")
     def received(self, tx: Tx, r: Recorded) -> None:
@@ -138,13 +140,3 @@ class InteractionLog(Projection):
         if row["handling_due"] is None or row["handling_on_time"] is not None:
             return {}
         return {"handling_on_time": at <= row["handling_due"]}
-
-    @staticmethod
-    def _row(tx: Tx, r: Recorded) -> dict[str, Any]:
-        found = row_of(tx, LOG, {"interaction_id": r.aggregate_id})
-        assert found is not None, f"{r.aggregate_id} was received before any other event"
-        return found
-
-    @staticmethod
-    def _update(tx: Tx, r: Recorded, changes: dict[str, Any]) -> None:
-        update(tx, LOG, {"interaction_id": r.aggregate_id}, changes | {"position": r.position})

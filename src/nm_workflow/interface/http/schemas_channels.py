@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, Strict
 
-from nm_workflow.interface.http.schemas import Command, Medium, Moment, Platform, Short
+from nm_workflow.interface.http.schemas import Command, Medium, Moment, Platform, Short, example
 
 Followers = Annotated[int, Strict(), Field(ge=0, le=10**12)]
 _ACCOUNT = {"platform": "weibo", "account_id": "7312345678", "account_name": "ACME 官方微博"}
-
-
-def _example(example: dict[str, Any]) -> ConfigDict:
-    return ConfigDict(extra="forbid", json_schema_extra={"examples": [example]})
 
 
 class ChannelAccountIn(Command):
@@ -24,7 +20,7 @@ class ChannelAccountIn(Command):
     account_name: Short
     department: Short | None = Field(default=None, description="Owning department; defaults to the caller's.")
 
-    model_config = _example({**_ACCOUNT, "department": "marketing"})
+    model_config = example({**_ACCOUNT, "department": "marketing"})
 
 
 class FollowersIn(Command):
@@ -32,13 +28,13 @@ class FollowersIn(Command):
     followers: Followers = Field(description="The cumulative follower count the platform reports.")
     correction: bool = Field(default=False, description="Replace a different count recorded for that time.")
 
-    model_config = _example({"observed_at": "2027-03-02T09:00:00Z", "followers": 120345, "correction": False})
+    model_config = example({"observed_at": "2027-03-02T09:00:00Z", "followers": 120345, "correction": False})
 
 
 class RetirementIn(Command):
     reason: Medium
 
-    model_config = _example({"reason": "Account merged into the group account"})
+    model_config = example({"reason": "Account merged into the group account"})
 
 
 class ChannelAccountOut(BaseModel):

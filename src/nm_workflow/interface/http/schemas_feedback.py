@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from nm_workflow.domain.feedback import FeedbackOutcome, FeedbackState, FeedbackSubject
-from nm_workflow.interface.http.schemas import Command, Long, Medium, Short
-
-
-def _example(example: dict[str, Any]) -> ConfigDict:
-    return ConfigDict(extra="forbid", json_schema_extra={"examples": [example]})
+from nm_workflow.interface.http.schemas import Command, Long, Medium, Short, example
 
 
 class FeedbackIn(Command):
@@ -21,7 +16,7 @@ class FeedbackIn(Command):
     subject_ref: Short | None = Field(default=None, description="Which item, campaign, channel, ... if any.")
     text: Long
 
-    model_config = _example(
+    model_config = example(
         {
             "subject": "process",
             "subject_ref": None,
@@ -34,7 +29,7 @@ class TriageIn(Command):
     department: Short
     owner_id: Short = Field(description="The person who follows it up.")
 
-    model_config = _example({"department": "legal", "owner_id": "lee"})
+    model_config = example({"department": "legal", "owner_id": "lee"})
 
 
 class ImprovementIn(Command):
@@ -42,16 +37,14 @@ class ImprovementIn(Command):
     item_id: UUID | None = Field(default=None, description="A content item the change concerns.")
     policy_ref: Short | None = Field(default=None, description="A proposal to change the policy, if any.")
 
-    model_config = _example(
-        {"description": "Published a legal review checklist", "policy_ref": "proposal-12"}
-    )
+    model_config = example({"description": "Published a legal review checklist", "policy_ref": "proposal-12"})
 
 
 class ClosureIn(Command):
     outcome: FeedbackOutcome
     reason: Medium | None = Field(default=None, description="Required when declined.")
 
-    model_config = _example({"outcome": "adopted", "reason": None})
+    model_config = example({"outcome": "adopted", "reason": None})
 
 
 class ImprovementOut(BaseModel):

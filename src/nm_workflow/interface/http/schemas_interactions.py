@@ -9,7 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from nm_workflow.domain.interaction_values import InteractionKind, InteractionState, Sentiment
-from nm_workflow.interface.http.schemas import Command, Long, Medium, Moment, Platform, Short
+from nm_workflow.interface.http.schemas import Command, Long, Medium, Moment, Platform, Short, example
 
 MAX_BATCH = 500
 
@@ -25,10 +25,6 @@ INTERACTION_EXAMPLE: dict[str, Any] = {
 }
 
 
-def _example(example: dict[str, Any]) -> ConfigDict:
-    return ConfigDict(extra="forbid", json_schema_extra={"examples": [example]})
-
-
 class InteractionIn(Command):
     platform: Platform
     platform_id: Short = Field(description="The platform's own id of the comment; unique per platform.")
@@ -39,7 +35,7 @@ class InteractionIn(Command):
     item_id: UUID | None = Field(default=None, description="The content item it concerns, when known.")
     sentiment: Sentiment | None = Field(default=None, description="Omit to let the classifier decide.")
 
-    model_config = _example(INTERACTION_EXAMPLE)
+    model_config = example(INTERACTION_EXAMPLE)
 
 
 class BatchIn(Command):
@@ -47,39 +43,39 @@ class BatchIn(Command):
 
     items: list[Any] = Field(min_length=1, max_length=MAX_BATCH, description="Bodies of POST /interactions.")
 
-    model_config = _example({"items": [INTERACTION_EXAMPLE]})
+    model_config = example({"items": [INTERACTION_EXAMPLE]})
 
 
 class ResponseIn(Command):
     reply_text: Long
     replied_at: Moment | None = Field(default=None, description="When the reply was posted; default now.")
 
-    model_config = _example({"reply_text": "非常抱歉 已为您加急处理", "replied_at": None})
+    model_config = example({"reply_text": "非常抱歉 已为您加急处理", "replied_at": None})
 
 
 class EscalationIn(Command):
     department: Short = Field(description="The department that must handle it (Ch. 4.3 转交相关部门).")
     reason: Medium
 
-    model_config = _example({"department": "logistics", "reason": "Parcel lost in transit"})
+    model_config = example({"department": "logistics", "reason": "Parcel lost in transit"})
 
 
 class HandlingIn(Command):
     note: Long
 
-    model_config = _example({"note": "Parcel re-sent with express delivery; tracking SF123."})
+    model_config = example({"note": "Parcel re-sent with express delivery; tracking SF123."})
 
 
 class ResolutionIn(Command):
     outcome: Medium
 
-    model_config = _example({"outcome": "Customer confirmed receipt"})
+    model_config = example({"outcome": "Customer confirmed receipt"})
 
 
 class InteractionReasonIn(Command):
     reason: Medium
 
-    model_config = _example({"reason": "Customer wrote again: the parcel was empty"})
+    model_config = example({"reason": "Customer wrote again: the parcel was empty"})
 
 
 class EscalationOut(BaseModel):
