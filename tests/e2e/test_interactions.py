@@ -137,3 +137,15 @@ def test_erasure_leaves_times_and_removes_the_personal_data(api: Api) -> None:
     assert first["author_handle"] is None
     assert api.get(f"{path}?version=1", cs).json()["text"] is None
     assert api.post(f"{path}/erasure", {"reason": "again"}, manager).status_code == 200
+
+
+def test_a_reply_retried_with_its_idempotency_key_is_answered_with_the_first_result(api: Api) -> None:
+    cs = customer_service(api)
+    created = api.post("/interactions", comment("i-1"), cs).json()
+    path = f"/interactions/{created['id']}/responses"
+    first = api.post(path, {"reply_text": "on it"}, cs, idempotency_key="reply-1")
+    again = api.post(path, {"reply_text": "on it"}, cs, idempotency_key="reply-1")
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["version"] == first.json()["version"] == 2
+    assert len(again.json()["responses"]) == 1
