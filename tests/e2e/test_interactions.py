@@ -149,3 +149,26 @@ def test_a_reply_retried_with_its_idempotency_key_is_answered_with_the_first_res
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json()["version"] == first.json()["version"] == 2
     assert len(again.json()["responses"]) == 1
+
+
+def test_the_inbox_shows_each_department_what_was_escalated_to_it(api: Api) -> None:
+    cs = customer_service(api)
+    escalated = api.post("/interactions", comment("q-1"), cs).json()["id"]
+    api.post("/interactions", comment("q-2", sentiment="positive"), cs)
+    api.post(f"/interactions/{escalated}/responses", {"reply_text": "passing it on"}, cs)
+    last = api.post(f"/interactions/{escalated}/escalations", {"department": "logistics", "reason": "r"}, cs)
+    position = last.headers["Log-Position"]
+
+    def inbox(key: str, query: str = "") -> list[tuple[str, str]]:
+        response = api.get(f"/queues/interactions{query}", key, wait_for_position=position)
+        assert response.status_code == 200, response.text
+        return [(row["platform_id"], row["next_step"]) for row in response.json()]
+
+    assert sorted(inbox(cs)) == [("q-1", "handle"), ("q-2", "respond")]
+    assert inbox(cs, "?sentiment=positive") == [("q-2", "respond")]
+    assert inbox(cs, "?overdue=true") == [("q-2", "respond")]  # received weeks ago, never answered
+    assert inbox(api.key("lena", Role.DEPARTMENT_HEAD, "logistics")) == [("q-1", "handle")]
+    assert inbox(api.key("hank", Role.DEPARTMENT_HEAD, "marketing")) == []
+    assert api.get("/queues/interactions?kind=tweet", cs).status_code == 422
+    log = api.get("/interactions", cs, wait_for_position=position).json()
+    assert [(row["platform_id"], row["escalated_to"]) for row in log] == [("q-2", None), ("q-1", "logistics")]
