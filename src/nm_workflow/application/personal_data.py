@@ -23,7 +23,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.postgres import PostgresDatastore
 
-from nm_workflow.application.errors import StoreUnavailable
+from nm_workflow.application.errors import ConcurrentModification, StoreUnavailable
 from nm_workflow.application.store import EventStore, translated_errors
 
 TABLE = "interaction_keys"
@@ -49,7 +49,8 @@ class KeyVault:
                 with translated_errors(), self._cursor() as cursor:
                     cursor.execute(_CREATE)
                 return
-            except StoreUnavailable:  # processes starting together race to create the table
+            # Processes starting together race to create the table (PostgreSQL: a unique violation).
+            except (StoreUnavailable, ConcurrentModification):
                 if attempt == _SETUP_ATTEMPTS - 1:
                     raise
                 time.sleep(0.1 * (attempt + 1))
