@@ -12,6 +12,7 @@ import pytest
 
 from nm_workflow.application.commands import CommandContext
 from nm_workflow.application.interactions import BatchOutcome, Interactions
+from nm_workflow.application.personal_data import KeyVault
 from nm_workflow.application.security import Actor
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
@@ -90,3 +91,27 @@ def test_a_batch_that_loses_the_race_for_one_comment_still_records_the_others(
     finally:
         first.close()
         second.close()
+
+
+def test_processes_starting_together_all_open_the_key_table(make_settings: Callable[..., Settings]) -> None:
+    stores = [EventStore(make_settings()) for _ in range(4)]
+    start = threading.Barrier(4)
+    failures: list[BaseException] = []
+
+    def open_vault(store: EventStore) -> None:
+        start.wait()
+        try:
+            KeyVault(store)
+        except BaseException as error:  # reported below, on the test's thread
+            failures.append(error)
+
+    threads = [threading.Thread(target=open_vault, args=(store,)) for store in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert failures == []
+    finally:
+        for store in stores:
+            store.close()
