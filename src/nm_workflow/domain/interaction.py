@@ -12,6 +12,7 @@ with a key of this interaction alone), so that erasing the key erases them.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -77,37 +78,20 @@ class Interaction(WorkflowAggregate):
         self.erased = False
 
     @classmethod
-    def receive(
-        cls,
-        *,
-        platform: str,
-        platform_id: str,
-        kind: InteractionKind,
-        text_sealed: str,
-        author_handle_sealed: str,
-        received_at: datetime,
-        item_id: UUID | None,
-        sentiment: Sentiment,
-        sentiment_source: str,
-        department: str,
-        deadlines: InteractionDeadlines,
-    ) -> Interaction:
-        """Ch. 4.3: an interaction arrives; its deadlines are fixed now, from the time it was received."""
-        received_at = as_utc(received_at, "time received")
-        negative = Sentiment(sentiment) is Sentiment.NEGATIVE
+    def receive(cls, *, deadlines: InteractionDeadlines, **received: Any) -> Interaction:
+        """Ch. 4.3: an interaction arrives; its deadlines are fixed now, from the time it was received.
+
+        `received`: the arguments of the Received event but for the due times.
+        """
+        received_at = as_utc(received["received_at"], "time received")
+        sentiment = Sentiment(received["sentiment"])
         return cls(
-            platform=platform,
-            platform_id=platform_id,
-            kind=InteractionKind(kind),
-            text_sealed=text_sealed,
-            author_handle_sealed=author_handle_sealed,
-            received_at=received_at,
-            item_id=item_id,
-            sentiment=Sentiment(sentiment),
-            sentiment_source=sentiment_source,
-            department=department,
+            **received
+            | {"received_at": received_at, "sentiment": sentiment, "kind": InteractionKind(received["kind"])},
             response_due=received_at + deadlines.first_response,
-            handling_due=received_at + deadlines.negative_handling if negative else None,
+            handling_due=received_at + deadlines.negative_handling
+            if sentiment is Sentiment.NEGATIVE
+            else None,
         )
 
     # --- commands -----------------------------------------------------------------
