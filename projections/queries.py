@@ -16,12 +16,13 @@ from typing import Any
 from uuid import UUID
 
 from nm_workflow.application.errors import ApplicationError
-from nm_workflow.application.store import translated_errors
 from nm_workflow.domain.content import as_utc
 from nm_workflow.domain.errors import RuleViolation
 from nm_workflow.domain.roles import Role, Stage
 from projections import audit_trail, item_metrics, item_status, publication_log, review_queue
-from projections.readside import ReadSide
+from projections.channel_reads import ChannelReads
+from projections.feedback_reads import FeedbackReads
+from projections.interaction_reads import InteractionReads
 from projections.sql import Row, decode_row
 
 DEFAULT_LIMIT = 50
@@ -35,6 +36,10 @@ READS: dict[str, list[str]] = {
     "publications": ["publication_log"],
     "item_metrics": ["item_metrics"],
     "audit_trail": ["audit_trail"],
+    "interaction_queue": ["interaction_queue"],
+    "interaction_log": ["interaction_log"],
+    "channel_growth": ["channel_growth"],
+    "feedback_log": ["feedback_log"],
 }
 
 
@@ -90,7 +95,7 @@ def _aware(moment: datetime | None, name: str) -> datetime | None:
         raise InvalidQuery(error.detail) from None
 
 
-class ReadModel(ReadSide):
+class ReadModel(InteractionReads, ChannelReads, FeedbackReads):
     """The projections' tables, as the HTTP reads need them."""
 
     def review_queue(
@@ -252,11 +257,6 @@ class ReadModel(ReadSide):
         if len(rows) <= limit:
             return Page(rows, None)
         return Page(rows[:limit], encode_cursor(table, int(rows[limit - 1][key])))
-
-    def _all(self, projection: str, statement: str, params: dict[str, Any]) -> list[Row]:
-        tables = self.projections[projection].live_tables()
-        with translated_errors(), self.db.read(tables) as tx:
-            return tx.all(statement, params)
 
     def _decode(self, row: Row, **kinds: Any) -> Row:
         return decode_row(self.db.dialect, row, **kinds)

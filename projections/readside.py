@@ -6,6 +6,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from eventsourcing.persistence import PersistenceError
 
@@ -15,7 +16,7 @@ from projections.base import Projection, Recorded
 from projections.failures import FailureLog
 from projections.ownership import owner_of
 from projections.registry import select
-from projections.sql import Database
+from projections.sql import Database, Row
 from projections.tracking import PostgresProjectionRecorder, SQLiteProjectionRecorder, open_recorder
 
 Recorder = SQLiteProjectionRecorder | PostgresProjectionRecorder
@@ -134,3 +135,25 @@ class ReadSide:
     def close(self) -> None:
         if self._owns_store:
             self.store.close()
+
+    def _all(self, projection: str, statement: str, params: dict[str, Any]) -> list[Row]:
+        """Rows of a query over one projection's live tables, in one read transaction."""
+        tables = self.projections[projection].live_tables()
+        with translated_errors(), self.db.read(tables) as tx:
+            return tx.all(statement, params)
+
+    def _latest_first(
+        self, table: str, key: str, filters: dict[str, Any], before: int | None, limit: int
+    ) -> list[Row]:
+        """Rows of the projection named like `table`, newest `key` first, equal to the non-None
+        `filters`, below `before` (the last `key` of the previous page) when given."""
+        chosen = {name: value for name, value in filters.items() if value is not None}
+        where = [f"{name} = :{name}" for name in chosen]
+        if before is not None:
+            where.append(f"{key} < :before")
+        clause = f"WHERE {' AND '.join(where)} " if where else ""
+        return self._all(
+            table,
+            f"SELECT * FROM {{{table}}} {clause}ORDER BY {key} DESC LIMIT :limit",  # noqa: S608
+            chosen | {"before": before, "limit": limit},
+        )

@@ -7,12 +7,26 @@ from collections.abc import Sequence
 from nm_workflow.application.errors import ApplicationError
 from projections.audit_trail import AuditTrail
 from projections.base import Projection
+from projections.channel_growth import ChannelGrowth
+from projections.feedback_log import FeedbackLog
+from projections.interaction_log import InteractionLog
+from projections.interaction_queue import InteractionQueue
 from projections.item_metrics import ItemMetrics
 from projections.item_status import ItemStatus
 from projections.publication_log import PublicationLog
 from projections.review_queue import ReviewQueue
 
-PROJECTIONS: tuple[type[Projection], ...] = (ItemStatus, ReviewQueue, PublicationLog, ItemMetrics, AuditTrail)
+PROJECTIONS: tuple[type[Projection], ...] = (
+    ItemStatus,
+    ReviewQueue,
+    PublicationLog,
+    ItemMetrics,
+    AuditTrail,
+    InteractionQueue,
+    InteractionLog,
+    ChannelGrowth,
+    FeedbackLog,
+)
 NAMES: tuple[str, ...] = tuple(p.name for p in PROJECTIONS)
 
 

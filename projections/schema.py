@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from projections.sql import Dialect, Row, decode_row
+from projections.sql import Dialect, Row, Tx, decode_row
 
 ColumnType = Literal["text", "uuid", "int", "bigint", "real", "bool", "time", "date", "json"]
 
@@ -116,3 +116,27 @@ class Table:
 def schema_ddl(tables: tuple[Table, ...], dialect: Dialect) -> str:
     """The DDL of several tables as one `;\\n`-separated script, as `Projection.ddl` reads it."""
     return ";\n".join(statement for t in tables for statement in t.ddl(dialect))
+
+
+def insert(tx: Tx, table: Table, row: Row) -> None:
+    """INSERT one row of `table` (every column named in `row`)."""
+    names = [name for name in table.column_names if name in row]
+    tx.execute(
+        f"INSERT INTO {{{table.name}}} ({', '.join(names)}) "  # noqa: S608
+        f"VALUES ({', '.join(':' + name for name in names)})",
+        row,
+    )
+
+
+def row_of(tx: Tx, table: Table, key: Row) -> Row | None:
+    """The row of `table` whose columns equal `key` (decoded), or None."""
+    where = " AND ".join(f"{name} = :{name}" for name in key)
+    found = tx.one(f"SELECT * FROM {{{table.name}}} WHERE {where}", key)  # noqa: S608
+    return None if found is None else table.decode(tx.dialect, found)
+
+
+def update(tx: Tx, table: Table, key: Row, changes: Row) -> None:
+    """UPDATE the columns named in `changes` of the row whose columns equal `key`."""
+    assignments = ", ".join(f"{name} = :{name}" for name in changes)
+    where = " AND ".join(f"{name} = :{name}" for name in key)
+    tx.execute(f"UPDATE {{{table.name}}} SET {assignments} WHERE {where}", changes | key)  # noqa: S608

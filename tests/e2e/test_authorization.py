@@ -107,6 +107,118 @@ ROUTES = [
 ]
 
 
+# --- interactions, channel accounts, feedback (issue 8) ---------------------------------
+
+_fresh = iter(range(10**9))
+
+
+def _comment() -> dict[str, Any]:
+    return {
+        "platform": "weibo", "platform_id": f"auth-{next(_fresh)}", "kind": "comment", "text": "hi",
+        "author_handle": "@a", "received_at": "2026-03-02T09:00:00Z", "sentiment": "neutral",
+    }  # fmt: skip
+
+
+def _interaction(api: Api, escalate_to: str | None = None) -> str:
+    cs = api.key("cara", Role.CUSTOMER_SERVICE, "customer_service")
+    response = api.post("/interactions", _comment(), cs)
+    assert response.status_code == 201, response.text
+    interaction = str(response.json()["id"])
+    if escalate_to is not None:
+        escalation = {"department": escalate_to, "reason": "theirs"}
+        assert api.post(f"/interactions/{interaction}/escalations", escalation, cs).status_code == 200
+    return interaction
+
+
+def _resolved(api: Api) -> str:
+    interaction = _interaction(api)
+    cs = api.key("cara", Role.CUSTOMER_SERVICE, "customer_service")
+    assert api.post(f"/interactions/{interaction}/resolution", {"outcome": "ok"}, cs).status_code == 200
+    return interaction
+
+
+def _account(api: Api) -> str:
+    account = {"platform": "weibo", "account_id": f"acct-{next(_fresh)}", "account_name": "ACME"}
+    response = api.post("/channel-accounts", account, api.marketing)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def _feedback(api: Api, triaged: bool = False) -> str:
+    response = api.post("/feedback", {"subject": "process", "text": "idea"}, api.marketing)
+    assert response.status_code == 201, response.text
+    feedback = str(response.json()["id"])
+    if triaged:
+        manager = api.key("max", Role.MANAGEMENT, "management")
+        triage = {"department": "marketing", "owner_id": "mia"}
+        assert api.post(f"/feedback/{feedback}/triage", triage, manager).status_code == 200
+    return feedback
+
+
+ROUTES += [
+    Route(Command.RECEIVE_INTERACTION, lambda api: ("/interactions", _comment())),
+    Route(
+        Command.RESPOND_TO_INTERACTION,
+        lambda api: (f"/interactions/{_interaction(api)}/responses", {"reply_text": "hello"}),
+    ),
+    Route(
+        Command.ESCALATE_INTERACTION,
+        lambda api: (
+            f"/interactions/{_interaction(api)}/escalations",
+            {"department": "legal", "reason": "r"},
+        ),
+    ),
+    Route(
+        Command.HANDLE_INTERACTION,
+        lambda api: (f"/interactions/{_interaction(api, 'marketing')}/handling", {"note": "done"}),
+    ),
+    Route(
+        Command.RESOLVE_INTERACTION,
+        lambda api: (f"/interactions/{_interaction(api)}/resolution", {"outcome": "ok"}),
+    ),
+    Route(
+        Command.REOPEN_INTERACTION, lambda api: (f"/interactions/{_resolved(api)}/reopening", {"reason": "r"})
+    ),
+    Route(
+        Command.ERASE_INTERACTION, lambda api: (f"/interactions/{_interaction(api)}/erasure", {"reason": "r"})
+    ),
+    Route(
+        Command.REGISTER_CHANNEL_ACCOUNT,
+        lambda api: (
+            "/channel-accounts",
+            {"platform": "weibo", "account_id": f"r-{next(_fresh)}", "account_name": "A"},
+        ),
+    ),
+    Route(
+        Command.RECORD_FOLLOWERS,
+        lambda api: (
+            f"/channel-accounts/{_account(api)}/followers",
+            {"observed_at": "2026-03-02T09:00:00Z", "followers": 5},
+        ),
+    ),
+    Route(
+        Command.RETIRE_CHANNEL_ACCOUNT,
+        lambda api: (f"/channel-accounts/{_account(api)}/retirement", {"reason": "r"}),
+    ),
+    Route(Command.SUBMIT_FEEDBACK, lambda api: ("/feedback", {"subject": "policy", "text": "t"})),
+    Route(
+        Command.TRIAGE_FEEDBACK,
+        lambda api: (f"/feedback/{_feedback(api)}/triage", {"department": "marketing", "owner_id": "mia"}),
+    ),
+    Route(
+        Command.RECORD_IMPROVEMENT,
+        lambda api: (f"/feedback/{_feedback(api, triaged=True)}/improvements", {"description": "changed"}),
+    ),
+    Route(
+        Command.CLOSE_FEEDBACK,
+        lambda api: (
+            f"/feedback/{_feedback(api, triaged=True)}/closure",
+            {"outcome": "declined", "reason": "no"},
+        ),
+    ),
+]
+
+
 def test_the_table_covers_every_command_route() -> None:
     assert {r.command for r in ROUTES} == set(PERMISSIONS) - {Command.READ, Command.READ_AUDIT_TRAIL}
     assert set(SCOPES) == {r.command for r in ROUTES}
@@ -179,6 +291,9 @@ READS = {
     "/queues/review": Command.READ,
     "/publications": Command.READ,
     "/audit-trail": Command.READ_AUDIT_TRAIL,
+    "/queues/interactions": Command.READ,
+    "/interactions": Command.READ,
+    "/feedback": Command.READ,
 }
 
 

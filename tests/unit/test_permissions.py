@@ -14,6 +14,15 @@ from nm_workflow.domain.roles import Role, Stage
 
 # Written out from the policy rather than copied from the code, so a change to the table shows here.
 MARKETING = {Role.MARKETING}
+# Staff who may act for their department on what was escalated or assigned to it.
+DEPARTMENT_STAFF = {
+    Role.DEPARTMENT_HEAD,
+    Role.MARKETING,
+    Role.EDITOR,
+    Role.LEGAL,
+    Role.DATA_ANALYST,
+    Role.CUSTOMER_SERVICE,
+}
 EXPECTED: dict[Command, set[Role]] = {
     Command.PLAN: MARKETING,
     Command.DRAFT: MARKETING,
@@ -32,6 +41,24 @@ EXPECTED: dict[Command, set[Role]] = {
     Command.READ: set(Role) - {Role.ADMIN},
     # The audit trail shows every actor's every action: auditors and management only (issue: read side).
     Command.READ_AUDIT_TRAIL: {Role.AUDITOR, Role.MANAGEMENT},
+    # Ch. 4.3 and Ch. 7 (客服部负责客户互动): customer service answers; pulling services deliver;
+    # staff of the department an interaction is escalated to handle it (the domain checks which).
+    Command.RECEIVE_INTERACTION: {Role.CUSTOMER_SERVICE, Role.SERVICE},
+    Command.RESPOND_TO_INTERACTION: {Role.CUSTOMER_SERVICE},
+    Command.ESCALATE_INTERACTION: {Role.CUSTOMER_SERVICE},
+    Command.HANDLE_INTERACTION: DEPARTMENT_STAFF,
+    Command.RESOLVE_INTERACTION: {Role.CUSTOMER_SERVICE},
+    Command.REOPEN_INTERACTION: {Role.CUSTOMER_SERVICE, Role.MANAGEMENT},
+    Command.ERASE_INTERACTION: {Role.MANAGEMENT},
+    # Ch. 4.4 and Ch. 7: marketing runs the accounts, data analysis measures them.
+    Command.REGISTER_CHANNEL_ACCOUNT: {Role.MARKETING, Role.MANAGEMENT},
+    Command.RECORD_FOLLOWERS: {Role.DATA_ANALYST, Role.SERVICE},
+    Command.RETIRE_CHANNEL_ACCOUNT: {Role.MARKETING, Role.MANAGEMENT},
+    # Ch. 6.3: 鼓励员工和用户提出意见和建议 - every staff role, and services relaying users.
+    Command.SUBMIT_FEEDBACK: set(Role) - {Role.ADMIN},
+    Command.TRIAGE_FEEDBACK: {Role.DEPARTMENT_HEAD, Role.MANAGEMENT},
+    Command.RECORD_IMPROVEMENT: DEPARTMENT_STAFF | {Role.MANAGEMENT},
+    Command.CLOSE_FEEDBACK: {Role.DEPARTMENT_HEAD, Role.MANAGEMENT},
 }
 
 

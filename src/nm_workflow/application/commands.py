@@ -10,7 +10,7 @@ EventStore.record, not in the use cases.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from uuid import UUID, uuid4
@@ -24,6 +24,7 @@ from nm_workflow.application.errors import (
 from nm_workflow.application.idempotency import IdempotencyRecord, fingerprint
 from nm_workflow.application.security import Actor, Command, authorize
 from nm_workflow.application.store import EventStore
+from nm_workflow.domain.errors import DomainError
 from nm_workflow.domain.metadata import EventMetadata, WorkflowAggregate, recording
 
 A = TypeVar("A", bound=WorkflowAggregate)
@@ -178,3 +179,56 @@ class CommandRunner(Generic[A]):
         aggregate = self.load(record.aggregate_id, version=record.version)
         view = self._view(aggregate)
         return CommandResult(aggregate.id, record.version, record.created, True, self._store.head(), view)
+
+    def step(
+        self,
+        ctx: CommandContext,
+        command: Command,
+        target: UUID,
+        request: dict[str, Any],
+        method: Callable[..., object],
+        **arguments: Any,
+    ) -> CommandResult:
+        """`run` a command on an existing aggregate: `method(aggregate, **arguments)`.
+
+        `request` is what the caller sent, which identifies the request for its idempotency
+        key; `arguments` add what the service decides (who, when), so a retry whose "now"
+        has moved on is still the same request.
+        """
+
+        def decide(aggregate: A | None) -> A:
+            assert aggregate is not None  # `run` loaded it: target is not None
+            method(aggregate, **arguments)
+            return aggregate
+
+        return self.run(ctx, command, target, request, decide)
+
+    def exists(self, aggregate_id: UUID) -> bool:
+        """Whether an aggregate of this runner's kind has that id."""
+        try:
+            self.load(aggregate_id)
+        except NotFound:
+            return False
+        return True
+
+    def create_all(
+        self, ctx: CommandContext, command: Command, decisions: Mapping[UUID, Callable[[], A]]
+    ) -> dict[UUID, A | DomainError]:
+        """Create several aggregates in one transaction (group commit), each decided on its own.
+
+        A decision the domain refuses is returned as its error and the others are saved;
+        ConcurrentModification means none was saved (another writer had one of the ids).
+        Idempotency keys do not apply: each aggregate's id must make repeats harmless.
+        """
+        role = authorize(ctx.actor, command)
+        made: dict[UUID, A | DomainError] = {}
+        with recording(self._metadata(ctx, role)):
+            for target, decide in decisions.items():
+                try:
+                    made[target] = decide()
+                except DomainError as error:
+                    made[target] = error
+        created = [a for a in made.values() if not isinstance(a, DomainError)]
+        if created:
+            self._store.record(*created)
+        return made

@@ -7,17 +7,17 @@ from typing import Any
 from uuid import UUID
 
 from nm_workflow.application.clock import Clock, system_clock
-from nm_workflow.application.commands import CommandContext, CommandResult, CommandRunner, department_of
-from nm_workflow.application.errors import NotFound
-from nm_workflow.application.security import Actor, Command, authorize
+from nm_workflow.application.commands import CommandContext, CommandResult, CommandRunner
+from nm_workflow.application.reads import AggregateReads
+from nm_workflow.application.security import Command
 from nm_workflow.application.store import EventStore
-from nm_workflow.application.views import event_view, item_view
+from nm_workflow.application.views import item_view
 from nm_workflow.domain.content_item import ContentItem
 from nm_workflow.domain.roles import Stage
 from nm_workflow.domain.timing import DEFAULT_CLOCK_SKEW, DEFAULT_PLANNING_HORIZON, Now
 
 
-class ContentItems:
+class ContentItems(AggregateReads[ContentItem]):
     """Commands and reads of content items.
 
     `clock` is the present the time checks use (publication and observation not in
@@ -113,23 +113,5 @@ class ContentItems:
 
     # --- reads --------------------------------------------------------------------
 
-    def get(
-        self, actor: Actor, item_id: UUID, version: int | None = None, as_of: datetime | None = None
-    ) -> dict[str, Any]:
-        authorize(actor, Command.READ)
-        if as_of is not None:
-            version = self._version_at(item_id, as_of)
-        item = self._runner.load(item_id, version=version)
-        authorize(actor, Command.READ, department_of(item))
-        return item_view(item)
-
-    def history(self, actor: Actor, item_id: UUID) -> list[dict[str, Any]]:
-        authorize(actor, Command.READ)
-        authorize(actor, Command.READ, department_of(self._runner.load(item_id)))
-        return [event_view(e) for e in self._store.stored_events(item_id)]
-
-    def _version_at(self, item_id: UUID, as_of: datetime) -> int:
-        versions = [e.originator_version for e in self._store.stored_events(item_id) if e.timestamp <= as_of]
-        if not versions:
-            raise NotFound(f"Item {item_id} did not exist at {as_of.isoformat()}.")
-        return versions[-1]
+    def _view(self, aggregate: ContentItem) -> dict[str, Any]:
+        return item_view(aggregate)

@@ -40,6 +40,20 @@ class Command(StrEnum):
     CANCEL = "cancel"
     READ = "read"
     READ_AUDIT_TRAIL = "read_audit_trail"
+    RECEIVE_INTERACTION = "receive_interaction"
+    RESPOND_TO_INTERACTION = "respond_to_interaction"
+    ESCALATE_INTERACTION = "escalate_interaction"
+    HANDLE_INTERACTION = "handle_interaction"
+    RESOLVE_INTERACTION = "resolve_interaction"
+    REOPEN_INTERACTION = "reopen_interaction"
+    ERASE_INTERACTION = "erase_interaction"
+    REGISTER_CHANNEL_ACCOUNT = "register_channel_account"
+    RECORD_FOLLOWERS = "record_followers"
+    RETIRE_CHANNEL_ACCOUNT = "retire_channel_account"
+    SUBMIT_FEEDBACK = "submit_feedback"
+    TRIAGE_FEEDBACK = "triage_feedback"
+    RECORD_IMPROVEMENT = "record_improvement"
+    CLOSE_FEEDBACK = "close_feedback"
 
     @classmethod
     def approve(cls, stage: Stage) -> Command:
@@ -70,6 +84,27 @@ PERMISSIONS: dict[Command, frozenset[Role]] = {
     # Every staff role reads items; admin keys only manage keys.
     Command.READ: frozenset(Role) - {Role.ADMIN},
     Command.READ_AUDIT_TRAIL: frozenset({Role.AUDITOR, Role.MANAGEMENT}),
+    # Interactions (Ch. 4.3, Ch. 7: 客服部): services pull comments from the platforms; the
+    # department an interaction is escalated to records how it handled it.
+    Command.RECEIVE_INTERACTION: frozenset({Role.CUSTOMER_SERVICE, Role.SERVICE}),
+    Command.RESPOND_TO_INTERACTION: frozenset({Role.CUSTOMER_SERVICE}),
+    Command.ESCALATE_INTERACTION: frozenset({Role.CUSTOMER_SERVICE}),
+    Command.HANDLE_INTERACTION: frozenset({H, M, E, L, Role.DATA_ANALYST, Role.CUSTOMER_SERVICE}),
+    Command.RESOLVE_INTERACTION: frozenset({Role.CUSTOMER_SERVICE}),
+    Command.REOPEN_INTERACTION: frozenset({Role.CUSTOMER_SERVICE, Role.MANAGEMENT}),
+    Command.ERASE_INTERACTION: frozenset({Role.MANAGEMENT}),
+    # Channel accounts (Ch. 4.4): marketing runs the accounts; analysts and services measure them.
+    Command.REGISTER_CHANNEL_ACCOUNT: frozenset({M, Role.MANAGEMENT}),
+    Command.RECORD_FOLLOWERS: frozenset({Role.DATA_ANALYST, Role.SERVICE}),
+    Command.RETIRE_CHANNEL_ACCOUNT: frozenset({M, Role.MANAGEMENT}),
+    # Feedback (Ch. 6.3): every staff role, and services relaying users, may submit; management
+    # or a department head assigns it; the owning department (checked by the domain) acts on it.
+    Command.SUBMIT_FEEDBACK: frozenset(Role) - {Role.ADMIN},
+    Command.TRIAGE_FEEDBACK: frozenset({H, Role.MANAGEMENT}),
+    Command.RECORD_IMPROVEMENT: frozenset(
+        {H, M, E, L, Role.DATA_ANALYST, Role.CUSTOMER_SERVICE, Role.MANAGEMENT}
+    ),
+    Command.CLOSE_FEEDBACK: frozenset({H, Role.MANAGEMENT}),
 }
 
 

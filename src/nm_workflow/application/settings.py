@@ -58,7 +58,7 @@ class Settings(BaseSettings):
         default=300,
         ge=0,
         le=86_400,
-        description="Seconds a reported publication or observation time may lie ahead of the server's clock.",
+        description="Seconds a reported time (publication, observation, reception, reply) may lie ahead.",
     )
     planning_horizon_days: int = Field(
         default=3650,
@@ -77,6 +77,20 @@ class Settings(BaseSettings):
     )
     request_body_timeout: float = Field(
         default=30, gt=0, le=3600, description="Seconds a client has to send a request's whole body."
+    )
+    interaction_first_response_hours: float = Field(
+        default=24, gt=0, le=24 * 365, description="Hours customer service has to answer an interaction."
+    )
+    interaction_negative_handling_hours: float = Field(
+        default=8,
+        gt=0,
+        le=24 * 365,
+        description="Hours to escalate or resolve a negative interaction.",
+    )
+    interaction_department: str = Field(
+        default="customer_service",
+        min_length=1,
+        description="Department that owns interactions until one is escalated (Ch. 7: 客服部).",
     )
 
     @field_validator("database_url")

@@ -9,12 +9,25 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from nm_workflow import __version__
+from nm_workflow.application.channels import ChannelAccounts
 from nm_workflow.application.clock import Clock, system_clock
+from nm_workflow.application.feedback import FeedbackService
+from nm_workflow.application.interactions import Interactions
 from nm_workflow.application.items import ContentItems
 from nm_workflow.application.keys import KeyService
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
-from nm_workflow.interface.http import docs_ui, openapi, problems, routes_items, routes_meta, routes_reads
+from nm_workflow.interface.http import (
+    docs_ui,
+    openapi,
+    problems,
+    routes_channels,
+    routes_feedback,
+    routes_interactions,
+    routes_items,
+    routes_meta,
+    routes_reads,
+)
 from nm_workflow.interface.http.protocol import BodyGate, HeadAsGet
 from nm_workflow.interface.http.waiting import PositionWatch
 from projections import ProjectionSupervisor, ReadModel
@@ -43,6 +56,9 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         app.state.store, app.state.items, app.state.keys = store, items, KeyService(store)
         app.state.read_model = read_model = ReadModel(settings, store)
         app.state.position_watch = PositionWatch(read_model.positions, settings.max_waiting_reads)
+        app.state.interactions = Interactions(store, settings)
+        app.state.channels = ChannelAccounts(store, settings)
+        app.state.feedback = FeedbackService(store)
         # Embedded by default, so that `nm-workflow serve` alone gives working queues.
         supervisor = (
             ProjectionSupervisor(settings, read_model=read_model) if settings.embedded_projections else None
@@ -69,7 +85,14 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     )
     app.state.settings = settings
     problems.install(app)
-    routers = (routes_items.router, routes_reads.router, routes_meta.router)
+    routers = (
+        routes_items.router,
+        routes_reads.router,
+        routes_meta.router,
+        routes_interactions.router,
+        routes_channels.router,
+        routes_feedback.router,
+    )
     for router in routers:
         app.include_router(router)
     app.state.api_routes = [route for router in routers for route in router.routes]  # for 405's Allow

@@ -13,6 +13,7 @@ from nm_workflow.domain.roles import Stage
 from nm_workflow.interface.http.deps import Context, CurrentActor, ItemId, Items
 from nm_workflow.interface.http.openapi import callers
 from nm_workflow.interface.http.problems import InvalidRequest
+from nm_workflow.interface.http.responses import command_response
 from nm_workflow.interface.http.schemas import (
     ApprovalIn,
     ChangeRequestIn,
@@ -61,13 +62,7 @@ READ = _responses(400, 401, 403, 404, 422, 503)
 
 
 def _result(result: CommandResult) -> JSONResponse:
-    headers = {"ETag": f'"{result.version}"', "Log-Position": str(result.position)}
-    if result.replayed:
-        headers["Idempotent-Replayed"] = "true"
-    if result.created:
-        headers["Location"] = f"/items/{result.aggregate_id}"
-    body = ItemOut.model_validate(result.view).model_dump(mode="json")
-    return JSONResponse(body, status_code=201 if result.created else 200, headers=headers)
+    return command_response(result, ItemOut, "/items")
 
 
 def _command(summary: str, *commands: Command, status: int = 200) -> dict[str, Any]:

@@ -268,3 +268,8 @@ class ReasonIn(Command):
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"reason": "Campaign dropped"}]}
     )
+
+
+def example(body: dict[str, Any]) -> ConfigDict:
+    """The model config of a command body: no unknown fields, and `body` as its OpenAPI example."""
+    return ConfigDict(extra="forbid", json_schema_extra={"examples": [body]})

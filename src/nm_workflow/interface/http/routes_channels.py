@@ -1,0 +1,82 @@
+"""Official channel accounts and their user growth (Ch. 4.4 of the policy)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from nm_workflow.application.channels import ChannelAccounts
+from nm_workflow.interface.http.answers import HISTORY, Answers, history_response
+from nm_workflow.interface.http.deps import Context, CurrentActor
+from nm_workflow.interface.http.routes_reads import Fresh, Reads, _ok, _prepare
+from nm_workflow.interface.http.schemas_channels import (
+    ChannelAccountIn,
+    ChannelAccountOut,
+    FollowersIn,
+    GrowthRow,
+    RetirementIn,
+)
+
+router = APIRouter(prefix="/channel-accounts", tags=["channel accounts"])
+
+
+def get_channels(request: Request) -> ChannelAccounts:
+    channels: ChannelAccounts = request.app.state.channels
+    return channels
+
+
+ANSWERS = Answers(ChannelAccountOut, "/channel-accounts", "account")
+Service = Annotated[ChannelAccounts, Depends(get_channels)]
+
+
+@router.post("", **ANSWERS.command("The registered account", 201))
+def register(body: ChannelAccountIn, ctx: Context, service: Service) -> JSONResponse:
+    """Register an official account; the same platform account twice is refused."""
+    return ANSWERS.result(service.register(ctx, body.model_dump()))
+
+
+@router.post("/{account_id}/followers", **ANSWERS.command("The account with its latest count"))
+def record_followers(account_id: UUID, body: FollowersIn, ctx: Context, service: Service) -> JSONResponse:
+    """Record a cumulative follower count; the same count again changes nothing."""
+    return ANSWERS.result(
+        service.record_followers(ctx, account_id, body.observed_at, body.followers, body.correction)
+    )
+
+
+@router.post("/{account_id}/retirement", **ANSWERS.command("The retired account"))
+def retire(account_id: UUID, body: RetirementIn, ctx: Context, service: Service) -> JSONResponse:
+    """Retire the account; counts of earlier times may still arrive."""
+    return ANSWERS.result(service.retire(ctx, account_id, body.reason))
+
+
+@router.get("/{account_id}", **ANSWERS.read())
+def get_account(account_id: UUID, actor: CurrentActor, service: Service) -> JSONResponse:
+    """The account now."""
+    return ANSWERS.view(service.get(actor, account_id))
+
+
+@router.get("/{account_id}/history", **HISTORY)
+def history(account_id: UUID, actor: CurrentActor, service: Service) -> JSONResponse:
+    """Every event of the account."""
+    return history_response(service.history(actor, account_id))
+
+
+@router.get("/{account_id}/growth", response_model=list[GrowthRow], responses=_ok(list[GrowthRow]))
+def growth(
+    account_id: UUID,
+    actor: CurrentActor,
+    reads: Reads,
+    fresh: Fresh,
+    service: Service,
+    period: Annotated[Literal["day", "week", "month"], Query()] = "day",
+) -> JSONResponse:
+    """Followers and net growth per day, week or month, oldest first (from the channel_growth table)."""
+    headers = _prepare(actor, reads, "channel_growth", fresh)
+    rows = reads.channel_growth(account_id, period)
+    if not rows:
+        service.get(actor, account_id)  # an account not measured yet has no rows; an unknown id is 404
+    body = [GrowthRow.model_validate(r).model_dump(mode="json") for r in rows]
+    return JSONResponse(body, headers=headers)
