@@ -35,6 +35,7 @@ READS: dict[str, list[str]] = {
     "publications": ["publication_log"],
     "item_metrics": ["item_metrics"],
     "audit_trail": ["audit_trail"],
+    "quarterly_report": ["quarterly_evaluation"],
 }
 
 

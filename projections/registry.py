@@ -10,9 +10,17 @@ from projections.base import Projection
 from projections.item_metrics import ItemMetrics
 from projections.item_status import ItemStatus
 from projections.publication_log import PublicationLog
+from projections.quarterly_evaluation import QuarterlyEvaluation
 from projections.review_queue import ReviewQueue
 
-PROJECTIONS: tuple[type[Projection], ...] = (ItemStatus, ReviewQueue, PublicationLog, ItemMetrics, AuditTrail)
+PROJECTIONS: tuple[type[Projection], ...] = (
+    ItemStatus,
+    ReviewQueue,
+    PublicationLog,
+    ItemMetrics,
+    AuditTrail,
+    QuarterlyEvaluation,
+)
 NAMES: tuple[str, ...] = tuple(p.name for p in PROJECTIONS)
 
 

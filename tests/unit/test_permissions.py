@@ -32,6 +32,12 @@ EXPECTED: dict[Command, set[Role]] = {
     Command.READ: set(Role) - {Role.ADMIN},
     # The audit trail shows every actor's every action: auditors and management only (issue: read side).
     Command.READ_AUDIT_TRAIL: {Role.AUDITOR, Role.MANAGEMENT},
+    Command.OPEN_EVALUATION: {Role.MANAGEMENT},
+    Command.RECORD_FINDINGS: {Role.MANAGEMENT},
+    Command.MAKE_RECOMMENDATION: {Role.MANAGEMENT},
+    Command.CLOSE_RECOMMENDATION: {Role.MANAGEMENT, Role.DEPARTMENT_HEAD},
+    Command.SIGN_OFF_EVALUATION: {Role.MANAGEMENT},
+    Command.READ_EVALUATIONS: {Role.MANAGEMENT, Role.DATA_ANALYST, Role.AUDITOR},
 }
 
 

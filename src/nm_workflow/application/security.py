@@ -35,6 +35,12 @@ class Command(StrEnum):
     CANCEL = "cancel"
     READ = "read"
     READ_AUDIT_TRAIL = "read_audit_trail"
+    OPEN_EVALUATION = "open_evaluation"
+    RECORD_FINDINGS = "record_findings"
+    MAKE_RECOMMENDATION = "make_recommendation"
+    CLOSE_RECOMMENDATION = "close_recommendation"
+    SIGN_OFF_EVALUATION = "sign_off_evaluation"
+    READ_EVALUATIONS = "read_evaluations"
 
     @classmethod
     def approve(cls, stage: Stage) -> Command:
@@ -65,6 +71,14 @@ PERMISSIONS: dict[Command, frozenset[Role]] = {
     # Every staff role reads items; admin keys only manage keys.
     Command.READ: frozenset(Role) - {Role.ADMIN},
     Command.READ_AUDIT_TRAIL: frozenset({Role.AUDITOR, Role.MANAGEMENT}),
+    # Supervision (Ch. 6.1, 6.2): management evaluates; the owner department closes what it did.
+    Command.OPEN_EVALUATION: frozenset({Role.MANAGEMENT}),
+    Command.RECORD_FINDINGS: frozenset({Role.MANAGEMENT}),
+    Command.MAKE_RECOMMENDATION: frozenset({Role.MANAGEMENT}),
+    Command.CLOSE_RECOMMENDATION: frozenset({Role.MANAGEMENT, H}),
+    Command.SIGN_OFF_EVALUATION: frozenset({Role.MANAGEMENT}),
+    # Evaluations and the quarterly report (Ch. 5.5: reports go to management).
+    Command.READ_EVALUATIONS: frozenset({Role.MANAGEMENT, Role.DATA_ANALYST, Role.AUDITOR}),
 }
 
 

@@ -6,6 +6,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg
 from eventsourcing.utils import get_topic
@@ -48,6 +49,18 @@ class Settings(BaseSettings):
     review_stage_hours: int = Field(
         default=48, ge=1, description="Hours a review stage may take before the item is overdue."
     )
+    company_time_zone: str = Field(
+        default="Asia/Shanghai", description="IANA time zone the company's days and quarters follow."
+    )
+
+    @field_validator("company_time_zone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"not a known IANA time zone: {name!r}") from None
+        return name
 
     @field_validator("database_url")
     @classmethod

@@ -8,11 +8,20 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from nm_workflow import __version__
+from nm_workflow.application.evaluations import Evaluations
 from nm_workflow.application.items import ContentItems
 from nm_workflow.application.keys import KeyService
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
-from nm_workflow.interface.http import openapi, problems, routes_items, routes_meta, routes_reads
+from nm_workflow.interface.http import (
+    openapi,
+    problems,
+    routes_evaluations,
+    routes_items,
+    routes_meta,
+    routes_reads,
+    routes_reports,
+)
 from nm_workflow.interface.http.protocol import BodyGate, HeadAsGet
 from projections import ProjectionSupervisor, ReadModel
 
@@ -32,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = EventStore(settings)
         app.state.store, app.state.items, app.state.keys = store, ContentItems(store), KeyService(store)
         app.state.read_model = read_model = ReadModel(settings, store)
+        app.state.evaluations = Evaluations(store, settings)
         # Embedded by default, so that `nm-workflow serve` alone gives working queues.
         supervisor = (
             ProjectionSupervisor(settings, read_model=read_model) if settings.embedded_projections else None
@@ -55,7 +65,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     problems.install(app)
-    routers = (routes_items.router, routes_reads.router, routes_meta.router)
+    routers = (
+        routes_items.router,
+        routes_reads.router,
+        routes_meta.router,
+        routes_evaluations.router,
+        routes_reports.router,
+    )
     for router in routers:
         app.include_router(router)
     app.state.api_routes = [route for router in routers for route in router.routes]  # for 405's Allow

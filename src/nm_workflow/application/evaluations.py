@@ -1,0 +1,211 @@
+"""Use cases of supervision (Ch. 6.1, 6.2): evaluations, their sign-off, and its reproduction.
+
+The figures an evaluation rests on are computed from the event log itself (not
+from the projection tables) up to a log position, with the parameters then in
+force (company time zone, review deadline); the sign-off records all three.
+`reproduce` recomputes them later from the log up to the recorded position and
+names every figure that differs; `drift` compares them with the log as it is now.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from nm_workflow.application import figures
+from nm_workflow.application.commands import CommandContext, CommandResult, CommandRunner
+from nm_workflow.application.facts import TOPICS, fold_all
+from nm_workflow.application.security import Actor, Command, authorize
+from nm_workflow.application.settings import Settings
+from nm_workflow.application.store import EventStore
+from nm_workflow.domain.errors import InvalidPeriod, NotSignedOff
+from nm_workflow.domain.evaluation import Evaluation, EvaluationKind, Severity
+from nm_workflow.domain.periods import Period, quarter
+
+SIGN_OFF_BY_ANOTHER_PERSON = True
+"""Four eyes on a sign-off; to come from the workflow policy once it is versioned data (Ch. 8)."""
+
+
+def evaluation_view(evaluation: Evaluation) -> dict[str, Any]:
+    return {
+        "id": evaluation.id,
+        "version": evaluation.version,
+        "kind": evaluation.kind,
+        "period_first": evaluation.period_first,
+        "period_last": evaluation.period_last,
+        "quarter": evaluation.period.quarter,
+        "departments": list(evaluation.departments),
+        "platforms": list(evaluation.platforms),
+        "department": evaluation.department,
+        "opened_by": evaluation.opener_id,
+        "findings": [dict(f) for f in evaluation.findings],
+        "recommendations": [dict(r) for r in evaluation.recommendations],
+        "sign_off": None if evaluation.signature is None else dict(evaluation.signature),
+        "created_at": evaluation.created_on,
+        "modified_at": evaluation.modified_on,
+    }
+
+
+def period_of(request: dict[str, Any]) -> Period:
+    """A `quarter` ('2026Q3'), or `period_first` and `period_last` (days, both included)."""
+    label, first, last = request.get("quarter"), request.get("period_first"), request.get("period_last")
+    if label is not None and first is None and last is None:
+        return quarter(label)
+    if label is None and isinstance(first, date) and isinstance(last, date):
+        return Period(first, last)
+    raise InvalidPeriod("Name either a quarter, or both period_first and period_last.")
+
+
+@dataclass(frozen=True)
+class Reproduction:
+    evaluation_id: UUID
+    position: int
+    """The log position the signed-off figures were computed at."""
+    signed: list[dict[str, Any]]
+    recomputed: list[dict[str, Any]]
+    differences: list[dict[str, Any]]
+    """Signed vs recomputed at the same position: empty when the log still gives the figures."""
+
+    @property
+    def reproduced(self) -> bool:
+        return not self.differences
+
+
+class Evaluations:
+    def __init__(self, store: EventStore, settings: Settings) -> None:
+        self._store, self._settings = store, settings
+        self._runner = CommandRunner(store, Evaluation, evaluation_view)
+
+    # --- commands -------------------------------------------------------------------
+
+    def open(self, ctx: CommandContext, request: dict[str, Any]) -> CommandResult:
+        def decide(_: Evaluation | None) -> Evaluation:
+            return Evaluation.open(
+                kind=EvaluationKind(request["kind"]),
+                period=period_of(request),
+                departments=list(request.get("departments") or []),
+                platforms=list(request.get("platforms") or []),
+                department=ctx.actor.department,
+                opener_id=ctx.actor.actor_id,
+            )
+
+        return self._runner.run(ctx, Command.OPEN_EVALUATION, None, request, decide)
+
+    def record_findings(
+        self, ctx: CommandContext, evaluation_id: UUID, finding: dict[str, Any]
+    ) -> CommandResult:
+        def decide(evaluation: Evaluation | None) -> Evaluation:
+            assert evaluation is not None
+            evaluation.record_findings(
+                text=finding["text"],
+                severity=Severity(finding["severity"]),
+                item_ids=list(finding.get("item_ids") or []),
+                figures=list(finding.get("figures") or []),
+                known_figures=figures.NAMES,
+                recorded_by=ctx.actor.actor_id,
+            )
+            return evaluation
+
+        return self._runner.run(ctx, Command.RECORD_FINDINGS, evaluation_id, finding, decide)
+
+    def make_recommendation(
+        self, ctx: CommandContext, evaluation_id: UUID, recommendation: dict[str, Any]
+    ) -> CommandResult:
+        def decide(evaluation: Evaluation | None) -> Evaluation:
+            assert evaluation is not None
+            evaluation.make_recommendation(**recommendation, made_by=ctx.actor.actor_id)
+            return evaluation
+
+        return self._runner.run(ctx, Command.MAKE_RECOMMENDATION, evaluation_id, recommendation, decide)
+
+    def close_recommendation(
+        self, ctx: CommandContext, evaluation_id: UUID, number: int, closure: dict[str, Any]
+    ) -> CommandResult:
+        payload = {"number": number, **closure}
+
+        def decide(evaluation: Evaluation | None) -> Evaluation:
+            assert evaluation is not None
+            evaluation.close_recommendation(**payload)
+            return evaluation
+
+        return self._runner.run(ctx, Command.CLOSE_RECOMMENDATION, evaluation_id, payload, decide)
+
+    def sign_off(self, ctx: CommandContext, evaluation_id: UUID, comment: str | None = None) -> CommandResult:
+        """Freeze the evaluation's figures as the log gives them now, with that log position."""
+        authorize(ctx.actor, Command.SIGN_OFF_EVALUATION)  # before the (long) computation
+        evaluation = self._runner.load(evaluation_id, ctx.expected_version)
+        position = self._store.head()
+        parameters = self.parameters()
+        computed = self.figures_at(evaluation, position, parameters)
+
+        def decide(current: Evaluation | None) -> Evaluation:
+            assert current is not None
+            current.sign_off(
+                signer_id=ctx.actor.actor_id,
+                comment=comment,
+                figures=computed,
+                position=position,
+                parameters=parameters.as_dict(),
+                by_another_person=SIGN_OFF_BY_ANOTHER_PERSON,
+            )
+            return current
+
+        payload = {"comment": comment}
+        return self._runner.run(ctx, Command.SIGN_OFF_EVALUATION, evaluation_id, payload, decide)
+
+    # --- reads ------------------------------------------------------------------------
+
+    def get(self, actor: Actor, evaluation_id: UUID) -> dict[str, Any]:
+        authorize(actor, Command.READ_EVALUATIONS)
+        return evaluation_view(self._runner.load(evaluation_id))
+
+    def reproduce(self, actor: Actor, evaluation_id: UUID) -> Reproduction:
+        """Recompute the signed-off figures from the log up to the signed position."""
+        authorize(actor, Command.READ_EVALUATIONS)
+        evaluation = self._runner.load(evaluation_id)
+        signature = evaluation.signature
+        if signature is None:
+            raise NotSignedOff("The evaluation is not signed off yet; there is nothing to reproduce.")
+        parameters = figures.Parameters(**signature["parameters"])
+        recomputed = self.figures_at(evaluation, signature["position"], parameters)
+        differences = figures.differences(signature["figures"], recomputed)
+        return Reproduction(
+            evaluation.id, signature["position"], signature["figures"], recomputed, differences
+        )
+
+    def drift(self, actor: Actor, evaluation_id: UUID) -> dict[str, Any]:
+        """How the figures the log gives now differ from the signed-off ones (late data, corrections)."""
+        authorize(actor, Command.READ_EVALUATIONS)
+        evaluation = self._runner.load(evaluation_id)
+        signature = evaluation.signature
+        if signature is None:
+            raise NotSignedOff("The evaluation is not signed off yet; there is nothing to compare.")
+        head = self._store.head()
+        now = self.figures_at(evaluation, head, figures.Parameters(**signature["parameters"]))
+        return {
+            "signed_position": signature["position"],
+            "position": head,
+            "differences": figures.differences(signature["figures"], now),
+        }
+
+    def parameters(self) -> figures.Parameters:
+        return figures.Parameters(self._settings.company_time_zone, self._settings.review_stage_hours)
+
+    def figures_at(
+        self, evaluation: Evaluation, position: int, parameters: figures.Parameters
+    ) -> list[dict[str, Any]]:
+        scope = figures.Scope(
+            frozenset(evaluation.departments) or None, frozenset(evaluation.platforms) or None
+        )
+        facts = list(fold_all(self._events_upto(position)).values())
+        return figures.rows(facts, evaluation.period, parameters, scope)
+
+    def _events_upto(self, position: int) -> Iterator[Any]:
+        to_event = self._store.mapper.to_domain_event
+        for notification in self._store.notifications(TOPICS):
+            if notification.id > position:
+                return
+            yield to_event(notification)

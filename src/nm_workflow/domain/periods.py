@@ -1,0 +1,75 @@
+"""Evaluated periods: calendar days in the company's time zone, and quarters (Ch. 6.2).
+
+A period runs from the start of its first day to the end of its last day, in
+the company's time zone: 2026Q3 is 2026-07-01T00:00+08:00 up to (not including)
+2026-10-01T00:00+08:00 when the company is in Asia/Shanghai.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from nm_workflow.domain.errors import InvalidPeriod
+
+_QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
+
+
+@dataclass(frozen=True, order=True)
+class Period:
+    """Days `first` to `last`, both included."""
+
+    first: date
+    last: date
+
+    def __post_init__(self) -> None:
+        if self.last < self.first:
+            raise InvalidPeriod(f"The period ends ({self.last}) before it starts ({self.first}).")
+
+    def holds_day(self, day: date) -> bool:
+        return self.first <= day <= self.last
+
+    def holds(self, moment: datetime, zone: ZoneInfo) -> bool:
+        """Whether `moment` (timezone-aware) falls on one of the period's days in `zone`."""
+        return self.holds_day(moment.astimezone(zone).date())
+
+    def starts_at(self, zone: ZoneInfo) -> datetime:
+        return datetime.combine(self.first, time(), zone)
+
+    def ends_at(self, zone: ZoneInfo) -> datetime:
+        """The first moment after the period (exclusive end)."""
+        return datetime.combine(self.last + timedelta(days=1), time(), zone)
+
+    @property
+    def quarter(self) -> str | None:
+        """'2026Q3' when the period is exactly one calendar quarter, else None."""
+        label = quarter_of(self.first)
+        return label if quarter(label) == self else None
+
+
+def quarter(label: str) -> Period:
+    """'2026Q3' -> 2026-07-01 .. 2026-09-30; InvalidPeriod for anything else."""
+    match = _QUARTER.match(label.strip().upper())
+    if match is None or int(match[1]) == 0:
+        raise InvalidPeriod(f"{label!r} is not a quarter; write it like '2026Q3'.")
+    year, number = int(match[1]), int(match[2])
+    first = date(year, 3 * number - 2, 1)
+    following = date(year + 1, 1, 1) if number == 4 else date(year, 3 * number + 1, 1)
+    return Period(first, following - timedelta(days=1))
+
+
+def quarter_of(day: date) -> str:
+    return f"{day.year}Q{(day.month - 1) // 3 + 1}"
+
+
+def quarter_at(moment: datetime, zone: ZoneInfo) -> str:
+    """The quarter a timezone-aware moment falls in, in `zone`."""
+    return quarter_of(moment.astimezone(zone).date())
+
+
+def previous_quarter(moment: datetime, zone: ZoneInfo) -> str:
+    """The last complete quarter before `moment`, in `zone`."""
+    current = quarter(quarter_at(moment, zone))
+    return quarter_of(current.first - timedelta(days=1))
