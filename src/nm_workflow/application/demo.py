@@ -35,6 +35,10 @@ PLATFORMS = ("wechat", "weibo", "douyin", "xiaohongshu", "bilibili")
 THEMES = ("新品发布", "Spring launch", "用户故事", "Behind the scenes", "节日促销", "How-to series")
 FORMATS = ("article", "video", "poster", "live")
 Progress = Callable[[int, int], None]
+# The first items take every path once (see `_item`), so that even a tiny demo shows them all:
+# cancelled, drafting, waiting for legal, sent back then approved and published, approved only,
+# published, published then withdrawn.
+EVERY_PATH = (0.03, 0.08, 0.13, 0.25, 0.18, 0.5, 0.97, 0.6)
 
 
 def _actor(actor_id: str, role: Role, department: str) -> CommandContext:
@@ -90,14 +94,14 @@ class DemoQuarter:
         }  # fmt: skip
         marketer = _actor(f"mia-{department}", Role.MARKETING, department)
         item_id = self._items.plan(marketer, plan).aggregate_id
-        fate = self.rng.random()
+        fate = EVERY_PATH[n] if n < len(EVERY_PATH) else self.rng.random()
         if fate < 0.06:
             self._items.cancel(marketer, item_id, "Campaign dropped")
             return
         self._draft(marketer, item_id, n)
         if fate < 0.10:
             return  # still drafting
-        if not self._review(item_id, department, refuse=fate < 0.30, stop=fate < 0.16):
+        if not self._review(item_id, department, refuse=0.16 <= fate < 0.30, stop=fate < 0.16):
             return
         if fate < 0.20:
             return  # approved, not published yet
