@@ -105,7 +105,7 @@ def get_evaluation(evaluation_id: UUID, actor: CurrentActor, evaluations: Evalua
     return JSONResponse(body, headers={"ETag": f'"{body["version"]}"'})
 
 
-@router.get("/{evaluation_id}/drift", response_model=DriftOut, responses=READ)
+@router.get("/{evaluation_id}/drift", response_model=DriftOut, responses={**READ, 409: COMMAND[409]})
 def drift(evaluation_id: UUID, actor: CurrentActor, evaluations: EvaluationsDep) -> JSONResponse:
     """How the figures the log gives now differ from the signed-off ones, figure by figure."""
     return JSONResponse(
