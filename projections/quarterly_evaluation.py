@@ -9,9 +9,10 @@ counts in are nm_workflow.application.figures; quarters follow the
 company_time_zone setting (a change of it needs a rebuild).
 
 Bookkeeping (not part of the documented contract): `quarterly_evaluation_item`
-holds each item's facts (JSON), `quarterly_evaluation_member` which rows each
-item counts in. A batch folds its events into the facts, then recomputes every
-row it touched from the facts of that row's items, once per batch.
+holds each item's facts (JSON), `quarterly_evaluation_member` the quarters each
+item counts in. A batch folds its events into the facts of the items it
+touches, then recomputes every row those items counted or count in, once per
+batch, from the facts of the quarter's items.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from nm_workflow.application.store import translated_errors
 from nm_workflow.domain.content_item import ContentItem
 from nm_workflow.domain.periods import quarter, quarter_of
 from projections.base import Projection, Recorded, topic
-from projections.schema import Index, Table, col
+from projections.schema import Table, col
 from projections.sql import Tx
 
 if TYPE_CHECKING:  # the read side imports the registry, which imports this module
@@ -41,11 +42,11 @@ ROWS = Table(
 ITEMS = Table("quarterly_evaluation_item", (col("item_id", "text"), col("facts", "json")), ("item_id",))
 MEMBERS = Table(
     "quarterly_evaluation_member",
-    (col("quarter", "text"), col("department", "text"), col("platform", "text"), col("item_id", "text")),
-    primary_key=("quarter", "department", "platform", "item_id"),
-    indexes=(Index("item", ("item_id",)),),
+    (col("quarter", "text"), col("item_id", "text")),
+    primary_key=("quarter", "item_id"),
 )
 _COLUMNS = ROWS.column_names
+_IDS_PER_STATEMENT = 500  # well under SQLite's limit of bound parameters
 _INSERT = (
     f"INSERT INTO {{quarterly_evaluation}} ({', '.join(_COLUMNS)}) "  # noqa: S608
     f"VALUES ({', '.join(':' + c for c in _COLUMNS)})"
@@ -65,67 +66,77 @@ class QuarterlyEvaluation(Projection):
         return Parameters(self.settings.company_time_zone, self.settings.review_stage_hours)
 
     def apply(self, tx: Tx, batch: Sequence[Recorded]) -> None:
-        facts: dict[str, ItemFacts] = {}
+        ids = sorted({str(r.event.originator_id) for r in batch})
+        facts = self._load(tx, ids)
+        before = {item_id: self._keys(item) for item_id, item in facts.items()}
         for recorded in batch:
-            item_id = str(recorded.event.originator_id)
-            if item_id not in facts:
-                stored = tx.one(
-                    "SELECT facts FROM {quarterly_evaluation_item} WHERE item_id = :id", {"id": item_id}
-                )
-                if stored is not None:
-                    facts[item_id] = tx.dialect.json_out(stored["facts"])
             fold(facts, recorded.event)
         dirty: set[Key] = set()
         for item_id, item in facts.items():
-            dirty |= self._store_item(tx, item_id, item)
-        for key in sorted(dirty):
-            self._recompute(tx, key)
+            old, new = before.get(item_id, set()), self._keys(item)
+            self._save(tx, item_id, item, {k[0] for k in old}, {k[0] for k in new}, known=item_id in before)
+            dirty |= old | new
+        for q in sorted({k[0] for k in dirty}):
+            self._recompute(tx, q, sorted(k for k in dirty if k[0] == q))
 
-    def _store_item(self, tx: Tx, item_id: str, item: ItemFacts) -> set[Key]:
-        """Save the item's facts and memberships; every row, roll-ups included, it counted or counts in."""
-        params = {"id": item_id}
-        before = tx.all("SELECT quarter, department, platform FROM {quarterly_evaluation_member} "
-                        "WHERE item_id = :id", params)  # fmt: skip
-        after = {(quarter_of(day), d, p) for day, d, p in cells_touched(item, self.parameters.zone)}
-        tx.execute("DELETE FROM {quarterly_evaluation_item} WHERE item_id = :id", params)
-        tx.execute("INSERT INTO {quarterly_evaluation_item} (item_id, facts) VALUES (:id, :facts)",
-                   params | {"facts": tx.dialect.json(item)})  # fmt: skip
-        tx.execute("DELETE FROM {quarterly_evaluation_member} WHERE item_id = :id", params)
-        for q, d, p in sorted(after):
-            tx.execute(
-                "INSERT INTO {quarterly_evaluation_member} (quarter, department, platform, item_id) "
-                "VALUES (:q, :d, :p, :id)",
-                params | {"q": q, "d": d, "p": p},
-            )
-        touched = after | {(r["quarter"], r["department"], r["platform"]) for r in before}
+    def _keys(self, item: ItemFacts) -> set[Key]:
+        """Every row the item counts in, roll-ups included."""
+        touched = {(quarter_of(day), d, p) for day, d, p in cells_touched(item, self.parameters.zone)}
         return {(q, d2, p2) for q, d, p in touched for d2 in (d, ALL) for p2 in (p, ALL)}
 
-    def _recompute(self, tx: Tx, key: Key) -> None:
-        q, department, platform = key
-        params = {"q": q, "d": department, "p": platform}
+    @staticmethod
+    def _load(tx: Tx, ids: Sequence[str]) -> dict[str, ItemFacts]:
+        """The stored facts of the items `ids` (those known), a few hundred ids per statement."""
+        facts: dict[str, ItemFacts] = {}
+        for start in range(0, len(ids), _IDS_PER_STATEMENT):
+            params = {f"id{n}": item_id for n, item_id in enumerate(ids[start : start + _IDS_PER_STATEMENT])}
+            found = tx.all(
+                "SELECT item_id, facts FROM {quarterly_evaluation_item} "  # noqa: S608
+                f"WHERE item_id IN ({', '.join(':' + key for key in params)})",
+                params,
+            )
+            facts |= {r["item_id"]: tx.dialect.json_out(r["facts"]) for r in found}
+        return facts
+
+    @staticmethod
+    def _save(tx: Tx, item_id: str, item: ItemFacts, old: set[str], new: set[str], *, known: bool) -> None:
+        """The item's facts, and the quarters it counts in."""
+        params = {"id": item_id, "facts": tx.dialect.json(item)}
+        if known:
+            tx.execute("UPDATE {quarterly_evaluation_item} SET facts = :facts WHERE item_id = :id", params)
+        else:
+            tx.execute(
+                "INSERT INTO {quarterly_evaluation_item} (item_id, facts) VALUES (:id, :facts)", params
+            )
+        for q in sorted(old - new):
+            tx.execute(
+                "DELETE FROM {quarterly_evaluation_member} WHERE quarter = :q AND item_id = :id",
+                {"q": q, "id": item_id},
+            )
+        for q in sorted(new - old):
+            tx.execute(
+                "INSERT INTO {quarterly_evaluation_member} (quarter, item_id) VALUES (:q, :id)",
+                {"q": q, "id": item_id},
+            )
+
+    def _recompute(self, tx: Tx, q: str, keys: list[Key]) -> None:
+        """Recompute the quarter's rows `keys` from the facts of every item counting in the quarter."""
         members = tx.all(
-            "SELECT facts FROM {quarterly_evaluation_item} WHERE item_id IN "  # noqa: S608
-            "(SELECT item_id FROM {quarterly_evaluation_member} "
-            f"WHERE {_where(department, platform, ALL)}) ORDER BY item_id",
-            params,
+            "SELECT i.facts FROM {quarterly_evaluation_item} AS i JOIN {quarterly_evaluation_member} AS m "
+            "ON m.item_id = i.item_id WHERE m.quarter = :q ORDER BY i.item_id",
+            {"q": q},
         )
-        facts = [tx.dialect.json_out(m["facts"]) for m in members]
-        tx.execute(
-            "DELETE FROM {quarterly_evaluation} WHERE quarter = :q AND department = :d AND platform = :p",
-            params,
-        )
-        found = row(facts, quarter(q), self.parameters, department, platform)
-        if found is not None:
-            tx.execute(_INSERT, found | {"quarter": q})
-
-
-def _where(department: str | None, platform: str | None, any_value: str | None) -> str:
-    """Rows of quarter :q, and of department :d and platform :p unless they are `any_value`."""
-    where = ["quarter = :q"]
-    for column, key, value in (("department", "d", department), ("platform", "p", platform)):
-        if value != any_value:
-            where.append(f"{column} = :{key}")
-    return " AND ".join(where)
+        items = [tx.dialect.json_out(m["facts"]) for m in members]
+        period = quarter(q)
+        for _, department, platform in keys:
+            params = {"q": q, "d": department, "p": platform}
+            tx.execute(
+                "DELETE FROM {quarterly_evaluation} WHERE quarter = :q AND department = :d AND platform = :p",
+                params,
+            )
+            found = row(items, period, self.parameters, department, platform)
+            if found is not None:
+                tx.execute(_INSERT, found | {"quarter": q})
 
 
 def read_quarter(
@@ -133,9 +144,12 @@ def read_quarter(
 ) -> list[dict[str, Any]]:
     """The rows of a quarter ('2026Q3'), optionally of one department and/or platform, sorted by keys."""
     quarter(label)  # InvalidPeriod for anything but a quarter
-    params = {"q": label, "d": department, "p": platform}
+    params = {"q": label, "department": department, "platform": platform}
+    where = ["quarter = :q"] + [
+        f"{name} = :{name}" for name in ("department", "platform") if params[name] is not None
+    ]
     statement = (
-        f"SELECT * FROM {{quarterly_evaluation}} WHERE {_where(department, platform, None)} "  # noqa: S608
+        f"SELECT * FROM {{quarterly_evaluation}} WHERE {' AND '.join(where)} "  # noqa: S608
         "ORDER BY department, platform"
     )
     tables = read_side.projections[QuarterlyEvaluation.name].live_tables()

@@ -23,7 +23,7 @@ import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -81,8 +81,8 @@ class Figure:
 
 
 def _hours(start: str | datetime, end: str | datetime) -> float:
-    first = datetime.fromisoformat(start) if isinstance(start, str) else start
-    last = datetime.fromisoformat(end) if isinstance(end, str) else end
+    first = moment(start) if isinstance(start, str) else start
+    last = moment(end) if isinstance(end, str) else end
     return (last - first).total_seconds() / 3600
 
 
@@ -237,11 +237,23 @@ NAMES: tuple[str, ...] = tuple(f.name for f in FIGURES)
 # --- which items and publications a row counts --------------------------------------------------
 
 
+# Rows are recomputed from the same items over and over: parse each time text once.
+@lru_cache(maxsize=1 << 16)
+def moment(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+@lru_cache(maxsize=1 << 16)
+def local_day(text: str, zone: ZoneInfo) -> date:
+    """The day a moment (ISO text) falls on in `zone`."""
+    return moment(text).astimezone(zone).date()
+
+
 def item_day(item: ItemFacts, zone: ZoneInfo) -> date:
     """The day an item counts on: its planned publish date, else the day it was planned."""
     if item["planned_publish_date"] is not None:
         return date.fromisoformat(item["planned_publish_date"])
-    return datetime.fromisoformat(item["planned_at"]).astimezone(zone).date()
+    return local_day(item["planned_at"], zone)
 
 
 @dataclass(frozen=True)
@@ -272,8 +284,8 @@ def cell(
             items.append(item)
         for p in platforms:
             published = item["publications"].get(p)
-            if published is not None and period.holds(moment := datetime.fromisoformat(published), zone):
-                publications.append(Publication(item, p, moment))
+            if published is not None and period.holds_day(local_day(published, zone)):
+                publications.append(Publication(item, p, moment(published)))
     return Cell(items, publications, parameters)
 
 
@@ -297,7 +309,7 @@ def cells_touched(item: ItemFacts, zone: ZoneInfo) -> set[tuple[date, str, str]]
     day = item_day(item, zone)
     touched = {(day, item["department"], p) for p in item["platforms"]}
     for platform, published in item["publications"].items():
-        touched.add((datetime.fromisoformat(published).astimezone(zone).date(), item["department"], platform))
+        touched.add((local_day(published, zone), item["department"], platform))
     return touched
 
 
