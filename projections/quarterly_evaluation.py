@@ -143,8 +143,8 @@ def read_quarter(
     read_side: ReadSide, label: str, department: str | None = None, platform: str | None = None
 ) -> list[dict[str, Any]]:
     """The rows of a quarter ('2026Q3'), optionally of one department and/or platform, sorted by keys."""
-    quarter(label)  # InvalidPeriod for anything but a quarter
-    params = {"q": label, "department": department, "platform": platform}
+    canonical = quarter_of(quarter(label).first)  # '2026q3' is 2026Q3; InvalidPeriod for a non-quarter
+    params = {"q": canonical, "department": department, "platform": platform}
     where = ["quarter = :q"] + [
         f"{name} = :{name}" for name in ("department", "platform") if params[name] is not None
     ]

@@ -13,7 +13,6 @@ from nm_workflow.application.items import ContentItems
 from nm_workflow.application.security import Actor
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
-from nm_workflow.domain.metadata import WorkflowAggregate
 from nm_workflow.domain.roles import Role
 from projections import ReadModel, rebuild
 from projections.quarterly_evaluation import read_quarter
@@ -22,14 +21,6 @@ from tests.projections.quarter_scenario import SHANGHAI, ManualClock, QuarterDri
 
 Q3 = (date(2026, 7, 1), date(2026, 9, 30))
 AUDITOR = Actor("aud", frozenset({Role.AUDITOR}), "audit")
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> ManualClock:
-    """Events stamped with a clock the test moves (the library asks each event class for the time)."""
-    manual = ManualClock(datetime(2026, 6, 1, tzinfo=UTC))
-    monkeypatch.setattr(WorkflowAggregate.Event, "create_timestamp", staticmethod(manual))
-    return manual
 
 
 def assert_rows_equal(actual: list[dict[str, Any]], expected: list[dict[str, Any]]) -> None:

@@ -2,14 +2,15 @@
 
 A period runs from the start of its first day to the end of its last day, in
 the company's time zone: 2026Q3 is 2026-07-01T00:00+08:00 up to (not including)
-2026-10-01T00:00+08:00 when the company is in Asia/Shanghai.
+2026-10-01T00:00+08:00 when the company is in Asia/Shanghai. A moment is in
+the period when the day it falls on in that zone is.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from nm_workflow.domain.errors import InvalidPeriod
@@ -30,17 +31,6 @@ class Period:
 
     def holds_day(self, day: date) -> bool:
         return self.first <= day <= self.last
-
-    def holds(self, moment: datetime, zone: ZoneInfo) -> bool:
-        """Whether `moment` (timezone-aware) falls on one of the period's days in `zone`."""
-        return self.holds_day(moment.astimezone(zone).date())
-
-    def starts_at(self, zone: ZoneInfo) -> datetime:
-        return datetime.combine(self.first, time(), zone)
-
-    def ends_at(self, zone: ZoneInfo) -> datetime:
-        """The first moment after the period (exclusive end)."""
-        return datetime.combine(self.last + timedelta(days=1), time(), zone)
 
     @property
     def quarter(self) -> str | None:
@@ -64,12 +54,7 @@ def quarter_of(day: date) -> str:
     return f"{day.year}Q{(day.month - 1) // 3 + 1}"
 
 
-def quarter_at(moment: datetime, zone: ZoneInfo) -> str:
-    """The quarter a timezone-aware moment falls in, in `zone`."""
-    return quarter_of(moment.astimezone(zone).date())
-
-
 def previous_quarter(moment: datetime, zone: ZoneInfo) -> str:
-    """The last complete quarter before `moment`, in `zone`."""
-    current = quarter(quarter_at(moment, zone))
+    """The last complete quarter before `moment` (timezone-aware), in `zone`."""
+    current = quarter(quarter_of(moment.astimezone(zone).date()))
     return quarter_of(current.first - timedelta(days=1))

@@ -96,12 +96,16 @@ def reproduce(
 
 
 def _print_rows(rows: list[dict[str, Any]]) -> None:
-    table = Table(Column("figure", no_wrap=True), title="quarterly_evaluation")
-    for r in rows:
-        table.add_column(f"{r['department']} / {r['platform']}")
-    for name in COLUMNS[3:]:
-        table.add_row(name, *(_shown(r[name]) for r in rows))
-    console.print(table)
+    """Figures down, rows across: as many rows side by side as the terminal holds."""
+    across = max(1, (console.width - 38) // 14)
+    for start in range(0, max(len(rows), 1), across):
+        shown = rows[start : start + across]
+        table = Table(Column("figure", no_wrap=True), title="quarterly_evaluation")
+        for r in shown:
+            table.add_column(f"{r['department']} / {r['platform']}", no_wrap=True)
+        for name in COLUMNS[3:]:
+            table.add_row(name, *(_shown(r[name]) for r in shown))
+        console.print(table)
 
 
 def _print_differences(title: str, differences: list[dict[str, Any]]) -> None:
