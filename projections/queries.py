@@ -36,6 +36,7 @@ READS: dict[str, list[str]] = {
     "item_metrics": ["item_metrics"],
     "audit_trail": ["audit_trail"],
     "quarterly_report": ["quarterly_evaluation"],
+    "evaluation_queue": ["evaluation_status"],
 }
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from nm_workflow.application.errors import ApplicationError
 from projections.audit_trail import AuditTrail
 from projections.base import Projection
+from projections.evaluation_status import EvaluationStatus
 from projections.item_metrics import ItemMetrics
 from projections.item_status import ItemStatus
 from projections.publication_log import PublicationLog
@@ -20,6 +21,7 @@ PROJECTIONS: tuple[type[Projection], ...] = (
     ItemMetrics,
     AuditTrail,
     QuarterlyEvaluation,
+    EvaluationStatus,
 )
 NAMES: tuple[str, ...] = tuple(p.name for p in PROJECTIONS)
 

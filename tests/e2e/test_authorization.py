@@ -40,6 +40,21 @@ def _publication(api: Api) -> tuple[str, dict[str, Any]]:
     }
 
 
+QUARTER = {"kind": "quarterly_evaluation", "quarter": "2026Q3"}
+FINDING = {"text": "t", "severity": "low"}
+RECOMMENDATION = {"text": "t", "owner_department": "legal", "due_date": "2026-12-31"}
+
+
+def _evaluation(api: Api, *, find: bool = False, recommend: bool = False) -> str:
+    opener = api.key("opener", Role.MANAGEMENT, "board")
+    evaluation = api.post("/evaluations", QUARTER, opener).json()["id"]
+    if find:
+        api.post(f"/evaluations/{evaluation}/findings", FINDING, opener)
+    if recommend:
+        api.post(f"/evaluations/{evaluation}/recommendations", RECOMMENDATION, opener)
+    return str(evaluation)
+
+
 ROUTES = [
     Route(
         Command.PLAN,
@@ -79,11 +94,29 @@ ROUTES = [
     ),
     Route(Command.WITHDRAW, lambda api: (f"/items/{api.published()}/withdrawal", {"reason": "r"})),
     Route(Command.CANCEL, lambda api: (f"/items/{api.planned()}/cancellation", {"reason": "r"})),
+    # Supervision: evaluations opened by another manager than the caller.
+    Route(Command.OPEN_EVALUATION, lambda api: ("/evaluations", QUARTER)),
+    Route(Command.RECORD_FINDINGS, lambda api: (f"/evaluations/{_evaluation(api)}/findings", FINDING)),
+    Route(
+        Command.MAKE_RECOMMENDATION,
+        lambda api: (f"/evaluations/{_evaluation(api)}/recommendations", RECOMMENDATION),
+    ),
+    Route(
+        Command.CLOSE_RECOMMENDATION,
+        lambda api: (
+            f"/evaluations/{_evaluation(api, recommend=True)}/recommendations/1/closure",
+            {"outcome": "o"},
+        ),
+    ),
+    Route(
+        Command.SIGN_OFF_EVALUATION, lambda api: (f"/evaluations/{_evaluation(api, find=True)}/sign-off", {})
+    ),
 ]
 
 
 def test_the_table_covers_every_command_route() -> None:
-    assert {r.command for r in ROUTES} == set(PERMISSIONS) - {Command.READ, Command.READ_AUDIT_TRAIL}
+    reads = {Command.READ, Command.READ_AUDIT_TRAIL, Command.READ_EVALUATIONS}
+    assert {r.command for r in ROUTES} == set(PERMISSIONS) - reads
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.command.value)

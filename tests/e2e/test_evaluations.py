@@ -130,3 +130,48 @@ def test_reads_need_a_supervising_role_and_a_real_evaluation(api: Api, olga: str
     report = api.get("/reports/quarterly?quarter=2026Q1", olga)
     assert report.status_code == 200
     assert report.json()["rows"] == []
+
+
+def test_the_queue_shows_what_awaits_sign_off_or_closure_and_an_overdue_periodic_check(
+    api: Api, olga: str, sam: str
+) -> None:
+    def queue(after: Any) -> dict[str, Any]:
+        response = api.get("/queues/evaluations", olga, wait_for_position=after.headers["Log-Position"])
+        assert response.status_code == 200, response.text
+        assert "Projection-Stale" not in response.headers
+        return dict(response.json())
+
+    empty = api.get("/queues/evaluations", olga).json()
+    assert empty == {"evaluations": [], "recommendations": [],
+                     "periodic_check": {"last_period_last": None, "interval_days": 30, "next_due": None,
+                                        "overdue": True}}  # fmt: skip
+
+    check = opened(
+        api, olga, {"kind": "periodic_check", "period_first": "2026-06-01", "period_last": "2026-06-30"}
+    )
+    api.post(f"/evaluations/{check}/findings", FINDING, olga)
+    late = {**RECOMMENDATION, "due_date": "2026-07-01"}
+    api.post(f"/evaluations/{check}/recommendations", late, olga)
+    quarterly = opened(api, olga)
+    api.post(f"/evaluations/{quarterly}/findings", FINDING, olga)
+    last = api.post(
+        f"/evaluations/{quarterly}/recommendations", {**RECOMMENDATION, "due_date": "2099-01-01"}, olga
+    )
+
+    waiting = queue(last)
+    assert [(e["evaluation_id"], e["kind"], e["findings"]) for e in waiting["evaluations"]] == [
+        (check, "periodic_check", 1), (quarterly, "quarterly_evaluation", 1),
+    ]  # fmt: skip
+    assert [(r["evaluation_id"], r["overdue"]) for r in waiting["recommendations"]] == [
+        (check, True), (quarterly, False),
+    ]  # fmt: skip
+    assert waiting["periodic_check"] == {
+        "last_period_last": "2026-06-30", "interval_days": 30, "next_due": "2026-07-30", "overdue": True,
+    }  # fmt: skip
+
+    api.post(f"/evaluations/{check}/sign-off", {}, sam)
+    closed = api.post(f"/evaluations/{check}/recommendations/1/closure", {"outcome": "done"}, olga)
+    after = queue(closed)
+    assert [e["evaluation_id"] for e in after["evaluations"]] == [quarterly]
+    assert [r["evaluation_id"] for r in after["recommendations"]] == [quarterly]
+    problem(api.get("/queues/evaluations", api.marketing), 403, "forbidden")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -57,6 +57,29 @@ def period_of(request: dict[str, Any]) -> Period:
     if label is None and isinstance(first, date) and isinstance(last, date):
         return Period(first, last)
     raise InvalidPeriod("Name either a quarter, or both period_first and period_last.")
+
+
+def supervision_queue(
+    queue: dict[str, list[dict[str, Any]]], today: date, interval_days: int
+) -> dict[str, Any]:
+    """The evaluation queue with what is overdue on `today` (a day in the company's time zone).
+
+    `queue` is projections.evaluation_status.read_queue's answer. A recommendation is overdue after
+    its due date; the next periodic check is due `interval_days` after the last one's period ended,
+    and overdue (as is a service that never had one) once that day has passed.
+    """
+    last = queue["last_periodic_check"][0]["period_last"] if queue["last_periodic_check"] else None
+    next_due = None if last is None else last + timedelta(days=interval_days)
+    return {
+        "evaluations": queue["evaluations"],
+        "recommendations": [r | {"overdue": r["due_date"] < today} for r in queue["recommendations"]],
+        "periodic_check": {
+            "last_period_last": last,
+            "interval_days": interval_days,
+            "next_due": next_due,
+            "overdue": next_due is None or next_due < today,
+        },
+    }
 
 
 @dataclass(frozen=True)

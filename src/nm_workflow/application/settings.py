@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     company_time_zone: str = Field(
         default="Asia/Shanghai", description="IANA time zone the company's days and quarters follow."
     )
+    periodic_check_days: int = Field(
+        default=30, ge=1, le=366, description="Days after a periodic check's period before the next is due."
+    )
 
     @field_validator("company_time_zone")
     @classmethod

@@ -153,3 +153,44 @@ class QuarterlyReport(BaseModel):
     rows: list[dict[str, FigureValue]] = Field(
         description="quarterly_evaluation rows; see docs/projections.md."
     )
+
+
+class EvaluationStatusRow(BaseModel):
+    evaluation_id: UUID
+    kind: EvaluationKind
+    period_first: date
+    period_last: date
+    departments: list[str]
+    platforms: list[str]
+    opened_by: str
+    opened_at: datetime
+    findings: int
+    recommendations: int
+    recommendations_open: int
+
+
+class OpenRecommendation(BaseModel):
+    evaluation_id: UUID
+    number: int
+    text: str
+    owner_department: str
+    due_date: date
+    finding: int | None
+    made_by: str | None
+    made_at: datetime
+    overdue: bool = Field(description="The due date has passed (company time zone).")
+
+
+class PeriodicCheckDue(BaseModel):
+    last_period_last: date | None = Field(
+        description="Last day of the latest periodic check; null: none yet."
+    )
+    interval_days: int
+    next_due: date | None
+    overdue: bool = Field(description="The next check is past due, or there never was one.")
+
+
+class EvaluationQueue(BaseModel):
+    evaluations: list[EvaluationStatusRow] = Field(description="Not signed off yet, oldest period first.")
+    recommendations: list[OpenRecommendation] = Field(description="Not closed yet, earliest due first.")
+    periodic_check: PeriodicCheckDue
