@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
@@ -98,3 +99,12 @@ def store(settings: Settings) -> Iterator[EventStore]:
     event_store = EventStore(settings)
     yield event_store
     event_store.close()
+
+
+@pytest.fixture
+def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    """A command-line runner whose NM_ environment names the test's database."""
+    monkeypatch.setenv("NM_DATA_DIR", str(settings.data_dir))
+    if settings.database_url is not None:
+        monkeypatch.setenv("NM_DATABASE_URL", settings.database_url)
+    return CliRunner()

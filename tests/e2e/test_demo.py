@@ -7,28 +7,18 @@ import io
 import re
 from collections.abc import Callable
 
-import pytest
 from typer.testing import CliRunner
 
-from nm_workflow.application.settings import Settings
 from nm_workflow.interface.cli import app
 from tests.e2e.api import Api
 
 KEY_LINE = re.compile(r"^\s+([a-z_]+)\s+(nmk_\S+)$")
 
 
-@pytest.fixture
-def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    monkeypatch.setenv("NM_DATA_DIR", str(settings.data_dir))
-    if settings.database_url is not None:
-        monkeypatch.setenv("NM_DATABASE_URL", settings.database_url)
-    return CliRunner()
-
-
 def test_the_demo_fills_an_empty_store_and_every_read_answers_with_data(
-    cli: CliRunner, app_factory: Callable[..., Api]
+    cli_env: CliRunner, app_factory: Callable[..., Api]
 ) -> None:
-    result = cli.invoke(app, ["demo", "--items", "14", "--seed", "5", "--quarter", "2026Q3"])
+    result = cli_env.invoke(app, ["demo", "--items", "14", "--seed", "5", "--quarter", "2026Q3"])
     assert result.exit_code == 0, result.output
     keys = {m[1]: m[2] for line in result.output.splitlines() if (m := KEY_LINE.match(line))}
     assert set(keys) >= {
@@ -42,7 +32,7 @@ def test_the_demo_fills_an_empty_store_and_every_read_answers_with_data(
     }
     evaluation_id = re.search(r"signed-off evaluation: (\S+)", result.output)[1]  # type: ignore[index]
 
-    refused = cli.invoke(app, ["demo", "--items", "1"])
+    refused = cli_env.invoke(app, ["demo", "--items", "1"])
     assert refused.exit_code == 1
     assert "already holds" in refused.output
 
@@ -79,13 +69,13 @@ def test_the_demo_fills_an_empty_store_and_every_read_answers_with_data(
     ]
     assert read(f"/evaluations/{evaluation_id}/drift", auditor).json()["differences"] == []  # type: ignore[attr-defined]
 
-    reproduced = cli.invoke(app, ["reports", "reproduce", evaluation_id])
+    reproduced = cli_env.invoke(app, ["reports", "reproduce", evaluation_id])
     assert reproduced.exit_code == 0, reproduced.output
     assert "Reproduced" in reproduced.output
 
 
 def test_the_quarterly_report_as_csv_round_trips_chinese_text(
-    cli: CliRunner, app_factory: Callable[..., Api], tmp_path: object
+    cli_env: CliRunner, app_factory: Callable[..., Api], tmp_path: object
 ) -> None:
     api = app_factory()
     marketer = api.key("mia", "marketing", "市场部")
@@ -107,7 +97,7 @@ def test_the_quarterly_report_as_csv_round_trips_chinese_text(
     ]  # fmt: skip
     assert rows[0]["follower_growth"] == ""  # not recorded yet: NULL is an empty field
 
-    written = cli.invoke(app, ["reports", "quarterly", "2026Q3", "--csv", f"{tmp_path}/q3.csv"])
+    written = cli_env.invoke(app, ["reports", "quarterly", "2026Q3", "--csv", f"{tmp_path}/q3.csv"])
     assert written.exit_code == 0, written.output
     with open(f"{tmp_path}/q3.csv", encoding="utf-8-sig", newline="") as file:
         assert [r["department"] for r in csv.DictReader(file)] == ["*", "*", "市场部", "市场部"]

@@ -20,14 +20,6 @@ from tests.projections.quarter_scenario import ManualClock, QuarterDriver, who
 BOARD = "board"
 
 
-@pytest.fixture
-def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    monkeypatch.setenv("NM_DATA_DIR", str(settings.data_dir))
-    if settings.database_url is not None:
-        monkeypatch.setenv("NM_DATABASE_URL", settings.database_url)
-    return CliRunner()
-
-
 def signed_quarter(store: EventStore, settings: Settings, clock: ManualClock) -> tuple[QuarterDriver, str]:
     driver = QuarterDriver(ContentItems(store), clock, seed=4)
     driver.run_quarter(10)
@@ -41,10 +33,10 @@ def signed_quarter(store: EventStore, settings: Settings, clock: ManualClock) ->
 
 
 def test_reproduce_says_reproduced_and_shows_later_corrections_for_information(
-    cli: CliRunner, store: EventStore, settings: Settings, clock: ManualClock
+    cli_env: CliRunner, store: EventStore, settings: Settings, clock: ManualClock
 ) -> None:
     driver, evaluation = signed_quarter(store, settings, clock)
-    first = cli.invoke(app, ["reproduce", evaluation], terminal_width=200)
+    first = cli_env.invoke(app, ["reproduce", evaluation], terminal_width=200)
     assert first.exit_code == 0, first.output
     assert "Reproduced" in first.output
     assert "For information" not in first.output
@@ -52,7 +44,7 @@ def test_reproduce_says_reproduced_and_shows_later_corrections_for_information(
     measured = next(s for s in driver.sent if s.observations)
     platform, observations = next(iter(measured.observations.items()))
     driver.observe(measured, platform, max(at for at, _ in observations).replace(microsecond=5), {"reach": 1})
-    later = cli.invoke(app, ["reproduce", evaluation], terminal_width=200)
+    later = cli_env.invoke(app, ["reproduce", evaluation], terminal_width=200)
     assert later.exit_code == 0, later.output
     assert "Reproduced" in later.output
     assert "For information" in later.output
@@ -60,7 +52,11 @@ def test_reproduce_says_reproduced_and_shows_later_corrections_for_information(
 
 
 def test_reproduce_exits_1_and_names_each_figure_the_log_no_longer_gives(
-    cli: CliRunner, store: EventStore, settings: Settings, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+    cli_env: CliRunner,
+    store: EventStore,
+    settings: Settings,
+    clock: ManualClock,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _, evaluation = signed_quarter(store, settings, clock)
     # As if the definition of a figure had changed since the sign-off.
@@ -69,33 +65,33 @@ def test_reproduce_exits_1_and_names_each_figure_the_log_no_longer_gives(
         for f in figures.FIGURES
     )
     monkeypatch.setattr(figures, "FIGURES", changed)
-    result = cli.invoke(app, ["reproduce", evaluation], terminal_width=200)
+    result = cli_env.invoke(app, ["reproduce", evaluation], terminal_width=200)
     assert result.exit_code == 1, result.output
     assert "DIFFERENT" in result.output
     assert "items_planned" in result.output
     assert "reach" not in result.output
 
 
-def test_reproduce_refuses_what_it_cannot_reproduce(cli: CliRunner, store: EventStore) -> None:
-    assert cli.invoke(app, ["reproduce", "not-an-id"]).exit_code == 2
-    unknown = cli.invoke(app, ["reproduce", "00000000-0000-0000-0000-000000000001"])
+def test_reproduce_refuses_what_it_cannot_reproduce(cli_env: CliRunner, store: EventStore) -> None:
+    assert cli_env.invoke(app, ["reproduce", "not-an-id"]).exit_code == 2
+    unknown = cli_env.invoke(app, ["reproduce", "00000000-0000-0000-0000-000000000001"])
     assert unknown.exit_code == 2
     assert "No Evaluation" in unknown.output
 
 
 def test_the_quarterly_report_prints_and_says_when_the_projection_is_behind(
-    cli: CliRunner, store: EventStore, settings: Settings, read_model: ReadModel, clock: ManualClock
+    cli_env: CliRunner, store: EventStore, settings: Settings, read_model: ReadModel, clock: ManualClock
 ) -> None:
     signed_quarter(store, settings, clock)
-    behind = cli.invoke(app, ["quarterly", "2026Q3"], terminal_width=250)
+    behind = cli_env.invoke(app, ["quarterly", "2026Q3"], terminal_width=250)
     assert behind.exit_code == 0, behind.output
     assert "behind the log" in behind.output
     rebuild(read_model, "quarterly_evaluation")
-    current = cli.invoke(app, ["quarterly", "2026q3", "--department", "marketing"], terminal_width=250)
+    current = cli_env.invoke(app, ["quarterly", "2026q3", "--department", "marketing"], terminal_width=250)
     assert current.exit_code == 0, current.output
     assert "items_planned" in current.output
     assert "marketing" in current.output
     assert "behind" not in current.output
-    wrong = cli.invoke(app, ["quarterly", "2026Q9"])
+    wrong = cli_env.invoke(app, ["quarterly", "2026Q9"])
     assert wrong.exit_code == 2
     assert "not a quarter" in wrong.output

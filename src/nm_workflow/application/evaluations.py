@@ -9,7 +9,7 @@ names every figure that differs; `drift` compares them with the log as it is now
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -22,7 +22,7 @@ from nm_workflow.application.security import Actor, Command, authorize
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
 from nm_workflow.domain.errors import InvalidPeriod, NotSignedOff
-from nm_workflow.domain.evaluation import Evaluation, EvaluationKind, Severity
+from nm_workflow.domain.evaluation import Evaluation, EvaluationKind, Severity, SignOff
 from nm_workflow.domain.periods import Period, quarter
 
 SIGN_OFF_BY_ANOTHER_PERSON = True
@@ -120,64 +120,60 @@ class Evaluations:
     def record_findings(
         self, ctx: CommandContext, evaluation_id: UUID, finding: dict[str, Any]
     ) -> CommandResult:
-        def decide(evaluation: Evaluation | None) -> Evaluation:
-            assert evaluation is not None
-            evaluation.record_findings(
-                text=finding["text"],
-                severity=Severity(finding["severity"]),
-                item_ids=list(finding.get("item_ids") or []),
-                figures=list(finding.get("figures") or []),
-                known_figures=figures.NAMES,
-                recorded_by=ctx.actor.actor_id,
-            )
-            return evaluation
-
-        return self._runner.run(ctx, Command.RECORD_FINDINGS, evaluation_id, finding, decide)
+        return self._change(
+            ctx, Command.RECORD_FINDINGS, evaluation_id, finding,
+            lambda evaluation: evaluation.record_findings(
+                text=finding["text"], severity=Severity(finding["severity"]),
+                item_ids=list(finding.get("item_ids") or []), figures=list(finding.get("figures") or []),
+                known_figures=figures.NAMES, recorded_by=ctx.actor.actor_id,
+            ),
+        )  # fmt: skip
 
     def make_recommendation(
         self, ctx: CommandContext, evaluation_id: UUID, recommendation: dict[str, Any]
     ) -> CommandResult:
-        def decide(evaluation: Evaluation | None) -> Evaluation:
-            assert evaluation is not None
-            evaluation.make_recommendation(**recommendation, made_by=ctx.actor.actor_id)
-            return evaluation
-
-        return self._runner.run(ctx, Command.MAKE_RECOMMENDATION, evaluation_id, recommendation, decide)
+        return self._change(
+            ctx, Command.MAKE_RECOMMENDATION, evaluation_id, recommendation,
+            lambda evaluation: evaluation.make_recommendation(**recommendation, made_by=ctx.actor.actor_id),
+        )  # fmt: skip
 
     def close_recommendation(
         self, ctx: CommandContext, evaluation_id: UUID, number: int, closure: dict[str, Any]
     ) -> CommandResult:
         payload = {"number": number, **closure}
-
-        def decide(evaluation: Evaluation | None) -> Evaluation:
-            assert evaluation is not None
-            evaluation.close_recommendation(**payload)
-            return evaluation
-
-        return self._runner.run(ctx, Command.CLOSE_RECOMMENDATION, evaluation_id, payload, decide)
+        return self._change(
+            ctx, Command.CLOSE_RECOMMENDATION, evaluation_id, payload,
+            lambda evaluation: evaluation.close_recommendation(**payload),
+        )  # fmt: skip
 
     def sign_off(self, ctx: CommandContext, evaluation_id: UUID, comment: str | None = None) -> CommandResult:
         """Freeze the evaluation's figures as the log gives them now, with that log position."""
         authorize(ctx.actor, Command.SIGN_OFF_EVALUATION)  # before the (long) computation
         evaluation = self._runner.load(evaluation_id, ctx.expected_version)
-        position = self._store.head()
-        parameters = self.parameters()
+        position, parameters = self._store.head(), self.parameters()
         computed = self.figures_at(evaluation, position, parameters)
+        return self._change(
+            ctx, Command.SIGN_OFF_EVALUATION, evaluation_id, {"comment": comment},
+            lambda current: current.sign_off(
+                signer_id=ctx.actor.actor_id, comment=comment, figures=computed, position=position,
+                parameters=parameters.as_dict(), by_another_person=SIGN_OFF_BY_ANOTHER_PERSON,
+            ),
+        )  # fmt: skip
 
-        def decide(current: Evaluation | None) -> Evaluation:
-            assert current is not None
-            current.sign_off(
-                signer_id=ctx.actor.actor_id,
-                comment=comment,
-                figures=computed,
-                position=position,
-                parameters=parameters.as_dict(),
-                by_another_person=SIGN_OFF_BY_ANOTHER_PERSON,
-            )
-            return current
+    def _change(
+        self,
+        ctx: CommandContext,
+        command: Command,
+        evaluation_id: UUID,
+        payload: dict[str, Any],
+        act: Callable[[Evaluation], None],
+    ) -> CommandResult:
+        def decide(evaluation: Evaluation | None) -> Evaluation:
+            assert evaluation is not None  # the runner loaded it: the id names an evaluation
+            act(evaluation)
+            return evaluation
 
-        payload = {"comment": comment}
-        return self._runner.run(ctx, Command.SIGN_OFF_EVALUATION, evaluation_id, payload, decide)
+        return self._runner.run(ctx, command, evaluation_id, payload, decide)
 
     # --- reads ------------------------------------------------------------------------
 
@@ -187,32 +183,26 @@ class Evaluations:
 
     def reproduce(self, actor: Actor, evaluation_id: UUID) -> Reproduction:
         """Recompute the signed-off figures from the log up to the signed position."""
-        authorize(actor, Command.READ_EVALUATIONS)
-        evaluation = self._runner.load(evaluation_id)
-        signature = evaluation.signature
-        if signature is None:
-            raise NotSignedOff("The evaluation is not signed off yet; there is nothing to reproduce.")
-        parameters = figures.Parameters(**signature["parameters"])
-        recomputed = self.figures_at(evaluation, signature["position"], parameters)
-        differences = figures.differences(signature["figures"], recomputed)
-        return Reproduction(
-            evaluation.id, signature["position"], signature["figures"], recomputed, differences
-        )
+        evaluation, signed = self._signed(actor, evaluation_id)
+        parameters = figures.Parameters(**signed["parameters"])
+        recomputed = self.figures_at(evaluation, signed["position"], parameters)
+        differences = figures.differences(signed["figures"], recomputed)
+        return Reproduction(evaluation.id, signed["position"], signed["figures"], recomputed, differences)
 
     def drift(self, actor: Actor, evaluation_id: UUID) -> dict[str, Any]:
         """How the figures the log gives now differ from the signed-off ones (late data, corrections)."""
+        evaluation, signed = self._signed(actor, evaluation_id)
+        head = self._store.head()
+        now = self.figures_at(evaluation, head, figures.Parameters(**signed["parameters"]))
+        differences = figures.differences(signed["figures"], now)
+        return {"signed_position": signed["position"], "position": head, "differences": differences}
+
+    def _signed(self, actor: Actor, evaluation_id: UUID) -> tuple[Evaluation, SignOff]:
         authorize(actor, Command.READ_EVALUATIONS)
         evaluation = self._runner.load(evaluation_id)
-        signature = evaluation.signature
-        if signature is None:
-            raise NotSignedOff("The evaluation is not signed off yet; there is nothing to compare.")
-        head = self._store.head()
-        now = self.figures_at(evaluation, head, figures.Parameters(**signature["parameters"]))
-        return {
-            "signed_position": signature["position"],
-            "position": head,
-            "differences": figures.differences(signature["figures"], now),
-        }
+        if evaluation.signature is None:
+            raise NotSignedOff("The evaluation is not signed off yet; there are no frozen figures.")
+        return evaluation, evaluation.signature
 
     def parameters(self) -> figures.Parameters:
         return figures.Parameters(self._settings.company_time_zone, self._settings.review_stage_hours)

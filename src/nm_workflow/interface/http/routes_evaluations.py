@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from nm_workflow.application.commands import CommandResult
 from nm_workflow.application.evaluations import Evaluations
 from nm_workflow.interface.http.deps import Context, CurrentActor
+from nm_workflow.interface.http.results import command_response, command_route
 from nm_workflow.interface.http.routes_items import COMMAND, READ
 from nm_workflow.interface.http.schemas_evaluations import (
     ClosureIn,
@@ -38,18 +39,11 @@ EvaluationsDep = Annotated[Evaluations, Depends(get_evaluations)]
 
 
 def _result(result: CommandResult) -> JSONResponse:
-    headers = {"ETag": f'"{result.version}"', "Log-Position": str(result.position)}
-    if result.replayed:
-        headers["Idempotent-Replayed"] = "true"
-    if result.created:
-        headers["Location"] = f"/evaluations/{result.aggregate_id}"
-    body = EvaluationOut.model_validate(result.view).model_dump(mode="json")
-    return JSONResponse(body, status_code=201 if result.created else 200, headers=headers)
+    return command_response(result, EvaluationOut, "/evaluations")
 
 
 def _command(summary: str, status: int = 200) -> dict[str, Any]:
-    ok = {"description": summary, "headers": _HEADERS, "model": EvaluationOut}
-    return {"response_model": EvaluationOut, "status_code": status, "responses": {status: ok, **COMMAND}}
+    return command_route(EvaluationOut, summary, status, _HEADERS, COMMAND)
 
 
 @router.post("", **_command("The opened evaluation", 201))

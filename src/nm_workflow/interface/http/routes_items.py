@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from nm_workflow.application.commands import CommandResult
 from nm_workflow.interface.http.deps import Context, CurrentActor, Items
 from nm_workflow.interface.http.problems import InvalidRequest
+from nm_workflow.interface.http.results import command_response, command_route
 from nm_workflow.interface.http.schemas import (
     ApprovalIn,
     ChangeRequestIn,
@@ -54,18 +55,11 @@ READ = _responses(400, 401, 403, 404, 422, 503)
 
 
 def _result(result: CommandResult) -> JSONResponse:
-    headers = {"ETag": f'"{result.version}"', "Log-Position": str(result.position)}
-    if result.replayed:
-        headers["Idempotent-Replayed"] = "true"
-    if result.created:
-        headers["Location"] = f"/items/{result.aggregate_id}"
-    body = ItemOut.model_validate(result.view).model_dump(mode="json")
-    return JSONResponse(body, status_code=201 if result.created else 200, headers=headers)
+    return command_response(result, ItemOut, "/items")
 
 
 def _command(summary: str, status: int = 200) -> dict[str, Any]:
-    ok = {"description": summary, "headers": _HEADERS, "model": ItemOut}
-    return {"response_model": ItemOut, "status_code": status, "responses": {status: ok, **COMMAND}}
+    return command_route(ItemOut, summary, status, _HEADERS, COMMAND)
 
 
 @router.post("", **_command("The planned item", 201))
