@@ -6,7 +6,10 @@ from datetime import date
 from uuid import uuid4
 
 import pytest
+from pydantic import ValidationError
 
+from nm_workflow.application.evaluations import supervision_queue
+from nm_workflow.application.settings import Settings
 from nm_workflow.domain import errors
 from nm_workflow.domain.evaluation import Evaluation, EvaluationKind, Severity
 from nm_workflow.domain.periods import Period, quarter
@@ -180,3 +183,36 @@ def test_replaying_the_events_rebuilds_the_same_evaluation() -> None:
         replayed = event.mutate(replayed)
     assert isinstance(replayed, Evaluation)
     assert replayed.__dict__ == evaluation.__dict__
+
+
+def test_quarters_at_the_ends_of_the_calendar() -> None:
+    assert quarter("9999Q4") == Period(date(9999, 10, 1), date(9999, 12, 31))
+    assert quarter("0001Q1").quarter == "0001Q1"
+    assert quarter("2024q1").last == date(2024, 3, 31)
+
+
+def test_the_queue_says_when_the_next_periodic_check_is_due() -> None:
+    check = {"period_last": date(2026, 6, 30)}
+    queue = {
+        "evaluations": [],
+        "recommendations": [{"due_date": date(2026, 7, 1)}],
+        "last_periodic_check": [check],
+    }
+    due = supervision_queue(queue, date(2026, 7, 30), 30)
+    assert due["periodic_check"] == {
+        "last_period_last": date(2026, 6, 30), "interval_days": 30, "next_due": date(2026, 7, 30),
+        "overdue": False,
+    }  # fmt: skip
+    assert due["recommendations"][0]["overdue"] is True
+    assert supervision_queue(queue, date(2026, 7, 31), 30)["periodic_check"]["overdue"] is True
+    last_day = supervision_queue(
+        {**queue, "last_periodic_check": [{"period_last": date.max}]}, date(2026, 7, 1), 30
+    )
+    assert last_day["periodic_check"]["next_due"] == date.max
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus", "../../etc/passwd", "", "Asia/"])
+def test_an_unknown_company_time_zone_stops_the_service_at_start(zone: str) -> None:
+    with pytest.raises(ValidationError, match="not a known IANA time zone"):
+        Settings(company_time_zone=zone)
+    assert Settings(company_time_zone="Europe/Berlin").company_time_zone == "Europe/Berlin"

@@ -69,7 +69,7 @@ def supervision_queue(
     and overdue (as is a service that never had one) once that day has passed.
     """
     last = queue["last_periodic_check"][0]["period_last"] if queue["last_periodic_check"] else None
-    next_due = None if last is None else last + timedelta(days=interval_days)
+    next_due = None if last is None else _days_after(last, interval_days)
     return {
         "evaluations": queue["evaluations"],
         "recommendations": [r | {"overdue": r["due_date"] < today} for r in queue["recommendations"]],
@@ -80,6 +80,13 @@ def supervision_queue(
             "overdue": next_due is None or next_due < today,
         },
     }
+
+
+def _days_after(day: date, days: int) -> date:
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:  # a check of a period ending in 9999
+        return date.max
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ the period when the day it falls on in that zone is.
 from __future__ import annotations
 
 import re
+from calendar import monthrange
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -45,13 +46,12 @@ def quarter(label: str) -> Period:
     if match is None or int(match[1]) == 0:
         raise InvalidPeriod(f"{label!r} is not a quarter; write it like '2026Q3'.")
     year, number = int(match[1]), int(match[2])
-    first = date(year, 3 * number - 2, 1)
-    following = date(year + 1, 1, 1) if number == 4 else date(year, 3 * number + 1, 1)
-    return Period(first, following - timedelta(days=1))
+    last_month = 3 * number
+    return Period(date(year, last_month - 2, 1), date(year, last_month, monthrange(year, last_month)[1]))
 
 
 def quarter_of(day: date) -> str:
-    return f"{day.year}Q{(day.month - 1) // 3 + 1}"
+    return f"{day.year:04d}Q{(day.month - 1) // 3 + 1}"
 
 
 def previous_quarter(moment: datetime, zone: ZoneInfo) -> str:
