@@ -5,7 +5,7 @@ roll-ups: `platform = '*'` (every platform of the department), `department =
 '*'` (every department on the platform) and both (the whole quarter). Roll-ups
 count each item once, so they are not sums of the rows (an item planned for
 two platforms is one item). The figures and the rules of which quarter an item
-counts in are nm_workflow.application.figures; quarters follow the
+counts in are nm_workflow.application.figures and figure_rows; quarters follow the
 company_time_zone setting (a change of it needs a rebuild).
 
 Bookkeeping (not part of the documented contract): `quarterly_evaluation_item`
@@ -21,7 +21,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from nm_workflow.application.facts import EVENT_NAMES, ItemFacts, fold
-from nm_workflow.application.figures import ALL, FIGURES, Parameters, cells_touched, row
+from nm_workflow.application.figure_rows import ALL, cells_touched, row
+from nm_workflow.application.figures import FIGURES, Parameters
 from nm_workflow.application.store import translated_errors
 from nm_workflow.domain.content_item import ContentItem
 from nm_workflow.domain.periods import quarter, quarter_of

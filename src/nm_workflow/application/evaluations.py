@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
 
-from nm_workflow.application import figures
+from nm_workflow.application import figure_rows, figures
 from nm_workflow.application.commands import CommandContext, CommandResult, CommandRunner
 from nm_workflow.application.facts import TOPICS, fold_all
 from nm_workflow.application.security import Actor, Command, authorize
@@ -193,7 +193,7 @@ class Evaluations:
         evaluation, signed = self._signed(actor, evaluation_id)
         parameters = figures.Parameters(**signed["parameters"])
         recomputed = self.figures_at(evaluation, signed["position"], parameters)
-        differences = figures.differences(signed["figures"], recomputed)
+        differences = figure_rows.differences(signed["figures"], recomputed)
         return Reproduction(evaluation.id, signed["position"], signed["figures"], recomputed, differences)
 
     def drift(self, actor: Actor, evaluation_id: UUID) -> dict[str, Any]:
@@ -201,7 +201,7 @@ class Evaluations:
         evaluation, signed = self._signed(actor, evaluation_id)
         head = self._store.head()
         now = self.figures_at(evaluation, head, figures.Parameters(**signed["parameters"]))
-        differences = figures.differences(signed["figures"], now)
+        differences = figure_rows.differences(signed["figures"], now)
         return {"signed_position": signed["position"], "position": head, "differences": differences}
 
     def _signed(self, actor: Actor, evaluation_id: UUID) -> tuple[Evaluation, SignOff]:
@@ -217,11 +217,11 @@ class Evaluations:
     def figures_at(
         self, evaluation: Evaluation, position: int, parameters: figures.Parameters
     ) -> list[dict[str, Any]]:
-        scope = figures.Scope(
+        scope = figure_rows.Scope(
             frozenset(evaluation.departments) or None, frozenset(evaluation.platforms) or None
         )
         facts = list(fold_all(self._events_upto(position)).values())
-        return figures.rows(facts, evaluation.period, parameters, scope)
+        return figure_rows.rows(facts, evaluation.period, parameters, scope)
 
     def _events_upto(self, position: int) -> Iterator[Any]:
         to_event = self._store.mapper.to_domain_event
