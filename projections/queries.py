@@ -40,6 +40,8 @@ READS: dict[str, list[str]] = {
     "interaction_log": ["interaction_log"],
     "channel_growth": ["channel_growth"],
     "feedback_log": ["feedback_log"],
+    "quarterly_report": ["quarterly_evaluation"],
+    "evaluation_queue": ["evaluation_status"],
 }
 
 

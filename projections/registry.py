@@ -8,12 +8,14 @@ from nm_workflow.application.errors import ApplicationError
 from projections.audit_trail import AuditTrail
 from projections.base import Projection
 from projections.channel_growth import ChannelGrowth
+from projections.evaluation_status import EvaluationStatus
 from projections.feedback_log import FeedbackLog
 from projections.interaction_log import InteractionLog
 from projections.interaction_queue import InteractionQueue
 from projections.item_metrics import ItemMetrics
 from projections.item_status import ItemStatus
 from projections.publication_log import PublicationLog
+from projections.quarterly_evaluation import QuarterlyEvaluation
 from projections.review_queue import ReviewQueue
 
 PROJECTIONS: tuple[type[Projection], ...] = (
@@ -26,6 +28,8 @@ PROJECTIONS: tuple[type[Projection], ...] = (
     InteractionLog,
     ChannelGrowth,
     FeedbackLog,
+    QuarterlyEvaluation,
+    EvaluationStatus,
 )
 NAMES: tuple[str, ...] = tuple(p.name for p in PROJECTIONS)
 

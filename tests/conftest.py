@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
@@ -123,3 +124,12 @@ def machine_time_zone(request: pytest.FixtureRequest) -> Iterator[str]:
 def figures(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Figures:
     """Report a reliability test's figures (see tests/support/figures.py and docs/reliability.md)."""
     return Figures(tmp_path_factory.getbasetemp() / "reliability", request.node.nodeid)
+
+
+@pytest.fixture
+def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    """A command-line runner whose NM_ environment names the test's database."""
+    monkeypatch.setenv("NM_DATA_DIR", str(settings.data_dir))
+    if settings.database_url is not None:
+        monkeypatch.setenv("NM_DATABASE_URL", settings.database_url)
+    return CliRunner()

@@ -33,7 +33,17 @@ SCOPES: dict[Command, dict[Role, str]] = {
     Command.RECORD_METRICS: {Role.DATA_ANALYST: ANY},
     Command.WITHDRAW: {M: OWN, L: ANY, Role.MANAGEMENT: ANY},
     Command.CANCEL: {M: OWN, Role.MANAGEMENT: ANY},
+    # Supervision is central; a department head closes only recommendations its department owns.
+    Command.OPEN_EVALUATION: {Role.MANAGEMENT: ANY},
+    Command.RECORD_FINDINGS: {Role.MANAGEMENT: ANY},
+    Command.MAKE_RECOMMENDATION: {Role.MANAGEMENT: ANY},
+    Command.CLOSE_RECOMMENDATION: {Role.MANAGEMENT: ANY, H: OWN},
+    Command.SIGN_OFF_EVALUATION: {Role.MANAGEMENT: ANY},
 }
+# "own" means the aggregate's department, except where the domain decides whose a thing is:
+# a recommendation belongs to its owner department, not to the evaluation's opener's.
+OWN_REFUSED = {Command.CLOSE_RECOMMENDATION: "/problems/not-the-owner-department"}
+READ_COMMANDS = {Command.READ, Command.READ_AUDIT_TRAIL, Command.READ_EVALUATIONS}
 ITEMS_DEPARTMENT, ELSEWHERE = "marketing", "sales"
 
 
@@ -62,6 +72,21 @@ def _publication(api: Api) -> tuple[str, dict[str, Any]]:
         "revision": 1,
         "content_hash": content_hash,
     }
+
+
+QUARTER = {"kind": "quarterly_evaluation", "quarter": "2026Q3"}
+FINDING = {"text": "t", "severity": "low"}
+RECOMMENDATION = {"text": "t", "owner_department": ITEMS_DEPARTMENT, "due_date": "2026-12-31"}
+
+
+def _evaluation(api: Api, *, find: bool = False, recommend: bool = False) -> str:
+    opener = api.key("opener", Role.MANAGEMENT, "board")
+    evaluation = api.post("/evaluations", QUARTER, opener).json()["id"]
+    if find:
+        api.post(f"/evaluations/{evaluation}/findings", FINDING, opener)
+    if recommend:
+        api.post(f"/evaluations/{evaluation}/recommendations", RECOMMENDATION, opener)
+    return str(evaluation)
 
 
 ROUTES = [
@@ -104,6 +129,23 @@ ROUTES = [
     ),
     Route(Command.WITHDRAW, lambda api: (f"/items/{api.published()}/withdrawal", {"reason": "r"})),
     Route(Command.CANCEL, lambda api: (f"/items/{api.planned()}/cancellation", {"reason": "r"})),
+    # Supervision: evaluations opened by another manager than the caller.
+    Route(Command.OPEN_EVALUATION, lambda api: ("/evaluations", QUARTER)),
+    Route(Command.RECORD_FINDINGS, lambda api: (f"/evaluations/{_evaluation(api)}/findings", FINDING)),
+    Route(
+        Command.MAKE_RECOMMENDATION,
+        lambda api: (f"/evaluations/{_evaluation(api)}/recommendations", RECOMMENDATION),
+    ),
+    Route(
+        Command.CLOSE_RECOMMENDATION,
+        lambda api: (
+            f"/evaluations/{_evaluation(api, recommend=True)}/recommendations/1/closure",
+            {"outcome": "o"},
+        ),
+    ),
+    Route(
+        Command.SIGN_OFF_EVALUATION, lambda api: (f"/evaluations/{_evaluation(api, find=True)}/sign-off", {})
+    ),
 ]
 
 
@@ -220,7 +262,7 @@ ROUTES += [
 
 
 def test_the_table_covers_every_command_route() -> None:
-    assert {r.command for r in ROUTES} == set(PERMISSIONS) - {Command.READ, Command.READ_AUDIT_TRAIL}
+    assert {r.command for r in ROUTES} == set(PERMISSIONS) - READ_COMMANDS
     assert set(SCOPES) == {r.command for r in ROUTES}
 
 
@@ -230,7 +272,7 @@ def expected(command: Command, role: Role, department: str) -> str | None:
     if scope is None:
         return "/problems/forbidden"
     if scope == OWN and department != ITEMS_DEPARTMENT:
-        return "/problems/wrong-department"
+        return OWN_REFUSED.get(command, "/problems/wrong-department")
     return None
 
 
@@ -239,7 +281,7 @@ def test_each_role_in_its_own_and_in_another_department_gets_what_the_table_says
     api: Api, route: Route, figures: Figures
 ) -> None:
     path, body = route.prepare(api)
-    counts = {"allowed": 0, "forbidden": 0, "wrong-department": 0}
+    counts = {"allowed": 0, "forbidden": 0, "wrong-department": 0, "not-the-owner-department": 0}
     for role in Role:
         for department in (ITEMS_DEPARTMENT, ELSEWHERE):
             # Reviewers none of whom authored or approved the item: only role and department decide.
@@ -294,6 +336,8 @@ READS = {
     "/queues/interactions": Command.READ,
     "/interactions": Command.READ,
     "/feedback": Command.READ,
+    "/reports/quarterly?quarter=2026Q3": Command.READ_EVALUATIONS,
+    "/queues/evaluations": Command.READ_EVALUATIONS,
 }
 
 

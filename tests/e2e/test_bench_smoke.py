@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import commands, interactions, projections
+from bench import commands, evaluations, interactions, projections
 from bench.report import report
 from nm_workflow.application.settings import Settings
 from projections import NAMES
@@ -30,4 +30,11 @@ def test_the_interaction_benchmark_runs_and_reports_ratios(settings: Settings) -
     results = interactions.run(settings, n=10)
     assert next(iter(results)).startswith("baseline")
     assert len(results) == 4
+    assert all(rate > 0 for rate in results.values())
+
+
+def test_the_evaluation_benchmark_runs_and_reports_ratios(settings: Settings) -> None:
+    results = evaluations.run(settings, items=8)
+    assert next(iter(results)).startswith("baseline")
+    assert len(results) == 3
     assert all(rate > 0 for rate in results.values())

@@ -19,7 +19,7 @@ CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,re
 def _key(settings: Settings) -> str:
     store = EventStore(settings)
     try:
-        roles = [Role.MARKETING, Role.EDITOR, Role.DATA_ANALYST]
+        roles = [Role.MARKETING, Role.EDITOR, Role.DATA_ANALYST, Role.MANAGEMENT]
         return KeyService(store).create("fuzzer", roles, "marketing", issued_by="test")
     finally:
         store.close()

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
+from nm_workflow.domain.metadata import WorkflowAggregate
 from projections import ProjectionSupervisor, ReadModel
+from tests.projections.quarter_scenario import ManualClock
 
 SupervisorFactory = Callable[..., ProjectionSupervisor]
 
@@ -35,3 +38,11 @@ def start_supervisor(make_settings: Callable[..., Settings]) -> Iterator[Supervi
     yield start
     for supervisor in started:
         supervisor.stop()
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> ManualClock:
+    """Events stamped with a clock the test moves (the library asks each event class for the time)."""
+    manual = ManualClock(datetime(2026, 6, 1, tzinfo=UTC))
+    monkeypatch.setattr(WorkflowAggregate.Event, "create_timestamp", staticmethod(manual))
+    return manual

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
 from typer.testing import CliRunner
 
-from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
 from nm_workflow.interface.cli_projections import app
 from projections import ReadModel
 from tests.projections.scenario import snapshot
 from tests.projections.test_tables import live_one_life
-
-
-@pytest.fixture
-def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    monkeypatch.setenv("NM_DATA_DIR", str(settings.data_dir))
-    if settings.database_url is not None:
-        monkeypatch.setenv("NM_DATABASE_URL", settings.database_url)
-    return CliRunner()
 
 
 def test_status_shows_position_head_and_lag(cli_env: CliRunner, store: EventStore) -> None:

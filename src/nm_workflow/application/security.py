@@ -54,6 +54,12 @@ class Command(StrEnum):
     TRIAGE_FEEDBACK = "triage_feedback"
     RECORD_IMPROVEMENT = "record_improvement"
     CLOSE_FEEDBACK = "close_feedback"
+    OPEN_EVALUATION = "open_evaluation"
+    RECORD_FINDINGS = "record_findings"
+    MAKE_RECOMMENDATION = "make_recommendation"
+    CLOSE_RECOMMENDATION = "close_recommendation"
+    SIGN_OFF_EVALUATION = "sign_off_evaluation"
+    READ_EVALUATIONS = "read_evaluations"
 
     @classmethod
     def approve(cls, stage: Stage) -> Command:
@@ -105,6 +111,14 @@ PERMISSIONS: dict[Command, frozenset[Role]] = {
         {H, M, E, L, Role.DATA_ANALYST, Role.CUSTOMER_SERVICE, Role.MANAGEMENT}
     ),
     Command.CLOSE_FEEDBACK: frozenset({H, Role.MANAGEMENT}),
+    # Supervision (Ch. 6.1, 6.2): management evaluates; the owner department closes what it did.
+    Command.OPEN_EVALUATION: frozenset({Role.MANAGEMENT}),
+    Command.RECORD_FINDINGS: frozenset({Role.MANAGEMENT}),
+    Command.MAKE_RECOMMENDATION: frozenset({Role.MANAGEMENT}),
+    Command.CLOSE_RECOMMENDATION: frozenset({Role.MANAGEMENT, H}),
+    Command.SIGN_OFF_EVALUATION: frozenset({Role.MANAGEMENT}),
+    # Evaluations and the quarterly report (Ch. 5.5: reports go to management).
+    Command.READ_EVALUATIONS: frozenset({Role.MANAGEMENT, Role.DATA_ANALYST, Role.AUDITOR}),
 }
 
 
@@ -121,6 +135,15 @@ ANY_DEPARTMENT: dict[Command, frozenset[Role]] = {
     Command.CANCEL: frozenset({Role.MANAGEMENT}),
     Command.READ: PERMISSIONS[Command.READ],
     Command.READ_AUDIT_TRAIL: PERMISSIONS[Command.READ_AUDIT_TRAIL],
+    # Supervision is a central function (Ch. 6.1): an evaluation's `department` is only its
+    # opener's. A department head closes recommendations of any evaluation; the domain checks
+    # that the recommendation is owned by the head's department (NotTheOwnerDepartment).
+    Command.OPEN_EVALUATION: frozenset({Role.MANAGEMENT}),
+    Command.RECORD_FINDINGS: frozenset({Role.MANAGEMENT}),
+    Command.MAKE_RECOMMENDATION: frozenset({Role.MANAGEMENT}),
+    Command.CLOSE_RECOMMENDATION: frozenset({Role.MANAGEMENT, H}),
+    Command.SIGN_OFF_EVALUATION: frozenset({Role.MANAGEMENT}),
+    Command.READ_EVALUATIONS: PERMISSIONS[Command.READ_EVALUATIONS],
 }
 
 

@@ -6,6 +6,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg
 from eventsourcing.utils import get_topic
@@ -92,6 +93,21 @@ class Settings(BaseSettings):
         min_length=1,
         description="Department that owns interactions until one is escalated (Ch. 7: 客服部).",
     )
+    company_time_zone: str = Field(
+        default="Asia/Shanghai", description="IANA time zone the company's days and quarters follow."
+    )
+    periodic_check_days: int = Field(
+        default=30, ge=1, le=366, description="Days after a periodic check's period before the next is due."
+    )
+
+    @field_validator("company_time_zone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"not a known IANA time zone: {name!r}") from None
+        return name
 
     @field_validator("database_url")
     @classmethod

@@ -224,3 +224,51 @@ class NoImprovementRecorded(InvalidTransition):
 class NotTheOwningDepartment(DutySegregationViolation):
     slug = "not-the-owning-department"
     title = "Only the department that owns the feedback may record its improvement or close it"
+
+
+# --- evaluations (Ch. 6.1, 6.2) ----------------------------------------------
+
+
+class InvalidPeriod(RuleViolation):
+    slug = "invalid-evaluation-period"
+    title = "The evaluated period is not valid"
+
+
+class UnknownFigure(RuleViolation):
+    slug = "unknown-figure"
+    title = "A finding names a figure the evaluation view does not have"
+
+
+class UnknownRecommendation(RuleViolation):
+    slug = "unknown-recommendation"
+    title = "The evaluation has no recommendation with that number"
+
+
+class EvaluationSignedOff(InvalidTransition):
+    slug = "evaluation-signed-off"
+    title = "The evaluation is signed off"
+
+
+class NothingToSignOff(InvalidTransition):
+    slug = "nothing-to-sign-off"
+    title = "An evaluation records at least one finding before sign-off"
+
+
+class RecommendationClosed(InvalidTransition):
+    slug = "recommendation-closed"
+    title = "The recommendation is already closed"
+
+
+class SignOffByOpener(DutySegregationViolation):
+    slug = "sign-off-by-opener"
+    title = "The person who opened an evaluation may not sign it off"
+
+
+class NotSignedOff(InvalidTransition):
+    slug = "evaluation-not-signed-off"
+    title = "The evaluation is not signed off yet"
+
+
+class NotTheOwnerDepartment(DutySegregationViolation):
+    slug = "not-the-owner-department"
+    title = "Only management or the head of the owner department closes a recommendation"

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from nm_workflow import __version__
 from nm_workflow.application.channels import ChannelAccounts
 from nm_workflow.application.clock import Clock, system_clock
+from nm_workflow.application.evaluations import Evaluations
 from nm_workflow.application.feedback import FeedbackService
 from nm_workflow.application.interactions import Interactions
 from nm_workflow.application.items import ContentItems
@@ -22,11 +23,13 @@ from nm_workflow.interface.http import (
     openapi,
     problems,
     routes_channels,
+    routes_evaluations,
     routes_feedback,
     routes_interactions,
     routes_items,
     routes_meta,
     routes_reads,
+    routes_reports,
 )
 from nm_workflow.interface.http.protocol import BodyGate, HeadAsGet
 from nm_workflow.interface.http.waiting import PositionWatch
@@ -59,6 +62,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         app.state.interactions = Interactions(store, settings)
         app.state.channels = ChannelAccounts(store, settings)
         app.state.feedback = FeedbackService(store)
+        app.state.evaluations, app.state.clock = Evaluations(store, settings), clock
         # Embedded by default, so that `nm-workflow serve` alone gives working queues.
         supervisor = (
             ProjectionSupervisor(settings, read_model=read_model) if settings.embedded_projections else None
@@ -92,6 +96,8 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         routes_interactions.router,
         routes_channels.router,
         routes_feedback.router,
+        routes_evaluations.router,
+        routes_reports.router,
     )
     for router in routers:
         app.include_router(router)

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from nm_workflow.application.channels import ChannelAccounts
 from nm_workflow.interface.http.answers import HISTORY, Answers, history_response
 from nm_workflow.interface.http.deps import Context, CurrentActor
-from nm_workflow.interface.http.routes_reads import Fresh, Reads, _ok, _prepare
+from nm_workflow.interface.http.routes_reads import Fresh, Reads, prepare, read_route
 from nm_workflow.interface.http.schemas_channels import (
     ChannelAccountIn,
     ChannelAccountOut,
@@ -64,7 +64,7 @@ def history(account_id: UUID, actor: CurrentActor, service: Service) -> JSONResp
     return history_response(service.history(actor, account_id))
 
 
-@router.get("/{account_id}/growth", response_model=list[GrowthRow], responses=_ok(list[GrowthRow]))
+@router.get("/{account_id}/growth", response_model=list[GrowthRow], responses=read_route(list[GrowthRow]))
 def growth(
     account_id: UUID,
     actor: CurrentActor,
@@ -74,7 +74,7 @@ def growth(
     period: Annotated[Literal["day", "week", "month"], Query()] = "day",
 ) -> JSONResponse:
     """Followers and net growth per day, week or month, oldest first (from the channel_growth table)."""
-    headers = _prepare(actor, reads, "channel_growth", fresh)
+    headers = prepare(actor, reads, "channel_growth", fresh)
     rows = reads.channel_growth(account_id, period)
     if not rows:
         service.get(actor, account_id)  # an account not measured yet has no rows; an unknown id is 404

@@ -12,7 +12,7 @@ from nm_workflow.application.feedback import FeedbackService
 from nm_workflow.domain.feedback import FeedbackState, FeedbackSubject
 from nm_workflow.interface.http.answers import HISTORY, Answers, history_response
 from nm_workflow.interface.http.deps import Context, CurrentActor
-from nm_workflow.interface.http.routes_reads import Fresh, Reads, _ok, _prepare
+from nm_workflow.interface.http.routes_reads import Fresh, Reads, prepare, read_route
 from nm_workflow.interface.http.schemas_feedback import (
     ClosureIn,
     FeedbackIn,
@@ -62,7 +62,7 @@ def close(feedback_id: UUID, body: ClosureIn, ctx: Context, service: Service) ->
     return ANSWERS.result(service.close(ctx, feedback_id, body.outcome, body.reason))
 
 
-@router.get("", response_model=list[FeedbackLogRow], responses=_ok(list[FeedbackLogRow]))
+@router.get("", response_model=list[FeedbackLogRow], responses=read_route(list[FeedbackLogRow]))
 def feedback_log(
     actor: CurrentActor,
     reads: Reads,
@@ -77,7 +77,7 @@ def feedback_log(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> JSONResponse:
     """Feedback, latest first; `mine=true` follows your own."""
-    headers = _prepare(actor, reads, "feedback_log", fresh)
+    headers = prepare(actor, reads, "feedback_log", fresh)
     filters = {
         "submitted_by": actor.actor_id if mine else None, "department": department, "state": state,
         "subject": subject,

@@ -17,7 +17,7 @@ from nm_workflow.interface.http.answers import HISTORY, Answers, history_respons
 from nm_workflow.interface.http.deps import Context, CurrentActor
 from nm_workflow.interface.http.problems import InvalidRequest
 from nm_workflow.interface.http.routes_items import COMMAND
-from nm_workflow.interface.http.routes_reads import Fresh, Reads, _ok, _prepare
+from nm_workflow.interface.http.routes_reads import Fresh, Reads, prepare, read_route
 from nm_workflow.interface.http.schemas import Moment
 from nm_workflow.interface.http.schemas_interactions import (
     BatchIn,
@@ -150,7 +150,7 @@ def _scope(actor: Actor, department: str | None) -> str | None:
 @router.get(
     "/queues/interactions",
     response_model=list[InteractionQueueEntry],
-    responses=_ok(list[InteractionQueueEntry]),
+    responses=read_route(list[InteractionQueueEntry]),
 )
 def interaction_queue(
     actor: CurrentActor,
@@ -165,7 +165,7 @@ def interaction_queue(
     limit: Annotated[int, Query(ge=1, le=500)] = 500,
 ) -> JSONResponse:
     """Open interactions, earliest deadline first; by default your department's (customer service: all)."""
-    headers = _prepare(actor, reads, "interaction_queue", fresh)
+    headers = prepare(actor, reads, "interaction_queue", fresh)
     filters = {
         "department": _scope(actor, department), "kind": kind, "sentiment": sentiment,
         "platform": platform, "next_step": next_step,
@@ -175,7 +175,9 @@ def interaction_queue(
     return JSONResponse(body, headers=headers)
 
 
-@router.get("/interactions", response_model=list[InteractionLogRow], responses=_ok(list[InteractionLogRow]))
+@router.get(
+    "/interactions", response_model=list[InteractionLogRow], responses=read_route(list[InteractionLogRow])
+)
 def interaction_log(
     actor: CurrentActor,
     reads: Reads,
@@ -187,7 +189,7 @@ def interaction_log(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> JSONResponse:
     """Every interaction with its response, escalation and resolution times, latest received first."""
-    headers = _prepare(actor, reads, "interaction_log", fresh)
+    headers = prepare(actor, reads, "interaction_log", fresh)
     rows = reads.interaction_log(_scope(actor, department), before, limit)
     body = [InteractionLogRow.model_validate(r).model_dump(mode="json") for r in rows]
     return JSONResponse(body, headers=headers)

@@ -13,7 +13,7 @@ from nm_workflow.domain.roles import Stage
 from nm_workflow.interface.http.deps import Context, CurrentActor, ItemId, Items
 from nm_workflow.interface.http.openapi import callers
 from nm_workflow.interface.http.problems import InvalidRequest
-from nm_workflow.interface.http.responses import command_response
+from nm_workflow.interface.http.responses import command_response, command_route, etag_header
 from nm_workflow.interface.http.schemas import (
     ApprovalIn,
     ChangeRequestIn,
@@ -42,15 +42,7 @@ _PROBLEMS: dict[int, str] = {
     422: "Schema violation, rule violation or reused Idempotency-Key",
     503: "Event store unreachable; retry after Retry-After seconds",
 }
-_ETAG = {"ETag": {"description": 'The item\'s version, e.g. "4"', "schema": {"type": "string"}}}
-_HEADERS = _ETAG | {
-    "Log-Position": {"description": "Event-log position this command wrote", "schema": {"type": "integer"}},
-    "Idempotent-Replayed": {
-        "description": "`true` when this is the stored first result of the same Idempotency-Key",
-        "schema": {"type": "string", "enum": ["true"]},
-    },
-}
-_CREATED = _HEADERS | {"Location": {"description": "The new item's URL", "schema": {"type": "string"}}}
+_ETAG = etag_header("item")
 
 
 def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -66,13 +58,7 @@ def _result(result: CommandResult) -> JSONResponse:
 
 
 def _command(summary: str, *commands: Command, status: int = 200) -> dict[str, Any]:
-    ok = {"description": summary, "headers": _CREATED if status == 201 else _HEADERS, "model": ItemOut}
-    return {
-        "response_model": ItemOut,
-        "status_code": status,
-        "responses": {status: ok, **COMMAND},
-        **callers(*commands),
-    }
+    return command_route(ItemOut, "item", summary, COMMAND, *commands, status=status)
 
 
 @router.post("", **_command("The planned item", Command.PLAN, status=201))

@@ -30,7 +30,7 @@ from projections import READS, InvalidQuery, ReadModel
 router = APIRouter(tags=["reads (projections)"])
 _ITEM = "0b7e4c1e-9a43-4c59-a1c2-7f1f3a0e5d11"
 
-_FRESHNESS = {
+FRESHNESS = {
     "Projection-Position": {"description": "Log position the answer reflects", "schema": {"type": "integer"}},
     "Projection-Wait": {
         "description": "Only with Wait-For-Position: how the wait ended (`not-admitted`: too many reads"
@@ -95,11 +95,20 @@ Fresh = Annotated[Freshness, Depends(freshness)]
 Watch = Annotated[PositionWatch, Depends(get_position_watch)]
 
 
-async def _prepare(
-    actor: Actor, reads: ReadModel, query: str, fresh: Freshness, watch: PositionWatch
+async def prepare(
+    actor: Actor,
+    reads: ReadModel,
+    query: str,
+    fresh: Freshness,
+    watch: PositionWatch,
+    command: Command = Command.READ,
 ) -> dict[str, str]:
-    """Authorize, wait (bounded, on the event loop) for read-your-writes, say what the answer reflects."""
-    authorize(actor, Command.READ_AUDIT_TRAIL if query == "audit_trail" else Command.READ)
+    """Authorize `command`, wait (bounded, on the event loop) for read-your-writes of the projections
+    behind `query` (projections.READS), and return the freshness headers the answer sends.
+
+    Raises PermissionDenied, or InvalidQuery when Wait-For-Position lies beyond the log's head.
+    """
+    authorize(actor, command)
     names = READS[query]
     headers = {}
     if fresh.position is not None:
@@ -127,15 +136,15 @@ def _page(model: type[BaseModel], page: Any) -> dict[str, Any]:
     return {"items": items, "next_cursor": page.next_cursor}
 
 
-def _ok(model: Any, command: Command = Command.READ) -> dict[str, Any]:
+def read_route(model: Any, command: Command = Command.READ) -> dict[str, Any]:
     return {
         "response_model": model,
-        "responses": {200: {"model": model, "headers": _FRESHNESS}, **READ},
+        "responses": {200: {"model": model, "headers": FRESHNESS}, **READ},
         **callers(command),
     }
 
 
-@router.get("/queues/review", **_ok(list[ReviewQueueEntry]))
+@router.get("/queues/review", **read_route(list[ReviewQueueEntry]))
 async def review_queue(
     actor: CurrentActor,
     reads: Reads,
@@ -153,7 +162,7 @@ async def review_queue(
     reviews only for its own department (department_head), your department's items only.
     `department` shows that department's waits instead.
     """
-    headers = await _prepare(actor, reads, "review_queue", fresh, watch)
+    headers = await prepare(actor, reads, "review_queue", fresh, watch)
     mine = frozenset({actor.department})
     own = {s.value: actor.department for s in Stage if reach(actor, Command.approve(s)) == mine}
 
@@ -164,7 +173,7 @@ async def review_queue(
     return JSONResponse(await run_in_threadpool(rows), headers=headers)
 
 
-@router.get("/items", **_ok(Page[ItemStatusRow]))
+@router.get("/items", **read_route(Page[ItemStatusRow]))
 async def list_items(
     actor: CurrentActor,
     reads: Reads,
@@ -182,7 +191,7 @@ async def list_items(
     limit: Limit = 50,
 ) -> JSONResponse:
     """Items with their status and milestones, newest plan first."""
-    headers = await _prepare(actor, reads, "list_items", fresh, watch)
+    headers = await prepare(actor, reads, "list_items", fresh, watch)
 
     def page() -> dict[str, Any]:
         return _page(ItemStatusRow, reads.list_items(state, department, platform, campaign, cursor, limit))
@@ -190,7 +199,7 @@ async def list_items(
     return JSONResponse(await run_in_threadpool(page), headers=headers)
 
 
-@router.get("/publications", **_ok(Page[PublicationRow]))
+@router.get("/publications", **read_route(Page[PublicationRow]))
 async def publications(
     actor: CurrentActor,
     reads: Reads,
@@ -202,7 +211,7 @@ async def publications(
     limit: Limit = 50,
 ) -> JSONResponse:
     """Publications, newest first."""
-    headers = await _prepare(actor, reads, "publications", fresh, watch)
+    headers = await prepare(actor, reads, "publications", fresh, watch)
 
     def page() -> dict[str, Any]:
         return _page(PublicationRow, reads.publications(item_id, platform, cursor, limit))
@@ -210,12 +219,12 @@ async def publications(
     return JSONResponse(await run_in_threadpool(page), headers=headers)
 
 
-@router.get("/items/{item_id}/metrics", **_ok(ItemMetrics))
+@router.get("/items/{item_id}/metrics", **read_route(ItemMetrics))
 async def item_metrics(
     item_id: ItemId, actor: CurrentActor, reads: Reads, items: Items, fresh: Fresh, watch: Watch
 ) -> JSONResponse:
     """The latest counters per platform with derived rates, and every observation."""
-    headers = await _prepare(actor, reads, "item_metrics", fresh, watch)
+    headers = await prepare(actor, reads, "item_metrics", fresh, watch)
 
     def body() -> dict[str, Any]:
         metrics = reads.item_metrics(item_id)
@@ -226,7 +235,7 @@ async def item_metrics(
     return JSONResponse(await run_in_threadpool(body), headers=headers)
 
 
-@router.get("/audit-trail", **_ok(Page[AuditEntry], Command.READ_AUDIT_TRAIL))
+@router.get("/audit-trail", **read_route(Page[AuditEntry], Command.READ_AUDIT_TRAIL))
 async def audit_trail(
     actor: CurrentActor,
     reads: Reads,
@@ -249,7 +258,7 @@ async def audit_trail(
     limit: Limit = 50,
 ) -> JSONResponse:
     """Every event of every aggregate in log order (auditors and management)."""
-    headers = await _prepare(actor, reads, "audit_trail", fresh, watch)
+    headers = await prepare(actor, reads, "audit_trail", fresh, watch, Command.READ_AUDIT_TRAIL)
 
     def page() -> dict[str, Any]:
         return _page(AuditEntry, reads.audit_trail(aggregate_id, actor_id, from_, to, cursor, limit))

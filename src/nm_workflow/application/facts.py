@@ -1,0 +1,159 @@
+"""What the evaluation figures need to know of each content item, folded from its events.
+
+`ItemFacts` is plain JSON data, so that the `quarterly_evaluation` projection
+can keep it in a table between batches, and `reports reproduce` can build it
+in memory from the log alone: both fold the same events with `fold`, and both
+compute the figures from the facts with nm_workflow.application.figures.
+Times are kept as ISO 8601 text in UTC, exactly as the events carry them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any, TypedDict
+
+from eventsourcing.utils import get_topic
+
+from nm_workflow.domain.content_item import ContentItem
+from nm_workflow.domain.roles import Stage
+
+
+class ItemFacts(TypedDict):
+    item_id: str
+    department: str
+    platforms: list[str]
+    planned_at: str
+    """When the Planned event was recorded."""
+    planned_publish_date: str | None
+    closed: str | None
+    """'withdrawn', 'cancelled' or None."""
+    publications: dict[str, str]
+    """platform -> published_at (the time the command reported)."""
+    metrics: dict[str, dict[str, list[Any]]]
+    """platform -> counter -> [observed_at, total] of the latest observation reporting it."""
+    waiting: list[str] | None
+    """[stage, since] of the review stage the item waits at, if any."""
+    reviews: list[list[str]]
+    """[stage, since, decided_at, outcome] of every decided review stage; outcome 'approved' or
+    'changes_requested'."""
+    changes: dict[str, int]
+    """stage -> number of ChangesRequested."""
+    first_pass: bool | None
+    """True: fully approved before any change request; False: changes were requested first."""
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def _planned(e: Any) -> ItemFacts:
+    return ItemFacts(
+        item_id=str(e.originator_id),
+        department=e.department,
+        platforms=list(e.platforms),
+        planned_at=_iso(e.timestamp),
+        planned_publish_date=None if e.planned_publish_date is None else e.planned_publish_date.isoformat(),
+        closed=None,
+        publications={},
+        metrics={},
+        waiting=None,
+        reviews=[],
+        changes={},
+        first_pass=None,
+    )
+
+
+def _close_wait(facts: ItemFacts, e: Any, outcome: str | None) -> None:
+    """End the open wait; decided ones (approved, changes requested) are kept for the figures."""
+    if facts["waiting"] is not None and outcome is not None:
+        stage, since = facts["waiting"]
+        facts["reviews"].append([stage, since, _iso(e.timestamp), outcome])
+    facts["waiting"] = None
+
+
+def _review_requested(facts: ItemFacts, e: Any) -> None:
+    _close_wait(facts, e, None)
+    facts["waiting"] = [e.stage, _iso(e.timestamp)]
+
+
+def _approved(following: Stage | None) -> Callable[[ItemFacts, Any], None]:
+    def apply(facts: ItemFacts, e: Any) -> None:
+        _close_wait(facts, e, "approved")
+        if following is not None:
+            facts["waiting"] = [following.value, _iso(e.timestamp)]
+        elif facts["first_pass"] is None:
+            facts["first_pass"] = True
+
+    return apply
+
+
+def _changes_requested(facts: ItemFacts, e: Any) -> None:
+    _close_wait(facts, e, "changes_requested")
+    facts["changes"][e.stage] = facts["changes"].get(e.stage, 0) + 1
+    if facts["first_pass"] is None:
+        facts["first_pass"] = False
+
+
+def _superseded(facts: ItemFacts, e: Any) -> None:
+    _close_wait(facts, e, None)
+
+
+def _published(facts: ItemFacts, e: Any) -> None:
+    facts["publications"][e.platform] = _iso(e.published_at)
+
+
+def _metrics_recorded(facts: ItemFacts, e: Any) -> None:
+    # Each counter keeps the total of the latest observation (by observed_at) that reported it:
+    # an observation recorded late does not replace a newer one.
+    latest = facts["metrics"].setdefault(e.platform, {})
+    for counter, total in e.counters.items():
+        known = latest.get(counter)
+        if known is None or datetime.fromisoformat(known[0]) <= e.observed_at:
+            latest[counter] = [_iso(e.observed_at), total]
+
+
+def _closed(state: str) -> Callable[[ItemFacts, Any], None]:
+    def apply(facts: ItemFacts, e: Any) -> None:
+        _close_wait(facts, e, None)
+        facts["closed"] = state
+
+    return apply
+
+
+_FOLDS: dict[str, Callable[[ItemFacts, Any], None]] = {
+    "Drafted": _superseded,
+    "ReviewRequested": _review_requested,
+    "EditoriallyApproved": _approved(Stage.DEPARTMENT_HEAD),
+    "DepartmentHeadApproved": _approved(Stage.LEGAL),
+    "LegallyApproved": _approved(None),
+    "ChangesRequested": _changes_requested,
+    "Published": _published,
+    "MetricsRecorded": _metrics_recorded,
+    "Withdrawn": _closed("withdrawn"),
+    "Cancelled": _closed("cancelled"),
+}
+EVENT_NAMES: tuple[str, ...] = ("Planned", *_FOLDS)
+"""The ContentItem events the figures are computed from."""
+TOPICS: tuple[str, ...] = tuple(sorted(get_topic(getattr(ContentItem, name)) for name in EVENT_NAMES))
+
+
+def fold(facts: dict[str, ItemFacts], event: Any) -> str | None:
+    """Apply one ContentItem event to the facts of its item; the item id, or None if not relevant."""
+    name = type(event).__name__
+    if not isinstance(event, ContentItem.Event) or name not in EVENT_NAMES:
+        return None
+    item_id = str(event.originator_id)
+    if name == "Planned":
+        facts[item_id] = _planned(event)
+    elif item_id in facts:
+        _FOLDS[name](facts[item_id], event)
+    return item_id
+
+
+def fold_all(events: Iterable[Any]) -> dict[str, ItemFacts]:
+    """The facts of every item, from events in log order."""
+    facts: dict[str, ItemFacts] = {}
+    for event in events:
+        fold(facts, event)
+    return facts

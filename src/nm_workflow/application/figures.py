@@ -1,0 +1,250 @@
+"""The evaluation figures (Ch. 4.4, 6.2): one registry, one pure computation.
+
+Each `Figure` has a name (the column of `quarterly_evaluation`), a unit, a
+formula and the events that feed it; the same registry renders the table of
+docs/projections.md (`figures_markdown`). `figures_of` computes every figure
+of one row's `Cell` (its items and publications; which ones is
+nm_workflow.application.figure_rows), for the projection, the sign-off and
+`reports reproduce` alike.
+
+Figures whose source has no events yet (compliance findings, channel
+followers, interactions, feedback) are NULL: their `compute` is `_not_recorded`
+until the aggregates that feed them exist.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from functools import cached_property, lru_cache
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from nm_workflow.application.facts import ItemFacts
+from nm_workflow.domain.roles import Stage
+
+Value = int | float | None
+
+
+@dataclass(frozen=True)
+class Parameters:
+    """What the figures depend on besides the events; recorded with every sign-off."""
+
+    time_zone: str
+    review_stage_hours: int
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Publication:
+    item: ItemFacts
+    platform: str
+    published_at: datetime
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One row's inputs: the items and the publications it counts."""
+
+    items: list[ItemFacts]
+    publications: list[Publication]
+    parameters: Parameters
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    unit: str
+    formula: str
+    feeds: str
+    compute: Callable[[Cell], Value]
+    type: Literal["int", "real"] = "real"
+
+
+# --- helpers -------------------------------------------------------------------------
+
+
+# Rows are recomputed from the same items over and over: parse each time text once.
+@lru_cache(maxsize=1 << 16)
+def moment(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+@lru_cache(maxsize=1 << 16)
+def local_day(text: str, zone: ZoneInfo) -> date:
+    """The day a moment (ISO text) falls on in `zone`."""
+    return moment(text).astimezone(zone).date()
+
+
+def _hours(start: str | datetime, end: str | datetime) -> float:
+    first = moment(start) if isinstance(start, str) else start
+    last = moment(end) if isinstance(end, str) else end
+    return (last - first).total_seconds() / 3600
+
+
+def _median(values: Sequence[float]) -> float | None:
+    return statistics.median(sorted(values)) if values else None
+
+
+def _p90(values: Sequence[float]) -> float | None:
+    """Nearest rank: the smallest value with at least 90% of the values at or below it."""
+    return sorted(values)[math.ceil(0.9 * len(values)) - 1] if values else None
+
+
+def _share(hits: int, total: int) -> float | None:
+    return hits / total if total else None
+
+
+def _decided(cell: Cell, stage: str | None = None) -> list[list[str]]:
+    return [r for item in cell.items for r in item["reviews"] if stage is None or r[0] == stage]
+
+
+def _within_deadline(cell: Cell) -> float | None:
+    decided = _decided(cell)
+    limit = cell.parameters.review_stage_hours
+    return _share(sum(_hours(r[1], r[2]) <= limit for r in decided), len(decided))
+
+
+def _total(publication: Publication, counter: str) -> int | None:
+    reported = publication.item["metrics"].get(publication.platform, {}).get(counter)
+    return None if reported is None else int(reported[1])
+
+
+def _sum(cell: Cell, counter: str) -> int | None:
+    totals = [t for p in cell.publications if (t := _total(p, counter)) is not None]
+    return sum(totals) if totals else None
+
+
+def _interaction_rate(cell: Cell) -> float | None:
+    engaged = impressions = 0
+    for p in cell.publications:
+        shown = _total(p, "impressions")
+        if shown is not None:
+            impressions += shown
+            engaged += sum(_total(p, n) or 0 for n in ("likes", "comments", "shares", "saves"))
+    return engaged / impressions if impressions else None
+
+
+def _conversion_rate(cell: Cell) -> float | None:
+    conversions = clicks = 0
+    for p in cell.publications:
+        clicked, converted = _total(p, "clicks"), _total(p, "conversions")
+        if clicked is not None and converted is not None:
+            clicks, conversions = clicks + clicked, conversions + converted
+    return conversions / clicks if clicks else None
+
+
+def _first_pass(cell: Cell) -> float | None:
+    decided = [item["first_pass"] for item in cell.items if item["first_pass"] is not None]
+    return _share(sum(decided), len(decided))
+
+
+def _plan_to_publish(cell: Cell) -> list[float]:
+    return [_hours(p.item["planned_at"], p.published_at) for p in cell.publications]
+
+
+def _not_recorded(cell: Cell) -> Value:  # noqa: ARG001
+    return None
+
+
+def _review_median(stage: Stage) -> Figure:
+    return Figure(
+        f"review_median_hours_{stage.value}",
+        "hours",
+        f"median of (decided_at - waiting_since) over decided {stage.value} review stages",
+        "ReviewRequested, EditoriallyApproved, DepartmentHeadApproved, LegallyApproved, ChangesRequested",
+        lambda cell: _median([_hours(r[1], r[2]) for r in _decided(cell, stage.value)]),
+    )
+
+
+def _changes(stage: Stage) -> Figure:
+    return Figure(
+        f"changes_requested_{stage.value}",
+        "count",
+        f"ChangesRequested events at the {stage.value} stage",
+        "ChangesRequested",
+        lambda cell: sum(item["changes"].get(stage.value, 0) for item in cell.items),
+        "int",
+    )
+
+
+def _pending(
+    name: str, unit: str, formula: str, feeds: str, type_: Literal["int", "real"] = "real"
+) -> Figure:
+    return Figure(name, unit, formula, f"{feeds} (not recorded yet: always NULL)", _not_recorded, type_)
+
+
+_ITEM_EVENTS = "Planned"
+FIGURES: tuple[Figure, ...] = (
+    Figure("items_planned", "count", "items counted in the period", _ITEM_EVENTS,
+           lambda cell: len(cell.items), "int"),
+    Figure("items_published", "count", "distinct items with a publication in the period", "Published",
+           lambda cell: len({p.item["item_id"] for p in cell.publications}), "int"),
+    Figure("items_withdrawn", "count", "items counted in the period that were withdrawn", "Withdrawn",
+           lambda cell: sum(item["closed"] == "withdrawn" for item in cell.items), "int"),
+    Figure("items_cancelled", "count", "items counted in the period that were cancelled", "Cancelled",
+           lambda cell: sum(item["closed"] == "cancelled" for item in cell.items), "int"),
+    Figure("plan_to_publish_median_hours", "hours",
+           "median of (published_at - time the item was planned) over the period's publications",
+           "Planned, Published", lambda cell: _median(_plan_to_publish(cell))),
+    Figure("plan_to_publish_p90_hours", "hours",
+           "90th percentile (nearest rank) of the same durations", "Planned, Published",
+           lambda cell: _p90(_plan_to_publish(cell))),
+    *(_review_median(stage) for stage in Stage),
+    Figure("reviews_within_deadline_share", "share 0-1",
+           "decided review stages with (decided_at - waiting_since) <= review_stage_hours / decided stages",
+           "ReviewRequested, the three approvals, ChangesRequested", _within_deadline),
+    Figure("first_pass_approval_rate", "share 0-1",
+           "items fully approved before any change request / items fully approved or sent back",
+           "LegallyApproved, ChangesRequested", _first_pass),
+    *(_changes(stage) for stage in Stage),
+    _pending("compliance_findings_per_revision", "findings per revision",
+             "compliance findings / drafted revisions", "compliance pre-check findings"),
+    Figure("impressions", "count", "sum of the latest impressions total of each publication",
+           "MetricsRecorded", lambda cell: _sum(cell, "impressions"), "int"),
+    Figure("reach", "count", "sum of the latest reach total of each publication", "MetricsRecorded",
+           lambda cell: _sum(cell, "reach"), "int"),
+    Figure("interaction_rate", "share",
+           "sum(likes + comments + shares + saves) / sum(impressions), publications reporting impressions",
+           "MetricsRecorded", _interaction_rate),
+    Figure("conversion_rate", "share",
+           "sum(conversions) / sum(clicks), over publications reporting both", "MetricsRecorded",
+           _conversion_rate),
+    _pending("follower_growth", "followers", "followers at the period's end - at its start",
+             "FollowersRecorded", "int"),
+    _pending("interactions_received", "count", "interactions received in the period", "InteractionReceived",
+             "int"),
+    _pending("interactions_answered_in_time_share", "share 0-1",
+             "interactions first answered within their deadline / interactions received",
+             "InteractionReceived, Responded"),
+    _pending("first_response_median_hours", "hours", "median of (first response - received)",
+             "InteractionReceived, Responded"),
+    _pending("interactions_negative_share", "share 0-1", "negative interactions / interactions received",
+             "InteractionReceived"),
+    _pending("escalations_opened", "count", "escalations opened in the period", "Escalated", "int"),
+    _pending("escalations_closed_in_time_share", "share 0-1",
+             "escalations resolved within their deadline / escalations opened", "Escalated, Resolved"),
+    _pending("feedback_received", "count", "feedback submitted in the period", "FeedbackSubmitted", "int"),
+    _pending("feedback_closed", "count", "feedback closed in the period", "FeedbackClosed", "int"),
+)  # fmt: skip
+NAMES: tuple[str, ...] = tuple(f.name for f in FIGURES)
+
+
+def figures_of(inputs: Cell) -> dict[str, Value]:
+    return {figure.name: figure.compute(inputs) for figure in FIGURES}
+
+
+def figures_markdown() -> str:
+    """The figure table of docs/projections.md."""
+    lines = ["| figure | unit | formula | fed by |", "|---|---|---|---|"]
+    lines += [f"| `{f.name}` | {f.unit} | {f.formula} | {f.feeds} |" for f in FIGURES]
+    return "\n".join(lines)

@@ -1,0 +1,125 @@
+"""Evaluations (Ch. 6.1 periodic checks, Ch. 6.2 quarterly evaluations): commands and reads."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import JSONResponse
+
+from nm_workflow.application.commands import CommandResult
+from nm_workflow.application.evaluations import Evaluations
+from nm_workflow.application.security import Command
+from nm_workflow.interface.http.deps import Context, CurrentActor
+from nm_workflow.interface.http.openapi import callers
+from nm_workflow.interface.http.responses import command_response, command_route, etag_header
+from nm_workflow.interface.http.routes_items import COMMAND, READ
+from nm_workflow.interface.http.schemas_evaluations import (
+    ClosureIn,
+    DriftOut,
+    EvaluationIn,
+    EvaluationOut,
+    FindingIn,
+    RecommendationIn,
+    SignOffIn,
+)
+
+router = APIRouter(prefix="/evaluations", tags=["supervision"])
+_ETAG = etag_header("evaluation")
+
+
+def get_evaluations(request: Request) -> Evaluations:
+    evaluations: Evaluations = request.app.state.evaluations
+    return evaluations
+
+
+EvaluationsDep = Annotated[Evaluations, Depends(get_evaluations)]
+
+
+def _result(result: CommandResult) -> JSONResponse:
+    return command_response(result, EvaluationOut, "/evaluations")
+
+
+def _command(summary: str, command: Command, status: int = 200) -> dict[str, Any]:
+    return command_route(EvaluationOut, "evaluation", summary, COMMAND, command, status=status)
+
+
+@router.post("", **_command("The opened evaluation", Command.OPEN_EVALUATION, 201))
+def open_evaluation(body: EvaluationIn, ctx: Context, evaluations: EvaluationsDep) -> JSONResponse:
+    """Open a periodic check or a quarterly evaluation of a period (management)."""
+    return _result(evaluations.open(ctx, body.model_dump(mode="python")))
+
+
+@router.post(
+    "/{evaluation_id}/findings", **_command("The evaluation with the new finding", Command.RECORD_FINDINGS)
+)
+def record_findings(
+    evaluation_id: UUID, body: FindingIn, ctx: Context, evaluations: EvaluationsDep
+) -> JSONResponse:
+    """Record results or problems, pointing at items and figures (Ch. 6.1)."""
+    return _result(evaluations.record_findings(ctx, evaluation_id, body.model_dump(mode="python")))
+
+
+@router.post(
+    "/{evaluation_id}/recommendations",
+    **_command("The evaluation with the new recommendation", Command.MAKE_RECOMMENDATION),
+)
+def make_recommendation(
+    evaluation_id: UUID, body: RecommendationIn, ctx: Context, evaluations: EvaluationsDep
+) -> JSONResponse:
+    """Propose an improvement with an owner department and a due date (Ch. 6.2)."""
+    return _result(evaluations.make_recommendation(ctx, evaluation_id, body.model_dump(mode="python")))
+
+
+@router.post(
+    "/{evaluation_id}/recommendations/{number}/closure",
+    **_command("The evaluation, recommendation closed", Command.CLOSE_RECOMMENDATION),
+)
+def close_recommendation(
+    evaluation_id: UUID,
+    number: Annotated[int, Path(ge=1, le=10_000)],
+    body: ClosureIn,
+    ctx: Context,
+    evaluations: EvaluationsDep,
+) -> JSONResponse:
+    """Record what was done about a recommendation; also after the sign-off."""
+    return _result(
+        evaluations.close_recommendation(ctx, evaluation_id, number, body.model_dump(mode="python"))
+    )
+
+
+@router.post(
+    "/{evaluation_id}/sign-off",
+    **_command("The signed-off evaluation with its frozen figures", Command.SIGN_OFF_EVALUATION),
+)
+def sign_off(
+    evaluation_id: UUID, ctx: Context, evaluations: EvaluationsDep, body: SignOffIn | None = None
+) -> JSONResponse:
+    """Freeze the figures the log gives now, with their log position (another manager than the opener)."""
+    return _result(evaluations.sign_off(ctx, evaluation_id, body.comment if body else None))
+
+
+@router.get(
+    "/{evaluation_id}",
+    response_model=EvaluationOut,
+    responses={200: {"headers": _ETAG}, **READ},
+    **callers(Command.READ_EVALUATIONS),
+)
+def get_evaluation(evaluation_id: UUID, actor: CurrentActor, evaluations: EvaluationsDep) -> JSONResponse:
+    """The evaluation; once signed off, exactly the figures signed off, whatever arrived later."""
+    body = EvaluationOut.model_validate(evaluations.get(actor, evaluation_id)).model_dump(mode="json")
+    return JSONResponse(body, headers={"ETag": f'"{body["version"]}"'})
+
+
+@router.get(
+    "/{evaluation_id}/drift",
+    response_model=DriftOut,
+    responses={**READ, 409: COMMAND[409]},
+    **callers(Command.READ_EVALUATIONS),
+)
+def drift(evaluation_id: UUID, actor: CurrentActor, evaluations: EvaluationsDep) -> JSONResponse:
+    """How the figures the log gives now differ from the signed-off ones, figure by figure."""
+    return JSONResponse(
+        DriftOut.model_validate(evaluations.drift(actor, evaluation_id)).model_dump(mode="json")
+    )
