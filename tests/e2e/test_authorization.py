@@ -33,6 +33,35 @@ SCOPES: dict[Command, dict[Role, str]] = {
     Command.RECORD_METRICS: {Role.DATA_ANALYST: ANY},
     Command.WITHDRAW: {M: OWN, L: ANY, Role.MANAGEMENT: ANY},
     Command.CANCEL: {M: OWN, Role.MANAGEMENT: ANY},
+    Command.RECEIVE_INTERACTION: {Role.CUSTOMER_SERVICE: ANY, Role.SERVICE: ANY},
+    Command.RESPOND_TO_INTERACTION: {Role.CUSTOMER_SERVICE: ANY},
+    Command.ESCALATE_INTERACTION: {Role.CUSTOMER_SERVICE: ANY},
+    Command.HANDLE_INTERACTION: {
+        H: OWN,
+        M: OWN,
+        E: OWN,
+        L: OWN,
+        Role.DATA_ANALYST: OWN,
+        Role.CUSTOMER_SERVICE: OWN,
+    },  # fmt: skip
+    Command.RESOLVE_INTERACTION: {Role.CUSTOMER_SERVICE: ANY},
+    Command.REOPEN_INTERACTION: {Role.CUSTOMER_SERVICE: ANY, Role.MANAGEMENT: ANY},
+    Command.ERASE_INTERACTION: {Role.MANAGEMENT: ANY},
+    Command.REGISTER_CHANNEL_ACCOUNT: {M: OWN, Role.MANAGEMENT: ANY},
+    Command.RECORD_FOLLOWERS: {Role.DATA_ANALYST: ANY, Role.SERVICE: ANY},
+    Command.RETIRE_CHANNEL_ACCOUNT: {M: OWN, Role.MANAGEMENT: ANY},
+    Command.SUBMIT_FEEDBACK: {role: ANY for role in Role if role is not Role.ADMIN},
+    Command.TRIAGE_FEEDBACK: {H: OWN, Role.MANAGEMENT: ANY},
+    Command.RECORD_IMPROVEMENT: {
+        H: OWN,
+        M: OWN,
+        E: OWN,
+        L: OWN,
+        Role.DATA_ANALYST: OWN,
+        Role.CUSTOMER_SERVICE: OWN,
+        Role.MANAGEMENT: OWN,
+    },  # fmt: skip
+    Command.CLOSE_FEEDBACK: {H: OWN, Role.MANAGEMENT: OWN},
     # Supervision is central; a department head closes only recommendations its department owns.
     Command.OPEN_EVALUATION: {Role.MANAGEMENT: ANY},
     Command.RECORD_FINDINGS: {Role.MANAGEMENT: ANY},
@@ -228,7 +257,12 @@ ROUTES += [
         Command.REGISTER_CHANNEL_ACCOUNT,
         lambda api: (
             "/channel-accounts",
-            {"platform": "weibo", "account_id": f"r-{next(_fresh)}", "account_name": "A"},
+            {
+                "platform": "weibo",
+                "account_id": f"r-{next(_fresh)}",
+                "account_name": "A",
+                "department": "marketing",
+            },
         ),
     ),
     Route(

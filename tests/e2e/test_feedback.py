@@ -21,7 +21,9 @@ def test_feedback_goes_from_submission_to_an_adopted_improvement(api: Api) -> No
     path = f"/feedback/{feedback}"
     manager = api.key("max", Role.MANAGEMENT, "management")
     legal_head = api.key("lee", Role.DEPARTMENT_HEAD, "legal")
-    not_yet = api.post(f"{path}/improvements", {"description": "x"}, legal_head)
+    # Before triage the feedback is its submitter's department's (ADR 0016: checked first).
+    marketing_head = api.key("hal", Role.DEPARTMENT_HEAD, "marketing")
+    not_yet = api.post(f"{path}/improvements", {"description": "x"}, marketing_head)
     assert not_yet.json()["type"] == "/problems/feedback-not-triaged"
     triaged = api.post(f"{path}/triage", {"department": "legal", "owner_id": "lee"}, manager)
     assert (triaged.json()["state"], triaged.json()["department"]) == ("triaged", "legal")
@@ -31,7 +33,7 @@ def test_feedback_goes_from_submission_to_an_adopted_improvement(api: Api) -> No
         f"{path}/improvements", {"description": "x"}, api.key("hank", Role.DEPARTMENT_HEAD, "sales")
     )
     assert other.status_code == 403
-    assert other.json()["type"] == "/problems/not-the-owning-department"
+    assert other.json()["type"] == "/problems/wrong-department"
     improved = api.post(
         f"{path}/improvements", {"description": "Checklist published", "policy_ref": "p-12"}, legal_head
     )

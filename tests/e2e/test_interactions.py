@@ -43,7 +43,7 @@ def test_a_complaint_is_received_answered_escalated_handled_and_resolved(api: Ap
     marketing_head = api.key("hank", Role.DEPARTMENT_HEAD, "marketing")
     refused = api.post(f"{path}/handling", {"note": "not ours"}, marketing_head)
     assert refused.status_code == 403
-    assert refused.json()["type"] == "/problems/not-the-handling-department"
+    assert refused.json()["type"] == "/problems/wrong-department"
     logistics_head = api.key("lena", Role.DEPARTMENT_HEAD, "logistics")
     handled = api.post(f"{path}/handling", {"note": "re-sent by express"}, logistics_head)
     assert handled.status_code == 200, handled.text

@@ -15,7 +15,6 @@ from nm_workflow.domain.errors import (
     InteractionResolved,
     InvalidInteractionTime,
     NotEscalated,
-    NotTheHandlingDepartment,
     RuleViolation,
 )
 from nm_workflow.domain.interaction import Interaction
@@ -105,22 +104,19 @@ def test_escalation_to_the_department_it_is_with_is_refused() -> None:
         received().escalate(department="customer_service", reason="x", escalated_at=T0)
 
 
-def test_only_the_department_escalated_to_handles_it() -> None:
+def test_handling_records_who_handled_it_once() -> None:
+    # Which department may handle it is the write path's check (ADR 0016): tests/e2e.
     interaction = escalated()
-    with pytest.raises(NotTheHandlingDepartment):
-        interaction.handle(note="n", handled_at=T0, handler_id="hank", handler_department="marketing")
-    interaction.handle(
-        note="re-sent", handled_at=T0 + timedelta(hours=3), handler_id="lena", handler_department="logistics"
-    )
+    interaction.handle(note="re-sent", handled_at=T0 + timedelta(hours=3), handler_id="lena")
     assert interaction.state is InteractionState.HANDLED
     assert interaction.escalations[-1]["handled_by"] == "lena"
     with pytest.raises(NotEscalated):
-        interaction.handle(note="n", handled_at=T0, handler_id="lena", handler_department="logistics")
+        interaction.handle(note="n", handled_at=T0, handler_id="lena")
 
 
 def test_handling_without_escalation_is_refused() -> None:
     with pytest.raises(NotEscalated):
-        received().handle(note="n", handled_at=T0, handler_id="lena", handler_department="customer_service")
+        received().handle(note="n", handled_at=T0, handler_id="lena")
 
 
 def test_resolving_waits_for_the_department_escalated_to() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Generic, TypeVar
 from uuid import UUID, uuid4
 
@@ -26,6 +27,7 @@ from nm_workflow.application.security import Actor, Command, authorize
 from nm_workflow.application.store import EventStore
 from nm_workflow.domain.errors import DomainError
 from nm_workflow.domain.metadata import EventMetadata, WorkflowAggregate, recording
+from nm_workflow.domain.roles import Role
 
 A = TypeVar("A", bound=WorkflowAggregate)
 
@@ -83,25 +85,28 @@ class CommandRunner(Generic[A]):
         current = None if target is None else self.load(target, ctx.expected_version)
         if current is not None:
             role = authorize(ctx.actor, command, department_of(current))
-        aggregate, record = self._decide(ctx, role, command, request, current, decide)
-        if current is None:  # a new aggregate: its department is known once decided
-            admitted = authorize(ctx.actor, command, department_of(aggregate))
-            if admitted != role:  # another of the actor's roles reaches it: record that one
-                aggregate, record = self._decide(ctx, admitted, command, request, current, decide)
+        aggregate, role = self._decide(ctx, role, command, partial(decide, current), new=current is None)
+        with recording(self._metadata(ctx, role)):
+            record = self._record(ctx, command, request, aggregate, created=current is None)
         return self._save(ctx, request, aggregate, record, created=target is None)
 
     def _decide(
-        self,
-        ctx: CommandContext,
-        role: str,
-        command: Command,
-        request: str,
-        current: A | None,
-        decide: Callable[[A | None], A],
-    ) -> tuple[A, IdempotencyRecord | None]:
+        self, ctx: CommandContext, role: Role, command: Command, decide: Callable[[], A], *, new: bool
+    ) -> tuple[A, Role]:
+        """The aggregate `decide` returns, recorded as `role`, and the role it was recorded as.
+
+        A new aggregate's department is known only once decided: it is authorized then (ADR 0016),
+        and decided again as another of the actor's roles when that one is the role reaching it.
+        Raises WrongDepartment when none does.
+        """
         with recording(self._metadata(ctx, role)):
-            aggregate = decide(current)
-            return aggregate, self._record(ctx, command, request, aggregate, created=current is None)
+            aggregate = decide()
+        if new:
+            admitted = authorize(ctx.actor, command, department_of(aggregate))
+            if admitted != role:
+                with recording(self._metadata(ctx, admitted)):
+                    return decide(), admitted
+        return aggregate, role
 
     def _save(
         self,
@@ -219,15 +224,16 @@ class CommandRunner(Generic[A]):
         A decision the domain refuses is returned as its error and the others are saved;
         ConcurrentModification means none was saved (another writer had one of the ids).
         Idempotency keys do not apply: each aggregate's id must make repeats harmless.
+        Each new aggregate's department is authorized as in `run`: WrongDepartment means none
+        was saved.
         """
         role = authorize(ctx.actor, command)
         made: dict[UUID, A | DomainError] = {}
-        with recording(self._metadata(ctx, role)):
-            for target, decide in decisions.items():
-                try:
-                    made[target] = decide()
-                except DomainError as error:
-                    made[target] = error
+        for target, decide in decisions.items():
+            try:
+                made[target] = self._decide(ctx, role, command, decide, new=True)[0]
+            except DomainError as error:
+                made[target] = error
         created = [a for a in made.values() if not isinstance(a, DomainError)]
         if created:
             self._store.record(*created)

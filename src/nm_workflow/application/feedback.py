@@ -67,19 +67,14 @@ class FeedbackService(AggregateReads[Feedback]):
         policy_ref: str | None,
     ) -> CommandResult:
         request = {"description": description, "item_id": item_id, "policy_ref": policy_ref}
-        return self._runner.step(
-            ctx, Command.RECORD_IMPROVEMENT, target, request, Feedback.record_improvement,
-            **request, recorder_department=ctx.actor.department,
-        )  # fmt: skip
+        method = Feedback.record_improvement
+        return self._runner.step(ctx, Command.RECORD_IMPROVEMENT, target, request, method, **request)
 
     def close(
         self, ctx: CommandContext, target: UUID, outcome: FeedbackOutcome, reason: str | None
     ) -> CommandResult:
         request = {"outcome": outcome, "reason": reason}
-        return self._runner.step(
-            ctx, Command.CLOSE_FEEDBACK, target, request, Feedback.close,
-            **request, closer_department=ctx.actor.department,
-        )  # fmt: skip
+        return self._runner.step(ctx, Command.CLOSE_FEEDBACK, target, request, Feedback.close, **request)
 
     def _view(self, aggregate: Feedback) -> dict[str, Any]:
         return feedback_view(aggregate)

@@ -210,7 +210,6 @@ class Interactions(AggregateReads[Interaction]):
         return self._runner.step(
             ctx, Command.HANDLE_INTERACTION, target, {"note": note}, Interaction.handle,
             note=note, handled_at=self._clock(), handler_id=ctx.actor.actor_id,
-            handler_department=ctx.actor.department,
         )  # fmt: skip
 
     def resolve(self, ctx: CommandContext, target: UUID, outcome: str) -> CommandResult:

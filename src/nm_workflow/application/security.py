@@ -135,6 +135,23 @@ ANY_DEPARTMENT: dict[Command, frozenset[Role]] = {
     Command.CANCEL: frozenset({Role.MANAGEMENT}),
     Command.READ: PERMISSIONS[Command.READ],
     Command.READ_AUDIT_TRAIL: PERMISSIONS[Command.READ_AUDIT_TRAIL],
+    # Interactions: customer service answers for every department, since an escalation moves the
+    # interaction to the department that must deal with it; services pull from every platform.
+    # Handling stays with the department it was escalated to (own).
+    Command.RECEIVE_INTERACTION: PERMISSIONS[Command.RECEIVE_INTERACTION],
+    Command.RESPOND_TO_INTERACTION: frozenset({Role.CUSTOMER_SERVICE}),
+    Command.ESCALATE_INTERACTION: frozenset({Role.CUSTOMER_SERVICE}),
+    Command.RESOLVE_INTERACTION: frozenset({Role.CUSTOMER_SERVICE}),
+    Command.REOPEN_INTERACTION: frozenset({Role.CUSTOMER_SERVICE, Role.MANAGEMENT}),
+    Command.ERASE_INTERACTION: frozenset({Role.MANAGEMENT}),
+    # Channel accounts: measured company-wide as item metrics are; run by their own department.
+    Command.REGISTER_CHANNEL_ACCOUNT: frozenset({Role.MANAGEMENT}),
+    Command.RECORD_FOLLOWERS: PERMISSIONS[Command.RECORD_FOLLOWERS],
+    Command.RETIRE_CHANNEL_ACCOUNT: frozenset({Role.MANAGEMENT}),
+    # Feedback: anyone gives it (it starts in the giver's department); management assigns any;
+    # improvements and closure stay with the owning department.
+    Command.SUBMIT_FEEDBACK: PERMISSIONS[Command.SUBMIT_FEEDBACK],
+    Command.TRIAGE_FEEDBACK: frozenset({Role.MANAGEMENT}),
     # Supervision is a central function (Ch. 6.1): an evaluation's `department` is only its
     # opener's. A department head closes recommendations of any evaluation; the domain checks
     # that the recommendation is owned by the head's department (NotTheOwnerDepartment).

@@ -185,11 +185,6 @@ class EscalationToSameDepartment(RuleViolation):
     title = "The interaction is already with that department"
 
 
-class NotTheHandlingDepartment(DutySegregationViolation):
-    slug = "not-the-handling-department"
-    title = "Only the department the interaction was escalated to may handle it"
-
-
 # --- channel accounts (Ch. 4.4) ------------------------------------------------
 
 
@@ -219,11 +214,6 @@ class FeedbackNotTriaged(InvalidTransition):
 class NoImprovementRecorded(InvalidTransition):
     slug = "no-improvement-recorded"
     title = "Feedback is adopted only once an improvement is recorded"
-
-
-class NotTheOwningDepartment(DutySegregationViolation):
-    slug = "not-the-owning-department"
-    title = "Only the department that owns the feedback may record its improvement or close it"
 
 
 # --- evaluations (Ch. 6.1, 6.2) ----------------------------------------------

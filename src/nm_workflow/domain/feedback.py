@@ -17,7 +17,6 @@ from nm_workflow.domain.errors import (
     FeedbackClosed,
     FeedbackNotTriaged,
     NoImprovementRecorded,
-    NotTheOwningDepartment,
     RuleViolation,
 )
 from nm_workflow.domain.metadata import WorkflowAggregate
@@ -76,14 +75,12 @@ class Feedback(WorkflowAggregate):
         self._require_open()
         self._triaged(department=department, owner_id=owner_id)
 
-    def record_improvement(
-        self, *, description: str, item_id: UUID | None, policy_ref: str | None, recorder_department: str
-    ) -> None:
-        self._require_owner(recorder_department)
+    def record_improvement(self, *, description: str, item_id: UUID | None, policy_ref: str | None) -> None:
+        self._require_triaged()
         self._improvement_recorded(description=description, item_id=item_id, policy_ref=policy_ref)
 
-    def close(self, *, outcome: FeedbackOutcome, reason: str | None, closer_department: str) -> None:
-        self._require_owner(closer_department)
+    def close(self, *, outcome: FeedbackOutcome, reason: str | None) -> None:
+        self._require_triaged()
         outcome = FeedbackOutcome(outcome)
         if outcome is FeedbackOutcome.ADOPTED and not self.improvements:
             raise NoImprovementRecorded("Record what changed before closing the feedback as adopted.")
@@ -104,12 +101,12 @@ class Feedback(WorkflowAggregate):
         if self.state is FeedbackState.CLOSED:
             raise FeedbackClosed(f"The feedback was closed as {self.outcome}.")
 
-    def _require_owner(self, department: str) -> None:
+    def _require_triaged(self) -> None:
+        # Only the owning department gets here: the write path checks the caller's department
+        # against `department` (ADR 0016).
         self._require_open()
         if self.state is FeedbackState.SUBMITTED:
             raise FeedbackNotTriaged("Triage the feedback to a department first.")
-        if department != self.department:
-            raise NotTheOwningDepartment(f"The feedback belongs to {self.department}, not {department}.")
 
     @event("Triaged")
     def _triaged(self, department: str, owner_id: str) -> None:

@@ -25,7 +25,6 @@ from nm_workflow.domain.errors import (
     InteractionNotResolved,
     InteractionResolved,
     NotEscalated,
-    NotTheHandlingDepartment,
 )
 from nm_workflow.domain.interaction_values import (
     InteractionDeadlines,
@@ -110,14 +109,12 @@ class Interaction(WorkflowAggregate):
         escalated_at = not_before(escalated_at, self.received_at, "escalation time")
         self._escalated(department=department, reason=reason, escalated_at=escalated_at)
 
-    def handle(self, *, note: str, handled_at: datetime, handler_id: str, handler_department: str) -> None:
+    def handle(self, *, note: str, handled_at: datetime, handler_id: str) -> None:
+        # Only the department it was escalated to gets here: the write path checks the caller's
+        # department against `department` (ADR 0016).
         self._require_open()
         if self.state is not InteractionState.ESCALATED:
             raise NotEscalated(f"The interaction is {self.state}; only an escalated one is handled.")
-        if handler_department != self.department:
-            raise NotTheHandlingDepartment(
-                f"The interaction was escalated to {self.department}, not {handler_department}."
-            )
         handled_at = not_before(handled_at, self.received_at, "handling time")
         self._handled_by_department(
             department=self.department, note=note, handled_at=handled_at, handler_id=handler_id

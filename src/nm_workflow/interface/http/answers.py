@@ -1,4 +1,8 @@
-"""How the routes of one kind of aggregate answer: commands, the aggregate, its history."""
+"""How the routes of one kind of aggregate answer: commands, the aggregate, its history.
+
+Each option set declares exactly the headers the answer sends (tests/e2e/test_openapi_exactness.py)
+and the roles that may call it (`callers`).
+"""
 
 from __future__ import annotations
 
@@ -8,26 +12,80 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from nm_workflow.application.commands import CommandResult
+from nm_workflow.application.security import Command
+from nm_workflow.interface.http.openapi import callers
 from nm_workflow.interface.http.responses import command_response
-from nm_workflow.interface.http.routes_items import COMMAND, READ
-from nm_workflow.interface.http.schemas_out import EventOut
+from nm_workflow.interface.http.schemas_out import EventOut, Problem
+
+_PROBLEMS: dict[int, str] = {
+    400: "Malformed JSON or header",
+    401: "Missing or unknown API key",
+    403: "Role, department or segregation of duties forbids it",
+    404: "No such aggregate",
+    409: "Not allowed in the aggregate's state, or a concurrent write won",
+    412: "If-Match names a stale version",
+    413: "Body too large",
+    415: "Body not sent as JSON",
+    422: "Schema violation, rule violation or reused Idempotency-Key",
+    503: "Event store unreachable; retry after Retry-After seconds",
+}
+
+
+def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {c: {"model": Problem, "description": _PROBLEMS[c]} for c in codes}
+
+
+COMMAND = _responses(400, 401, 403, 404, 409, 412, 413, 415, 422, 503)
+READ = _responses(400, 401, 403, 404, 422, 503)
+_WRITTEN = {
+    "Log-Position": {"description": "Event-log position this command wrote", "schema": {"type": "integer"}},
+    "Idempotent-Replayed": {
+        "description": "`true` when this is the stored first result of the same Idempotency-Key",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
+}
 
 
 class Answers:
     """The answers of `/<collection>` routes, whose body is `model`."""
 
     def __init__(self, model: type[BaseModel], collection: str, noun: str) -> None:
-        self.model, self.collection = model, collection
-        self.headers = {"ETag": {"description": f"The {noun}'s version", "schema": {"type": "string"}}}
+        self.model, self.collection, self.noun = model, collection, noun
+        version = {"description": f'The {noun}\'s version, e.g. "4"', "schema": {"type": "string"}}
+        self.headers: dict[str, Any] = {"ETag": version}
 
-    def command(self, summary: str, status: int = 200) -> dict[str, Any]:
-        """Route options of a command answering with the aggregate."""
-        ok = {"description": summary, "headers": self.headers, "model": self.model}
-        return {"response_model": self.model, "status_code": status, "responses": {status: ok, **COMMAND}}
+    def command(
+        self, summary: str, *commands: Command, status: int = 200, known: str | None = None
+    ) -> dict[str, Any]:
+        """Route options of a command (one of `commands`) answering with the aggregate.
 
-    def read(self) -> dict[str, Any]:
-        """Route options of a read answering with the aggregate."""
-        return {"response_model": self.model, "responses": {200: {"headers": self.headers}, **READ}}
+        `status` 201: a new aggregate, with its Location. `known`: the summary of the 200 a
+        command creating one answers when it finds the aggregate there already.
+        """
+        written = self.headers | _WRITTEN
+        responses: dict[int | str, dict[str, Any]] = {}
+        if known is not None:
+            responses[200] = {"description": known, "headers": written, "model": self.model}
+        if status == 201:
+            where = {"description": f"The new {self.noun}'s URL", "schema": {"type": "string"}}
+            written = written | {"Location": where}
+        responses[status] = {"description": summary, "headers": written, "model": self.model}
+        return {
+            "response_model": self.model,
+            "status_code": status,
+            "responses": responses | COMMAND,
+            **callers(*commands),
+        }
+
+    def read(self, command: Command = Command.READ) -> dict[str, Any]:
+        """Route options of a read (authorized as `command`) answering with the aggregate."""
+        responses = {200: {"headers": self.headers}, **READ}
+        return {"response_model": self.model, "responses": responses, **callers(command)}
+
+    def history(self) -> dict[str, Any]:
+        """Route options of the aggregate's history: every event, with the ETag of the last."""
+        responses = {200: {"headers": self.headers}, **READ}
+        return {"response_model": list[EventOut], "responses": responses, **callers(Command.READ)}
 
     def result(self, result: CommandResult) -> JSONResponse:
         return command_response(result, self.model, self.collection)
@@ -35,9 +93,6 @@ class Answers:
     def view(self, view: dict[str, Any]) -> JSONResponse:
         body = self.model.model_validate(view).model_dump(mode="json")
         return JSONResponse(body, headers={"ETag": f'"{body["version"]}"'})
-
-
-HISTORY: dict[str, Any] = {"response_model": list[EventOut], "responses": READ}
 
 
 def history_response(events: list[dict[str, Any]]) -> JSONResponse:

@@ -59,8 +59,8 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         app.state.store, app.state.items, app.state.keys = store, items, KeyService(store)
         app.state.read_model = read_model = ReadModel(settings, store)
         app.state.position_watch = PositionWatch(read_model.positions, settings.max_waiting_reads)
-        app.state.interactions = Interactions(store, settings)
-        app.state.channels = ChannelAccounts(store, settings)
+        app.state.interactions = Interactions(store, settings, clock=clock)
+        app.state.channels = ChannelAccounts(store, settings, clock)
         app.state.feedback = FeedbackService(store)
         app.state.evaluations, app.state.clock = Evaluations(store, settings), clock
         # Embedded by default, so that `nm-workflow serve` alone gives working queues.
@@ -87,7 +87,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
     )
-    app.state.settings = settings
+    app.state.settings, app.state.clock = settings, clock
     problems.install(app)
     routers = (
         routes_items.router,

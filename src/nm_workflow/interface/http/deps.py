@@ -52,6 +52,27 @@ ItemId = Annotated[
         examples=["0b7e4c1e-9a43-4c59-a1c2-7f1f3a0e5d11"],
     ),
 ]
+InteractionId = Annotated[
+    UUID,
+    Path(
+        description="The interaction's id (`id` of the received interaction).",
+        examples=["6f1c2b9e-0d4a-5b7e-9c3f-1a2b3c4d5e6f"],
+    ),
+]
+AccountId = Annotated[
+    UUID,
+    Path(
+        description="The channel account's id (`id` of the registered account).",
+        examples=["9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"],
+    ),
+]
+FeedbackId = Annotated[
+    UUID,
+    Path(
+        description="The feedback's id (`id` of the submitted feedback).",
+        examples=["2d7e9a41-5c3b-4f8e-a1d2-6b7c8d9e0f12"],
+    ),
+]
 
 
 def parse_if_match(value: str | None) -> int | None:

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 
-from nm_workflow.application.commands import CommandResult
 from nm_workflow.application.evaluations import Evaluations
 from nm_workflow.application.security import Command
+from nm_workflow.interface.http.answers import COMMAND, READ, Answers
 from nm_workflow.interface.http.deps import Context, CurrentActor
 from nm_workflow.interface.http.openapi import callers
-from nm_workflow.interface.http.responses import command_response, command_route, etag_header
-from nm_workflow.interface.http.routes_items import COMMAND, READ
 from nm_workflow.interface.http.schemas_evaluations import (
     ClosureIn,
     DriftOut,
@@ -26,7 +24,7 @@ from nm_workflow.interface.http.schemas_evaluations import (
 )
 
 router = APIRouter(prefix="/evaluations", tags=["supervision"])
-_ETAG = etag_header("evaluation")
+ANSWERS = Answers(EvaluationOut, "/evaluations", "evaluation")
 
 
 def get_evaluations(request: Request) -> Evaluations:
@@ -35,81 +33,68 @@ def get_evaluations(request: Request) -> Evaluations:
 
 
 EvaluationsDep = Annotated[Evaluations, Depends(get_evaluations)]
+Number = Annotated[int, Path(ge=1, le=10_000, description="The recommendation's number.", examples=[1])]
 
 
-def _result(result: CommandResult) -> JSONResponse:
-    return command_response(result, EvaluationOut, "/evaluations")
-
-
-def _command(summary: str, command: Command, status: int = 200) -> dict[str, Any]:
-    return command_route(EvaluationOut, "evaluation", summary, COMMAND, command, status=status)
-
-
-@router.post("", **_command("The opened evaluation", Command.OPEN_EVALUATION, 201))
+@router.post("", **ANSWERS.command("The opened evaluation", Command.OPEN_EVALUATION, status=201))
 def open_evaluation(body: EvaluationIn, ctx: Context, evaluations: EvaluationsDep) -> JSONResponse:
     """Open a periodic check or a quarterly evaluation of a period (management)."""
-    return _result(evaluations.open(ctx, body.model_dump(mode="python")))
+    return ANSWERS.result(evaluations.open(ctx, body.model_dump(mode="python")))
 
 
 @router.post(
-    "/{evaluation_id}/findings", **_command("The evaluation with the new finding", Command.RECORD_FINDINGS)
+    "/{evaluation_id}/findings",
+    **ANSWERS.command("The evaluation with the new finding", Command.RECORD_FINDINGS),
 )
 def record_findings(
     evaluation_id: UUID, body: FindingIn, ctx: Context, evaluations: EvaluationsDep
 ) -> JSONResponse:
     """Record results or problems, pointing at items and figures (Ch. 6.1)."""
-    return _result(evaluations.record_findings(ctx, evaluation_id, body.model_dump(mode="python")))
+    return ANSWERS.result(evaluations.record_findings(ctx, evaluation_id, body.model_dump(mode="python")))
 
 
 @router.post(
     "/{evaluation_id}/recommendations",
-    **_command("The evaluation with the new recommendation", Command.MAKE_RECOMMENDATION),
+    **ANSWERS.command("The evaluation with the new recommendation", Command.MAKE_RECOMMENDATION),
 )
 def make_recommendation(
     evaluation_id: UUID, body: RecommendationIn, ctx: Context, evaluations: EvaluationsDep
 ) -> JSONResponse:
     """Propose an improvement with an owner department and a due date (Ch. 6.2)."""
-    return _result(evaluations.make_recommendation(ctx, evaluation_id, body.model_dump(mode="python")))
+    recommendation = body.model_dump(mode="python")
+    return ANSWERS.result(evaluations.make_recommendation(ctx, evaluation_id, recommendation))
 
 
 @router.post(
     "/{evaluation_id}/recommendations/{number}/closure",
-    **_command("The evaluation, recommendation closed", Command.CLOSE_RECOMMENDATION),
+    **ANSWERS.command("The evaluation, recommendation closed", Command.CLOSE_RECOMMENDATION),
 )
 def close_recommendation(
-    evaluation_id: UUID,
-    number: Annotated[int, Path(ge=1, le=10_000)],
-    body: ClosureIn,
-    ctx: Context,
-    evaluations: EvaluationsDep,
+    evaluation_id: UUID, number: Number, body: ClosureIn, ctx: Context, evaluations: EvaluationsDep
 ) -> JSONResponse:
-    """Record what was done about a recommendation; also after the sign-off."""
-    return _result(
-        evaluations.close_recommendation(ctx, evaluation_id, number, body.model_dump(mode="python"))
-    )
+    """Record what was done about a recommendation; also after the sign-off.
+
+    Management closes any; a department head only those its department owns.
+    """
+    closure = body.model_dump(mode="python")
+    return ANSWERS.result(evaluations.close_recommendation(ctx, evaluation_id, number, closure))
 
 
 @router.post(
     "/{evaluation_id}/sign-off",
-    **_command("The signed-off evaluation with its frozen figures", Command.SIGN_OFF_EVALUATION),
+    **ANSWERS.command("The signed-off evaluation with its frozen figures", Command.SIGN_OFF_EVALUATION),
 )
 def sign_off(
     evaluation_id: UUID, ctx: Context, evaluations: EvaluationsDep, body: SignOffIn | None = None
 ) -> JSONResponse:
     """Freeze the figures the log gives now, with their log position (another manager than the opener)."""
-    return _result(evaluations.sign_off(ctx, evaluation_id, body.comment if body else None))
+    return ANSWERS.result(evaluations.sign_off(ctx, evaluation_id, body.comment if body else None))
 
 
-@router.get(
-    "/{evaluation_id}",
-    response_model=EvaluationOut,
-    responses={200: {"headers": _ETAG}, **READ},
-    **callers(Command.READ_EVALUATIONS),
-)
+@router.get("/{evaluation_id}", **ANSWERS.read(Command.READ_EVALUATIONS))
 def get_evaluation(evaluation_id: UUID, actor: CurrentActor, evaluations: EvaluationsDep) -> JSONResponse:
     """The evaluation; once signed off, exactly the figures signed off, whatever arrived later."""
-    body = EvaluationOut.model_validate(evaluations.get(actor, evaluation_id)).model_dump(mode="json")
-    return JSONResponse(body, headers={"ETag": f'"{body["version"]}"'})
+    return ANSWERS.view(evaluations.get(actor, evaluation_id))
 
 
 @router.get(

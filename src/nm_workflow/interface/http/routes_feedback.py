@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-from uuid import UUID
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from nm_workflow.application.feedback import FeedbackService
+from nm_workflow.application.security import Command
 from nm_workflow.domain.feedback import FeedbackState, FeedbackSubject
-from nm_workflow.interface.http.answers import HISTORY, Answers, history_response
-from nm_workflow.interface.http.deps import Context, CurrentActor
-from nm_workflow.interface.http.routes_reads import Fresh, Reads, prepare, read_route
+from nm_workflow.interface.http.answers import Answers, history_response
+from nm_workflow.interface.http.deps import Context, CurrentActor, FeedbackId
+from nm_workflow.interface.http.routes_reads import (
+    Department,
+    Fresh,
+    Limit,
+    Reads,
+    Watch,
+    prepare,
+    read_route,
+)
 from nm_workflow.interface.http.schemas_feedback import (
     ClosureIn,
     FeedbackIn,
@@ -34,21 +43,26 @@ ANSWERS = Answers(FeedbackOut, "/feedback", "feedback")
 Service = Annotated[FeedbackService, Depends(get_feedback)]
 
 
-@router.post("", **ANSWERS.command("The submitted feedback", 201))
+@router.post("", **ANSWERS.command("The submitted feedback", Command.SUBMIT_FEEDBACK, status=201))
 def submit(body: FeedbackIn, ctx: Context, service: Service) -> JSONResponse:
     """Submit feedback about an item, campaign, channel, the process or the policy."""
     return ANSWERS.result(service.submit(ctx, body.subject, body.subject_ref, body.text))
 
 
-@router.post("/{feedback_id}/triage", **ANSWERS.command("The feedback with its owner"))
-def triage(feedback_id: UUID, body: TriageIn, ctx: Context, service: Service) -> JSONResponse:
+@router.post(
+    "/{feedback_id}/triage", **ANSWERS.command("The feedback with its owner", Command.TRIAGE_FEEDBACK)
+)
+def triage(feedback_id: FeedbackId, body: TriageIn, ctx: Context, service: Service) -> JSONResponse:
     """Assign the feedback to an owning department and person."""
     return ANSWERS.result(service.triage(ctx, feedback_id, body.department, body.owner_id))
 
 
-@router.post("/{feedback_id}/improvements", **ANSWERS.command("The feedback with the improvement"))
+@router.post(
+    "/{feedback_id}/improvements",
+    **ANSWERS.command("The feedback with the improvement", Command.RECORD_IMPROVEMENT),
+)
 def record_improvement(
-    feedback_id: UUID, body: ImprovementIn, ctx: Context, service: Service
+    feedback_id: FeedbackId, body: ImprovementIn, ctx: Context, service: Service
 ) -> JSONResponse:
     """Record what changed because of the feedback (the owning department)."""
     return ANSWERS.result(
@@ -56,45 +70,55 @@ def record_improvement(
     )
 
 
-@router.post("/{feedback_id}/closure", **ANSWERS.command("The closed feedback"))
-def close(feedback_id: UUID, body: ClosureIn, ctx: Context, service: Service) -> JSONResponse:
+@router.post("/{feedback_id}/closure", **ANSWERS.command("The closed feedback", Command.CLOSE_FEEDBACK))
+def close(feedback_id: FeedbackId, body: ClosureIn, ctx: Context, service: Service) -> JSONResponse:
     """Close the feedback as adopted (after an improvement) or declined (with a reason)."""
     return ANSWERS.result(service.close(ctx, feedback_id, body.outcome, body.reason))
 
 
-@router.get("", response_model=list[FeedbackLogRow], responses=read_route(list[FeedbackLogRow]))
-def feedback_log(
+@router.get("", **read_route(list[FeedbackLogRow]))
+async def feedback_log(
     actor: CurrentActor,
     reads: Reads,
     fresh: Fresh,
-    mine: Annotated[bool, Query(description="Only the feedback you submitted.")] = False,
-    department: Annotated[str | None, Query(max_length=200)] = None,
-    state: FeedbackState | None = None,
-    subject: FeedbackSubject | None = None,
-    before: Annotated[
-        int | None, Query(ge=1, le=2**62, description="submitted_position to page on from")
+    watch: Watch,
+    mine: Annotated[bool, Query(description="Only the feedback you submitted.", examples=[True])] = False,
+    department: Department = None,
+    state: Annotated[
+        FeedbackState | None, Query(description="Only feedback in this state.", examples=["triaged"])
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    subject: Annotated[
+        FeedbackSubject | None, Query(description="Only feedback about this.", examples=["process"])
+    ] = None,
+    before: Annotated[
+        int | None,
+        Query(
+            ge=1, le=2**62, description="The `submitted_position` to page on from (exclusive).", examples=[42]
+        ),
+    ] = None,
+    limit: Limit = 50,
 ) -> JSONResponse:
     """Feedback, latest first; `mine=true` follows your own."""
-    headers = prepare(actor, reads, "feedback_log", fresh)
+    headers = await prepare(actor, reads, "feedback_log", fresh, watch)
     filters = {
         "submitted_by": actor.actor_id if mine else None, "department": department, "state": state,
         "subject": subject,
     }  # fmt: skip
-    rows = reads.feedback_log(filters, before, limit)
-    return JSONResponse(
-        [FeedbackLogRow.model_validate(r).model_dump(mode="json") for r in rows], headers=headers
-    )
+
+    def rows() -> list[dict[str, Any]]:
+        found = reads.feedback_log(filters, before, limit)
+        return [FeedbackLogRow.model_validate(r).model_dump(mode="json") for r in found]
+
+    return JSONResponse(await run_in_threadpool(rows), headers=headers)
 
 
 @router.get("/{feedback_id}", **ANSWERS.read())
-def get_feedback_item(feedback_id: UUID, actor: CurrentActor, service: Service) -> JSONResponse:
+def get_feedback_item(feedback_id: FeedbackId, actor: CurrentActor, service: Service) -> JSONResponse:
     """The feedback now."""
     return ANSWERS.view(service.get(actor, feedback_id))
 
 
-@router.get("/{feedback_id}/history", **HISTORY)
-def history(feedback_id: UUID, actor: CurrentActor, service: Service) -> JSONResponse:
+@router.get("/{feedback_id}/history", **ANSWERS.history())
+def history(feedback_id: FeedbackId, actor: CurrentActor, service: Service) -> JSONResponse:
     """Every event of the feedback."""
     return history_response(service.history(actor, feedback_id))

@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
-from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from nm_workflow.application.interactions import Interactions, Unreadable
-from nm_workflow.application.security import Actor
+from nm_workflow.application.security import Actor, Command
 from nm_workflow.domain.interaction_values import InteractionKind, Sentiment
 from nm_workflow.domain.roles import Role
-from nm_workflow.interface.http.answers import HISTORY, Answers, history_response
-from nm_workflow.interface.http.deps import Context, CurrentActor
+from nm_workflow.interface.http.answers import COMMAND, Answers, history_response
+from nm_workflow.interface.http.deps import Context, CurrentActor, InteractionId
+from nm_workflow.interface.http.openapi import callers
 from nm_workflow.interface.http.problems import InvalidRequest
-from nm_workflow.interface.http.routes_items import COMMAND
-from nm_workflow.interface.http.routes_reads import Fresh, Reads, prepare, read_route
+from nm_workflow.interface.http.routes_reads import (
+    Department,
+    Fresh,
+    Limit,
+    Platform,
+    Reads,
+    Watch,
+    prepare,
+    read_route,
+)
 from nm_workflow.interface.http.schemas import Moment
 from nm_workflow.interface.http.schemas_interactions import (
     BatchIn,
@@ -46,7 +55,13 @@ Service = Annotated[Interactions, Depends(get_interactions)]
 
 
 @router.post(
-    "/interactions", **ANSWERS.command("The new interaction (201), or the one already known (200)", 201)
+    "/interactions",
+    **ANSWERS.command(
+        "The new interaction",
+        Command.RECEIVE_INTERACTION,
+        status=201,
+        known="The interaction already known by its platform id",
+    ),
 )
 def receive(body: InteractionIn, ctx: Context, service: Service) -> JSONResponse:
     """Record a comment, message, mention or complaint; the same platform id twice is one interaction."""
@@ -57,6 +72,7 @@ def receive(body: InteractionIn, ctx: Context, service: Service) -> JSONResponse
     "/interactions:batch",
     response_model=BatchOut,
     responses={200: {"description": "What became of each item"}, **COMMAND},
+    **callers(Command.RECEIVE_INTERACTION),
 )
 def receive_batch(body: BatchIn, ctx: Context, service: Service) -> JSONResponse:
     """Record up to 500 interactions, each on its own: created, already known or refused with the reason."""
@@ -79,51 +95,80 @@ def _summary(error: ValidationError) -> str:
     return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'item'}: {e['msg']}" for e in error.errors()[:5])
 
 
-@router.post("/interactions/{interaction_id}/responses", **ANSWERS.command("The interaction, answered"))
-def respond(interaction_id: UUID, body: ResponseIn, ctx: Context, service: Service) -> JSONResponse:
+@router.post(
+    "/interactions/{interaction_id}/responses",
+    **ANSWERS.command("The interaction, answered", Command.RESPOND_TO_INTERACTION),
+)
+def respond(interaction_id: InteractionId, body: ResponseIn, ctx: Context, service: Service) -> JSONResponse:
     """Record a reply of customer service; the first one meets the first-response deadline."""
     return ANSWERS.result(service.respond(ctx, interaction_id, body.reply_text, body.replied_at))
 
 
-@router.post("/interactions/{interaction_id}/escalations", **ANSWERS.command("The interaction, escalated"))
-def escalate(interaction_id: UUID, body: EscalationIn, ctx: Context, service: Service) -> JSONResponse:
+@router.post(
+    "/interactions/{interaction_id}/escalations",
+    **ANSWERS.command("The interaction, escalated", Command.ESCALATE_INTERACTION),
+)
+def escalate(
+    interaction_id: InteractionId, body: EscalationIn, ctx: Context, service: Service
+) -> JSONResponse:
     """Hand the interaction to the department that must deal with it (Ch. 4.3)."""
     return ANSWERS.result(service.escalate(ctx, interaction_id, body.department, body.reason))
 
 
-@router.post("/interactions/{interaction_id}/handling", **ANSWERS.command("The interaction, handled"))
-def handle(interaction_id: UUID, body: HandlingIn, ctx: Context, service: Service) -> JSONResponse:
+@router.post(
+    "/interactions/{interaction_id}/handling",
+    **ANSWERS.command("The interaction, handled", Command.HANDLE_INTERACTION),
+)
+def handle(interaction_id: InteractionId, body: HandlingIn, ctx: Context, service: Service) -> JSONResponse:
     """The department it was escalated to records what it did."""
     return ANSWERS.result(service.handle(ctx, interaction_id, body.note))
 
 
-@router.post("/interactions/{interaction_id}/resolution", **ANSWERS.command("The resolved interaction"))
-def resolve(interaction_id: UUID, body: ResolutionIn, ctx: Context, service: Service) -> JSONResponse:
+@router.post(
+    "/interactions/{interaction_id}/resolution",
+    **ANSWERS.command("The resolved interaction", Command.RESOLVE_INTERACTION),
+)
+def resolve(
+    interaction_id: InteractionId, body: ResolutionIn, ctx: Context, service: Service
+) -> JSONResponse:
     """Close the interaction with its outcome."""
     return ANSWERS.result(service.resolve(ctx, interaction_id, body.outcome))
 
 
-@router.post("/interactions/{interaction_id}/reopening", **ANSWERS.command("The reopened interaction"))
-def reopen(interaction_id: UUID, body: InteractionReasonIn, ctx: Context, service: Service) -> JSONResponse:
+@router.post(
+    "/interactions/{interaction_id}/reopening",
+    **ANSWERS.command("The reopened interaction", Command.REOPEN_INTERACTION),
+)
+def reopen(
+    interaction_id: InteractionId, body: InteractionReasonIn, ctx: Context, service: Service
+) -> JSONResponse:
     """Open a resolved interaction again; a new response is owed."""
     return ANSWERS.result(service.reopen(ctx, interaction_id, body.reason))
 
 
 @router.post(
-    "/interactions/{interaction_id}/erasure", **ANSWERS.command("The interaction without personal data")
+    "/interactions/{interaction_id}/erasure",
+    **ANSWERS.command("The interaction without personal data", Command.ERASE_INTERACTION),
 )
-def erase(interaction_id: UUID, body: InteractionReasonIn, ctx: Context, service: Service) -> JSONResponse:
+def erase(
+    interaction_id: InteractionId, body: InteractionReasonIn, ctx: Context, service: Service
+) -> JSONResponse:
     """Erase the author's handle and the text for good (management); times and counts stay."""
     return ANSWERS.result(service.erase(ctx, interaction_id, body.reason))
 
 
 @router.get("/interactions/{interaction_id}", **ANSWERS.read())
 def get_interaction(
-    interaction_id: UUID,
+    interaction_id: InteractionId,
     actor: CurrentActor,
     service: Service,
-    version: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="A past version.")] = None,
-    as_of: Annotated[Moment | None, Query(description="The state at this time.")] = None,
+    version: Annotated[
+        int | None, Query(ge=1, le=2**31 - 1, description="A past version (ETag) to show.", examples=[2])
+    ] = None,
+    as_of: Annotated[
+        Moment | None,
+        Query(description="Show the interaction as it was at this time.", examples=["2027-03-02T10:00:00Z"]),
+    ] = None,
 ) -> JSONResponse:
     """The interaction now, at a past version, or as it was at a time."""
     if version is not None and as_of is not None:
@@ -131,8 +176,8 @@ def get_interaction(
     return ANSWERS.view(service.get(actor, interaction_id, version, as_of))
 
 
-@router.get("/interactions/{interaction_id}/history", **HISTORY)
-def history(interaction_id: UUID, actor: CurrentActor, service: Service) -> JSONResponse:
+@router.get("/interactions/{interaction_id}/history", **ANSWERS.history())
+def history(interaction_id: InteractionId, actor: CurrentActor, service: Service) -> JSONResponse:
     """Every event of the interaction; personal fields show null once erased."""
     return history_response(service.history(actor, interaction_id))
 
@@ -147,49 +192,68 @@ def _scope(actor: Actor, department: str | None) -> str | None:
     return department if department is not None or actor.roles & _SEE_ALL else actor.department
 
 
-@router.get(
-    "/queues/interactions",
-    response_model=list[InteractionQueueEntry],
-    responses=read_route(list[InteractionQueueEntry]),
-)
-def interaction_queue(
+@router.get("/queues/interactions", **read_route(list[InteractionQueueEntry]))
+async def interaction_queue(
+    request: Request,
     actor: CurrentActor,
     reads: Reads,
     fresh: Fresh,
-    department: Annotated[str | None, Query(max_length=200)] = None,
-    kind: InteractionKind | None = None,
-    sentiment: Sentiment | None = None,
-    platform: Annotated[str | None, Query(max_length=50)] = None,
-    next_step: Annotated[str | None, Query(max_length=50)] = None,
-    overdue: bool | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 500,
+    watch: Watch,
+    department: Department = None,
+    kind: Annotated[
+        InteractionKind | None, Query(description="Only this kind of interaction.", examples=["complaint"])
+    ] = None,
+    sentiment: Annotated[
+        Sentiment | None, Query(description="Only this sentiment.", examples=["negative"])
+    ] = None,
+    platform: Platform = None,
+    next_step: Annotated[
+        str | None,
+        Query(max_length=50, description="Only interactions owing this next step.", examples=["respond"]),
+    ] = None,
+    overdue: Annotated[
+        bool | None,
+        Query(
+            description="`true`: only those past their deadline; `false`: only the others.", examples=[True]
+        ),
+    ] = None,
+    limit: Limit = 500,
 ) -> JSONResponse:
     """Open interactions, earliest deadline first; by default your department's (customer service: all)."""
-    headers = prepare(actor, reads, "interaction_queue", fresh)
+    headers = await prepare(actor, reads, "interaction_queue", fresh, watch)
     filters = {
         "department": _scope(actor, department), "kind": kind, "sentiment": sentiment,
         "platform": platform, "next_step": next_step,
     }  # fmt: skip
-    rows = reads.interaction_queue(filters, overdue, limit=limit)
-    body = [InteractionQueueEntry.model_validate(r).model_dump(mode="json") for r in rows]
-    return JSONResponse(body, headers=headers)
+    now = request.app.state.clock()  # overdue against the service's present
+
+    def rows() -> list[dict[str, Any]]:
+        found = reads.interaction_queue(filters, overdue, now=now, limit=limit)
+        return [InteractionQueueEntry.model_validate(r).model_dump(mode="json") for r in found]
+
+    return JSONResponse(await run_in_threadpool(rows), headers=headers)
 
 
-@router.get(
-    "/interactions", response_model=list[InteractionLogRow], responses=read_route(list[InteractionLogRow])
-)
-def interaction_log(
+@router.get("/interactions", **read_route(list[InteractionLogRow]))
+async def interaction_log(
     actor: CurrentActor,
     reads: Reads,
     fresh: Fresh,
-    department: Annotated[str | None, Query(max_length=200)] = None,
+    watch: Watch,
+    department: Department = None,
     before: Annotated[
-        int | None, Query(ge=1, le=2**62, description="received_position to page on from")
+        int | None,
+        Query(
+            ge=1, le=2**62, description="The `received_position` to page on from (exclusive).", examples=[42]
+        ),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    limit: Limit = 50,
 ) -> JSONResponse:
     """Every interaction with its response, escalation and resolution times, latest received first."""
-    headers = prepare(actor, reads, "interaction_log", fresh)
-    rows = reads.interaction_log(_scope(actor, department), before, limit)
-    body = [InteractionLogRow.model_validate(r).model_dump(mode="json") for r in rows]
-    return JSONResponse(body, headers=headers)
+    headers = await prepare(actor, reads, "interaction_log", fresh, watch)
+
+    def rows() -> list[dict[str, Any]]:
+        found = reads.interaction_log(_scope(actor, department), before, limit)
+        return [InteractionLogRow.model_validate(r).model_dump(mode="json") for r in found]
+
+    return JSONResponse(await run_in_threadpool(rows), headers=headers)

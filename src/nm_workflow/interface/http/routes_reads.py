@@ -12,9 +12,9 @@ from pydantic import BaseModel
 
 from nm_workflow.application.security import Actor, Command, authorize, reach
 from nm_workflow.domain.roles import Stage
+from nm_workflow.interface.http.answers import READ
 from nm_workflow.interface.http.deps import CurrentActor, ItemId, Items, once
 from nm_workflow.interface.http.openapi import callers
-from nm_workflow.interface.http.routes_items import READ
 from nm_workflow.interface.http.schemas import Moment
 from nm_workflow.interface.http.schemas_reads import (
     AuditEntry,
@@ -50,7 +50,7 @@ Cursor = Annotated[
 ]
 Department = Annotated[
     str | None,
-    Query(max_length=200, description="Only the items of this department.", examples=["marketing"]),
+    Query(max_length=200, description="Only this department's.", examples=["marketing"]),
 ]
 Platform = Annotated[str | None, Query(max_length=50, description="Only this platform.", examples=["wechat"])]
 

@@ -11,9 +11,9 @@ from fastapi.responses import JSONResponse, Response
 
 from nm_workflow.application.evaluations import supervision_queue
 from nm_workflow.application.security import Command
+from nm_workflow.interface.http.answers import READ
 from nm_workflow.interface.http.deps import CurrentActor
 from nm_workflow.interface.http.openapi import callers
-from nm_workflow.interface.http.routes_items import READ
 from nm_workflow.interface.http.routes_reads import (
     FRESHNESS,
     Department,

@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, Strict
 
 from nm_workflow.interface.http.schemas import Command, Medium, Moment, Platform, Short, example
+from nm_workflow.interface.http.schemas_reads import row_example
 
 Followers = Annotated[int, Strict(), Field(ge=0, le=10**12)]
 _ACCOUNT = {"platform": "weibo", "account_id": "7312345678", "account_name": "ACME 官方微博"}
@@ -68,6 +69,11 @@ class ChannelAccountOut(BaseModel):
 
 
 class GrowthRow(BaseModel):
+    model_config = row_example(**
+        {"period_start": "2027-03-01", "last_day": "2027-03-07", "followers": 120345, "net_growth": 845,
+         "corrected": False}
+    )  # fmt: skip
+
     period_start: date = Field(description="First day of the day, week (Monday) or month.")
     last_day: date = Field(description="The period's last day with an observation.")
     followers: int = Field(description="Followers on last_day.")

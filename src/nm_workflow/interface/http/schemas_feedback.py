@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from nm_workflow.domain.feedback import FeedbackOutcome, FeedbackState, FeedbackSubject
 from nm_workflow.interface.http.schemas import Command, Long, Medium, Short, example
+from nm_workflow.interface.http.schemas_reads import row_example
 
 
 class FeedbackIn(Command):
@@ -88,6 +89,17 @@ class FeedbackOut(BaseModel):
 
 
 class FeedbackLogRow(BaseModel):
+    model_config = row_example(**
+        {
+            "feedback_id": "2d7e9a41-5c3b-4f8e-a1d2-6b7c8d9e0f12", "subject": "process", "subject_ref": None,
+            "source": "staff", "submitted_by": "mia", "department": "legal", "owner_id": "lee",
+            "state": "closed", "submitted_at": "2027-03-02T09:00:00Z", "triaged_at": "2027-03-02T11:00:00Z",
+            "improvements": 1, "last_improvement_at": "2027-03-05T16:00:00Z",
+            "closed_at": "2027-03-06T10:00:00Z", "outcome": "adopted", "reason": None,
+            "time_to_close_seconds": 349200.0, "submitted_position": 51, "position": 77,
+        }
+    )  # fmt: skip
+
     feedback_id: UUID
     subject: FeedbackSubject
     subject_ref: str | None

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from nm_workflow.domain.interaction_values import InteractionKind, InteractionState, Sentiment
 from nm_workflow.interface.http.schemas import Command, Long, Medium, Moment, Platform, Short, example
+from nm_workflow.interface.http.schemas_reads import row_example
 
 MAX_BATCH = 500
 
@@ -177,7 +178,19 @@ class BatchOut(BaseModel):
     results: list[BatchItemOut]
 
 
+_ROW: dict[str, Any] = {
+    "interaction_id": "6f1c2b9e-0d4a-5b7e-9c3f-1a2b3c4d5e6f", "platform": "weibo",
+    "platform_id": "5012345678901234", "kind": "complaint", "sentiment": "negative",
+    "department": "customer_service", "state": "received", "received_at": "2027-03-02T02:15:00Z",
+    "response_due": "2027-03-02T04:15:00Z", "handling_due": None, "position": 42,
+}  # fmt: skip
+
+
 class InteractionQueueEntry(BaseModel):
+    model_config = row_example(
+        **_ROW, escalation="none", next_step="respond", due_at="2027-03-02T04:15:00Z", overdue=False
+    )
+
     interaction_id: UUID
     platform: str
     platform_id: str
@@ -196,6 +209,19 @@ class InteractionQueueEntry(BaseModel):
 
 
 class InteractionLogRow(BaseModel):
+    model_config = row_example(
+        **_ROW
+        | {
+            "sentiment_source": "classifier", "item_id": None, "state": "resolved",
+            "first_response_at": "2027-03-02T02:40:00Z", "first_response_seconds": 1500.0,
+            "first_response_on_time": True, "responses": 1, "escalated_at": None, "escalated_to": None,
+            "escalations": 0, "handled_at": None, "handling_on_time": None,
+            "resolved_at": "2027-03-02T05:00:00Z", "resolution_seconds": 9900.0,
+            "outcome": "Parcel re-sent", "reopened": 0, "personal_data_erased": False, "erased_at": None,
+            "received_position": 40,
+        }
+    )  # fmt: skip
+
     interaction_id: UUID
     platform: str
     platform_id: str

@@ -16,7 +16,8 @@ _ITEM = "0b7e4c1e-9a43-4c59-a1c2-7f1f3a0e5d11"
 _HASH = "sha256:" + "3f" * 32
 
 
-def _example(**fields: Any) -> ConfigDict:
+def row_example(**fields: Any) -> ConfigDict:
+    """The model config of a response row: `fields` as its OpenAPI example."""
     return ConfigDict(json_schema_extra={"examples": [fields]})
 
 
@@ -28,7 +29,7 @@ class Page(BaseModel, Generic[T]):
 
 
 class ReviewQueueEntry(BaseModel):
-    model_config = _example(
+    model_config = row_example(
         item_id=_ITEM,
         stage="legal",
         role="legal",
@@ -56,7 +57,7 @@ class ReviewQueueEntry(BaseModel):
 
 
 class ItemStatusRow(BaseModel):
-    model_config = _example(
+    model_config = row_example(
         item_id=_ITEM,
         state="published",
         review_stage=None,
@@ -120,7 +121,7 @@ class ItemStatusRow(BaseModel):
 
 
 class PublicationRow(BaseModel):
-    model_config = _example(
+    model_config = row_example(
         item_id=_ITEM,
         platform="wechat",
         published_at="2027-03-01T01:00:05Z",
@@ -172,7 +173,7 @@ _OBSERVATION: dict[str, Any] = {
 class MetricsRow(BaseModel):
     """One observation; a counter the platform did not report is null."""
 
-    model_config = _example(**_OBSERVATION)
+    model_config = row_example(**_OBSERVATION)
 
     item_id: UUID
     platform: str
@@ -193,13 +194,13 @@ class MetricsRow(BaseModel):
 
 
 class LatestMetricsRow(MetricsRow):
-    model_config = _example(**_OBSERVATION, observations=1)
+    model_config = row_example(**_OBSERVATION, observations=1)
 
     observations: int = Field(description="Observations recorded so far for this item and platform.")
 
 
 class MetricsHistoryRow(MetricsRow):
-    model_config = _example(**_OBSERVATION, corrected=None)
+    model_config = row_example(**_OBSERVATION, corrected=None)
 
     corrected: dict[str, int] | None = Field(
         description="Counters reported lower than in the observation before it (a platform's "
@@ -208,7 +209,7 @@ class MetricsHistoryRow(MetricsRow):
 
 
 class ItemMetrics(BaseModel):
-    model_config = _example(
+    model_config = row_example(
         item_id=_ITEM,
         latest=[_OBSERVATION | {"observations": 1}],
         history=[_OBSERVATION | {"corrected": None}],
@@ -220,7 +221,7 @@ class ItemMetrics(BaseModel):
 
 
 class AuditEntry(BaseModel):
-    model_config = _example(
+    model_config = row_example(
         position=42,
         aggregate_type="ContentItem",
         aggregate_id=_ITEM,
