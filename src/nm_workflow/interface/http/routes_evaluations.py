@@ -25,6 +25,7 @@ from nm_workflow.interface.http.schemas_evaluations import (
 
 router = APIRouter(prefix="/evaluations", tags=["supervision"])
 ANSWERS = Answers(EvaluationOut, "/evaluations", "evaluation")
+_EXAMPLE_ID = "5d1c2b7e-0f3a-4e8b-9c61-2a7f4b9e0d12"
 
 
 def get_evaluations(request: Request) -> Evaluations:
@@ -33,6 +34,10 @@ def get_evaluations(request: Request) -> Evaluations:
 
 
 EvaluationsDep = Annotated[Evaluations, Depends(get_evaluations)]
+EvaluationId = Annotated[
+    UUID,
+    Path(description="The evaluation's id (`id` of the opened evaluation).", examples=[_EXAMPLE_ID]),
+]
 Number = Annotated[int, Path(ge=1, le=10_000, description="The recommendation's number.", examples=[1])]
 
 
@@ -47,7 +52,7 @@ def open_evaluation(body: EvaluationIn, ctx: Context, evaluations: EvaluationsDe
     **ANSWERS.command("The evaluation with the new finding", Command.RECORD_FINDINGS),
 )
 def record_findings(
-    evaluation_id: UUID, body: FindingIn, ctx: Context, evaluations: EvaluationsDep
+    evaluation_id: EvaluationId, body: FindingIn, ctx: Context, evaluations: EvaluationsDep
 ) -> JSONResponse:
     """Record results or problems, pointing at items and figures (Ch. 6.1)."""
     return ANSWERS.result(evaluations.record_findings(ctx, evaluation_id, body.model_dump(mode="python")))
@@ -58,7 +63,7 @@ def record_findings(
     **ANSWERS.command("The evaluation with the new recommendation", Command.MAKE_RECOMMENDATION),
 )
 def make_recommendation(
-    evaluation_id: UUID, body: RecommendationIn, ctx: Context, evaluations: EvaluationsDep
+    evaluation_id: EvaluationId, body: RecommendationIn, ctx: Context, evaluations: EvaluationsDep
 ) -> JSONResponse:
     """Propose an improvement with an owner department and a due date (Ch. 6.2)."""
     recommendation = body.model_dump(mode="python")
@@ -70,7 +75,7 @@ def make_recommendation(
     **ANSWERS.command("The evaluation, recommendation closed", Command.CLOSE_RECOMMENDATION),
 )
 def close_recommendation(
-    evaluation_id: UUID, number: Number, body: ClosureIn, ctx: Context, evaluations: EvaluationsDep
+    evaluation_id: EvaluationId, number: Number, body: ClosureIn, ctx: Context, evaluations: EvaluationsDep
 ) -> JSONResponse:
     """Record what was done about a recommendation; also after the sign-off.
 
@@ -85,14 +90,16 @@ def close_recommendation(
     **ANSWERS.command("The signed-off evaluation with its frozen figures", Command.SIGN_OFF_EVALUATION),
 )
 def sign_off(
-    evaluation_id: UUID, ctx: Context, evaluations: EvaluationsDep, body: SignOffIn | None = None
+    evaluation_id: EvaluationId, ctx: Context, evaluations: EvaluationsDep, body: SignOffIn | None = None
 ) -> JSONResponse:
     """Freeze the figures the log gives now, with their log position (another manager than the opener)."""
     return ANSWERS.result(evaluations.sign_off(ctx, evaluation_id, body.comment if body else None))
 
 
 @router.get("/{evaluation_id}", **ANSWERS.read(Command.READ_EVALUATIONS))
-def get_evaluation(evaluation_id: UUID, actor: CurrentActor, evaluations: EvaluationsDep) -> JSONResponse:
+def get_evaluation(
+    evaluation_id: EvaluationId, actor: CurrentActor, evaluations: EvaluationsDep
+) -> JSONResponse:
     """The evaluation; once signed off, exactly the figures signed off, whatever arrived later."""
     return ANSWERS.view(evaluations.get(actor, evaluation_id))
 
@@ -103,7 +110,7 @@ def get_evaluation(evaluation_id: UUID, actor: CurrentActor, evaluations: Evalua
     responses={**READ, 409: COMMAND[409]},
     **callers(Command.READ_EVALUATIONS),
 )
-def drift(evaluation_id: UUID, actor: CurrentActor, evaluations: EvaluationsDep) -> JSONResponse:
+def drift(evaluation_id: EvaluationId, actor: CurrentActor, evaluations: EvaluationsDep) -> JSONResponse:
     """How the figures the log gives now differ from the signed-off ones, figure by figure."""
     return JSONResponse(
         DriftOut.model_validate(evaluations.drift(actor, evaluation_id)).model_dump(mode="json")

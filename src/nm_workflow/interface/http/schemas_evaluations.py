@@ -14,6 +14,42 @@ from nm_workflow.interface.http.schemas import Command, Day, Long, Medium, Platf
 QuarterLabel = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}Q[1-4]$")]
 FigureValue = int | float | str | None
 
+_EVALUATION = "5d1c2b7e-0f3a-4e8b-9c61-2a7f4b9e0d12"
+_ROW: dict[str, Any] = {"quarter": "2026Q3", "department": "*", "platform": "*", "items_planned": 120,
+        "items_published": 84, "reviews_within_deadline_share": 0.91, "interaction_rate": 0.034}  # fmt: skip
+_EVALUATION_EXAMPLE: dict[str, Any] = {
+    "id": _EVALUATION, "version": 4, "kind": "quarterly_evaluation", "period_first": "2026-07-01",
+    "period_last": "2026-09-30", "quarter": "2026Q3", "departments": [], "platforms": [],
+    "department": "management", "opened_by": "olga",
+    "findings": [{"number": 1, "text": "Legal reviews took too long", "severity": "high", "item_ids": [],
+                  "figures": ["review_median_hours_legal"], "recorded_by": "olga"}],
+    "recommendations": [{"number": 1, "text": "Add a second legal reviewer", "owner_department": "legal",
+                         "due_date": "2026-12-31", "finding": 1, "made_by": "olga", "closed": False,
+                         "outcome": None, "policy_proposal_id": None, "feedback_id": None}],
+    "sign_off": {"signed_off_by": "sam", "comment": "Q3 evaluated", "position": 5120,
+                 "parameters": {"company_time_zone": "Asia/Shanghai", "review_stage_hours": 48},
+                 "figures": [_ROW]},
+    "created_at": "2026-10-08T02:00:00Z", "modified_at": "2026-10-09T06:30:00Z",
+}  # fmt: skip
+_DRIFT_EXAMPLE: dict[str, Any] = {
+    "signed_position": 5120, "position": 5388,
+    "differences": [{"department": "*", "platform": "*", "figure": "reach", "signed": 1200000,
+                     "other": 1150000, "delta": -50000}],
+}  # fmt: skip
+_REPORT_EXAMPLE: dict[str, Any] = {"quarter": "2026Q3", "position": 5388, "rows": [_ROW]}
+_QUEUE_EXAMPLE: dict[str, Any] = {
+    "evaluations": [{"evaluation_id": _EVALUATION, "kind": "quarterly_evaluation",
+                     "period_first": "2026-07-01", "period_last": "2026-09-30", "departments": [],
+                     "platforms": [], "opened_by": "olga",
+                     "opened_at": "2026-10-08T02:00:00Z", "findings": 1, "recommendations": 1,
+                     "recommendations_open": 1}],
+    "recommendations": [{"evaluation_id": _EVALUATION, "number": 1, "text": "Add a second legal reviewer",
+                         "owner_department": "legal", "due_date": "2026-12-31", "finding": 1,
+                         "made_by": "olga", "made_at": "2026-10-08T02:10:00Z", "overdue": False}],
+    "periodic_check": {"last_period_last": "2026-10-31", "interval_days": 30, "next_due": "2026-11-30",
+                       "overdue": False},
+}  # fmt: skip
+
 
 class EvaluationIn(Command):
     kind: EvaluationKind
@@ -131,6 +167,8 @@ class EvaluationOut(BaseModel):
     created_at: datetime
     modified_at: datetime
 
+    model_config = ConfigDict(json_schema_extra={"examples": [_EVALUATION_EXAMPLE]})
+
 
 class Difference(BaseModel):
     department: str
@@ -146,6 +184,8 @@ class DriftOut(BaseModel):
     position: int = Field(description="The log head the current figures were computed at.")
     differences: list[Difference]
 
+    model_config = ConfigDict(json_schema_extra={"examples": [_DRIFT_EXAMPLE]})
+
 
 class QuarterlyReport(BaseModel):
     quarter: str
@@ -153,6 +193,8 @@ class QuarterlyReport(BaseModel):
     rows: list[dict[str, FigureValue]] = Field(
         description="quarterly_evaluation rows; see docs/projections.md."
     )
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_REPORT_EXAMPLE]})
 
 
 class EvaluationStatusRow(BaseModel):
@@ -194,3 +236,5 @@ class EvaluationQueue(BaseModel):
     evaluations: list[EvaluationStatusRow] = Field(description="Not signed off yet, oldest period first.")
     recommendations: list[OpenRecommendation] = Field(description="Not closed yet, earliest due first.")
     periodic_check: PeriodicCheckDue
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_QUEUE_EXAMPLE]})
