@@ -6,11 +6,14 @@ import csv
 import io
 import re
 from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from typer.testing import CliRunner
 
 from nm_workflow.interface.cli import app
-from tests.e2e.api import Api
+from tests.e2e.api import PLANNED_DATE, Api
 
 KEY_LINE = re.compile(r"^\s+([a-z_]+)\s+(nmk_\S+)$")
 
@@ -73,19 +76,48 @@ def test_the_demo_fills_an_empty_store_and_every_read_answers_with_data(
     assert reproduced.exit_code == 0, reproduced.output
     assert "Reproduced" in reproduced.output
 
+    _the_events_happen_in_the_quarter_in_the_order_the_commands_say(read, auditor)
+
+
+def _the_events_happen_in_the_quarter_in_the_order_the_commands_say(
+    read: Callable[..., Any], auditor: str
+) -> None:
+    """The demo's clock dates the events: no publication predates its approval (ADR 0013), every
+    event of the quarter's activity lies in the quarter or the days after it, in log order."""
+    events, cursor = [], ""
+    while cursor is not None:
+        page = read(f"/audit-trail?limit=500{cursor}", auditor).json()
+        events += [e for e in page["items"] if e["aggregate_type"] in ("ContentItem", "Evaluation")]
+        cursor = page["next_cursor"] and f"&cursor={page['next_cursor']}"
+    moments = [datetime.fromisoformat(e["occurred_at"]) for e in events]
+    assert moments == sorted(moments)
+    shanghai = ZoneInfo("Asia/Shanghai")
+    assert moments[0].astimezone(shanghai).date() >= date(2026, 7, 1)
+    assert moments[-1] < datetime.now(UTC)  # the sign-off, after the quarter, not in the future
+    approved = {e["aggregate_id"]: e["occurred_at"] for e in events if e["event_type"] == "LegallyApproved"}
+    published = [e for e in events if e["event_type"] == "Published"]
+    assert published
+    for event in published:
+        published_at = datetime.fromisoformat(event["payload"]["published_at"])
+        assert published_at >= datetime.fromisoformat(approved[event["aggregate_id"]])
+        assert published_at <= datetime.fromisoformat(event["occurred_at"])
+        assert published_at.astimezone(shanghai).date() <= date(2026, 10, 20)
+
 
 def test_the_quarterly_report_as_csv_round_trips_chinese_text(
     cli_env: CliRunner, app_factory: Callable[..., Api], tmp_path: object
 ) -> None:
     api = app_factory()
     marketer = api.key("mia", "marketing", "市场部")
+    planned_date = date.fromisoformat(PLANNED_DATE)  # planned dates lie ahead (ADR 0013)
+    label = f"{planned_date.year}Q{(planned_date.month - 1) // 3 + 1}"
     plan = {"theme": "中秋节", "format": "article", "target_audience": "用户", "expected_effect": "增长",
-            "platforms": ["wechat"], "planned_publish_date": "2026-09-20"}  # fmt: skip
+            "platforms": ["wechat"], "planned_publish_date": PLANNED_DATE}  # fmt: skip
     planned = api.post("/items", plan, marketer)
     assert planned.status_code == 201, planned.text
     manager = api.key("sam", "management", "管理层")
     response = api.get(
-        "/reports/quarterly?quarter=2026Q3", manager, accept="text/csv",
+        f"/reports/quarterly?quarter={label}", manager, accept="text/csv",
         wait_for_position=planned.headers["Log-Position"],
     )  # fmt: skip
     assert response.status_code == 200, response.text
@@ -97,7 +129,7 @@ def test_the_quarterly_report_as_csv_round_trips_chinese_text(
     ]  # fmt: skip
     assert rows[0]["follower_growth"] == ""  # not recorded yet: NULL is an empty field
 
-    written = cli_env.invoke(app, ["reports", "quarterly", "2026Q3", "--csv", f"{tmp_path}/q3.csv"])
+    written = cli_env.invoke(app, ["reports", "quarterly", label, "--csv", f"{tmp_path}/q3.csv"])
     assert written.exit_code == 0, written.output
     with open(f"{tmp_path}/q3.csv", encoding="utf-8-sig", newline="") as file:
         assert [r["department"] for r in csv.DictReader(file)] == ["*", "*", "市场部", "市场部"]

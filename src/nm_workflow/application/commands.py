@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from typing import Any, Generic, TypeVar
 from uuid import UUID, uuid4
 
+from nm_workflow.application.clock import Clock, system_clock
 from nm_workflow.application.errors import (
     ConcurrentModification,
     IdempotencyKeyReused,
@@ -64,8 +66,16 @@ class CommandResult:
 
 
 class CommandRunner(Generic[A]):
-    def __init__(self, store: EventStore, kind: type[A], view: Callable[[A], dict[str, Any]]) -> None:
-        self._store, self._kind, self._view = store, kind, view
+    """Runs commands on aggregates of `kind`; `clock` dates their events (one reading per command)."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        kind: type[A],
+        view: Callable[[A], dict[str, Any]],
+        clock: Clock = system_clock,
+    ) -> None:
+        self._store, self._kind, self._view, self._clock = store, kind, view, clock
 
     def run(
         self,
@@ -75,7 +85,7 @@ class CommandRunner(Generic[A]):
         payload: dict[str, Any],
         decide: Callable[[A | None], A],
     ) -> CommandResult:
-        role = authorize(ctx.actor, command)
+        role, at = authorize(ctx.actor, command), self._clock()
         if target is None and ctx.expected_version is not None:
             raise VersionMismatch("If-Match names a version, but a new item has none yet.", current_version=0)
         request = fingerprint(command, target, payload)
@@ -85,13 +95,20 @@ class CommandRunner(Generic[A]):
         current = None if target is None else self.load(target, ctx.expected_version)
         if current is not None:
             role = authorize(ctx.actor, command, department_of(current))
-        aggregate, role = self._decide(ctx, role, command, partial(decide, current), new=current is None)
-        with recording(self._metadata(ctx, role)):
+        aggregate, role = self._decide(ctx, role, at, command, partial(decide, current), new=current is None)
+        with recording(self._metadata(ctx, role), at):
             record = self._record(ctx, command, request, aggregate, created=current is None)
         return self._save(ctx, request, aggregate, record, created=target is None)
 
     def _decide(
-        self, ctx: CommandContext, role: Role, command: Command, decide: Callable[[], A], *, new: bool
+        self,
+        ctx: CommandContext,
+        role: Role,
+        at: datetime,
+        command: Command,
+        decide: Callable[[], A],
+        *,
+        new: bool,
     ) -> tuple[A, Role]:
         """The aggregate `decide` returns, recorded as `role`, and the role it was recorded as.
 
@@ -99,12 +116,12 @@ class CommandRunner(Generic[A]):
         and decided again as another of the actor's roles when that one is the role reaching it.
         Raises WrongDepartment when none does.
         """
-        with recording(self._metadata(ctx, role)):
+        with recording(self._metadata(ctx, role), at):
             aggregate = decide()
         if new:
             admitted = authorize(ctx.actor, command, department_of(aggregate))
             if admitted != role:
-                with recording(self._metadata(ctx, admitted)):
+                with recording(self._metadata(ctx, admitted), at):
                     return decide(), admitted
         return aggregate, role
 
@@ -227,11 +244,11 @@ class CommandRunner(Generic[A]):
         Each new aggregate's department is authorized as in `run`: WrongDepartment means none
         was saved.
         """
-        role = authorize(ctx.actor, command)
+        role, at = authorize(ctx.actor, command), self._clock()
         made: dict[UUID, A | DomainError] = {}
         for target, decide in decisions.items():
             try:
-                made[target] = self._decide(ctx, role, command, decide, new=True)[0]
+                made[target] = self._decide(ctx, role, at, command, decide, new=True)[0]
             except DomainError as error:
                 made[target] = error
         created = [a for a in made.values() if not isinstance(a, DomainError)]

@@ -4,17 +4,22 @@ Every path an item can take (cancelled, stuck in drafting or review, sent
 back and approved, approved but not published, published on several
 platforms, measured over time with a correction, withdrawn), over several
 departments and the common platforms, then a signed-off quarterly evaluation.
-Events are stamped by the real clock; what the commands carry (planned
-publish dates, `published_at`, `observed_at`) lies in the chosen quarter, in
-the past and in order, which is what the quarter's figures count by.
+
+The demo walks a clock through the quarter and gives it to the application
+services both as the present their checks use and as the clock that dates
+the events: a publication follows its approval, an observation its
+publication, in the events' timestamps as in the times the commands carry.
+Each item is a sequence of steps at times of its own; the steps of all items
+run in the order of their times, so the clock only moves forward.
 """
 
 from __future__ import annotations
 
+import heapq
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -54,10 +59,26 @@ class DemoResult:
     items: int
 
 
+class WalkingClock:
+    """A clock that shows the time it was last moved to (forward only): the demo's present."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def move_to(self, moment: datetime) -> None:
+        self.now = max(self.now, moment.astimezone(UTC))
+
+
+Steps = Iterator[datetime]
+"""An item's steps: each yields the time of its next step, which runs once the clock is there."""
+
+
 class DemoQuarter:
     def __init__(self, store: EventStore, settings: Settings, label: str, seed: int, now: datetime) -> None:
         self._store, self._settings = store, settings
-        self._items, self._evaluations = ContentItems(store), Evaluations(store, settings)
         self.label, self.now = label, now
         self.rng = random.Random(seed)  # noqa: S311 (a reproducible demo, not a secret)
         zone = self.zone = self.zone_of(settings)
@@ -66,46 +87,75 @@ class DemoQuarter:
         if last_past_day < period.first + timedelta(days=7):
             raise InvalidPeriod(f"{label} is not in the past yet; a demo quarter lies before today.")
         self.days = Period(period.first, last_past_day)
+        self.clock = WalkingClock(self._at(period.first, hour=8))
+        skew, horizon = (
+            timedelta(seconds=settings.clock_skew_seconds),
+            timedelta(days=settings.planning_horizon_days),
+        )
+        self._items = ContentItems(store, self.clock, skew, horizon, event_clock=self.clock)
+        self._evaluations = Evaluations(store, settings, event_clock=self.clock)
 
     @staticmethod
     def zone_of(settings: Settings) -> ZoneInfo:
         return ZoneInfo(settings.company_time_zone)
 
+    def _at(self, day: date, hour: float) -> datetime:
+        return datetime.combine(day, time(0), self.zone).astimezone(UTC) + timedelta(hours=hour)
+
     def run(self, items: int, progress: Progress | None = None) -> DemoResult:
+        """Send `items` items' steps in the order of their times, then evaluate the quarter."""
         keys = self._keys()
+        waiting: list[tuple[datetime, int, Steps]] = []
         for n in range(items):
-            self._item(n)
-            if progress is not None:
-                progress(n + 1, items)
+            steps = self._item(n)
+            heapq.heappush(waiting, (next(steps), n, steps))
+        done = 0
+        while waiting:
+            moment, n, steps = heapq.heappop(waiting)
+            self.clock.move_to(moment)
+            upcoming = next(steps, None)
+            if upcoming is None:
+                done += 1
+                if progress is not None:
+                    progress(done, items)
+            else:
+                heapq.heappush(waiting, (upcoming, n, steps))
         return DemoResult(keys, self._evaluate(), self.label, items)
 
     # --- one item -------------------------------------------------------------------
 
-    def _item(self, n: int) -> None:
+    def _item(self, n: int) -> Steps:
         department = DEPARTMENTS[n % len(DEPARTMENTS)]
         platforms = self.rng.sample(PLATFORMS, self.rng.choice([1, 1, 2, 2, 3]))
-        span = (self.days.last - self.days.first).days - 2
+        span = (self.days.last - self.days.first).days - 12  # room for review, publication, metrics
         day = self.days.first + timedelta(days=self.rng.randint(0, max(span, 0)))
+        moment = self._at(day, hour=self.rng.uniform(8, 11))
+        yield moment
         plan = {
             "theme": self.rng.choice(THEMES), "format": self.rng.choice(FORMATS),
             "target_audience": "existing customers", "expected_effect": "reach and sign-ups",
             "platforms": platforms, "department": department, "campaign": f"{self.label}-campaign",
-            "planned_publish_date": day,
+            "planned_publish_date": min(day + timedelta(days=6), self.days.last),
         }  # fmt: skip
         marketer = _actor(f"mia-{department}", Role.MARKETING, department)
         item_id = self._items.plan(marketer, plan).aggregate_id
         fate = EVERY_PATH[n] if n < len(EVERY_PATH) else self.rng.random()
         if fate < 0.06:
+            yield self._later(hours=(4, 30))
             self._items.cancel(marketer, item_id, "Campaign dropped")
             return
+        yield self._later(hours=(1, 6))
         self._draft(marketer, item_id, n)
         if fate < 0.10:
             return  # still drafting
-        if not self._review(item_id, department, refuse=0.16 <= fate < 0.30, stop=fate < 0.16):
-            return
-        if fate < 0.20:
-            return  # approved, not published yet
-        self._publish(marketer, item_id, platforms, day, withdraw=fate > 0.94)
+        yield from self._review(item_id, department, refuse=0.16 <= fate < 0.30, stop=fate < 0.16)
+        if fate < 0.20 or self._items.get(marketer.actor, item_id)["state"] != "approved":
+            return  # approved, not published yet; or still waiting for legal
+        yield from self._publish(marketer, item_id, platforms, withdraw=fate > 0.94)
+
+    def _later(self, *, hours: tuple[float, float]) -> datetime:
+        """A moment some hours after the present: when an item's next step happens."""
+        return self.clock() + timedelta(hours=self.rng.uniform(*hours))
 
     def _draft(self, marketer: CommandContext, item_id: UUID, n: int) -> None:
         draft = {
@@ -116,40 +166,50 @@ class DemoQuarter:
         }
         self._items.draft(marketer, item_id, draft)
 
-    def _review(self, item_id: UUID, department: str, *, refuse: bool, stop: bool) -> bool:
-        """Request review and decide; a refused item is redrafted and approved. False if left waiting."""
+    def _review(self, item_id: UUID, department: str, *, refuse: bool, stop: bool) -> Steps:
+        """Request review and decide, some stages late (beyond the review deadline); a refused item
+        is redrafted and reviewed again. An item stopped before legal stays waiting there."""
         marketer = _actor(f"mia-{department}", Role.MARKETING, department)
+        yield self._later(hours=(1, 4))
         self._items.request_review(marketer, item_id, None)
         refused_at = self.rng.choice(list(Stage)) if refuse else None
         for stage in Stage:
             if stop and stage is Stage.LEGAL:
-                return False  # waiting for legal
+                return  # waiting for legal
+            yield self._later(hours=(1, 72) if self.rng.random() < 0.2 else (1, 30))
             reviewer = self._reviewer(stage, department)
             if stage is refused_at:
                 reasons = {"revision": None, "reasons": ["请补充数据来源 / add a source"]}
                 self._items.request_changes(reviewer, item_id, stage, reasons)
+                yield self._later(hours=(2, 20))
                 self._draft(marketer, item_id, 0)
-                return self._review(item_id, department, refuse=False, stop=False)
+                yield from self._review(item_id, department, refuse=False, stop=False)
+                return
             self._items.approve(reviewer, item_id, stage, {"revision": None, "content_hash": None})
-        return True
 
     def _publish(
-        self, marketer: CommandContext, item_id: UUID, platforms: list[str], day: date, *, withdraw: bool
-    ) -> None:
+        self, marketer: CommandContext, item_id: UUID, platforms: list[str], *, withdraw: bool
+    ) -> Steps:
         analyst = _actor("ana", Role.DATA_ANALYST, "data")
         revision = self._items.get(marketer.actor, item_id)["current_revision"]
+        observed: list[tuple[str, datetime, dict[str, int]]] = []
         for platform in platforms[: self.rng.randint(1, len(platforms))]:
-            moment = datetime.combine(day, time(9), self.zone) + timedelta(hours=self.rng.randint(0, 40))
+            moment = self._later(hours=(1, 30))
+            yield moment
             publication = {
                 "platform": platform, "published_at": moment, "external_id": f"{platform}-{item_id.hex[:10]}",
                 "url": None, "revision": revision["number"], "content_hash": revision["content_hash"],
             }  # fmt: skip
             self._items.publish(marketer, item_id, publication)
-            for k, counters in enumerate(self._observations()):
-                observation = {"platform": platform, "observed_at": moment + timedelta(days=k + 1),
-                               "counters": counters}  # fmt: skip
-                self._items.record_metrics(analyst, item_id, observation)
+            observed += [
+                (platform, moment + timedelta(days=k + 1), c) for k, c in enumerate(self._observations())
+            ]
+        for platform, observed_at, counters in sorted(observed, key=lambda o: o[1]):
+            yield observed_at + timedelta(minutes=self.rng.randint(5, 90))  # read, then recorded
+            observation = {"platform": platform, "observed_at": observed_at, "counters": counters}
+            self._items.record_metrics(analyst, item_id, observation)
         if withdraw:
+            yield self._later(hours=(1, 24))
             self._items.withdraw(marketer, item_id, "Outdated price information")
 
     def _observations(self) -> list[dict[str, int]]:
@@ -187,6 +247,8 @@ class DemoQuarter:
         return {role.value: keys.create(a, [role], d, issued_by=issuer) for role, (a, d) in who.items()}
 
     def _evaluate(self) -> UUID:
+        """Evaluate the quarter a week after its end (or now, if that is sooner), and sign it off."""
+        self.clock.move_to(min(self._at(quarter(self.label).last, hour=24 * 8 + 10), self.now))
         opener, signer = (
             _actor("olga", Role.MANAGEMENT, "management"),
             _actor("sam", Role.MANAGEMENT, "management"),
@@ -202,5 +264,6 @@ class DemoQuarter:
         recommendation = {"text": "Add a second legal reviewer", "owner_department": "legal", "due_date": due,
                           "finding": 1}  # fmt: skip
         self._evaluations.make_recommendation(opener, evaluation_id, recommendation)
+        self.clock.move_to(self.clock() + timedelta(hours=3))
         self._evaluations.sign_off(signer, evaluation_id, "Evaluated from the quarterly report")
         return evaluation_id

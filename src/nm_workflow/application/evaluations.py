@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from nm_workflow.application import figure_rows, figures
+from nm_workflow.application.clock import Clock, system_clock
 from nm_workflow.application.commands import CommandContext, CommandResult, CommandRunner
 from nm_workflow.application.facts import TOPICS, fold_all
 from nm_workflow.application.security import Actor, Command, authorize
@@ -106,9 +107,11 @@ class Reproduction:
 
 
 class Evaluations:
-    def __init__(self, store: EventStore, settings: Settings) -> None:
+    """Commands and reads of evaluations; `event_clock` dates their events (see ContentItems)."""
+
+    def __init__(self, store: EventStore, settings: Settings, *, event_clock: Clock = system_clock) -> None:
         self._store, self._settings = store, settings
-        self._runner = CommandRunner(store, Evaluation, evaluation_view)
+        self._runner = CommandRunner(store, Evaluation, evaluation_view, event_clock)
 
     # --- commands -------------------------------------------------------------------
 

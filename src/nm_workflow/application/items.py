@@ -22,7 +22,9 @@ class ContentItems(AggregateReads[ContentItem]):
 
     `clock` is the present the time checks use (publication and observation not in
     the future beyond `clock_skew`; schedules and planned dates within
-    `planning_horizon`); see domain/timing.py.
+    `planning_horizon`); see domain/timing.py. `event_clock` dates the events: the system
+    clock, except where a whole run is replayed at other times (the demo quarter passes the
+    same clock as `clock`, so that events and the times commands carry agree).
     """
 
     def __init__(
@@ -31,9 +33,11 @@ class ContentItems(AggregateReads[ContentItem]):
         clock: Clock = system_clock,
         clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
         planning_horizon: timedelta = DEFAULT_PLANNING_HORIZON,
+        *,
+        event_clock: Clock = system_clock,
     ) -> None:
         self._store = store
-        self._runner = CommandRunner(store, ContentItem, item_view)
+        self._runner = CommandRunner(store, ContentItem, item_view, event_clock)
         self._clock, self._clock_skew, self._planning_horizon = clock, clock_skew, planning_horizon
 
     def now(self) -> Now:

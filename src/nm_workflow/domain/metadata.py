@@ -4,6 +4,10 @@ The library's events carry no metadata, so every aggregate of this service
 derives from `WorkflowAggregate`, whose events have a keyword-only `meta`
 field filled from a context variable. The application sets the variable
 around each command (`recording`); the domain never has to pass it along.
+The same block gives the events their `timestamp`: the application's clock
+reading for the command, rather than the library's own reading of the system
+clock, so that a clock the application is given (tests, the demo quarter)
+dates the events as it dates the times the commands are checked against.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -19,6 +24,7 @@ from eventsourcing.domain import Aggregate
 
 _NO_METADATA: Mapping[str, str] = MappingProxyType({})
 _current: ContextVar[Mapping[str, str]] = ContextVar("nm_event_metadata", default=_NO_METADATA)
+_present: ContextVar[datetime | None] = ContextVar("nm_event_time", default=None)
 
 
 @dataclass(frozen=True)
@@ -36,12 +42,14 @@ class EventMetadata:
 
 
 @contextmanager
-def recording(metadata: EventMetadata) -> Iterator[None]:
-    """Stamp every event triggered inside the block with `metadata`."""
-    token = _current.set(MappingProxyType(metadata.as_dict()))
+def recording(metadata: EventMetadata, at: datetime | None = None) -> Iterator[None]:
+    """Stamp every event triggered inside the block with `metadata`, and with the timestamp `at`
+    (aware, UTC) when given; without it the library reads the system clock."""
+    token, time_token = _current.set(MappingProxyType(metadata.as_dict())), _present.set(at)
     try:
         yield
     finally:
+        _present.reset(time_token)
         _current.reset(token)
 
 
@@ -54,6 +62,10 @@ class WorkflowAggregate(Aggregate):
 
     class Event(Aggregate.Event):
         meta: dict[str, Any] = field(default_factory=_current_metadata, kw_only=True)
+
+        @staticmethod
+        def create_timestamp() -> datetime:
+            return _present.get() or Aggregate.Event.create_timestamp()
 
     class Created(Event, Aggregate.Created):
         pass
