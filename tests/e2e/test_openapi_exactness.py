@@ -102,6 +102,26 @@ def _exercise(api: Api, seen: Observed) -> None:
     assert stale.status_code == 412, stale.text
     assert call("GET", f"/items/{uuid.uuid4()}", mia).status_code == 404
 
+    # Supervision: an evaluation through every command, then its reads and the reports.
+    olga, sam = api.key("olga", Role.MANAGEMENT, "management"), api.key("sam", Role.MANAGEMENT, "management")
+    evaluation = command("/evaluations", {"kind": "quarterly_evaluation", "quarter": "2026Q3"}, olga).json()[
+        "id"
+    ]
+    command(f"/evaluations/{evaluation}/findings", {"text": "slow legal reviews", "severity": "low"}, olga)
+    recommendation = {"text": "a second reviewer", "owner_department": "legal", "due_date": "2026-12-31"}
+    command(f"/evaluations/{evaluation}/recommendations", recommendation, olga)
+    command(f"/evaluations/{evaluation}/sign-off", {"comment": "seen"}, sam)
+    command(f"/evaluations/{evaluation}/recommendations/1/closure", {"outcome": "hired"}, sam)
+    call("GET", f"/evaluations/{evaluation}", auditor)
+    call("GET", f"/evaluations/{evaluation}/drift", auditor)
+    for path in ("/reports/quarterly?quarter=2026Q3", "/queues/evaluations"):
+        call("GET", path, auditor)
+        call("GET", path, auditor, Wait_For_Position="0")
+        call("GET", path, auditor, Wait_For_Position=position)
+        call("GET", path, None)
+    call("GET", "/reports/quarterly?quarter=2026Q3", auditor, Accept="text/csv")
+    call("GET", "/reports/quarterly?quarter=2026Q3", auditor, Accept="text/csv", Wait_For_Position=position)
+
 
 def test_every_operation_sends_exactly_the_headers_it_declares(app_factory: Callable[..., Api]) -> None:
     # Projections stopped and no wait admitted: stale answers come at once.
@@ -120,6 +140,8 @@ def test_every_operation_sends_exactly_the_headers_it_declares(app_factory: Call
 
 def _call_as(api: Api, role: Role, method: str, template: str, body: Any) -> int:
     path = template.replace("{item_id}", str(uuid.uuid4())).replace("{slug}", "self-approval")
+    path = path.replace("{evaluation_id}", str(uuid.uuid4())).replace("{number}", "1")
+    path += "?quarter=2026Q3" if template == "/reports/quarterly" else ""  # required: else 422 first
     key = api.key(f"someone-{role}", role, "marketing")
     return int(api.call(method.upper(), path, key, body).status_code)
 
