@@ -42,7 +42,7 @@ def caught_up(store: EventStore, start_supervisor: SupervisorFactory, **override
 def test_the_quarter_rows_equal_the_figures_computed_from_the_commands_sent(
     store: EventStore, read_model: ReadModel, start_supervisor: SupervisorFactory, clock: ManualClock
 ) -> None:
-    driver = QuarterDriver(ContentItems(store), clock, seed=3)
+    driver = QuarterDriver(ContentItems(store, clock), clock, seed=3)
     driver.run_quarter(42)
     caught_up(store, start_supervisor)
 
@@ -67,7 +67,7 @@ def test_publications_count_in_the_quarter_of_the_company_time_zone(
     start_supervisor: SupervisorFactory,
     clock: ManualClock,
 ) -> None:
-    driver = QuarterDriver(ContentItems(store), clock, seed=1)
+    driver = QuarterDriver(ContentItems(store, clock), clock, seed=1)
     item = driver.plan("marketing", ["wechat", "weibo"], datetime(2026, 9, 20, tzinfo=UTC), date(2026, 9, 30))
     driver.review(item)
     driver.publish(item, "wechat", datetime(2026, 9, 30, 23, 30, tzinfo=SHANGHAI))  # 15:30 UTC
@@ -96,7 +96,7 @@ def test_a_sign_off_is_reproduced_from_the_log_whatever_arrives_later(
     start_supervisor: SupervisorFactory,
     clock: ManualClock,
 ) -> None:
-    driver = QuarterDriver(ContentItems(store), clock, seed=11)
+    driver = QuarterDriver(ContentItems(store, clock), clock, seed=11)
     driver.run_quarter(24)
     evaluations = Evaluations(store, settings)
     board = "board"

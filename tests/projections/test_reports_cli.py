@@ -21,7 +21,7 @@ BOARD = "board"
 
 
 def signed_quarter(store: EventStore, settings: Settings, clock: ManualClock) -> tuple[QuarterDriver, str]:
-    driver = QuarterDriver(ContentItems(store), clock, seed=4)
+    driver = QuarterDriver(ContentItems(store, clock), clock, seed=4)
     driver.run_quarter(10)
     evaluations = Evaluations(store, settings)
     opened = {"kind": "quarterly_evaluation", "quarter": "2026Q3"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -11,8 +11,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from nm_workflow.application.demo import DemoQuarter
 from nm_workflow.application.store import EventStore
-from nm_workflow.domain.errors import WorkflowError
 from nm_workflow.domain.periods import previous_quarter
+from nm_workflow.interface.cli_errors import EXIT_FAILED, fail, reported
 from nm_workflow.interface.cli_settings import load_settings
 
 console = Console()
@@ -29,27 +29,30 @@ def demo(
     """Fill an empty store with a demo quarter through the service's own commands."""
     settings = load_settings()
     now = datetime.now(UTC)
-    try:
+    with reported(settings):
         store = EventStore(settings)
-    except WorkflowError as error:
-        _fail(error.detail)
-    try:
-        held = store.head()
-        if held and not force:
-            _fail(
-                f"The store already holds {held} events; the demo fills an empty store (--force adds to it)."
+        try:
+            held = store.head()
+            if held and not force:
+                fail(
+                    f"The store already holds {held} events; the demo fills an empty store "
+                    "(--force adds to it).",
+                    EXIT_FAILED,
+                )
+            label = (quarter or previous_quarter(now, DemoQuarter.zone_of(settings))).strip().upper()
+            columns = (
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
             )
-        label = (quarter or previous_quarter(now, DemoQuarter.zone_of(settings))).strip().upper()
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=console) as progress:
-            task = progress.add_task(f"demo quarter {label}", total=items)
-            result = DemoQuarter(store, settings, label, seed, now).run(
-                items, lambda done, total: progress.update(task, completed=done, total=total)
-            )
-    except WorkflowError as error:
-        _fail(error.detail)
-    finally:
-        store.close()
+            with Progress(*columns, console=console) as progress:
+                task = progress.add_task(f"demo quarter {label}", total=items)
+                result = DemoQuarter(store, settings, label, seed, now).run(
+                    items, lambda done, total: progress.update(task, completed=done, total=total)
+                )
+        finally:
+            store.close()
     # Plain lines, never wrapped or cut: the keys are copied from here.
     typer.echo("One API key per role (shown once; `nm-workflow keys list` lists them):")
     for role, key in result.keys.items():
@@ -61,8 +64,3 @@ def demo(
         f"Next: `nm-workflow serve`, then GET /reports/quarterly?quarter={result.quarter} with the "
         f"management key, or `nm-workflow reports reproduce {result.evaluation_id}`."
     )
-
-
-def _fail(detail: str) -> NoReturn:
-    console.print(f"[red]{detail}[/red]")
-    raise typer.Exit(1)

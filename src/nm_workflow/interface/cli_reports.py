@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 from uuid import UUID
 
 import typer
@@ -13,8 +13,8 @@ from rich.table import Column, Table
 from nm_workflow.application.evaluations import Evaluations
 from nm_workflow.application.security import Actor
 from nm_workflow.application.store import EventStore
-from nm_workflow.domain.errors import WorkflowError
 from nm_workflow.domain.roles import Role
+from nm_workflow.interface.cli_errors import EXIT_FAILED, reported
 from nm_workflow.interface.cli_settings import load_settings
 from nm_workflow.interface.report_csv import COLUMNS, report_csv
 from projections import ReadModel
@@ -24,7 +24,6 @@ app = typer.Typer(
     help="Reports for management: the quarterly report, reproducing a sign-off.", no_args_is_help=True
 )
 console = Console()
-DIFFERENT, FAILED = 1, 2  # exit statuses of `reproduce`
 
 
 @app.command("quarterly")
@@ -37,17 +36,14 @@ def quarterly(
     ] = None,
 ) -> None:
     """The quarterly_evaluation rows of a quarter, as the projection has them."""
-    try:
-        read_model = ReadModel(load_settings())
-    except WorkflowError as error:
-        _fail(error)
-    try:
-        rows = read_quarter(read_model, quarter.strip().upper(), department, platform)
-        position, head = read_model.position("quarterly_evaluation"), read_model.head()
-    except WorkflowError as error:
-        _fail(error)
-    finally:
-        read_model.close()
+    settings = load_settings()
+    with reported(settings):
+        read_model = ReadModel(settings)
+        try:
+            rows = read_quarter(read_model, quarter.strip().upper(), department, platform)
+            position, head = read_model.position("quarterly_evaluation"), read_model.head()
+        finally:
+            read_model.close()
     if csv is not None:
         csv.write_text(report_csv(rows), encoding="utf-8", newline="")
         console.print(f"{len(rows)} rows written to {csv}.")
@@ -62,31 +58,28 @@ def quarterly(
 def reproduce(
     evaluation_id: Annotated[str, typer.Argument(help="The id of a signed-off evaluation.")],
 ) -> None:
-    """Recompute a sign-off's figures from the log up to its position; exit 1 on any difference."""
+    """Recompute a sign-off's figures from the log up to its position; exit 1 on any difference,
+    2 for an unknown or unsigned evaluation, 3 when the store is unreachable."""
     try:
         parsed = UUID(evaluation_id)
     except ValueError:
         raise typer.BadParameter(f"{evaluation_id!r} is not an evaluation id.") from None
     settings = load_settings()
     actor = Actor("cli", frozenset({Role.AUDITOR}), "cli")  # reads only: whoever runs it may
-    try:
+    with reported(settings):
         store = EventStore(settings)
-    except WorkflowError as error:
-        _fail(error)
-    try:
-        evaluations = Evaluations(store, settings)
-        reproduction = evaluations.reproduce(actor, parsed)
-        drift = evaluations.drift(actor, parsed)
-    except WorkflowError as error:
-        _fail(error)
-    finally:
-        store.close()
+        try:
+            evaluations = Evaluations(store, settings)
+            reproduction = evaluations.reproduce(actor, parsed)
+            drift = evaluations.drift(actor, parsed)
+        finally:
+            store.close()
     figures = len(reproduction.signed) * (len(COLUMNS) - 3)
     console.print(f"Signed off at log position {reproduction.position}: {len(reproduction.signed)} rows, "
                   f"{figures} figures.")  # fmt: skip
     if reproduction.differences:
         _print_differences("Recomputed from the log at that position: DIFFERENT", reproduction.differences)
-        raise typer.Exit(DIFFERENT)
+        raise typer.Exit(EXIT_FAILED)
     console.print(
         "[green]Reproduced: the log up to that position gives exactly the signed-off figures.[/green]"
     )
@@ -120,8 +113,3 @@ def _shown(value: Any) -> str:
     if value is None:
         return "-"
     return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def _fail(error: WorkflowError) -> NoReturn:
-    console.print(f"[red]{error.detail}[/red]")
-    raise typer.Exit(FAILED)
