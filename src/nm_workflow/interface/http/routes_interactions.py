@@ -167,7 +167,7 @@ def get_interaction(
     ] = None,
     as_of: Annotated[
         Moment | None,
-        Query(description="Show the interaction as it was at this time.", examples=["2027-03-02T10:00:00Z"]),
+        Query(description="Show the interaction as it was at this time.", examples=["2026-03-02T10:00:00Z"]),
     ] = None,
 ) -> JSONResponse:
     """The interaction now, at a past version, or as it was at a time."""
