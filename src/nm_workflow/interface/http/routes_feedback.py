@@ -13,7 +13,16 @@ from nm_workflow.application.security import Command
 from nm_workflow.domain.feedback import FeedbackState, FeedbackSubject
 from nm_workflow.interface.http.answers import Answers, history_response
 from nm_workflow.interface.http.deps import Context, CurrentActor, FeedbackId
-from nm_workflow.interface.http.routes_reads import Department, Fresh, Limit, Reads, Watch, _ok, _prepare
+from nm_workflow.interface.http.routes_reads import (
+    Department,
+    Fresh,
+    Limit,
+    Reads,
+    Watch,
+    _ok,
+    _prepare,
+    page_before,
+)
 from nm_workflow.interface.http.schemas_feedback import (
     ClosureIn,
     FeedbackIn,
@@ -82,12 +91,7 @@ async def feedback_log(
     subject: Annotated[
         FeedbackSubject | None, Query(description="Only feedback about this.", examples=["process"])
     ] = None,
-    before: Annotated[
-        int | None,
-        Query(
-            ge=1, le=2**62, description="The `submitted_position` to page on from (exclusive).", examples=[42]
-        ),
-    ] = None,
+    before: Annotated[int | None, page_before("submitted_position")] = None,
     limit: Limit = 50,
 ) -> JSONResponse:
     """Feedback, latest first; `mine=true` follows your own."""
