@@ -18,6 +18,8 @@ from tests.support.figures import Figures
 # only ("own") or on every department's ("any").
 OWN, ANY = "own", "any"
 M, E, H, L = Role.MARKETING, Role.EDITOR, Role.DEPARTMENT_HEAD, Role.LEGAL
+# The roles of the departments an interaction is escalated to or feedback is triaged to.
+STAFF = (H, M, E, L, Role.DATA_ANALYST, Role.CUSTOMER_SERVICE)
 SCOPES: dict[Command, dict[Role, str]] = {
     Command.PLAN: {M: OWN},
     Command.DRAFT: {M: OWN},
@@ -36,14 +38,7 @@ SCOPES: dict[Command, dict[Role, str]] = {
     Command.RECEIVE_INTERACTION: {Role.CUSTOMER_SERVICE: ANY, Role.SERVICE: ANY},
     Command.RESPOND_TO_INTERACTION: {Role.CUSTOMER_SERVICE: ANY},
     Command.ESCALATE_INTERACTION: {Role.CUSTOMER_SERVICE: ANY},
-    Command.HANDLE_INTERACTION: {
-        H: OWN,
-        M: OWN,
-        E: OWN,
-        L: OWN,
-        Role.DATA_ANALYST: OWN,
-        Role.CUSTOMER_SERVICE: OWN,
-    },  # fmt: skip
+    Command.HANDLE_INTERACTION: {role: OWN for role in STAFF},
     Command.RESOLVE_INTERACTION: {Role.CUSTOMER_SERVICE: ANY},
     Command.REOPEN_INTERACTION: {Role.CUSTOMER_SERVICE: ANY, Role.MANAGEMENT: ANY},
     Command.ERASE_INTERACTION: {Role.MANAGEMENT: ANY},
@@ -52,15 +47,7 @@ SCOPES: dict[Command, dict[Role, str]] = {
     Command.RETIRE_CHANNEL_ACCOUNT: {M: OWN, Role.MANAGEMENT: ANY},
     Command.SUBMIT_FEEDBACK: {role: ANY for role in Role if role is not Role.ADMIN},
     Command.TRIAGE_FEEDBACK: {H: OWN, Role.MANAGEMENT: ANY},
-    Command.RECORD_IMPROVEMENT: {
-        H: OWN,
-        M: OWN,
-        E: OWN,
-        L: OWN,
-        Role.DATA_ANALYST: OWN,
-        Role.CUSTOMER_SERVICE: OWN,
-        Role.MANAGEMENT: OWN,
-    },  # fmt: skip
+    Command.RECORD_IMPROVEMENT: {role: OWN for role in (*STAFF, Role.MANAGEMENT)},
     Command.CLOSE_FEEDBACK: {H: OWN, Role.MANAGEMENT: OWN},
     # Supervision is central; a department head closes only recommendations its department owns.
     Command.OPEN_EVALUATION: {Role.MANAGEMENT: ANY},

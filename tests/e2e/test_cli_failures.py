@@ -19,7 +19,10 @@ from psycopg.conninfo import conninfo_to_dict
 from nm_workflow.application.settings import Settings
 
 CLI = str(Path(sys.executable).parent / "nm-workflow")
-NAMES = "item_status, review_queue, publication_log, item_metrics, audit_trail"
+NAMES = (
+    "item_status, review_queue, publication_log, item_metrics, audit_trail, interaction_queue,"
+    " interaction_log, channel_growth, feedback_log, quarterly_evaluation, evaluation_status"
+)
 
 
 def run(args: list[str], env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

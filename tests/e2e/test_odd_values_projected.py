@@ -11,11 +11,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import suppress
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from nm_workflow.domain.roles import Role
-from tests.e2e.api import Api
+from tests.e2e.api import OBSERVED_AT, PLANNED_DATE, PUBLISHED_AT, SCHEDULED_AT, Api
 from tests.e2e.test_reads import _wait
 from tests.projections.scenario import snapshot
 
@@ -55,7 +54,7 @@ def test_the_longest_and_oddest_values_are_projected_and_read_back(api: Api) -> 
         "theme": odd(SHORT, "主题"), "format": odd(SHORT, "fmt"), "target_audience": odd(MEDIUM, "受众"),
         "expected_effect": odd(MEDIUM, "效果"), "platforms": [PLATFORM, "wechat"],
         "campaign": odd(SHORT, "活动"),
-        "planned_publish_date": (datetime.now(UTC) + timedelta(days=30)).date().isoformat(),
+        "planned_publish_date": PLANNED_DATE,
     }  # fmt: skip
     item = post(api, "/items", plan, keys[Role.MARKETING]).json()["id"]
     draft = {"title": odd(SHORT, "标题"), "body": odd(BODY, "正文"),
@@ -72,14 +71,14 @@ def test_the_longest_and_oddest_values_are_projected_and_read_back(api: Api) -> 
     for stage, role in STAGES:
         approved = post(api, f"/items/{item}/approvals", {"stage": stage, "revision": 2}, keys[role]).json()
     content_hash = approved["current_revision"]["content_hash"]
-    schedule = {"platform": PLATFORM, "at": _at(timedelta(days=1))}
+    schedule = {"platform": PLATFORM, "at": SCHEDULED_AT}
     post(api, f"/items/{item}/schedule", schedule, keys[Role.MARKETING])
-    publication = {"platform": PLATFORM, "published_at": _at(), "external_id": odd(SHORT, "外部"),
+    publication = {"platform": PLATFORM, "published_at": PUBLISHED_AT, "external_id": odd(SHORT, "外部"),
                    "url": odd(MEDIUM, "https://例子.中国/"), "revision": 2,
                    "content_hash": content_hash}  # fmt: skip
     post(api, f"/items/{item}/publications", publication, keys[Role.MARKETING])
     counters = dict.fromkeys(COUNTERS, BIG)
-    observation = {"platform": PLATFORM, "observed_at": _at(), "counters": counters}
+    observation = {"platform": PLATFORM, "observed_at": OBSERVED_AT, "counters": counters}
     post(api, f"/items/{item}/metrics", observation, keys[Role.DATA_ANALYST])
     withdrawal = {"reason": odd(MEDIUM, "撤回")}
     last = post(api, f"/items/{item}/withdrawal", withdrawal, keys[Role.MARKETING])
@@ -135,7 +134,3 @@ def _strings(value: Any) -> Iterator[str]:
     elif isinstance(value, list | tuple):
         for part in value:
             yield from _strings(part)
-
-
-def _at(later: timedelta = timedelta(0)) -> str:
-    return (datetime.now(UTC) + later).isoformat()

@@ -18,7 +18,7 @@ import pytest
 
 from nm_workflow.domain.roles import Role, Stage
 from nm_workflow.interface.http.problems import catalogue
-from tests.e2e.api import DRAFT, OBSERVED_AT, PLAN, SCHEDULED_AT, Api, publication
+from tests.e2e.api import DRAFT, OBSERVED_AT, PLAN, SCHEDULED_AT, Api, at, publication
 
 # Sent with every body, by the framework: not part of any operation's contract.
 FRAMING = {"content-type", "content-length"}
@@ -80,6 +80,7 @@ def _exercise(api: Api, seen: Observed) -> None:
 
     head = call("GET", f"/items/{item}", mia).headers["ETag"].strip('"')
     call("GET", f"/items/{item}/history", mia)
+    account = _exercise_customer_side(api, call, command)
     position = str(api.client.app.state.store.head())  # type: ignore[attr-defined]
     for path, key in [
         (f"/items/{item}/metrics", mia),
@@ -87,6 +88,10 @@ def _exercise(api: Api, seen: Observed) -> None:
         ("/publications", mia),
         ("/queues/review", mia),
         ("/audit-trail", auditor),
+        ("/queues/interactions", mia),
+        ("/interactions", mia),
+        ("/feedback", mia),
+        (f"/channel-accounts/{account}/growth", mia),
     ]:
         call("GET", path, key)
         call("GET", path, key, Wait_For_Position="0")  # reached at once
@@ -104,9 +109,8 @@ def _exercise(api: Api, seen: Observed) -> None:
 
     # Supervision: an evaluation through every command, then its reads and the reports.
     olga, sam = api.key("olga", Role.MANAGEMENT, "management"), api.key("sam", Role.MANAGEMENT, "management")
-    evaluation = command("/evaluations", {"kind": "quarterly_evaluation", "quarter": "2026Q3"}, olga).json()[
-        "id"
-    ]
+    quarter = {"kind": "quarterly_evaluation", "quarter": "2026Q3"}
+    evaluation = command("/evaluations", quarter, olga).json()["id"]
     command(f"/evaluations/{evaluation}/findings", {"text": "slow legal reviews", "severity": "low"}, olga)
     recommendation = {"text": "a second reviewer", "owner_department": "legal", "due_date": "2026-12-31"}
     command(f"/evaluations/{evaluation}/recommendations", recommendation, olga)
@@ -121,6 +125,43 @@ def _exercise(api: Api, seen: Observed) -> None:
         call("GET", path, None)
     call("GET", "/reports/quarterly?quarter=2026Q3", auditor, Accept="text/csv")
     call("GET", "/reports/quarterly?quarter=2026Q3", auditor, Accept="text/csv", Wait_For_Position=position)
+
+
+Call = Callable[..., Any]
+
+
+def _exercise_customer_side(api: Api, call: Call, command: Call) -> str:
+    """Every command and aggregate read of interactions, channel accounts and feedback; the account."""
+    cs, mia = api.key("cara", Role.CUSTOMER_SERVICE, "customer_service"), api.marketing
+    head, manager = api.key("hal", Role.DEPARTMENT_HEAD, "marketing"), api.key("max", Role.MANAGEMENT)
+    comment = {
+        "platform": "weibo", "platform_id": "exact-1", "kind": "complaint", "text": "late",
+        "author_handle": "@a", "received_at": at(),
+    }  # fmt: skip
+    interaction = command("/interactions", comment, cs).json()["id"]  # 201, then 200: known
+    batch = {"items": [comment, {**comment, "platform_id": "exact-2"}, {"kind": "unknown"}]}
+    assert call("POST", "/interactions:batch", cs, batch).status_code == 200
+    path = f"/interactions/{interaction}"
+    command(f"{path}/responses", {"reply_text": "on it"}, cs)
+    command(f"{path}/escalations", {"department": "marketing", "reason": "theirs"}, cs)
+    command(f"{path}/handling", {"note": "re-sent"}, head)
+    command(f"{path}/resolution", {"outcome": "received"}, cs)
+    command(f"{path}/reopening", {"reason": "wrote again"}, cs)
+    command(f"{path}/erasure", {"reason": "asked to"}, manager)
+    account = command(
+        "/channel-accounts", {"platform": "weibo", "account_id": "a-1", "account_name": "A"}, mia
+    )
+    account_path = f"/channel-accounts/{account.json()['id']}"
+    command(f"{account_path}/followers", {"observed_at": OBSERVED_AT, "followers": 5}, api.analyst)
+    command(f"{account_path}/retirement", {"reason": "merged"}, mia)
+    feedback = command("/feedback", {"subject": "process", "text": "idea"}, mia).json()["id"]
+    command(f"/feedback/{feedback}/triage", {"department": "marketing", "owner_id": "mia"}, manager)
+    command(f"/feedback/{feedback}/improvements", {"description": "changed"}, mia)
+    command(f"/feedback/{feedback}/closure", {"outcome": "adopted"}, head)
+    for aggregate in (path, account_path, f"/feedback/{feedback}"):
+        call("GET", aggregate, mia)
+        call("GET", f"{aggregate}/history", mia)
+    return str(account.json()["id"])
 
 
 def test_every_operation_sends_exactly_the_headers_it_declares(app_factory: Callable[..., Api]) -> None:
@@ -139,8 +180,8 @@ def test_every_operation_sends_exactly_the_headers_it_declares(app_factory: Call
 
 
 def _call_as(api: Api, role: Role, method: str, template: str, body: Any) -> int:
-    path = template.replace("{item_id}", str(uuid.uuid4())).replace("{slug}", "self-approval")
-    path = path.replace("{evaluation_id}", str(uuid.uuid4())).replace("{number}", "1")
+    path = re.sub(r"\{\w+_id\}", str(uuid.uuid4()), template).replace("{slug}", "self-approval")
+    path = path.replace("{number}", "1")
     path += "?quarter=2026Q3" if template == "/reports/quarterly" else ""  # required: else 422 first
     key = api.key(f"someone-{role}", role, "marketing")
     return int(api.call(method.upper(), path, key, body).status_code)

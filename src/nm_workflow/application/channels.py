@@ -11,7 +11,7 @@ from nm_workflow.application.commands import CommandContext, CommandResult, Comm
 from nm_workflow.application.errors import ConcurrentModification, NotFound
 from nm_workflow.application.reads import AggregateReads
 from nm_workflow.application.reported_time import reported
-from nm_workflow.application.security import Command, authorize
+from nm_workflow.application.security import Command
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
 from nm_workflow.domain.channel_account import ChannelAccount, channel_account_id
@@ -44,15 +44,20 @@ class ChannelAccounts(AggregateReads[ChannelAccount]):
         self._runner = CommandRunner(store, ChannelAccount, channel_view)
 
     def register(self, ctx: CommandContext, account: dict[str, Any]) -> CommandResult:
-        """Register an official account; its department defaults to the caller's."""
-        authorize(ctx.actor, Command.REGISTER_CHANNEL_ACCOUNT)
+        """Register an official account; its department defaults to the caller's.
+
+        A retry with the Idempotency-Key of the registration replays it; any other registration
+        of the same platform account is refused (ChannelAccountExists).
+        """
         facts = {**account, "department": account.get("department") or ctx.actor.department}
         target = channel_account_id(facts["platform"], facts["account_id"])
-        self._refuse_known(target, facts)
+
+        def register(_: ChannelAccount | None) -> ChannelAccount:
+            self._refuse_known(target, facts)  # after the write path looked for a replay
+            return ChannelAccount.register(**facts)
+
         try:
-            return self._runner.run(
-                ctx, Command.REGISTER_CHANNEL_ACCOUNT, None, facts, lambda _: ChannelAccount.register(**facts)
-            )
+            return self._runner.run(ctx, Command.REGISTER_CHANNEL_ACCOUNT, None, facts, register)
         except ConcurrentModification:
             self._refuse_known(target, facts)  # registered by another process just now
             raise

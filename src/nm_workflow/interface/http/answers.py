@@ -60,12 +60,14 @@ class Answers:
         """Route options of a command (one of `commands`) answering with the aggregate.
 
         `status` 201: a new aggregate, with its Location. `known`: the summary of the 200 a
-        command creating one answers when it finds the aggregate there already.
+        command creating one answers when it finds the aggregate there already (the answer to
+        any repeat, marked Idempotent-Replayed: the 201 is then never a replay).
         """
         written = self.headers | _WRITTEN
         responses: dict[int | str, dict[str, Any]] = {}
         if known is not None:
             responses[200] = {"description": known, "headers": written, "model": self.model}
+            written = self.headers | {"Log-Position": _WRITTEN["Log-Position"]}
         if status == 201:
             where = {"description": f"The new {self.noun}'s URL", "schema": {"type": "string"}}
             written = written | {"Location": where}

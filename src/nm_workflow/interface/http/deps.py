@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import Depends, Header, Path, Request
+from fastapi import Depends, Header, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from nm_workflow.application.commands import CommandContext
@@ -15,6 +17,7 @@ from nm_workflow.application.items import ContentItems
 from nm_workflow.application.keys import KeyService
 from nm_workflow.application.security import Actor
 from nm_workflow.interface.http.problems import InvalidRequest
+from nm_workflow.interface.http.schemas import Moment
 
 _TOKEN = re.compile(r"^[\x21-\x7e]{1,200}$")  # printable ASCII, no spaces
 _ETAG = re.compile(r'"([1-9]\d{0,11})"|([1-9]\d{0,11})')  # the ETags we send: "1", "2", ...
@@ -45,34 +48,54 @@ def current_actor(
 
 Items = Annotated[ContentItems, Depends(get_items)]
 CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+
+def _id(description: str, example: str) -> Any:
+    """The path parameter naming an aggregate."""
+    return Path(description=description, examples=[example])
+
+
 ItemId = Annotated[
-    UUID,
-    Path(
-        description="The item's id (`id` of the planned item).",
-        examples=["0b7e4c1e-9a43-4c59-a1c2-7f1f3a0e5d11"],
-    ),
+    UUID, _id("The item's id (`id` of the planned item).", "0b7e4c1e-9a43-4c59-a1c2-7f1f3a0e5d11")
 ]
 InteractionId = Annotated[
     UUID,
-    Path(
-        description="The interaction's id (`id` of the received interaction).",
-        examples=["6f1c2b9e-0d4a-5b7e-9c3f-1a2b3c4d5e6f"],
-    ),
+    _id("The interaction's id (`id` of the received interaction).", "6f1c2b9e-0d4a-5b7e-9c3f-1a2b3c4d5e6f"),
 ]
 AccountId = Annotated[
     UUID,
-    Path(
-        description="The channel account's id (`id` of the registered account).",
-        examples=["9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"],
-    ),
+    _id("The channel account's id (`id` of the registered account).", "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"),
 ]
 FeedbackId = Annotated[
-    UUID,
-    Path(
-        description="The feedback's id (`id` of the submitted feedback).",
-        examples=["2d7e9a41-5c3b-4f8e-a1d2-6b7c8d9e0f12"],
-    ),
+    UUID, _id("The feedback's id (`id` of the submitted feedback).", "2d7e9a41-5c3b-4f8e-a1d2-6b7c8d9e0f12")
 ]
+EvaluationId = Annotated[
+    UUID, _id("The evaluation's id (`id` of the opened evaluation).", "5d1c2b7e-0f3a-4e8b-9c61-2a7f4b9e0d12")
+]
+
+
+@dataclass(frozen=True)
+class Past:
+    """Which past state of an aggregate to show: at a version, or as it was at a time; else now."""
+
+    version: int | None
+    as_of: datetime | None
+
+
+def past(
+    version: Annotated[
+        int | None, Query(ge=1, le=2**31 - 1, description="A past version (ETag) to show.", examples=[3])
+    ] = None,
+    as_of: Annotated[
+        Moment | None, Query(description="Show it as it was at this time.", examples=["2026-03-02T10:00:00Z"])
+    ] = None,
+) -> Past:
+    if version is not None and as_of is not None:
+        raise InvalidRequest("Give either 'version' or 'as_of', not both.")
+    return Past(version, as_of)
+
+
+PastState = Annotated[Past, Depends(past)]
 
 
 def parse_if_match(value: str | None) -> int | None:

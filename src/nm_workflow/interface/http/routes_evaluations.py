@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Annotated
-from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
@@ -11,7 +10,7 @@ from fastapi.responses import JSONResponse
 from nm_workflow.application.evaluations import Evaluations
 from nm_workflow.application.security import Command
 from nm_workflow.interface.http.answers import COMMAND, READ, Answers
-from nm_workflow.interface.http.deps import Context, CurrentActor
+from nm_workflow.interface.http.deps import Context, CurrentActor, EvaluationId
 from nm_workflow.interface.http.openapi import callers
 from nm_workflow.interface.http.schemas_evaluations import (
     ClosureIn,
@@ -25,7 +24,6 @@ from nm_workflow.interface.http.schemas_evaluations import (
 
 router = APIRouter(prefix="/evaluations", tags=["supervision"])
 ANSWERS = Answers(EvaluationOut, "/evaluations", "evaluation")
-_EXAMPLE_ID = "5d1c2b7e-0f3a-4e8b-9c61-2a7f4b9e0d12"
 
 
 def get_evaluations(request: Request) -> Evaluations:
@@ -34,10 +32,6 @@ def get_evaluations(request: Request) -> Evaluations:
 
 
 EvaluationsDep = Annotated[Evaluations, Depends(get_evaluations)]
-EvaluationId = Annotated[
-    UUID,
-    Path(description="The evaluation's id (`id` of the opened evaluation).", examples=[_EXAMPLE_ID]),
-]
 Number = Annotated[int, Path(ge=1, le=10_000, description="The recommendation's number.", examples=[1])]
 
 

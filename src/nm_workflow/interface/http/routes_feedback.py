@@ -19,6 +19,7 @@ from nm_workflow.interface.http.routes_reads import (
     Limit,
     Reads,
     Watch,
+    page_before,
     prepare,
     read_route,
 )
@@ -90,12 +91,7 @@ async def feedback_log(
     subject: Annotated[
         FeedbackSubject | None, Query(description="Only feedback about this.", examples=["process"])
     ] = None,
-    before: Annotated[
-        int | None,
-        Query(
-            ge=1, le=2**62, description="The `submitted_position` to page on from (exclusive).", examples=[42]
-        ),
-    ] = None,
+    before: Annotated[int | None, page_before("submitted_position")] = None,
     limit: Limit = 50,
 ) -> JSONResponse:
     """Feedback, latest first; `mine=true` follows your own."""

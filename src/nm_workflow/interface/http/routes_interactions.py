@@ -14,9 +14,8 @@ from nm_workflow.application.security import Actor, Command
 from nm_workflow.domain.interaction_values import InteractionKind, Sentiment
 from nm_workflow.domain.roles import Role
 from nm_workflow.interface.http.answers import COMMAND, Answers, history_response
-from nm_workflow.interface.http.deps import Context, CurrentActor, InteractionId
+from nm_workflow.interface.http.deps import Context, CurrentActor, InteractionId, PastState
 from nm_workflow.interface.http.openapi import callers
-from nm_workflow.interface.http.problems import InvalidRequest
 from nm_workflow.interface.http.routes_reads import (
     Department,
     Fresh,
@@ -24,10 +23,10 @@ from nm_workflow.interface.http.routes_reads import (
     Platform,
     Reads,
     Watch,
+    page_before,
     prepare,
     read_route,
 )
-from nm_workflow.interface.http.schemas import Moment
 from nm_workflow.interface.http.schemas_interactions import (
     BatchIn,
     BatchOut,
@@ -159,21 +158,10 @@ def erase(
 
 @router.get("/interactions/{interaction_id}", **ANSWERS.read())
 def get_interaction(
-    interaction_id: InteractionId,
-    actor: CurrentActor,
-    service: Service,
-    version: Annotated[
-        int | None, Query(ge=1, le=2**31 - 1, description="A past version (ETag) to show.", examples=[2])
-    ] = None,
-    as_of: Annotated[
-        Moment | None,
-        Query(description="Show the interaction as it was at this time.", examples=["2027-03-02T10:00:00Z"]),
-    ] = None,
+    interaction_id: InteractionId, actor: CurrentActor, service: Service, past: PastState
 ) -> JSONResponse:
     """The interaction now, at a past version, or as it was at a time."""
-    if version is not None and as_of is not None:
-        raise InvalidRequest("Give either 'version' or 'as_of', not both.")
-    return ANSWERS.view(service.get(actor, interaction_id, version, as_of))
+    return ANSWERS.view(service.get(actor, interaction_id, past.version, past.as_of))
 
 
 @router.get("/interactions/{interaction_id}/history", **ANSWERS.history())
@@ -241,12 +229,7 @@ async def interaction_log(
     fresh: Fresh,
     watch: Watch,
     department: Department = None,
-    before: Annotated[
-        int | None,
-        Query(
-            ge=1, le=2**62, description="The `received_position` to page on from (exclusive).", examples=[42]
-        ),
-    ] = None,
+    before: Annotated[int | None, page_before("received_position")] = None,
     limit: Limit = 50,
 ) -> JSONResponse:
     """Every interaction with its response, escalation and resolution times, latest received first."""

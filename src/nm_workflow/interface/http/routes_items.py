@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from nm_workflow.application.security import Command
 from nm_workflow.domain.roles import Stage
 from nm_workflow.interface.http.answers import Answers, history_response
-from nm_workflow.interface.http.deps import Context, CurrentActor, ItemId, Items
-from nm_workflow.interface.http.problems import InvalidRequest
+from nm_workflow.interface.http.deps import Context, CurrentActor, ItemId, Items, PastState
 from nm_workflow.interface.http.schemas import (
     ApprovalIn,
     ChangeRequestIn,
     DraftIn,
     MetricsIn,
-    Moment,
     PlanIn,
     PublicationIn,
     ReasonIn,
@@ -112,22 +108,9 @@ def cancel(item_id: ItemId, body: ReasonIn, ctx: Context, items: Items) -> JSONR
 
 
 @router.get("/{item_id}", **ANSWERS.read())
-def get_item(
-    item_id: ItemId,
-    actor: CurrentActor,
-    items: Items,
-    version: Annotated[
-        int | None, Query(ge=1, le=2**31 - 1, description="A past version (ETag) to show.", examples=[3])
-    ] = None,
-    as_of: Annotated[
-        Moment | None,
-        Query(description="Show the item as it was at this time.", examples=["2027-02-21T12:00:00Z"]),
-    ] = None,
-) -> JSONResponse:
+def get_item(item_id: ItemId, actor: CurrentActor, items: Items, past: PastState) -> JSONResponse:
     """The item now, at a past version, or as it was at a time."""
-    if version is not None and as_of is not None:
-        raise InvalidRequest("Give either 'version' or 'as_of', not both.")
-    return ANSWERS.view(items.get(actor, item_id, version, as_of))
+    return ANSWERS.view(items.get(actor, item_id, past.version, past.as_of))
 
 
 @router.get("/{item_id}/history", **ANSWERS.history())

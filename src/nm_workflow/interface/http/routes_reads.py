@@ -55,6 +55,11 @@ Department = Annotated[
 Platform = Annotated[str | None, Query(max_length=50, description="Only this platform.", examples=["wechat"])]
 
 
+def page_before(column: str) -> Any:
+    """The query parameter paging a latest-first list on `column`: rows before this position."""
+    return Query(ge=1, le=2**62, description=f"The `{column}` to page on from (exclusive).", examples=[42])
+
+
 class Freshness(BaseModel):
     position: int | None
     timeout: float

@@ -29,7 +29,7 @@ class FollowersIn(Command):
     followers: Followers = Field(description="The cumulative follower count the platform reports.")
     correction: bool = Field(default=False, description="Replace a different count recorded for that time.")
 
-    model_config = example({"observed_at": "2027-03-02T09:00:00Z", "followers": 120345, "correction": False})
+    model_config = example({"observed_at": "2026-03-02T09:00:00Z", "followers": 120345, "correction": False})
 
 
 class RetirementIn(Command):
@@ -45,9 +45,9 @@ class ChannelAccountOut(BaseModel):
                 {
                     "id": "1f5c0c1e-8f9d-5a4e-9a2e-3b7c6d5e4f10", "version": 3, **_ACCOUNT,
                     "department": "marketing", "latest_followers": 120345,
-                    "latest_observed_at": "2027-03-02T09:00:00Z", "observations": 2, "retired_at": None,
-                    "retirement_reason": None, "created_at": "2027-03-01T08:00:00Z",
-                    "modified_at": "2027-03-02T09:00:02Z",
+                    "latest_observed_at": "2026-03-02T09:00:00Z", "observations": 2, "retired_at": None,
+                    "retirement_reason": None, "created_at": "2026-03-01T08:00:00Z",
+                    "modified_at": "2026-03-02T09:00:02Z",
                 }
             ]
         }
@@ -70,7 +70,7 @@ class ChannelAccountOut(BaseModel):
 
 class GrowthRow(BaseModel):
     model_config = row_example(**
-        {"period_start": "2027-03-01", "last_day": "2027-03-07", "followers": 120345, "net_growth": 845,
+        {"period_start": "2026-03-01", "last_day": "2026-03-07", "followers": 120345, "net_growth": 845,
          "corrected": False}
     )  # fmt: skip
 

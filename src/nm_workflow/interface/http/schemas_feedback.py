@@ -63,7 +63,7 @@ class FeedbackOut(BaseModel):
                     "subject_ref": None, "text": "Legal review takes a week; a checklist would help.",
                     "source": "staff", "submitted_by": "mia", "department": "legal", "owner_id": "lee",
                     "state": "triaged", "improvements": [], "outcome": None, "reason": None,
-                    "created_at": "2027-03-01T08:00:00Z", "modified_at": "2027-03-01T09:00:00Z",
+                    "created_at": "2026-03-01T08:00:00Z", "modified_at": "2026-03-01T09:00:00Z",
                 }
             ]
         }
@@ -93,9 +93,9 @@ class FeedbackLogRow(BaseModel):
         {
             "feedback_id": "2d7e9a41-5c3b-4f8e-a1d2-6b7c8d9e0f12", "subject": "process", "subject_ref": None,
             "source": "staff", "submitted_by": "mia", "department": "legal", "owner_id": "lee",
-            "state": "closed", "submitted_at": "2027-03-02T09:00:00Z", "triaged_at": "2027-03-02T11:00:00Z",
-            "improvements": 1, "last_improvement_at": "2027-03-05T16:00:00Z",
-            "closed_at": "2027-03-06T10:00:00Z", "outcome": "adopted", "reason": None,
+            "state": "closed", "submitted_at": "2026-03-02T09:00:00Z", "triaged_at": "2026-03-02T11:00:00Z",
+            "improvements": 1, "last_improvement_at": "2026-03-05T16:00:00Z",
+            "closed_at": "2026-03-06T10:00:00Z", "outcome": "adopted", "reason": None,
             "time_to_close_seconds": 349200.0, "submitted_position": 51, "position": 77,
         }
     )  # fmt: skip

@@ -20,7 +20,7 @@ INTERACTION_EXAMPLE: dict[str, Any] = {
     "kind": "complaint",
     "text": "快递一周还没到 客服也不回复😡",
     "author_handle": "@xiaowang",
-    "received_at": "2027-03-02T10:15:00+08:00",
+    "received_at": "2026-03-02T10:15:00+08:00",
     "item_id": None,
     "sentiment": None,
 }
@@ -102,20 +102,20 @@ class InteractionOut(BaseModel):
                     "id": "4c1f0a53-6c1e-5b0e-8f5d-0d8a3b1f2e77",
                     "version": 1,
                     **INTERACTION_EXAMPLE,
-                    "received_at": "2027-03-02T02:15:00Z",
+                    "received_at": "2026-03-02T02:15:00Z",
                     "personal_data_erased": False,
                     "sentiment": "negative",
                     "sentiment_source": "classifier:lexicon-1",
                     "department": "customer_service",
                     "state": "received",
-                    "response_due": "2027-03-03T02:15:00Z",
-                    "handling_due": "2027-03-02T10:15:00Z",
+                    "response_due": "2026-03-03T02:15:00Z",
+                    "handling_due": "2026-03-02T10:15:00Z",
                     "first_responded_at": None,
                     "responses": [],
                     "escalations": [],
                     "outcome": None,
-                    "created_at": "2027-03-02T02:15:03Z",
-                    "modified_at": "2027-03-02T02:15:03Z",
+                    "created_at": "2026-03-02T02:15:03Z",
+                    "modified_at": "2026-03-02T02:15:03Z",
                 }
             ]
         }
@@ -181,14 +181,14 @@ class BatchOut(BaseModel):
 _ROW: dict[str, Any] = {
     "interaction_id": "6f1c2b9e-0d4a-5b7e-9c3f-1a2b3c4d5e6f", "platform": "weibo",
     "platform_id": "5012345678901234", "kind": "complaint", "sentiment": "negative",
-    "department": "customer_service", "state": "received", "received_at": "2027-03-02T02:15:00Z",
-    "response_due": "2027-03-02T04:15:00Z", "handling_due": None, "position": 42,
+    "department": "customer_service", "state": "received", "received_at": "2026-03-02T02:15:00Z",
+    "response_due": "2026-03-02T04:15:00Z", "handling_due": None, "position": 42,
 }  # fmt: skip
 
 
 class InteractionQueueEntry(BaseModel):
     model_config = row_example(
-        **_ROW, escalation="none", next_step="respond", due_at="2027-03-02T04:15:00Z", overdue=False
+        **_ROW, escalation="none", next_step="respond", due_at="2026-03-02T04:15:00Z", overdue=False
     )
 
     interaction_id: UUID
@@ -213,10 +213,10 @@ class InteractionLogRow(BaseModel):
         **_ROW
         | {
             "sentiment_source": "classifier", "item_id": None, "state": "resolved",
-            "first_response_at": "2027-03-02T02:40:00Z", "first_response_seconds": 1500.0,
+            "first_response_at": "2026-03-02T02:40:00Z", "first_response_seconds": 1500.0,
             "first_response_on_time": True, "responses": 1, "escalated_at": None, "escalated_to": None,
             "escalations": 0, "handled_at": None, "handling_on_time": None,
-            "resolved_at": "2027-03-02T05:00:00Z", "resolution_seconds": 9900.0,
+            "resolved_at": "2026-03-02T05:00:00Z", "resolution_seconds": 9900.0,
             "outcome": "Parcel re-sent", "reopened": 0, "personal_data_erased": False, "erased_at": None,
             "received_position": 40,
         }
