@@ -21,6 +21,7 @@ from nm_workflow.application.errors import (
     VersionMismatch,
 )
 from nm_workflow.application.idempotency import IdempotencyRecord, fingerprint
+from nm_workflow.application.policy_book import book_of
 from nm_workflow.application.security import Actor, Command, authorize
 from nm_workflow.application.store import EventStore
 from nm_workflow.domain.metadata import EventMetadata, WorkflowAggregate, recording
@@ -69,7 +70,8 @@ class CommandRunner(Generic[A]):
         if replay is not None:
             return replay
         current = None if target is None else self.load(target, ctx.expected_version)
-        with recording(self._metadata(ctx, role)):
+        # The version in force is read once: the metadata and the decision see the same one.
+        with book_of(self._store).pinned() as policy, recording(self._metadata(ctx, role, policy["version"])):
             aggregate = decide(current)
             record = self._record(ctx, command, request, aggregate, created=target is None)
         return self._save(ctx, request, aggregate, record, created=target is None)
@@ -114,10 +116,11 @@ class CommandRunner(Generic[A]):
         return aggregate
 
     @staticmethod
-    def _metadata(ctx: CommandContext, role: str) -> EventMetadata:
+    def _metadata(ctx: CommandContext, role: str, policy_version: int) -> EventMetadata:
         causation = ctx.idempotency_key or f"request:{uuid4()}"
         correlation = ctx.correlation_id or causation
-        return EventMetadata(ctx.actor.actor_id, role, ctx.actor.department, correlation, causation)
+        actor = ctx.actor
+        return EventMetadata(actor.actor_id, role, actor.department, correlation, causation, policy_version)
 
     @staticmethod
     def _record(

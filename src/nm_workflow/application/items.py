@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from nm_workflow.application.commands import CommandContext, CommandResult, CommandRunner
 from nm_workflow.application.errors import NotFound
+from nm_workflow.application.policy_book import book_of
 from nm_workflow.application.security import Actor, Command, authorize
 from nm_workflow.application.store import EventStore
 from nm_workflow.application.views import event_view, item_view
@@ -19,6 +21,7 @@ class ContentItems:
     def __init__(self, store: EventStore) -> None:
         self._store = store
         self._runner = CommandRunner(store, ContentItem, item_view)
+        self._policy = book_of(store)
 
     # --- commands ---------------------------------------------------------------
 
@@ -29,10 +32,26 @@ class ContentItems:
         )
 
     def draft(self, ctx: CommandContext, item_id: UUID, draft: dict[str, Any]) -> CommandResult:
-        return self._change(ctx, Command.DRAFT, item_id, draft, "draft", author_id=ctx.actor.actor_id)
+        """A new revision, checked against the lexicon of the policy in force."""
+        author = ctx.actor.actor_id
+        return self._change_in_force(
+            ctx, Command.DRAFT, item_id, draft, "draft",
+            lambda: {"author_id": author, "lexicon": self._policy.lexicon()},
+        )  # fmt: skip
 
-    def request_review(self, ctx: CommandContext, item_id: UUID, revision: int | None) -> CommandResult:
-        return self._change(ctx, Command.REQUEST_REVIEW, item_id, {"revision": revision}, "request_review")
+    def request_review(
+        self,
+        ctx: CommandContext,
+        item_id: UUID,
+        revision: int | None,
+        justifications: dict[str, str] | None = None,
+    ) -> CommandResult:
+        """Send to review under the chain and deadlines of the policy in force; justify blocking findings."""
+        payload = {"revision": revision, "justifications": justifications or {}}
+        return self._change_in_force(
+            ctx, Command.REQUEST_REVIEW, item_id, payload, "request_review",
+            lambda: {"terms": self._policy.review_terms()},
+        )  # fmt: skip
 
     def approve(
         self, ctx: CommandContext, item_id: UUID, stage: Stage, decision: dict[str, Any]
@@ -74,9 +93,21 @@ class ContentItems:
         method: str,
         **facts: Any,
     ) -> CommandResult:
+        return self._change_in_force(ctx, command, item_id, payload, method, lambda: facts)
+
+    def _change_in_force(
+        self,
+        ctx: CommandContext,
+        command: Command,
+        item_id: UUID,
+        payload: dict[str, Any],
+        method: str,
+        facts: Callable[[], dict[str, Any]],
+    ) -> CommandResult:
+        # `facts` are read inside the command, under the policy version its events are stamped with.
         def decide(item: ContentItem | None) -> ContentItem:
             assert item is not None
-            getattr(item, method)(**payload, **facts)
+            getattr(item, method)(**payload, **facts())
             return item
 
         return self._runner.run(ctx, command, item_id, payload, decide)

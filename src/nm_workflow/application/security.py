@@ -35,6 +35,14 @@ class Command(StrEnum):
     CANCEL = "cancel"
     READ = "read"
     READ_AUDIT_TRAIL = "read_audit_trail"
+    # The workflow policy (Ch. 8), the management review stage, the compliance pre-check.
+    APPROVE_MANAGEMENT = "approve_management"
+    REQUEST_CHANGES_MANAGEMENT = "request_changes_management"
+    PROPOSE_POLICY = "propose_policy"
+    REVIEW_POLICY = "review_policy"
+    APPROVE_POLICY = "approve_policy"
+    WITHDRAW_POLICY = "withdraw_policy"
+    CHECK_COMPLIANCE = "check_compliance"
 
     @classmethod
     def approve(cls, stage: Stage) -> Command:
@@ -65,6 +73,14 @@ PERMISSIONS: dict[Command, frozenset[Role]] = {
     # Every staff role reads items; admin keys only manage keys.
     Command.READ: frozenset(Role) - {Role.ADMIN},
     Command.READ_AUDIT_TRAIL: frozenset({Role.AUDITOR, Role.MANAGEMENT}),
+    Command.APPROVE_MANAGEMENT: frozenset({Role.MANAGEMENT}),
+    Command.REQUEST_CHANGES_MANAGEMENT: frozenset({Role.MANAGEMENT}),
+    # Ch. 8: marketing interprets (and so proposes) the rules; management may too, and approves.
+    Command.PROPOSE_POLICY: frozenset({M, Role.MANAGEMENT}),
+    Command.REVIEW_POLICY: frozenset({H}),
+    Command.APPROVE_POLICY: frozenset({Role.MANAGEMENT}),
+    Command.WITHDRAW_POLICY: frozenset({M, Role.MANAGEMENT}),
+    Command.CHECK_COMPLIANCE: frozenset(Role) - {Role.ADMIN},
 }
 
 

@@ -10,9 +10,17 @@ from fastapi import FastAPI
 from nm_workflow import __version__
 from nm_workflow.application.items import ContentItems
 from nm_workflow.application.keys import KeyService
+from nm_workflow.application.policies import Policies
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
-from nm_workflow.interface.http import openapi, problems, routes_items, routes_meta, routes_reads
+from nm_workflow.interface.http import (
+    openapi,
+    problems,
+    routes_items,
+    routes_meta,
+    routes_policies,
+    routes_reads,
+)
 from nm_workflow.interface.http.protocol import BodyGate, HeadAsGet
 from projections import ProjectionSupervisor, ReadModel
 
@@ -31,6 +39,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = EventStore(settings)
         app.state.store, app.state.items, app.state.keys = store, ContentItems(store), KeyService(store)
+        app.state.policies = Policies(store)
+        app.state.policies.current_version()  # on first start, records the seed policy (version 1)
         app.state.read_model = read_model = ReadModel(settings, store)
         # Embedded by default, so that `nm-workflow serve` alone gives working queues.
         supervisor = (
@@ -55,7 +65,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     problems.install(app)
-    routers = (routes_items.router, routes_reads.router, routes_meta.router)
+    routers = (
+        routes_items.router, routes_reads.router, routes_meta.router, routes_policies.router,
+        routes_policies.compliance,
+    )  # fmt: skip
     for router in routers:
         app.include_router(router)
     app.state.api_routes = [route for router in routers for route in router.routes]  # for 405's Allow
