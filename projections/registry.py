@@ -7,12 +7,17 @@ from collections.abc import Sequence
 from nm_workflow.application.errors import ApplicationError
 from projections.audit_trail import AuditTrail
 from projections.base import Projection
+from projections.compliance_findings import ComplianceFindings
 from projections.item_metrics import ItemMetrics
 from projections.item_status import ItemStatus
+from projections.policy_versions import PolicyVersions
 from projections.publication_log import PublicationLog
 from projections.review_queue import ReviewQueue
 
-PROJECTIONS: tuple[type[Projection], ...] = (ItemStatus, ReviewQueue, PublicationLog, ItemMetrics, AuditTrail)
+PROJECTIONS: tuple[type[Projection], ...] = (
+    ItemStatus, ReviewQueue, PublicationLog, ItemMetrics, AuditTrail,
+    PolicyVersions, ComplianceFindings,
+)  # fmt: skip
 NAMES: tuple[str, ...] = tuple(p.name for p in PROJECTIONS)
 
 
