@@ -18,13 +18,14 @@ from nm_workflow.application.keys import KeyService
 from nm_workflow.application.store import EventStore
 from nm_workflow.domain.errors import WorkflowError
 from nm_workflow.domain.roles import Role
-from nm_workflow.interface import cli_projections
+from nm_workflow.interface import cli_policy, cli_projections
 from nm_workflow.interface.cli_settings import load_settings
 
 app = typer.Typer(help="nm-workflow: the new-media operations workflow service.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage API keys (shown once, stored only as hashes).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(cli_projections.app, name="projections")
+app.add_typer(cli_policy.app, name="policy")
 console = Console()
 
 
