@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import commands, projections
+from bench import commands, compliance, projections
 from bench.report import report
 from nm_workflow.application.settings import Settings
 
@@ -23,3 +23,11 @@ def test_the_projection_benchmark_runs_and_reports_ratios(settings: Settings) ->
     assert len(results) == 6
     assert all(rate > 0 for rate in results.values())
     assert report(results, "events/s").splitlines()[1].endswith("1.00x")
+
+
+def test_the_compliance_benchmark_runs_and_times_the_find_loop_first() -> None:
+    seconds = compliance.run(chars=2000, terms=50)
+    assert next(iter(seconds)).startswith("baseline: str.find loop")
+    assert len(seconds) == 3
+    assert all(s > 0 for s in seconds.values())
+    assert report({case: 60 / s for case, s in seconds.items()}, "per min").splitlines()[1].endswith("1.00x")
