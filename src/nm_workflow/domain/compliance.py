@@ -99,7 +99,10 @@ def _fold_text(text: str) -> _Folded:
     dropped = "".join(sorted(c for c, f in table.items() if not f))
     if not dropped:
         return _Folded(text, [], [], None)
-    kept, runs, shifts, last = [], [], [], 0
+    kept: list[str] = []
+    runs: list[int] = []
+    shifts: list[int] = []
+    last = 0
     for run in _class_of(dropped, runs=True).finditer(text):
         kept.append(text[last : run.start()])
         runs.append(run.start() - (shifts[-1] if shifts else 0))
