@@ -21,8 +21,8 @@ from datetime import timedelta
 from typing import ClassVar
 
 from nm_workflow.domain.content_item import ContentItem
-from nm_workflow.domain.review import next_stage
-from nm_workflow.domain.roles import SEED_CHAIN, Stage
+from nm_workflow.domain.review import next_stage, recorded_chain
+from nm_workflow.domain.roles import Stage
 from projections.base import Projection, Recorded, handles
 from projections.schema import Table, col, schema_ddl
 from projections.sql import POSTGRES, SQLITE, Tx
@@ -145,7 +145,7 @@ class ReviewQueue(Projection):
     @handles(ContentItem, "ReviewRequested")
     def review_requested(self, tx: Tx, r: Recorded) -> None:
         self._close(tx, r, "superseded", None)  # only if a wait is open, which the domain rules out
-        chain = r.event.chain or [s.value for s in SEED_CHAIN]
+        chain = recorded_chain(r.event.chain)
         hours = r.event.stage_hours or dict.fromkeys(chain, self.settings.review_stage_hours)
         params = {"id": r.aggregate_id, "chain": tx.dialect.json(chain), "hours": tx.dialect.json(hours)}
         tx.execute("DELETE FROM {review_terms} WHERE item_id = :id", params)
@@ -181,7 +181,7 @@ class ReviewQueue(Projection):
             "SELECT chain, stage_hours FROM {review_terms} WHERE item_id = :id", {"id": r.aggregate_id}
         )
         if row is None:  # requested before this table existed: the seed chain, the setting's hours
-            chain = [s.value for s in SEED_CHAIN]
+            chain = recorded_chain(None)
             return chain, dict.fromkeys(chain, self.settings.review_stage_hours)
         return tx.dialect.json_out(row["chain"]), tx.dialect.json_out(row["stage_hours"])
 

@@ -151,3 +151,52 @@ def test_justifications_acknowledgements_and_deadlines_of_the_version_in_force(
     for name in TABLES:
         rebuild(read_model, name)
     assert snapshot(read_model, TABLES) == incremental
+
+
+def test_item_status_follows_each_items_own_chain(
+    store: EventStore, read_model: ReadModel, start_supervisor: SupervisorFactory
+) -> None:
+    policies = Policies(store)
+    chains = {"default": ["editor", "department_head", "legal", "management"],
+              "formats": {"poster": ["editor", "legal"]}, "platforms": {}}  # fmt: skip
+    rules: dict[str, Any] = copy.deepcopy(seed_rules(48)) | {
+        "review_chains": chains,
+        "stage_hours": NEW_TERMS,
+    }
+    policies.propose(ctx(MARKETER), rules, "Posters skip the department head; articles need management")
+    for department in DEPARTMENTS:
+        head = Actor(f"head-{department}", frozenset({Role.DEPARTMENT_HEAD}), department)
+        policies.review(ctx(head), 2, True, [])
+    policies.approve(ctx(BOSS), 2, None)
+    items = ContentItems(store)
+    reviewers = {
+        Stage.EDITOR: Actor("editor-1", frozenset({Role.EDITOR}), "editorial"),
+        Stage.DEPARTMENT_HEAD: Actor("head-1", frozenset({Role.DEPARTMENT_HEAD}), "product"),
+        Stage.LEGAL: LEGAL,
+        Stage.MANAGEMENT: BOSS,
+    }
+    stages_seen: dict[str, list[str | None]] = {}
+    supervisor = start_supervisor(["item_status"])
+    for format_, chain in (("poster", [Stage.EDITOR, Stage.LEGAL]), ("article", list(reviewers))):
+        item = items.plan(ctx(MARKETER), PLAN | {"format": format_}).aggregate_id
+        items.draft(ctx(MARKETER), item, {"title": "t", "body": "b", "asset_links": [], "source_notes": "n"})
+        items.request_review(ctx(MARKETER), item, None)
+        seen: list[str | None] = []
+        for stage in chain:
+            assert supervisor.wait_for(store.head(), ["item_status"], timeout=30)
+            with read_model.db.read({"item_status": "item_status"}) as tx:
+                row = tx.one("SELECT review_stage FROM {item_status} WHERE item_id = :id", {"id": item})
+            assert row is not None
+            seen.append(row["review_stage"])
+            items.approve(ctx(reviewers[stage]), item, stage, {"revision": None, "content_hash": None})
+        assert supervisor.wait_for(store.head(), ["item_status"], timeout=30)
+        with read_model.db.read({"item_status": "item_status"}) as tx:
+            final = tx.one(
+                "SELECT state, approved_revision FROM {item_status} WHERE item_id = :id", {"id": item}
+            )
+        assert final == {"state": "approved", "approved_revision": 1}
+        stages_seen[format_] = seen
+    assert stages_seen == {
+        "poster": ["editor", "legal"],
+        "article": ["editor", "department_head", "legal", "management"],
+    }

@@ -44,8 +44,14 @@ from nm_workflow.domain.errors import (
     WrongStage,
 )
 from nm_workflow.domain.metadata import WorkflowAggregate
-from nm_workflow.domain.review import ReviewTerms, check_acknowledged, check_justified, next_stage
-from nm_workflow.domain.roles import SEED_CHAIN, Stage
+from nm_workflow.domain.review import (
+    ReviewTerms,
+    check_acknowledged,
+    check_justified,
+    next_stage,
+    recorded_chain,
+)
+from nm_workflow.domain.roles import Stage
 
 
 class ContentItem(WorkflowAggregate):
@@ -347,7 +353,6 @@ class ContentItem(WorkflowAggregate):
         self._void_review(ItemState.DRAFTING)
         self.justifications = {}
 
-    # Events recorded before the policy was versioned lack the chain: it was the seed's.
     @event("ReviewRequested")
     def _review_requested(
         self,
@@ -359,7 +364,7 @@ class ContentItem(WorkflowAggregate):
         justifications: dict[str, str] | None = None,
     ) -> None:
         self.state, self.stage = ItemState.IN_REVIEW, Stage(stage)
-        self.review_chain = list(chain or [s.value for s in SEED_CHAIN])
+        self.review_chain = recorded_chain(chain)
         self.stage_hours, self.review_policy_version = dict(stage_hours or {}), policy_version
         self.justifications = dict(justifications or {})
 

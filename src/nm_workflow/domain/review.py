@@ -21,7 +21,7 @@ SEED_STAGE_HOURS = 48
 
 
 def _seed_chains() -> dict[str, Any]:
-    return {"default": [s.value for s in SEED_CHAIN], "formats": {}, "platforms": {}}
+    return {"default": recorded_chain(None), "formats": {}, "platforms": {}}
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,11 @@ class ReviewTerms:
         for platform in platforms:
             wanted |= set(self.chains["platforms"].get(platform, ()))
         return [stage for stage in Stage if stage.value in wanted]
+
+
+def recorded_chain(chain: Sequence[str] | None) -> list[str]:
+    """A ReviewRequested event's chain; events from before the policy was versioned have none: the seed's."""
+    return list(chain) if chain else [s.value for s in SEED_CHAIN]
 
 
 def next_stage(chain: Sequence[str], stage: Stage) -> Stage | None:
