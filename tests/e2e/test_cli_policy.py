@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 
-import pytest
 from typer.testing import CliRunner
 
 from nm_workflow.application.commands import CommandContext
@@ -17,14 +16,6 @@ from nm_workflow.domain.roles import Role
 from nm_workflow.interface.cli import app
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    monkeypatch.setenv("NM_DATA_DIR", str(settings.data_dir))
-    if settings.database_url:
-        monkeypatch.setenv("NM_DATABASE_URL", settings.database_url)
-    return settings
 
 
 def propose_version_2(settings: Settings) -> None:

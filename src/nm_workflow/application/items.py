@@ -96,14 +96,9 @@ class ContentItems:
         return self._change_in_force(ctx, command, item_id, payload, method, lambda: facts)
 
     def _change_in_force(
-        self,
-        ctx: CommandContext,
-        command: Command,
-        item_id: UUID,
-        payload: dict[str, Any],
-        method: str,
+        self, ctx: CommandContext, command: Command, item_id: UUID, payload: dict[str, Any], method: str,
         facts: Callable[[], dict[str, Any]],
-    ) -> CommandResult:
+    ) -> CommandResult:  # fmt: skip
         # `facts` are read inside the command, under the policy version its events are stamped with.
         def decide(item: ContentItem | None) -> ContentItem:
             assert item is not None
