@@ -11,6 +11,7 @@ import pytest
 from nm_workflow.application.security import PERMISSIONS, Command
 from nm_workflow.domain.roles import Role
 from tests.e2e.api import DRAFT, Api
+from tests.e2e.test_policy import DEPARTMENTS, adopted, propose, review, rules, with_management_stage
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ def _publication(api: Api) -> tuple[str, dict[str, Any]]:
     }
 
 
+REASONS, APPROVE, REASON = {"reasons": ["r"]}, {"decision": "approve"}, {"reason": "r"}
 ROUTES = [
     Route(
         Command.PLAN,
@@ -79,7 +81,48 @@ ROUTES = [
     ),
     Route(Command.WITHDRAW, lambda api: (f"/items/{api.published()}/withdrawal", {"reason": "r"})),
     Route(Command.CANCEL, lambda api: (f"/items/{api.planned()}/cancellation", {"reason": "r"})),
-]
+    # The workflow policy (Ch. 8), its management stage, and the compliance pre-check.
+    Route(Command.APPROVE_MANAGEMENT, lambda api: _at_management(api, "approvals", {})),
+    Route(Command.REQUEST_CHANGES_MANAGEMENT, lambda api: _at_management(api, "change-requests", REASONS)),
+    Route(Command.PROPOSE_POLICY, lambda api: _proposal(api)),
+    Route(Command.REVIEW_POLICY, lambda api: (f"/policies/{_open_proposal(api)}/reviews", APPROVE)),
+    Route(Command.APPROVE_POLICY, lambda api: (f"/policies/{_reviewed_proposal(api)}/approval", {})),
+    Route(Command.WITHDRAW_POLICY, lambda api: (f"/policies/{_open_proposal(api)}/withdrawal", REASON)),
+    Route(Command.CHECK_COMPLIANCE, lambda api: ("/compliance/check", DRAFT)),
+]  # fmt: skip
+
+
+def _no_open_proposal(api: Api) -> None:
+    last = api.get("/policies", api.marketing).json()[-1]
+    if last["status"] == "proposed":
+        api.post(f"/policies/{last['version']}/withdrawal", {"reason": "next test"}, api.marketing)
+
+
+def _proposal(api: Api) -> tuple[str, dict[str, Any]]:
+    _no_open_proposal(api)
+    return "/policies", {"rules": rules(), "reason": "r"}
+
+
+def _open_proposal(api: Api) -> int:
+    _no_open_proposal(api)
+    response = propose(api, rules())
+    assert response.status_code == 201, response.text
+    return int(response.json()["version"])
+
+
+def _reviewed_proposal(api: Api) -> int:
+    version = _open_proposal(api)
+    for department in DEPARTMENTS:
+        assert review(api, department, version=version).status_code == 200
+    return version
+
+
+def _at_management(api: Api, command: str, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """An item waiting at the management stage of a chain that has one."""
+    if api.get("/policies/current", api.marketing).json()["version"] == 1:
+        adopted(api, with_management_stage())
+    item = api.in_review("management")
+    return f"/items/{item}/{command}", {"stage": "management", "revision": 1, **body}
 
 
 def test_the_table_covers_every_command_route() -> None:

@@ -194,3 +194,15 @@ def test_every_event_of_every_aggregate_carries_the_policy_version_in_force(api:
     assert {
         e["metadata"]["policy_version"] for e in api.get(f"/items/{first}/history", api.marketing).json()
     } == {1}
+
+
+def test_the_rules_in_force_sent_back_are_a_valid_proposal_and_bad_text_is_refused(api: Api) -> None:
+    current = api.get("/policies/current", api.marketing).json()["rules"]
+    assert api.post("/policies", {"rules": current, "reason": "Same rules"}, api.marketing).status_code == 201
+    api.post("/policies/2/withdrawal", {"reason": "test"}, api.marketing)
+    nul = copy.deepcopy(current)
+    nul["lexicon"]["categories"][0]["terms"].append("最\x00好")
+    problem(api.post("/policies", {"rules": nul, "reason": "r"}, api.marketing), 422, "validation-error")
+    no_letters = copy.deepcopy(current)
+    no_letters["lexicon"]["categories"][0]["terms"].append("--")
+    problem(api.post("/policies", {"rules": no_letters, "reason": "r"}, api.marketing), 422, "invalid-policy")

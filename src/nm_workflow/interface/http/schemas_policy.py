@@ -13,7 +13,6 @@ from nm_workflow.interface.http.schemas import Command, Long, Medium, Moment, Pl
 
 Hours = Annotated[int, Strict(), Field(ge=1, le=24 * 366)]
 Chain = Annotated[list[Stage], Field(max_length=len(Stage))]
-Term = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
 class ReviewChainsIn(Command):
@@ -34,7 +33,7 @@ class LexiconCategoryIn(Command):
     name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$")]
     severity: Severity
     legal_basis: Medium
-    terms: list[Term] = Field(min_length=1, max_length=20_000)
+    terms: list[Short] = Field(min_length=1, max_length=20_000)
 
 
 class LexiconIn(Command):
