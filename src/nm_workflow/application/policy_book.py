@@ -9,6 +9,7 @@ The first read of an empty store records the seed policy (version 1).
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 import tomllib
@@ -50,13 +51,26 @@ class PolicyBook:
         self._matchers: dict[int, Matcher] = {}
 
     def policy(self) -> WorkflowPolicy:
-        """The policy aggregate, up to date with the store (seeded if the store has none)."""
+        """The policy aggregate, up to date with the store (seeded if the store has none).
+
+        Treat it as read-only. A newer state is built on a copy and swapped in, so a
+        caller still reading the one it got is never disturbed.
+        """
+        current = self._policy
+        if current is None:
+            with self._lock:
+                if self._policy is None:
+                    self._policy = self._load_or_seed()
+                return self._policy
+        newer = self._store.stored_events(POLICY_ID, after=current.version)
+        if not newer:
+            return current
+        updated = copy.deepcopy(current)
+        for stored in newer:
+            stored.mutate(updated)
         with self._lock:
-            if self._policy is None:
-                self._policy = self._load_or_seed()
-            else:
-                for stored in self._store.stored_events(POLICY_ID, after=self._policy.version):
-                    stored.mutate(self._policy)
+            if self._policy is None or self._policy.version < updated.version:
+                self._policy = updated
             return self._policy
 
     def in_force(self) -> PolicyVersion:
