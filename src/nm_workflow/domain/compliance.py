@@ -25,6 +25,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache, lru_cache
+from itertools import accumulate
 from typing import Any, TypedDict
 
 from ahocorasick_rs import AhoCorasick, MatchKind
@@ -99,17 +100,12 @@ def _fold_text(text: str) -> _Folded:
     dropped = "".join(sorted(c for c, f in table.items() if not f))
     if not dropped:
         return _Folded(text, [], [], None)
-    kept: list[str] = []
-    runs: list[int] = []
-    shifts: list[int] = []
-    last = 0
-    for run in _class_of(dropped, runs=True).finditer(text):
-        kept.append(text[last : run.start()])
-        runs.append(run.start() - (shifts[-1] if shifts else 0))
-        shifts.append((shifts[-1] if shifts else 0) + run.end() - run.start())
-        last = run.end()
-    kept.append(text[last:])
-    return _Folded("".join(kept), runs, shifts, None)
+    pattern = _class_of(dropped, runs=True)
+    spans = [run.span() for run in pattern.finditer(text)]
+    shifts = list(accumulate(end - start for start, end in spans))
+    # A run starting at original index `start` sits at `start - (characters dropped before it)`.
+    runs = [start - shift + (end - start) for (start, end), shift in zip(spans, shifts, strict=True)]
+    return _Folded(pattern.sub("", text), runs, shifts, None)
 
 
 @lru_cache(maxsize=256)
