@@ -59,6 +59,15 @@ EXPECTED: dict[Command, set[Role]] = {
     Command.TRIAGE_FEEDBACK: {Role.DEPARTMENT_HEAD, Role.MANAGEMENT},
     Command.RECORD_IMPROVEMENT: DEPARTMENT_STAFF | {Role.MANAGEMENT},
     Command.CLOSE_FEEDBACK: {Role.DEPARTMENT_HEAD, Role.MANAGEMENT},
+    # Ch. 6.1 / 8: management's own review stage, when a policy version requires it.
+    Command.APPROVE_MANAGEMENT: {Role.MANAGEMENT},
+    Command.REQUEST_CHANGES_MANAGEMENT: {Role.MANAGEMENT},
+    # Ch. 8: marketing interprets the rules; a revision passes department review, then management.
+    Command.PROPOSE_POLICY: {Role.MARKETING, Role.MANAGEMENT},
+    Command.REVIEW_POLICY: {Role.DEPARTMENT_HEAD},
+    Command.APPROVE_POLICY: {Role.MANAGEMENT},
+    Command.WITHDRAW_POLICY: {Role.MARKETING, Role.MANAGEMENT},
+    Command.CHECK_COMPLIANCE: set(Role) - {Role.ADMIN},
 }
 
 

@@ -1,11 +1,11 @@
 """The one write path every command takes.
 
 authorize the role -> replay a known idempotency key -> load and check
-If-Match -> authorize the department (ADR 0016) -> let the domain decide,
-stamping metadata -> save the events and the idempotency record in one
-transaction. Later additions to the write path (hash chain, group commit,
-snapshots, the policy version in the metadata) belong here or in
-EventStore.record, not in the use cases.
+If-Match -> pin the policy version in force (ADR 0017) -> authorize the
+department (ADR 0016) -> let the domain decide, stamping metadata (the
+policy version among it) -> save the events and the idempotency record in
+one transaction. Later additions to the write path (hash chain, group
+commit, snapshots) belong here or in EventStore.record, not in the use cases.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from nm_workflow.application.errors import (
     VersionMismatch,
 )
 from nm_workflow.application.idempotency import IdempotencyRecord, fingerprint
+from nm_workflow.application.policy_book import book_of
 from nm_workflow.application.security import Actor, Command, authorize
 from nm_workflow.application.store import EventStore
 from nm_workflow.domain.errors import DomainError
@@ -81,25 +82,31 @@ class CommandRunner(Generic[A]):
         if replay is not None:
             return replay
         current = None if target is None else self.load(target, ctx.expected_version)
-        if current is not None:
-            role = authorize(ctx.actor, command, department_of(current))
-        aggregate, record = self._decide(ctx, role, command, request, current, decide)
-        if current is None:  # a new aggregate: its department is known once decided
-            admitted = authorize(ctx.actor, command, department_of(aggregate))
-            if admitted != role:  # another of the actor's roles reaches it: record that one
-                aggregate, record = self._decide(ctx, admitted, command, request, current, decide)
+        # The version in force is read once: the metadata and the decision see the same one.
+        with book_of(self._store).pinned() as policy:
+            version = policy["version"]
+            if current is not None:
+                role = authorize(ctx.actor, command, department_of(current))
+            aggregate, record = self._decide(ctx, role, version, command, request, current, decide)
+            if current is None:  # a new aggregate: its department is known once decided
+                admitted = authorize(ctx.actor, command, department_of(aggregate))
+                if admitted != role:  # another of the actor's roles reaches it: record that one
+                    aggregate, record = self._decide(
+                        ctx, admitted, version, command, request, current, decide
+                    )
         return self._save(ctx, request, aggregate, record, created=target is None)
 
     def _decide(
         self,
         ctx: CommandContext,
         role: str,
+        policy_version: int,
         command: Command,
         request: str,
         current: A | None,
         decide: Callable[[A | None], A],
     ) -> tuple[A, IdempotencyRecord | None]:
-        with recording(self._metadata(ctx, role)):
+        with recording(self._metadata(ctx, role, policy_version)):
             aggregate = decide(current)
             return aggregate, self._record(ctx, command, request, aggregate, created=current is None)
 
@@ -143,10 +150,11 @@ class CommandRunner(Generic[A]):
         return aggregate
 
     @staticmethod
-    def _metadata(ctx: CommandContext, role: str) -> EventMetadata:
+    def _metadata(ctx: CommandContext, role: str, policy_version: int) -> EventMetadata:
         causation = ctx.idempotency_key or f"request:{uuid4()}"
         correlation = ctx.correlation_id or causation
-        return EventMetadata(ctx.actor.actor_id, role, ctx.actor.department, correlation, causation)
+        actor = ctx.actor
+        return EventMetadata(actor.actor_id, role, actor.department, correlation, causation, policy_version)
 
     @staticmethod
     def _record(
@@ -222,7 +230,7 @@ class CommandRunner(Generic[A]):
         """
         role = authorize(ctx.actor, command)
         made: dict[UUID, A | DomainError] = {}
-        with recording(self._metadata(ctx, role)):
+        with book_of(self._store).pinned() as policy, recording(self._metadata(ctx, role, policy["version"])):
             for target, decide in decisions.items():
                 try:
                     made[target] = decide()

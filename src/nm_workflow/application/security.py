@@ -54,6 +54,14 @@ class Command(StrEnum):
     TRIAGE_FEEDBACK = "triage_feedback"
     RECORD_IMPROVEMENT = "record_improvement"
     CLOSE_FEEDBACK = "close_feedback"
+    # The workflow policy (Ch. 8), the management review stage, the compliance pre-check.
+    APPROVE_MANAGEMENT = "approve_management"
+    REQUEST_CHANGES_MANAGEMENT = "request_changes_management"
+    PROPOSE_POLICY = "propose_policy"
+    REVIEW_POLICY = "review_policy"
+    APPROVE_POLICY = "approve_policy"
+    WITHDRAW_POLICY = "withdraw_policy"
+    CHECK_COMPLIANCE = "check_compliance"
 
     @classmethod
     def approve(cls, stage: Stage) -> Command:
@@ -105,6 +113,14 @@ PERMISSIONS: dict[Command, frozenset[Role]] = {
         {H, M, E, L, Role.DATA_ANALYST, Role.CUSTOMER_SERVICE, Role.MANAGEMENT}
     ),
     Command.CLOSE_FEEDBACK: frozenset({H, Role.MANAGEMENT}),
+    Command.APPROVE_MANAGEMENT: frozenset({Role.MANAGEMENT}),
+    Command.REQUEST_CHANGES_MANAGEMENT: frozenset({Role.MANAGEMENT}),
+    # Ch. 8: marketing interprets (and so proposes) the rules; management may too, and approves.
+    Command.PROPOSE_POLICY: frozenset({M, Role.MANAGEMENT}),
+    Command.REVIEW_POLICY: frozenset({H}),
+    Command.APPROVE_POLICY: frozenset({Role.MANAGEMENT}),
+    Command.WITHDRAW_POLICY: frozenset({M, Role.MANAGEMENT}),
+    Command.CHECK_COMPLIANCE: frozenset(Role) - {Role.ADMIN},
 }
 
 
@@ -121,6 +137,16 @@ ANY_DEPARTMENT: dict[Command, frozenset[Role]] = {
     Command.CANCEL: frozenset({Role.MANAGEMENT}),
     Command.READ: PERMISSIONS[Command.READ],
     Command.READ_AUDIT_TRAIL: PERMISSIONS[Command.READ_AUDIT_TRAIL],
+    # Management's review stage is central, like its cancellation. The workflow policy is one
+    # company-wide document owned by no department (the reviewing departments are the policy's own
+    # rule, checked by the domain), and the compliance pre-check reads no aggregate.
+    Command.APPROVE_MANAGEMENT: frozenset({Role.MANAGEMENT}),
+    Command.REQUEST_CHANGES_MANAGEMENT: frozenset({Role.MANAGEMENT}),
+    Command.PROPOSE_POLICY: PERMISSIONS[Command.PROPOSE_POLICY],
+    Command.REVIEW_POLICY: PERMISSIONS[Command.REVIEW_POLICY],
+    Command.APPROVE_POLICY: PERMISSIONS[Command.APPROVE_POLICY],
+    Command.WITHDRAW_POLICY: PERMISSIONS[Command.WITHDRAW_POLICY],
+    Command.CHECK_COMPLIANCE: PERMISSIONS[Command.CHECK_COMPLIANCE],
 }
 
 

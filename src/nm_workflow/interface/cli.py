@@ -18,7 +18,7 @@ from rich.console import Console
 from nm_workflow.application.keys import KeyService
 from nm_workflow.application.store import EventStore
 from nm_workflow.domain.roles import Role
-from nm_workflow.interface import cli_projections
+from nm_workflow.interface import cli_policy, cli_projections
 from nm_workflow.interface.cli_errors import EXIT_UNAVAILABLE, EXIT_USAGE, fail, reported, say
 from nm_workflow.interface.cli_output import JsonOption, show_table
 from nm_workflow.interface.cli_settings import load_settings
@@ -28,6 +28,7 @@ app = typer.Typer(help="nm-workflow: the new-media operations workflow service."
 keys_app = typer.Typer(help="Manage API keys (shown once, stored only as hashes).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(cli_projections.app, name="projections")
+app.add_typer(cli_policy.app, name="policy")
 console = Console()
 
 

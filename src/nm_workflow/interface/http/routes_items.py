@@ -53,12 +53,12 @@ _HEADERS = _ETAG | {
 _CREATED = _HEADERS | {"Location": {"description": "The new item's URL", "schema": {"type": "string"}}}
 
 
-def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {c: {"model": Problem, "description": _PROBLEMS[c]} for c in codes}
 
 
-COMMAND = _responses(400, 401, 403, 404, 409, 412, 413, 415, 422, 503)
-READ = _responses(400, 401, 403, 404, 422, 503)
+COMMAND = problem_responses(400, 401, 403, 404, 409, 412, 413, 415, 422, 503)
+READ = problem_responses(400, 401, 403, 404, 422, 503)
 
 
 def _result(result: CommandResult) -> JSONResponse:
@@ -94,8 +94,9 @@ def draft(item_id: ItemId, body: DraftIn, ctx: Context, items: Items) -> JSONRes
 def request_review(
     item_id: ItemId, ctx: Context, items: Items, body: ReviewRequestIn | None = None
 ) -> JSONResponse:
-    """Send the current revision into the review chain (Ch. 4.2)."""
-    return _result(items.request_review(ctx, item_id, body.revision if body else None))
+    """Send the current revision into the review chain of the policy in force (Ch. 4.2, 8)."""
+    body = body or ReviewRequestIn()
+    return _result(items.request_review(ctx, item_id, body.revision, body.justifications))
 
 
 @router.post(
@@ -104,7 +105,9 @@ def request_review(
 )
 def approve(item_id: ItemId, body: ApprovalIn, ctx: Context, items: Items) -> JSONResponse:
     """Approve the current revision at the current stage."""
-    decision = {"revision": body.revision, "content_hash": body.content_hash}
+    decision: dict[str, Any] = {"revision": body.revision, "content_hash": body.content_hash}
+    if body.acknowledged_findings:  # legal's answer to the compliance findings
+        decision["acknowledged_findings"] = body.acknowledged_findings
     return _result(items.approve(ctx, item_id, body.stage, decision))
 
 
