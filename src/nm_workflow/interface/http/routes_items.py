@@ -43,14 +43,14 @@ _PROBLEMS: dict[int, str] = {
     503: "Event store unreachable; retry after Retry-After seconds",
 }
 _ETAG = {"ETag": {"description": 'The item\'s version, e.g. "4"', "schema": {"type": "string"}}}
-_HEADERS = _ETAG | {
+COMMAND_HEADERS = _ETAG | {
     "Log-Position": {"description": "Event-log position this command wrote", "schema": {"type": "integer"}},
     "Idempotent-Replayed": {
         "description": "`true` when this is the stored first result of the same Idempotency-Key",
         "schema": {"type": "string", "enum": ["true"]},
     },
 }
-_CREATED = _HEADERS | {"Location": {"description": "The new item's URL", "schema": {"type": "string"}}}
+_CREATED = COMMAND_HEADERS | {"Location": {"description": "The new item's URL", "schema": {"type": "string"}}}
 
 
 def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -66,7 +66,7 @@ def _result(result: CommandResult) -> JSONResponse:
 
 
 def _command(summary: str, *commands: Command, status: int = 200) -> dict[str, Any]:
-    ok = {"description": summary, "headers": _CREATED if status == 201 else _HEADERS, "model": ItemOut}
+    ok = {"description": summary, "headers": _CREATED if status == 201 else COMMAND_HEADERS, "model": ItemOut}
     return {
         "response_model": ItemOut,
         "status_code": status,

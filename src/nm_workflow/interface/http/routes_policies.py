@@ -11,7 +11,7 @@ from nm_workflow.application.commands import CommandResult
 from nm_workflow.application.security import Command
 from nm_workflow.interface.http.deps import Context, CurrentActor, PolicyService
 from nm_workflow.interface.http.openapi import callers
-from nm_workflow.interface.http.routes_items import COMMAND, READ, problem_responses
+from nm_workflow.interface.http.routes_items import COMMAND, COMMAND_HEADERS, READ, problem_responses
 from nm_workflow.interface.http.schemas import DraftIn, ReasonIn
 from nm_workflow.interface.http.schemas_policy import (
     CheckOut,
@@ -26,13 +26,8 @@ compliance = APIRouter(prefix="/compliance", tags=["workflow policy"])
 Version = Annotated[int, Path(ge=1, le=2**31 - 1, description="A policy version number.", examples=[2])]
 CHECK = problem_responses(400, 401, 403, 413, 415, 422, 503)
 _ETAG = {"ETag": {"description": "The policy's aggregate version", "schema": {"type": "string"}}}
-_HEADERS = _ETAG | {
-    "Log-Position": {"description": "Event-log position this command wrote", "schema": {"type": "integer"}},
-    "Idempotent-Replayed": {
-        "description": "`true` when this is the stored first result of the same Idempotency-Key",
-        "schema": {"type": "string", "enum": ["true"]},
-    },
-}
+# What a command on the policy answers with: as for items, the ETag being the policy's version.
+_HEADERS = COMMAND_HEADERS | _ETAG
 _CREATED = _HEADERS | {"Location": {"description": "The new version's URL", "schema": {"type": "string"}}}
 
 
