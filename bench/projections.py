@@ -23,12 +23,12 @@ from nm_workflow.application.items import ContentItems
 from nm_workflow.application.security import Actor
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
-from nm_workflow.domain.roles import Role, Stage
+from nm_workflow.domain.roles import SEED_CHAIN, Role
 from projections import NAMES, ReadModel, rebuild
 from projections.readside import EventSource
 
 MIA = Actor("mia", frozenset({Role.MARKETING}), "marketing")
-REVIEWERS = {s: Actor(f"{s}-1", frozenset({s.reviewer_role}), "marketing") for s in Stage}
+REVIEWERS = {s: Actor(f"{s}-1", frozenset({s.reviewer_role}), "marketing") for s in SEED_CHAIN}
 ANALYST = Actor("dan", frozenset({Role.DATA_ANALYST}), "data")
 PLAN = {**commands.PLAN, "campaign": "bench"}
 

@@ -5,8 +5,14 @@ from __future__ import annotations
 from typing import ClassVar
 
 from nm_workflow.domain.content_item import ContentItem
+from nm_workflow.domain.review import next_stage, recorded_chain
+from nm_workflow.domain.roles import Stage
 from projections.base import Projection, Recorded, handles
-from projections.sql import Tx
+from projections.schema import Table, col, schema_ddl
+from projections.sql import POSTGRES, SQLITE, Tx
+
+# Bookkeeping: the chain of each item's latest review request, to know which stage follows.
+ITEM_REVIEW_CHAIN = Table("item_review_chain", (col("item_id", "uuid"), col("chain", "json")), ("item_id",))
 
 SQLITE_DDL = """
 CREATE TABLE IF NOT EXISTS {item_status} (
@@ -98,13 +104,15 @@ _VOID_REVIEW = (
 
 class ItemStatus(Projection):
     name = "item_status"
-    tables = ("item_status",)
-    sqlite_ddl = SQLITE_DDL
-    postgres_ddl = POSTGRES_DDL
-    _approval_column: ClassVar[dict[str, tuple[str, str | None]]] = {
-        "EditoriallyApproved": ("editor_approved_at", "department_head"),
-        "DepartmentHeadApproved": ("department_head_approved_at", "legal"),
-        "LegallyApproved": ("legal_approved_at", None),
+    tables = ("item_status", "item_review_chain")
+    sqlite_ddl = SQLITE_DDL + ";\n" + schema_ddl((ITEM_REVIEW_CHAIN,), SQLITE)
+    postgres_ddl = POSTGRES_DDL + ";\n" + schema_ddl((ITEM_REVIEW_CHAIN,), POSTGRES)
+    # Stage approved -> its column (None: management's stage has none) and the stage itself.
+    _approval_column: ClassVar[dict[str, tuple[str | None, Stage]]] = {
+        "EditoriallyApproved": ("editor_approved_at", Stage.EDITOR),
+        "DepartmentHeadApproved": ("department_head_approved_at", Stage.DEPARTMENT_HEAD),
+        "LegallyApproved": ("legal_approved_at", Stage.LEGAL),
+        "ManagementApproved": (None, Stage.MANAGEMENT),
     }
 
     @handles(ContentItem, "Planned")
@@ -134,18 +142,29 @@ class ItemStatus(Projection):
 
     @handles(ContentItem, "ReviewRequested")
     def review_requested(self, tx: Tx, r: Recorded) -> None:
+        chain = {
+            "id": r.aggregate_id,
+            "chain": tx.dialect.json(recorded_chain(r.event.chain)),
+        }
+        tx.execute("DELETE FROM {item_review_chain} WHERE item_id = :id", chain)
+        tx.execute("INSERT INTO {item_review_chain} (item_id, chain) VALUES (:id, :chain)", chain)
         self._update(
             tx, r, "state = 'in_review', review_stage = :stage, review_requested_at = :at",
             stage=str(r.event.stage),
         )  # fmt: skip
 
     @handles(ContentItem, "EditoriallyApproved", "DepartmentHeadApproved", "LegallyApproved")
+    @handles(ContentItem, "ManagementApproved")
     def approved(self, tx: Tx, r: Recorded) -> None:
-        column, next_stage = self._approval_column[type(r.event).__name__]
-        if next_stage is None:
-            change = f"state = 'approved', review_stage = NULL, approved_revision = :revision, {column} = :at"
+        column, stage = self._approval_column[type(r.event).__name__]
+        row = tx.one("SELECT chain FROM {item_review_chain} WHERE item_id = :id", {"id": r.aggregate_id})
+        chain = recorded_chain(None if row is None else tx.dialect.json_out(row["chain"]))
+        following = next_stage(chain, stage)
+        stamp = "" if column is None else f", {column} = :at"
+        if following is None:
+            change = "state = 'approved', review_stage = NULL, approved_revision = :revision" + stamp
         else:
-            change = f"review_stage = '{next_stage}', {column} = :at"
+            change = f"review_stage = '{following.value}'" + stamp
         self._update(tx, r, change, revision=r.event.revision)
 
     @handles(ContentItem, "ChangesRequested")

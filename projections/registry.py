@@ -8,12 +8,14 @@ from nm_workflow.application.errors import ApplicationError
 from projections.audit_trail import AuditTrail
 from projections.base import Projection
 from projections.channel_growth import ChannelGrowth
+from projections.compliance_findings import ComplianceFindings
 from projections.evaluation_status import EvaluationStatus
 from projections.feedback_log import FeedbackLog
 from projections.interaction_log import InteractionLog
 from projections.interaction_queue import InteractionQueue
 from projections.item_metrics import ItemMetrics
 from projections.item_status import ItemStatus
+from projections.policy_versions import PolicyVersions
 from projections.publication_log import PublicationLog
 from projections.quarterly_evaluation import QuarterlyEvaluation
 from projections.review_queue import ReviewQueue
@@ -30,6 +32,8 @@ PROJECTIONS: tuple[type[Projection], ...] = (
     FeedbackLog,
     QuarterlyEvaluation,
     EvaluationStatus,
+    PolicyVersions,
+    ComplianceFindings,
 )
 NAMES: tuple[str, ...] = tuple(p.name for p in PROJECTIONS)
 

@@ -1,14 +1,18 @@
 """`review_queue`: items waiting for a review stage; `review_history`: every wait, closed.
 
-An item waits at one stage at a time (editor -> department_head -> legal). A
-wait opens on ReviewRequested (editor) or on the approval of the stage before;
+An item waits at one stage at a time, along the chain its ReviewRequested
+event recorded (the seed policy's: editor -> department_head -> legal). A
+wait opens on ReviewRequested (first stage) or on the approval of the stage before;
 it closes on the stage's approval, on ChangesRequested, on a new draft
 (superseded) or on cancellation, and then moves to `review_history` with its
-outcome. `due_by` is the wait's start plus the review_stage_hours setting;
+outcome. `due_by` is the wait's start plus the stage's hours recorded with the
+review request (the policy version in force then; events from before the
+policy was versioned use the review_stage_hours setting);
 whether a waiting item is overdue depends on the time you ask, so it is not
 stored: the view `review_queue_now` adds it, as does the query API.
-`review_item` is this projection's own bookkeeping (department and theme of
-each item), not part of the documented contract.
+`review_item` and `review_terms` are this projection's own bookkeeping
+(department and theme of each item; the chain and deadlines of its latest
+review request), not part of the documented contract.
 """
 
 from __future__ import annotations
@@ -17,9 +21,15 @@ from datetime import timedelta
 from typing import ClassVar
 
 from nm_workflow.domain.content_item import ContentItem
+from nm_workflow.domain.review import next_stage, recorded_chain
 from nm_workflow.domain.roles import Stage
 from projections.base import Projection, Recorded, handles
-from projections.sql import Tx
+from projections.schema import Table, col, schema_ddl
+from projections.sql import POSTGRES, SQLITE, Tx
+
+REVIEW_TERMS = Table(
+    "review_terms", (col("item_id", "uuid"), col("chain", "json"), col("stage_hours", "json")), ("item_id",)
+)
 
 SQLITE_DDL = """
 CREATE TABLE IF NOT EXISTS {review_item} (
@@ -113,15 +123,16 @@ HISTORY_TIMES = ("waiting_since", "due_by", "decided_at")
 
 class ReviewQueue(Projection):
     name = "review_queue"
-    tables = ("review_queue", "review_history", "review_item")
-    sqlite_ddl = SQLITE_DDL
-    postgres_ddl = POSTGRES_DDL
+    tables = ("review_queue", "review_history", "review_item", "review_terms")
+    sqlite_ddl = SQLITE_DDL + ";\n" + schema_ddl((REVIEW_TERMS,), SQLITE)
+    postgres_ddl = POSTGRES_DDL + ";\n" + schema_ddl((REVIEW_TERMS,), POSTGRES)
     sqlite_views = SQLITE_VIEWS
     postgres_views = POSTGRES_VIEWS
-    _next_stage: ClassVar[dict[str, Stage | None]] = {
-        "EditoriallyApproved": Stage.DEPARTMENT_HEAD,
-        "DepartmentHeadApproved": Stage.LEGAL,
-        "LegallyApproved": None,
+    _approved_stage: ClassVar[dict[str, Stage]] = {
+        "EditoriallyApproved": Stage.EDITOR,
+        "DepartmentHeadApproved": Stage.DEPARTMENT_HEAD,
+        "LegallyApproved": Stage.LEGAL,
+        "ManagementApproved": Stage.MANAGEMENT,
     }
 
     @handles(ContentItem, "Planned")
@@ -134,12 +145,21 @@ class ReviewQueue(Projection):
     @handles(ContentItem, "ReviewRequested")
     def review_requested(self, tx: Tx, r: Recorded) -> None:
         self._close(tx, r, "superseded", None)  # only if a wait is open, which the domain rules out
+        chain = recorded_chain(r.event.chain)
+        hours = r.event.stage_hours or dict.fromkeys(chain, self.settings.review_stage_hours)
+        params = {"id": r.aggregate_id, "chain": tx.dialect.json(chain), "hours": tx.dialect.json(hours)}
+        tx.execute("DELETE FROM {review_terms} WHERE item_id = :id", params)
+        tx.execute(
+            "INSERT INTO {review_terms} (item_id, chain, stage_hours) VALUES (:id, :chain, :hours)", params
+        )
         self._open(tx, r, Stage(r.event.stage))
 
     @handles(ContentItem, "EditoriallyApproved", "DepartmentHeadApproved", "LegallyApproved")
+    @handles(ContentItem, "ManagementApproved")
     def approved(self, tx: Tx, r: Recorded) -> None:
         self._close(tx, r, "approved", r.event.reviewer_id)
-        following = self._next_stage[type(r.event).__name__]
+        chain, _ = self._terms(tx, r)
+        following = next_stage(chain, self._approved_stage[type(r.event).__name__])
         if following is not None:
             self._open(tx, r, following)
 
@@ -155,8 +175,19 @@ class ReviewQueue(Projection):
     def cancelled(self, tx: Tx, r: Recorded) -> None:
         self._close(tx, r, "cancelled", r.actor)
 
+    def _terms(self, tx: Tx, r: Recorded) -> tuple[list[str], dict[str, int]]:
+        """The chain and stage hours of the item's latest review request."""
+        row = tx.one(
+            "SELECT chain, stage_hours FROM {review_terms} WHERE item_id = :id", {"id": r.aggregate_id}
+        )
+        if row is None:  # requested before this table existed: the seed chain, the setting's hours
+            chain = recorded_chain(None)
+            return chain, dict.fromkeys(chain, self.settings.review_stage_hours)
+        return tx.dialect.json_out(row["chain"]), tx.dialect.json_out(row["stage_hours"])
+
     def _open(self, tx: Tx, r: Recorded, stage: Stage) -> None:
-        due_by = r.at + timedelta(hours=self.settings.review_stage_hours)
+        _, hours = self._terms(tx, r)
+        due_by = r.at + timedelta(hours=hours[stage.value])
         tx.execute(
             "INSERT INTO {review_queue} (item_id, stage, role, department, theme, revision, submitted_by, "
             "waiting_since, due_by, position) "

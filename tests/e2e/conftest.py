@@ -36,3 +36,12 @@ def app_factory(make_settings: Callable[..., Settings]) -> Iterator[Callable[...
 @pytest.fixture
 def api(app_factory: Callable[..., Api]) -> Api:
     return app_factory()
+
+
+@pytest.fixture
+def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The environment a `nm-workflow` command run by the test reads: the test's database."""
+    monkeypatch.setenv("NM_DATA_DIR", str(settings.data_dir))
+    if settings.database_url:
+        monkeypatch.setenv("NM_DATABASE_URL", settings.database_url)
+    return settings

@@ -11,12 +11,15 @@ import pytest
 from nm_workflow.application.security import PERMISSIONS, Command
 from nm_workflow.domain.roles import Role
 from tests.e2e.api import DRAFT, OBSERVED_AT, PLAN, SCHEDULED_AT, Api, at
+from tests.e2e.test_policy import DEPARTMENTS, adopted, propose, review, rules, with_management_stage
 from tests.support.figures import Figures
 
 # ADR 0016's table, written out here rather than read from the code, so that the code can fail it:
 # the roles that may issue each command, and whether each acts on its own department's items
-# only ("own") or on every department's ("any").
-OWN, ANY = "own", "any"
+# only ("own") or on every department's ("any"). The workflow policy belongs to no department:
+# its review is open to the heads of the departments the policy itself names ("reviewers", checked
+# by the domain), which include the items' department here and not the other one.
+OWN, ANY, REVIEWERS = "own", "any", "reviewers"
 M, E, H, L = Role.MARKETING, Role.EDITOR, Role.DEPARTMENT_HEAD, Role.LEGAL
 # The roles of the departments an interaction is escalated to or feedback is triaged to.
 STAFF = (H, M, E, L, Role.DATA_ANALYST, Role.CUSTOMER_SERVICE)
@@ -55,6 +58,13 @@ SCOPES: dict[Command, dict[Role, str]] = {
     Command.MAKE_RECOMMENDATION: {Role.MANAGEMENT: ANY},
     Command.CLOSE_RECOMMENDATION: {Role.MANAGEMENT: ANY, H: OWN},
     Command.SIGN_OFF_EVALUATION: {Role.MANAGEMENT: ANY},
+    Command.APPROVE_MANAGEMENT: {Role.MANAGEMENT: ANY},
+    Command.REQUEST_CHANGES_MANAGEMENT: {Role.MANAGEMENT: ANY},
+    Command.PROPOSE_POLICY: {M: ANY, Role.MANAGEMENT: ANY},
+    Command.REVIEW_POLICY: {H: REVIEWERS},
+    Command.APPROVE_POLICY: {Role.MANAGEMENT: ANY},
+    Command.WITHDRAW_POLICY: {M: ANY, Role.MANAGEMENT: ANY},
+    Command.CHECK_COMPLIANCE: dict.fromkeys(set(Role) - {Role.ADMIN}, ANY),
 }
 # "own" means the aggregate's department, except where the domain decides whose a thing is:
 # a recommendation belongs to its owner department, not to the evaluation's opener's.
@@ -105,6 +115,7 @@ def _evaluation(api: Api, *, find: bool = False, recommend: bool = False) -> str
     return str(evaluation)
 
 
+REASONS, APPROVE, REASON = {"reasons": ["r"]}, {"decision": "approve"}, {"reason": "r"}
 ROUTES = [
     Route(
         Command.PLAN,
@@ -162,7 +173,48 @@ ROUTES = [
     Route(
         Command.SIGN_OFF_EVALUATION, lambda api: (f"/evaluations/{_evaluation(api, find=True)}/sign-off", {})
     ),
-]
+    # The workflow policy (Ch. 8), its management stage, and the compliance pre-check.
+    Route(Command.APPROVE_MANAGEMENT, lambda api: _at_management(api, "approvals", {})),
+    Route(Command.REQUEST_CHANGES_MANAGEMENT, lambda api: _at_management(api, "change-requests", REASONS)),
+    Route(Command.PROPOSE_POLICY, lambda api: _proposal(api)),
+    Route(Command.REVIEW_POLICY, lambda api: (f"/policies/{_open_proposal(api)}/reviews", APPROVE)),
+    Route(Command.APPROVE_POLICY, lambda api: (f"/policies/{_reviewed_proposal(api)}/approval", {})),
+    Route(Command.WITHDRAW_POLICY, lambda api: (f"/policies/{_open_proposal(api)}/withdrawal", REASON)),
+    Route(Command.CHECK_COMPLIANCE, lambda api: ("/compliance/check", DRAFT)),
+]  # fmt: skip
+
+
+def _no_open_proposal(api: Api) -> None:
+    last = api.get("/policies", api.marketing).json()[-1]
+    if last["status"] == "proposed":
+        api.post(f"/policies/{last['version']}/withdrawal", {"reason": "next test"}, api.marketing)
+
+
+def _proposal(api: Api) -> tuple[str, dict[str, Any]]:
+    _no_open_proposal(api)
+    return "/policies", {"rules": rules(), "reason": "r"}
+
+
+def _open_proposal(api: Api) -> int:
+    _no_open_proposal(api)
+    response = propose(api, rules())
+    assert response.status_code == 201, response.text
+    return int(response.json()["version"])
+
+
+def _reviewed_proposal(api: Api) -> int:
+    version = _open_proposal(api)
+    for department in DEPARTMENTS:
+        assert review(api, department, version=version).status_code == 200
+    return version
+
+
+def _at_management(api: Api, command: str, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """An item waiting at the management stage of a chain that has one."""
+    if api.get("/policies/current", api.marketing).json()["version"] == 1:
+        adopted(api, with_management_stage())
+    item = api.in_review("management")
+    return f"/items/{item}/{command}", {"stage": "management", "revision": 1, **body}
 
 
 # --- interactions, channel accounts, feedback (issue 8) ---------------------------------
@@ -294,6 +346,8 @@ def expected(command: Command, role: Role, department: str) -> str | None:
         return "/problems/forbidden"
     if scope == OWN and department != ITEMS_DEPARTMENT:
         return OWN_REFUSED.get(command, "/problems/wrong-department")
+    if scope == REVIEWERS and department not in DEPARTMENTS:
+        return "/problems/not-a-reviewing-department"
     return None
 
 
@@ -302,7 +356,16 @@ def test_each_role_in_its_own_and_in_another_department_gets_what_the_table_says
     api: Api, route: Route, figures: Figures
 ) -> None:
     path, body = route.prepare(api)
-    counts = {"allowed": 0, "forbidden": 0, "wrong-department": 0, "not-the-owner-department": 0}
+    counts = dict.fromkeys(
+        [
+            "allowed",
+            "forbidden",
+            "wrong-department",
+            "not-the-owner-department",
+            "not-a-reviewing-department",
+        ],
+        0,
+    )
     for role in Role:
         for department in (ITEMS_DEPARTMENT, ELSEWHERE):
             # Reviewers none of whom authored or approved the item: only role and department decide.
@@ -359,6 +422,9 @@ READS = {
     "/feedback": Command.READ,
     "/reports/quarterly?quarter=2026Q3": Command.READ_EVALUATIONS,
     "/queues/evaluations": Command.READ_EVALUATIONS,
+    "/policies": Command.READ,
+    "/policies/current": Command.READ,
+    "/policies/1": Command.READ,
 }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import commands, evaluations, interactions, projections
+from bench import commands, compliance, evaluations, interactions, projections
 from bench.report import report
 from nm_workflow.application.settings import Settings
 from projections import NAMES
@@ -38,3 +38,11 @@ def test_the_evaluation_benchmark_runs_and_reports_ratios(settings: Settings) ->
     assert next(iter(results)).startswith("baseline")
     assert len(results) == 3
     assert all(rate > 0 for rate in results.values())
+
+
+def test_the_compliance_benchmark_runs_and_times_the_find_loop_first() -> None:
+    seconds = compliance.run(chars=2000, terms=50)
+    assert next(iter(seconds)).startswith("baseline: str.find loop")
+    assert len(seconds) == 3
+    assert all(s > 0 for s in seconds.values())
+    assert report({case: 60 / s for case, s in seconds.items()}, "per min").splitlines()[1].endswith("1.00x")

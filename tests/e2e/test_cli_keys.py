@@ -17,14 +17,6 @@ from nm_workflow.interface.cli import app
 runner = CliRunner()
 
 
-@pytest.fixture
-def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    monkeypatch.setenv("NM_DATA_DIR", str(settings.data_dir))
-    if settings.database_url:
-        monkeypatch.setenv("NM_DATABASE_URL", settings.database_url)
-    return settings
-
-
 def test_a_created_key_is_printed_once_and_acts_as_its_actor(cli_env: Settings) -> None:
     created = runner.invoke(
         app,

@@ -58,6 +58,7 @@ def test_every_event_records_who_in_which_role_and_why(api: Api) -> None:
         "department": "marketing",
         "correlation_id": "launch-7",
         "causation_id": "draft-1",
+        "policy_version": 1,
     }
     assert drafted["recorded_at"].endswith("Z")
     assert drafted["data"]["author_id"] == "mia"

@@ -19,6 +19,8 @@ import pytest
 from nm_workflow.domain.roles import Role, Stage
 from nm_workflow.interface.http.problems import catalogue
 from tests.e2e.api import DRAFT, OBSERVED_AT, PLAN, SCHEDULED_AT, Api, at, publication
+from tests.e2e.test_policy import DEPARTMENTS, manager, with_management_stage
+from tests.e2e.test_policy import head as department_head
 
 # Sent with every body, by the framework: not part of any operation's contract.
 FRAMING = {"content-type", "content-length"}
@@ -77,6 +79,17 @@ def _exercise(api: Api, seen: Observed) -> None:
     changes = {"stage": "editor", "revision": 1, "reasons": ["a source, please"]}
     command(f"/items/{other}/change-requests", changes, api.reviewer("editor"))
     command(f"/items/{other}/cancellation", {"reason": "dropped"}, mia)
+    # The workflow policy: a revision withdrawn, the next reviewed and approved; the pre-check.
+    proposal = {"rules": with_management_stage(), "reason": "management signs off"}
+    command("/policies", proposal, mia)
+    command("/policies/2/withdrawal", {"reason": "not yet"}, mia)
+    command("/policies", proposal, mia)
+    for department in DEPARTMENTS:
+        command("/policies/3/reviews", {"decision": "approve"}, department_head(api, department))
+    command("/policies/3/approval", {}, manager(api))
+    for path in ("/policies", "/policies/current", "/policies/2"):
+        call("GET", path, mia)
+    assert call("POST", "/compliance/check", mia, DRAFT).status_code == 200
 
     head = call("GET", f"/items/{item}", mia).headers["ETag"].strip('"')
     call("GET", f"/items/{item}/history", mia)
@@ -183,6 +196,7 @@ def _call_as(api: Api, role: Role, method: str, template: str, body: Any) -> int
     path = re.sub(r"\{\w+_id\}", str(uuid.uuid4()), template).replace("{slug}", "self-approval")
     path = path.replace("{number}", "1")
     path += "?quarter=2026Q3" if template == "/reports/quarterly" else ""  # required: else 422 first
+    path = path.replace("{version}", "1")  # the seed policy: open to reading, closed to review
     key = api.key(f"someone-{role}", role, "marketing")
     return int(api.call(method.upper(), path, key, body).status_code)
 

@@ -12,6 +12,7 @@ from nm_workflow.application.commands import CommandContext
 from nm_workflow.application.errors import WrongDepartment
 from nm_workflow.application.interactions import Interactions, Unreadable
 from nm_workflow.application.items import ContentItems
+from nm_workflow.application.policy_book import book_of
 from nm_workflow.application.security import ANY_DEPARTMENT, PERMISSIONS, Actor, Command
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
@@ -32,6 +33,7 @@ def test_a_new_aggregate_of_another_department_is_refused_before_anything_is_wri
     store: EventStore,
 ) -> None:
     seller = Actor("sam", frozenset({Role.MARKETING}), "sales")
+    book_of(store).policy()  # the seed policy, which the first command on an empty store records
     before = store.head()
     with pytest.raises(WrongDepartment, match="'marketing'"):
         ContentItems(store).plan(

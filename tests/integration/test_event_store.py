@@ -21,6 +21,7 @@ METADATA = EventMetadata(
     department="marketing",
     correlation_id="corr-1",
     causation_id="cause-1",
+    policy_version=1,
 )
 
 

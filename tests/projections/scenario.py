@@ -23,6 +23,7 @@ CAMPAIGNS = (None, "spring", "summer", "launch")
 # The items' clock runs AHEAD of the real time at which approvals are recorded: publications
 # and observations fall between the two (at most 2 x SPAN after the start), schedules after it.
 AHEAD, SPAN = timedelta(days=400), timedelta(days=150)
+TERMS = ("", "我们的最 佳产品", "", "保本理财，全网第一", "")
 ZONES = (UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-5)))
 
 
@@ -94,9 +95,11 @@ class Scenario:
 
     def _on_drafting(self, item: Tracked) -> str:
         move = self.rng.choices(["review", "draft", "cancel"], [8, 1, 0.4])[0]
-        if move == "review":
+        if move == "review":  # marketing justifies each blocking compliance finding
+            findings = item.view["current_revision"]["findings"]
+            why = {f["id"]: "quoted from the award" for f in findings if f["severity"] == "block"}
             return self._change(item, self._marketing(item.department),
-                                lambda c: self.items.request_review(c, item.id, None))  # fmt: skip
+                                lambda c: self.items.request_review(c, item.id, None, why))  # fmt: skip
         return self._draft(item) if move == "draft" else self._cancel(item)
 
     def _on_in_review(self, item: Tracked) -> str:
@@ -104,7 +107,11 @@ class Scenario:
         move = self.rng.choices(["approve", "changes", "draft", "cancel"], [10, 2, 0.5, 0.3])[0]
         reviewer = self._reviewer(stage, item.department)
         if move == "approve":
-            decision = {"revision": None, "content_hash": None}
+            decision: dict[str, Any] = {"revision": None, "content_hash": None}
+            if stage is Stage.LEGAL:  # legal acknowledges every finding
+                decision["acknowledged_findings"] = [
+                    f["id"] for f in item.view["current_revision"]["findings"]
+                ]
             return self._change(item, reviewer, lambda c: self.items.approve(c, item.id, stage, decision))
         if move == "changes":
             request = {"revision": None, "reasons": ["tone"]}
@@ -145,7 +152,8 @@ class Scenario:
 
     def _draft(self, item: Tracked) -> str:
         n = (item.view["current_revision"] or {"number": 0})["number"] + 1
-        draft = {"title": f"title {n}", "body": f"body {n}\n", "asset_links": [], "source_notes": "notes"}
+        body = f"body {n}\n" + TERMS[(n + item.view["version"]) % len(TERMS)]  # some with findings
+        draft = {"title": f"title {n}", "body": body, "asset_links": [], "source_notes": "notes"}
         return self._change(
             item, self._marketing(item.department), lambda c: self.items.draft(c, item.id, draft)
         )

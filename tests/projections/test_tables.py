@@ -149,11 +149,12 @@ def test_audit_trail_has_every_event_of_every_aggregate_without_secrets(
     page = read_model.audit_trail(limit=500)
     assert [r["position"] for r in page.items] == list(range(1, store.head() + 1))
     types = {r["aggregate_type"] for r in page.items}
-    assert types == {"ContentItem", "IdempotencyRecord", "ApiKey"}
+    assert types == {"ContentItem", "IdempotencyRecord", "ApiKey", "WorkflowPolicy"}
     (key_issued,) = [r for r in page.items if r["event_type"] == "KeyIssued"]
     assert "secret_hash" not in key_issued["payload"]
     assert key_issued["payload"]["actor_id"] == "svc-1"
-    first = page.items[0]
+    seeded, first = page.items[:2]  # the first command records the seed policy first
+    assert (seeded["aggregate_type"], seeded["event_type"]) == ("WorkflowPolicy", "Seeded")
     assert (first["aggregate_id"], first["version"], first["event_type"]) == (one_life, 1, "Planned")
     assert (first["actor_id"], first["role"], first["department"]) == ("marketer-1", "marketing", "product")
     assert first["causation_id"] == "plan-1"

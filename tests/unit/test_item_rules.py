@@ -16,7 +16,7 @@ import pytest
 from nm_workflow.domain import errors
 from nm_workflow.domain.content import as_utc, content_hash
 from nm_workflow.domain.content_item import ContentItem
-from nm_workflow.domain.roles import Stage
+from nm_workflow.domain.roles import SEED_CHAIN, Stage
 from nm_workflow.domain.timing import Now
 from tests.unit.test_content_item import (
     AT,
@@ -104,7 +104,7 @@ def approved_history() -> list[Any]:
     item = plan_item()
     draft(item)
     item.request_review(revision=1)
-    for stage in Stage:
+    for stage in SEED_CHAIN:
         approve(item, stage)
     return list(item.collect_events())
 
@@ -168,7 +168,7 @@ def test_a_new_draft_voids_the_schedule_and_a_new_approval_does_not_bring_it_bac
     draft(item, body="Revised.")
     assert (item.schedule, item.scheduled_revision) == ({}, None)
     item.request_review(revision=2)
-    for stage in Stage:
+    for stage in SEED_CHAIN:
         approve(item, stage)
     assert (item.approved_revision, item.schedule) == (2, {})
 
@@ -270,13 +270,13 @@ def test_a_counter_down_to_zero_is_a_correction() -> None:
 
 CHINESE = {
     "title": "春季新品发布",
-    "body": "今天我们发布 X200：续航提升 30%。",  # noqa: RUF001 - Chinese punctuation, on purpose
+    "body": "今天我们发布 X200：续航提升 30%。",
     "asset_links": [],
     "source_notes": "产品团队规格表 v3",
 }
 # The canonical JSON, spelled out: sorted keys, no spaces, UTF-8 (not \\u escapes).
 CHINESE_CANONICAL = (
-    '{"asset_links":[],"body":"今天我们发布 X200：续航提升 30%。",'  # noqa: RUF001
+    '{"asset_links":[],"body":"今天我们发布 X200：续航提升 30%。",'
     '"source_notes":"产品团队规格表 v3","title":"春季新品发布"}'
 )
 CHINESE_HASH = "sha256:746f2332188258e4d342d2eed5ed022b21f79a4264328cdcc1ee33f6d65217df"

@@ -11,11 +11,11 @@ import pytest
 from nm_workflow.domain.content_item import ContentItem
 from nm_workflow.domain.errors import NotPublished
 from nm_workflow.domain.metadata import EventMetadata, WorkflowAggregate, recording
-from nm_workflow.domain.roles import Stage
+from nm_workflow.domain.roles import SEED_CHAIN, Stage
 from nm_workflow.domain.timing import Now
 
-PLANNER = EventMetadata("pat", "marketing", "consumer", "corr-1", "key-1")
-EDITOR = EventMetadata("eve", "editor", "newsroom", "corr-2", "key-2")
+PLANNER = EventMetadata("pat", "marketing", "consumer", "corr-1", "key-1", 1)
+EDITOR = EventMetadata("eve", "editor", "newsroom", "corr-2", "key-2", 2)
 
 
 def plan_item() -> ContentItem:
@@ -48,6 +48,7 @@ def test_metadata_has_exactly_the_five_fields() -> None:
         "department",
         "correlation_id",
         "causation_id",
+        "policy_version",
     ]
     assert PLANNER.as_dict() == {
         "actor_id": "pat",
@@ -55,6 +56,7 @@ def test_metadata_has_exactly_the_five_fields() -> None:
         "department": "consumer",
         "correlation_id": "corr-1",
         "causation_id": "key-1",
+        "policy_version": 1,
     }
 
 
@@ -145,7 +147,7 @@ def test_every_kind_of_event_carries_metadata() -> None:
         item, dropped = plan_item(), plan_item()
         draft(item)
         item.request_review(revision=1)
-        for stage, reviewer in zip(Stage, ["eve", "hal", "lee"], strict=True):
+        for stage, reviewer in zip(SEED_CHAIN, ["eve", "hal", "lee"], strict=True):
             approve(item, stage, reviewer)
         item.schedule_publication(platform="weibo", at=at, now=now)
         content_hash = item.current_revision["content_hash"]

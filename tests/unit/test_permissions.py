@@ -65,6 +65,15 @@ EXPECTED: dict[Command, set[Role]] = {
     Command.CLOSE_RECOMMENDATION: {Role.MANAGEMENT, Role.DEPARTMENT_HEAD},
     Command.SIGN_OFF_EVALUATION: {Role.MANAGEMENT},
     Command.READ_EVALUATIONS: {Role.MANAGEMENT, Role.DATA_ANALYST, Role.AUDITOR},
+    # Ch. 6.1 / 8: management's own review stage, when a policy version requires it.
+    Command.APPROVE_MANAGEMENT: {Role.MANAGEMENT},
+    Command.REQUEST_CHANGES_MANAGEMENT: {Role.MANAGEMENT},
+    # Ch. 8: marketing interprets the rules; a revision passes department review, then management.
+    Command.PROPOSE_POLICY: {Role.MARKETING, Role.MANAGEMENT},
+    Command.REVIEW_POLICY: {Role.DEPARTMENT_HEAD},
+    Command.APPROVE_POLICY: {Role.MANAGEMENT},
+    Command.WITHDRAW_POLICY: {Role.MARKETING, Role.MANAGEMENT},
+    Command.CHECK_COMPLIANCE: set(Role) - {Role.ADMIN},
 }
 
 

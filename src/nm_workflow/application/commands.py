@@ -1,11 +1,11 @@
 """The one write path every command takes.
 
 authorize the role -> replay a known idempotency key -> load and check
-If-Match -> authorize the department (ADR 0016) -> let the domain decide,
-stamping metadata -> save the events and the idempotency record in one
-transaction. Later additions to the write path (hash chain, group commit,
-snapshots, the policy version in the metadata) belong here or in
-EventStore.record, not in the use cases.
+If-Match -> pin the policy version in force (ADR 0017) -> authorize the
+department (ADR 0016) -> let the domain decide, stamping metadata (the
+policy version among it) -> save the events and the idempotency record in
+one transaction. Later additions to the write path (hash chain, group
+commit, snapshots) belong here or in EventStore.record, not in the use cases.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from nm_workflow.application.errors import (
     VersionMismatch,
 )
 from nm_workflow.application.idempotency import IdempotencyRecord, fingerprint
+from nm_workflow.application.policy_book import book_of
 from nm_workflow.application.security import Actor, Command, authorize
 from nm_workflow.application.store import EventStore
 from nm_workflow.domain.errors import DomainError
@@ -93,11 +94,15 @@ class CommandRunner(Generic[A]):
         if replay is not None:
             return replay
         current = None if target is None else self.load(target, ctx.expected_version)
-        if current is not None:
-            role = authorize(ctx.actor, command, department_of(current))
-        aggregate, role = self._decide(ctx, role, at, command, partial(decide, current), new=current is None)
-        with recording(self._metadata(ctx, role), at):
-            record = self._record(ctx, command, request, aggregate, created=current is None)
+        # The version in force is read once: the metadata and the decision see the same one.
+        with book_of(self._store).pinned() as policy:
+            version = policy["version"]
+            if current is not None:
+                role = authorize(ctx.actor, command, department_of(current))
+            new = current is None
+            aggregate, role = self._decide(ctx, role, at, version, command, partial(decide, current), new=new)
+            with recording(self._metadata(ctx, role, version), at):
+                record = self._record(ctx, command, request, aggregate, created=new)
         return self._save(ctx, request, aggregate, record, created=target is None)
 
     def _decide(
@@ -105,6 +110,7 @@ class CommandRunner(Generic[A]):
         ctx: CommandContext,
         role: Role,
         at: datetime,
+        policy_version: int,
         command: Command,
         decide: Callable[[], A],
         *,
@@ -116,12 +122,12 @@ class CommandRunner(Generic[A]):
         and decided again as another of the actor's roles when that one is the role reaching it.
         Raises WrongDepartment when none does.
         """
-        with recording(self._metadata(ctx, role), at):
+        with recording(self._metadata(ctx, role, policy_version), at):
             aggregate = decide()
         if new:
             admitted = authorize(ctx.actor, command, department_of(aggregate))
             if admitted != role:
-                with recording(self._metadata(ctx, admitted), at):
+                with recording(self._metadata(ctx, admitted, policy_version), at):
                     return decide(), admitted
         return aggregate, role
 
@@ -165,10 +171,11 @@ class CommandRunner(Generic[A]):
         return aggregate
 
     @staticmethod
-    def _metadata(ctx: CommandContext, role: str) -> EventMetadata:
+    def _metadata(ctx: CommandContext, role: str, policy_version: int) -> EventMetadata:
         causation = ctx.idempotency_key or f"request:{uuid4()}"
         correlation = ctx.correlation_id or causation
-        return EventMetadata(ctx.actor.actor_id, role, ctx.actor.department, correlation, causation)
+        actor = ctx.actor
+        return EventMetadata(actor.actor_id, role, actor.department, correlation, causation, policy_version)
 
     @staticmethod
     def _record(
@@ -246,11 +253,14 @@ class CommandRunner(Generic[A]):
         """
         role, at = authorize(ctx.actor, command), self._clock()
         made: dict[UUID, A | DomainError] = {}
-        for target, decide in decisions.items():
-            try:
-                made[target] = self._decide(ctx, role, at, command, decide, new=True)[0]
-            except DomainError as error:
-                made[target] = error
+        with book_of(self._store).pinned() as policy:
+            for target, decide in decisions.items():
+                try:
+                    made[target] = self._decide(ctx, role, at, policy["version"], command, decide, new=True)[
+                        0
+                    ]
+                except DomainError as error:
+                    made[target] = error
         created = [a for a in made.values() if not isinstance(a, DomainError)]
         if created:
             self._store.record(*created)

@@ -1,9 +1,10 @@
 """Use cases of customer interactions (Ch. 4.3): receipt one by one or in batches, the
 steps that follow, erasure of personal data, and reads.
 
-Deadlines come from one `DeadlineSource` (settings today, the versioned policy
-later). Times a caller reports (received at, replied at, ...) may not lie in
-the future beyond the configured clock skew.
+Deadlines come from one `DeadlineSource`: by default the workflow policy's
+version in force (its `interaction_deadlines`). Times a caller reports
+(received at, replied at, ...) may not lie in the future beyond the
+configured clock skew.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from nm_workflow.application.interaction_views import (
     sealing_context,
 )
 from nm_workflow.application.personal_data import KeyVault, keyed_digest, seal
+from nm_workflow.application.policy_book import book_of
 from nm_workflow.application.reads import AggregateReads
 from nm_workflow.application.reported_time import reported
 from nm_workflow.application.security import Command, authorize
@@ -44,12 +46,18 @@ DeadlineSource = Callable[[], InteractionDeadlines]
 """Where the deadlines in force come from; called once per command that fixes one."""
 
 
-def deadlines_from_settings(settings: Settings) -> DeadlineSource:
-    deadlines = InteractionDeadlines(
-        first_response=timedelta(hours=settings.interaction_first_response_hours),
-        negative_handling=timedelta(hours=settings.interaction_negative_handling_hours),
-    )
-    return lambda: deadlines
+def deadlines_in_force(store: EventStore) -> DeadlineSource:
+    """The `interaction_deadlines` of the policy version in force (the one pinned for a command)."""
+    book = book_of(store)
+
+    def deadlines() -> InteractionDeadlines:
+        rules = book.in_force()["rules"]["interaction_deadlines"]
+        return InteractionDeadlines(
+            first_response=timedelta(hours=rules["first_response_hours"]),
+            negative_handling=timedelta(hours=rules["negative_handling_hours"]),
+        )
+
+    return deadlines
 
 
 @dataclass(frozen=True)
@@ -82,7 +90,7 @@ class Interactions(AggregateReads[Interaction]):
         clock: Clock = system_clock,
     ) -> None:
         self._store, self._clock, self._vault = store, clock, KeyVault(store)
-        self._deadlines = deadlines or deadlines_from_settings(settings)
+        self._deadlines = deadlines or deadlines_in_force(store)
         self._department = settings.interaction_department
         self._skew = timedelta(seconds=settings.clock_skew_seconds)
         self._runner = CommandRunner(store, Interaction, lambda i: interaction_view(i, self._vault))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from nm_workflow.application.clock import Clock, system_clock
 from nm_workflow.application.commands import CommandContext, CommandResult, CommandRunner
+from nm_workflow.application.policy_book import book_of
 from nm_workflow.application.reads import AggregateReads
 from nm_workflow.application.security import Command
 from nm_workflow.application.store import EventStore
@@ -38,6 +40,7 @@ class ContentItems(AggregateReads[ContentItem]):
     ) -> None:
         self._store = store
         self._runner = CommandRunner(store, ContentItem, item_view, event_clock)
+        self._policy = book_of(store)
         self._clock, self._clock_skew, self._planning_horizon = clock, clock_skew, planning_horizon
 
     def now(self) -> Now:
@@ -57,10 +60,26 @@ class ContentItems(AggregateReads[ContentItem]):
         )
 
     def draft(self, ctx: CommandContext, item_id: UUID, draft: dict[str, Any]) -> CommandResult:
-        return self._change(ctx, Command.DRAFT, item_id, draft, "draft", author_id=ctx.actor.actor_id)
+        """A new revision, checked against the lexicon of the policy in force."""
+        author = ctx.actor.actor_id
+        return self._change_in_force(
+            ctx, Command.DRAFT, item_id, draft, "draft",
+            lambda: {"author_id": author, "lexicon": self._policy.lexicon()},
+        )  # fmt: skip
 
-    def request_review(self, ctx: CommandContext, item_id: UUID, revision: int | None) -> CommandResult:
-        return self._change(ctx, Command.REQUEST_REVIEW, item_id, {"revision": revision}, "request_review")
+    def request_review(
+        self,
+        ctx: CommandContext,
+        item_id: UUID,
+        revision: int | None,
+        justifications: dict[str, str] | None = None,
+    ) -> CommandResult:
+        """Send to review under the chain and deadlines of the policy in force; justify blocking findings."""
+        payload = {"revision": revision, "justifications": justifications or {}}
+        return self._change_in_force(
+            ctx, Command.REQUEST_REVIEW, item_id, payload, "request_review",
+            lambda: {"terms": self._policy.review_terms()},
+        )  # fmt: skip
 
     def approve(
         self, ctx: CommandContext, item_id: UUID, stage: Stage, decision: dict[str, Any]
@@ -104,9 +123,16 @@ class ContentItems(AggregateReads[ContentItem]):
         method: str,
         **facts: Any,
     ) -> CommandResult:
+        return self._change_in_force(ctx, command, item_id, payload, method, lambda: facts)
+
+    def _change_in_force(
+        self, ctx: CommandContext, command: Command, item_id: UUID, payload: dict[str, Any], method: str,
+        facts: Callable[[], dict[str, Any]],
+    ) -> CommandResult:  # fmt: skip
+        # `facts` are read inside the command, under the policy version its events are stamped with.
         def decide(item: ContentItem | None) -> ContentItem:
             assert item is not None
-            getattr(item, method)(**payload, **facts)
+            getattr(item, method)(**payload, **facts())
             return item
 
         return self._runner.run(ctx, command, item_id, payload, decide)

@@ -19,6 +19,7 @@ from eventsourcing.domain import event
 from eventsourcing.utils import get_topic
 
 from nm_workflow.application.errors import AuthenticationFailed, NotFound
+from nm_workflow.application.policy_book import book_of
 from nm_workflow.application.security import Actor
 from nm_workflow.application.store import EventStore
 from nm_workflow.domain.errors import RuleViolation
@@ -82,7 +83,8 @@ class KeyService:
             raise RuleViolation("A key needs at least one role.")
         secret = secrets.token_urlsafe(32)
         request = str(uuid4())
-        with recording(EventMetadata(issued_by, Role.ADMIN, "", request, request)):
+        version = book_of(self._store).in_force()["version"]
+        with recording(EventMetadata(issued_by, Role.ADMIN, "", request, request, version)):
             key = ApiKey(actor_id, sorted(r.value for r in roles), department, _hash(secret))
         self._store.record(key)
         return f"{PREFIX}_{key.id.hex}_{secret}"
@@ -106,7 +108,8 @@ class KeyService:
             raise NotFound(f"No API key with id {key_id}.")
         if key.revoked:
             return False
-        with recording(EventMetadata(revoked_by, Role.ADMIN, "", str(key_id), str(uuid4()))):
+        version = book_of(self._store).in_force()["version"]
+        with recording(EventMetadata(revoked_by, Role.ADMIN, "", str(key_id), str(uuid4()), version)):
             key.revoke()
         self._store.record(key)
         return True

@@ -60,6 +60,14 @@ class Command(StrEnum):
     CLOSE_RECOMMENDATION = "close_recommendation"
     SIGN_OFF_EVALUATION = "sign_off_evaluation"
     READ_EVALUATIONS = "read_evaluations"
+    # The workflow policy (Ch. 8), the management review stage, the compliance pre-check.
+    APPROVE_MANAGEMENT = "approve_management"
+    REQUEST_CHANGES_MANAGEMENT = "request_changes_management"
+    PROPOSE_POLICY = "propose_policy"
+    REVIEW_POLICY = "review_policy"
+    APPROVE_POLICY = "approve_policy"
+    WITHDRAW_POLICY = "withdraw_policy"
+    CHECK_COMPLIANCE = "check_compliance"
 
     @classmethod
     def approve(cls, stage: Stage) -> Command:
@@ -119,6 +127,14 @@ PERMISSIONS: dict[Command, frozenset[Role]] = {
     Command.SIGN_OFF_EVALUATION: frozenset({Role.MANAGEMENT}),
     # Evaluations and the quarterly report (Ch. 5.5: reports go to management).
     Command.READ_EVALUATIONS: frozenset({Role.MANAGEMENT, Role.DATA_ANALYST, Role.AUDITOR}),
+    Command.APPROVE_MANAGEMENT: frozenset({Role.MANAGEMENT}),
+    Command.REQUEST_CHANGES_MANAGEMENT: frozenset({Role.MANAGEMENT}),
+    # Ch. 8: marketing interprets (and so proposes) the rules; management may too, and approves.
+    Command.PROPOSE_POLICY: frozenset({M, Role.MANAGEMENT}),
+    Command.REVIEW_POLICY: frozenset({H}),
+    Command.APPROVE_POLICY: frozenset({Role.MANAGEMENT}),
+    Command.WITHDRAW_POLICY: frozenset({M, Role.MANAGEMENT}),
+    Command.CHECK_COMPLIANCE: frozenset(Role) - {Role.ADMIN},
 }
 
 
@@ -161,6 +177,16 @@ ANY_DEPARTMENT: dict[Command, frozenset[Role]] = {
     Command.CLOSE_RECOMMENDATION: frozenset({Role.MANAGEMENT, H}),
     Command.SIGN_OFF_EVALUATION: frozenset({Role.MANAGEMENT}),
     Command.READ_EVALUATIONS: PERMISSIONS[Command.READ_EVALUATIONS],
+    # Management's review stage is central, like its cancellation. The workflow policy is one
+    # company-wide document owned by no department (the reviewing departments are the policy's own
+    # rule, checked by the domain), and the compliance pre-check reads no aggregate.
+    Command.APPROVE_MANAGEMENT: frozenset({Role.MANAGEMENT}),
+    Command.REQUEST_CHANGES_MANAGEMENT: frozenset({Role.MANAGEMENT}),
+    Command.PROPOSE_POLICY: PERMISSIONS[Command.PROPOSE_POLICY],
+    Command.REVIEW_POLICY: PERMISSIONS[Command.REVIEW_POLICY],
+    Command.APPROVE_POLICY: PERMISSIONS[Command.APPROVE_POLICY],
+    Command.WITHDRAW_POLICY: PERMISSIONS[Command.WITHDRAW_POLICY],
+    Command.CHECK_COMPLIANCE: PERMISSIONS[Command.CHECK_COMPLIANCE],
 }
 
 

@@ -79,15 +79,6 @@ class Settings(BaseSettings):
     request_body_timeout: float = Field(
         default=30, gt=0, le=3600, description="Seconds a client has to send a request's whole body."
     )
-    interaction_first_response_hours: float = Field(
-        default=24, gt=0, le=24 * 365, description="Hours customer service has to answer an interaction."
-    )
-    interaction_negative_handling_hours: float = Field(
-        default=8,
-        gt=0,
-        le=24 * 365,
-        description="Hours to escalate or resolve a negative interaction.",
-    )
     interaction_department: str = Field(
         default="customer_service",
         min_length=1,

@@ -58,6 +58,7 @@ class EventStore(Application[UUID]):
                 settings.data_dir.mkdir(parents=True, exist_ok=True)
             except OSError as error:
                 raise StoreUnavailable(f"Cannot create the data folder {settings.data_dir}.") from error
+        self.settings = settings
         self._persistence_env = settings.persistence_env()
         self._postgres_options = settings.postgres_options() if settings.uses_postgres else {}
         self._pause_after_failure = settings.retry_after_seconds
@@ -97,9 +98,12 @@ class EventStore(Application[UUID]):
             except AggregateNotFoundError:
                 raise NotFound(f"No aggregate with id {aggregate_id}.") from None
 
-    def stored_events(self, aggregate_id: UUID) -> Sequence[WorkflowAggregate.Event]:
+    def stored_events(
+        self, aggregate_id: UUID, after: int | None = None
+    ) -> Sequence[WorkflowAggregate.Event]:
+        """The aggregate's events in version order; only those after version `after` if given."""
         with self._database():
-            return list(self.events.get(aggregate_id))  # type: ignore[arg-type]
+            return list(self.events.get(aggregate_id, gt=after))  # type: ignore[arg-type]
 
     def notifications(self, topics: Sequence[str] = (), start: int = 1) -> Iterator[Notification]:
         """Every notification from `start` on, optionally of some topics only, in log order."""

@@ -36,6 +36,10 @@ def item_view(item: ContentItem) -> dict[str, Any]:
         "closing_reason": item.closing_reason,
         "created_at": item.created_on,
         "modified_at": item.modified_on,
+        "review_chain": list(item.review_chain),
+        "review_policy_version": item.review_policy_version,
+        "stage_hours": dict(item.stage_hours),
+        "justifications": dict(item.justifications),
     }
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TypedDict
 
+from nm_workflow.domain.compliance import Finding
 from nm_workflow.domain.errors import InvalidPlan, RuleViolation
 
 METRIC_NAMES = (
@@ -45,6 +46,10 @@ class Revision(TypedDict):
     source_notes: str
     content_hash: str
     author_id: str
+    findings: list[Finding]
+    """The compliance pre-check's findings, bound to this content hash."""
+    lexicon_version: int | None
+    """The policy version whose lexicon found them (None: not checked)."""
 
 
 class Publication(TypedDict):

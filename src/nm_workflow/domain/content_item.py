@@ -1,7 +1,7 @@
 """The ContentItem aggregate: one piece of content through Ch. 4-5 of the policy.
 
-planned -> drafting -> in_review(editor -> department_head -> legal) -> approved
--> published; changes requested sends it back to drafting; withdrawn and
+planned -> drafting -> in_review(the chain of stages the policy in force sets, see
+domain/review.py) -> approved -> published; changes requested sends it back to drafting; withdrawn and
 cancelled are final. Public methods check the rules, then trigger one event;
 the private `@event` methods only record what happened.
 
@@ -14,11 +14,13 @@ times, counters).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
 from eventsourcing.domain import event
 
+from nm_workflow.domain.compliance import CHECKED_FIELDS, Finding, Matcher
 from nm_workflow.domain.content import (
     ItemState,
     Publication,
@@ -42,12 +44,20 @@ from nm_workflow.domain.errors import (
     PlatformNotPlanned,
     PublishedBeforeApproval,
     RepeatedApproval,
+    RuleViolation,
     SelfApproval,
     StaleRevision,
     WrongStage,
 )
 from nm_workflow.domain.metadata import WorkflowAggregate
-from nm_workflow.domain.roles import FIRST_STAGE, Stage
+from nm_workflow.domain.review import (
+    ReviewTerms,
+    check_acknowledged,
+    check_justified,
+    next_stage,
+    recorded_chain,
+)
+from nm_workflow.domain.roles import Stage
 from nm_workflow.domain.timing import Now
 
 
@@ -82,6 +92,10 @@ class ContentItem(WorkflowAggregate):
         self.observations: dict[str, dict[str, dict[str, int]]] = {}
         self.corrections: dict[str, dict[str, dict[str, int]]] = {}
         self.closing_reason: str | None = None
+        self.review_chain: list[str] = []
+        self.review_policy_version: int | None = None
+        self.stage_hours: dict[str, int] = {}
+        self.justifications: dict[str, str] = {}
 
     @classmethod
     def plan(cls, *, now: Now, **plan: Any) -> ContentItem:
@@ -98,9 +112,18 @@ class ContentItem(WorkflowAggregate):
     # --- creation and review -------------------------------------------------
 
     def draft(
-        self, *, title: str, body: str, asset_links: list[str], source_notes: str, author_id: str
+        self,
+        *,
+        title: str,
+        body: str,
+        asset_links: list[str],
+        source_notes: str,
+        author_id: str,
+        lexicon: Matcher | None = None,
     ) -> None:
+        """A new revision, checked against `lexicon` (the policy in force's; None: not checked)."""
         self._require_unpublished("draft a new revision")
+        text = dict(zip(CHECKED_FIELDS, (title, body, source_notes), strict=True))
         self._drafted(
             revision=len(self.revisions) + 1,
             title=title,
@@ -109,15 +132,35 @@ class ContentItem(WorkflowAggregate):
             source_notes=source_notes,
             content_hash=content_hash(title, body, list(asset_links), source_notes),
             author_id=author_id,
+            findings=[] if lexicon is None else lexicon.check(text),
+            lexicon_version=None if lexicon is None else lexicon.version,
         )
 
-    def request_review(self, *, revision: int | None) -> None:
+    def request_review(
+        self,
+        *,
+        revision: int | None,
+        terms: ReviewTerms | None = None,
+        justifications: Mapping[str, str] | None = None,
+    ) -> None:
+        """Send the current revision to review under `terms` (the policy in force's)."""
         self._require_unpublished("request a review")
         if not self.revisions:
             raise NoDraft("Draft a revision before requesting a review.")
         if self.state is not ItemState.DRAFTING:
             raise InvalidTransition(f"The item is {self.state}; only a draft can be sent to review.")
-        self._review_requested(revision=self._check_revision(revision, None), stage=FIRST_STAGE)
+        number = self._check_revision(revision, None)
+        check_justified(self.current_revision["findings"], justifications or {})
+        terms = terms or ReviewTerms()
+        chain = terms.chain_for(self.format, self.platforms)
+        self._review_requested(
+            revision=number,
+            stage=chain[0],
+            chain=[s.value for s in chain],
+            stage_hours={s.value: terms.stage_hours[s.value] for s in chain},
+            policy_version=terms.policy_version,
+            justifications=dict(justifications or {}),
+        )
 
     def approve(
         self,
@@ -126,7 +169,9 @@ class ContentItem(WorkflowAggregate):
         revision: int | None,
         content_hash: str | None,
         reviewer_id: str,
+        acknowledged_findings: Sequence[str] = (),
     ) -> None:
+        """Approve at the current stage; legal acknowledges every finding of the revision by id."""
         self._require_review_at(stage)
         if any(r["author_id"] == reviewer_id for r in self.revisions):
             raise SelfApproval(f"{reviewer_id} authored a revision of this item and may not approve it.")
@@ -135,12 +180,22 @@ class ContentItem(WorkflowAggregate):
                 f"{reviewer_id} already approved another stage of revision {self.current_revision['number']}."
             )
         number = self._check_revision(revision, content_hash)
+        approved_hash = self.current_revision["content_hash"]
+        if stage is Stage.LEGAL:
+            check_acknowledged(self.current_revision["findings"], acknowledged_findings)
+            self._legally_approved(
+                revision=number, content_hash=approved_hash, reviewer_id=reviewer_id,
+                acknowledged_findings=list(acknowledged_findings),
+            )  # fmt: skip
+            return
+        if acknowledged_findings:
+            raise RuleViolation("Findings are acknowledged by legal, at the legal stage.")
         approved = {
             Stage.EDITOR: self._editorially_approved,
             Stage.DEPARTMENT_HEAD: self._department_head_approved,
-            Stage.LEGAL: self._legally_approved,
+            Stage.MANAGEMENT: self._management_approved,
         }[stage]
-        approved(revision=number, content_hash=self.current_revision["content_hash"], reviewer_id=reviewer_id)
+        approved(revision=number, content_hash=approved_hash, reviewer_id=reviewer_id)
 
     def request_changes(
         self,
@@ -293,7 +348,7 @@ class ContentItem(WorkflowAggregate):
     def _require_publishable(self, platform: str) -> None:
         self._require_open()
         if self.approved_revision is None:
-            raise NotApproved(f"The item is {self.state}; it must pass all three reviews first.")
+            raise NotApproved(f"The item is {self.state}; it must pass all its reviews first.")
         if platform not in self.platforms:
             raise PlatformNotPlanned(f"{platform} is not a planned platform ({', '.join(self.platforms)}).")
         if platform in self.publications:
@@ -329,6 +384,8 @@ class ContentItem(WorkflowAggregate):
         source_notes: str,
         content_hash: str,
         author_id: str,
+        findings: list[Finding] | None = None,
+        lexicon_version: int | None = None,
     ) -> None:
         self.revisions.append(
             Revision(
@@ -339,30 +396,58 @@ class ContentItem(WorkflowAggregate):
                 source_notes=source_notes,
                 content_hash=content_hash,
                 author_id=author_id,
+                findings=list(findings or []),
+                lexicon_version=lexicon_version,
             )
         )
         self._void_review(ItemState.DRAFTING)
         # A schedule, like an approval, was made for the revision before.
         self.schedule, self.scheduled_revision = {}, None
+        self.justifications = {}
 
     @event("ReviewRequested")
-    def _review_requested(self, revision: int, stage: str) -> None:
+    def _review_requested(
+        self,
+        revision: int,
+        stage: str,
+        chain: list[str] | None = None,
+        stage_hours: dict[str, int] | None = None,
+        policy_version: int | None = None,
+        justifications: dict[str, str] | None = None,
+    ) -> None:
         self.state, self.stage = ItemState.IN_REVIEW, Stage(stage)
+        self.review_chain = recorded_chain(chain)
+        self.stage_hours, self.review_policy_version = dict(stage_hours or {}), policy_version
+        self.justifications = dict(justifications or {})
 
     @event("EditoriallyApproved")
-    def _editorially_approved(self, revision: int, content_hash: str, reviewer_id: str) -> None:
-        self._approved(Stage.EDITOR, reviewer_id)
+    def _editorially_approved(
+        self, revision: int, content_hash: str, reviewer_id: str, timestamp: datetime | None = None
+    ) -> None:
+        self._approved(Stage.EDITOR, reviewer_id, timestamp)
 
     @event("DepartmentHeadApproved")
-    def _department_head_approved(self, revision: int, content_hash: str, reviewer_id: str) -> None:
-        self._approved(Stage.DEPARTMENT_HEAD, reviewer_id)
+    def _department_head_approved(
+        self, revision: int, content_hash: str, reviewer_id: str, timestamp: datetime | None = None
+    ) -> None:
+        self._approved(Stage.DEPARTMENT_HEAD, reviewer_id, timestamp)
 
     @event("LegallyApproved")
     def _legally_approved(
+        self,
+        revision: int,
+        content_hash: str,
+        reviewer_id: str,
+        acknowledged_findings: list[str] | None = None,
+        timestamp: datetime | None = None,
+    ) -> None:
+        self._approved(Stage.LEGAL, reviewer_id, timestamp)
+
+    @event("ManagementApproved")
+    def _management_approved(
         self, revision: int, content_hash: str, reviewer_id: str, timestamp: datetime | None = None
     ) -> None:
-        self._approved(Stage.LEGAL, reviewer_id)
-        self.approved_at = timestamp  # the event's own time: when the last stage approved
+        self._approved(Stage.MANAGEMENT, reviewer_id, timestamp)
 
     @event("ChangesRequested")
     def _changes_requested(self, stage: str, revision: int, reasons: list[str], reviewer_id: str) -> None:
@@ -414,11 +499,12 @@ class ContentItem(WorkflowAggregate):
     def _cancelled(self, reason: str) -> None:
         self.state, self.stage, self.closing_reason = ItemState.CANCELLED, None, reason
 
-    def _approved(self, stage: Stage, reviewer_id: str) -> None:
+    def _approved(self, stage: Stage, reviewer_id: str, timestamp: datetime | None) -> None:
         self.approvals[stage.value] = reviewer_id
-        self.stage = stage.next
+        self.stage = next_stage(self.review_chain, stage)
         if self.stage is None:
             self.state, self.approved_revision = ItemState.APPROVED, self.current_revision["number"]
+            self.approved_at = timestamp  # the event's own time: when the last stage approved
 
     def _void_review(self, state: ItemState) -> None:
         self.state, self.stage, self.approvals, self.approved_revision = state, None, {}, None

@@ -8,6 +8,7 @@ the HTTP layer maps each class to a status and a problem `type` in one table.
     |   +-- InvalidTransition        not allowed in the item's current state
     |   +-- RuleViolation            arguments contradict the item's data
     |   +-- DutySegregationViolation the actor may not take this decision
+    |   (the workflow policy's and the compliance pre-check's errors: at the end)
     +-- ApplicationError             (nm_workflow.application.errors)
 """
 
@@ -262,3 +263,56 @@ class NotSignedOff(InvalidTransition):
 class NotTheOwnerDepartment(DutySegregationViolation):
     slug = "not-the-owner-department"
     title = "Only management or the head of the owner department closes a recommendation"
+
+
+# --- the workflow policy (Ch. 8) and the compliance pre-check (Ch. 4.1, 4.2) ----
+
+
+class InvalidPolicy(RuleViolation):
+    slug = "invalid-policy"
+    title = "The proposed policy contradicts itself"
+
+
+class ProposalOpen(InvalidTransition):
+    slug = "policy-proposal-open"
+    title = "Another policy revision is still open"
+
+
+class NoOpenProposal(InvalidTransition):
+    slug = "no-open-policy-proposal"
+    title = "That policy revision is not open for review or approval"
+
+
+class DepartmentReviewMissing(InvalidTransition):
+    slug = "policy-review-missing"
+    title = "A required department has not reviewed the policy revision"
+
+
+class ObjectionOutstanding(InvalidTransition):
+    slug = "policy-objection-outstanding"
+    title = "A department objects to the policy revision"
+
+
+class NotAReviewingDepartment(DutySegregationViolation):
+    slug = "not-a-reviewing-department"
+    title = "Your department does not review policy revisions"
+
+
+class InvalidEffectiveTime(RuleViolation):
+    slug = "invalid-effective-time"
+    title = "The effective time is in the past or before the version in force"
+
+
+class UnknownFinding(RuleViolation):
+    slug = "unknown-finding"
+    title = "No such compliance finding on this revision"
+
+
+class UnjustifiedFindings(RuleViolation):
+    slug = "unjustified-findings"
+    title = "Blocking compliance findings need a justification"
+
+
+class UnacknowledgedFindings(RuleViolation):
+    slug = "unacknowledged-findings"
+    title = "Legal must acknowledge every compliance finding"

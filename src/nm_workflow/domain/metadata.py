@@ -22,8 +22,8 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate
 
-_NO_METADATA: Mapping[str, str] = MappingProxyType({})
-_current: ContextVar[Mapping[str, str]] = ContextVar("nm_event_metadata", default=_NO_METADATA)
+_NO_METADATA: Mapping[str, Any] = MappingProxyType({})
+_current: ContextVar[Mapping[str, Any]] = ContextVar("nm_event_metadata", default=_NO_METADATA)
 _present: ContextVar[datetime | None] = ContextVar("nm_event_time", default=None)
 
 
@@ -36,8 +36,10 @@ class EventMetadata:
     department: str
     correlation_id: str
     causation_id: str
+    policy_version: int
+    """The WorkflowPolicy version in force when the command was decided (Ch. 8)."""
 
-    def as_dict(self) -> dict[str, str]:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -53,7 +55,7 @@ def recording(metadata: EventMetadata, at: datetime | None = None) -> Iterator[N
         _current.reset(token)
 
 
-def _current_metadata() -> dict[str, str]:
+def _current_metadata() -> dict[str, Any]:
     return dict(_current.get())
 
 

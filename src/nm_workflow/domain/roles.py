@@ -1,4 +1,8 @@
-"""Roles of the policy's Ch. 7 and the review chain of Ch. 4.2."""
+"""Roles of the policy's Ch. 7 and the review stages of Ch. 4.2.
+
+Which stages an item's review passes, and in which order, is the workflow
+policy's to say (domain/review.py); `SEED_CHAIN` is the seed policy's chain.
+"""
 
 from __future__ import annotations
 
@@ -24,16 +28,13 @@ class Stage(StrEnum):
     EDITOR = "editor"
     DEPARTMENT_HEAD = "department_head"
     LEGAL = "legal"
+    MANAGEMENT = "management"
+    """Not in the seed chain; a policy revision may require it (Ch. 6.1: management checks)."""
 
     @property
     def reviewer_role(self) -> Role:
         return Role(self.value)
 
-    @property
-    def next(self) -> Stage | None:
-        order = list(Stage)
-        position = order.index(self)
-        return order[position + 1] if position + 1 < len(order) else None
 
-
-FIRST_STAGE = Stage.EDITOR
+SEED_CHAIN = (Stage.EDITOR, Stage.DEPARTMENT_HEAD, Stage.LEGAL)
+"""Ch. 4.2: content editing -> department head review -> legal review."""

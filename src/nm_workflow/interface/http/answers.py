@@ -31,13 +31,13 @@ _PROBLEMS: dict[int, str] = {
 }
 
 
-def _responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {c: {"model": Problem, "description": _PROBLEMS[c]} for c in codes}
 
 
-COMMAND = _responses(400, 401, 403, 404, 409, 412, 413, 415, 422, 503)
-READ = _responses(400, 401, 403, 404, 422, 503)
-_WRITTEN = {
+COMMAND = problem_responses(400, 401, 403, 404, 409, 412, 413, 415, 422, 503)
+READ = problem_responses(400, 401, 403, 404, 422, 503)
+WRITTEN = {
     "Log-Position": {"description": "Event-log position this command wrote", "schema": {"type": "integer"}},
     "Idempotent-Replayed": {
         "description": "`true` when this is the stored first result of the same Idempotency-Key",
@@ -63,11 +63,11 @@ class Answers:
         command creating one answers when it finds the aggregate there already (the answer to
         any repeat, marked Idempotent-Replayed: the 201 is then never a replay).
         """
-        written = self.headers | _WRITTEN
+        written = self.headers | WRITTEN
         responses: dict[int | str, dict[str, Any]] = {}
         if known is not None:
             responses[200] = {"description": known, "headers": written, "model": self.model}
-            written = self.headers | {"Log-Position": _WRITTEN["Log-Position"]}
+            written = self.headers | {"Log-Position": WRITTEN["Log-Position"]}
         if status == 201:
             where = {"description": f"The new {self.noun}'s URL", "schema": {"type": "string"}}
             written = written | {"Location": where}

@@ -16,6 +16,8 @@ from nm_workflow.application.feedback import FeedbackService
 from nm_workflow.application.interactions import Interactions
 from nm_workflow.application.items import ContentItems
 from nm_workflow.application.keys import KeyService
+from nm_workflow.application.policies import Policies
+from nm_workflow.application.policy_book import book_of
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
 from nm_workflow.interface.http import (
@@ -28,6 +30,7 @@ from nm_workflow.interface.http import (
     routes_interactions,
     routes_items,
     routes_meta,
+    routes_policies,
     routes_reads,
     routes_reports,
 )
@@ -50,6 +53,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = EventStore(settings)
+        book_of(store, clock)  # the policy in force is read at the app's present, like every time check
         items = ContentItems(
             store,
             clock,
@@ -57,6 +61,8 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
             timedelta(days=settings.planning_horizon_days),
         )
         app.state.store, app.state.items, app.state.keys = store, items, KeyService(store)
+        app.state.policies = Policies(store, clock)
+        app.state.policies.current_version()  # on first start, records the seed policy (version 1)
         app.state.read_model = read_model = ReadModel(settings, store)
         app.state.position_watch = PositionWatch(read_model.positions, settings.max_waiting_reads)
         app.state.interactions = Interactions(store, settings, clock=clock)
@@ -98,6 +104,8 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         routes_feedback.router,
         routes_evaluations.router,
         routes_reports.router,
+        routes_policies.router,
+        routes_policies.compliance,
     )
     for router in routers:
         app.include_router(router)

@@ -15,6 +15,7 @@ from nm_workflow.application.commands import CommandContext
 from nm_workflow.application.errors import AuthenticationFailed
 from nm_workflow.application.items import ContentItems
 from nm_workflow.application.keys import KeyService
+from nm_workflow.application.policies import Policies
 from nm_workflow.application.security import Actor
 from nm_workflow.interface.http.problems import InvalidRequest
 from nm_workflow.interface.http.schemas import Moment
@@ -46,7 +47,13 @@ def current_actor(
     return keys.authenticate(credentials.credentials)
 
 
+def get_policies(request: Request) -> Policies:
+    policies: Policies = request.app.state.policies
+    return policies
+
+
 Items = Annotated[ContentItems, Depends(get_items)]
+PolicyService = Annotated[Policies, Depends(get_policies)]
 CurrentActor = Annotated[Actor, Depends(current_actor)]
 
 

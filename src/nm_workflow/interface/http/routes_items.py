@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
@@ -46,8 +48,9 @@ def draft(item_id: ItemId, body: DraftIn, ctx: Context, items: Items) -> JSONRes
 def request_review(
     item_id: ItemId, ctx: Context, items: Items, body: ReviewRequestIn | None = None
 ) -> JSONResponse:
-    """Send the current revision into the review chain (Ch. 4.2)."""
-    return ANSWERS.result(items.request_review(ctx, item_id, body.revision if body else None))
+    """Send the current revision into the review chain of the policy in force (Ch. 4.2, 8)."""
+    body = body or ReviewRequestIn()
+    return ANSWERS.result(items.request_review(ctx, item_id, body.revision, body.justifications))
 
 
 @router.post(
@@ -56,7 +59,9 @@ def request_review(
 )
 def approve(item_id: ItemId, body: ApprovalIn, ctx: Context, items: Items) -> JSONResponse:
     """Approve the current revision at the current stage."""
-    decision = {"revision": body.revision, "content_hash": body.content_hash}
+    decision: dict[str, Any] = {"revision": body.revision, "content_hash": body.content_hash}
+    if body.acknowledged_findings:  # legal's answer to the compliance findings
+        decision["acknowledged_findings"] = body.acknowledged_findings
     return ANSWERS.result(items.approve(ctx, item_id, body.stage, decision))
 
 

@@ -65,6 +65,7 @@ ContentHash = Annotated[str, StringConstraints(pattern=r"^sha256:[0-9a-f]{64}$")
 # Strict: "1", true and 1.0 are not revision 1, nor a count.
 Revision = Annotated[int, Strict(), Field(ge=1, le=100_000)]
 Counter = Annotated[int, Strict(), Field(ge=0, le=10**15)]
+FindingId = Annotated[str, StringConstraints(pattern=r"^f[1-9][0-9]{0,5}$")]
 
 
 # RFC 3339 section 5.6 (a date-time with seconds and a zone; 'T' or a space between);
@@ -167,14 +168,27 @@ class DraftIn(Command):
 
 class ReviewRequestIn(Command):
     revision: Revision | None = Field(default=None, description="Defaults to the current revision.")
+    justifications: dict[FindingId, Medium] = Field(
+        default_factory=dict,
+        max_length=10_000,
+        description="Finding id -> why the text stands; required for each blocking finding.",
+    )
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"revision": 1}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"revision": 1, "justifications": {"f1": "Quotes an award's name"}}]},
+    )
 
 
 class ApprovalIn(Command):
     stage: Stage
     revision: Revision
     content_hash: ContentHash | None = Field(default=None, description="If given, must match the revision.")
+    acknowledged_findings: list[FindingId] = Field(
+        default_factory=list,
+        max_length=10_000,
+        description="At the legal stage: the id of every compliance finding of the revision.",
+    )
 
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"stage": "editor", "revision": 1}]}

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from nm_workflow.domain.content import ItemState
 from nm_workflow.domain.roles import Stage
 from nm_workflow.interface.http.schemas import PLAN_EXAMPLE
+from nm_workflow.interface.http.schemas_policy import FindingOut
 
 
 class RevisionOut(BaseModel):
@@ -21,6 +22,8 @@ class RevisionOut(BaseModel):
     source_notes: str
     content_hash: str
     author_id: str
+    findings: list[FindingOut] = Field(description="The compliance pre-check's findings (Ch. 4.1, 4.2).")
+    lexicon_version: int | None = Field(description="The policy version whose lexicon found them.")
 
 
 class PublicationOut(BaseModel):
@@ -58,6 +61,8 @@ _ITEM_EXAMPLE: dict[str, Any] = {
         "source_notes": "Specs from product team sheet v3",
         "content_hash": "sha256:" + "3f" * 32,
         "author_id": "mia",
+        "findings": [],
+        "lexicon_version": 1,
     },
     "approvals": {"editor": "eddie"},
     "approved_revision": None,
@@ -68,6 +73,10 @@ _ITEM_EXAMPLE: dict[str, Any] = {
     "closing_reason": None,
     "created_at": "2027-02-20T08:00:00Z",
     "modified_at": "2027-02-21T10:30:00Z",
+    "review_chain": ["editor", "department_head", "legal"],
+    "review_policy_version": 1,
+    "stage_hours": {"editor": 48, "department_head": 48, "legal": 48},
+    "justifications": {},
 }
 
 
@@ -101,6 +110,10 @@ class ItemOut(BaseModel):
     closing_reason: str | None
     created_at: datetime
     modified_at: datetime
+    review_chain: list[Stage] = Field(description="The stages of the latest review request, in order.")
+    review_policy_version: int | None = Field(description="The policy version that review follows.")
+    stage_hours: dict[str, int] = Field(description="Stage -> hours it may take, fixed at review request.")
+    justifications: dict[str, str] = Field(description="Finding id -> marketing's justification.")
 
 
 class EventOut(BaseModel):
@@ -121,7 +134,7 @@ class EventOut(BaseModel):
     version: int
     type: str
     recorded_at: datetime
-    metadata: dict[str, str]
+    metadata: dict[str, str | int]
     data: dict[str, Any]
 
 
