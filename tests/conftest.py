@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from devsupport.postgres import PostgresUnavailable, create_database, drop_database, throwaway_server
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
-from tests.support.postgres import PostgresUnavailable, create_database, drop_database, throwaway_server
 
 SettingsFactory = Callable[..., Settings]
 

@@ -10,7 +10,6 @@ from typing import Annotated
 from uuid import UUID
 
 import typer
-import uvicorn
 from rich.console import Console
 from rich.table import Column, Table
 
@@ -18,7 +17,7 @@ from nm_workflow.application.keys import KeyService
 from nm_workflow.application.store import EventStore
 from nm_workflow.domain.errors import WorkflowError
 from nm_workflow.domain.roles import Role
-from nm_workflow.interface import cli_projections
+from nm_workflow.interface import cli_projections, serving
 from nm_workflow.interface.cli_settings import load_settings
 
 app = typer.Typer(help="nm-workflow: the new-media operations workflow service.", no_args_is_help=True)
@@ -44,14 +43,7 @@ def serve(
     settings = load_settings()
     where = "PostgreSQL" if settings.uses_postgres else f"SQLite at {settings.sqlite_path}"
     console.print(f"nm-workflow on http://{host}:{port} ({where}); API docs at /docs")
-    uvicorn.run(
-        "nm_workflow.interface.http.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-    )
+    serving.serve("nm_workflow.interface.http.app:create_app", host=host, port=port, workers=workers)
 
 
 @contextmanager
