@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-from bench import commands, projections
-from bench.report import report
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench import commands, load, projections
+from bench.report import load_summary, report
 from nm_workflow.application.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_command_benchmark_runs_and_reports_ratios(settings: Settings) -> None:
@@ -23,3 +33,50 @@ def test_the_projection_benchmark_runs_and_reports_ratios(settings: Settings) ->
     assert len(results) == 6
     assert all(rate > 0 for rate in results.values())
     assert report(results, "events/s").splitlines()[1].endswith("1.00x")
+
+
+def test_the_load_benchmark_drives_each_server_without_errors(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    admin_url = request.getfixturevalue("postgres_admin_url") if backend == "postgres" else None
+    sizes = load.Sizes(clients=(2,), workers=(1,), databases=(backend,), warmup=0.2, seconds=0.5)
+    rows = load.run(sizes, tmp_path, admin_url, lambda _: None)
+    assert [row["server"] for row in rows] == ["trivial", "plain", "nm-workflow"]
+    for row in rows:
+        assert row["commands"] > 0, row
+        assert row["errors"] == 0, row["first_errors"]
+        assert row["p50_ms"] <= row["p99_ms"]
+    service = rows[-1]
+    assert service["catch_up_seconds"] is not None, "the projections reached the log head after the load"
+    (summary,) = load_summary(rows)
+    assert summary["vs_trivial"] == service["per_second"] / rows[0]["per_second"]
+    assert summary["vs_plain"] == service["per_second"] / rows[1]["per_second"]
+
+
+def test_python_m_bench_prints_the_tables_and_writes_json(tmp_path: Path) -> None:
+    written = tmp_path / "results.json"
+    tiny = [
+        "--databases",
+        "sqlite",
+        "--clients",
+        "1",
+        "--workers",
+        "1",
+        "--seconds",
+        "0.3",
+        "--warmup",
+        "0.1",
+    ]
+    tiny += ["--commands", "5", "--items", "2", "--json", str(written)]
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", *tiny], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    results = json.loads(written.read_text())
+    assert results["machine"]["cpus"] == os.cpu_count()
+    assert {row["server"] for row in results["http"]["runs"]} == {"trivial", "plain", "nm-workflow"}
+    assert results["commands_sqlite"]["HTTP command"] > 0
+    assert results["projections_sqlite"]["rebuild item_status"] > 0
+    (summary,) = results["http"]["summary"]
+    table = done.stdout.split("HTTP command mix", 1)[1].splitlines()
+    assert table[3].startswith(f"| sqlite | 1 | 1 | {summary['trivial_per_second']:.0f} |")

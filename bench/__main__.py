@@ -1,0 +1,112 @@
+"""The benchmark entry: `python -m bench` (from the repository root, with the project's environment).
+
+Runs on a fresh clone: starts a throwaway PostgreSQL with durable settings (fsync and
+synchronous_commit on) and uses temporary SQLite files, serves the service and its
+baselines as real server processes, drives them from a separate load process, then
+runs the in-process command and projection benchmarks on the same databases. Prints
+tables and writes everything as JSON. Every figure is compared with baselines
+measured in the same run; only those ratios are comparable across runs and machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from bench import commands, load, projections
+from bench.report import load_summary, load_table, report
+from devsupport.postgres import create_database, throwaway_server
+from nm_workflow.application.settings import Settings
+
+
+def _numbers(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(","))
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sizes = load.Sizes()
+    parser.add_argument("--clients", type=_numbers, default=sizes.clients, help="e.g. 1,16,64")
+    parser.add_argument("--workers", type=_numbers, default=sizes.workers, help="e.g. 1,2")
+    parser.add_argument("--databases", type=lambda text: tuple(text.split(",")), default=sizes.databases)
+    parser.add_argument("--seconds", type=float, default=sizes.seconds, help="measured seconds per point")
+    parser.add_argument("--warmup", type=float, default=sizes.warmup, help="unmeasured seconds first")
+    parser.add_argument("--commands", type=int, default=300, help="operations per in-process command case")
+    parser.add_argument("--items", type=int, default=200, help="items (11 events each) for the rebuild case")
+    parser.add_argument("--json", type=Path, default=Path("bench-results.json"), help="where to write")
+    parser.add_argument(
+        "--postgres-admin-url", default=os.environ.get("NM_BENCH_POSTGRES_URL"), help="an existing server"
+    )
+    return parser.parse_args()
+
+
+@contextmanager
+def _postgres(wanted: bool, existing: str | None) -> Iterator[str | None]:
+    if not wanted or existing:
+        yield existing
+        return
+    with throwaway_server(durable=True) as url:
+        yield url
+
+
+def machine(postgres_admin_url: str | None) -> dict[str, Any]:
+    """What the figures were measured on."""
+    model = next(
+        (line.split(":", 1)[1].strip() for line in _cpuinfo() if line.startswith("model name")),
+        platform.machine(),
+    )
+    facts: dict[str, Any] = {"cpu": model, "cpus": os.cpu_count(), "python": platform.python_version()}
+    facts["system"] = f"{platform.system()} {platform.release()}"
+    if postgres_admin_url:
+        with psycopg.connect(postgres_admin_url) as connection:
+            facts["postgresql"] = connection.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
+    return facts
+
+
+def _cpuinfo() -> list[str]:
+    try:
+        return Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return []
+
+
+def main() -> None:
+    args = _arguments()
+    sizes = load.Sizes(args.clients, args.workers, args.databases, args.warmup, args.seconds)
+    with ExitStack() as stack:
+        admin_url = stack.enter_context(_postgres("postgres" in sizes.databases, args.postgres_admin_url))
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nm-bench-")))
+        results: dict[str, Any] = {"machine": machine(admin_url), "sizes": vars(sizes)}
+        print(json.dumps(results["machine"]), file=sys.stderr)
+        runs = load.run(sizes, folder, admin_url, lambda text: print(f"... {text}", file=sys.stderr))
+        results["http"] = {"runs": runs, "summary": load_summary(runs)}
+        print("\nHTTP command mix (commands/s; ratios are nm-workflow / baseline, same run)")
+        print(load_table(results["http"]["summary"]))
+        for database in sizes.databases:
+            for name, case, size, unit in (
+                ("commands", commands.run, args.commands, "ops/s"),
+                ("projections", projections.run, args.items, "events/s"),
+            ):
+                url = create_database(admin_url) if database == "postgres" and admin_url else None
+                settings = Settings(database_url=url, data_dir=folder / f"{database}-{name}")
+                figures = case(settings, size)
+                results[f"{name}_{database}"] = figures
+                print(f"\n{name} on {database}\n{report(figures, unit)}")
+    args.json.write_text(json.dumps(results, indent=2, default=str))
+    print(f"\nWritten to {args.json}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
