@@ -23,7 +23,7 @@ from typing import Any
 
 import psycopg
 
-from bench import commands, load, projections
+from bench import commands, load, projections, roundtrips
 from bench.report import load_summary, load_table, report
 from devsupport.postgres import create_database, throwaway_server
 from nm_workflow.application.settings import Settings
@@ -95,6 +95,11 @@ def main() -> None:
         print("\nHTTP command mix (commands/s; ratios are nm-workflow / baseline, same run)")
         print(load_table(results["http"]["summary"]))
         for database in sizes.databases:
+            url = create_database(admin_url) if database == "postgres" and admin_url else None
+            place = folder / f"{database}-roundtrips"
+            trips = roundtrips.run(Settings(database_url=url, data_dir=place), place)
+            results[f"roundtrips_{database}"] = trips
+            print(f"\nDatabase round trips per command on {database}: {roundtrips.report(trips)}")
             for name, case, size, unit in (
                 ("commands", commands.run, args.commands, "ops/s"),
                 ("projections", projections.run, args.items, "events/s"),

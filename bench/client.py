@@ -33,6 +33,13 @@ PLAN = {
 }
 DRAFT = {"title": "Meet the X200", "body": "Today we launch the X200. " * 40, "source_notes": "sheet v3"}
 STAGES = ("editor", "department_head", "legal")
+# One item's walk: (command, path after /items/{id}, client role, body, expected status).
+WALK: list[tuple[str, str, str, dict[str, Any], int]] = [
+    ("plan", "", "marketing", PLAN, 201),
+    ("draft", "/drafts", "marketing", DRAFT, 200),
+    ("request review", "/review-requests", "marketing", {}, 200),
+    *((f"approve ({stage})", "/approvals", stage, {"stage": stage, "revision": 1}, 200) for stage in STAGES),
+]
 
 
 @dataclass
@@ -76,11 +83,8 @@ class Connection:
 
 async def _walk(connection: Connection, keys: dict[str, str], window: Window) -> None:
     """Walk one item through review; stop at the first unexpected answer (recorded as an error)."""
-    steps: list[tuple[str, str, dict[str, Any], int]] = [("", "marketing", PLAN, 201)]
-    steps += [("/drafts", "marketing", DRAFT, 200), ("/review-requests", "marketing", {}, 200)]
-    steps += [("/approvals", stage, {"stage": stage, "revision": 1}, 200) for stage in STAGES]
     item, etag = "", ""
-    for suffix, actor, body, expected in steps:
+    for _, suffix, actor, body, expected in WALK:
         headers = {"Authorization": f"Bearer {keys[actor]}", "Idempotency-Key": uuid4().hex}
         if etag:
             headers["If-Match"] = etag

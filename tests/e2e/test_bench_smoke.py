@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bench import commands, load, projections
+from bench import commands, load, projections, roundtrips
+from bench.client import WALK
 from bench.report import load_summary, report
 from nm_workflow.application.settings import Settings
 
@@ -80,3 +81,12 @@ def test_python_m_bench_prints_the_tables_and_writes_json(tmp_path: Path) -> Non
     (summary,) = results["http"]["summary"]
     table = done.stdout.split("HTTP command mix", 1)[1].splitlines()
     assert table[3].startswith(f"| sqlite | 1 | 1 | {summary['trivial_per_second']:.0f} |")
+
+
+def test_round_trips_are_counted_per_command_with_statements(settings: Settings, tmp_path: Path) -> None:
+    trips = roundtrips.run(settings, tmp_path)
+    assert list(trips) == [name for name, *_ in WALK]
+    for name, labels in trips.items():
+        assert any("INSERT" in label.upper() for label in labels), f"{name} writes its events"
+        assert any("SELECT" in label.upper() for label in labels), f"{name} reads"
+    assert "approve (editor)" in roundtrips.report(trips)
