@@ -24,7 +24,7 @@ from typing import Any
 import psycopg
 
 from bench import commands, load, projections, roundtrips
-from bench.report import load_summary, load_table, report
+from bench.report import arguments, load_summary, load_table, report
 from devsupport.postgres import create_database, throwaway_server
 from nm_workflow.application.settings import Settings
 
@@ -34,9 +34,7 @@ def _numbers(text: str) -> tuple[int, ...]:
 
 
 def _arguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = arguments(__doc__)
     sizes = load.Sizes()
     parser.add_argument("--clients", type=_numbers, default=sizes.clients, help="e.g. 1,16,64")
     parser.add_argument("--workers", type=_numbers, default=sizes.workers, help="e.g. 1,2")

@@ -66,11 +66,11 @@ def run(
                     else None
                 )
                 settings = Settings(database_url=url, data_dir=place / "data")
-                keys = _prepare(server, settings)
-                with _serving(server, workers, settings, place) as port:
+                keys = prepare(server, settings)
+                with serving(server, workers, settings, place) as (port, _):
                     for clients in sizes.clients:
                         say(f"{database}, {workers} worker(s), {server}, {clients} client(s)")
-                        figures = _drive(
+                        figures = drive(
                             port, clients, sizes, keys, settings if server == "nm-workflow" else None
                         )
                         rows.append(
@@ -80,7 +80,7 @@ def run(
     return rows
 
 
-def _prepare(server: str, settings: Settings) -> dict[str, str]:
+def prepare(server: str, settings: Settings) -> dict[str, str]:
     """Create the database's tables before workers race to; the service's keys per client role."""
     if server == "plain":
         plain_items(settings).close()
@@ -98,7 +98,10 @@ def _prepare(server: str, settings: Settings) -> dict[str, str]:
 
 
 @contextmanager
-def _serving(server: str, workers: int, settings: Settings, place: Path) -> Iterator[int]:
+def serving(
+    server: str, workers: int, settings: Settings, place: Path
+) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """Serve `server` ("trivial", "plain", "nm-workflow") on a free port: (port, server process)."""
     port = free_port()
     if server == "nm-workflow":
         command = [str(Path(sys.executable).with_name("nm-workflow")), "serve"]
@@ -109,13 +112,14 @@ def _serving(server: str, workers: int, settings: Settings, place: Path) -> Iter
     if settings.database_url:
         env["NM_DATABASE_URL"] = settings.database_url
     place.mkdir(parents=True, exist_ok=True)
-    with running_server(command, port, place / "server.log", env):
-        yield port
+    with running_server(command, port, place / "server.log", env) as process:
+        yield port, process
 
 
-def _drive(
+def drive(
     port: int, clients: int, sizes: Sizes, keys: dict[str, str], service: Settings | None
 ) -> dict[str, Any]:
+    """Run the load process against the server at `port`; with `service`, its projections' lag too."""
     options = {
         "port": port,
         "clients": clients,

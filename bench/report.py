@@ -23,10 +23,15 @@ def report(results: dict[str, float], unit: str) -> str:
     return "\n".join(lines)
 
 
+def arguments(doc: str | None) -> argparse.ArgumentParser:
+    """A command line whose help is the module's docstring, as written."""
+    return argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
 def main(doc: str | None, size: tuple[str, int, str], run: Run, unit: str) -> None:
     """Parse `--<size> N [--database-url URL]`, run on a temporary SQLite file or that URL, print."""
     name, default, meaning = size
-    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = arguments(doc)
     parser.add_argument(f"--{name}", type=int, default=default, help=meaning)
     parser.add_argument(
         "--database-url", default=None, help="PostgreSQL URL; default: a temporary SQLite file"

@@ -12,7 +12,6 @@ projections off (they poll on their own schedule; counted apart, not per command
 
 from __future__ import annotations
 
-import argparse
 import ctypes
 import re
 import sqlite3
@@ -30,6 +29,7 @@ from psycopg import pq
 
 from bench.client import WALK
 from bench.load import ACTORS
+from bench.report import arguments
 from devsupport.postgres import create_database, throwaway_server
 from nm_workflow.application.settings import Settings
 from nm_workflow.interface.http.app import create_app
@@ -159,9 +159,7 @@ def report(trips: dict[str, list[str]], shown: str = "approve (editor)") -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = arguments(__doc__)
     parser.add_argument("--database-url", default=None, help="an empty PostgreSQL database")
     args = parser.parse_args()
     with ExitStack() as stack:
