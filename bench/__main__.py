@@ -14,11 +14,13 @@ import argparse
 import json
 import os
 import platform
+import signal
 import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import psycopg
@@ -80,7 +82,12 @@ def _cpuinfo() -> list[str]:
         return []
 
 
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001
+    raise SystemExit(128 + signum)  # unwinds the with-blocks: servers and PostgreSQL are stopped
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     args = _arguments()
     sizes = load.Sizes(args.clients, args.workers, args.databases, args.warmup, args.seconds)
     with ExitStack() as stack:

@@ -22,16 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import uuid4
 
-PLAN = {
-    "theme": "Spring launch",
-    "format": "article",
-    "target_audience": "existing customers",
-    "expected_effect": "5% click-through",
-    "platforms": ["wechat", "weibo"],
-    "campaign": "spring-2027",
-    "planned_publish_date": "2027-03-01",
-}
-DRAFT = {"title": "Meet the X200", "body": "Today we launch the X200. " * 40, "source_notes": "sheet v3"}
+from bench.bodies import DRAFT, PLAN
+
 STAGES = ("editor", "department_head", "legal")
 # One item's walk: (command, path after /items/{id}, client role, body, expected status).
 WALK: list[tuple[str, str, str, dict[str, Any], int]] = [

@@ -22,6 +22,7 @@ from uuid import uuid4
 from eventsourcing.domain import Aggregate, event
 from fastapi.testclient import TestClient
 
+from bench.bodies import DRAFT, PLAN
 from bench.report import main
 from nm_workflow.application.commands import CommandContext
 from nm_workflow.application.items import ContentItems
@@ -31,16 +32,6 @@ from nm_workflow.application.store import EventStore
 from nm_workflow.domain.roles import Role
 from nm_workflow.interface.http.app import create_app
 
-PLAN = {
-    "theme": "t",
-    "format": "article",
-    "target_audience": "a",
-    "expected_effect": "e",
-    "platforms": ["wechat"],
-    "campaign": None,
-    "planned_publish_date": None,
-}
-DRAFT = {"title": "T", "body": "B" * 2000, "asset_links": [], "source_notes": "s"}
 MIA = Actor("mia", frozenset({Role.MARKETING}), "marketing")
 
 
