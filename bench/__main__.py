@@ -25,7 +25,7 @@ from typing import Any
 
 import psycopg
 
-from bench import commands, load, projections, roundtrips
+from bench import appends, commands, history, load, projections, roundtrips
 from bench.report import arguments, load_summary, load_table, report
 from devsupport.postgres import create_database, throwaway_server
 from nm_workflow.application.settings import Settings
@@ -45,6 +45,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=sizes.warmup, help="unmeasured seconds first")
     parser.add_argument("--commands", type=int, default=300, help="operations per in-process command case")
     parser.add_argument("--items", type=int, default=200, help="items (11 events each) for the rebuild case")
+    parser.add_argument("--appends", type=int, default=200, help="appends per writer (1 and 8 writers)")
+    parser.add_argument("--events", type=int, default=10_000, help="events of the long item")
     parser.add_argument("--json", type=Path, default=Path("bench-results.json"), help="where to write")
     parser.add_argument(
         "--postgres-admin-url", default=os.environ.get("NM_BENCH_POSTGRES_URL"), help="an existing server"
@@ -108,6 +110,8 @@ def main() -> None:
             for name, case, size, unit in (
                 ("commands", commands.run, args.commands, "ops/s"),
                 ("projections", projections.run, args.items, "events/s"),
+                ("appends", appends.run, args.appends, "events/s"),
+                ("history", history.run, args.events, "reads/s"),
             ):
                 url = create_database(admin_url) if database == "postgres" and admin_url else None
                 settings = Settings(database_url=url, data_dir=folder / f"{database}-{name}")

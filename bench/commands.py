@@ -45,7 +45,7 @@ class Counter(Aggregate):
         self.count += 1
 
 
-def _per_second(operation: Callable[[], object], n: int) -> float:
+def per_second(operation: Callable[[], object], n: int) -> float:
     """Median throughput of five rounds of n/5 operations."""
     rounds = []
     for _ in range(5):
@@ -110,12 +110,10 @@ def run(settings: Settings, n: int) -> dict[str, float]:
         store: EventStore = app.state.store
         items = ContentItems(store)
         token = app.state.keys.create("mia", [Role.MARKETING], "marketing", issued_by="bench")
-        results["baseline: library save"] = _per_second(_baseline(store), n)
-        results["application command"] = _per_second(_application(items, idempotent=False), n)
-        results["application command + Idempotency-Key"] = _per_second(
-            _application(items, idempotent=True), n
-        )
-        results["HTTP command"] = _per_second(_http(client, token), n)
+        results["baseline: library save"] = per_second(_baseline(store), n)
+        results["application command"] = per_second(_application(items, idempotent=False), n)
+        results["application command + Idempotency-Key"] = per_second(_application(items, idempotent=True), n)
+        results["HTTP command"] = per_second(_http(client, token), n)
     return results
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import commands, load, projections, roundtrips
+from bench import appends, commands, history, load, projections, roundtrips
 from bench.client import WALK
 from bench.report import load_summary, report
 from nm_workflow.application.settings import Settings
@@ -78,6 +78,8 @@ def test_python_m_bench_prints_the_tables_and_writes_json(tmp_path: Path) -> Non
     assert {row["server"] for row in results["http"]["runs"]} == {"trivial", "plain", "nm-workflow"}
     assert results["commands_sqlite"]["HTTP command"] > 0
     assert results["projections_sqlite"]["rebuild item_status"] > 0
+    assert results["appends_sqlite"]["store appends, 8 writer(s)"] > 0
+    assert results["history_sqlite"]["read an item of 20 events"] > 0
     (summary,) = results["http"]["summary"]
     table = done.stdout.split("HTTP command mix", 1)[1].splitlines()
     assert table[3].startswith(f"| sqlite | 1 | 1 | {summary['trivial_per_second']:.0f} |")
@@ -90,3 +92,21 @@ def test_round_trips_are_counted_per_command_with_statements(settings: Settings,
         assert any("INSERT" in label.upper() for label in labels), f"{name} writes its events"
         assert any("SELECT" in label.upper() for label in labels), f"{name} reads"
     assert "approve (editor)" in roundtrips.report(trips)
+
+
+def test_the_append_benchmark_compares_with_raw_inserts_of_the_same_bytes(settings: Settings) -> None:
+    results = appends.run(settings, n=3)
+    assert list(results) == [
+        "baseline: raw inserts, 1 writer(s)",
+        "store appends, 1 writer(s)",
+        "raw inserts, 8 writer(s)",
+        "store appends, 8 writer(s)",
+    ]
+    assert all(rate > 0 for rate in results.values())
+
+
+def test_the_history_benchmark_reads_a_long_item_whole_at_a_version_and_as_of(settings: Settings) -> None:
+    results = history.run(settings, events=30)
+    assert next(iter(results)).startswith("baseline")
+    assert len(results) == 4
+    assert all(rate > 0 for rate in results.values())
