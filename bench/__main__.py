@@ -30,6 +30,8 @@ from bench.report import arguments, load_summary, load_table, report
 from devsupport.postgres import create_database, throwaway_server
 from nm_workflow.application.settings import Settings
 
+PARTS = ("http", "roundtrips", "commands", "projections", "appends", "history")
+
 
 def _numbers(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.split(","))
@@ -47,6 +49,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--items", type=int, default=200, help="items (11 events each) for the rebuild case")
     parser.add_argument("--appends", type=int, default=200, help="appends per writer (1 and 8 writers)")
     parser.add_argument("--events", type=int, default=10_000, help="events of the long item")
+    parser.add_argument(
+        "--parts", type=lambda text: tuple(text.split(",")), default=PARTS, help=",".join(PARTS)
+    )
     parser.add_argument("--json", type=Path, default=Path("bench-results.json"), help="where to write")
     parser.add_argument(
         "--postgres-admin-url", default=os.environ.get("NM_BENCH_POSTGRES_URL"), help="an existing server"
@@ -92,31 +97,35 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     args = _arguments()
     sizes = load.Sizes(args.clients, args.workers, args.databases, args.warmup, args.seconds)
+    in_process = {
+        "commands": (commands.run, args.commands, "ops/s"),
+        "projections": (projections.run, args.items, "events/s"),
+        "appends": (appends.run, args.appends, "events/s"),
+        "history": (history.run, args.events, "reads/s"),
+    }
     with ExitStack() as stack:
         admin_url = stack.enter_context(_postgres("postgres" in sizes.databases, args.postgres_admin_url))
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nm-bench-")))
         results: dict[str, Any] = {"machine": machine(admin_url), "sizes": vars(sizes)}
         print(json.dumps(results["machine"]), file=sys.stderr)
-        runs = load.run(sizes, folder, admin_url, lambda text: print(f"... {text}", file=sys.stderr))
-        results["http"] = {"runs": runs, "summary": load_summary(runs)}
-        print("\nHTTP command mix (commands/s; ratios are nm-workflow / baseline, same run)")
-        print(load_table(results["http"]["summary"]))
-        for database in sizes.databases:
+
+        def fresh(database: str, name: str) -> Settings:
             url = create_database(admin_url) if database == "postgres" and admin_url else None
-            place = folder / f"{database}-roundtrips"
-            trips = roundtrips.run(Settings(database_url=url, data_dir=place), place)
-            results[f"roundtrips_{database}"] = trips
-            print(f"\nDatabase round trips per command on {database}: {roundtrips.report(trips)}")
-            for name, case, size, unit in (
-                ("commands", commands.run, args.commands, "ops/s"),
-                ("projections", projections.run, args.items, "events/s"),
-                ("appends", appends.run, args.appends, "events/s"),
-                ("history", history.run, args.events, "reads/s"),
-            ):
-                url = create_database(admin_url) if database == "postgres" and admin_url else None
-                settings = Settings(database_url=url, data_dir=folder / f"{database}-{name}")
-                figures = case(settings, size)
-                results[f"{name}_{database}"] = figures
+            return Settings(database_url=url, data_dir=folder / f"{database}-{name}")
+
+        if "http" in args.parts:
+            runs = load.run(sizes, folder, admin_url, lambda text: print(f"... {text}", file=sys.stderr))
+            results["http"] = {"runs": runs, "summary": load_summary(runs)}
+            print("\nHTTP command mix (commands/s; ratios are nm-workflow / baseline, same run)")
+            print(load_table(results["http"]["summary"]))
+        for database in sizes.databases:
+            if "roundtrips" in args.parts:
+                settings = fresh(database, "roundtrips")
+                trips = results[f"roundtrips_{database}"] = roundtrips.run(settings, settings.data_dir)
+                print(f"\nDatabase round trips per command on {database}: {roundtrips.report(trips)}")
+            for name in (name for name in in_process if name in args.parts):
+                case, size, unit = in_process[name]
+                figures = results[f"{name}_{database}"] = case(fresh(database, name), size)
                 print(f"\n{name} on {database}\n{report(figures, unit)}")
     args.json.write_text(json.dumps(results, indent=2, default=str))
     print(f"\nWritten to {args.json}", file=sys.stderr)

@@ -43,6 +43,7 @@ class Recorder:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
         self._traces: list[tuple[BinaryIO, Path]] = []
         self._offsets: dict[Path, int] = {}
         self._prepared: dict[str, str] = {}  # prepared statement name -> its SQL

@@ -56,21 +56,11 @@ def test_the_load_benchmark_drives_each_server_without_errors(
 
 def test_python_m_bench_prints_the_tables_and_writes_json(tmp_path: Path) -> None:
     written = tmp_path / "results.json"
-    tiny = [
-        "--databases",
-        "sqlite",
-        "--clients",
-        "1",
-        "--workers",
-        "1",
-        "--seconds",
-        "0.3",
-        "--warmup",
-        "0.1",
-    ]
-    tiny += ["--commands", "5", "--items", "2", "--json", str(written)]
+    tiny = "--databases sqlite --clients 1 --workers 1 --seconds 0.3 --warmup 0.1 --commands 5 --items 2"
+    tiny += " --appends 3 --events 20 --parts http,roundtrips,commands,projections,appends,history"
+    tiny += f" --json {written}"
     done = subprocess.run(
-        [sys.executable, "-m", "bench", *tiny], cwd=ROOT, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "bench", *tiny.split()], cwd=ROOT, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr
     results = json.loads(written.read_text())
@@ -80,6 +70,7 @@ def test_python_m_bench_prints_the_tables_and_writes_json(tmp_path: Path) -> Non
     assert results["projections_sqlite"]["rebuild item_status"] > 0
     assert results["appends_sqlite"]["store appends, 8 writer(s)"] > 0
     assert results["history_sqlite"]["read an item of 20 events"] > 0
+    assert len(results["roundtrips_sqlite"]) == len(WALK)
     (summary,) = results["http"]["summary"]
     table = done.stdout.split("HTTP command mix", 1)[1].splitlines()
     assert table[3].startswith(f"| sqlite | 1 | 1 | {summary['trivial_per_second']:.0f} |")
