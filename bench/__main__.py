@@ -113,21 +113,26 @@ def main() -> None:
             url = create_database(admin_url) if database == "postgres" and admin_url else None
             return Settings(database_url=url, data_dir=folder / f"{database}-{name}")
 
+        def save() -> None:  # after each part: an interrupted run keeps what it measured
+            args.json.write_text(json.dumps(results, indent=2, default=str))
+
         if "http" in args.parts:
             runs = load.run(sizes, folder, admin_url, lambda text: print(f"... {text}", file=sys.stderr))
             results["http"] = {"runs": runs, "summary": load_summary(runs)}
             print("\nHTTP command mix (commands/s; ratios are nm-workflow / baseline, same run)")
             print(load_table(results["http"]["summary"]))
+            save()
         for database in sizes.databases:
             if "roundtrips" in args.parts:
                 settings = fresh(database, "roundtrips")
                 trips = results[f"roundtrips_{database}"] = roundtrips.run(settings, settings.data_dir)
                 print(f"\nDatabase round trips per command on {database}: {roundtrips.report(trips)}")
+                save()
             for name in (name for name in in_process if name in args.parts):
                 case, size, unit = in_process[name]
                 figures = results[f"{name}_{database}"] = case(fresh(database, name), size)
                 print(f"\n{name} on {database}\n{report(figures, unit)}")
-    args.json.write_text(json.dumps(results, indent=2, default=str))
+                save()
     print(f"\nWritten to {args.json}", file=sys.stderr)
 
 
