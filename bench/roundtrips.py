@@ -46,7 +46,7 @@ class Recorder:
         folder.mkdir(parents=True, exist_ok=True)
         self._traces: list[tuple[BinaryIO, Path]] = []
         self._offsets: dict[Path, int] = {}
-        self._prepared: dict[str, str] = {}  # prepared statement name -> its SQL
+        self._prepared: dict[tuple[int, str], str] = {}  # (connection, statement name) -> its SQL
         self.sqlite: list[str] = []
 
     @contextmanager
@@ -83,12 +83,12 @@ class Recorder:
                 trace.seek(self._offsets.get(path, 0))
                 lines = trace.read().splitlines()
                 self._offsets[path] = trace.tell()
-            trips += [f"connection {number}: {statement}" for statement in self._round_trips(lines)]
+            trips += [f"connection {number}: {statement}" for statement in self._round_trips(number, lines)]
         trips += self.sqlite
         self.sqlite.clear()
         return trips
 
-    def _round_trips(self, lines: list[str]) -> Iterator[str]:
+    def _round_trips(self, connection: int, lines: list[str]) -> Iterator[str]:
         """One label per round trip: messages sent, then the answer awaited (a run of F, then of B)."""
         records: list[str] = []
         for line in lines:  # a statement's own line breaks continue the message's record
@@ -106,20 +106,21 @@ class Recorder:
                     sent, waiting = [], False
                 continue
             waiting = True
-            if statement := self._statement(kind, rest.strip()):
+            if statement := self._statement(connection, kind, rest.strip()):
                 sent.append(statement)
         if waiting and sent:
             yield "; ".join(sent)
 
-    def _statement(self, kind: str, rest: str) -> str | None:
+    def _statement(self, connection: int, kind: str, rest: str) -> str | None:
+        # Prepared statement names are per connection: each has its own "_pg3_0".
         # libpq's trace quotes strings without escaping the quotes inside them, hence greedy patterns.
         if kind == "Query":
             return " ".join(rest.strip('"').split()) or "(empty query: the pool's pre-ping)"
         if kind == "Parse" and (parsed := PARSE.match(rest)):
-            self._prepared[parsed[1]] = parsed[2]
+            self._prepared[connection, parsed[1]] = parsed[2]
             return None if parsed[1] else " ".join(parsed[2].split()) or "(empty query: the pool's pre-ping)"
         if kind == "Bind" and (bound := BIND.match(rest)) and bound[2]:
-            return " ".join(self._prepared.get(bound[2], bound[2]).split())
+            return " ".join(self._prepared.get((connection, bound[2]), bound[2]).split())
         return None
 
 
