@@ -27,8 +27,7 @@ import psycopg
 
 from bench import appends, commands, history, load, projections, roundtrips
 from bench.report import arguments, load_summary, load_table, report
-from devsupport.postgres import create_database, throwaway_server
-from nm_workflow.application.settings import Settings
+from devsupport.postgres import throwaway_server
 
 PARTS = ("http", "roundtrips", "commands", "projections", "appends", "history")
 
@@ -109,10 +108,6 @@ def main() -> None:
         results: dict[str, Any] = {"machine": machine(admin_url), "sizes": vars(sizes)}
         print(json.dumps(results["machine"]), file=sys.stderr)
 
-        def fresh(database: str, name: str) -> Settings:
-            url = create_database(admin_url) if database == "postgres" and admin_url else None
-            return Settings(database_url=url, data_dir=folder / f"{database}-{name}")
-
         def save() -> None:  # after each part: an interrupted run keeps what it measured
             args.json.write_text(json.dumps(results, indent=2, default=str))
 
@@ -124,13 +119,14 @@ def main() -> None:
             save()
         for database in sizes.databases:
             if "roundtrips" in args.parts:
-                settings = fresh(database, "roundtrips")
-                trips = results[f"roundtrips_{database}"] = roundtrips.run(settings, settings.data_dir)
+                with load.fresh_database(database, folder / f"{database}-roundtrips", admin_url) as settings:
+                    trips = results[f"roundtrips_{database}"] = roundtrips.run(settings, settings.data_dir)
                 print(f"\nDatabase round trips per command on {database}: {roundtrips.report(trips)}")
                 save()
             for name in (name for name in in_process if name in args.parts):
                 case, size, unit = in_process[name]
-                figures = results[f"{name}_{database}"] = case(fresh(database, name), size)
+                with load.fresh_database(database, folder / f"{database}-{name}", admin_url) as settings:
+                    figures = results[f"{name}_{database}"] = case(settings, size)
                 print(f"\n{name} on {database}\n{report(figures, unit)}")
                 save()
     print(f"\nWritten to {args.json}", file=sys.stderr)

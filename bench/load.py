@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.baselines import plain_items
-from devsupport.postgres import create_database
+from devsupport.postgres import create_database, drop_database
 from devsupport.server import free_port, running_server
 from nm_workflow.application.keys import KeyService
 from nm_workflow.application.settings import Settings
@@ -60,24 +60,31 @@ def run(
         for workers in sizes.workers:
             for server in SERVERS:
                 place = folder / f"{database}-{workers}-{server}"
-                url = (
-                    create_database(postgres_admin_url)
-                    if database == "postgres" and postgres_admin_url
-                    else None
-                )
-                settings = Settings(database_url=url, data_dir=place / "data")
-                keys = prepare(server, settings)
-                with serving(server, workers, settings, place) as (port, _):
-                    for clients in sizes.clients:
-                        say(f"{database}, {workers} worker(s), {server}, {clients} client(s)")
-                        figures = drive(
-                            port, clients, sizes, keys, settings if server == "nm-workflow" else None
-                        )
-                        rows.append(
-                            {"database": database, "workers": workers, "server": server, "clients": clients}
-                            | figures
-                        )
+                with fresh_database(database, place / "data", postgres_admin_url) as settings:
+                    keys = prepare(server, settings)
+                    with serving(server, workers, settings, place) as (port, _):
+                        for clients in sizes.clients:
+                            say(f"{database}, {workers} worker(s), {server}, {clients} client(s)")
+                            service = settings if server == "nm-workflow" else None
+                            figures = drive(port, clients, sizes, keys, service)
+                            point = {"database": database, "workers": workers, "server": server}
+                            rows.append(point | {"clients": clients} | figures)
     return rows
+
+
+@contextmanager
+def fresh_database(database: str, data_dir: Path, postgres_admin_url: str | None) -> Iterator[Settings]:
+    """Settings naming an empty database: SQLite in `data_dir`, or a new PostgreSQL one (dropped after)."""
+    if database != "postgres":
+        yield Settings(database_url=None, data_dir=data_dir)
+        return
+    if postgres_admin_url is None:
+        raise ValueError("PostgreSQL needs an admin URL.")
+    url = create_database(postgres_admin_url)
+    try:
+        yield Settings(database_url=url, data_dir=data_dir)
+    finally:
+        drop_database(postgres_admin_url, url)
 
 
 def prepare(server: str, settings: Settings) -> dict[str, str]:
