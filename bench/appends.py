@@ -21,7 +21,7 @@ from typing import Any
 
 import psycopg
 
-from bench.commands import Counter
+from bench.commands import Counter, saving_one_event
 from bench.report import main
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
@@ -54,20 +54,6 @@ def _rate(writers: int, n: int, append: Callable[[int], Callable[[], object]]) -
     if failures:
         raise failures[0]
     return writers * n / (time.perf_counter() - began)
-
-
-def _store_appends(store: EventStore) -> Callable[[int], Callable[[], object]]:
-    def for_writer(_: int) -> Callable[[], object]:
-        counter = Counter()
-        store.save(counter)
-
-        def append() -> object:
-            counter.increment()
-            return store.save(counter)
-
-        return append
-
-    return for_writer
 
 
 class _Raw:
@@ -126,7 +112,8 @@ def run(settings: Settings, n: int) -> dict[str, float]:
     try:
         for writers in WRITERS:
             results[f"raw inserts, {writers} writer(s)"] = _rate(writers, n, raw.for_writer)
-            results[f"store appends, {writers} writer(s)"] = _rate(writers, n, _store_appends(store))
+            store_appends = _rate(writers, n, lambda _: saving_one_event(store))
+            results[f"store appends, {writers} writer(s)"] = store_appends
     finally:
         raw.close()
         store.close()

@@ -56,7 +56,8 @@ def per_second(operation: Callable[[], object], n: int) -> float:
     return statistics.median(rounds)
 
 
-def _baseline(store: EventStore) -> Callable[[], object]:
+def saving_one_event(store: EventStore) -> Callable[[], object]:
+    """An operation saving one new event of a fresh minimal aggregate per call."""
     counter = Counter()
     store.save(counter)
 
@@ -110,7 +111,7 @@ def run(settings: Settings, n: int) -> dict[str, float]:
         store: EventStore = app.state.store
         items = ContentItems(store)
         token = app.state.keys.create("mia", [Role.MARKETING], "marketing", issued_by="bench")
-        results["baseline: library save"] = per_second(_baseline(store), n)
+        results["baseline: library save"] = per_second(saving_one_event(store), n)
         results["application command"] = per_second(_application(items, idempotent=False), n)
         results["application command + Idempotency-Key"] = per_second(_application(items, idempotent=True), n)
         results["HTTP command"] = per_second(_http(client, token), n)
