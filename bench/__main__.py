@@ -25,11 +25,11 @@ from typing import Any
 
 import psycopg
 
-from bench import appends, commands, history, load, projections, roundtrips
+from bench import appends, commands, history, load, memory, projections, roundtrips
 from bench.report import arguments, load_summary, load_table, report
 from devsupport.postgres import throwaway_server
 
-PARTS = ("http", "roundtrips", "commands", "projections", "appends", "history")
+PARTS = ("http", "roundtrips", "commands", "projections", "appends", "history", "memory")
 
 
 def _numbers(text: str) -> tuple[int, ...]:
@@ -48,6 +48,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--items", type=int, default=200, help="items (11 events each) for the rebuild case")
     parser.add_argument("--appends", type=int, default=200, help="appends per writer (1 and 8 writers)")
     parser.add_argument("--events", type=int, default=10_000, help="events of the long item")
+    parser.add_argument(
+        "--memory-events", type=int, default=20_000, help="events stored and projected before the RSS"
+    )
     parser.add_argument(
         "--parts", type=lambda text: tuple(text.split(",")), default=PARTS, help=",".join(PARTS)
     )
@@ -101,6 +104,7 @@ def main() -> None:
         "projections": (projections.run, args.items, "events/s"),
         "appends": (appends.run, args.appends, "events/s"),
         "history": (history.run, args.events, "reads/s"),
+        "memory": (memory.run, args.memory_events, "MB"),
     }
     with ExitStack() as stack:
         admin_url = stack.enter_context(_postgres("postgres" in sizes.databases, args.postgres_admin_url))
@@ -127,7 +131,8 @@ def main() -> None:
                 case, size, unit = in_process[name]
                 with load.fresh_database(database, folder / f"{database}-{name}", admin_url) as settings:
                     figures = results[f"{name}_{database}"] = case(settings, size)
-                print(f"\n{name} on {database}\n{report(figures, unit)}")
+                shown = report(figures, unit, larger_costs=name == "memory")
+                print(f"\n{name} on {database}\n{shown}")
                 save()
     print(f"\nWritten to {args.json}", file=sys.stderr)
 

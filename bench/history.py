@@ -28,12 +28,18 @@ MIA = Actor("mia", frozenset({Role.MARKETING}), "marketing")
 LONG_READS = 5  # reads of the long item per case: each takes long enough to time alone
 
 
-def _item(store: EventStore, events: int) -> tuple[UUID, datetime]:
-    """An item of `events` events, saved at once; its id and its middle event's time."""
+def drafted_item(events: int, body: str = "B") -> ContentItem:
+    """A new, unsaved item of `events` events: a plan, then drafts."""
     with recording(EventMetadata("mia", Role.MARKETING.value, "marketing", "bench", "bench")):
         item = ContentItem.plan(**{**PLAN, "department": "marketing"}, planner_id="mia")
         for _ in range(events - 1):
-            item.draft(title="T", body="B", asset_links=[], source_notes="s", author_id="mia")
+            item.draft(title="T", body=body, asset_links=[], source_notes="s", author_id="mia")
+    return item
+
+
+def _item(store: EventStore, events: int) -> tuple[UUID, datetime]:
+    """An item of `events` events, saved at once; its id and its middle event's time."""
+    item = drafted_item(events)
     store.record(item)
     return item.id, store.stored_events(item.id)[events // 2].timestamp
 

@@ -13,13 +13,17 @@ from nm_workflow.application.settings import Settings
 Run = Callable[[Settings, int], dict[str, float]]
 
 
-def report(results: dict[str, float], unit: str) -> str:
-    """`results` maps case -> rate, the baseline first; cost = baseline rate / case rate."""
+def report(results: dict[str, float], unit: str, *, larger_costs: bool = False) -> str:
+    """`results` maps case -> rate, the baseline first; cost = baseline rate / case rate.
+
+    `larger_costs`: the figures are costs themselves (e.g. MB): cost = case / baseline.
+    """
     baseline = next(iter(results.values()))
     width = max(len(case) for case in results) + 2
     lines = [f"{'case':<{width}} {unit:>10} {'cost vs baseline':>17}"]
-    for case, rate in results.items():
-        lines.append(f"{case:<{width}} {rate:>10.0f} {baseline / rate:>16.2f}x")
+    for case, figure in results.items():
+        cost = figure / baseline if larger_costs else baseline / figure
+        lines.append(f"{case:<{width}} {figure:>10.0f} {cost:>16.2f}x")
     return "\n".join(lines)
 
 
@@ -28,7 +32,9 @@ def arguments(doc: str | None) -> argparse.ArgumentParser:
     return argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
-def main(doc: str | None, size: tuple[str, int, str], run: Run, unit: str) -> None:
+def main(
+    doc: str | None, size: tuple[str, int, str], run: Run, unit: str, *, larger_costs: bool = False
+) -> None:
     """Parse `--<size> N [--database-url URL]`, run on a temporary SQLite file or that URL, print."""
     name, default, meaning = size
     parser = arguments(doc)
@@ -39,7 +45,7 @@ def main(doc: str | None, size: tuple[str, int, str], run: Run, unit: str) -> No
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         settings = Settings(database_url=args.database_url, data_dir=Path(folder))
-        print(report(run(settings, getattr(args, name)), unit))
+        print(report(run(settings, getattr(args, name)), unit, larger_costs=larger_costs))
 
 
 def ratio(numerator: float, denominator: float) -> float | None:

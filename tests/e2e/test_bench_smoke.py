@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import appends, commands, history, load, projections, roundtrips
+from bench import appends, commands, history, load, memory, projections, roundtrips
 from bench.client import WALK
 from bench.report import load_summary, report
 from nm_workflow.application.settings import Settings
@@ -57,7 +57,7 @@ def test_the_load_benchmark_drives_each_server_without_errors(
 def test_python_m_bench_prints_the_tables_and_writes_json(tmp_path: Path) -> None:
     written = tmp_path / "results.json"
     tiny = "--databases sqlite --clients 1 --workers 1 --seconds 0.3 --warmup 0.1 --commands 5 --items 2"
-    tiny += " --appends 3 --events 20 --parts http,roundtrips,commands,projections,appends,history"
+    tiny += " --appends 3 --events 20 --memory-events 100"
     tiny += f" --json {written}"
     done = subprocess.run(
         [sys.executable, "-m", "bench", *tiny.split()], cwd=ROOT, capture_output=True, text=True, timeout=300
@@ -71,6 +71,7 @@ def test_python_m_bench_prints_the_tables_and_writes_json(tmp_path: Path) -> Non
     assert results["appends_sqlite"]["store appends, 8 writer(s)"] > 0
     assert results["history_sqlite"]["read an item of 20 events"] > 0
     assert len(results["roundtrips_sqlite"]) == len(WALK)
+    assert list(results["memory_sqlite"])[1] == "nm-workflow after 100 events stored and projected"
     (summary,) = results["http"]["summary"]
     table = done.stdout.split("HTTP command mix", 1)[1].splitlines()
     assert table[3].startswith(f"| sqlite | 1 | 1 | {summary['trivial_per_second']:.0f} |")
@@ -101,3 +102,10 @@ def test_the_history_benchmark_reads_a_long_item_whole_at_a_version_and_as_of(se
     assert next(iter(results)).startswith("baseline")
     assert len(results) == 4
     assert all(rate > 0 for rate in results.values())
+
+
+def test_the_memory_benchmark_reads_the_peak_rss_after_the_projections_caught_up(settings: Settings) -> None:
+    results = memory.run(settings, events=100)
+    trivial, service = results.values()
+    assert list(results)[1] == "nm-workflow after 100 events stored and projected"
+    assert 10 < trivial < service, "the service holds at least what the trivial server does"
