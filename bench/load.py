@@ -44,6 +44,8 @@ CATCH_UP_LIMIT = 120.0  # seconds the projections get to reach the head after th
 
 @dataclass(frozen=True)
 class Sizes:
+    """How much to measure; the defaults take about 10 minutes on 2 cores with every part."""
+
     clients: tuple[int, ...] = (1, 16, 64)
     workers: tuple[int, ...] = (1, 2)
     databases: tuple[str, ...] = ("sqlite", "postgres")
