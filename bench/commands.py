@@ -22,6 +22,7 @@ from uuid import uuid4
 from eventsourcing.domain import Aggregate, event
 from fastapi.testclient import TestClient
 
+from bench.bodies import DRAFT, PLAN
 from bench.report import main
 from nm_workflow.application.commands import CommandContext
 from nm_workflow.application.items import ContentItems
@@ -31,16 +32,6 @@ from nm_workflow.application.store import EventStore
 from nm_workflow.domain.roles import Role
 from nm_workflow.interface.http.app import create_app
 
-PLAN = {
-    "theme": "t",
-    "format": "article",
-    "target_audience": "a",
-    "expected_effect": "e",
-    "platforms": ["wechat"],
-    "campaign": None,
-    "planned_publish_date": None,
-}
-DRAFT = {"title": "T", "body": "B" * 2000, "asset_links": [], "source_notes": "s"}
 MIA = Actor("mia", frozenset({Role.MARKETING}), "marketing")
 
 
@@ -54,7 +45,7 @@ class Counter(Aggregate):
         self.count += 1
 
 
-def _per_second(operation: Callable[[], object], n: int) -> float:
+def per_second(operation: Callable[[], object], n: int) -> float:
     """Median throughput of five rounds of n/5 operations."""
     rounds = []
     for _ in range(5):
@@ -65,7 +56,8 @@ def _per_second(operation: Callable[[], object], n: int) -> float:
     return statistics.median(rounds)
 
 
-def _baseline(store: EventStore) -> Callable[[], object]:
+def saving_one_event(store: EventStore) -> Callable[[], object]:
+    """An operation saving one new event of a fresh minimal aggregate per call."""
     counter = Counter()
     store.save(counter)
 
@@ -119,12 +111,10 @@ def run(settings: Settings, n: int) -> dict[str, float]:
         store: EventStore = app.state.store
         items = ContentItems(store)
         token = app.state.keys.create("mia", [Role.MARKETING], "marketing", issued_by="bench")
-        results["baseline: library save"] = _per_second(_baseline(store), n)
-        results["application command"] = _per_second(_application(items, idempotent=False), n)
-        results["application command + Idempotency-Key"] = _per_second(
-            _application(items, idempotent=True), n
-        )
-        results["HTTP command"] = _per_second(_http(client, token), n)
+        results["baseline: library save"] = per_second(saving_one_event(store), n)
+        results["application command"] = per_second(_application(items, idempotent=False), n)
+        results["application command + Idempotency-Key"] = per_second(_application(items, idempotent=True), n)
+        results["HTTP command"] = per_second(_http(client, token), n)
     return results
 
 

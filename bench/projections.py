@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
-from bench import commands
+from bench import bodies
 from bench.report import main
 from nm_workflow.application.commands import CommandContext
 from nm_workflow.application.items import ContentItems
@@ -30,7 +30,7 @@ from projections.readside import EventSource
 MIA = Actor("mia", frozenset({Role.MARKETING}), "marketing")
 REVIEWERS = {s: Actor(f"{s}-1", frozenset({s.reviewer_role}), "marketing") for s in SEED_CHAIN}
 ANALYST = Actor("dan", frozenset({Role.DATA_ANALYST}), "data")
-PLAN = {**commands.PLAN, "campaign": "bench"}
+PLAN = {**bodies.PLAN, "campaign": "bench"}
 
 
 def _one_item_lifecycle(items: ContentItems) -> None:

@@ -1,4 +1,4 @@
-"""What the benchmarks share: the command line and the report (rates, cost vs the run's baseline)."""
+"""What the benchmarks share: the command line and the reports (rates against the run's baselines)."""
 
 from __future__ import annotations
 
@@ -6,26 +6,38 @@ import argparse
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from nm_workflow.application.settings import Settings
 
 Run = Callable[[Settings, int], dict[str, float]]
 
 
-def report(results: dict[str, float], unit: str) -> str:
-    """`results` maps case -> rate, the baseline first; cost = baseline rate / case rate."""
+def report(results: dict[str, float], unit: str, *, larger_costs: bool = False) -> str:
+    """`results` maps case -> rate, the baseline first; cost = baseline rate / case rate.
+
+    `larger_costs`: the figures are costs themselves (e.g. MB): cost = case / baseline.
+    """
     baseline = next(iter(results.values()))
     width = max(len(case) for case in results) + 2
     lines = [f"{'case':<{width}} {unit:>10} {'cost vs baseline':>17}"]
-    for case, rate in results.items():
-        lines.append(f"{case:<{width}} {rate:>10.0f} {baseline / rate:>16.2f}x")
+    for case, figure in results.items():
+        cost = figure / baseline if larger_costs else baseline / figure
+        lines.append(f"{case:<{width}} {figure:>10.0f} {cost:>16.2f}x")
     return "\n".join(lines)
 
 
-def main(doc: str | None, size: tuple[str, int, str], run: Run, unit: str) -> None:
+def arguments(doc: str | None) -> argparse.ArgumentParser:
+    """A command line whose help is the module's docstring, as written."""
+    return argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def main(
+    doc: str | None, size: tuple[str, int, str], run: Run, unit: str, *, larger_costs: bool = False
+) -> None:
     """Parse `--<size> N [--database-url URL]`, run on a temporary SQLite file or that URL, print."""
     name, default, meaning = size
-    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = arguments(doc)
     parser.add_argument(f"--{name}", type=int, default=default, help=meaning)
     parser.add_argument(
         "--database-url", default=None, help="PostgreSQL URL; default: a temporary SQLite file"
@@ -33,4 +45,68 @@ def main(doc: str | None, size: tuple[str, int, str], run: Run, unit: str) -> No
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         settings = Settings(database_url=args.database_url, data_dir=Path(folder))
-        print(report(run(settings, getattr(args, name)), unit))
+        print(report(run(settings, getattr(args, name)), unit, larger_costs=larger_costs))
+
+
+def ratio(numerator: float, denominator: float) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def load_summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (database, workers, clients): each server's rate and latency, the service's ratios."""
+    points: dict[tuple[str, int, int], dict[str, dict[str, Any]]] = {}
+    for row in rows:
+        points.setdefault((row["database"], row["workers"], row["clients"]), {})[row["server"]] = row
+    summary = []
+    for (database, workers, clients), servers in points.items():
+        trivial, plain, service = (servers[name] for name in ("trivial", "plain", "nm-workflow"))
+        summary.append(
+            {
+                "database": database,
+                "workers": workers,
+                "clients": clients,
+                **{f"{name}_per_second": servers[name]["per_second"] for name in servers},
+                **{f"{name}_p50_ms": servers[name]["p50_ms"] for name in servers},
+                "nm-workflow_p99_ms": service["p99_ms"],
+                "vs_trivial": ratio(service["per_second"], trivial["per_second"]),
+                "vs_plain": ratio(service["per_second"], plain["per_second"]),
+                "p50_vs_plain": ratio(service["p50_ms"], plain["p50_ms"]),
+                "errors": sum(server["errors"] for server in servers.values()),
+                "lag_max_events": service.get("lag_max_events"),
+                "catch_up_seconds": service.get("catch_up_seconds"),
+            }
+        )
+    return summary
+
+
+LOAD_COLUMNS = (  # heading, key, format
+    ("db", "database", "{}"),
+    ("workers", "workers", "{}"),
+    ("clients", "clients", "{}"),
+    ("trivial/s", "trivial_per_second", "{:.0f}"),
+    ("plain/s", "plain_per_second", "{:.0f}"),
+    ("nm/s", "nm-workflow_per_second", "{:.0f}"),
+    ("vs trivial", "vs_trivial", "{:.2f}"),
+    ("vs plain", "vs_plain", "{:.2f}"),
+    ("p50 ms t/p/nm", None, "{:.1f}/{:.1f}/{:.1f}"),
+    ("nm p99 ms", "nm-workflow_p99_ms", "{:.1f}"),
+    ("lag max", "lag_max_events", "{}"),
+    ("catch-up s", "catch_up_seconds", "{:.2f}"),
+    ("errors", "errors", "{}"),
+)
+
+
+def load_table(summary: list[dict[str, Any]]) -> str:
+    """The summary as a Markdown table (readable in a terminal, pasteable into docs)."""
+
+    def cell(row: dict[str, Any], key: str | None, shape: str) -> str:
+        if key is None:
+            return shape.format(*(row[f"{name}_p50_ms"] for name in ("trivial", "plain", "nm-workflow")))
+        return "-" if row[key] is None else shape.format(row[key])
+
+    lines = ["| " + " | ".join(heading for heading, _, _ in LOAD_COLUMNS) + " |"]
+    lines.append("|" + "---|" * len(LOAD_COLUMNS))
+    lines += [
+        "| " + " | ".join(cell(row, key, shape) for _, key, shape in LOAD_COLUMNS) + " |" for row in summary
+    ]
+    return "\n".join(lines)

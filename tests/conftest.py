@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from devsupport.postgres import PostgresUnavailable, create_database, drop_database, throwaway_server
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
 from tests.support.figures import Figures
-from tests.support.postgres import PostgresUnavailable, create_database, drop_database, throwaway_server
 
 SettingsFactory = Callable[..., Settings]
 

@@ -2,10 +2,32 @@
 
 from __future__ import annotations
 
-from bench import commands, compliance, evaluations, interactions, projections
-from bench.report import report
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench import (
+    appends,
+    commands,
+    compliance,
+    evaluations,
+    history,
+    interactions,
+    load,
+    memory,
+    projections,
+    roundtrips,
+)
+from bench.client import WALK
+from bench.report import load_summary, report
 from nm_workflow.application.settings import Settings
 from projections import NAMES
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_command_benchmark_runs_and_reports_ratios(settings: Settings) -> None:
@@ -33,6 +55,74 @@ def test_the_interaction_benchmark_runs_and_reports_ratios(settings: Settings) -
     assert all(rate > 0 for rate in results.values())
 
 
+def test_the_load_benchmark_drives_each_server_without_errors(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    admin_url = request.getfixturevalue("postgres_admin_url") if backend == "postgres" else None
+    sizes = load.Sizes(clients=(2,), workers=(1,), databases=(backend,), warmup=0.2, seconds=0.5)
+    rows = load.run(sizes, tmp_path, admin_url, lambda _: None)
+    assert [row["server"] for row in rows] == ["trivial", "plain", "nm-workflow"]
+    for row in rows:
+        assert row["commands"] > 0, row
+        assert row["errors"] == 0, row["first_errors"]
+        assert row["p50_ms"] <= row["p99_ms"]
+    service = rows[-1]
+    assert service["catch_up_seconds"] is not None, "the projections reached the log head after the load"
+    (summary,) = load_summary(rows)
+    assert summary["vs_trivial"] == service["per_second"] / rows[0]["per_second"]
+    assert summary["vs_plain"] == service["per_second"] / rows[1]["per_second"]
+
+
+def test_python_m_bench_prints_the_tables_and_writes_json(tmp_path: Path) -> None:
+    written = tmp_path / "results.json"
+    tiny = "--databases sqlite --clients 1 --workers 1 --seconds 0.3 --warmup 0.1 --commands 5 --items 2"
+    tiny += " --appends 3 --events 20 --memory-events 100"
+    tiny += f" --json {written}"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", *tiny.split()], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    results = json.loads(written.read_text())
+    assert results["machine"]["cpus"] == os.cpu_count()
+    assert {row["server"] for row in results["http"]["runs"]} == {"trivial", "plain", "nm-workflow"}
+    assert results["commands_sqlite"]["HTTP command"] > 0
+    assert results["projections_sqlite"]["rebuild item_status"] > 0
+    assert results["appends_sqlite"]["store appends, 8 writer(s)"] > 0
+    assert results["history_sqlite"]["read an item of 20 events"] > 0
+    assert len(results["roundtrips_sqlite"]) == len(WALK)
+    assert list(results["memory_sqlite"])[1] == "nm-workflow after 100 events stored and projected"
+    (summary,) = results["http"]["summary"]
+    table = done.stdout.split("HTTP command mix", 1)[1].splitlines()
+    assert table[3].startswith(f"| sqlite | 1 | 1 | {summary['trivial_per_second']:.0f} |")
+
+
+def test_round_trips_are_counted_per_command_with_statements(settings: Settings, tmp_path: Path) -> None:
+    trips = roundtrips.run(settings, tmp_path)
+    assert list(trips) == [name for name, *_ in WALK]
+    for name, labels in trips.items():
+        assert any("INSERT" in label.upper() for label in labels), f"{name} writes its events"
+        assert any("SELECT" in label.upper() for label in labels), f"{name} reads"
+    assert "approve (editor)" in roundtrips.report(trips)
+
+
+def test_the_append_benchmark_compares_with_raw_inserts_of_the_same_bytes(settings: Settings) -> None:
+    results = appends.run(settings, n=3)
+    assert list(results) == [
+        "baseline: raw inserts, 1 writer(s)",
+        "store appends, 1 writer(s)",
+        "raw inserts, 8 writer(s)",
+        "store appends, 8 writer(s)",
+    ]
+    assert all(rate > 0 for rate in results.values())
+
+
+def test_the_history_benchmark_reads_a_long_item_whole_at_a_version_and_as_of(settings: Settings) -> None:
+    results = history.run(settings, events=30)
+    assert next(iter(results)).startswith("baseline")
+    assert len(results) == 4
+    assert all(rate > 0 for rate in results.values())
+
+
 def test_the_evaluation_benchmark_runs_and_reports_ratios(settings: Settings) -> None:
     results = evaluations.run(settings, items=8)
     assert next(iter(results)).startswith("baseline")
@@ -46,3 +136,10 @@ def test_the_compliance_benchmark_runs_and_times_the_find_loop_first() -> None:
     assert len(seconds) == 3
     assert all(s > 0 for s in seconds.values())
     assert report({case: 60 / s for case, s in seconds.items()}, "per min").splitlines()[1].endswith("1.00x")
+
+
+def test_the_memory_benchmark_reads_the_peak_rss_after_the_projections_caught_up(settings: Settings) -> None:
+    results = memory.run(settings, events=100)
+    trivial, service = results.values()
+    assert list(results)[1] == "nm-workflow after 100 events stored and projected"
+    assert 10 < trivial < service, "the service holds at least what the trivial server does"

@@ -12,13 +12,12 @@ from typing import Annotated
 from uuid import UUID
 
 import typer
-import uvicorn
 from rich.console import Console
 
 from nm_workflow.application.keys import KeyService
 from nm_workflow.application.store import EventStore
 from nm_workflow.domain.roles import Role
-from nm_workflow.interface import cli_demo, cli_policy, cli_projections, cli_reports
+from nm_workflow.interface import cli_demo, cli_policy, cli_projections, cli_reports, serving
 from nm_workflow.interface.cli_errors import EXIT_UNAVAILABLE, EXIT_USAGE, fail, reported, say
 from nm_workflow.interface.cli_output import JsonOption, show_table
 from nm_workflow.interface.cli_settings import load_settings
@@ -69,13 +68,11 @@ def serve(
         EventStore(settings).close()
     _check_port(host, port)
     console.print(f"nm-workflow on http://{host}:{port} ({settings.database_location()}); API docs at /docs")
-    uvicorn.run(
+    serving.serve(
         "nm_workflow.interface.http.app:create_app",
-        factory=True,
         host=host,
         port=port,
         workers=workers,
-        log_level="info",
         **uvicorn_options(),
     )
 

@@ -1,8 +1,10 @@
-"""A throwaway PostgreSQL server for the test suite, started from the machine's binaries.
+"""A throwaway PostgreSQL server, started from the machine's binaries.
 
-The server lives in a temporary directory for one test session and is tuned for
-speed, not durability (no fsync): its data is worthless once the session ends.
-Each test gets its own database, created from `template0` and dropped afterwards.
+The test suite runs one per session, tuned for speed, not durability (no fsync):
+its data is worthless once the session ends, and each test gets its own database,
+created from `template0` and dropped afterwards. The benchmarks run one with
+production's durable settings (`durable=True`: fsync and synchronous commit on,
+data on disk rather than in memory) so that commits cost what they cost in use.
 """
 
 from __future__ import annotations
@@ -33,12 +35,8 @@ IN_MEMORY_MIN_FREE = 2 * 1024**3
 STALE_SECONDS = 600.0  # far longer than initdb takes, before postmaster.pid exists
 STARTUP_SECONDS = 30.0
 SHUTDOWN_SECONDS = 30.0
-SERVER_OPTIONS = {
-    "fsync": "off",
-    "synchronous_commit": "off",
-    "full_page_writes": "off",
-    "max_connections": "400",
-}
+SERVER_OPTIONS = {"max_connections": "400"}
+FAST_OPTIONS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 
 
 class PostgresUnavailable(RuntimeError):
@@ -76,15 +74,19 @@ def _has_server(folder: Path) -> bool:
 
 
 @contextmanager
-def throwaway_server(bindir: Path | None = None) -> Iterator[str]:
-    """Run a fresh server until the block ends; yields its admin URL."""
+def throwaway_server(bindir: Path | None = None, *, durable: bool = False) -> Iterator[str]:
+    """Run a fresh server until the block ends; yields its admin URL.
+
+    `durable`: fsync and synchronous commit on, data on disk; else fast and in memory when room.
+    """
     bindir = bindir or find_bindir()
     if bindir is None:
         raise PostgresUnavailable("No PostgreSQL server binaries (initdb, postgres) were found.")
-    workdir = _make_workdir()
+    workdir = _make_workdir(Path(tempfile.gettempdir()) if durable else _workdir_parent())
     try:
         _initdb(bindir, workdir)
-        with _running_server(bindir, workdir) as url:
+        options = SERVER_OPTIONS if durable else {**SERVER_OPTIONS, **FAST_OPTIONS}
+        with _running_server(bindir, workdir, options) as url:
             yield url
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -94,8 +96,7 @@ def _as_root() -> bool:
     return os.geteuid() == 0
 
 
-def _make_workdir() -> Path:
-    parent = _workdir_parent()
+def _make_workdir(parent: Path) -> Path:
     _remove_stale_workdirs(parent)
     workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX, dir=parent))
     if _as_root():
@@ -157,12 +158,12 @@ def _initdb(bindir: Path, workdir: Path) -> None:
 
 
 @contextmanager
-def _running_server(bindir: Path, workdir: Path) -> Iterator[str]:
+def _running_server(bindir: Path, workdir: Path, server_options: dict[str, str]) -> Iterator[str]:
     port = _free_port()
     socket_dir = workdir / "sockets"
     socket_dir.mkdir()
     shutil.chown(socket_dir, *_owner(workdir))
-    options = [arg for name, value in SERVER_OPTIONS.items() for arg in ("-c", f"{name}={value}")]
+    options = [arg for name, value in server_options.items() for arg in ("-c", f"{name}={value}")]
     args = ["-D", str(workdir / "data"), "-h", "127.0.0.1", "-p", str(port), "-k", str(socket_dir), *options]
     with (workdir / "server.log").open("wb") as log:
         process = _spawn(_command(bindir, "postgres", *args), workdir, log)

@@ -1,0 +1,73 @@
+"""How reading an item scales with its history: an item of 10,000 events against one of 10.
+
+Baseline: reading an item of 10 events through the application (`ContentItems.get`:
+load and view, what `GET /items/{id}` does). Cases, on an item of `--events`
+events (a plan, then drafts): reading it whole; reading it at the version in the
+middle (`?version=`); reading it `as_of` the time of its middle event (`?as_of=`).
+
+    python -m bench.history [--events 10000] [--database-url postgresql://...]
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from uuid import UUID
+
+from bench.bodies import PLAN
+from bench.commands import per_second
+from bench.report import main
+from nm_workflow.application.items import ContentItems
+from nm_workflow.application.security import Actor
+from nm_workflow.application.settings import Settings
+from nm_workflow.application.store import EventStore
+from nm_workflow.domain.content_item import ContentItem
+from nm_workflow.domain.metadata import EventMetadata, recording
+from nm_workflow.domain.roles import Role
+from nm_workflow.domain.timing import Now
+
+MIA = Actor("mia", frozenset({Role.MARKETING}), "marketing")
+LONG_READS = 5  # reads of the long item per case: each takes long enough to time alone
+
+
+def drafted_item(events: int, body: str = "B") -> ContentItem:
+    """A new, unsaved item of `events` events: a plan, then drafts."""
+    with recording(
+        EventMetadata("mia", Role.MARKETING.value, "marketing", "bench", "bench", policy_version=1)
+    ):
+        now = Now(datetime.now(UTC))
+        item = ContentItem.plan(**{**PLAN, "department": "marketing"}, planner_id="mia", now=now)
+        for _ in range(events - 1):
+            item.draft(title="T", body=body, asset_links=[], source_notes="s", author_id="mia")
+    return item
+
+
+def _item(store: EventStore, events: int) -> tuple[UUID, datetime]:
+    """An item of `events` events, saved at once; its id and its middle event's time."""
+    item = drafted_item(events)
+    store.record(item)
+    return item.id, store.stored_events(item.id)[events // 2].timestamp
+
+
+def run(settings: Settings, events: int) -> dict[str, float]:
+    """Reads per second of each case; 'baseline' first."""
+    store = EventStore(settings)
+    try:
+        items = ContentItems(store)
+        short, _ = _item(store, 10)
+        long, middle = _item(store, events)
+        return {
+            "baseline: read an item of 10 events": per_second(lambda: items.get(MIA, short), 50),
+            f"read an item of {events} events": per_second(lambda: items.get(MIA, long), LONG_READS),
+            "  at the version in the middle": per_second(
+                lambda: items.get(MIA, long, version=events // 2), LONG_READS
+            ),
+            "  as_of its middle event's time": per_second(
+                lambda: items.get(MIA, long, as_of=middle), LONG_READS
+            ),
+        }
+    finally:
+        store.close()
+
+
+if __name__ == "__main__":
+    main(__doc__, ("events", 10_000, "events of the long item"), run, "reads/s")

@@ -1,0 +1,188 @@
+"""The HTTP load benchmark: the service and its two baselines, each a real server process.
+
+For each database (a temporary SQLite file; a throwaway PostgreSQL with durable
+settings) and each number of workers, three servers are started in turn on a fresh
+database, all through `nm_workflow.interface.serving`: the trivial endpoint, the
+plain way (bench/baselines.py) and `nm-workflow serve`. A separate load process
+(bench/client.py) drives each at each number of clients. For the service, the
+projections' lag (events behind the log head) is sampled during the load, and the
+time they take to reach the head after it is measured.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.baselines import plain_items
+from devsupport.postgres import create_database, drop_database
+from devsupport.server import free_port, running_server
+from nm_workflow.application.keys import KeyService
+from nm_workflow.application.settings import Settings
+from nm_workflow.application.store import EventStore
+from nm_workflow.domain.roles import Role
+from projections import ReadModel
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVERS = ("trivial", "plain", "nm-workflow")
+ACTORS = {  # client role -> (actor, role, department): reviewers never author (segregation of duties)
+    "marketing": ("mia", Role.MARKETING, "marketing"),
+    "editor": ("ed", Role.EDITOR, "marketing"),
+    "department_head": ("dee", Role.DEPARTMENT_HEAD, "marketing"),
+    "legal": ("lee", Role.LEGAL, "legal"),
+}
+CATCH_UP_LIMIT = 120.0  # seconds the projections get to reach the head after the load
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much to measure; the defaults take about 10 minutes on 2 cores with every part."""
+
+    clients: tuple[int, ...] = (1, 16, 64)
+    workers: tuple[int, ...] = (1, 2)
+    databases: tuple[str, ...] = ("sqlite", "postgres")
+    warmup: float = 1.0
+    seconds: float = 5.0
+
+
+def run(
+    sizes: Sizes, folder: Path, postgres_admin_url: str | None, say: Callable[[str], None]
+) -> list[dict[str, Any]]:
+    """One row per (database, workers, server, clients): rate, p50/p99, errors, lag (service only)."""
+    rows = []
+    for database in sizes.databases:
+        for workers in sizes.workers:
+            for server in SERVERS:
+                place = folder / f"{database}-{workers}-{server}"
+                with fresh_database(database, place / "data", postgres_admin_url) as settings:
+                    keys = prepare(server, settings)
+                    with serving(server, workers, settings, place) as (port, _):
+                        for clients in sizes.clients:
+                            say(f"{database}, {workers} worker(s), {server}, {clients} client(s)")
+                            service = settings if server == "nm-workflow" else None
+                            figures = drive(port, clients, sizes, keys, service)
+                            point = {"database": database, "workers": workers, "server": server}
+                            rows.append(point | {"clients": clients} | figures)
+    return rows
+
+
+@contextmanager
+def fresh_database(database: str, data_dir: Path, postgres_admin_url: str | None) -> Iterator[Settings]:
+    """Settings naming an empty database: SQLite in `data_dir`, or a new PostgreSQL one (dropped after)."""
+    if database != "postgres":
+        yield Settings(database_url=None, data_dir=data_dir)
+        return
+    if postgres_admin_url is None:
+        raise ValueError("PostgreSQL needs an admin URL.")
+    url = create_database(postgres_admin_url)
+    try:
+        yield Settings(database_url=url, data_dir=data_dir)
+    finally:
+        drop_database(postgres_admin_url, url)
+
+
+def prepare(server: str, settings: Settings) -> dict[str, str]:
+    """Create the database's tables before workers race to; the service's keys per client role."""
+    if server == "plain":
+        plain_items(settings).close()
+    if server != "nm-workflow":
+        return {role: "unused" for role in ACTORS}
+    store = EventStore(settings)
+    try:
+        keys = KeyService(store)
+        return {
+            role: keys.create(actor, [kind], department, issued_by="bench")
+            for role, (actor, kind, department) in ACTORS.items()
+        }
+    finally:
+        store.close()
+
+
+@contextmanager
+def serving(
+    server: str, workers: int, settings: Settings, place: Path
+) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """Serve `server` ("trivial", "plain", "nm-workflow") on a free port: (port, server process)."""
+    port = free_port()
+    if server == "nm-workflow":
+        command = [str(Path(sys.executable).with_name("nm-workflow")), "serve"]
+    else:
+        command = [sys.executable, "-m", "bench.serve", server]
+    command += ["--port", str(port), "--workers", str(workers)]
+    env = {"NM_DATA_DIR": str(settings.data_dir), "PYTHONPATH": str(ROOT)}
+    if settings.database_url:
+        env["NM_DATABASE_URL"] = settings.database_url
+    place.mkdir(parents=True, exist_ok=True)
+    with running_server(command, port, place / "server.log", env) as process:
+        yield port, process
+
+
+def drive(
+    port: int, clients: int, sizes: Sizes, keys: dict[str, str], service: Settings | None
+) -> dict[str, Any]:
+    """Run the load process against the server at `port`; with `service`, its projections' lag too."""
+    options = {
+        "port": port,
+        "clients": clients,
+        "warmup": sizes.warmup,
+        "seconds": sizes.seconds,
+        "keys": keys,
+    }
+    load = subprocess.Popen(
+        [sys.executable, "-m", "bench.client", json.dumps(options)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    lag = _LagProbe(service, sizes.warmup, sizes.seconds) if service else None
+    output, _ = load.communicate()
+    if load.returncode != 0:
+        raise RuntimeError(f"The load process failed ({load.returncode}).")
+    figures: dict[str, Any] = json.loads(output)
+    if lag is not None:
+        figures |= lag.finish()
+    return figures
+
+
+class _LagProbe:
+    """Samples the projections' largest lag during the measured window, then times the catch-up."""
+
+    def __init__(self, settings: Settings, warmup: float, seconds: float) -> None:
+        self.read_model = ReadModel(settings)
+        self.samples: list[int] = []
+        self.stop = threading.Event()
+        self.window = (time.monotonic() + warmup, time.monotonic() + warmup + seconds)
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+
+    def _lag(self) -> int:
+        return max(row.lag for row in self.read_model.status())
+
+    def _sample(self) -> None:
+        while not self.stop.wait(0.25):
+            if self.window[0] <= time.monotonic() <= self.window[1]:
+                self.samples.append(self._lag())
+
+    def finish(self) -> dict[str, Any]:
+        """Called when the load has stopped: lag figures, the catch-up time in seconds."""
+        self.stop.set()
+        self.thread.join()
+        started = time.monotonic()
+        try:
+            while (lag := self._lag()) > 0 and time.monotonic() - started < CATCH_UP_LIMIT:
+                time.sleep(0.02)
+        finally:
+            self.read_model.close()
+        return {
+            "lag_max_events": max(self.samples, default=0),
+            "lag_mean_events": sum(self.samples) / len(self.samples) if self.samples else 0.0,
+            "catch_up_seconds": time.monotonic() - started if lag == 0 else None,
+        }

@@ -1,0 +1,1 @@
+"""Support shared by the test suite and the benchmarks: throwaway servers and processes."""

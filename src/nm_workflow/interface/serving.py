@@ -1,0 +1,56 @@
+"""Serving the ASGI app with uvicorn on a listening socket we bind ourselves.
+
+Why not `uvicorn.run(workers=N)`: with several workers uvicorn binds the socket
+as `socket.socket(family)`, whose protocol is 0, and asyncio sets TCP_NODELAY
+only on accepted sockets whose protocol is IPPROTO_TCP. Without it Nagle's
+algorithm holds a response's last small segment until the client's delayed ACK:
+about 40 ms per keep-alive request (uvicorn issue 3149). Binding the socket here
+with IPPROTO_TCP (and TCP_NODELAY on the listener, which Linux copies to accepted
+sockets) gives every worker's connections TCP_NODELAY; one code path serves one
+worker or several.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import uvicorn
+from uvicorn.supervisors import Multiprocess
+
+STARTUP_FAILURE = 3  # uvicorn's own exit status when it cannot start
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to (host, port), inheritable by worker processes, TCP_NODELAY on.
+
+    Exits with a one-line message (not a traceback) when the address cannot be bound,
+    e.g. the port is in use.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise SystemExit(f"Cannot listen on {host}:{port}: {error.strerror}.") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(app: str, *, host: str, port: int, workers: int, log_level: str = "info", **options: Any) -> None:
+    """Serve the app factory at import path `app` ("module:function") until interrupted.
+
+    `workers` > 1 runs uvicorn's process supervisor over the one socket bound here; `options`
+    are further `uvicorn.Config` settings (e.g. the HTTP protocol class).
+    """
+    config = uvicorn.Config(
+        app, factory=True, host=host, port=port, workers=workers, log_level=log_level, **options
+    )
+    sock = listening_socket(host, port)
+    if workers > 1:
+        Multiprocess(config, sockets=[sock]).run()
+    else:
+        uvicorn.Server(config).run(sockets=[sock])
