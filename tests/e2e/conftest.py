@@ -39,7 +39,7 @@ def api(app_factory: Callable[..., Api]) -> Api:
 
 
 @pytest.fixture
-def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+def cli_settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """The environment a `nm-workflow` command run by the test reads: the test's database."""
     monkeypatch.setenv("NM_DATA_DIR", str(settings.data_dir))
     if settings.database_url:

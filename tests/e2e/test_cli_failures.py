@@ -21,7 +21,8 @@ from nm_workflow.application.settings import Settings
 CLI = str(Path(sys.executable).parent / "nm-workflow")
 NAMES = (
     "item_status, review_queue, publication_log, item_metrics, audit_trail, interaction_queue,"
-    " interaction_log, channel_growth, feedback_log, quarterly_evaluation, evaluation_status"
+    " interaction_log, channel_growth, feedback_log, quarterly_evaluation, evaluation_status,"
+    " policy_versions, compliance_findings"
 )
 
 

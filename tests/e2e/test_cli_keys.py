@@ -17,7 +17,7 @@ from nm_workflow.interface.cli import app
 runner = CliRunner()
 
 
-def test_a_created_key_is_printed_once_and_acts_as_its_actor(cli_env: Settings) -> None:
+def test_a_created_key_is_printed_once_and_acts_as_its_actor(cli_settings: Settings) -> None:
     created = runner.invoke(
         app,
         [
@@ -35,7 +35,7 @@ def test_a_created_key_is_printed_once_and_acts_as_its_actor(cli_env: Settings) 
     )
     assert created.exit_code == 0, created.output
     token = created.output.strip()
-    store = EventStore(cli_env)
+    store = EventStore(cli_settings)
     try:
         actor = KeyService(store).authenticate(token)
     finally:
@@ -50,7 +50,7 @@ def test_a_created_key_is_printed_once_and_acts_as_its_actor(cli_env: Settings) 
     assert token.rsplit("_", 1)[1] not in listed.output  # never the secret
 
 
-def test_a_revoked_key_stops_working(cli_env: Settings) -> None:
+def test_a_revoked_key_stops_working(cli_settings: Settings) -> None:
     token = runner.invoke(
         app, ["keys", "create", "--actor", "a", "--role", "editor", "--department", "marketing"]
     ).output.strip()
@@ -59,7 +59,7 @@ def test_a_revoked_key_stops_working(cli_env: Settings) -> None:
     assert revoked.exit_code == 0, revoked.output
     again = runner.invoke(app, ["keys", "revoke", key_id])
     assert (again.exit_code, again.output.strip()) == (0, f"{key_id} was already revoked")
-    store = EventStore(cli_env)
+    store = EventStore(cli_settings)
     try:
         with pytest.raises(AuthenticationFailed):
             KeyService(store).authenticate(token)
@@ -68,7 +68,7 @@ def test_a_revoked_key_stops_working(cli_env: Settings) -> None:
         store.close()
 
 
-def test_bad_arguments_are_refused_with_a_message(cli_env: Settings) -> None:
+def test_bad_arguments_are_refused_with_a_message(cli_settings: Settings) -> None:
     wrong_role = runner.invoke(app, ["keys", "create", "--actor", "a", "--role", "boss", "--department", "x"])
     assert wrong_role.exit_code != 0
     assert "boss" in wrong_role.output

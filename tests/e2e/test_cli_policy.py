@@ -35,7 +35,7 @@ def propose_version_2(settings: Settings) -> None:
         store.close()
 
 
-def test_show_prints_the_version_in_force_with_its_rules_and_lexicon(cli_env: Settings) -> None:
+def test_show_prints_the_version_in_force_with_its_rules_and_lexicon(cli_settings: Settings) -> None:
     shown = runner.invoke(app, ["policy", "show"])
     assert shown.exit_code == 0, shown.output
     assert "1 (seed)" in shown.output
@@ -44,9 +44,9 @@ def test_show_prints_the_version_in_force_with_its_rules_and_lexicon(cli_env: Se
     assert "Ch. 8" in shown.output
 
 
-def test_diff_names_each_changed_rule_and_lexicon_term(cli_env: Settings) -> None:
+def test_diff_names_each_changed_rule_and_lexicon_term(cli_settings: Settings) -> None:
     runner.invoke(app, ["policy", "show"])  # records the seed
-    propose_version_2(cli_env)
+    propose_version_2(cli_settings)
     shown = runner.invoke(app, ["policy", "show", "2"])
     assert "2 (proposed)" in shown.output
     diff = runner.invoke(app, ["policy", "diff", "1", "2"])
@@ -60,7 +60,7 @@ def test_diff_names_each_changed_rule_and_lexicon_term(cli_env: Settings) -> Non
     assert "same rules" in same.output
 
 
-def test_an_unknown_version_is_one_clear_line(cli_env: Settings) -> None:
+def test_an_unknown_version_is_one_clear_line(cli_settings: Settings) -> None:
     result = runner.invoke(app, ["policy", "show", "7"])
     assert result.exit_code == 2  # a bad argument (docs/operators.md)
     assert "no version 7" in result.output

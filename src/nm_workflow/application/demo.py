@@ -33,7 +33,7 @@ from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
 from nm_workflow.domain.errors import InvalidPeriod
 from nm_workflow.domain.periods import Period, quarter
-from nm_workflow.domain.roles import Role, Stage
+from nm_workflow.domain.roles import SEED_CHAIN, Role, Stage
 
 DEPARTMENTS = ("marketing", "product", "customer_service")
 PLATFORMS = ("wechat", "weibo", "douyin", "xiaohongshu", "bilibili")
@@ -172,8 +172,9 @@ class DemoQuarter:
         marketer = _actor(f"mia-{department}", Role.MARKETING, department)
         yield self._later(hours=(1, 4))
         self._items.request_review(marketer, item_id, None)
-        refused_at = self.rng.choice(list(Stage)) if refuse else None
-        for stage in Stage:
+        # The demo runs under the seed policy: its chain is the seed chain.
+        refused_at = self.rng.choice(SEED_CHAIN) if refuse else None
+        for stage in SEED_CHAIN:
             if stop and stage is Stage.LEGAL:
                 return  # waiting for legal
             yield self._later(hours=(1, 72) if self.rng.random() < 0.2 else (1, 30))

@@ -16,6 +16,7 @@ from typing import Any, TypedDict
 from eventsourcing.utils import get_topic
 
 from nm_workflow.domain.content_item import ContentItem
+from nm_workflow.domain.review import next_stage, recorded_chain
 from nm_workflow.domain.roles import Stage
 
 
@@ -32,11 +33,15 @@ class ItemFacts(TypedDict):
     """platform -> published_at (the time the command reported)."""
     metrics: dict[str, dict[str, list[Any]]]
     """platform -> counter -> [observed_at, total] of the latest observation reporting it."""
+    chain: list[str]
+    """The review chain of the item's latest review request, as recorded (the policy's, ADR 0017)."""
+    stage_hours: dict[str, int]
+    """stage -> hours that stage may take, as recorded with the latest review request."""
     waiting: list[str] | None
     """[stage, since] of the review stage the item waits at, if any."""
-    reviews: list[list[str]]
-    """[stage, since, decided_at, outcome] of every decided review stage; outcome 'approved' or
-    'changes_requested'."""
+    reviews: list[list[Any]]
+    """[stage, since, decided_at, outcome, hours allowed or None] of every decided review stage;
+    outcome 'approved' or 'changes_requested'."""
     changes: dict[str, int]
     """stage -> number of ChangesRequested."""
     first_pass: bool | None
@@ -57,6 +62,8 @@ def _planned(e: Any) -> ItemFacts:
         closed=None,
         publications={},
         metrics={},
+        chain=recorded_chain(None),
+        stage_hours={},
         waiting=None,
         reviews=[],
         changes={},
@@ -68,24 +75,27 @@ def _close_wait(facts: ItemFacts, e: Any, outcome: str | None) -> None:
     """End the open wait; decided ones (approved, changes requested) are kept for the figures."""
     if facts["waiting"] is not None and outcome is not None:
         stage, since = facts["waiting"]
-        facts["reviews"].append([stage, since, _iso(e.timestamp), outcome])
+        facts["reviews"].append([stage, since, _iso(e.timestamp), outcome, facts["stage_hours"].get(stage)])
     facts["waiting"] = None
 
 
 def _review_requested(facts: ItemFacts, e: Any) -> None:
     _close_wait(facts, e, None)
+    # Reviews requested before the policy was versioned record no chain: the seed policy's.
+    facts["chain"] = recorded_chain(getattr(e, "chain", None))
+    facts["stage_hours"] = dict(getattr(e, "stage_hours", None) or {})
     facts["waiting"] = [e.stage, _iso(e.timestamp)]
 
 
-def _approved(following: Stage | None) -> Callable[[ItemFacts, Any], None]:
-    def apply(facts: ItemFacts, e: Any) -> None:
-        _close_wait(facts, e, "approved")
-        if following is not None:
-            facts["waiting"] = [following.value, _iso(e.timestamp)]
-        elif facts["first_pass"] is None:
-            facts["first_pass"] = True
-
-    return apply
+def _approved(facts: ItemFacts, e: Any) -> None:
+    """An approval at the stage waited at; the next stage of the item's own chain follows, if any."""
+    stage = None if facts["waiting"] is None else facts["waiting"][0]
+    _close_wait(facts, e, "approved")
+    following = None if stage is None else next_stage(facts["chain"], Stage(stage))
+    if following is not None:
+        facts["waiting"] = [following.value, _iso(e.timestamp)]
+    elif facts["first_pass"] is None:
+        facts["first_pass"] = True
 
 
 def _changes_requested(facts: ItemFacts, e: Any) -> None:
@@ -124,9 +134,10 @@ def _closed(state: str) -> Callable[[ItemFacts, Any], None]:
 _FOLDS: dict[str, Callable[[ItemFacts, Any], None]] = {
     "Drafted": _superseded,
     "ReviewRequested": _review_requested,
-    "EditoriallyApproved": _approved(Stage.DEPARTMENT_HEAD),
-    "DepartmentHeadApproved": _approved(Stage.LEGAL),
-    "LegallyApproved": _approved(None),
+    "EditoriallyApproved": _approved,
+    "DepartmentHeadApproved": _approved,
+    "LegallyApproved": _approved,
+    "ManagementApproved": _approved,
     "ChangesRequested": _changes_requested,
     "Published": _published,
     "MetricsRecorded": _metrics_recorded,

@@ -104,14 +104,19 @@ def _share(hits: int, total: int) -> float | None:
     return hits / total if total else None
 
 
-def _decided(cell: Cell, stage: str | None = None) -> list[list[str]]:
+def _decided(cell: Cell, stage: str | None = None) -> list[list[Any]]:
     return [r for item in cell.items for r in item["reviews"] if stage is None or r[0] == stage]
 
 
 def _within_deadline(cell: Cell) -> float | None:
     decided = _decided(cell)
-    limit = cell.parameters.review_stage_hours
-    return _share(sum(_hours(r[1], r[2]) <= limit for r in decided), len(decided))
+    # Each stage's own limit, as recorded with its review request; the setting for older records.
+    default = cell.parameters.review_stage_hours
+    return _share(sum(_hours(r[1], r[2]) <= _limit(r, default) for r in decided), len(decided))
+
+
+def _limit(review: list[Any], default: int) -> int:
+    return int(review[4]) if len(review) > 4 and review[4] is not None else default
 
 
 def _total(publication: Publication, counter: str) -> int | None:
@@ -201,8 +206,8 @@ FIGURES: tuple[Figure, ...] = (
            lambda cell: _p90(_plan_to_publish(cell))),
     *(_review_median(stage) for stage in Stage),
     Figure("reviews_within_deadline_share", "share 0-1",
-           "decided review stages with (decided_at - waiting_since) <= review_stage_hours / decided stages",
-           "ReviewRequested, the three approvals, ChangesRequested", _within_deadline),
+           "decided review stages with (decided_at - waiting_since) <= the stage's hours / decided stages",
+           "ReviewRequested, the approvals, ChangesRequested", _within_deadline),
     Figure("first_pass_approval_rate", "share 0-1",
            "items fully approved before any change request / items fully approved or sent back",
            "LegallyApproved, ChangesRequested", _first_pass),
