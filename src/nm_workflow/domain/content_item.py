@@ -5,11 +5,11 @@ domain/review.py) -> approved -> published; changes requested sends it back to d
 cancelled are final. Public methods check the rules, then trigger one event;
 the private `@event` methods only record what happened.
 
-Every command checks in one order, so that the first rule broken is the one
-reported (docs/errors.md, "Order of checks"): 1. the item is closed; 2. it is
-(not) published; 3. its state and review stage; 4. who decides (segregation of
-duties); 5. the arguments against the item's data (platform, revision, hash,
-times, counters).
+The rules live beside it, by concern, as functions that change nothing: the
+order of checks on the item (domain/item_guards.py), review and compliance
+(domain/review.py), publication (domain/publication.py), metrics
+(domain/observations.py). The `@event` methods stay on this class: stored
+events name it in their topics (`nm_workflow.domain.content_item:ContentItem.Drafted`).
 """
 
 from __future__ import annotations
@@ -20,39 +20,15 @@ from typing import Any
 
 from eventsourcing.domain import event
 
+from nm_workflow.domain import item_guards
 from nm_workflow.domain.compliance import CHECKED_FIELDS, Finding, Matcher
-from nm_workflow.domain.content import (
-    ItemState,
-    Publication,
-    Revision,
-    as_utc,
-    check_counters,
-    check_platforms,
-    content_hash,
-)
-from nm_workflow.domain.errors import (
-    AlreadyPublished,
-    ConflictingObservation,
-    ContentHashMismatch,
-    InvalidTransition,
-    ItemClosed,
-    NoDraft,
-    NotApproved,
-    NotInReview,
-    NotPublished,
-    ObservedBeforePublication,
-    PlatformNotPlanned,
-    PublishedBeforeApproval,
-    RepeatedApproval,
-    RuleViolation,
-    SelfApproval,
-    StaleRevision,
-    WrongStage,
-)
+from nm_workflow.domain.content import ItemState, Publication, Revision, check_platforms, content_hash
 from nm_workflow.domain.metadata import WorkflowAggregate
+from nm_workflow.domain.observations import check_observation, find_corrections, is_repeat
+from nm_workflow.domain.publication import check_publication, check_schedule
 from nm_workflow.domain.review import (
     ReviewTerms,
-    check_acknowledged,
+    check_acknowledgement,
     check_justified,
     next_stage,
     recorded_chain,
@@ -122,7 +98,7 @@ class ContentItem(WorkflowAggregate):
         lexicon: Matcher | None = None,
     ) -> None:
         """A new revision, checked against `lexicon` (the policy in force's; None: not checked)."""
-        self._require_unpublished("draft a new revision")
+        item_guards.require_unpublished(self, "draft a new revision")
         text = dict(zip(CHECKED_FIELDS, (title, body, source_notes), strict=True))
         self._drafted(
             revision=len(self.revisions) + 1,
@@ -144,12 +120,8 @@ class ContentItem(WorkflowAggregate):
         justifications: Mapping[str, str] | None = None,
     ) -> None:
         """Send the current revision to review under `terms` (the policy in force's)."""
-        self._require_unpublished("request a review")
-        if not self.revisions:
-            raise NoDraft("Draft a revision before requesting a review.")
-        if self.state is not ItemState.DRAFTING:
-            raise InvalidTransition(f"The item is {self.state}; only a draft can be sent to review.")
-        number = self._check_revision(revision, None)
+        item_guards.require_draft(self)
+        number = item_guards.check_revision(self, revision, None)
         check_justified(self.current_revision["findings"], justifications or {})
         terms = terms or ReviewTerms()
         chain = terms.chain_for(self.format, self.platforms)
@@ -172,24 +144,17 @@ class ContentItem(WorkflowAggregate):
         acknowledged_findings: Sequence[str] = (),
     ) -> None:
         """Approve at the current stage; legal acknowledges every finding of the revision by id."""
-        self._require_review_at(stage)
-        if any(r["author_id"] == reviewer_id for r in self.revisions):
-            raise SelfApproval(f"{reviewer_id} authored a revision of this item and may not approve it.")
-        if reviewer_id in self.approvals.values():
-            raise RepeatedApproval(
-                f"{reviewer_id} already approved another stage of revision {self.current_revision['number']}."
-            )
-        number = self._check_revision(revision, content_hash)
+        item_guards.require_review_at(self, stage)
+        item_guards.check_reviewer(self, reviewer_id)
+        number = item_guards.check_revision(self, revision, content_hash)
+        check_acknowledgement(stage, self.current_revision["findings"], acknowledged_findings)
         approved_hash = self.current_revision["content_hash"]
         if stage is Stage.LEGAL:
-            check_acknowledged(self.current_revision["findings"], acknowledged_findings)
             self._legally_approved(
                 revision=number, content_hash=approved_hash, reviewer_id=reviewer_id,
                 acknowledged_findings=list(acknowledged_findings),
             )  # fmt: skip
             return
-        if acknowledged_findings:
-            raise RuleViolation("Findings are acknowledged by legal, at the legal stage.")
         approved = {
             Stage.EDITOR: self._editorially_approved,
             Stage.DEPARTMENT_HEAD: self._department_head_approved,
@@ -198,15 +163,10 @@ class ContentItem(WorkflowAggregate):
         approved(revision=number, content_hash=approved_hash, reviewer_id=reviewer_id)
 
     def request_changes(
-        self,
-        *,
-        stage: Stage,
-        revision: int | None,
-        reasons: list[str],
-        reviewer_id: str,
+        self, *, stage: Stage, revision: int | None, reasons: list[str], reviewer_id: str
     ) -> None:
-        self._require_review_at(stage)
-        number = self._check_revision(revision, None)
+        item_guards.require_review_at(self, stage)
+        number = item_guards.check_revision(self, revision, None)
         self._changes_requested(
             stage=stage.value, revision=number, reasons=list(reasons), reviewer_id=reviewer_id
         )
@@ -218,9 +178,8 @@ class ContentItem(WorkflowAggregate):
 
         A new draft voids every schedule, as it voids the approvals.
         """
-        self._require_publishable(platform)
-        at = as_utc(at, "scheduled time")
-        now.check_planned(at, "scheduled time")
+        item_guards.require_publishable(self, platform)
+        at = check_schedule(at, now)
         self._scheduled(platform=platform, at=at, revision=self.approved_revision)
 
     def publish(
@@ -235,20 +194,10 @@ class ContentItem(WorkflowAggregate):
         now: Now,
     ) -> None:
         """Ch. 5.4: publish the approved revision, at a time after its approval and not in the future."""
-        self._require_publishable(platform)
-        published_at = as_utc(published_at, "publication time")
-        if revision != self.approved_revision:
-            raise StaleRevision(
-                f"Only revision {self.approved_revision}, the approved one, may be published."
-            )
-        if content_hash != self.current_revision["content_hash"]:
-            raise ContentHashMismatch("The published content differs from the approved revision.")
-        if self.approved_at is not None and published_at < self.approved_at:
-            raise PublishedBeforeApproval(
-                f"The publication time {published_at.isoformat()} is before revision {revision} was "
-                f"approved, at {self.approved_at.isoformat()}."
-            )
-        now.check_happened(published_at, "publication time")
+        item_guards.require_publishable(self, platform)
+        published_at = check_publication(
+            self, published_at=published_at, revision=revision, content_hash=content_hash, now=now
+        )
         self._published(
             platform=platform,
             published_at=published_at,
@@ -269,41 +218,24 @@ class ContentItem(WorkflowAggregate):
         is accepted as the platform's correction and recorded as such
         (`corrections`: counter -> the earlier total).
         """
-        if platform not in self.publications:
-            self._require_open()  # a closed item answers item-closed first (the order of checks)
-            raise NotPublished(f"The item was never published on {platform}; there is nothing to measure.")
-        observed_at = as_utc(observed_at, "observation time")
-        published_at = self.publications[platform]["published_at"]
-        if observed_at < published_at:
-            raise ObservedBeforePublication(
-                f"The observation time {observed_at.isoformat()} is before the publication on "
-                f"{platform} at {published_at.isoformat()}."
-            )
-        now.check_happened(observed_at, "observation time")
-        check_counters(counters)
-        earlier = self.observations.get(platform, {}).get(observed_at.isoformat())
-        if earlier == counters:
+        observed_at = check_observation(item_guards.published_on(self, platform), observed_at, counters, now)
+        recorded = self.observations.get(platform, {})
+        if is_repeat(recorded, platform, observed_at, counters):
             return False
-        if earlier is not None:
-            raise ConflictingObservation(
-                f"Other counters were recorded for {platform} at {observed_at.isoformat()}."
-            )
         self._metrics_recorded(
             platform=platform,
             observed_at=observed_at,
             counters=dict(counters),
-            corrections=self._corrections(platform, observed_at, counters),
+            corrections=find_corrections(recorded, observed_at, counters),
         )
         return True
 
     def withdraw(self, *, reason: str) -> None:
-        self._require_open()
-        if not self.publications:
-            raise NotPublished("Only published content can be withdrawn; cancel it instead.")
+        item_guards.require_withdrawable(self)
         self._withdrawn(reason=reason)
 
     def cancel(self, *, reason: str) -> None:
-        self._require_unpublished("cancel the item (withdraw it instead)")
+        item_guards.require_unpublished(self, "cancel the item (withdraw it instead)")
         self._cancelled(reason=reason)
 
     @property
@@ -326,51 +258,6 @@ class ContentItem(WorkflowAggregate):
     @stage.setter
     def stage(self, value: Stage | None) -> None:
         self._stage = None if value is None else value.value
-
-    # --- guards ---------------------------------------------------------------
-
-    def _require_open(self) -> None:
-        if self.state.is_final:
-            raise ItemClosed(f"The item is {self.state}; no further command applies.")
-
-    def _require_unpublished(self, action: str) -> None:
-        self._require_open()
-        if self.publications:
-            raise AlreadyPublished(f"The item has been published; cannot {action}.")
-
-    def _require_review_at(self, stage: Stage) -> None:
-        self._require_open()
-        if self.state is not ItemState.IN_REVIEW:
-            raise NotInReview(f"The item is {self.state}, not in review.")
-        if stage is not self.stage:
-            raise WrongStage(f"The review is at the {self.stage} stage, not {stage}.")
-
-    def _require_publishable(self, platform: str) -> None:
-        self._require_open()
-        if self.approved_revision is None:
-            raise NotApproved(f"The item is {self.state}; it must pass all its reviews first.")
-        if platform not in self.platforms:
-            raise PlatformNotPlanned(f"{platform} is not a planned platform ({', '.join(self.platforms)}).")
-        if platform in self.publications:
-            raise AlreadyPublished(f"The item is already published on {platform}.")
-
-    def _corrections(self, platform: str, observed_at: datetime, counters: dict[str, int]) -> dict[str, int]:
-        """Counters lower than their total in the latest earlier observation: counter -> that total."""
-        earlier: dict[str, int] = {}
-        for moment, reported in sorted(self.observations.get(platform, {}).items()):
-            if datetime.fromisoformat(moment) < observed_at:
-                earlier |= reported
-        return {
-            name: earlier[name] for name, value in sorted(counters.items()) if value < earlier.get(name, 0)
-        }
-
-    def _check_revision(self, revision: int | None, expected_hash: str | None) -> int:
-        current = self.current_revision
-        if revision is not None and revision != current["number"]:
-            raise StaleRevision(f"Revision {revision} is not the current revision {current['number']}.")
-        if expected_hash is not None and expected_hash != current["content_hash"]:
-            raise ContentHashMismatch(f"Revision {current['number']} has another content hash.")
-        return current["number"]
 
     # --- events ---------------------------------------------------------------
 

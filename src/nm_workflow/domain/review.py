@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nm_workflow.domain.compliance import Finding, Severity
-from nm_workflow.domain.errors import UnacknowledgedFindings, UnjustifiedFindings, UnknownFinding
+from nm_workflow.domain.errors import (
+    RuleViolation,
+    UnacknowledgedFindings,
+    UnjustifiedFindings,
+    UnknownFinding,
+)
 from nm_workflow.domain.roles import SEED_CHAIN, Stage
 
 SEED_STAGE_HOURS = 48
@@ -74,6 +79,14 @@ def check_acknowledged(findings: Sequence[Finding], acknowledged: Sequence[str])
         raise UnacknowledgedFindings(
             f"Legal approval must acknowledge every finding of the revision; open: {', '.join(open_)}."
         )
+
+
+def check_acknowledgement(stage: Stage, findings: Sequence[Finding], acknowledged: Sequence[str]) -> None:
+    """Legal acknowledges every finding of the revision by id; the other stages acknowledge none."""
+    if stage is Stage.LEGAL:
+        check_acknowledged(findings, acknowledged)
+    elif acknowledged:
+        raise RuleViolation("Findings are acknowledged by legal, at the legal stage.")
 
 
 def _check_known(findings: Sequence[Finding], named: Mapping[str, str] | Sequence[str]) -> None:
