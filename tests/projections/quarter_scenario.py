@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from nm_workflow.application.commands import CommandContext
 from nm_workflow.application.items import ContentItems
 from nm_workflow.application.security import Actor
-from nm_workflow.domain.roles import Role, Stage
+from nm_workflow.domain.roles import SEED_CHAIN, Role, Stage
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DEPARTMENTS = ("marketing", "产品部", "customer_service")
@@ -90,7 +90,7 @@ class QuarterDriver:
             ctx, item.id, {"title": "标题", "body": "正文", "asset_links": [], "source_notes": "s"}
         )
         self.items.request_review(ctx, item.id, None)
-        for stage in Stage:
+        for stage in SEED_CHAIN:  # the default policy's chain
             since = self.clock.now
             decided = self.clock.advance(self.rng.choice([2, 20, 47.5, 50, 70]))
             reviewer = who(f"{stage.value}-1", stage.reviewer_role, item.department)
@@ -145,7 +145,7 @@ class QuarterDriver:
             if path == 0:
                 self.close(item, "cancelled")
                 continue
-            refuse = self.rng.choice([None, None, *Stage])
+            refuse = self.rng.choice([None, None, *SEED_CHAIN])
             if not self.review(item, refuse_at=refuse):
                 if path == 1:
                     self.close(item, "cancelled")

@@ -15,6 +15,7 @@ from typing import Any, TypedDict
 
 from eventsourcing.utils import get_topic
 
+from nm_workflow.application import supervision_facts
 from nm_workflow.domain.content_item import ContentItem
 from nm_workflow.domain.roles import Stage
 
@@ -135,13 +136,19 @@ _FOLDS: dict[str, Callable[[ItemFacts, Any], None]] = {
 }
 EVENT_NAMES: tuple[str, ...] = ("Planned", *_FOLDS)
 """The ContentItem events the figures are computed from."""
-TOPICS: tuple[str, ...] = tuple(sorted(get_topic(getattr(ContentItem, name)) for name in EVENT_NAMES))
+TOPICS: tuple[str, ...] = tuple(
+    sorted([*(get_topic(getattr(ContentItem, name)) for name in EVENT_NAMES), *supervision_facts.TOPICS])
+)
+"""Every event the figures are computed from: content items', interactions', channel accounts', feedback's."""
 
 
-def fold(facts: dict[str, ItemFacts], event: Any) -> str | None:
-    """Apply one ContentItem event to the facts of its item; the item id, or None if not relevant."""
+def fold(facts: dict[str, Any], event: Any) -> str | None:
+    """Apply one event to the facts of its aggregate (an item's: ItemFacts; the others':
+    nm_workflow.application.supervision_facts); the aggregate's id, or None if not relevant."""
     name = type(event).__name__
-    if not isinstance(event, ContentItem.Event) or name not in EVENT_NAMES:
+    if not isinstance(event, ContentItem.Event):
+        return supervision_facts.fold(facts, event)
+    if name not in EVENT_NAMES:
         return None
     item_id = str(event.originator_id)
     if name == "Planned":
@@ -151,9 +158,9 @@ def fold(facts: dict[str, ItemFacts], event: Any) -> str | None:
     return item_id
 
 
-def fold_all(events: Iterable[Any]) -> dict[str, ItemFacts]:
-    """The facts of every item, from events in log order."""
-    facts: dict[str, ItemFacts] = {}
+def fold_all(events: Iterable[Any]) -> dict[str, Any]:
+    """The facts of every aggregate the figures count, from events in log order."""
+    facts: dict[str, Any] = {}
     for event in events:
         fold(facts, event)
     return facts
