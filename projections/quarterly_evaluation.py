@@ -9,8 +9,9 @@ counts in are nm_workflow.application.figures and figure_rows; quarters follow t
 company_time_zone setting (a change of it needs a rebuild).
 
 Bookkeeping (not part of the documented contract): `quarterly_evaluation_item`
-holds each item's facts (JSON), `quarterly_evaluation_member` the quarters each
-item counts in. A batch folds its events into the facts of the items it
+holds the facts (JSON) of each item, interaction, channel account and feedback
+by aggregate id (column `item_id`), `quarterly_evaluation_member` the quarters
+each counts in. A batch folds its events into the facts of the items it
 touches, then recomputes every row those items counted or count in, once per
 batch, from the facts of the quarter's items.
 """
@@ -20,13 +21,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from nm_workflow.application.facts import EVENT_NAMES, ItemFacts, fold
+from nm_workflow.application.facts import TOPICS, fold
 from nm_workflow.application.figure_rows import ALL, cells_touched, row
 from nm_workflow.application.figures import FIGURES, Parameters
 from nm_workflow.application.store import translated_errors
-from nm_workflow.domain.content_item import ContentItem
 from nm_workflow.domain.periods import quarter, quarter_of
-from projections.base import Projection, Recorded, topic
+from projections.base import Projection, Recorded
 from projections.schema import Table, col
 from projections.sql import Tx
 
@@ -60,7 +60,7 @@ class QuarterlyEvaluation(Projection):
 
     @property
     def topics(self) -> tuple[str, ...]:
-        return tuple(sorted(topic(ContentItem, name) for name in EVENT_NAMES))
+        return TOPICS
 
     @property
     def parameters(self) -> Parameters:
@@ -80,15 +80,15 @@ class QuarterlyEvaluation(Projection):
         for q in sorted({k[0] for k in dirty}):
             self._recompute(tx, q, sorted(k for k in dirty if k[0] == q))
 
-    def _keys(self, item: ItemFacts) -> set[Key]:
+    def _keys(self, item: dict[str, Any]) -> set[Key]:
         """Every row the item counts in, roll-ups included."""
         touched = {(quarter_of(day), d, p) for day, d, p in cells_touched(item, self.parameters.zone)}
         return {(q, d2, p2) for q, d, p in touched for d2 in (d, ALL) for p2 in (p, ALL)}
 
     @staticmethod
-    def _load(tx: Tx, ids: Sequence[str]) -> dict[str, ItemFacts]:
+    def _load(tx: Tx, ids: Sequence[str]) -> dict[str, Any]:
         """The stored facts of the items `ids` (those known), a few hundred ids per statement."""
-        facts: dict[str, ItemFacts] = {}
+        facts: dict[str, Any] = {}
         for start in range(0, len(ids), _IDS_PER_STATEMENT):
             params = {f"id{n}": item_id for n, item_id in enumerate(ids[start : start + _IDS_PER_STATEMENT])}
             found = tx.all(
@@ -100,8 +100,10 @@ class QuarterlyEvaluation(Projection):
         return facts
 
     @staticmethod
-    def _save(tx: Tx, item_id: str, item: ItemFacts, old: set[str], new: set[str], *, known: bool) -> None:
-        """The item's facts, and the quarters it counts in."""
+    def _save(
+        tx: Tx, item_id: str, item: dict[str, Any], old: set[str], new: set[str], *, known: bool
+    ) -> None:
+        """The facts of an item (or interaction, account, feedback), and the quarters it counts in."""
         params = {"id": item_id, "facts": tx.dialect.json(item)}
         if known:
             tx.execute("UPDATE {quarterly_evaluation_item} SET facts = :facts WHERE item_id = :id", params)

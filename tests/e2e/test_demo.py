@@ -12,16 +12,18 @@ from zoneinfo import ZoneInfo
 
 from typer.testing import CliRunner
 
+from nm_workflow.application.settings import Settings
 from nm_workflow.interface.cli import app
 from tests.e2e.api import PLANNED_DATE, Api
 
 KEY_LINE = re.compile(r"^\s+([a-z_]+)\s+(nmk_\S+)$")
+AGGREGATES = ("ContentItem", "Evaluation", "Interaction", "ChannelAccount", "Feedback")
 
 
 def test_the_demo_fills_an_empty_store_and_every_read_answers_with_data(
-    cli_env: CliRunner, app_factory: Callable[..., Api]
+    cli_env: Settings, app_factory: Callable[..., Api]
 ) -> None:
-    result = cli_env.invoke(app, ["demo", "--items", "14", "--seed", "5", "--quarter", "2026Q3"])
+    result = CliRunner().invoke(app, ["demo", "--items", "14", "--seed", "5", "--quarter", "2026Q3"])
     assert result.exit_code == 0, result.output
     keys = {m[1]: m[2] for line in result.output.splitlines() if (m := KEY_LINE.match(line))}
     assert set(keys) >= {
@@ -35,7 +37,7 @@ def test_the_demo_fills_an_empty_store_and_every_read_answers_with_data(
     }
     evaluation_id = re.search(r"signed-off evaluation: (\S+)", result.output)[1]  # type: ignore[index]
 
-    refused = cli_env.invoke(app, ["demo", "--items", "1"])
+    refused = CliRunner().invoke(app, ["demo", "--items", "1"])
     assert refused.exit_code == 1
     assert "already holds" in refused.output
 
@@ -66,13 +68,23 @@ def test_the_demo_fills_an_empty_store_and_every_read_answers_with_data(
     total = report["rows"][0]
     assert (total["department"], total["platform"], total["items_planned"]) == ("*", "*", 14)
     assert total["reach"] > 0
+    supervision = (
+        "interactions_received", "interactions_answered_in_time_share", "first_response_median_hours",
+        "interactions_negative_share", "escalations_opened", "escalations_closed_in_time_share",
+        "follower_growth", "feedback_received", "feedback_closed",
+    )  # fmt: skip
+    assert all(total[name] is not None for name in supervision), {n: total[n] for n in supervision}
+    # Some late: the demo shows what the supervision figures are for.
+    assert 0 < total["interactions_answered_in_time_share"] < 1
+    assert total["escalations_opened"] > 0
+    assert {r["platform"] for r in report["rows"] if r["interactions_received"]} >= {"wechat", "bilibili"}
     evaluation = read(f"/evaluations/{evaluation_id}", auditor).json()  # type: ignore[attr-defined]
     assert evaluation["sign_off"]["figures"] == [
         {k: v for k, v in r.items() if k != "quarter"} for r in report["rows"]
     ]
     assert read(f"/evaluations/{evaluation_id}/drift", auditor).json()["differences"] == []  # type: ignore[attr-defined]
 
-    reproduced = cli_env.invoke(app, ["reports", "reproduce", evaluation_id])
+    reproduced = CliRunner().invoke(app, ["reports", "reproduce", evaluation_id])
     assert reproduced.exit_code == 0, reproduced.output
     assert "Reproduced" in reproduced.output
 
@@ -87,7 +99,7 @@ def _the_events_happen_in_the_quarter_in_the_order_the_commands_say(
     events, cursor = [], ""
     while cursor is not None:
         page = read(f"/audit-trail?limit=500{cursor}", auditor).json()
-        events += [e for e in page["items"] if e["aggregate_type"] in ("ContentItem", "Evaluation")]
+        events += [e for e in page["items"] if e["aggregate_type"] in AGGREGATES]
         cursor = page["next_cursor"] and f"&cursor={page['next_cursor']}"
     moments = [datetime.fromisoformat(e["occurred_at"]) for e in events]
     assert moments == sorted(moments)
@@ -105,7 +117,7 @@ def _the_events_happen_in_the_quarter_in_the_order_the_commands_say(
 
 
 def test_the_quarterly_report_as_csv_round_trips_chinese_text(
-    cli_env: CliRunner, app_factory: Callable[..., Api], tmp_path: object
+    cli_env: Settings, app_factory: Callable[..., Api], tmp_path: object
 ) -> None:
     api = app_factory()
     marketer = api.key("mia", "marketing", "市场部")
@@ -127,9 +139,9 @@ def test_the_quarterly_report_as_csv_round_trips_chinese_text(
     assert [(r["department"], r["platform"], r["items_planned"]) for r in rows] == [
         ("*", "*", "1"), ("*", "wechat", "1"), ("市场部", "*", "1"), ("市场部", "wechat", "1"),
     ]  # fmt: skip
-    assert rows[0]["follower_growth"] == ""  # not recorded yet: NULL is an empty field
+    assert rows[0]["follower_growth"] == ""  # no followers observed: NULL is an empty field
 
-    written = cli_env.invoke(app, ["reports", "quarterly", label, "--csv", f"{tmp_path}/q3.csv"])
+    written = CliRunner().invoke(app, ["reports", "quarterly", label, "--csv", f"{tmp_path}/q3.csv"])
     assert written.exit_code == 0, written.output
     with open(f"{tmp_path}/q3.csv", encoding="utf-8-sig", newline="") as file:
         assert [r["department"] for r in csv.DictReader(file)] == ["*", "*", "市场部", "市场部"]

@@ -27,7 +27,7 @@ DEPARTMENTS = ("marketing", "产品部", "customer_service")
 PLATFORMS = ("wechat", "weibo", "douyin", "xiaohongshu")
 DEADLINE_HOURS = 48
 PENDING = (
-    "compliance_findings_per_revision", "follower_growth", "interactions_received",
+    "follower_growth", "interactions_received",
     "interactions_answered_in_time_share", "first_response_median_hours", "interactions_negative_share",
     "escalations_opened", "escalations_closed_in_time_share", "feedback_received", "feedback_closed",
 )  # fmt: skip
@@ -57,6 +57,8 @@ class Sent:
     closed: str | None = None
     reviews: list[tuple[str, datetime, datetime, str]] = field(default_factory=list)
     first_pass: bool | None = None
+    revisions: int = 0
+    findings: int = 0
     publications: dict[str, datetime] = field(default_factory=dict)
     observations: dict[str, list[tuple[datetime, dict[str, int]]]] = field(default_factory=dict)
 
@@ -86,10 +88,15 @@ class QuarterDriver:
         """Draft, send to review and decide each stage after a random wait; False if sent back."""
         self.clock.advance(1)
         ctx = who("mia", Role.MARKETING, item.department)
-        self.items.draft(
-            ctx, item.id, {"title": "标题", "body": "正文", "asset_links": [], "source_notes": "s"}
+        # Some drafts claim to be the best (最佳, an absolute term of Advertising Law art. 9): the
+        # pre-check finds it, marketing justifies it and legal acknowledges it.
+        body = "这是最佳的选择,也是最 佳的" if self.rng.random() < 0.3 else "正文"
+        draft = self.items.draft(
+            ctx, item.id, {"title": "标题", "body": body, "asset_links": [], "source_notes": "s"}
         )
-        self.items.request_review(ctx, item.id, None)
+        found = [f["id"] for f in draft.view["current_revision"]["findings"]]
+        item.revisions, item.findings = item.revisions + 1, item.findings + len(found)
+        self.items.request_review(ctx, item.id, None, dict.fromkeys(found, "quoted from an award"))
         for stage in SEED_CHAIN:
             since = self.clock.now
             decided = self.clock.advance(self.rng.choice([2, 20, 47.5, 50, 70]))
@@ -99,7 +106,10 @@ class QuarterDriver:
                 item.reviews.append((stage.value, since, decided, "changes_requested"))
                 item.first_pass = False if item.first_pass is None else item.first_pass
                 return False
-            self.items.approve(reviewer, item.id, stage, {"revision": None, "content_hash": None})
+            decision: dict[str, Any] = {"revision": None, "content_hash": None}
+            if stage is Stage.LEGAL and found:
+                decision["acknowledged_findings"] = found
+            self.items.approve(reviewer, item.id, stage, decision)
             item.reviews.append((stage.value, since, decided, "approved"))
         item.first_pass = True if item.first_pass is None else item.first_pass
         return True
@@ -194,6 +204,10 @@ def _figures(items: list[Sent], pubs: list[tuple[Sent, str, datetime]]) -> dict[
         )
     on_time = [_hours(since, done) <= DEADLINE_HOURS for _, since, done, _ in reviews]
     out["reviews_within_deadline_share"] = sum(on_time) / len(on_time) if on_time else None
+    revisions = sum(s.revisions for s in items)
+    out["compliance_findings_per_revision"] = (
+        sum(s.findings for s in items) / revisions if revisions else None
+    )
     decided = [s.first_pass for s in items if s.first_pass is not None]
     out["first_pass_approval_rate"] = sum(decided) / len(decided) if decided else None
     totals = [{c: _latest(s.observations.get(p, []), c) for c in

@@ -38,10 +38,14 @@ def channel_view(account: ChannelAccount) -> dict[str, Any]:
 
 
 class ChannelAccounts(AggregateReads[ChannelAccount]):
-    def __init__(self, store: EventStore, settings: Settings, clock: Clock = system_clock) -> None:
+    def __init__(
+        self, store: EventStore, settings: Settings, clock: Clock = system_clock, *,
+        event_clock: Clock = system_clock,
+    ) -> None:  # fmt: skip
+        """`event_clock` dates the events (see ContentItems)."""
         self._store, self._clock = store, clock
         self._skew = timedelta(seconds=settings.clock_skew_seconds)
-        self._runner = CommandRunner(store, ChannelAccount, channel_view)
+        self._runner = CommandRunner(store, ChannelAccount, channel_view, event_clock)
 
     def register(self, ctx: CommandContext, account: dict[str, Any]) -> CommandResult:
         """Register an official account; its department defaults to the caller's.

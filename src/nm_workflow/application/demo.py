@@ -3,7 +3,9 @@
 Every path an item can take (cancelled, stuck in drafting or review, sent
 back and approved, approved but not published, published on several
 platforms, measured over time with a correction, withdrawn), over several
-departments and the common platforms, then a signed-off quarterly evaluation.
+departments and the common platforms; customer interactions, channel
+followers and feedback (nm_workflow.application.demo_supervision); then a
+signed-off quarterly evaluation.
 
 The demo walks a clock through the quarter and gives it to the application
 services both as the present their checks use and as the clock that dates
@@ -25,6 +27,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from nm_workflow.application.commands import CommandContext
+from nm_workflow.application.demo_supervision import DemoSupervision
 from nm_workflow.application.evaluations import Evaluations
 from nm_workflow.application.items import ContentItems
 from nm_workflow.application.keys import KeyService
@@ -106,8 +109,7 @@ class DemoQuarter:
         """Send `items` items' steps in the order of their times, then evaluate the quarter."""
         keys = self._keys()
         waiting: list[tuple[datetime, int, Steps]] = []
-        for n in range(items):
-            steps = self._item(n)
+        for n, steps in enumerate([*(self._item(n) for n in range(items)), *self._supervision(items)]):
             heapq.heappush(waiting, (next(steps), n, steps))
         done = 0
         while waiting:
@@ -115,8 +117,8 @@ class DemoQuarter:
             self.clock.move_to(moment)
             upcoming = next(steps, None)
             if upcoming is None:
-                done += 1
-                if progress is not None:
+                done += n < items  # the progress counts items
+                if progress is not None and n < items:
                     progress(done, items)
             else:
                 heapq.heappush(waiting, (upcoming, n, steps))
@@ -233,6 +235,19 @@ class DemoQuarter:
         if stage is Stage.DEPARTMENT_HEAD:
             return _actor(f"head-{department}", Role.DEPARTMENT_HEAD, department)
         return _actor({Stage.EDITOR: "eddie", Stage.LEGAL: "lena"}[stage], stage.reviewer_role, stage.value)
+
+    def _supervision(self, items: int) -> Iterator[Steps]:
+        """Interactions (two per item, at least a dozen), an account per platform, feedback."""
+        demo = DemoSupervision(self._store, self._settings, self.clock, self.rng, DEPARTMENTS, PLATFORMS)
+        span = (self.days.last - self.days.first).days - 2  # room to answer and handle
+        for n in range(max(12, 2 * items)):
+            day = self.days.first + timedelta(days=self.rng.randint(0, max(span, 0)))
+            yield demo.interaction(n, self._at(day, hour=self.rng.uniform(7, 23)))
+        for n in range(len(PLATFORMS)):
+            yield demo.account(n, self._at(self.days.first, hour=9), self._at(self.days.last, hour=9))
+        for n in range(max(4, items // 4)):
+            day = self.days.first + timedelta(days=self.rng.randint(0, max(span, 0)))
+            yield demo.feedback_given(n, self._at(day, hour=self.rng.uniform(9, 18)))
 
     # --- keys and the evaluation ----------------------------------------------------------
 

@@ -15,6 +15,7 @@ from typing import Any, TypedDict
 
 from eventsourcing.utils import get_topic
 
+from nm_workflow.application import supervision_facts
 from nm_workflow.domain.content_item import ContentItem
 from nm_workflow.domain.review import next_stage, recorded_chain
 from nm_workflow.domain.roles import Stage
@@ -44,6 +45,11 @@ class ItemFacts(TypedDict):
     outcome 'approved' or 'changes_requested'."""
     changes: dict[str, int]
     """stage -> number of ChangesRequested."""
+    revisions: int
+    """Revisions drafted (Drafted events)."""
+    findings: int
+    """Compliance findings on those revisions, as the pre-check recorded them (0 for revisions
+    drafted before the pre-check existed)."""
     first_pass: bool | None
     """True: fully approved before any change request; False: changes were requested first."""
 
@@ -67,6 +73,8 @@ def _planned(e: Any) -> ItemFacts:
         waiting=None,
         reviews=[],
         changes={},
+        revisions=0,
+        findings=0,
         first_pass=None,
     )
 
@@ -105,8 +113,10 @@ def _changes_requested(facts: ItemFacts, e: Any) -> None:
         facts["first_pass"] = False
 
 
-def _superseded(facts: ItemFacts, e: Any) -> None:
-    _close_wait(facts, e, None)
+def _drafted(facts: ItemFacts, e: Any) -> None:
+    _close_wait(facts, e, None)  # a new revision supersedes the wait
+    facts["revisions"] += 1
+    facts["findings"] += len(getattr(e, "findings", None) or [])
 
 
 def _published(facts: ItemFacts, e: Any) -> None:
@@ -132,7 +142,7 @@ def _closed(state: str) -> Callable[[ItemFacts, Any], None]:
 
 
 _FOLDS: dict[str, Callable[[ItemFacts, Any], None]] = {
-    "Drafted": _superseded,
+    "Drafted": _drafted,
     "ReviewRequested": _review_requested,
     "EditoriallyApproved": _approved,
     "DepartmentHeadApproved": _approved,
@@ -146,13 +156,19 @@ _FOLDS: dict[str, Callable[[ItemFacts, Any], None]] = {
 }
 EVENT_NAMES: tuple[str, ...] = ("Planned", *_FOLDS)
 """The ContentItem events the figures are computed from."""
-TOPICS: tuple[str, ...] = tuple(sorted(get_topic(getattr(ContentItem, name)) for name in EVENT_NAMES))
+TOPICS: tuple[str, ...] = tuple(
+    sorted([*(get_topic(getattr(ContentItem, name)) for name in EVENT_NAMES), *supervision_facts.TOPICS])
+)
+"""Every event the figures are computed from: content items', interactions', channel accounts', feedback's."""
 
 
-def fold(facts: dict[str, ItemFacts], event: Any) -> str | None:
-    """Apply one ContentItem event to the facts of its item; the item id, or None if not relevant."""
+def fold(facts: dict[str, Any], event: Any) -> str | None:
+    """Apply one event to the facts of its aggregate (an item's: ItemFacts; the others':
+    nm_workflow.application.supervision_facts); the aggregate's id, or None if not relevant."""
     name = type(event).__name__
-    if not isinstance(event, ContentItem.Event) or name not in EVENT_NAMES:
+    if not isinstance(event, ContentItem.Event):
+        return supervision_facts.fold(facts, event)
+    if name not in EVENT_NAMES:
         return None
     item_id = str(event.originator_id)
     if name == "Planned":
@@ -162,9 +178,9 @@ def fold(facts: dict[str, ItemFacts], event: Any) -> str | None:
     return item_id
 
 
-def fold_all(events: Iterable[Any]) -> dict[str, ItemFacts]:
-    """The facts of every item, from events in log order."""
-    facts: dict[str, ItemFacts] = {}
+def fold_all(events: Iterable[Any]) -> dict[str, Any]:
+    """The facts of every aggregate the figures count, from events in log order."""
+    facts: dict[str, Any] = {}
     for event in events:
         fold(facts, event)
     return facts

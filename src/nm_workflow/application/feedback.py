@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from nm_workflow.application.clock import Clock, system_clock
 from nm_workflow.application.commands import CommandContext, CommandResult, CommandRunner
 from nm_workflow.application.reads import AggregateReads
 from nm_workflow.application.security import Command
@@ -34,9 +35,10 @@ def feedback_view(feedback: Feedback) -> dict[str, Any]:
 
 
 class FeedbackService(AggregateReads[Feedback]):
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: EventStore, *, event_clock: Clock = system_clock) -> None:
+        """`event_clock` dates the events (see ContentItems)."""
         self._store = store
-        self._runner = CommandRunner(store, Feedback, feedback_view)
+        self._runner = CommandRunner(store, Feedback, feedback_view, event_clock)
 
     def submit(
         self, ctx: CommandContext, subject: FeedbackSubject, subject_ref: str | None, text: str

@@ -4,17 +4,25 @@ Which period an item counts in (in the company's time zone):
 - item figures (planned, withdrawn, cancelled, reviews): the item's planned
   publish date, or the day it was planned when it has none;
 - publication figures (published, plan-to-publish, reach, rates): the
-  `published_at` the publication reported.
+  `published_at` the publication reported;
+- interactions: the day received, on their platform, in the department they
+  are with (the one escalated to last, else the receiving department);
+- follower growth: the account's owning department and platform, in every
+  period with an observation;
+- feedback: the department it was triaged to (else submitted to), the days it
+  was submitted and closed; it has no platform, so it counts only in rows of
+  every platform (`platform = ALL`), and not at all in an evaluation scoped to
+  platforms.
 A row is (department, platform); `ALL` in either rolls up over the scope,
 counting each item once. The figures themselves: nm_workflow.application.figures.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from nm_workflow.application.facts import ItemFacts
@@ -40,6 +48,11 @@ def item_day(item: ItemFacts, zone: ZoneInfo) -> date:
     return local_day(item["planned_at"], zone)
 
 
+def aggregate_of(facts: Mapping[str, Any]) -> str:
+    """'item', 'interaction', 'channel_account' or 'feedback'."""
+    return str(facts.get("aggregate", "item"))
+
+
 @dataclass(frozen=True)
 class Scope:
     """The departments and platforms an evaluation covers (None: all)."""
@@ -47,67 +60,96 @@ class Scope:
     departments: frozenset[str] | None = None
     platforms: frozenset[str] | None = None
 
-    def platforms_of(self, item: ItemFacts) -> list[str]:
-        if self.departments is not None and item["department"] not in self.departments:
+    def platforms_of(self, facts: Mapping[str, Any]) -> list[str]:
+        """The platforms of the facts in scope; feedback has none but ALL, outside a platform scope."""
+        if self.departments is not None and facts["department"] not in self.departments:
             return []
-        return [p for p in item["platforms"] if self.platforms is None or p in self.platforms]
+        kind = aggregate_of(facts)
+        if kind == "feedback":
+            return [ALL] if self.platforms is None else []
+        own = facts["platforms"] if kind == "item" else [facts["platform"]]
+        return [p for p in own if self.platforms is None or p in self.platforms]
 
 
 def cell(
-    facts: Iterable[ItemFacts], period: Period, parameters: Parameters, department: str, platform: str,
-    scope: Scope = Scope(),
+    facts: Iterable[Mapping[str, Any]], period: Period, parameters: Parameters, department: str,
+    platform: str, scope: Scope = Scope(),
 ) -> Cell:  # fmt: skip
     """The inputs of the row (department, platform); ALL rolls up over the scope."""
     zone = parameters.zone
-    items, publications = [], []
-    for item in facts:
-        if department not in (ALL, item["department"]):
+    inputs = Cell([], [], parameters, period)
+    for found in facts:
+        if department not in (ALL, found["department"]):
             continue
-        platforms = [p for p in scope.platforms_of(item) if platform in (ALL, p)]
-        if platforms and period.holds_day(item_day(item, zone)):
-            items.append(item)
-        for p in platforms:
-            published = item["publications"].get(p)
-            if published is not None and period.holds_day(local_day(published, zone)):
-                publications.append(Publication(item, p, moment(published)))
-    return Cell(items, publications, parameters)
+        platforms = [p for p in scope.platforms_of(found) if platform in (ALL, p)]
+        if not platforms:
+            continue
+        kind = aggregate_of(found)
+        if kind == "item":
+            item = cast(ItemFacts, found)
+            if period.holds_day(item_day(item, zone)):
+                inputs.items.append(item)
+            for p in platforms:
+                published = item["publications"].get(p)
+                if published is not None and period.holds_day(local_day(published, zone)):
+                    inputs.publications.append(Publication(item, p, moment(published)))
+        elif any(period.holds_day(day) for day, _, _ in cells_touched(found, zone)):
+            getattr(inputs, _CELL_LISTS[kind]).append(found)
+    return inputs
+
+
+_CELL_LISTS = {"interaction": "interactions", "channel_account": "accounts", "feedback": "feedback"}
 
 
 def row(
-    facts: Sequence[ItemFacts], period: Period, parameters: Parameters, department: str, platform: str,
-    scope: Scope = Scope(),
+    facts: Sequence[Mapping[str, Any]], period: Period, parameters: Parameters, department: str,
+    platform: str, scope: Scope = Scope(),
 ) -> dict[str, Any] | None:  # fmt: skip
     """One row: the cell's keys and every figure; None when nothing counts in it."""
     inputs = cell(facts, period, parameters, department, platform, scope)
-    if not inputs.items and not inputs.publications:
+    if inputs.is_empty():
         return None
     return {"department": department, "platform": platform, **figures_of(inputs)}
 
 
-def cells_touched(item: ItemFacts, zone: ZoneInfo) -> set[tuple[date, str, str]]:
-    """(day, department, platform) of everything the item counts in; roll-ups not included."""
+def cells_touched(facts: Mapping[str, Any], zone: ZoneInfo) -> set[tuple[date, str, str]]:
+    """(day, department, platform) of everything the facts count in; roll-ups not included.
+
+    Items: their day (item_day) on each platform, and each publication's day; interactions:
+    the day received; channel accounts: each observation's day; feedback (platform ALL): the
+    days submitted and closed. Days are in `zone`.
+    """
+    kind, department = aggregate_of(facts), facts["department"]
+    if kind == "interaction":
+        return {(local_day(facts["received_at"], zone), department, facts["platform"])}
+    if kind == "channel_account":
+        return {(local_day(at, zone), department, facts["platform"]) for at in facts["followers"]}
+    if kind == "feedback":
+        moments = [m for m in (facts["submitted_at"], facts["closed_at"]) if m is not None]
+        return {(local_day(m, zone), department, ALL) for m in moments}
+    item = cast(ItemFacts, facts)
     day = item_day(item, zone)
-    touched = {(day, item["department"], p) for p in item["platforms"]}
+    touched = {(day, department, p) for p in item["platforms"]}
     for platform, published in item["publications"].items():
-        touched.add((local_day(published, zone), item["department"], platform))
+        touched.add((local_day(published, zone), department, platform))
     return touched
 
 
 def rows(
-    facts: Sequence[ItemFacts],
+    facts: Sequence[Mapping[str, Any]],
     period: Period,
     parameters: Parameters,
     scope: Scope = Scope(),
 ) -> list[dict[str, Any]]:
     """Every row of a period: each department x platform counted, the roll-ups, and the total."""
     keys: set[tuple[str, str]] = set()
-    for item in facts:
-        platforms = set(scope.platforms_of(item))
-        for day, department, platform in cells_touched(item, parameters.zone):
+    for found in facts:
+        platforms = set(scope.platforms_of(found))
+        for day, department, platform in cells_touched(found, parameters.zone):
             if platform in platforms and period.holds_day(day):
                 keys |= {(department, platform), (department, ALL), (ALL, platform), (ALL, ALL)}
-    found = (row(facts, period, parameters, d, p, scope) for d, p in sorted(keys))
-    return [r for r in found if r is not None]
+    found_rows = (row(facts, period, parameters, d, p, scope) for d, p in sorted(keys))
+    return [r for r in found_rows if r is not None]
 
 
 def differences(signed: list[dict[str, Any]], other: list[dict[str, Any]]) -> list[dict[str, Any]]:

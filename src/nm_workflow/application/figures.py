@@ -7,9 +7,8 @@ of one row's `Cell` (its items and publications; which ones is
 nm_workflow.application.figure_rows), for the projection, the sign-off and
 `reports reproduce` alike.
 
-Figures whose source has no events yet (compliance findings, channel
-followers, interactions, feedback) are NULL: their `compute` is `_not_recorded`
-until the aggregates that feed them exist.
+Figures of item facts read `Cell.items`; those of interactions, channel accounts
+and feedback read the records of nm_workflow.application.supervision_facts.
 """
 
 from __future__ import annotations
@@ -17,13 +16,16 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from functools import cached_property, lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from nm_workflow.application import supervision_figures as sf
 from nm_workflow.application.facts import ItemFacts
+from nm_workflow.application.supervision_facts import AccountFacts, FeedbackFacts, InteractionFacts
+from nm_workflow.domain.periods import Period
 from nm_workflow.domain.roles import Stage
 
 Value = int | float | None
@@ -53,11 +55,18 @@ class Publication:
 
 @dataclass(frozen=True)
 class Cell:
-    """One row's inputs: the items and the publications it counts."""
+    """One row's inputs: the items, publications, interactions, accounts and feedback it counts."""
 
     items: list[ItemFacts]
     publications: list[Publication]
     parameters: Parameters
+    period: Period
+    interactions: list[InteractionFacts] = field(default_factory=list)
+    accounts: list[AccountFacts] = field(default_factory=list)
+    feedback: list[FeedbackFacts] = field(default_factory=list)
+
+    def is_empty(self) -> bool:
+        return not (self.items or self.publications or self.interactions or self.accounts or self.feedback)
 
 
 @dataclass(frozen=True)
@@ -115,6 +124,11 @@ def _within_deadline(cell: Cell) -> float | None:
     return _share(sum(_hours(r[1], r[2]) <= _limit(r, default) for r in decided), len(decided))
 
 
+def _findings_per_revision(cell: Cell) -> float | None:
+    revisions = sum(item.get("revisions", 0) for item in cell.items)
+    return sum(item.get("findings", 0) for item in cell.items) / revisions if revisions else None
+
+
 def _limit(review: list[Any], default: int) -> int:
     return int(review[4]) if len(review) > 4 and review[4] is not None else default
 
@@ -157,10 +171,6 @@ def _plan_to_publish(cell: Cell) -> list[float]:
     return [_hours(p.item["planned_at"], p.published_at) for p in cell.publications]
 
 
-def _not_recorded(cell: Cell) -> Value:  # noqa: ARG001
-    return None
-
-
 def _review_median(stage: Stage) -> Figure:
     return Figure(
         f"review_median_hours_{stage.value}",
@@ -180,12 +190,6 @@ def _changes(stage: Stage) -> Figure:
         lambda cell: sum(item["changes"].get(stage.value, 0) for item in cell.items),
         "int",
     )
-
-
-def _pending(
-    name: str, unit: str, formula: str, feeds: str, type_: Literal["int", "real"] = "real"
-) -> Figure:
-    return Figure(name, unit, formula, f"{feeds} (not recorded yet: always NULL)", _not_recorded, type_)
 
 
 _ITEM_EVENTS = "Planned"
@@ -212,8 +216,9 @@ FIGURES: tuple[Figure, ...] = (
            "items fully approved before any change request / items fully approved or sent back",
            "LegallyApproved, ChangesRequested", _first_pass),
     *(_changes(stage) for stage in Stage),
-    _pending("compliance_findings_per_revision", "findings per revision",
-             "compliance findings / drafted revisions", "compliance pre-check findings"),
+    Figure("compliance_findings_per_revision", "findings per revision",
+           "compliance findings on revisions drafted / revisions drafted, of the items counted",
+           "Drafted (its findings)", _findings_per_revision),
     Figure("impressions", "count", "sum of the latest impressions total of each publication",
            "MetricsRecorded", lambda cell: _sum(cell, "impressions"), "int"),
     Figure("reach", "count", "sum of the latest reach total of each publication", "MetricsRecorded",
@@ -224,22 +229,34 @@ FIGURES: tuple[Figure, ...] = (
     Figure("conversion_rate", "share",
            "sum(conversions) / sum(clicks), over publications reporting both", "MetricsRecorded",
            _conversion_rate),
-    _pending("follower_growth", "followers", "followers at the period's end - at its start",
-             "FollowersRecorded", "int"),
-    _pending("interactions_received", "count", "interactions received in the period", "InteractionReceived",
-             "int"),
-    _pending("interactions_answered_in_time_share", "share 0-1",
-             "interactions first answered within their deadline / interactions received",
-             "InteractionReceived, Responded"),
-    _pending("first_response_median_hours", "hours", "median of (first response - received)",
-             "InteractionReceived, Responded"),
-    _pending("interactions_negative_share", "share 0-1", "negative interactions / interactions received",
-             "InteractionReceived"),
-    _pending("escalations_opened", "count", "escalations opened in the period", "Escalated", "int"),
-    _pending("escalations_closed_in_time_share", "share 0-1",
-             "escalations resolved within their deadline / escalations opened", "Escalated, Resolved"),
-    _pending("feedback_received", "count", "feedback submitted in the period", "FeedbackSubmitted", "int"),
-    _pending("feedback_closed", "count", "feedback closed in the period", "FeedbackClosed", "int"),
+    Figure("follower_growth", "followers",
+           "sum over channel accounts observed in the period of (last count observed in it - last count "
+           "observed before it, or the first count in it for an account first observed in it)",
+           "Registered, FollowersRecorded",
+           lambda cell: sf.follower_growth(cell.accounts, cell.period, cell.parameters.zone), "int"),
+    Figure("interactions_received", "count", "interactions received in the period", "Received (Interaction)",
+           lambda cell: sf.received(cell.interactions), "int"),
+    Figure("interactions_answered_in_time_share", "share 0-1",
+           "interactions whose first response came at or before their response_due / interactions received",
+           "Received, Responded", lambda cell: sf.answered_in_time(cell.interactions)),
+    Figure("first_response_median_hours", "hours",
+           "median of (first replied_at - received_at) over interactions with a response",
+           "Received, Responded",
+           lambda cell: sf.first_response_median_hours(cell.interactions)),
+    Figure("interactions_negative_share", "share 0-1", "negative interactions / interactions received",
+           "Received", lambda cell: sf.negative_share(cell.interactions)),
+    Figure("escalations_opened", "count", "Escalated events of the interactions received in the period",
+           "Escalated", lambda cell: sf.escalations_opened(cell.interactions), "int"),
+    Figure("escalations_closed_in_time_share", "share 0-1",
+           "negative interactions escalated or resolved (the first of the two) at or before their "
+           "negative-handling deadline / negative interactions received",
+           "Received, Escalated, Resolved", lambda cell: sf.negative_handled_in_time(cell.interactions)),
+    Figure("feedback_received", "count", "feedback submitted in the period (rows of every platform only)",
+           "Submitted (Feedback), Triaged",
+           lambda cell: sf.feedback_received(cell.feedback, cell.period, cell.parameters.zone), "int"),
+    Figure("feedback_closed", "count", "feedback closed in the period (rows of every platform only)",
+           "Closed (Feedback), Triaged",
+           lambda cell: sf.feedback_closed(cell.feedback, cell.period, cell.parameters.zone), "int"),
 )  # fmt: skip
 NAMES: tuple[str, ...] = tuple(f.name for f in FIGURES)
 

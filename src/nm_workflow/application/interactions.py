@@ -88,12 +88,17 @@ class Interactions(AggregateReads[Interaction]):
         settings: Settings,
         deadlines: DeadlineSource | None = None,
         clock: Clock = system_clock,
+        *,
+        event_clock: Clock = system_clock,
     ) -> None:
+        """`event_clock` dates the events (see ContentItems)."""
         self._store, self._clock, self._vault = store, clock, KeyVault(store)
         self._deadlines = deadlines or deadlines_in_force(store)
         self._department = settings.interaction_department
         self._skew = timedelta(seconds=settings.clock_skew_seconds)
-        self._runner = CommandRunner(store, Interaction, lambda i: interaction_view(i, self._vault))
+        self._runner = CommandRunner(
+            store, Interaction, lambda i: interaction_view(i, self._vault), event_clock
+        )
 
     # --- receipt --------------------------------------------------------------------
 
