@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -26,19 +27,18 @@ _ETAG = re.compile(r'"([1-9]\d{0,11})"|([1-9]\d{0,11})')  # the ETags we send: "
 bearer = HTTPBearer(auto_error=False, description="An API key made with `nm-workflow keys create`.")
 
 
-def get_items(request: Request) -> ContentItems:
-    items: ContentItems = request.app.state.items
-    return items
+def from_state(name: str) -> Callable[[Request], Any]:
+    """A dependency answering the service object `create_app` keeps as `app.state.<name>`."""
 
+    def get(request: Request) -> Any:
+        return getattr(request.app.state, name)
 
-def get_keys(request: Request) -> KeyService:
-    keys: KeyService = request.app.state.keys
-    return keys
+    return get
 
 
 def current_actor(
     request: Request,
-    keys: Annotated[KeyService, Depends(get_keys)],
+    keys: Annotated[KeyService, Depends(from_state("keys"))],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Actor:
     once(request, "Authorization", None)
@@ -47,13 +47,8 @@ def current_actor(
     return keys.authenticate(credentials.credentials)
 
 
-def get_policies(request: Request) -> Policies:
-    policies: Policies = request.app.state.policies
-    return policies
-
-
-Items = Annotated[ContentItems, Depends(get_items)]
-PolicyService = Annotated[Policies, Depends(get_policies)]
+Items = Annotated[ContentItems, Depends(from_state("items"))]
+PolicyService = Annotated[Policies, Depends(from_state("policies"))]
 CurrentActor = Annotated[Actor, Depends(current_actor)]
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from nm_workflow.application.channels import ChannelAccounts
 from nm_workflow.application.security import Command
 from nm_workflow.interface.http.answers import Answers, history_response
-from nm_workflow.interface.http.deps import AccountId, Context, CurrentActor
+from nm_workflow.interface.http.deps import AccountId, Context, CurrentActor, from_state
 from nm_workflow.interface.http.routes_reads import Fresh, Reads, Watch, prepare, read_route
 from nm_workflow.interface.http.schemas_channels import (
     ChannelAccountIn,
@@ -24,13 +24,8 @@ from nm_workflow.interface.http.schemas_channels import (
 router = APIRouter(prefix="/channel-accounts", tags=["channel accounts"])
 
 
-def get_channels(request: Request) -> ChannelAccounts:
-    channels: ChannelAccounts = request.app.state.channels
-    return channels
-
-
 ANSWERS = Answers(ChannelAccountOut, "/channel-accounts", "account")
-Service = Annotated[ChannelAccounts, Depends(get_channels)]
+Service = Annotated[ChannelAccounts, Depends(from_state("channels"))]
 
 
 @router.post("", **ANSWERS.command("The registered account", Command.REGISTER_CHANNEL_ACCOUNT, status=201))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse
 
 from nm_workflow.application.evaluations import Evaluations
 from nm_workflow.application.security import Command
 from nm_workflow.interface.http.answers import COMMAND, READ, Answers
-from nm_workflow.interface.http.deps import Context, CurrentActor, EvaluationId
+from nm_workflow.interface.http.deps import Context, CurrentActor, EvaluationId, from_state
 from nm_workflow.interface.http.openapi import callers
 from nm_workflow.interface.http.schemas_evaluations import (
     ClosureIn,
@@ -26,12 +26,7 @@ router = APIRouter(prefix="/evaluations", tags=["supervision"])
 ANSWERS = Answers(EvaluationOut, "/evaluations", "evaluation")
 
 
-def get_evaluations(request: Request) -> Evaluations:
-    evaluations: Evaluations = request.app.state.evaluations
-    return evaluations
-
-
-EvaluationsDep = Annotated[Evaluations, Depends(get_evaluations)]
+EvaluationsDep = Annotated[Evaluations, Depends(from_state("evaluations"))]
 Number = Annotated[int, Path(ge=1, le=10_000, description="The recommendation's number.", examples=[1])]
 
 

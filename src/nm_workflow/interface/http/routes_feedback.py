@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
@@ -12,7 +12,7 @@ from nm_workflow.application.feedback import FeedbackService
 from nm_workflow.application.security import Command
 from nm_workflow.domain.feedback import FeedbackState, FeedbackSubject
 from nm_workflow.interface.http.answers import Answers, history_response
-from nm_workflow.interface.http.deps import Context, CurrentActor, FeedbackId
+from nm_workflow.interface.http.deps import Context, CurrentActor, FeedbackId, from_state
 from nm_workflow.interface.http.routes_reads import (
     Department,
     Fresh,
@@ -35,13 +35,8 @@ from nm_workflow.interface.http.schemas_feedback import (
 router = APIRouter(prefix="/feedback", tags=["feedback"])
 
 
-def get_feedback(request: Request) -> FeedbackService:
-    feedback: FeedbackService = request.app.state.feedback
-    return feedback
-
-
 ANSWERS = Answers(FeedbackOut, "/feedback", "feedback")
-Service = Annotated[FeedbackService, Depends(get_feedback)]
+Service = Annotated[FeedbackService, Depends(from_state("feedback"))]
 
 
 @router.post("", **ANSWERS.command("The submitted feedback", Command.SUBMIT_FEEDBACK, status=201))

@@ -14,7 +14,7 @@ from nm_workflow.application.security import Actor, Command
 from nm_workflow.domain.interaction_values import InteractionKind, Sentiment
 from nm_workflow.domain.roles import Role
 from nm_workflow.interface.http.answers import COMMAND, Answers, history_response
-from nm_workflow.interface.http.deps import Context, CurrentActor, InteractionId, PastState
+from nm_workflow.interface.http.deps import Context, CurrentActor, InteractionId, PastState, from_state
 from nm_workflow.interface.http.openapi import callers
 from nm_workflow.interface.http.routes_reads import (
     Department,
@@ -44,13 +44,8 @@ from nm_workflow.interface.http.schemas_interactions import (
 router = APIRouter(tags=["customer interactions"])
 
 
-def get_interactions(request: Request) -> Interactions:
-    interactions: Interactions = request.app.state.interactions
-    return interactions
-
-
 ANSWERS = Answers(InteractionOut, "/interactions", "interaction")
-Service = Annotated[Interactions, Depends(get_interactions)]
+Service = Annotated[Interactions, Depends(from_state("interactions"))]
 
 
 @router.post(

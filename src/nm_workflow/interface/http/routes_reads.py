@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from nm_workflow.application.security import Actor, Command, authorize, reach
 from nm_workflow.domain.roles import Stage
 from nm_workflow.interface.http.answers import READ
-from nm_workflow.interface.http.deps import CurrentActor, ItemId, Items, once
+from nm_workflow.interface.http.deps import CurrentActor, ItemId, Items, from_state, once
 from nm_workflow.interface.http.openapi import callers
 from nm_workflow.interface.http.schemas import Moment
 from nm_workflow.interface.http.schemas_reads import (
@@ -85,19 +85,9 @@ def freshness(
     return Freshness(position=wait_for_position, timeout=wait_timeout)
 
 
-def get_read_model(request: Request) -> ReadModel:
-    read_model: ReadModel = request.app.state.read_model
-    return read_model
-
-
-def get_position_watch(request: Request) -> PositionWatch:
-    watch: PositionWatch = request.app.state.position_watch
-    return watch
-
-
-Reads = Annotated[ReadModel, Depends(get_read_model)]
+Reads = Annotated[ReadModel, Depends(from_state("read_model"))]
 Fresh = Annotated[Freshness, Depends(freshness)]
-Watch = Annotated[PositionWatch, Depends(get_position_watch)]
+Watch = Annotated[PositionWatch, Depends(from_state("position_watch"))]
 
 
 async def prepare(
