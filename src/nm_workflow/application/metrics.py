@@ -1,0 +1,58 @@
+"""The service's Prometheus metrics, defined once (prometheus-client).
+
+Each part of the service updates its own metrics here; `/metrics` serves them
+(interface/http). Names follow Prometheus conventions: a unit suffix, `_total`
+on counters. Label values are few and fixed (route templates, command names,
+projection names), never ids, so the series stay bounded.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+# Latency buckets (seconds) from a fast read on loopback to a slow command under load.
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+REQUEST_SECONDS = Histogram(
+    "nm_http_request_duration_seconds",
+    "Time from a request's arrival to its response, by route template, method and status.",
+    ["route", "method", "status"],
+    buckets=LATENCY_BUCKETS,
+)
+COMMANDS = Counter(
+    "nm_commands_total",
+    "Commands run through the write path, by command and outcome "
+    "(applied, replayed, refused, conflict, failed).",
+    ["command", "outcome"],
+)
+CONFLICTS = Counter(
+    "nm_conflicts_total",
+    "Commands refused for a version conflict: If-Match stale or a concurrent write won.",
+    ["command"],
+)
+IDEMPOTENT_REPLAYS = Counter(
+    "nm_idempotent_replays_total",
+    "Commands answered from their Idempotency-Key's first outcome.",
+    ["command"],
+)
+GROUP_COMMIT_BATCH_SIZE = Histogram(
+    "nm_group_commit_batch_size",
+    "Commands saved per group-commit transaction.",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+)
+GROUP_COMMIT_WAIT_SECONDS = Histogram(
+    "nm_group_commit_wait_seconds",
+    "Time a command's save waited for its batch to commit (queueing plus the transaction).",
+    buckets=LATENCY_BUCKETS,
+)
+PROJECTION_LAG_EVENTS = Gauge(
+    "nm_projection_lag_events",
+    "Log positions a projection still has to apply (log head minus its tracked position).",
+    ["projection"],
+    multiprocess_mode="max",
+)
+PROJECTION_EVENTS_APPLIED = Counter(
+    "nm_projection_events_applied_total",
+    "Events applied by a projection (its rate is the apply rate).",
+    ["projection"],
+)
