@@ -111,6 +111,8 @@ def _exercise(api: Api, seen: Observed) -> None:
         call("GET", path, key, Wait_For_Position=position)  # the projections do not run: stale
         call("GET", path, None)  # 401
     call("GET", "/health", None)
+    for probe in ("/healthz", "/readyz", "/metrics"):
+        call("GET", probe, None)
     call("GET", "/problems", None)
     call("GET", "/problems/self-approval", None)
     call("GET", "/problems/no-such-thing", None)

@@ -63,3 +63,10 @@ class WrongDepartment(PermissionDenied):
 
     slug = "wrong-department"
     title = "Your role acts only on your own department's items"
+
+
+class ProjectionsBehind(ApplicationError):
+    """The read side lags the log by more than the readiness threshold (NM_READY_MAX_LAG_EVENTS)."""
+
+    slug = "projections-behind"
+    title = "The read side is behind the log"

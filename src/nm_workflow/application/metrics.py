@@ -56,3 +56,10 @@ PROJECTION_EVENTS_APPLIED = Counter(
     "Events applied by a projection (its rate is the apply rate).",
     ["projection"],
 )
+POOL_CONNECTIONS = Gauge(
+    "nm_db_pool_connections",
+    "The process's database connection pool at the last scrape: pool_max, pool_size (open), "
+    "pool_available (idle) and requests_waiting (callers queued for a connection). PostgreSQL only.",
+    ["state"],
+    multiprocess_mode="livesum",
+)

@@ -90,6 +90,12 @@ class Settings(BaseSettings):
     periodic_check_days: int = Field(
         default=30, ge=1, le=366, description="Days after a periodic check's period before the next is due."
     )
+    ready_max_lag_events: int = Field(
+        default=1000,
+        ge=0,
+        le=1_000_000_000,
+        description="Events a projection may lag behind the log head while /readyz still answers ready.",
+    )
 
     @field_validator("company_time_zone")
     @classmethod

@@ -140,10 +140,25 @@ class EventStore(Application[UUID]):
             self._unavailable_until = time.monotonic() + self._pause_after_failure
             raise
 
+    def pool_usage(self) -> dict[str, int]:
+        """The connection pool's counts (psycopg_pool names): pool_max, pool_size, pool_available,
+        requests_waiting; empty on SQLite, which has no pool."""
+        pool = self._pool()
+        if pool is None:
+            return {}
+        stats = pool.get_stats()
+        return {"pool_max": pool.max_size} | {
+            name: stats.get(name, 0) for name in ("pool_size", "pool_available", "requests_waiting")
+        }
+
+    def _pool(self) -> ConnectionPool[Any] | None:
+        pool = getattr(getattr(self.recorder, "datastore", None), "pool", None)
+        return pool if isinstance(pool, ConnectionPool) else None
+
     def _saturated(self) -> bool:
         """No pooled connection came free, yet the database answers: this process is the bottleneck."""
-        pool = getattr(getattr(self.recorder, "datastore", None), "pool", None)
-        if not isinstance(pool, ConnectionPool):
+        pool = self._pool()
+        if pool is None:
             return False  # SQLite: no pool
         stats = pool.get_stats()
         if stats.get("pool_available", 0) > 0 or stats.get("pool_size", 0) < pool.max_size:

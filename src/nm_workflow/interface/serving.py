@@ -12,12 +12,17 @@ worker or several.
 
 from __future__ import annotations
 
+import os
 import socket
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
+MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 STARTUP_FAILURE = 3  # uvicorn's own exit status when it cannot start
 
 
@@ -40,6 +45,25 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+@contextmanager
+def shared_metrics_folder() -> Iterator[None]:
+    """A folder where every worker process writes its metrics, so /metrics sums them all.
+
+    prometheus-client's multiprocess mode reads PROMETHEUS_MULTIPROC_DIR when a worker
+    starts (workers are spawned, so they inherit it). An operator's own folder is kept;
+    otherwise a fresh one lives as long as the server, so no stale figures carry over.
+    """
+    if os.environ.get(MULTIPROC_DIR):
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="nm-workflow-metrics-") as folder:
+        os.environ[MULTIPROC_DIR] = folder
+        try:
+            yield
+        finally:
+            del os.environ[MULTIPROC_DIR]
+
+
 def serve(app: str, *, host: str, port: int, workers: int, log_level: str = "info", **options: Any) -> None:
     """Serve the app factory at import path `app` ("module:function") until interrupted.
 
@@ -51,6 +75,7 @@ def serve(app: str, *, host: str, port: int, workers: int, log_level: str = "inf
     )
     sock = listening_socket(host, port)
     if workers > 1:
-        Multiprocess(config, sockets=[sock]).run()
+        with shared_metrics_folder():
+            Multiprocess(config, sockets=[sock]).run()
     else:
         uvicorn.Server(config).run(sockets=[sock])

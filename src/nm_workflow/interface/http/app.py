@@ -22,6 +22,7 @@ from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
 from nm_workflow.interface.http import (
     docs_ui,
+    observability,
     openapi,
     problems,
     routes_channels,
@@ -106,12 +107,14 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         routes_reports.router,
         routes_policies.router,
         routes_policies.compliance,
+        observability.router,
     )
     for router in routers:
         app.include_router(router)
     app.state.api_routes = [route for router in routers for route in router.routes]  # for 405's Allow
     app.add_middleware(BodyGate, max_bytes=settings.max_body_bytes, timeout=settings.request_body_timeout)
     app.add_middleware(HeadAsGet)
+    app.add_middleware(observability.RequestMetrics)  # outermost: times the whole request
     openapi.install(app)
     docs_ui.install(app)
     return app

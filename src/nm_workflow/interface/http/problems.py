@@ -17,6 +17,7 @@ from nm_workflow.application.errors import (
     IdempotencyKeyReused,
     NotFound,
     PermissionDenied,
+    ProjectionsBehind,
     StoreUnavailable,
     VersionMismatch,
 )
@@ -54,6 +55,7 @@ STATUS: dict[type[WorkflowError], int] = {
     RebuildRunning: 409,
     RuleViolation: 422,
     StoreUnavailable: 503,
+    ProjectionsBehind: 503,
 }
 
 
@@ -108,7 +110,7 @@ def _workflow_error(request: Request, error: Exception) -> JSONResponse:
     )
     if isinstance(error, AuthenticationFailed):
         response.headers["WWW-Authenticate"] = 'Bearer realm="nm-workflow"'
-    if isinstance(error, StoreUnavailable):
+    if isinstance(error, (StoreUnavailable, ProjectionsBehind)):
         response.headers["Retry-After"] = str(request.app.state.settings.retry_after_seconds)
     if isinstance(error, VersionMismatch):
         response.headers["ETag"] = f'"{error.current_version}"'

@@ -1,0 +1,136 @@
+"""What operators watch: Prometheus metrics at /metrics, and the probes /healthz and /readyz.
+
+`/health` (routes_meta) stays the detailed report for people; the probes answer the two
+questions an orchestrator asks: is the process alive (restart it if not) and should it get
+traffic (database reachable, read side within NM_READY_MAX_LAG_EVENTS of the log).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from nm_workflow.application.errors import ProjectionsBehind
+from nm_workflow.application.metrics import POOL_CONNECTIONS, PROJECTION_LAG_EVENTS, REQUEST_SECONDS
+from nm_workflow.application.store import EventStore
+from nm_workflow.interface.http.openapi import callers
+from nm_workflow.interface.http.schemas_out import Problem
+from projections import ReadModel
+
+router = APIRouter(tags=["service"])
+
+UNMATCHED = "unmatched"  # one label for every path no route serves, so that scanners cannot grow the series
+
+
+class RequestMetrics:
+    """ASGI middleware: each request's duration into REQUEST_SECONDS, by route template."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start, status = time.perf_counter(), 500  # 500 unless a response starts: the app raised
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            seconds = time.perf_counter() - start
+            REQUEST_SECONDS.labels(route_template(scope), scope["method"], str(status)).observe(seconds)
+
+
+def route_template(scope: Scope) -> str:
+    """The path template of the route that served `scope` (`/items/{item_id}`), or UNMATCHED."""
+    return str(getattr(scope.get("route"), "path", UNMATCHED))
+
+
+_METRICS_EXAMPLE = (
+    "# HELP nm_commands_total Commands run through the write path, by command and outcome.\n"
+    "# TYPE nm_commands_total counter\n"
+    'nm_commands_total{command="approve",outcome="applied"} 42.0\n'
+)
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {"example": _METRICS_EXAMPLE}}}},
+    **callers(),
+)
+def metrics(request: Request) -> Response:
+    """Prometheus text exposition of this service's metrics (docs/operators.md lists them).
+
+    Unauthenticated, like /health: scrape it from inside the network, and keep it off the
+    public side of the reverse proxy. With several workers the figures are summed over the
+    workers' processes (prometheus-client's multiprocess mode, set up by `nm-workflow serve`).
+    """
+    _observe(request.app.state.store, request.app.state.read_model)
+    registry = REGISTRY
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _observe(store: EventStore, read_model: ReadModel) -> None:
+    """Gauges read at scrape time: the pool, and each projection's lag wherever it runs."""
+    for state, count in store.pool_usage().items():
+        POOL_CONNECTIONS.labels(state).set(count)
+    head = store.head()
+    for name, position in read_model.positions().items():
+        PROJECTION_LAG_EVENTS.labels(name).set(max(head - position, 0))
+
+
+@router.get(
+    "/healthz",
+    responses={200: {"content": {"application/json": {"example": {"status": "alive"}}}}},
+    **callers(),
+)
+def healthz() -> dict[str, str]:
+    """Liveness: 200 while the process serves requests. Touches no database, so that an
+    outage of the database never gets healthy processes restarted."""
+    return {"status": "alive"}
+
+
+_READY = {"status": "ready", "log_head": 1234, "max_lag_events": 0, "threshold_events": 1000}
+
+
+@router.get(
+    "/readyz",
+    responses={
+        200: {"content": {"application/json": {"example": _READY}}},
+        503: {"model": Problem, "description": "Event store unreachable, or the read side too far behind"},
+    },
+    **callers(),
+)
+def readyz(request: Request) -> dict[str, Any]:
+    """Readiness: the event store answers and every projection is within
+    NM_READY_MAX_LAG_EVENTS of the log head.
+
+    503 `store-unavailable` when the store cannot be reached; 503 `projections-behind`
+    naming each projection past the threshold and its lag. Both carry Retry-After.
+    """
+    store: EventStore = request.app.state.store
+    read_model: ReadModel = request.app.state.read_model
+    threshold = request.app.state.settings.ready_max_lag_events
+    head = store.head()
+    lags = {name: max(head - position, 0) for name, position in read_model.positions().items()}
+    behind = {name: lag for name, lag in sorted(lags.items()) if lag > threshold}
+    if behind:
+        listed = ", ".join(f"{name} ({lag} events)" for name, lag in behind.items())
+        raise ProjectionsBehind(f"Projections more than {threshold} events behind log head {head}: {listed}.")
+    return {"status": "ready", "log_head": head, "max_lag_events": max(lags.values(), default=0),
+            "threshold_events": threshold}  # fmt: skip

@@ -1,0 +1,105 @@
+"""What operators scrape and probe: /metrics, /healthz and /readyz, in-process and from a real server."""
+
+from __future__ import annotations
+
+import http.client
+import re
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from devsupport.server import free_port, running_server
+from tests.e2e.api import Api
+from tests.support.sockets import holder_of, server_side_inode
+
+CLI = str(Path(sys.executable).with_name("nm-workflow"))
+
+
+def samples(text: str, name: str, **labels: str) -> float:
+    """The sum of the samples of metric `name` whose labels include `labels`."""
+    total = 0.0
+    for line in text.splitlines():
+        match = re.fullmatch(rf"{name}\{{(.*)\}} (\S+)", line)
+        if match is None:
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', match[1]))
+        if all(found.get(key) == value for key, value in labels.items()):
+            total += float(match[2])
+    return total
+
+
+def test_requests_are_timed_by_route_template_method_and_status(api: Api, backend: str) -> None:
+    item = api.planned()
+    before = api.call("GET", "/metrics", None).text
+    assert api.get(f"/items/{item}", api.marketing).status_code == 200
+    assert api.call("HEAD", f"/items/{item}", api.marketing).status_code == 200
+    assert api.get("/items/not-an-id", api.marketing).status_code == 422
+    assert api.call("GET", "/wp-login.php", None).status_code == 404
+
+    response = api.call("GET", "/metrics", None)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=")
+    after, count = response.text, "nm_http_request_duration_seconds_count"
+
+    def grew(**labels: str) -> float:
+        return samples(after, count, **labels) - samples(before, count, **labels)
+
+    assert grew(route="/items/{item_id}", method="GET", status="200") == 1
+    assert grew(route="/items/{item_id}", method="HEAD", status="200") == 1, "HEAD is served as GET"
+    assert grew(route="/items/{item_id}", method="GET", status="422") == 1
+    assert grew(route="unmatched", method="GET", status="404") == 1, "unknown paths share one series"
+    assert item not in after, "no id ever becomes a label"
+    pool_max = samples(after, "nm_db_pool_connections", state="pool_max")
+    assert (pool_max > 0) == (backend == "postgres"), "SQLite has no pool"
+
+
+def test_liveness_never_asks_the_database_and_readiness_reports_lag(app_factory: Callable[..., Api]) -> None:
+    writer = app_factory(embedded_projections=False, ready_max_lag_events=0)  # nobody runs the projections
+    writer.planned()
+
+    behind = writer.call("GET", "/readyz", None)
+    assert behind.status_code == 503
+    assert behind.headers["content-type"] == "application/problem+json"
+    assert behind.json()["type"] == "/problems/projections-behind"
+    assert "item_status" in behind.json()["detail"]
+    assert behind.headers["retry-after"]
+    assert writer.call("GET", "/healthz", None).json() == {"status": "alive"}
+    scraped = writer.call("GET", "/metrics", None).text
+    assert samples(scraped, "nm_projection_lag_events", projection="item_status") > 0
+
+    app_factory()  # a process that runs the projections catches them up
+    deadline = time.monotonic() + 30
+    while (ready := writer.call("GET", "/readyz", None)).status_code != 200 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["max_lag_events"] == 0
+
+
+def test_metrics_sum_every_worker_of_a_real_server(tmp_path: Path) -> None:
+    port = free_port()
+    command = [CLI, "serve", "--port", str(port), "--workers", "2"]
+    with running_server(command, port, tmp_path / "server.log", {"NM_DATA_DIR": str(tmp_path / "data")}):
+        served_by: list[int] = []
+        # New connections until both workers served some: then no one worker's own figures hold the total.
+        while len(set(served_by)) < 2 and len(served_by) < 400:
+            served_by.append(_get(port, "/healthz")[0])
+        assert len(set(served_by)) == 2, "the kernel handed every connection to one worker"
+        for _ in range(4):
+            pid, text = _get(port, "/metrics")
+            served = samples(text, "nm_http_request_duration_seconds_count", route="/healthz", status="200")
+            assert served == len(served_by), f"worker {pid} reports {served} of {len(served_by)}"
+
+
+def _get(port: int, path: str) -> tuple[int, str]:
+    """GET `path` on a new connection: the pid of the worker that accepted it, and the body."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        assert response.status == 200
+        assert connection.sock is not None
+        pid, _ = holder_of(server_side_inode(port, connection.sock.getsockname()[1]))
+        return pid, response.read().decode()
+    finally:
+        connection.close()
