@@ -1,12 +1,14 @@
 """Event store appends at 1 and 8 writers against raw inserts of the same bytes, same run.
 
-Each writer appends one event per transaction to its own aggregate, as a command
-does. The store: `EventStore.save` (mapping, the library's recorder, its pool).
-Raw: one connection per writer inserting the very bytes the store wrote (id,
-version, topic, state) into a table of the same shape, one autocommitted INSERT
-each (psycopg on PostgreSQL, sqlite3 on SQLite). The report's cost is against raw
-inserts at 1 writer; the target (store >= 0.7 of raw at 8 writers) compares the two
-8-writer rows.
+Each writer appends one event at a time to its own aggregate, as a command does.
+The store: `EventStore.record`, the commands' way (mapping, group commit, the
+library's recorder, its pool); last, the same with group commit off
+(`NM_GROUP_COMMIT_MAX_BATCH=1`: one transaction per append). Raw: one connection
+per writer inserting the very bytes the store wrote (id, version, topic, state)
+into a table of the same shape, one autocommitted INSERT each (psycopg on
+PostgreSQL, sqlite3 on SQLite). The report's cost is against raw inserts at 1
+writer; the target (store >= 0.7 of raw at 8 writers) compares the two 8-writer
+rows.
 
     python -m bench.appends [--n 200] [--database-url postgresql://...]
 """
@@ -20,14 +22,39 @@ from collections.abc import Callable
 from typing import Any
 
 import psycopg
+from eventsourcing.domain import event
 
-from bench.commands import Counter, saving_one_event
 from bench.report import main
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
+from nm_workflow.domain.metadata import WorkflowAggregate
 
 WRITERS = (1, 8)
 RAW_TABLE = "bench_raw_events"
+
+
+class Tally(WorkflowAggregate):
+    """The smallest aggregate of the service's kind: one counted event per append."""
+
+    @event("Started")
+    def __init__(self) -> None:
+        self.count = 0
+
+    @event("Counted")
+    def count_one(self) -> None:
+        self.count += 1
+
+
+def recording_one_event(store: EventStore) -> Callable[[], object]:
+    """An operation recording one new event of a fresh Tally per call, as a command saves."""
+    tally = Tally()
+    store.record(tally)
+
+    def record_one() -> object:
+        tally.count_one()
+        return store.record(tally)
+
+    return record_one
 
 
 def _rate(writers: int, n: int, append: Callable[[int], Callable[[], object]]) -> float:
@@ -83,7 +110,7 @@ class _Raw:
     def for_writer(self, _: int) -> Callable[[], object]:
         connection = self._connect()
         self.connections.append(connection)
-        originator = Counter().id
+        originator = Tally().id
         versions = iter(range(1, 10**9))
         mark = "%s" if self.settings.uses_postgres else "?"
         insert = f"INSERT INTO {RAW_TABLE} (originator_id, originator_version, topic, state) VALUES "
@@ -104,18 +131,22 @@ class _Raw:
 def run(settings: Settings, n: int) -> dict[str, float]:
     """Events per second of each case; the raw inserts at 1 writer first (the baseline)."""
     store = EventStore(settings)
-    counter = Counter()
-    counter.increment()
-    sample = store.mapper.to_stored_event(counter.collect_events()[-1])
+    solo = EventStore(settings.model_copy(update={"group_commit_max_batch": 1}))
+    tally = Tally()
+    tally.count_one()
+    sample = store.mapper.to_stored_event(tally.collect_events()[-1])
     raw = _Raw(settings, sample)
     results: dict[str, float] = {}
     try:
         for writers in WRITERS:
             results[f"raw inserts, {writers} writer(s)"] = _rate(writers, n, raw.for_writer)
-            store_appends = _rate(writers, n, lambda _: saving_one_event(store))
+            store_appends = _rate(writers, n, lambda _: recording_one_event(store))
             results[f"store appends, {writers} writer(s)"] = store_appends
+        solo_appends = _rate(WRITERS[-1], n, lambda _: recording_one_event(solo))
+        results[f"store appends, {WRITERS[-1]} writer(s), group commit off"] = solo_appends
     finally:
         raw.close()
+        solo.close()
         store.close()
     return {f"baseline: {case}" if i == 0 else case: rate for i, (case, rate) in enumerate(results.items())}
 

@@ -66,6 +66,18 @@ def test_a_unit_the_commit_leaves_unsettled_fails_rather_than_hangs() -> None:
         GroupCommit(forgetful, max_wait=0, max_batch=1).submit("a")
 
 
+def test_with_batches_of_one_callers_commit_at_the_same_time_without_queueing() -> None:
+    both_inside = threading.Barrier(2, timeout=DEADLINE)
+
+    def commit(tickets: Sequence[Ticket[str, str]]) -> None:
+        both_inside.wait()  # broken (and failing the test) if one caller waited for the other
+        tickets[0].succeed(tickets[0].unit.upper())
+
+    group: GroupCommit[str, str] = GroupCommit(commit, max_wait=60, max_batch=1)
+    with ThreadPoolExecutor(2) as pool:
+        assert list(pool.map(group.submit, "ab")) == ["A", "B"]
+
+
 @pytest.mark.parametrize(("max_wait", "max_batch"), [(-0.1, 1), (0, 0)])
 def test_bounds_outside_what_makes_sense_are_refused(max_wait: float, max_batch: int) -> None:
     with pytest.raises(ValueError, match="max_batch"):

@@ -88,25 +88,39 @@ class GroupCommit(Generic[U, R]):
             return len(self._queue)
 
     def submit(self, unit: U) -> R:
-        """Commit `unit` in the next batch; its result once that batch committed, or its error."""
+        """Commit `unit` in the next batch; its result once that batch committed, or its error.
+
+        With `max_batch` 1 there is no batching and no queue: each caller commits its own
+        unit on its own thread, concurrently with the others, as without group commit.
+        """
         began = time.perf_counter()
         ticket: Ticket[U, R] = Ticket(unit)
+        try:
+            if self._max_batch == 1:
+                self._run([ticket])
+            else:
+                self._queue_and_wait(ticket)
+            return ticket.outcome()
+        finally:
+            GROUP_COMMIT_WAIT_SECONDS.observe(time.perf_counter() - began)
+
+    def _queue_and_wait(self, ticket: Ticket[U, R]) -> None:
         with self._lock:
             self._queue.append(ticket)
             ticket.lead = not self._leading
             self._leading = True
             self._arrived.notify()  # a leader gathering a batch may close it now
-        try:
-            if not ticket.lead:
-                ticket.wait()  # until its batch was committed, or it was handed the lead
-            if ticket.lead:
-                self._lead()
-            return ticket.outcome()
-        finally:
-            GROUP_COMMIT_WAIT_SECONDS.observe(time.perf_counter() - began)
+        if not ticket.lead:
+            ticket.wait()  # until its batch was committed, or it was handed the lead
+        if ticket.lead:
+            batch = self._gather()
+            try:
+                self._run(batch)
+            finally:
+                self._hand_over(batch)
 
-    def _lead(self) -> None:
-        """Take a batch from the head of the queue (the leader's own unit first) and commit it."""
+    def _gather(self) -> list[Ticket[U, R]]:
+        """A batch from the head of the queue (the leader's own unit first)."""
         with self._lock:
             deadline = time.monotonic() + self._max_wait
             while len(self._queue) < self._max_batch:
@@ -114,7 +128,10 @@ class GroupCommit(Generic[U, R]):
                 if remaining <= 0:
                     break
                 self._arrived.wait(remaining)
-            batch = [self._queue.popleft() for _ in range(min(self._max_batch, len(self._queue)))]
+            return [self._queue.popleft() for _ in range(min(self._max_batch, len(self._queue)))]
+
+    def _run(self, batch: Sequence[Ticket[U, R]]) -> None:
+        """Commit `batch`, making sure that every ticket of it ends settled."""
         GROUP_COMMIT_BATCH_SIZE.observe(len(batch))
         try:
             self._commit(batch)
@@ -122,14 +139,14 @@ class GroupCommit(Generic[U, R]):
             for ticket in batch:
                 if not ticket.settled:
                     ticket.fail(error)
-        finally:
-            self._hand_over(batch)
-
-    def _hand_over(self, batch: Sequence[Ticket[U, R]]) -> None:
         unsettled = RuntimeError("The batch ended without an outcome for this unit.")
         for ticket in batch:
             if not ticket.settled:
                 ticket.fail(unsettled)
+
+    def _hand_over(self, batch: Sequence[Ticket[U, R]]) -> None:
+        """Wake the batch's followers, and give the lead to the first caller still queued."""
+        for ticket in batch:
             if not ticket.lead:
                 ticket.wake()
         with self._lock:
