@@ -22,39 +22,14 @@ from collections.abc import Callable
 from typing import Any
 
 import psycopg
-from eventsourcing.domain import event
 
+from bench.commands import Counter, saving_one_event
 from bench.report import main
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
-from nm_workflow.domain.metadata import WorkflowAggregate
 
 WRITERS = (1, 8)
 RAW_TABLE = "bench_raw_events"
-
-
-class Tally(WorkflowAggregate):
-    """The smallest aggregate of the service's kind: one counted event per append."""
-
-    @event("Started")
-    def __init__(self) -> None:
-        self.count = 0
-
-    @event("Counted")
-    def count_one(self) -> None:
-        self.count += 1
-
-
-def recording_one_event(store: EventStore) -> Callable[[], object]:
-    """An operation recording one new event of a fresh Tally per call, as a command saves."""
-    tally = Tally()
-    store.record(tally)
-
-    def record_one() -> object:
-        tally.count_one()
-        return store.record(tally)
-
-    return record_one
 
 
 def _rate(writers: int, n: int, append: Callable[[int], Callable[[], object]]) -> float:
@@ -110,7 +85,7 @@ class _Raw:
     def for_writer(self, _: int) -> Callable[[], object]:
         connection = self._connect()
         self.connections.append(connection)
-        originator = Tally().id
+        originator = Counter().id
         versions = iter(range(1, 10**9))
         mark = "%s" if self.settings.uses_postgres else "?"
         insert = f"INSERT INTO {RAW_TABLE} (originator_id, originator_version, topic, state) VALUES "
@@ -132,17 +107,17 @@ def run(settings: Settings, n: int) -> dict[str, float]:
     """Events per second of each case; the raw inserts at 1 writer first (the baseline)."""
     store = EventStore(settings)
     solo = EventStore(settings.model_copy(update={"group_commit_max_batch": 1}))
-    tally = Tally()
-    tally.count_one()
-    sample = store.mapper.to_stored_event(tally.collect_events()[-1])
+    counter = Counter()
+    counter.increment()
+    sample = store.mapper.to_stored_event(counter.collect_events()[-1])
     raw = _Raw(settings, sample)
     results: dict[str, float] = {}
     try:
         for writers in WRITERS:
             results[f"raw inserts, {writers} writer(s)"] = _rate(writers, n, raw.for_writer)
-            store_appends = _rate(writers, n, lambda _: recording_one_event(store))
+            store_appends = _rate(writers, n, lambda _: saving_one_event(store.record))
             results[f"store appends, {writers} writer(s)"] = store_appends
-        solo_appends = _rate(WRITERS[-1], n, lambda _: recording_one_event(solo))
+        solo_appends = _rate(WRITERS[-1], n, lambda _: saving_one_event(solo.record))
         results[f"store appends, {WRITERS[-1]} writer(s), group commit off"] = solo_appends
     finally:
         raw.close()
