@@ -5,7 +5,8 @@ gathers what is queued (waiting up to `max_wait` seconds for more, at most `max_
 units), commits the batch through `commit` on its own thread, and hands the lead to the
 first caller still queued. Callers queue while a batch commits, so under load each batch
 takes everything that arrived during the previous one, and with one caller there is no
-hand-over between threads at all. See docs/adr/0028-group-commit.md.
+hand-over between threads at all. With `max_batch` 1 there is no queue: each caller
+commits alone on its own thread (group commit off). See docs/adr/0028-group-commit.md.
 
 Each caller returns only once `commit` settled its ticket: with its own result, or with
 its own error. `commit` must settle every ticket of the batch it is given; one that it
@@ -67,7 +68,7 @@ class GroupCommit(Generic[U, R]):
     """Runs `commit(tickets)` for batches of the units that `submit` receives from many threads.
 
     `max_wait`: seconds a leader waits for more units before committing (0: take what is
-    queued). `max_batch`: most units per batch (>= 1).
+    queued). `max_batch`: most units per batch (>= 1; 1 turns batching off).
     """
 
     def __init__(
