@@ -7,13 +7,19 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from prometheus_client import REGISTRY
 
 from nm_workflow.application.group_commit import GroupCommit, Ticket
 from tests.support.waiting import DEADLINE, wait_until
 
 
+def _sample(name: str) -> float:
+    return REGISTRY.get_sample_value(name) or 0.0
+
+
 def test_a_leader_waiting_for_more_closes_its_batch_once_it_is_full() -> None:
     batches: list[list[str]] = []
+    sizes, waits = _sample("nm_group_commit_batch_size_sum"), _sample("nm_group_commit_wait_seconds_count")
 
     def commit(tickets: Sequence[Ticket[str, str]]) -> None:
         batches.append([ticket.unit for ticket in tickets])
@@ -28,6 +34,8 @@ def test_a_leader_waiting_for_more_closes_its_batch_once_it_is_full() -> None:
     assert results == ["A", "B", "C"]
     assert len(batches) == 1
     assert sorted(batches[0]) == ["a", "b", "c"]
+    assert _sample("nm_group_commit_batch_size_sum") - sizes == 3  # the metrics see one batch of three
+    assert _sample("nm_group_commit_wait_seconds_count") - waits == 3  # and each caller's wait
 
 
 def test_an_error_escaping_a_commit_fails_its_batch_and_the_next_batch_still_commits() -> None:
