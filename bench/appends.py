@@ -1,12 +1,14 @@
 """Event store appends at 1 and 8 writers against raw inserts of the same bytes, same run.
 
-Each writer appends one event per transaction to its own aggregate, as a command
-does. The store: `EventStore.save` (mapping, the library's recorder, its pool).
-Raw: one connection per writer inserting the very bytes the store wrote (id,
-version, topic, state) into a table of the same shape, one autocommitted INSERT
-each (psycopg on PostgreSQL, sqlite3 on SQLite). The report's cost is against raw
-inserts at 1 writer; the target (store >= 0.7 of raw at 8 writers) compares the two
-8-writer rows.
+Each writer appends one event at a time to its own aggregate, as a command does.
+The store: `EventStore.record`, the commands' way (mapping, group commit, the
+library's recorder, its pool); last, the same with group commit off
+(`NM_GROUP_COMMIT_MAX_BATCH=1`: one transaction per append). Raw: one connection
+per writer inserting the very bytes the store wrote (id, version, topic, state)
+into a table of the same shape, one autocommitted INSERT each (psycopg on
+PostgreSQL, sqlite3 on SQLite). The report's cost is against raw inserts at 1
+writer; the target (store >= 0.7 of raw at 8 writers) compares the two 8-writer
+rows.
 
     python -m bench.appends [--n 200] [--database-url postgresql://...]
 """
@@ -104,6 +106,7 @@ class _Raw:
 def run(settings: Settings, n: int) -> dict[str, float]:
     """Events per second of each case; the raw inserts at 1 writer first (the baseline)."""
     store = EventStore(settings)
+    solo = EventStore(settings.model_copy(update={"group_commit_max_batch": 1}))
     counter = Counter()
     counter.increment()
     sample = store.mapper.to_stored_event(counter.collect_events()[-1])
@@ -112,10 +115,13 @@ def run(settings: Settings, n: int) -> dict[str, float]:
     try:
         for writers in WRITERS:
             results[f"raw inserts, {writers} writer(s)"] = _rate(writers, n, raw.for_writer)
-            store_appends = _rate(writers, n, lambda _: saving_one_event(store))
+            store_appends = _rate(writers, n, lambda _: saving_one_event(store.record))
             results[f"store appends, {writers} writer(s)"] = store_appends
+        solo_appends = _rate(WRITERS[-1], n, lambda _: saving_one_event(solo.record))
+        results[f"store appends, {WRITERS[-1]} writer(s), group commit off"] = solo_appends
     finally:
         raw.close()
+        solo.close()
         store.close()
     return {f"baseline: {case}" if i == 0 else case: rate for i, (case, rate) in enumerate(results.items())}
 

@@ -112,6 +112,7 @@ def test_the_append_benchmark_compares_with_raw_inserts_of_the_same_bytes(settin
         "store appends, 1 writer(s)",
         "raw inserts, 8 writer(s)",
         "store appends, 8 writer(s)",
+        "store appends, 8 writer(s), group commit off",
     ]
     assert all(rate > 0 for rate in results.values())
 

@@ -96,6 +96,15 @@ class Settings(BaseSettings):
         le=1_000_000_000,
         description="Events a projection may lag behind the log head while /readyz still answers ready.",
     )
+    group_commit_max_wait_ms: float = Field(
+        default=0.0,
+        ge=0,
+        le=1000,
+        description="Milliseconds a save waits for others to share its transaction; 0: only those queued.",
+    )
+    group_commit_max_batch: int = Field(
+        default=64, ge=1, le=10_000, description="Most commands' saves committed in one transaction."
+    )
 
     @field_validator("company_time_zone")
     @classmethod

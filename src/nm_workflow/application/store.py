@@ -9,11 +9,13 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
-from typing import Any
+from itertools import accumulate
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import psycopg
 from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import (
     DatabaseError,
     InfrastructureFactory,
@@ -29,6 +31,7 @@ from eventsourcing.utils import Environment
 from psycopg_pool import ConnectionPool
 
 from nm_workflow.application.errors import ConcurrentModification, NotFound, StoreBusy, StoreUnavailable
+from nm_workflow.application.group_commit import GroupCommit, Ticket
 from nm_workflow.application.settings import Settings
 from nm_workflow.domain.metadata import WorkflowAggregate
 
@@ -45,6 +48,13 @@ class DateAsISO(Transcoding):
 
     def decode(self, data: str) -> date:
         return date.fromisoformat(data)
+
+
+class Unit(NamedTuple):
+    """One `record` call: its aggregates and their new events, which commit or fail together."""
+
+    aggregates: Sequence[WorkflowAggregate]
+    events: Sequence[DomainEventProtocol[UUID]]
 
 
 class EventStore(Application[UUID]):
@@ -64,6 +74,9 @@ class EventStore(Application[UUID]):
         self._pause_after_failure = settings.retry_after_seconds
         self._connect_timeout = settings.db_connect_timeout
         self._unavailable_until = 0.0
+        self._group_commit: GroupCommit[Unit, int | None] = GroupCommit(
+            self._commit, settings.group_commit_max_wait_ms / 1000, settings.group_commit_max_batch
+        )
         with translated_errors():
             super().__init__()
 
@@ -86,10 +99,60 @@ class EventStore(Application[UUID]):
         transcoder.register(DateAsISO())
 
     def record(self, *aggregates: WorkflowAggregate) -> int | None:
-        """Save the aggregates' new events in one transaction; the last log position written."""
-        with self._database():
-            recordings = self.save(*aggregates)
-        return recordings[-1].notification.id if recordings else None
+        """Save the aggregates' new events in one transaction; the last log position written.
+
+        Concurrent calls share transactions (group commit, ADR 0028): the call returns once
+        the batch holding its aggregates committed, with the position of its own last event
+        (None when they had no new events). Its aggregates commit or fail as one unit, and
+        only their own conflict fails it: ConcurrentModification (another write to one of
+        them came first). StoreBusy or StoreUnavailable fail the whole batch.
+        """
+        events = [event for aggregate in aggregates for event in aggregate.collect_events()]
+        if not events:
+            return None
+        return self._group_commit.submit(Unit(aggregates, events))
+
+    @property
+    def saves_queued(self) -> int:
+        """`record` calls waiting for a batch to take them (those being committed not counted)."""
+        return self._group_commit.queued
+
+    def _commit(self, batch: Sequence[Ticket[Unit, int | None]]) -> None:
+        """Settle every ticket of `batch`: saved in one transaction, or each with its own error."""
+        try:
+            with self._database():
+                self._save_isolating(batch)
+        except StoreUnavailable as error:  # StoreBusy too: the database failed, not a unit
+            for ticket in batch:
+                if not ticket.settled:  # a bisected batch's halves may have committed
+                    ticket.fail(type(error)(str(error)))
+
+    def _save_isolating(self, batch: Sequence[Ticket[Unit, int | None]]) -> None:
+        """Save the batch through the library's `save` (one `insert_events`: one lock, one commit).
+
+        When the transaction fails for a reason of one unit (a conflict, a value the database
+        refuses), bisect: the halves are saved apart, until the culprit is alone and fails with
+        its own error. Connection and lock errors are the database's: they fail the batch.
+        """
+        events = [event for ticket in batch for event in ticket.unit.events]
+        aggregates = [aggregate for ticket in batch for aggregate in ticket.unit.aggregates]
+        try:
+            # Events first, in the units' order; the aggregates (their events already taken)
+            # so that the library's post-save steps (snapshots) see each of them.
+            recordings = self.save(*events, *aggregates)
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception as error:
+            if len(batch) == 1:
+                batch[0].fail(translate(error))
+                return
+            middle = len(batch) // 2
+            self._save_isolating(batch[:middle])
+            self._save_isolating(batch[middle:])
+            return
+        ends = accumulate(len(ticket.unit.events) for ticket in batch)
+        for ticket, end in zip(batch, ends, strict=True):
+            ticket.succeed(recordings[end - 1].notification.id if recordings else None)
 
     def load(self, aggregate_id: UUID, version: int | None = None) -> Any:
         with self._database():
@@ -173,18 +236,26 @@ class EventStore(Application[UUID]):
 
 @contextmanager
 def translated_errors() -> Iterator[None]:
+    """The library's persistence errors raised as the project's (see `translate`)."""
     try:
         yield
-    except IntegrityError:
-        raise ConcurrentModification(
+    except (DatabaseError, InterfaceError) as error:
+        raise translate(error) from None
+
+
+def translate(error: Exception) -> Exception:
+    """The project's error for a library persistence error; any other error as it is."""
+    if isinstance(error, IntegrityError):
+        return ConcurrentModification(
             "Another command wrote to this item at the same time; reload it and retry."
-        ) from None
-    except (OperationalError, InterfaceError) as error:
+        )
+    if isinstance(error, (OperationalError, InterfaceError)):
         if _is_contention(error):
-            raise StoreBusy("The event store is busy (a lock wait timed out); retry shortly.") from None
-        raise StoreUnavailable(f"The event store is unavailable: {type(error).__name__}.") from None
-    except DatabaseError as error:
-        raise StoreUnavailable(f"The event store failed: {type(error).__name__}.") from None
+            return StoreBusy("The event store is busy (a lock wait timed out); retry shortly.")
+        return StoreUnavailable(f"The event store is unavailable: {type(error).__name__}.")
+    if isinstance(error, DatabaseError):
+        return StoreUnavailable(f"The event store failed: {type(error).__name__}.")
+    return error
 
 
 # Lock timeout, statement cancelled by lock_timeout, serialization failure, deadlock.

@@ -1,0 +1,159 @@
+"""Group commit: concurrent callers' units of work committed together, leader/follower style.
+
+The first caller to arrive while no batch is being committed becomes the leader: it
+gathers what is queued (waiting up to `max_wait` seconds for more, at most `max_batch`
+units), commits the batch through `commit` on its own thread, and hands the lead to the
+first caller still queued. Callers queue while a batch commits, so under load each batch
+takes everything that arrived during the previous one, and with one caller there is no
+hand-over between threads at all. With `max_batch` 1 there is no queue: each caller
+commits alone on its own thread (group commit off). See docs/adr/0028-group-commit.md.
+
+Each caller returns only once `commit` settled its ticket: with its own result, or with
+its own error. `commit` must settle every ticket of the batch it is given; one that it
+leaves unsettled, or an exception escaping it, fails the tickets it did not settle.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
+
+from nm_workflow.application.metrics import GROUP_COMMIT_BATCH_SIZE, GROUP_COMMIT_WAIT_SECONDS
+
+U = TypeVar("U")
+R = TypeVar("R")
+
+
+class Ticket(Generic[U, R]):
+    """One caller's unit in the queue, and its outcome once its batch was committed."""
+
+    __slots__ = ("_error", "_result", "_settled", "_wake", "lead", "unit")
+
+    def __init__(self, unit: U) -> None:
+        self.unit = unit
+        self.lead = False
+        self._result: R | None = None
+        self._error: BaseException | None = None
+        self._settled = False
+        self._wake = threading.Event()
+
+    @property
+    def settled(self) -> bool:
+        return self._settled
+
+    def succeed(self, result: R) -> None:
+        self._result, self._settled = result, True
+
+    def fail(self, error: BaseException) -> None:
+        self._error, self._settled = error, True
+
+    def wait(self) -> None:
+        """Block until this ticket's batch was committed, or it was handed the lead."""
+        self._wake.wait()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def outcome(self) -> R:
+        """The result `commit` gave this ticket; raises the error it gave instead."""
+        if self._error is not None:
+            raise self._error
+        return self._result  # type: ignore[return-value]  # R may itself admit None
+
+
+class GroupCommit(Generic[U, R]):
+    """Runs `commit(tickets)` for batches of the units that `submit` receives from many threads.
+
+    `max_wait`: seconds a leader waits for more units before committing (0: take what is
+    queued). `max_batch`: most units per batch (>= 1; 1 turns batching off).
+    """
+
+    def __init__(
+        self, commit: Callable[[Sequence[Ticket[U, R]]], None], max_wait: float, max_batch: int
+    ) -> None:
+        if max_batch < 1 or max_wait < 0:
+            raise ValueError("max_batch must be at least 1 and max_wait not negative")
+        self._commit, self._max_wait, self._max_batch = commit, max_wait, max_batch
+        self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
+        self._queue: deque[Ticket[U, R]] = deque()
+        self._leading = False  # invariant: no leader means an empty queue
+
+    @property
+    def queued(self) -> int:
+        """Units waiting for a batch (not counting those being committed)."""
+        with self._lock:
+            return len(self._queue)
+
+    def submit(self, unit: U) -> R:
+        """Commit `unit` in the next batch; its result once that batch committed, or its error.
+
+        With `max_batch` 1 there is no batching and no queue: each caller commits its own
+        unit on its own thread, concurrently with the others, as without group commit.
+        """
+        began = time.perf_counter()
+        ticket: Ticket[U, R] = Ticket(unit)
+        try:
+            if self._max_batch == 1:
+                self._run([ticket])
+            else:
+                self._queue_and_wait(ticket)
+            return ticket.outcome()
+        finally:
+            GROUP_COMMIT_WAIT_SECONDS.observe(time.perf_counter() - began)
+
+    def _queue_and_wait(self, ticket: Ticket[U, R]) -> None:
+        with self._lock:
+            self._queue.append(ticket)
+            ticket.lead = not self._leading
+            self._leading = True
+            self._arrived.notify()  # a leader gathering a batch may close it now
+        if not ticket.lead:
+            ticket.wait()  # until its batch was committed, or it was handed the lead
+        if ticket.lead:
+            batch = self._gather()
+            try:
+                self._run(batch)
+            finally:
+                self._hand_over(batch)
+
+    def _gather(self) -> list[Ticket[U, R]]:
+        """A batch from the head of the queue (the leader's own unit first)."""
+        with self._lock:
+            deadline = time.monotonic() + self._max_wait
+            while len(self._queue) < self._max_batch:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._arrived.wait(remaining)
+            return [self._queue.popleft() for _ in range(min(self._max_batch, len(self._queue)))]
+
+    def _run(self, batch: Sequence[Ticket[U, R]]) -> None:
+        """Commit `batch`, making sure that every ticket of it ends settled."""
+        GROUP_COMMIT_BATCH_SIZE.observe(len(batch))
+        try:
+            self._commit(batch)
+        except BaseException as error:  # given to the callers, each of whom raises it
+            for ticket in batch:
+                if not ticket.settled:
+                    ticket.fail(error)
+        unsettled = RuntimeError("The batch ended without an outcome for this unit.")
+        for ticket in batch:
+            if not ticket.settled:
+                ticket.fail(unsettled)
+
+    def _hand_over(self, batch: Sequence[Ticket[U, R]]) -> None:
+        """Wake the batch's followers, and give the lead to the first caller still queued."""
+        for ticket in batch:
+            if not ticket.lead:
+                ticket.wake()
+        with self._lock:
+            if self._queue:
+                successor = self._queue[0]
+                successor.lead = True
+                successor.wake()
+            else:
+                self._leading = False

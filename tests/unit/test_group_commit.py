@@ -1,0 +1,92 @@
+"""The group commit's queue on its own: how batches close, and what callers get when a commit fails."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from prometheus_client import REGISTRY
+
+from nm_workflow.application.group_commit import GroupCommit, Ticket
+from tests.support.waiting import DEADLINE, wait_until
+
+
+def _sample(name: str) -> float:
+    return REGISTRY.get_sample_value(name) or 0.0
+
+
+def test_a_leader_waiting_for_more_closes_its_batch_once_it_is_full() -> None:
+    batches: list[list[str]] = []
+    sizes, waits = _sample("nm_group_commit_batch_size_sum"), _sample("nm_group_commit_wait_seconds_count")
+
+    def commit(tickets: Sequence[Ticket[str, str]]) -> None:
+        batches.append([ticket.unit for ticket in tickets])
+        for ticket in tickets:
+            ticket.succeed(ticket.unit.upper())
+
+    # A minute's wait: the batch can only close early by filling up.
+    group: GroupCommit[str, str] = GroupCommit(commit, max_wait=60, max_batch=3)
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(group.submit, "abc"))
+
+    assert results == ["A", "B", "C"]
+    assert len(batches) == 1
+    assert sorted(batches[0]) == ["a", "b", "c"]
+    assert _sample("nm_group_commit_batch_size_sum") - sizes == 3  # the metrics see one batch of three
+    assert _sample("nm_group_commit_wait_seconds_count") - waits == 3  # and each caller's wait
+
+
+def test_an_error_escaping_a_commit_fails_its_batch_and_the_next_batch_still_commits() -> None:
+    batches: list[list[str]] = []
+    held, release = threading.Event(), threading.Event()
+
+    def commit(tickets: Sequence[Ticket[str, str]]) -> None:
+        batches.append([ticket.unit for ticket in tickets])
+        if len(batches) == 1:
+            held.set()
+            assert release.wait(DEADLINE)
+            raise ValueError("the first batch fails")
+        for ticket in tickets:
+            ticket.succeed(ticket.unit.upper())
+
+    group: GroupCommit[str, str] = GroupCommit(commit, max_wait=0, max_batch=10)
+    with ThreadPoolExecutor(3) as pool:
+        first = pool.submit(group.submit, "a")
+        assert held.wait(DEADLINE)
+        rest = [pool.submit(group.submit, unit) for unit in "bc"]
+        wait_until(lambda: group.queued == 2)
+        release.set()
+        with pytest.raises(ValueError, match="the first batch fails"):
+            first.result(DEADLINE)
+        assert [future.result(DEADLINE) for future in rest] == ["B", "C"]
+
+    assert batches == [["a"], ["b", "c"]]
+    assert group.submit("d") == "D"  # the lead was handed back: a lone caller leads again
+
+
+def test_a_unit_the_commit_leaves_unsettled_fails_rather_than_hangs() -> None:
+    def forgetful(_: Sequence[Ticket[str, str]]) -> None:
+        return None
+
+    with pytest.raises(RuntimeError, match="without an outcome"):
+        GroupCommit(forgetful, max_wait=0, max_batch=1).submit("a")
+
+
+def test_with_batches_of_one_callers_commit_at_the_same_time_without_queueing() -> None:
+    both_inside = threading.Barrier(2, timeout=DEADLINE)
+
+    def commit(tickets: Sequence[Ticket[str, str]]) -> None:
+        both_inside.wait()  # broken (and failing the test) if one caller waited for the other
+        tickets[0].succeed(tickets[0].unit.upper())
+
+    group: GroupCommit[str, str] = GroupCommit(commit, max_wait=60, max_batch=1)
+    with ThreadPoolExecutor(2) as pool:
+        assert list(pool.map(group.submit, "ab")) == ["A", "B"]
+
+
+@pytest.mark.parametrize(("max_wait", "max_batch"), [(-0.1, 1), (0, 0)])
+def test_bounds_outside_what_makes_sense_are_refused(max_wait: float, max_batch: int) -> None:
+    with pytest.raises(ValueError, match="max_batch"):
+        GroupCommit(lambda _: None, max_wait=max_wait, max_batch=max_batch)
