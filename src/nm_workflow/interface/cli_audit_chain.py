@@ -39,7 +39,11 @@ def checkpoint() -> None:
     settings = load_settings()
     with _store() as store:
         head = chain_head(store)
-    typer.echo(Checkpoint.of(head, signer(settings.audit_key_file)).as_json())
+    try:
+        key = signer(settings.audit_key_file)
+    except ValueError as error:  # the file changed since the settings checked it
+        fail(f"NM_AUDIT_KEY_FILE: {error}.", EXIT_USAGE)
+    typer.echo(Checkpoint.of(head, key).as_json())
 
 
 def verify(
