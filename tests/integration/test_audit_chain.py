@@ -187,18 +187,20 @@ def test_a_chain_rewritten_consistently_is_caught_only_by_the_checkpoint(
     assert (broken.kind, broken.position) == (BreakKind.DIVERGED, 4)
 
 
-def test_concurrent_writers_keep_one_unbroken_chain(make_settings: Any) -> None:
+def test_concurrent_writers_keep_one_unbroken_chain_verified_as_it_grows(make_settings: Any) -> None:
     settings = make_settings(db_pool_size=8)
     store = EventStore(settings)
     writers = [threading.Thread(target=record_items, args=(store, 5)) for _ in range(8)]
+    verifications = []
     try:
         for writer in writers:
             writer.start()
-        for writer in writers:
-            writer.join()
+        while any(writer.is_alive() for writer in writers):  # verified while the chain grows
+            verifications.append(verify_log(store))
         result = verify_log(store)
     finally:
         store.close()
+    assert [v.broken for v in verifications if v.broken is not None] == []
     assert result.broken is None
     assert result.checked == 80
 
