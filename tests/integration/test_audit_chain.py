@@ -18,7 +18,7 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
 from nm_workflow.application.audit_checkpoint import Checkpoint
-from nm_workflow.application.audit_verify import BreakKind, chain_head, verify_log
+from nm_workflow.application.audit_verify import BreakKind, chain_head, chained, verify_log
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import APPLICATION_NAME, EventStore
 from nm_workflow.domain.audit_record import StoredRecord, extend
@@ -132,6 +132,8 @@ def test_an_untouched_log_verifies_and_its_chain_is_the_documented_one(
     assert result.head is not None
     assert (result.head.position, result.head.leaf_index) == (6, 5)
     assert result.head.chain_hash == independent_chain(settings)
+    recorder = chained(store)  # what Merkle proofs read: a leaf by its number
+    assert (recorder.chain_link_at(5), recorder.chain_link_at(6)) == (result.head, None)
 
 
 @pytest.mark.parametrize("name", list(TAMPERS))
