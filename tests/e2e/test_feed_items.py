@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
 from nm_workflow.application.event_feed import (
     EVENT_TYPES,
+    FEED_ACCESS,
     feed_item,
     public_type,
     topics_of,
@@ -19,6 +21,7 @@ from nm_workflow.domain.roles import Role
 from tests.e2e.api import Api
 from tests.e2e.test_interactions import comment, customer_service
 
+FEED_DOC = Path(__file__).parents[2] / "docs" / "feed.md"
 RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$")
 
 
@@ -98,3 +101,16 @@ def test_the_public_types_and_who_sees_them() -> None:
     assert visible_types([Role.MARKETING, Role.ADMIN]) == frozenset()
     assert visible_types([Role.MARKETING, Role.SERVICE]) == service
     assert topics_of(["ContentItem.Published"]) == ["nm_workflow.domain.content_item:ContentItem.Published"]
+
+
+def test_docs_list_every_public_type_and_who_sees_it() -> None:
+    doc = FEED_DOC.read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| `(\w+)` \| (`\w+`(?:, `\w+`)*) \|$", doc, re.M))
+    listed = {
+        f"{aggregate}.{name}" for aggregate, names in rows.items() for name in re.findall(r"`(\w+)`", names)
+    }
+    assert listed == set(EVENT_TYPES)
+    for role, aggregate_types in FEED_ACCESS.items():
+        row = re.search(rf"^\| `{role}` \| (.*) \|$", doc, re.M)
+        assert row is not None, role
+        assert set(re.findall(r"`(\w+)`", row[1])) == aggregate_types, role
