@@ -21,6 +21,7 @@ from nm_workflow.domain.roles import Role
 from tests.e2e.api import DRAFT, PLAN
 from tests.e2e.live import served
 from tests.e2e.test_interactions import comment
+from tests.support.figures import Figures
 
 pytestmark = [pytest.mark.postgres, pytest.mark.parametrize("backend", ["postgres"], indirect=True)]
 WRITERS, COMMANDS_EACH, DEADLINE_SECONDS = 8, 12, 120
@@ -58,14 +59,17 @@ def write(url: str, key: dict[str, str], writer: int, shared_item: str, refused:
                 refused.append(n)
 
 
-def long_poll(url: str, key: str, done: Callable[[list[int]], bool], seen: list[dict[str, Any]]) -> None:
-    after, deadline = 0, time.monotonic() + DEADLINE_SECONDS
+def long_poll(url: str, key: str, done: Callable[[list[int]], bool], seen: list[dict[str, Any]]) -> int:
+    """Pages through the feed, waiting up to 2 s each time nothing is new; returns the requests made."""
+    after, requests, deadline = 0, 0, time.monotonic() + DEADLINE_SECONDS
     with httpx.Client(base_url=url, timeout=30, headers={"Authorization": f"Bearer {key}"}) as client:
         while not done([item["position"] for item in seen]) and time.monotonic() < deadline:
             page = client.get("/events", params={"after": after, "limit": 7, "timeout": 2})
+            requests += 1
             assert page.status_code == 200, page.text
             seen += page.json()["items"]
             after = page.json()["next_after"]
+    return requests
 
 
 def stream(url: str, key: str, done: Callable[[list[int]], bool], seen: list[dict[str, Any]]) -> int:
@@ -92,7 +96,9 @@ def stream(url: str, key: str, done: Callable[[list[int]], bool], seen: list[dic
     return connections
 
 
-def test_every_event_exactly_once_in_order_while_eight_writers_commit(settings: Settings) -> None:
+def test_every_event_exactly_once_in_order_while_eight_writers_commit(
+    settings: Settings, figures: Figures
+) -> None:
     key = keys(settings)
     with served(settings, embedded_projections="false") as url:
         plan = httpx.post(f"{url}/items", json=PLAN, headers={"Authorization": f"Bearer {key['marketing']}"})
@@ -106,8 +112,9 @@ def test_every_event_exactly_once_in_order_while_eight_writers_commit(settings: 
         polled: list[dict[str, Any]] = []
         streamed: list[dict[str, Any]] = []
         connections: list[int] = []
+        requests: list[int] = []
         consumers = [
-            threading.Thread(target=long_poll, args=(url, key["auditor"], done, polled)),
+            threading.Thread(target=lambda: requests.append(long_poll(url, key["auditor"], done, polled))),
             threading.Thread(target=lambda: connections.append(stream(url, key["auditor"], done, streamed))),
         ]
         refused: list[int] = []
@@ -137,3 +144,6 @@ def test_every_event_exactly_once_in_order_while_eight_writers_commit(settings: 
     assert polled == expected
     assert streamed == expected
     assert connections[0] > 1, "the stream was resumed with Last-Event-ID at least once"
+    figures(commands_sent=WRITERS * COMMANDS_EACH, conflicts=len(refused), public_events=len(final),
+            gaps=gaps, long_poll_requests=requests[0], stream_connections=connections[0],
+            skipped=0, duplicated=0)  # fmt: skip
