@@ -19,7 +19,7 @@ from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
 from nm_workflow.domain.roles import Role
 from tests.e2e.api import DRAFT, PLAN
-from tests.e2e.live import TcpProxy, live_server, served
+from tests.e2e.live import live_server, proxied, served
 from tests.e2e.test_interactions import comment
 from tests.support.figures import Figures
 
@@ -169,15 +169,7 @@ def test_a_stream_carries_on_after_the_database_was_unreachable(
     make_settings: Callable[..., Settings], figures: Figures
 ) -> None:
     real = make_settings()
-    url = httpx.URL(real.database_url or "")
-    proxy = TcpProxy(url.host, url.port or 5432)
-    proxy.start()
-    proxied = make_settings(
-        database_url=str(url.copy_with(port=proxy.port)),
-        db_connect_timeout=1,
-        retry_after_seconds=1,
-        feed_heartbeat_seconds=0.2,
-    )
+    proxy, through_proxy = proxied(make_settings, feed_heartbeat_seconds=0.2)
     key = keys(real)
     auditor = {"Authorization": f"Bearer {key['auditor']}"}
     marketing = {"Authorization": f"Bearer {key['marketing']}"}
@@ -186,7 +178,7 @@ def test_a_stream_carries_on_after_the_database_was_unreachable(
     def done(positions: list[int]) -> bool:
         return finished.is_set() and bool(positions) and positions[-1] >= final[-1]
 
-    with live_server(proxied) as base, httpx.Client(base_url=base, timeout=30) as client:
+    with live_server(through_proxy) as base, httpx.Client(base_url=base, timeout=30) as client:
         first = client.post("/items", json=PLAN, headers=marketing).json()["id"]
         connections: list[int] = []
         consumer = threading.Thread(
