@@ -107,7 +107,9 @@ class Settings(BaseSettings):
     group_commit_max_batch: int = Field(
         default=64, ge=1, le=10_000, description="Most commands' saves committed in one transaction."
     )
-
+    feed_heartbeat_seconds: float = Field(
+        default=15, gt=0, le=300, description="Seconds between heartbeats of an idle event stream."
+    )
     audit_key_file: Path | None = Field(
         default=None,
         description="PEM file of the Ed25519 key that signs checkpoints and tree heads; unset: unsigned.",

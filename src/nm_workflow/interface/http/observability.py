@@ -67,7 +67,9 @@ _METRICS_EXAMPLE = (
 @router.get(
     "/metrics",
     response_class=Response,
-    responses={200: {"content": {CONTENT_TYPE_LATEST: {"example": _METRICS_EXAMPLE}}}},
+    responses={
+        200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}, "example": _METRICS_EXAMPLE}}}
+    },
     **callers(),
 )
 def metrics(request: Request) -> Response:
