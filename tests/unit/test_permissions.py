@@ -74,6 +74,8 @@ EXPECTED: dict[Command, set[Role]] = {
     Command.APPROVE_POLICY: {Role.MANAGEMENT},
     Command.WITHDRAW_POLICY: {Role.MARKETING, Role.MANAGEMENT},
     Command.CHECK_COMPLIANCE: set(Role) - {Role.ADMIN},
+    # Proofs and exports of the whole log, every department's events: auditors only (issue 11).
+    Command.READ_AUDIT_LOG: {Role.AUDITOR},
 }
 
 

@@ -63,3 +63,20 @@ class WrongDepartment(PermissionDenied):
 
     slug = "wrong-department"
     title = "Your role acts only on your own department's items"
+
+
+# --- audit proofs (docs/audit.md): sizes and positions outside the log's Merkle tree -----------
+
+
+class TreeSizeBeyondLog(ApplicationError):
+    """A proof or tree head was asked for more leaves than the log holds."""
+
+    slug = "tree-size-beyond-log"
+    title = "The log does not hold that many events yet"
+
+
+class NotInTree(ApplicationError):
+    """An inclusion proof was asked for an event that came after the tree size named."""
+
+    slug = "not-in-tree"
+    title = "The event is not in the tree of that size"

@@ -68,6 +68,8 @@ class Command(StrEnum):
     APPROVE_POLICY = "approve_policy"
     WITHDRAW_POLICY = "withdraw_policy"
     CHECK_COMPLIANCE = "check_compliance"
+    # Audit proofs and exports of the whole log (issue 11): an auditor's, no department's.
+    READ_AUDIT_LOG = "read_audit_log"
 
     @classmethod
     def approve(cls, stage: Stage) -> Command:
@@ -135,6 +137,7 @@ PERMISSIONS: dict[Command, frozenset[Role]] = {
     Command.APPROVE_POLICY: frozenset({Role.MANAGEMENT}),
     Command.WITHDRAW_POLICY: frozenset({M, Role.MANAGEMENT}),
     Command.CHECK_COMPLIANCE: frozenset(Role) - {Role.ADMIN},
+    Command.READ_AUDIT_LOG: frozenset({Role.AUDITOR}),
 }
 
 
@@ -187,6 +190,7 @@ ANY_DEPARTMENT: dict[Command, frozenset[Role]] = {
     Command.APPROVE_POLICY: PERMISSIONS[Command.APPROVE_POLICY],
     Command.WITHDRAW_POLICY: PERMISSIONS[Command.WITHDRAW_POLICY],
     Command.CHECK_COMPLIANCE: PERMISSIONS[Command.CHECK_COMPLIANCE],
+    Command.READ_AUDIT_LOG: PERMISSIONS[Command.READ_AUDIT_LOG],
 }
 
 

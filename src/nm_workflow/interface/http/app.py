@@ -9,6 +9,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from nm_workflow import __version__
+from nm_workflow.application.audit_tree import AuditTree
 from nm_workflow.application.channels import ChannelAccounts
 from nm_workflow.application.clock import Clock, system_clock
 from nm_workflow.application.evaluations import Evaluations
@@ -31,6 +32,7 @@ from nm_workflow.interface.http import (
     routes_items,
     routes_meta,
     routes_policies,
+    routes_proofs,
     routes_reads,
     routes_reports,
 )
@@ -69,6 +71,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         app.state.channels = ChannelAccounts(store, settings, clock)
         app.state.feedback = FeedbackService(store)
         app.state.evaluations, app.state.clock = Evaluations(store, settings), clock
+        app.state.audit_tree = AuditTree(store, clock)
         # Embedded by default, so that `nm-workflow serve` alone gives working queues.
         supervisor = (
             ProjectionSupervisor(settings, read_model=read_model) if settings.embedded_projections else None
@@ -106,6 +109,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         routes_reports.router,
         routes_policies.router,
         routes_policies.compliance,
+        routes_proofs.router,
     )
     for router in routers:
         app.include_router(router)

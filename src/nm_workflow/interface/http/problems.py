@@ -16,8 +16,10 @@ from nm_workflow.application.errors import (
     ConcurrentModification,
     IdempotencyKeyReused,
     NotFound,
+    NotInTree,
     PermissionDenied,
     StoreUnavailable,
+    TreeSizeBeyondLog,
     VersionMismatch,
 )
 from nm_workflow.domain.errors import (
@@ -54,6 +56,8 @@ STATUS: dict[type[WorkflowError], int] = {
     RebuildRunning: 409,
     RuleViolation: 422,
     StoreUnavailable: 503,
+    TreeSizeBeyondLog: 422,
+    NotInTree: 422,
 }
 
 
