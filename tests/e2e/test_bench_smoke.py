@@ -20,6 +20,7 @@ from bench import (
     load,
     memory,
     projections,
+    proofs,
     roundtrips,
 )
 from bench.client import WALK
@@ -143,3 +144,13 @@ def test_the_memory_benchmark_reads_the_peak_rss_after_the_projections_caught_up
     trivial, service = results.values()
     assert list(results)[1] == "nm-workflow after 100 events stored and projected"
     assert 10 < trivial < service, "the service holds at least what the trivial server does"
+
+
+def test_the_proof_benchmark_times_proofs_against_rehashing_and_gives_their_sizes() -> None:
+    results = proofs.run(leaves=1000, proofs=5)
+    seconds = results["seconds"]
+    assert next(iter(seconds)).startswith("baseline: the root of 1000 leaves")
+    assert len(seconds) == 4
+    assert all(s > 0 for s in seconds.values())
+    assert results["inclusion_hashes_max"] == 10  # ceil(log2(1000))
+    assert results["inclusion_bytes_max"] == 320
