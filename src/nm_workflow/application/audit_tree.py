@@ -60,11 +60,11 @@ class ChainTable:
 
     def __init__(self, store: EventStore) -> None:
         self._datastore: Any = store.factory.datastore  # type: ignore[attr-defined]
-        self._postgres = isinstance(self._datastore, PostgresDatastore)
+        self.postgres = isinstance(self._datastore, PostgresDatastore)
 
     def rows(self, sql: str, *params: Any) -> list[Any]:
         """Rows of one read-only statement written with `?` parameters; columns by name."""
-        statement = sql.replace("?", "%s") if self._postgres else sql
+        statement = sql.replace("?", "%s") if self.postgres else sql
         with translated_errors(), self._datastore.transaction(commit=False) as cursor:
             cursor.execute(statement, params)
             return list(cursor.fetchall())

@@ -27,6 +27,7 @@ from nm_workflow.interface.http import (
     problems,
     routes_channels,
     routes_evaluations,
+    routes_export,
     routes_feedback,
     routes_interactions,
     routes_items,
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         routes_policies.router,
         routes_policies.compliance,
         routes_proofs.router,
+        routes_export.router,
     )
     for router in routers:
         app.include_router(router)

@@ -1,0 +1,129 @@
+"""Tree heads and proofs of a real store, checked by the standard-library script as an auditor runs it.
+
+Real proofs are accepted, altered ones refused (exit status 1, the line says FAILED); requests
+beyond the log are problems, not errors; every process computes the same roots.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from nm_workflow.domain.roles import Role
+from tests.e2e.api import Api
+from tests.support import verifier
+
+
+def saved(folder: Path, name: str, body: dict[str, Any]) -> Path:
+    path = folder / f"{name}.json"
+    path.write_text(json.dumps(body), encoding="utf-8")
+    return path
+
+
+def altered(body: dict[str, Any], key: str, index: int | None = None) -> dict[str, Any]:
+    """`body` with one hex digit of `body[key]` (or of its `index`-th entry) changed."""
+    copy: dict[str, Any] = json.loads(json.dumps(body))
+    target = copy[key] if index is None else copy[key][index]
+    changed = ("0" if target[0] != "0" else "1") + target[1:]
+    if index is None:
+        copy[key] = changed
+    else:
+        copy[key][index] = changed
+    return copy
+
+
+def grow(api: Api, items: int) -> None:
+    for _ in range(items):
+        api.planned()
+
+
+def test_real_proofs_verify_offline_and_altered_ones_fail(api: Api, tmp_path: Path) -> None:
+    auditor = api.key("audrey", Role.AUDITOR, "audit")
+    grow(api, 3)
+    old = api.get("/audit/tree-head", auditor).json()
+    grow(api, 6)
+    new = api.get("/audit/tree-head", auditor).json()
+    assert new["tree_size"] > old["tree_size"] >= 4
+    assert new["signature"] is None  # no audit key configured
+    old_head, new_head = saved(tmp_path, "old", old), saved(tmp_path, "new", new)
+
+    position = api.client.app.state.store.head() - 7  # type: ignore[attr-defined]
+    inclusion = api.get(f"/audit/proofs/inclusion?position={position}&tree_size={new['tree_size']}", auditor)
+    assert inclusion.status_code == 200, inclusion.text
+    proof = inclusion.json()
+    assert proof["root_hash"] == new["root_hash"]
+    assert 1 <= len(proof["audit_path"]) <= (new["tree_size"] - 1).bit_length()  # log2 of the size
+    checked = verifier.run("inclusion", saved(tmp_path, "inclusion", proof), "--tree-head", new_head)
+    assert (checked.returncode, checked.stdout.split()[0]) == (0, "OK"), checked.stdout + checked.stderr
+
+    consistency = api.get(
+        f"/audit/proofs/consistency?first={old['tree_size']}&second={new['tree_size']}", auditor
+    )
+    assert consistency.status_code == 200, consistency.text
+    extends = consistency.json()
+    checked = verifier.run("consistency", saved(tmp_path, "c", extends), "--old", old_head, "--new", new_head)
+    assert (checked.returncode, checked.stdout.split()[0]) == (0, "OK"), checked.stdout + checked.stderr
+
+    root_altered, old_altered = (
+        saved(tmp_path, "h", altered(new, "root_hash")),
+        saved(tmp_path, "o", altered(old, "root_hash")),
+    )
+    flipped_index = {**proof, "leaf_index": proof["leaf_index"] ^ 1}
+    refusals = [
+        ("inclusion", saved(tmp_path, "i1", altered(proof, "audit_path", 0)), "--tree-head", new_head),
+        ("inclusion", saved(tmp_path, "i2", altered(proof, "leaf_hash")), "--tree-head", new_head),
+        ("inclusion", saved(tmp_path, "i3", flipped_index), "--tree-head", new_head),
+        ("inclusion", saved(tmp_path, "i4", proof), "--tree-head", root_altered),
+        (
+            "consistency",
+            saved(tmp_path, "c1", altered(extends, "proof", -1)),
+            "--old",
+            old_head,
+            "--new",
+            new_head,
+        ),
+        ("consistency", saved(tmp_path, "c2", extends), "--old", old_altered, "--new", new_head),
+    ]
+    for arguments in refusals:
+        checked = verifier.run(*arguments)
+        assert (checked.returncode, checked.stdout.split()[0]) == (1, "FAILED"), (arguments, checked.stdout)
+
+
+def test_every_process_gives_the_same_heads_and_proofs(app_factory: Callable[..., Api]) -> None:
+    first, second = app_factory(), app_factory()
+    auditor = first.key("audrey", Role.AUDITOR, "audit")
+    grow(first, 2)
+    assert first.get("/audit/tree-head", auditor).json()["root_hash"]  # the first process's cache warm
+    grow(second, 3)
+    heads = [api.get("/audit/tree-head", auditor).json() for api in (first, second)]
+    assert heads[0]["tree_size"] == heads[1]["tree_size"]
+    assert heads[0]["root_hash"] == heads[1]["root_hash"]
+    size = heads[0]["tree_size"]
+    proofs = [
+        api.get(f"/audit/proofs/consistency?first=2&second={size}", auditor).json() for api in (first, second)
+    ]
+    assert proofs[0] == proofs[1]
+
+
+def test_requests_outside_the_log_are_problems(api: Api) -> None:
+    auditor = api.key("audrey", Role.AUDITOR, "audit")
+    grow(api, 2)
+    size = api.get("/audit/tree-head", auditor).json()["tree_size"]
+    head = api.client.app.state.store.head()  # type: ignore[attr-defined]
+    cases = {
+        f"/audit/proofs/inclusion?position=1&tree_size={size + 1}": (422, "tree-size-beyond-log"),
+        f"/audit/proofs/inclusion?position={head}&tree_size=1": (422, "not-in-tree"),
+        f"/audit/proofs/inclusion?position={head + 100}&tree_size={size}": (404, "not-found"),
+        f"/audit/proofs/consistency?first=2&second={size + 1}": (422, "tree-size-beyond-log"),
+        "/audit/proofs/consistency?first=3&second=2": (400, "invalid-request"),
+        "/audit/proofs/consistency?first=0&second=2": (422, "validation-error"),
+        "/audit/proofs/inclusion?position=1": (422, "validation-error"),
+    }
+    for path, (status, slug) in cases.items():
+        response = api.get(path, auditor)
+        assert (response.status_code, response.json()["type"]) == (status, f"/problems/{slug}"), path
+        assert response.headers["content-type"] == "application/problem+json"
+    refused = api.get("/audit/tree-head", api.key("olga", Role.MANAGEMENT, "management"))
+    assert (refused.status_code, refused.json()["type"]) == (403, "/problems/forbidden")
