@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.sqlite import SQLiteDatastore
 
+from nm_workflow.application.event_chain import ChainedSQLiteRecorder
 from nm_workflow.application.postgres import BoundedRetryRecorder
 from tests.support.contracts import (
     ApplicationRecorderTestCase,
@@ -38,3 +41,18 @@ class TestBoundedRetryRecorder(_OnAFreshDatabase, ApplicationRecorderTestCase[Bo
 @pytest.mark.postgres
 class TestBoundedRetryRecorderNotificationOrder(_OnAFreshDatabase, NonInterleavingNotificationIDsBaseCase):
     pass
+
+
+class TestChainedSQLiteRecorder(ApplicationRecorderTestCase[ChainedSQLiteRecorder]):
+    datastore: SQLiteDatastore
+
+    @pytest.fixture(autouse=True)
+    def _database(self, tmp_path: Path) -> Iterator[None]:
+        self.datastore = SQLiteDatastore(str(tmp_path / "contract.sqlite3"))  # a file: concurrent writers
+        yield
+        self.datastore.close()
+
+    def create_recorder(self) -> ChainedSQLiteRecorder:
+        recorder = ChainedSQLiteRecorder(self.datastore, events_table_name="contract_events")
+        recorder.create_table()
+        return recorder

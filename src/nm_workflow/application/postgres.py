@@ -24,6 +24,8 @@ from eventsourcing.persistence import InterfaceError, OperationalError
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.utils import retry
 
+from nm_workflow.application.event_chain import PostgresChain
+
 CONNECTION_ATTEMPTS = 2
 RETRY_WAIT_SECONDS = 0.2
 # The advisory lock of schema set-up: class "NM" as every lock of the service (projections/ownership.py),
@@ -67,7 +69,7 @@ class SerialisedSchema:
             super().create_table()  # type: ignore[misc]
 
 
-class BoundedRetryRecorder(SerialisedSchema, PostgresApplicationRecorder):
+class BoundedRetryRecorder(SerialisedSchema, PostgresChain, PostgresApplicationRecorder):
     insert_events = bounded_retry(PostgresApplicationRecorder.insert_events)
     select_events = bounded_retry(PostgresApplicationRecorder.select_events)
     select_notifications = bounded_retry(PostgresApplicationRecorder.select_notifications)

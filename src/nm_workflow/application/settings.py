@@ -14,6 +14,8 @@ from psycopg.conninfo import conninfo_to_dict
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from nm_workflow.application.audit_signing import AuditSigner
+from nm_workflow.application.event_chain import ChainedSQLiteRecorder
 from nm_workflow.application.postgres import BoundedRetryRecorder
 
 SQLITE_FILE_NAME = "nm-workflow.sqlite3"
@@ -91,6 +93,19 @@ class Settings(BaseSettings):
         default=30, ge=1, le=366, description="Days after a periodic check's period before the next is due."
     )
 
+    audit_key_file: Path | None = Field(
+        default=None,
+        description="PEM file of the Ed25519 key that signs checkpoints and tree heads; unset: unsigned.",
+    )
+
+    @field_validator("audit_key_file")
+    @classmethod
+    def _usable_key(cls, path: Path | None) -> Path | None:
+        # Read once at start, so that a missing or wrong key stops the process rather than a request.
+        if path is not None:
+            AuditSigner.from_file(path)
+        return path
+
     @field_validator("company_time_zone")
     @classmethod
     def _known_zone(cls, name: str) -> str:
@@ -146,6 +161,7 @@ class Settings(BaseSettings):
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
                 "SQLITE_DBNAME": str(self.sqlite_path),
                 "SQLITE_LOCK_TIMEOUT": str(self.db_lock_timeout),
+                "APPLICATION_RECORDER_TOPIC": get_topic(ChainedSQLiteRecorder),
             }
         return {"PERSISTENCE_MODULE": "eventsourcing.postgres", **self._postgres_env()}
 

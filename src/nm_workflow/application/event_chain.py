@@ -1,0 +1,251 @@
+"""The hash chain's table, written in the transaction that inserts the events (ADR 0031).
+
+`event_chain` has one row per stored event:
+
+    position     the event's notification id (primary key)
+    leaf_index   0-based, dense, unique: the event's leaf number in the Merkle tree of the log
+    record_hash  32 bytes: SHA-256(0x00 || canonical record) (domain/audit_record.py)
+    chain_hash   32 bytes: SHA-256(previous chain_hash || record_hash); 32 zero bytes before the first
+
+The mixins below extend the library's application recorders: inside the insert transaction,
+after the events' rows, they read the chain's last link and insert a link per new event. That
+read happens under the lock the insert already holds (PostgreSQL: the library's EXCLUSIVE lock
+on the events table, held to commit; SQLite: the database's one write lock), so concurrent
+writers, in threads or processes, extend one chain in position order. Any number of events per
+insert is chained (one command's events, or a group commit's).
+
+When the chain table is empty and the log is not (a store from before the chain), the first
+start chains every stored event under the schema set-up (`backfill`): once the chain has links,
+an event without one is never chained afterwards, so that `audit verify` reports it as inserted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol, runtime_checkable
+from uuid import UUID
+
+from eventsourcing.persistence import ProgrammingError, StoredEvent
+from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Composed, Identifier
+
+from nm_workflow.domain.audit_record import ChainLink, StoredRecord, extend
+
+CHAIN_TABLE = "event_chain"
+BACKFILL_PAGE = 1000  # events read per query while chaining an existing log: bounded memory
+_COLUMNS = "position, leaf_index, record_hash, chain_hash"
+# Statements in both dialects; {table} is the chain table, {events} the events table (names, not input).
+_SELECT = f"SELECT {_COLUMNS} FROM {{table}} "  # noqa: S608
+_HEAD = _SELECT + "ORDER BY leaf_index DESC LIMIT 1"
+_EXISTS = "SELECT 1 FROM {table} LIMIT 1"
+
+
+def _ddl(integer: str, blob: str, length: str) -> str:
+    """The chain table's CREATE statement in one dialect (the columns are defined once, here)."""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {{table}} (position {integer} PRIMARY KEY,"
+        f" leaf_index {integer} NOT NULL UNIQUE,"
+        f" record_hash {blob} NOT NULL CHECK ({length}(record_hash) = 32),"
+        f" chain_hash {blob} NOT NULL CHECK ({length}(chain_hash) = 32))"
+    )
+
+
+@runtime_checkable
+class ChainedRecorder(Protocol):
+    """What the audit commands read of a recorder with the chain."""
+
+    def select_chain(self, after: int, limit: int) -> list[ChainLink]:
+        """Up to `limit` links of positions above `after`, in position (= leaf) order."""
+
+    def chain_link_at(self, leaf_index: int) -> ChainLink | None:
+        """The link of leaf `leaf_index`, if there is one."""
+
+    def chain_head(self) -> ChainLink | None:
+        """The last link (the highest leaf), None while the chain is empty."""
+
+
+def _link(row: Any) -> ChainLink:
+    return ChainLink(
+        int(row["position"]), int(row["leaf_index"]), bytes(row["record_hash"]), bytes(row["chain_hash"])
+    )
+
+
+def _records(positions: Sequence[int], events: Sequence[StoredEvent]) -> list[StoredRecord]:
+    """The stored events as records, in ascending position."""
+    records = [
+        StoredRecord(position, _uuid(e.originator_id), e.originator_version, e.topic, e.state)
+        for position, e in zip(positions, events, strict=True)
+    ]
+    return sorted(records, key=lambda record: record.position)
+
+
+def _uuid(originator_id: UUID | str) -> UUID:
+    return originator_id if isinstance(originator_id, UUID) else UUID(originator_id)
+
+
+def _rows(links: Sequence[ChainLink]) -> list[tuple[int, int, bytes, bytes]]:
+    return [(link.position, link.leaf_index, link.record_hash, link.chain_hash) for link in links]
+
+
+class SQLiteChain:
+    """Mixed into the library's SQLite application recorder."""
+
+    datastore: SQLiteDatastore
+    events_table_name: str
+
+    def construct_create_table_statements(self) -> list[str]:
+        statements: list[str] = super().construct_create_table_statements()  # type: ignore[misc]
+        return [*statements, _ddl("INTEGER", "BLOB", "length").format(table=CHAIN_TABLE)]
+
+    def _create_table(self, c: SQLiteCursor) -> None:
+        super()._create_table(c)  # type: ignore[misc]
+        c.execute(_EXISTS.format(table=CHAIN_TABLE))
+        if c.fetchone() is None:
+            self._backfill(c)
+
+    def _backfill(self, c: SQLiteCursor) -> None:
+        previous: ChainLink | None = None
+        for page in self._pages(c):
+            links = extend(previous, page)
+            self._insert_links(c, links)
+            previous = links[-1]
+
+    def _pages(self, c: SQLiteCursor) -> Iterator[list[StoredRecord]]:
+        after = 0
+        while True:
+            c.execute(
+                "SELECT rowid, originator_id, originator_version, topic, state"  # noqa: S608
+                f" FROM {self.events_table_name} WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                (after, BACKFILL_PAGE),
+            )
+            rows = c.fetchall()
+            if not rows:
+                return
+            yield [StoredRecord(r[0], UUID(r[1]), r[2], r[3], bytes(r[4])) for r in rows]
+            after = rows[-1][0]
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        positions = super()._insert_events(c, stored_events, **kwargs)  # type: ignore[misc]
+        # The insert above took the database's write lock: no other writer can chain meanwhile.
+        c.execute(_HEAD.format(table=CHAIN_TABLE))
+        head = c.fetchone()
+        self._insert_links(c, extend(_link(head) if head else None, _records(positions, stored_events)))
+        return positions  # type: ignore[no-any-return]
+
+    @staticmethod
+    def _insert_links(c: SQLiteCursor, links: Sequence[ChainLink]) -> None:
+        c.executemany(f"INSERT INTO {CHAIN_TABLE} ({_COLUMNS}) VALUES (?, ?, ?, ?)", _rows(links))  # noqa: S608
+
+    def select_chain(self, after: int, limit: int) -> list[ChainLink]:
+        return self._select("WHERE position > ? ORDER BY position LIMIT ?", (after, limit))
+
+    def chain_link_at(self, leaf_index: int) -> ChainLink | None:
+        return next(iter(self._select("WHERE leaf_index = ?", (leaf_index,))), None)
+
+    def chain_head(self) -> ChainLink | None:
+        return next(iter(self._select("ORDER BY leaf_index DESC LIMIT 1", ())), None)
+
+    def _select(self, where: str, params: tuple[int, ...]) -> list[ChainLink]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(_SELECT.format(table=CHAIN_TABLE) + where, params)
+            return [_link(row) for row in c.fetchall()]
+
+
+class ChainedSQLiteRecorder(SQLiteChain, SQLiteApplicationRecorder):
+    """The service's SQLite application recorder (APPLICATION_RECORDER_TOPIC)."""
+
+
+class PostgresChain:
+    """Mixed into the library's PostgreSQL application recorder (application/postgres.py)."""
+
+    datastore: PostgresDatastore
+    events_table_name: str
+    sql_create_statements: list[Composed]
+    insert_events_statement: Composed
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.datastore.enable_db_functions:
+            # The library's insert function bypasses the statements the chain is written beside.
+            raise ProgrammingError("The hash chain needs POSTGRES_ENABLE_DB_FUNCTIONS off.")
+        self.chain_table = SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(CHAIN_TABLE))
+        ddl = SQL(_ddl("bigint", "bytea", "octet_length")).format(table=self.chain_table)
+        self.sql_create_statements.append(ddl)
+        # Which id went to which event, exactly, rather than by the order of the returned rows.
+        self.insert_events_statement += SQL(", originator_id, originator_version")
+        self.chain_head_statement = SQL(_HEAD).format(table=self.chain_table)
+        self.insert_links_statement = SQL(
+            f"INSERT INTO {{table}} ({_COLUMNS})"  # noqa: S608
+            " SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bytea[], %s::bytea[])"
+        ).format(table=self.chain_table)
+
+    def create_table(self) -> None:
+        super().create_table()  # type: ignore[misc]
+        with self.datastore.transaction(commit=True) as curs:
+            # Writers of processes started earlier wait, so that no event escapes the backfill.
+            curs.execute(SQL("LOCK TABLE {}.{} IN EXCLUSIVE MODE").format(
+                Identifier(self.datastore.schema), Identifier(self.events_table_name)
+            ))
+            curs.execute(SQL(_EXISTS).format(table=self.chain_table))
+            if curs.fetchone() is None:
+                self._backfill(curs)
+
+    def _backfill(self, curs: Cursor[DictRow]) -> None:
+        previous: ChainLink | None = None
+        after = 0
+        select = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state FROM {}.{}"
+            " WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
+        ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
+        while True:
+            curs.execute(select, (after, BACKFILL_PAGE))
+            rows = curs.fetchall()
+            if not rows:
+                return
+            page = [
+                StoredRecord(r["notification_id"], _uuid(r["originator_id"]), r["originator_version"],
+                             r["topic"], bytes(r["state"]))
+                for r in rows
+            ]  # fmt: skip
+            links = extend(previous, page)
+            curs.execute(self.insert_links_statement, self._columns(links))
+            previous, after = links[-1], page[-1].position
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any
+    ) -> Sequence[int] | None:
+        returned = {(_uuid(r["originator_id"]), r["originator_version"]): r["notification_id"]
+                    for r in curs.fetchall()}  # fmt: skip
+        if len(returned) != len(stored_events):
+            raise ProgrammingError(f"Got {len(returned)} notification ids for {len(stored_events)} events.")
+        positions = [returned[(_uuid(e.originator_id), e.originator_version)] for e in stored_events]
+        # Under the EXCLUSIVE lock the library took on the events table, held until commit.
+        curs.execute(self.chain_head_statement, prepare=True)
+        head = curs.fetchone()
+        links = extend(_link(head) if head else None, _records(positions, stored_events))
+        curs.execute(self.insert_links_statement, self._columns(links), prepare=True)
+        return positions
+
+    @staticmethod
+    def _columns(links: Sequence[ChainLink]) -> tuple[list[Any], ...]:
+        return tuple(list(column) for column in zip(*_rows(links), strict=True))
+
+    def select_chain(self, after: int, limit: int) -> list[ChainLink]:
+        return self._select(SQL("WHERE position > %s ORDER BY position LIMIT %s"), (after, limit))
+
+    def chain_link_at(self, leaf_index: int) -> ChainLink | None:
+        return next(iter(self._select(SQL("WHERE leaf_index = %s"), (leaf_index,))), None)
+
+    def chain_head(self) -> ChainLink | None:
+        return next(iter(self._select(SQL("ORDER BY leaf_index DESC LIMIT 1"), ())), None)
+
+    def _select(self, where: SQL, params: tuple[int, ...]) -> list[ChainLink]:
+        statement = SQL(_SELECT).format(table=self.chain_table) + where
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, params, prepare=True)
+            return [_link(row) for row in curs.fetchall()]
