@@ -4,7 +4,7 @@
     python3 verify_export.py tree-head HEAD.json [--signed-bytes-out FILE]
     python3 verify_export.py inclusion PROOF.json --tree-head HEAD.json
     python3 verify_export.py consistency PROOF.json --old OLD_HEAD.json --new NEW_HEAD.json
-    python3 verify_export.py export EXPORT.jsonl|EXPORT.csv [--tree-head HEAD.json]
+    python3 verify_export.py export EXPORT.jsonl|EXPORT.csv [--complete] [--tree-head HEAD.json]
 
 HEAD.json is the body of `GET /audit/tree-head`, PROOF.json that of `GET /audit/proofs/...`,
 EXPORT the output of `nm-workflow audit export` or `GET /audit/export` (docs/audit.md).
@@ -21,14 +21,18 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import csv
 import hashlib
 import json
 import sys
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 TREE_HEAD_PREFIX = b"nm-workflow tree head v1\n"
+GENESIS = bytes(32)
+MAX_REPORTED = 20  # problem lines printed before only counting them
 
 
 class Unreadable(Exception):
@@ -109,6 +113,20 @@ class StreamingRoot:
         for _, left in reversed(self._stack[:-1]):
             node = node_hash(left, node)
         return node
+
+
+def canonical_record(position: int, aggregate_id: str, version: int, topic: str, state: bytes) -> bytes:
+    """ADR 0031's encoding: 8-byte position, 16-byte UUID, 8-byte version, length-prefixed topic and state."""
+    name = topic.encode("utf-8")
+    return b"".join((
+        position.to_bytes(8, "big"),
+        uuid.UUID(aggregate_id).bytes,
+        version.to_bytes(8, "big"),
+        len(name).to_bytes(4, "big"),
+        name,
+        len(state).to_bytes(4, "big"),
+        state,
+    ))  # fmt: skip
 
 
 def tree_head_bytes(head: dict[str, Any]) -> bytes:
@@ -197,6 +215,130 @@ def check_consistency(proof_path: str, old_path: str, new_path: str) -> bool:
     return _say("OK" if ok else "FAILED", f"the log of size {second} extends the one of size {first}")
 
 
+def export_records(path: str) -> Iterator[dict[str, Any]]:
+    """The records of a JSON Lines or CSV export (by its first character), with typed fields."""
+    try:
+        with open(path, encoding="utf-8", newline="") as file:
+            first = file.read(1)
+            file.seek(0)
+            rows: Iterator[dict[str, Any]] = (
+                (json.loads(line) for line in file if line.strip()) if first == "{" else csv.DictReader(file)
+            )
+            for number, row in enumerate(rows, 1):
+                yield _typed(row, number)
+    except (OSError, ValueError) as error:
+        raise Unreadable(f"{path}: {error}") from None
+
+
+def _typed(row: dict[str, Any], number: int) -> dict[str, Any]:
+    try:
+        blank = ("", None)
+        return {
+            "position": int(row["position"]),
+            "leaf_index": None if row["leaf_index"] in blank else int(row["leaf_index"]),
+            "aggregate_id": str(row["aggregate_id"]),
+            "version": int(row["version"]),
+            "topic": str(row["topic"]),
+            "state": base64.b64decode(row["state"], validate=True),
+            **{
+                key: None if row[key] in blank else bytes.fromhex(row[key])
+                for key in ("record_hash", "previous_chain_hash", "chain_hash")
+            },
+        }
+    except (KeyError, TypeError, ValueError, binascii.Error) as error:
+        raise Unreadable(f"record {number} cannot be read: {type(error).__name__} {error}") from None
+
+
+class ExportCheck:
+    """Checks records one by one, in O(log n) memory: hashes, links, order, and the tree they form."""
+
+    def __init__(self, complete: bool, tree_size: int | None) -> None:
+        self.complete, self.tree_size = complete, tree_size
+        self.problems, self.records, self.gaps = 0, 0, 0
+        self.previous: dict[str, Any] | None = None
+        self.tree = StreamingRoot()
+        self.root_at_size: bytes | None = None
+
+    def fail(self, message: str) -> None:
+        self.problems += 1
+        if self.problems <= MAX_REPORTED:
+            _say("FAILED", message)
+
+    def add(self, record: dict[str, Any]) -> None:
+        self.records += 1
+        at, leaf = f"position {record['position']}", record["leaf_index"]
+        if leaf is None or record["record_hash"] is None or record["chain_hash"] is None:
+            self.fail(f"{at}: no chain link (a record inserted outside the write path?)")
+            return
+        parts = (
+            record["position"],
+            record["aggregate_id"],
+            record["version"],
+            record["topic"],
+            record["state"],
+        )
+        if hashlib.sha256(b"\x00" + canonical_record(*parts)).digest() != record["record_hash"]:
+            self.fail(
+                f"{at} (leaf {leaf}): the record hash differs from the record (altered payload or metadata?)"
+            )
+        previous_hash = record["previous_chain_hash"]
+        if leaf == 0 and previous_hash != GENESIS:
+            self.fail(f"{at}: leaf 0 does not start from the genesis hash (32 zero bytes)")
+        if (
+            previous_hash is None
+            or hashlib.sha256(previous_hash + record["record_hash"]).digest() != record["chain_hash"]
+        ):
+            self.fail(
+                f"{at} (leaf {leaf}): the chain hash does not follow from the previous one and the record"
+            )
+        self._follow(record, at, leaf)
+
+    def _follow(self, record: dict[str, Any], at: str, leaf: int) -> None:
+        last = self.previous
+        expected = 0 if last is None else last["leaf_index"] + 1
+        if last is not None and (leaf <= last["leaf_index"] or record["position"] <= last["position"]):
+            self.fail(
+                f"{at} (leaf {leaf}): out of order after position {last['position']} (reordered records?)"
+            )
+        elif leaf != expected:
+            self.gaps += 1
+            if self.complete or self.tree_size is not None:
+                self.fail(f"{at}: leaves {expected} to {leaf - 1} are missing (deleted records?)")
+        elif last is not None and record["previous_chain_hash"] != last["chain_hash"]:
+            self.fail(f"{at} (leaf {leaf}): does not link to leaf {expected - 1} (inserted or altered link?)")
+        if leaf == self.tree.size and self.gaps == 0:
+            self.tree.add(record["record_hash"])
+            if self.tree.size == self.tree_size:
+                self.root_at_size = self.tree.root()
+        self.previous = record
+
+    def summary(self) -> str:
+        leaves = "no records" if self.previous is None else f"up to leaf {self.previous['leaf_index']}"
+        gaps = f", {self.gaps} gaps (a filtered export)" if self.gaps else ""
+        return f"{self.records} records, {leaves}{gaps}"
+
+
+def check_export(path: str, complete: bool, head_path: str | None) -> bool:
+    head = _json(head_path) if head_path else None
+    check = ExportCheck(complete, None if head is None else _int(head, "tree_size"))
+    for record in export_records(path):
+        check.add(record)
+    ok = check.problems == 0
+    if check.problems > MAX_REPORTED:
+        print(f"... {check.problems - MAX_REPORTED} more problems")
+    _say("OK" if ok else "FAILED", f"export {path}: {check.summary()}")
+    if head is None:
+        return ok
+    size, root = _int(head, "tree_size"), _hex(head.get("root_hash"), "root_hash")
+    if check.root_at_size is None:
+        return _say("FAILED", f"the export does not hold leaves 0 to {size - 1} of the tree head")
+    matches = check.root_at_size == root
+    return (
+        _say("OK" if matches else "FAILED", f"the export's first {size} records give the tree head's root")
+        and ok
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -212,12 +354,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     consistency.add_argument("proof")
     consistency.add_argument("--old", required=True)
     consistency.add_argument("--new", required=True)
+    export = commands.add_parser("export", help="check an export's record hashes and chain links")
+    export.add_argument("export")
+    export.add_argument("--complete", action="store_true", help="the export is unfiltered: gaps fail")
+    export.add_argument("--tree-head", help="also check that the records give this tree head's root")
     arguments = parser.parse_args(argv)
     try:
         if arguments.command == "tree-head":
             ok = check_tree_head(arguments.head, arguments.signed_bytes_out)
         elif arguments.command == "inclusion":
             ok = check_inclusion(arguments.proof, arguments.tree_head)
+        elif arguments.command == "export":
+            ok = check_export(arguments.export, arguments.complete, arguments.tree_head)
         else:
             ok = check_consistency(arguments.proof, arguments.old, arguments.new)
     except Unreadable as error:

@@ -9,6 +9,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from nm_workflow import __version__
+from nm_workflow.application.audit_signing import signer
 from nm_workflow.application.audit_tree import AuditTree
 from nm_workflow.application.channels import ChannelAccounts
 from nm_workflow.application.clock import Clock, system_clock
@@ -72,7 +73,8 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         app.state.channels = ChannelAccounts(store, settings, clock)
         app.state.feedback = FeedbackService(store)
         app.state.evaluations, app.state.clock = Evaluations(store, settings), clock
-        app.state.audit_tree = AuditTree(store, clock)
+        audit_key = signer(settings.audit_key_file)
+        app.state.audit_tree = AuditTree(store, clock, audit_key.sign if audit_key else None)
         # Embedded by default, so that `nm-workflow serve` alone gives working queues.
         supervisor = (
             ProjectionSupervisor(settings, read_model=read_model) if settings.embedded_projections else None
