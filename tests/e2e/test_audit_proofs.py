@@ -6,11 +6,17 @@ beyond the log are problems, not errors; every process computes the same roots.
 
 from __future__ import annotations
 
+import base64
 import json
+import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from nm_workflow.application.audit_signing import signature_valid, write_new_key
 from nm_workflow.domain.roles import Role
 from tests.e2e.api import Api
 from tests.support import verifier
@@ -127,3 +133,44 @@ def test_requests_outside_the_log_are_problems(api: Api) -> None:
         assert response.headers["content-type"] == "application/problem+json"
     refused = api.get("/audit/tree-head", api.key("olga", Role.MANAGEMENT, "management"))
     assert (refused.status_code, refused.json()["type"]) == (403, "/problems/forbidden")
+
+
+def openssl_verifies(public_key: Path, data: bytes, signature: bytes, folder: Path) -> bool:
+    """`openssl pkeyutl -verify` on the bytes, as docs/audit.md shows it."""
+    (folder / "message").write_bytes(data)
+    (folder / "signature").write_bytes(signature)
+    checked = subprocess.run(
+        ["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", str(public_key), "-rawin",
+         "-in", str(folder / "message"), "-sigfile", str(folder / "signature")],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    return checked.returncode == 0 and "Signature Verified Successfully" in checked.stdout
+
+
+def test_a_signed_tree_head_is_reported_unchecked_offline_and_verifies_with_openssl(
+    app_factory: Callable[..., Api], tmp_path: Path
+) -> None:
+    signer = write_new_key(tmp_path / "audit.pem")
+    public_key = tmp_path / "audit.pub.pem"
+    public_key.write_text(signer.public_key_pem(), encoding="ascii")
+    api = app_factory(audit_key_file=tmp_path / "audit.pem")
+    head = api.get("/audit/tree-head", api.key("audrey", Role.AUDITOR, "audit")).json()
+    signature = base64.b64decode(head["signature"])
+    assert len(signature) == 64
+
+    checked = verifier.run(
+        "tree-head", saved(tmp_path, "head", head), "--signed-bytes-out", tmp_path / "signed"
+    )
+    assert (checked.returncode, checked.stdout.split()[0]) == (0, "UNCHECKED"), checked.stdout
+    rebuilt = f"nm-workflow tree head v1\n{head['tree_size']}\n{head['root_hash']}\n{head['timestamp']}\n"
+    assert (
+        (tmp_path / "signed").read_bytes()
+        == rebuilt.encode("ascii")
+        == base64.b64decode(head["signed_bytes"])
+    )
+    assert signature_valid(signer.public_key_pem(), signature, rebuilt.encode("ascii"))
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed: the documented command cannot be run here")
+    assert openssl_verifies(public_key, rebuilt.encode("ascii"), signature, tmp_path)
+    forged = rebuilt.replace(f"\n{head['tree_size']}\n", f"\n{head['tree_size'] + 1}\n").encode("ascii")
+    assert not openssl_verifies(public_key, forged, signature, tmp_path)
