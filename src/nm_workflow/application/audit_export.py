@@ -18,8 +18,7 @@ from uuid import UUID
 
 from nm_workflow.application.audit_tree import ChainTable
 from nm_workflow.application.store import PAGE_SIZE, EventStore
-
-GENESIS = bytes(32)
+from nm_workflow.domain.audit_record import GENESIS
 
 
 @dataclass(frozen=True)
@@ -93,8 +92,8 @@ class AuditExport:
         return self._table.rows(
             f"SELECT {self._position} AS position, e.originator_id, e.originator_version, e.topic,"  # noqa: S608
             " e.state, c.leaf_index, c.record_hash, c.chain_hash, p.chain_hash AS previous_chain_hash"
-            f" FROM {self._events} e LEFT JOIN event_chain c ON c.position = {self._position}"
-            " LEFT JOIN event_chain p ON p.leaf_index = c.leaf_index - 1"
+            f" FROM {self._events} e LEFT JOIN {{chain}} c ON c.position = {self._position}"
+            " LEFT JOIN {chain} p ON p.leaf_index = c.leaf_index - 1"
             f" WHERE {where} ORDER BY {self._position} LIMIT ?",
             after,
             *only,

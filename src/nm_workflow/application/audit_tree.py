@@ -15,6 +15,7 @@ from eventsourcing.postgres import PostgresDatastore
 
 from nm_workflow.application.clock import Clock
 from nm_workflow.application.errors import NotFound, NotInTree, TreeSizeBeyondLog
+from nm_workflow.application.event_chain import CHAIN_TABLE
 from nm_workflow.application.merkle import CachedTree
 from nm_workflow.application.store import EventStore, translated_errors
 
@@ -61,22 +62,25 @@ class ChainTable:
     def __init__(self, store: EventStore) -> None:
         self._datastore: Any = store.factory.datastore  # type: ignore[attr-defined]
         self.postgres = isinstance(self._datastore, PostgresDatastore)
+        # PostgreSQL: in the store's schema, as the recorder creates it (application/event_chain.py).
+        self.table = f"{self._datastore.schema}.{CHAIN_TABLE}" if self.postgres else CHAIN_TABLE
 
     def rows(self, sql: str, *params: Any) -> list[Any]:
-        """Rows of one read-only statement written with `?` parameters; columns by name."""
-        statement = sql.replace("?", "%s") if self.postgres else sql
+        """Rows of one read-only statement with `?` parameters and `{chain}` for the table; by name."""
+        statement = sql.replace("{chain}", self.table)
+        statement = statement.replace("?", "%s") if self.postgres else statement
         with translated_errors(), self._datastore.transaction(commit=False) as cursor:
             cursor.execute(statement, params)
             return list(cursor.fetchall())
 
     def size(self) -> int:
         """Leaves in the log: chained events."""
-        row = self.rows("SELECT COALESCE(MAX(leaf_index) + 1, 0) AS size FROM event_chain")[0]
+        row = self.rows("SELECT COALESCE(MAX(leaf_index) + 1, 0) AS size FROM {chain}")[0]
         return int(row["size"])
 
     def leaf_hashes(self, start: int, end: int) -> Sequence[bytes]:
         found = self.rows(
-            "SELECT record_hash FROM event_chain"
+            "SELECT record_hash FROM {chain}"
             " WHERE leaf_index >= ? AND leaf_index < ? ORDER BY leaf_index",
             start,
             end,
@@ -85,7 +89,7 @@ class ChainTable:
 
     def leaf_of(self, position: int) -> tuple[int, bytes]:
         """The leaf index and hash of the event at log `position`; NotFound if no event is there."""
-        found = self.rows("SELECT leaf_index, record_hash FROM event_chain WHERE position = ?", position)
+        found = self.rows("SELECT leaf_index, record_hash FROM {chain} WHERE position = ?", position)
         if not found:
             raise NotFound(f"No event at log position {position}.")
         return int(found[0]["leaf_index"]), bytes(found[0]["record_hash"])
