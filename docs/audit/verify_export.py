@@ -65,8 +65,10 @@ def verify_consistency(
     first: int, second: int, first_root: bytes, second_root: bytes, proof: Sequence[bytes]
 ) -> bool:
     """RFC 9162 2.1.4.2: does `proof` show the tree of `second` leaves extends the one of `first`?"""
-    if first < 1 or second < first:
+    if first < 0 or second < first:
         return False
+    if first == 0:  # the empty tree is extended by every tree
+        return not proof
     if first == second:
         return not proof and first_root == second_root
     if not proof:

@@ -161,3 +161,6 @@ def test_proofs_outside_the_tree_are_refused() -> None:
     assert consistency_proof(plain(HASHES), 4, 4) == []
     assert VERIFY.verify_consistency(4, 4, ROOTS[3], ROOTS[3], [])
     assert not VERIFY.verify_consistency(4, 4, ROOTS[3], ROOTS[4], [])
+    assert consistency_proof(plain(HASHES), 0, 8) == []
+    assert VERIFY.verify_consistency(0, 8, EMPTY_ROOT, ROOTS[7], [])
+    assert not VERIFY.verify_consistency(0, 8, EMPTY_ROOT, ROOTS[7], [ROOTS[0]])
