@@ -25,11 +25,11 @@ from typing import Any
 
 import psycopg
 
-from bench import appends, commands, history, load, memory, projections, roundtrips
+from bench import appends, audit, commands, history, load, memory, projections, roundtrips
 from bench.report import arguments, load_summary, load_table, report
 from devsupport.postgres import throwaway_server
 
-PARTS = ("http", "roundtrips", "commands", "projections", "appends", "history", "memory")
+PARTS = ("http", "roundtrips", "commands", "projections", "appends", "history", "memory", "audit")
 
 
 def _numbers(text: str) -> tuple[int, ...]:
@@ -50,6 +50,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--events", type=int, default=10_000, help="events of the long item")
     parser.add_argument(
         "--memory-events", type=int, default=20_000, help="events stored and projected before the RSS"
+    )
+    parser.add_argument(
+        "--audit-events", type=int, default=20_000, help="events stored, then read raw and verified"
     )
     parser.add_argument(
         "--parts", type=lambda text: tuple(text.split(",")), default=PARTS, help=",".join(PARTS)
@@ -105,6 +108,7 @@ def main() -> None:
         "appends": (appends.run, args.appends, "events/s"),
         "history": (history.run, args.events, "reads/s"),
         "memory": (memory.run, args.memory_events, "MB"),
+        "audit": (audit.run, args.audit_events, "events/s"),
     }
     with ExitStack() as stack:
         admin_url = stack.enter_context(_postgres("postgres" in sizes.databases, args.postgres_admin_url))

@@ -2,6 +2,8 @@
 
 Each writer appends one event per transaction to its own aggregate, as a command
 does. The store: `EventStore.save` (mapping, the library's recorder, its pool).
+The store without the chain: the same with the library's own recorder, which
+writes no hash chain (ADR 0031), on tables of its own.
 Raw: one connection per writer inserting the very bytes the store wrote (id,
 version, topic, state) into a table of the same shape, one autocommitted INSERT
 each (psycopg on PostgreSQL, sqlite3 on SQLite). The report's cost is against raw
@@ -20,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 import psycopg
+from eventsourcing.utils import Environment
 
 from bench.commands import Counter, saving_one_event
 from bench.report import main
@@ -54,6 +57,21 @@ def _rate(writers: int, n: int, append: Callable[[int], Callable[[], object]]) -
     if failures:
         raise failures[0]
     return writers * n / (time.perf_counter() - began)
+
+
+class UnchainedStore(EventStore):
+    """The event store with the library's own recorder (no hash chain), on tables of its own."""
+
+    name = "unchained"
+
+    def __init__(self, settings: Settings) -> None:
+        # SQLite: a file of its own, since the library's table name does not depend on the name.
+        super().__init__(settings.model_copy(update={"data_dir": settings.data_dir / "unchained"}))
+
+    def construct_env(self, name: str, env: Any = None) -> Environment:
+        environment = super().construct_env(name, env)
+        del environment["APPLICATION_RECORDER_TOPIC"]
+        return environment
 
 
 class _Raw:
@@ -103,7 +121,7 @@ class _Raw:
 
 def run(settings: Settings, n: int) -> dict[str, float]:
     """Events per second of each case; the raw inserts at 1 writer first (the baseline)."""
-    store = EventStore(settings)
+    store, unchained = EventStore(settings), UnchainedStore(settings)
     counter = Counter()
     counter.increment()
     sample = store.mapper.to_stored_event(counter.collect_events()[-1])
@@ -112,11 +130,14 @@ def run(settings: Settings, n: int) -> dict[str, float]:
     try:
         for writers in WRITERS:
             results[f"raw inserts, {writers} writer(s)"] = _rate(writers, n, raw.for_writer)
+            without = _rate(writers, n, lambda _: saving_one_event(unchained))
+            results[f"store appends without the chain, {writers} writer(s)"] = without
             store_appends = _rate(writers, n, lambda _: saving_one_event(store))
             results[f"store appends, {writers} writer(s)"] = store_appends
     finally:
         raw.close()
         store.close()
+        unchained.close()
     return {f"baseline: {case}" if i == 0 else case: rate for i, (case, rate) in enumerate(results.items())}
 
 

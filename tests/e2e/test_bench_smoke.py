@@ -12,6 +12,7 @@ import pytest
 
 from bench import (
     appends,
+    audit,
     commands,
     compliance,
     evaluations,
@@ -77,7 +78,7 @@ def test_the_load_benchmark_drives_each_server_without_errors(
 def test_python_m_bench_prints_the_tables_and_writes_json(tmp_path: Path) -> None:
     written = tmp_path / "results.json"
     tiny = "--databases sqlite --clients 1 --workers 1 --seconds 0.3 --warmup 0.1 --commands 5 --items 2"
-    tiny += " --appends 3 --events 20 --memory-events 100"
+    tiny += " --appends 3 --events 20 --memory-events 100 --audit-events 20"
     tiny += f" --json {written}"
     done = subprocess.run(
         [sys.executable, "-m", "bench", *tiny.split()], cwd=ROOT, capture_output=True, text=True, timeout=300
@@ -89,6 +90,7 @@ def test_python_m_bench_prints_the_tables_and_writes_json(tmp_path: Path) -> Non
     assert results["commands_sqlite"]["HTTP command"] > 0
     assert results["projections_sqlite"]["rebuild item_status"] > 0
     assert results["appends_sqlite"]["store appends, 8 writer(s)"] > 0
+    assert results["audit_sqlite"]["audit verify"] > 0
     assert results["history_sqlite"]["read an item of 20 events"] > 0
     assert len(results["roundtrips_sqlite"]) == len(WALK)
     assert list(results["memory_sqlite"])[1] == "nm-workflow after 100 events stored and projected"
@@ -110,8 +112,10 @@ def test_the_append_benchmark_compares_with_raw_inserts_of_the_same_bytes(settin
     results = appends.run(settings, n=3)
     assert list(results) == [
         "baseline: raw inserts, 1 writer(s)",
+        "store appends without the chain, 1 writer(s)",
         "store appends, 1 writer(s)",
         "raw inserts, 8 writer(s)",
+        "store appends without the chain, 8 writer(s)",
         "store appends, 8 writer(s)",
     ]
     assert all(rate > 0 for rate in results.values())
@@ -144,6 +148,12 @@ def test_the_memory_benchmark_reads_the_peak_rss_after_the_projections_caught_up
     trivial, service = results.values()
     assert list(results)[1] == "nm-workflow after 100 events stored and projected"
     assert 10 < trivial < service, "the service holds at least what the trivial server does"
+
+
+def test_the_audit_benchmark_verifies_the_log_it_read(settings: Settings) -> None:
+    results = audit.run(settings, events=30)
+    assert list(results) == ["baseline: raw read of the log", "audit verify"]
+    assert all(rate > 0 for rate in results.values())
 
 
 def test_the_proof_benchmark_times_proofs_against_rehashing_and_gives_their_sizes() -> None:

@@ -32,7 +32,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
-from nm_workflow.domain.audit_record import ChainLink, StoredRecord, extend
+from nm_workflow.domain.audit_record import ChainLink, StoredRecord, extend, record_hash
 
 CHAIN_TABLE = "event_chain"
 BACKFILL_PAGE = 1000  # events read per query while chaining an existing log: bounded memory
@@ -41,6 +41,23 @@ _COLUMNS = "position, leaf_index, record_hash, chain_hash"
 _SELECT = f"SELECT {_COLUMNS} FROM {{table}} "  # noqa: S608
 _HEAD = _SELECT + "ORDER BY leaf_index DESC LIMIT 1"
 _EXISTS = "SELECT 1 FROM {table} LIMIT 1"
+# PostgreSQL: the links of new records (positions and record hashes, ascending) after the last link,
+# in one statement, so that chaining costs no round trip of its own: the chain hashes are computed
+# by the server's sha256(), the record hashes (the canonical encoding) in Python.
+_PG_LINKS = f"""
+WITH RECURSIVE
+  new AS (SELECT * FROM unnest(%s::bigint[], %s::bytea[]) WITH ORDINALITY AS n(position, record_hash, n)),
+  head AS (SELECT leaf_index, chain_hash FROM {{table}} ORDER BY leaf_index DESC LIMIT 1),
+  links AS (
+    SELECT 0::bigint AS n, 0::bigint AS position,
+           coalesce((SELECT leaf_index FROM head), -1) AS leaf_index, ''::bytea AS record_hash,
+           coalesce((SELECT chain_hash FROM head), '\\x{"00" * 32}'::bytea) AS chain_hash
+    UNION ALL
+    SELECT new.n, new.position, links.leaf_index + 1, new.record_hash,
+           sha256(links.chain_hash || new.record_hash)
+    FROM links JOIN new ON new.n = links.n + 1)
+INSERT INTO {{table}} ({_COLUMNS}) SELECT {_COLUMNS} FROM links WHERE n > 0
+"""  # noqa: S608
 
 
 def _ddl(integer: str, blob: str, length: str) -> str:
@@ -84,6 +101,11 @@ def _records(positions: Sequence[int], events: Sequence[StoredEvent]) -> list[St
 
 def _uuid(originator_id: UUID | str) -> UUID:
     return originator_id if isinstance(originator_id, UUID) else UUID(originator_id)
+
+
+def _leaves(records: Sequence[StoredRecord]) -> tuple[list[int], list[bytes]]:
+    """The positions and record hashes of `records` (in ascending position), as two arrays."""
+    return [record.position for record in records], [record_hash(record) for record in records]
 
 
 def _rows(links: Sequence[ChainLink]) -> list[tuple[int, int, bytes, bytes]]:
@@ -178,11 +200,7 @@ class PostgresChain:
         self.sql_create_statements.append(ddl)
         # Which id went to which event, exactly, rather than by the order of the returned rows.
         self.insert_events_statement += SQL(", originator_id, originator_version")
-        self.chain_head_statement = SQL(_HEAD).format(table=self.chain_table)
-        self.insert_links_statement = SQL(
-            f"INSERT INTO {{table}} ({_COLUMNS})"  # noqa: S608
-            " SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::bytea[], %s::bytea[])"
-        ).format(table=self.chain_table)
+        self.insert_links_statement = SQL(_PG_LINKS).format(table=self.chain_table)
 
     def create_table(self) -> None:
         super().create_table()  # type: ignore[misc]
@@ -196,7 +214,6 @@ class PostgresChain:
                 self._backfill(curs)
 
     def _backfill(self, curs: Cursor[DictRow]) -> None:
-        previous: ChainLink | None = None
         after = 0
         select = SQL(
             "SELECT notification_id, originator_id, originator_version, topic, state FROM {}.{}"
@@ -212,9 +229,8 @@ class PostgresChain:
                              r["topic"], bytes(r["state"]))
                 for r in rows
             ]  # fmt: skip
-            links = extend(previous, page)
-            curs.execute(self.insert_links_statement, self._columns(links))
-            previous, after = links[-1], page[-1].position
+            curs.execute(self.insert_links_statement, _leaves(page))
+            after = page[-1].position
 
     def _fetch_ids_after_insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any
@@ -224,16 +240,10 @@ class PostgresChain:
         if len(returned) != len(stored_events):
             raise ProgrammingError(f"Got {len(returned)} notification ids for {len(stored_events)} events.")
         positions = [returned[(_uuid(e.originator_id), e.originator_version)] for e in stored_events]
-        # Under the EXCLUSIVE lock the library took on the events table, held until commit.
-        curs.execute(self.chain_head_statement, prepare=True)
-        head = curs.fetchone()
-        links = extend(_link(head) if head else None, _records(positions, stored_events))
-        curs.execute(self.insert_links_statement, self._columns(links), prepare=True)
+        # Under the EXCLUSIVE lock the library took on the events table, held until commit. Nothing
+        # is fetched: the statement goes to the server with the commit, in the library's pipeline.
+        curs.execute(self.insert_links_statement, _leaves(_records(positions, stored_events)), prepare=True)
         return positions
-
-    @staticmethod
-    def _columns(links: Sequence[ChainLink]) -> tuple[list[Any], ...]:
-        return tuple(list(column) for column in zip(*_rows(links), strict=True))
 
     def select_chain(self, after: int, limit: int) -> list[ChainLink]:
         return self._select(SQL("WHERE position > %s ORDER BY position LIMIT %s"), (after, limit))
