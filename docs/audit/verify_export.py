@@ -30,7 +30,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-TREE_HEAD_PREFIX = b"nm-workflow tree head v1\n"
 GENESIS = bytes(32)
 MAX_REPORTED = 20  # problem lines printed before only counting them
 
@@ -133,8 +132,9 @@ def canonical_record(position: int, aggregate_id: str, version: int, topic: str,
 
 def tree_head_bytes(head: dict[str, Any]) -> bytes:
     """The bytes a tree head's Ed25519 signature is over (docs/audit.md, "Signed tree heads")."""
-    text = f"{head['tree_size']}\n{head['root_hash']}\n{head['timestamp']}\n"
-    return TREE_HEAD_PREFIX + text.encode("ascii")
+    return f"nm-workflow-tree-head/1 {head['tree_size']} {head['root_hash']} {head['timestamp']}".encode(
+        "ascii"
+    )
 
 
 def _hex(value: Any, what: str) -> bytes:

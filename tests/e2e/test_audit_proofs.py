@@ -162,7 +162,7 @@ def test_a_signed_tree_head_is_reported_unchecked_offline_and_verifies_with_open
         "tree-head", saved(tmp_path, "head", head), "--signed-bytes-out", tmp_path / "signed"
     )
     assert (checked.returncode, checked.stdout.split()[0]) == (0, "UNCHECKED"), checked.stdout
-    rebuilt = f"nm-workflow tree head v1\n{head['tree_size']}\n{head['root_hash']}\n{head['timestamp']}\n"
+    rebuilt = f"nm-workflow-tree-head/1 {head['tree_size']} {head['root_hash']} {head['timestamp']}"
     assert (
         (tmp_path / "signed").read_bytes()
         == rebuilt.encode("ascii")
@@ -172,5 +172,5 @@ def test_a_signed_tree_head_is_reported_unchecked_offline_and_verifies_with_open
     if shutil.which("openssl") is None:
         pytest.skip("openssl is not installed: the documented command cannot be run here")
     assert openssl_verifies(public_key, rebuilt.encode("ascii"), signature, tmp_path)
-    forged = rebuilt.replace(f"\n{head['tree_size']}\n", f"\n{head['tree_size'] + 1}\n").encode("ascii")
+    forged = rebuilt.replace(f" {head['tree_size']} ", f" {head['tree_size'] + 1} ").encode("ascii")
     assert not openssl_verifies(public_key, forged, signature, tmp_path)

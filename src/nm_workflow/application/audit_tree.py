@@ -19,7 +19,7 @@ from nm_workflow.application.event_chain import CHAIN_TABLE
 from nm_workflow.application.merkle import CachedTree
 from nm_workflow.application.store import EventStore, translated_errors
 
-TREE_HEAD_PREFIX = b"nm-workflow tree head v1\n"
+TREE_HEAD_FORMAT = "nm-workflow-tree-head/1"
 Signer = Callable[[bytes], bytes]
 """Ed25519 signature (64 bytes) of the given bytes with the service's audit key."""
 
@@ -33,8 +33,12 @@ class TreeHead:
     signature: bytes | None
 
     def signed_bytes(self) -> bytes:
-        """`nm-workflow tree head v1\\n<size>\\n<root hex>\\n<timestamp>\\n`, ASCII: what is signed."""
-        return TREE_HEAD_PREFIX + f"{self.tree_size}\n{self.root_hash.hex()}\n{self.timestamp}\n".encode()
+        """What is signed: `nm-workflow-tree-head/1 <size> <root hex> <timestamp>`, ASCII, no newline.
+
+        One line in the form of the checkpoints' (docs/audit.md), under a name of its own, so that
+        a tree head's signature can never pass for a checkpoint's.
+        """
+        return f"{TREE_HEAD_FORMAT} {self.tree_size} {self.root_hash.hex()} {self.timestamp}".encode("ascii")
 
 
 @dataclass(frozen=True)
@@ -80,8 +84,7 @@ class ChainTable:
 
     def leaf_hashes(self, start: int, end: int) -> Sequence[bytes]:
         found = self.rows(
-            "SELECT record_hash FROM {chain}"
-            " WHERE leaf_index >= ? AND leaf_index < ? ORDER BY leaf_index",
+            "SELECT record_hash FROM {chain} WHERE leaf_index >= ? AND leaf_index < ? ORDER BY leaf_index",
             start,
             end,
         )

@@ -23,7 +23,7 @@ class TreeHeadOut(BaseModel):
         root_hash=_ROOT,
         timestamp="2026-11-29T14:30:00.123456Z",
         signature="kX3m...64 bytes, base64...==",
-        signed_bytes="bm0td29ya2Zsb3cgdHJlZSBoZWFkIHYxCjgK...",
+        signed_bytes="bm0td29ya2Zsb3ctdHJlZS1oZWFkLzEgOCA1ZGM5...",
     )
 
     tree_size: int = Field(description="Events in the log (leaves of the tree).")
@@ -33,8 +33,9 @@ class TreeHeadOut(BaseModel):
         description="Ed25519 signature of `signed_bytes`, base64; null when no audit key is configured."
     )
     signed_bytes: str = Field(
-        description="Base64 of the signed bytes: `nm-workflow tree head v1\\n<tree_size>\\n<root_hash>\\n"
-        "<timestamp>\\n` (ASCII); rebuild them yourself from the fields to check the signature."
+        description="Base64 of the signed bytes:"
+        " `nm-workflow-tree-head/1 <tree_size> <root_hash> <timestamp>` (ASCII, one line, no newline);"
+        " rebuild them yourself from the fields to check the signature."
     )
 
     @classmethod
