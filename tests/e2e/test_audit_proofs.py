@@ -126,6 +126,10 @@ def test_requests_outside_the_log_are_problems(api: Api) -> None:
         "/audit/proofs/consistency?first=3&second=2": (400, "invalid-request"),
         "/audit/proofs/consistency?first=0&second=2": (422, "validation-error"),
         "/audit/proofs/inclusion?position=1": (422, "validation-error"),
+        "/audit/export?format=xml": (422, "validation-error"),
+        "/audit/export?aggregate=item-1": (422, "validation-error"),
+        "/audit/export?from=2026-03-02T00:00:00Z&to=2026-03-01T00:00:00Z": (400, "invalid-request"),
+        "/audit/export?from=2026-03-02T00:00:00": (422, "validation-error"),
     }
     for path, (status, slug) in cases.items():
         response = api.get(path, auditor)

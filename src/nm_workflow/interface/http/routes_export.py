@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import Annotated
 from uuid import UUID
 
@@ -69,4 +70,8 @@ def export(
     if start is not None and end is not None and start >= end:
         raise InvalidRequest("'from' must be before 'to'.")
     records = AuditExport(request.app.state.store).records(ExportFilter(aggregate, start, end))
-    return StreamingResponse(lines(records, form), media_type=form.media_type)
+    text = lines(records, form)
+    # The first page is read before the answer starts: a store that cannot be read is a 503
+    # problem then, not a stream cut short.
+    first = next(text, "")
+    return StreamingResponse(chain([first], text), media_type=form.media_type)
