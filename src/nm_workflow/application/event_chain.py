@@ -8,11 +8,12 @@
     chain_hash   32 bytes: SHA-256(previous chain_hash || record_hash); 32 zero bytes before the first
 
 The mixins below extend the library's application recorders: inside the insert transaction,
-after the events' rows, they read the chain's last link and insert a link per new event. That
-read happens under the lock the insert already holds (PostgreSQL: the library's EXCLUSIVE lock
-on the events table, held to commit; SQLite: the database's one write lock), so concurrent
-writers, in threads or processes, extend one chain in position order. Any number of events per
-insert is chained (one command's events, or a group commit's).
+after the events' rows, they read the chain's last link and insert a link per new event (on
+PostgreSQL in one statement sent with the commit). That read happens under the lock the insert
+already holds (PostgreSQL: the library's EXCLUSIVE lock on the events table, held to commit;
+SQLite: the database's one write lock), so concurrent writers, in threads or processes, extend
+one chain in position order. Any number of events per insert is chained (one command's events,
+or a group commit's).
 
 When the chain table is empty and the log is not (a store from before the chain), the first
 start chains every stored event under the schema set-up (`backfill`): once the chain has links,
@@ -37,7 +38,7 @@ from nm_workflow.domain.audit_record import ChainLink, StoredRecord, extend, rec
 CHAIN_TABLE = "event_chain"
 BACKFILL_PAGE = 1000  # events read per query while chaining an existing log: bounded memory
 _COLUMNS = "position, leaf_index, record_hash, chain_hash"
-# Statements in both dialects; {table} is the chain table, {events} the events table (names, not input).
+# Statements in both dialects; {table} is the chain table's name (never input).
 _SELECT = f"SELECT {_COLUMNS} FROM {{table}} "  # noqa: S608
 _HEAD = _SELECT + "ORDER BY leaf_index DESC LIMIT 1"
 _EXISTS = "SELECT 1 FROM {table} LIMIT 1"

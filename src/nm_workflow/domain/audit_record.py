@@ -22,6 +22,7 @@ where the first link's previous chain_hash is 32 zero bytes (`GENESIS`). Pure: n
 from __future__ import annotations
 
 import hashlib
+import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 from uuid import UUID
@@ -30,8 +31,8 @@ GENESIS = bytes(32)
 """The chain hash before the first link."""
 LEAF_PREFIX = b"\x00"
 """RFC 9162 section 2.1.1: a leaf hash is SHA-256 over 0x00 and the leaf's bytes."""
-_U64 = 1 << 64
-_U32 = 1 << 32
+_FIXED = struct.Struct(">Q16sQI")  # position, aggregate id, version, the topic's length
+_LENGTH = struct.Struct(">I")  # the state's length
 
 
 @dataclass(frozen=True)
@@ -62,23 +63,13 @@ def canonical_record(record: StoredRecord) -> bytes:
     version, either of 2**64 and more, a topic or state of 2**32 bytes and more).
     """
     topic = record.topic.encode("utf-8")
-    for name, value, bound, low in (
-        ("position", record.position, _U64, 1),
-        ("version", record.version, _U64, 0),
-        ("topic length", len(topic), _U32, 0),
-        ("state length", len(record.state), _U32, 0),
-    ):
-        if not low <= value < bound:
-            raise ValueError(f"The record's {name} {value} does not fit its field in the canonical encoding.")
-    return b"".join((
-        record.position.to_bytes(8, "big"),
-        record.aggregate_id.bytes,
-        record.version.to_bytes(8, "big"),
-        len(topic).to_bytes(4, "big"),
-        topic,
-        len(record.state).to_bytes(4, "big"),
-        record.state,
-    ))  # fmt: skip
+    if record.position < 1:
+        raise ValueError(f"The record's position {record.position} is below 1.")
+    try:
+        fixed = _FIXED.pack(record.position, record.aggregate_id.bytes, record.version, len(topic))
+        return b"".join((fixed, topic, _LENGTH.pack(len(record.state)), record.state))
+    except struct.error as error:
+        raise ValueError(f"A field of the record does not fit the canonical encoding: {error}.") from None
 
 
 def record_hash(record: StoredRecord) -> bytes:

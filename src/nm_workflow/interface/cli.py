@@ -20,7 +20,7 @@ from nm_workflow.domain.roles import Role
 from nm_workflow.interface import cli_audit, cli_demo, cli_policy, cli_projections, cli_reports, serving
 from nm_workflow.interface.cli_errors import EXIT_UNAVAILABLE, EXIT_USAGE, fail, reported, say
 from nm_workflow.interface.cli_output import JsonOption, show_table
-from nm_workflow.interface.cli_settings import load_settings
+from nm_workflow.interface.cli_settings import load_settings, opened_store
 from nm_workflow.interface.http.server import uvicorn_options
 
 app = typer.Typer(help="nm-workflow: the new-media operations workflow service.", no_args_is_help=True)
@@ -93,13 +93,8 @@ def _check_port(host: str, port: int) -> None:
 
 @contextmanager
 def _keys() -> Iterator[KeyService]:
-    settings = load_settings()
-    with reported(settings):
-        store = EventStore(settings)
-        try:
-            yield KeyService(store)
-        finally:
-            store.close()
+    with opened_store() as store:
+        yield KeyService(store)
 
 
 @keys_app.command("create")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -15,19 +13,8 @@ from nm_workflow.application.audit_checkpoint import Checkpoint, CheckpointUnrea
 from nm_workflow.application.audit_signing import signer
 from nm_workflow.application.audit_verify import Verification, chain_head, verify_log
 from nm_workflow.application.store import EventStore
-from nm_workflow.interface.cli_errors import EXIT_FAILED, EXIT_USAGE, fail, reported
-from nm_workflow.interface.cli_settings import load_settings
-
-
-@contextmanager
-def _store() -> Iterator[EventStore]:
-    settings = load_settings()
-    with reported(settings):
-        store = EventStore(settings)
-        try:
-            yield store
-        finally:
-            store.close()
+from nm_workflow.interface.cli_errors import EXIT_FAILED, EXIT_USAGE, fail
+from nm_workflow.interface.cli_settings import load_settings, opened_store
 
 
 def checkpoint() -> None:
@@ -37,9 +24,13 @@ def checkpoint() -> None:
     outside the system; `audit verify --checkpoint FILE` proves the log still extends it.
     """
     settings = load_settings()
-    with _store() as store:
+    with opened_store() as store:
         head = chain_head(store)
-    typer.echo(Checkpoint.of(head, signer(settings.audit_key_file)).as_json())
+    try:
+        key = signer(settings.audit_key_file)
+    except ValueError as error:  # the file changed since the settings checked it
+        fail(f"NM_AUDIT_KEY_FILE: {error}.", EXIT_USAGE)
+    typer.echo(Checkpoint.of(head, key).as_json())
 
 
 def verify(
@@ -54,7 +45,7 @@ def verify(
     and against a checkpoint: truncated tail, diverged from the checkpoint.
     """
     kept = _read(checkpoint_file) if checkpoint_file is not None else None
-    with _store() as store:
+    with opened_store() as store:
         result = _verified(store, kept)
     if result.broken is not None:
         where = f"position {result.broken.position}"

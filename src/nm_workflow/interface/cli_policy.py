@@ -13,10 +13,9 @@ from rich.table import Table
 from nm_workflow.application.clock import system_clock
 from nm_workflow.application.policy_book import book_of
 from nm_workflow.application.policy_views import diff_rules, rule_text
-from nm_workflow.application.store import EventStore
 from nm_workflow.domain.workflow_policy import PolicyVersion, WorkflowPolicy
-from nm_workflow.interface.cli_errors import EXIT_USAGE, fail, reported
-from nm_workflow.interface.cli_settings import load_settings
+from nm_workflow.interface.cli_errors import EXIT_USAGE, fail
+from nm_workflow.interface.cli_settings import opened_store
 
 app = typer.Typer(
     help="The workflow policy: its versions and what changed between them.", no_args_is_help=True
@@ -80,13 +79,8 @@ def diff(
 @contextmanager
 def _policy() -> Iterator[WorkflowPolicy]:
     """The policy, read from the store; the store's failures are one line and exit status 3."""
-    settings = load_settings()
-    with reported(settings):
-        store = EventStore(settings)
-        try:
-            yield book_of(store).policy()
-        finally:
-            store.close()
+    with opened_store() as store:
+        yield book_of(store).policy()
 
 
 def _version(policy: WorkflowPolicy, number: int) -> PolicyVersion:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import typer
 from pydantic import ValidationError
 
 from nm_workflow.application.settings import Settings
-from nm_workflow.interface.cli_errors import EXIT_USAGE, say
+from nm_workflow.application.store import EventStore
+from nm_workflow.interface.cli_errors import EXIT_USAGE, reported, say
 
 SECRET = frozenset({"NM_DATABASE_URL"})  # may hold a password: never echoed
 
@@ -22,3 +26,15 @@ def load_settings() -> Settings:
             shown = "" if variable in SECRET else f" (got {problem['input']!r})"
             say(f"{variable}: {message}{shown}")
         raise typer.Exit(EXIT_USAGE) from None
+
+
+@contextmanager
+def opened_store() -> Iterator[EventStore]:
+    """The event store the environment names, closed afterwards; failures are one line (`reported`)."""
+    settings = load_settings()
+    with reported(settings):
+        store = EventStore(settings)
+        try:
+            yield store
+        finally:
+            store.close()
