@@ -12,9 +12,8 @@ from uuid import UUID
 import typer
 
 from nm_workflow.application.audit_export import AuditExport, ExportFilter
-from nm_workflow.application.store import EventStore
-from nm_workflow.interface.cli_errors import EXIT_USAGE, fail, reported
-from nm_workflow.interface.cli_settings import load_settings
+from nm_workflow.interface.cli_errors import EXIT_USAGE, fail
+from nm_workflow.interface.cli_settings import opened_store
 from nm_workflow.interface.export_formats import ExportFormat, lines
 
 
@@ -55,15 +54,10 @@ def export(
     wanted = ExportFilter(_aggregate(aggregate), _moment(start, "--from"), _moment(end, "--to"))
     if wanted.start and wanted.end and wanted.start >= wanted.end:
         fail("--from must be before --to.", EXIT_USAGE)
-    settings = load_settings()
-    with reported(settings):
-        store = EventStore(settings)
+    with opened_store() as store:
         try:
-            with (
-                output.open("w", encoding="utf-8", newline="") if output else nullcontext(sys.stdout) as sink
-            ):
-                sink.writelines(lines(AuditExport(store).records(wanted), form))
+            sink = output.open("w", encoding="utf-8", newline="") if output else nullcontext(sys.stdout)
+            with sink as text:
+                text.writelines(lines(AuditExport(store).records(wanted), form))
         except OSError as error:
             fail(f"Cannot write {output}: {error.strerror or error}.", EXIT_USAGE)
-        finally:
-            store.close()
