@@ -163,13 +163,15 @@ class CachedTree:
         count = min(self.chunk, max(self._known, end) - first)
         with self._lock:
             leaves = self._recent.get((first, count))
-            if leaves is None:
-                leaves = self._recent[first, count] = self._leaves(first, first + count)
-                if len(leaves) != count:
-                    raise LookupError(f"Leaves {first} to {first + count - 1} are not all there.")
-                if len(self._recent) > 64:
-                    self._recent.popitem(last=False)
+        if leaves is None:  # read without the lock: other proofs need not wait for this read
+            leaves = self._leaves(first, first + count)
+            if len(leaves) != count:
+                raise LookupError(f"Leaves {first} to {first + count - 1} are not all there.")
+        with self._lock:
+            self._recent[first, count] = leaves
             self._recent.move_to_end((first, count))
+            if len(self._recent) > 64:
+                self._recent.popitem(last=False)
         return leaves[start - first : end - first]
 
     def root(self, size: int) -> bytes:
