@@ -2,7 +2,7 @@
 """Check nm-workflow's audit data offline, with Python's standard library only (3.11 or later).
 
     python3 verify_export.py tree-head HEAD.json [--signed-bytes-out FILE]
-    python3 verify_export.py inclusion PROOF.json --tree-head HEAD.json
+    python3 verify_export.py inclusion PROOF.json --tree-head HEAD.json [--export EXPORT]
     python3 verify_export.py consistency PROOF.json --old OLD_HEAD.json --new NEW_HEAD.json
     python3 verify_export.py export EXPORT.jsonl|EXPORT.csv [--complete] [--tree-head HEAD.json]
 
@@ -130,6 +130,12 @@ def canonical_record(position: int, aggregate_id: str, version: int, topic: str,
     ))  # fmt: skip
 
 
+def leaf_hash(record: dict[str, Any]) -> bytes:
+    """An export record's record hash recomputed from its fields: SHA-256(0x00 || canonical record)."""
+    fields = (record[k] for k in ("position", "aggregate_id", "version", "topic", "state"))
+    return hashlib.sha256(b"\x00" + canonical_record(*fields)).digest()
+
+
 def tree_head_bytes(head: dict[str, Any]) -> bytes:
     """The bytes a tree head's Ed25519 signature is over (docs/audit.md, "Signed tree heads")."""
     return f"nm-workflow-tree-head/1 {head['tree_size']} {head['root_hash']} {head['timestamp']}".encode(
@@ -192,7 +198,8 @@ def check_tree_head(path: str, signed_bytes_out: str | None = None) -> bool:
     )
 
 
-def check_inclusion(proof_path: str, head_path: str) -> bool:
+def check_inclusion(proof_path: str, head_path: str, export_path: str | None = None) -> bool:
+    """The proof against the tree head; with an export, also that its leaf is that event's record."""
     proof, head = _json(proof_path), _json(head_path)
     size, index = _int(proof, "tree_size"), _int(proof, "leaf_index")
     if size != _int(head, "tree_size"):
@@ -201,7 +208,17 @@ def check_inclusion(proof_path: str, head_path: str) -> bool:
     leaf, root = _hex(proof.get("leaf_hash"), "leaf_hash"), _hex(head.get("root_hash"), "root_hash")
     ok = verify_inclusion(index, size, leaf, path, root)
     what = f"inclusion of position {proof.get('position')} (leaf {index}) in the tree of size {size}"
-    return _say("OK" if ok else "FAILED", what)
+    ok = _say("OK" if ok else "FAILED", what)
+    if export_path is None:
+        return ok
+    record = next((r for r in export_records(export_path) if r["position"] == proof.get("position")), None)
+    if record is None:
+        return _say("FAILED", f"position {proof.get('position')} is not in the export {export_path}")
+    same = leaf_hash(record) == leaf
+    return (
+        _say("OK" if same else "FAILED", f"the proof's leaf is the record of position {record['position']}")
+        and ok
+    )
 
 
 def check_consistency(proof_path: str, old_path: str, new_path: str) -> bool:
@@ -272,14 +289,7 @@ class ExportCheck:
         if leaf is None or record["record_hash"] is None or record["chain_hash"] is None:
             self.fail(f"{at}: no chain link (a record inserted outside the write path?)")
             return
-        parts = (
-            record["position"],
-            record["aggregate_id"],
-            record["version"],
-            record["topic"],
-            record["state"],
-        )
-        if hashlib.sha256(b"\x00" + canonical_record(*parts)).digest() != record["record_hash"]:
+        if leaf_hash(record) != record["record_hash"]:
             self.fail(
                 f"{at} (leaf {leaf}): the record hash differs from the record (altered payload or metadata?)"
             )
@@ -352,6 +362,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     inclusion = commands.add_parser("inclusion", help="check an inclusion proof against a tree head")
     inclusion.add_argument("proof")
     inclusion.add_argument("--tree-head", required=True)
+    inclusion.add_argument("--export", help="also check that the proven leaf is this export's record")
     consistency = commands.add_parser("consistency", help="check a consistency proof between two tree heads")
     consistency.add_argument("proof")
     consistency.add_argument("--old", required=True)
@@ -365,7 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if arguments.command == "tree-head":
             ok = check_tree_head(arguments.head, arguments.signed_bytes_out)
         elif arguments.command == "inclusion":
-            ok = check_inclusion(arguments.proof, arguments.tree_head)
+            ok = check_inclusion(arguments.proof, arguments.tree_head, arguments.export)
         elif arguments.command == "export":
             ok = check_export(arguments.export, arguments.complete, arguments.tree_head)
         else:

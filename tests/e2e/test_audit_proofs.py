@@ -40,6 +40,10 @@ def altered(body: dict[str, Any], key: str, index: int | None = None) -> dict[st
     return copy
 
 
+def failures_of(checked: Any) -> list[str]:
+    return [line for line in checked.stdout.splitlines() if line.startswith("FAILED")]
+
+
 def grow(api: Api, items: int) -> None:
     for _ in range(items):
         api.planned()
@@ -63,6 +67,28 @@ def test_real_proofs_verify_offline_and_altered_ones_fail(api: Api, tmp_path: Pa
     assert 1 <= len(proof["audit_path"]) <= (new["tree_size"] - 1).bit_length()  # log2 of the size
     checked = verifier.run("inclusion", saved(tmp_path, "inclusion", proof), "--tree-head", new_head)
     assert (checked.returncode, checked.stdout.split()[0]) == (0, "OK"), checked.stdout + checked.stderr
+    # The proven leaf is the event's own record, as an export shows it; not once a byte of it changed.
+    export = tmp_path / "log.jsonl"
+    export.write_bytes(api.get("/audit/export", auditor).content)
+    checked = verifier.run(
+        "inclusion", tmp_path / "inclusion.json", "--tree-head", new_head, "--export", export
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.splitlines()[-1] == f"OK the proof's leaf is the record of position {position}"
+    records = [json.loads(line) for line in export.read_text(encoding="utf-8").splitlines()]
+    for record in records:
+        if record["position"] == position:
+            record["state"] = base64.b64encode(
+                base64.b64decode(record["state"]).replace(b"launch", b"lunch!")
+            ).decode()
+    export.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    checked = verifier.run(
+        "inclusion", tmp_path / "inclusion.json", "--tree-head", new_head, "--export", export
+    )
+    assert (checked.returncode, failures_of(checked)) == (
+        1,
+        [f"FAILED the proof's leaf is the record of position {position}"],
+    )
 
     consistency = api.get(
         f"/audit/proofs/consistency?first={old['tree_size']}&second={new['tree_size']}", auditor
