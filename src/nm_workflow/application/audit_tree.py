@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
 from eventsourcing.postgres import PostgresDatastore
@@ -118,7 +119,7 @@ class AuditTree:
     def tree_head(self) -> TreeHead:
         """The log's current size and root, timestamped, signed when an audit key is configured."""
         size = self._grown()
-        moment = self._clock().isoformat(timespec="microseconds").replace("+00:00", "Z")
+        moment = self._clock().astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
         unsigned = TreeHead(size, self._tree.root(size), moment, None)
         if self._signer is None:
             return unsigned
