@@ -32,6 +32,7 @@ from typing import Any
 
 GENESIS = bytes(32)
 MAX_REPORTED = 20  # problem lines printed before only counting them
+STATE_LIMIT = 2**31 - 1  # a CSV field holds a whole stored state in base64: far above csv's default
 
 
 class Unreadable(Exception):
@@ -236,6 +237,7 @@ def check_consistency(proof_path: str, old_path: str, new_path: str) -> bool:
 
 def export_records(path: str) -> Iterator[dict[str, Any]]:
     """The records of a JSON Lines or CSV export (by its first character), with typed fields."""
+    csv.field_size_limit(STATE_LIMIT)
     try:
         with open(path, encoding="utf-8", newline="") as file:
             first = file.read(1)
@@ -245,7 +247,7 @@ def export_records(path: str) -> Iterator[dict[str, Any]]:
             )
             for number, row in enumerate(rows, 1):
                 yield _typed(row, number)
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, csv.Error) as error:
         raise Unreadable(f"{path}: {error}") from None
 
 
