@@ -18,7 +18,7 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
 from nm_workflow.application.audit_checkpoint import Checkpoint
-from nm_workflow.application.audit_verify import BreakKind, chain_head, verify_log
+from nm_workflow.application.audit_verify import BreakKind, chain_head, chained, verify_log
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import APPLICATION_NAME, EventStore
 from nm_workflow.domain.audit_record import StoredRecord, extend
@@ -132,6 +132,8 @@ def test_an_untouched_log_verifies_and_its_chain_is_the_documented_one(
     assert result.head is not None
     assert (result.head.position, result.head.leaf_index) == (6, 5)
     assert result.head.chain_hash == independent_chain(settings)
+    recorder = chained(store)  # what Merkle proofs read: a leaf by its number
+    assert (recorder.chain_link_at(5), recorder.chain_link_at(6)) == (result.head, None)
 
 
 @pytest.mark.parametrize("name", list(TAMPERS))
@@ -187,18 +189,20 @@ def test_a_chain_rewritten_consistently_is_caught_only_by_the_checkpoint(
     assert (broken.kind, broken.position) == (BreakKind.DIVERGED, 4)
 
 
-def test_concurrent_writers_keep_one_unbroken_chain(make_settings: Any) -> None:
+def test_concurrent_writers_keep_one_unbroken_chain_verified_as_it_grows(make_settings: Any) -> None:
     settings = make_settings(db_pool_size=8)
     store = EventStore(settings)
     writers = [threading.Thread(target=record_items, args=(store, 5)) for _ in range(8)]
+    verifications = []
     try:
         for writer in writers:
             writer.start()
-        for writer in writers:
-            writer.join()
+        while any(writer.is_alive() for writer in writers):  # verified while the chain grows
+            verifications.append(verify_log(store))
         result = verify_log(store)
     finally:
         store.close()
+    assert [v.broken for v in verifications if v.broken is not None] == []
     assert result.broken is None
     assert result.checked == 80
 
