@@ -69,7 +69,13 @@ SCOPES: dict[Command, dict[Role, str]] = {
 # "own" means the aggregate's department, except where the domain decides whose a thing is:
 # a recommendation belongs to its owner department, not to the evaluation's opener's.
 OWN_REFUSED = {Command.CLOSE_RECOMMENDATION: "/problems/not-the-owner-department"}
-READ_COMMANDS = {Command.READ, Command.READ_AUDIT_TRAIL, Command.READ_EVALUATIONS, Command.FOLLOW_EVENTS}
+READ_COMMANDS = {
+    Command.READ,
+    Command.READ_AUDIT_TRAIL,
+    Command.READ_EVALUATIONS,
+    Command.FOLLOW_EVENTS,
+    Command.READ_AUDIT_LOG,
+}
 ITEMS_DEPARTMENT, ELSEWHERE = "marketing", "sales"
 
 
@@ -427,6 +433,9 @@ READS = {
     "/policies/1": Command.READ,
     "/events": Command.FOLLOW_EVENTS,
     "/events/stream?close_after=0": Command.FOLLOW_EVENTS,
+    "/audit/tree-head": Command.READ_AUDIT_LOG,
+    "/audit/proofs/inclusion?position=1&tree_size=1": Command.READ_AUDIT_LOG,
+    "/audit/proofs/consistency?first=1&second=1": Command.READ_AUDIT_LOG,
 }
 
 

@@ -21,6 +21,7 @@ from bench import (
     load,
     memory,
     projections,
+    proofs,
     roundtrips,
 )
 from bench.client import WALK
@@ -154,3 +155,13 @@ def test_the_audit_benchmark_verifies_the_log_it_read(settings: Settings) -> Non
     results = audit.run(settings, events=30)
     assert list(results) == ["baseline: raw read of the log", "audit verify"]
     assert all(rate > 0 for rate in results.values())
+
+
+def test_the_proof_benchmark_times_proofs_against_rehashing_and_gives_their_sizes() -> None:
+    results = proofs.run(leaves=1000, proofs=5)
+    seconds = results["seconds"]
+    assert next(iter(seconds)).startswith("baseline: the root of 1000 leaves")
+    assert len(seconds) == 4
+    assert all(s > 0 for s in seconds.values())
+    assert results["inclusion_hashes_max"] == 10  # ceil(log2(1000))
+    assert results["inclusion_bytes_max"] == 320

@@ -109,7 +109,10 @@ def test_a_read_only_data_folder_is_status_3(tmp_path: Path) -> None:
     assert_one_line(run(["keys", "list"], {"NM_DATA_DIR": str(folder)}), 3, str(folder))
 
 
-@pytest.mark.parametrize("command", [["keys", "list"], ["projections", "status"], ["serve"]])
+@pytest.mark.parametrize(
+    "command",
+    [["keys", "list"], ["projections", "status"], ["serve"], ["audit", "export", "--format", "csv"]],
+)
 def test_an_unreachable_database_is_status_3_with_host_port_and_why_never_the_password(
     command: list[str], tmp_path: Path
 ) -> None:

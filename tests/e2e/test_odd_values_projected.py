@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import suppress
+from pathlib import Path
 from typing import Any
 
 from nm_workflow.domain.roles import Role
 from tests.e2e.api import OBSERVED_AT, PLANNED_DATE, PUBLISHED_AT, SCHEDULED_AT, Api
 from tests.e2e.test_reads import _wait
 from tests.projections.scenario import snapshot
+from tests.support import verifier
 
 # Chinese, emoji, a combining mark, Hebrew (right to left), quotes, a backslash, SQL's wildcards.
 MIX = "李小龍🎬e\u0301\u05e9\u05dc\u05d5\u05dd\"'`\\%_;-- "
@@ -48,7 +50,7 @@ def post(api: Api, path: str, body: dict[str, Any], key: str) -> Any:
     return response
 
 
-def test_the_longest_and_oddest_values_are_projected_and_read_back(api: Api) -> None:
+def test_the_longest_and_oddest_values_are_projected_and_read_back(api: Api, tmp_path: Path) -> None:
     keys = {role: api.key(actor, role, DEPARTMENT) for role, actor in ACTORS.items()}
     plan = {
         "theme": odd(SHORT, "主题"), "format": odd(SHORT, "fmt"), "target_audience": odd(MEDIUM, "受众"),
@@ -115,6 +117,14 @@ def test_the_longest_and_oddest_values_are_projected_and_read_back(api: Api) -> 
         assert value in stored, value[:20]
     filled = ("item_status", "review_history", "publication_log", "item_metrics", "item_metrics_history")
     assert all(tables[name] for name in filled)
+
+    # The log holding them exports, and the export verifies offline against the tree head (docs/audit.md).
+    (tmp_path / "head.json").write_text(api.get("/audit/tree-head", auditor).text, encoding="utf-8")
+    (tmp_path / "log.csv").write_bytes(api.get("/audit/export?format=csv", auditor).content)
+    checked = verifier.run(
+        "export", tmp_path / "log.csv", "--complete", "--tree-head", tmp_path / "head.json"
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def _as_json(text: str) -> str:

@@ -25,6 +25,13 @@ from tests.e2e.test_policy import head as department_head
 # Sent with every body, by the framework: not part of any operation's contract.
 FRAMING = {"content-type", "content-length"}
 ERRORS_DOC = Path(__file__).parents[2] / "docs" / "errors.md"
+# The audit operations' required queries (position 1: the seed policy's event, leaf 0).
+AUDIT_QUERIES = {
+    "/audit/tree-head": "",
+    "/audit/proofs/inclusion": "?position=1&tree_size=1",
+    "/audit/proofs/consistency": "?first=1&second=1",
+    "/audit/export": "",
+}
 
 
 class Observed:
@@ -144,6 +151,13 @@ def _exercise(api: Api, seen: Observed) -> None:
     for path in ("/events?limit=5", "/events/stream?close_after=0"):
         assert call("GET", path, auditor).status_code == 200
         call("GET", path, None)
+    # The audit proofs and exports (docs/audit.md).
+    for path, query in AUDIT_QUERIES.items():
+        call("GET", path + query, auditor)
+        call("GET", path + query, None)
+    call("GET", "/audit/export?format=jsonl", auditor)
+    call("GET", "/audit/export?format=csv", auditor)
+    call("GET", "/audit/proofs/inclusion?position=1&tree_size=999999", auditor)  # 422
 
 
 Call = Callable[..., Any]
@@ -203,6 +217,7 @@ def _call_as(api: Api, role: Role, method: str, template: str, body: Any) -> int
     path = path.replace("{number}", "1")
     path += "?quarter=2026Q3" if template == "/reports/quarterly" else ""  # required: else 422 first
     path += "?close_after=0" if template == "/events/stream" else ""  # else it streams for an hour
+    path += AUDIT_QUERIES.get(template, "")
     path = path.replace("{version}", "1")  # the seed policy: open to reading, closed to review
     key = api.key(f"someone-{role}", role, "marketing")
     return int(api.call(method.upper(), path, key, body).status_code)

@@ -76,6 +76,8 @@ EXPECTED: dict[Command, set[Role]] = {
     Command.CHECK_COMPLIANCE: set(Role) - {Role.ADMIN},
     # Issue 11: auditors and integrating services follow the event feed.
     Command.FOLLOW_EVENTS: {Role.AUDITOR, Role.SERVICE},
+    # Proofs and exports of the whole log, every department's events: auditors only (issue 11).
+    Command.READ_AUDIT_LOG: {Role.AUDITOR},
 }
 
 

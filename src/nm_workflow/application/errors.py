@@ -70,3 +70,18 @@ class ProjectionsBehind(ApplicationError):
 
     slug = "projections-behind"
     title = "The read side is behind the log"
+# --- audit proofs (docs/audit.md): sizes and positions outside the log's Merkle tree -----------
+
+
+class TreeSizeBeyondLog(ApplicationError):
+    """A proof or tree head was asked for more leaves than the log holds."""
+
+    slug = "tree-size-beyond-log"
+    title = "The log does not hold that many events yet"
+
+
+class NotInTree(ApplicationError):
+    """An inclusion proof was asked for an event that came after the tree size named."""
+
+    slug = "not-in-tree"
+    title = "The event is not in the tree of that size"

@@ -207,9 +207,11 @@ class PostgresChain:
         super().create_table()  # type: ignore[misc]
         with self.datastore.transaction(commit=True) as curs:
             # Writers of processes started earlier wait, so that no event escapes the backfill.
-            curs.execute(SQL("LOCK TABLE {}.{} IN EXCLUSIVE MODE").format(
-                Identifier(self.datastore.schema), Identifier(self.events_table_name)
-            ))
+            curs.execute(
+                SQL("LOCK TABLE {}.{} IN EXCLUSIVE MODE").format(
+                    Identifier(self.datastore.schema), Identifier(self.events_table_name)
+                )
+            )
             curs.execute(SQL(_EXISTS).format(table=self.chain_table))
             if curs.fetchone() is None:
                 self._backfill(curs)

@@ -71,6 +71,8 @@ class Command(StrEnum):
     CHECK_COMPLIANCE = "check_compliance"
     # The ordered event feed (issue 11): following the log's public events.
     FOLLOW_EVENTS = "follow_events"
+    # Audit proofs and exports of the whole log (issue 11): an auditor's, no department's.
+    READ_AUDIT_LOG = "read_audit_log"
 
     @classmethod
     def approve(cls, stage: Stage) -> Command:
@@ -140,6 +142,7 @@ PERMISSIONS: dict[Command, frozenset[Role]] = {
     Command.CHECK_COMPLIANCE: frozenset(Role) - {Role.ADMIN},
     # The roles that follow some of the feed's event types (event_feed.FEED_ACCESS says which).
     Command.FOLLOW_EVENTS: frozenset(FEED_ACCESS),
+    Command.READ_AUDIT_LOG: frozenset({Role.AUDITOR}),
 }
 
 
@@ -194,6 +197,7 @@ ANY_DEPARTMENT: dict[Command, frozenset[Role]] = {
     Command.CHECK_COMPLIANCE: PERMISSIONS[Command.CHECK_COMPLIANCE],
     # The feed is company-wide: what a role follows is chosen by event type, not by department.
     Command.FOLLOW_EVENTS: PERMISSIONS[Command.FOLLOW_EVENTS],
+    Command.READ_AUDIT_LOG: PERMISSIONS[Command.READ_AUDIT_LOG],
 }
 
 

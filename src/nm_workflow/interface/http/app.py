@@ -9,6 +9,8 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from nm_workflow import __version__
+from nm_workflow.application.audit_signing import signer
+from nm_workflow.application.audit_tree import AuditTree
 from nm_workflow.application.channels import ChannelAccounts
 from nm_workflow.application.clock import Clock, system_clock
 from nm_workflow.application.evaluations import Evaluations
@@ -28,12 +30,14 @@ from nm_workflow.interface.http import (
     problems,
     routes_channels,
     routes_evaluations,
+    routes_export,
     routes_feed,
     routes_feedback,
     routes_interactions,
     routes_items,
     routes_meta,
     routes_policies,
+    routes_proofs,
     routes_reads,
     routes_reports,
 )
@@ -75,6 +79,8 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         app.state.feed = EventFeed(store)
         # The feed's long-polls and streams wait on the log's head, with a budget of their own.
         app.state.feed_watch = PositionWatch(lambda: {"log": store.head()}, settings.max_waiting_reads, 0.05)
+        audit_key = signer(settings.audit_key_file)
+        app.state.audit_tree = AuditTree(store, clock, audit_key.sign if audit_key else None)
         # Embedded by default, so that `nm-workflow serve` alone gives working queues.
         supervisor = (
             ProjectionSupervisor(settings, read_model=read_model) if settings.embedded_projections else None
@@ -114,6 +120,8 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         routes_policies.compliance,
         observability.router,
         routes_feed.router,
+        routes_proofs.router,
+        routes_export.router,
     )
     for router in routers:
         app.include_router(router)

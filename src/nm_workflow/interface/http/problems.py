@@ -16,9 +16,11 @@ from nm_workflow.application.errors import (
     ConcurrentModification,
     IdempotencyKeyReused,
     NotFound,
+    NotInTree,
     PermissionDenied,
     ProjectionsBehind,
     StoreUnavailable,
+    TreeSizeBeyondLog,
     VersionMismatch,
 )
 from nm_workflow.domain.errors import (
@@ -56,6 +58,8 @@ STATUS: dict[type[WorkflowError], int] = {
     RuleViolation: 422,
     StoreUnavailable: 503,
     ProjectionsBehind: 503,
+    TreeSizeBeyondLog: 422,
+    NotInTree: 422,
 }
 
 
