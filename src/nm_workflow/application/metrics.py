@@ -56,3 +56,8 @@ PROJECTION_EVENTS_APPLIED = Counter(
     "Events applied by a projection (its rate is the apply rate).",
     ["projection"],
 )
+WEBHOOK_DELIVERIES = Counter(
+    "nm_webhook_deliveries_total",
+    "Webhook delivery attempts, by outcome (delivered: the receiver answered 2xx; failed).",
+    ["outcome"],
+)
