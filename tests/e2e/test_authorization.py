@@ -69,7 +69,7 @@ SCOPES: dict[Command, dict[Role, str]] = {
 # "own" means the aggregate's department, except where the domain decides whose a thing is:
 # a recommendation belongs to its owner department, not to the evaluation's opener's.
 OWN_REFUSED = {Command.CLOSE_RECOMMENDATION: "/problems/not-the-owner-department"}
-READ_COMMANDS = {Command.READ, Command.READ_AUDIT_TRAIL, Command.READ_EVALUATIONS}
+READ_COMMANDS = {Command.READ, Command.READ_AUDIT_TRAIL, Command.READ_EVALUATIONS, Command.FOLLOW_EVENTS}
 ITEMS_DEPARTMENT, ELSEWHERE = "marketing", "sales"
 
 

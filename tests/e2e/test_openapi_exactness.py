@@ -138,6 +138,10 @@ def _exercise(api: Api, seen: Observed) -> None:
         call("GET", path, None)
     call("GET", "/reports/quarterly?quarter=2026Q3", auditor, Accept="text/csv")
     call("GET", "/reports/quarterly?quarter=2026Q3", auditor, Accept="text/csv", Wait_For_Position=position)
+    # The event feed: a page, the stream sent whole (close_after=0), and 401.
+    for path in ("/events?limit=5", "/events/stream?close_after=0"):
+        assert call("GET", path, auditor).status_code == 200
+        call("GET", path, None)
 
 
 Call = Callable[..., Any]
@@ -196,6 +200,7 @@ def _call_as(api: Api, role: Role, method: str, template: str, body: Any) -> int
     path = re.sub(r"\{\w+_id\}", str(uuid.uuid4()), template).replace("{slug}", "self-approval")
     path = path.replace("{number}", "1")
     path += "?quarter=2026Q3" if template == "/reports/quarterly" else ""  # required: else 422 first
+    path += "?close_after=0" if template == "/events/stream" else ""  # else it streams for an hour
     path = path.replace("{version}", "1")  # the seed policy: open to reading, closed to review
     key = api.key(f"someone-{role}", role, "marketing")
     return int(api.call(method.upper(), path, key, body).status_code)

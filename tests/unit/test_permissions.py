@@ -74,6 +74,8 @@ EXPECTED: dict[Command, set[Role]] = {
     Command.APPROVE_POLICY: {Role.MANAGEMENT},
     Command.WITHDRAW_POLICY: {Role.MARKETING, Role.MANAGEMENT},
     Command.CHECK_COMPLIANCE: set(Role) - {Role.ADMIN},
+    # Issue 11: auditors and integrating services follow the event feed.
+    Command.FOLLOW_EVENTS: {Role.AUDITOR, Role.SERVICE},
 }
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from nm_workflow.application.errors import PermissionDenied, WrongDepartment
+from nm_workflow.application.event_feed import FEED_ACCESS
 from nm_workflow.domain.roles import Role, Stage
 
 
@@ -68,6 +69,8 @@ class Command(StrEnum):
     APPROVE_POLICY = "approve_policy"
     WITHDRAW_POLICY = "withdraw_policy"
     CHECK_COMPLIANCE = "check_compliance"
+    # The ordered event feed (issue 11): following the log's public events.
+    FOLLOW_EVENTS = "follow_events"
 
     @classmethod
     def approve(cls, stage: Stage) -> Command:
@@ -135,6 +138,8 @@ PERMISSIONS: dict[Command, frozenset[Role]] = {
     Command.APPROVE_POLICY: frozenset({Role.MANAGEMENT}),
     Command.WITHDRAW_POLICY: frozenset({M, Role.MANAGEMENT}),
     Command.CHECK_COMPLIANCE: frozenset(Role) - {Role.ADMIN},
+    # The roles that follow some of the feed's event types (event_feed.FEED_ACCESS says which).
+    Command.FOLLOW_EVENTS: frozenset(FEED_ACCESS),
 }
 
 
@@ -187,6 +192,8 @@ ANY_DEPARTMENT: dict[Command, frozenset[Role]] = {
     Command.APPROVE_POLICY: PERMISSIONS[Command.APPROVE_POLICY],
     Command.WITHDRAW_POLICY: PERMISSIONS[Command.WITHDRAW_POLICY],
     Command.CHECK_COMPLIANCE: PERMISSIONS[Command.CHECK_COMPLIANCE],
+    # The feed is company-wide: what a role follows is chosen by event type, not by department.
+    Command.FOLLOW_EVENTS: PERMISSIONS[Command.FOLLOW_EVENTS],
 }
 
 

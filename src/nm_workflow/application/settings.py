@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     periodic_check_days: int = Field(
         default=30, ge=1, le=366, description="Days after a periodic check's period before the next is due."
     )
+    feed_heartbeat_seconds: float = Field(
+        default=15, gt=0, le=300, description="Seconds between heartbeats of an idle event stream."
+    )
     webhook_timeout_seconds: float = Field(
         default=5.0, gt=0, le=60, description="Seconds a webhook receiver has to connect and to answer."
     )

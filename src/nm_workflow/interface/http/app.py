@@ -12,6 +12,7 @@ from nm_workflow import __version__
 from nm_workflow.application.channels import ChannelAccounts
 from nm_workflow.application.clock import Clock, system_clock
 from nm_workflow.application.evaluations import Evaluations
+from nm_workflow.application.event_feed_pages import EventFeed
 from nm_workflow.application.feedback import FeedbackService
 from nm_workflow.application.interactions import Interactions
 from nm_workflow.application.items import ContentItems
@@ -26,6 +27,7 @@ from nm_workflow.interface.http import (
     problems,
     routes_channels,
     routes_evaluations,
+    routes_feed,
     routes_feedback,
     routes_interactions,
     routes_items,
@@ -69,6 +71,9 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         app.state.channels = ChannelAccounts(store, settings, clock)
         app.state.feedback = FeedbackService(store)
         app.state.evaluations, app.state.clock = Evaluations(store, settings), clock
+        app.state.feed = EventFeed(store)
+        # The feed's long-polls and streams wait on the log's head, with a budget of their own.
+        app.state.feed_watch = PositionWatch(lambda: {"log": store.head()}, settings.max_waiting_reads, 0.05)
         # Embedded by default, so that `nm-workflow serve` alone gives working queues.
         supervisor = (
             ProjectionSupervisor(settings, read_model=read_model) if settings.embedded_projections else None
@@ -106,6 +111,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         routes_reports.router,
         routes_policies.router,
         routes_policies.compliance,
+        routes_feed.router,
     )
     for router in routers:
         app.include_router(router)

@@ -1,0 +1,227 @@
+"""The ordered event feed: long-poll at `GET /events`, Server-Sent Events at `GET /events/stream`.
+
+Every public event exactly once, in position order (application/event_feed_pages.py, ADR 0033).
+A wait for new events holds no thread: it is a `PositionWatch` on the log's head, one poller per
+process for every waiting long-poll and stream (interface/http/waiting.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Collection
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from nm_workflow.application.errors import PermissionDenied, StoreUnavailable
+from nm_workflow.application.event_feed import AGGREGATE_TYPES, EVENT_TYPES, visible_types
+from nm_workflow.application.event_feed_pages import EventFeed
+from nm_workflow.application.security import Command, authorize
+from nm_workflow.application.settings import Settings
+from nm_workflow.interface.http.answers import READ
+from nm_workflow.interface.http.deps import CurrentActor, from_state
+from nm_workflow.interface.http.openapi import callers
+from nm_workflow.interface.http.schemas_feed import FeedPageOut
+from nm_workflow.interface.http.waiting import PositionWatch, Waited
+from projections import InvalidCursor, InvalidQuery
+
+router = APIRouter(tags=["event feed"])
+LOG = ("log",)  # the one "position" the feed's watch follows: the log's head
+POLL_SECONDS = 0.05
+STREAM_BATCH = 500
+HEAD_LIMIT = 2**62
+
+Feed = Annotated[EventFeed, Depends(from_state("feed"))]
+FeedWatch = Annotated[PositionWatch, Depends(from_state("feed_watch"))]
+AppSettings = Annotated[Settings, Depends(from_state("settings"))]
+After = Annotated[
+    int,
+    Query(
+        ge=0,
+        le=HEAD_LIMIT,
+        description="Send the events after this position (0: from the start).",
+        examples=[57],
+    ),
+]
+
+
+def _names(text: str | None, known: Collection[str], what: str) -> frozenset[str] | None:
+    """A comma-separated list of names, each one of `known`; None when not given."""
+    if text is None:
+        return None
+    names = frozenset(name.strip() for name in text.split(",") if name.strip())
+    if unknown := sorted(names - set(known)):
+        raise InvalidQuery(f"Unknown {what}: {', '.join(unknown)} (docs/feed.md lists them).")
+    return names
+
+
+def chosen_types(
+    actor: CurrentActor,
+    types: Annotated[
+        str | None,
+        Query(
+            max_length=4000,
+            description="Only these event types, comma-separated (default: every type your roles see).",
+            examples=["ContentItem.Published,Interaction.Received"],
+        ),
+    ] = None,
+    aggregate_types: Annotated[
+        str | None,
+        Query(
+            max_length=1000,
+            description="Only events of these aggregate types, comma-separated.",
+            examples=["ContentItem,ChannelAccount"],
+        ),
+    ] = None,
+) -> frozenset[str]:
+    """The event type names the caller asked for, each one its roles may see (else 403)."""
+    authorize(actor, Command.FOLLOW_EVENTS)
+    visible = visible_types(actor.roles)
+    chosen = set(visible)
+    if (wanted := _names(types, EVENT_TYPES, "event types")) is not None:
+        _refuse_hidden(wanted - visible, "event types")
+        chosen &= wanted
+    if (aggregates := _names(aggregate_types, AGGREGATE_TYPES, "aggregate types")) is not None:
+        seen = {EVENT_TYPES[name].aggregate_type for name in visible}
+        _refuse_hidden(aggregates - seen, "aggregate types")
+        chosen = {name for name in chosen if EVENT_TYPES[name].aggregate_type in aggregates}
+    return frozenset(chosen)
+
+
+def _refuse_hidden(hidden: Collection[str], what: str) -> None:
+    if hidden:
+        raise PermissionDenied(f"Your roles may not follow these {what}: {', '.join(sorted(hidden))}.")
+
+
+Chosen = Annotated[frozenset[str], Depends(chosen_types)]
+
+
+async def _check_cursor(feed: EventFeed, after: int) -> None:
+    head = await run_in_threadpool(feed.head)
+    if after > head:
+        raise InvalidCursor(
+            f"Position {after} lies beyond the log's head {head}: this service never sent it."
+        )
+
+
+NEXT = {
+    "Feed-Next-After": {"description": "The body's `next_after`", "schema": {"type": "integer"}},
+}
+
+
+@router.get(
+    "/events",
+    response_model=FeedPageOut,
+    responses={200: {"model": FeedPageOut, "headers": NEXT}, **READ},
+    **callers(Command.FOLLOW_EVENTS),
+)
+async def events(
+    feed: Feed,
+    watch: FeedWatch,
+    chosen: Chosen,
+    after: After = 0,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Events per page at most.", examples=[100])] = 100,
+    timeout: Annotated[
+        float,
+        Query(
+            ge=0, le=60, description="Seconds to wait when nothing is new (0: answer at once).", examples=[25]
+        ),
+    ] = 0,
+) -> JSONResponse:
+    """The public events after `after`, in position order; waits up to `timeout` for the first."""
+    await _check_cursor(feed, after)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        page = await run_in_threadpool(feed.page, after, chosen, limit)
+        after, remaining = page.next_after, deadline - loop.time()
+        if page.items or remaining <= 0:
+            break
+        if await watch.wait(after + 1, LOG, remaining) is Waited.NOT_ADMITTED:
+            break  # too many waiting already: the client asks again
+    body = {"items": page.items, "next_after": page.next_after}
+    return JSONResponse(body, headers={"Feed-Next-After": str(page.next_after)})
+
+
+STREAM_EXAMPLE = 'id: 57\ndata: {"position": 57, "type": "ContentItem.Published", ...}\n\n: ping\n\n'
+STREAM_HEADERS = {
+    "Cache-Control": {"description": "`no-store`", "schema": {"type": "string"}},
+    "Connection": {"description": "`keep-alive`", "schema": {"type": "string"}},
+    "X-Accel-Buffering": {
+        "description": "`no`: proxies must not buffer the stream",
+        "schema": {"type": "string"},
+    },
+}
+
+
+@router.get(
+    "/events/stream",
+    response_class=EventSourceResponse,
+    responses={
+        200: {
+            "description": "A `text/event-stream`: one message per event (`id:` its position, `data:`"
+            " the feed item as JSON), a `: ping` comment every NM_FEED_HEARTBEAT_SECONDS while idle.",
+            "content": {"text/event-stream": {"schema": {"type": "string"}, "example": STREAM_EXAMPLE}},
+            "headers": STREAM_HEADERS,
+        },
+        **READ,
+    },
+    **callers(Command.FOLLOW_EVENTS),
+)
+async def stream(
+    feed: Feed,
+    watch: FeedWatch,
+    settings: AppSettings,
+    chosen: Chosen,
+    after: After = 0,
+    close_after: Annotated[
+        float,
+        Query(
+            ge=0,
+            le=86400,
+            description="Seconds after which the server ends the stream once caught up; the client"
+            " resumes with Last-Event-ID (0: send what there is, then end).",
+            examples=[3600],
+        ),
+    ] = 3600,
+    last_event_id: Annotated[
+        int | None,
+        Header(
+            ge=0,
+            le=HEAD_LIMIT,
+            description="Resume after this position (EventSource sends it on reconnection; wins over"
+            " `after`).",
+            examples=[57],
+        ),
+    ] = None,
+) -> EventSourceResponse:
+    """The public events after `after` (or Last-Event-ID) as Server-Sent Events, as they are committed."""
+    start = after if last_event_id is None else last_event_id
+    await _check_cursor(feed, start)
+    messages = _messages(feed, watch, chosen, start, close_after)
+    return EventSourceResponse(messages, ping=settings.feed_heartbeat_seconds)
+
+
+async def _messages(
+    feed: EventFeed, watch: PositionWatch, chosen: frozenset[str], after: int, close_after: float
+) -> AsyncIterator[ServerSentEvent]:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + close_after
+    while True:
+        try:
+            page = await run_in_threadpool(feed.page, after, chosen, STREAM_BATCH)
+        except StoreUnavailable:
+            return  # the client reconnects with Last-Event-ID and resumes where it was
+        for item in page.items:
+            yield ServerSentEvent(data=json.dumps(item, ensure_ascii=False), id=str(item["position"]))
+        after, remaining = page.next_after, end - loop.time()
+        if len(page.items) == STREAM_BATCH:
+            continue  # not caught up yet
+        if remaining <= 0:
+            return
+        if await watch.wait(after + 1, LOG, remaining) is Waited.NOT_ADMITTED:
+            await asyncio.sleep(min(POLL_SECONDS, remaining))
