@@ -13,7 +13,6 @@ Times are ISO 8601 text in UTC on both databases, e.g. `2026-03-02T10:00:00.0000
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,10 +22,9 @@ from uuid import UUID
 
 from eventsourcing.postgres import PostgresDatastore
 
-from nm_workflow.application.errors import ConcurrentModification, StoreUnavailable
+from nm_workflow.application.side_tables import create_tables
 from nm_workflow.application.store import EventStore, translated_errors
 
-_SETUP_ATTEMPTS = 5
 _TABLES = (
     "CREATE TABLE IF NOT EXISTS webhook_secrets (subscription_id TEXT PRIMARY KEY, secret TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS webhook_cursors ("
@@ -85,17 +83,7 @@ class WebhookState:
     def __init__(self, store: EventStore) -> None:
         self._datastore: Any = store.factory.datastore  # type: ignore[attr-defined]
         self._postgres = isinstance(self._datastore, PostgresDatastore)
-        for attempt in range(_SETUP_ATTEMPTS):
-            try:
-                with self._cursor() as cursor:
-                    for statement in _TABLES:
-                        cursor.execute(statement)
-                return
-            # Processes starting together race to create the tables (PostgreSQL: a unique violation).
-            except (StoreUnavailable, ConcurrentModification):
-                if attempt == _SETUP_ATTEMPTS - 1:
-                    raise
-                time.sleep(0.1 * (attempt + 1))
+        create_tables(self._datastore, _TABLES)
 
     def keep_secret(self, subscription_id: UUID, secret: str) -> None:
         self._run("INSERT INTO webhook_secrets VALUES (?, ?)", (str(subscription_id), secret))
