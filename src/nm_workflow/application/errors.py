@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nm_workflow.domain.errors import WorkflowError
+from nm_workflow.domain.errors import RuleViolation, WorkflowError
 
 
 class ApplicationError(WorkflowError):
@@ -63,3 +63,10 @@ class WrongDepartment(PermissionDenied):
 
     slug = "wrong-department"
     title = "Your role acts only on your own department's items"
+
+
+class UndeliverableEventType(RuleViolation):
+    """A webhook subscription names an event type that is not public, or not for services (ADR 0034)."""
+
+    slug = "undeliverable-event-type"
+    title = "Webhooks cannot carry that event type"

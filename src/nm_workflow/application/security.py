@@ -71,6 +71,13 @@ class Command(StrEnum):
     CHECK_COMPLIANCE = "check_compliance"
     # The ordered event feed (issue 11): following the log's public events.
     FOLLOW_EVENTS = "follow_events"
+    # Webhook subscriptions (ADR 0034): other services told of events.
+    SUBSCRIBE_WEBHOOK = "subscribe_webhook"
+    PAUSE_WEBHOOK = "pause_webhook"
+    RESUME_WEBHOOK = "resume_webhook"
+    DELETE_WEBHOOK = "delete_webhook"
+    REDELIVER_WEBHOOK = "redeliver_webhook"
+    READ_WEBHOOKS = "read_webhooks"
 
     @classmethod
     def approve(cls, stage: Stage) -> Command:
@@ -140,6 +147,13 @@ PERMISSIONS: dict[Command, frozenset[Role]] = {
     Command.CHECK_COMPLIANCE: frozenset(Role) - {Role.ADMIN},
     # The roles that follow some of the feed's event types (event_feed.FEED_ACCESS says which).
     Command.FOLLOW_EVENTS: frozenset(FEED_ACCESS),
+    # Webhooks connect other systems, as keys do: admin's, like the keys. They belong to no department.
+    Command.SUBSCRIBE_WEBHOOK: frozenset({Role.ADMIN}),
+    Command.PAUSE_WEBHOOK: frozenset({Role.ADMIN}),
+    Command.RESUME_WEBHOOK: frozenset({Role.ADMIN}),
+    Command.DELETE_WEBHOOK: frozenset({Role.ADMIN}),
+    Command.REDELIVER_WEBHOOK: frozenset({Role.ADMIN}),
+    Command.READ_WEBHOOKS: frozenset({Role.ADMIN}),
 }
 
 

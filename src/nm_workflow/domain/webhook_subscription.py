@@ -82,20 +82,21 @@ class WebhookSubscription(WorkflowAggregate):
             raise WebhookNotActive(f"The subscription is already paused: {self.paused_reason}")
         self._paused(reason=reason)
 
-    def resume(self) -> None:
+    def resume(self, *, reason: str | None) -> None:
         self._refuse_deleted()
         if self.state != PAUSED:
             raise WebhookNotActive("The subscription is not paused.")
-        self._resumed()
+        self._resumed(reason=reason)
 
-    def unsubscribe(self) -> None:
+    def unsubscribe(self, *, reason: str | None) -> None:
         self._refuse_deleted()
-        self._unsubscribed()
+        self._unsubscribed(reason=reason)
 
-    def request_redelivery(self, *, position: int) -> None:
-        """Ask for the event at `position` to be sent again (the application checks it was delivered)."""
+    def request_redelivery(self, *, position: int, reason: str | None) -> None:
+        """Ask for the event at `position` to be sent again (the application checks it is one of the
+        subscription's events)."""
         self._refuse_deleted()
-        self._redelivery_requested(position=position)
+        self._redelivery_requested(position=position, reason=reason)
 
     def _refuse_deleted(self) -> None:
         if self.state == DELETED:
@@ -106,13 +107,13 @@ class WebhookSubscription(WorkflowAggregate):
         self.state, self.paused_reason = PAUSED, reason
 
     @event("Resumed")
-    def _resumed(self) -> None:
+    def _resumed(self, reason: str | None) -> None:
         self.state, self.paused_reason = ACTIVE, None
 
     @event("Unsubscribed")
-    def _unsubscribed(self) -> None:
+    def _unsubscribed(self, reason: str | None) -> None:
         self.state = DELETED
 
     @event("RedeliveryRequested")
-    def _redelivery_requested(self, position: int) -> None:
+    def _redelivery_requested(self, position: int, reason: str | None) -> None:
         self.redeliveries.append(position)
