@@ -76,6 +76,13 @@ EXPECTED: dict[Command, set[Role]] = {
     Command.CHECK_COMPLIANCE: set(Role) - {Role.ADMIN},
     # Issue 11: auditors and integrating services follow the event feed.
     Command.FOLLOW_EVENTS: {Role.AUDITOR, Role.SERVICE},
+    # Issue 11: webhooks connect other systems to the service, as API keys do: admins manage both.
+    Command.SUBSCRIBE_WEBHOOK: {Role.ADMIN},
+    Command.PAUSE_WEBHOOK: {Role.ADMIN},
+    Command.RESUME_WEBHOOK: {Role.ADMIN},
+    Command.DELETE_WEBHOOK: {Role.ADMIN},
+    Command.REDELIVER_WEBHOOK: {Role.ADMIN},
+    Command.READ_WEBHOOKS: {Role.ADMIN},
 }
 
 

@@ -21,6 +21,7 @@ from nm_workflow.application.policies import Policies
 from nm_workflow.application.policy_book import book_of
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
+from nm_workflow.application.webhooks import Webhooks
 from nm_workflow.interface.http import (
     docs_ui,
     openapi,
@@ -35,6 +36,7 @@ from nm_workflow.interface.http import (
     routes_policies,
     routes_reads,
     routes_reports,
+    routes_webhooks,
 )
 from nm_workflow.interface.http.protocol import BodyGate, HeadAsGet
 from nm_workflow.interface.http.waiting import PositionWatch
@@ -74,6 +76,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         app.state.feed = EventFeed(store)
         # The feed's long-polls and streams wait on the log's head, with a budget of their own.
         app.state.feed_watch = PositionWatch(lambda: {"log": store.head()}, settings.max_waiting_reads, 0.05)
+        app.state.webhooks = Webhooks(store, settings)
         # Embedded by default, so that `nm-workflow serve` alone gives working queues.
         supervisor = (
             ProjectionSupervisor(settings, read_model=read_model) if settings.embedded_projections else None
@@ -112,6 +115,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         routes_policies.router,
         routes_policies.compliance,
         routes_feed.router,
+        routes_webhooks.router,
     )
     for router in routers:
         app.include_router(router)
