@@ -26,7 +26,7 @@ from nm_workflow.application.event_feed import feed_item, public_type, topics_of
 from nm_workflow.application.metrics import WEBHOOK_DELIVERIES
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore, translated_errors
-from nm_workflow.application.webhook_http import Sender
+from nm_workflow.application.webhook_http import Outcome, Sender
 from nm_workflow.application.webhook_state import Attempt, Cursor
 from nm_workflow.application.webhooks import Webhooks
 from nm_workflow.domain.errors import InvalidTransition
@@ -115,9 +115,12 @@ class Dispatcher:
             "Nm-Webhook-Id": str(subscription.id),
             "Nm-Delivery-Kind": kind,
         }
-        now = self._now()
-        secret = self._webhooks.state.secret(subscription.id) or ""
-        outcome = self._sender.send(subscription.url, secret, body, headers, int(now.timestamp()))
+        now, secret = self._now(), self._webhooks.state.secret(subscription.id)
+        outcome = (
+            self._sender.send(subscription.url, secret, body, headers, int(now.timestamp()))
+            if secret is not None
+            else Outcome(None, "The subscription's secret is missing from webhook_secrets; nothing was sent.")
+        )
         WEBHOOK_DELIVERIES.labels(outcome="failed" if outcome.error else "delivered").inc()
         return Attempt(
             subscription.id, notification.id, event_type.name, kind, now, outcome.status_code, outcome.error

@@ -66,3 +66,25 @@ def test_a_failure_after_the_receiver_answered_sends_the_event_again_and_skips_n
         assert sorted(row["position"] for row in log) == written  # logged once each: when committed
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_without_its_secret_nothing_is_sent_and_the_failure_is_logged(
+    make_settings: Callable[..., Settings], hook: Receiver
+) -> None:
+    settings = make_settings(webhook_allow_private_addresses=True)
+    store = EventStore(settings)
+    try:
+        webhooks = Webhooks(store, settings)
+        made = webhooks.subscribe(ADMIN, hook.url, [REGISTERED], "secret lost")
+        account = {"platform": "weibo", "account_id": "a-1", "account_name": "A"}
+        written = ChannelAccounts(store, settings).register(MARKETING, account).position
+        webhooks.state.forget_secret(made.aggregate_id)
+        assert Dispatcher(settings, store, webhooks).step()
+        assert hook.requests == []
+        (row,) = webhooks.deliveries(ADMIN.actor, made.aggregate_id, None, 50)
+        assert (row["position"], row["outcome"], row["status_code"]) == (written, "failed", None)
+        assert "secret is missing" in row["error"]
+        assert webhooks.get(ADMIN.actor, made.aggregate_id)["delivered_through"] == made.view["start_after"]
+    finally:
+        store.close()
