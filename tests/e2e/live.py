@@ -10,9 +10,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
 import uvicorn
@@ -99,6 +99,16 @@ class TcpProxy:
                 sink.sendall(data)
         with contextlib.suppress(OSError):
             sink.shutdown(socket.SHUT_WR)
+
+
+def proxied(make_settings: Callable[..., Settings], **overrides: Any) -> tuple[TcpProxy, Settings]:
+    """A started TcpProxy to the test's PostgreSQL, and settings (plus `overrides`) reaching it through
+    the proxy, so that `proxy.cut()` makes the database unreachable; connections time out after 1 s."""
+    url = httpx.URL(make_settings().database_url or "")
+    proxy = TcpProxy(url.host, url.port or 5432)
+    proxy.start()
+    through = {"database_url": str(url.copy_with(port=proxy.port)), "db_connect_timeout": 1}
+    return proxy, make_settings(**through, retry_after_seconds=1, **overrides)
 
 
 def marketing_key(settings: Settings) -> str:

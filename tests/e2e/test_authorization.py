@@ -462,6 +462,8 @@ READS = {
     "/policies": Command.READ,
     "/policies/current": Command.READ,
     "/policies/1": Command.READ,
+    "/events": Command.FOLLOW_EVENTS,
+    "/events/stream?close_after=0": Command.FOLLOW_EVENTS,
 }
 
 

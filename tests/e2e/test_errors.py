@@ -11,7 +11,7 @@ import pytest
 
 from nm_workflow.application.settings import Settings
 from tests.e2e.api import DRAFT, PLAN, Api
-from tests.e2e.live import TcpProxy, live_server
+from tests.e2e.live import live_server, proxied
 from tests.support.figures import Figures
 
 PROBLEM = "application/problem+json"
@@ -129,17 +129,8 @@ def test_every_problem_type_is_documented(api: Api) -> None:
 def test_an_unreachable_database_is_503_with_retry_after(
     make_settings: Callable[..., Settings], overflow: int, figures: Figures
 ) -> None:
-    real = make_settings()
-    url = httpx.URL(real.database_url or "")
-    proxy = TcpProxy(url.host, url.port or 5432)
-    proxy.start()
-    proxied = make_settings(
-        database_url=str(url.copy_with(port=proxy.port)),
-        db_connect_timeout=1,
-        retry_after_seconds=1,
-        db_max_overflow=overflow,
-    )
-    with live_server(proxied) as base, httpx.Client(base_url=base, timeout=30) as client:
+    proxy, through_proxy = proxied(make_settings, db_max_overflow=overflow)
+    with live_server(through_proxy) as base, httpx.Client(base_url=base, timeout=30) as client:
         assert client.get("/health").status_code == 200
         proxy.cut()
         response = client.post(

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 
@@ -12,6 +15,7 @@ from nm_workflow.application.event_feed import (
     EVENT_TYPES,
     FEED_ACCESS,
     feed_item,
+    plain,
     public_type,
     topics_of,
     visible_types,
@@ -114,3 +118,13 @@ def test_docs_list_every_public_type_and_who_sees_it() -> None:
         row = re.search(rf"^\| `{role}` \| (.*) \|$", doc, re.M)
         assert row is not None, role
         assert set(re.findall(r"`(\w+)`", row[1])) == aggregate_types, role
+
+
+def test_plain_values_are_json_and_times_utc_whatever_the_machine_zone(machine_time_zone: str) -> None:
+    moment = datetime(2027, 3, 1, 10, 0, tzinfo=timezone(timedelta(hours=8)))
+    assert plain(moment) == "2027-03-01T02:00:00Z"
+    assert plain(datetime(987, 1, 2, 3, 4, 5, 6)) == "0987-01-02T03:04:05.000006Z"
+    assert plain({"on": date(2027, 3, 1), "n": Decimal("0.10"), "ids": (UUID(int=1),)}) == {
+        "on": "2027-03-01", "n": "0.10", "ids": ["00000000-0000-0000-0000-000000000001"],
+    }  # fmt: skip
+    assert plain(Role.AUDITOR) == "auditor"

@@ -19,8 +19,9 @@ from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
 from nm_workflow.domain.roles import Role
 from tests.e2e.api import DRAFT, PLAN
-from tests.e2e.live import served
+from tests.e2e.live import live_server, proxied, served
 from tests.e2e.test_interactions import comment
+from tests.support.figures import Figures
 
 pytestmark = [pytest.mark.postgres, pytest.mark.parametrize("backend", ["postgres"], indirect=True)]
 WRITERS, COMMANDS_EACH, DEADLINE_SECONDS = 8, 12, 120
@@ -58,41 +59,68 @@ def write(url: str, key: dict[str, str], writer: int, shared_item: str, refused:
                 refused.append(n)
 
 
-def long_poll(url: str, key: str, done: Callable[[list[int]], bool], seen: list[dict[str, Any]]) -> None:
-    after, deadline = 0, time.monotonic() + DEADLINE_SECONDS
+def long_poll(url: str, key: str, done: Callable[[list[int]], bool], seen: list[dict[str, Any]]) -> int:
+    """Pages through the feed, waiting up to 2 s each time nothing is new; returns the requests made."""
+    after, requests, deadline = 0, 0, time.monotonic() + DEADLINE_SECONDS
     with httpx.Client(base_url=url, timeout=30, headers={"Authorization": f"Bearer {key}"}) as client:
         while not done([item["position"] for item in seen]) and time.monotonic() < deadline:
             page = client.get("/events", params={"after": after, "limit": 7, "timeout": 2})
+            requests += 1
             assert page.status_code == 200, page.text
             seen += page.json()["items"]
             after = page.json()["next_after"]
+    return requests
 
 
-def stream(url: str, key: str, done: Callable[[list[int]], bool], seen: list[dict[str, Any]]) -> int:
-    """Follows the stream, which the server ends every 0.3 s once caught up; resumes with Last-Event-ID.
-
-    Returns how many connections it took."""
+def stream(
+    url: str,
+    key: str,
+    done: Callable[[list[int]], bool],
+    seen: list[dict[str, Any]],
+    close_after: float = 0.3,
+) -> int:
+    """Follows the stream, which the server ends every `close_after` seconds once caught up; resumes
+    with Last-Event-ID, also after a refusal (503 while the database is away). Returns the connections."""
     last: str | None = None
     connections, deadline = 0, time.monotonic() + DEADLINE_SECONDS
     with httpx.Client(base_url=url, timeout=30, headers={"Authorization": f"Bearer {key}"}) as client:
         while not done([item["position"] for item in seen]) and time.monotonic() < deadline:
             headers = {} if last is None else {"Last-Event-ID": last}
             connections += 1
-            with client.stream("GET", "/events/stream?close_after=0.3", headers=headers) as response:
-                assert response.status_code == 200
+            with client.stream(
+                "GET", f"/events/stream?close_after={close_after}", headers=headers
+            ) as response:
+                if response.status_code != 200:
+                    time.sleep(0.2)
+                    continue
                 fields: dict[str, str] = {}
                 for line in response.iter_lines():
                     if line == "" and "data" in fields:
                         seen.append(json.loads(fields["data"]))
-                        last = fields["id"]
-                        fields = {}
+                        last, fields = fields["id"], {}
+                    elif line.startswith(":") and done([item["position"] for item in seen]):
+                        break  # a heartbeat, and nothing more to wait for
                     elif line and not line.startswith(":"):
                         name, _, value = line.partition(": ")
                         fields[name] = value
     return connections
 
 
-def test_every_event_exactly_once_in_order_while_eight_writers_commit(settings: Settings) -> None:
+def the_log(settings: Settings) -> tuple[list[dict[str, Any]], list[int]]:
+    """Read directly from the store: every public event as the feed gives it, and every position."""
+    store = EventStore(settings)
+    try:
+        every = list(store.notifications())
+        return [feed_item(n, store.mapper) for n in every if public_type(n.topic) is not None], [
+            n.id for n in every
+        ]
+    finally:
+        store.close()
+
+
+def test_every_event_exactly_once_in_order_while_eight_writers_commit(
+    settings: Settings, figures: Figures
+) -> None:
     key = keys(settings)
     with served(settings, embedded_projections="false") as url:
         plan = httpx.post(f"{url}/items", json=PLAN, headers={"Authorization": f"Bearer {key['marketing']}"})
@@ -106,8 +134,9 @@ def test_every_event_exactly_once_in_order_while_eight_writers_commit(settings: 
         polled: list[dict[str, Any]] = []
         streamed: list[dict[str, Any]] = []
         connections: list[int] = []
+        requests: list[int] = []
         consumers = [
-            threading.Thread(target=long_poll, args=(url, key["auditor"], done, polled)),
+            threading.Thread(target=lambda: requests.append(long_poll(url, key["auditor"], done, polled))),
             threading.Thread(target=lambda: connections.append(stream(url, key["auditor"], done, streamed))),
         ]
         refused: list[int] = []
@@ -118,13 +147,7 @@ def test_every_event_exactly_once_in_order_while_eight_writers_commit(settings: 
             thread.start()
         for thread in writers:
             thread.join()
-        store = EventStore(settings)
-        try:
-            log = [n for n in store.notifications() if public_type(n.topic) is not None]
-            expected = [feed_item(n, store.mapper) for n in log]
-            every_position = [n.id for n in store.notifications()]
-        finally:
-            store.close()
+        expected, every_position = the_log(settings)
         final.extend(item["position"] for item in expected)
         finished.set()
         for thread in consumers:
@@ -137,3 +160,50 @@ def test_every_event_exactly_once_in_order_while_eight_writers_commit(settings: 
     assert polled == expected
     assert streamed == expected
     assert connections[0] > 1, "the stream was resumed with Last-Event-ID at least once"
+    figures(commands_sent=WRITERS * COMMANDS_EACH, conflicts=len(refused), public_events=len(final),
+            gaps=gaps, long_poll_requests=requests[0], stream_connections=connections[0],
+            skipped=0, duplicated=0)  # fmt: skip
+
+
+def test_a_stream_carries_on_after_the_database_was_unreachable(
+    make_settings: Callable[..., Settings], figures: Figures
+) -> None:
+    real = make_settings()
+    proxy, through_proxy = proxied(make_settings, feed_heartbeat_seconds=0.2)
+    key = keys(real)
+    auditor = {"Authorization": f"Bearer {key['auditor']}"}
+    marketing = {"Authorization": f"Bearer {key['marketing']}"}
+    finished, final, streamed = threading.Event(), list[int](), list[dict[str, Any]]()
+
+    def done(positions: list[int]) -> bool:
+        return finished.is_set() and bool(positions) and positions[-1] >= final[-1]
+
+    with live_server(through_proxy) as base, httpx.Client(base_url=base, timeout=30) as client:
+        first = client.post("/items", json=PLAN, headers=marketing).json()["id"]
+        connections: list[int] = []
+        consumer = threading.Thread(
+            target=lambda: connections.append(stream(base, key["auditor"], done, streamed, 60))
+        )
+        consumer.start()
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        while first not in {item["aggregate_id"] for item in streamed}:  # the stream is open and caught up
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        proxy.cut()
+        refused = client.get("/events", headers=auditor)
+        assert refused.status_code == 503
+        assert refused.json()["type"] == "/problems/store-unavailable"
+        proxy.start()
+        while client.get("/health").status_code != 200:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        later = [client.post("/items", json=PLAN, headers=marketing).json()["id"] for _ in range(3)]
+        expected, _ = the_log(real)
+        final.extend(item["position"] for item in expected)
+        finished.set()
+        consumer.join(DEADLINE_SECONDS)
+
+    assert streamed == expected
+    assert [item["aggregate_id"] for item in streamed[-3:]] == later
+    figures(faults_injected=1, answered_503=1, answered_500=0, events_after_recovery=3,
+            stream_connections=connections[0], skipped=0, duplicated=0)  # fmt: skip

@@ -152,7 +152,9 @@ def feed_item(notification: Notification, mapper: Mapper[UUID]) -> dict[str, Any
 def plain(value: Any) -> Any:
     """A stored value as JSON: RFC 3339 UTC times, ISO dates, UUID and Decimal as text."""
     if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        # Stored times are aware; a naive one is UTC, never the machine's local time.
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return aware.astimezone(UTC).isoformat().replace("+00:00", "Z")
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, UUID | Decimal):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Collection
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.concurrency import run_in_threadpool
@@ -59,23 +59,23 @@ def _names(text: str | None, known: Collection[str], what: str) -> frozenset[str
     return names
 
 
+def _names_query(description: str, example: str) -> Any:
+    """A query parameter holding comma-separated names."""
+    return Query(max_length=4000, description=description, examples=[example])
+
+
 def chosen_types(
     actor: CurrentActor,
     types: Annotated[
         str | None,
-        Query(
-            max_length=4000,
-            description="Only these event types, comma-separated (default: every type your roles see).",
-            examples=["ContentItem.Published,Interaction.Received"],
+        _names_query(
+            "Only these event types, comma-separated (default: every type your roles see).",
+            "ContentItem.Published,Interaction.Received",
         ),
     ] = None,
     aggregate_types: Annotated[
         str | None,
-        Query(
-            max_length=1000,
-            description="Only events of these aggregate types, comma-separated.",
-            examples=["ContentItem,ChannelAccount"],
-        ),
+        _names_query("Only events of these aggregate types, comma-separated.", "ContentItem,ChannelAccount"),
     ] = None,
 ) -> frozenset[str]:
     """The event type names the caller asked for, each one its roles may see (else 403)."""
@@ -147,13 +147,23 @@ async def events(
     return JSONResponse(body, headers={"Feed-Next-After": str(page.next_after)})
 
 
-STREAM_EXAMPLE = 'id: 57\ndata: {"position": 57, "type": "ContentItem.Published", ...}\n\n: ping\n\n'
-STREAM_HEADERS = {
-    "Cache-Control": {"description": "`no-store`", "schema": {"type": "string"}},
-    "Connection": {"description": "`keep-alive`", "schema": {"type": "string"}},
-    "X-Accel-Buffering": {
-        "description": "`no`: proxies must not buffer the stream",
-        "schema": {"type": "string"},
+STREAM_ANSWER = {
+    "description": "A `text/event-stream`: one message per event (`id:` its position, `data:` the feed"
+    " item as JSON), a `: ping` comment every NM_FEED_HEARTBEAT_SECONDS while idle.",
+    "content": {
+        "text/event-stream": {
+            "schema": {"type": "string"},
+            "example": 'id: 57\ndata: {"position": 57, "type": "ContentItem.Published", ...}\n\n: ping\n\n',
+        }
+    },
+    # The headers sse-starlette sends with every stream.
+    "headers": {
+        name: {"description": value, "schema": {"type": "string"}}
+        for name, value in (
+            ("Cache-Control", "`no-store`"),
+            ("Connection", "`keep-alive`"),
+            ("X-Accel-Buffering", "`no`: proxies must not buffer it"),
+        )
     },
 }
 
@@ -161,15 +171,7 @@ STREAM_HEADERS = {
 @router.get(
     "/events/stream",
     response_class=EventSourceResponse,
-    responses={
-        200: {
-            "description": "A `text/event-stream`: one message per event (`id:` its position, `data:`"
-            " the feed item as JSON), a `: ping` comment every NM_FEED_HEARTBEAT_SECONDS while idle.",
-            "content": {"text/event-stream": {"schema": {"type": "string"}, "example": STREAM_EXAMPLE}},
-            "headers": STREAM_HEADERS,
-        },
-        **READ,
-    },
+    responses={200: STREAM_ANSWER, **READ},
     **callers(Command.FOLLOW_EVENTS),
 )
 async def stream(
