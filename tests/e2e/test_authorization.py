@@ -464,6 +464,7 @@ READS = {
     "/policies/1": Command.READ,
     "/events": Command.FOLLOW_EVENTS,
     "/events/stream?close_after=0": Command.FOLLOW_EVENTS,
+    "/webhooks": Command.READ_WEBHOOKS,
 }
 
 
