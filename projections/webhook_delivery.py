@@ -39,7 +39,11 @@ STANDBY_SECONDS = 2.0
 
 
 class Dispatcher:
-    """One pass over every subscription per `step`; `now` is the clock of retries and pauses."""
+    """Delivers for every active subscription, one pass per `step` (the thread of WebhookRun, or a test).
+
+    Reads subscriptions from the log (those made since the last pass, then each known one again, so
+    a pause, resumption or deletion is seen at the next pass), and the events from the store.
+    """
 
     def __init__(self, settings: Settings, store: EventStore, webhooks: Webhooks) -> None:
         self._settings, self._store, self._webhooks = settings, store, webhooks
