@@ -194,7 +194,12 @@ def test_bad_input_gets_a_problem_and_writes_nothing(app_factory: Callable[..., 
     )
     assert by_marketing.status_code == 403
     assert api.get("/webhooks", key).json() == []
-    made = subscribe(api, "https://hooks.example.com/x")
+    hook = {"url": "https://hooks.example.com/x", "event_types": [PLANNED]}
+    made = api.post("/webhooks", hook, key, Idempotency_Key="hook-1").json()
+    retried = api.post("/webhooks", hook, key, Idempotency_Key="hook-1")
+    assert retried.headers["Idempotent-Replayed"] == "true"
+    assert (retried.json()["id"], retried.json()["secret"]) == (made["id"], made["secret"])
+    assert len(api.get("/webhooks", key).json()) == 1
     path = f"/webhooks/{made['id']}"
     assert api.post(f"{path}/resume", {}, key).json()["type"] == "/problems/webhook-not-active"
     missing = api.post(f"{path}/deliveries/999999/redelivery", {}, key)
