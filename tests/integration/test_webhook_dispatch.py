@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 import pytest
 
@@ -23,68 +25,73 @@ MARKETING = CommandContext(Actor("mia", frozenset({Role.MARKETING}), "marketing"
 REGISTERED = "ChannelAccount.Registered"
 
 
+pytestmark = pytest.mark.parametrize("backend", ["sqlite"])  # the logic; the databases: test_webhooks
+
+
+@dataclass
+class World:
+    """A store, a receiver, a subscription of the receiver to account registrations, a dispatcher."""
+
+    store: EventStore
+    hook: Receiver
+    webhooks: Webhooks
+    subscription: UUID
+    start_after: int
+    dispatcher: Dispatcher
+    accounts: ChannelAccounts
+
+    def register(self, n: int) -> int:
+        account = {"platform": "weibo", "account_id": f"a-{n}", "account_name": "A"}
+        return self.accounts.register(MARKETING, account).position
+
+    def log(self) -> list[dict[str, Any]]:
+        return self.webhooks.deliveries(ADMIN.actor, self.subscription, None, 50)
+
+
 @pytest.fixture
-def hook() -> Iterator[Receiver]:
-    with receiver() as r:
-        yield r
+def world(make_settings: Callable[..., Settings]) -> Iterator[World]:
+    settings = make_settings(webhook_allow_private_addresses=True)
+    store = EventStore(settings)
+    try:
+        with receiver() as hook:
+            webhooks = Webhooks(store, settings)
+            made = webhooks.subscribe(ADMIN, hook.url, [REGISTERED], "dispatch test")
+            dispatcher = Dispatcher(settings, store, webhooks)
+            yield World(
+                store, hook, webhooks, made.aggregate_id, made.view["start_after"], dispatcher,
+                ChannelAccounts(store, settings),
+            )  # fmt: skip
+    finally:
+        store.close()
 
 
-@pytest.mark.parametrize("backend", ["sqlite"])
 def test_a_failure_after_the_receiver_answered_sends_the_event_again_and_skips_none(
-    make_settings: Callable[..., Settings], hook: Receiver, monkeypatch: pytest.MonkeyPatch
+    world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = make_settings(webhook_allow_private_addresses=True)
-    store = EventStore(settings)
-    try:
-        webhooks = Webhooks(store, settings)
-        made = webhooks.subscribe(ADMIN, hook.url, [REGISTERED], "crash test")
-        accounts = ChannelAccounts(store, settings)
-        written = [
-            accounts.register(
-                MARKETING, {"platform": "weibo", "account_id": f"a-{n}", "account_name": "A"}
-            ).position
-            for n in range(3)
-        ]
-        dispatcher = Dispatcher(settings, store, webhooks)
-        advance = webhooks.state.advance
-        failures = iter([True])
+    written = [world.register(n) for n in range(3)]
+    advance, failures = world.webhooks.state.advance, iter([True])
 
-        def lose_the_commit_once(*args: Any) -> bool:
-            if next(failures, False):
-                raise StoreUnavailable("the database went away after the receiver answered")
-            return advance(*args)
+    def lose_the_commit_once(*args: Any) -> bool:
+        if next(failures, False):
+            raise StoreUnavailable("the database went away after the receiver answered")
+        return advance(*args)
 
-        monkeypatch.setattr(webhooks.state, "advance", lose_the_commit_once)
-        with pytest.raises(StoreUnavailable):
-            dispatcher.step()
-        while dispatcher.step():
-            pass
-        assert [r.position for r in hook.delivered()] == [written[0], *written]  # the first one twice
-        cursor = webhooks.state.cursor(made.aggregate_id, 0)
-        assert cursor.delivered_through == store.head()
-        log = webhooks.deliveries(ADMIN.actor, made.aggregate_id, None, 50)
-        assert sorted(row["position"] for row in log) == written  # logged once each: when committed
-    finally:
-        store.close()
+    monkeypatch.setattr(world.webhooks.state, "advance", lose_the_commit_once)
+    with pytest.raises(StoreUnavailable):
+        world.dispatcher.step()
+    while world.dispatcher.step():
+        pass
+    assert [r.position for r in world.hook.delivered()] == [written[0], *written]  # the first one twice
+    assert world.webhooks.state.cursor(world.subscription, 0).delivered_through == world.store.head()
+    assert sorted(row["position"] for row in world.log()) == written  # logged once each: when committed
 
 
-@pytest.mark.parametrize("backend", ["sqlite"])
-def test_without_its_secret_nothing_is_sent_and_the_failure_is_logged(
-    make_settings: Callable[..., Settings], hook: Receiver
-) -> None:
-    settings = make_settings(webhook_allow_private_addresses=True)
-    store = EventStore(settings)
-    try:
-        webhooks = Webhooks(store, settings)
-        made = webhooks.subscribe(ADMIN, hook.url, [REGISTERED], "secret lost")
-        account = {"platform": "weibo", "account_id": "a-1", "account_name": "A"}
-        written = ChannelAccounts(store, settings).register(MARKETING, account).position
-        webhooks.state.forget_secret(made.aggregate_id)
-        assert Dispatcher(settings, store, webhooks).step()
-        assert hook.requests == []
-        (row,) = webhooks.deliveries(ADMIN.actor, made.aggregate_id, None, 50)
-        assert (row["position"], row["outcome"], row["status_code"]) == (written, "failed", None)
-        assert "secret is missing" in row["error"]
-        assert webhooks.get(ADMIN.actor, made.aggregate_id)["delivered_through"] == made.view["start_after"]
-    finally:
-        store.close()
+def test_without_its_secret_nothing_is_sent_and_the_failure_is_logged(world: World) -> None:
+    written = world.register(1)
+    world.webhooks.state.forget_secret(world.subscription)
+    assert world.dispatcher.step()
+    assert world.hook.requests == []
+    (row,) = world.log()
+    assert (row["position"], row["outcome"], row["status_code"]) == (written, "failed", None)
+    assert "secret is missing" in row["error"]
+    assert world.webhooks.get(ADMIN.actor, world.subscription)["delivered_through"] == world.start_after
