@@ -177,6 +177,8 @@ def test_bad_input_gets_a_problem_and_writes_nothing(app_factory: Callable[..., 
         "http://[::1]/x": "/problems/invalid-webhook-url",
         "http://localhost/x": "/problems/invalid-webhook-url",
         "/relative": "/problems/invalid-webhook-url",
+        "https://例子.测试/钩子": "/problems/invalid-webhook-url",
+        "https://hooks.example.com/x\x00": "/problems/invalid-webhook-url",
     }
     for url, problem in refused.items():
         response = api.post("/webhooks", {"url": url, "event_types": [PLANNED]}, key)

@@ -44,6 +44,8 @@ def checked_url(url: str) -> str:
         raise InvalidWebhookUrl("The URL must not carry a user name or password; check signatures instead.")
     if port == 0 or any(c.isspace() or ord(c) < 0x20 for c in url):
         raise InvalidWebhookUrl("The URL has port 0 or a blank or control character.")
+    if not url.isascii():
+        raise InvalidWebhookUrl("Write the URL in ASCII: percent-encode the path, IDNA-encode the host.")
     if parts.fragment:
         raise InvalidWebhookUrl("The URL must not have a #fragment: it is never sent.")
     return url
