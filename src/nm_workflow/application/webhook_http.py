@@ -38,18 +38,6 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={digest}"
 
 
-def verify(secret: str, header: str, body: bytes, now: int, tolerance: int = 300) -> bool:
-    """The receiver's check, as docs/webhooks.md gives it: the signature matches, and `t` lies
-    within `tolerance` seconds of `now` (so a captured request cannot be replayed later)."""
-    fields = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
-    try:
-        timestamp = int(fields["t"])
-    except (KeyError, ValueError):
-        return False
-    expected = signature(secret, timestamp, body).split("v1=", 1)[1]
-    return abs(now - timestamp) <= tolerance and hmac.compare_digest(expected, fields.get("v1", ""))
-
-
 @dataclass(frozen=True)
 class Outcome:
     status_code: int | None
