@@ -28,6 +28,7 @@ from projections.queries import ReadModel
 from projections.readside import EventSource, ProjectionStatus, Recorder
 from projections.registry import select
 from projections.sql import Database
+from projections.webhook_delivery import webhook_run
 
 log = logging.getLogger("projections")
 STANDBY_SECONDS = 2.0
@@ -157,6 +158,8 @@ class ProjectionSupervisor:
             )
             for cls in select(names)
         ]  # fmt: skip
+        # Webhooks are delivered by the supervisor of every projection (embedded or `projections run`).
+        self._webhooks = None if names else webhook_run(settings, rm.store, self.ownership)
 
     @property
     def names(self) -> list[str]:
@@ -165,6 +168,8 @@ class ProjectionSupervisor:
     def start(self) -> None:
         for run in self._runs:
             run.thread.start()
+        if self._webhooks is not None:
+            self._webhooks.thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Finish the batches in flight, release the locks, and close what this object opened."""
@@ -176,6 +181,8 @@ class ProjectionSupervisor:
         for run in self._runs:
             if run.thread.is_alive():
                 run.thread.join(timeout)
+        if self._webhooks is not None:
+            self._webhooks.stop(timeout)
         self.ownership.close()
         if self._owns_read_model:
             self.read_model.close()

@@ -65,6 +65,12 @@ SCOPES: dict[Command, dict[Role, str]] = {
     Command.APPROVE_POLICY: {Role.MANAGEMENT: ANY},
     Command.WITHDRAW_POLICY: {M: ANY, Role.MANAGEMENT: ANY},
     Command.CHECK_COMPLIANCE: dict.fromkeys(set(Role) - {Role.ADMIN}, ANY),
+    # Webhook subscriptions belong to no department; admins manage them as they manage keys.
+    Command.SUBSCRIBE_WEBHOOK: {Role.ADMIN: ANY},
+    Command.PAUSE_WEBHOOK: {Role.ADMIN: ANY},
+    Command.RESUME_WEBHOOK: {Role.ADMIN: ANY},
+    Command.DELETE_WEBHOOK: {Role.ADMIN: ANY},
+    Command.REDELIVER_WEBHOOK: {Role.ADMIN: ANY},
 }
 # "own" means the aggregate's department, except where the domain decides whose a thing is:
 # a recommendation belongs to its owner department, not to the evaluation's opener's.
@@ -75,6 +81,7 @@ READ_COMMANDS = {
     Command.READ_EVALUATIONS,
     Command.FOLLOW_EVENTS,
     Command.READ_AUDIT_LOG,
+    Command.READ_WEBHOOKS,
 }
 ITEMS_DEPARTMENT, ELSEWHERE = "marketing", "sales"
 
@@ -338,6 +345,31 @@ ROUTES += [
         ),
     ),
 ]
+# A receiver that cannot exist (RFC 2606): whatever the worker tries fails at once, off the request.
+HOOK = {"url": "https://hooks.example.invalid/nm", "event_types": ["ContentItem.Planned"]}
+
+
+def _webhook(api: Api, *, paused: bool = False) -> str:
+    admin = api.key("ada", Role.ADMIN, "it")
+    made = api.post("/webhooks", HOOK, admin).json()["id"]
+    if paused:
+        assert api.post(f"/webhooks/{made}/pause", {"reason": "r"}, admin).status_code == 200
+    return str(made)
+
+
+def _redelivery(api: Api) -> tuple[str, dict[str, Any]]:
+    hook = _webhook(api)
+    position = api.post("/items", PLAN, api.marketing).headers["Log-Position"]
+    return f"/webhooks/{hook}/deliveries/{position}/redelivery", {}
+
+
+ROUTES += [
+    Route(Command.SUBSCRIBE_WEBHOOK, lambda api: ("/webhooks", HOOK)),
+    Route(Command.PAUSE_WEBHOOK, lambda api: (f"/webhooks/{_webhook(api)}/pause", {"reason": "r"})),
+    Route(Command.RESUME_WEBHOOK, lambda api: (f"/webhooks/{_webhook(api, paused=True)}/resume", {})),
+    Route(Command.DELETE_WEBHOOK, lambda api: (f"/webhooks/{_webhook(api)}/deletion", {})),
+    Route(Command.REDELIVER_WEBHOOK, _redelivery),
+]
 
 
 def test_the_table_covers_every_command_route() -> None:
@@ -436,6 +468,7 @@ READS = {
     "/audit/tree-head": Command.READ_AUDIT_LOG,
     "/audit/proofs/inclusion?position=1&tree_size=1": Command.READ_AUDIT_LOG,
     "/audit/proofs/consistency?first=1&second=1": Command.READ_AUDIT_LOG,
+    "/webhooks": Command.READ_WEBHOOKS,
 }
 
 

@@ -101,6 +101,7 @@ def _exercise(api: Api, seen: Observed) -> None:
     head = call("GET", f"/items/{item}", mia).headers["ETag"].strip('"')
     call("GET", f"/items/{item}/history", mia)
     account = _exercise_customer_side(api, call, command)
+    _exercise_webhooks(api, call, command)
     position = str(api.client.app.state.store.head())  # type: ignore[attr-defined]
     for path, key in [
         (f"/items/{item}/metrics", mia),
@@ -197,6 +198,20 @@ def _exercise_customer_side(api: Api, call: Call, command: Call) -> str:
     return str(account.json()["id"])
 
 
+def _exercise_webhooks(api: Api, call: Call, command: Call) -> None:
+    """Every command and read of webhook subscriptions (the worker does not run: nothing is sent)."""
+    ada = api.key("ada", Role.ADMIN, "it")
+    hook = {"url": "https://hooks.example.invalid/nm", "event_types": ["ContentItem.Planned"]}
+    path = f"/webhooks/{command('/webhooks', hook, ada).json()['id']}"
+    position = api.post("/items", PLAN, api.marketing).headers["Log-Position"]  # without a key: the event's
+    command(f"{path}/deliveries/{position}/redelivery", {}, ada)
+    command(f"{path}/pause", {"reason": "maintenance"}, ada)
+    command(f"{path}/resume", {}, ada)
+    for read in ("/webhooks", path, f"{path}/deliveries"):
+        call("GET", read, ada)
+    command(f"{path}/deletion", {}, ada)
+
+
 def test_every_operation_sends_exactly_the_headers_it_declares(app_factory: Callable[..., Api]) -> None:
     # Projections stopped and no wait admitted: stale answers come at once.
     api = app_factory(embedded_projections=False, max_waiting_reads=0)
@@ -214,7 +229,7 @@ def test_every_operation_sends_exactly_the_headers_it_declares(app_factory: Call
 
 def _call_as(api: Api, role: Role, method: str, template: str, body: Any) -> int:
     path = re.sub(r"\{\w+_id\}", str(uuid.uuid4()), template).replace("{slug}", "self-approval")
-    path = path.replace("{number}", "1")
+    path = path.replace("{number}", "1").replace("{position}", "1")
     path += "?quarter=2026Q3" if template == "/reports/quarterly" else ""  # required: else 422 first
     path += "?close_after=0" if template == "/events/stream" else ""  # else it streams for an hour
     path += AUDIT_QUERIES.get(template, "")

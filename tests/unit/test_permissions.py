@@ -78,6 +78,13 @@ EXPECTED: dict[Command, set[Role]] = {
     Command.FOLLOW_EVENTS: {Role.AUDITOR, Role.SERVICE},
     # Proofs and exports of the whole log, every department's events: auditors only (issue 11).
     Command.READ_AUDIT_LOG: {Role.AUDITOR},
+    # Issue 11: webhooks connect other systems to the service, as API keys do: admins manage both.
+    Command.SUBSCRIBE_WEBHOOK: {Role.ADMIN},
+    Command.PAUSE_WEBHOOK: {Role.ADMIN},
+    Command.RESUME_WEBHOOK: {Role.ADMIN},
+    Command.DELETE_WEBHOOK: {Role.ADMIN},
+    Command.REDELIVER_WEBHOOK: {Role.ADMIN},
+    Command.READ_WEBHOOKS: {Role.ADMIN},
 }
 
 

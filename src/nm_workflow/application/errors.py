@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nm_workflow.domain.errors import WorkflowError
+from nm_workflow.domain.errors import RuleViolation, WorkflowError
 
 
 class ApplicationError(WorkflowError):
@@ -70,6 +70,8 @@ class ProjectionsBehind(ApplicationError):
 
     slug = "projections-behind"
     title = "The read side is behind the log"
+
+
 # --- audit proofs (docs/audit.md): sizes and positions outside the log's Merkle tree -----------
 
 
@@ -85,3 +87,10 @@ class NotInTree(ApplicationError):
 
     slug = "not-in-tree"
     title = "The event is not in the tree of that size"
+
+
+class UndeliverableEventType(RuleViolation):
+    """A webhook subscription names an event type that is not public, or not for services (ADR 0034)."""
+
+    slug = "undeliverable-event-type"
+    title = "Webhooks cannot carry that event type"

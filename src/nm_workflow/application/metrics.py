@@ -63,3 +63,8 @@ POOL_CONNECTIONS = Gauge(
     ["state"],
     multiprocess_mode="livesum",
 )
+WEBHOOK_DELIVERIES = Counter(
+    "nm_webhook_deliveries_total",
+    "Webhook delivery attempts, by outcome (delivered: the receiver answered 2xx; failed).",
+    ["outcome"],
+)

@@ -13,7 +13,6 @@ import base64
 import hashlib
 import hmac
 import os
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -23,13 +22,12 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.postgres import PostgresDatastore
 
-from nm_workflow.application.errors import ConcurrentModification, StoreUnavailable
+from nm_workflow.application.side_tables import create_tables
 from nm_workflow.application.store import EventStore, translated_errors
 
 TABLE = "interaction_keys"
 _NONCE_BYTES = 12
 _CREATE = f"CREATE TABLE IF NOT EXISTS {TABLE} (interaction_id TEXT PRIMARY KEY, sealing_key TEXT NOT NULL)"
-_SETUP_ATTEMPTS = 5
 
 
 class KeyVault:
@@ -44,16 +42,7 @@ class KeyVault:
         )
         self._select = f"SELECT sealing_key FROM {TABLE} WHERE interaction_id = {marker}"  # noqa: S608
         self._delete = f"DELETE FROM {TABLE} WHERE interaction_id = {marker}"  # noqa: S608
-        for attempt in range(_SETUP_ATTEMPTS):
-            try:
-                with translated_errors(), self._cursor() as cursor:
-                    cursor.execute(_CREATE)
-                return
-            # Processes starting together race to create the table (PostgreSQL: a unique violation).
-            except (StoreUnavailable, ConcurrentModification):
-                if attempt == _SETUP_ATTEMPTS - 1:
-                    raise
-                time.sleep(0.1 * (attempt + 1))
+        create_tables(self._datastore, [_CREATE])
 
     def key_for(self, interaction_id: UUID) -> bytes:
         """The interaction's key, made now unless another process (or an earlier call) made it."""

@@ -73,6 +73,13 @@ class Command(StrEnum):
     FOLLOW_EVENTS = "follow_events"
     # Audit proofs and exports of the whole log (issue 11): an auditor's, no department's.
     READ_AUDIT_LOG = "read_audit_log"
+    # Webhook subscriptions (ADR 0034): other services told of events.
+    SUBSCRIBE_WEBHOOK = "subscribe_webhook"
+    PAUSE_WEBHOOK = "pause_webhook"
+    RESUME_WEBHOOK = "resume_webhook"
+    DELETE_WEBHOOK = "delete_webhook"
+    REDELIVER_WEBHOOK = "redeliver_webhook"
+    READ_WEBHOOKS = "read_webhooks"
 
     @classmethod
     def approve(cls, stage: Stage) -> Command:
@@ -143,6 +150,13 @@ PERMISSIONS: dict[Command, frozenset[Role]] = {
     # The roles that follow some of the feed's event types (event_feed.FEED_ACCESS says which).
     Command.FOLLOW_EVENTS: frozenset(FEED_ACCESS),
     Command.READ_AUDIT_LOG: frozenset({Role.AUDITOR}),
+    # Webhooks connect other systems, as keys do: admin's, like the keys. They belong to no department.
+    Command.SUBSCRIBE_WEBHOOK: frozenset({Role.ADMIN}),
+    Command.PAUSE_WEBHOOK: frozenset({Role.ADMIN}),
+    Command.RESUME_WEBHOOK: frozenset({Role.ADMIN}),
+    Command.DELETE_WEBHOOK: frozenset({Role.ADMIN}),
+    Command.REDELIVER_WEBHOOK: frozenset({Role.ADMIN}),
+    Command.READ_WEBHOOKS: frozenset({Role.ADMIN}),
 }
 
 

@@ -114,6 +114,24 @@ class Settings(BaseSettings):
         default=None,
         description="PEM file of the Ed25519 key that signs checkpoints and tree heads; unset: unsigned.",
     )
+    webhook_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=60, description="Seconds a webhook receiver has to connect and to answer."
+    )
+    webhook_retry_initial_seconds: float = Field(
+        default=1.0, gt=0, le=3600, description="Seconds before the first retry of a failed delivery."
+    )
+    webhook_retry_max_interval_seconds: float = Field(
+        default=600.0, gt=0, le=86_400, description="Longest wait between retries (the backoff doubles)."
+    )
+    webhook_retry_for_seconds: float = Field(
+        default=86_400.0,
+        gt=0,
+        le=2_592_000,
+        description="Seconds a receiver may keep failing before its subscription is paused.",
+    )
+    webhook_allow_private_addresses: bool = Field(
+        default=False, description="Deliver to loopback, private and link-local addresses too."
+    )
 
     @field_validator("audit_key_file")
     @classmethod

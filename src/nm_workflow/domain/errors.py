@@ -316,3 +316,21 @@ class UnjustifiedFindings(RuleViolation):
 class UnacknowledgedFindings(RuleViolation):
     slug = "unacknowledged-findings"
     title = "Legal must acknowledge every compliance finding"
+
+
+# --- webhook subscriptions (ADR 0034) ------------------------------------------
+
+
+class InvalidWebhookUrl(RuleViolation):
+    slug = "invalid-webhook-url"
+    title = "The webhook URL cannot be delivered to"
+
+
+class WebhookDeleted(InvalidTransition):
+    slug = "webhook-deleted"
+    title = "The webhook subscription is deleted"
+
+
+class WebhookNotActive(InvalidTransition):
+    slug = "webhook-not-active"
+    title = "The webhook subscription is not in the state this command needs"

@@ -23,6 +23,7 @@ from nm_workflow.application.policies import Policies
 from nm_workflow.application.policy_book import book_of
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
+from nm_workflow.application.webhooks import Webhooks
 from nm_workflow.interface.http import (
     docs_ui,
     observability,
@@ -40,6 +41,7 @@ from nm_workflow.interface.http import (
     routes_proofs,
     routes_reads,
     routes_reports,
+    routes_webhooks,
 )
 from nm_workflow.interface.http.protocol import BodyGate, HeadAsGet
 from nm_workflow.interface.http.waiting import PositionWatch
@@ -81,6 +83,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         app.state.feed_watch = PositionWatch(lambda: {"log": store.head()}, settings.max_waiting_reads, 0.05)
         audit_key = signer(settings.audit_key_file)
         app.state.audit_tree = AuditTree(store, clock, audit_key.sign if audit_key else None)
+        app.state.webhooks = Webhooks(store, settings)
         # Embedded by default, so that `nm-workflow serve` alone gives working queues.
         supervisor = (
             ProjectionSupervisor(settings, read_model=read_model) if settings.embedded_projections else None
@@ -122,6 +125,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         routes_feed.router,
         routes_proofs.router,
         routes_export.router,
+        routes_webhooks.router,
     )
     for router in routers:
         app.include_router(router)

@@ -89,6 +89,7 @@ def metrics(request: Request) -> Response:
 
 def _observe(store: EventStore, read_model: ReadModel) -> None:
     """Gauges read at scrape time: the pool, and each projection's lag wherever it runs."""
+    POOL_CONNECTIONS.clear()  # no series at all where there is no pool (SQLite)
     for state, count in store.pool_usage().items():
         POOL_CONNECTIONS.labels(state).set(count)
     head = store.head()

@@ -1,0 +1,30 @@
+"""Tables the service keeps beside the event log, in its database (interaction keys, webhook state)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from nm_workflow.application.errors import ConcurrentModification, StoreUnavailable
+from nm_workflow.application.store import translated_errors
+
+SETUP_ATTEMPTS = 5
+
+
+def create_tables(datastore: Any, statements: Sequence[str]) -> None:
+    """Run `CREATE TABLE IF NOT EXISTS ...` statements in one transaction of the store's datastore.
+
+    Processes starting together race to create the same tables (on PostgreSQL, a unique
+    violation of the catalogue): the loser tries again, a few times, then raises.
+    """
+    for attempt in range(SETUP_ATTEMPTS):
+        try:
+            with translated_errors(), datastore.transaction(commit=True) as cursor:
+                for statement in statements:
+                    cursor.execute(statement)
+            return
+        except (StoreUnavailable, ConcurrentModification):
+            if attempt == SETUP_ATTEMPTS - 1:
+                raise
+            time.sleep(0.1 * (attempt + 1))
