@@ -90,6 +90,12 @@ class Settings(BaseSettings):
     periodic_check_days: int = Field(
         default=30, ge=1, le=366, description="Days after a periodic check's period before the next is due."
     )
+    snapshot_interval: int = Field(
+        default=100,
+        ge=0,
+        le=1_000_000,
+        description="Events between two snapshots of an aggregate (ADR 0029); 0 takes none.",
+    )
 
     @field_validator("company_time_zone")
     @classmethod

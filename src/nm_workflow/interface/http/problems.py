@@ -14,6 +14,7 @@ from starlette.routing import Match
 from nm_workflow.application.errors import (
     AuthenticationFailed,
     ConcurrentModification,
+    CursorOutOfRange,
     IdempotencyKeyReused,
     NotFound,
     PermissionDenied,
@@ -54,6 +55,7 @@ STATUS: dict[type[WorkflowError], int] = {
     RebuildRunning: 409,
     RuleViolation: 422,
     StoreUnavailable: 503,
+    CursorOutOfRange: 422,
 }
 
 
