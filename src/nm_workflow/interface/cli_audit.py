@@ -7,4 +7,7 @@ from __future__ import annotations
 
 import typer
 
+from nm_workflow.interface import cli_replay
+
 app = typer.Typer(help="Audit the event log: replay, verify, checkpoint, export.", no_args_is_help=True)
+app.command("replay")(cli_replay.replay)
