@@ -54,7 +54,7 @@ def quarter(make_settings: Callable[..., Settings]) -> Iterator[EventStore]:
 
 def stored_histories(store: EventStore) -> dict[UUID, list[Any]]:
     """Every aggregate's events, read from the recorder and decoded here, by aggregate id."""
-    ids = {n.originator_id for n in store.notifications()}
+    ids = {UUID(str(n.originator_id)) for n in store.notifications()}
     decode = store.mapper.to_domain_event
     return {i: [decode(s) for s in store.recorder.select_events(i)] for i in ids}
 
