@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
 
 from typer.testing import CliRunner
 
@@ -12,7 +11,8 @@ from nm_workflow.application.interactions import Interactions
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
 from nm_workflow.interface.cli import app
-from tests.projections.test_interaction_erasure import CS, HANDLE, TEXT
+from tests.projections.test_interaction_erasure import HANDLE, TEXT
+from tests.projections.test_snapshot_erasure import answered_complaint
 
 
 def test_replay_prints_who_did_what_under_which_policy_and_stops_at_a_time(
@@ -20,13 +20,7 @@ def test_replay_prints_who_did_what_under_which_policy_and_stops_at_a_time(
 ) -> None:
     store = EventStore(settings)
     try:
-        service = Interactions(store, settings)
-        received = {
-            "platform": "weibo", "platform_id": "replayed", "kind": "complaint", "text": TEXT,
-            "author_handle": HANDLE, "received_at": datetime(2026, 3, 2, 9, 0, tzinfo=UTC),
-        }  # fmt: skip
-        interaction = service.receive(CS, received).aggregate_id
-        service.respond(CS, interaction, "Sorry, we are checking", None)
+        interaction = answered_complaint(Interactions(store, settings), "replayed")
         between = store.stored_events(interaction)[0].timestamp.isoformat()
     finally:
         store.close()

@@ -4,12 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from uuid import UUID
 
 from nm_workflow.application.interactions import Interactions
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
 from projections import ReadModel
 from tests.projections.test_interaction_erasure import CS, HANDLE, MANAGER, TEXT, every_value, leaked
+
+
+def answered_complaint(service: Interactions, platform_id: str) -> UUID:
+    """A complaint holding TEXT and HANDLE, received and answered by customer service (2 events)."""
+    received = {
+        "platform": "weibo", "platform_id": platform_id, "kind": "complaint", "text": TEXT,
+        "author_handle": HANDLE, "received_at": datetime(2026, 3, 2, 9, 0, tzinfo=UTC),
+    }  # fmt: skip
+    interaction = service.receive(CS, received).aggregate_id
+    service.respond(CS, interaction, "Sorry, we are checking", None)
+    return interaction
 
 
 def test_after_erasure_no_snapshot_and_no_past_version_shows_the_handle_or_the_text(
@@ -20,12 +32,7 @@ def test_after_erasure_no_snapshot_and_no_past_version_shows_the_handle_or_the_t
     read_model = ReadModel(settings, store)
     try:
         service = Interactions(store, settings)
-        received = {
-            "platform": "weibo", "platform_id": "secret-2", "kind": "complaint", "text": TEXT,
-            "author_handle": HANDLE, "received_at": datetime(2026, 3, 2, 9, 0, tzinfo=UTC),
-        }  # fmt: skip
-        interaction = service.receive(CS, received).aggregate_id
-        service.respond(CS, interaction, "Sorry, we are checking", None)
+        interaction = answered_complaint(service, "secret-2")
         assert service.get(CS.actor, interaction, version=1)["text"] == TEXT  # from its snapshot
 
         service.erase(MANAGER, interaction, "the customer asked")

@@ -85,13 +85,11 @@ class AggregateReads(Generic[A]):
         """
         authorize(actor, self._read_command)
         if as_of is not None:
-            self._runner.load(target)  # another kind's id is not found, whatever the time
+            self._require_kind(target)  # another kind's id is not found, whatever the time
             version = version_at(self._store, target, as_of)
         return self._view(self._runner.load(target, version=version))
 
-    def history(
-        self, actor: Actor, target: UUID, after: int = 0, limit: int = HISTORY_PAGE
-    ) -> HistoryPage:
+    def history(self, actor: Actor, target: UUID, after: int = 0, limit: int = HISTORY_PAGE) -> HistoryPage:
         """Up to `limit` events after version `after`, oldest first, each with its metadata.
 
         Raises NotFound for another kind's id, CursorOutOfRange for an `after` beyond the
@@ -115,5 +113,12 @@ class AggregateReads(Generic[A]):
         return self._store.stored_events(target)
 
     def _stored_version(self, target: UUID) -> int:
-        """The aggregate's version now (NotFound for another kind's id); a snapshot makes it cheap."""
-        return self._runner.load(target).version
+        """The aggregate's version now (NotFound for another kind's id), without loading it."""
+        self._require_kind(target)
+        last = self._store.event_at(target)
+        assert last is not None  # it has a first event
+        return last.originator_version
+
+    def _require_kind(self, target: UUID) -> None:
+        """NotFound unless `target` is an aggregate of this kind: its first event alone is read."""
+        self._runner.load(target, version=1)

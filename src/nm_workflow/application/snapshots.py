@@ -23,59 +23,67 @@ from eventsourcing.utils import get_topic, resolve_topic
 
 log = logging.getLogger(__name__)
 
-_ENUM, _TUPLE = "_enum_", "_tuple_"
+_FIXES = "_snapshot_fixes_"
+"""The key of the state that lists where enums and tuples were, to restore them on load."""
+
+Path = list[str | int]
+Fix = tuple[str, Path, str | None]
+"""("enum", where, the enum's topic) or ("tuple", where, None)."""
 
 
 class AggregateSnapshot(Snapshot):
-    """The state of any WorkflowAggregate at one version, enums and tuples kept as they were."""
+    """The state of any WorkflowAggregate at one version, enums and tuples kept as they were.
+
+    Taking one walks the state once and notes where an enum or a tuple was (rare: a few
+    attributes); loading one restores only those places, so that a large state (thousands of
+    revisions) is not walked again on every load.
+    """
 
     @classmethod
     def take(cls, aggregate: Any) -> AggregateSnapshot:
         snapshot = super().take(aggregate)
+        fixes: list[Fix] = []
+        state = {name: _plain(value, [name], fixes) for name, value in snapshot.state.items()}
         return cls(
             originator_id=snapshot.originator_id,
             originator_version=snapshot.originator_version,
             timestamp=snapshot.timestamp,
             topic=snapshot.topic,
-            state={name: _tagged(value) for name, value in snapshot.state.items()},
+            state={**state, _FIXES: fixes} if fixes else state,
         )
 
     def mutate(self, _: None) -> Aggregate:
-        untagged = {name: _untagged(value) for name, value in self.state.items()}
+        state = dict(self.state)
+        for kind, path, topic in state.pop(_FIXES, []):  # inner places first: see _plain
+            *parents, last = path
+            container: Any = state
+            for step in parents:
+                container = container[step]
+            value = container[last]
+            container[last] = tuple(value) if kind == "tuple" else resolve_topic(str(topic))(value)
         restored = Snapshot(
             originator_id=self.originator_id,
             originator_version=self.originator_version,
             timestamp=self.timestamp,
             topic=self.topic,
-            state=untagged,
+            state=state,
         ).mutate(None)
         assert isinstance(restored, Aggregate)
         return restored
 
 
-def _tagged(value: Any) -> Any:
-    """`value` with enums and tuples (at any depth) as tagged dicts, which JSON keeps."""
+def _plain(value: Any, path: Path, fixes: list[Fix]) -> Any:
+    """`value` as JSON keeps it, noting in `fixes` (inner places first) each enum and tuple."""
     if isinstance(value, Enum):
-        return {_ENUM: [get_topic(type(value)), value.value]}
-    if isinstance(value, tuple):
-        return {_TUPLE: [_tagged(v) for v in value]}
-    if isinstance(value, list):
-        return [_tagged(v) for v in value]
+        fixes.append(("enum", path, get_topic(type(value))))
+        return value.value
+    if isinstance(value, list | tuple):
+        plain = [_plain(v, [*path, i], fixes) for i, v in enumerate(value)]
+        if isinstance(value, tuple):
+            fixes.append(("tuple", path, None))
+        return plain
     if isinstance(value, dict):
-        return {k: _tagged(v) for k, v in value.items()}
-    return value
-
-
-def _untagged(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_untagged(v) for v in value]
-    if isinstance(value, dict):
-        if value.keys() == {_ENUM}:
-            topic, raw = value[_ENUM]
-            return resolve_topic(topic)(raw)
-        if value.keys() == {_TUPLE}:
-            return tuple(_untagged(v) for v in value[_TUPLE])
-        return {k: _untagged(v) for k, v in value.items()}
+        return {k: _plain(v, [*path, k], fixes) for k, v in value.items()}
     return value
 
 
