@@ -11,6 +11,7 @@ from eventsourcing.persistence import OperationalError
 
 from nm_workflow.application.errors import ConcurrentModification
 from nm_workflow.application.settings import Settings
+from nm_workflow.application.snapshots import AggregateSnapshot
 from nm_workflow.application.store import EventStore
 from tests.integration.test_event_store import drafted, planned_item
 from tests.integration.test_replay import fold, state
@@ -47,6 +48,7 @@ def test_concurrent_writers_leave_one_true_snapshot_at_every_interval(
         snapshots = list(stores[1].snapshots.get(item.id))
         assert [s.originator_version for s in snapshots] == list(range(3, len(events) + 1, 3))
         for snapshot in snapshots:
+            assert isinstance(snapshot, AggregateSnapshot)
             assert state(snapshot.mutate(None)) == state(fold(events[: snapshot.originator_version]))
     finally:
         for store in stores:
