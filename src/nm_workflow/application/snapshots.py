@@ -13,15 +13,12 @@ back as the events would have made it. Interactions hold their personal data sea
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from enum import Enum
 from typing import Any
 
 from eventsourcing.domain import Aggregate, Snapshot
 from eventsourcing.utils import get_topic, resolve_topic
-
-log = logging.getLogger(__name__)
 
 _FIXES = "_snapshot_fixes_"
 """The key of the state that lists where enums and tuples were, to restore them on load."""
