@@ -100,6 +100,7 @@ def _exercise(api: Api, seen: Observed) -> None:
 
     head = call("GET", f"/items/{item}", mia).headers["ETag"].strip('"')
     call("GET", f"/items/{item}/history", mia)
+    assert "next" in call("GET", f"/items/{item}/history?limit=1", mia).headers["Link"]
     account = _exercise_customer_side(api, call, command)
     _exercise_webhooks(api, call, command)
     position = str(api.client.app.state.store.head())  # type: ignore[attr-defined]
@@ -140,6 +141,8 @@ def _exercise(api: Api, seen: Observed) -> None:
     command(f"/evaluations/{evaluation}/sign-off", {"comment": "seen"}, sam)
     command(f"/evaluations/{evaluation}/recommendations/1/closure", {"outcome": "hired"}, sam)
     call("GET", f"/evaluations/{evaluation}", auditor)
+    call("GET", f"/evaluations/{evaluation}/history", auditor)
+    call("GET", f"/evaluations/{evaluation}/history?limit=1", auditor)
     call("GET", f"/evaluations/{evaluation}/drift", auditor)
     for path in ("/reports/quarterly?quarter=2026Q3", "/queues/evaluations"):
         call("GET", path, auditor)
@@ -195,6 +198,7 @@ def _exercise_customer_side(api: Api, call: Call, command: Call) -> str:
     for aggregate in (path, account_path, f"/feedback/{feedback}"):
         call("GET", aggregate, mia)
         call("GET", f"{aggregate}/history", mia)
+        call("GET", f"{aggregate}/history?limit=1", mia)
     return str(account.json()["id"])
 
 

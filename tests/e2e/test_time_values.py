@@ -92,7 +92,7 @@ def test_audit_trail_bounds_before_the_year_1000_compare_as_times(api: Api) -> N
     until_antiquity = api.client.get("/audit-trail", params={"to": "0999-06-01T00:00:00Z"}, headers=waiting)
     assert until_antiquity.json()["items"] == []
     as_of = api.client.get(f"/items/{item}", params={"as_of": "0001-01-01T00:00:00Z"}, headers=_auth(auditor))
-    _assert_problem(as_of, 404, "/problems/not-found")
+    _assert_problem(as_of, 404, "/problems/no-such-version")  # a time before the item (ADR 0029)
 
 
 # --- times must make sense for the policy -------------------------------------------------------

@@ -70,7 +70,7 @@ def test_after_erasure_no_table_holds_the_handle_or_the_text(
     view = service.get(CS.actor, interaction)
     assert (view["text"], view["author_handle"], view["personal_data_erased"]) == (None, None, True)
     assert view["first_responded_at"] is not None
-    assert all(e["data"].get("text") is None for e in service.history(CS.actor, interaction))
+    assert all(e["data"].get("text") is None for e in service.history(CS.actor, interaction).events)
     log = read_model.interaction_log()
     assert [(r["responses"], r["personal_data_erased"]) for r in log] == [(1, True)]
     assert log[0]["first_response_seconds"] is not None

@@ -21,6 +21,7 @@ from nm_workflow.application.clock import Clock, system_clock
 from nm_workflow.application.errors import (
     ConcurrentModification,
     IdempotencyKeyReused,
+    NoSuchVersion,
     NotFound,
     VersionMismatch,
 )
@@ -161,7 +162,9 @@ class CommandRunner(Generic[A]):
         if not isinstance(aggregate, self._kind):
             raise NotFound(missing)
         if version is not None and aggregate.version != version:
-            raise NotFound(f"{aggregate_id} has no version {version}; it is at version {aggregate.version}.")
+            raise NoSuchVersion(
+                f"{aggregate_id} has no version {version}; it is at version {aggregate.version}."
+            )
         if expected_version is not None and aggregate.version != expected_version:
             raise VersionMismatch(
                 f"You sent If-Match version {expected_version}; the item is at version "

@@ -94,3 +94,17 @@ class UndeliverableEventType(RuleViolation):
 
     slug = "undeliverable-event-type"
     title = "Webhooks cannot carry that event type"
+
+
+class NoSuchVersion(NotFound):
+    """A past state asked for (`version=`, `as_of=`) that the aggregate never had."""
+
+    slug = "no-such-version"
+    title = "The aggregate has no such version"
+
+
+class CursorOutOfRange(ApplicationError):
+    """A history page asked for after a version the aggregate has not reached."""
+
+    slug = "history-cursor-out-of-range"
+    title = "The history cursor lies beyond the aggregate's history"

@@ -19,6 +19,7 @@ from nm_workflow.application import figure_rows, figures
 from nm_workflow.application.clock import Clock, system_clock
 from nm_workflow.application.commands import CommandContext, CommandResult, CommandRunner
 from nm_workflow.application.facts import TOPICS, fold_all
+from nm_workflow.application.reads import AggregateReads
 from nm_workflow.application.security import Actor, Command, authorize
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
@@ -106,8 +107,10 @@ class Reproduction:
         return not self.differences
 
 
-class Evaluations:
+class Evaluations(AggregateReads[Evaluation]):
     """Commands and reads of evaluations; `event_clock` dates their events (see ContentItems)."""
+
+    _read_command = Command.READ_EVALUATIONS
 
     def __init__(self, store: EventStore, settings: Settings, *, event_clock: Clock = system_clock) -> None:
         self._store, self._settings = store, settings
@@ -191,9 +194,8 @@ class Evaluations:
 
     # --- reads ------------------------------------------------------------------------
 
-    def get(self, actor: Actor, evaluation_id: UUID) -> dict[str, Any]:
-        authorize(actor, Command.READ_EVALUATIONS)
-        return evaluation_view(self._runner.load(evaluation_id))
+    def _view(self, aggregate: Evaluation) -> dict[str, Any]:
+        return evaluation_view(aggregate)
 
     def reproduce(self, actor: Actor, evaluation_id: UUID) -> Reproduction:
         """Recompute the signed-off figures from the log up to the signed position."""

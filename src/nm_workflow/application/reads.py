@@ -1,14 +1,20 @@
-"""Reads shared by every aggregate's use cases: now, at a version, as of a time, and history."""
+"""Reads shared by every aggregate's use cases: now, at a version, as of a time, and history.
+
+One mechanism for every kind of aggregate (ADR 0029): `AggregateReads` gives a use-case class
+`get` (now, `version=`, `as_of=`) and `history` (cursor-paged) once it names its runner, its
+store, its view and the command that authorizes reading it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from nm_workflow.application.commands import CommandRunner
-from nm_workflow.application.errors import NotFound
+from nm_workflow.application.errors import CursorOutOfRange, NoSuchVersion
 from nm_workflow.application.security import Actor, Command, authorize
 from nm_workflow.application.store import EventStore
 from nm_workflow.application.views import event_view
@@ -16,37 +22,44 @@ from nm_workflow.domain.metadata import WorkflowAggregate
 
 A = TypeVar("A", bound=WorkflowAggregate)
 
+HISTORY_PAGE = 100
+"""Events in a page of history when the caller names no limit."""
+HISTORY_LIMIT = 1000
+"""The most events a page of history may hold."""
+
 
 def version_at(store: EventStore, aggregate_id: UUID, as_of: datetime) -> int:
-    """The aggregate's version at a time: that of its last event recorded at or before `as_of`."""
-    versions = [e.originator_version for e in store.stored_events(aggregate_id) if e.timestamp <= as_of]
-    if not versions:
-        raise NotFound(f"{aggregate_id} did not exist at {as_of.isoformat()}.")
-    return versions[-1]
+    """The aggregate's version at a time: that of its last event recorded at or before `as_of`.
+
+    A binary search over the stored events, reading and decoding one event per step (about
+    log2 of the history's length, e.g. 14 for 10,000 events), never the whole history. Event
+    times do not go back within an aggregate: each command reads one clock (ADR 0026) and
+    commands on one aggregate follow one another (ADR 0029 says what clock skew between
+    processes means here). Raises NoSuchVersion when the aggregate did not exist yet.
+    """
+    last = store.event_at(aggregate_id)
+    first = store.event_at(aggregate_id, 1)
+    if last is None or first is None or first.timestamp > as_of:
+        raise NoSuchVersion(f"{aggregate_id} did not exist at {as_of.isoformat()}.")
+    low, high = 1, last.originator_version  # invariant: the event at `low` is at or before as_of
+    if last.timestamp <= as_of:
+        return high
+    while high - low > 1:  # ... and the event at `high` after it
+        middle = (low + high) // 2
+        event = store.event_at(aggregate_id, middle)
+        assert event is not None  # versions run 1..last without gaps
+        low, high = (middle, high) if event.timestamp <= as_of else (low, middle)
+    return low
 
 
-def read(
-    runner: CommandRunner[A],
-    store: EventStore,
-    actor: Actor,
-    target: UUID,
-    version: int | None = None,
-    as_of: datetime | None = None,
-) -> A:
-    """The aggregate now, at `version`, or as it was at `as_of` (staff roles may read)."""
-    authorize(actor, Command.READ)
-    if as_of is not None:
-        version = version_at(store, target, as_of)
-    return runner.load(target, version=version)
+@dataclass(frozen=True)
+class HistoryPage:
+    """Events after a cursor, oldest first, and the cursor of the next page (None: no more)."""
 
-
-def read_history(
-    runner: CommandRunner[Any], store: EventStore, actor: Actor, target: UUID
-) -> Sequence[WorkflowAggregate.Event]:
-    """Every event of the aggregate, oldest first (NotFound for another kind's id)."""
-    authorize(actor, Command.READ)
-    runner.load(target)
-    return store.stored_events(target)
+    events: list[dict[str, Any]]
+    next_after: int | None
+    version: int
+    """The aggregate's version now: the ETag of the history."""
 
 
 class AggregateReads(Generic[A]):
@@ -54,6 +67,8 @@ class AggregateReads(Generic[A]):
 
     _runner: CommandRunner[A]
     _store: EventStore
+    _read_command: Command = Command.READ
+    """Who may read this kind of aggregate, its history included."""
 
     def _view(self, aggregate: A) -> dict[str, Any]:
         raise NotImplementedError
@@ -64,9 +79,46 @@ class AggregateReads(Generic[A]):
     def get(
         self, actor: Actor, target: UUID, version: int | None = None, as_of: datetime | None = None
     ) -> dict[str, Any]:
-        """The aggregate's view now, at `version`, or as it was at `as_of`."""
-        return self._view(read(self._runner, self._store, actor, target, version, as_of))
+        """The aggregate's view now, at `version`, or as it was at `as_of`.
 
-    def history(self, actor: Actor, target: UUID) -> list[dict[str, Any]]:
-        """Every event of the aggregate, oldest first."""
-        return [self._event_view(e) for e in read_history(self._runner, self._store, actor, target)]
+        Raises NotFound for another kind's id, a version it never reached, or a time before it.
+        """
+        authorize(actor, self._read_command)
+        if as_of is not None:
+            self._require_kind(target)  # another kind's id is not found, whatever the time
+            version = version_at(self._store, target, as_of)
+        return self._view(self._runner.load(target, version=version))
+
+    def history(self, actor: Actor, target: UUID, after: int = 0, limit: int = HISTORY_PAGE) -> HistoryPage:
+        """Up to `limit` events after version `after`, oldest first, each with its metadata.
+
+        Raises NotFound for another kind's id, CursorOutOfRange for an `after` beyond the
+        aggregate's version.
+        """
+        authorize(actor, self._read_command)
+        current = self._stored_version(target)
+        if after > current:
+            raise CursorOutOfRange(
+                f"The history of {target} ends at version {current}; there is nothing after {after}."
+            )
+        events = self._store.stored_events(target, after=after or None, limit=limit)
+        last = events[-1].originator_version if events else after
+        views = [self._event_view(e) for e in events]
+        return HistoryPage(views, last if last < current else None, current)
+
+    def events(self, actor: Actor, target: UUID) -> Sequence[WorkflowAggregate.Event]:
+        """Every event of the aggregate, oldest first (for a replay of the whole history)."""
+        authorize(actor, self._read_command)
+        self._stored_version(target)
+        return self._store.stored_events(target)
+
+    def _stored_version(self, target: UUID) -> int:
+        """The aggregate's version now (NotFound for another kind's id), without loading it."""
+        self._require_kind(target)
+        last = self._store.event_at(target)
+        assert last is not None  # it has a first event
+        return last.originator_version
+
+    def _require_kind(self, target: UUID) -> None:
+        """NotFound unless `target` is an aggregate of this kind: its first event alone is read."""
+        self._runner.load(target, version=1)

@@ -132,6 +132,12 @@ class Settings(BaseSettings):
     webhook_allow_private_addresses: bool = Field(
         default=False, description="Deliver to loopback, private and link-local addresses too."
     )
+    snapshot_interval: int = Field(
+        default=100,
+        ge=0,
+        le=1_000_000,
+        description="Events between two snapshots of an aggregate (ADR 0029); 0 takes none.",
+    )
 
     @field_validator("audit_key_file")
     @classmethod

@@ -5,6 +5,7 @@ Library errors are translated into the project's own here, once.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -33,10 +34,12 @@ from psycopg_pool import ConnectionPool
 from nm_workflow.application.errors import ConcurrentModification, NotFound, StoreBusy, StoreUnavailable
 from nm_workflow.application.group_commit import GroupCommit, Ticket
 from nm_workflow.application.settings import Settings
+from nm_workflow.application.snapshots import AggregateSnapshot, due
 from nm_workflow.domain.metadata import WorkflowAggregate
 
 APPLICATION_NAME = "nmworkflow"
 PAGE_SIZE = 500
+log = logging.getLogger(__name__)
 
 
 class DateAsISO(Transcoding):
@@ -82,7 +85,8 @@ class EventStore(Application[UUID]):
 
     def construct_env(self, name: str, env: Any = None) -> Environment:  # noqa: ARG002
         # Settings are the only source of configuration: os.environ is not read here.
-        return Environment(name, dict(self._persistence_env))
+        # The snapshot table always exists, so that turning snapshots off and on again is harmless.
+        return Environment(name, {**self._persistence_env, "IS_SNAPSHOTTING_ENABLED": "y"})
 
     def construct_factory(self, env: Environment) -> InfrastructureFactory[Any]:
         factory = super().construct_factory(env)
@@ -110,7 +114,12 @@ class EventStore(Application[UUID]):
         events = [event for aggregate in aggregates for event in aggregate.collect_events()]
         if not events:
             return None
-        return self._group_commit.submit(Unit(aggregates, events))
+        position = self._group_commit.submit(Unit(aggregates, events))
+        # After the commit, on the caller's thread: a snapshot never holds up the batch (ADR 0029).
+        recorded = ((event.originator_id, event.originator_version) for event in events)
+        for aggregate_id, version in due(recorded, self.settings.snapshot_interval):
+            self._snapshot(aggregate_id, version)
+        return position
 
     @property
     def saves_queued(self) -> int:
@@ -154,6 +163,20 @@ class EventStore(Application[UUID]):
         for ticket, end in zip(batch, ends, strict=True):
             ticket.succeed(recordings[end - 1].notification.id if recordings else None)
 
+    def _snapshot(self, aggregate_id: UUID, version: int) -> None:
+        """Store the aggregate's state at `version` (ADR 0029), replayed from the store.
+
+        The events are committed by now: a snapshot that cannot be written only costs later
+        loads time, so the command still succeeds.
+        """
+        assert self.snapshots is not None  # construct_env enables them
+        try:
+            with self._database():
+                aggregate: WorkflowAggregate = self.repository.get(aggregate_id, version=version)
+                self.snapshots.put([AggregateSnapshot.take(aggregate)])
+        except (StoreUnavailable, StoreBusy, ConcurrentModification) as error:
+            log.warning("No snapshot of %s at version %s: %s", aggregate_id, version, error)
+
     def load(self, aggregate_id: UUID, version: int | None = None) -> Any:
         with self._database():
             try:
@@ -162,11 +185,18 @@ class EventStore(Application[UUID]):
                 raise NotFound(f"No aggregate with id {aggregate_id}.") from None
 
     def stored_events(
-        self, aggregate_id: UUID, after: int | None = None
+        self, aggregate_id: UUID, after: int | None = None, limit: int | None = None
     ) -> Sequence[WorkflowAggregate.Event]:
-        """The aggregate's events in version order; only those after version `after` if given."""
+        """The aggregate's events in version order; only those after version `after` if given,
+        and at most `limit` of them if given."""
         with self._database():
-            return list(self.events.get(aggregate_id, gt=after))  # type: ignore[arg-type]
+            return list(self.events.get(aggregate_id, gt=after, limit=limit))  # type: ignore[arg-type]
+
+    def event_at(self, aggregate_id: UUID, version: int | None = None) -> WorkflowAggregate.Event | None:
+        """The aggregate's event at `version` (its last one if None): one row read and decoded."""
+        with self._database():
+            found = list(self.events.get(aggregate_id, lte=version, desc=True, limit=1))
+        return found[0] if found else None  # type: ignore[return-value]
 
     def notifications(self, topics: Sequence[str] = (), start: int = 1) -> Iterator[Notification]:
         """Every notification from `start` on, optionally of some topics only, in log order."""

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from nm_workflow.application.commands import CommandResult
+from nm_workflow.application.reads import HistoryPage
 from nm_workflow.application.security import Command
 from nm_workflow.interface.http.openapi import callers
 from nm_workflow.interface.http.responses import command_response
@@ -37,6 +39,12 @@ def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 COMMAND = problem_responses(400, 401, 403, 404, 409, 412, 413, 415, 422, 503)
 READ = problem_responses(400, 401, 403, 404, 422, 503)
+NEXT = {
+    "Link": {
+        "description": 'While more events follow: `</items/{id}/history?after=100&limit=100>; rel="next"`',
+        "schema": {"type": "string"},
+    }
+}
 WRITTEN = {
     "Log-Position": {"description": "Event-log position this command wrote", "schema": {"type": "integer"}},
     "Idempotent-Replayed": {
@@ -84,10 +92,11 @@ class Answers:
         responses = {200: {"headers": self.headers}, **READ}
         return {"response_model": self.model, "responses": responses, **callers(command)}
 
-    def history(self) -> dict[str, Any]:
-        """Route options of the aggregate's history: every event, with the ETag of the last."""
-        responses = {200: {"headers": self.headers}, **READ}
-        return {"response_model": list[EventOut], "responses": responses, **callers(Command.READ)}
+    def history(self, command: Command = Command.READ) -> dict[str, Any]:
+        """Route options of a page of the aggregate's history (authorized as `command`), with the
+        aggregate's ETag and, while more events follow, a `next` link."""
+        responses = {200: {"headers": self.headers | NEXT}, **READ}
+        return {"response_model": list[EventOut], "responses": responses, **callers(command)}
 
     def result(self, result: CommandResult) -> JSONResponse:
         return command_response(result, self.model, self.collection)
@@ -97,7 +106,15 @@ class Answers:
         return JSONResponse(body, headers={"ETag": f'"{body["version"]}"'})
 
 
-def history_response(events: list[dict[str, Any]]) -> JSONResponse:
-    """Every event of an aggregate, with the ETag of the last."""
-    body = [EventOut.model_validate(e).model_dump(mode="json") for e in events]
-    return JSONResponse(body, headers={"ETag": f'"{body[-1]["version"]}"'})
+def history_response(request: Request, page: HistoryPage) -> JSONResponse:
+    """A page of an aggregate's history, with the aggregate's ETag and the link to the next page.
+
+    The body stays a plain list of events (what the unpaged history answered); the cursor
+    travels in an RFC 8288 `Link` header, as GitHub's API pages its lists.
+    """
+    body = [EventOut.model_validate(e).model_dump(mode="json") for e in page.events]
+    headers = {"ETag": f'"{page.version}"'}
+    if page.next_after is not None:
+        following = request.url.include_query_params(after=page.next_after)
+        headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
+    return JSONResponse(body, headers=headers)

@@ -17,6 +17,7 @@ from nm_workflow.application.errors import AuthenticationFailed
 from nm_workflow.application.items import ContentItems
 from nm_workflow.application.keys import KeyService
 from nm_workflow.application.policies import Policies
+from nm_workflow.application.reads import HISTORY_LIMIT, HISTORY_PAGE
 from nm_workflow.application.security import Actor
 from nm_workflow.interface.http.problems import InvalidRequest
 from nm_workflow.interface.http.schemas import Moment
@@ -98,6 +99,34 @@ def past(
 
 
 PastState = Annotated[Past, Depends(past)]
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Which page of an aggregate's history: the events after version `after`, at most `limit`."""
+
+    after: int
+    limit: int
+
+
+def cursor(
+    after: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=2**31 - 1,
+            description="Show the events after this version (the `after` of the `next` link).",
+            examples=[100],
+        ),
+    ] = 0,
+    limit: Annotated[
+        int, Query(ge=1, le=HISTORY_LIMIT, description="Events in the page at most.", examples=[100])
+    ] = HISTORY_PAGE,
+) -> Cursor:
+    return Cursor(after, limit)
+
+
+HistoryCursor = Annotated[Cursor, Depends(cursor)]
 
 
 def parse_if_match(value: str | None) -> int | None:

@@ -14,6 +14,7 @@ from starlette.routing import Match
 from nm_workflow.application.errors import (
     AuthenticationFailed,
     ConcurrentModification,
+    CursorOutOfRange,
     IdempotencyKeyReused,
     NotFound,
     NotInTree,
@@ -60,6 +61,7 @@ STATUS: dict[type[WorkflowError], int] = {
     ProjectionsBehind: 503,
     TreeSizeBeyondLog: 422,
     NotInTree: 422,
+    CursorOutOfRange: 422,
 }
 
 

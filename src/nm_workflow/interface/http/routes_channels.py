@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from nm_workflow.application.channels import ChannelAccounts
 from nm_workflow.application.security import Command
 from nm_workflow.interface.http.answers import Answers, history_response
-from nm_workflow.interface.http.deps import AccountId, Context, CurrentActor, from_state
+from nm_workflow.interface.http.deps import (
+    AccountId,
+    Context,
+    CurrentActor,
+    HistoryCursor,
+    PastState,
+    from_state,
+)
 from nm_workflow.interface.http.routes_reads import Fresh, Reads, Watch, prepare, read_route
 from nm_workflow.interface.http.schemas_channels import (
     ChannelAccountIn,
@@ -56,15 +63,19 @@ def retire(account_id: AccountId, body: RetirementIn, ctx: Context, service: Ser
 
 
 @router.get("/{account_id}", **ANSWERS.read())
-def get_account(account_id: AccountId, actor: CurrentActor, service: Service) -> JSONResponse:
-    """The account now."""
-    return ANSWERS.view(service.get(actor, account_id))
+def get_account(
+    account_id: AccountId, actor: CurrentActor, service: Service, past: PastState
+) -> JSONResponse:
+    """The account now, at a past version, or as it was at a time."""
+    return ANSWERS.view(service.get(actor, account_id, past.version, past.as_of))
 
 
 @router.get("/{account_id}/history", **ANSWERS.history())
-def history(account_id: AccountId, actor: CurrentActor, service: Service) -> JSONResponse:
-    """Every event of the account."""
-    return history_response(service.history(actor, account_id))
+def history(
+    request: Request, account_id: AccountId, actor: CurrentActor, service: Service, page: HistoryCursor
+) -> JSONResponse:
+    """A page of the account's events, oldest first."""
+    return history_response(request, service.history(actor, account_id, page.after, page.limit))
 
 
 @router.get("/{account_id}/growth", **read_route(list[GrowthRow]))

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 
 from nm_workflow.application.evaluations import Evaluations
 from nm_workflow.application.security import Command
-from nm_workflow.interface.http.answers import COMMAND, READ, Answers
-from nm_workflow.interface.http.deps import Context, CurrentActor, EvaluationId, from_state
+from nm_workflow.interface.http.answers import COMMAND, READ, Answers, history_response
+from nm_workflow.interface.http.deps import (
+    Context,
+    CurrentActor,
+    EvaluationId,
+    HistoryCursor,
+    PastState,
+    from_state,
+)
 from nm_workflow.interface.http.openapi import callers
 from nm_workflow.interface.http.schemas_evaluations import (
     ClosureIn,
@@ -87,10 +94,23 @@ def sign_off(
 
 @router.get("/{evaluation_id}", **ANSWERS.read(Command.READ_EVALUATIONS))
 def get_evaluation(
-    evaluation_id: EvaluationId, actor: CurrentActor, evaluations: EvaluationsDep
+    evaluation_id: EvaluationId, actor: CurrentActor, evaluations: EvaluationsDep, past: PastState
 ) -> JSONResponse:
-    """The evaluation; once signed off, exactly the figures signed off, whatever arrived later."""
-    return ANSWERS.view(evaluations.get(actor, evaluation_id))
+    """The evaluation (now, at a past version, or as it was at a time); once signed off, exactly
+    the figures signed off, whatever arrived later."""
+    return ANSWERS.view(evaluations.get(actor, evaluation_id, past.version, past.as_of))
+
+
+@router.get("/{evaluation_id}/history", **ANSWERS.history(Command.READ_EVALUATIONS))
+def history(
+    request: Request,
+    evaluation_id: EvaluationId,
+    actor: CurrentActor,
+    evaluations: EvaluationsDep,
+    page: HistoryCursor,
+) -> JSONResponse:
+    """A page of the evaluation's events, oldest first."""
+    return history_response(request, evaluations.history(actor, evaluation_id, page.after, page.limit))
 
 
 @router.get(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
@@ -12,7 +12,14 @@ from nm_workflow.application.feedback import FeedbackService
 from nm_workflow.application.security import Command
 from nm_workflow.domain.feedback import FeedbackState, FeedbackSubject
 from nm_workflow.interface.http.answers import Answers, history_response
-from nm_workflow.interface.http.deps import Context, CurrentActor, FeedbackId, from_state
+from nm_workflow.interface.http.deps import (
+    Context,
+    CurrentActor,
+    FeedbackId,
+    HistoryCursor,
+    PastState,
+    from_state,
+)
 from nm_workflow.interface.http.routes_reads import (
     Department,
     Fresh,
@@ -104,12 +111,16 @@ async def feedback_log(
 
 
 @router.get("/{feedback_id}", **ANSWERS.read())
-def get_feedback_item(feedback_id: FeedbackId, actor: CurrentActor, service: Service) -> JSONResponse:
-    """The feedback now."""
-    return ANSWERS.view(service.get(actor, feedback_id))
+def get_feedback_item(
+    feedback_id: FeedbackId, actor: CurrentActor, service: Service, past: PastState
+) -> JSONResponse:
+    """The feedback now, at a past version, or as it was at a time."""
+    return ANSWERS.view(service.get(actor, feedback_id, past.version, past.as_of))
 
 
 @router.get("/{feedback_id}/history", **ANSWERS.history())
-def history(feedback_id: FeedbackId, actor: CurrentActor, service: Service) -> JSONResponse:
-    """Every event of the feedback."""
-    return history_response(service.history(actor, feedback_id))
+def history(
+    request: Request, feedback_id: FeedbackId, actor: CurrentActor, service: Service, page: HistoryCursor
+) -> JSONResponse:
+    """A page of the feedback's events, oldest first."""
+    return history_response(request, service.history(actor, feedback_id, page.after, page.limit))

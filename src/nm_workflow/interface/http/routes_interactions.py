@@ -14,7 +14,14 @@ from nm_workflow.application.security import Actor, Command
 from nm_workflow.domain.interaction_values import InteractionKind, Sentiment
 from nm_workflow.domain.roles import Role
 from nm_workflow.interface.http.answers import COMMAND, Answers, history_response
-from nm_workflow.interface.http.deps import Context, CurrentActor, InteractionId, PastState, from_state
+from nm_workflow.interface.http.deps import (
+    Context,
+    CurrentActor,
+    HistoryCursor,
+    InteractionId,
+    PastState,
+    from_state,
+)
 from nm_workflow.interface.http.openapi import callers
 from nm_workflow.interface.http.routes_reads import (
     Department,
@@ -160,9 +167,15 @@ def get_interaction(
 
 
 @router.get("/interactions/{interaction_id}/history", **ANSWERS.history())
-def history(interaction_id: InteractionId, actor: CurrentActor, service: Service) -> JSONResponse:
-    """Every event of the interaction; personal fields show null once erased."""
-    return history_response(service.history(actor, interaction_id))
+def history(
+    request: Request,
+    interaction_id: InteractionId,
+    actor: CurrentActor,
+    service: Service,
+    page: HistoryCursor,
+) -> JSONResponse:
+    """A page of the interaction's events, oldest first; personal fields show null once erased."""
+    return history_response(request, service.history(actor, interaction_id, page.after, page.limit))
 
 
 # --- reads of the projections ------------------------------------------------------

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from nm_workflow.application.security import Command
 from nm_workflow.domain.roles import Stage
 from nm_workflow.interface.http.answers import Answers, history_response
-from nm_workflow.interface.http.deps import Context, CurrentActor, ItemId, Items, PastState
+from nm_workflow.interface.http.deps import Context, CurrentActor, HistoryCursor, ItemId, Items, PastState
 from nm_workflow.interface.http.schemas import (
     ApprovalIn,
     ChangeRequestIn,
@@ -119,6 +119,8 @@ def get_item(item_id: ItemId, actor: CurrentActor, items: Items, past: PastState
 
 
 @router.get("/{item_id}/history", **ANSWERS.history())
-def history(item_id: ItemId, actor: CurrentActor, items: Items) -> JSONResponse:
-    """Every event of the item, with who did it and why."""
-    return history_response(items.history(actor, item_id))
+def history(
+    request: Request, item_id: ItemId, actor: CurrentActor, items: Items, page: HistoryCursor
+) -> JSONResponse:
+    """A page of the item's events, oldest first, with who did it and why."""
+    return history_response(request, items.history(actor, item_id, page.after, page.limit))

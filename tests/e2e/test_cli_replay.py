@@ -1,0 +1,49 @@
+"""`nm-workflow audit replay`: an aggregate's timeline, whole or as of a time; personal data sealed."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from typer.testing import CliRunner
+
+from nm_workflow.application.interactions import Interactions
+from nm_workflow.application.settings import Settings
+from nm_workflow.application.store import EventStore
+from nm_workflow.interface.cli import app
+from tests.projections.test_interaction_erasure import HANDLE, TEXT
+from tests.projections.test_snapshot_erasure import answered_complaint
+
+
+def test_replay_prints_who_did_what_under_which_policy_and_stops_at_a_time(
+    cli_env: CliRunner, settings: Settings
+) -> None:
+    store = EventStore(settings)
+    try:
+        interaction = answered_complaint(Interactions(store, settings), "replayed")
+        between = store.stored_events(interaction)[0].timestamp.isoformat()
+    finally:
+        store.close()
+
+    whole = cli_env.invoke(app, ["audit", "replay", str(interaction), "--json"])
+    assert whole.exit_code == 0, whole.output
+    steps = json.loads(whole.stdout)
+    assert [(s["event"], s["actor_id"], s["role"], s["policy_version"]) for s in steps] == [
+        ("Received", "cara", "customer_service", 1),
+        ("Responded", "cara", "customer_service", 1),
+    ]
+    assert steps[1]["changes"]["reply_text"] == "Sorry, we are checking"
+    assert steps[0]["changes"]["text"] == "(sealed personal data)"
+    table = cli_env.invoke(app, ["audit", "replay", str(interaction), "--as-of", between])
+    assert table.exit_code == 0, table.output
+    assert "Received" in table.stdout
+    assert "Responded" not in table.stdout
+    assert f"Interaction {interaction}: version 1 as of" in table.stdout
+    assert all(secret not in whole.stdout + table.stdout for secret in (TEXT, HANDLE))
+
+
+def test_replay_of_an_unknown_id_or_a_bad_time_exits_2(cli_env: CliRunner) -> None:
+    unknown = cli_env.invoke(app, ["audit", "replay", str(uuid.uuid4())])
+    assert (unknown.exit_code, "No aggregate" in unknown.stderr) == (2, True)
+    for arguments in (["not-an-id"], [str(uuid.uuid4()), "--as-of", "2026-03-02T10:00:00"]):
+        assert cli_env.invoke(app, ["audit", "replay", *arguments]).exit_code == 2, arguments

@@ -1,0 +1,82 @@
+"""Snapshots under concurrent writers in two processes, and a snapshot that cannot be written (ADR 0029)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+import pytest
+from eventsourcing.persistence import OperationalError
+
+from nm_workflow.application.errors import ConcurrentModification
+from nm_workflow.application.settings import Settings
+from nm_workflow.application.snapshots import AggregateSnapshot
+from nm_workflow.application.store import EventStore
+from tests.integration.test_event_store import drafted, planned_item
+from tests.integration.test_replay import fold, state
+
+WRITERS, DRAFTS = 4, 6
+
+
+def test_concurrent_writers_leave_one_true_snapshot_at_every_interval(
+    make_settings: Callable[..., Settings],
+) -> None:
+    stores = [EventStore(make_settings(snapshot_interval=3)) for _ in range(2)]  # two "processes"
+    try:
+        item = planned_item()
+        stores[0].record(item)
+
+        def write(n: int) -> None:
+            store, written = stores[n % 2], 0
+            while written < DRAFTS:
+                try:
+                    store.record(drafted(store.load(item.id), f"writer {n}, draft {written}"))
+                    written += 1
+                except ConcurrentModification:
+                    continue  # another writer took that version: load again
+
+        threads = [threading.Thread(target=write, args=(n,)) for n in range(WRITERS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+        events = list(stores[1].stored_events(item.id))
+        assert len(events) == 1 + WRITERS * DRAFTS
+        assert stores[1].snapshots is not None
+        snapshots = list(stores[1].snapshots.get(item.id))
+        assert [s.originator_version for s in snapshots] == list(range(3, len(events) + 1, 3))
+        for snapshot in snapshots:
+            assert isinstance(snapshot, AggregateSnapshot)
+            assert state(snapshot.mutate(None)) == state(fold(events[: snapshot.originator_version]))
+    finally:
+        for store in stores:
+            store.close()
+
+
+def test_a_snapshot_that_cannot_be_written_does_not_fail_the_committed_command(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = make_settings(snapshot_interval=2)
+    store, reader = EventStore(settings), EventStore(settings)
+    try:
+        item = planned_item()
+        store.record(item)
+        assert store.snapshots is not None
+
+        def broken(*_: object, **__: object) -> None:
+            raise OperationalError("the connection was lost after the commit")
+
+        monkeypatch.setattr(store.snapshots, "put", broken)
+        with caplog.at_level(logging.WARNING):
+            position = store.record(drafted(item, "second"))  # version 2: a snapshot is due
+
+        assert position == reader.head()
+        assert "No snapshot" in caplog.text
+        assert reader.load(item.id).version == 2  # read from the events alone
+        assert reader.snapshots is not None
+        assert list(reader.snapshots.get(item.id)) == []
+    finally:
+        store.close()
+        reader.close()
