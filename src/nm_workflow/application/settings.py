@@ -170,6 +170,7 @@ class Settings(BaseSettings):
             "POSTGRES_MAX_OVERFLOW": str(self.db_max_overflow),
             "POSTGRES_CONNECT_TIMEOUT": str(self.db_connect_timeout),
             "POSTGRES_LOCK_TIMEOUT": str(self.db_lock_timeout),
-            "POSTGRES_PRE_PING": "y",
+            # No pre-ping: a round trip per checkout; a broken connection is retried instead (ADR 0027).
+            "POSTGRES_PRE_PING": "n",
             "APPLICATION_RECORDER_TOPIC": get_topic(BoundedRetryRecorder),
         }

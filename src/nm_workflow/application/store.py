@@ -30,6 +30,7 @@ from psycopg_pool import ConnectionPool
 
 from nm_workflow.application.errors import ConcurrentModification, NotFound, StoreBusy, StoreUnavailable
 from nm_workflow.application.settings import Settings
+from nm_workflow.application.several_reads import Wanted, select_events_of
 from nm_workflow.domain.metadata import WorkflowAggregate
 
 APPLICATION_NAME = "nmworkflow"
@@ -104,6 +105,13 @@ class EventStore(Application[UUID]):
         """The aggregate's events in version order; only those after version `after` if given."""
         with self._database():
             return list(self.events.get(aggregate_id, gt=after))  # type: ignore[arg-type]
+
+    def events_of(self, wanted: Wanted) -> dict[UUID, list[WorkflowAggregate.Event]]:
+        """Each wanted aggregate's events after its version, in one round trip (several_reads.py)."""
+        with self._database():
+            found = select_events_of(self.recorder, wanted)
+            decode = self.mapper.to_domain_event
+            return {key: [decode(e) for e in events] for key, events in found.items()}  # type: ignore[misc]
 
     def notifications(self, topics: Sequence[str] = (), start: int = 1) -> Iterator[Notification]:
         """Every notification from `start` on, optionally of some topics only, in log order."""
