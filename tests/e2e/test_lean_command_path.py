@@ -13,6 +13,7 @@ from uuid import UUID
 
 import psycopg
 import pytest
+from anyio import to_thread
 
 from bench import roundtrips
 from nm_workflow.application.settings import Settings
@@ -107,3 +108,18 @@ def test_one_approval_costs_one_read_and_the_save(settings: Settings, tmp_path: 
     statements = [trip.split(": ", 1)[1] for trip in trips["approve (editor)"]]
     (read,) = [statement for statement in statements if statement.startswith("SELECT")]
     assert "unnest" in read  # the four aggregates in one statement
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_a_worker_runs_no_more_request_threads_than_its_share_of_connections(
+    app_factory: Callable[..., Api],
+) -> None:
+    api = app_factory(db_pool_size=4, db_max_overflow=2, api_workers=2, embedded_projections=False)
+
+    async def threads() -> float:
+        return to_thread.current_default_thread_limiter().total_tokens
+
+    assert api.client.portal is not None
+    assert api.client.portal.call(threads) == 2 + 1
+    pool = api.client.app.state.store.factory.datastore.pool  # type: ignore[attr-defined]
+    assert (pool.min_size, pool.max_size) == (2, 3)

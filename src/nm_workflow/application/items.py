@@ -133,7 +133,7 @@ class ContentItems(AggregateReads[ContentItem]):
         facts: Callable[[], dict[str, Any]],
     ) -> CommandResult:  # fmt: skip
         # `facts` are read inside the command, under the policy version its events are stamped with,
-    # and after its read checked the caller's key (so `ctx.actor` costs no read of its own).
+        # and after its read checked the caller's key (so `ctx.actor` costs no read of its own).
         def decide(item: ContentItem | None) -> ContentItem:
             assert item is not None
             getattr(item, method)(**payload, **facts())
