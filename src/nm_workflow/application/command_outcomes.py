@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from nm_workflow.application.command_context import CommandResult
 from nm_workflow.application.errors import (
     ConcurrentModification,
     StoreUnavailable,
@@ -21,10 +22,15 @@ from nm_workflow.domain.errors import WorkflowError
 
 
 class Outcome:
-    """Set by the write path to what happened to a command that returned normally."""
+    """What happened to a command that returned normally."""
 
     def __init__(self) -> None:
         self.replayed = False
+
+    def of(self, result: CommandResult) -> CommandResult:
+        """`result`, noted as the command's answer (a replay or not)."""
+        self.replayed = result.replayed
+        return result
 
 
 def outcome_of(error: BaseException) -> str:

@@ -71,40 +71,32 @@ class CommandRunner(Generic[A]):
         decide: Callable[[A | None], A],
     ) -> CommandResult:
         with counted(command) as outcome:
-            result = self._run(ctx, command, target, payload, decide)
-            outcome.replayed = result.replayed
-            return result
-
-    def _run(
-        self,
-        ctx: CommandContext,
-        command: Command,
-        target: UUID | None,
-        payload: dict[str, Any],
-        decide: Callable[[A | None], A],
-    ) -> CommandResult:
-        book, at = book_of(self._store), self._clock()
-        read = CommandRead.of(self._store, ctx.caller, ctx.idempotency_key, target, book)
-        role = authorize(read.actor, command)
-        if target is None and ctx.expected_version is not None:
-            raise VersionMismatch("If-Match names a version, but a new item has none yet.", current_version=0)
-        request = fingerprint(command, target, payload)
-        replay = self._replay(ctx, request, read)
-        if replay is not None:
-            return replay
-        current = None
-        if target is not None:
-            current = self._checked(target, read.aggregate(target), ctx.expected_version)
-        # The version in force is read once: the metadata and the decision see the same one.
-        with book.pinned(read.policy_events()) as policy:
-            version = policy["version"]
-            if current is not None:
-                role = authorize(read.actor, command, department_of(current))
-            new = current is None
-            aggregate, role = self._decide(ctx, role, at, version, command, partial(decide, current), new=new)
-            with recording(self._metadata(ctx, role, version), at):
-                record = self._record(ctx, command, request, aggregate, created=new)
-        return self._save(ctx, request, aggregate, record, created=target is None)
+            book, at = book_of(self._store), self._clock()
+            read = CommandRead.of(self._store, ctx.caller, ctx.idempotency_key, target, book)
+            role = authorize(read.actor, command)
+            if target is None and ctx.expected_version is not None:
+                raise VersionMismatch(
+                    "If-Match names a version, but a new item has none yet.", current_version=0
+                )
+            request = fingerprint(command, target, payload)
+            replay = self._replay(ctx, request, read)
+            if replay is not None:
+                return outcome.of(replay)
+            current = None
+            if target is not None:
+                current = self._checked(target, read.aggregate(target), ctx.expected_version)
+            # The version in force is read once: the metadata and the decision see the same one.
+            with book.pinned(read.policy_events()) as policy:
+                version = policy["version"]
+                if current is not None:
+                    role = authorize(read.actor, command, department_of(current))
+                new = current is None
+                aggregate, role = self._decide(
+                    ctx, role, at, version, command, partial(decide, current), new=new
+                )
+                with recording(self._metadata(ctx, role, version), at):
+                    record = self._record(ctx, command, request, aggregate, created=new)
+            return outcome.of(self._save(ctx, request, aggregate, record, created=target is None))
 
     def _decide(
         self,
