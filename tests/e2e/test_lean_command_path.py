@@ -20,11 +20,12 @@ from nm_workflow.application.settings import Settings
 from tests.e2e.api import DRAFT, PLAN, Api
 from tests.e2e.test_policy import adopted, problem
 
-# One read (key, idempotency record, item, policy), then the save: BEGIN, the pipelined
-# lock and insert, its sync, COMMIT and its sync (the save is the group commit's to shorten).
-APPROVAL_ROUND_TRIPS = 6
-# `plan` reads the caller's department before its read (the payload names it): one more.
-PLAN_ROUND_TRIPS = 7
+# Per command of the walk in steady state (bench/roundtrips.py), on each backend: one read
+# (key, idempotency record, item, policy), then the save. PostgreSQL: round trips, the save
+# being BEGIN, the pipelined lock and insert, its sync, COMMIT and its sync (the group
+# commit's to shorten). SQLite: statements, each read and the save in BEGIN ... ROLLBACK/COMMIT.
+# `plan` reads the caller's department before its read (the payload names it): one read more.
+BUDGETS = {"postgres": (6, 7), "sqlite": (7, 10)}
 
 
 def key_id(token: str) -> UUID:
@@ -99,15 +100,15 @@ def test_commands_succeed_after_every_pooled_connection_was_broken(
     assert api.post(f"/items/{item}/review-requests", {}, api.marketing).status_code == 200
 
 
-@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
-def test_one_approval_costs_one_read_and_the_save(settings: Settings, tmp_path: Path) -> None:
+def test_one_approval_costs_one_read_and_the_save(backend: str, settings: Settings, tmp_path: Path) -> None:
     trips = roundtrips.run(settings, tmp_path)
+    step, plan = BUDGETS[backend]
     for name, each in trips.items():
-        budget = PLAN_ROUND_TRIPS if name == "plan" else APPROVAL_ROUND_TRIPS
+        budget = plan if name == "plan" else step
         assert len(each) <= budget, f"{name}: {len(each)} round trips:\n" + "\n".join(each)
-    statements = [trip.split(": ", 1)[1] for trip in trips["approve (editor)"]]
+    statements = [trip.split(": ", 1)[-1] for trip in trips["approve (editor)"]]
     (read,) = [statement for statement in statements if statement.startswith("SELECT")]
-    assert "unnest" in read  # the four aggregates in one statement
+    assert " OR " in read or "unnest" in read  # the four aggregates in one statement
 
 
 @pytest.mark.parametrize("backend", ["postgres"], indirect=True)

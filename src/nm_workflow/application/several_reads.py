@@ -6,8 +6,9 @@ record, the target aggregate, and the workflow policy (approved since?). Each
 is wanted from a version on: the versions this process knows already are not
 read again. On PostgreSQL one SELECT joins the wanted (id, after version) pairs
 to the primary key (`SeveralAggregatesReads`, mixed into the recorder); on
-SQLite, whose reads are in-process calls, `select_events_of` falls back to one
-read per aggregate. See docs/adr/0027-the-lean-command-path.md.
+SQLite (in-process calls, not round trips) one SELECT of the same pairs ORed,
+in one read transaction of the library's recorder, saves the statements and
+locking of three more reads. See docs/adr/0027-the-lean-command-path.md.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import AggregateRecorder, StoredEvent
 from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.sqlite import SQLiteAggregateRecorder
 from psycopg.sql import SQL, Identifier
 
 Wanted = Mapping[UUID, int]
@@ -53,7 +55,26 @@ class SeveralAggregatesReads:
 
 
 def select_events_of(recorder: AggregateRecorder, wanted: Wanted) -> Mapping[UUID, Sequence[StoredEvent]]:
-    """`wanted` read in one round trip where the recorder can, else one read per aggregate."""
+    """`wanted` read in one statement where the recorder can, else one read per aggregate."""
     if isinstance(recorder, SeveralAggregatesReads):
         return recorder.select_events_of(wanted)
+    if isinstance(recorder, SQLiteAggregateRecorder) and wanted:
+        return _sqlite_select_events_of(recorder, wanted)
     return {each: recorder.select_events(each, gt=after) for each, after in wanted.items()}
+
+
+def _sqlite_select_events_of(
+    recorder: SQLiteAggregateRecorder, wanted: Wanted
+) -> dict[UUID, list[StoredEvent]]:
+    found: dict[UUID, list[StoredEvent]] = {aggregate_id: [] for aggregate_id in wanted}
+    # The library's table name and placeholders only: the ids and versions are parameters.
+    pairs = " OR ".join(["(originator_id = ? AND originator_version > ?)"] * len(wanted))
+    table = recorder.events_table_name
+    statement = f"SELECT * FROM {table} WHERE {pairs} ORDER BY originator_id, originator_version"  # noqa: S608
+    with recorder.datastore.transaction(commit=False) as cursor:
+        cursor.execute(statement, [value for each, after in wanted.items() for value in (each.hex, after)])
+        for row in cursor.fetchall():
+            aggregate_id = UUID(hex=row["originator_id"])
+            event = StoredEvent(aggregate_id, row["originator_version"], row["topic"], row["state"])
+            found[aggregate_id].append(event)
+    return found
