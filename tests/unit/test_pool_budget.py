@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
+import pytest
+from typer.testing import CliRunner
+
+from devsupport.server import free_port
 from nm_workflow.application.settings import Settings
+from nm_workflow.interface import serving
+from nm_workflow.interface.cli import app
 
 URL = "postgresql://nm@db.example:5432/nm"
 
@@ -26,3 +32,14 @@ def test_one_worker_has_the_whole_budget_and_each_of_many_keeps_one_connection()
         1,
         1,
     )
+
+
+def test_serve_tells_its_workers_how_many_they_are(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("NM_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("NM_API_WORKERS", "1")  # restored after the test: serve sets it for its workers
+    started: list[Settings] = []
+    monkeypatch.setattr(serving, "serve", lambda *_, **__: started.append(Settings()))
+    result = CliRunner().invoke(app, ["serve", "--workers", "3", "--port", str(free_port())])
+    assert result.exit_code == 0, result.output
+    (settings,) = started
+    assert (settings.api_workers, settings.pool_of_process) == (3, (1, 3))
