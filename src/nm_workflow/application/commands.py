@@ -1,23 +1,28 @@
 """The one write path every command takes.
 
-authorize the role -> replay a known idempotency key -> load and check
+read what the command needs in one round trip and check the caller's key
+(ADR 0027) -> authorize the role -> replay a known idempotency key -> check
 If-Match -> pin the policy version in force (ADR 0017) -> authorize the
 department (ADR 0016) -> let the domain decide, stamping metadata (the
 policy version among it) -> save the events and the idempotency record in
 one transaction. Later additions to the write path (hash chain, group
 commit, snapshots) belong here or in EventStore.record, not in the use cases.
+Each command is counted by outcome (application/command_outcomes.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any, Generic, TypeVar
 from uuid import UUID, uuid4
 
 from nm_workflow.application.clock import Clock, system_clock
+from nm_workflow.application.command_context import CommandContext as CommandContext
+from nm_workflow.application.command_context import CommandResult as CommandResult
+from nm_workflow.application.command_outcomes import counted
+from nm_workflow.application.command_reads import CommandRead
 from nm_workflow.application.errors import (
     ConcurrentModification,
     IdempotencyKeyReused,
@@ -27,7 +32,7 @@ from nm_workflow.application.errors import (
 )
 from nm_workflow.application.idempotency import IdempotencyRecord, fingerprint
 from nm_workflow.application.policy_book import book_of
-from nm_workflow.application.security import Actor, Command, authorize
+from nm_workflow.application.security import Command, authorize
 from nm_workflow.application.store import EventStore
 from nm_workflow.domain.errors import DomainError
 from nm_workflow.domain.metadata import EventMetadata, WorkflowAggregate, recording
@@ -44,27 +49,6 @@ def department_of(aggregate: WorkflowAggregate) -> str | None:
     """
     department = getattr(aggregate, "department", None)
     return department if isinstance(department, str) else None
-
-
-@dataclass(frozen=True)
-class CommandContext:
-    """Who sends a command, and the HTTP-independent parts of how."""
-
-    actor: Actor
-    expected_version: int | None = None
-    idempotency_key: str | None = None
-    correlation_id: str | None = None
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    aggregate_id: UUID
-    version: int
-    created: bool
-    replayed: bool
-    position: int
-    """Log position of the last event written; the log head for a replay."""
-    view: dict[str, Any]
 
 
 class CommandRunner(Generic[A]):
@@ -87,24 +71,33 @@ class CommandRunner(Generic[A]):
         payload: dict[str, Any],
         decide: Callable[[A | None], A],
     ) -> CommandResult:
-        role, at = authorize(ctx.actor, command), self._clock()
-        if target is None and ctx.expected_version is not None:
-            raise VersionMismatch("If-Match names a version, but a new item has none yet.", current_version=0)
-        request = fingerprint(command, target, payload)
-        replay = self._replay(ctx, request)
-        if replay is not None:
-            return replay
-        current = None if target is None else self.load(target, ctx.expected_version)
-        # The version in force is read once: the metadata and the decision see the same one.
-        with book_of(self._store).pinned() as policy:
-            version = policy["version"]
-            if current is not None:
-                role = authorize(ctx.actor, command, department_of(current))
-            new = current is None
-            aggregate, role = self._decide(ctx, role, at, version, command, partial(decide, current), new=new)
-            with recording(self._metadata(ctx, role, version), at):
-                record = self._record(ctx, command, request, aggregate, created=new)
-        return self._save(ctx, request, aggregate, record, created=target is None)
+        with counted(command) as outcome:
+            book, at = book_of(self._store), self._clock()
+            read = CommandRead.of(self._store, ctx.caller, ctx.idempotency_key, target, book)
+            role = authorize(read.actor, command)
+            if target is None and ctx.expected_version is not None:
+                raise VersionMismatch(
+                    "If-Match names a version, but a new item has none yet.", current_version=0
+                )
+            request = fingerprint(command, target, payload)
+            replay = self._replay(ctx, request, read)
+            if replay is not None:
+                return outcome.of(replay)
+            current = None
+            if target is not None:
+                current = self._checked(target, read.aggregate(target), ctx.expected_version)
+            # The version in force is read once: the metadata and the decision see the same one.
+            with book.pinned(read.policy_events()) as policy:
+                version = policy["version"]
+                if current is not None:
+                    role = authorize(read.actor, command, department_of(current))
+                new = current is None
+                aggregate, role = self._decide(
+                    ctx, role, at, version, command, partial(decide, current), new=new
+                )
+                with recording(self._metadata(ctx, role, version), at):
+                    record = self._record(ctx, command, request, aggregate, created=new)
+            return outcome.of(self._save(ctx, request, aggregate, record, created=target is None))
 
     def _decide(
         self,
@@ -154,13 +147,22 @@ class CommandRunner(Generic[A]):
         return CommandResult(aggregate.id, aggregate.version, created, False, position, self._view(aggregate))
 
     def load(self, aggregate_id: UUID, expected_version: int | None = None, version: int | None = None) -> A:
-        missing = f"No {self._kind.__name__} with id {aggregate_id}."  # the same for another kind's id
         try:
             aggregate = self._store.load(aggregate_id, version)
         except NotFound:
-            raise NotFound(missing) from None
-        if not isinstance(aggregate, self._kind):
-            raise NotFound(missing)
+            aggregate = None
+        return self._checked(aggregate_id, aggregate, expected_version, version)
+
+    def _checked(
+        self,
+        aggregate_id: UUID,
+        aggregate: Any,
+        expected_version: int | None = None,
+        version: int | None = None,
+    ) -> A:
+        """`aggregate` (None: none has that id) as this runner's kind, at `version`, at `expected_version`."""
+        if not isinstance(aggregate, self._kind):  # the same answer for no aggregate and another kind's
+            raise NotFound(f"No {self._kind.__name__} with id {aggregate_id}.")
         if version is not None and aggregate.version != version:
             raise NoSuchVersion(
                 f"{aggregate_id} has no version {version}; it is at version {aggregate.version}."
@@ -196,19 +198,29 @@ class CommandRunner(Generic[A]):
             created=created,
         )
 
-    def _replay(self, ctx: CommandContext, request: str) -> CommandResult | None:
+    def _replay(
+        self, ctx: CommandContext, request: str, read: CommandRead | None = None
+    ) -> CommandResult | None:
+        """The first outcome of the command's idempotency key; None for a key not seen before.
+
+        From `read` when the command read its record already, else from the store.
+        """
         if ctx.idempotency_key is None:
             return None
-        record_id = IdempotencyRecord.create_id(ctx.actor.actor_id, ctx.idempotency_key)
-        try:
-            record: IdempotencyRecord = self._store.load(record_id)
-        except NotFound:  # a key not seen before: one read, not a look-up and then a load
+        if read is None:
+            read = CommandRead.of(self._store, ctx.caller, ctx.idempotency_key, None, book_of(self._store))
+        record = read.record()
+        if record is None:
             return None
         if record.fingerprint != request:
             raise IdempotencyKeyReused(
                 f"Idempotency-Key '{ctx.idempotency_key}' was first used with a different request."
             )
-        aggregate = self.load(record.aggregate_id, version=record.version)
+        if record.aggregate_id == read.target:
+            stored = read.aggregate(record.aggregate_id, record.version)
+            aggregate = self._checked(record.aggregate_id, stored, version=record.version)
+        else:  # a creating command's: the aggregate it created was not read
+            aggregate = self.load(record.aggregate_id, version=record.version)
         view = self._view(aggregate)
         return CommandResult(aggregate.id, record.version, record.created, True, self._store.head(), view)
 
@@ -254,6 +266,12 @@ class CommandRunner(Generic[A]):
         Each new aggregate's department is authorized as in `run`: WrongDepartment means none
         was saved.
         """
+        with counted(command):
+            return self._create_all(ctx, command, decisions)
+
+    def _create_all(
+        self, ctx: CommandContext, command: Command, decisions: Mapping[UUID, Callable[[], A]]
+    ) -> dict[UUID, A | DomainError]:
         role, at = authorize(ctx.actor, command), self._clock()
         made: dict[UUID, A | DomainError] = {}
         with book_of(self._store).pinned() as policy:

@@ -61,10 +61,9 @@ class ContentItems(AggregateReads[ContentItem]):
 
     def draft(self, ctx: CommandContext, item_id: UUID, draft: dict[str, Any]) -> CommandResult:
         """A new revision, checked against the lexicon of the policy in force."""
-        author = ctx.actor.actor_id
         return self._change_in_force(
             ctx, Command.DRAFT, item_id, draft, "draft",
-            lambda: {"author_id": author, "lexicon": self._policy.lexicon()},
+            lambda: {"author_id": ctx.actor.actor_id, "lexicon": self._policy.lexicon()},
         )  # fmt: skip
 
     def request_review(
@@ -85,14 +84,18 @@ class ContentItems(AggregateReads[ContentItem]):
         self, ctx: CommandContext, item_id: UUID, stage: Stage, decision: dict[str, Any]
     ) -> CommandResult:
         payload = {"stage": stage, **decision}
-        return self._change(ctx, Command.approve(stage), item_id, payload, "approve", **self._reviewer(ctx))
+        return self._change_in_force(
+            ctx, Command.approve(stage), item_id, payload, "approve", lambda: self._reviewer(ctx)
+        )
 
     def request_changes(
         self, ctx: CommandContext, item_id: UUID, stage: Stage, request: dict[str, Any]
     ) -> CommandResult:
         payload = {"stage": stage, **request}
         command = Command.request_changes(stage)
-        return self._change(ctx, command, item_id, payload, "request_changes", **self._reviewer(ctx))
+        return self._change_in_force(
+            ctx, command, item_id, payload, "request_changes", lambda: self._reviewer(ctx)
+        )
 
     def schedule(self, ctx: CommandContext, item_id: UUID, platform: str, at: datetime) -> CommandResult:
         payload = {"platform": platform, "at": at}
@@ -129,7 +132,8 @@ class ContentItems(AggregateReads[ContentItem]):
         self, ctx: CommandContext, command: Command, item_id: UUID, payload: dict[str, Any], method: str,
         facts: Callable[[], dict[str, Any]],
     ) -> CommandResult:  # fmt: skip
-        # `facts` are read inside the command, under the policy version its events are stamped with.
+        # `facts` are read inside the command, under the policy version its events are stamped with,
+        # and after its read checked the caller's key (so `ctx.actor` costs no read of its own).
         def decide(item: ContentItem | None) -> ContentItem:
             assert item is not None
             getattr(item, method)(**payload, **facts())

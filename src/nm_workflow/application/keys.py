@@ -3,15 +3,25 @@
 A key reads `nmk_<key id>_<secret>`. The key id finds the record in one
 lookup; the secret is random (256 bits), so a fast hash is enough: there is
 nothing to brute-force that a slow hash would protect.
+
+A key's facts (actor, roles, department, secret hash) never change once issued;
+only its revocation can follow. So each process keeps the keys it has seen, and
+asks the store only whether one was revoked since (its events after the known
+version): every request, never from a cache with a lifetime, so a key revoked
+by any process is refused by the next request everywhere. A command asks it in
+the same round trip as its other reads (`KeyClaim`, application/commands.py).
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import re
 import secrets
-from dataclasses import dataclass
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID, uuid4
 
@@ -68,9 +78,32 @@ def _parse(token: str) -> tuple[UUID, str]:
     return UUID(hex=match[1]), match[2]
 
 
+@dataclass
+class KeyClaim:
+    """A key whose secret matches what this process knows of it; not yet checked for revocation.
+
+    `confirm` checks (one read of the key's events after `version`), unless `newer` brings
+    those events from a read the caller made anyway; AuthenticationFailed if it was revoked.
+    """
+
+    key_id: UUID
+    version: int
+    actor: Actor
+    _keys: KeyService = field(repr=False)
+    confirmed: bool = False
+
+    def confirm(self, newer: Sequence[WorkflowAggregate.Event] | None = None) -> Actor:
+        if not self.confirmed:
+            self._keys.check_unrevoked(self.key_id, self.version, newer)
+            self.confirmed = True
+        return self.actor
+
+
 class KeyService:
     def __init__(self, store: EventStore) -> None:
         self._store = store
+        self._known: dict[UUID, ApiKey] = {}  # only keys that exist: unknown ids are never kept
+        self._lock = threading.Lock()
 
     def create(self, actor_id: str, roles: list[Role], department: str, issued_by: str) -> str:
         """Issue a key; the returned token is shown once and never stored.
@@ -90,16 +123,54 @@ class KeyService:
         return f"{PREFIX}_{key.id.hex}_{secret}"
 
     def authenticate(self, token: str) -> Actor:
+        """The key's actor, checked for revocation now; AuthenticationFailed otherwise."""
+        return self.claim(token).confirm()
+
+    def claim(self, token: str) -> KeyClaim:
+        """The key's actor, its revocation still to be checked (`KeyClaim.confirm`).
+
+        A key this process has not seen yet is read whole, and so is checked already.
+        """
         key_id, secret = _parse(token)
+        key, fresh = self._known.get(key_id), False
+        if key is None:
+            key, fresh = self._read(key_id), True
+        # One answer for every failure: it must not tell which key ids exist.
+        if not hmac.compare_digest(key.secret_hash, _hash(secret)) or key.revoked:
+            raise AuthenticationFailed(UNKNOWN)
+        actor = Actor(key.actor_id, frozenset(Role(r) for r in key.roles), key.department)
+        return KeyClaim(key.id, key.version, actor, self, confirmed=fresh)
+
+    def check_unrevoked(
+        self, key_id: UUID, version: int, newer: Sequence[WorkflowAggregate.Event] | None = None
+    ) -> None:
+        """AuthenticationFailed if the key was revoked after `version` (`newer`: its later events)."""
+        if newer is None:
+            newer = self._store.stored_events(key_id, after=version)
+        newer = [e for e in newer if e.originator_version > version]
+        if not newer:
+            return
+        with self._lock:
+            key = copy.deepcopy(self._known[key_id])
+            for stored in newer:
+                if stored.originator_version > key.version:
+                    stored.mutate(key)
+            self._known[key_id] = key
+        if key.revoked:
+            raise AuthenticationFailed(UNKNOWN)
+
+    def _read(self, key_id: UUID) -> ApiKey:
         try:
             key = self._store.load(key_id)
         except NotFound:
             raise AuthenticationFailed(UNKNOWN) from None
-        # One answer for every failure: it must not tell which key ids exist.
-        matches = isinstance(key, ApiKey) and hmac.compare_digest(key.secret_hash, _hash(secret))
-        if not matches or key.revoked:
+        if not isinstance(key, ApiKey):
             raise AuthenticationFailed(UNKNOWN)
-        return Actor(key.actor_id, frozenset(Role(r) for r in key.roles), key.department)
+        with self._lock:
+            known = self._known.get(key_id)
+            if known is None or known.version < key.version:
+                self._known[key_id] = key
+        return key
 
     def revoke(self, key_id: UUID, revoked_by: str) -> bool:
         """Revoke a key; False (and nothing written) when it was revoked already."""

@@ -13,7 +13,7 @@ import copy
 import json
 import threading
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from importlib.resources import files
@@ -50,19 +50,20 @@ class PolicyBook:
         self._policy: WorkflowPolicy | None = None
         self._matchers: dict[int, Matcher] = {}
 
-    def policy(self) -> WorkflowPolicy:
+    def policy(self, newer: Sequence[WorkflowPolicy.Event] | None = None) -> WorkflowPolicy:
         """The policy aggregate, up to date with the store (seeded if the store has none).
 
-        Treat it as read-only. A newer state is built on a copy and swapped in, so a
+        `newer`: the policy's events after `known_version()`, when the caller read them
+        already (application/commands.py reads them with the command's other aggregates).
+        Treat the answer as read-only. A newer state is built on a copy and swapped in, so a
         caller still reading the one it got is never disturbed.
         """
         current = self._policy
         if current is None:
-            with self._lock:
-                if self._policy is None:
-                    self._policy = self._load_or_seed()
-                return self._policy
-        newer = self._store.stored_events(POLICY_ID, after=current.version)
+            return self._loaded()
+        if newer is None:
+            newer = self._store.stored_events(POLICY_ID, after=current.version)
+        newer = [e for e in newer if e.originator_version > current.version]
         if not newer:
             return current
         updated = copy.deepcopy(current)
@@ -73,14 +74,24 @@ class PolicyBook:
                 self._policy = updated
             return self._policy
 
+    def known_version(self) -> int:
+        """The version of the policy aggregate this process holds, without asking the store.
+
+        The first call reads the policy (or records the seed policy).
+        """
+        return (self._policy or self._loaded()).version
+
     def in_force(self) -> PolicyVersion:
         """The version in force now, or the one pinned for the command being decided."""
         return _pinned.get() or self.policy().in_force(self._clock())
 
     @contextmanager
-    def pinned(self) -> Iterator[PolicyVersion]:
-        """One command, one version: every read inside the block answers the same version."""
-        token = _pinned.set(self.in_force())
+    def pinned(self, newer: Sequence[WorkflowPolicy.Event] | None = None) -> Iterator[PolicyVersion]:
+        """One command, one version: every read inside the block answers the same version.
+
+        `newer` as for `policy`.
+        """
+        token = _pinned.set(_pinned.get() or self.policy(newer).in_force(self._clock()))
         try:
             yield self.in_force()
         finally:
@@ -96,6 +107,12 @@ class PolicyBook:
     def review_terms(self) -> ReviewTerms:
         version = self.in_force()
         return review_terms(version["version"], version["rules"])
+
+    def _loaded(self) -> WorkflowPolicy:
+        with self._lock:
+            if self._policy is None:
+                self._policy = self._load_or_seed()
+            return self._policy
 
     def _load_or_seed(self) -> WorkflowPolicy:
         try:

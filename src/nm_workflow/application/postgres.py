@@ -4,7 +4,11 @@ eventsourcing 9.5 retries every read and write ten times on a connection error, 
 attempt waiting up to the connect timeout for a pooled connection: with the database
 down, the first request hung for ten connect timeouts before it could answer 503.
 Two attempts keep the retry over a connection that broke in the pool (the common
-transient case) and answer an outage within about two connect timeouts.
+transient case) and answer an outage within about two connect timeouts. The pool
+does not ping a connection before lending it (a round trip per checkout, ADR 0027):
+a connection that broke while idle fails on use instead, and before the second
+attempt the pool checks its idle connections and drops every broken one (a
+database restart breaks them all at once, not just the one that failed).
 
 Schema set-up (the library's CREATE TABLE, CREATE TYPE and CREATE OR REPLACE
 FUNCTION statements, and the projections' tables and views) runs at every
@@ -15,16 +19,18 @@ processes by an advisory lock held for the whole set-up (`schema_lock`).
 
 from __future__ import annotations
 
+import functools
+import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from eventsourcing.utils import retry
 
 from nm_workflow.application.event_chain import PostgresChain
+from nm_workflow.application.several_reads import SeveralAggregatesReads
 
 CONNECTION_ATTEMPTS = 2
 RETRY_WAIT_SECONDS = 0.2
@@ -35,9 +41,26 @@ SCHEMA_LOCK_WAIT = "60s"  # a set-up takes well under a second; a longer wait me
 
 
 def bounded_retry(method: Callable[..., Any]) -> Any:
-    """The library's method without its own ten-attempt retry, retried CONNECTION_ATTEMPTS times."""
+    """The recorder's method without the library's ten-attempt retry, tried CONNECTION_ATTEMPTS times.
+
+    Between attempts the pool's idle connections are checked, and the broken ones dropped.
+    """
     unwrapped = getattr(method, "__wrapped__", method)
-    return retry((InterfaceError, OperationalError), CONNECTION_ATTEMPTS, RETRY_WAIT_SECONDS)(unwrapped)
+
+    @functools.wraps(unwrapped)
+    def attempts(recorder: Any, *args: Any, **kwargs: Any) -> Any:
+        for attempt in range(1, CONNECTION_ATTEMPTS + 1):
+            try:
+                return unwrapped(recorder, *args, **kwargs)
+            except (InterfaceError, OperationalError):
+                if attempt == CONNECTION_ATTEMPTS:
+                    raise
+                with suppress(Exception):  # a check that fails leaves the next attempt to tell
+                    recorder.datastore.pool.check()
+                time.sleep(RETRY_WAIT_SECONDS)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    return attempts
 
 
 @contextmanager
@@ -69,8 +92,11 @@ class SerialisedSchema:
             super().create_table()  # type: ignore[misc]
 
 
-class BoundedRetryRecorder(SerialisedSchema, PostgresChain, PostgresApplicationRecorder):
+class BoundedRetryRecorder(
+    SerialisedSchema, PostgresChain, SeveralAggregatesReads, PostgresApplicationRecorder
+):
     insert_events = bounded_retry(PostgresApplicationRecorder.insert_events)
     select_events = bounded_retry(PostgresApplicationRecorder.select_events)
     select_notifications = bounded_retry(PostgresApplicationRecorder.select_notifications)
     max_notification_id = bounded_retry(PostgresApplicationRecorder.max_notification_id)
+    select_events_of = bounded_retry(SeveralAggregatesReads.select_events_of)

@@ -37,8 +37,12 @@ class Settings(BaseSettings):
         description="postgresql://user:password@host:port/dbname; unset means embedded SQLite.",
     )
     data_dir: Path = Field(default=Path("var"), description="Folder of the SQLite file.")
-    db_pool_size: int = Field(default=5, ge=1, le=100, description="Connections kept per process.")
-    db_max_overflow: int = Field(default=10, ge=0, le=1000, description="Extra connections under load.")
+    db_pool_size: int = Field(
+        default=5, ge=1, le=100, description="Connections kept, shared by the API workers (at least 1 each)."
+    )
+    db_max_overflow: int = Field(
+        default=10, ge=0, le=1000, description="Extra connections under load, shared by the API workers."
+    )
     db_connect_timeout: int = Field(default=2, ge=1, le=300, description="Seconds to wait for a connection.")
     db_lock_timeout: int = Field(default=5, ge=1, le=600, description="Seconds a write waits for a lock.")
     max_body_bytes: int = Field(
@@ -147,6 +151,10 @@ class Settings(BaseSettings):
             AuditSigner.from_file(path)
         return path
 
+    api_workers: int = Field(
+        default=1, ge=1, le=64, description="API processes sharing the pool budget (`serve --workers`)."
+    )
+
     @field_validator("company_time_zone")
     @classmethod
     def _known_zone(cls, name: str) -> str:
@@ -174,6 +182,15 @@ class Settings(BaseSettings):
     @property
     def uses_postgres(self) -> bool:
         return self.database_url is not None
+
+    @property
+    def pool_of_process(self) -> tuple[int, int]:
+        """(connections kept, extra connections under load) of this process's event store.
+
+        NM_DB_POOL_SIZE and NM_DB_MAX_OVERFLOW are the budget of one `serve`, shared by its
+        NM_API_WORKERS processes: each keeps at least one connection (ADR 0027).
+        """
+        return max(1, self.db_pool_size // self.api_workers), self.db_max_overflow // self.api_workers
 
     @cached_property
     def sqlite_path(self) -> Path:
@@ -223,10 +240,11 @@ class Settings(BaseSettings):
             "POSTGRES_PORT": str(parts.get("port") or 5432),
             "POSTGRES_USER": str(parts.get("user") or "postgres"),
             "POSTGRES_PASSWORD": str(parts.get("password") or ""),
-            "POSTGRES_POOL_SIZE": str(self.db_pool_size),
-            "POSTGRES_MAX_OVERFLOW": str(self.db_max_overflow),
+            "POSTGRES_POOL_SIZE": str(self.pool_of_process[0]),
+            "POSTGRES_MAX_OVERFLOW": str(self.pool_of_process[1]),
             "POSTGRES_CONNECT_TIMEOUT": str(self.db_connect_timeout),
             "POSTGRES_LOCK_TIMEOUT": str(self.db_lock_timeout),
-            "POSTGRES_PRE_PING": "y",
+            # No pre-ping: a round trip per checkout; a broken connection is retried instead (ADR 0027).
+            "POSTGRES_PRE_PING": "n",
             "APPLICATION_RECORDER_TOPIC": get_topic(BoundedRetryRecorder),
         }

@@ -34,6 +34,7 @@ from psycopg_pool import ConnectionPool
 from nm_workflow.application.errors import ConcurrentModification, NotFound, StoreBusy, StoreUnavailable
 from nm_workflow.application.group_commit import GroupCommit, Ticket
 from nm_workflow.application.settings import Settings
+from nm_workflow.application.several_reads import Wanted, select_events_of
 from nm_workflow.application.snapshots import AggregateSnapshot, due
 from nm_workflow.domain.metadata import WorkflowAggregate
 
@@ -197,6 +198,13 @@ class EventStore(Application[UUID]):
         with self._database():
             found = list(self.events.get(aggregate_id, lte=version, desc=True, limit=1))
         return found[0] if found else None  # type: ignore[return-value]
+
+    def events_of(self, wanted: Wanted) -> dict[UUID, list[WorkflowAggregate.Event]]:
+        """Each wanted aggregate's events after its version, in one round trip (several_reads.py)."""
+        with self._database():
+            found = select_events_of(self.recorder, wanted)
+            decode = self.mapper.to_domain_event
+            return {key: [decode(e) for e in events] for key, events in found.items()}  # type: ignore[misc]
 
     def notifications(self, topics: Sequence[str] = (), start: int = 1) -> Iterator[Notification]:
         """Every notification from `start` on, optionally of some topics only, in log order."""

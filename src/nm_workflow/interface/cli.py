@@ -63,6 +63,7 @@ def serve(
     if not projections:
         # Read by Settings in each worker process, which uvicorn starts afresh.
         os.environ["NM_EMBEDDED_PROJECTIONS"] = "false"
+    os.environ["NM_API_WORKERS"] = str(workers)  # the workers share the pool budget (ADR 0027)
     settings = load_settings()
     # Checked here, so that a database or port that cannot be had is one line, not a worker's traceback.
     with reported(settings):

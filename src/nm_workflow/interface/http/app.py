@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
+from anyio import to_thread
 from fastapi import FastAPI
 
 from nm_workflow import __version__
@@ -62,6 +63,10 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = EventStore(settings)
+        if settings.uses_postgres:
+            # A request thread beyond the pool's connections would only wait for one, and time out
+            # (503 store-busy); with no more threads than connections it waits in the event loop.
+            to_thread.current_default_thread_limiter().total_tokens = sum(settings.pool_of_process)
         book_of(store, clock)  # the policy in force is read at the app's present, like every time check
         items = ContentItems(
             store,

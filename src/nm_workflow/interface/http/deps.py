@@ -15,7 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from nm_workflow.application.commands import CommandContext
 from nm_workflow.application.errors import AuthenticationFailed
 from nm_workflow.application.items import ContentItems
-from nm_workflow.application.keys import KeyService
+from nm_workflow.application.keys import KeyClaim, KeyService
 from nm_workflow.application.policies import Policies
 from nm_workflow.application.reads import HISTORY_LIMIT, HISTORY_PAGE
 from nm_workflow.application.security import Actor
@@ -37,15 +37,21 @@ def from_state(name: str) -> Callable[[Request], Any]:
     return get
 
 
-def current_actor(
+def key_claim(
     request: Request,
     keys: Annotated[KeyService, Depends(from_state("keys"))],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Actor:
+) -> KeyClaim:
+    """The caller's key, its revocation checked by the command's own read (ADR 0027)."""
     once(request, "Authorization", None)
     if credentials is None:
         raise AuthenticationFailed("Send your API key as 'Authorization: Bearer <key>'.")
-    return keys.authenticate(credentials.credentials)
+    return keys.claim(credentials.credentials)
+
+
+def current_actor(claim: Annotated[KeyClaim, Depends(key_claim)]) -> Actor:
+    """The caller, its key checked for revocation now."""
+    return claim.confirm()
 
 
 Items = Annotated[ContentItems, Depends(from_state("items"))]
@@ -154,7 +160,7 @@ def once(request: Request, name: str, value: str | None) -> str | None:
 
 def command_context(
     request: Request,
-    actor: CurrentActor,
+    claim: Annotated[KeyClaim, Depends(key_claim)],
     if_match: Annotated[
         str | None,
         Header(
@@ -181,7 +187,7 @@ def command_context(
     ] = None,
 ) -> CommandContext:
     return CommandContext(
-        actor=actor,
+        actor=claim,
         expected_version=parse_if_match(once(request, "If-Match", if_match)),
         idempotency_key=_token("Idempotency-Key", once(request, "Idempotency-Key", idempotency_key)),
         correlation_id=_token("X-Correlation-Id", once(request, "X-Correlation-Id", x_correlation_id)),

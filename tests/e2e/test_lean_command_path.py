@@ -1,0 +1,128 @@
+"""The lean command path (ADR 0027): its guarantees across two processes, and its round trips.
+
+Two apps on one database stand for two API processes: each has its own pool, its own keys
+seen and its own policy held.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from uuid import UUID
+
+import psycopg
+import pytest
+from anyio import to_thread
+
+from bench import roundtrips
+from nm_workflow.application.settings import Settings
+from tests.e2e.api import DRAFT, PLAN, Api
+from tests.e2e.test_policy import adopted, problem
+
+# Per command of the walk in steady state (bench/roundtrips.py), on each backend: one read
+# (key, idempotency record, item, policy), then the save. PostgreSQL: round trips, the save
+# being BEGIN, the pipelined lock and insert, its sync, COMMIT and its sync (the group
+# commit's to shorten). SQLite: statements, each read and the save in BEGIN ... ROLLBACK/COMMIT.
+# `plan` reads the caller's department before its read (the payload names it): one read more.
+# The hash chain's statements are counted too: on PostgreSQL one, pipelined with COMMIT (ADR 0031);
+# on SQLite its last link and one insert per event, in the same transaction.
+BUDGETS = {"postgres": (7, 8), "sqlite": (10, 13)}
+
+
+def key_id(token: str) -> UUID:
+    return UUID(hex=token.split("_")[1])
+
+
+def version_of(api: Api, item: str) -> int:
+    return int(api.get(f"/items/{item}", api.key("reader", "marketing")).headers["ETag"].strip('"'))
+
+
+def test_a_key_revoked_in_one_process_is_refused_by_the_next_command_of_another(
+    app_factory: Callable[..., Api],
+) -> None:
+    one, other = app_factory(embedded_projections=False), app_factory(embedded_projections=False)
+    token = one.marketing
+    item = other.post("/items", PLAN, token).json()["id"]  # the other process has seen the key
+    assert other.post(f"/items/{item}/drafts", DRAFT, token).status_code == 200
+
+    assert one.client.app.state.keys.revoke(key_id(token), revoked_by="test")  # type: ignore[attr-defined]
+
+    problem(other.post(f"/items/{item}/drafts", DRAFT, token, If_Match='"2"'), 401, "unauthenticated")
+    problem(other.post("/items", PLAN, token), 401, "unauthenticated")
+    problem(other.get(f"/items/{item}", token), 401, "unauthenticated")
+    assert version_of(other, item) == 2  # nothing written
+
+
+def test_a_policy_approved_in_one_process_is_in_force_for_the_next_command_of_another(
+    app_factory: Callable[..., Api],
+) -> None:
+    one, other = app_factory(embedded_projections=False), app_factory(embedded_projections=False)
+    item = other.planned()  # the other process holds version 1
+    adopted(one)
+
+    assert other.post(f"/items/{item}/drafts", DRAFT, other.marketing).status_code == 200
+    stored = other.client.app.state.store.stored_events(UUID(item))  # type: ignore[attr-defined]
+    assert [event.meta["policy_version"] for event in stored] == [1, 2]
+
+
+def test_an_idempotent_retry_of_a_step_answers_the_first_outcome_from_the_one_read(api: Api) -> None:
+    item = api.planned()
+    first = api.post(f"/items/{item}/drafts", DRAFT, api.marketing, Idempotency_Key="d-1", If_Match='"1"')
+    assert api.post(f"/items/{item}/drafts", DRAFT, api.marketing, Idempotency_Key="d-2").status_code == 200
+    again = api.post(f"/items/{item}/drafts", DRAFT, api.marketing, Idempotency_Key="d-1", If_Match='"1"')
+    assert (again.status_code, again.json(), again.headers["ETag"]) == (200, first.json(), '"2"')
+    assert version_of(api, item) == 3
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)  # only PostgreSQL pools connections
+def test_commands_succeed_after_every_pooled_connection_was_broken(
+    app_factory: Callable[..., Api], settings: Settings
+) -> None:
+    api = app_factory(embedded_projections=False)
+    item = api.planned()
+    assert settings.database_url is not None
+    with psycopg.connect(settings.database_url, autocommit=True) as admin:
+        killed = [
+            row[0]
+            for row in admin.execute(
+                "SELECT pid FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ]
+        assert killed, "the app holds pooled connections"
+        admin.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", (killed,))
+        deadline = time.monotonic() + 10
+        alive = "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)"
+        while admin.execute(alive, (killed,)).fetchone() != (0,):
+            assert time.monotonic() < deadline, "the terminated connections did not end"
+
+    drafted = api.post(f"/items/{item}/drafts", DRAFT, api.marketing, If_Match='"1"')
+    assert drafted.status_code == 200, drafted.text
+    assert api.post(f"/items/{item}/review-requests", {}, api.marketing).status_code == 200
+
+
+def test_one_approval_costs_one_read_and_the_save(backend: str, settings: Settings, tmp_path: Path) -> None:
+    trips = roundtrips.run(settings, tmp_path)
+    step, plan = BUDGETS[backend]
+    for name, each in trips.items():
+        budget = plan if name == "plan" else step
+        assert len(each) <= budget, f"{name}: {len(each)} round trips:\n" + "\n".join(each)
+    statements = [trip.split(": ", 1)[-1] for trip in trips["approve (editor)"]]
+    (read,) = [s for s in statements if s.startswith("SELECT") and "event_chain" not in s]
+    assert " OR " in read or "unnest" in read  # the four aggregates in one statement
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_a_worker_runs_no_more_request_threads_than_its_share_of_connections(
+    app_factory: Callable[..., Api],
+) -> None:
+    api = app_factory(db_pool_size=4, db_max_overflow=2, api_workers=2, embedded_projections=False)
+
+    async def threads() -> float:
+        return to_thread.current_default_thread_limiter().total_tokens
+
+    assert api.client.portal is not None
+    assert api.client.portal.call(threads) == 2 + 1
+    pool = api.client.app.state.store.factory.datastore.pool  # type: ignore[attr-defined]
+    assert (pool.min_size, pool.max_size) == (2, 3)
