@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import psycopg
@@ -17,6 +18,7 @@ from anyio import to_thread
 
 from bench import roundtrips
 from nm_workflow.application.settings import Settings
+from nm_workflow.application.store import EventStore
 from tests.e2e.api import DRAFT, PLAN, Api
 from tests.e2e.test_policy import adopted, problem
 
@@ -126,3 +128,50 @@ def test_a_worker_runs_no_more_request_threads_than_its_share_of_connections(
     assert api.client.portal.call(threads) == 2 + 1
     pool = api.client.app.state.store.factory.datastore.pool  # type: ignore[attr-defined]
     assert (pool.min_size, pool.max_size) == (2, 3)
+
+
+def store_of(api: Api) -> EventStore:
+    store = api.client.app.state.store  # type: ignore[attr-defined]
+    assert isinstance(store, EventStore)
+    return store
+
+
+def test_a_command_on_a_long_history_reads_only_what_follows_its_snapshot(
+    app_factory: Callable[..., Api], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api, other = app_factory(snapshot_interval=3), app_factory(snapshot_interval=3)
+    item = api.drafted()
+
+    def draft(via: Api, body: str) -> int:
+        response = via.post(f"/items/{item}/drafts", {**DRAFT, "body": body}, via.marketing)
+        assert response.status_code == 200, response.text
+        return int(response.headers["ETag"].strip('"'))
+
+    for n in range(6):
+        draft(api, f"take {n}")
+    store, item_id = store_of(api), UUID(item)
+    taken = store.snapshot_hints.get(item_id)
+    assert taken >= 6, "this process took the snapshots, so it knows where they are"
+
+    asked: list[int] = []
+    events_of = store.events_of
+
+    def spied(wanted: dict[UUID, int]) -> dict[UUID, list[Any]]:
+        asked.append(wanted[item_id])
+        return events_of(wanted)
+
+    monkeypatch.setattr(store, "events_of", spied)
+    version = draft(api, "after the snapshot")
+    assert asked == [taken], "the item's events were read after its snapshot, not from the start"
+    assert version == version_of(api, item) == 9, "decided on the whole history: no event lost"
+    # A hint beyond the snapshots (one failed to be written) reads the whole history instead.
+    store.snapshot_hints.note(item_id, 1000)
+    assert draft(api, "hint too far") == 10
+    # Another process read the whole history once; it starts from the snapshot the next time.
+    assert draft(other, "elsewhere") == 11
+    assert store_of(other).snapshot_hints.get(item_id) >= 6
+    assert draft(other, "elsewhere, again") == 12
+    body = other.get(f"/items/{item}", other.marketing).json()
+    assert body == api.get(f"/items/{item}", api.marketing).json()
+    assert body["current_revision"]["number"] == 11  # the first draft, six, and four here
+    assert body["current_revision"]["body"] == "elsewhere, again"

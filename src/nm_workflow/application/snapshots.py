@@ -13,9 +13,11 @@ back as the events would have made it. Interactions hold their personal data sea
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable
 from enum import Enum
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, Snapshot
 from eventsourcing.utils import get_topic, resolve_topic
@@ -93,3 +95,26 @@ def due(recorded: Iterable[tuple[Any, int]], interval: int) -> list[tuple[Any, i
     if interval <= 0:
         return []
     return [(aggregate_id, version) for aggregate_id, version in recorded if version % interval == 0]
+
+
+class SnapshotHints:
+    """The latest snapshot version this process knows of, per aggregate (at most `size` of them).
+
+    A command reads its target in the one combined read (ADR 0027) after this version, and the
+    snapshot beside it, instead of the whole history. A hint is only a hint: a snapshot found
+    older than it (one that failed to be written) means a plain load, never missing events.
+    """
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._known: OrderedDict[UUID, int] = OrderedDict()
+        self._size = size
+
+    def get(self, aggregate_id: UUID) -> int:
+        return self._known.get(aggregate_id, 0)
+
+    def note(self, aggregate_id: UUID, version: int) -> None:
+        if version > self._known.get(aggregate_id, 0):
+            self._known[aggregate_id] = version
+            self._known.move_to_end(aggregate_id)
+            while len(self._known) > self._size:
+                self._known.popitem(last=False)

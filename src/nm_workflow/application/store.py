@@ -35,7 +35,7 @@ from nm_workflow.application.errors import ConcurrentModification, NotFound, Sto
 from nm_workflow.application.group_commit import GroupCommit, Ticket
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.several_reads import Wanted, select_events_of
-from nm_workflow.application.snapshots import AggregateSnapshot, due
+from nm_workflow.application.snapshots import AggregateSnapshot, SnapshotHints, due
 from nm_workflow.domain.metadata import WorkflowAggregate
 
 APPLICATION_NAME = "nmworkflow"
@@ -78,6 +78,7 @@ class EventStore(Application[UUID]):
         self._pause_after_failure = settings.retry_after_seconds
         self._connect_timeout = settings.db_connect_timeout
         self._unavailable_until = 0.0
+        self.snapshot_hints = SnapshotHints()
         self._group_commit: GroupCommit[Unit, int | None] = GroupCommit(
             self._commit, settings.group_commit_max_wait_ms / 1000, settings.group_commit_max_batch
         )
@@ -175,6 +176,7 @@ class EventStore(Application[UUID]):
             with self._database():
                 aggregate: WorkflowAggregate = self.repository.get(aggregate_id, version=version)
                 self.snapshots.put([AggregateSnapshot.take(aggregate)])
+            self.snapshot_hints.note(aggregate_id, version)
         except (StoreUnavailable, StoreBusy, ConcurrentModification) as error:
             log.warning("No snapshot of %s at version %s: %s", aggregate_id, version, error)
 
@@ -184,6 +186,13 @@ class EventStore(Application[UUID]):
                 return self.repository.get(aggregate_id, version=version)
             except AggregateNotFoundError:
                 raise NotFound(f"No aggregate with id {aggregate_id}.") from None
+
+    def latest_snapshot(self, aggregate_id: UUID) -> WorkflowAggregate | None:
+        """The aggregate as of its latest snapshot (its `version` says which), None without one."""
+        assert self.snapshots is not None  # construct_env enables them
+        with self._database():
+            found = list(self.snapshots.get(aggregate_id, desc=True, limit=1))
+        return found[0].mutate(None) if found else None  # type: ignore[attr-defined]
 
     def stored_events(
         self, aggregate_id: UUID, after: int | None = None, limit: int | None = None
