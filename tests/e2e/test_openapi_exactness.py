@@ -211,8 +211,9 @@ def _exercise_webhooks(api: Api, call: Call, command: Call) -> None:
     command(f"{path}/deliveries/{position}/redelivery", {}, ada)
     command(f"{path}/pause", {"reason": "maintenance"}, ada)
     command(f"{path}/resume", {}, ada)
-    for read in ("/webhooks", path, f"{path}/deliveries"):
+    for read in ("/webhooks", path, f"{path}/deliveries", f"{path}/history", f"{path}/history?limit=1"):
         call("GET", read, ada)
+    call("GET", f"{path}?version=1", ada)
     command(f"{path}/deletion", {}, ada)
 
 

@@ -20,6 +20,7 @@ from eventsourcing.utils import get_topic
 from nm_workflow.application.commands import CommandContext, CommandResult, CommandRunner
 from nm_workflow.application.errors import NotFound, UndeliverableEventType
 from nm_workflow.application.event_feed import public_type, visible_types
+from nm_workflow.application.reads import AggregateReads
 from nm_workflow.application.security import Actor, Command, authorize
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore, translated_errors
@@ -52,8 +53,11 @@ def webhook_view(subscription: WebhookSubscription) -> dict[str, Any]:
     }
 
 
-class Webhooks:
-    """Subscriptions: commands (admin) and reads (admin), and what the delivery worker asks."""
+class Webhooks(AggregateReads[WebhookSubscription]):
+    """Subscriptions: commands (admin) and reads (admin: now, past, history), and what the
+    delivery worker asks."""
+
+    _read_command = Command.READ_WEBHOOKS
 
     def __init__(self, store: EventStore, settings: Settings, state: WebhookState | None = None) -> None:
         self._store, self.state = store, state or WebhookState(store)
@@ -139,10 +143,6 @@ class Webhooks:
             ctx, Command.PAUSE_WEBHOOK, subscription.id, {"reason": reason}, WebhookSubscription.pause,
             reason=reason,
         )  # fmt: skip
-
-    def get(self, actor: Actor, target: UUID) -> dict[str, Any]:
-        authorize(actor, Command.READ_WEBHOOKS)
-        return self._view(self._runner.load(target))
 
     def every(self, actor: Actor) -> list[dict[str, Any]]:
         """Every subscription not deleted, oldest first."""

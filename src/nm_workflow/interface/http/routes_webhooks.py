@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 
 from nm_workflow.application.security import Command
 from nm_workflow.application.webhooks import Webhooks
-from nm_workflow.interface.http.answers import READ, Answers
-from nm_workflow.interface.http.deps import Context, CurrentActor, from_state
+from nm_workflow.interface.http.answers import READ, Answers, history_response
+from nm_workflow.interface.http.deps import Context, CurrentActor, HistoryCursor, PastState, from_state
 from nm_workflow.interface.http.openapi import callers
 from nm_workflow.interface.http.routes_reads import Limit, page_before
 from nm_workflow.interface.http.schemas_webhooks import (
@@ -86,9 +86,19 @@ def subscriptions(actor: CurrentActor, service: Service) -> JSONResponse:
 
 
 @router.get("/{webhook_id}", **ANSWERS.read(Command.READ_WEBHOOKS))
-def subscription(webhook_id: WebhookId, actor: CurrentActor, service: Service) -> JSONResponse:
-    """The subscription now, with where its deliveries stand."""
-    return ANSWERS.view(service.get(actor, webhook_id))
+def subscription(
+    webhook_id: WebhookId, actor: CurrentActor, service: Service, past: PastState
+) -> JSONResponse:
+    """The subscription now (with where its deliveries stand), at a past version, or as it was at a time."""
+    return ANSWERS.view(service.get(actor, webhook_id, past.version, past.as_of))
+
+
+@router.get("/{webhook_id}/history", **ANSWERS.history(Command.READ_WEBHOOKS))
+def history(
+    request: Request, webhook_id: WebhookId, actor: CurrentActor, service: Service, page: HistoryCursor
+) -> JSONResponse:
+    """A page of the subscription's events, oldest first."""
+    return history_response(request, service.history(actor, webhook_id, page.after, page.limit))
 
 
 @router.get("/{webhook_id}/deliveries", **_list(list[DeliveryOut]))
