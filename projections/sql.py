@@ -144,6 +144,20 @@ class Tx:
     def with_tables(self, tables: Mapping[str, str]) -> Tx:
         return Tx(self.raw, self.dialect, tables)
 
+    @contextmanager
+    def batched(self) -> Iterator[None]:
+        """Statements of the block sent without waiting for each answer (PostgreSQL's pipeline).
+
+        A read (`one`, `all`) still gets its answer: psycopg sends what is queued and waits
+        then. A failing statement raises at the next read or at the end of the block, and the
+        transaction rolls back as usual. SQLite runs in-process: nothing to batch.
+        """
+        if self.dialect is not POSTGRES:
+            yield
+            return
+        with self.raw.connection.pipeline():
+            yield
+
 
 @lru_cache(maxsize=1024)
 def _prepared(dialect: Dialect, sql: str, tables: tuple[tuple[str, str], ...]) -> str:

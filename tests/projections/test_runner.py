@@ -13,8 +13,8 @@ import pytest
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
 from projections import ReadModel, RebuildRunning, rebuild
+from projections.batches import Builder
 from projections.ownership import Ownership
-from projections.runner import Builder
 from tests.projections.conftest import SupervisorFactory
 from tests.projections.scenario import Scenario, snapshot
 from tests.projections.test_tables import live_one_life

@@ -29,6 +29,7 @@ from eventsourcing.utils import Environment
 from psycopg_pool import ConnectionPool
 
 from nm_workflow.application.errors import ConcurrentModification, NotFound, StoreBusy, StoreUnavailable
+from nm_workflow.application.log_signal import LogSignal
 from nm_workflow.application.settings import Settings
 from nm_workflow.domain.metadata import WorkflowAggregate
 
@@ -64,6 +65,8 @@ class EventStore(Application[UUID]):
         self._pause_after_failure = settings.retry_after_seconds
         self._connect_timeout = settings.db_connect_timeout
         self._unavailable_until = 0.0
+        self.appended = LogSignal()
+        """Signalled after each save of this object: wakes the projections of this process."""
         with translated_errors():
             super().__init__()
 
@@ -84,6 +87,11 @@ class EventStore(Application[UUID]):
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
+
+    def _notify(self, recordings: list[Any]) -> None:
+        # The library's hook after every save, whichever method saved.
+        super()._notify(recordings)
+        self.appended.notify()
 
     def record(self, *aggregates: WorkflowAggregate) -> int | None:
         """Save the aggregates' new events in one transaction; the last log position written."""
