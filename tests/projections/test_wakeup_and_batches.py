@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import time
+import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
 
+from devsupport.server import free_port
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
 from projections import NAMES, ProjectionSupervisor, ReadModel, rebuild
@@ -17,6 +23,7 @@ from projections.sql import Tx
 from tests.projections.conftest import SupervisorFactory
 from tests.projections.scenario import Scenario, snapshot
 from tests.projections.test_tables import live_one_life
+from tests.projections.test_worker_kill import WORKER, worker_environment
 
 # Longer than every deadline below: a projection that reaches the head in time was woken, not polled.
 NEVER = 60.0
@@ -51,9 +58,44 @@ def test_a_burst_from_another_process_wakes_the_projections_through_listen(
     assert {row.lag for row in supervisor.status()} == {0}
 
 
-def test_this_process_s_own_commits_wake_its_projections(
-    settings: Settings, store: EventStore
+@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_a_worker_process_follows_a_burst_and_shows_it_in_its_metrics(
+    settings: Settings, store: EventStore, read_model: ReadModel, tmp_path: Path
 ) -> None:
+    env = worker_environment(settings) | {"NM_PROJECTION_POLL_INTERVAL": str(NEVER)}
+    port, log = free_port(), tmp_path / "worker.log"
+    with log.open("wb") as stderr:
+        worker = subprocess.Popen([*WORKER, "--metrics-port", str(port)], env=env,
+                                  stdout=subprocess.PIPE, stderr=stderr)  # fmt: skip
+    try:
+        assert worker.stdout is not None
+        assert b"Running projections" in worker.stdout.readline()
+        _, first = live_one_life(store)
+        assert read_model.wait_for(first, timeout=15), log.read_text()
+        position = Scenario(store, seed=5).run(items=5)  # while the worker sleeps
+
+        assert read_model.wait_for(position, timeout=15), log.read_text()
+        scraped = _until(lambda: (m := _scrape(port))[("nm_projection_lag_events", "item_status")] == 0 and m)
+        assert all(scraped[("nm_projection_lag_events", name)] == 0 for name in NAMES)
+        rows = len(snapshot(read_model, ["audit_trail"])["audit_trail"])
+        assert scraped[("nm_projection_events_applied_total", "audit_trail")] == rows == position
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0, log.read_text()
+
+
+def _scrape(port: int) -> dict[tuple[str, str], float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return {
+        (sample.name, sample.labels["projection"]): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if "projection" in sample.labels
+    }
+
+
+def test_this_process_s_own_commits_wake_its_projections(settings: Settings, store: EventStore) -> None:
     read_model = ReadModel(settings, store)
     supervisor = ProjectionSupervisor(
         settings.model_copy(update={"projection_poll_interval": NEVER}), read_model=read_model
