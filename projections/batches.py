@@ -18,13 +18,17 @@ works for every projection.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from nm_workflow.application.metrics import PROJECTION_EVENTS_APPLIED, PROJECTION_LAG_EVENTS
 from nm_workflow.application.store import APPLICATION_NAME
 from projections.base import Projection, Recorded
 from projections.readside import EventSource, Recorder
 from projections.sql import Database, Tx
+
+
+class TrackingMoved(Exception):
+    """A shared batch found projections whose tracking another process or a rebuild had moved."""
 
 
 class Builder:
@@ -63,14 +67,29 @@ class Builder:
         """In `tx`: apply `batch`'s events after the position, up to `target`, and move the tracking
         there. The number of events applied; None when the tracking was elsewhere (nothing written).
         Call `committed` once `tx` has committed."""
-        start = self.position
-        if not self.recorder.advance(tx, APPLICATION_NAME, start, target):
+        if not self.recorder.advance(tx, APPLICATION_NAME, self.position, target):
             self._position = None
             return None
+        return self._apply(tx, batch, target)
+
+    def stage_unchecked(
+        self, tx: Tx, batch: Sequence[Recorded], target: int
+    ) -> tuple[Callable[[], bool], int]:
+        """`stage`, with the tracking's answer asked for later: (whether the tracking moved, events
+        applied). When it did not move, `tx` must be rolled back: the events were written anyway."""
+        moved = self.recorder.advance_later(tx, APPLICATION_NAME, self.position, target)
+        return moved, self._apply(tx, batch, target)
+
+    def _apply(self, tx: Tx, batch: Sequence[Recorded], target: int) -> int:
+        start = self.position
         events = [r for r in batch if start < r.position <= target and self.wants(r.topic)]
         if events:
             self.projection.apply(tx, events)
         return len(events)
+
+    def forget_position(self) -> None:
+        """Read the position from the tracking row next time (it moved elsewhere)."""
+        self._position = None
 
     def committed(self, target: int, applied: int) -> None:
         self._position = target
@@ -128,11 +147,18 @@ class SharedReader:
         batch = self.source.read(start, head, self._topics(behind), self.batch_size)
         target = batch[-1].position if len(batch) == self.batch_size else head
         moving = [b for b in behind if b.position < target]
-        with self.db.write(self._tables) as tx, tx.batched():
-            applied = [(b, b.stage(tx, batch, target)) for b in moving]
-        for builder, count in applied:
-            if count is not None:
-                builder.committed(target, count)
+        try:
+            with self.db.write(self._tables) as tx, tx.batched():
+                staged = [(b, *b.stage_unchecked(tx, batch, target)) for b in moving]
+                elsewhere = [b.name for b, moved, _ in staged if not moved()]
+                if elsewhere:  # another process or a rebuild moved them: roll back
+                    raise TrackingMoved(", ".join(elsewhere))
+        except BaseException:
+            for builder in moving:  # a race shows as a rolled-back write too: ask the rows again
+                builder.forget_position()
+            raise
+        for builder, _, count in staged:
+            builder.committed(target, count)
         return True
 
     @staticmethod

@@ -20,7 +20,7 @@ from dataclasses import replace
 
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import APPLICATION_NAME, EventStore
-from projections.batches import Builder, SharedReader
+from projections.batches import Builder, SharedReader, TrackingMoved
 from projections.failures import FailureLog
 from projections.ownership import Ownership
 from projections.queries import ReadModel
@@ -97,8 +97,9 @@ class _Runner:
     def _step(self, lanes: list[_Lane]) -> bool:
         try:
             moved = self.reader.step([lane.builder for lane in lanes])
-        except Exception:  # rolled back: find which projection fails, each alone
-            log.warning("A batch of several projections failed; applying each alone", exc_info=True)
+        except Exception as error:  # rolled back: each alone, to find which fails or where each is
+            if not isinstance(error, TrackingMoved):  # that one is a race or a rebuild: expected
+                log.warning("A batch of several projections failed; applying each alone", exc_info=True)
             return any([self._alone(lane) for lane in lanes])
         for lane in lanes:
             self._succeeded(lane)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from enum import Enum
@@ -136,6 +136,16 @@ class Tx:
         self.execute(sql, params)
         row = self.raw.fetchone()
         return None if row is None else dict(row)
+
+    def one_later(self, sql: str, params: Mapping[str, Any] | None = None) -> Callable[[], Row | None]:
+        """Run `sql` now; its row when the returned function is called. Within `batched`, the
+        answer is not waited for until then (a cursor of its own keeps it)."""
+        if self.dialect is not POSTGRES:  # in-process: nothing to wait for
+            row = self.one(sql, params)
+            return lambda: row
+        own = Tx(self.raw.connection.cursor(), self.dialect, self.tables)
+        own.execute(sql, params)
+        return lambda: None if (found := own.raw.fetchone()) is None else dict(found)
 
     def all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         self.execute(sql, params)

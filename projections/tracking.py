@@ -14,7 +14,7 @@ statement, so one round trip per projection and batch.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from typing import TYPE_CHECKING
 
@@ -49,13 +49,18 @@ class _Advancing:
     def advance(self, tx: Tx, application_name: str, expected: int, target: int) -> bool:
         """In `tx`: move the tracking from `expected` to `target` (> `expected`); False if it is
         elsewhere, and then nothing is written."""
-        moved = tx.one(
+        return self.advance_later(tx, application_name, expected, target)()
+
+    def advance_later(self, tx: Tx, application_name: str, expected: int, target: int) -> Callable[[], bool]:
+        """`advance`, whose answer is waited for only when the returned function is called
+        (in a pipeline: one round trip for the trackings of all projections of a batch)."""
+        moved = tx.one_later(
             f"UPDATE {self.tracking_table_name} SET notification_id = :target "  # noqa: S608
             "WHERE application_name = :application_name AND notification_id = :expected "
             "AND notification_id < :target RETURNING notification_id",
             {"application_name": application_name, "expected": expected, "target": target},
         )
-        return moved is not None
+        return lambda: moved() is not None
 
     def reset(self, tx: Tx, application_name: str, target: int) -> None:
         """In `tx`, already holding the row: set the position (a rebuild's swap)."""
