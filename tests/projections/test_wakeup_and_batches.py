@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
@@ -22,19 +20,12 @@ from projections.base import Recorded
 from projections.sql import Tx
 from tests.projections.conftest import SupervisorFactory
 from tests.projections.scenario import Scenario, snapshot
+from tests.projections.test_failures import _until
 from tests.projections.test_tables import live_one_life
 from tests.projections.test_worker_kill import WORKER, worker_environment
 
 # Longer than every deadline below: a projection that reaches the head in time was woken, not polled.
 NEVER = 60.0
-
-
-def _until(condition: Callable[[], Any], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, "the condition never held"
-        time.sleep(0.02)
-    return value
 
 
 def _metric(name: str, projection: str) -> float:
