@@ -23,7 +23,7 @@ from nm_workflow.application.log_signal import LogSignal
 from nm_workflow.application.store import EventStore
 
 log = logging.getLogger("projections")
-CHECK_STOP_SECONDS = 1.0  # how often the listening thread looks whether it should stop
+CHECK_STOP_SECONDS = 0.25  # how often the listening thread looks whether it should stop (stop waits for it)
 MAX_BACKOFF_SECONDS = 10.0
 
 
