@@ -79,13 +79,13 @@ class _Rebuild:
     def _build_shadow(self) -> None:
         # Until close to the head, in short transactions; the swap applies the rest under lock.
         while (head := self.source.head()) - self.position > self.batch_size:
-            with self.db.write(self.projection.shadow_tables()) as tx:
+            with self.db.write(self.projection.shadow_tables()) as tx, tx.batched():
                 self._apply_batch(tx, head)
             self.progress(self.position, head)
 
     def _swap(self) -> int:
         live, shadow = self.projection.live_tables(), self.projection.shadow_tables()
-        with self.db.write(live) as tx:
+        with self.db.write(live) as tx, tx.batched():
             self.recorder.lock(tx, APPLICATION_NAME)
             head = self.source.head()
             while self.position < head:

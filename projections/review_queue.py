@@ -158,10 +158,10 @@ class ReviewQueue(Projection):
     @handles(ContentItem, "ManagementApproved")
     def approved(self, tx: Tx, r: Recorded) -> None:
         self._close(tx, r, "approved", r.event.reviewer_id)
-        chain, _ = self._terms(tx, r)
+        chain, hours = self._terms(tx, r)
         following = next_stage(chain, self._approved_stage[type(r.event).__name__])
         if following is not None:
-            self._open(tx, r, following)
+            self._open(tx, r, following, hours)
 
     @handles(ContentItem, "ChangesRequested")
     def changes_requested(self, tx: Tx, r: Recorded) -> None:
@@ -185,8 +185,10 @@ class ReviewQueue(Projection):
             return chain, dict.fromkeys(chain, self.settings.review_stage_hours)
         return tx.dialect.json_out(row["chain"]), tx.dialect.json_out(row["stage_hours"])
 
-    def _open(self, tx: Tx, r: Recorded, stage: Stage) -> None:
-        _, hours = self._terms(tx, r)
+    def _open(self, tx: Tx, r: Recorded, stage: Stage, hours: dict[str, int] | None = None) -> None:
+        """Open the wait at `stage`; `hours`: the request's stage hours when the caller read them."""
+        if hours is None:
+            _, hours = self._terms(tx, r)
         due_by = r.at + timedelta(hours=hours[stage.value])
         tx.execute(
             "INSERT INTO {review_queue} (item_id, stage, role, department, theme, revision, submitted_by, "

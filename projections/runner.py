@@ -1,131 +1,157 @@
-"""Runners: each projection follows the log in its own thread, exactly once.
+"""Runners: the projections of a process follow the log in one thread, exactly once.
 
-One code path for both databases: poll the notification log after the
-tracked position, apply a batch and advance the tracking in one transaction
-(see tracking.py). SQLite's recorder in eventsourcing 9.5.6 has no
-`subscribe()`, and polling PostgreSQL the same way keeps one behaviour to test.
-Positions are read as "greater than the tracked one, up to the head seen
-before the read": the store's inserts lock the events table, so once the head
-is visible every lower position is settled, and gaps left by rolled-back
-inserts are simply never returned. When a projection's topics have no event up
-to that head, its tracking still moves to the head, so `wait_for` any position
-works for every projection.
+One code path for both databases. The thread reads the log once for all the
+projections this process owns and applies each batch to all of them in one
+transaction (batches.py); a projection whose batch fails is rolled back, shown
+as failing (failures.py) and retried alone with backoff, while the others go on
+together. Between batches the thread sleeps until the log grows: this process's
+own saves signal it at once (`EventStore.appended`), other processes' through
+PostgreSQL's LISTEN (wakeup.py), and on SQLite, or if the listener is down, it
+looks again every `NM_PROJECTION_POLL_INTERVAL` seconds. See ADR 0011 and 0030.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import APPLICATION_NAME, EventStore
-from projections.base import Projection
+from projections.batches import Builder, SharedReader, TrackingMoved
 from projections.failures import FailureLog
 from projections.ownership import Ownership
 from projections.queries import ReadModel
-from projections.readside import EventSource, ProjectionStatus, Recorder
+from projections.readside import ProjectionStatus
 from projections.registry import select
-from projections.sql import Database
+from projections.wakeup import LogListener
 from projections.webhook_delivery import webhook_run
 
 log = logging.getLogger("projections")
 STANDBY_SECONDS = 2.0
+FIRST_BACKOFF_SECONDS = 0.5
 MAX_BACKOFF_SECONDS = 10.0
 
 
-class Builder:
-    """Moves one projection's live tables forward, one batch per transaction."""
+class _Lane:
+    """One projection in this process's runner: its builder, and what `status` shows of it."""
 
-    def __init__(
-        self, projection: Projection, recorder: Recorder, db: Database, source: EventSource, batch_size: int
-    ) -> None:
-        self.projection, self.recorder, self.db, self.source = projection, recorder, db, source
-        self.batch_size = batch_size
-        self._idle_at = -1  # the head this builder last found itself caught up with
-
-    def step(self) -> bool:
-        """Apply the next batch; False when there was nothing to do."""
-        head = self.source.head()
-        if head == self._idle_at:
-            return False
-        position = self.recorder.position(APPLICATION_NAME)
-        if position >= head:
-            self._idle_at = head
-            return False
-        batch = self.source.read(position, head, self.projection.topics, self.batch_size)
-        target = batch[-1].position if len(batch) == self.batch_size else head
-        with self.db.write(self.projection.live_tables()) as tx:
-            if self.recorder.advance(tx, APPLICATION_NAME, position, target):
-                self.projection.apply(tx, batch)
-            # else another process moved the tracking: nothing is written; look again.
-        return True
-
-    def catch_up(self) -> None:
-        """Apply batches until the head seen at the start of each step is reached."""
-        while self.step():
-            pass
-
-
-class _Run:
-    """The thread of one projection in a supervisor."""
-
-    def __init__(
-        self, builder: Builder, ownership: Ownership, failures: FailureLog, settings: Settings
-    ) -> None:
-        self.builder, self.ownership, self.failures, self.settings = builder, ownership, failures, settings
+    def __init__(self, builder: Builder) -> None:
+        self.builder = builder
         self.state: str = "stopped"
         self.last_error: str | None = None
+        self.failing = False
+        self.retry_at = 0.0
+        self.backoff = FIRST_BACKOFF_SECONDS
         # A failure recorded by a process that stopped is cleared by the next owner's first batch.
-        self._recorded_failure = True
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._loop, name=f"projection-{self.name}", daemon=True)
+        self.recorded_failure = True
 
     @property
     def name(self) -> str:
-        return self.builder.projection.name
+        return self.builder.name
+
+    @property
+    def lock(self) -> str:
+        return f"projection:{self.name}"
+
+
+class _Runner:
+    """The thread that works this process's projections."""
+
+    def __init__(self, lanes: list[_Lane], reader: SharedReader, read_model: ReadModel,
+                 ownership: Ownership, settings: Settings) -> None:  # fmt: skip
+        self.lanes, self.reader, self.ownership, self.settings = lanes, reader, ownership, settings
+        self.failures: FailureLog = read_model.failures
+        self.signal = read_model.store.appended
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="projections", daemon=True)
+        self._claim_at = 0.0
 
     def _loop(self) -> None:
-        lock, backoff = f"projection:{self.name}", 0.5
         while not self.stopping.is_set():
-            if not self.ownership.acquire(lock):
-                self.state = "standby"
-                self.stopping.wait(STANDBY_SECONDS)
-                continue
-            self.state = "running"
-            try:
-                moved = self.builder.step()
-            except Exception as error:  # any failure: the batch rolled back; try again later
-                self.last_error = f"{type(error).__name__}: {error}".strip()
-                log.exception("Projection %s failed; retrying in %.1f s", self.name, backoff)
-                self._record_failure(self.last_error)
-                self.stopping.wait(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
-                continue
-            self.last_error, backoff = None, 0.5
-            if self._recorded_failure:
-                self._clear_failure()
+            seen = self.signal.count  # before reading the head: an append after it is not missed
+            owned = self._claim()
+            moved = self._retry_failing(owned)
+            healthy = [lane for lane in owned if not lane.failing]
+            if healthy:
+                moved = self._step(healthy) or moved
             if not moved:
-                self.stopping.wait(self.settings.projection_poll_interval)
-        self.ownership.release(lock)
-        self.state = "stopped"
+                self.signal.wait(seen, self._idle_seconds(owned))
+        for lane in self.lanes:
+            if lane.state != "standby":
+                self.ownership.release(lane.lock)
+            lane.state = "stopped"
 
-    def _record_failure(self, error: str) -> None:
+    def _claim(self) -> list[_Lane]:
+        """The lanes this process owns; the others are tried again every STANDBY_SECONDS."""
+        now = time.monotonic()
+        claiming = now >= self._claim_at
+        if claiming:
+            self._claim_at = now + STANDBY_SECONDS
+        for lane in self.lanes:
+            if lane.state != "standby" or claiming:
+                lane.state = "running" if self.ownership.acquire(lane.lock) else "standby"
+        return [lane for lane in self.lanes if lane.state == "running"]
+
+    def _step(self, lanes: list[_Lane]) -> bool:
+        try:
+            moved = self.reader.step([lane.builder for lane in lanes])
+        except Exception as error:  # rolled back: each alone, to find which fails or where each is
+            if not isinstance(error, TrackingMoved):  # that one is a race or a rebuild: expected
+                log.warning("A batch of several projections failed; applying each alone", exc_info=True)
+            return any([self._alone(lane) for lane in lanes])
+        for lane in lanes:
+            self._succeeded(lane)
+        return moved
+
+    def _retry_failing(self, owned: list[_Lane]) -> bool:
+        now = time.monotonic()
+        return any([self._alone(lane) for lane in owned if lane.failing and lane.retry_at <= now])
+
+    def _alone(self, lane: _Lane) -> bool:
+        """One batch of `lane` in a transaction of its own; False when failed or caught up."""
+        try:
+            moved = lane.builder.step()
+        except Exception as error:  # any failure: the batch rolled back; try again later
+            lane.last_error = f"{type(error).__name__}: {error}".strip()
+            log.exception("Projection %s failed; retrying in %.1f s", lane.name, lane.backoff)
+            self._record_failure(lane)
+            lane.failing, lane.retry_at = True, time.monotonic() + lane.backoff
+            lane.backoff = min(lane.backoff * 2, MAX_BACKOFF_SECONDS)
+            return False
+        self._succeeded(lane)
+        return moved
+
+    def _succeeded(self, lane: _Lane) -> None:
+        lane.last_error, lane.failing, lane.backoff = None, False, FIRST_BACKOFF_SECONDS
+        if lane.recorded_failure:
+            self._clear_failure(lane)
+
+    def _idle_seconds(self, owned: list[_Lane]) -> float:
+        """How long to sleep when no append is signalled: the poll, or until a retry or a claim is due."""
+        due = [lane.retry_at for lane in owned if lane.failing]
+        if len(owned) < len(self.lanes):
+            due.append(self._claim_at)
+        until = min(due, default=float("inf")) - time.monotonic()
+        return max(min(self.settings.projection_poll_interval, until), 0.0)
+
+    def _record_failure(self, lane: _Lane) -> None:
         """Make the failure visible to every process (status, /health); best effort."""
         try:
-            position = self.builder.recorder.position(APPLICATION_NAME)
-            self.failures.record(self.name, position, error)
-            self._recorded_failure = True
+            position = lane.builder.recorder.position(APPLICATION_NAME)
+            self.failures.record(lane.name, position, lane.last_error or "")
+            lane.recorded_failure = True
         except Exception:  # the database itself may be what failed: the log has it
-            log.warning("Cannot record the failure of projection %s", self.name, exc_info=True)
+            log.warning("Cannot record the failure of projection %s", lane.name, exc_info=True)
 
-    def _clear_failure(self) -> None:
+    def _clear_failure(self, lane: _Lane) -> None:
         try:
-            self.failures.clear(self.name)
-            self._recorded_failure = False
+            self.failures.clear(lane.name)
+            lane.recorded_failure = False
         except Exception:  # tried again after the next batch
-            log.warning("Cannot clear the failure of projection %s", self.name, exc_info=True)
+            log.warning("Cannot clear the failure of projection %s", lane.name, exc_info=True)
 
 
 class ProjectionSupervisor:
@@ -149,38 +175,38 @@ class ProjectionSupervisor:
         self.read_model = read_model or ReadModel(settings, store)
         self.ownership = Ownership(settings)
         self._stopped = False
-        rm = self.read_model
-        self._runs = [
-            _Run(
-                Builder(rm.projections[cls.name], rm.recorders[cls.name], rm.db, rm.source,
-                        settings.projection_batch_size),
-                self.ownership, rm.failures, settings,
-            )
-            for cls in select(names)
-        ]  # fmt: skip
+        rm, size = self.read_model, settings.projection_batch_size
+        builders = [Builder(rm.projections[cls.name], rm.recorders[cls.name], rm.db, rm.source, size)
+                    for cls in select(names)]  # fmt: skip
+        self._lanes = [_Lane(builder) for builder in builders]
+        reader = SharedReader(builders, rm.db, rm.source, size)
+        self._runner = _Runner(self._lanes, reader, rm, self.ownership, settings)
+        self._listener = LogListener(rm.store, rm.store.appended) if settings.uses_postgres else None
         # Webhooks are delivered by the supervisor of every projection (embedded or `projections run`).
         self._webhooks = None if names else webhook_run(settings, rm.store, self.ownership)
 
     @property
     def names(self) -> list[str]:
-        return [run.name for run in self._runs]
+        return [lane.name for lane in self._lanes]
 
     def start(self) -> None:
-        for run in self._runs:
-            run.thread.start()
+        if self._listener is not None:
+            self._listener.start()
+        self._runner.thread.start()
         if self._webhooks is not None:
             self._webhooks.thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Finish the batches in flight, release the locks, and close what this object opened."""
+        """Finish the batch in flight, release the locks, and close what this object opened."""
         if self._stopped:
             return
         self._stopped = True
-        for run in self._runs:
-            run.stopping.set()
-        for run in self._runs:
-            if run.thread.is_alive():
-                run.thread.join(timeout)
+        self._runner.stopping.set()
+        self._runner.signal.notify()  # wake it if it sleeps
+        if self._runner.thread.is_alive():
+            self._runner.thread.join(timeout)
+        if self._listener is not None:
+            self._listener.stop()
         if self._webhooks is not None:
             self._webhooks.stop(timeout)
         self.ownership.close()
@@ -188,12 +214,12 @@ class ProjectionSupervisor:
             self.read_model.close()
 
     def status(self) -> list[ProjectionStatus]:
-        mine = {run.name: run for run in self._runs}
+        mine = {lane.name: lane for lane in self._lanes}
         rows = []
         for row in self.read_model.status():
-            run = mine.get(row.name)
-            if run is not None:  # this process's own view of the error is the freshest
-                row = replace(row, state=run.state, last_error=run.last_error or row.last_error)
+            lane = mine.get(row.name)
+            if lane is not None:  # this process's own view of the error is the freshest
+                row = replace(row, state=lane.state, last_error=lane.last_error or row.last_error)
             rows.append(row)
         return rows
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from enum import Enum
@@ -137,12 +137,36 @@ class Tx:
         row = self.raw.fetchone()
         return None if row is None else dict(row)
 
+    def one_later(self, sql: str, params: Mapping[str, Any] | None = None) -> Callable[[], Row | None]:
+        """Run `sql` now; its row when the returned function is called. Within `batched`, the
+        answer is not waited for until then (a cursor of its own keeps it)."""
+        if self.dialect is not POSTGRES:  # in-process: nothing to wait for
+            row = self.one(sql, params)
+            return lambda: row
+        own = Tx(self.raw.connection.cursor(), self.dialect, self.tables)
+        own.execute(sql, params)
+        return lambda: None if (found := own.raw.fetchone()) is None else dict(found)
+
     def all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         self.execute(sql, params)
         return [dict(row) for row in self.raw.fetchall()]
 
     def with_tables(self, tables: Mapping[str, str]) -> Tx:
         return Tx(self.raw, self.dialect, tables)
+
+    @contextmanager
+    def batched(self) -> Iterator[None]:
+        """Statements of the block sent without waiting for each answer (PostgreSQL's pipeline).
+
+        A read (`one`, `all`) still gets its answer: psycopg sends what is queued and waits
+        then. A failing statement raises at the next read or at the end of the block, and the
+        transaction rolls back as usual. SQLite runs in-process: nothing to batch.
+        """
+        if self.dialect is not POSTGRES:
+            yield
+            return
+        with self.raw.connection.pipeline():
+            yield
 
 
 @lru_cache(maxsize=1024)

@@ -3,21 +3,20 @@
 Each projection owns a tracking table `<projection>_tracking` (the library's
 single-row layout: `application_name`, `notification_id`) and creates it in
 the same transaction as its own tables. A batch of events is applied in one
-transaction together with `advance`, which
-
-1. locks the tracking row (`FOR UPDATE` on PostgreSQL; SQLite's write lock is
-   already held by `BEGIN IMMEDIATE`) and checks that it still says where the
-   batch started: a second process running the same projection finds it moved
-   and rolls its batch back, so no row is ever applied twice;
-2. records the new position with the library's `_insert_tracking`, which
-   refuses to go backwards or repeat a position (IntegrityError).
+transaction together with `advance`, one conditional UPDATE that moves the
+tracking row from where the batch started to where it ends, and only forward:
+it locks the row (PostgreSQL re-checks the condition on a row another
+transaction just changed; SQLite's write lock is already held by `BEGIN
+IMMEDIATE`), so a second process running the same projection finds it moved,
+writes nothing and rolls its batch back: no row is ever applied twice. One
+statement, so one round trip per projection and batch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
@@ -37,7 +36,6 @@ class _Advancing:
 
         def max_tracking_id(self, application_name: str) -> int | None: ...
         def insert_tracking(self, tracking: Tracking) -> None: ...
-        def _insert_tracking(self, cursor: Any, tracking: Tracking) -> None: ...
 
     def position(self, application_name: str) -> int:
         return self.max_tracking_id(application_name) or 0
@@ -49,12 +47,20 @@ class _Advancing:
                 self.insert_tracking(Tracking(application_name, 0))
 
     def advance(self, tx: Tx, application_name: str, expected: int, target: int) -> bool:
-        """In `tx`: move the tracking from `expected` to `target`; False if it is elsewhere."""
-        row = tx.one(self._lock_statement(), {"application_name": application_name})
-        if row is None or row["notification_id"] != expected:
-            return False
-        self._insert_tracking(tx.raw, Tracking(application_name, target))
-        return True
+        """In `tx`: move the tracking from `expected` to `target` (> `expected`); False if it is
+        elsewhere, and then nothing is written."""
+        return self.advance_later(tx, application_name, expected, target)()
+
+    def advance_later(self, tx: Tx, application_name: str, expected: int, target: int) -> Callable[[], bool]:
+        """`advance`, whose answer is waited for only when the returned function is called
+        (in a pipeline: one round trip for the trackings of all projections of a batch)."""
+        moved = tx.one_later(
+            f"UPDATE {self.tracking_table_name} SET notification_id = :target "  # noqa: S608
+            "WHERE application_name = :application_name AND notification_id = :expected "
+            "AND notification_id < :target RETURNING notification_id",
+            {"application_name": application_name, "expected": expected, "target": target},
+        )
+        return lambda: moved() is not None
 
     def reset(self, tx: Tx, application_name: str, target: int) -> None:
         """In `tx`, already holding the row: set the position (a rebuild's swap)."""

@@ -137,12 +137,13 @@ def test_a_wrong_password_is_status_3_and_not_echoed(postgres_admin_url: str, tm
     assert "s3cret-pw" not in result.stderr + result.stdout
 
 
-def test_serve_on_a_port_in_use_is_status_3(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", [["serve", "--port"], ["projections", "run", "--metrics-port"]])
+def test_serving_on_a_port_in_use_is_status_3(command: list[str], tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = run(["serve", "--port", str(port)], {"NM_DATA_DIR": str(tmp_path)})
+        result = run([*command, str(port)], {"NM_DATA_DIR": str(tmp_path)})
     assert_one_line(result, 3, f"127.0.0.1:{port}")
 
 

@@ -30,7 +30,8 @@ def start_supervisor(make_settings: Callable[..., Settings]) -> Iterator[Supervi
     started: list[ProjectionSupervisor] = []
 
     def start(names: list[str] | None = None, **overrides: Any) -> ProjectionSupervisor:
-        supervisor = ProjectionSupervisor(make_settings(projection_poll_interval=0.02, **overrides), names)
+        polling = {"projection_poll_interval": 0.02, **overrides}
+        supervisor = ProjectionSupervisor(make_settings(**polling), names)
         supervisor.start()
         started.append(supervisor)
         return supervisor

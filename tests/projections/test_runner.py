@@ -13,8 +13,8 @@ import pytest
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
 from projections import ReadModel, RebuildRunning, rebuild
+from projections.batches import Builder, SharedReader
 from projections.ownership import Ownership
-from projections.runner import Builder
 from tests.projections.conftest import SupervisorFactory
 from tests.projections.scenario import Scenario, snapshot
 from tests.projections.test_tables import live_one_life
@@ -65,18 +65,20 @@ def test_wait_for_is_true_once_reached_and_false_on_timeout(
 def test_racing_builders_of_one_projection_never_apply_an_event_twice(
     make_settings: Callable[..., Settings], store: EventStore, read_model: ReadModel
 ) -> None:
-    # Two processes running the same projection without the ownership lock (its only
-    # guard is the tracking row): they interleave batches; every event lands once.
+    # Two processes running the same projections without the ownership lock (their only
+    # guard is the tracking rows): one applies each projection alone, the other all of them in
+    # shared batches. They interleave batches; every event lands once.
+    names = ("audit_trail", "item_metrics", "review_queue")
     writer = threading.Thread(target=Scenario(store, seed=11).run, kwargs={"items": 40})
     writer.start()
     models = [ReadModel(make_settings(projection_batch_size=5)) for _ in range(2)]
-    builders = [
-        Builder(m.projections[name], m.recorders[name], m.db, m.source, batch_size=5)
+    alone, shared = (
+        [Builder(m.projections[name], m.recorders[name], m.db, m.source, batch_size=5) for name in names]
         for m in models
-        for name in ("audit_trail", "item_metrics", "review_queue")
-    ]
-    done, refused = threading.Event(), []
-    for builder in builders:
+    )
+    reader = SharedReader(shared, models[1].db, models[1].source, batch_size=5)
+    done, refused, rolled_back = threading.Event(), [], []
+    for builder in alone:
         advance = builder.recorder.advance
 
         def counted(*args: Any, _advance: Callable[..., bool] = advance) -> bool:
@@ -86,26 +88,34 @@ def test_racing_builders_of_one_projection_never_apply_an_event_twice(
 
         builder.recorder.advance = counted  # type: ignore[method-assign,assignment]
 
-    def race(builder: Builder) -> None:
-        while not done.is_set() or builder.step():
+    def race(step: Callable[[], bool]) -> None:
+        while not done.is_set() or step():
             time.sleep(0.002)  # the racers would otherwise starve the writer of the GIL
 
-    racers = [threading.Thread(target=race, args=(b,)) for b in builders]
+    def shared_step() -> bool:
+        try:
+            return reader.step(shared)
+        except Exception as error:  # rolled back: the other process got there first
+            rolled_back.append(type(error).__name__)
+            return not done.is_set()
+
+    racers = [threading.Thread(target=race, args=(b.step,)) for b in alone]
+    racers.append(threading.Thread(target=race, args=(shared_step,)))
     for racer in racers:
         racer.start()
     writer.join()
     done.set()
     for racer in racers:
         racer.join()
-    for builder in builders:
+    for builder in alone + shared:
         builder.catch_up()
 
-    assert refused, "the racers never collided: the test proves nothing"
-    incremental = snapshot(read_model, ["audit_trail", "item_metrics", "review_queue"])
+    assert refused or rolled_back, "the racers never collided: the test proves nothing"
+    incremental = snapshot(read_model, list(names))
     assert len(incremental["audit_trail"]) == store.head()
-    for name in ("audit_trail", "item_metrics", "review_queue"):
+    for name in names:
         rebuild(read_model, name)
-    assert snapshot(read_model, ["audit_trail", "item_metrics", "review_queue"]) == incremental
+    assert snapshot(read_model, list(names)) == incremental
     for model in models:
         model.close()
 

@@ -20,6 +20,7 @@ from tests.projections.scenario import Scenario, snapshot
 from tests.support.figures import Figures
 
 WORKER = [sys.executable, "-m", "nm_workflow.interface.cli_projections", "run"]
+BACKLOG = 100  # events a worker finds to do when it starts: ten batches of NM_PROJECTION_BATCH_SIZE
 
 
 def worker_environment(settings: Settings) -> dict[str, str]:
@@ -47,6 +48,10 @@ def write_until(done: threading.Event, scenario: Scenario, items: int) -> None:
 
 def kill_a_worker_at_work(env: dict[str, str], log: Path, rng: random.Random, read_model: ReadModel) -> bool:
     """Start a worker, kill it a random moment after it started; True if it had progressed, not caught up."""
+    # A backlog first: woken by every append (LISTEN), a worker otherwise keeps up with the writer.
+    deadline = time.monotonic() + 30
+    while read_model.head() - min(read_model.positions().values()) < BACKLOG and time.monotonic() < deadline:
+        time.sleep(0.05)
     before = min(read_model.positions().values())
     worker = spawn(env, log, stdout=subprocess.PIPE)
     assert worker.stdout is not None

@@ -53,10 +53,16 @@ class Settings(BaseSettings):
         default=True, description="Run the projections in threads of each API process."
     )
     projection_poll_interval: float = Field(
-        default=0.2, gt=0, le=60, description="Seconds a caught-up projection waits before looking again."
+        default=0.2,
+        gt=0,
+        le=60,
+        description="Seconds caught-up projections wait before looking again when no append woke them.",
     )
     projection_batch_size: int = Field(
-        default=500, ge=1, le=10_000, description="Events a projection applies per transaction."
+        default=500,
+        ge=1,
+        le=10_000,
+        description="Events read from the log per batch, applied to every projection in one transaction.",
     )
     review_stage_hours: int = Field(
         default=48, ge=1, le=8760, description="Hours a review stage may take before the item is overdue."

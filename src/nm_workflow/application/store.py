@@ -33,6 +33,7 @@ from psycopg_pool import ConnectionPool
 
 from nm_workflow.application.errors import ConcurrentModification, NotFound, StoreBusy, StoreUnavailable
 from nm_workflow.application.group_commit import GroupCommit, Ticket
+from nm_workflow.application.log_signal import LogSignal
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.several_reads import Wanted, select_events_of
 from nm_workflow.application.snapshots import AggregateSnapshot, SnapshotHints, due
@@ -82,6 +83,8 @@ class EventStore(Application[UUID]):
         self._group_commit: GroupCommit[Unit, int | None] = GroupCommit(
             self._commit, settings.group_commit_max_wait_ms / 1000, settings.group_commit_max_batch
         )
+        self.appended = LogSignal()
+        """Signalled after each save of this object: wakes the projections of this process."""
         with translated_errors():
             super().__init__()
 
@@ -103,6 +106,11 @@ class EventStore(Application[UUID]):
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
+
+    def _notify(self, recordings: list[Any]) -> None:
+        # The library's hook after every save, whichever method saved.
+        super()._notify(recordings)
+        self.appended.notify()
 
     def record(self, *aggregates: WorkflowAggregate) -> int | None:
         """Save the aggregates' new events in one transaction; the last log position written.

@@ -9,10 +9,11 @@ from types import FrameType
 from typing import Annotated
 
 import typer
+from prometheus_client import start_http_server
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from nm_workflow.interface.cli_errors import EXIT_USAGE, fail, reported
+from nm_workflow.interface.cli_errors import EXIT_UNAVAILABLE, EXIT_USAGE, fail, reported
 from nm_workflow.interface.cli_output import JsonOption, show_table
 from nm_workflow.interface.cli_settings import load_settings
 from projections import NAMES, ReadModel, rebuild, run_worker
@@ -37,10 +38,21 @@ def run_projections(
     names: Annotated[
         list[str] | None, typer.Argument(help=f"Projections to run (default: all): {', '.join(NAMES)}.")
     ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(min=1, max=65535, help="Serve the projections' Prometheus metrics at :PORT/metrics."),
+    ] = None,
+    metrics_host: Annotated[str, typer.Option(help="Address the metrics are served on.")] = "127.0.0.1",
 ) -> None:
     """Run projections in this process until SIGINT or SIGTERM (a batch in flight is finished)."""
     _known(names or [])
     settings = load_settings()
+    if metrics_port is not None:
+        try:  # lag and apply rate per projection, which no API process has when they run here
+            start_http_server(metrics_port, addr=metrics_host)
+        except OSError as error:
+            where = f"{metrics_host}:{metrics_port}"
+            fail(f"Cannot serve metrics on {where}: {error.strerror}.", EXIT_UNAVAILABLE)
     stop = threading.Event()
 
     def stop_on_signal(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001

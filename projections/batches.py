@@ -1,0 +1,168 @@
+"""Applying the log to projections in batches, exactly once: alone, or several from one read.
+
+A `Builder` moves one projection: in a transaction it checks and advances the
+projection's tracking row (tracking.py) and applies the events between the old
+and the new position. A `SharedReader` moves several projections with one read
+of the log and one transaction for all of them, instead of one read and one
+transaction each; the runner (runner.py) falls back to each projection alone
+when that transaction fails, so that one failing projection never holds the
+others back. Either way a projection's rows and its tracking commit together.
+
+Positions are read as "greater than the tracked one, up to the head seen
+before the read": the store's inserts lock the events table, so once the head
+is visible every lower position is settled, and gaps left by rolled-back
+inserts are simply never returned. When a projection's topics have no event up
+to that head, its tracking still moves to the head, so `wait_for` any position
+works for every projection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from nm_workflow.application.metrics import PROJECTION_EVENTS_APPLIED, PROJECTION_LAG_EVENTS
+from nm_workflow.application.store import APPLICATION_NAME
+from projections.base import Projection, Recorded
+from projections.readside import EventSource, Recorder
+from projections.sql import Database, Tx
+
+
+class TrackingMoved(Exception):
+    """A shared batch found projections whose tracking another process or a rebuild had moved."""
+
+
+class Builder:
+    """Moves one projection's live tables forward; remembers its position between batches.
+
+    The remembered position is only a guess, checked by the tracking row in every
+    transaction: when another process (or a rebuild's swap) moved the row, the batch
+    writes nothing and the position is read again.
+    """
+
+    def __init__(
+        self, projection: Projection, recorder: Recorder, db: Database, source: EventSource, batch_size: int
+    ) -> None:
+        self.projection, self.recorder, self.db, self.source = projection, recorder, db, source
+        self.batch_size = batch_size
+        self._topics = frozenset(projection.topics)  # empty: every event
+        self._position: int | None = None
+        self._applied = PROJECTION_EVENTS_APPLIED.labels(projection.name)
+        self._lag = PROJECTION_LAG_EVENTS.labels(projection.name)
+
+    @property
+    def name(self) -> str:
+        return self.projection.name
+
+    @property
+    def position(self) -> int:
+        """The log position the projection's tables reflect (as last seen by this builder)."""
+        if self._position is None:
+            self._position = self.recorder.position(APPLICATION_NAME)
+        return self._position
+
+    def wants(self, topic: str) -> bool:
+        return not self._topics or topic in self._topics
+
+    def stage(self, tx: Tx, batch: Sequence[Recorded], target: int) -> int | None:
+        """In `tx`: apply `batch`'s events after the position, up to `target`, and move the tracking
+        there. The number of events applied; None when the tracking was elsewhere (nothing written).
+        Call `committed` once `tx` has committed."""
+        if not self.recorder.advance(tx, APPLICATION_NAME, self.position, target):
+            self._position = None
+            return None
+        return self._apply(tx, batch, target)
+
+    def stage_unchecked(
+        self, tx: Tx, batch: Sequence[Recorded], target: int
+    ) -> tuple[Callable[[], bool], int]:
+        """`stage`, with the tracking's answer asked for later: (whether the tracking moved, events
+        applied). When it did not move, `tx` must be rolled back: the events were written anyway."""
+        moved = self.recorder.advance_later(tx, APPLICATION_NAME, self.position, target)
+        return moved, self._apply(tx, batch, target)
+
+    def _apply(self, tx: Tx, batch: Sequence[Recorded], target: int) -> int:
+        start = self.position
+        events = [r for r in batch if start < r.position <= target and self.wants(r.topic)]
+        if events:
+            self.projection.apply(tx, events)
+        return len(events)
+
+    def forget_position(self) -> None:
+        """Read the position from the tracking row next time (it moved elsewhere)."""
+        self._position = None
+
+    def committed(self, target: int, applied: int) -> None:
+        self._position = target
+        self._applied.inc(applied)
+
+    def report_lag(self, head: int) -> None:
+        self._lag.set(max(head - self.position, 0))
+
+    def step(self) -> bool:
+        """Apply the next batch of this projection's own events alone; False when caught up."""
+        self._position = None  # alone means after a failure or a race: ask the tracking row
+        head = self.source.head()
+        self.report_lag(head)
+        position = self.position
+        if position >= head:
+            return False
+        batch = self.source.read(position, head, self.projection.topics, self.batch_size)
+        target = batch[-1].position if len(batch) == self.batch_size else head
+        with self.db.write(self.projection.live_tables()) as tx, tx.batched():
+            applied = self.stage(tx, batch, target)
+        if applied is not None:
+            self.committed(target, applied)
+        return True
+
+    def catch_up(self) -> None:
+        """Apply batches until the head seen at the start of each step is reached."""
+        while self.step():
+            pass
+
+
+class SharedReader:
+    """One read of the log and one transaction per batch, for several projections at once."""
+
+    def __init__(
+        self, builders: Sequence[Builder], db: Database, source: EventSource, batch_size: int
+    ) -> None:
+        self.db, self.source, self.batch_size = db, source, batch_size
+        # Every builder's tables, always: one statement text per handler whichever builders move.
+        self._tables = {t: t for b in builders for t in b.projection.live_tables()}
+
+    def step(self, builders: Sequence[Builder]) -> bool:
+        """Move the `builders` behind the head by one batch in one transaction; False when none is.
+
+        The batch starts at the lowest position among them; one further ahead skips the
+        events it has, and waits (at no cost) until the others pass it. Raises what any of
+        them raises, with nothing written.
+        """
+        head = self.source.head()
+        for builder in builders:
+            builder.report_lag(head)
+        behind = [b for b in builders if b.position < head]
+        if not behind:
+            return False
+        start = min(b.position for b in behind)
+        batch = self.source.read(start, head, self._topics(behind), self.batch_size)
+        target = batch[-1].position if len(batch) == self.batch_size else head
+        moving = [b for b in behind if b.position < target]
+        try:
+            with self.db.write(self._tables) as tx, tx.batched():
+                staged = [(b, *b.stage_unchecked(tx, batch, target)) for b in moving]
+                elsewhere = [b.name for b, moved, _ in staged if not moved()]
+                if elsewhere:  # another process or a rebuild moved them: roll back
+                    raise TrackingMoved(", ".join(elsewhere))
+        except BaseException:
+            for builder in moving:  # a race shows as a rolled-back write too: ask the rows again
+                builder.forget_position()
+            raise
+        for builder, _, count in staged:
+            builder.committed(target, count)
+        return True
+
+    @staticmethod
+    def _topics(builders: Sequence[Builder]) -> list[str]:
+        """The topics any of them handles; [] (every topic) when one handles every event."""
+        topics = [b.projection.topics for b in builders]
+        return [] if any(not t for t in topics) else sorted({topic for ts in topics for topic in ts})

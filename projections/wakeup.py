@@ -1,0 +1,75 @@
+"""Waking the projections when another process appends to the log: PostgreSQL's LISTEN.
+
+The library's PostgreSQL recorder already sends `NOTIFY <events table>` in every
+append's transaction (eventsourcing 9.5, `_insert_stored_events`), so listening
+adds nothing to the commit path. One connection per process listens, in a
+thread of its own, and turns each notification into a `LogSignal` the reader
+waits on. If the connection breaks, the reader still polls every
+`NM_PROJECTION_POLL_INTERVAL` seconds, and the listener reconnects with backoff.
+On SQLite there is nothing to listen to: other processes' appends are found by
+that poll.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import psycopg
+from eventsourcing.postgres import PostgresApplicationRecorder
+from psycopg import sql
+
+from nm_workflow.application.log_signal import LogSignal
+from nm_workflow.application.store import EventStore
+
+log = logging.getLogger("projections")
+CHECK_STOP_SECONDS = 0.25  # how often the listening thread looks whether it should stop (stop waits for it)
+MAX_BACKOFF_SECONDS = 10.0
+
+
+class LogListener:
+    """A thread that signals `signal` whenever any process commits to `store`'s log."""
+
+    def __init__(self, store: EventStore, signal: LogSignal) -> None:
+        recorder = store.recorder
+        assert isinstance(recorder, PostgresApplicationRecorder)
+        kwargs = recorder.datastore.pool.kwargs
+        assert isinstance(kwargs, dict)  # the library passes a dict, not a callable
+        self._connect = dict(kwargs, autocommit=True, connect_timeout=store.settings.db_connect_timeout)
+        self._listen = sql.SQL("LISTEN {}").format(sql.Identifier(recorder.channel_name))
+        self._signal = signal
+        self._stopping = threading.Event()
+        self.listening = threading.Event()
+        """Set while the LISTEN is in place (tests wait on it)."""
+        self._thread = threading.Thread(target=self._run, name="projection-listener", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(CHECK_STOP_SECONDS * 5)
+
+    def _run(self) -> None:
+        backoff = 0.5
+        while not self._stopping.is_set():
+            try:
+                self._listen_until_stopped()
+            except psycopg.Error as error:
+                if self.listening.is_set():  # it had worked: a fresh break, not an outage going on
+                    backoff = 0.5
+                self.listening.clear()
+                log.warning("Listening for appends failed (%s); polling until it is back", error)
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+
+    def _listen_until_stopped(self) -> None:
+        with psycopg.connect(**self._connect) as connection:
+            connection.execute(self._listen)
+            self.listening.set()
+            self._signal.notify()  # appends while not listening are not lost: look once
+            while not self._stopping.is_set():
+                for _ in connection.notifies(timeout=CHECK_STOP_SECONDS):
+                    self._signal.notify()
+                    if self._stopping.is_set():
+                        return
