@@ -147,7 +147,8 @@ def test_an_unreachable_database_is_503_with_retry_after(
         assert fast.elapsed.total_seconds() < 1
         proxy.start()
         time.sleep(1.1)
-        assert client.get("/health").status_code == 200
+        healed = client.get("/health")
+        assert healed.status_code == 200, healed.text
         figures(faults_injected=1, answered_503=2, answered_500=0, recovered_without_restart=True)
 
 

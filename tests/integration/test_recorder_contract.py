@@ -10,8 +10,9 @@ from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
 from nm_workflow.application.event_chain import ChainedSQLiteRecorder
-from nm_workflow.application.postgres import BoundedRetryRecorder
+from nm_workflow.application.postgres import BoundedRetryRecorder, BoundedRetrySnapshots
 from tests.support.contracts import (
+    AggregateRecorderTestCase,
     ApplicationRecorderTestCase,
     NonInterleavingNotificationIDsBaseCase,
     postgres_datastore,
@@ -36,6 +37,24 @@ class _OnAFreshDatabase:
 @pytest.mark.postgres
 class TestBoundedRetryRecorder(_OnAFreshDatabase, ApplicationRecorderTestCase[BoundedRetryRecorder]):
     pass
+
+
+@pytest.mark.postgres
+class TestBoundedRetrySnapshots(AggregateRecorderTestCase):
+    """The snapshot table's recorder (ADR 0029)."""
+
+    datastore: PostgresDatastore
+
+    @pytest.fixture(autouse=True)
+    def _database(self, postgres_database_url: str) -> Iterator[None]:
+        self.datastore = postgres_datastore(postgres_database_url, pool_size=4)
+        yield
+        self.datastore.close()
+
+    def create_recorder(self) -> BoundedRetrySnapshots:
+        recorder = BoundedRetrySnapshots(self.datastore, events_table_name="contract_snapshots")
+        recorder.create_table()
+        return recorder
 
 
 @pytest.mark.postgres

@@ -19,12 +19,14 @@ except ImportError:
     sys.modules["eventsourcing.cipher"] = placeholder
 
 from eventsourcing.tests.persistence import (
+    AggregateRecorderTestCase,
     ApplicationRecorderTestCase,
     NonInterleavingNotificationIDsBaseCase,
     TrackingRecorderTestCase,
 )
 
 __all__ = [
+    "AggregateRecorderTestCase",
     "ApplicationRecorderTestCase",
     "NonInterleavingNotificationIDsBaseCase",
     "TrackingRecorderTestCase",

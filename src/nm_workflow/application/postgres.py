@@ -27,7 +27,12 @@ from typing import Any
 
 import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresFactory,
+)
 
 from nm_workflow.application.event_chain import PostgresChain
 from nm_workflow.application.several_reads import SeveralAggregatesReads
@@ -100,3 +105,17 @@ class BoundedRetryRecorder(
     select_notifications = bounded_retry(PostgresApplicationRecorder.select_notifications)
     max_notification_id = bounded_retry(PostgresApplicationRecorder.max_notification_id)
     select_events_of = bounded_retry(SeveralAggregatesReads.select_events_of)
+
+
+class BoundedRetrySnapshots(SerialisedSchema, PostgresAggregateRecorder):
+    """The snapshot table's recorder (ADR 0029), retried as boundedly as the log's: every load
+    reads it first, so with the library's own retry an outage took ten connect timeouts again."""
+
+    insert_events = bounded_retry(PostgresAggregateRecorder.insert_events)
+    select_events = bounded_retry(PostgresAggregateRecorder.select_events)
+
+
+class StoreFactory(PostgresFactory):
+    """The library's PostgreSQL factory, making the snapshot recorder above."""
+
+    aggregate_recorder_class = BoundedRetrySnapshots

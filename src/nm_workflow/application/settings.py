@@ -16,7 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from nm_workflow.application.audit_signing import AuditSigner
 from nm_workflow.application.event_chain import ChainedSQLiteRecorder
-from nm_workflow.application.postgres import BoundedRetryRecorder
+from nm_workflow.application.postgres import BoundedRetryRecorder, StoreFactory
 
 SQLITE_FILE_NAME = "nm-workflow.sqlite3"
 # The parts of NM_DATABASE_URL that the library takes as settings of its own; the rest goes to libpq.
@@ -227,7 +227,7 @@ class Settings(BaseSettings):
                 "SQLITE_LOCK_TIMEOUT": str(self.db_lock_timeout),
                 "APPLICATION_RECORDER_TOPIC": get_topic(ChainedSQLiteRecorder),
             }
-        return {"PERSISTENCE_MODULE": "eventsourcing.postgres", **self._postgres_env()}
+        return {"PERSISTENCE_MODULE": get_topic(StoreFactory), **self._postgres_env()}
 
     @cached_property
     def _url_parts(self) -> dict[str, Any]:

@@ -181,7 +181,10 @@ class Webhooks(AggregateReads[WebhookSubscription]):
         return webhook_view(subscription) | delivery
 
     def _head(self) -> int:
-        return self._store.head()
+        # Straight to the recorder, as the projections read: the delivery thread polling a store
+        # that is down must not keep re-arming the requests' fail-fast pause (EventStore._database).
+        with translated_errors():
+            return self._store.recorder.max_notification_id() or 0
 
     def _event_type(self, position: int) -> str | None:
         with translated_errors():
