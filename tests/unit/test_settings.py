@@ -18,7 +18,7 @@ def test_unset_means_sqlite_under_the_data_dir() -> None:
 def test_the_url_parts_become_the_library_settings() -> None:
     env = Settings(database_url="postgres://nm:p%40ss@db.internal:6543/work").persistence_env()
 
-    assert env["PERSISTENCE_MODULE"] == "eventsourcing.postgres"
+    assert env["PERSISTENCE_MODULE"] == "nm_workflow.application.postgres:StoreFactory"
     assert (env["POSTGRES_USER"], env["POSTGRES_PASSWORD"]) == ("nm", "p@ss")
     assert env["POSTGRES_HOST"] == "db.internal"
     assert (env["POSTGRES_PORT"], env["POSTGRES_DBNAME"]) == ("6543", "work")
