@@ -463,6 +463,7 @@ READS = {
     "/policies": Command.READ,
     "/policies/current": Command.READ,
     "/policies/1": Command.READ,
+    "/policies/history": Command.READ,
     "/events": Command.FOLLOW_EVENTS,
     "/events/stream?close_after=0": Command.FOLLOW_EVENTS,
     "/audit/tree-head": Command.READ_AUDIT_LOG,

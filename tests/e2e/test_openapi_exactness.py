@@ -94,7 +94,8 @@ def _exercise(api: Api, seen: Observed) -> None:
     for department in DEPARTMENTS:
         command("/policies/3/reviews", {"decision": "approve"}, department_head(api, department))
     command("/policies/3/approval", {}, manager(api))
-    for path in ("/policies", "/policies/current", "/policies/2"):
+    policy_reads = ("/policies", "/policies/current", "/policies/2", "/policies/history")
+    for path in (*policy_reads, "/policies/history?limit=1", "/policies/current?as_of=2026-01-01T00:00:00Z"):
         call("GET", path, mia)
     assert call("POST", "/compliance/check", mia, DRAFT).status_code == 200
 

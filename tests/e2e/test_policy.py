@@ -207,3 +207,27 @@ def test_the_rules_in_force_sent_back_are_a_valid_proposal_and_bad_text_is_refus
     no_letters = copy.deepcopy(current)
     no_letters["lexicon"]["categories"][0]["terms"].append("--")
     problem(api.post("/policies", {"rules": no_letters, "reason": "r"}, api.marketing), 422, "invalid-policy")
+
+
+def test_the_policy_has_a_paged_history_and_the_version_in_force_at_any_past_time(api: Api) -> None:
+    adopted(api)
+    events = api.get("/policies/history", api.marketing)
+    assert events.status_code == 200
+    kinds = [e["type"] for e in events.json()]
+    assert len(kinds) == 3 + len(DEPARTMENTS), kinds  # the seed, the proposal, its reviews, the approval
+    assert events.headers["ETag"] == f'"{len(kinds)}"'
+    first = api.get("/policies/history?limit=1", api.marketing)
+    assert [e["version"] for e in first.json()] == [1]
+    assert 'rel="next"' in first.headers["Link"]
+    approval = events.json()[-1]
+    assert approval["metadata"]["role"] == "management"
+
+    seeded_at, approved_at = events.json()[0]["recorded_at"], approval["recorded_at"]
+    then = api.get(f"/policies/current?as_of={seeded_at}", api.marketing).json()
+    assert then["version"] == 1, "before the approval, the seed was in force"
+    effective = approval["data"].get("effective_from") or approved_at
+    now = api.get(f"/policies/current?as_of={effective}", api.marketing).json()
+    assert now["version"] == 2
+    assert api.get("/policies/current", api.marketing).json()["version"] == 2
+    before = api.get("/policies/current?as_of=2001-01-01T00:00:00Z", api.marketing)
+    problem(before, 404, "no-such-version")

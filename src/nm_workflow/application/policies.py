@@ -11,16 +11,25 @@ from nm_workflow.application.commands import CommandContext, CommandResult, Comm
 from nm_workflow.application.errors import NotFound
 from nm_workflow.application.policy_book import book_of
 from nm_workflow.application.policy_views import version_view
+from nm_workflow.application.reads import AggregateReads, HistoryPage, version_at
 from nm_workflow.application.security import Actor, Command, authorize
 from nm_workflow.application.store import EventStore
 from nm_workflow.domain.compliance import CHECKED_FIELDS
 from nm_workflow.domain.workflow_policy import POLICY_ID, WorkflowPolicy
 
 
+class _PolicyEvents(AggregateReads[WorkflowPolicy]):
+    """The policy aggregate's history, read as every aggregate's is (application/reads.py)."""
+
+    def __init__(self, store: EventStore, runner: CommandRunner[WorkflowPolicy]) -> None:
+        self._store, self._runner = store, runner
+
+
 class Policies:
     def __init__(self, store: EventStore, clock: Clock = system_clock) -> None:
-        self._book, self._clock = book_of(store), clock
+        self._book, self._clock, self._store = book_of(store), clock, store
         self._runner = CommandRunner(store, WorkflowPolicy, self._last_version)
+        self._events = _PolicyEvents(store, self._runner)
 
     # --- commands ---------------------------------------------------------------
 
@@ -67,10 +76,24 @@ class Policies:
         """The version in force now (recording the seed policy in an empty store)."""
         return self._book.in_force()["version"]
 
-    def current(self, actor: Actor) -> dict[str, Any]:
+    def current(self, actor: Actor, as_of: datetime | None = None) -> dict[str, Any]:
+        """The version in force now, or the one in force at `as_of` as the policy stood then.
+
+        Raises NoSuchVersion for a time before the seed policy was recorded.
+        """
         authorize(actor, Command.READ)
-        policy = self._book.policy()
-        return version_view(policy, policy.in_force(self._clock()), self._clock())
+        if as_of is None:
+            policy, at = self._book.policy(), self._clock()
+        else:
+            policy, at = (
+                self._runner.load(POLICY_ID, version=version_at(self._store, POLICY_ID, as_of)),
+                as_of,
+            )
+        return version_view(policy, policy.in_force(at), at)
+
+    def events(self, actor: Actor, after: int = 0, limit: int = 100) -> HistoryPage:
+        """A page of the policy aggregate's events (proposals, reviews, approvals), with metadata."""
+        return self._events.history(actor, POLICY_ID, after, limit)
 
     def get(self, actor: Actor, version: int) -> dict[str, Any]:
         authorize(actor, Command.READ)

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from nm_workflow.application.commands import CommandResult
 from nm_workflow.application.security import Command
-from nm_workflow.interface.http.answers import COMMAND, READ, WRITTEN, problem_responses
-from nm_workflow.interface.http.deps import Context, CurrentActor, PolicyService
+from nm_workflow.interface.http.answers import (
+    COMMAND,
+    READ,
+    WRITTEN,
+    Answers,
+    history_response,
+    problem_responses,
+)
+from nm_workflow.interface.http.deps import Context, CurrentActor, HistoryCursor, PolicyService
 from nm_workflow.interface.http.openapi import callers
-from nm_workflow.interface.http.schemas import DraftIn, ReasonIn
+from nm_workflow.interface.http.schemas import DraftIn, Moment, ReasonIn
 from nm_workflow.interface.http.schemas_policy import (
     CheckOut,
     PolicyApprovalIn,
@@ -28,6 +35,7 @@ CHECK = problem_responses(400, 401, 403, 413, 415, 422, 503)
 _ETAG = {"ETag": {"description": "The policy's aggregate version", "schema": {"type": "string"}}}
 # What a command on the policy answers with: as for items, the ETag being the policy's version.
 _HEADERS = _ETAG | WRITTEN
+EVENTS = Answers(PolicyVersionOut, "/policies", "policy")
 _CREATED = _HEADERS | {"Location": {"description": "The new version's URL", "schema": {"type": "string"}}}
 
 
@@ -90,9 +98,27 @@ def withdraw(version: Version, body: ReasonIn, ctx: Context, policies: PolicySer
 
 
 @router.get("/current", **_READ, **callers(Command.READ))
-def current(actor: CurrentActor, policies: PolicyService) -> JSONResponse:
-    """The version in force now."""
-    return _version(policies.current(actor))
+def current(
+    actor: CurrentActor,
+    policies: PolicyService,
+    as_of: Annotated[
+        Moment | None,
+        Query(
+            description="The version in force at this time, as the policy stood then.",
+            examples=["2026-03-02T10:00:00Z"],
+        ),
+    ] = None,
+) -> JSONResponse:
+    """The version in force now, or at `as_of` as the policy stood then."""
+    return _version(policies.current(actor, as_of))
+
+
+@router.get("/history", **EVENTS.history())
+def events(
+    request: Request, actor: CurrentActor, policies: PolicyService, page: HistoryCursor
+) -> JSONResponse:
+    """A page of the policy's events (proposals, reviews, approvals, withdrawals), oldest first."""
+    return history_response(request, policies.events(actor, page.after, page.limit))
 
 
 @router.get("/{version}", **_READ, **callers(Command.READ))
