@@ -58,6 +58,9 @@ class Settings(BaseSettings):
         le=60,
         description="Seconds caught-up projections wait before looking again when no append woke them.",
     )
+    projection_gather_seconds: float = Field(
+        default=0.05, ge=0, le=5, description="Seconds the projections let appends gather before a pass."
+    )
     projection_batch_size: int = Field(
         default=500,
         ge=1,
