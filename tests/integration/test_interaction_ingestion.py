@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -112,6 +113,43 @@ def test_processes_starting_together_all_open_the_key_table(make_settings: Calla
         thread.join()
     try:
         assert failures == []
+    finally:
+        for store in stores:
+            store.close()
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_two_processes_making_the_same_keys_in_opposite_orders_never_deadlock(
+    make_settings: Callable[..., Settings],
+) -> None:
+    stores = [EventStore(make_settings(db_pool_size=2)) for _ in range(2)]
+    vaults = [KeyVault(store) for store in stores]
+    failures: list[BaseException] = []
+    try:
+        for _ in range(10):
+            ids = [uuid4() for _ in range(300)]
+            start = threading.Barrier(2)
+            made: list[dict[UUID, bytes]] = [{}, {}]
+
+            def make(
+                worker: int,
+                ids: list[UUID] = ids,
+                start: threading.Barrier = start,
+                made: list[dict[UUID, bytes]] = made,
+            ) -> None:
+                start.wait()
+                try:
+                    made[worker] = vaults[worker].keys_for(ids if worker == 0 else ids[::-1])
+                except BaseException as error:
+                    failures.append(error)
+
+            threads = [threading.Thread(target=make, args=(w,)) for w in (0, 1)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert not failures, failures
+            assert made[0] == made[1], "both processes got the one key of each interaction"
     finally:
         for store in stores:
             store.close()

@@ -57,8 +57,11 @@ class KeyVault:
         """`key_for` of several interactions in two statements: one write, one read."""
         if not interaction_ids:
             return {}
+        # In one order (the ids'), so that two processes inserting the same keys in opposite
+        # orders wait for each other instead of deadlocking on the unique index.
         fresh = [
-            (str(i), base64.b64encode(AESGCM.generate_key(bit_length=256)).decode()) for i in interaction_ids
+            (str(i), base64.b64encode(AESGCM.generate_key(bit_length=256)).decode())
+            for i in sorted(interaction_ids, key=str)
         ]
         with translated_errors(), self._cursor() as cursor:
             cursor.executemany(self._insert, fresh)
