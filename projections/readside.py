@@ -104,6 +104,11 @@ class ReadSide:
         with translated_errors():
             return self.source.head()
 
+    def lags(self) -> tuple[int, dict[str, int]]:
+        """The log head, and the positions each projection still has to apply to reach it."""
+        head = self.head()
+        return head, {name: max(head - position, 0) for name, position in self.positions().items()}
+
     def wait_for(self, position: int, names: Sequence[str] | None = None, timeout: float = 5.0) -> bool:
         """Block until the named projections (all when None) reflect `position`; False on timeout."""
         wanted = [cls.name for cls in select(names)]

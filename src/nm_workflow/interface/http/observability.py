@@ -92,9 +92,8 @@ def _observe(store: EventStore, read_model: ReadModel) -> None:
     POOL_CONNECTIONS.clear()  # no series at all where there is no pool (SQLite)
     for state, count in store.pool_usage().items():
         POOL_CONNECTIONS.labels(state).set(count)
-    head = store.head()
-    for name, position in read_model.positions().items():
-        PROJECTION_LAG_EVENTS.labels(name).set(max(head - position, 0))
+    for name, lag in read_model.lags()[1].items():
+        PROJECTION_LAG_EVENTS.labels(name).set(lag)
 
 
 @router.get(
@@ -126,11 +125,9 @@ def readyz(request: Request) -> dict[str, Any]:
     503 `store-unavailable` when the store cannot be reached; 503 `projections-behind`
     naming each projection past the threshold and its lag. Both carry Retry-After.
     """
-    store: EventStore = request.app.state.store
     read_model: ReadModel = request.app.state.read_model
     threshold = request.app.state.settings.ready_max_lag_events
-    head = store.head()
-    lags = {name: max(head - position, 0) for name, position in read_model.positions().items()}
+    head, lags = read_model.lags()
     behind = {name: lag for name, lag in sorted(lags.items()) if lag > threshold}
     if behind:
         listed = ", ".join(f"{name} ({lag} events)" for name, lag in behind.items())
