@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from nm_workflow.application.store import translated_errors
+from nm_workflow.application.store_errors import translated_errors
 from nm_workflow.domain.evaluation import Evaluation
 from projections.base import Projection, Recorded, handles
 from projections.schema import Index, Table, col

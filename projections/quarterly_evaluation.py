@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from nm_workflow.application.facts import TOPICS, fold
 from nm_workflow.application.figure_rows import ALL, cells_touched, row
 from nm_workflow.application.figures import FIGURES, Parameters
-from nm_workflow.application.store import translated_errors
+from nm_workflow.application.store_errors import translated_errors
 from nm_workflow.domain.periods import quarter, quarter_of
 from projections.base import Projection, Recorded
 from projections.schema import Table, col

@@ -11,7 +11,8 @@ from typing import Any
 from eventsourcing.persistence import PersistenceError
 
 from nm_workflow.application.settings import Settings
-from nm_workflow.application.store import APPLICATION_NAME, EventStore, translated_errors
+from nm_workflow.application.store import APPLICATION_NAME, EventStore
+from nm_workflow.application.store_errors import translated_errors
 from projections.base import Projection, Recorded
 from projections.failures import FailureLog
 from projections.ownership import owner_of

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from nm_workflow.application.errors import ApplicationError
-from nm_workflow.application.store import APPLICATION_NAME, EventStore, translated_errors
+from nm_workflow.application.store import APPLICATION_NAME, EventStore
+from nm_workflow.application.store_errors import translated_errors
 from projections.base import Projection
 from projections.ownership import Ownership
 from projections.queries import ReadModel

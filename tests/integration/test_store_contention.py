@@ -7,10 +7,11 @@ from collections.abc import Callable
 
 import psycopg
 import pytest
+from eventsourcing.persistence import OperationalError
 
-from nm_workflow.application.errors import StoreBusy
+from nm_workflow.application.errors import StoreBusy, StoreUnavailable
 from nm_workflow.application.settings import Settings
-from nm_workflow.application.store import EventStore
+from nm_workflow.application.store import EventStore, in_background
 from tests.integration.test_event_store import planned_item
 
 
@@ -51,5 +52,34 @@ def test_no_free_connection_is_busy_not_an_outage(make_settings: Callable[..., S
         with only_connection, pytest.raises(StoreBusy, match="Every database connection"):
             store.head()
         assert store.head() == 1  # at once: a saturated pool starts no fail-fast pause
+    finally:
+        store.close()
+
+
+def test_a_background_failure_never_makes_requests_fail_fast(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = EventStore(make_settings())
+    try:
+        head = store.head()
+        working = store.recorder.max_notification_id
+
+        def down() -> int:
+            raise OperationalError("connection refused")
+
+        monkeypatch.setattr(store.recorder, "max_notification_id", down)
+        with in_background(), pytest.raises(StoreUnavailable):
+            store.head()  # a delivery thread polling while the database is down
+        monkeypatch.setattr(store.recorder, "max_notification_id", working)
+        assert store.head() == head, "the database is back: a request is served at once"
+
+        monkeypatch.setattr(store.recorder, "max_notification_id", down)
+        with pytest.raises(StoreUnavailable):
+            store.head()  # a request finding it down
+        monkeypatch.setattr(store.recorder, "max_notification_id", working)
+        with pytest.raises(StoreUnavailable, match="moments ago"):
+            store.head()  # requests fail fast for a while, as before
+        with in_background():
+            assert store.head() == head, "background work is not held back by the requests' pause"
     finally:
         store.close()

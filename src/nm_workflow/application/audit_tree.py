@@ -18,7 +18,8 @@ from nm_workflow.application.clock import Clock
 from nm_workflow.application.errors import NotFound, NotInTree, TreeSizeBeyondLog
 from nm_workflow.application.event_chain import CHAIN_TABLE
 from nm_workflow.application.merkle import CachedTree
-from nm_workflow.application.store import EventStore, translated_errors
+from nm_workflow.application.store import EventStore
+from nm_workflow.application.store_errors import translated_errors
 
 TREE_HEAD_FORMAT = "nm-workflow-tree-head/1"
 Signer = Callable[[bytes], bytes]

@@ -16,7 +16,8 @@ from eventsourcing.persistence import Notification
 
 from nm_workflow.application.audit_checkpoint import Checkpoint
 from nm_workflow.application.event_chain import ChainedRecorder
-from nm_workflow.application.store import EventStore, translated_errors
+from nm_workflow.application.store import EventStore
+from nm_workflow.application.store_errors import translated_errors
 from nm_workflow.domain.audit_record import GENESIS, ChainLink, StoredRecord, chain_hash, record_hash
 
 PAGE = 500  # links read per query, as the store pages events

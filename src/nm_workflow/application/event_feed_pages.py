@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from nm_workflow.application.event_feed import feed_item, topics_of
-from nm_workflow.application.store import EventStore, translated_errors
+from nm_workflow.application.store import EventStore
+from nm_workflow.application.store_errors import translated_errors
 
 
 @dataclass(frozen=True)

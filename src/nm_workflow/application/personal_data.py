@@ -23,7 +23,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.postgres import PostgresDatastore
 
 from nm_workflow.application.side_tables import create_tables
-from nm_workflow.application.store import EventStore, translated_errors
+from nm_workflow.application.store import EventStore
+from nm_workflow.application.store_errors import translated_errors
 
 TABLE = "interaction_keys"
 _NONCE_BYTES = 12

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from nm_workflow.application.errors import ConcurrentModification, StoreUnavailable
-from nm_workflow.application.store import translated_errors
+from nm_workflow.application.store_errors import translated_errors
 
 SETUP_ATTEMPTS = 5
 

@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date
 from itertools import accumulate
 from typing import Any, NamedTuple
@@ -18,9 +19,7 @@ import psycopg
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import (
-    DatabaseError,
     InfrastructureFactory,
-    IntegrityError,
     InterfaceError,
     JSONTranscoder,
     Notification,
@@ -37,6 +36,7 @@ from nm_workflow.application.log_signal import LogSignal
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.several_reads import Wanted, select_events_of
 from nm_workflow.application.snapshots import AggregateSnapshot, SnapshotHints, due
+from nm_workflow.application.store_errors import translate, translated_errors
 from nm_workflow.domain.metadata import WorkflowAggregate
 
 APPLICATION_NAME = "nmworkflow"
@@ -245,7 +245,8 @@ class EventStore(Application[UUID]):
         The library retries a failed connection for several seconds per call; while the
         database is down, callers get StoreUnavailable at once instead of queueing up.
         """
-        if time.monotonic() < self._unavailable_until:
+        in_request = not _in_background.get()
+        if in_request and time.monotonic() < self._unavailable_until:
             raise StoreUnavailable("The event store was unreachable moments ago; retry shortly.")
         try:
             with translated_errors():
@@ -255,7 +256,8 @@ class EventStore(Application[UUID]):
         except StoreUnavailable:
             if self._saturated():
                 raise StoreBusy("Every database connection of this process is busy; retry shortly.") from None
-            self._unavailable_until = time.monotonic() + self._pause_after_failure
+            if in_request:
+                self._unavailable_until = time.monotonic() + self._pause_after_failure
             raise
 
     def pool_usage(self) -> dict[str, int]:
@@ -289,35 +291,19 @@ class EventStore(Application[UUID]):
             return False
 
 
+_in_background: ContextVar[bool] = ContextVar("nm_store_in_background", default=False)
+
+
 @contextmanager
-def translated_errors() -> Iterator[None]:
-    """The library's persistence errors raised as the project's (see `translate`)."""
+def in_background() -> Iterator[None]:
+    """Store calls made inside neither meet nor arm the requests' fail-fast pause (`_database`).
+
+    A background thread (webhook deliveries) polls the store whether or not it is down; were
+    its failures to arm the pause, requests would be refused for a while after the database
+    came back.
+    """
+    token = _in_background.set(True)
     try:
         yield
-    except (DatabaseError, InterfaceError) as error:
-        raise translate(error) from None
-
-
-def translate(error: Exception) -> Exception:
-    """The project's error for a library persistence error; any other error as it is."""
-    if isinstance(error, IntegrityError):
-        return ConcurrentModification(
-            "Another command wrote to this item at the same time; reload it and retry."
-        )
-    if isinstance(error, (OperationalError, InterfaceError)):
-        if _is_contention(error):
-            return StoreBusy("The event store is busy (a lock wait timed out); retry shortly.")
-        return StoreUnavailable(f"The event store is unavailable: {type(error).__name__}.")
-    if isinstance(error, DatabaseError):
-        return StoreUnavailable(f"The event store failed: {type(error).__name__}.")
-    return error
-
-
-# Lock timeout, statement cancelled by lock_timeout, serialization failure, deadlock.
-_CONTENTION_SQLSTATES = {"55P03", "57014", "40001", "40P01"}
-
-
-def _is_contention(error: Exception) -> bool:
-    """A lock wait that timed out, as opposed to a database that cannot be reached."""
-    sqlstate = getattr(error.__cause__, "sqlstate", None)
-    return sqlstate in _CONTENTION_SQLSTATES or "database is locked" in str(error)
+    finally:
+        _in_background.reset(token)

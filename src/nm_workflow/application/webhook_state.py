@@ -23,7 +23,8 @@ from uuid import UUID
 from eventsourcing.postgres import PostgresDatastore
 
 from nm_workflow.application.side_tables import create_tables
-from nm_workflow.application.store import EventStore, translated_errors
+from nm_workflow.application.store import EventStore
+from nm_workflow.application.store_errors import translated_errors
 
 _TABLES = (
     "CREATE TABLE IF NOT EXISTS webhook_secrets (subscription_id TEXT PRIMARY KEY, secret TEXT NOT NULL)",

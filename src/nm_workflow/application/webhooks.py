@@ -23,7 +23,8 @@ from nm_workflow.application.event_feed import public_type, visible_types
 from nm_workflow.application.reads import AggregateReads
 from nm_workflow.application.security import Actor, Command, authorize
 from nm_workflow.application.settings import Settings
-from nm_workflow.application.store import EventStore, translated_errors
+from nm_workflow.application.store import EventStore
+from nm_workflow.application.store_errors import translated_errors
 from nm_workflow.application.webhook_http import new_secret
 from nm_workflow.application.webhook_state import WebhookState
 from nm_workflow.domain.errors import InvalidWebhookUrl
@@ -181,10 +182,7 @@ class Webhooks(AggregateReads[WebhookSubscription]):
         return webhook_view(subscription) | delivery
 
     def _head(self) -> int:
-        # Straight to the recorder, as the projections read: the delivery thread polling a store
-        # that is down must not keep re-arming the requests' fail-fast pause (EventStore._database).
-        with translated_errors():
-            return self._store.recorder.max_notification_id() or 0
+        return self._store.head()
 
     def _event_type(self, position: int) -> str | None:
         with translated_errors():

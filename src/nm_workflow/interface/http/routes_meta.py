@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Request
 
-from nm_workflow.application.store import EventStore, translated_errors
+from nm_workflow.application.store import EventStore
+from nm_workflow.application.store_errors import translated_errors
 from nm_workflow.interface.http.openapi import callers
 from nm_workflow.interface.http.problems import catalogue
 from nm_workflow.interface.http.schemas_out import Problem, ProblemType

@@ -1,0 +1,44 @@
+"""The event library's persistence errors as the project's own: translated here, once (ADR 0009)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from eventsourcing.persistence import DatabaseError, IntegrityError, InterfaceError, OperationalError
+
+from nm_workflow.application.errors import ConcurrentModification, StoreBusy, StoreUnavailable
+
+
+@contextmanager
+def translated_errors() -> Iterator[None]:
+    """The library's persistence errors raised as the project's (see `translate`)."""
+    try:
+        yield
+    except (DatabaseError, InterfaceError) as error:
+        raise translate(error) from None
+
+
+def translate(error: Exception) -> Exception:
+    """The project's error for a library persistence error; any other error as it is."""
+    if isinstance(error, IntegrityError):
+        return ConcurrentModification(
+            "Another command wrote to this item at the same time; reload it and retry."
+        )
+    if isinstance(error, (OperationalError, InterfaceError)):
+        if _is_contention(error):
+            return StoreBusy("The event store is busy (a lock wait timed out); retry shortly.")
+        return StoreUnavailable(f"The event store is unavailable: {type(error).__name__}.")
+    if isinstance(error, DatabaseError):
+        return StoreUnavailable(f"The event store failed: {type(error).__name__}.")
+    return error
+
+
+# Lock timeout, statement cancelled by lock_timeout, serialization failure, deadlock.
+_CONTENTION_SQLSTATES = {"55P03", "57014", "40001", "40P01"}
+
+
+def _is_contention(error: Exception) -> bool:
+    """A lock wait that timed out, as opposed to a database that cannot be reached."""
+    sqlstate = getattr(error.__cause__, "sqlstate", None)
+    return sqlstate in _CONTENTION_SQLSTATES or "database is locked" in str(error)
