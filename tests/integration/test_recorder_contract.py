@@ -67,7 +67,8 @@ class TestChainedSQLiteRecorder(ApplicationRecorderTestCase[ChainedSQLiteRecorde
 
     @pytest.fixture(autouse=True)
     def _database(self, tmp_path: Path) -> Iterator[None]:
-        self.datastore = SQLiteDatastore(str(tmp_path / "contract.sqlite3"))  # a file: concurrent writers
+        # A file, for concurrent writers; a connection per thread, as the library runs this contract.
+        self.datastore = SQLiteDatastore(str(tmp_path / "contract.sqlite3"), pool_size=100)
         yield
         self.datastore.close()
 
