@@ -16,6 +16,7 @@ from tests.support.contracts import (
     ApplicationRecorderTestCase,
     NonInterleavingNotificationIDsBaseCase,
     postgres_datastore,
+    threads_finished,
 )
 
 
@@ -25,7 +26,8 @@ class _OnAFreshDatabase:
     @pytest.fixture(autouse=True)
     def _database(self, postgres_database_url: str) -> Iterator[None]:
         self.datastore = postgres_datastore(postgres_database_url, pool_size=12)  # the contract's writers
-        yield
+        with threads_finished():
+            yield
         self.datastore.close()
 
     def create_recorder(self) -> BoundedRetryRecorder:
@@ -69,7 +71,8 @@ class TestChainedSQLiteRecorder(ApplicationRecorderTestCase[ChainedSQLiteRecorde
     def _database(self, tmp_path: Path) -> Iterator[None]:
         # A file, for concurrent writers; a connection per thread, as the library runs this contract.
         self.datastore = SQLiteDatastore(str(tmp_path / "contract.sqlite3"), pool_size=100)
-        yield
+        with threads_finished():
+            yield
         self.datastore.close()
 
     def create_recorder(self) -> ChainedSQLiteRecorder:

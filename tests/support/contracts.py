@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import sys
+import threading
 import types
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from eventsourcing.postgres import PostgresDatastore
 
@@ -31,6 +34,7 @@ __all__ = [
     "NonInterleavingNotificationIDsBaseCase",
     "TrackingRecorderTestCase",
     "postgres_datastore",
+    "threads_finished",
 ]
 
 
@@ -41,3 +45,17 @@ def postgres_datastore(database_url: str, pool_size: int = 1) -> PostgresDatasto
         dbname=env["POSTGRES_DBNAME"], host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"],
         user=env["POSTGRES_USER"], password=env["POSTGRES_PASSWORD"], pool_size=pool_size,
     )  # fmt: skip
+
+
+@contextmanager
+def threads_finished(timeout: float = 30.0) -> Iterator[None]:
+    """Wait, on leaving, for every thread started inside: only then may a datastore be closed.
+
+    The library's concurrency contract sets its readers' stop flag but does not join them, so a
+    reader can still be inside a query when the test returns; closing a SQLite connection under a
+    running statement crashes the interpreter.
+    """
+    before = set(threading.enumerate())
+    yield
+    for thread in set(threading.enumerate()) - before:
+        thread.join(timeout)
