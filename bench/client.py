@@ -8,7 +8,8 @@ shared CPU as it can.
 
     python -m bench.client '{"port": 8000, "clients": 16, "warmup": 1, "seconds": 5, "keys": {...}}'
 
-prints one JSON object: commands completed in the measured window, seconds, p50/p99 (ms), errors.
+prints one JSON object: commands completed in the measured window, seconds, p50/p99 (ms), errors,
+and the commands completed over the whole run (warm-up included).
 """
 
 from __future__ import annotations
@@ -42,8 +43,10 @@ class Window:
     end: float
     latencies: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    completed: int = 0  # over the whole run, for the server's CPU per command
 
     def record(self, started: float, finished: float, problem: str | None) -> None:
+        self.completed += problem is None
         # Completions in the window: dropping those that started before it would undercount
         # slow servers (a closed loop has `clients` commands in flight at any moment).
         if self.start <= finished <= self.end:
@@ -121,6 +124,7 @@ async def run(port: int, clients: int, warmup: float, seconds: float, keys: dict
         "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
         "errors": len(window.errors),
         "first_errors": window.errors[:3],
+        "completed": window.completed,
     }
 
 

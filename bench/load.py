@@ -6,7 +6,11 @@ database, all through `nm_workflow.interface.serving`: the trivial endpoint, the
 plain way (bench/baselines.py) and `nm-workflow serve`. A separate load process
 (bench/client.py) drives each at each number of clients. For the service, the
 projections' lag (events behind the log head) is sampled during the load, and the
-time they take to reach the head after it is measured.
+time they take to reach the head after it is measured. For every server, the CPU
+it spent per completed command (its process and workers), and the database
+server's (PostgreSQL; SQLite runs inside the server), from the load's start to its
+end (for the service, to the end of the projections' catch-up: their work is part
+of the commands' cost).
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from bench import cpu
 from bench.baselines import plain_items
 from devsupport.postgres import create_database, drop_database
 from devsupport.server import free_port, running_server
@@ -64,11 +70,11 @@ def run(
                 place = folder / f"{database}-{workers}-{server}"
                 with fresh_database(database, place / "data", postgres_admin_url) as settings:
                     keys = prepare(server, settings)
-                    with serving(server, workers, settings, place) as (port, _):
+                    with serving(server, workers, settings, place) as (port, process):
                         for clients in sizes.clients:
                             say(f"{database}, {workers} worker(s), {server}, {clients} client(s)")
-                            service = settings if server == "nm-workflow" else None
-                            figures = drive(port, clients, sizes, keys, service)
+                            lagging = server == "nm-workflow"
+                            figures = drive(port, clients, sizes, keys, settings, process.pid, lagging)
                             point = {"database": database, "workers": workers, "server": server}
                             rows.append(point | {"clients": clients} | figures)
     return rows
@@ -126,9 +132,22 @@ def serving(
 
 
 def drive(
-    port: int, clients: int, sizes: Sizes, keys: dict[str, str], service: Settings | None
+    port: int,
+    clients: int,
+    sizes: Sizes,
+    keys: dict[str, str],
+    settings: Settings,
+    server_pid: int,
+    projections: bool,
 ) -> dict[str, Any]:
-    """Run the load process against the server at `port`; with `service`, its projections' lag too."""
+    """Run the load process against the server at `port`, whose database `settings` name.
+
+    `server_pid` is the server's process: its CPU (and the database server's) per command is
+    measured. With `projections` (the service), its projections' lag too. Figures: the load
+    process's (bench/client.py), plus `server_cpu_ms` and `database_cpu_ms` per completed
+    command (None for SQLite's, which runs in the server) and the lag figures.
+    """
+    spent = _CpuProbe(server_pid, settings)
     options = {
         "port": port,
         "clients": clients,
@@ -142,14 +161,39 @@ def drive(
         stdout=subprocess.PIPE,
         text=True,
     )
-    lag = _LagProbe(service, sizes.warmup, sizes.seconds) if service else None
+    lag = _LagProbe(settings, sizes.warmup, sizes.seconds) if projections else None
     output, _ = load.communicate()
     if load.returncode != 0:
         raise RuntimeError(f"The load process failed ({load.returncode}).")
     figures: dict[str, Any] = json.loads(output)
     if lag is not None:
         figures |= lag.finish()
-    return figures
+    return figures | spent.per_command(figures["completed"])
+
+
+class _CpuProbe:
+    """CPU seconds of the server's process tree and of PostgreSQL's, from creation to `per_command`."""
+
+    def __init__(self, server_pid: int, settings: Settings) -> None:
+        roots = {"server": server_pid, "database": _database_server(settings)}
+        self.roots = {name: pid for name, pid in roots.items() if pid is not None}
+        self.started = {name: cpu.cpu_seconds(pid) for name, pid in self.roots.items()}
+
+    def per_command(self, commands: int) -> dict[str, float | None]:
+        """`server_cpu_ms` and `database_cpu_ms`: milliseconds of CPU per command since creation."""
+        spent = {name: cpu.cpu_seconds(pid) - self.started[name] for name, pid in self.roots.items()}
+        return {
+            f"{name}_cpu_ms": 1000 * spent[name] / commands if name in spent and commands else None
+            for name in ("server", "database")
+        }
+
+
+def _database_server(settings: Settings) -> int | None:
+    """The PostgreSQL server's postmaster, when the settings name one on this machine."""
+    if settings.database_url is None:
+        return None
+    port = urlsplit(settings.database_url).port
+    return cpu.postgres_server(port or 5432)
 
 
 class _LagProbe:

@@ -87,7 +87,7 @@ def main() -> None:
         record += ["--nonblocking", "--duration", str(int(args.seconds)), "--output", str(args.output)]
         # Starts sampling as the load's warm-up ends (the same two seconds), for the measured window.
         sampler = subprocess.Popen(["sh", "-c", f'sleep {sizes.warmup} && exec "$@"', "sh", *record])
-        figures = load.drive(port, args.clients, sizes, keys, settings)
+        figures = load.drive(port, args.clients, sizes, keys, settings, server.pid, projections=True)
         sampler.wait()
     total, libraries, steps = summary(args.output.read_text().splitlines())
     print(f"{figures['per_second']:.0f} commands/s, p50 {figures['p50_ms']:.1f} ms; {total} samples")

@@ -68,6 +68,11 @@ def load_summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 **{f"{name}_per_second": servers[name]["per_second"] for name in servers},
                 **{f"{name}_p50_ms": servers[name]["p50_ms"] for name in servers},
                 "nm-workflow_p99_ms": service["p99_ms"],
+                **{
+                    f"{name}_{part}_cpu_ms": servers[name].get(f"{part}_cpu_ms")
+                    for name in servers
+                    for part in ("server", "database")
+                },
                 "vs_trivial": ratio(service["per_second"], trivial["per_second"]),
                 "vs_plain": ratio(service["per_second"], plain["per_second"]),
                 "p50_vs_plain": ratio(service["p50_ms"], plain["p50_ms"]),
@@ -90,10 +95,16 @@ LOAD_COLUMNS = (  # heading, key, format
     ("vs plain", "vs_plain", "{:.2f}"),
     ("p50 ms t/p/nm", None, "{:.1f}/{:.1f}/{:.1f}"),
     ("nm p99 ms", "nm-workflow_p99_ms", "{:.1f}"),
+    ("server CPU ms/cmd t/p/nm", "server_cpu_ms", "{}/{}/{}"),
+    ("db CPU ms/cmd p/nm", "database_cpu_ms", "{}/{}"),
     ("lag max", "lag_max_events", "{}"),
     ("catch-up s", "catch_up_seconds", "{:.2f}"),
     ("errors", "errors", "{}"),
 )
+
+
+def _milliseconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def load_table(summary: list[dict[str, Any]]) -> str:
@@ -102,6 +113,9 @@ def load_table(summary: list[dict[str, Any]]) -> str:
     def cell(row: dict[str, Any], key: str | None, shape: str) -> str:
         if key is None:
             return shape.format(*(row[f"{name}_p50_ms"] for name in ("trivial", "plain", "nm-workflow")))
+        if key.endswith("_cpu_ms"):  # per server; the database's: not the trivial endpoint's (none)
+            names = ("trivial", "plain", "nm-workflow")[key.startswith("database") :]
+            return shape.format(*(_milliseconds(row[f"{name}_{key}"]) for name in names))
         return "-" if row[key] is None else shape.format(row[key])
 
     lines = ["| " + " | ".join(heading for heading, _, _ in LOAD_COLUMNS) + " |"]

@@ -68,6 +68,9 @@ def test_the_load_benchmark_drives_each_server_without_errors(
         assert row["commands"] > 0, row
         assert row["errors"] == 0, row["first_errors"]
         assert row["p50_ms"] <= row["p99_ms"]
+        assert row["server_cpu_ms"] > 0, "the server's CPU per command is measured"
+        # SQLite runs inside the server; PostgreSQL's server is found by its port and measured.
+        assert (row["database_cpu_ms"] is None) == (backend == "sqlite"), row
     service = rows[-1]
     assert service["catch_up_seconds"] is not None, "the projections reached the log head after the load"
     (summary,) = load_summary(rows)

@@ -1,0 +1,70 @@
+"""CPU time spent by a process and its descendants, read from /proc (Linux).
+
+The load benchmark divides the CPU a server spent during a load by the commands it
+completed: CPU per command is what bounds the rate once the machine's cores are busy,
+and unlike a rate it hardly depends on what else the shared machine is doing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+PROC = Path("/proc")
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (which may hold spaces), or None if gone."""
+    try:
+        text = (PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    return text[text.rfind(")") + 2 :].split()
+
+
+def _processes() -> Iterator[tuple[int, int]]:
+    """(pid, parent pid) of every process now."""
+    for entry in PROC.iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))) is not None:
+            yield int(entry.name), int(fields[1])
+
+
+def tree(root: int) -> list[int]:
+    """`root` and all its descendants now."""
+    children: dict[int, list[int]] = {}
+    for pid, parent in _processes():
+        children.setdefault(parent, []).append(pid)
+    found, pending = [], [root]
+    while pending:
+        pid = pending.pop()
+        found.append(pid)
+        pending += children.get(pid, [])
+    return found
+
+
+def cpu_seconds(root: int) -> float:
+    """User plus system CPU seconds of `root` and its live descendants, each thread included.
+
+    A descendant that exited since the last reading takes its CPU with it (unless reaped by
+    a process of the tree): sample trees whose processes live through the measurement.
+    """
+    total = 0
+    for pid in tree(root):
+        if (fields := _stat(pid)) is not None:
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / TICKS
+
+
+def postgres_server(port: int) -> int | None:
+    """The pid of the PostgreSQL postmaster serving on `port` here, if there is one."""
+    for pid, _ in _processes():
+        try:
+            arguments = (PROC / str(pid) / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        postmaster = arguments[0].endswith(b"postgres") and b"-p" in arguments
+        if postmaster and arguments[arguments.index(b"-p") + 1 :][:1] == [str(port).encode()]:
+            return pid
+    return None
