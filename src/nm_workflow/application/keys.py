@@ -126,6 +126,13 @@ class KeyService:
         """The key's actor, checked for revocation now; AuthenticationFailed otherwise."""
         return self.claim(token).confirm()
 
+    def knows(self, token: str) -> bool:
+        """Whether `claim(token)` can answer from what this process holds, without reading the store.
+
+        Raises AuthenticationFailed for a malformed token.
+        """
+        return _parse(token)[0] in self._known
+
     def claim(self, token: str) -> KeyClaim:
         """The key's actor, its revocation still to be checked (`KeyClaim.confirm`).
 

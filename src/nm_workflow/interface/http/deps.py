@@ -11,6 +11,7 @@ from uuid import UUID
 
 from fastapi import Depends, Header, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from nm_workflow.application.commands import CommandContext
 from nm_workflow.application.errors import AuthenticationFailed
@@ -27,17 +28,20 @@ _ETAG = re.compile(r'"([1-9]\d{0,11})"|([1-9]\d{0,11})')  # the ETags we send: "
 
 bearer = HTTPBearer(auto_error=False, description="An API key made with `nm-workflow keys create`.")
 
+# Dependencies that do no I/O are `async def`: the framework runs a plain `def` dependency in its
+# thread pool, and a thread hop per dependency was a good part of a command's CPU (docs/performance.md).
+
 
 def from_state(name: str) -> Callable[[Request], Any]:
     """A dependency answering the service object `create_app` keeps as `app.state.<name>`."""
 
-    def get(request: Request) -> Any:
+    async def get(request: Request) -> Any:
         return getattr(request.app.state, name)
 
     return get
 
 
-def key_claim(
+async def key_claim(
     request: Request,
     keys: Annotated[KeyService, Depends(from_state("keys"))],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
@@ -46,7 +50,10 @@ def key_claim(
     once(request, "Authorization", None)
     if credentials is None:
         raise AuthenticationFailed("Send your API key as 'Authorization: Bearer <key>'.")
-    return keys.claim(credentials.credentials)
+    if keys.knows(credentials.credentials):
+        return keys.claim(credentials.credentials)
+    # A key this process has not seen yet is read from the store: off the event loop.
+    return await run_in_threadpool(keys.claim, credentials.credentials)
 
 
 def current_actor(claim: Annotated[KeyClaim, Depends(key_claim)]) -> Actor:
@@ -91,7 +98,7 @@ class Past:
     as_of: datetime | None
 
 
-def past(
+async def past(
     version: Annotated[
         int | None, Query(ge=1, le=2**31 - 1, description="A past version (ETag) to show.", examples=[3])
     ] = None,
@@ -115,7 +122,7 @@ class Cursor:
     limit: int
 
 
-def cursor(
+async def cursor(
     after: Annotated[
         int,
         Query(
@@ -158,7 +165,7 @@ def once(request: Request, name: str, value: str | None) -> str | None:
     return value
 
 
-def command_context(
+async def command_context(
     request: Request,
     claim: Annotated[KeyClaim, Depends(key_claim)],
     if_match: Annotated[

@@ -64,7 +64,7 @@ def _names_query(description: str, example: str) -> Any:
     return Query(max_length=4000, description=description, examples=[example])
 
 
-def chosen_types(
+async def chosen_types(
     actor: CurrentActor,
     types: Annotated[
         str | None,

@@ -65,7 +65,7 @@ class Freshness(BaseModel):
     timeout: float
 
 
-def freshness(
+async def freshness(
     request: Request,
     wait_for_position: Annotated[
         int | None,
