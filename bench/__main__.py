@@ -42,6 +42,12 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--clients", type=_numbers, default=sizes.clients, help="e.g. 1,16,64")
     parser.add_argument("--workers", type=_numbers, default=sizes.workers, help="e.g. 1,2")
     parser.add_argument("--databases", type=lambda text: tuple(text.split(",")), default=sizes.databases)
+    parser.add_argument(
+        "--projections",
+        type=lambda text: tuple(text.split(",")),
+        default=sizes.projections,
+        help="where the service's projections run: embedded, worker (a process of their own), or both",
+    )
     parser.add_argument("--seconds", type=float, default=sizes.seconds, help="measured seconds per point")
     parser.add_argument("--warmup", type=float, default=sizes.warmup, help="unmeasured seconds first")
     parser.add_argument("--commands", type=int, default=300, help="operations per in-process command case")
@@ -101,7 +107,9 @@ def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:  # noqa: ARG
 def main() -> None:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     args = _arguments()
-    sizes = load.Sizes(args.clients, args.workers, args.databases, args.warmup, args.seconds)
+    sizes = load.Sizes(
+        args.clients, args.workers, args.databases, args.warmup, args.seconds, args.projections
+    )
     in_process = {
         "commands": (commands.run, args.commands, "ops/s"),
         "projections": (projections.run, args.items, "events/s"),

@@ -16,13 +16,15 @@ of the commands' cost).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from itertools import product
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -57,26 +59,31 @@ class Sizes:
     databases: tuple[str, ...] = ("sqlite", "postgres")
     warmup: float = 1.0
     seconds: float = 5.0
+    # Where the service's projections run: "embedded" (in the API process, the default set-up) and/or
+    # "worker" (`nm-workflow projections run` beside `serve --no-projections`, recommended on PostgreSQL).
+    projections: tuple[str, ...] = ("embedded",)
 
 
 def run(
     sizes: Sizes, folder: Path, postgres_admin_url: str | None, say: Callable[[str], None]
 ) -> list[dict[str, Any]]:
-    """One row per (database, workers, server, clients): rate, p50/p99, errors, lag (service only)."""
+    """One row per (database, workers, projections, server, clients): rate, p50/p99, errors, CPU, lag.
+
+    The baselines are measured again for each set-up of the projections, beside it.
+    """
     rows = []
-    for database in sizes.databases:
-        for workers in sizes.workers:
-            for server in SERVERS:
-                place = folder / f"{database}-{workers}-{server}"
-                with fresh_database(database, place / "data", postgres_admin_url) as settings:
-                    keys = prepare(server, settings)
-                    with serving(server, workers, settings, place) as (port, process):
-                        for clients in sizes.clients:
-                            say(f"{database}, {workers} worker(s), {server}, {clients} client(s)")
-                            lagging = server == "nm-workflow"
-                            figures = drive(port, clients, sizes, keys, settings, process.pid, lagging)
-                            point = {"database": database, "workers": workers, "server": server}
-                            rows.append(point | {"clients": clients} | figures)
+    for database, workers, projections in product(sizes.databases, sizes.workers, sizes.projections):
+        for server in SERVERS:
+            place = folder / f"{database}-{workers}-{projections}-{server}"
+            with fresh_database(database, place / "data", postgres_admin_url) as settings:
+                keys = prepare(server, settings)
+                with serving(server, workers, settings, place, projections) as (port, pids):
+                    for clients in sizes.clients:
+                        say(f"{database}, {workers} worker(s), {projections}, {server}, {clients} client(s)")
+                        lagging = server == "nm-workflow"
+                        figures = drive(port, clients, sizes, keys, settings, pids, lagging)
+                        point = {"database": database, "workers": workers, "projections": projections}
+                        rows.append(point | {"server": server, "clients": clients} | figures)
     return rows
 
 
@@ -114,21 +121,46 @@ def prepare(server: str, settings: Settings) -> dict[str, str]:
 
 @contextmanager
 def serving(
-    server: str, workers: int, settings: Settings, place: Path
-) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
-    """Serve `server` ("trivial", "plain", "nm-workflow") on a free port: (port, server process)."""
+    server: str, workers: int, settings: Settings, place: Path, projections: str = "embedded"
+) -> Iterator[tuple[int, list[int]]]:
+    """Serve `server` ("trivial", "plain", "nm-workflow") on a free port: (port, its processes' pids).
+
+    With `projections` "worker", the service's projections run in a process of their own
+    (`nm-workflow projections run`, whose pid is the second) beside `serve --no-projections`.
+    """
     port = free_port()
-    if server == "nm-workflow":
-        command = [str(Path(sys.executable).with_name("nm-workflow")), "serve"]
-    else:
-        command = [sys.executable, "-m", "bench.serve", server]
-    command += ["--port", str(port), "--workers", str(workers)]
+    cli = str(Path(sys.executable).with_name("nm-workflow"))
+    worker = server == "nm-workflow" and projections == "worker"
+    command = [cli, "serve"] if server == "nm-workflow" else [sys.executable, "-m", "bench.serve", server]
+    command += ["--port", str(port), "--workers", str(workers)] + (["--no-projections"] if worker else [])
     env = {"NM_DATA_DIR": str(settings.data_dir), "PYTHONPATH": str(ROOT)}
     if settings.database_url:
         env["NM_DATABASE_URL"] = settings.database_url
     place.mkdir(parents=True, exist_ok=True)
-    with running_server(command, port, place / "server.log", env) as process:
-        yield port, process
+    with ExitStack() as stack:
+        process = stack.enter_context(running_server(command, port, place / "server.log", env))
+        pids = [process.pid]
+        if worker:
+            pids.append(stack.enter_context(_projection_worker(cli, env, place)).pid)
+        yield port, pids
+
+
+@contextmanager
+def _projection_worker(cli: str, env: dict[str, str], place: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`nm-workflow projections run` until the block ends (stopped as an operator would: SIGTERM)."""
+    with (place / "worker.log").open("wb") as log:
+        process = subprocess.Popen(
+            [cli, "projections", "run"], env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def drive(
@@ -137,17 +169,17 @@ def drive(
     sizes: Sizes,
     keys: dict[str, str],
     settings: Settings,
-    server_pid: int,
+    server_pids: list[int],
     projections: bool,
 ) -> dict[str, Any]:
     """Run the load process against the server at `port`, whose database `settings` name.
 
-    `server_pid` is the server's process: its CPU (and the database server's) per command is
-    measured. With `projections` (the service), its projections' lag too. Figures: the load
+    `server_pids` are the server's processes: their CPU (and the database server's) per command
+    is measured. With `projections` (the service), its projections' lag too. Figures: the load
     process's (bench/client.py), plus `server_cpu_ms` and `database_cpu_ms` per completed
     command (None for SQLite's, which runs in the server) and the lag figures.
     """
-    spent = _CpuProbe(server_pid, settings)
+    spent = _CpuProbe(server_pids, settings)
     options = {
         "port": port,
         "clients": clients,
@@ -172,19 +204,22 @@ def drive(
 
 
 class _CpuProbe:
-    """CPU seconds of the server's process tree and of PostgreSQL's, from creation to `per_command`."""
+    """CPU seconds of the server's process trees and of PostgreSQL's, from creation to `per_command`."""
 
-    def __init__(self, server_pid: int, settings: Settings) -> None:
-        roots = {"server": server_pid, "database": _database_server(settings)}
-        self.roots = {name: pid for name, pid in roots.items() if pid is not None}
-        self.started = {name: cpu.cpu_seconds(pid) for name, pid in self.roots.items()}
+    def __init__(self, server_pids: list[int], settings: Settings) -> None:
+        database = _database_server(settings)
+        self.roots = {"server": server_pids, "database": [] if database is None else [database]}
+        self.started = {name: self._spent(name) for name in self.roots}
+
+    def _spent(self, name: str) -> float:
+        return sum(cpu.cpu_seconds(pid) for pid in self.roots[name])
 
     def per_command(self, commands: int) -> dict[str, float | None]:
         """`server_cpu_ms` and `database_cpu_ms`: milliseconds of CPU per command since creation."""
-        spent = {name: cpu.cpu_seconds(pid) - self.started[name] for name, pid in self.roots.items()}
+        spent = {name: self._spent(name) - self.started[name] for name in self.roots}
         return {
-            f"{name}_cpu_ms": 1000 * spent[name] / commands if name in spent and commands else None
-            for name in ("server", "database")
+            f"{name}_cpu_ms": 1000 * spent[name] / commands if self.roots[name] and commands else None
+            for name in self.roots
         }
 
 

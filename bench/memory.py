@@ -54,7 +54,7 @@ def run(settings: Settings, events: int) -> dict[str, float]:
     results = {}
     with tempfile.TemporaryDirectory() as folder:
         with load.serving("trivial", 1, settings, Path(folder) / "trivial") as (_, trivial):
-            results["baseline: the trivial endpoint's server at rest"] = peak_rss_mb(trivial.pid)
+            results["baseline: the trivial endpoint's server at rest"] = peak_rss_mb(trivial[0])
         head = store_events(settings, events)
         read_model = ReadModel(settings)
         try:
@@ -64,7 +64,7 @@ def run(settings: Settings, events: int) -> dict[str, float]:
                     if time.monotonic() - started > CATCH_UP_LIMIT:
                         raise TimeoutError(f"The projections did not reach {head} in {CATCH_UP_LIMIT} s.")
                     time.sleep(0.5)
-                results[f"nm-workflow after {head} events stored and projected"] = peak_rss_mb(service.pid)
+                results[f"nm-workflow after {head} events stored and projected"] = peak_rss_mb(service[0])
         finally:
             read_model.close()
     return results

@@ -80,14 +80,14 @@ def main() -> None:
             url = create_database(stack.enter_context(throwaway_server(durable=True)))
         settings = Settings(database_url=url, data_dir=folder / "data")
         keys = load.prepare("nm-workflow", settings)
-        port, server = stack.enter_context(load.serving("nm-workflow", 1, settings, folder))
+        port, pids = stack.enter_context(load.serving("nm-workflow", 1, settings, folder))
         sizes = load.Sizes(warmup=2.0, seconds=args.seconds)
-        record = [spy, "record", "--pid", str(server.pid), "--format", "raw", "--rate", "100"]
+        record = [spy, "record", "--pid", str(pids[0]), "--format", "raw", "--rate", "100"]
         # Non-blocking: pausing the process at each sample would slow the server down a lot.
         record += ["--nonblocking", "--duration", str(int(args.seconds)), "--output", str(args.output)]
         # Starts sampling as the load's warm-up ends (the same two seconds), for the measured window.
         sampler = subprocess.Popen(["sh", "-c", f'sleep {sizes.warmup} && exec "$@"', "sh", *record])
-        figures = load.drive(port, args.clients, sizes, keys, settings, server.pid, projections=True)
+        figures = load.drive(port, args.clients, sizes, keys, settings, pids, projections=True)
         sampler.wait()
     total, libraries, steps = summary(args.output.read_text().splitlines())
     print(f"{figures['per_second']:.0f} commands/s, p50 {figures['p50_ms']:.1f} ms; {total} samples")

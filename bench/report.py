@@ -53,17 +53,20 @@ def ratio(numerator: float, denominator: float) -> float | None:
 
 
 def load_summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per (database, workers, clients): each server's rate and latency, the service's ratios."""
-    points: dict[tuple[str, int, int], dict[str, dict[str, Any]]] = {}
+    """One row per (database, workers, projections, clients): each server's rate, latency and CPU,
+    the service's ratios."""
+    points: dict[tuple[str, int, str, int], dict[str, dict[str, Any]]] = {}
     for row in rows:
-        points.setdefault((row["database"], row["workers"], row["clients"]), {})[row["server"]] = row
+        point = (row["database"], row["workers"], row["projections"], row["clients"])
+        points.setdefault(point, {})[row["server"]] = row
     summary = []
-    for (database, workers, clients), servers in points.items():
+    for (database, workers, projections, clients), servers in points.items():
         trivial, plain, service = (servers[name] for name in ("trivial", "plain", "nm-workflow"))
         summary.append(
             {
                 "database": database,
                 "workers": workers,
+                "projections": projections,
                 "clients": clients,
                 **{f"{name}_per_second": servers[name]["per_second"] for name in servers},
                 **{f"{name}_p50_ms": servers[name]["p50_ms"] for name in servers},
@@ -87,6 +90,7 @@ def load_summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 LOAD_COLUMNS = (  # heading, key, format
     ("db", "database", "{}"),
     ("workers", "workers", "{}"),
+    ("projections", "projections", "{}"),
     ("clients", "clients", "{}"),
     ("trivial/s", "trivial_per_second", "{:.0f}"),
     ("plain/s", "plain_per_second", "{:.0f}"),
