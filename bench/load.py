@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 from bench import cpu
 from bench.baselines import plain_items
 from devsupport.postgres import create_database, drop_database
-from devsupport.server import free_port, running_server
+from devsupport.server import STARTUP_SECONDS, free_port, running_server
 from nm_workflow.application.keys import KeyService
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
@@ -141,18 +141,25 @@ def serving(
         process = stack.enter_context(running_server(command, port, place / "server.log", env))
         pids = [process.pid]
         if worker:
-            pids.append(stack.enter_context(_projection_worker(cli, env, place)).pid)
+            pids.append(stack.enter_context(_projection_worker(cli, env, place, settings)).pid)
         yield port, pids
 
 
 @contextmanager
-def _projection_worker(cli: str, env: dict[str, str], place: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """`nm-workflow projections run` until the block ends (stopped as an operator would: SIGTERM)."""
+def _projection_worker(
+    cli: str, env: dict[str, str], place: Path, settings: Settings
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`nm-workflow projections run`, once it owns every projection, until the block ends.
+
+    Awaited so that its start-up (imports, tables) is not counted as the commands' CPU; stopped
+    as an operator would stop it (SIGTERM).
+    """
     with (place / "worker.log").open("wb") as log:
         process = subprocess.Popen(
             [cli, "projections", "run"], env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
         )
     try:
+        _await_owners(process, settings)
         yield process
     finally:
         process.terminate()
@@ -229,6 +236,18 @@ def _database_server(settings: Settings) -> int | None:
         return None
     port = urlsplit(settings.database_url).port
     return cpu.postgres_server(port or 5432)
+
+
+def _await_owners(process: subprocess.Popen[bytes], settings: Settings) -> None:
+    read_model = ReadModel(settings)
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while any(row.owner is None for row in read_model.status()):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"The projection worker did not start ({process.returncode}).")
+            time.sleep(0.1)
+    finally:
+        read_model.close()
 
 
 class _LagProbe:

@@ -49,13 +49,15 @@ def postgres_datastore(database_url: str, pool_size: int = 1) -> PostgresDatasto
 
 @contextmanager
 def threads_finished(timeout: float = 30.0) -> Iterator[None]:
-    """Wait, on leaving, for every thread started inside: only then may a datastore be closed.
+    """Wait, on leaving, for every non-daemon thread started inside: only then may a datastore close.
 
     The library's concurrency contract sets its readers' stop flag but does not join them, so a
     reader can still be inside a query when the test returns; closing a SQLite connection under a
-    running statement crashes the interpreter.
+    running statement crashes the interpreter. (The connection pool's own threads are daemons that
+    end with `close()`: they are not waited for.)
     """
     before = set(threading.enumerate())
     yield
     for thread in set(threading.enumerate()) - before:
-        thread.join(timeout)
+        if not thread.daemon:
+            thread.join(timeout)
