@@ -2,10 +2,11 @@
 
 Each writer appends one event at a time to its own aggregate, as a command does.
 The store: `EventStore.record`, the commands' way (mapping, group commit, the
-library's recorder with the hash chain, its pool). The store without the chain:
-the same with the library's own recorder, which writes no hash chain (ADR 0031),
-on tables of its own. Last, the store with group commit off
-(`NM_GROUP_COMMIT_MAX_BATCH=1`: one transaction per append). Raw: one connection
+service's recorder: the save in one round trip with the hash chain, ADR 0036;
+the library's pool). The store without the chain: the same with the library's
+own recorder (its four round trips, no hash chain, ADR 0031), on tables of its
+own. Last, the store with group commit off (`NM_GROUP_COMMIT_MAX_BATCH=1`: one
+transaction per append). Raw: one connection
 per writer inserting the very bytes the store wrote (id, version, topic, state)
 into a table of the same shape, one autocommitted INSERT each (psycopg on
 PostgreSQL, sqlite3 on SQLite). The report's cost is against raw inserts at 1

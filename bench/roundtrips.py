@@ -100,13 +100,18 @@ class Recorder:
                 records[-1] += " " + line
         sent: list[str] = []
         waiting = False
+        syncs = 0  # Syncs sent whose ReadyForQuery has not come yet
         for record in records:
             direction, _, kind, rest = [*record.split("\t", 3), "", "", ""][:4]
             if direction == "B":
                 if waiting:
                     yield "; ".join(sent) or "(sync)"
                     sent, waiting = [], False
+                syncs -= kind == "ReadyForQuery"
                 continue
+            if kind == "Flush" and syncs > 0 and not waiting:
+                continue  # psycopg leaving a pipeline: the answers are on their way already, no new wait
+            syncs += kind == "Sync"
             waiting = True
             if statement := self._statement(connection, kind, rest.strip()):
                 sent.append(statement)

@@ -17,25 +17,50 @@ def _sample(name: str) -> float:
     return REGISTRY.get_sample_value(name) or 0.0
 
 
-def test_a_leader_waiting_for_more_closes_its_batch_once_it_is_full() -> None:
+def test_a_leader_waits_for_as_many_as_the_last_batch_held_and_closes_once_they_are_in() -> None:
     batches: list[list[str]] = []
+    held, release = threading.Event(), threading.Event()
+
+    def commit(tickets: Sequence[Ticket[str, str]]) -> None:
+        batches.append(sorted(ticket.unit for ticket in tickets))
+        if len(batches) == 1:
+            held.set()
+            assert release.wait(DEADLINE)
+        for ticket in tickets:
+            ticket.succeed(ticket.unit.upper())
+
+    # A minute's wait: a batch that waits can only close early by filling up.
+    group: GroupCommit[str, str] = GroupCommit(commit, max_wait=60, max_batch=3)
+    with ThreadPoolExecutor(4) as pool:
+        first = pool.submit(group.submit, "a")  # alone: commits at once, without waiting
+        assert held.wait(DEADLINE)
+        rest = [pool.submit(group.submit, unit) for unit in "bcd"]
+        wait_until(lambda: group.queued == 3)
+        release.set()
+        assert [future.result(DEADLINE) for future in (first, *rest)] == ["A", "B", "C", "D"]
     sizes, waits = _sample("nm_group_commit_batch_size_sum"), _sample("nm_group_commit_wait_seconds_count")
+
+    with ThreadPoolExecutor(3) as pool:  # the last batch held three: its leader waits for three
+        results = list(pool.map(group.submit, "efg"))
+
+    assert results == ["E", "F", "G"]
+    assert batches == [["a"], ["b", "c", "d"], ["e", "f", "g"]]
+    assert _sample("nm_group_commit_batch_size_sum") - sizes == 3  # the metrics see one batch of three
+    assert _sample("nm_group_commit_wait_seconds_count") - waits == 3  # and each caller's wait
+
+
+def test_a_lone_caller_never_waits_for_company() -> None:
+    batches: list[list[str]] = []
 
     def commit(tickets: Sequence[Ticket[str, str]]) -> None:
         batches.append([ticket.unit for ticket in tickets])
         for ticket in tickets:
             ticket.succeed(ticket.unit.upper())
 
-    # A minute's wait: the batch can only close early by filling up.
-    group: GroupCommit[str, str] = GroupCommit(commit, max_wait=60, max_batch=3)
-    with ThreadPoolExecutor(3) as pool:
-        results = list(pool.map(group.submit, "abc"))
-
-    assert results == ["A", "B", "C"]
-    assert len(batches) == 1
-    assert sorted(batches[0]) == ["a", "b", "c"]
-    assert _sample("nm_group_commit_batch_size_sum") - sizes == 3  # the metrics see one batch of three
-    assert _sample("nm_group_commit_wait_seconds_count") - waits == 3  # and each caller's wait
+    group: GroupCommit[str, str] = GroupCommit(commit, max_wait=60, max_batch=10)
+    with ThreadPoolExecutor(1) as pool:  # a wait of a minute would outlast the deadline
+        assert pool.submit(lambda: [group.submit(unit) for unit in "abc"]).result(DEADLINE) == ["A", "B", "C"]
+    assert batches == [["a"], ["b"], ["c"]]
 
 
 def test_an_error_escaping_a_commit_fails_its_batch_and_the_next_batch_still_commits() -> None:

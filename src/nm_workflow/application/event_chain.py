@@ -9,7 +9,8 @@
 
 The mixins below extend the library's application recorders: inside the insert transaction,
 after the events' rows, they read the chain's last link and insert a link per new event (on
-PostgreSQL in one statement sent with the commit). That read happens under the lock the insert
+PostgreSQL in the events' own INSERT statement, record hashes computed by the server, ADR 0036).
+That read happens under the lock the insert
 already holds (PostgreSQL: the library's EXCLUSIVE lock on the events table, held to commit;
 SQLite: the database's one write lock), so concurrent writers, in threads or processes, extend
 one chain in position order. Any number of events per insert is chained (one command's events,
@@ -42,12 +43,10 @@ _COLUMNS = "position, leaf_index, record_hash, chain_hash"
 _SELECT = f"SELECT {_COLUMNS} FROM {{table}} "  # noqa: S608
 _HEAD = _SELECT + "ORDER BY leaf_index DESC LIMIT 1"
 _EXISTS = "SELECT 1 FROM {table} LIMIT 1"
-# PostgreSQL: the links of new records (positions and record hashes, ascending) after the last link,
-# in one statement, so that chaining costs no round trip of its own: the chain hashes are computed
-# by the server's sha256(), the record hashes (the canonical encoding) in Python.
-_PG_LINKS = f"""
-WITH RECURSIVE
-  new AS (SELECT * FROM unnest(%s::bigint[], %s::bytea[]) WITH ORDINALITY AS n(position, record_hash, n)),
+# PostgreSQL: the links of new records after the last link, in one statement, so that chaining costs
+# no round trip of its own. `new` is a relation of (n, position, record_hash): the new records
+# numbered from 1 in ascending position; the chain hashes are computed by the server's sha256().
+_PG_CHAIN = f"""\
   head AS (SELECT leaf_index, chain_hash FROM {{table}} ORDER BY leaf_index DESC LIMIT 1),
   links AS (
     SELECT 0::bigint AS n, 0::bigint AS position,
@@ -56,8 +55,30 @@ WITH RECURSIVE
     UNION ALL
     SELECT new.n, new.position, links.leaf_index + 1, new.record_hash,
            sha256(links.chain_hash || new.record_hash)
-    FROM links JOIN new ON new.n = links.n + 1)
+    FROM links JOIN new ON new.n = links.n + 1)"""  # noqa: S608
+# The backfill's: positions and record hashes (computed in Python) given as two arrays.
+_PG_LINKS = f"""
+WITH RECURSIVE
+  new AS (SELECT * FROM unnest(%s::bigint[], %s::bytea[]) WITH ORDINALITY AS n(position, record_hash, n)),
+{_PG_CHAIN}
 INSERT INTO {{table}} ({_COLUMNS}) SELECT {_COLUMNS} FROM links WHERE n > 0
+"""  # noqa: S608
+# The save's: the events' INSERT ({insert}, the library's, RETURNING the columns below) and their links
+# in one statement. The record hash is the canonical encoding of domain/audit_record.py, computed by
+# the server from the inserted row (positions are below 2**63 and lengths below 2**31, so the signed
+# int8send/int4send give the same bytes as the unsigned encoding); returns each event's notification id.
+_PG_INSERT_CHAINED = f"""
+WITH RECURSIVE
+  inserted AS ({{insert}}, topic, state),
+  new AS (
+    SELECT row_number() OVER (ORDER BY notification_id) AS n, notification_id AS position,
+           sha256('\\x00'::bytea || int8send(notification_id) || uuid_send(originator_id::text::uuid)
+                  || int8send(originator_version) || int4send(octet_length(convert_to(topic, 'UTF8')))
+                  || convert_to(topic, 'UTF8') || int4send(octet_length(state)) || state) AS record_hash
+    FROM inserted),
+{_PG_CHAIN},
+  chained AS (INSERT INTO {{table}} ({_COLUMNS}) SELECT {_COLUMNS} FROM links WHERE n > 0)
+SELECT notification_id, originator_id, originator_version FROM inserted
 """  # noqa: S608
 
 
@@ -199,8 +220,10 @@ class PostgresChain:
         self.chain_table = SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(CHAIN_TABLE))
         ddl = SQL(_ddl("bigint", "bytea", "octet_length")).format(table=self.chain_table)
         self.sql_create_statements.append(ddl)
-        # Which id went to which event, exactly, rather than by the order of the returned rows.
-        self.insert_events_statement += SQL(", originator_id, originator_version")
+        # Which id went to which event, exactly, rather than by the order of the returned rows;
+        # the events' links are inserted by the same statement (one statement of the save's pipeline).
+        insert = self.insert_events_statement + SQL(", originator_id, originator_version")
+        self.insert_events_statement = SQL(_PG_INSERT_CHAINED).format(insert=insert, table=self.chain_table)
         self.insert_links_statement = SQL(_PG_LINKS).format(table=self.chain_table)
 
     def create_table(self) -> None:
@@ -242,11 +265,7 @@ class PostgresChain:
                     for r in curs.fetchall()}  # fmt: skip
         if len(returned) != len(stored_events):
             raise ProgrammingError(f"Got {len(returned)} notification ids for {len(stored_events)} events.")
-        positions = [returned[(_uuid(e.originator_id), e.originator_version)] for e in stored_events]
-        # Under the EXCLUSIVE lock the library took on the events table, held until commit. Nothing
-        # is fetched: the statement goes to the server with the commit, in the library's pipeline.
-        curs.execute(self.insert_links_statement, _leaves(_records(positions, stored_events)), prepare=True)
-        return positions
+        return [returned[(_uuid(e.originator_id), e.originator_version)] for e in stored_events]
 
     def select_chain(self, after: int, limit: int) -> list[ChainLink]:
         return self._select(SQL("WHERE position > %s ORDER BY position LIMIT %s"), (after, limit))

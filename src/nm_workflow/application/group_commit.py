@@ -1,9 +1,10 @@
 """Group commit: concurrent callers' units of work committed together, leader/follower style.
 
 The first caller to arrive while no batch is being committed becomes the leader: it
-gathers what is queued (waiting up to `max_wait` seconds for more, at most `max_batch`
-units), commits the batch through `commit` on its own thread, and hands the lead to the
-first caller still queued. Callers queue while a batch commits, so under load each batch
+gathers what is queued (at most `max_batch` units; waiting up to `max_wait` seconds for as
+many units as the last batch held, when that one committed less than `max_wait` ago, so a
+lone caller never waits), commits the batch through `commit` on its own thread, and hands
+the lead to the first caller still queued. Callers queue while a batch commits, so under load each batch
 takes everything that arrived during the previous one, and with one caller there is no
 hand-over between threads at all. With `max_batch` 1 there is no queue: each caller
 commits alone on its own thread (group commit off). See docs/adr/0028-group-commit.md.
@@ -67,8 +68,9 @@ class Ticket(Generic[U, R]):
 class GroupCommit(Generic[U, R]):
     """Runs `commit(tickets)` for batches of the units that `submit` receives from many threads.
 
-    `max_wait`: seconds a leader waits for more units before committing (0: take what is
-    queued). `max_batch`: most units per batch (>= 1; 1 turns batching off).
+    `max_wait`: most seconds a leader waits for as many units as the last batch held, when
+    that batch committed less than `max_wait` ago (0: take what is queued). `max_batch`: most
+    units per batch (>= 1; 1 turns batching off).
     """
 
     def __init__(
@@ -81,6 +83,8 @@ class GroupCommit(Generic[U, R]):
         self._arrived = threading.Condition(self._lock)
         self._queue: deque[Ticket[U, R]] = deque()
         self._leading = False  # invariant: no leader means an empty queue
+        # The last batch: its size, and when it was committed (time.monotonic()).
+        self._last_size, self._last_end = 1, 0.0
 
     @property
     def queued(self) -> int:
@@ -121,10 +125,18 @@ class GroupCommit(Generic[U, R]):
                 self._hand_over(batch)
 
     def _gather(self) -> list[Ticket[U, R]]:
-        """A batch from the head of the queue (the leader's own unit first)."""
+        """A batch from the head of the queue (the leader's own unit first).
+
+        The leader waits (up to max_wait) only for as many units as the last batch held, when
+        that batch committed less than max_wait ago: the callers of a busy moment, back with
+        their next unit. A lone caller (last batch of one, or long ago) never waits.
+        """
         with self._lock:
-            deadline = time.monotonic() + self._max_wait
-            while len(self._queue) < self._max_batch:
+            now = time.monotonic()
+            deadline = now + self._max_wait
+            recent = now - self._last_end <= self._max_wait
+            wanted = min(self._max_batch, self._last_size if recent else 1)
+            while len(self._queue) < wanted:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
@@ -151,6 +163,7 @@ class GroupCommit(Generic[U, R]):
             if not ticket.lead:
                 ticket.wake()
         with self._lock:
+            self._last_size, self._last_end = len(batch), time.monotonic()
             if self._queue:
                 successor = self._queue[0]
                 successor.lead = True

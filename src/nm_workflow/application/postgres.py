@@ -35,6 +35,7 @@ from eventsourcing.postgres import (
 )
 
 from nm_workflow.application.event_chain import PostgresChain
+from nm_workflow.application.postgres_save import OneRoundTripSave
 from nm_workflow.application.several_reads import SeveralAggregatesReads
 
 CONNECTION_ATTEMPTS = 2
@@ -98,9 +99,9 @@ class SerialisedSchema:
 
 
 class BoundedRetryRecorder(
-    SerialisedSchema, PostgresChain, SeveralAggregatesReads, PostgresApplicationRecorder
+    SerialisedSchema, PostgresChain, SeveralAggregatesReads, OneRoundTripSave, PostgresApplicationRecorder
 ):
-    insert_events = bounded_retry(PostgresApplicationRecorder.insert_events)
+    insert_events = bounded_retry(OneRoundTripSave.insert_events)
     select_events = bounded_retry(PostgresApplicationRecorder.select_events)
     select_notifications = bounded_retry(PostgresApplicationRecorder.select_notifications)
     max_notification_id = bounded_retry(PostgresApplicationRecorder.max_notification_id)

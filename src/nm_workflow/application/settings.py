@@ -112,10 +112,13 @@ class Settings(BaseSettings):
         description="Events a projection may lag behind the log head while /readyz still answers ready.",
     )
     group_commit_max_wait_ms: float = Field(
-        default=0.0,
+        default=0.5,
         ge=0,
         le=1000,
-        description="Milliseconds a save waits for others to share its transaction; 0: only those queued.",
+        description=(
+            "Most milliseconds a save waits for as many others as shared the last transaction, when that"
+            " one committed less than this ago (a lone save never waits); 0: only those queued."
+        ),
     )
     group_commit_max_batch: int = Field(
         default=64, ge=1, le=10_000, description="Most commands' saves committed in one transaction."

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 import psycopg
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import (
     InfrastructureFactory,
@@ -24,6 +24,7 @@ from eventsourcing.persistence import (
     JSONTranscoder,
     Notification,
     OperationalError,
+    Recording,
     Transcoding,
 )
 from eventsourcing.postgres import PostgresFactory
@@ -156,9 +157,7 @@ class EventStore(Application[UUID]):
         events = [event for ticket in batch for event in ticket.unit.events]
         aggregates = [aggregate for ticket in batch for aggregate in ticket.unit.aggregates]
         try:
-            # Events first, in the units' order; the aggregates (their events already taken)
-            # so that the library's post-save steps (snapshots) see each of them.
-            recordings = self.save(*events, *aggregates)
+            recordings = self._save_batch(events, aggregates)
         except (OperationalError, InterfaceError):
             raise
         except Exception as error:
@@ -172,6 +171,21 @@ class EventStore(Application[UUID]):
         ends = accumulate(len(ticket.unit.events) for ticket in batch)
         for ticket, end in zip(batch, ends, strict=True):
             ticket.succeed(recordings[end - 1].notification.id if recordings else None)
+
+    def _save_batch(
+        self, events: Sequence[DomainEventProtocol[UUID]], aggregates: Sequence[WorkflowAggregate]
+    ) -> list[Recording[UUID]]:
+        """The library's `save(*events, *aggregates)`, without asking of each object what it is:
+        its `isinstance` checks against runtime-checkable Protocols took an eighth of the writers'
+        interpreter time (docs/performance.md). The events in the units' order; the aggregates (their events
+        already taken) so that the library's post-save steps (snapshots) see each of them."""
+        processing: ProcessingEvent[UUID] = ProcessingEvent()
+        processing.events.extend(events)
+        processing.aggregates.update((aggregate.id, aggregate) for aggregate in aggregates)
+        recordings = self._record(processing)
+        self._take_snapshots(processing)
+        self._notify(recordings)
+        return recordings
 
     def _snapshot(self, aggregate_id: UUID, version: int) -> None:
         """Store the aggregate's state at `version` (ADR 0029), replayed from the store.

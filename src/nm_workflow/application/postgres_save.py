@@ -1,0 +1,72 @@
+"""The PostgreSQL save in one round trip (ADR 0036).
+
+The library's `PostgresApplicationRecorder.insert_events` takes four round trips: BEGIN; the
+pipeline of SET LOCAL lock_timeout, LOCK TABLE, NOTIFY and the INSERT, then a sync so that a
+unique violation surfaces before the commit; COMMIT; a sync. Here all of it is one pipeline with
+one sync at the end:
+
+    BEGIN; SET LOCAL lock_timeout; LOCK TABLE ... IN EXCLUSIVE MODE; NOTIFY;
+    INSERT ... RETURNING (with the hash chain's links, event_chain.py); COMMIT; sync
+
+The server runs the statements in order and stops at the first error: a unique violation (a
+concurrent writer of the same aggregate version), a lock wait over lock_timeout or anything else
+skips the rest up to the sync, COMMIT included, so nothing of the transaction is kept. The error
+reaches the caller as the library's (IntegrityError for the violation, so that group commit
+bisects the culprit out); the failed transaction is rolled back before the connection goes back to
+the pool. The returned notification ids are read from the INSERT's own rows (by aggregate id and
+version), after the commit. The table lock keeps its purpose (ids in commit order): the INSERT
+takes its ids under it, and the lock is released by the COMMIT that follows in the same pipeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import suppress
+from typing import Any
+
+import psycopg
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder
+from psycopg import Connection
+from psycopg.pq import TransactionStatus
+from psycopg.rows import DictRow
+
+
+class OneRoundTripSave(PostgresApplicationRecorder):
+    """Mixed into the service's PostgreSQL application recorder before the library's own."""
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        """Insert `stored_events` in one transaction; their notification ids, in their order.
+
+        Raises the library's IntegrityError when an (aggregate id, version) is taken,
+        OperationalError on a lock wait over lock_timeout or a lost connection (then nothing of
+        this call was committed, unless the connection broke after the server received COMMIT,
+        which no client can tell, as with any commit).
+        """
+        if not stored_events:
+            return []
+        events = [
+            self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
+            for e in stored_events
+        ]
+        with self.datastore.get_connection() as conn, conn.cursor() as curs, conn.cursor() as insert:
+            try:
+                with conn.pipeline():  # leaving it sends the one sync and reads every result
+                    curs.execute("BEGIN")
+                    self._insert_events(curs, stored_events, **kwargs)
+                    self._lock_table(curs)
+                    self._notify_channel(curs)
+                    insert.execute(self.insert_events_statement, (events,), prepare=True)
+                    curs.execute("COMMIT")
+            except Exception:
+                _roll_back(conn)
+                raise
+            # Committed: from here on nothing may raise a connection error, which would be retried.
+            return self._fetch_ids_after_insert_events(insert, stored_events, **kwargs)
+
+
+def _roll_back(conn: Connection[DictRow]) -> None:
+    """End the transaction the failed pipeline left open (a broken connection the pool drops)."""
+    if conn.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
+        with suppress(psycopg.Error):
+            conn.execute("ROLLBACK")

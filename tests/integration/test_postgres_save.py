@@ -1,0 +1,152 @@
+"""The PostgreSQL save in one round trip (ADR 0036): what the pipeline must still guarantee.
+
+The ids it returns are the stored ones, the links the server computes are the ones an auditor
+recomputes, a conflict leaves nothing behind, and a connection cut in the middle of a save is
+retried or fails without writing anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+from uuid import UUID, uuid4
+
+import psycopg
+import pytest
+from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
+
+from nm_workflow.application.postgres import CONNECTION_ATTEMPTS, BoundedRetryRecorder
+from nm_workflow.domain.audit_record import StoredRecord, extend
+from tests.support.contracts import postgres_datastore
+from tests.support.waiting import DEADLINE, wait_until
+
+pytestmark = pytest.mark.postgres
+TABLE = "saved_events"
+
+
+@pytest.fixture
+def recorder(postgres_database_url: str) -> Iterator[BoundedRetryRecorder]:
+    datastore = postgres_datastore(postgres_database_url, pool_size=2)
+    recorder = BoundedRetryRecorder(datastore, events_table_name=TABLE)
+    recorder.create_table()
+    yield recorder
+    datastore.close()
+
+
+def event(aggregate: UUID, version: int, topic: str = "tests:Happened", state: bytes = b"{}") -> StoredEvent:
+    return StoredEvent(originator_id=aggregate, originator_version=version, topic=topic, state=state)
+
+
+def stored(recorder: BoundedRetryRecorder) -> dict[tuple[UUID, int], int]:
+    """(aggregate id, version) -> notification id of every stored event."""
+    notifications = recorder.select_notifications(None, 1000)
+    return {(UUID(str(n.originator_id)), n.originator_version): n.id for n in notifications}
+
+
+def chain_matches_the_log(recorder: BoundedRetryRecorder) -> bool:
+    """The links the server wrote are the ones the canonical encoding gives (domain/audit_record.py)."""
+    records = [
+        StoredRecord(n.id, UUID(str(n.originator_id)), n.originator_version, n.topic, n.state)
+        for n in recorder.select_notifications(None, 1000)
+    ]
+    return recorder.select_chain(0, 1000) == extend(None, records)
+
+
+def test_the_ids_returned_are_the_stored_ones_and_the_links_the_auditors(
+    recorder: BoundedRetryRecorder,
+) -> None:
+    one, other = uuid4(), uuid4()
+    recorder.insert_events([event(one, 1)])
+    batch = [event(other, 1, "tests:Ünïcode ✓"), event(one, 2, state=b"\x00\xff binary"), event(other, 2)]
+
+    ids = recorder.insert_events(batch)
+
+    rows = stored(recorder)
+    assert ids == [rows[(UUID(str(e.originator_id)), e.originator_version)] for e in batch]
+    assert ids == [2, 3, 4]
+    assert chain_matches_the_log(recorder)
+
+
+def test_a_taken_version_fails_the_whole_call_and_leaves_nothing(recorder: BoundedRetryRecorder) -> None:
+    taken = uuid4()
+    recorder.insert_events([event(taken, 1)])
+
+    with pytest.raises(IntegrityError):
+        recorder.insert_events([event(uuid4(), 1), event(taken, 1)])
+
+    assert list(stored(recorder)) == [(taken, 1)]
+    assert len(recorder.select_chain(0, 1000)) == 1
+    later = uuid4()
+    (position,) = recorder.insert_events([event(later, 1)]) or []  # the connection was left usable
+    assert stored(recorder)[(later, 1)] == position
+    assert chain_matches_the_log(recorder)
+
+
+@contextmanager
+def table_locked(url: str) -> Iterator[None]:
+    """Another session holding the events table, so that a save waits inside its pipeline."""
+    with psycopg.connect(url) as holder:
+        holder.execute(f"LOCK TABLE {TABLE} IN EXCLUSIVE MODE")
+        yield
+
+
+def waiting_saves(admin: psycopg.Connection[Any], spared: set[int]) -> list[int]:
+    """The backends waiting for the events table's lock, but the `spared` ones (cut before: a cut
+    backend may linger a moment)."""
+    waiting = (
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+        " AND wait_event_type = 'Lock' AND query LIKE 'LOCK TABLE%%' AND NOT pid = ANY(%s)"
+    )
+    return [row[0] for row in admin.execute(waiting, (list(spared),))]
+
+
+def cut_waiting_save(admin: psycopg.Connection[Any], spared: set[int]) -> None:
+    """Terminate the backend of the next save that waits for the table lock; it joins `spared`."""
+    wait_until(lambda: bool(waiting_saves(admin, spared)))
+    (pid,) = waiting_saves(admin, spared)
+    admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    spared.add(pid)
+
+
+def saving(recorder: BoundedRetryRecorder, events: list[StoredEvent]) -> Callable[[], object]:
+    return lambda: recorder.insert_events(events)
+
+
+def test_a_save_whose_connection_is_cut_mid_pipeline_is_retried_and_written_once(
+    recorder: BoundedRetryRecorder, postgres_database_url: str
+) -> None:
+    aggregate, cut = uuid4(), set[int]()
+    with (
+        psycopg.connect(postgres_database_url, autocommit=True) as admin,
+        ThreadPoolExecutor(1) as pool,
+        table_locked(postgres_database_url),
+    ):
+        future = pool.submit(saving(recorder, [event(aggregate, 1)]))
+        cut_waiting_save(admin, cut)
+        wait_until(lambda: bool(waiting_saves(admin, cut)))  # the retry, waiting for the lock in turn
+    ids = future.result(DEADLINE)
+
+    assert ids == [stored(recorder)[(aggregate, 1)]]
+    assert len(recorder.select_chain(0, 1000)) == 1
+    assert chain_matches_the_log(recorder)
+
+
+def test_a_save_cut_at_every_attempt_fails_as_unavailable_and_writes_nothing(
+    recorder: BoundedRetryRecorder, postgres_database_url: str
+) -> None:
+    cut = set[int]()
+    with (
+        psycopg.connect(postgres_database_url, autocommit=True) as admin,
+        ThreadPoolExecutor(1) as pool,
+        table_locked(postgres_database_url),
+    ):
+        future = pool.submit(saving(recorder, [event(uuid4(), 1)]))
+        for _ in range(CONNECTION_ATTEMPTS):
+            cut_waiting_save(admin, cut)
+        error = future.exception(DEADLINE)
+
+    assert isinstance(error, OperationalError), error
+    assert stored(recorder) == {}
+    assert recorder.select_chain(0, 1000) == []
