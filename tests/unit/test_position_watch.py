@@ -57,7 +57,8 @@ def test_a_wait_not_reached_times_out() -> None:
     log = Log()
 
     async def scenario() -> Waited:
-        return await PositionWatch(log.read, capacity=1, interval=0.001).wait(1, ["item_status"], 0.05)
+        # Long enough for the reading thread to start on a loaded machine: the reads must have failed.
+        return await PositionWatch(log.read, capacity=1, interval=0.001).wait(1, ["item_status"], 0.5)
 
     assert asyncio.run(scenario()) is Waited.TIMED_OUT
 
@@ -108,7 +109,8 @@ def test_a_failing_read_lets_the_waits_time_out_instead_of_failing_them() -> Non
     log.fail = True
 
     async def scenario() -> Waited:
-        return await PositionWatch(log.read, capacity=1, interval=0.001).wait(1, ["item_status"], 0.05)
+        # Long enough for the reading thread to start on a loaded machine: the reads must have failed.
+        return await PositionWatch(log.read, capacity=1, interval=0.001).wait(1, ["item_status"], 0.5)
 
     assert asyncio.run(scenario()) is Waited.TIMED_OUT
     assert log.reads >= 1
