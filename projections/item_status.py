@@ -8,11 +8,13 @@ from nm_workflow.domain.content_item import ContentItem
 from nm_workflow.domain.review import next_stage, recorded_chain
 from nm_workflow.domain.roles import Stage
 from projections.base import Projection, Recorded, handles
+from projections.rows import Keyed
 from projections.schema import Table, col, schema_ddl
 from projections.sql import POSTGRES, SQLITE, Tx
 
 # Bookkeeping: the chain of each item's latest review request, to know which stage follows.
 ITEM_REVIEW_CHAIN = Table("item_review_chain", (col("item_id", "uuid"), col("chain", "json")), ("item_id",))
+CHAINS = Keyed(ITEM_REVIEW_CHAIN, ("item_id",))
 
 SQLITE_DDL = """
 CREATE TABLE IF NOT EXISTS {item_status} (
@@ -107,6 +109,7 @@ class ItemStatus(Projection):
     tables = ("item_status", "item_review_chain")
     sqlite_ddl = SQLITE_DDL + ";\n" + schema_ddl((ITEM_REVIEW_CHAIN,), SQLITE)
     postgres_ddl = POSTGRES_DDL + ";\n" + schema_ddl((ITEM_REVIEW_CHAIN,), POSTGRES)
+    batch_tables = (CHAINS,)
     # Stage approved -> its column (None: management's stage has none) and the stage itself.
     _approval_column: ClassVar[dict[str, tuple[str | None, Stage]]] = {
         "EditoriallyApproved": ("editor_approved_at", Stage.EDITOR),
@@ -142,12 +145,7 @@ class ItemStatus(Projection):
 
     @handles(ContentItem, "ReviewRequested")
     def review_requested(self, tx: Tx, r: Recorded) -> None:
-        chain = {
-            "id": r.aggregate_id,
-            "chain": tx.dialect.json(recorded_chain(r.event.chain)),
-        }
-        tx.execute("DELETE FROM {item_review_chain} WHERE item_id = :id", chain)
-        tx.execute("INSERT INTO {item_review_chain} (item_id, chain) VALUES (:id, :chain)", chain)
+        CHAINS.put(tx, {"item_id": r.aggregate_id, "chain": recorded_chain(r.event.chain)})
         self._update(
             tx, r, "state = 'in_review', review_stage = :stage, review_requested_at = :at",
             stage=str(r.event.stage),
@@ -157,8 +155,8 @@ class ItemStatus(Projection):
     @handles(ContentItem, "ManagementApproved")
     def approved(self, tx: Tx, r: Recorded) -> None:
         column, stage = self._approval_column[type(r.event).__name__]
-        row = tx.one("SELECT chain FROM {item_review_chain} WHERE item_id = :id", {"id": r.aggregate_id})
-        chain = recorded_chain(None if row is None else tx.dialect.json_out(row["chain"]))
+        row = CHAINS.get(tx, (r.aggregate_id,))
+        chain = recorded_chain(None if row is None else row["chain"])
         following = next_stage(chain, stage)
         stamp = "" if column is None else f", {column} = :at"
         if following is None:

@@ -126,11 +126,22 @@ class Tx:
 
     def __init__(self, cursor: Any, dialect: Dialect, tables: Mapping[str, str]) -> None:
         self.raw, self.dialect, self.tables = cursor, dialect, dict(tables)
+        self._names = tuple(sorted(self.tables.items()))
+        self.batch_rows: dict[str, Any] = {}
+        """What projections/rows.py keeps of a batch's rows, by table name; dropped with the Tx."""
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
-        statement = _prepared(self.dialect, sql, tuple(sorted(self.tables.items())))
-        values = {k: self.dialect.param(v) for k, v in (params or {}).items()}
-        self.raw.execute(statement, values)
+        param = self.dialect.param
+        values = {k: param(v) for k, v in params.items()} if params else {}
+        self.raw.execute(_prepared(self.dialect, sql, self._names), values)
+
+    def execute_many(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        """`execute` once per row of `rows`, as one call (psycopg and sqlite3's executemany)."""
+        if not rows:
+            return
+        param = self.dialect.param
+        values = [{k: param(v) for k, v in row.items()} for row in rows]
+        self.raw.executemany(_prepared(self.dialect, sql, self._names), values)
 
     def one(self, sql: str, params: Mapping[str, Any] | None = None) -> Row | None:
         self.execute(sql, params)
