@@ -27,7 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from projections.schema import Table
+from projections.schema import Table, insert_many
 from projections.sql import Row, Tx
 
 Key = tuple[Any, ...]
@@ -157,15 +157,4 @@ class _TableRows:
         self._insert(tx, self.added)
 
     def _insert(self, tx: Tx, rows: list[Row]) -> None:
-        if not rows:
-            return
-        columns = self.table.column_names
-        jsons = [c.name for c in self.table.columns if c.type == "json"]
-        encoded = [
-            row | {c: None if row[c] is None else tx.dialect.json(row[c]) for c in jsons} for row in rows
-        ]
-        tx.execute_many(
-            f"INSERT INTO {{{self.table.name}}} ({', '.join(columns)}) "  # noqa: S608
-            f"VALUES ({', '.join(':' + c for c in columns)})",
-            encoded,
-        )
+        insert_many(tx, self.table, rows)

@@ -115,7 +115,16 @@ class PostgresDialect(Dialect):
         return value
 
     def json(self, value: Any) -> Any:
-        return Jsonb(json.loads(dumps(value).replace("\\u0000", "\\ufffd")))
+        return Jsonb(self.json_text(value), dumps=_as_is)
+
+    @staticmethod
+    def json_text(value: Any) -> str:
+        """`value` as JSON text PostgreSQL accepts (its text cannot hold NUL, JSON's can)."""
+        return dumps(value).replace("\\u0000", "\\ufffd")
+
+
+def _as_is(text: Any) -> Any:
+    return text
 
 
 SQLITE, POSTGRES = Dialect(), PostgresDialect()
