@@ -23,7 +23,7 @@ of the key columns' decoded values, e.g. `(UUID(...),)`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,12 +74,12 @@ Spec = Keyed | Appended
 
 
 def prefetch(tx: Tx, specs: Sequence[Spec], ids: Iterable[Any]) -> None:
-    """Read the rows of the aggregates `ids` from each of `specs` (the read ones), a few
-    hundred ids per statement."""
+    """Read the rows of the aggregates `ids` from each of `specs` (those read by key), a few
+    hundred ids per statement, every statement sent before the first answer is waited for."""
     wanted = sorted(set(ids), key=str)
-    for spec in specs:
-        if spec.key:
-            _state(tx, spec).load(tx, wanted)
+    pending = [_state(tx, spec).load_later(tx, wanted) for spec in specs if spec.key]
+    for receive in pending:
+        receive()
 
 
 def flush(tx: Tx) -> None:
@@ -121,21 +121,31 @@ class _TableRows:
         return self.known.get(key, [])
 
     def load(self, tx: Tx, ids: Sequence[Any]) -> None:
+        self.load_later(tx, ids)()
+
+    def load_later(self, tx: Tx, ids: Sequence[Any]) -> Callable[[], None]:
+        """Ask for the stored rows of `ids` now; keep them when the returned function is called."""
         ids = [i for i in ids if i not in self.loaded]
         first = self.spec.key[0]
+        answers = []
         for start in range(0, len(ids), _IDS_PER_STATEMENT):
             params = {f"id{n}": i for n, i in enumerate(ids[start : start + _IDS_PER_STATEMENT])}
-            found = tx.all(
+            answers.append(tx.all_later(
                 f"SELECT * FROM {{{self.table.name}}} "  # noqa: S608
                 f"WHERE {first} IN ({', '.join(':' + name for name in params)})",
                 params,
-            )
-            for raw in found:
-                row = self.table.decode(tx.dialect, raw)
-                key = tuple(row[c] for c in self.spec.key)
-                if key not in self.replaced:  # a replaced key's rows are the batch's own
-                    self.known.setdefault(key, []).append(row)
+            ))  # fmt: skip
         self.loaded.update(ids)
+
+        def receive() -> None:
+            for answer in answers:
+                for raw in answer():
+                    row = self.table.decode(tx.dialect, raw)
+                    key = tuple(row[c] for c in self.spec.key)
+                    if key not in self.replaced:  # a replaced key's rows are the batch's own
+                        self.known.setdefault(key, []).append(row)
+
+        return receive
 
     def replace(self, key: Key, rows: list[Row]) -> None:
         self.known[key] = rows

@@ -158,14 +158,20 @@ class Tx:
         return None if row is None else dict(row)
 
     def one_later(self, sql: str, params: Mapping[str, Any] | None = None) -> Callable[[], Row | None]:
-        """Run `sql` now; its row when the returned function is called. Within `batched`, the
-        answer is not waited for until then (a cursor of its own keeps it)."""
+        """Run `sql` now; its row when the returned function is called (see `all_later`)."""
+        rows = self.all_later(sql, params)
+        return lambda: next(iter(rows()), None)
+
+    def all_later(self, sql: str, params: Mapping[str, Any] | None = None) -> Callable[[], list[Row]]:
+        """Run `sql` now; its rows when the returned function is called. Within `batched`, the
+        answer is not waited for until then (a cursor of its own keeps it), so several reads
+        sent one after the other are answered in one round trip."""
         if self.dialect is not POSTGRES:  # in-process: nothing to wait for
-            row = self.one(sql, params)
-            return lambda: row
+            rows = self.all(sql, params)
+            return lambda: rows
         own = Tx(self.raw.connection.cursor(), self.dialect, self.tables)
         own.execute(sql, params)
-        return lambda: None if (found := own.raw.fetchone()) is None else dict(found)
+        return lambda: [dict(row) for row in own.raw.fetchall()]
 
     def all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         self.execute(sql, params)
