@@ -74,7 +74,8 @@ class Projection:
     `{table}` placeholders, and mark handlers with `@handles`. A projection
     reads and writes only its own tables, so it can be rebuilt alone.
     New projections define their tables once as `schema` (projections/schema.py)
-    instead: `tables` and both dialects' DDL are derived from it.
+    instead: `tables` and both dialects' DDL are derived from it. Tables listed in
+    `batch_tables` are read and written through projections/rows.py: once per batch.
     """
 
     name: ClassVar[str]
