@@ -116,7 +116,7 @@ class _TableRows:
         self.added: list[Row] = []
 
     def rows(self, tx: Tx, key: Key) -> list[Row]:
-        if key not in self.known and key[0] not in self.loaded:
+        if key[0] not in self.loaded and key not in self.replaced:  # a replaced key's rows are known
             self.load(tx, [key[0]])
         return self.known.get(key, [])
 

@@ -90,9 +90,11 @@ def test_later_events_of_a_batch_read_what_earlier_ones_wrote_and_the_next_batch
     assert {r["extra"]["seen"] for r in latest} == {1, 3}
     assert [r["count"] for r in seen if r["item_id"] == item] == [1, 2, 3]
     with db.read(TABLES) as tx:  # stored and added rows of one key, read together
-        prefetch(tx, (SEEN_BY_ITEM,), [item])
-        SEEN_BY_ITEM.add(tx, {"item_id": item, "count": 4})
+        SEEN_BY_ITEM.add(tx, {"item_id": item, "count": 4})  # added before the stored ones are read
         assert sorted(r["count"] for r in SEEN_BY_ITEM.rows(tx, (item,))) == [1, 2, 3, 4]
+        prefetch(tx, (SEEN_BY_ITEM,), [item, other])  # read already: not read twice
+        assert sorted(r["count"] for r in SEEN_BY_ITEM.rows(tx, (item,))) == [1, 2, 3, 4]
+        assert [r["count"] for r in SEEN_BY_ITEM.rows(tx, (other,))] == [1]
 
 
 def test_a_failed_batch_leaves_neither_rows_nor_rows_kept_for_the_next(
