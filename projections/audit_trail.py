@@ -13,47 +13,27 @@ from __future__ import annotations
 from typing import Any
 
 from projections.base import Projection, Recorded
+from projections.rows import Appended
+from projections.schema import Index, Table, col
 from projections.sql import Tx
 
-SQLITE_DDL = """
-CREATE TABLE IF NOT EXISTS {audit_trail} (
-    position       INTEGER PRIMARY KEY,
-    aggregate_type TEXT NOT NULL,
-    aggregate_id   TEXT NOT NULL,
-    version        INTEGER NOT NULL,
-    event_type     TEXT NOT NULL,
-    actor_id       TEXT,
-    role           TEXT,
-    department     TEXT,
-    correlation_id TEXT,
-    causation_id   TEXT,
-    occurred_at    TEXT NOT NULL,
-    payload        TEXT NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS {audit_trail}_aggregate ON {audit_trail} (aggregate_id, version);
-CREATE INDEX IF NOT EXISTS {audit_trail}_actor ON {audit_trail} (actor_id, position);
-CREATE INDEX IF NOT EXISTS {audit_trail}_occurred ON {audit_trail} (occurred_at)
-"""
-
-POSTGRES_DDL = """
-CREATE TABLE IF NOT EXISTS {audit_trail} (
-    position       bigint PRIMARY KEY,
-    aggregate_type text NOT NULL,
-    aggregate_id   uuid NOT NULL,
-    version        integer NOT NULL,
-    event_type     text NOT NULL,
-    actor_id       text,
-    role           text,
-    department     text,
-    correlation_id text,
-    causation_id   text,
-    occurred_at    timestamptz NOT NULL,
-    payload        jsonb NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS {audit_trail}_aggregate ON {audit_trail} (aggregate_id, version);
-CREATE INDEX IF NOT EXISTS {audit_trail}_actor ON {audit_trail} (actor_id, position);
-CREATE INDEX IF NOT EXISTS {audit_trail}_occurred ON {audit_trail} (occurred_at)
-"""
+AUDIT_TRAIL = Table(
+    "audit_trail",
+    (
+        col("position", "bigint"), col("aggregate_type", "text"), col("aggregate_id", "uuid"),
+        col("version", "int"), col("event_type", "text"), col("actor_id", "text", null=True),
+        col("role", "text", null=True), col("department", "text", null=True),
+        col("correlation_id", "text", null=True), col("causation_id", "text", null=True),
+        col("occurred_at", "time"), col("payload", "json"),
+    ),
+    ("position",),
+    (
+        Index("aggregate", ("aggregate_id", "version"), unique=True),
+        Index("actor", ("actor_id", "position")),
+        Index("occurred", ("occurred_at",)),
+    ),
+)  # fmt: skip
+ROWS = Appended(AUDIT_TRAIL)
 
 TIMES = ("occurred_at",)
 ENVELOPE = frozenset({"originator_id", "originator_version", "timestamp", "meta", "originator_topic"})
@@ -67,25 +47,17 @@ def payload(aggregate_type: str, event: Any) -> dict[str, Any]:
 
 class AuditTrail(Projection):
     name = "audit_trail"
-    tables = ("audit_trail",)
-    sqlite_ddl = SQLITE_DDL
-    postgres_ddl = POSTGRES_DDL
+    schema = (AUDIT_TRAIL,)
+    batch_tables = (ROWS,)
     every_event = True
 
     def handle(self, tx: Tx, recorded: Recorded) -> None:
         aggregate_type, _, event_type = type(recorded.event).__qualname__.rpartition(".")
         meta = recorded.meta
-        tx.execute(
-            "INSERT INTO {audit_trail} (position, aggregate_type, aggregate_id, version, event_type, "
-            "actor_id, role, department, correlation_id, causation_id, occurred_at, payload) "
-            "VALUES (:position, :aggregate_type, :aggregate_id, :version, :event_type, :actor_id, :role, "
-            ":department, :correlation_id, :causation_id, :at, :payload)",
-            {
-                "position": recorded.position, "aggregate_type": aggregate_type or event_type,
-                "aggregate_id": recorded.aggregate_id, "version": recorded.version,
-                "event_type": event_type, "actor_id": meta.get("actor_id"), "role": meta.get("role"),
-                "department": meta.get("department"), "correlation_id": meta.get("correlation_id"),
-                "causation_id": meta.get("causation_id"), "at": recorded.at,
-                "payload": tx.dialect.json(payload(aggregate_type, recorded.event)),
-            },
-        )  # fmt: skip
+        ROWS.add(tx, {
+            "position": recorded.position, "aggregate_type": aggregate_type or event_type,
+            "aggregate_id": recorded.aggregate_id, "version": recorded.version, "event_type": event_type,
+            "actor_id": meta.get("actor_id"), "role": meta.get("role"), "department": meta.get("department"),
+            "correlation_id": meta.get("correlation_id"), "causation_id": meta.get("causation_id"),
+            "occurred_at": recorded.at, "payload": payload(aggregate_type, recorded.event),
+        })  # fmt: skip

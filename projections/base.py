@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
 from nm_workflow.application.settings import Settings
+from projections.rows import Spec, flush, forget, prefetch
 from projections.schema import Table, schema_ddl
 from projections.sql import POSTGRES, SQLITE, Dialect, Tx
 
@@ -41,15 +43,15 @@ class Recorded:
     topic: str
     event: Any
 
-    @property
+    @cached_property
     def aggregate_id(self) -> UUID:
         return UUID(str(self.event.originator_id))
 
-    @property
+    @cached_property
     def version(self) -> int:
         return int(self.event.originator_version)
 
-    @property
+    @cached_property
     def at(self) -> datetime:
         moment: datetime = self.event.timestamp
         return moment
@@ -72,7 +74,8 @@ class Projection:
     `{table}` placeholders, and mark handlers with `@handles`. A projection
     reads and writes only its own tables, so it can be rebuilt alone.
     New projections define their tables once as `schema` (projections/schema.py)
-    instead: `tables` and both dialects' DDL are derived from it.
+    instead: `tables` and both dialects' DDL are derived from it. Tables listed in
+    `batch_tables` are read and written through projections/rows.py: once per batch.
     """
 
     name: ClassVar[str]
@@ -83,6 +86,8 @@ class Projection:
     sqlite_views: ClassVar[str] = ""
     postgres_views: ClassVar[str] = ""
     every_event: ClassVar[bool] = False
+    batch_tables: ClassVar[tuple[Spec, ...]] = ()
+    """Tables the handlers read and write through projections/rows.py: kept for a batch."""
     _handlers: ClassVar[dict[str, str]]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -123,8 +128,21 @@ class Projection:
         return [s.strip().format_map(tables) for s in source.split(";\n") if s.strip()]
 
     def apply(self, tx: Tx, batch: Sequence[Recorded]) -> None:
-        for recorded in batch:
-            self.handle(tx, recorded)
+        """Handle `batch`'s events in order, in `tx`; the `batch_tables` read before the first
+        (the batch's aggregates' rows) and written after the last."""
+        if not self.batch_tables:
+            for recorded in batch:
+                self.handle(tx, recorded)
+            return
+        handled = (r for r in batch if self.every_event or r.topic in self._handlers)
+        prefetch(tx, self.batch_tables, (r.aggregate_id for r in handled))
+        try:
+            for recorded in batch:
+                self.handle(tx, recorded)
+        except BaseException:
+            forget(tx)  # the transaction rolls back: none of the batch's rows may outlive it
+            raise
+        flush(tx)
 
     def handle(self, tx: Tx, recorded: Recorded) -> None:
         handler = self._handlers.get(recorded.topic)

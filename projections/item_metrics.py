@@ -16,74 +16,40 @@ numerator counters count as 0), conversion_rate = conversions / clicks.
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from nm_workflow.domain.content import METRIC_NAMES
 from nm_workflow.domain.content_item import ContentItem
 from projections.base import Projection, Recorded, handles
+from projections.rows import Appended, Keyed
+from projections.schema import Index, Table, col
 from projections.sql import Tx
 
-_COUNTERS_SQLITE = "".join(f"    {name:<16}INTEGER,\n" for name in METRIC_NAMES)
-_COUNTERS_POSTGRES = "".join(f"    {name:<16}bigint,\n" for name in METRIC_NAMES)
-
-SQLITE_DDL = f"""
-CREATE TABLE IF NOT EXISTS {{item_metrics_history}} (
-    position         INTEGER PRIMARY KEY,
-    item_id          TEXT NOT NULL,
-    platform         TEXT NOT NULL,
-    observed_at      TEXT NOT NULL,
-{_COUNTERS_SQLITE}    interaction_rate REAL,
-    conversion_rate  REAL,
-    recorded_at      TEXT NOT NULL,
-    corrected        TEXT
-);
-CREATE INDEX IF NOT EXISTS {{item_metrics_history}}_item
-    ON {{item_metrics_history}} (item_id, platform, observed_at);
-CREATE INDEX IF NOT EXISTS {{item_metrics_history}}_observed ON {{item_metrics_history}} (observed_at);
-CREATE TABLE IF NOT EXISTS {{item_metrics}} (
-    item_id          TEXT NOT NULL,
-    platform         TEXT NOT NULL,
-    observed_at      TEXT NOT NULL,
-{_COUNTERS_SQLITE}    interaction_rate REAL,
-    conversion_rate  REAL,
-    recorded_at      TEXT NOT NULL,
-    position         INTEGER NOT NULL,
-    observations     INTEGER NOT NULL,
-    PRIMARY KEY (item_id, platform)
-)
-"""
-
-POSTGRES_DDL = f"""
-CREATE TABLE IF NOT EXISTS {{item_metrics_history}} (
-    position         bigint PRIMARY KEY,
-    item_id          uuid NOT NULL,
-    platform         text NOT NULL,
-    observed_at      timestamptz NOT NULL,
-{_COUNTERS_POSTGRES}    interaction_rate double precision,
-    conversion_rate  double precision,
-    recorded_at      timestamptz NOT NULL,
-    corrected        jsonb
-);
-CREATE INDEX IF NOT EXISTS {{item_metrics_history}}_item
-    ON {{item_metrics_history}} (item_id, platform, observed_at);
-CREATE INDEX IF NOT EXISTS {{item_metrics_history}}_observed ON {{item_metrics_history}} (observed_at);
-CREATE TABLE IF NOT EXISTS {{item_metrics}} (
-    item_id          uuid NOT NULL,
-    platform         text NOT NULL,
-    observed_at      timestamptz NOT NULL,
-{_COUNTERS_POSTGRES}    interaction_rate double precision,
-    conversion_rate  double precision,
-    recorded_at      timestamptz NOT NULL,
-    position         bigint NOT NULL,
-    observations     integer NOT NULL,
-    PRIMARY KEY (item_id, platform)
-)
-"""
+_COUNTERS = tuple(col(name, "bigint", null=True) for name in METRIC_NAMES)
+_RATES = (col("interaction_rate", "real", null=True), col("conversion_rate", "real", null=True))
+HISTORY_TABLE = Table(
+    "item_metrics_history",
+    (
+        col("position", "bigint"), col("item_id", "uuid"), col("platform", "text"),
+        col("observed_at", "time"), *_COUNTERS, *_RATES, col("recorded_at", "time"),
+        col("corrected", "json", null=True),
+    ),
+    ("position",),
+    (Index("item", ("item_id", "platform", "observed_at")), Index("observed", ("observed_at",))),
+)  # fmt: skip
+LATEST_TABLE = Table(
+    "item_metrics",
+    (
+        col("item_id", "uuid"), col("platform", "text"), col("observed_at", "time"), *_COUNTERS, *_RATES,
+        col("recorded_at", "time"), col("position", "bigint"), col("observations", "int"),
+    ),
+    ("item_id", "platform"),
+)  # fmt: skip
+HISTORY = Appended(HISTORY_TABLE, ("item_id", "platform"))
+LATEST = Keyed(LATEST_TABLE, ("item_id", "platform"))
 
 TIMES = ("observed_at", "recorded_at")
 JSONS = ("corrected",)
-_COLUMNS = ", ".join(("item_id", "platform", "observed_at", *METRIC_NAMES))
-_RATES = "interaction_rate, conversion_rate, recorded_at"
-_VALUES = ", ".join(f":{name}" for name in f"{_COLUMNS}, {_RATES}".split(", "))
 
 
 def rates(counters: dict[str, int]) -> tuple[float | None, float | None]:
@@ -98,38 +64,29 @@ def rates(counters: dict[str, int]) -> tuple[float | None, float | None]:
 
 class ItemMetrics(Projection):
     name = "item_metrics"
-    tables = ("item_metrics", "item_metrics_history")
-    sqlite_ddl = SQLITE_DDL
-    postgres_ddl = POSTGRES_DDL
+    schema = (LATEST_TABLE, HISTORY_TABLE)
+    batch_tables = (HISTORY, LATEST)
 
     @handles(ContentItem, "MetricsRecorded")
     def metrics_recorded(self, tx: Tx, r: Recorded) -> None:
         counters: dict[str, int] = dict(r.event.counters)
         interaction, conversion = rates(counters)
-        values: dict[str, Any] = {name: counters.get(name) for name in METRIC_NAMES}
-        values |= {
-            "item_id": r.aggregate_id, "platform": r.event.platform, "observed_at": r.event.observed_at,
-            "interaction_rate": interaction, "conversion_rate": conversion, "recorded_at": r.at,
-            "position": r.position,
-        }  # fmt: skip
         corrected = getattr(r.event, "corrections", None)  # absent from events recorded before
-        tx.execute(
-            f"INSERT INTO {{item_metrics_history}} (position, {_COLUMNS}, {_RATES}, corrected) "  # noqa: S608
-            f"VALUES (:position, {_VALUES}, :corrected)",
-            values | {"corrected": tx.dialect.json(dict(corrected)) if corrected else None},
-        )
-        self._refresh_latest(tx, values)
+        observation: dict[str, Any] = {name: counters.get(name) for name in METRIC_NAMES}
+        observation |= {
+            "position": r.position, "item_id": r.aggregate_id, "platform": r.event.platform,
+            "observed_at": r.event.observed_at, "interaction_rate": interaction,
+            "conversion_rate": conversion, "recorded_at": r.at,
+            "corrected": dict(corrected) if corrected else None,
+        }  # fmt: skip
+        HISTORY.add(tx, observation)
+        self._refresh_latest(tx, (r.aggregate_id, r.event.platform))
 
     @staticmethod
-    def _refresh_latest(tx: Tx, key: dict[str, Any]) -> None:
+    def _refresh_latest(tx: Tx, key: tuple[UUID, str]) -> None:
         # Recomputed from the history: an observation recorded late must not replace a newer
         # one, and a counter the latest observation left out keeps its last reported total.
-        params = {"item_id": key["item_id"], "platform": key["platform"]}
-        where = "item_id = :item_id AND platform = :platform"
-        history = tx.all(
-            f"SELECT * FROM {{item_metrics_history}} WHERE {where} ORDER BY observed_at, position",  # noqa: S608
-            params,
-        )
+        history = sorted(HISTORY.rows(tx, key), key=lambda row: (row["observed_at"], row["position"]))
         totals = {
             name: next((r[name] for r in reversed(history) if r[name] is not None), None)
             for name in METRIC_NAMES
@@ -137,9 +94,4 @@ class ItemMetrics(Projection):
         interaction, conversion = rates({name: value for name, value in totals.items() if value is not None})
         latest = history[-1] | totals | {"interaction_rate": interaction, "conversion_rate": conversion}
         latest.pop("corrected")
-        tx.execute(f"DELETE FROM {{item_metrics}} WHERE {where}", params)  # noqa: S608
-        tx.execute(
-            f"INSERT INTO {{item_metrics}} ({_COLUMNS}, {_RATES}, position, observations) "  # noqa: S608
-            f"VALUES ({_VALUES}, :position, :observations)",
-            latest | {"observations": len(history)},
-        )
+        LATEST.put(tx, latest | {"observations": len(history)})

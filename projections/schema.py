@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from projections.sql import Dialect, Row, Tx, decode_row
+from projections.sql import POSTGRES, Dialect, PostgresDialect, Row, Tx, decode_row
 
 ColumnType = Literal["text", "uuid", "int", "bigint", "real", "bool", "time", "date", "json"]
 
@@ -125,6 +125,41 @@ def insert(tx: Tx, table: Table, row: Row) -> None:
         f"INSERT INTO {{{table.name}}} ({', '.join(names)}) "  # noqa: S608
         f"VALUES ({', '.join(':' + name for name in names)})",
         row,
+    )
+
+
+def insert_many(tx: Tx, table: Table, rows: list[Row]) -> None:
+    """INSERT `rows` of `table` (decoded values, every column): on PostgreSQL one statement
+    (a column of values each, `unnest`ed: parsed, planned and answered once), on SQLite
+    executemany (in-process: one call)."""
+    if not rows:
+        return
+    names = ", ".join(table.column_names)
+    jsons = [c.name for c in table.columns if c.type == "json"]
+    if tx.dialect is not POSTGRES:
+        json = tx.dialect.json
+        tx.execute_many(
+            f"INSERT INTO {{{table.name}}} ({names}) "  # noqa: S608
+            f"VALUES ({', '.join(':' + name for name in table.column_names)})",
+            [row | {c: None if row[c] is None else json(row[c]) for c in jsons} for row in rows],
+        )
+        return
+    param, text = POSTGRES.param, PostgresDialect.json_text  # JSON as text, cast once inserted
+    values = {
+        c.name: [None if r[c.name] is None else text(r[c.name]) for r in rows]
+        if c.type == "json"
+        else [param(r[c.name]) for r in rows]
+        for c in table.columns
+    }
+    arrays = ", ".join(  # %b: arrays sent in binary, without quoting each value as text
+        f"CAST(%({c.name})b AS {'text' if c.type == 'json' else _POSTGRES_TYPES[c.type]}[])"
+        for c in table.columns
+    )
+    selected = ", ".join(f"CAST({c} AS jsonb)" if c in jsons else c for c in table.column_names)
+    tx.raw.execute(
+        f"INSERT INTO {tx.tables[table.name]} ({names}) "  # noqa: S608
+        f"SELECT {selected} FROM unnest({arrays}) AS batch ({names})",
+        values,
     )
 
 

@@ -115,7 +115,16 @@ class PostgresDialect(Dialect):
         return value
 
     def json(self, value: Any) -> Any:
-        return Jsonb(json.loads(dumps(value).replace("\\u0000", "\\ufffd")))
+        return Jsonb(self.json_text(value), dumps=_as_is)
+
+    @staticmethod
+    def json_text(value: Any) -> str:
+        """`value` as JSON text PostgreSQL accepts (its text cannot hold NUL, JSON's can)."""
+        return dumps(value).replace("\\u0000", "\\ufffd")
+
+
+def _as_is(text: Any) -> Any:
+    return text
 
 
 SQLITE, POSTGRES = Dialect(), PostgresDialect()
@@ -126,11 +135,22 @@ class Tx:
 
     def __init__(self, cursor: Any, dialect: Dialect, tables: Mapping[str, str]) -> None:
         self.raw, self.dialect, self.tables = cursor, dialect, dict(tables)
+        self._names = tuple(sorted(self.tables.items()))
+        self.batch_rows: dict[str, Any] = {}
+        """What projections/rows.py keeps of a batch's rows, by table name; dropped with the Tx."""
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
-        statement = _prepared(self.dialect, sql, tuple(sorted(self.tables.items())))
-        values = {k: self.dialect.param(v) for k, v in (params or {}).items()}
-        self.raw.execute(statement, values)
+        param = self.dialect.param
+        values = {k: param(v) for k, v in params.items()} if params else {}
+        self.raw.execute(_prepared(self.dialect, sql, self._names), values)
+
+    def execute_many(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        """`execute` once per row of `rows`, as one call (psycopg and sqlite3's executemany)."""
+        if not rows:
+            return
+        param = self.dialect.param
+        values = [{k: param(v) for k, v in row.items()} for row in rows]
+        self.raw.executemany(_prepared(self.dialect, sql, self._names), values)
 
     def one(self, sql: str, params: Mapping[str, Any] | None = None) -> Row | None:
         self.execute(sql, params)
@@ -138,14 +158,20 @@ class Tx:
         return None if row is None else dict(row)
 
     def one_later(self, sql: str, params: Mapping[str, Any] | None = None) -> Callable[[], Row | None]:
-        """Run `sql` now; its row when the returned function is called. Within `batched`, the
-        answer is not waited for until then (a cursor of its own keeps it)."""
+        """Run `sql` now; its row when the returned function is called (see `all_later`)."""
+        rows = self.all_later(sql, params)
+        return lambda: next(iter(rows()), None)
+
+    def all_later(self, sql: str, params: Mapping[str, Any] | None = None) -> Callable[[], list[Row]]:
+        """Run `sql` now; its rows when the returned function is called. Within `batched`, the
+        answer is not waited for until then (a cursor of its own keeps it), so several reads
+        sent one after the other are answered in one round trip."""
         if self.dialect is not POSTGRES:  # in-process: nothing to wait for
-            row = self.one(sql, params)
-            return lambda: row
+            rows = self.all(sql, params)
+            return lambda: rows
         own = Tx(self.raw.connection.cursor(), self.dialect, self.tables)
         own.execute(sql, params)
-        return lambda: None if (found := own.raw.fetchone()) is None else dict(found)
+        return lambda: [dict(row) for row in own.raw.fetchall()]
 
     def all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         self.execute(sql, params)

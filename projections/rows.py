@@ -1,0 +1,170 @@
+"""A batch's rows of a projection's table, read at most once and written once per batch.
+
+A handler that read the row it is about to change with its own statement waited for
+the database once per event (a round trip on PostgreSQL, a statement's Python work on
+SQLite), and wrote with statements of its own. Tables declared here instead are kept
+in memory for one batch (`Projection.apply`):
+
+- before the first event, the rows of every aggregate of the batch are read in one
+  statement per table (`prefetch`); a row read later is read once, then kept;
+- handlers read and change the rows in memory, so an event sees what the earlier
+  events of the same batch wrote;
+- after the last event, each table's changes are written with one `executemany` per
+  statement (`flush`): the changed keys deleted, their rows inserted, added rows
+  inserted. The tables end as the statements one by one would have left them.
+
+What is kept lives in the batch's `Tx` (`Tx.batch_rows`) and is dropped after the
+flush, or when the batch fails: a rolled-back transaction leaves nothing behind, and
+the next batch reads the database again.
+
+Rows are held decoded (`Table.decode`: datetime, UUID, parsed JSON); keys are tuples
+of the key columns' decoded values, e.g. `(UUID(...),)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from projections.schema import Table, insert_many
+from projections.sql import Row, Tx
+
+Key = tuple[Any, ...]
+_IDS_PER_STATEMENT = 500  # well under SQLite's limit of bound parameters
+
+
+@dataclass(frozen=True)
+class Keyed:
+    """A table with at most one row per `key` (columns, the first one the aggregate's id)."""
+
+    table: Table
+    key: tuple[str, ...]
+
+    def get(self, tx: Tx, key: Key) -> Row | None:
+        """The row of `key` as the batch left it so far, or None."""
+        rows = _state(tx, self).rows(tx, key)
+        return rows[0] if rows else None
+
+    def put(self, tx: Tx, row: Row) -> None:
+        """Insert or replace the row of `row`'s key (every column given)."""
+        _state(tx, self).replace(tuple(row[c] for c in self.key), [row])
+
+    def delete(self, tx: Tx, key: Key) -> None:
+        _state(tx, self).replace(key, [])
+
+
+@dataclass(frozen=True)
+class Appended:
+    """A table whose rows are only added; read by `key` (columns, the first one the aggregate's
+    id; not unique), or never read when `key` is empty."""
+
+    table: Table
+    key: tuple[str, ...] = ()
+
+    def add(self, tx: Tx, row: Row) -> None:
+        _state(tx, self).add(tuple(row[c] for c in self.key), row)
+
+    def rows(self, tx: Tx, key: Key) -> list[Row]:
+        """The rows of `key`, stored and added, in no particular order."""
+        return list(_state(tx, self).rows(tx, key))
+
+
+Spec = Keyed | Appended
+
+
+def prefetch(tx: Tx, specs: Sequence[Spec], ids: Iterable[Any]) -> None:
+    """Read the rows of the aggregates `ids` from each of `specs` (those read by key), a few
+    hundred ids per statement, every statement sent before the first answer is waited for."""
+    wanted = sorted(set(ids), key=str)
+    pending = [_state(tx, spec).load_later(tx, wanted) for spec in specs if spec.key]
+    for receive in pending:
+        receive()
+
+
+def flush(tx: Tx) -> None:
+    """Write what the batch changed, table by table; then forget the rows."""
+    try:
+        for state in tx.batch_rows.values():
+            state.write(tx)
+    finally:
+        forget(tx)
+
+
+def forget(tx: Tx) -> None:
+    """Drop the batch's rows without writing them (the batch failed)."""
+    tx.batch_rows.clear()
+
+
+def _state(tx: Tx, spec: Spec) -> _TableRows:
+    name = tx.tables[spec.table.name]
+    found = tx.batch_rows.get(name)
+    if found is None:
+        found = tx.batch_rows[name] = _TableRows(spec)
+    assert isinstance(found, _TableRows)
+    return found
+
+
+class _TableRows:
+    """One table's rows in one batch."""
+
+    def __init__(self, spec: Spec) -> None:
+        self.spec, self.table = spec, spec.table
+        self.known: dict[Key, list[Row]] = {}
+        self.loaded: set[Any] = set()  # ids (first key column) whose stored rows are all known
+        self.replaced: set[Key] = set()  # keys whose stored rows are deleted, their known rows inserted
+        self.added: list[Row] = []
+
+    def rows(self, tx: Tx, key: Key) -> list[Row]:
+        if key[0] not in self.loaded and key not in self.replaced:  # a replaced key's rows are known
+            self.load(tx, [key[0]])
+        return self.known.get(key, [])
+
+    def load(self, tx: Tx, ids: Sequence[Any]) -> None:
+        self.load_later(tx, ids)()
+
+    def load_later(self, tx: Tx, ids: Sequence[Any]) -> Callable[[], None]:
+        """Ask for the stored rows of `ids` now; keep them when the returned function is called."""
+        ids = [i for i in ids if i not in self.loaded]
+        first = self.spec.key[0]
+        answers = []
+        for start in range(0, len(ids), _IDS_PER_STATEMENT):
+            params = {f"id{n}": i for n, i in enumerate(ids[start : start + _IDS_PER_STATEMENT])}
+            answers.append(tx.all_later(
+                f"SELECT * FROM {{{self.table.name}}} "  # noqa: S608
+                f"WHERE {first} IN ({', '.join(':' + name for name in params)})",
+                params,
+            ))  # fmt: skip
+        self.loaded.update(ids)
+
+        def receive() -> None:
+            for answer in answers:
+                for raw in answer():
+                    row = self.table.decode(tx.dialect, raw)
+                    key = tuple(row[c] for c in self.spec.key)
+                    if key not in self.replaced:  # a replaced key's rows are the batch's own
+                        self.known.setdefault(key, []).append(row)
+
+        return receive
+
+    def replace(self, key: Key, rows: list[Row]) -> None:
+        self.known[key] = rows
+        self.replaced.add(key)
+
+    def add(self, key: Key, row: Row) -> None:
+        if self.spec.key:
+            self.known.setdefault(key, []).append(row)
+        self.added.append(row)
+
+    def write(self, tx: Tx) -> None:
+        name = "{" + self.table.name + "}"
+        if self.replaced:
+            where = " AND ".join(f"{c} = :{c}" for c in self.spec.key)
+            replaced = sorted(self.replaced, key=str)  # one order of row locks in every process
+            keys = [dict(zip(self.spec.key, key, strict=True)) for key in replaced]
+            tx.execute_many(f"DELETE FROM {name} WHERE {where}", keys)  # noqa: S608
+            self._insert(tx, [row for key in replaced for row in self.known[key]])
+        self._insert(tx, self.added)
+
+    def _insert(self, tx: Tx, rows: list[Row]) -> None:
+        insert_many(tx, self.table, rows)
