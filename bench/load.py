@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 from bench import cpu
 from bench.baselines import plain_items
 from devsupport.postgres import create_database, drop_database
-from devsupport.server import STARTUP_SECONDS, free_port, running_server
+from devsupport.server import STARTUP_SECONDS, free_port, running_server, terminate
 from nm_workflow.application.keys import KeyService
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
@@ -162,12 +162,7 @@ def _projection_worker(
         _await_owners(process, settings)
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        terminate(process)
 
 
 def drive(

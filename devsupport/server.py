@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 STARTUP_SECONDS = 60.0
 SHUTDOWN_SECONDS = 20.0
@@ -64,6 +65,16 @@ def _wait_until_ready(process: subprocess.Popen[bytes], port: int, log: Path) ->
                 connection.close()
         time.sleep(0.1)
     raise RuntimeError(f"The server did not answer in {STARTUP_SECONDS:.0f} s:\n{log.read_text()}")
+
+
+def terminate(process: subprocess.Popen[Any], timeout: float = SHUTDOWN_SECONDS) -> None:
+    """Stop `process` as an operator would (SIGTERM), killing it if it is not gone in `timeout` s."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

@@ -17,6 +17,7 @@ from typing import IO, Any
 import httpx
 import uvicorn
 
+from devsupport.server import terminate
 from nm_workflow.application.keys import KeyService
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
@@ -146,12 +147,7 @@ def served(settings: Settings, *options: str, **variables: str) -> Iterator[str]
                 time.sleep(0.1)
             yield url
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            terminate(server, timeout=15)
 
 
 def _tail(log: IO[bytes]) -> str:
