@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from nm_workflow.domain.content_item import ContentItem
 from projections.base import Projection, Recorded, handles
+from projections.rows import Appended, Keyed
 from projections.schema import Index, Table, col
-from projections.sql import Tx
+from projections.sql import Row, Tx
 
 COMPLIANCE_ITEM = Table("compliance_item", (col("item_id", "uuid"), col("department", "text")), ("item_id",))
 COMPLIANCE_CHECKS = Table(
@@ -62,69 +63,58 @@ COMPLIANCE_FINDINGS = Table(
 )
 
 
+# Kept for a batch (projections/rows.py): read by item before the first event, written in bulk.
+ITEMS = Keyed(COMPLIANCE_ITEM, ("item_id",))
+CHECKS = Appended(COMPLIANCE_CHECKS)
+FINDINGS = Keyed(COMPLIANCE_FINDINGS, ("item_id", "revision", "finding_id"))
+
+
 class ComplianceFindings(Projection):
     name = "compliance_findings"
     schema = (COMPLIANCE_FINDINGS, COMPLIANCE_CHECKS, COMPLIANCE_ITEM)
+    batch_tables = (ITEMS, CHECKS, FINDINGS)
 
     @handles(ContentItem, "Planned")
     def planned(self, tx: Tx, r: Recorded) -> None:
-        tx.execute(
-            "INSERT INTO {compliance_item} (item_id, department) VALUES (:id, :department)",
-            {"id": r.aggregate_id, "department": r.event.department},
-        )
+        ITEMS.put(tx, {"item_id": r.aggregate_id, "department": r.event.department})
 
     @handles(ContentItem, "Drafted")
     def drafted(self, tx: Tx, r: Recorded) -> None:
+        item = ITEMS.get(tx, (r.aggregate_id,))
+        if item is None:  # drafted before it was planned: nothing to check it against
+            return
         e = r.event
         findings = list(getattr(e, "findings", None) or [])
-        known = {"id": r.aggregate_id, "revision": e.revision, "hash": e.content_hash, "at": r.at}
-        known["version"] = getattr(e, "lexicon_version", None)
-        tx.execute(
-            "INSERT INTO {compliance_checks} (item_id, revision, content_hash, policy_version, department, "
-            "drafted_by, drafted_at, findings, blocking_findings, position) "
-            "SELECT item_id, :revision, :hash, :version, department, :by, :at, :findings, :blocking, "
-            ":position "
-            "FROM {compliance_item} WHERE item_id = :id",
-            known | {
-                "by": r.actor, "findings": len(findings), "position": r.position,
-                "blocking": sum(f["severity"] == "block" for f in findings),
-            },
-        )  # fmt: skip
+        known = {
+            "item_id": r.aggregate_id, "revision": e.revision, "content_hash": e.content_hash,
+            "policy_version": getattr(e, "lexicon_version", None), "department": item["department"],
+            "drafted_at": r.at,
+        }  # fmt: skip
+        CHECKS.add(tx, known | {
+            "drafted_by": r.actor, "findings": len(findings), "position": r.position,
+            "blocking_findings": sum(f["severity"] == "block" for f in findings),
+        })  # fmt: skip
         for f in findings:
-            tx.execute(
-                "INSERT INTO {compliance_findings} (item_id, revision, finding_id, content_hash, "
-                "policy_version, department, field, term, category, severity, start_offset, end_offset, "
-                "matched, context, drafted_at) "
-                "SELECT item_id, :revision, :finding, :hash, :version, department, :field, :term, "
-                ":category, :severity, :start, :end, :matched, :context, :at "
-                "FROM {compliance_item} WHERE item_id = :id",
-                known | {
-                    "finding": f["id"], "field": f["field"], "term": f["term"], "category": f["category"],
-                    "severity": f["severity"], "start": f["start"], "end": f["end"],
-                    "matched": f["matched"], "context": f["context"],
-                },
-            )  # fmt: skip
+            FINDINGS.put(tx, known | {
+                "finding_id": f["id"], "field": f["field"], "term": f["term"], "category": f["category"],
+                "severity": f["severity"], "start_offset": f["start"], "end_offset": f["end"],
+                "matched": f["matched"], "context": f["context"], "justification": None,
+                "justified_by": None, "justified_at": None, "acknowledged_by": None, "acknowledged_at": None,
+            })  # fmt: skip
 
     @handles(ContentItem, "ReviewRequested")
     def review_requested(self, tx: Tx, r: Recorded) -> None:
         for finding, text in (getattr(r.event, "justifications", None) or {}).items():
-            tx.execute(
-                "UPDATE {compliance_findings} SET justification = :text, justified_by = :by, "
-                "justified_at = :at WHERE item_id = :id AND revision = :revision AND finding_id = :finding",
-                {
-                    "id": r.aggregate_id, "revision": r.event.revision, "finding": finding, "text": text,
-                    "by": r.actor, "at": r.at,
-                },
-            )  # fmt: skip
+            _complete(tx, r, finding, {"justification": text, "justified_by": r.actor, "justified_at": r.at})
 
     @handles(ContentItem, "LegallyApproved")
     def legally_approved(self, tx: Tx, r: Recorded) -> None:
         for finding in getattr(r.event, "acknowledged_findings", None) or []:
-            tx.execute(
-                "UPDATE {compliance_findings} SET acknowledged_by = :by, acknowledged_at = :at "
-                "WHERE item_id = :id AND revision = :revision AND finding_id = :finding",
-                {
-                    "id": r.aggregate_id, "revision": r.event.revision, "finding": finding,
-                    "by": r.event.reviewer_id, "at": r.at,
-                },
-            )  # fmt: skip
+            _complete(tx, r, finding, {"acknowledged_by": r.event.reviewer_id, "acknowledged_at": r.at})
+
+
+def _complete(tx: Tx, r: Recorded, finding: str, change: Row) -> None:
+    """The finding of the event's revision with `change` (no such finding: nothing)."""
+    row = FINDINGS.get(tx, (r.aggregate_id, r.event.revision, finding))
+    if row is not None:
+        FINDINGS.put(tx, row | change)

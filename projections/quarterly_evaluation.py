@@ -27,6 +27,7 @@ from nm_workflow.application.figures import FIGURES, Parameters
 from nm_workflow.application.store_errors import translated_errors
 from nm_workflow.domain.periods import quarter, quarter_of
 from projections.base import Projection, Recorded
+from projections.rows import Keyed, flush, forget, prefetch
 from projections.schema import Table, col
 from projections.sql import Tx
 
@@ -46,12 +47,12 @@ MEMBERS = Table(
     (col("quarter", "text"), col("item_id", "text")),
     primary_key=("quarter", "item_id"),
 )
-_COLUMNS = ROWS.column_names
-_IDS_PER_STATEMENT = 500  # well under SQLite's limit of bound parameters
-_INSERT = (
-    f"INSERT INTO {{quarterly_evaluation}} ({', '.join(_COLUMNS)}) "  # noqa: S608
-    f"VALUES ({', '.join(':' + c for c in _COLUMNS)})"
-)
+# Kept for a batch (projections/rows.py) and written in bulk: the facts read by item id before
+# the first event; the members and the rows (whose first key column is not an aggregate's id)
+# are only put and deleted, never read through the mechanism.
+FACTS = Keyed(ITEMS, ("item_id",))
+QUARTERS = Keyed(MEMBERS, ("item_id", "quarter"))
+CELLS = Keyed(ROWS, ("quarter", "department", "platform"))
 
 
 class QuarterlyEvaluation(Projection):
@@ -68,17 +69,24 @@ class QuarterlyEvaluation(Projection):
 
     def apply(self, tx: Tx, batch: Sequence[Recorded]) -> None:
         ids = sorted({str(r.event.originator_id) for r in batch})
-        facts = self._load(tx, ids)
-        before = {item_id: self._keys(item) for item_id, item in facts.items()}
-        for recorded in batch:
-            fold(facts, recorded.event)
-        dirty: set[Key] = set()
-        for item_id, item in facts.items():
-            old, new = before.get(item_id, set()), self._keys(item)
-            self._save(tx, item_id, item, {k[0] for k in old}, {k[0] for k in new}, known=item_id in before)
-            dirty |= old | new
-        for q in sorted({k[0] for k in dirty}):
-            self._recompute(tx, q, sorted(k for k in dirty if k[0] == q))
+        prefetch(tx, (FACTS,), ids)
+        try:
+            facts = {i: found["facts"] for i in ids if (found := FACTS.get(tx, (i,))) is not None}
+            before = {item_id: self._keys(item) for item_id, item in facts.items()}
+            for recorded in batch:
+                fold(facts, recorded.event)
+            dirty: set[Key] = set()
+            for item_id, item in facts.items():
+                old, new = before.get(item_id, set()), self._keys(item)
+                self._save(tx, item_id, item, {k[0] for k in old}, {k[0] for k in new})
+                dirty |= old | new
+            flush(tx)  # the recomputation reads each quarter's members from the tables
+            for q in sorted({k[0] for k in dirty}):
+                self._recompute(tx, q, sorted(k for k in dirty if k[0] == q))
+        except BaseException:
+            forget(tx)  # the transaction rolls back: none of the batch's rows may outlive it
+            raise
+        flush(tx)
 
     def _keys(self, item: dict[str, Any]) -> set[Key]:
         """Every row the item counts in, roll-ups included."""
@@ -86,41 +94,13 @@ class QuarterlyEvaluation(Projection):
         return {(q, d2, p2) for q, d, p in touched for d2 in (d, ALL) for p2 in (p, ALL)}
 
     @staticmethod
-    def _load(tx: Tx, ids: Sequence[str]) -> dict[str, Any]:
-        """The stored facts of the items `ids` (those known), a few hundred ids per statement."""
-        facts: dict[str, Any] = {}
-        for start in range(0, len(ids), _IDS_PER_STATEMENT):
-            params = {f"id{n}": item_id for n, item_id in enumerate(ids[start : start + _IDS_PER_STATEMENT])}
-            found = tx.all(
-                "SELECT item_id, facts FROM {quarterly_evaluation_item} "  # noqa: S608
-                f"WHERE item_id IN ({', '.join(':' + key for key in params)})",
-                params,
-            )
-            facts |= {r["item_id"]: tx.dialect.json_out(r["facts"]) for r in found}
-        return facts
-
-    @staticmethod
-    def _save(
-        tx: Tx, item_id: str, item: dict[str, Any], old: set[str], new: set[str], *, known: bool
-    ) -> None:
+    def _save(tx: Tx, item_id: str, item: dict[str, Any], old: set[str], new: set[str]) -> None:
         """The facts of an item (or interaction, account, feedback), and the quarters it counts in."""
-        params = {"id": item_id, "facts": tx.dialect.json(item)}
-        if known:
-            tx.execute("UPDATE {quarterly_evaluation_item} SET facts = :facts WHERE item_id = :id", params)
-        else:
-            tx.execute(
-                "INSERT INTO {quarterly_evaluation_item} (item_id, facts) VALUES (:id, :facts)", params
-            )
-        for q in sorted(old - new):
-            tx.execute(
-                "DELETE FROM {quarterly_evaluation_member} WHERE quarter = :q AND item_id = :id",
-                {"q": q, "id": item_id},
-            )
-        for q in sorted(new - old):
-            tx.execute(
-                "INSERT INTO {quarterly_evaluation_member} (quarter, item_id) VALUES (:q, :id)",
-                {"q": q, "id": item_id},
-            )
+        FACTS.put(tx, {"item_id": item_id, "facts": item})
+        for q in old - new:
+            QUARTERS.delete(tx, (item_id, q))
+        for q in new - old:
+            QUARTERS.put(tx, {"quarter": q, "item_id": item_id})
 
     def _recompute(self, tx: Tx, q: str, keys: list[Key]) -> None:
         """Recompute the quarter's rows `keys` from the facts of every item counting in the quarter."""
@@ -131,15 +111,12 @@ class QuarterlyEvaluation(Projection):
         )
         items = [tx.dialect.json_out(m["facts"]) for m in members]
         period = quarter(q)
-        for _, department, platform in keys:
-            params = {"q": q, "d": department, "p": platform}
-            tx.execute(
-                "DELETE FROM {quarterly_evaluation} WHERE quarter = :q AND department = :d AND platform = :p",
-                params,
-            )
-            found = row(items, period, self.parameters, department, platform)
-            if found is not None:
-                tx.execute(_INSERT, found | {"quarter": q})
+        for key in keys:
+            found = row(items, period, self.parameters, key[1], key[2])
+            if found is None:
+                CELLS.delete(tx, key)
+            else:
+                CELLS.put(tx, found | {"quarter": q})
 
 
 def read_quarter(
