@@ -3,11 +3,11 @@
 `json.loads` of one document builds its own string for every object key; a
 projection that holds thousands of documents together (quarterly_evaluation
 recomputes a quarter from the facts of every item in it) then keeps one copy of
-the same twenty keys per document, and the rows' JSON text beside them. Here
+the same sixteen keys per document, and the rows' JSON text beside them. Here
 rows are fetched `CHUNK_ROWS` at a time and each chunk is decoded as one JSON
 array, so the keys of a chunk's documents are shared strings and the text of
-only one chunk is held at a time: about 1.4 kB per item's facts instead of
-2.9 kB (docs/performance.md, "Memory").
+only one chunk is held at a time: about 1.5 kB per item's facts instead of
+2.9 kB (docs/performance.md, "Memory: what grows with the log").
 """
 
 from __future__ import annotations
