@@ -27,6 +27,7 @@ from nm_workflow.application.figures import FIGURES, Parameters
 from nm_workflow.application.store_errors import translated_errors
 from nm_workflow.domain.periods import quarter, quarter_of
 from projections.base import Projection, Recorded
+from projections.json_rows import json_column
 from projections.rows import Keyed, flush, forget, prefetch
 from projections.schema import Table, col
 from projections.sql import Tx
@@ -104,12 +105,14 @@ class QuarterlyEvaluation(Projection):
 
     def _recompute(self, tx: Tx, q: str, keys: list[Key]) -> None:
         """Recompute the quarter's rows `keys` from the facts of every item counting in the quarter."""
-        members = tx.all(
-            "SELECT i.facts FROM {quarterly_evaluation_item} AS i JOIN {quarterly_evaluation_member} AS m "
+        # Every item of the quarter is held here at once: json_column keeps that small.
+        items = json_column(
+            tx,
+            "SELECT CAST(i.facts AS text) FROM {quarterly_evaluation_item} AS i "
+            "JOIN {quarterly_evaluation_member} AS m "
             "ON m.item_id = i.item_id WHERE m.quarter = :q ORDER BY i.item_id",
             {"q": q},
         )
-        items = [tx.dialect.json_out(m["facts"]) for m in members]
         period = quarter(q)
         for key in keys:
             found = row(items, period, self.parameters, key[1], key[2])
