@@ -197,7 +197,9 @@ def test_a_stream_carries_on_after_the_database_was_unreachable(
         while client.get("/health").status_code != 200:
             assert time.monotonic() < deadline
             time.sleep(0.1)
-        later = [client.post("/items", json=PLAN, headers=marketing).json()["id"] for _ in range(3)]
+        planned = [client.post("/items", json=PLAN, headers=marketing) for _ in range(3)]
+        assert [answer.status_code for answer in planned] == [201] * 3, [answer.text for answer in planned]
+        later = [answer.json()["id"] for answer in planned]
         expected, _ = the_log(real)
         final.extend(item["position"] for item in expected)
         finished.set()
