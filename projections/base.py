@@ -12,7 +12,7 @@ from uuid import UUID
 from eventsourcing.utils import get_topic
 
 from nm_workflow.application.settings import Settings
-from projections.rows import Spec, flush, forget, prefetch
+from projections.rows import Spec, kept_for_the_batch
 from projections.schema import Table, schema_ddl
 from projections.sql import POSTGRES, SQLITE, Dialect, Tx
 
@@ -135,14 +135,9 @@ class Projection:
                 self.handle(tx, recorded)
             return
         handled = (r for r in batch if self.every_event or r.topic in self._handlers)
-        prefetch(tx, self.batch_tables, (r.aggregate_id for r in handled))
-        try:
+        with kept_for_the_batch(tx, self.batch_tables, (r.aggregate_id for r in handled)):
             for recorded in batch:
                 self.handle(tx, recorded)
-        except BaseException:
-            forget(tx)  # the transaction rolls back: none of the batch's rows may outlive it
-            raise
-        flush(tx)
 
     def handle(self, tx: Tx, recorded: Recorded) -> None:
         handler = self._handlers.get(recorded.topic)

@@ -28,7 +28,7 @@ from nm_workflow.application.store_errors import translated_errors
 from nm_workflow.domain.periods import quarter, quarter_of
 from projections.base import Projection, Recorded
 from projections.json_rows import json_column
-from projections.rows import Keyed, flush, forget, prefetch
+from projections.rows import Keyed, flush, kept_for_the_batch
 from projections.schema import Table, col
 from projections.sql import Tx
 
@@ -70,8 +70,7 @@ class QuarterlyEvaluation(Projection):
 
     def apply(self, tx: Tx, batch: Sequence[Recorded]) -> None:
         ids = sorted({str(r.event.originator_id) for r in batch})
-        prefetch(tx, (FACTS,), ids)
-        try:
+        with kept_for_the_batch(tx, (FACTS,), ids):
             facts = {i: found["facts"] for i in ids if (found := FACTS.get(tx, (i,))) is not None}
             before = {item_id: self._keys(item) for item_id, item in facts.items()}
             for recorded in batch:
@@ -84,10 +83,6 @@ class QuarterlyEvaluation(Projection):
             flush(tx)  # the recomputation reads each quarter's members from the tables
             for q in sorted({k[0] for k in dirty}):
                 self._recompute(tx, q, sorted(k for k in dirty if k[0] == q))
-        except BaseException:
-            forget(tx)  # the transaction rolls back: none of the batch's rows may outlive it
-            raise
-        flush(tx)
 
     def _keys(self, item: dict[str, Any]) -> set[Key]:
         """Every row the item counts in, roll-ups included."""

@@ -23,7 +23,8 @@ of the key columns' decoded values, e.g. `(UUID(...),)`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,6 +82,20 @@ def prefetch(tx: Tx, specs: Sequence[Spec], ids: Iterable[Any]) -> None:
     pending = [_state(tx, spec).load_later(tx, wanted) for spec in specs if spec.key]
     for receive in pending:
         receive()
+
+
+@contextmanager
+def kept_for_the_batch(tx: Tx, specs: Sequence[Spec], ids: Iterable[Any]) -> Iterator[None]:
+    """Inside: the rows of the aggregates `ids` in `specs` are prefetched and kept. On leaving,
+    what the batch changed is written (`flush`); when the block fails, nothing is kept
+    (`forget`): its transaction rolls back, and none of the batch's rows may outlive it."""
+    prefetch(tx, specs, ids)
+    try:
+        yield
+    except BaseException:
+        forget(tx)
+        raise
+    flush(tx)
 
 
 def flush(tx: Tx) -> None:
