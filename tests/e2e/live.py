@@ -112,6 +112,17 @@ def proxied(make_settings: Callable[..., Settings], **overrides: Any) -> tuple[T
     return proxy, make_settings(**through, retry_after_seconds=1, **overrides)
 
 
+def once_back(send: Callable[[], httpx.Response], seconds: float = 60) -> httpx.Response:
+    """`send()` repeated as a client repeats it after a database outage: while it is answered 503
+    (the pool still reconnecting, which a loaded machine makes slow; nothing was written), again
+    after its Retry-After. The first other answer, within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while (answer := send()).status_code == 503:
+        assert time.monotonic() < deadline, answer.text
+        time.sleep(float(answer.headers["Retry-After"]))
+    return answer
+
+
 def marketing_key(settings: Settings) -> str:
     """A marketing key of actor `mia` (department marketing), made directly in the settings' store."""
     store = EventStore(settings)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 
 import httpx
@@ -11,7 +10,7 @@ import pytest
 
 from nm_workflow.application.settings import Settings
 from tests.e2e.api import DRAFT, PLAN, Api
-from tests.e2e.live import live_server, proxied
+from tests.e2e.live import live_server, once_back, proxied
 from tests.support.figures import Figures
 
 PROBLEM = "application/problem+json"
@@ -146,8 +145,7 @@ def test_an_unreachable_database_is_503_with_retry_after(
         assert fast.status_code == 503
         assert fast.elapsed.total_seconds() < 1
         proxy.start()
-        time.sleep(1.1)
-        healed = client.get("/health")
+        healed = once_back(lambda: client.get("/health"))
         assert healed.status_code == 200, healed.text
         figures(faults_injected=1, answered_503=2, answered_500=0, recovered_without_restart=True)
 

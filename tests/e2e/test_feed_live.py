@@ -19,7 +19,7 @@ from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
 from nm_workflow.domain.roles import Role
 from tests.e2e.api import DRAFT, PLAN
-from tests.e2e.live import live_server, proxied, served
+from tests.e2e.live import live_server, once_back, proxied, served
 from tests.e2e.test_interactions import comment
 from tests.support.figures import Figures
 
@@ -165,16 +165,6 @@ def test_every_event_exactly_once_in_order_while_eight_writers_commit(
             skipped=0, duplicated=0)  # fmt: skip
 
 
-def _planned_once_back(client: httpx.Client, headers: dict[str, str], deadline: float) -> str:
-    """Plan an item as a client does after an outage: a 503 (the pool still reconnecting, which
-    a loaded machine makes slow) wrote nothing and says when to retry."""
-    while (answer := client.post("/items", json=PLAN, headers=headers)).status_code == 503:
-        assert time.monotonic() < deadline, answer.text
-        time.sleep(float(answer.headers["Retry-After"]))
-    assert answer.status_code == 201, answer.text
-    return str(answer.json()["id"])
-
-
 def test_a_stream_carries_on_after_the_database_was_unreachable(
     make_settings: Callable[..., Settings], figures: Figures
 ) -> None:
@@ -207,7 +197,9 @@ def test_a_stream_carries_on_after_the_database_was_unreachable(
         while client.get("/health").status_code != 200:
             assert time.monotonic() < deadline
             time.sleep(0.1)
-        later = [_planned_once_back(client, marketing, deadline) for _ in range(3)]
+        planned = [once_back(lambda: client.post("/items", json=PLAN, headers=marketing)) for _ in range(3)]
+        assert [answer.status_code for answer in planned] == [201] * 3, [answer.text for answer in planned]
+        later = [answer.json()["id"] for answer in planned]
         expected, _ = the_log(real)
         final.extend(item["position"] for item in expected)
         finished.set()
