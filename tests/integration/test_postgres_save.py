@@ -45,13 +45,13 @@ def stored(recorder: BoundedRetryRecorder) -> dict[tuple[UUID, int], int]:
     return {(UUID(str(n.originator_id)), n.originator_version): n.id for n in notifications}
 
 
-def chain_matches_the_log(recorder: BoundedRetryRecorder) -> bool:
+def chain_matches_the_log(recorder: BoundedRetryRecorder, limit: int = 1000) -> bool:
     """The links the server wrote are the ones the canonical encoding gives (domain/audit_record.py)."""
     records = [
         StoredRecord(n.id, UUID(str(n.originator_id)), n.originator_version, n.topic, n.state)
-        for n in recorder.select_notifications(None, 1000)
+        for n in recorder.select_notifications(None, limit)
     ]
-    return recorder.select_chain(0, 1000) == extend(None, records)
+    return recorder.select_chain(0, limit) == extend(None, records)
 
 
 def test_the_ids_returned_are_the_stored_ones_and_the_links_the_auditors(
@@ -67,6 +67,20 @@ def test_the_ids_returned_are_the_stored_ones_and_the_links_the_auditors(
     assert ids == [rows[(UUID(str(e.originator_id)), e.originator_version)] for e in batch]
     assert ids == [2, 3, 4]
     assert chain_matches_the_log(recorder)
+
+
+def test_a_save_of_many_events_is_chained_after_the_head_as_the_auditor_recomputes(
+    recorder: BoundedRetryRecorder,
+) -> None:
+    # One statement folds the records in order (a running aggregate): every link follows the one
+    # before it, the first one the head the log already had.
+    recorder.insert_events([event(uuid4(), 1)])
+    many = uuid4()
+
+    ids = recorder.insert_events([event(many, v, state=b"%d" % v) for v in range(1, 1201)])
+
+    assert ids == list(range(2, 1202))
+    assert chain_matches_the_log(recorder, limit=2000)
 
 
 def test_a_taken_version_fails_the_whole_call_and_leaves_nothing(recorder: BoundedRetryRecorder) -> None:

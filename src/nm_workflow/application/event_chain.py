@@ -45,30 +45,36 @@ _HEAD = _SELECT + "ORDER BY leaf_index DESC LIMIT 1"
 _EXISTS = "SELECT 1 FROM {table} LIMIT 1"
 # PostgreSQL: the links of new records after the last link, in one statement, so that chaining costs
 # no round trip of its own. `new` is a relation of (n, position, record_hash): the new records
-# numbered from 1 in ascending position; the chain hashes are computed by the server's sha256().
+# numbered from 1 in ascending position; the chain hashes are computed by the server's sha256(), by
+# a running (window) aggregate over the records in order, which folds each record once. (A recursive
+# CTE joining `new` at each step scanned all of `new` per step: a save of 4,000 events took 89 s.)
 _PG_CHAIN = f"""\
   head AS (SELECT leaf_index, chain_hash FROM {{table}} ORDER BY leaf_index DESC LIMIT 1),
   links AS (
-    SELECT 0::bigint AS n, 0::bigint AS position,
-           coalesce((SELECT leaf_index FROM head), -1) AS leaf_index, ''::bytea AS record_hash,
-           coalesce((SELECT chain_hash FROM head), '\\x{"00" * 32}'::bytea) AS chain_hash
-    UNION ALL
-    SELECT new.n, new.position, links.leaf_index + 1, new.record_hash,
-           sha256(links.chain_hash || new.record_hash)
-    FROM links JOIN new ON new.n = links.n + 1)"""  # noqa: S608
+    SELECT new.position, coalesce((SELECT leaf_index FROM head), -1) + new.n AS leaf_index, new.record_hash,
+           {{chain}}(coalesce((SELECT chain_hash FROM head), '\\x{"00" * 32}'::bytea), new.record_hash)
+             OVER (ORDER BY new.n) AS chain_hash
+    FROM new)"""  # noqa: S608
+# The running chain hash: the state starts as the head's chain hash (the aggregate's first argument,
+# the same on every row), each record extends it. `{chain}` is the aggregate, `{step}` its step.
+_PG_CHAIN_FUNCTIONS = (
+    "CREATE OR REPLACE FUNCTION {step}(state bytea, head bytea, record bytea) RETURNS bytea"
+    " LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT sha256(coalesce(state, head) || record)'",
+    "CREATE OR REPLACE AGGREGATE {chain}(bytea, bytea) (SFUNC = {step}, STYPE = bytea)",
+)
 # The backfill's: positions and record hashes (computed in Python) given as two arrays.
 _PG_LINKS = f"""
-WITH RECURSIVE
+WITH
   new AS (SELECT * FROM unnest(%s::bigint[], %s::bytea[]) WITH ORDINALITY AS n(position, record_hash, n)),
 {_PG_CHAIN}
-INSERT INTO {{table}} ({_COLUMNS}) SELECT {_COLUMNS} FROM links WHERE n > 0
+INSERT INTO {{table}} ({_COLUMNS}) SELECT {_COLUMNS} FROM links
 """  # noqa: S608
 # The save's: the events' INSERT ({insert}, the library's, RETURNING the columns below) and their links
 # in one statement. The record hash is the canonical encoding of domain/audit_record.py, computed by
 # the server from the inserted row (positions are below 2**63 and lengths below 2**31, so the signed
 # int8send/int4send give the same bytes as the unsigned encoding); returns each event's notification id.
 _PG_INSERT_CHAINED = f"""
-WITH RECURSIVE
+WITH
   inserted AS ({{insert}}, topic, state),
   new AS (
     SELECT row_number() OVER (ORDER BY notification_id) AS n, notification_id AS position,
@@ -77,7 +83,7 @@ WITH RECURSIVE
                   || convert_to(topic, 'UTF8') || int4send(octet_length(state)) || state) AS record_hash
     FROM inserted),
 {_PG_CHAIN},
-  chained AS (INSERT INTO {{table}} ({_COLUMNS}) SELECT {_COLUMNS} FROM links WHERE n > 0)
+  chained AS (INSERT INTO {{table}} ({_COLUMNS}) SELECT {_COLUMNS} FROM links)
 SELECT notification_id, originator_id, originator_version FROM inserted
 """  # noqa: S608
 
@@ -219,12 +225,19 @@ class PostgresChain:
             raise ProgrammingError("The hash chain needs POSTGRES_ENABLE_DB_FUNCTIONS off.")
         self.chain_table = SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(CHAIN_TABLE))
         ddl = SQL(_ddl("bigint", "bytea", "octet_length")).format(table=self.chain_table)
-        self.sql_create_statements.append(ddl)
+        schema = Identifier(self.datastore.schema)
+        names = {
+            "step": SQL("{}.{}").format(schema, Identifier(f"{CHAIN_TABLE}_step")),
+            "chain": SQL("{}.{}").format(schema, Identifier(f"{CHAIN_TABLE}_hash")),
+        }
+        functions = [SQL(statement).format(**names) for statement in _PG_CHAIN_FUNCTIONS]
+        self.sql_create_statements.extend([ddl, *functions])
         # Which id went to which event, exactly, rather than by the order of the returned rows;
         # the events' links are inserted by the same statement (one statement of the save's pipeline).
         insert = self.insert_events_statement + SQL(", originator_id, originator_version")
-        self.insert_events_statement = SQL(_PG_INSERT_CHAINED).format(insert=insert, table=self.chain_table)
-        self.insert_links_statement = SQL(_PG_LINKS).format(table=self.chain_table)
+        tables = {"table": self.chain_table, "chain": names["chain"]}
+        self.insert_events_statement = SQL(_PG_INSERT_CHAINED).format(insert=insert, **tables)
+        self.insert_links_statement = SQL(_PG_LINKS).format(**tables)
 
     def create_table(self) -> None:
         super().create_table()  # type: ignore[misc]
