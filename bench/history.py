@@ -3,7 +3,9 @@
 Baseline: reading an item of 10 events through the application (`ContentItems.get`:
 load and view, what `GET /items/{id}` does). Cases, on an item of `--events`
 events (a plan, then drafts): reading it whole; reading it at the version in the
-middle (`?version=`); reading it `as_of` the time of its middle event (`?as_of=`).
+middle (`?version=`), and at the version before it (with snapshots every 100
+events, that one reads the most events after its snapshot, 99); reading it
+`as_of` the time of its middle event (`?as_of=`).
 
     python -m bench.history [--events 10000] [--database-url postgresql://...]
 """
@@ -60,6 +62,9 @@ def run(settings: Settings, events: int) -> dict[str, float]:
             f"read an item of {events} events": per_second(lambda: items.get(MIA, long), LONG_READS),
             "  at the version in the middle": per_second(
                 lambda: items.get(MIA, long, version=events // 2), LONG_READS
+            ),
+            "  at the version before the middle": per_second(
+                lambda: items.get(MIA, long, version=events // 2 - 1), LONG_READS
             ),
             "  as_of its middle event's time": per_second(
                 lambda: items.get(MIA, long, as_of=middle), LONG_READS
