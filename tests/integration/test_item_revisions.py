@@ -153,3 +153,9 @@ def test_the_stored_snapshot_of_an_item_does_not_grow_with_its_drafts(
         assert (latest.revision_count, latest.revision_authors) == (DRAFTS, ["a0", "a1", "a2"])
     finally:
         store.close()
+
+
+def test_a_snapshot_of_an_item_never_drafted_upcasts_to_no_revision() -> None:
+    state: dict[str, Any] = {"theme": "Spring", "revisions": []}
+    ContentItem.upcast_v1_v2(state)
+    assert state == {"theme": "Spring", "_current_revision": None, "revision_authors": []}
