@@ -61,7 +61,7 @@ def test_a_past_version_can_be_loaded(store: EventStore) -> None:
     store.record(item)
 
     assert store.load(item.id, version=2).current_revision["title"] == "First"
-    assert store.load(item.id, version=1).revisions == []
+    assert store.load(item.id, version=1).revision_count == 0
     assert store.load(item.id).current_revision["title"] == "Second"
 
 

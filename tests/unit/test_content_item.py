@@ -66,6 +66,10 @@ def draft(item: ContentItem, *, author: str = AUTHOR, body: str = "Spring is her
     )
 
 
+FIRST_HASH = content_hash("Spring", "Spring is here.", ["s3://a.png"], "press kit")
+"""The content hash of a draft of `draft`'s default content (the first revision of `drafting()`)."""
+
+
 def approve(
     item: ContentItem,
     stage: Stage,
@@ -206,7 +210,8 @@ def test_plan_records_the_plan() -> None:
     assert (event.theme, event.format, event.platforms) == ("Spring launch", "article", PLATFORMS)
     assert (event.department, event.campaign, event.planner_id) == (DEPARTMENT, "spring-2025", "pat")
     assert event.planned_publish_date == SCHEDULED.date()
-    assert (item.state, item.revisions, item.stage, item.version) == (ItemState.PLANNED, [], None, 1)
+    assert (item.state, item.revision_count, item.stage, item.version) == (ItemState.PLANNED, 0, None, 1)
+    assert item.revision_authors == []
 
 
 def test_campaign_and_publish_date_are_optional() -> None:
@@ -233,11 +238,13 @@ def test_draft_records_revision_one_with_its_content_hash() -> None:
 
 def test_each_draft_is_the_next_revision() -> None:
     item = drafting()
+    first = item.current_revision
     draft(item, author="bob", body="Second take.")
     event = only_event(item, "Drafted")
     assert (event.revision, event.author_id) == (2, "bob")
-    assert [r["number"] for r in item.revisions] == [1, 2]
-    assert item.revisions[0]["content_hash"] != item.revisions[1]["content_hash"]
+    assert (first["number"], item.current_revision["number"], item.revision_count) == (1, 2, 2)
+    assert first["content_hash"] != item.current_revision["content_hash"]
+    assert item.revision_authors == sorted([AUTHOR, "bob"])
 
 
 @pytest.mark.parametrize("revision", [1, None], ids=["named", "current"])
@@ -478,7 +485,7 @@ def test_approving_a_stale_revision() -> None:
 
 def test_approving_with_another_content_hash() -> None:
     item = two_revisions_in_review()
-    old_hash = item.revisions[0]["content_hash"]
+    old_hash = FIRST_HASH
     with refused(item, errors.ContentHashMismatch, "Revision 2", "hash"):
         approve(item, Stage.EDITOR, content_hash=old_hash)
 
@@ -530,7 +537,7 @@ def test_request_review_of_a_stale_revision() -> None:
 )
 def test_publishing_or_scheduling_before_full_approval(build: Callable[[], ContentItem]) -> None:
     item = build()
-    h = item.revisions[-1]["content_hash"] if item.revisions else "sha256:none"
+    h = item.current_revision["content_hash"] if item.revision_count else "sha256:none"
     with refused(item, errors.NotApproved, str(item.state), "reviews"):
         item.publish(
             platform="weibo", published_at=AT, external_id="x", url=None, revision=1, content_hash=h, now=NOW
@@ -545,7 +552,7 @@ def test_publishing_a_stale_revision() -> None:
         approve(item, stage)
     drained(item)
     with refused(item, errors.StaleRevision, "revision 2"):
-        publish(item, revision=1, content_hash=item.revisions[0]["content_hash"])
+        publish(item, revision=1, content_hash=FIRST_HASH)
 
 
 def test_publishing_other_content_than_approved() -> None:
@@ -864,17 +871,20 @@ ORDER = [stage.value for stage in SEED_CHAIN]
 
 
 def assert_consistent(item: ContentItem) -> None:
-    numbers = [r["number"] for r in item.revisions]
-    assert numbers == list(range(1, len(numbers) + 1))
-    for r in item.revisions:
+    if item.revision_count:
+        r = item.current_revision
+        assert r["number"] == item.revision_count
         assert r["content_hash"] == content_hash(r["title"], r["body"], r["asset_links"], r["source_notes"])
+        assert r["author_id"] in item.revision_authors
+    assert item.revision_authors == sorted(set(item.revision_authors))
     approvers = list(item.approvals.values())
     assert len(set(approvers)) == len(approvers)
-    assert not {r["author_id"] for r in item.revisions} & set(approvers)
+    assert not set(item.revision_authors) & set(approvers)
     assert list(item.approvals) == ORDER[: len(item.approvals)]
-    if item.state is ItemState.PLANNED or not item.revisions:
+    if item.state is ItemState.PLANNED or not item.revision_count:
         assert item.state in (ItemState.PLANNED, ItemState.CANCELLED)
-        assert not item.revisions
+        assert not item.revision_count
+        assert not item.revision_authors
     if item.state is ItemState.IN_REVIEW:
         assert item.stage is not None
         assert list(item.approvals) == ORDER[: ORDER.index(item.stage)]
@@ -885,7 +895,7 @@ def assert_consistent(item: ContentItem) -> None:
     if item.state in (ItemState.APPROVED, ItemState.PUBLISHED):
         assert item.approved_revision is not None
     if item.approved_revision is not None:
-        assert (item.approved_revision, list(item.approvals)) == (numbers[-1], ORDER)
+        assert (item.approved_revision, list(item.approvals)) == (item.revision_count, ORDER)
     assert bool(item.publications) == (item.state in (ItemState.PUBLISHED, ItemState.WITHDRAWN))
     for publication in item.publications.values():
         assert publication["revision"] == item.approved_revision
@@ -922,13 +932,13 @@ def assert_lawful(history: list[Any]) -> None:
 
 
 def _approve(item: ContentItem, stage: Stage, who: str, rev: int | None, right: bool) -> None:
-    h = item.revisions[-1]["content_hash"] if right and item.revisions else "sha256:other"
+    h = item.current_revision["content_hash"] if right and item.revision_count else "sha256:other"
     item.approve(stage=stage, revision=rev, content_hash=h, reviewer_id=who)
 
 
 def _advance(item: ContentItem) -> None:
     """The natural next step from any state: keeps random runs moving along the chain."""
-    if not item.revisions:
+    if not item.revision_count:
         draft(item)
     elif item.state is ItemState.DRAFTING:
         item.request_review(revision=None)
@@ -940,7 +950,7 @@ def _advance(item: ContentItem) -> None:
 
 
 def _publish(item: ContentItem, platform: str, revision: int | None, right: bool) -> None:
-    current = item.revisions[-1]["content_hash"] if item.revisions else "sha256:none"
+    current = item.current_revision["content_hash"] if item.revision_count else "sha256:none"
     number = revision or item.approved_revision or 1
     publish(item, platform, revision=number, content_hash=current if right else "sha256:other")
 
@@ -1014,6 +1024,7 @@ def test_every_command_is_refused_cleanly_or_leaves_a_consistent_item(sequence: 
         assert_consistent(item)
         history += item.collect_events()
     assert_lawful(history)
+    assert item.revision_authors == sorted({e.author_id for e in history if type(e).__name__ == "Drafted"})
     hypothesis.event(f"ended {item.state}")
 
 

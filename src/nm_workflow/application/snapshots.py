@@ -35,7 +35,8 @@ class AggregateSnapshot(Snapshot):
 
     Taking one walks the state once and notes where an enum or a tuple was (rare: a few
     attributes); loading one restores only those places, so that a large state (thousands of
-    revisions) is not walked again on every load.
+    metrics observations) is not walked again on every load. The aggregate class's own
+    `class_version` and `upcast_v<n>_v<n+1>` methods bring an older state to its shape (ADR 0039).
     """
 
     @classmethod

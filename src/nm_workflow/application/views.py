@@ -11,7 +11,7 @@ _ENVELOPE = {"originator_id", "originator_version", "timestamp", "meta", "origin
 
 
 def item_view(item: ContentItem) -> dict[str, Any]:
-    current = item.revisions[-1] if item.revisions else None
+    current = item.current_revision if item.revision_count else None
     return {
         "id": item.id,
         "version": item.version,

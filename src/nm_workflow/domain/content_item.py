@@ -10,6 +10,11 @@ order of checks on the item (domain/item_guards.py), review and compliance
 (domain/review.py), publication (domain/publication.py), metrics
 (domain/observations.py). The `@event` methods stay on this class: stored
 events name it in their topics (`nm_workflow.domain.content_item:ContentItem.Drafted`).
+
+The item keeps of its revisions only what the rules and its view read (ADR 0039): the
+current revision, and the sorted distinct authors of every revision (segregation of duties).
+Every revision stays in the events (`Drafted`), where history and `?version=` read it; so the
+state, and a snapshot of it, does not grow with the number of drafts.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from eventsourcing.domain import event
 from nm_workflow.domain import item_guards
 from nm_workflow.domain.compliance import CHECKED_FIELDS, Finding, Matcher
 from nm_workflow.domain.content import ItemState, Publication, Revision, check_platforms, content_hash
+from nm_workflow.domain.errors import NoDraft
 from nm_workflow.domain.metadata import WorkflowAggregate
 from nm_workflow.domain.observations import check_observation, find_corrections, is_repeat
 from nm_workflow.domain.publication import check_publication, check_schedule
@@ -38,6 +44,9 @@ from nm_workflow.domain.timing import Now
 
 
 class ContentItem(WorkflowAggregate):
+    class_version = 2
+    """Of the state (snapshots): 2 keeps the current revision and the authors, 1 kept every revision."""
+
     @event("Planned")
     def __init__(
         self,
@@ -57,7 +66,8 @@ class ContentItem(WorkflowAggregate):
         self.department, self.campaign = department, campaign
         self.planned_publish_date, self.planner_id = planned_publish_date, planner_id
         self.state = ItemState.PLANNED
-        self.revisions: list[Revision] = []
+        self._current_revision: Revision | None = None
+        self.revision_authors: list[str] = []
         self.stage = None
         self.approvals: dict[str, str] = {}
         self.approved_revision: int | None = None
@@ -101,7 +111,7 @@ class ContentItem(WorkflowAggregate):
         item_guards.require_unpublished(self, "draft a new revision")
         text = dict(zip(CHECKED_FIELDS, (title, body, source_notes), strict=True))
         self._drafted(
-            revision=len(self.revisions) + 1,
+            revision=self.revision_count + 1,
             title=title,
             body=body,
             asset_links=list(asset_links),
@@ -240,7 +250,22 @@ class ContentItem(WorkflowAggregate):
 
     @property
     def current_revision(self) -> Revision:
-        return self.revisions[-1]
+        """The latest revision drafted; NoDraft before the first."""
+        if self._current_revision is None:
+            raise NoDraft("No revision has been drafted yet.")
+        return self._current_revision
+
+    @property
+    def revision_count(self) -> int:
+        """How many revisions were drafted: the current revision's number, 0 before the first."""
+        return 0 if self._current_revision is None else self._current_revision["number"]
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """A snapshot of class version 1 kept every revision: keep the last, and their authors."""
+        revisions: list[Revision] = state.pop("revisions")
+        state["_current_revision"] = revisions[-1] if revisions else None
+        state["revision_authors"] = sorted({r["author_id"] for r in revisions})
 
     # State and stage are kept as plain strings so that a snapshot round-trips through JSON.
     @property
@@ -274,19 +299,19 @@ class ContentItem(WorkflowAggregate):
         findings: list[Finding] | None = None,
         lexicon_version: int | None = None,
     ) -> None:
-        self.revisions.append(
-            Revision(
-                number=revision,
-                title=title,
-                body=body,
-                asset_links=list(asset_links),
-                source_notes=source_notes,
-                content_hash=content_hash,
-                author_id=author_id,
-                findings=list(findings or []),
-                lexicon_version=lexicon_version,
-            )
+        self._current_revision = Revision(
+            number=revision,
+            title=title,
+            body=body,
+            asset_links=list(asset_links),
+            source_notes=source_notes,
+            content_hash=content_hash,
+            author_id=author_id,
+            findings=list(findings or []),
+            lexicon_version=lexicon_version,
         )
+        if author_id not in self.revision_authors:
+            self.revision_authors = sorted([*self.revision_authors, author_id])
         self._void_review(ItemState.DRAFTING)
         # A schedule, like an approval, was made for the revision before.
         self.schedule, self.scheduled_revision = {}, None

@@ -44,7 +44,17 @@ class ItemRecord(Protocol):
     @property
     def platforms(self) -> Sequence[str]: ...
     @property
-    def revisions(self) -> Sequence[Revision]: ...
+    def current_revision(self) -> Revision:
+        """The latest revision; NoDraft before the first."""
+
+    @property
+    def revision_count(self) -> int:
+        """Revisions drafted (the current one's number), 0 before the first."""
+
+    @property
+    def revision_authors(self) -> Sequence[str]:
+        """The distinct authors of every revision drafted, sorted."""
+
     @property
     def approvals(self) -> Mapping[str, str]: ...
     @property
@@ -70,7 +80,7 @@ def require_unpublished(item: ItemRecord, action: str) -> None:
 def require_draft(item: ItemRecord) -> None:
     """The item can be sent to review: open, unpublished, drafting a revision."""
     require_unpublished(item, "request a review")
-    if not item.revisions:
+    if not item.revision_count:
         raise NoDraft("Draft a revision before requesting a review.")
     if item.state is not ItemState.DRAFTING:
         raise InvalidTransition(f"The item is {item.state}; only a draft can be sent to review.")
@@ -115,11 +125,11 @@ def published_on(item: ItemRecord, platform: str) -> Publication:
 
 def check_reviewer(item: ItemRecord, reviewer_id: str) -> None:
     """Segregation of duties: no author of a revision approves, and no one approves two stages."""
-    if any(r["author_id"] == reviewer_id for r in item.revisions):
+    if reviewer_id in item.revision_authors:
         raise SelfApproval(f"{reviewer_id} authored a revision of this item and may not approve it.")
     if reviewer_id in item.approvals.values():
         raise RepeatedApproval(
-            f"{reviewer_id} already approved another stage of revision {item.revisions[-1]['number']}."
+            f"{reviewer_id} already approved another stage of revision {item.revision_count}."
         )
 
 
@@ -128,7 +138,7 @@ def check_revision(item: ItemRecord, revision: int | None, expected_hash: str | 
 
     Raises StaleRevision or ContentHashMismatch.
     """
-    current = item.revisions[-1]
+    current = item.current_revision
     if revision is not None and revision != current["number"]:
         raise StaleRevision(f"Revision {revision} is not the current revision {current['number']}.")
     if expected_hash is not None and expected_hash != current["content_hash"]:

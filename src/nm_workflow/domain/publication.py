@@ -35,7 +35,7 @@ def check_publication(
     published_at = as_utc(published_at, "publication time")
     if revision != item.approved_revision:
         raise StaleRevision(f"Only revision {item.approved_revision}, the approved one, may be published.")
-    if content_hash != item.revisions[-1]["content_hash"]:
+    if content_hash != item.current_revision["content_hash"]:
         raise ContentHashMismatch("The published content differs from the approved revision.")
     if item.approved_at is not None and published_at < item.approved_at:
         raise PublishedBeforeApproval(
