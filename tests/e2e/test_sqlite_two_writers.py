@@ -19,11 +19,13 @@ import pytest
 from eventsourcing.persistence import OperationalError
 
 from nm_workflow.application.audit_verify import verify_log
+from nm_workflow.application.errors import StoreBusy
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.sqlite_writers import WriteTurns
 from nm_workflow.application.store import EventStore
 from projections.runner import ProjectionSupervisor
 from tests.e2e.api import PLAN, Api
+from tests.integration.test_event_store import planned_item
 
 ROOT = Path(__file__).resolve().parents[2]
 ITEMS_PER_PROCESS = 40
@@ -114,3 +116,17 @@ def test_a_write_kept_waiting_is_503_store_busy_and_a_killed_holder_frees_the_fi
     created = api.post("/items", PLAN, marketing)
     assert created.status_code == 201, created.text
     assert state.store.head() == head + 1, "the refused command wrote nothing; the later one its event"
+
+
+def test_a_save_kept_waiting_by_a_writer_of_its_own_process_is_busy_not_an_outage(
+    make_settings: Callable[..., Settings],
+) -> None:
+    store = EventStore(make_settings(db_lock_timeout=1))
+    try:
+        writer = store.factory.datastore.get_connection(commit=True)  # type: ignore[attr-defined]
+        with writer, pytest.raises(StoreBusy):
+            store.record(planned_item())  # waits for the process's one writer connection
+        store.record(planned_item())  # at once: contention starts no fail-fast pause
+        assert store.head() == 1
+    finally:
+        store.close()

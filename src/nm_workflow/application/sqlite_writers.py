@@ -173,10 +173,13 @@ class QueuedSQLiteFactory(SQLiteFactory):
     def __init__(self, env: Environment | Any) -> None:
         super().__init__(env)
         made = self.datastore
-        # The library's constructor builds its datastore inline; the same settings, queued.
+        # The library's constructor builds its datastore inline; the same settings, queued. A writer
+        # waits as long for its process's writer connection as for the file (the library: 5 s).
+        lock_timeout = made.pool.lock_timeout
         self.datastore = QueuedSQLiteDatastore(
             made.pool.db_name,
-            lock_timeout=made.pool.lock_timeout,
+            lock_timeout=lock_timeout,
+            pool_timeout=float(lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT),
             single_row_tracking=made.single_row_tracking,
             originator_id_type=made.originator_id_type,
         )
