@@ -2,12 +2,13 @@
 
 The writers are real OS processes (tests/e2e/sqlite_writer_process.py): two saving items
 while their projections follow the log, and one holding a write transaction until it is
-killed with SIGKILL.
+killed with SIGKILL. Last, in one process: a save kept waiting by another writer of its own.
 """
 
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -29,6 +30,7 @@ from tests.integration.test_event_store import planned_item
 
 ROOT = Path(__file__).resolve().parents[2]
 ITEMS_PER_PROCESS = 40
+SAY_WITHIN = 120.0
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # the lock file is SQLite's
 
 
@@ -48,7 +50,10 @@ def writer_process(*args: str) -> Iterator[subprocess.Popen[str]]:
 
 
 def said(process: subprocess.Popen[str]) -> str:
+    """The process's next line of output (it writes one at a time); fails after SAY_WITHIN seconds."""
     assert process.stdout is not None
+    readable, _, _ = select.select([process.stdout], [], [], SAY_WITHIN)
+    assert readable, f"the writer process said nothing for {SAY_WITHIN} s"
     line = process.stdout.readline().strip()
     if not line:  # it died: show why
         assert process.stderr is not None
