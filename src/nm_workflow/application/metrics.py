@@ -68,3 +68,9 @@ WEBHOOK_DELIVERIES = Counter(
     "Webhook delivery attempts, by outcome (delivered: the receiver answered 2xx; failed).",
     ["outcome"],
 )
+SQLITE_WRITE_TURN_WAIT_SECONDS = Histogram(
+    "nm_sqlite_write_turn_wait_seconds",
+    "Time an SQLite write transaction waited for the write lock file, held by another process's "
+    "writer (0 when free; ADR 0041). SQLite only.",
+    buckets=(0.0001, *LATENCY_BUCKETS),
+)

@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from nm_workflow.application.audit_signing import AuditSigner
 from nm_workflow.application.event_chain import ChainedSQLiteRecorder
 from nm_workflow.application.postgres import BoundedRetryRecorder, StoreFactory
+from nm_workflow.application.sqlite_writers import QueuedSQLiteFactory
 
 SQLITE_FILE_NAME = "nm-workflow.sqlite3"
 # The parts of NM_DATABASE_URL that the library takes as settings of its own; the rest goes to libpq.
@@ -228,7 +229,7 @@ class Settings(BaseSettings):
         """The eventsourcing library's configuration, derived from these settings."""
         if self.database_url is None:
             return {
-                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "PERSISTENCE_MODULE": get_topic(QueuedSQLiteFactory),
                 "SQLITE_DBNAME": str(self.sqlite_path),
                 "SQLITE_LOCK_TIMEOUT": str(self.db_lock_timeout),
                 "APPLICATION_RECORDER_TOPIC": get_topic(ChainedSQLiteRecorder),

@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from eventsourcing.persistence import DatabaseError, IntegrityError, InterfaceError, OperationalError
+from eventsourcing.persistence import (
+    ConnectionUnavailableError,
+    DatabaseError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+)
 
 from nm_workflow.application.errors import ConcurrentModification, StoreBusy, StoreUnavailable
 
@@ -39,6 +45,12 @@ _CONTENTION_SQLSTATES = {"55P03", "57014", "40001", "40P01"}
 
 
 def _is_contention(error: Exception) -> bool:
-    """A lock wait that timed out, as opposed to a database that cannot be reached."""
+    """A lock wait that timed out, as opposed to a database that cannot be reached.
+
+    The library's own connection pool (SQLite's) times out when the process's writer
+    connection stays taken by another of its writers: contention too.
+    """
+    if isinstance(error, ConnectionUnavailableError):
+        return True
     sqlstate = getattr(error.__cause__, "sqlstate", None)
     return sqlstate in _CONTENTION_SQLSTATES or "database is locked" in str(error)

@@ -1,0 +1,193 @@
+"""SQLite writers of several processes take turns on a lock file instead of sleeping (ADR 0041).
+
+SQLite lets one connection write at a time. A writer that finds the database locked waits in
+SQLite's busy handler, which sleeps 1, 2, 5, 10, ... up to 100 ms between attempts: with two
+worker processes writing, a waiter sleeps on long after the lock came free, and both processes
+idle. Within a process the library's connection pool already queues writers (one writer
+connection at a time). Across processes, this module adds a queue: every write transaction of
+the store's datastore (event saves, snapshots, projection batches, side tables, schema set-up:
+all take a writer connection from the pool) first takes an exclusive `flock` on the file
+`<database>-write.lock` beside the database, and releases it after its commit or rollback. A
+blocked `flock` is woken by the kernel the moment the holder releases it.
+
+The lock only orders writers: SQLite's own locking still guarantees atomicity, so a process
+that does not take it (an older version, the sqlite3 shell) is still safe, just not queued.
+A process that dies holding the lock releases it with its descriptor. In-memory databases
+have no file and one process: they are left as the library makes them.
+
+The wait is bounded by the store's lock timeout (`NM_DB_LOCK_TIMEOUT`, the same as SQLite's
+busy timeout); past it the write fails with the library's OperationalError "database is
+locked ...", which the store reports as StoreBusy (503 `store-busy`).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from eventsourcing.persistence import OperationalError
+from eventsourcing.sqlite import (
+    SQLITE3_DEFAULT_LOCK_TIMEOUT,
+    SQLiteConnection,
+    SQLiteDatastore,
+    SQLiteFactory,
+)
+from eventsourcing.utils import Environment
+
+from nm_workflow.application.metrics import SQLITE_WRITE_TURN_WAIT_SECONDS
+
+LOCK_FILE_SUFFIX = "-write.lock"
+
+
+class _Turn:
+    """One blocking wait for the lock, handed to the waiting thread; settled once, either way."""
+
+    def __init__(self, descriptor: int) -> None:
+        self.descriptor = descriptor
+        self.granted = threading.Event()
+        self.error: OSError | None = None
+        self._mutex = threading.Lock()
+        self._abandoned = False
+
+    def settle(self, error: OSError | None) -> None:
+        """Called by the waiting thread once `flock` returned (or failed)."""
+        with self._mutex:
+            if self._abandoned:  # the writer gave up: let the next one have the lock at once
+                os.close(self.descriptor)
+                return
+            self.error = error
+            self.granted.set()
+
+    def abandon(self) -> bool:
+        """The writer stops waiting; False when the lock was granted meanwhile (it is then held)."""
+        with self._mutex:
+            if self.granted.is_set():
+                return False
+            self._abandoned = True
+            return True
+
+
+class WriteTurns:
+    """The cross-process write lock of one SQLite file: `held()` blocks until it is this writer's turn.
+
+    Used by one thread of a process at a time (the pool's writer lock is taken first). Waits that
+    would block run on one daemon thread, so that the caller can stop waiting after `timeout`
+    seconds; an abandoned wait releases the lock as soon as it gets it.
+    """
+
+    def __init__(self, path: str, timeout: float) -> None:
+        self.path = path
+        self.timeout = timeout
+        self._descriptor: int | None = None
+        self._opened_by = 0  # the pid that opened it: a forked child must not share its parent's lock
+        self._waits: queue.SimpleQueue[_Turn] = queue.SimpleQueue()
+        self._waiter: threading.Thread | None = None
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold the lock for the block; OperationalError ("database is locked") after `timeout` s."""
+        descriptor = self._take()
+        try:
+            yield
+        finally:
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
+
+    def _take(self) -> int:
+        descriptor = self._open()
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pass
+        except OSError as error:
+            raise OperationalError(f"Cannot lock {self.path}: {error}") from error
+        else:
+            SQLITE_WRITE_TURN_WAIT_SECONDS.observe(0.0)
+            return descriptor
+        started = time.monotonic()
+        turn = _Turn(descriptor)
+        self._wait_on_thread(turn)
+        if not turn.granted.wait(self.timeout) and turn.abandon():
+            self._descriptor = None  # the waiting thread closes it; the next writer opens another
+            raise OperationalError(
+                f"database is locked: no write turn within {self.timeout:g} s (another process writes)"
+            )
+        SQLITE_WRITE_TURN_WAIT_SECONDS.observe(time.monotonic() - started)
+        if turn.error is not None:
+            raise OperationalError(f"Cannot lock {self.path}: {turn.error}") from turn.error
+        return descriptor
+
+    def _open(self) -> int:
+        if self._descriptor is None or self._opened_by != os.getpid():
+            try:
+                self._descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            except OSError as error:
+                raise OperationalError(f"Cannot open the write lock file {self.path}: {error}") from error
+            self._opened_by = os.getpid()
+        return self._descriptor
+
+    def _wait_on_thread(self, turn: _Turn) -> None:
+        if self._waiter is None or not self._waiter.is_alive():  # none yet, or a forked child's
+            self._waiter = threading.Thread(target=self._serve_waits, name="sqlite-write-turns", daemon=True)
+            self._waiter.start()
+        self._waits.put(turn)
+
+    def _serve_waits(self) -> None:
+        while True:
+            turn = self._waits.get()
+            try:
+                fcntl.flock(turn.descriptor, fcntl.LOCK_EX)
+            except OSError as error:
+                turn.settle(error)
+            else:
+                turn.settle(None)
+
+
+class QueuedSQLiteDatastore(SQLiteDatastore):
+    """The library's SQLite datastore whose writer connections come with the file's write turn."""
+
+    def __init__(self, db_name: str, **kwargs: Any) -> None:
+        super().__init__(db_name, **kwargs)
+        timeout = self.pool.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT
+        memory = self.pool.is_sqlite_memory_mode
+        self.turns = None if memory else WriteTurns(_file_of(db_name) + LOCK_FILE_SUFFIX, timeout)
+
+    @contextmanager
+    def get_connection(self, *, commit: bool) -> Iterator[SQLiteConnection]:
+        with super().get_connection(commit=commit) as connection:
+            if not commit or self.turns is None:
+                yield connection
+                return
+            with self.turns.held():
+                yield connection
+
+
+class QueuedSQLiteFactory(SQLiteFactory):
+    """The library's SQLite factory with `QueuedSQLiteDatastore` (PERSISTENCE_MODULE, as a topic)."""
+
+    def __init__(self, env: Environment | Any) -> None:
+        super().__init__(env)
+        made = self.datastore
+        # The library's constructor builds its datastore inline; the same settings, queued. A writer
+        # waits as long for its process's writer connection as for the file (the library: 5 s).
+        lock_timeout = made.pool.lock_timeout
+        self.datastore = QueuedSQLiteDatastore(
+            made.pool.db_name,
+            lock_timeout=lock_timeout,
+            pool_timeout=float(lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT),
+            single_row_tracking=made.single_row_tracking,
+            originator_id_type=made.originator_id_type,
+        )
+        made.close()
+
+
+def _file_of(db_name: str) -> str:
+    """The file path of a SQLite name that may be a URI (`file:path?mode=...`)."""
+    if db_name.startswith("file:"):
+        return db_name[len("file:") :].split("?", 1)[0]
+    return db_name
