@@ -46,7 +46,7 @@ def _arguments() -> argparse.Namespace:
         "--projections",
         type=lambda text: tuple(text.split(",")),
         default=sizes.projections,
-        help="where the service's projections run: embedded, worker (a process of their own), or both",
+        help="where the service's projections run: embedded, worker (a process of their own), none (off)",
     )
     parser.add_argument("--seconds", type=float, default=sizes.seconds, help="measured seconds per point")
     parser.add_argument("--warmup", type=float, default=sizes.warmup, help="unmeasured seconds first")

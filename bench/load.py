@@ -80,7 +80,7 @@ def run(
                 with serving(server, workers, settings, place, projections) as (port, pids):
                     for clients in sizes.clients:
                         say(f"{database}, {workers} worker(s), {projections}, {server}, {clients} client(s)")
-                        lagging = server == "nm-workflow"
+                        lagging = server == "nm-workflow" and projections != "none"
                         figures = drive(port, clients, sizes, keys, settings, pids, lagging)
                         point = {"database": database, "workers": workers, "projections": projections}
                         rows.append(point | {"server": server, "clients": clients} | figures)
@@ -126,13 +126,15 @@ def serving(
     """Serve `server` ("trivial", "plain", "nm-workflow") on a free port: (port, its processes' pids).
 
     With `projections` "worker", the service's projections run in a process of their own
-    (`nm-workflow projections run`, whose pid is the second) beside `serve --no-projections`.
+    (`nm-workflow projections run`, whose pid is the second) beside `serve --no-projections`;
+    with "none", not at all (`serve --no-projections` alone: the command path by itself).
     """
     port = free_port()
     cli = str(Path(sys.executable).with_name("nm-workflow"))
     worker = server == "nm-workflow" and projections == "worker"
+    off = server == "nm-workflow" and projections in ("worker", "none")
     command = [cli, "serve"] if server == "nm-workflow" else [sys.executable, "-m", "bench.serve", server]
-    command += ["--port", str(port), "--workers", str(workers)] + (["--no-projections"] if worker else [])
+    command += ["--port", str(port), "--workers", str(workers)] + (["--no-projections"] if off else [])
     env = {"NM_DATA_DIR": str(settings.data_dir), "PYTHONPATH": str(ROOT)}
     if settings.database_url:
         env["NM_DATABASE_URL"] = settings.database_url

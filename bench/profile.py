@@ -8,6 +8,11 @@ and for a few frames of the command path (inclusive: anywhere on the stack), and
 keeps the raw stacks (flamegraph.pl / speedscope can read them).
 
     python -m bench.profile [--clients 16] [--seconds 10] [--database sqlite] [--output stacks.txt]
+        [--server plain] [--no-projections] [--gil]
+
+`--no-projections` serves without the projections (the command path alone); `--gil` keeps only
+the samples of the thread holding the interpreter lock (CPU spent in Python, not waits);
+`--server plain` samples the plain way (bench/baselines.py) under the same load instead.
 """
 
 from __future__ import annotations
@@ -71,6 +76,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--database", choices=["postgres", "sqlite"], default="postgres")
     parser.add_argument("--output", type=Path, default=Path("profile-stacks.txt"))
+    parser.add_argument("--server", choices=["nm-workflow", "plain"], default="nm-workflow")
+    parser.add_argument("--no-projections", action="store_true")
+    parser.add_argument("--gil", action="store_true")
     args = parser.parse_args()
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     with ExitStack() as stack:
@@ -79,15 +87,18 @@ def main() -> None:
         if args.database == "postgres":
             url = create_database(stack.enter_context(throwaway_server(durable=True)))
         settings = Settings(database_url=url, data_dir=folder / "data")
-        keys = load.prepare("nm-workflow", settings)
-        port, pids = stack.enter_context(load.serving("nm-workflow", 1, settings, folder))
+        keys = load.prepare(args.server, settings)
+        projections = "none" if args.no_projections else "embedded"
+        port, pids = stack.enter_context(load.serving(args.server, 1, settings, folder, projections))
         sizes = load.Sizes(warmup=2.0, seconds=args.seconds)
         record = [spy, "record", "--pid", str(pids[0]), "--format", "raw", "--rate", "100"]
         # Non-blocking: pausing the process at each sample would slow the server down a lot.
         record += ["--nonblocking", "--duration", str(int(args.seconds)), "--output", str(args.output)]
+        record += ["--gil"] if args.gil else []
         # Starts sampling as the load's warm-up ends (the same two seconds), for the measured window.
         sampler = subprocess.Popen(["sh", "-c", f'sleep {sizes.warmup} && exec "$@"', "sh", *record])
-        figures = load.drive(port, args.clients, sizes, keys, settings, pids, projections=True)
+        embedded = args.server == "nm-workflow" and not args.no_projections
+        figures = load.drive(port, args.clients, sizes, keys, settings, pids, projections=embedded)
         sampler.wait()
     total, libraries, steps = summary(args.output.read_text().splitlines())
     print(f"{figures['per_second']:.0f} commands/s, p50 {figures['p50_ms']:.1f} ms; {total} samples")

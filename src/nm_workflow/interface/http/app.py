@@ -26,6 +26,7 @@ from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
 from nm_workflow.application.webhooks import Webhooks
 from nm_workflow.interface.http import (
+    deps,
     docs_ui,
     observability,
     openapi,
@@ -138,6 +139,6 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     app.add_middleware(BodyGate, max_bytes=settings.max_body_bytes, timeout=settings.request_body_timeout)
     app.add_middleware(HeadAsGet)
     app.add_middleware(observability.RequestMetrics)  # outermost: times the whole request
-    openapi.install(app)
+    openapi.install(app, {deps.command_context: deps.command_headers})
     docs_ui.install(app)
     return app

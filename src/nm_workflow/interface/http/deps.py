@@ -42,14 +42,19 @@ def from_state(name: str) -> Callable[[Request], Any]:
 
 
 async def key_claim(
-    request: Request,
-    keys: Annotated[KeyService, Depends(from_state("keys"))],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> KeyClaim:
     """The caller's key, its revocation checked by the command's own read (ADR 0027)."""
+    return await _claim(request, credentials)
+
+
+async def _claim(request: Request, credentials: HTTPAuthorizationCredentials | None) -> KeyClaim:
+    # A function, not a dependency of its own: each nested dependency costs the framework a solve
+    # of its own per request (docs/performance.md, "The command path's CPU").
     once(request, "Authorization", None)
     if credentials is None:
         raise AuthenticationFailed("Send your API key as 'Authorization: Bearer <key>'.")
+    keys: KeyService = request.app.state.keys
     if keys.knows(credentials.credentials):
         return keys.claim(credentials.credentials)
     # A key this process has not seen yet is read from the store: off the event loop.
@@ -165,9 +170,7 @@ def once(request: Request, name: str, value: str | None) -> str | None:
     return value
 
 
-async def command_context(
-    request: Request,
-    claim: Annotated[KeyClaim, Depends(key_claim)],
+def command_headers(
     if_match: Annotated[
         str | None,
         Header(
@@ -192,13 +195,42 @@ async def command_context(
             json_schema_extra={"pattern": _TOKEN.pattern},
         ),
     ] = None,
+) -> None:
+    """The headers of every command, as the OpenAPI document declares them (openapi.py adds them).
+
+    Never a dependency: `command_context` reads them from the request itself, since the framework
+    spends more on each declared header per request than the whole check of all three.
+    """
+
+
+_COMMAND_HEADERS = (b"if-match", b"idempotency-key", b"x-correlation-id")
+
+
+async def command_context(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> CommandContext:
+    """The command's caller (its key claimed) and headers (`command_headers`), each sent at most once."""
+    actor = await _claim(request, credentials)
+    sent: dict[bytes, list[bytes]] = {}
+    for name, value in request.scope["headers"]:
+        if name in _COMMAND_HEADERS:
+            sent.setdefault(name, []).append(value)
+    if_match, idempotency_key, correlation_id = (_single(name, sent.get(name)) for name in _COMMAND_HEADERS)
     return CommandContext(
-        actor=claim,
-        expected_version=parse_if_match(once(request, "If-Match", if_match)),
-        idempotency_key=_token("Idempotency-Key", once(request, "Idempotency-Key", idempotency_key)),
-        correlation_id=_token("X-Correlation-Id", once(request, "X-Correlation-Id", x_correlation_id)),
+        actor=actor,
+        expected_version=parse_if_match(if_match),
+        idempotency_key=_token("Idempotency-Key", idempotency_key),
+        correlation_id=_token("X-Correlation-Id", correlation_id),
     )
+
+
+def _single(name: bytes, values: list[bytes] | None) -> str | None:
+    if values is None:
+        return None
+    if len(values) > 1:
+        raise InvalidRequest(f"Send the {name.decode().title()} header once.")
+    return values[0].decode("latin-1")
 
 
 Context = Annotated[CommandContext, Depends(command_context)]

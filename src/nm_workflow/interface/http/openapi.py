@@ -10,10 +10,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
+from copy import deepcopy
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from nm_workflow.application.security import PERMISSIONS, Command
@@ -121,7 +125,18 @@ def _restore_examples(components: dict[str, Any]) -> None:
             components[model.__name__]["examples"] = extra["examples"]
 
 
-def install(app: FastAPI) -> None:
+ByHand = Mapping[Callable[..., Any], Callable[..., None]]
+
+
+def install(app: FastAPI, read_by_hand: ByHand | None = None) -> None:
+    """Serve the post-processed document at /openapi.json.
+
+    `read_by_hand`: dependencies that read some headers from the request themselves (a declared
+    header costs the framework more per request than reading it), each with a function whose
+    signature declares those headers: they are documented on every operation using the dependency.
+    """
+    read_by_hand = read_by_hand or {}
+
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(
@@ -131,6 +146,7 @@ def install(app: FastAPI) -> None:
             for unused in ("HTTPValidationError", "ValidationError"):
                 components.pop(unused, None)
             _restore_examples(components)
+            _headers_read_by_hand(schema, getattr(app.state, "api_routes", []), read_by_hand)
             for path in schema["paths"].values():
                 for operation in path.values():
                     _responses(operation, components)
@@ -140,3 +156,31 @@ def install(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _headers_read_by_hand(schema: dict[str, Any], routes: list[Any], read_by_hand: ByHand) -> None:
+    """Append the headers each dependency of `read_by_hand` reads itself to its operations' parameters."""
+    declared = {dependency: _header_parameters(declaring) for dependency, declaring in read_by_hand.items()}
+    for route in routes:
+        if not isinstance(route, APIRoute) or not route.include_in_schema:
+            continue
+        for call in {d.call for d in _dependencies(route.dependant) if d.call is not None} & declared.keys():
+            for method in route.methods or ():
+                operation = schema["paths"][route.path_format][method.lower()]
+                operation.setdefault("parameters", []).extend(deepcopy(declared[call]))
+
+
+def _dependencies(dependant: Dependant) -> Iterator[Dependant]:
+    for dependency in dependant.dependencies:
+        yield dependency
+        yield from _dependencies(dependency)
+
+
+def _header_parameters(declaring: Callable[..., None]) -> list[dict[str, Any]]:
+    """The parameters the framework documents for the header parameters of `declaring`'s signature."""
+    scratch = FastAPI()
+    scratch.post("/")(declaring)
+    parameters: list[dict[str, Any]] = get_openapi(title="", version="", routes=scratch.routes)["paths"]["/"][
+        "post"
+    ]["parameters"]
+    return parameters
