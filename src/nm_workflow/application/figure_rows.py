@@ -30,10 +30,12 @@ from nm_workflow.application.figures import (
     NAMES,
     Cell,
     Parameters,
+    Parts,
     Publication,
     figures_of,
     local_day,
     moment,
+    parts_of,
 )
 from nm_workflow.domain.periods import Period
 
@@ -78,7 +80,7 @@ def cell(
     """The inputs of the row (department, platform); ALL rolls up over the scope."""
     zone = parameters.zone
     inputs = Cell([], [], parameters, period)
-    for found in facts:
+    for found in facts:  # each member's own contribution: a row's cell is their disjoint union
         if department not in (ALL, found["department"]):
             continue
         platforms = [p for p in scope.platforms_of(found) if platform in (ALL, p)]
@@ -110,6 +112,16 @@ def row(
     if inputs.is_empty():
         return None
     return {"department": department, "platform": platform, **figures_of(inputs)}
+
+
+def member_parts(
+    facts: Mapping[str, Any], period: Period, parameters: Parameters, department: str, platform: str
+) -> Parts | None:
+    """One member's (item's, interaction's, account's, feedback's) parts of the row (department,
+    platform) of `period`; None when it does not count in the row. A row's figures are the
+    values of its members' merged parts (ADR 0038)."""
+    inputs = cell((facts,), period, parameters, department, platform)
+    return None if inputs.is_empty() else parts_of(inputs)
 
 
 def cells_touched(facts: Mapping[str, Any], zone: ZoneInfo) -> set[tuple[date, str, str]]:
