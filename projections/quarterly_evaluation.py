@@ -101,10 +101,16 @@ class QuarterlyEvaluation(Projection):
 
     def _parts(self, facts: dict[str, Any]) -> dict[Key, Parts]:
         """The member's parts of every row it counts in, roll-ups included."""
-        touched = {(quarter_of(day), d, p) for day, d, p in cells_touched(facts, self.parameters.zone)}
-        keys = {(q, d2, p2) for q, d, p in touched for d2 in (d, ALL) for p2 in (p, ALL)}
-        found = {key: member_parts(facts, quarter(key[0]), self.parameters, key[1], key[2]) for key in keys}
-        return {key: parts for key, parts in found.items() if parts is not None}
+        zone, department = self.parameters.zone, facts["department"]
+        touched = {(quarter_of(day), p) for day, _, p in cells_touched(facts, zone)}
+        found = {}
+        for q, platform in {(q, p2) for q, p in touched for p2 in (p, ALL)}:
+            # A member has one department: its cell in its department's row and in the row of
+            # every department is the same, and so are its parts.
+            parts = member_parts(facts, quarter(q), self.parameters, department, platform)
+            if parts is not None:
+                found[(q, department, platform)] = found[(q, ALL, platform)] = parts
+        return found
 
     def _move(self, tx: Tx, key: Key, moves: list[Move]) -> None:
         """Take the members' old parts out of the row's state and merge their new ones in; write

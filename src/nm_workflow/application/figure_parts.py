@@ -20,8 +20,7 @@ single member's.
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
-from heapq import merge
+from bisect import bisect_left, insort
 from typing import TypeVar
 
 Counts = list[int]
@@ -69,14 +68,22 @@ def p90(values: Values) -> float | None:
 
 
 def added(multiset: bool, whole: list[N], part: list[N]) -> list[N]:
-    """The merge of two parts of one figure (`multiset`: Values, else Counts)."""
+    """The merge of two parts of one figure (`multiset`: Values, else Counts); `whole` itself
+    when `part` adds nothing (most of a member's parts: an item has no interactions)."""
+    if not any(part):
+        return whole
     if multiset:
-        return list(merge(whole, part))
+        merged = list(whole)
+        for value in part:  # a member's few values into the row's many: insort moves memory, in C
+            insort(merged, value)
+        return merged
     return [a + b for a, b in zip(whole, part, strict=True)]
 
 
 def removed(multiset: bool, whole: list[N], part: list[N]) -> list[N]:
     """`whole` without `part`, which it must hold (else PartNotHeld)."""
+    if not any(part):
+        return whole
     if not multiset:
         return [a - b for a, b in zip(whole, part, strict=True)]
     left = list(whole)

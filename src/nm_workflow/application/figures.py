@@ -96,7 +96,7 @@ class Figure(Generic[P]):
     value: Callable[[P], Value]
     type: Literal["int", "real"] = "real"
 
-    @property
+    @cached_property
     def multiset(self) -> bool:
         return self.value in (median, p90)
 
