@@ -180,15 +180,30 @@ def test_the_same_on_both_databases_with_float_parts_read_back_exactly(
     _run(*projection, seed=7, members=3, changes=40)
 
 
+def _apply(db: Database, built: QuarterlyEvaluation, position: int, member: str, facts: Any) -> None:
+    with db.write(TABLES) as tx:
+        built.apply(tx, [Recorded(position, "test", SimpleNamespace(originator_id=member, facts=facts))])
+
+
 def test_parts_kept_with_other_settings_stop_the_projection_until_a_rebuild(
     projection: tuple[Database, QuarterlyEvaluation], settings: Settings
 ) -> None:
     db, built = projection
     first = _item(random.Random(5), "item-0")
-    with db.write(TABLES) as tx:
-        built.apply(tx, [Recorded(1, "test", SimpleNamespace(originator_id="item-0", facts=first))])
+    _apply(db, built, 1, "item-0", first)
     # Another item in the same rows, projected with another review_stage_hours.
     other = QuarterlyEvaluation(settings.model_copy(update={"review_stage_hours": 7}))
-    second = SimpleNamespace(originator_id="item-1", facts=first | {"item_id": "item-1"})
-    with pytest.raises(StaleParts, match="rebuild"), db.write(TABLES) as tx:
-        other.apply(tx, [Recorded(2, "test", second)])
+    with pytest.raises(StaleParts, match="rebuild"):
+        _apply(db, other, 2, "item-1", first | {"item_id": "item-1"})
+
+
+def test_rows_an_earlier_release_left_without_parts_stop_the_projection_until_a_rebuild(
+    projection: tuple[Database, QuarterlyEvaluation],
+) -> None:
+    db, built = projection
+    first = _item(random.Random(5), "item-0")
+    _apply(db, built, 1, "item-0", first)
+    with db.write(TABLES) as tx:  # as the upgrade finds them: rows, and no states
+        tx.execute("DELETE FROM {quarterly_evaluation_state}")
+    with pytest.raises(StaleParts, match="earlier release"):
+        _apply(db, built, 2, "item-1", first | {"item_id": "item-1"})
