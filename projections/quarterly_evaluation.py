@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Sequence
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from nm_workflow.application.facts import TOPICS, fold
@@ -77,7 +78,7 @@ class QuarterlyEvaluation(Projection):
     def topics(self) -> tuple[str, ...]:
         return TOPICS
 
-    @property
+    @cached_property
     def parameters(self) -> Parameters:
         return Parameters(self.settings.company_time_zone, self.settings.review_stage_hours)
 
@@ -133,10 +134,12 @@ class QuarterlyEvaluation(Projection):
         try:
             for old, new in moves:
                 if old is not None:
+                    if parts is None:
+                        raise PartNotHeld("the row holds no parts")
                     parts, members = parts_removed(parts, old), members - 1
                 if new is not None:
                     parts, members = (new if parts is None else parts_added(parts, new)), members + 1
-        except (PartNotHeld, TypeError) as error:
+        except PartNotHeld as error:
             raise StaleParts(f"the row {key} no longer holds its members' parts: rebuild it") from error
         if members == 0:
             KEPT.delete(tx, (row_key,))
