@@ -29,7 +29,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from nm_workflow.application.facts import TOPICS, fold
-from nm_workflow.application.figure_parts import PartNotHeld
+from nm_workflow.application.figure_parts import PartNotHeld, packed, unpacked
 from nm_workflow.application.figure_rows import ALL, cells_touched, member_parts
 from nm_workflow.application.figures import FIGURES, Parameters, Parts, parts_added, parts_removed, values_of
 from nm_workflow.application.store_errors import translated_errors
@@ -55,7 +55,7 @@ ITEMS = Table("quarterly_evaluation_item", (col("item_id", "text"), col("facts",
 STATES = Table("quarterly_evaluation_state", (col("row_key", "text"), col("state", "json")), ("row_key",))
 """`row_key`: the row's [quarter, department, platform] as JSON text (one column, so that a
 batch reads just the rows it changes); `state`: {"members": int, "parameters": {...},
-"parts": {figure: part}}."""
+"parts": {figure: Counts, or Values packed as text}}."""
 # Kept for a batch (projections/rows.py) and written in bulk: the facts read by item id before
 # the first event, the states of the rows the batch changes read in one statement after it;
 # the rows (whose first key column is not an aggregate's id) are put and deleted, and read (all of
@@ -130,7 +130,7 @@ class QuarterlyEvaluation(Projection):
                     f"quarterly_evaluation was computed with {state['parameters']}, the settings now give "
                     f"{parameters}: rebuild it (nm-workflow projections rebuild quarterly_evaluation)"
                 )
-        members, parts = state["members"], state["parts"]
+        members, parts = state["members"], _unpacked(state["parts"])
         try:
             for old, new in moves:
                 if old is not None:
@@ -141,17 +141,28 @@ class QuarterlyEvaluation(Projection):
                     parts, members = (new if parts is None else parts_added(parts, new)), members + 1
         except PartNotHeld as error:
             raise StaleParts(f"the row {key} no longer holds its members' parts: rebuild it") from error
-        if members == 0:
+        if parts is None or members == 0:
             KEPT.delete(tx, (row_key,))
             CELLS.delete(tx, key)
         else:
             KEPT.put(tx, {"row_key": row_key, "state": {"members": members, "parameters": parameters,
-                                                         "parts": parts}})  # fmt: skip
+                                                         "parts": _packed(parts)}})  # fmt: skip
             CELLS.put(tx, {"quarter": key[0], "department": key[1], "platform": key[2], **values_of(parts)})
 
 
 def _row_key(key: Key) -> str:
     return json.dumps(key, ensure_ascii=False)
+
+
+def _packed(parts: Parts) -> dict[str, Any]:
+    """The parts as kept in JSON: Counts as they are, Values packed (`figure_parts.packed`)."""
+    return {f.name: packed(parts[f.name]) if f.multiset else parts[f.name] for f in FIGURES}
+
+
+def _unpacked(kept: dict[str, Any] | None) -> Parts | None:
+    if kept is None:
+        return None
+    return {f.name: unpacked(kept[f.name]) if f.multiset else kept[f.name] for f in FIGURES}
 
 
 def read_quarter(

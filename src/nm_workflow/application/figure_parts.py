@@ -19,8 +19,12 @@ single member's.
 
 from __future__ import annotations
 
+import base64
 import math
+import sys
+from array import array
 from bisect import bisect_left, insort
+from collections.abc import Sequence
 from typing import TypeVar
 
 Counts = list[int]
@@ -93,3 +97,20 @@ def removed(multiset: bool, whole: list[N], part: list[N]) -> list[N]:
             raise PartNotHeld(f"the value {value!r} is not among the row's values")
         del left[at]
     return left
+
+
+def packed(values: Sequence[float]) -> str:
+    """Values as text: the base64 of their IEEE doubles, little-endian. Exact, and written and
+    read in C (about 30 times quicker than JSON numbers for thousands of values)."""
+    doubles = array("d", values)
+    if sys.byteorder == "big":
+        doubles.byteswap()
+    return base64.b64encode(doubles.tobytes()).decode("ascii")
+
+
+def unpacked(text: str) -> Values:
+    """The values of `packed` text."""
+    doubles = array("d", base64.b64decode(text))
+    if sys.byteorder == "big":
+        doubles.byteswap()
+    return doubles.tolist()
