@@ -104,7 +104,8 @@ class Figure(Generic[P]):
 # --- helpers -------------------------------------------------------------------------
 
 
-# Rows are recomputed from the same items over and over: parse each time text once.
+# The same facts' times are parsed over and over (a member's parts before and after each batch
+# that changes it, every reproduction): parse each time text once.
 @lru_cache(maxsize=1 << 16)
 def moment(text: str) -> datetime:
     return datetime.fromisoformat(text)
