@@ -191,10 +191,12 @@ def test_parts_kept_with_other_settings_stop_the_projection_until_a_rebuild(
     db, built = projection
     first = _item(random.Random(5), "item-0")
     _apply(db, built, 1, "item-0", first)
+    kept = _stored(db)
     # Another item in the same rows, projected with another review_stage_hours.
     other = QuarterlyEvaluation(settings.model_copy(update={"review_stage_hours": 7}))
     with pytest.raises(StaleParts, match="rebuild"):
         _apply(db, other, 2, "item-1", first | {"item_id": "item-1"})
+    assert _stored(db) == kept  # nothing of the failed batch is written
 
 
 def test_rows_an_earlier_release_left_without_parts_stop_the_projection_until_a_rebuild(
