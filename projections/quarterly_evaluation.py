@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 from nm_workflow.application.facts import TOPICS, fold
 from nm_workflow.application.figure_parts import PartNotHeld, packed, unpacked
-from nm_workflow.application.figure_rows import ALL, cells_touched, member_parts
-from nm_workflow.application.figures import FIGURES, Parameters, Parts, parts_added, parts_removed, values_of
+from nm_workflow.application.figure_rows import ALL, cells_touched, member_parts, parts_added, parts_removed
+from nm_workflow.application.figures import FIGURES, Parameters, Parts, values_of
 from nm_workflow.application.store_errors import translated_errors
 from nm_workflow.domain.periods import quarter, quarter_of
 from projections.base import Projection, Recorded

@@ -15,6 +15,8 @@ Which period an item counts in (in the company's time zone):
   platforms.
 A row is (department, platform); `ALL` in either rolls up over the scope,
 counting each item once. The figures themselves: nm_workflow.application.figures.
+A row's cell is the disjoint union of its members' cells, so its parts are the
+merge of theirs (`member_parts`, `parts_added`, `parts_removed`; ADR 0038).
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from nm_workflow.application.facts import ItemFacts
+from nm_workflow.application.figure_parts import added, removed
 from nm_workflow.application.figures import (
+    FIGURES,
     NAMES,
     Cell,
     Parameters,
@@ -122,6 +126,16 @@ def member_parts(
     values of its members' merged parts (ADR 0038)."""
     inputs = cell((facts,), period, parameters, department, platform)
     return None if inputs.is_empty() else parts_of(inputs)
+
+
+def parts_added(whole: Mapping[str, Any], part: Mapping[str, Any]) -> Parts:
+    """The merge of two rows' (or members') parts."""
+    return {f.name: added(f.multiset, whole[f.name], part[f.name]) for f in FIGURES}
+
+
+def parts_removed(whole: Mapping[str, Any], part: Mapping[str, Any]) -> Parts:
+    """`whole` without the parts `part` it holds (PartNotHeld if it does not)."""
+    return {f.name: removed(f.multiset, whole[f.name], part[f.name]) for f in FIGURES}
 
 
 def cells_touched(facts: Mapping[str, Any], zone: ZoneInfo) -> set[tuple[date, str, str]]:

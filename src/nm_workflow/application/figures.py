@@ -29,13 +29,11 @@ from nm_workflow.application.figure_parts import (
     Counts,
     Part,
     Values,
-    added,
     count,
     count_or_none,
     median,
     p90,
     ratio,
-    removed,
     reported,
 )
 from nm_workflow.application.supervision_facts import AccountFacts, FeedbackFacts, InteractionFacts
@@ -286,16 +284,6 @@ def parts_of(inputs: Cell) -> Parts:
 def values_of(parts: Mapping[str, Any]) -> dict[str, Value]:
     """Every figure from its part (a row's merged parts, e.g. as kept in JSON)."""
     return {figure.name: figure.value(parts[figure.name]) for figure in FIGURES}
-
-
-def parts_added(whole: Mapping[str, Any], part: Mapping[str, Any]) -> Parts:
-    """The merge of two rows' (or members') parts."""
-    return {f.name: added(f.multiset, whole[f.name], part[f.name]) for f in FIGURES}
-
-
-def parts_removed(whole: Mapping[str, Any], part: Mapping[str, Any]) -> Parts:
-    """`whole` without the parts `part` it holds (PartNotHeld if it does not)."""
-    return {f.name: removed(f.multiset, whole[f.name], part[f.name]) for f in FIGURES}
 
 
 def figures_of(inputs: Cell) -> dict[str, Value]:
