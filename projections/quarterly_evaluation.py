@@ -10,25 +10,32 @@ company_time_zone setting (a change of it needs a rebuild).
 
 Bookkeeping (not part of the documented contract): `quarterly_evaluation_item`
 holds the facts (JSON) of each item, interaction, channel account and feedback
-by aggregate id (column `item_id`), `quarterly_evaluation_member` the quarters
-each counts in. A batch folds its events into the facts of the items it
-touches, then recomputes every row those items counted or count in, once per
-batch, from the facts of the quarter's items.
+by aggregate id (column `item_id`); `quarterly_evaluation_state` each row's
+merged figure parts (nm_workflow.application.figure_parts) and how many
+members count in it. A batch folds its events into the facts of the members it
+touches; for every row a member counted in before or counts in after, its old
+part is taken out of the row's state and its new one merged in, and the row's
+figures are computed from the state (ADR 0038). A batch reads no other
+member's facts: its cost follows the members it changes and the size of their
+rows' multisets (medians, percentiles), not the size of the quarter.
 """
 
 from __future__ import annotations
 
+import json
+from collections import defaultdict
 from collections.abc import Sequence
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from nm_workflow.application.facts import TOPICS, fold
-from nm_workflow.application.figure_rows import ALL, cells_touched, row
-from nm_workflow.application.figures import FIGURES, Parameters
+from nm_workflow.application.figure_parts import PartNotHeld, packed, unpacked
+from nm_workflow.application.figure_rows import ALL, cells_touched, member_parts, parts_added, parts_removed
+from nm_workflow.application.figures import FIGURES, Parameters, Parts, values_of
 from nm_workflow.application.store_errors import translated_errors
 from nm_workflow.domain.periods import quarter, quarter_of
 from projections.base import Projection, Recorded
-from projections.json_rows import json_column
-from projections.rows import Keyed, flush, kept_for_the_batch
+from projections.rows import Keyed, kept_for_the_batch, prefetch
 from projections.schema import Table, col
 from projections.sql import Tx
 
@@ -36,6 +43,8 @@ if TYPE_CHECKING:  # the read side imports the registry, which imports this modu
     from projections.readside import ReadSide
 
 Key = tuple[str, str, str]
+Move = tuple[Parts | None, Parts | None]
+"""A member's parts of one row before and after a batch (None: it does not count in the row)."""
 _FIGURE_COLUMNS = tuple(col(f.name, "bigint" if f.type == "int" else "real", null=True) for f in FIGURES)
 ROWS = Table(
     "quarterly_evaluation",
@@ -43,28 +52,33 @@ ROWS = Table(
     primary_key=("quarter", "department", "platform"),
 )
 ITEMS = Table("quarterly_evaluation_item", (col("item_id", "text"), col("facts", "json")), ("item_id",))
-MEMBERS = Table(
-    "quarterly_evaluation_member",
-    (col("quarter", "text"), col("item_id", "text")),
-    primary_key=("quarter", "item_id"),
-)
+STATES = Table("quarterly_evaluation_state", (col("row_key", "text"), col("state", "json")), ("row_key",))
+"""`row_key`: the row's [quarter, department, platform] as JSON text (one column, so that a
+batch reads just the rows it changes); `state`: {"members": int, "parameters": {...},
+"parts": {figure: Counts, or Values packed as text}}."""
 # Kept for a batch (projections/rows.py) and written in bulk: the facts read by item id before
-# the first event; the members and the rows (whose first key column is not an aggregate's id)
-# are only put and deleted, never read through the mechanism.
+# the first event, the states of the rows the batch changes read in one statement after it;
+# the rows (whose first key column is not an aggregate's id) are put and deleted, and read (all of
+# a quarter's at once) only to tell a new row from one an earlier release left without a state.
 FACTS = Keyed(ITEMS, ("item_id",))
-QUARTERS = Keyed(MEMBERS, ("item_id", "quarter"))
+KEPT = Keyed(STATES, ("row_key",))
 CELLS = Keyed(ROWS, ("quarter", "department", "platform"))
+
+
+class StaleParts(RuntimeError):
+    """The kept parts were computed with other parameters, or no longer hold what the facts
+    say they do: `nm-workflow projections rebuild quarterly_evaluation` recomputes them."""
 
 
 class QuarterlyEvaluation(Projection):
     name = "quarterly_evaluation"
-    schema = (ROWS, ITEMS, MEMBERS)
+    schema = (ROWS, ITEMS, STATES)
 
     @property
     def topics(self) -> tuple[str, ...]:
         return TOPICS
 
-    @property
+    @cached_property
     def parameters(self) -> Parameters:
         return Parameters(self.settings.company_time_zone, self.settings.review_stage_hours)
 
@@ -72,49 +86,83 @@ class QuarterlyEvaluation(Projection):
         ids = sorted({str(r.event.originator_id) for r in batch})
         with kept_for_the_batch(tx, (FACTS,), ids):
             facts = {i: found["facts"] for i in ids if (found := FACTS.get(tx, (i,))) is not None}
-            before = {item_id: self._keys(item) for item_id, item in facts.items()}
+            # Each member's parts before its events, then after: folding changes the facts in place.
+            before = {member: self._parts(member_facts) for member, member_facts in facts.items()}
             for recorded in batch:
                 fold(facts, recorded.event)
-            dirty: set[Key] = set()
-            for item_id, item in facts.items():
-                old, new = before.get(item_id, set()), self._keys(item)
-                self._save(tx, item_id, item, {k[0] for k in old}, {k[0] for k in new})
-                dirty |= old | new
-            flush(tx)  # the recomputation reads each quarter's members from the tables
-            for q in sorted({k[0] for k in dirty}):
-                self._recompute(tx, q, sorted(k for k in dirty if k[0] == q))
+            moves: dict[Key, list[Move]] = defaultdict(list)
+            for member, member_facts in facts.items():
+                FACTS.put(tx, {"item_id": member, "facts": member_facts})
+                old, new = before.get(member, {}), self._parts(member_facts)
+                for key in old.keys() | new.keys():
+                    if old.get(key) != new.get(key):
+                        moves[key].append((old.get(key), new.get(key)))
+            prefetch(tx, (KEPT,), [_row_key(key) for key in moves])
+            for key in sorted(moves):
+                self._move(tx, key, moves[key])
 
-    def _keys(self, item: dict[str, Any]) -> set[Key]:
-        """Every row the item counts in, roll-ups included."""
-        touched = {(quarter_of(day), d, p) for day, d, p in cells_touched(item, self.parameters.zone)}
-        return {(q, d2, p2) for q, d, p in touched for d2 in (d, ALL) for p2 in (p, ALL)}
+    def _parts(self, facts: dict[str, Any]) -> dict[Key, Parts]:
+        """The member's parts of every row it counts in, roll-ups included."""
+        zone, department = self.parameters.zone, facts["department"]
+        touched = {(quarter_of(day), p) for day, _, p in cells_touched(facts, zone)}
+        found = {}
+        for q, platform in {(q, p2) for q, p in touched for p2 in (p, ALL)}:
+            # A member has one department: its cell in its department's row and in the row of
+            # every department is the same, and so are its parts.
+            parts = member_parts(facts, quarter(q), self.parameters, department, platform)
+            if parts is not None:
+                found[(q, department, platform)] = found[(q, ALL, platform)] = parts
+        return found
 
-    @staticmethod
-    def _save(tx: Tx, item_id: str, item: dict[str, Any], old: set[str], new: set[str]) -> None:
-        """The facts of an item (or interaction, account, feedback), and the quarters it counts in."""
-        FACTS.put(tx, {"item_id": item_id, "facts": item})
-        for q in old - new:
-            QUARTERS.delete(tx, (item_id, q))
-        for q in new - old:
-            QUARTERS.put(tx, {"quarter": q, "item_id": item_id})
+    def _move(self, tx: Tx, key: Key, moves: list[Move]) -> None:
+        """Take the members' old parts out of the row's state and merge their new ones in; write
+        the row's figures, or delete the row when no member counts in it any more."""
+        row_key = _row_key(key)
+        kept = KEPT.get(tx, (row_key,))
+        parameters = self.parameters.as_dict()
+        state: dict[str, Any] = {"members": 0, "parameters": parameters, "parts": None}
+        if kept is None and CELLS.get(tx, key) is not None:  # rare: a row without a state is new
+            raise StaleParts(f"the row {key} has no kept parts (written by an earlier release): rebuild it")
+        if kept is not None:
+            state = kept["state"]
+            if state["parameters"] != parameters:
+                raise StaleParts(
+                    f"quarterly_evaluation was computed with {state['parameters']}, the settings now give "
+                    f"{parameters}: rebuild it (nm-workflow projections rebuild quarterly_evaluation)"
+                )
+        members, parts = state["members"], _unpacked(state["parts"])
+        try:
+            for old, new in moves:
+                if old is not None:
+                    if parts is None:
+                        raise PartNotHeld("the row holds no parts")
+                    parts, members = parts_removed(parts, old), members - 1
+                if new is not None:
+                    parts, members = (new if parts is None else parts_added(parts, new)), members + 1
+        except PartNotHeld as error:
+            raise StaleParts(f"the row {key} no longer holds its members' parts: rebuild it") from error
+        if parts is None or members == 0:
+            KEPT.delete(tx, (row_key,))
+            CELLS.delete(tx, key)
+        else:
+            KEPT.put(tx, {"row_key": row_key, "state": {"members": members, "parameters": parameters,
+                                                         "parts": _packed(parts)}})  # fmt: skip
+            CELLS.put(tx, {"quarter": key[0], "department": key[1], "platform": key[2], **values_of(parts)})
 
-    def _recompute(self, tx: Tx, q: str, keys: list[Key]) -> None:
-        """Recompute the quarter's rows `keys` from the facts of every item counting in the quarter."""
-        # Every item of the quarter is held here at once: json_column keeps that small.
-        items = json_column(
-            tx,
-            "SELECT CAST(i.facts AS text) FROM {quarterly_evaluation_item} AS i "
-            "JOIN {quarterly_evaluation_member} AS m "
-            "ON m.item_id = i.item_id WHERE m.quarter = :q ORDER BY i.item_id",
-            {"q": q},
-        )
-        period = quarter(q)
-        for key in keys:
-            found = row(items, period, self.parameters, key[1], key[2])
-            if found is None:
-                CELLS.delete(tx, key)
-            else:
-                CELLS.put(tx, found | {"quarter": q})
+
+def _row_key(key: Key) -> str:
+    return json.dumps(key, ensure_ascii=False)
+
+
+def _packed(parts: Parts) -> dict[str, Any]:
+    """The parts as kept in JSON: Counts as they are, Values packed (`figure_parts.packed`)."""
+    return {f.name: packed(parts[f.name]) if f.multiset else parts[f.name] for f in FIGURES}
+
+
+def _unpacked(kept: dict[str, Any] | None) -> Parts | None:
+    if kept is None:
+        return None
+    return {f.name: unpacked(kept[f.name]) if f.multiset else kept[f.name] for f in FIGURES}
 
 
 def read_quarter(

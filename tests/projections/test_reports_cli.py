@@ -61,7 +61,7 @@ def test_reproduce_exits_1_and_names_each_figure_the_log_no_longer_gives(
     _, evaluation = signed_quarter(store, settings, clock)
     # As if the definition of a figure had changed since the sign-off.
     changed = tuple(
-        dataclasses.replace(f, compute=lambda cell: len(cell.items) + 1) if f.name == "items_planned" else f
+        dataclasses.replace(f, part=lambda cell: [len(cell.items) + 1]) if f.name == "items_planned" else f
         for f in figures.FIGURES
     )
     monkeypatch.setattr(figures, "FIGURES", changed)

@@ -15,6 +15,8 @@ Which period an item counts in (in the company's time zone):
   platforms.
 A row is (department, platform); `ALL` in either rolls up over the scope,
 counting each item once. The figures themselves: nm_workflow.application.figures.
+A row's cell is the disjoint union of its members' cells, so its parts are the
+merge of theirs (`member_parts`, `parts_added`, `parts_removed`; ADR 0038).
 """
 
 from __future__ import annotations
@@ -26,14 +28,18 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from nm_workflow.application.facts import ItemFacts
+from nm_workflow.application.figure_parts import added, removed
 from nm_workflow.application.figures import (
+    FIGURES,
     NAMES,
     Cell,
     Parameters,
+    Parts,
     Publication,
     figures_of,
     local_day,
     moment,
+    parts_of,
 )
 from nm_workflow.domain.periods import Period
 
@@ -78,7 +84,7 @@ def cell(
     """The inputs of the row (department, platform); ALL rolls up over the scope."""
     zone = parameters.zone
     inputs = Cell([], [], parameters, period)
-    for found in facts:
+    for found in facts:  # each member's own contribution: a row's cell is their disjoint union
         if department not in (ALL, found["department"]):
             continue
         platforms = [p for p in scope.platforms_of(found) if platform in (ALL, p)]
@@ -110,6 +116,26 @@ def row(
     if inputs.is_empty():
         return None
     return {"department": department, "platform": platform, **figures_of(inputs)}
+
+
+def member_parts(
+    facts: Mapping[str, Any], period: Period, parameters: Parameters, department: str, platform: str
+) -> Parts | None:
+    """One member's (item's, interaction's, account's, feedback's) parts of the row (department,
+    platform) of `period`; None when it does not count in the row. A row's figures are the
+    values of its members' merged parts (ADR 0038)."""
+    inputs = cell((facts,), period, parameters, department, platform)
+    return None if inputs.is_empty() else parts_of(inputs)
+
+
+def parts_added(whole: Mapping[str, Any], part: Mapping[str, Any]) -> Parts:
+    """The merge of two rows' (or members') parts."""
+    return {f.name: added(f.multiset, whole[f.name], part[f.name]) for f in FIGURES}
+
+
+def parts_removed(whole: Mapping[str, Any], part: Mapping[str, Any]) -> Parts:
+    """`whole` without the parts `part` it holds (PartNotHeld if it does not)."""
+    return {f.name: removed(f.multiset, whole[f.name], part[f.name]) for f in FIGURES}
 
 
 def cells_touched(facts: Mapping[str, Any], zone: ZoneInfo) -> set[tuple[date, str, str]]:

@@ -2,10 +2,13 @@
 
 Each `Figure` has a name (the column of `quarterly_evaluation`), a unit, a
 formula and the events that feed it; the same registry renders the table of
-docs/projections.md (`figures_markdown`). `figures_of` computes every figure
-of one row's `Cell` (its items and publications; which ones is
-nm_workflow.application.figure_rows), for the projection, the sign-off and
-`reports reproduce` alike.
+docs/projections.md (`figures_markdown`). A figure is computed in two steps
+(ADR 0038): `part` summarises one row's `Cell` (its items and publications;
+which ones is nm_workflow.application.figure_rows) in a form that merges and
+takes apart (nm_workflow.application.figure_parts), `value` computes the figure
+from a part. `figures_of` computes every figure of a cell from scratch, for the
+sign-off and `reports reproduce`; the projection keeps each row's merged parts
+(`parts_of` each member) and computes the figures with `values_of`.
 
 Figures of item facts read `Cell.items`; those of interactions, channel accounts
 and feedback read the records of nm_workflow.application.supervision_facts.
@@ -13,22 +16,32 @@ and feedback read the records of nm_workflow.application.supervision_facts.
 
 from __future__ import annotations
 
-import math
-import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from functools import cached_property, lru_cache
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from nm_workflow.application import supervision_figures as sf
 from nm_workflow.application.facts import ItemFacts
+from nm_workflow.application.figure_parts import (
+    Counts,
+    Part,
+    Values,
+    count,
+    count_or_none,
+    median,
+    p90,
+    ratio,
+    reported,
+)
 from nm_workflow.application.supervision_facts import AccountFacts, FeedbackFacts, InteractionFacts
 from nm_workflow.domain.periods import Period
 from nm_workflow.domain.roles import Stage
 
 Value = int | float | None
+P = TypeVar("P", Counts, Values)
 
 
 @dataclass(frozen=True)
@@ -70,19 +83,27 @@ class Cell:
 
 
 @dataclass(frozen=True)
-class Figure:
+class Figure(Generic[P]):
+    """A figure: `value(part(cell))`; `part` gives Counts or, for a `multiset` figure, sorted Values."""
+
     name: str
     unit: str
     formula: str
     feeds: str
-    compute: Callable[[Cell], Value]
+    part: Callable[[Cell], P]
+    value: Callable[[P], Value]
     type: Literal["int", "real"] = "real"
+
+    @cached_property
+    def multiset(self) -> bool:
+        return self.value in (median, p90)
 
 
 # --- helpers -------------------------------------------------------------------------
 
 
-# Rows are recomputed from the same items over and over: parse each time text once.
+# The same facts' times are parsed over and over (a member's parts before and after each batch
+# that changes it, every reproduction): parse each time text once.
 @lru_cache(maxsize=1 << 16)
 def moment(text: str) -> datetime:
     return datetime.fromisoformat(text)
@@ -100,33 +121,20 @@ def _hours(start: str | datetime, end: str | datetime) -> float:
     return (last - first).total_seconds() / 3600
 
 
-def _median(values: Sequence[float]) -> float | None:
-    return statistics.median(sorted(values)) if values else None
-
-
-def _p90(values: Sequence[float]) -> float | None:
-    """Nearest rank: the smallest value with at least 90% of the values at or below it."""
-    return sorted(values)[math.ceil(0.9 * len(values)) - 1] if values else None
-
-
-def _share(hits: int, total: int) -> float | None:
-    return hits / total if total else None
-
-
 def _decided(cell: Cell, stage: str | None = None) -> list[list[Any]]:
     return [r for item in cell.items for r in item["reviews"] if stage is None or r[0] == stage]
 
 
-def _within_deadline(cell: Cell) -> float | None:
+def _within_deadline(cell: Cell) -> Counts:
     decided = _decided(cell)
     # Each stage's own limit, as recorded with its review request; the setting for older records.
     default = cell.parameters.review_stage_hours
-    return _share(sum(_hours(r[1], r[2]) <= _limit(r, default) for r in decided), len(decided))
+    return [sum(_hours(r[1], r[2]) <= _limit(r, default) for r in decided), len(decided)]
 
 
-def _findings_per_revision(cell: Cell) -> float | None:
+def _findings_per_revision(cell: Cell) -> Counts:
     revisions = sum(item.get("revisions", 0) for item in cell.items)
-    return sum(item.get("findings", 0) for item in cell.items) / revisions if revisions else None
+    return [sum(item.get("findings", 0) for item in cell.items), revisions]
 
 
 def _limit(review: list[Any], default: int) -> int:
@@ -138,131 +146,149 @@ def _total(publication: Publication, counter: str) -> int | None:
     return None if reported is None else int(reported[1])
 
 
-def _sum(cell: Cell, counter: str) -> int | None:
+def _sum(cell: Cell, counter: str) -> Counts:
     totals = [t for p in cell.publications if (t := _total(p, counter)) is not None]
-    return sum(totals) if totals else None
+    return [sum(totals), len(totals)]
 
 
-def _interaction_rate(cell: Cell) -> float | None:
+def _interaction_rate(cell: Cell) -> Counts:
     engaged = impressions = 0
     for p in cell.publications:
         shown = _total(p, "impressions")
         if shown is not None:
             impressions += shown
             engaged += sum(_total(p, n) or 0 for n in ("likes", "comments", "shares", "saves"))
-    return engaged / impressions if impressions else None
+    return [engaged, impressions]
 
 
-def _conversion_rate(cell: Cell) -> float | None:
+def _conversion_rate(cell: Cell) -> Counts:
     conversions = clicks = 0
     for p in cell.publications:
         clicked, converted = _total(p, "clicks"), _total(p, "conversions")
         if clicked is not None and converted is not None:
             clicks, conversions = clicks + clicked, conversions + converted
-    return conversions / clicks if clicks else None
+    return [conversions, clicks]
 
 
-def _first_pass(cell: Cell) -> float | None:
+def _first_pass(cell: Cell) -> Counts:
     decided = [item["first_pass"] for item in cell.items if item["first_pass"] is not None]
-    return _share(sum(decided), len(decided))
+    return [sum(decided), len(decided)]
 
 
-def _plan_to_publish(cell: Cell) -> list[float]:
-    return [_hours(p.item["planned_at"], p.published_at) for p in cell.publications]
+def _plan_to_publish(cell: Cell) -> Values:
+    return sorted(_hours(p.item["planned_at"], p.published_at) for p in cell.publications)
 
 
-def _review_median(stage: Stage) -> Figure:
+def _review_median(stage: Stage) -> Figure[Values]:
     return Figure(
         f"review_median_hours_{stage.value}",
         "hours",
         f"median of (decided_at - waiting_since) over decided {stage.value} review stages",
         "ReviewRequested, EditoriallyApproved, DepartmentHeadApproved, LegallyApproved, ChangesRequested",
-        lambda cell: _median([_hours(r[1], r[2]) for r in _decided(cell, stage.value)]),
+        lambda cell: sorted(_hours(r[1], r[2]) for r in _decided(cell, stage.value)),
+        median,
     )
 
 
-def _changes(stage: Stage) -> Figure:
+def _changes(stage: Stage) -> Figure[Counts]:
     return Figure(
         f"changes_requested_{stage.value}",
         "count",
         f"ChangesRequested events at the {stage.value} stage",
         "ChangesRequested",
-        lambda cell: sum(item["changes"].get(stage.value, 0) for item in cell.items),
+        lambda cell: [sum(item["changes"].get(stage.value, 0) for item in cell.items)],
+        count,
         "int",
     )
 
 
 _ITEM_EVENTS = "Planned"
-FIGURES: tuple[Figure, ...] = (
+FIGURES: tuple[Figure[Any], ...] = (
     Figure("items_planned", "count", "items counted in the period", _ITEM_EVENTS,
-           lambda cell: len(cell.items), "int"),
+           lambda cell: [len(cell.items)], count, "int"),
+    # Per member 0 or 1 (one item's publications), so the merge of the parts counts distinct items.
     Figure("items_published", "count", "distinct items with a publication in the period", "Published",
-           lambda cell: len({p.item["item_id"] for p in cell.publications}), "int"),
+           lambda cell: [len({p.item["item_id"] for p in cell.publications})], count, "int"),
     Figure("items_withdrawn", "count", "items counted in the period that were withdrawn", "Withdrawn",
-           lambda cell: sum(item["closed"] == "withdrawn" for item in cell.items), "int"),
+           lambda cell: [sum(item["closed"] == "withdrawn" for item in cell.items)], count, "int"),
     Figure("items_cancelled", "count", "items counted in the period that were cancelled", "Cancelled",
-           lambda cell: sum(item["closed"] == "cancelled" for item in cell.items), "int"),
+           lambda cell: [sum(item["closed"] == "cancelled" for item in cell.items)], count, "int"),
     Figure("plan_to_publish_median_hours", "hours",
            "median of (published_at - time the item was planned) over the period's publications",
-           "Planned, Published", lambda cell: _median(_plan_to_publish(cell))),
+           "Planned, Published", _plan_to_publish, median),
     Figure("plan_to_publish_p90_hours", "hours",
            "90th percentile (nearest rank) of the same durations", "Planned, Published",
-           lambda cell: _p90(_plan_to_publish(cell))),
+           _plan_to_publish, p90),
     *(_review_median(stage) for stage in Stage),
     Figure("reviews_within_deadline_share", "share 0-1",
            "decided review stages with (decided_at - waiting_since) <= the stage's hours / decided stages",
-           "ReviewRequested, the approvals, ChangesRequested", _within_deadline),
+           "ReviewRequested, the approvals, ChangesRequested", _within_deadline, ratio),
     Figure("first_pass_approval_rate", "share 0-1",
            "items fully approved before any change request / items fully approved or sent back",
-           "LegallyApproved, ChangesRequested", _first_pass),
+           "LegallyApproved, ChangesRequested", _first_pass, ratio),
     *(_changes(stage) for stage in Stage),
     Figure("compliance_findings_per_revision", "findings per revision",
            "compliance findings on revisions drafted / revisions drafted, of the items counted",
-           "Drafted (its findings)", _findings_per_revision),
+           "Drafted (its findings)", _findings_per_revision, ratio),
     Figure("impressions", "count", "sum of the latest impressions total of each publication",
-           "MetricsRecorded", lambda cell: _sum(cell, "impressions"), "int"),
+           "MetricsRecorded", lambda cell: _sum(cell, "impressions"), reported, "int"),
     Figure("reach", "count", "sum of the latest reach total of each publication", "MetricsRecorded",
-           lambda cell: _sum(cell, "reach"), "int"),
+           lambda cell: _sum(cell, "reach"), reported, "int"),
     Figure("interaction_rate", "share",
            "sum(likes + comments + shares + saves) / sum(impressions), publications reporting impressions",
-           "MetricsRecorded", _interaction_rate),
+           "MetricsRecorded", _interaction_rate, ratio),
     Figure("conversion_rate", "share",
            "sum(conversions) / sum(clicks), over publications reporting both", "MetricsRecorded",
-           _conversion_rate),
+           _conversion_rate, ratio),
     Figure("follower_growth", "followers",
            "sum over channel accounts observed in the period of (last count observed in it - last count "
            "observed before it, or the first count in it for an account first observed in it)",
            "Registered, FollowersRecorded",
-           lambda cell: sf.follower_growth(cell.accounts, cell.period, cell.parameters.zone), "int"),
+           lambda cell: sf.follower_growth(cell.accounts, cell.period, cell.parameters.zone), reported,
+           "int"),
     Figure("interactions_received", "count", "interactions received in the period", "Received (Interaction)",
-           lambda cell: sf.received(cell.interactions), "int"),
+           lambda cell: [len(cell.interactions)], count_or_none, "int"),
     Figure("interactions_answered_in_time_share", "share 0-1",
            "interactions whose first response came at or before their response_due / interactions received",
-           "Received, Responded", lambda cell: sf.answered_in_time(cell.interactions)),
+           "Received, Responded", lambda cell: sf.answered_in_time(cell.interactions), ratio),
     Figure("first_response_median_hours", "hours",
            "median of (first replied_at - received_at) over interactions with a response",
-           "Received, Responded",
-           lambda cell: sf.first_response_median_hours(cell.interactions)),
+           "Received, Responded", lambda cell: sf.first_response_hours(cell.interactions), median),
     Figure("interactions_negative_share", "share 0-1", "negative interactions / interactions received",
-           "Received", lambda cell: sf.negative_share(cell.interactions)),
+           "Received", lambda cell: sf.negative(cell.interactions), ratio),
     Figure("escalations_opened", "count", "Escalated events of the interactions received in the period",
-           "Escalated", lambda cell: sf.escalations_opened(cell.interactions), "int"),
+           "Escalated", lambda cell: sf.escalations_opened(cell.interactions), reported, "int"),
     Figure("escalations_closed_in_time_share", "share 0-1",
            "negative interactions escalated or resolved (the first of the two) at or before their "
            "negative-handling deadline / negative interactions received",
-           "Received, Escalated, Resolved", lambda cell: sf.negative_handled_in_time(cell.interactions)),
+           "Received, Escalated, Resolved", lambda cell: sf.negative_handled_in_time(cell.interactions),
+           ratio),
     Figure("feedback_received", "count", "feedback submitted in the period (rows of every platform only)",
            "Submitted (Feedback), Triaged",
-           lambda cell: sf.feedback_received(cell.feedback, cell.period, cell.parameters.zone), "int"),
+           lambda cell: sf.feedback_received(cell.feedback, cell.period, cell.parameters.zone), reported,
+           "int"),
     Figure("feedback_closed", "count", "feedback closed in the period (rows of every platform only)",
            "Closed (Feedback), Triaged",
-           lambda cell: sf.feedback_closed(cell.feedback, cell.period, cell.parameters.zone), "int"),
+           lambda cell: sf.feedback_closed(cell.feedback, cell.period, cell.parameters.zone), reported,
+           "int"),
 )  # fmt: skip
 NAMES: tuple[str, ...] = tuple(f.name for f in FIGURES)
+Parts = dict[str, Part]
+"""figure name -> part, of every figure."""
+
+
+def parts_of(inputs: Cell) -> Parts:
+    return {figure.name: figure.part(inputs) for figure in FIGURES}
+
+
+def values_of(parts: Mapping[str, Any]) -> dict[str, Value]:
+    """Every figure from its part (a row's merged parts, e.g. as kept in JSON)."""
+    return {figure.name: figure.value(parts[figure.name]) for figure in FIGURES}
 
 
 def figures_of(inputs: Cell) -> dict[str, Value]:
-    return {figure.name: figure.compute(inputs) for figure in FIGURES}
+    """Every figure of one row's cell, computed from scratch."""
+    return values_of(parts_of(inputs))
 
 
 def figures_markdown() -> str:

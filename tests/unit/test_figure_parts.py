@@ -1,0 +1,40 @@
+"""Figure parts (ADR 0038): merged and taken apart exactly, kept as text that gives back the same floats."""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+import sys
+
+import pytest
+
+from nm_workflow.application.figure_parts import PartNotHeld, added, median, p90, packed, removed, unpacked
+
+
+def test_packed_values_come_back_as_the_same_floats() -> None:
+    tricky = [0.1, 1 / 3, -0.0, 5e-324, sys.float_info.max, -sys.float_info.min, 2.0**53, 48.00000000000001]
+    assert [math.copysign(1, v) for v in unpacked(packed(tricky))] == [math.copysign(1, v) for v in tricky]
+    assert unpacked(packed(tricky)) == tricky
+    assert unpacked(packed([])) == []
+
+
+def test_values_merged_and_taken_out_in_any_order_give_the_medians_of_the_values_left() -> None:
+    rng = random.Random(4)
+    members = [sorted(rng.uniform(-5, 500) / 3 for _ in range(rng.randint(0, 4))) for _ in range(40)]
+    whole: list[float] = []
+    for part in members:
+        whole = added(True, whole, part)
+    leaving = rng.sample(range(40), 25)
+    for index in leaving:
+        whole = removed(True, whole, members[index])
+    left = sorted(v for i, part in enumerate(members) if i not in leaving for v in part)
+    assert whole == left
+    assert median(whole) == statistics.median(left)
+    assert p90(whole) == left[math.ceil(0.9 * len(left)) - 1]
+
+
+def test_counts_subtract_and_a_value_not_held_is_refused() -> None:
+    assert removed(False, added(False, [3, 7], [1, 2]), [3, 7]) == [1, 2]
+    with pytest.raises(PartNotHeld):
+        removed(True, [1.0, 2.0], [1.5])
