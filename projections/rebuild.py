@@ -27,6 +27,7 @@ from projections.log_in_tx import LogInTx
 from projections.ownership import Ownership
 from projections.queries import ReadModel
 from projections.registry import select
+from projections.rows import starting_empty
 from projections.sql import Database, Tx
 
 Progress = Callable[[int, int], None]
@@ -63,6 +64,7 @@ class _Rebuild:
         self.batch_size = read_model.settings.projection_batch_size
         self.progress = progress or (lambda _done, _total: None)
         self.position = 0
+        self.empty = True  # the shadow tables hold no row yet
 
     def run(self) -> int:
         shadow = self.projection.shadow_tables()
@@ -101,6 +103,9 @@ class _Rebuild:
 
     def _apply_batch(self, tx: Tx, head: int, size: int) -> None:
         batch = self.log.read(tx, self.position, head, self.projection.topics, size)
+        if self.empty:  # nothing to read of the batch's rows: the shadow tables are new
+            starting_empty(tx, self.projection.batch_tables)
+            self.empty = not batch
         self.projection.apply(tx, batch)
         self.position = batch[-1].position if len(batch) == size else head
 
