@@ -74,10 +74,11 @@ class _Rebuild:
                 tx.raw.execute(statement)
         try:
             self._build_shadow()
-            head = self._swap()
-        finally:
+            head = self._swap()  # drops the shadow tables when it commits
+        except BaseException:
             with self.db.write(shadow) as tx:
                 self._drop(tx)
+            raise
         self.progress(head, head)
         return head
 
@@ -90,15 +91,19 @@ class _Rebuild:
 
     def _swap(self) -> int:
         live, shadow = self.projection.live_tables(), self.projection.shadow_tables()
-        with self.db.write(live) as tx, tx.batched():
-            self.recorder.lock(tx, APPLICATION_NAME)
-            head = self.log.head(tx)
-            while self.position < head:
-                self._apply_batch(tx.with_tables(shadow), head, self.batch_size)
-            for table in self.projection.tables:
-                tx.execute(f"DELETE FROM {live[table]}")  # noqa: S608
-                tx.execute(f"INSERT INTO {live[table]} SELECT * FROM {shadow[table]}")  # noqa: S608
-            self.recorder.reset(tx, APPLICATION_NAME, head)
+        with self.db.write(live) as tx:
+            with tx.batched():
+                self.recorder.lock(tx, APPLICATION_NAME)
+                head = self.log.head(tx)
+                while self.position < head:
+                    self._apply_batch(tx.with_tables(shadow), head, self.batch_size)
+                for table in self.projection.tables:
+                    tx.execute(f"DELETE FROM {live[table]}")  # noqa: S608
+                    tx.execute(f"INSERT INTO {live[table]} SELECT * FROM {shadow[table]}")  # noqa: S608
+                self.recorder.reset(tx, APPLICATION_NAME, head)
+            # In the swap's commit (one commit less), but never in a pipeline: psycopg answers a
+            # DROP by deallocating every prepared statement, which a pipeline may have just prepared.
+            self._drop(tx)
         return head
 
     def _apply_batch(self, tx: Tx, head: int, size: int) -> None:

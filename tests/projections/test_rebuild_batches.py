@@ -11,6 +11,7 @@ import pytest
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
 from projections import NAMES, ReadModel, rebuild
+from projections.base import SHADOW_SUFFIX
 from projections.log_in_tx import LogInTx
 from projections.readside import EventSource
 from tests.projections.conftest import SupervisorFactory
@@ -58,3 +59,32 @@ def test_a_rebuild_in_several_shadow_batches_and_a_swap_equals_the_incremental_b
         assert incremental["review_history"]
     finally:
         small.close()
+
+
+def _shadow_tables(read_model: ReadModel) -> list[str]:
+    catalog = (
+        "SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema()"
+        if read_model.db.is_postgres
+        else "SELECT name FROM sqlite_master WHERE type = 'table'"
+    )
+    with read_model.db.read({}) as tx:
+        return [row["name"] for row in tx.all(catalog) if row["name"].endswith(SHADOW_SUFFIX)]
+
+
+def test_no_shadow_table_outlives_a_rebuild_that_succeeds_or_fails(
+    store: EventStore, read_model: ReadModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Scenario(store, seed=3).run(items=4, open_at_once=2)
+    rebuild(read_model, "item_status")
+    built = snapshot(read_model, ["item_status"])
+    assert built["item_status"]
+    assert _shadow_tables(read_model) == []
+
+    def fail(*_: object) -> None:
+        raise RuntimeError("handler failed")
+
+    monkeypatch.setattr(read_model.projections["item_status"], "apply", fail)
+    with pytest.raises(RuntimeError, match="handler failed"):
+        rebuild(read_model, "item_status")
+    assert _shadow_tables(read_model) == []
+    assert snapshot(read_model, ["item_status"]) == built
