@@ -28,9 +28,10 @@ def json_column(tx: Tx, sql: str, params: Mapping[str, Any] | None = None) -> li
     the projection schema as `CAST(x AS text)` (PostgreSQL would otherwise hand
     over `jsonb` already decoded, one document at a time).
     """
-    tx.execute(sql, params)
+    reader = tx.own_cursor()
+    reader.execute(sql, params)
     # eventsourcing's SQLite cursor wraps sqlite3's without passing fetchmany on.
-    cursor = getattr(tx.raw, "sqlite_cursor", tx.raw)
+    cursor = getattr(reader.raw, "sqlite_cursor", reader.raw)
     values: list[Any] = []
     while rows := cursor.fetchmany(CHUNK_ROWS):
         values += json.loads("[" + ",".join(next(iter(dict(row).values())) for row in rows) + "]")

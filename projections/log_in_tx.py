@@ -67,18 +67,20 @@ class LogInTx:
 
     def head(self, tx: Tx) -> int:
         """The highest position in the log, 0 when empty."""
-        tx.raw.execute(self._head)
-        return int(tx.raw.fetchone()["head"] or 0)
+        reader = tx.own_cursor().raw
+        reader.execute(self._head)
+        return int(reader.fetchone()["head"] or 0)
 
     def read(self, tx: Tx, after: int, upto: int, topics: Sequence[str], limit: int) -> list[Recorded]:
         """Events with positions in (after, upto], of `topics` (all when empty), at most `limit`."""
         params: dict[str, Any] = {"after": after, "upto": upto, "limit": limit}
         if topics:
             params["topics"] = json.dumps(list(topics)) if self._uuid else list(topics)
-        tx.raw.execute(self._selects[bool(topics)], params)
+        reader = tx.own_cursor().raw
+        reader.execute(self._selects[bool(topics)], params)
         uuid, to_event = self._uuid, self._to_event
         recorded = []
-        for row in tx.raw.fetchall():
+        for row in reader.fetchall():
             notification = Notification(
                 id=row["id"],
                 originator_id=uuid(row["originator_id"]) if uuid else row["originator_id"],
