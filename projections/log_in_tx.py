@@ -36,7 +36,8 @@ class LogInTx:
     def __init__(self, store: EventStore) -> None:
         recorder = store.recorder
         self._to_event = store.mapper.to_domain_event
-        self._uuid: Any = None  # SQLite stores the aggregate's id as text
+        self._uuid: Any = None  # SQLite's: the aggregate's id is stored as text
+        self._topics_as_json = False  # SQLite's: the topics as one JSON array
         self._selects: dict[bool, str | Composed]  # by whether topics are chosen
         if isinstance(recorder, PostgresApplicationRecorder):
             table = SQL("{}.{}").format(
@@ -55,7 +56,7 @@ class LogInTx:
             return
         assert isinstance(recorder, SQLiteApplicationRecorder)
         name = recorder.events_table_name
-        self._uuid = recorder.convert_originator_id
+        self._uuid, self._topics_as_json = recorder.convert_originator_id, True
         self._head = f"SELECT MAX(rowid) AS head FROM {name}"  # noqa: S608
         self._selects = {
             chosen: f"SELECT rowid AS id, {_COLUMNS} FROM {name} WHERE rowid > :after AND rowid <= :upto"  # noqa: S608
@@ -75,7 +76,7 @@ class LogInTx:
         """Events with positions in (after, upto], of `topics` (all when empty), at most `limit`."""
         params: dict[str, Any] = {"after": after, "upto": upto, "limit": limit}
         if topics:
-            params["topics"] = json.dumps(list(topics)) if self._uuid else list(topics)
+            params["topics"] = json.dumps(list(topics)) if self._topics_as_json else list(topics)
         reader = tx.own_cursor().raw
         reader.execute(self._selects[bool(topics)], params)
         uuid, to_event = self._uuid, self._to_event
