@@ -45,7 +45,8 @@ class Recorded:
 
     @cached_property
     def aggregate_id(self) -> UUID:
-        return UUID(str(self.event.originator_id))
+        found = self.event.originator_id
+        return found if type(found) is UUID else UUID(str(found))  # the store's mapper gives UUIDs
 
     @cached_property
     def version(self) -> int:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from nm_workflow.application.store_errors import translated_errors
 from nm_workflow.domain.evaluation import Evaluation
 from projections.base import Projection, Recorded, handles
+from projections.rows import Keyed
 from projections.schema import Index, Table, col
 from projections.sql import Tx
 
@@ -47,69 +48,69 @@ RECOMMENDATIONS = Table(
 )  # fmt: skip
 
 
+EVALUATIONS = Keyed(STATUS, ("evaluation_id",))
+RECOMMENDED = Keyed(RECOMMENDATIONS, ("evaluation_id", "number"))
+
+
 class EvaluationStatus(Projection):
     name = "evaluation_status"
     schema = (STATUS, RECOMMENDATIONS)
+    batch_tables = (EVALUATIONS, RECOMMENDED)
 
     @handles(Evaluation, "Opened")
     def opened(self, tx: Tx, r: Recorded) -> None:
         e = r.event
-        tx.execute(
-            "INSERT INTO {evaluation_status} (evaluation_id, kind, period_first, period_last, departments, "
-            "platforms, opened_by, opened_at, findings, recommendations, recommendations_open, position) "
-            "VALUES (:id, :kind, :first, :last, :departments, :platforms, :by, :at, 0, 0, 0, :position)",
-            {
-                "id": r.aggregate_id, "kind": e.kind, "first": e.period_first, "last": e.period_last,
-                "departments": tx.dialect.json(e.departments), "platforms": tx.dialect.json(e.platforms),
-                "by": e.opener_id, "at": r.at, "position": r.position,
-            },
-        )  # fmt: skip
+        EVALUATIONS.put(tx, {
+            "evaluation_id": r.aggregate_id, "kind": e.kind, "period_first": e.period_first,
+            "period_last": e.period_last, "departments": e.departments, "platforms": e.platforms,
+            "opened_by": e.opener_id, "opened_at": r.at, "findings": 0, "recommendations": 0,
+            "recommendations_open": 0, "signed_off_by": None, "signed_off_at": None,
+            "signed_position": None, "position": r.position,
+        })  # fmt: skip
 
     @handles(Evaluation, "FindingsRecorded")
     def findings_recorded(self, tx: Tx, r: Recorded) -> None:
-        self._count(tx, r, "findings = findings + 1")
+        self._count(tx, r, findings=1)
 
     @handles(Evaluation, "RecommendationMade")
     def recommendation_made(self, tx: Tx, r: Recorded) -> None:
         e = r.event
-        tx.execute(
-            "INSERT INTO {evaluation_recommendations} (evaluation_id, number, text, owner_department, "
-            "due_date, finding, made_by, made_at) "
-            "VALUES (:id, :number, :text, :owner, :due, :finding, :by, :at)",
-            {"id": r.aggregate_id, "number": e.number, "text": e.text, "owner": e.owner_department,
-             "due": e.due_date, "finding": e.finding, "by": e.made_by, "at": r.at},
-        )  # fmt: skip
-        self._count(
-            tx, r, "recommendations = recommendations + 1, recommendations_open = recommendations_open + 1"
-        )
+        RECOMMENDED.put(tx, {
+            "evaluation_id": r.aggregate_id, "number": e.number, "text": e.text,
+            "owner_department": e.owner_department, "due_date": e.due_date, "finding": e.finding,
+            "made_by": e.made_by, "made_at": r.at, "closed_at": None, "outcome": None,
+            "policy_proposal_id": None, "feedback_id": None,
+        })  # fmt: skip
+        self._count(tx, r, recommendations=1, recommendations_open=1)
 
     @handles(Evaluation, "RecommendationClosed")
     def recommendation_closed(self, tx: Tx, r: Recorded) -> None:
         e = r.event
-        tx.execute(
-            "UPDATE {evaluation_recommendations} SET closed_at = :at, outcome = :outcome, "
-            "policy_proposal_id = :proposal, feedback_id = :feedback "
-            "WHERE evaluation_id = :id AND number = :number",
-            {"id": r.aggregate_id, "number": e.number, "at": r.at, "outcome": e.outcome,
-             "proposal": e.policy_proposal_id, "feedback": e.feedback_id},
-        )  # fmt: skip
-        self._count(tx, r, "recommendations_open = recommendations_open - 1")
+        recommendation = RECOMMENDED.get(tx, (r.aggregate_id, e.number))
+        if recommendation is not None:
+            RECOMMENDED.put(tx, recommendation | {
+                "closed_at": r.at, "outcome": e.outcome, "policy_proposal_id": e.policy_proposal_id,
+                "feedback_id": e.feedback_id,
+            })  # fmt: skip
+        self._count(tx, r, recommendations_open=-1)
 
     @handles(Evaluation, "SignedOff")
     def signed_off(self, tx: Tx, r: Recorded) -> None:
-        tx.execute(
-            "UPDATE {evaluation_status} SET signed_off_by = :by, signed_off_at = :at, "
-            "signed_position = :signed, position = :position WHERE evaluation_id = :id",
-            {"id": r.aggregate_id, "by": r.event.signed_off_by, "at": r.at, "signed": r.event.position,
-             "position": r.position},
-        )  # fmt: skip
+        self._change(tx, r, {"signed_off_by": r.event.signed_off_by, "signed_off_at": r.at,
+                             "signed_position": r.event.position})  # fmt: skip
+
+    @classmethod
+    def _count(cls, tx: Tx, r: Recorded, **added: int) -> None:
+        evaluation = EVALUATIONS.get(tx, (r.aggregate_id,))
+        if evaluation is not None:
+            cls._change(tx, r, {name: evaluation[name] + n for name, n in added.items()})
 
     @staticmethod
-    def _count(tx: Tx, r: Recorded, change: str) -> None:
-        tx.execute(
-            f"UPDATE {{evaluation_status}} SET {change}, position = :position WHERE evaluation_id = :id",  # noqa: S608
-            {"id": r.aggregate_id, "position": r.position},
-        )
+    def _change(tx: Tx, r: Recorded, changes: dict[str, Any]) -> None:
+        """Change the evaluation's row (when there is one), and say which event it reflects."""
+        evaluation = EVALUATIONS.get(tx, (r.aggregate_id,))
+        if evaluation is not None:
+            EVALUATIONS.put(tx, evaluation | changes | {"position": r.position})
 
 
 def read_queue(read_side: ReadSide) -> dict[str, list[dict[str, Any]]]:

@@ -7,6 +7,12 @@ projection's runner, wherever it runs), applies the last events into the
 shadow tables up to the head, replaces the live rows with the shadow rows and
 sets the tracking to that head. Readers see the old rows until that commit and
 the rebuilt rows after it; the runner then carries on from the new position.
+
+The log is read through each transaction's own connection (log_in_tx.py), and the
+shadow tables are built in batches of at least `SHADOW_BATCH` events: a batch's fixed
+cost (its transaction, the reads of its rows, one write per table) is paid a few times
+per rebuild rather than once per `NM_PROJECTION_BATCH_SIZE` events. The swap applies
+at most `NM_PROJECTION_BATCH_SIZE` events, so the live projection pauses no longer.
 """
 
 from __future__ import annotations
@@ -14,16 +20,19 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from nm_workflow.application.errors import ApplicationError
-from nm_workflow.application.store import APPLICATION_NAME, EventStore
+from nm_workflow.application.store import APPLICATION_NAME
 from nm_workflow.application.store_errors import translated_errors
 from projections.base import Projection
+from projections.log_in_tx import LogInTx
 from projections.ownership import Ownership
 from projections.queries import ReadModel
-from projections.readside import EventSource
 from projections.registry import select
+from projections.rows import starting_empty
 from projections.sql import Database, Tx
 
 Progress = Callable[[int, int], None]
+SHADOW_BATCH = 5_000
+"""Events per transaction while the shadow tables are built (more when the runners' batch is larger)."""
 
 
 class RebuildRunning(ApplicationError):
@@ -37,30 +46,25 @@ def rebuild(read_model: ReadModel, name: str, progress: Progress | None = None) 
     lock, ownership = f"rebuild:{name}", Ownership(read_model.settings)
     if not ownership.acquire(lock):
         raise RebuildRunning(f"Another process is rebuilding {name}.")
-    # The swap reads the log while it holds a write connection; reading through the same
-    # pool could wait behind a writer queued for that very connection. Hence a pool of its own.
-    reader = EventStore(read_model.settings)
     try:
         with translated_errors():
-            source = EventSource(reader)
-            return _Rebuild(read_model, source, read_model.projections[cls.name], progress).run()
+            return _Rebuild(read_model, read_model.projections[cls.name], progress).run()
     finally:
-        reader.close()
         ownership.release(lock)
         ownership.close()
 
 
 class _Rebuild:
-    def __init__(
-        self, read_model: ReadModel, source: EventSource, projection: Projection, progress: Progress | None
-    ) -> None:
+    def __init__(self, read_model: ReadModel, projection: Projection, progress: Progress | None) -> None:
         self.db: Database = read_model.db
-        self.source = source
+        self.source = read_model.source  # the head only, read while no write connection is held
+        self.log = LogInTx(read_model.store)
         self.recorder = read_model.recorders[projection.name]
         self.projection = projection
         self.batch_size = read_model.settings.projection_batch_size
         self.progress = progress or (lambda _done, _total: None)
         self.position = 0
+        self.empty = True  # the shadow tables hold no row yet
 
     def run(self) -> int:
         shadow = self.projection.shadow_tables()
@@ -70,10 +74,11 @@ class _Rebuild:
                 tx.raw.execute(statement)
         try:
             self._build_shadow()
-            head = self._swap()
-        finally:
+            head = self._swap()  # drops the shadow tables when it commits
+        except BaseException:
             with self.db.write(shadow) as tx:
                 self._drop(tx)
+            raise
         self.progress(head, head)
         return head
 
@@ -81,26 +86,33 @@ class _Rebuild:
         # Until close to the head, in short transactions; the swap applies the rest under lock.
         while (head := self.source.head()) - self.position > self.batch_size:
             with self.db.write(self.projection.shadow_tables()) as tx, tx.batched():
-                self._apply_batch(tx, head)
+                self._apply_batch(tx, head, max(self.batch_size, SHADOW_BATCH))
             self.progress(self.position, head)
 
     def _swap(self) -> int:
         live, shadow = self.projection.live_tables(), self.projection.shadow_tables()
-        with self.db.write(live) as tx, tx.batched():
-            self.recorder.lock(tx, APPLICATION_NAME)
-            head = self.source.head()
-            while self.position < head:
-                self._apply_batch(tx.with_tables(shadow), head)
-            for table in self.projection.tables:
-                tx.execute(f"DELETE FROM {live[table]}")  # noqa: S608
-                tx.execute(f"INSERT INTO {live[table]} SELECT * FROM {shadow[table]}")  # noqa: S608
-            self.recorder.reset(tx, APPLICATION_NAME, head)
+        with self.db.write(live) as tx:
+            with tx.batched():
+                self.recorder.lock(tx, APPLICATION_NAME)
+                head = self.log.head(tx)
+                while self.position < head:
+                    self._apply_batch(tx.with_tables(shadow), head, self.batch_size)
+                for table in self.projection.tables:
+                    tx.execute(f"DELETE FROM {live[table]}")  # noqa: S608
+                    tx.execute(f"INSERT INTO {live[table]} SELECT * FROM {shadow[table]}")  # noqa: S608
+                self.recorder.reset(tx, APPLICATION_NAME, head)
+            # In the swap's commit (one commit less), but never in a pipeline: psycopg answers a
+            # DROP by deallocating every prepared statement, which a pipeline may have just prepared.
+            self._drop(tx)
         return head
 
-    def _apply_batch(self, tx: Tx, head: int) -> None:
-        batch = self.source.read(self.position, head, self.projection.topics, self.batch_size)
+    def _apply_batch(self, tx: Tx, head: int, size: int) -> None:
+        batch = self.log.read(tx, self.position, head, self.projection.topics, size)
+        if self.empty:  # nothing to read of the batch's rows: the shadow tables are new
+            starting_empty(tx, self.projection.batch_tables)
+            self.empty = not batch
         self.projection.apply(tx, batch)
-        self.position = batch[-1].position if len(batch) == self.batch_size else head
+        self.position = batch[-1].position if len(batch) == size else head
 
     def _drop(self, tx: Tx) -> None:
         for table in self.projection.shadow_tables().values():

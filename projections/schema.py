@@ -24,7 +24,7 @@ Portable types and what each database stores:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from projections.sql import POSTGRES, Dialect, PostgresDialect, Row, Tx, decode_row
 
@@ -137,18 +137,17 @@ def insert_many(tx: Tx, table: Table, rows: list[Row]) -> None:
     names = ", ".join(table.column_names)
     jsons = [c.name for c in table.columns if c.type == "json"]
     if tx.dialect is not POSTGRES:
-        json = tx.dialect.json
-        tx.execute_many(
-            f"INSERT INTO {{{table.name}}} ({names}) "  # noqa: S608
-            f"VALUES ({', '.join(':' + name for name in table.column_names)})",
-            [row | {c: None if row[c] is None else json(row[c]) for c in jsons} for row in rows],
+        tx.raw.executemany(
+            f"INSERT INTO {tx.tables[table.name]} ({names}) "  # noqa: S608
+            f"VALUES ({', '.join('?' * len(table.columns))})",
+            _sqlite_values(tx.dialect, table, rows),
         )
         return
     param, text = POSTGRES.param, PostgresDialect.json_text  # JSON as text, cast once inserted
     values = {
         c.name: [None if r[c.name] is None else text(r[c.name]) for r in rows]
         if c.type == "json"
-        else [param(r[c.name]) for r in rows]
+        else [v if type(v) in _NUMBERS else param(v) for v in (r[c.name] for r in rows)]
         for c in table.columns
     }
     arrays = ", ".join(  # %b: arrays sent in binary, without quoting each value as text
@@ -161,6 +160,29 @@ def insert_many(tx: Tx, table: Table, rows: list[Row]) -> None:
         f"SELECT {selected} FROM unnest({arrays}) AS batch ({names})",
         values,
     )
+
+
+_NUMBERS = frozenset({int, float, bool, type(None)})  # what `Dialect.param` leaves as it is
+_AS_IS_IN_SQLITE = _NUMBERS | {str}  # (PostgreSQL's param changes text: NUL)
+
+
+def _sqlite_values(dialect: Dialect, table: Table, rows: list[Row]) -> list[tuple[Any, ...]]:
+    """`rows` as SQLite's parameters, in column order: JSON columns dumped, other values through
+    `Dialect.param` unless they are of a type it leaves as it is (most values: a call saved each)."""
+    json, param = dialect.json, dialect.param
+    columns = [(c.name, c.type == "json") for c in table.columns]
+    converted = []
+    for row in rows:
+        values = []
+        for name, is_json in columns:
+            value = row[name]
+            if is_json:
+                value = None if value is None else json(value)
+            elif type(value) not in _AS_IS_IN_SQLITE:
+                value = param(value)
+            values.append(value)
+        converted.append(tuple(values))
+    return converted
 
 
 def row_of(tx: Tx, table: Table, key: Row) -> Row | None:

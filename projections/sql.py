@@ -153,8 +153,9 @@ class Tx:
         self.raw.executemany(_prepared(self.dialect, sql, self._names), values)
 
     def one(self, sql: str, params: Mapping[str, Any] | None = None) -> Row | None:
-        self.execute(sql, params)
-        row = self.raw.fetchone()
+        reader = self.own_cursor()
+        reader.execute(sql, params)
+        row = reader.raw.fetchone()
         return None if row is None else dict(row)
 
     def one_later(self, sql: str, params: Mapping[str, Any] | None = None) -> Callable[[], Row | None]:
@@ -169,13 +170,23 @@ class Tx:
         if self.dialect is not POSTGRES:  # in-process: nothing to wait for
             rows = self.all(sql, params)
             return lambda: rows
-        own = Tx(self.raw.connection.cursor(), self.dialect, self.tables)
+        own = self.own_cursor()
         own.execute(sql, params)
         return lambda: [dict(row) for row in own.raw.fetchall()]
 
     def all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
-        self.execute(sql, params)
-        return [dict(row) for row in self.raw.fetchall()]
+        reader = self.own_cursor()
+        reader.execute(sql, params)
+        return [dict(row) for row in reader.raw.fetchall()]
+
+    def own_cursor(self) -> Tx:
+        """This transaction with a cursor of its own on PostgreSQL (itself on SQLite): read through
+        it. Within `batched`, psycopg hands a cursor the answer of each statement it sent as it
+        arrives; a read on the cursor of earlier writes whose answers are still on the way could
+        take one of those for its own ("the last operation didn't produce records")."""
+        if self.dialect is not POSTGRES:
+            return self
+        return Tx(self.raw.connection.cursor(), self.dialect, self.tables)
 
     def with_tables(self, tables: Mapping[str, str]) -> Tx:
         return Tx(self.raw, self.dialect, tables)

@@ -1,0 +1,93 @@
+"""The store's notification log read through a projection transaction's own connection.
+
+A rebuild reads the whole log while it writes its shadow tables, and its swap reads the
+last events while it holds the live tracking row's lock. Reading through the store's
+pool there could wait behind a writer that waits for that lock, so a rebuild used to
+open an event store of its own: a pool, its connections, the type look-ups and the
+schema checks, 50-90 ms on PostgreSQL before the first event (docs/performance.md,
+"Rebuilds"). Reading with the transaction's own cursor needs no further connection.
+
+The statements are the library's (`select_notifications`, `max_notification_id`),
+and the events are decoded by the store's own mapper, so a `Recorded` read here is the
+one `EventSource.read` returns.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import Notification
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+from psycopg.sql import SQL, Composed, Identifier
+
+from nm_workflow.application.store import EventStore
+from projections.base import Recorded
+from projections.sql import Tx
+
+_COLUMNS = "originator_id, originator_version, topic, state"
+
+
+class LogInTx:
+    """Head and events of `store`'s log, read with a `Tx` of the same database."""
+
+    def __init__(self, store: EventStore) -> None:
+        recorder = store.recorder
+        self._to_event = store.mapper.to_domain_event
+        self._uuid: Any = None  # SQLite's: the aggregate's id is stored as text
+        self._topics_as_json = False  # SQLite's: the topics as one JSON array
+        self._selects: dict[bool, str | Composed]  # by whether topics are chosen
+        if isinstance(recorder, PostgresApplicationRecorder):
+            table = SQL("{}.{}").format(
+                Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name)
+            )
+            self._head: str | Composed = SQL("SELECT MAX(notification_id) AS head FROM {}").format(table)
+            self._selects = {
+                chosen: SQL(
+                    f"SELECT notification_id AS id, {_COLUMNS} FROM {{}} "  # noqa: S608
+                    "WHERE notification_id > %(after)s AND notification_id <= %(upto)s"
+                    f"{' AND topic = ANY(%(topics)s)' if chosen else ''} "
+                    "ORDER BY notification_id LIMIT %(limit)s"
+                ).format(table)
+                for chosen in (False, True)
+            }
+            return
+        assert isinstance(recorder, SQLiteApplicationRecorder)
+        name = recorder.events_table_name
+        self._uuid, self._topics_as_json = recorder.convert_originator_id, True
+        self._head = f"SELECT MAX(rowid) AS head FROM {name}"  # noqa: S608
+        self._selects = {
+            chosen: f"SELECT rowid AS id, {_COLUMNS} FROM {name} WHERE rowid > :after AND rowid <= :upto"  # noqa: S608
+            # One parameter whatever the number of topics: one statement text, no limit of values.
+            f"{' AND topic IN (SELECT value FROM json_each(:topics))' if chosen else ''} "
+            "ORDER BY rowid LIMIT :limit"
+            for chosen in (False, True)
+        }
+
+    def head(self, tx: Tx) -> int:
+        """The highest position in the log, 0 when empty."""
+        reader = tx.own_cursor().raw
+        reader.execute(self._head)
+        return int(reader.fetchone()["head"] or 0)
+
+    def read(self, tx: Tx, after: int, upto: int, topics: Sequence[str], limit: int) -> list[Recorded]:
+        """Events with positions in (after, upto], of `topics` (all when empty), at most `limit`."""
+        params: dict[str, Any] = {"after": after, "upto": upto, "limit": limit}
+        if topics:
+            params["topics"] = json.dumps(list(topics)) if self._topics_as_json else list(topics)
+        reader = tx.own_cursor().raw
+        reader.execute(self._selects[bool(topics)], params)
+        uuid, to_event = self._uuid, self._to_event
+        recorded = []
+        for row in reader.fetchall():
+            notification = Notification(
+                id=row["id"],
+                originator_id=uuid(row["originator_id"]) if uuid else row["originator_id"],
+                originator_version=row["originator_version"],
+                topic=row["topic"],
+                state=bytes(row["state"]),
+            )
+            recorded.append(Recorded(notification.id, notification.topic, to_event(notification)))
+        return recorded
