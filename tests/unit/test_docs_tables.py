@@ -56,3 +56,9 @@ def test_every_error_class_is_in_the_hierarchy_and_its_table() -> None:
 
 def test_an_observation_without_counters_is_listed() -> None:
     assert '`"counters": {}`' in ERRORS
+
+
+def test_no_document_keeps_the_conflict_markers_of_a_merge() -> None:
+    marker = re.compile(r"^(<{7}|>{7})( |$)", re.M)
+    documents = [DOCS.parent / "README.md", *DOCS.rglob("*.md")]
+    assert [str(d) for d in documents if marker.search(d.read_text(encoding="utf-8"))] == []
