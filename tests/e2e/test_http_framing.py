@@ -114,6 +114,32 @@ def test_two_authorization_headers_are_400(service: tuple[str, Settings, str]) -
     assert "Authorization" in json.loads(problem)["detail"]
 
 
+@pytest.mark.parametrize("padded", [b"\xa0*", b"*\x85"])
+def test_an_if_match_padded_with_latin1_white_space_is_400_and_writes_nothing(
+    service: tuple[str, Settings, str], padded: bytes
+) -> None:
+    # Only SP and HTAB pad a header value (RFC 9110): a no-break space or NEL is part of it, so this
+    # is not `*` (which would let the create through). Raw bytes: a test client re-encodes them.
+    url, settings, key = service
+    before = _head_of_log(settings)
+    body = json.dumps(PLAN).encode()
+    request = (
+        b"POST /items HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nConnection: close\r\n"
+        + f"Authorization: Bearer {key}\r\nContent-Length: {len(body)}\r\n".encode()
+        + b"If-Match: "
+        + padded
+        + b"\r\n\r\n"
+        + body
+    )
+    with _connect(url) as connection:
+        connection.sendall(request)
+        status, _, problem = _response(_until_closed(connection))
+
+    assert status == 400
+    assert json.loads(problem)["type"] == "/problems/invalid-request"
+    assert _head_of_log(settings) == before
+
+
 def test_headers_that_trickle_in_are_cut_off_with_408(service: tuple[str, Settings, str]) -> None:
     url, _, _ = service
     head = b"GET /health HTTP/1.1\r\nHost: t\r\n" + b"X-Slow: yes\r\n" * 300 + b"\r\n"

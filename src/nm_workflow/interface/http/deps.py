@@ -149,16 +149,20 @@ HistoryCursor = Annotated[Cursor, Depends(cursor)]
 
 def parse_if_match(value: str | None) -> int | None:
     """`"7"` (or `7`) -> 7; `*` or absent -> no precondition."""
-    if value is None or value.strip() == "*":
+    if value is None:
         return None
-    match = _ETAG.fullmatch(value.strip())
+    # Only HTTP's own white space (SP, HTAB): `str.strip` would also drop latin-1 NBSP or NEL.
+    value = value.strip(" \t")
+    if value == "*":
+        return None
+    match = _ETAG.fullmatch(value)
     if match is None:
         raise InvalidRequest(f"If-Match must be one ETag this API sent, like '\"3\"'; got {value!r}.")
     return int(match[1] or match[2])
 
 
 def _token(name: str, value: str | None) -> str | None:
-    if value is not None and not _TOKEN.match(value):
+    if value is not None and not _TOKEN.fullmatch(value):
         raise InvalidRequest(f"{name} must be 1-200 printable ASCII characters without spaces.")
     return value
 
