@@ -121,6 +121,18 @@ def test_a_batch_reports_each_item_and_one_bad_item_loses_no_other(api: Api) -> 
     assert api.post("/interactions:batch", too_many, service).status_code == 422
 
 
+def test_a_batch_with_if_match_naming_a_version_is_412_like_any_create_and_records_nothing(api: Api) -> None:
+    service = api.key("crawler", Role.SERVICE, "it")
+    batch = {"items": [comment("v-1"), comment("v-2")]}
+    head = api.client.app.state.store.head()  # type: ignore[attr-defined]
+    refused = api.post("/interactions:batch", batch, service, if_match='"1"')
+    assert refused.status_code == 412, refused.text
+    assert refused.json()["type"] == "/problems/version-mismatch"
+    assert api.client.app.state.store.head() == head  # type: ignore[attr-defined]
+    answer = api.post("/interactions:batch", batch, service, if_match="*").json()
+    assert [r["status"] for r in answer["results"]] == ["created", "created"]
+
+
 def test_erasure_leaves_times_and_removes_the_personal_data(api: Api) -> None:
     cs = customer_service(api)
     created = api.post("/interactions", comment("e-1"), cs).json()

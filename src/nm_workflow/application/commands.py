@@ -75,10 +75,8 @@ class CommandRunner(Generic[A]):
             book, at = book_of(self._store), self._clock()
             read = CommandRead.of(self._store, ctx.caller, ctx.idempotency_key, target, book)
             role = authorize(read.actor, command)
-            if target is None and ctx.expected_version is not None:
-                raise VersionMismatch(
-                    "If-Match names a version, but a new item has none yet.", current_version=0
-                )
+            if target is None:
+                refuse_a_version_on_create(ctx)
             request = fingerprint(command, target, payload)
             replay = self._replay(ctx, request, read)
             if replay is not None:
@@ -286,3 +284,9 @@ class CommandRunner(Generic[A]):
         if created:
             self._store.record(*created)
         return made
+
+
+def refuse_a_version_on_create(ctx: CommandContext) -> None:
+    """VersionMismatch (412) when the command's If-Match names a version: what it creates has none."""
+    if ctx.expected_version is not None:
+        raise VersionMismatch("If-Match names a version, but a new item has none yet.", current_version=0)

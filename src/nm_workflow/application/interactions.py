@@ -17,7 +17,12 @@ from typing import Any, Literal
 from uuid import UUID
 
 from nm_workflow.application.clock import Clock, system_clock
-from nm_workflow.application.commands import CommandContext, CommandResult, CommandRunner
+from nm_workflow.application.commands import (
+    CommandContext,
+    CommandResult,
+    CommandRunner,
+    refuse_a_version_on_create,
+)
 from nm_workflow.application.errors import ConcurrentModification, NotFound
 from nm_workflow.application.interaction_views import (
     interaction_event_view,
@@ -132,6 +137,7 @@ class Interactions(AggregateReads[Interaction]):
         batch: every item is safe to send again.
         """
         authorize(ctx.actor, Command.RECEIVE_INTERACTION)
+        refuse_a_version_on_create(ctx)  # before any key is stored: a refused batch writes nothing
         single = CommandContext(ctx.actor, correlation_id=ctx.correlation_id)
         outcomes: dict[int, BatchOutcome] = {}
         fresh: dict[UUID, tuple[int, dict[str, Any]]] = {}
