@@ -63,6 +63,15 @@ def _response(raw: bytes) -> tuple[int, dict[str, str], bytes]:
     return int(status_line.split()[1]), headers, body
 
 
+def _plan_head(key: str, body: bytes, extra: bytes = b"") -> bytes:
+    """The head of a `POST /items` of `body` (sent after it), with the header lines `extra`."""
+    head = (
+        f"POST /items HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {key}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+    )
+    return head.encode() + extra + b"\r\n"
+
+
 def _head_of_log(settings: Settings) -> int:
     store = EventStore(settings)
     try:
@@ -123,16 +132,9 @@ def test_an_if_match_padded_with_latin1_white_space_is_400_and_writes_nothing(
     url, settings, key = service
     before = _head_of_log(settings)
     body = json.dumps(PLAN).encode()
-    request = (
-        b"POST /items HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nConnection: close\r\n"
-        + f"Authorization: Bearer {key}\r\nContent-Length: {len(body)}\r\n".encode()
-        + b"If-Match: "
-        + padded
-        + b"\r\n\r\n"
-        + body
-    )
+    head = _plan_head(key, body, b"Connection: close\r\nIf-Match: " + padded + b"\r\n")
     with _connect(url) as connection:
-        connection.sendall(request)
+        connection.sendall(head + body)
         status, _, problem = _response(_until_closed(connection))
 
     assert status == 400
@@ -168,12 +170,8 @@ def test_a_body_that_trickles_in_is_cut_off_with_408_and_runs_nothing(
     url, settings, key = service
     before = _head_of_log(settings)
     body = json.dumps(PLAN).encode()
-    head = (
-        f"POST /items HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {key}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
-    )
     with _connect(url) as connection:
-        connection.sendall(head.encode())
+        connection.sendall(_plan_head(key, body))
         sent = _trickle(connection, body, step=1)
         raw = _until_closed(connection)
 
