@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from nm_workflow.application.errors import FiguresStale
 from nm_workflow.application.facts import TOPICS, fold
 from nm_workflow.application.figure_parts import PartNotHeld, packed, unpacked
 from nm_workflow.application.figure_rows import ALL, cells_touched, member_parts, parts_added, parts_removed
@@ -168,7 +169,12 @@ def _unpacked(kept: dict[str, Any] | None) -> Parts | None:
 def read_quarter(
     read_side: ReadSide, label: str, department: str | None = None, platform: str | None = None
 ) -> list[dict[str, Any]]:
-    """The rows of a quarter ('2026Q3'), optionally of one department and/or platform, sorted by keys."""
+    """The rows of a quarter ('2026Q3'), optionally of one department and/or platform, sorted by keys.
+
+    Raises FiguresStale when a row was computed with other parameters than the settings give now
+    (a changed company time zone or review-stage hours, before the rebuild that the projection also
+    asks for): those figures would be wrong, not late.
+    """
     canonical = quarter_of(quarter(label).first)  # '2026q3' is 2026Q3; InvalidPeriod for a non-quarter
     params = {"q": canonical, "department": department, "platform": platform}
     where = ["quarter = :q"] + [
@@ -178,6 +184,30 @@ def read_quarter(
         f"SELECT * FROM {{quarterly_evaluation}} WHERE {' AND '.join(where)} "  # noqa: S608
         "ORDER BY department, platform"
     )
-    tables = read_side.projections[QuarterlyEvaluation.name].live_tables()
-    with translated_errors(), read_side.db.read(tables) as tx:
-        return [ROWS.decode(tx.dialect, r) for r in tx.all(statement, params)]
+    projection = read_side.projections[QuarterlyEvaluation.name]
+    assert isinstance(projection, QuarterlyEvaluation)
+    with translated_errors(), read_side.db.read(projection.live_tables()) as tx:
+        rows = [ROWS.decode(tx.dialect, r) for r in tx.all(statement, params)]
+        _require_current(
+            tx, projection.parameters, [(canonical, r["department"], r["platform"]) for r in rows]
+        )
+        return rows
+
+
+def _require_current(tx: Tx, parameters: Parameters, keys: list[Key]) -> None:
+    """FiguresStale unless every row of `keys` was computed with `parameters`."""
+    for first in range(0, len(keys), 500):  # well under SQLite's limit of bound parameters
+        chunk = [_row_key(key) for key in keys[first : first + 500]]
+        names = ", ".join(f":k{i}" for i in range(len(chunk)))
+        kept = tx.all(
+            f"SELECT state FROM {{quarterly_evaluation_state}} WHERE row_key IN ({names})",  # noqa: S608
+            {f"k{i}": key for i, key in enumerate(chunk)},
+        )
+        for row in kept:
+            computed_with = STATES.decode(tx.dialect, row)["state"]["parameters"]
+            if computed_with != parameters.as_dict():
+                raise FiguresStale(
+                    f"These figures were computed with {computed_with}; the settings now give "
+                    f"{parameters.as_dict()}. Rebuild them: "
+                    "nm-workflow projections rebuild quarterly_evaluation."
+                )

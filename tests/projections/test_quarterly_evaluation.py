@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from nm_workflow.application.errors import FiguresStale
 from nm_workflow.application.evaluations import Evaluations
 from nm_workflow.application.items import ContentItems
 from nm_workflow.application.security import Actor
@@ -85,6 +86,9 @@ def test_publications_count_in_the_quarter_of_the_company_time_zone(
     ]  # fmt: skip
 
     in_utc = ReadModel(make_settings(company_time_zone="UTC"), store)
+    with pytest.raises(FiguresStale, match="rebuild quarterly_evaluation"):  # Shanghai's rows, not UTC's
+        read_quarter(in_utc, "2026Q3")
+    assert read_quarter(in_utc, "2027Q1") == []  # no row, nothing stale
     rebuild(in_utc, "quarterly_evaluation")  # a company in UTC: both publications are in Q3
     assert read_quarter(in_utc, "2026Q4") == []
     assert read_quarter(in_utc, "2026Q3")[0]["items_published"] == 1

@@ -65,6 +65,14 @@ class WrongDepartment(PermissionDenied):
     title = "Your role acts only on your own department's items"
 
 
+class FiguresStale(ApplicationError):
+    """The quarterly figures were computed with another company time zone or review-stage hours
+    than the settings give now (ADR 0038): they stay wrong until `quarterly_evaluation` is rebuilt."""
+
+    slug = "figures-stale"
+    title = "The quarterly figures were computed with other settings"
+
+
 class ProjectionsBehind(ApplicationError):
     """The read side lags the log by more than the readiness threshold (NM_READY_MAX_LAG_EVENTS)."""
 
