@@ -134,8 +134,10 @@ def projection(
 def _stored(db: Database) -> tuple[dict[str, list[dict[str, Any]]], int]:
     """The rows of each quarter (without the quarter), and how many row states are kept."""
     with db.read(TABLES) as tx:
-        found = [module.ROWS.decode(tx.dialect, r) for r in
-                 tx.all("SELECT * FROM {quarterly_evaluation} ORDER BY quarter, department, platform")]
+        found = [
+            module.ROWS.decode(tx.dialect, r)
+            for r in tx.all("SELECT * FROM {quarterly_evaluation} ORDER BY quarter, department, platform")
+        ]
         states = tx.all("SELECT COUNT(*) AS n FROM {quarterly_evaluation_state}")[0]["n"]
     assert {r["quarter"] for r in found} <= set(QUARTERS)
     by_quarter = {q: [{k: v for k, v in r.items() if k != "quarter"} for r in found if r["quarter"] == q]
