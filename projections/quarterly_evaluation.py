@@ -207,7 +207,11 @@ def _require_current(tx: Tx, parameters: Parameters, keys: list[Key]) -> None:
             computed_with = STATES.decode(tx.dialect, row)["state"]["parameters"]
             if computed_with != parameters.as_dict():
                 raise FiguresStale(
-                    f"These figures were computed with {computed_with}; the settings now give "
-                    f"{parameters.as_dict()}. Rebuild them: "
+                    f"These figures were computed with {_described(computed_with)}; the settings now "
+                    f"give {_described(parameters.as_dict())}. Rebuild them: "
                     "nm-workflow projections rebuild quarterly_evaluation."
                 )
+
+
+def _described(parameters: dict[str, Any]) -> str:
+    return f"time zone {parameters['time_zone']}, review-stage hours {parameters['review_stage_hours']}"
