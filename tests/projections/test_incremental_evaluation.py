@@ -53,7 +53,7 @@ def _item(rng: random.Random, item_id: str) -> dict[str, Any]:
     counters = ("impressions", "reach", "likes", "clicks", "conversions")
     reviews = [
         [rng.choice(list(Stage)).value, (since := planned + timedelta(hours=rng.uniform(0, 90))).isoformat(),
-         (since + timedelta(hours=rng.uniform(0, 90))).isoformat(),
+         (since + timedelta(hours=_hours(rng, 90))).isoformat(),
          rng.choice(["approved", "changes_requested"]),
          rng.choice([None, 24, 48])]
         for _ in range(rng.randint(0, 3))
@@ -74,9 +74,14 @@ def _item(rng: random.Random, item_id: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _hours(rng: random.Random, most: float) -> float:
+    """Up to `most` hours, now and then exactly none: a decision or answer in the same instant."""
+    return 0.0 if rng.random() < 0.2 else rng.uniform(0, most)
+
+
 def _maybe(rng: random.Random, start: datetime, hours: float) -> str | None:
     """None, or a moment up to `hours` after `start`."""
-    return rng.choice([None, (start + timedelta(hours=rng.uniform(0, hours))).isoformat()])
+    return rng.choice([None, (start + timedelta(hours=_hours(rng, hours))).isoformat()])
 
 
 def _interaction(rng: random.Random) -> dict[str, Any]:

@@ -38,3 +38,12 @@ def test_counts_subtract_and_a_value_not_held_is_refused() -> None:
     assert removed(False, added(False, [3, 7], [1, 2]), [3, 7]) == [1, 2]
     with pytest.raises(PartNotHeld):
         removed(True, [1.0, 2.0], [1.5])
+
+
+def test_a_value_of_zero_is_merged_and_taken_out_like_any_other() -> None:
+    # A review decided, or an interaction answered, in the instant it was asked: 0.0 hours.
+    whole = added(True, added(True, [], [2.0]), [0.0])
+    assert whole == [0.0, 2.0]
+    assert median(whole) == 1.0
+    assert removed(True, whole, [0.0]) == [2.0]
+    assert added(False, [1, 2], [0, 0]) == [1, 2]

@@ -74,7 +74,7 @@ def p90(values: Values) -> float | None:
 def added(multiset: bool, whole: list[N], part: list[N]) -> list[N]:
     """The merge of two parts of one figure (`multiset`: Values, else Counts); `whole` itself
     when `part` adds nothing (most of a member's parts: an item has no interactions)."""
-    if not any(part):
+    if _nothing(multiset, part):
         return whole
     if multiset:
         merged = list(whole)
@@ -86,7 +86,7 @@ def added(multiset: bool, whole: list[N], part: list[N]) -> list[N]:
 
 def removed(multiset: bool, whole: list[N], part: list[N]) -> list[N]:
     """`whole` without `part`, which it must hold (else PartNotHeld)."""
-    if not any(part):
+    if _nothing(multiset, part):
         return whole
     if not multiset:
         return [a - b for a, b in zip(whole, part, strict=True)]
@@ -97,6 +97,12 @@ def removed(multiset: bool, whole: list[N], part: list[N]) -> list[N]:
             raise PartNotHeld(f"the value {value!r} is not among the row's values")
         del left[at]
     return left
+
+
+def _nothing(multiset: bool, part: Sequence[float]) -> bool:
+    """Counts of zeros change nothing; values change a multiset unless there are none: a
+    duration of 0.0 hours (a decision in the instant of its request) is a value like any."""
+    return not part if multiset else not any(part)
 
 
 def packed(values: Sequence[float]) -> str:
