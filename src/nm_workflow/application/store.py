@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date
 from itertools import accumulate
-from typing import Any, NamedTuple
+from typing import Any
 from uuid import UUID
 
 import psycopg
@@ -56,11 +56,8 @@ class DateAsISO(Transcoding):
         return date.fromisoformat(data)
 
 
-class Unit(NamedTuple):
-    """One `record` call: its aggregates and their new events, which commit or fail together."""
-
-    aggregates: Sequence[WorkflowAggregate]
-    events: Sequence[DomainEventProtocol[UUID]]
+Unit = Sequence[DomainEventProtocol[UUID]]
+"""One `record` call's new events, which commit or fail together."""
 
 
 class EventStore(Application[UUID]):
@@ -125,7 +122,7 @@ class EventStore(Application[UUID]):
         events = [event for aggregate in aggregates for event in aggregate.collect_events()]
         if not events:
             return None
-        position = self._group_commit.submit(Unit(aggregates, events))
+        position = self._group_commit.submit(events)
         # After the commit, on the caller's thread: a snapshot never holds up the batch (ADR 0029).
         recorded = ((event.originator_id, event.originator_version) for event in events)
         for aggregate_id, version in due(recorded, self.settings.snapshot_interval):
@@ -154,10 +151,9 @@ class EventStore(Application[UUID]):
         refuses), bisect: the halves are saved apart, until the culprit is alone and fails with
         its own error. Connection and lock errors are the database's: they fail the batch.
         """
-        events = [event for ticket in batch for event in ticket.unit.events]
-        aggregates = [aggregate for ticket in batch for aggregate in ticket.unit.aggregates]
+        events = [event for ticket in batch for event in ticket.unit]
         try:
-            recordings = self._save_batch(events, aggregates)
+            recordings = self._save_batch(events)
         except (OperationalError, InterfaceError):
             raise
         except Exception as error:
@@ -168,22 +164,19 @@ class EventStore(Application[UUID]):
             self._save_isolating(batch[:middle])
             self._save_isolating(batch[middle:])
             return
-        ends = accumulate(len(ticket.unit.events) for ticket in batch)
+        ends = accumulate(len(ticket.unit) for ticket in batch)
         for ticket, end in zip(batch, ends, strict=True):
             ticket.succeed(recordings[end - 1].notification.id if recordings else None)
 
-    def _save_batch(
-        self, events: Sequence[DomainEventProtocol[UUID]], aggregates: Sequence[WorkflowAggregate]
-    ) -> list[Recording[UUID]]:
-        """The library's `save(*events, *aggregates)`, without asking of each object what it is:
-        its `isinstance` checks against runtime-checkable Protocols took an eighth of the writers'
-        interpreter time (docs/performance.md). The events in the units' order; the aggregates (their events
-        already taken) so that the library's post-save steps (snapshots) see each of them."""
+    def _save_batch(self, events: Sequence[DomainEventProtocol[UUID]]) -> list[Recording[UUID]]:
+        """The library's `save(*events)`, without asking of each object what it is: its
+        `isinstance` checks against runtime-checkable Protocols took an eighth of the writers'
+        interpreter time (docs/performance.md). The events in the units' order. The library's
+        other post-save steps are not wanted: it has no aggregate cache here, and snapshots are
+        taken by `record` after the commit (ADR 0029)."""
         processing: ProcessingEvent[UUID] = ProcessingEvent()
         processing.events.extend(events)
-        processing.aggregates.update((aggregate.id, aggregate) for aggregate in aggregates)
         recordings = self._record(processing)
-        self._take_snapshots(processing)
         self._notify(recordings)
         return recordings
 
