@@ -43,9 +43,7 @@ class InProcess:
     def __init__(self, app: Any) -> None:
         self.app = app
 
-    async def post(
-        self, path: str, body: bytes, headers: dict[str, str]
-    ) -> tuple[int, dict[str, str], bytes]:
+    async def post(self, path: str, body: bytes, headers: dict[str, str]) -> Answer:
         sent = [(b"host", b"bench"), (b"content-type", b"application/json")]
         sent += [(b"content-length", str(len(body)).encode())]
         sent += [(name.lower().encode(), value.encode()) for name, value in headers.items()]
@@ -119,7 +117,7 @@ def main() -> None:
             "bench.instructions",
         ]
         command += ["--counted", "--server", args.server, "--commands", str(args.commands)]
-        env = {**os.environ, "NM_DATA_DIR": str(Path(folder) / "data"), "NM_EMBEDDED_PROJECTIONS": "false"}
+        env = {**os.environ, "NM_DATA_DIR": str(Path(folder) / "data")}
         env.pop("NM_DATABASE_URL", None)
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
     collected = re.search(r"Collected : (\d+)", done.stderr)

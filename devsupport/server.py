@@ -78,11 +78,7 @@ def terminate(process: subprocess.Popen[Any], timeout: float = SHUTDOWN_SECONDS)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
-    with suppress(ProcessLookupError):
-        process.send_signal(signal.SIGTERM)
-    with suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=SHUTDOWN_SECONDS)
-    # Workers left behind (or a server that would not stop) go with the group.
+    terminate(process)
+    # Workers left behind go with the group.
     with suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
-    process.wait()

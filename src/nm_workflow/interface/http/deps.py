@@ -51,7 +51,7 @@ async def key_claim(
 async def _claim(request: Request, credentials: HTTPAuthorizationCredentials | None) -> KeyClaim:
     # A function, not a dependency of its own: each nested dependency costs the framework a solve
     # of its own per request (docs/performance.md, "The command path's CPU").
-    once(request, "Authorization", None)
+    once(request, "Authorization")
     if credentials is None:
         raise AuthenticationFailed("Send your API key as 'Authorization: Bearer <key>'.")
     keys: KeyService = request.app.state.keys
@@ -167,11 +167,10 @@ def _token(name: str, value: str | None) -> str | None:
     return value
 
 
-def once(request: Request, name: str, value: str | None) -> str | None:
+def once(request: Request, name: str) -> None:
     """The framework would silently take the first of a repeated header: refuse the ambiguity."""
     if len(request.headers.getlist(name)) > 1:
         raise InvalidRequest(f"Send the {name} header once.")
-    return value
 
 
 def command_headers(

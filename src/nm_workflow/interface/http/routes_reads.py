@@ -80,8 +80,8 @@ async def freshness(
         float, Header(gt=0, le=5, description="Seconds to wait at most (<= 5).", examples=[2])
     ] = 5.0,
 ) -> Freshness:
-    once(request, "Wait-For-Position", None)
-    once(request, "Wait-Timeout", None)
+    once(request, "Wait-For-Position")
+    once(request, "Wait-Timeout")
     return Freshness(position=wait_for_position, timeout=wait_timeout)
 
 
