@@ -139,7 +139,12 @@ class QuarterlyEvaluation(Projection):
                         raise PartNotHeld("the row holds no parts")
                     parts, members = parts_removed(parts, old), members - 1
                 if new is not None:
-                    parts, members = (new if parts is None else parts_added(parts, new)), members + 1
+                    # A copy to merge into: a member's parts are shared by its rows (department, all).
+                    if parts is None:
+                        parts = {name: list(values) for name, values in new.items()}
+                    else:
+                        parts = parts_added(parts, new)
+                    members += 1
         except PartNotHeld as error:
             raise StaleParts(f"the row {key} no longer holds its members' parts: rebuild it") from error
         if parts is None or members == 0:

@@ -73,30 +73,31 @@ def p90(values: Values) -> float | None:
 
 def added(multiset: bool, whole: list[N], part: list[N]) -> list[N]:
     """The merge of two parts of one figure (`multiset`: Values, else Counts); `whole` itself
-    when `part` adds nothing (most of a member's parts: an item has no interactions)."""
+    when `part` adds nothing (most of a member's parts: an item has no interactions). Values
+    are merged into `whole` in place: a row's many values are not copied for each member that
+    moves in or out of it."""
     if _nothing(multiset, part):
         return whole
     if multiset:
-        merged = list(whole)
         for value in part:  # a member's few values into the row's many: insort moves memory, in C
-            insort(merged, value)
-        return merged
+            insort(whole, value)
+        return whole
     return [a + b for a, b in zip(whole, part, strict=True)]
 
 
 def removed(multiset: bool, whole: list[N], part: list[N]) -> list[N]:
-    """`whole` without `part`, which it must hold (else PartNotHeld)."""
+    """`whole` without `part`, which it must hold (else PartNotHeld); Values taken out of
+    `whole` in place, as `added` puts them in."""
     if _nothing(multiset, part):
         return whole
     if not multiset:
         return [a - b for a, b in zip(whole, part, strict=True)]
-    left = list(whole)
     for value in part:
-        at = bisect_left(left, value)
-        if at == len(left) or left[at] != value:
+        at = bisect_left(whole, value)
+        if at == len(whole) or whole[at] != value:
             raise PartNotHeld(f"the value {value!r} is not among the row's values")
-        del left[at]
-    return left
+        del whole[at]
+    return whole
 
 
 def _nothing(multiset: bool, part: Sequence[float]) -> bool:

@@ -129,12 +129,13 @@ def member_parts(
 
 
 def parts_added(whole: Mapping[str, Any], part: Mapping[str, Any]) -> Parts:
-    """The merge of two rows' (or members') parts."""
+    """The merge of two rows' (or members') parts; `whole`'s values change in place."""
     return {f.name: added(f.multiset, whole[f.name], part[f.name]) for f in FIGURES}
 
 
 def parts_removed(whole: Mapping[str, Any], part: Mapping[str, Any]) -> Parts:
-    """`whole` without the parts `part` it holds (PartNotHeld if it does not)."""
+    """`whole` without the parts `part` it holds (PartNotHeld if it does not); `whole`'s values
+    change in place."""
     return {f.name: removed(f.multiset, whole[f.name], part[f.name]) for f in FIGURES}
 
 
