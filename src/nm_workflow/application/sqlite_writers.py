@@ -155,7 +155,7 @@ class QueuedSQLiteDatastore(SQLiteDatastore):
         super().__init__(db_name, **kwargs)
         timeout = self.pool.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT
         memory = self.pool.is_sqlite_memory_mode
-        self.turns = None if memory else WriteTurns(_file_of(db_name) + LOCK_FILE_SUFFIX, timeout)
+        self.turns = None if memory else WriteTurns(db_name + LOCK_FILE_SUFFIX, timeout)
 
     @contextmanager
     def get_connection(self, *, commit: bool) -> Iterator[SQLiteConnection]:
@@ -184,10 +184,3 @@ class QueuedSQLiteFactory(SQLiteFactory):
             originator_id_type=made.originator_id_type,
         )
         made.close()
-
-
-def _file_of(db_name: str) -> str:
-    """The file path of a SQLite name that may be a URI (`file:path?mode=...`)."""
-    if db_name.startswith("file:"):
-        return db_name[len("file:") :].split("?", 1)[0]
-    return db_name
