@@ -12,6 +12,7 @@ from uuid import UUID
 
 import pytest
 
+from nm_workflow.application.as_of import version_at
 from nm_workflow.application.channels import ChannelAccounts, channel_view
 from nm_workflow.application.commands import CommandContext
 from nm_workflow.application.demo import DemoQuarter
@@ -22,7 +23,7 @@ from nm_workflow.application.interaction_views import interaction_view
 from nm_workflow.application.interactions import Interactions
 from nm_workflow.application.items import ContentItems
 from nm_workflow.application.policies import Policies
-from nm_workflow.application.reads import AggregateReads, version_at
+from nm_workflow.application.reads import AggregateReads
 from nm_workflow.application.security import Actor
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.snapshots import AggregateSnapshot

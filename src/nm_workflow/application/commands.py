@@ -285,6 +285,10 @@ class CommandRunner(Generic[A]):
             self._store.record(*created)
         return made
 
+    def checked(self, aggregate_id: UUID, aggregate: Any) -> A:
+        """`aggregate`, loaded elsewhere (e.g. as of a time), as this runner's kind: NotFound otherwise."""
+        return self._checked(aggregate_id, aggregate)
+
 
 def refuse_a_version_on_create(ctx: CommandContext) -> None:
     """VersionMismatch (412) when the command's If-Match names a version: what it creates has none."""

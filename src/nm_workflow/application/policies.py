@@ -6,12 +6,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from nm_workflow.application.as_of import load_as_of
 from nm_workflow.application.clock import Clock, system_clock
 from nm_workflow.application.commands import CommandContext, CommandResult, CommandRunner
 from nm_workflow.application.errors import NotFound
 from nm_workflow.application.policy_book import book_of
 from nm_workflow.application.policy_views import version_view
-from nm_workflow.application.reads import AggregateReads, HistoryPage, version_at
+from nm_workflow.application.reads import AggregateReads, HistoryPage
 from nm_workflow.application.security import Actor, Command, authorize
 from nm_workflow.application.store import EventStore
 from nm_workflow.domain.compliance import CHECKED_FIELDS
@@ -85,10 +86,7 @@ class Policies:
         if as_of is None:
             policy, at = self._book.policy(), self._clock()
         else:
-            policy, at = (
-                self._runner.load(POLICY_ID, version=version_at(self._store, POLICY_ID, as_of)),
-                as_of,
-            )
+            policy, at = self._runner.checked(POLICY_ID, load_as_of(self._store, POLICY_ID, as_of)), as_of
         return version_view(policy, policy.in_force(at), at)
 
     def events(self, actor: Actor, after: int = 0, limit: int = 100) -> HistoryPage:

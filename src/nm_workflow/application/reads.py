@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
+from nm_workflow.application.as_of import load_as_of
 from nm_workflow.application.commands import CommandRunner
 from nm_workflow.application.errors import CursorOutOfRange, NoSuchVersion
 from nm_workflow.application.security import Actor, Command, authorize
@@ -26,30 +27,6 @@ HISTORY_PAGE = 100
 """Events in a page of history when the caller names no limit."""
 HISTORY_LIMIT = 1000
 """The most events a page of history may hold."""
-
-
-def version_at(store: EventStore, aggregate_id: UUID, as_of: datetime) -> int:
-    """The aggregate's version at a time: that of its last event recorded at or before `as_of`.
-
-    A binary search over the stored events, reading and decoding one event per step (about
-    log2 of the history's length, e.g. 14 for 10,000 events), never the whole history. Event
-    times do not go back within an aggregate: each command reads one clock (ADR 0026) and
-    commands on one aggregate follow one another (ADR 0029 says what clock skew between
-    processes means here). Raises NoSuchVersion when the aggregate did not exist yet.
-    """
-    last = store.event_at(aggregate_id)
-    first = store.event_at(aggregate_id, 1)
-    if last is None or first is None or first.timestamp > as_of:
-        raise NoSuchVersion(f"{aggregate_id} did not exist at {as_of.isoformat()}.")
-    low, high = 1, last.originator_version  # invariant: the event at `low` is at or before as_of
-    if last.timestamp <= as_of:
-        return high
-    while high - low > 1:  # ... and the event at `high` after it
-        middle = (low + high) // 2
-        event = store.event_at(aggregate_id, middle)
-        assert event is not None  # versions run 1..last without gaps
-        low, high = (middle, high) if event.timestamp <= as_of else (low, middle)
-    return low
 
 
 @dataclass(frozen=True)
@@ -84,10 +61,14 @@ class AggregateReads(Generic[A]):
         Raises NotFound for another kind's id, a version it never reached, or a time before it.
         """
         authorize(actor, self._read_command)
-        if as_of is not None:
+        if as_of is None:
+            return self._view(self._runner.load(target, version=version))
+        try:
+            past = load_as_of(self._store, target, as_of)
+        except NoSuchVersion:
             self._require_kind(target)  # another kind's id is not found, whatever the time
-            version = version_at(self._store, target, as_of)
-        return self._view(self._runner.load(target, version=version))
+            raise
+        return self._view(self._runner.checked(target, past))
 
     def history(self, actor: Actor, target: UUID, after: int = 0, limit: int = HISTORY_PAGE) -> HistoryPage:
         """Up to `limit` events after version `after`, oldest first, each with its metadata.

@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from nm_workflow.application.as_of import version_at
 from nm_workflow.application.errors import NotFound
-from nm_workflow.application.reads import version_at
 from nm_workflow.application.store import EventStore
 from nm_workflow.application.views import event_view
 

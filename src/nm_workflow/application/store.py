@@ -16,7 +16,7 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent, project_aggregate
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import (
     InfrastructureFactory,
@@ -31,11 +31,13 @@ from eventsourcing.postgres import PostgresFactory
 from eventsourcing.utils import Environment
 from psycopg_pool import ConnectionPool
 
+from nm_workflow.application.as_of import Projector
 from nm_workflow.application.errors import ConcurrentModification, NotFound, StoreBusy, StoreUnavailable
 from nm_workflow.application.group_commit import GroupCommit, Ticket
 from nm_workflow.application.log_signal import LogSignal
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.several_reads import Wanted, select_events_of
+from nm_workflow.application.snapshot_times import SnapshotTimes
 from nm_workflow.application.snapshots import AggregateSnapshot, SnapshotHints, due
 from nm_workflow.application.store_errors import translate, translated_errors
 from nm_workflow.domain.metadata import WorkflowAggregate
@@ -85,6 +87,7 @@ class EventStore(Application[UUID]):
         """Signalled after each save of this object: wakes the projections of this process."""
         with translated_errors():
             super().__init__()
+            self.snapshot_times = SnapshotTimes(self.factory.datastore)  # type: ignore[attr-defined]
 
     def construct_env(self, name: str, env: Any = None) -> Environment:  # noqa: ARG002
         # Settings are the only source of configuration: os.environ is not read here.
@@ -191,14 +194,22 @@ class EventStore(Application[UUID]):
             with self._database():
                 aggregate: WorkflowAggregate = self.repository.get(aggregate_id, version=version)
                 self.snapshots.put([AggregateSnapshot.take(aggregate)])
+                self.snapshot_times.note(aggregate_id, version, aggregate.modified_on)
             self.snapshot_hints.note(aggregate_id, version)
         except (StoreUnavailable, StoreBusy, ConcurrentModification) as error:
             log.warning("No snapshot of %s at version %s: %s", aggregate_id, version, error)
 
-    def load(self, aggregate_id: UUID, version: int | None = None) -> Any:
+    def load(self, aggregate_id: UUID, version: int | None = None, until: Projector | None = None) -> Any:
+        """The aggregate (at `version` if given) from its latest snapshot at or below and the
+        events after it; `until` (as_of.until) applies only the events up to a time.
+
+        Raises NotFound when no event is applied (an unknown id, or none up to that time).
+        """
         with self._database():
             try:
-                return self.repository.get(aggregate_id, version=version)
+                return self.repository.get(
+                    aggregate_id, version=version, projector_func=until or project_aggregate
+                )
             except AggregateNotFoundError:
                 raise NotFound(f"No aggregate with id {aggregate_id}.") from None
 

@@ -1,0 +1,67 @@
+"""When each snapshot's version was recorded: the versions at a time found in one read (ADR 0044).
+
+The table `snapshot_times (aggregate_id, version, recorded_at)` holds, for each snapshot the
+store takes, the time of the event at that version (`recorded_at`, ISO 8601 text in UTC with
+microseconds on both databases, e.g. `2026-03-02T10:00:00.000000+00:00`, which sorts as
+time does). It is an index of the log, not of the snapshots: an entry stays true whether or
+not its snapshot is still there. It is written after the snapshot, which is written after the
+commit; an entry that is missing (a failed write, snapshots taken by an earlier release) only
+makes an `as_of` read take longer, never wrong.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.postgres import PostgresDatastore
+
+from nm_workflow.application.side_tables import create_tables
+
+TABLE = "snapshot_times"
+_CREATE = (
+    f"CREATE TABLE IF NOT EXISTS {TABLE} (aggregate_id TEXT NOT NULL, version BIGINT NOT NULL,"
+    " recorded_at TEXT NOT NULL, PRIMARY KEY (aggregate_id, version))"
+)
+
+
+def iso(moment: datetime) -> str:
+    """`moment` as the table stores it: UTC, microseconds, so that text order is time order."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+class SnapshotTimes:
+    """Notes the time of each snapshot's version, and finds the noted versions around a time."""
+
+    def __init__(self, datastore: Any) -> None:
+        self._datastore = datastore
+        marker = "%s" if isinstance(datastore, PostgresDatastore) else "?"
+        self._insert = (
+            f"INSERT INTO {TABLE} (aggregate_id, version, recorded_at)"  # noqa: S608
+            f" VALUES ({marker}, {marker}, {marker}) ON CONFLICT (aggregate_id, version) DO NOTHING"
+        )
+        self._around = (
+            f"SELECT (SELECT max(version) FROM {TABLE}"  # noqa: S608
+            f" WHERE aggregate_id = {marker} AND recorded_at <= {marker}) AS below,"
+            f" (SELECT min(version) FROM {TABLE}"
+            f" WHERE aggregate_id = {marker} AND recorded_at > {marker}) AS above"
+        )
+        create_tables(datastore, [_CREATE])
+
+    def note(self, aggregate_id: UUID, version: int, recorded_at: datetime) -> None:
+        """Note that the event at `version` was recorded at `recorded_at` (again: no change).
+
+        Raises the library's persistence errors (the caller translates them).
+        """
+        with self._datastore.transaction(commit=True) as cursor:
+            cursor.execute(self._insert, (str(aggregate_id), version, iso(recorded_at)))
+
+    def around(self, aggregate_id: UUID, moment: datetime) -> tuple[int, int | None]:
+        """(the latest noted version recorded at or before `moment`, 0 if none; the earliest
+        noted version recorded after it, None if none), in one read."""
+        at = iso(moment)
+        with self._datastore.transaction(commit=False) as cursor:
+            cursor.execute(self._around, (str(aggregate_id), at, str(aggregate_id), at))
+            row = cursor.fetchone()
+        return row["below"] or 0, row["above"]

@@ -1,0 +1,123 @@
+"""`as_of` reads from the snapshot times (ADR 0044): exact at the boundaries, on both databases,
+whether the snapshots and their noted times are all there, partly, or not at all."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from nm_workflow.application.as_of import load_as_of
+from nm_workflow.application.errors import NoSuchVersion, NotFound
+from nm_workflow.application.items import ContentItems
+from nm_workflow.application.settings import Settings
+from nm_workflow.application.store import EventStore
+from nm_workflow.application.views import item_view
+from nm_workflow.domain.content_item import ContentItem
+from nm_workflow.domain.metadata import recording
+from tests.integration.test_audit_chain import raw_sql
+from tests.integration.test_event_store import METADATA, drafted, planned_item
+from tests.integration.test_replay import AUDITOR, fold, state
+
+START = datetime(2025, 2, 1, tzinfo=UTC)  # planned_item's time: version 1
+STEP = timedelta(minutes=1)  # version v was recorded at START + (v - 1) * STEP
+EVENTS, INTERVAL, SAVED_EVERY = 14, 4, 3
+
+
+def recorded_at(version: int) -> datetime:
+    return START + (version - 1) * STEP
+
+
+@pytest.fixture
+def long_item(make_settings: Callable[..., Settings]) -> Iterator[tuple[EventStore, ContentItem]]:
+    """An item of 14 events a minute apart, saved 3 at a time, snapshots every 4 versions."""
+    store = EventStore(make_settings(snapshot_interval=INTERVAL))
+    with recording(METADATA, START):
+        item = planned_item()
+    for version in range(2, EVENTS + 1):
+        with recording(METADATA, recorded_at(version)):
+            drafted(item, f"Draft {version}")
+        if version % SAVED_EVERY == 0 or version == EVENTS:
+            store.record(item)
+    yield store, item
+    store.close()
+
+
+def moments() -> Iterator[tuple[datetime, int]]:
+    """(a time, the version at it): each event's own time, and half-way to the next."""
+    for version in range(1, EVENTS + 1):
+        yield recorded_at(version), version
+        yield recorded_at(version) + STEP / 2, version
+    yield recorded_at(EVENTS) + timedelta(days=365), EVENTS
+
+
+def assert_reads_every_time_right(store: EventStore, item: ContentItem) -> None:
+    events = list(store.stored_events(item.id))
+    items = ContentItems(store)
+    for moment, version in moments():
+        read = load_as_of(store, item.id, moment)
+        assert (read.version, state(read)) == (version, state(fold(events[:version]))), moment
+        assert items.get(AUDITOR, item.id, as_of=moment) == item_view(fold(events[:version]))
+    for before in (START - timedelta(microseconds=1), START - timedelta(days=1)):
+        with pytest.raises(NoSuchVersion):
+            load_as_of(store, item.id, before)
+        with pytest.raises(NoSuchVersion):
+            items.get(AUDITOR, item.id, as_of=before)
+
+
+def sql(store: EventStore, *statements: str) -> None:
+    snapshots = "nmworkflow_snapshots" if store.settings.uses_postgres else "stored_snapshots"
+    with raw_sql(store.settings) as connection:
+        for statement in statements:
+            connection.execute(statement.format(snapshots=snapshots))
+
+
+def test_each_snapshot_notes_its_version_s_time(long_item: tuple[EventStore, ContentItem]) -> None:
+    store, item = long_item
+    assert store.snapshot_times.around(item.id, recorded_at(8)) == (8, 12)
+    assert store.snapshot_times.around(item.id, recorded_at(8) - STEP / 2) == (4, 8)
+    assert store.snapshot_times.around(item.id, recorded_at(1)) == (0, 4)
+    assert store.snapshot_times.around(item.id, recorded_at(EVENTS)) == (12, None)
+
+
+def test_as_of_reads_the_last_event_at_or_before_the_time_without_a_search(
+    long_item: tuple[EventStore, ContentItem], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, item = long_item
+    searched: list[Any] = []
+    read_one = store.event_at
+
+    def spied(*args: Any) -> Any:
+        searched.append(args)
+        return read_one(*args)
+
+    monkeypatch.setattr(store, "event_at", spied)
+
+    assert_reads_every_time_right(store, item)
+
+    assert all(args[1:] == (1,) for args in searched), searched  # only "did it exist?", before its creation
+
+
+def test_as_of_is_right_without_some_or_all_snapshots_or_their_times(
+    long_item: tuple[EventStore, ContentItem],
+) -> None:
+    store, item = long_item
+    sql(store, "DELETE FROM snapshot_times WHERE version = 8")  # a note that failed to be written
+    assert_reads_every_time_right(store, item)
+    sql(store, "DELETE FROM snapshot_times")  # snapshots of an earlier release: no notes at all
+    assert_reads_every_time_right(store, item)
+    sql(store, "DELETE FROM {snapshots} WHERE originator_version IN (4, 12)")
+    assert_reads_every_time_right(store, item)
+    for version in (4, 8, 12):  # notes of snapshots deleted since
+        store.snapshot_times.note(item.id, version, recorded_at(version))
+    sql(store, "DELETE FROM {snapshots}")
+    assert_reads_every_time_right(store, item)
+
+
+def test_as_of_of_an_unknown_id_is_not_found(long_item: tuple[EventStore, ContentItem]) -> None:
+    store, _ = long_item
+    with pytest.raises(NotFound) as raised:
+        load_as_of(store, planned_item().id, START)
+    assert not isinstance(raised.value, NoSuchVersion)
