@@ -135,7 +135,7 @@ DRAFTS, BODY = 300, "x" * 1_000
 def test_the_stored_snapshot_of_an_item_does_not_grow_with_its_drafts(
     make_settings: Callable[..., Settings],
 ) -> None:
-    store = EventStore(make_settings(snapshot_interval=100))
+    store = EventStore(make_settings(snapshot_interval=100, snapshot_interval_small_state=0))
     try:
         item = planned_item()
         for n in range(DRAFTS):  # every draft's content differs, by one of three authors

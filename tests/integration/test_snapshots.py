@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pytest
 from eventsourcing.persistence import OperationalError
 
+from nm_workflow.application import snapshots
 from nm_workflow.application.errors import ConcurrentModification
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.snapshots import AggregateSnapshot
@@ -68,7 +69,7 @@ def test_a_snapshot_that_cannot_be_written_does_not_fail_the_committed_command(
         def broken(*_: object, **__: object) -> None:
             raise OperationalError("the connection was lost after the commit")
 
-        monkeypatch.setattr(store.snapshots, "put", broken)
+        monkeypatch.setattr(store.snapshots.recorder, "insert_events", broken)
         with caplog.at_level(logging.WARNING):
             position = store.record(drafted(item, "second"))  # version 2: a snapshot is due
 
@@ -80,3 +81,28 @@ def test_a_snapshot_that_cannot_be_written_does_not_fail_the_committed_command(
     finally:
         store.close()
         reader.close()
+
+
+@pytest.mark.parametrize(("small_state_bytes", "taken"), [(16_384, [2, 4, 6, 8, 10, 12]), (500, [2, 10])])
+def test_a_small_state_is_snapshotted_more_often_than_a_large_one(
+    make_settings: Callable[..., Settings],
+    monkeypatch: pytest.MonkeyPatch,
+    small_state_bytes: int,
+    taken: list[int],
+) -> None:
+    """Every 2 versions while the last snapshot was small, else every 10 (ADR 0044)."""
+    monkeypatch.setattr(snapshots, "SMALL_STATE_BYTES", small_state_bytes)
+    store = EventStore(make_settings(snapshot_interval=10, snapshot_interval_small_state=2))
+    try:
+        item = planned_item()
+        store.record(item)
+        for n in range(11):  # a 1 kB body: a snapshot of about 1.5 kB
+            store.record(drafted(item, f"draft {n} " + "x" * 1_000))
+        assert store.snapshots is not None
+        assert [s.originator_version for s in store.snapshots.get(item.id)] == taken
+        assert (
+            store.load(item.id, 11).current_revision
+            == fold(list(store.stored_events(item.id))[:11]).current_revision
+        )
+    finally:
+        store.close()

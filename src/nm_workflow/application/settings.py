@@ -155,6 +155,13 @@ class Settings(BaseSettings):
         le=1_000_000,
         description="Events between two snapshots of an aggregate (ADR 0029); 0 takes none.",
     )
+    snapshot_interval_small_state: int = Field(
+        default=20,
+        ge=0,
+        le=1_000_000,
+        description="Events between two snapshots of an aggregate whose state is small (ADR 0044), "
+        "when fewer than snapshot_interval; 0: snapshot_interval for every state.",
+    )
 
     @field_validator("audit_key_file")
     @classmethod

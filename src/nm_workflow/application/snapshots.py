@@ -14,7 +14,7 @@ back as the events would have made it. Interactions hold their personal data sea
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from enum import Enum
 from typing import Any
 from uuid import UUID
@@ -87,19 +87,34 @@ def _plain(value: Any, path: Path, fixes: list[Fix]) -> Any:
     return value
 
 
-def due(recorded: Iterable[tuple[Any, int]], interval: int) -> list[tuple[Any, int]]:
-    """(aggregate id, version) of each snapshot owed by a save, every `interval` versions.
+SMALL_STATE_BYTES = 16_384
+"""A snapshot stored in at most this many bytes is of a small state (ADR 0044): an item after
+any number of drafts (under 3 kB with a 1 kB body), not one with a hundred metrics reports."""
 
-    `recorded`: (aggregate id, version) of every event the save wrote, of any aggregate type
-    (the service's own types are snapshotted alike; an interval of 0 takes none).
+
+def due(
+    recorded: Iterable[tuple[Any, int]], interval: int, small_interval: int, large: Callable[[Any], bool]
+) -> list[tuple[Any, int]]:
+    """(aggregate id, version) of each snapshot owed by a save (ADR 0029, 0044).
+
+    `recorded`: (aggregate id, version) of every event the save wrote, of any aggregate type.
+    A snapshot is owed every `interval` versions, and every `small_interval` versions (when
+    smaller) of an aggregate whose latest snapshot `large` does not say was large. An interval
+    of 0 takes none; a `small_interval` of 0 takes only those every `interval`.
     """
     if interval <= 0:
         return []
-    return [(aggregate_id, version) for aggregate_id, version in recorded if version % interval == 0]
+    small = min(small_interval, interval) if small_interval > 0 else interval
+    return [
+        (aggregate_id, version)
+        for aggregate_id, version in recorded
+        if version % interval == 0 or (version % small == 0 and not large(aggregate_id))
+    ]
 
 
 class SnapshotHints:
-    """The latest snapshot version this process knows of, per aggregate (at most `size` of them).
+    """The latest snapshot version this process knows of, per aggregate (at most `size` of them),
+    and whether that snapshot was large (over SMALL_STATE_BYTES).
 
     A command reads its target in the one combined read (ADR 0027) after this version, and the
     snapshot beside it, instead of the whole history. A hint is only a hint: a snapshot found
@@ -107,15 +122,23 @@ class SnapshotHints:
     """
 
     def __init__(self, size: int = 10_000) -> None:
-        self._known: OrderedDict[UUID, int] = OrderedDict()
+        self._known: OrderedDict[UUID, tuple[int, bool]] = OrderedDict()
         self._size = size
 
     def get(self, aggregate_id: UUID) -> int:
-        return self._known.get(aggregate_id, 0)
+        return self._known.get(aggregate_id, (0, False))[0]
 
-    def note(self, aggregate_id: UUID, version: int) -> None:
-        if version > self._known.get(aggregate_id, 0):
-            self._known[aggregate_id] = version
+    def large(self, aggregate_id: UUID) -> bool:
+        """Whether the latest snapshot this process took of the aggregate was large (False: unknown)."""
+        return self._known.get(aggregate_id, (0, False))[1]
+
+    def note(self, aggregate_id: UUID, version: int, stored_bytes: int | None = None) -> None:
+        """Note a snapshot at `version`, of `stored_bytes` if this process took it."""
+        known, large = self._known.get(aggregate_id, (0, False))
+        if version > known:
+            if stored_bytes is not None:
+                large = stored_bytes > SMALL_STATE_BYTES
+            self._known[aggregate_id] = (version, large)
             self._known.move_to_end(aggregate_id)
             while len(self._known) > self._size:
                 self._known.popitem(last=False)

@@ -128,7 +128,8 @@ class EventStore(Application[UUID]):
         position = self._group_commit.submit(events)
         # After the commit, on the caller's thread: a snapshot never holds up the batch (ADR 0029).
         recorded = ((event.originator_id, event.originator_version) for event in events)
-        for aggregate_id, version in due(recorded, self.settings.snapshot_interval):
+        intervals = self.settings.snapshot_interval, self.settings.snapshot_interval_small_state
+        for aggregate_id, version in due(recorded, *intervals, self.snapshot_hints.large):
             self._snapshot(aggregate_id, version)
         return position
 
@@ -193,9 +194,10 @@ class EventStore(Application[UUID]):
         try:
             with self._database():
                 aggregate: WorkflowAggregate = self.repository.get(aggregate_id, version=version)
-                self.snapshots.put([AggregateSnapshot.take(aggregate)])
+                stored = self.snapshots.mapper.to_stored_event(AggregateSnapshot.take(aggregate))
+                self.snapshots.recorder.insert_events([stored])  # the library's `put`, sized
                 self.snapshot_times.note(aggregate_id, version, aggregate.modified_on)
-            self.snapshot_hints.note(aggregate_id, version)
+            self.snapshot_hints.note(aggregate_id, version, len(stored.state))
         except (StoreUnavailable, StoreBusy, ConcurrentModification) as error:
             log.warning("No snapshot of %s at version %s: %s", aggregate_id, version, error)
 
