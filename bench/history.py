@@ -3,9 +3,11 @@
 Baseline: reading an item of 10 events through the application (`ContentItems.get`:
 load and view, what `GET /items/{id}` does). Cases, on an item of `--events`
 events (a plan, then drafts): reading it whole; reading it at the version in the
-middle (`?version=`), and at the version before it (with snapshots every 100
-events, that one reads the most events after its snapshot, 99); reading it
-`as_of` the time of its middle event (`?as_of=`).
+middle (`?version=`, a snapshot's own version), and at the version before it (that
+one reads the most events after its snapshot: `NM_SNAPSHOT_INTERVAL_SMALL_STATE` - 1,
+19 by default, for an item's small state); reading it `as_of` the time of its middle
+event (`?as_of=`), and `as_of` the time of the version before the middle one (the most
+events after the snapshot found from its time, ADR 0044).
 
     python -m bench.history [--events 10000] [--database-url postgresql://...]
 """
@@ -52,13 +54,14 @@ def drafted(item: ContentItem, drafts: int, body: str = "B") -> ContentItem:
     return item
 
 
-def _item(store: EventStore, events: int) -> tuple[UUID, datetime]:
-    """An item of `events` events, saved `SAVED_EVERY` at a time; its id and its middle event's time."""
+def _item(store: EventStore, events: int) -> tuple[UUID, list[datetime]]:
+    """An item of `events` events, saved `SAVED_EVERY` at a time; its id and its events' times
+    (that of version v at v - 1)."""
     item = drafted_item(min(events, SAVED_EVERY))
     store.record(item)
     for saved in range(SAVED_EVERY, events, SAVED_EVERY):
         store.record(drafted(item, min(SAVED_EVERY, events - saved)))
-    return item.id, store.stored_events(item.id)[events // 2].timestamp
+    return item.id, [event.timestamp for event in store.stored_events(item.id)]
 
 
 def run(settings: Settings, events: int) -> dict[str, float]:
@@ -67,7 +70,9 @@ def run(settings: Settings, events: int) -> dict[str, float]:
     try:
         items = ContentItems(store)
         short, _ = _item(store, 10)
-        long, middle = _item(store, events)
+        long, times = _item(store, events)
+        middle = times[events // 2]
+        before_middle = times[events // 2 - 2]  # version events // 2 - 1
         return {
             "baseline: read an item of 10 events": per_second(lambda: items.get(MIA, short), 50),
             f"read an item of {events} events": per_second(lambda: items.get(MIA, long), LONG_READS),
@@ -79,6 +84,9 @@ def run(settings: Settings, events: int) -> dict[str, float]:
             ),
             "  as_of its middle event's time": per_second(
                 lambda: items.get(MIA, long, as_of=middle), LONG_READS
+            ),
+            "  as_of the time of the version before the middle": per_second(
+                lambda: items.get(MIA, long, as_of=before_middle), LONG_READS
             ),
         }
     finally:
