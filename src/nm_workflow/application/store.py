@@ -199,7 +199,7 @@ class EventStore(Application[UUID]):
                 self.snapshot_times.note(aggregate_id, version, aggregate.modified_on)
             self.snapshot_hints.note(aggregate_id, version, len(stored.state))
         except (StoreUnavailable, StoreBusy, ConcurrentModification) as error:
-            log.warning("No snapshot of %s at version %s: %s", aggregate_id, version, error)
+            log.warning("No snapshot (or its time) of %s at version %s: %s", aggregate_id, version, error)
 
     def load(self, aggregate_id: UUID, version: int | None = None, until: Projector | None = None) -> Any:
         """The aggregate (at `version` if given) from its latest snapshot at or below and the
