@@ -11,6 +11,8 @@ makes an `as_of` read take longer, never wrong.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -36,7 +38,8 @@ class SnapshotTimes:
 
     def __init__(self, datastore: Any) -> None:
         self._datastore = datastore
-        marker = "%s" if isinstance(datastore, PostgresDatastore) else "?"
+        self._postgres = isinstance(datastore, PostgresDatastore)
+        marker = "%s" if self._postgres else "?"
         self._insert = (
             f"INSERT INTO {TABLE} (aggregate_id, version, recorded_at)"  # noqa: S608
             f" VALUES ({marker}, {marker}, {marker}) ON CONFLICT (aggregate_id, version) DO NOTHING"
@@ -54,14 +57,25 @@ class SnapshotTimes:
 
         Raises the library's persistence errors (the caller translates them).
         """
-        with self._datastore.transaction(commit=True) as cursor:
+        with self._cursor(commit=True) as cursor:
             cursor.execute(self._insert, (str(aggregate_id), version, iso(recorded_at)))
 
     def around(self, aggregate_id: UUID, moment: datetime) -> tuple[int, int | None]:
         """(the latest noted version recorded at or before `moment`, 0 if none; the earliest
         noted version recorded after it, None if none), in one read."""
         at = iso(moment)
-        with self._datastore.transaction(commit=False) as cursor:
+        with self._cursor(commit=False) as cursor:
             cursor.execute(self._around, (str(aggregate_id), at, str(aggregate_id), at))
             row = cursor.fetchone()
         return row["below"] or 0, row["above"]
+
+    @contextmanager
+    def _cursor(self, *, commit: bool) -> Iterator[Any]:
+        # One statement each: on PostgreSQL autocommitted, one round trip (a transaction would
+        # add two, BEGIN and COMMIT, to what an `as_of` read waits for).
+        if self._postgres:
+            with self._datastore.cursor() as cursor:
+                yield cursor
+        else:
+            with self._datastore.transaction(commit=commit) as cursor:
+                yield cursor
