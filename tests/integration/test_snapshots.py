@@ -12,8 +12,10 @@ from eventsourcing.persistence import OperationalError
 from nm_workflow.application import snapshots
 from nm_workflow.application.errors import ConcurrentModification
 from nm_workflow.application.settings import Settings
+from nm_workflow.application.snapshot_times import iso
 from nm_workflow.application.snapshots import AggregateSnapshot
 from nm_workflow.application.store import EventStore
+from tests.integration.test_audit_chain import raw_sql
 from tests.integration.test_event_store import drafted, planned_item
 from tests.integration.test_replay import fold, state
 
@@ -51,6 +53,11 @@ def test_concurrent_writers_leave_one_true_snapshot_at_every_interval(
         for snapshot in snapshots:
             assert isinstance(snapshot, AggregateSnapshot)
             assert state(snapshot.mutate(None)) == state(fold(events[: snapshot.originator_version]))
+        with raw_sql(stores[1].settings) as connection:  # each noted once, with its version's time
+            noted = connection.execute("SELECT version, recorded_at FROM snapshot_times").fetchall()
+        assert sorted(tuple(row) for row in noted) == [
+            (s.originator_version, iso(events[s.originator_version - 1].timestamp)) for s in snapshots
+        ]
     finally:
         for store in stores:
             store.close()
