@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from nm_workflow.application.as_of import load_as_of
 from nm_workflow.application.errors import NoSuchVersion, NotFound
@@ -17,6 +18,7 @@ from nm_workflow.application.store import EventStore
 from nm_workflow.application.views import item_view
 from nm_workflow.domain.content_item import ContentItem
 from nm_workflow.domain.metadata import recording
+from nm_workflow.interface.cli import app
 from tests.integration.test_audit_chain import raw_sql
 from tests.integration.test_event_store import METADATA, drafted, planned_item
 from tests.integration.test_replay import AUDITOR, fold, state
@@ -121,3 +123,18 @@ def test_as_of_of_an_unknown_id_is_not_found(long_item: tuple[EventStore, Conten
     with pytest.raises(NotFound) as raised:
         load_as_of(store, planned_item().id, START)
     assert not isinstance(raised.value, NoSuchVersion)
+
+
+def test_the_times_of_snapshots_an_earlier_release_stored_are_noted_once_by_the_command(
+    long_item: tuple[EventStore, ContentItem], cli_env: CliRunner
+) -> None:
+    store, item = long_item
+    sql(store, "DELETE FROM snapshot_times WHERE version <> 8")  # as an earlier release left them
+
+    first = cli_env.invoke(app, ["snapshots", "note-times"])
+    again = cli_env.invoke(app, ["snapshots", "note-times"])
+
+    assert (first.exit_code, first.stdout) == (0, "Noted the times of 2 snapshot(s).\n"), first.output
+    assert again.stdout == "Noted the times of 0 snapshot(s).\n"
+    assert store.snapshot_times.around(item.id, recorded_at(5)) == (4, 8)
+    assert store.snapshot_times.around(item.id, recorded_at(EVENTS)) == (12, None)

@@ -20,6 +20,7 @@ from uuid import UUID
 from eventsourcing.postgres import PostgresDatastore
 
 from nm_workflow.application.side_tables import create_tables
+from nm_workflow.application.store_errors import translated_errors
 
 TABLE = "snapshot_times"
 _CREATE = (
@@ -55,10 +56,17 @@ class SnapshotTimes:
     def note(self, aggregate_id: UUID, version: int, recorded_at: datetime) -> None:
         """Note that the event at `version` was recorded at `recorded_at` (again: no change).
 
-        Raises the library's persistence errors (the caller translates them).
+        Raises StoreUnavailable or StoreBusy when the database fails.
         """
         with self._cursor(commit=True) as cursor:
             cursor.execute(self._insert, (str(aggregate_id), version, iso(recorded_at)))
+
+    def noted(self) -> set[tuple[UUID, int]]:
+        """(aggregate id, version) of every row."""
+        with self._cursor(commit=False) as cursor:
+            cursor.execute(f"SELECT aggregate_id, version FROM {TABLE}")  # noqa: S608
+            rows = cursor.fetchall()
+        return {(UUID(row["aggregate_id"]), int(row["version"])) for row in rows}
 
     def around(self, aggregate_id: UUID, moment: datetime) -> tuple[int, int | None]:
         """(the latest noted version recorded at or before `moment`, 0 if none; the earliest
@@ -73,9 +81,10 @@ class SnapshotTimes:
     def _cursor(self, *, commit: bool) -> Iterator[Any]:
         # One statement each: on PostgreSQL autocommitted, one round trip (a transaction would
         # add two, BEGIN and COMMIT, to what an `as_of` read waits for).
-        if self._postgres:
-            with self._datastore.cursor() as cursor:
-                yield cursor
-        else:
-            with self._datastore.transaction(commit=commit) as cursor:
-                yield cursor
+        with translated_errors():
+            if self._postgres:
+                with self._datastore.cursor() as cursor:
+                    yield cursor
+            else:
+                with self._datastore.transaction(commit=commit) as cursor:
+                    yield cursor

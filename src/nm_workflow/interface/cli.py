@@ -17,7 +17,15 @@ from rich.console import Console
 from nm_workflow.application.keys import KeyService
 from nm_workflow.application.store import EventStore
 from nm_workflow.domain.roles import Role
-from nm_workflow.interface import cli_audit, cli_demo, cli_policy, cli_projections, cli_reports, serving
+from nm_workflow.interface import (
+    cli_audit,
+    cli_demo,
+    cli_policy,
+    cli_projections,
+    cli_reports,
+    cli_snapshots,
+    serving,
+)
 from nm_workflow.interface.cli_errors import EXIT_UNAVAILABLE, EXIT_USAGE, fail, reported, say
 from nm_workflow.interface.cli_output import JsonOption, show_table
 from nm_workflow.interface.cli_settings import load_settings, opened_store
@@ -31,6 +39,7 @@ app.add_typer(cli_reports.app, name="reports")
 app.command("demo")(cli_demo.demo)
 app.add_typer(cli_policy.app, name="policy")
 app.add_typer(cli_audit.app, name="audit")
+app.add_typer(cli_snapshots.app, name="snapshots")
 console = Console()
 
 
