@@ -47,3 +47,11 @@ def test_replay_of_an_unknown_id_or_a_bad_time_exits_2(cli_env: CliRunner) -> No
     assert (unknown.exit_code, "No aggregate" in unknown.stderr) == (2, True)
     for arguments in (["not-an-id"], [str(uuid.uuid4()), "--as-of", "2026-03-02T10:00:00"]):
         assert cli_env.invoke(app, ["audit", "replay", *arguments]).exit_code == 2, arguments
+
+
+def test_replay_as_of_a_time_outside_the_years_utc_holds_exits_2_in_one_line(cli_env: CliRunner) -> None:
+    for moment in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:00:00-14:00"):
+        result = cli_env.invoke(app, ["audit", "replay", str(uuid.uuid4()), "--as-of", moment])
+        assert result.exit_code == 2, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        assert "out of range once converted to UTC" in result.stderr

@@ -12,21 +12,13 @@ from uuid import UUID
 import typer
 
 from nm_workflow.application.audit_export import AuditExport, ExportFilter
-from nm_workflow.interface.cli_errors import EXIT_USAGE, fail
+from nm_workflow.interface.cli_errors import EXIT_USAGE, fail, time_option
 from nm_workflow.interface.cli_settings import opened_store
 from nm_workflow.interface.export_formats import ExportFormat, lines
 
 
 def _moment(text: str | None, option: str) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        fail(f"{option} {text!r} is not an ISO 8601 time, e.g. 2026-03-01T00:00:00Z.", EXIT_USAGE)
-    if moment.tzinfo is None:
-        fail(f"{option} {text!r} has no time zone: add Z or an offset such as +08:00.", EXIT_USAGE)
-    return moment
+    return None if text is None else time_option(text, option)
 
 
 def _aggregate(text: str | None) -> UUID | None:

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import NoReturn
 
 import typer
 
 from nm_workflow.application.errors import NotFound, StoreUnavailable
 from nm_workflow.application.settings import Settings
-from nm_workflow.domain.errors import DomainError, WorkflowError
+from nm_workflow.domain.content import as_utc
+from nm_workflow.domain.errors import DomainError, RuleViolation, WorkflowError
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -37,6 +39,23 @@ def fail(message: str, status: int) -> NoReturn:
     """Print `message` as one line on stderr and exit with `status`."""
     say(message)
     raise typer.Exit(status)
+
+
+def time_option(text: str, option: str) -> datetime:
+    """The time an option names, in UTC: ISO 8601 text with a zone, years 1-9999 once in UTC.
+
+    Exits 2 with a one-line message otherwise, as the HTTP API answers 400 to the same text.
+    """
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        fail(f"{option} {text!r} is not an ISO 8601 time, e.g. 2026-03-01T00:00:00Z.", EXIT_USAGE)
+    if moment.tzinfo is None:
+        fail(f"{option} {text!r} has no time zone: add Z or an offset such as +08:00.", EXIT_USAGE)
+    try:
+        return as_utc(moment, "time")
+    except RuleViolation as error:
+        fail(f"{option} {text!r}: {error.detail}", EXIT_USAGE)
 
 
 @contextmanager

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -12,7 +12,7 @@ import typer
 
 from nm_workflow.application.replay import Step, timeline
 from nm_workflow.application.store import EventStore
-from nm_workflow.interface.cli_errors import reported
+from nm_workflow.interface.cli_errors import reported, time_option
 from nm_workflow.interface.cli_output import JsonOption, show_table
 from nm_workflow.interface.cli_settings import load_settings
 
@@ -32,7 +32,7 @@ def replay(
         parsed = UUID(aggregate_id)
     except ValueError:
         raise typer.BadParameter(f"{aggregate_id!r} is not an aggregate id.") from None
-    moment = None if as_of is None else _moment(as_of)
+    moment = None if as_of is None else time_option(as_of, "--as-of")
     settings = load_settings()
     with reported(settings):
         store = EventStore(settings)
@@ -46,16 +46,6 @@ def replay(
     show_table(COLUMNS, [_row(step) for step in found.steps], as_json=False)
     at = "" if moment is None else f" as of {moment.isoformat()}"
     typer.echo(f"{found.kind} {found.aggregate_id}: version {found.version}{at}.")
-
-
-def _moment(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not an ISO 8601 time.", param_hint="--as-of") from None
-    if moment.tzinfo is None:
-        raise typer.BadParameter(f"{text!r} has no time zone (add Z or +08:00).", param_hint="--as-of")
-    return moment.astimezone(UTC)
 
 
 def _row(step: Step) -> list[str | int | None]:
