@@ -92,11 +92,16 @@ def _fold_text(text: str) -> _Folded:
     if any(len(f) > 1 for f in table.values()):  # rare: ß, ﬁ, ㍿ ... map index by index
         origin = [i for i, c in enumerate(text) for _ in table[c]]
         return _Folded("".join(table[c] for c in text), [], [], origin)
-    # Regular expressions rather than str.translate: translate looks up every character of a
-    # non-ASCII text in the table, which is ten times slower on a long Chinese body.
-    replaced = {c: f for c, f in table.items() if f and f != c}
-    if replaced:
-        text = _class_of("".join(sorted(replaced)), runs=False).sub(lambda m: replaced[m[0]], text)
+    if text.isascii():
+        # Only A-Z fold to another character there (NFKC leaves ASCII as it is), and str.lower
+        # turns exactly those, in C: the substitution below calls back into Python per letter.
+        text = text.lower()
+    else:
+        # Regular expressions rather than str.translate: translate looks up every character of a
+        # non-ASCII text in the table, which is ten times slower on a long Chinese body.
+        replaced = {c: f for c, f in table.items() if f and f != c}
+        if replaced:
+            text = _class_of("".join(sorted(replaced)), runs=False).sub(lambda m: replaced[m[0]], text)
     dropped = "".join(sorted(c for c, f in table.items() if not f))
     if not dropped:
         return _Folded(text, [], [], None)
