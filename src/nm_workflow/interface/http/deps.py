@@ -174,6 +174,7 @@ def once(request: Request, name: str) -> None:
 
 
 def command_headers(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     if_match: Annotated[
         str | None,
         Header(
@@ -199,22 +200,21 @@ def command_headers(
         ),
     ] = None,
 ) -> None:
-    """The headers of every command, as the OpenAPI document declares them (openapi.py adds them).
+    """The API key and headers of every command, as the OpenAPI document declares them (openapi.py
+    adds them).
 
     Never a dependency: `command_context` reads them from the request itself, since the framework
-    spends more on each declared header per request than the whole check of all three.
+    spends more on each declared header per request than the whole check of all three, and a
+    solve of its own on the bearer scheme.
     """
 
 
 _COMMAND_HEADERS = (b"if-match", b"idempotency-key", b"x-correlation-id")
 
 
-async def command_context(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> CommandContext:
+async def command_context(request: Request) -> CommandContext:
     """The command's caller (its key claimed) and headers (`command_headers`), each sent at most once."""
-    actor = await _claim(request, credentials)
+    actor = await _claim(request, await bearer(request))
     sent: dict[bytes, list[bytes]] = {}
     for name, value in request.scope["headers"]:
         if name in _COMMAND_HEADERS:
