@@ -55,8 +55,9 @@ async def _claim(request: Request, credentials: HTTPAuthorizationCredentials | N
     if credentials is None:
         raise AuthenticationFailed("Send your API key as 'Authorization: Bearer <key>'.")
     keys: KeyService = request.app.state.keys
-    if keys.knows(credentials.credentials):
-        return keys.claim(credentials.credentials)
+    known = keys.claim_known(credentials.credentials)
+    if known is not None:
+        return known
     # A key this process has not seen yet is read from the store: off the event loop.
     return await run_in_threadpool(keys.claim, credentials.credentials)
 
