@@ -1,4 +1,4 @@
-"""The command headers read by hand (interface/http/deps.py) are still documented on every command."""
+"""The command headers and API key read by hand (interface/http/deps.py) stay documented on each command."""
 
 from __future__ import annotations
 
@@ -27,5 +27,8 @@ def test_every_operation_reading_the_command_headers_documents_each_of_them_once
             if_match = next(p for p in operation["parameters"] if p["name"] == "if-match")
             assert if_match["schema"]["type"] == "string"
             assert if_match["example"] == '"3"'
+            assert operation["security"] == [{"HTTPBearer": []}], route.path
     reads = [o for p in document["paths"].values() for m, o in p.items() if m == "get"]
     assert not any(p["name"] == "idempotency-key" for o in reads for p in o.get("parameters", []))
+    scheme = document["components"]["securitySchemes"]["HTTPBearer"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")

@@ -12,6 +12,7 @@ from prometheus_client import REGISTRY
 from nm_workflow.application.commands import CommandContext
 from nm_workflow.application.errors import PermissionDenied, VersionMismatch
 from nm_workflow.application.items import ContentItems
+from nm_workflow.application.metrics import COMMANDS, child
 from nm_workflow.application.security import Actor
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
@@ -79,3 +80,13 @@ def test_applied_replayed_conflict_and_refused_commands_each_move_their_counters
     before = counts()
     items.draft(CommandContext(MIA, expected_version=1), item, DRAFT)
     assert moved(before) == {("nm_commands_total", "draft", "applied"): 1}
+
+
+def test_a_kept_child_is_the_metric_s_own_series() -> None:
+    # The children kept by `child` must be the ones /metrics reports, not copies beside them.
+    kept = child(COMMANDS, "a-command-only-this-test-runs", "applied")
+    assert kept is COMMANDS.labels("a-command-only-this-test-runs", "applied")
+    assert child(COMMANDS, "a-command-only-this-test-runs", "applied") is kept
+    kept.inc()
+    sample = ("nm_commands_total", {"command": "a-command-only-this-test-runs", "outcome": "applied"})
+    assert REGISTRY.get_sample_value(*sample) == 1.0

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from nm_workflow.application.policy_book import seed_rules
-from nm_workflow.domain.compliance import Matcher
+from nm_workflow.domain.compliance import Matcher, _fold_text, fold
 from nm_workflow.domain.errors import InvalidPolicy
 
 LEXICON: dict[str, Any] = {
@@ -116,3 +116,10 @@ def test_the_shipped_lexicon_cites_a_legal_basis_for_each_category_and_flags_the
     matcher = Matcher(lexicon, 1)
     for term in ("最佳", "第一", "国家级", "顶级", "国家机关推荐", "根治"):
         assert [f["term"] for f in matcher.check({"body": f"本品{term}"})] == [term]
+
+
+def test_ascii_text_folds_as_each_of_its_characters_does() -> None:
+    # ASCII takes a shorter way (str.lower): it must read as the character-by-character fold.
+    text = "".join(chr(c) for c in range(128)) + " Mix of CAPS, No.1 and no. 1!"
+    assert _fold_text(text).text == "".join(fold(c) for c in text)
+    assert spans("We are NO. 1 in town") == [("No.1", 7, 12, "NO. 1")]

@@ -58,6 +58,7 @@ def test_metadata_has_exactly_the_five_fields() -> None:
         "causation_id": "key-1",
         "policy_version": 1,
     }
+    assert list(PLANNER.as_dict()) == [f.name for f in fields(EventMetadata)]  # as_dict spells each out
 
 
 def test_events_inside_the_block_carry_exactly_its_metadata() -> None:

@@ -17,7 +17,7 @@ from nm_workflow.application.errors import (
     StoreUnavailable,
     VersionMismatch,
 )
-from nm_workflow.application.metrics import COMMANDS, CONFLICTS, IDEMPOTENT_REPLAYS
+from nm_workflow.application.metrics import COMMANDS, CONFLICTS, IDEMPOTENT_REPLAYS, child
 from nm_workflow.domain.errors import WorkflowError
 
 
@@ -49,10 +49,10 @@ def counted(command: str) -> Iterator[Outcome]:
         yield outcome
     except BaseException as error:
         name = outcome_of(error)
-        COMMANDS.labels(command, name).inc()
+        child(COMMANDS, command, name).inc()
         if name == "conflict":
-            CONFLICTS.labels(command).inc()
+            child(CONFLICTS, command).inc()
         raise
     if outcome.replayed:
-        IDEMPOTENT_REPLAYS.labels(command).inc()
-    COMMANDS.labels(command, "replayed" if outcome.replayed else "applied").inc()
+        child(IDEMPOTENT_REPLAYS, command).inc()
+    child(COMMANDS, command, "replayed" if outcome.replayed else "applied").inc()

@@ -103,6 +103,7 @@ class KeyService:
     def __init__(self, store: EventStore) -> None:
         self._store = store
         self._known: dict[UUID, ApiKey] = {}  # only keys that exist: unknown ids are never kept
+        self._actors: dict[UUID, Actor] = {}  # the actor of each key in _known, built once
         self._lock = threading.Lock()
 
     def create(self, actor_id: str, roles: list[Role], department: str, issued_by: str) -> str:
@@ -126,12 +127,14 @@ class KeyService:
         """The key's actor, checked for revocation now; AuthenticationFailed otherwise."""
         return self.claim(token).confirm()
 
-    def knows(self, token: str) -> bool:
-        """Whether `claim(token)` can answer from what this process holds, without reading the store.
+    def claim_known(self, token: str) -> KeyClaim | None:
+        """`claim(token)` when this process holds the key (no read of the store); None when it does not.
 
-        Raises AuthenticationFailed for a malformed token.
+        Raises AuthenticationFailed for a malformed token or a secret that does not match.
         """
-        return _parse(token)[0] in self._known
+        key_id, secret = _parse(token)
+        key = self._known.get(key_id)
+        return None if key is None else self._claimed(key, secret, confirmed=False)
 
     def claim(self, token: str) -> KeyClaim:
         """The key's actor, its revocation still to be checked (`KeyClaim.confirm`).
@@ -142,11 +145,17 @@ class KeyService:
         key, fresh = self._known.get(key_id), False
         if key is None:
             key, fresh = self._read(key_id), True
+        return self._claimed(key, secret, confirmed=fresh)
+
+    def _claimed(self, key: ApiKey, secret: str, *, confirmed: bool) -> KeyClaim:
         # One answer for every failure: it must not tell which key ids exist.
         if not hmac.compare_digest(key.secret_hash, _hash(secret)) or key.revoked:
             raise AuthenticationFailed(UNKNOWN)
-        actor = Actor(key.actor_id, frozenset(Role(r) for r in key.roles), key.department)
-        return KeyClaim(key.id, key.version, actor, self, confirmed=fresh)
+        actor = self._actors.get(key.id)
+        if actor is None:  # a key's actor, roles and department never change once issued
+            actor = Actor(key.actor_id, frozenset(Role(r) for r in key.roles), key.department)
+            self._actors[key.id] = actor
+        return KeyClaim(key.id, key.version, actor, self, confirmed=confirmed)
 
     def check_unrevoked(
         self, key_id: UUID, version: int, newer: Sequence[WorkflowAggregate.Event] | None = None

@@ -8,7 +8,12 @@ projection names), never ids, so the series stay bounded.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client.metrics import MetricWrapperBase
+
+M = TypeVar("M", bound=MetricWrapperBase)
 
 # Latency buckets (seconds) from a fast read on loopback to a slow command under load.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -74,3 +79,16 @@ SQLITE_WRITE_TURN_WAIT_SECONDS = Histogram(
     "writer (0 when free; ADR 0041). SQLite only.",
     buckets=(0.0001, *LATENCY_BUCKETS),
 )
+
+_CHILDREN: dict[tuple[MetricWrapperBase, tuple[str, ...]], MetricWrapperBase] = {}
+
+
+def child(metric: M, *values: str) -> M:
+    """`metric.labels(*values)`, looked up once per process and then kept: the library checks the
+    values and takes a lock at every call, on every command. Label values are few and fixed (see
+    above), so this holds as many children as the metrics themselves do."""
+    key = (metric, values)
+    found = _CHILDREN.get(key)
+    if found is None:
+        found = _CHILDREN[key] = metric.labels(*values)
+    return found  # type: ignore[return-value]  # the child of an M is an M

@@ -24,7 +24,7 @@ import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 from itertools import accumulate
 from typing import Any, TypedDict
 
@@ -76,36 +76,52 @@ class _Folded:
     """A field's normalised text and the way back from its indexes to the original's."""
 
     text: str
-    runs: list[int]  # normalised index at which each run of dropped characters sits
-    shifts: list[int]  # original - normalised index from that run on
+    before_drop: str  # the text with its characters folded, before the dropped ones were taken out
+    dropped: re.Pattern[str] | None  # runs of the characters taken out (None: none were)
     origin: list[int] | None  # the whole map, when some character folded into several
 
     def original(self, index: int) -> int:
         if self.origin is not None:
             return self.origin[index]
-        before = bisect_right(self.runs, index)  # runs of dropped characters at or before `index`
-        return index + (self.shifts[before - 1] if before else 0)
+        if self.dropped is None:
+            return index
+        runs, shifts = self._runs
+        before = bisect_right(runs, index)  # runs of dropped characters at or before `index`
+        return index + (shifts[before - 1] if before else 0)
+
+    @cached_property
+    def _runs(self) -> tuple[list[int], list[int]]:
+        """The normalised index at which each run of dropped characters sits, and the original -
+        normalised index from that run on. Made at the first finding: most fields have none, and
+        a prose body has a run at every space (most of the fold's time when made for every field)."""
+        assert self.dropped is not None
+        spans = [run.span() for run in self.dropped.finditer(self.before_drop)]
+        shifts = list(accumulate(end - start for start, end in spans))
+        # A run starting at original index `start` sits at `start - (characters dropped before it)`.
+        runs = [start - shift + (end - start) for (start, end), shift in zip(spans, shifts, strict=True)]
+        return runs, shifts
 
 
 def _fold_text(text: str) -> _Folded:
     table = {c: fold(c) for c in set(text)}
     if any(len(f) > 1 for f in table.values()):  # rare: ß, ﬁ, ㍿ ... map index by index
         origin = [i for i, c in enumerate(text) for _ in table[c]]
-        return _Folded("".join(table[c] for c in text), [], [], origin)
-    # Regular expressions rather than str.translate: translate looks up every character of a
-    # non-ASCII text in the table, which is ten times slower on a long Chinese body.
-    replaced = {c: f for c, f in table.items() if f and f != c}
-    if replaced:
-        text = _class_of("".join(sorted(replaced)), runs=False).sub(lambda m: replaced[m[0]], text)
+        return _Folded("".join(table[c] for c in text), text, None, origin)
+    if text.isascii():
+        # Only A-Z fold to another character there (NFKC leaves ASCII as it is), and str.lower
+        # turns exactly those, in C: the substitution below calls back into Python per letter.
+        text = text.lower()
+    else:
+        # Regular expressions rather than str.translate: translate looks up every character of a
+        # non-ASCII text in the table, which is ten times slower on a long Chinese body.
+        replaced = {c: f for c, f in table.items() if f and f != c}
+        if replaced:
+            text = _class_of("".join(sorted(replaced)), runs=False).sub(lambda m: replaced[m[0]], text)
     dropped = "".join(sorted(c for c, f in table.items() if not f))
     if not dropped:
-        return _Folded(text, [], [], None)
+        return _Folded(text, text, None, None)
     pattern = _class_of(dropped, runs=True)
-    spans = [run.span() for run in pattern.finditer(text)]
-    shifts = list(accumulate(end - start for start, end in spans))
-    # A run starting at original index `start` sits at `start - (characters dropped before it)`.
-    runs = [start - shift + (end - start) for (start, end), shift in zip(spans, shifts, strict=True)]
-    return _Folded(pattern.sub("", text), runs, shifts, None)
+    return _Folded(pattern.sub("", text), text, pattern, None)
 
 
 @lru_cache(maxsize=256)

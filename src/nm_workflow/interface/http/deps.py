@@ -55,8 +55,9 @@ async def _claim(request: Request, credentials: HTTPAuthorizationCredentials | N
     if credentials is None:
         raise AuthenticationFailed("Send your API key as 'Authorization: Bearer <key>'.")
     keys: KeyService = request.app.state.keys
-    if keys.knows(credentials.credentials):
-        return keys.claim(credentials.credentials)
+    known = keys.claim_known(credentials.credentials)
+    if known is not None:
+        return known
     # A key this process has not seen yet is read from the store: off the event loop.
     return await run_in_threadpool(keys.claim, credentials.credentials)
 
@@ -174,6 +175,7 @@ def once(request: Request, name: str) -> None:
 
 
 def command_headers(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     if_match: Annotated[
         str | None,
         Header(
@@ -199,22 +201,21 @@ def command_headers(
         ),
     ] = None,
 ) -> None:
-    """The headers of every command, as the OpenAPI document declares them (openapi.py adds them).
+    """The API key and headers of every command, as the OpenAPI document declares them (openapi.py
+    adds them).
 
     Never a dependency: `command_context` reads them from the request itself, since the framework
-    spends more on each declared header per request than the whole check of all three.
+    spends more on each declared header per request than the whole check of all three, and a
+    solve of its own on the bearer scheme.
     """
 
 
 _COMMAND_HEADERS = (b"if-match", b"idempotency-key", b"x-correlation-id")
 
 
-async def command_context(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> CommandContext:
+async def command_context(request: Request) -> CommandContext:
     """The command's caller (its key claimed) and headers (`command_headers`), each sent at most once."""
-    actor = await _claim(request, credentials)
+    actor = await _claim(request, await bearer(request))
     sent: dict[bytes, list[bytes]] = {}
     for name, value in request.scope["headers"]:
         if name in _COMMAND_HEADERS:

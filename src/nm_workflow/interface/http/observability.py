@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nm_workflow.application.errors import ProjectionsBehind
-from nm_workflow.application.metrics import POOL_CONNECTIONS, PROJECTION_LAG_EVENTS, REQUEST_SECONDS
+from nm_workflow.application.metrics import POOL_CONNECTIONS, PROJECTION_LAG_EVENTS, REQUEST_SECONDS, child
 from nm_workflow.application.store import EventStore
 from nm_workflow.interface.http.openapi import callers
 from nm_workflow.interface.http.schemas_out import Problem
@@ -49,7 +49,7 @@ class RequestMetrics:
             await self.app(scope, receive, sending)
         finally:
             seconds = time.perf_counter() - start
-            REQUEST_SECONDS.labels(route_template(scope), scope["method"], str(status)).observe(seconds)
+            child(REQUEST_SECONDS, route_template(scope), scope["method"], str(status)).observe(seconds)
 
 
 def route_template(scope: Scope) -> str:

@@ -132,8 +132,9 @@ def install(app: FastAPI, read_by_hand: ByHand | None = None) -> None:
     """Serve the post-processed document at /openapi.json.
 
     `read_by_hand`: dependencies that read some headers from the request themselves (a declared
-    header costs the framework more per request than reading it), each with a function whose
-    signature declares those headers: they are documented on every operation using the dependency.
+    header, or a security scheme's dependency, costs the framework more per request than reading
+    it), each with a function whose signature declares those headers and that scheme: they are
+    documented on every operation using the dependency.
     """
     read_by_hand = read_by_hand or {}
 
@@ -159,15 +160,19 @@ def install(app: FastAPI, read_by_hand: ByHand | None = None) -> None:
 
 
 def _headers_read_by_hand(schema: dict[str, Any], routes: list[Any], read_by_hand: ByHand) -> None:
-    """Append the headers each dependency of `read_by_hand` reads itself to its operations' parameters."""
-    declared = {dependency: _header_parameters(declaring) for dependency, declaring in read_by_hand.items()}
+    """Document on each operation of a `read_by_hand` dependency the headers and the security scheme
+    it reads itself (the same JSON as when they were the framework's; the keys' order may differ)."""
+    declared = {dependency: _declared(declaring, schema) for dependency, declaring in read_by_hand.items()}
     for route in routes:
         if not isinstance(route, APIRoute) or not route.include_in_schema:
             continue
         for call in {d.call for d in _dependencies(route.dependant) if d.call is not None} & declared.keys():
+            parameters, security = declared[call]
             for method in route.methods or ():
                 operation = schema["paths"][route.path_format][method.lower()]
-                operation.setdefault("parameters", []).extend(deepcopy(declared[call]))
+                operation.setdefault("parameters", []).extend(deepcopy(parameters))
+                if security:
+                    operation.setdefault("security", deepcopy(security))
 
 
 def _dependencies(dependant: Dependant) -> Iterator[Dependant]:
@@ -176,11 +181,14 @@ def _dependencies(dependant: Dependant) -> Iterator[Dependant]:
         yield from _dependencies(dependency)
 
 
-def _header_parameters(declaring: Callable[..., None]) -> list[dict[str, Any]]:
-    """The parameters the framework documents for the header parameters of `declaring`'s signature."""
+def _declared(declaring: Callable[..., None], schema: dict[str, Any]) -> tuple[list[Any], list[Any]]:
+    """The parameters and the security the framework documents for `declaring`'s signature; its
+    security schemes are added to `schema`'s components."""
     scratch = FastAPI()
     scratch.post("/")(declaring)
-    parameters: list[dict[str, Any]] = get_openapi(title="", version="", routes=scratch.routes)["paths"]["/"][
-        "post"
-    ]["parameters"]
-    return parameters
+    document = get_openapi(title="", version="", routes=scratch.routes)
+    schemes = document.get("components", {}).get("securitySchemes", {})
+    if schemes:
+        schema.setdefault("components", {}).setdefault("securitySchemes", {}).update(schemes)
+    operation = document["paths"]["/"]["post"]
+    return operation.get("parameters", []), operation.get("security", [])

@@ -1,0 +1,24 @@
+"""The character rule of stored text (domain/text.py): which characters it refuses, and what it says."""
+
+from __future__ import annotations
+
+import sys
+import unicodedata
+
+from nm_workflow.domain.text import BODY, SHORT
+
+
+def test_the_refused_characters_are_exactly_unicode_control_characters_and_lone_surrogates() -> None:
+    refused_one_line = {c for c in map(chr, range(sys.maxunicode + 1)) if SHORT.problem("x" + c)}
+    control = {c for c in map(chr, range(sys.maxunicode + 1)) if unicodedata.category(c) == "Cc"}
+    surrogates = {chr(c) for c in range(0xD800, 0xE000)}
+    assert refused_one_line == control | surrogates
+    assert {c for c in refused_one_line if not BODY.problem("x" + c)} == {"\t", "\n", "\r"}
+
+
+def test_the_first_offending_character_is_the_one_named() -> None:
+    one_line = "must not contain control characters such as '\\x85'; it is one line"
+    assert SHORT.problem("a\x85b\x00") == one_line
+    assert BODY.problem("a\tb\udc80c\x07") == "must be valid Unicode (no lone surrogates)"
+    assert BODY.problem("a\nb\x07c\udc80") == "must not contain control characters such as '\\x07'"
+    assert BODY.problem("lines\nand\ttabs") is None
