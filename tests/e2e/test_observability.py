@@ -36,6 +36,8 @@ def test_requests_are_timed_by_route_template_method_and_status(api: Api, backen
     assert api.call("HEAD", f"/items/{item}", api.marketing).status_code == 200
     assert api.get("/items/not-an-id", api.marketing).status_code == 422
     assert api.call("GET", "/wp-login.php", None).status_code == 404
+    for invented in ("FROB", "XQZ1"):  # any token is a method to HTTP: neither may add a series
+        assert api.call(invented, f"/items/{item}", api.marketing).status_code == 405
 
     response = api.call("GET", "/metrics", None)
     assert response.status_code == 200
@@ -49,6 +51,8 @@ def test_requests_are_timed_by_route_template_method_and_status(api: Api, backen
     assert grew(route="/items/{item_id}", method="HEAD", status="200") == 1, "HEAD is served as GET"
     assert grew(route="/items/{item_id}", method="GET", status="422") == 1
     assert grew(route="unmatched", method="GET", status="404") == 1, "unknown paths share one series"
+    assert 'method="FROB"' not in after
+    assert grew(method="other", status="405") == 2, "invented methods share one label"
     assert item not in after, "no id ever becomes a label"
     pool_max = samples(after, "nm_db_pool_connections", state="pool_max")
     assert (pool_max > 0) == (backend == "postgres"), "SQLite has no pool"

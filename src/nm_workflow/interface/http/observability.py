@@ -25,6 +25,8 @@ from projections import ReadModel
 router = APIRouter(tags=["service"])
 
 UNMATCHED = "unmatched"  # one label for every path no route serves, so that scanners cannot grow the series
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "other"  # HTTP lets a client send any token as a method: one label for all it may invent
 
 
 class RequestMetrics:
@@ -49,7 +51,8 @@ class RequestMetrics:
             await self.app(scope, receive, sending)
         finally:
             seconds = time.perf_counter() - start
-            child(REQUEST_SECONDS, route_template(scope), scope["method"], str(status)).observe(seconds)
+            method = scope["method"] if scope["method"] in METHODS else OTHER_METHOD
+            child(REQUEST_SECONDS, route_template(scope), method, str(status)).observe(seconds)
 
 
 def route_template(scope: Scope) -> str:
