@@ -26,7 +26,7 @@ import json
 import pickle
 from collections import defaultdict
 from collections.abc import Sequence
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any
 
 from nm_workflow.application.errors import FiguresStale
@@ -129,6 +129,8 @@ class QuarterlyEvaluation(Projection):
         found: list[tuple[Key, Move]] = []
         for q, platform in old_rows | new_rows:
             figures = changing if (q, platform) in old_rows and (q, platform) in new_rows else FIGURES
+            if not figures:  # e.g. a review requested: no figure reads what changed
+                continue
             was, now = self._parts(old, q, platform, figures), self._parts(new, q, platform, figures)
             if figures is not FIGURES and (was is None) != (now is None):  # it enters or leaves after all
                 was, now = self._parts(old, q, platform, FIGURES), self._parts(new, q, platform, FIGURES)
@@ -160,7 +162,7 @@ class QuarterlyEvaluation(Projection):
     def _parts(
         self, facts: dict[str, Any], label: str, platform: str, figures: Sequence[Figure[Any]]
     ) -> Parts | None:
-        return member_parts(facts, quarter(label), self.parameters, facts["department"], platform, figures)
+        return member_parts(facts, _quarter(label), self.parameters, facts["department"], platform, figures)
 
     def _move(self, tx: Tx, key: Key, row_key: str, moves: list[Move]) -> None:
         """Take the members' old parts out of the row's state and merge their new ones in; write
@@ -207,8 +209,13 @@ class QuarterlyEvaluation(Projection):
         kept_parts = {name: packed(part) if name in changed else part for name, part in parts.items()}
         KEPT.put(tx, {"row_key": row_key, "state": {"members": members, "parameters": parameters,
                                                      "parts": kept_parts}})  # fmt: skip
-        readable = {name: Packed(part) if MULTISET[name] else part for name, part in kept_parts.items()}
+        readable = {name: Packed(part) if MULTISET[name] and name not in changed else part
+                    for name, part in parts.items()}  # fmt: skip
         CELLS.put(tx, {"quarter": key[0], "department": key[1], "platform": key[2]} | values_of(readable))
+
+
+_quarter = lru_cache(maxsize=64)(quarter)
+"""The period of a quarter's label ('2026Q3'), parsed once for the members of every batch."""
 
 
 def _differing(parts: Parts, other: Parts) -> Parts:

@@ -20,6 +20,7 @@ single member's.
 from __future__ import annotations
 
 import base64
+import binascii
 import math
 import struct
 import sys
@@ -151,5 +152,8 @@ class Packed:
             raise IndexError(index)
         first, end = 8 * index, 8 * index + 8  # the value's bytes, in base64 groups of 3 bytes
         group = first // 3
-        chunk = base64.b64decode(self.text[4 * group : 4 * ((end + 2) // 3)])
-        return float(struct.unpack_from("<d", chunk, first - 3 * group)[0])
+        chunk = binascii.a2b_base64(self.text[4 * group : 4 * ((end + 2) // 3)])
+        return float(_DOUBLE.unpack_from(chunk, first - 3 * group)[0])
+
+
+_DOUBLE = struct.Struct("<d")
