@@ -14,10 +14,12 @@ by aggregate id (column `item_id`); `quarterly_evaluation_state` each row's
 merged figure parts (nm_workflow.application.figure_parts) and how many
 members count in it. A batch folds its events into the facts of the members it
 touches; for every row a member counted in before or counts in after, its old
-part is taken out of the row's state and its new one merged in, and the row's
-figures are computed from the state (ADR 0038). A batch reads no other
-member's facts: its cost follows the members it changes and the size of their
-rows' multisets (medians, percentiles), not the size of the quarter.
+parts are taken out of the row's state and its new ones merged in (only those
+of the figures its change can touch and that differ: ADR 0038, addendum), and
+the row's figures are computed from the state (ADR 0038). A batch reads no
+other member's facts, and decodes only the multisets (medians, percentiles)
+it changes: its Python work follows the members it changes, not the size of
+the quarter; each touched row's state is still read and written whole.
 """
 
 from __future__ import annotations

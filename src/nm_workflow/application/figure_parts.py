@@ -136,8 +136,8 @@ def unpacked(text: str) -> array[float]:
 
 
 class Packed:
-    """`packed` text read in place: each value asked for is decoded alone (the 12 characters
-    that hold its 8 bytes), so the median of a row's multiset that a batch does not change
+    """`packed` text read in place: each value asked for is decoded alone (the 12 or 16
+    characters that hold its 8 bytes), so the median of a row's multiset that a batch does not change
     costs the same for ten values as for a million, and its text is kept as it was."""
 
     def __init__(self, text: str) -> None:
