@@ -14,25 +14,36 @@ by aggregate id (column `item_id`); `quarterly_evaluation_state` each row's
 merged figure parts (nm_workflow.application.figure_parts) and how many
 members count in it. A batch folds its events into the facts of the members it
 touches; for every row a member counted in before or counts in after, its old
-part is taken out of the row's state and its new one merged in, and the row's
-figures are computed from the state (ADR 0038). A batch reads no other
-member's facts: its cost follows the members it changes and the size of their
-rows' multisets (medians, percentiles), not the size of the quarter.
+parts are taken out of the row's state and its new ones merged in (only those
+of the figures its change can touch and that differ: ADR 0038, addendum), and
+the row's figures are computed from the state (ADR 0038). A batch reads no
+other member's facts, and decodes only the multisets (medians, percentiles)
+it changes: its Python work follows the members it changes, not the size of
+the quarter; each touched row's state is still read and written whole.
 """
 
 from __future__ import annotations
 
 import json
+import pickle
 from collections import defaultdict
 from collections.abc import Sequence
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any
 
 from nm_workflow.application.errors import FiguresStale
 from nm_workflow.application.facts import TOPICS, fold
-from nm_workflow.application.figure_parts import PartNotHeld, packed, unpacked
-from nm_workflow.application.figure_rows import ALL, cells_touched, member_parts, parts_added, parts_removed
-from nm_workflow.application.figures import FIGURES, Parameters, Parts, values_of
+from nm_workflow.application.figure_inputs import figures_changed
+from nm_workflow.application.figure_parts import Packed, PartNotHeld, packed, unpacked
+from nm_workflow.application.figure_rows import (
+    ALL,
+    MULTISET,
+    cells_touched,
+    member_parts,
+    parts_added,
+    parts_removed,
+)
+from nm_workflow.application.figures import FIGURES, Figure, Parameters, Parts, values_of
 from nm_workflow.application.store_errors import translated_errors
 from nm_workflow.domain.periods import quarter, quarter_of
 from projections.base import Projection, Recorded
@@ -45,7 +56,8 @@ if TYPE_CHECKING:  # the read side imports the registry, which imports this modu
 
 Key = tuple[str, str, str]
 Move = tuple[Parts | None, Parts | None]
-"""A member's parts of one row before and after a batch (None: it does not count in the row)."""
+"""A member's parts of one row before and after a batch (None: it does not count in the row):
+of every figure when it enters or leaves the row, else of the figures whose parts differ."""
 _FIGURE_COLUMNS = tuple(col(f.name, "bigint" if f.type == "int" else "real", null=True) for f in FIGURES)
 ROWS = Table(
     "quarterly_evaluation",
@@ -83,44 +95,83 @@ class QuarterlyEvaluation(Projection):
     def parameters(self) -> Parameters:
         return Parameters(self.settings.company_time_zone, self.settings.review_stage_hours)
 
+    @cached_property
+    def _kept_parameters(self) -> dict[str, Any]:
+        """The parameters as every state records them."""
+        return self.parameters.as_dict()
+
     def apply(self, tx: Tx, batch: Sequence[Recorded]) -> None:
         ids = sorted({str(r.event.originator_id) for r in batch})
         with kept_for_the_batch(tx, (FACTS,), ids):
             facts = {i: found["facts"] for i in ids if (found := FACTS.get(tx, (i,))) is not None}
-            # Each member's parts before its events, then after: folding changes the facts in place.
-            before = {member: self._parts(member_facts) for member, member_facts in facts.items()}
+            # Each member's facts before its events, as folding changes them in place: a deep copy
+            # of the JSON data this projection wrote itself, made in C.
+            before = {member: pickle.loads(pickle.dumps(found)) for member, found in facts.items()}  # noqa: S301
             for recorded in batch:
                 fold(facts, recorded.event)
             moves: dict[Key, list[Move]] = defaultdict(list)
             for member, member_facts in facts.items():
                 FACTS.put(tx, {"item_id": member, "facts": member_facts})
-                old, new = before.get(member, {}), self._parts(member_facts)
-                for key in old.keys() | new.keys():
-                    if old.get(key) != new.get(key):
-                        moves[key].append((old.get(key), new.get(key)))
-            prefetch(tx, (KEPT,), [_row_key(key) for key in moves])
+                for key, move in self._moves(before.get(member), member_facts):
+                    moves[key].append(move)
+            row_keys = {key: _row_key(key) for key in moves}
+            prefetch(tx, (KEPT,), list(row_keys.values()))
             for key in sorted(moves):
-                self._move(tx, key, moves[key])
+                self._move(tx, key, row_keys[key], moves[key])
 
-    def _parts(self, facts: dict[str, Any]) -> dict[Key, Parts]:
-        """The member's parts of every row it counts in, roll-ups included."""
-        zone, department = self.parameters.zone, facts["department"]
-        touched = {(quarter_of(day), p) for day, _, p in cells_touched(facts, zone)}
-        found = {}
-        for q, platform in {(q, p2) for q, p in touched for p2 in (p, ALL)}:
-            # A member has one department: its cell in its department's row and in the row of
-            # every department is the same, and so are its parts.
-            parts = member_parts(facts, quarter(q), self.parameters, department, platform)
-            if parts is not None:
-                found[(q, department, platform)] = found[(q, ALL, platform)] = parts
+    def _moves(self, old: dict[str, Any] | None, new: dict[str, Any]) -> list[tuple[Key, Move]]:
+        """The member's parts to take out of and merge into each row it counted in or counts in:
+        all of them where it leaves or enters the row, else those of the figures that differ
+        (computed only for the figures the change can touch: figure_inputs)."""
+        if old is None or old["department"] != new["department"]:  # new, or with another department
+            leaving = [] if old is None else [(key, (parts, None)) for key, parts in self._all_parts(old)]
+            return leaving + [(key, (None, parts)) for key, parts in self._all_parts(new)]
+        old_rows, new_rows = self._rows(old), self._rows(new)
+        changing, department = figures_changed(old, new), new["department"]
+        found: list[tuple[Key, Move]] = []
+        for q, platform in old_rows | new_rows:
+            figures = changing if (q, platform) in old_rows and (q, platform) in new_rows else FIGURES
+            if not figures:  # e.g. a review requested: no figure reads what changed
+                continue
+            was, now = self._parts(old, q, platform, figures), self._parts(new, q, platform, figures)
+            if figures is not FIGURES and (was is None) != (now is None):  # it enters or leaves after all
+                was, now = self._parts(old, q, platform, FIGURES), self._parts(new, q, platform, FIGURES)
+            if was is not None and now is not None:
+                was, now = _differing(was, now), _differing(now, was)
+                if not was:
+                    continue
+            elif was is None and now is None:
+                continue
+            # Its cell in its department's row and in the row of every department is the same.
+            found += [((q, department, platform), (was, now)), ((q, ALL, platform), (was, now))]
         return found
 
-    def _move(self, tx: Tx, key: Key, moves: list[Move]) -> None:
+    def _all_parts(self, facts: dict[str, Any]) -> list[tuple[Key, Parts]]:
+        """The member's parts of every row it counts in, roll-ups included."""
+        found = []
+        for q, platform in self._rows(facts):
+            parts = self._parts(facts, q, platform, FIGURES)
+            if parts is not None:  # the same for its department's row and every department's
+                found += [((q, facts["department"], platform), parts), ((q, ALL, platform), parts)]
+        return found
+
+    def _rows(self, facts: dict[str, Any]) -> set[tuple[str, str]]:
+        """(quarter, platform) of the rows the member may count in (its department's and every
+        department's), of each platform and of every platform."""
+        touched = {(quarter_of(day), p) for day, _, p in cells_touched(facts, self.parameters.zone)}
+        return {(q, p2) for q, p in touched for p2 in (p, ALL)}
+
+    def _parts(
+        self, facts: dict[str, Any], label: str, platform: str, figures: Sequence[Figure[Any]]
+    ) -> Parts | None:
+        return member_parts(facts, _quarter(label), self.parameters, facts["department"], platform, figures)
+
+    def _move(self, tx: Tx, key: Key, row_key: str, moves: list[Move]) -> None:
         """Take the members' old parts out of the row's state and merge their new ones in; write
-        the row's figures, or delete the row when no member counts in it any more."""
-        row_key = _row_key(key)
+        the row's figures, or delete the row when no member counts in it any more. Only the
+        multisets a move changes are decoded and encoded again; the others keep their text."""
         kept = KEPT.get(tx, (row_key,))
-        parameters = self.parameters.as_dict()
+        parameters = self._kept_parameters
         state: dict[str, Any] = {"members": 0, "parameters": parameters, "parts": None}
         if kept is None and CELLS.get(tx, key) is not None:  # rare: a row without a state is new
             raise StaleParts(f"the row {key} has no kept parts (written by an earlier release): rebuild it")
@@ -131,44 +182,51 @@ class QuarterlyEvaluation(Projection):
                     f"quarterly_evaluation was computed with {state['parameters']}, the settings now give "
                     f"{parameters}: rebuild it (nm-workflow projections rebuild quarterly_evaluation)"
                 )
-        members, parts = state["members"], _unpacked(state["parts"])
+        members, parts = state["members"], state["parts"]
+        # The multisets a move puts values in or takes values out of (most moves change none).
+        changed = {name for move in moves for part in move if part is not None
+                   for name, values in part.items() if values and MULTISET[name]}  # fmt: skip
+        if parts is not None:
+            parts = {name: unpacked(part) if name in changed else part for name, part in parts.items()}
         try:
             for old, new in moves:
                 if old is not None:
                     if parts is None:
                         raise PartNotHeld("the row holds no parts")
-                    parts, members = parts_removed(parts, old), members - 1
+                    parts = parts_removed(parts, old)
+                    members -= new is None
                 if new is not None:
-                    # A copy to merge into: a member's parts are shared by its rows (department, all).
-                    if parts is None:
-                        parts = {name: list(values) for name, values in new.items()}
+                    if parts is None:  # a copy: a member's parts are shared by its rows (department, all)
+                        parts = {name: list(part) for name, part in new.items()}
+                        changed |= {name for name in new if MULTISET[name]}
                     else:
                         parts = parts_added(parts, new)
-                    members += 1
+                    members += old is None
         except PartNotHeld as error:
             raise StaleParts(f"the row {key} no longer holds its members' parts: rebuild it") from error
         if parts is None or members == 0:
             KEPT.delete(tx, (row_key,))
             CELLS.delete(tx, key)
-        else:
-            KEPT.put(tx, {"row_key": row_key, "state": {"members": members, "parameters": parameters,
-                                                         "parts": _packed(parts)}})  # fmt: skip
-            CELLS.put(tx, {"quarter": key[0], "department": key[1], "platform": key[2], **values_of(parts)})
+            return
+        kept_parts = {name: packed(part) if name in changed else part for name, part in parts.items()}
+        KEPT.put(tx, {"row_key": row_key, "state": {"members": members, "parameters": parameters,
+                                                     "parts": kept_parts}})  # fmt: skip
+        readable = {name: Packed(part) if MULTISET[name] and name not in changed else part
+                    for name, part in parts.items()}  # fmt: skip
+        CELLS.put(tx, {"quarter": key[0], "department": key[1], "platform": key[2]} | values_of(readable))
+
+
+_quarter = lru_cache(maxsize=64)(quarter)
+"""The period of a quarter's label ('2026Q3'), parsed once for the members of every batch."""
+
+
+def _differing(parts: Parts, other: Parts) -> Parts:
+    """The parts of the figures whose parts differ in `other`."""
+    return {name: part for name, part in parts.items() if other[name] != part}
 
 
 def _row_key(key: Key) -> str:
     return json.dumps(key, ensure_ascii=False)
-
-
-def _packed(parts: Parts) -> dict[str, Any]:
-    """The parts as kept in JSON: Counts as they are, Values packed (`figure_parts.packed`)."""
-    return {f.name: packed(parts[f.name]) if f.multiset else parts[f.name] for f in FIGURES}
-
-
-def _unpacked(kept: dict[str, Any] | None) -> Parts | None:
-    if kept is None:
-        return None
-    return {f.name: unpacked(kept[f.name]) if f.multiset else kept[f.name] for f in FIGURES}
 
 
 def read_quarter(

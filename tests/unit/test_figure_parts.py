@@ -6,23 +6,46 @@ import math
 import random
 import statistics
 import sys
+from collections.abc import MutableSequence
 
 import pytest
 
-from nm_workflow.application.figure_parts import PartNotHeld, added, median, p90, packed, removed, unpacked
+from nm_workflow.application.figure_parts import (
+    Packed,
+    PartNotHeld,
+    added,
+    median,
+    p90,
+    packed,
+    removed,
+    unpacked,
+)
 
 
 def test_packed_values_come_back_as_the_same_floats() -> None:
     tricky = [0.1, 1 / 3, -0.0, 5e-324, sys.float_info.max, -sys.float_info.min, 2.0**53, 48.00000000000001]
     assert [math.copysign(1, v) for v in unpacked(packed(tricky))] == [math.copysign(1, v) for v in tricky]
-    assert unpacked(packed(tricky)) == tricky
-    assert unpacked(packed([])) == []
+    assert list(unpacked(packed(tricky))) == tricky
+    assert list(unpacked(packed([]))) == []
+    assert packed(unpacked(packed(tricky))) == packed(tricky)
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 4, 5, 10, 11])
+def test_packed_text_read_in_place_gives_each_value_and_the_same_median_and_percentile(size: int) -> None:
+    # Every offset of a double within base64's 3-byte groups, and the padding that ends the text.
+    values = sorted(random.Random(size).uniform(-1e9, 1e9) for _ in range(size))
+    read = Packed(packed(values))
+    assert len(read) == len(values)
+    assert [read[i] for i in range(len(read))] == values
+    assert (median(read), p90(read)) == (median(values), p90(values))
+    with pytest.raises(IndexError):
+        read[len(values)]
 
 
 def test_values_merged_and_taken_out_in_any_order_give_the_medians_of_the_values_left() -> None:
     rng = random.Random(4)
     members = [sorted(rng.uniform(-5, 500) / 3 for _ in range(rng.randint(0, 4))) for _ in range(40)]
-    whole: list[float] = []
+    whole: MutableSequence[float] = []
     for part in members:
         whole = added(True, whole, part)
     leaving = rng.sample(range(40), 25)

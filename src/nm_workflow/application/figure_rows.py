@@ -33,6 +33,7 @@ from nm_workflow.application.figures import (
     FIGURES,
     NAMES,
     Cell,
+    Figure,
     Parameters,
     Parts,
     Publication,
@@ -119,24 +120,33 @@ def row(
 
 
 def member_parts(
-    facts: Mapping[str, Any], period: Period, parameters: Parameters, department: str, platform: str
-) -> Parts | None:
-    """One member's (item's, interaction's, account's, feedback's) parts of the row (department,
-    platform) of `period`; None when it does not count in the row. A row's figures are the
-    values of its members' merged parts (ADR 0038)."""
+    facts: Mapping[str, Any], period: Period, parameters: Parameters, department: str, platform: str,
+    figures: Sequence[Figure[Any]] | None = None,
+) -> Parts | None:  # fmt: skip
+    """One member's (item's, interaction's, account's, feedback's) parts of `figures` (None:
+    all) of the row (department, platform) of `period`; None when it does not count in the
+    row. A row's figures are the values of its members' merged parts (ADR 0038)."""
     inputs = cell((facts,), period, parameters, department, platform)
-    return None if inputs.is_empty() else parts_of(inputs)
+    return None if inputs.is_empty() else parts_of(inputs, figures)
 
 
-def parts_added(whole: Mapping[str, Any], part: Mapping[str, Any]) -> Parts:
-    """The merge of two rows' (or members') parts; `whole`'s values change in place."""
-    return {f.name: added(f.multiset, whole[f.name], part[f.name]) for f in FIGURES}
+MULTISET: dict[str, bool] = {f.name: f.multiset for f in FIGURES}
+"""figure name -> whether its part is Values (else Counts)."""
 
 
-def parts_removed(whole: Mapping[str, Any], part: Mapping[str, Any]) -> Parts:
-    """`whole` without the parts `part` it holds (PartNotHeld if it does not); `whole`'s values
-    change in place."""
-    return {f.name: removed(f.multiset, whole[f.name], part[f.name]) for f in FIGURES}
+def parts_added(whole: dict[str, Any], part: Mapping[str, Any]) -> dict[str, Any]:
+    """`whole` with `part` merged in, figure by figure of `part` (all, or some): in place."""
+    for name, value in part.items():
+        whole[name] = added(MULTISET[name], whole[name], value)
+    return whole
+
+
+def parts_removed(whole: dict[str, Any], part: Mapping[str, Any]) -> dict[str, Any]:
+    """`whole` without the parts `part` it holds (PartNotHeld if it does not), figure by figure
+    of `part`: in place."""
+    for name, value in part.items():
+        whole[name] = removed(MULTISET[name], whole[name], value)
+    return whole
 
 
 def cells_touched(facts: Mapping[str, Any], zone: ZoneInfo) -> set[tuple[date, str, str]]:

@@ -16,7 +16,7 @@ and feedback read the records of nm_workflow.application.supervision_facts.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from functools import cached_property, lru_cache
@@ -277,8 +277,9 @@ Parts = dict[str, Part]
 """figure name -> part, of every figure."""
 
 
-def parts_of(inputs: Cell) -> Parts:
-    return {figure.name: figure.part(inputs) for figure in FIGURES}
+def parts_of(inputs: Cell, figures: Sequence[Figure[Any]] | None = None) -> Parts:
+    """The parts of `figures` (None: all) of one row's cell."""
+    return {figure.name: figure.part(inputs) for figure in (FIGURES if figures is None else figures)}
 
 
 def values_of(parts: Mapping[str, Any]) -> dict[str, Value]:
