@@ -6,7 +6,9 @@ SQLite), and wrote with statements of its own. Tables declared here instead are 
 in memory for one batch (`Projection.apply`):
 
 - before the first event, the rows of every aggregate of the batch are read in one
-  statement per table (`prefetch`); a row read later is read once, then kept;
+  statement per table (`prefetch`); a row read later is read once, then kept; an
+  aggregate created in the batch has no row to read, and on SQLite a batch's single
+  aggregate is read only as the handlers ask (ADR 0037, last addendum);
 - handlers read and change the rows in memory, so an event sees what the earlier
   events of the same batch wrote;
 - after the last event, each table's changes are written with one `executemany` per
