@@ -39,8 +39,9 @@ _IDS_PER_STATEMENT = 500  # well under SQLite's limit of bound parameters
 
 @dataclass(frozen=True)
 class Keyed:
-    """A table with at most one row per `key` (columns, the first one the aggregate's id; a
-    table only put and deleted, never read, may have any key)."""
+    """A table with at most one row per `key` (columns, the first one the id of the aggregate
+    whose events make the row: a row is never made for an aggregate before its first event;
+    a table only put and deleted, never read, may have any key)."""
 
     table: Table
     key: tuple[str, ...]
