@@ -9,6 +9,7 @@ from functools import cached_property
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
+from eventsourcing.domain import CanInitAggregate
 from eventsourcing.utils import get_topic
 
 from nm_workflow.application.settings import Settings
@@ -130,13 +131,14 @@ class Projection:
 
     def apply(self, tx: Tx, batch: Sequence[Recorded]) -> None:
         """Handle `batch`'s events in order, in `tx`; the `batch_tables` read before the first
-        (the batch's aggregates' rows) and written after the last."""
+        (the batch's aggregates' rows, none of those the batch creates) and written after the last."""
         if not self.batch_tables:
             for recorded in batch:
                 self.handle(tx, recorded)
             return
-        handled = (r for r in batch if self.every_event or r.topic in self._handlers)
-        with kept_for_the_batch(tx, self.batch_tables, (r.aggregate_id for r in handled)):
+        handled = [r for r in batch if self.every_event or r.topic in self._handlers]
+        created = (r.aggregate_id for r in handled if isinstance(r.event, CanInitAggregate))
+        with kept_for_the_batch(tx, self.batch_tables, (r.aggregate_id for r in handled), created):
             for recorded in batch:
                 self.handle(tx, recorded)
 

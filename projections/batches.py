@@ -48,6 +48,7 @@ class Builder:
         self._position: int | None = None
         self._applied = PROJECTION_EVENTS_APPLIED.labels(projection.name)
         self._lag = PROJECTION_LAG_EVENTS.labels(projection.name)
+        self._lag_set: int | None = None
 
     @property
     def name(self) -> str:
@@ -93,10 +94,14 @@ class Builder:
 
     def committed(self, target: int, applied: int) -> None:
         self._position = target
-        self._applied.inc(applied)
+        if applied:  # most projections have no event in most batches
+            self._applied.inc(applied)
 
     def report_lag(self, head: int) -> None:
-        self._lag.set(max(head - self.position, 0))
+        lag = max(head - self.position, 0)
+        if lag != self._lag_set:  # a gauge's set takes a lock: only when it changes
+            self._lag.set(lag)
+            self._lag_set = lag
 
     def step(self) -> bool:
         """Apply the next batch of this projection's own events alone; False when caught up."""
@@ -129,6 +134,7 @@ class SharedReader:
         self.db, self.source, self.batch_size = db, source, batch_size
         # Every builder's tables, always: one statement text per handler whichever builders move.
         self._tables = {t: t for b in builders for t in b.projection.live_tables()}
+        self._topics_of: dict[tuple[Builder, ...], list[str]] = {}  # by the builders asked
 
     def step(self, builders: Sequence[Builder]) -> bool:
         """Move the `builders` behind the head by one batch in one transaction; False when none is.
@@ -136,17 +142,27 @@ class SharedReader:
         The batch starts at the lowest position among them; one further ahead skips the
         events it has, and waits (at no cost) until the others pass it. Raises what any of
         them raises, with nothing written.
+
+        When one of them handles every event, the read itself finds the head: a batch short
+        of `batch_size` ends at the head (a visible position settles every lower one), and
+        an empty one says that none is behind. The head is then read only while catching up
+        (a full batch), for the lag; otherwise before the read, as the target of those with
+        no event of their topics up to it.
         """
-        head = self.source.head()
+        topics = self._topics(builders)
+        head = self.source.head() if topics else None
+        start = min(b.position for b in builders)
+        behind = head is None or head > start
+        batch = self.source.read(start, head, topics, self.batch_size) if behind else []
+        full = len(batch) == self.batch_size
+        if head is None:
+            head = self.source.head() if full else batch[-1].position if batch else start
         for builder in builders:
             builder.report_lag(head)
-        behind = [b for b in builders if b.position < head]
-        if not behind:
+        target = batch[-1].position if full else head
+        moving = [b for b in builders if b.position < target]
+        if not moving:
             return False
-        start = min(b.position for b in behind)
-        batch = self.source.read(start, head, self._topics(behind), self.batch_size)
-        target = batch[-1].position if len(batch) == self.batch_size else head
-        moving = [b for b in behind if b.position < target]
         try:
             with self.db.write(self._tables) as tx, tx.batched():
                 staged = [(b, *b.stage_unchecked(tx, batch, target)) for b in moving]
@@ -161,8 +177,12 @@ class SharedReader:
             builder.committed(target, count)
         return True
 
-    @staticmethod
-    def _topics(builders: Sequence[Builder]) -> list[str]:
+    def _topics(self, builders: Sequence[Builder]) -> list[str]:
         """The topics any of them handles; [] (every topic) when one handles every event."""
-        topics = [b.projection.topics for b in builders]
-        return [] if any(not t for t in topics) else sorted({topic for ts in topics for topic in ts})
+        chosen = tuple(builders)
+        found = self._topics_of.get(chosen)
+        if found is None:
+            topics = [b.projection.topics for b in builders]
+            found = [] if any(not t for t in topics) else sorted({topic for ts in topics for topic in ts})
+            self._topics_of[chosen] = found
+        return found

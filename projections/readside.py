@@ -33,8 +33,9 @@ class EventSource:
     def head(self) -> int:
         return self._store.recorder.max_notification_id() or 0
 
-    def read(self, after: int, upto: int, topics: Sequence[str], limit: int) -> list[Recorded]:
-        """Events with positions in (after, upto], of `topics` (all when empty), at most `limit`."""
+    def read(self, after: int, upto: int | None, topics: Sequence[str], limit: int) -> list[Recorded]:
+        """Events with positions in (after, upto] (after `after` when `upto` is None), of `topics`
+        (all when empty), at most `limit`."""
         notifications = self._store.recorder.select_notifications(
             after, limit, stop=upto, topics=list(topics), inclusive_of_start=False
         )

@@ -6,7 +6,9 @@ SQLite), and wrote with statements of its own. Tables declared here instead are 
 in memory for one batch (`Projection.apply`):
 
 - before the first event, the rows of every aggregate of the batch are read in one
-  statement per table (`prefetch`); a row read later is read once, then kept;
+  statement per table (`prefetch`); a row read later is read once, then kept; an
+  aggregate created in the batch has no row to read, and on SQLite a batch's single
+  aggregate is read only as the handlers ask (ADR 0037, last addendum);
 - handlers read and change the rows in memory, so an event sees what the earlier
   events of the same batch wrote;
 - after the last event, each table's changes are written with one `executemany` per
@@ -37,8 +39,9 @@ _IDS_PER_STATEMENT = 500  # well under SQLite's limit of bound parameters
 
 @dataclass(frozen=True)
 class Keyed:
-    """A table with at most one row per `key` (columns, the first one the aggregate's id; a
-    table only put and deleted, never read, may have any key)."""
+    """A table with at most one row per `key` (columns, the first one the id of the aggregate
+    whose events make the row: a row is never made for an aggregate before its first event;
+    a table only put and deleted, never read, may have any key)."""
 
     table: Table
     key: tuple[str, ...]
@@ -77,18 +80,36 @@ Spec = Keyed | Appended
 
 def prefetch(tx: Tx, specs: Sequence[Spec], ids: Iterable[Any]) -> None:
     """Read the rows of the aggregates `ids` from each of `specs` (those read by key), a few
-    hundred ids per statement, every statement sent before the first answer is waited for."""
+    hundred ids per statement, every statement sent before the first answer is waited for.
+
+    On SQLite, the rows of a single aggregate are left to be read when a handler asks: there
+    a statement waits for nothing, so reading on demand costs at most the statements of the
+    prefetch, and fewer when the batch's events need only some of the tables (a batch of one
+    command, the common case while the API runs)."""
     wanted = sorted(set(ids), key=str)
+    if tx.dialect is not POSTGRES and len(wanted) < 2:
+        return
     pending = [_state(tx, spec).load_later(tx, wanted) for spec in specs if spec.key]
     for receive in pending:
         receive()
 
 
 @contextmanager
-def kept_for_the_batch(tx: Tx, specs: Sequence[Spec], ids: Iterable[Any]) -> Iterator[None]:
+def kept_for_the_batch(
+    tx: Tx, specs: Sequence[Spec], ids: Iterable[Any], created: Iterable[Any] = ()
+) -> Iterator[None]:
     """Inside: the rows of the aggregates `ids` in `specs` are prefetched and kept. On leaving,
     what the batch changed is written (`flush`); when the block fails, nothing is kept
-    (`forget`): its transaction rolls back, and none of the batch's rows may outlive it."""
+    (`forget`): its transaction rolls back, and none of the batch's rows may outlive it.
+
+    `created`: aggregates whose first event is in the batch. No row of theirs can be stored
+    yet (a key's first column is the aggregate whose events make its rows), so none is read
+    for them, and their keys are inserted without a DELETE first."""
+    fresh = set(created)
+    if fresh:
+        for spec in specs:
+            if spec.key:
+                _state(tx, spec).created(fresh)
     prefetch(tx, specs, ids)
     try:
         yield
@@ -149,6 +170,7 @@ class _TableRows:
         self.spec, self.table = spec, spec.table
         self.known: dict[Key, list[Row]] = {}
         self.loaded: set[Any] = set()  # ids (first key column) whose stored rows are all known
+        self.new: set[Any] = set()  # ids (first key column) with no stored row: created in the batch
         self.replaced: set[Key] = set()  # keys whose stored rows are deleted, their known rows inserted
         self.added: list[Row] = []
         self.complete = False  # every stored row is known: the table was empty when the batch began
@@ -180,6 +202,11 @@ class _TableRows:
 
         return receive
 
+    def created(self, ids: set[Any]) -> None:
+        """`ids` have no stored row: none to read, none to delete."""
+        self.new |= ids
+        self.loaded |= ids
+
     def replace(self, key: Key, rows: list[Row]) -> None:
         self.known[key] = rows
         self.replaced.add(key)
@@ -194,7 +221,8 @@ class _TableRows:
         if self.replaced:
             where = " AND ".join(f"{c} = :{c}" for c in self.spec.key)
             replaced = sorted(self.replaced, key=str)  # one order of row locks in every process
-            keys = [dict(zip(self.spec.key, key, strict=True)) for key in replaced]
+            stored = [key for key in replaced if key[0] not in self.new]
+            keys = [dict(zip(self.spec.key, key, strict=True)) for key in stored]
             tx.execute_many(f"DELETE FROM {name} WHERE {where}", keys)  # noqa: S608
             self._insert(tx, [row for key in replaced for row in self.known[key]])
         self._insert(tx, self.added)

@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+from eventsourcing.domain import CanInitAggregate
 
 from nm_workflow.application.store import EventStore
 from projections import ReadModel, rebuild
@@ -52,9 +53,32 @@ class Counting(Projection):
         SEEN_BY_ITEM.add(tx, {"item_id": recorded.aggregate_id, "count": count})
 
 
-def _event(position: int, item: UUID, *, fail: bool = False) -> Recorded:
-    event = SimpleNamespace(originator_id=item, originator_version=position, timestamp=AT, fail=fail)
+class _Created(SimpleNamespace, CanInitAggregate[UUID]):
+    """The first event of an aggregate (what the library's created events are)."""
+
+
+def _event(position: int, item: UUID, *, fail: bool = False, first: bool = False) -> Recorded:
+    kind = _Created if first else SimpleNamespace
+    event = kind(originator_id=item, originator_version=position, timestamp=AT, fail=fail)
     return Recorded(position, "test", event)
+
+
+class _Statements:
+    """A SQLite cursor that keeps the text of every statement sent through it."""
+
+    def __init__(self, raw: Any) -> None:
+        self.raw, self.sent = raw, list[str]()
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        self.sent.append(sql)
+        return self.raw.execute(sql, *args)
+
+    def executemany(self, sql: str, *args: Any) -> Any:
+        self.sent.append(sql)
+        return self.raw.executemany(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.raw, name)
 
 
 def _rows(db: Database) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -131,3 +155,31 @@ def test_tables_built_one_event_per_batch_equal_their_rebuild_from_whole_batches
         rebuild(read_model, name)
     assert snapshot(read_model, names) == incremental
     assert all(incremental[table] for table in ("review_history", "item_metrics_history", "audit_trail"))
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # statements counted in-process
+def test_rows_of_an_aggregate_created_in_the_batch_are_neither_read_nor_deleted_and_one_is_read_on_demand(
+    counting: tuple[Database, Counting],
+) -> None:
+    db, projection = counting
+    old, new = uuid4(), uuid4()
+    with db.write(TABLES) as tx, tx.batched():
+        projection.apply(tx, [_event(1, old, first=True)])
+
+    def sent(batch: list[Recorded]) -> tuple[int, int]:
+        """(reads, deletes) sent to apply `batch` in a transaction of its own."""
+        with db.write(TABLES) as tx:
+            statements = _Statements(tx.raw)
+            projection.apply(Tx(statements, tx.dialect, TABLES), batch)
+        return sum(s.startswith("SELECT") for s in statements.sent), sum(
+            s.startswith("DELETE") for s in statements.sent
+        )
+
+    assert sent([_event(2, new, first=True), _event(3, new)]) == (0, 0), "created here: nothing stored"
+    assert sent([_event(4, old)]) == (1, 1), "one item: only the table its handler reads, on demand"
+    assert sent([_event(5, old), _event(6, new)]) == (2, 1), "two items: one read per table, prefetched"
+    latest, seen = _rows(db)
+    assert sorted((r["item_id"] == new, r["count"]) for r in latest) == [(False, 3), (True, 3)]
+    assert sorted((r["item_id"] == new, r["count"]) for r in seen) == [
+        (False, 1), (False, 2), (False, 3), (True, 1), (True, 2), (True, 3),
+    ]  # fmt: skip

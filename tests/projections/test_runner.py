@@ -9,6 +9,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from prometheus_client import REGISTRY
 
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
@@ -149,3 +150,32 @@ def test_a_second_rebuild_of_the_same_projection_is_refused(
     finally:
         other.close()
     rebuild(read_model, "audit_trail")
+
+
+def test_shared_batches_move_projections_without_events_too_and_a_new_reader_goes_on_from_the_tracking(
+    store: EventStore, read_model: ReadModel
+) -> None:
+    # audit_trail takes every event, so the reads themselves find the end of the log; the
+    # others handle few (publication_log) or none (evaluation_status) of these events.
+    names = ("audit_trail", "publication_log", "evaluation_status")
+    m = read_model
+
+    def reader() -> tuple[SharedReader, list[Builder]]:
+        builders = [Builder(m.projections[n], m.recorders[n], m.db, m.source, batch_size=4) for n in names]
+        return SharedReader(builders, m.db, m.source, batch_size=4), builders
+
+    _, position = live_one_life(store)
+    first, builders = reader()
+    assert first.step(builders)  # one batch, then the process stops
+    assert m.positions(names) == dict.fromkeys(names, 4)
+
+    second, builders = reader()  # another process: its positions from the tracking rows
+    while second.step(builders):
+        pass
+    assert m.positions(names) == dict.fromkeys(names, position)
+    audited = [r["position"] for r in m.audit_trail(cursor=None, limit=500).items]
+    assert sorted(audited) == list(range(1, position + 1)), "every event once"
+    assert sorted(r["platform"] for r in m.publications(limit=10).items) == ["wechat", "weibo"]
+    for name in names:
+        assert REGISTRY.get_sample_value("nm_projection_lag_events", {"projection": name}) == 0
+    assert not second.step(builders), "at the end of the log: nothing to do"
