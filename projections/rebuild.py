@@ -1,12 +1,13 @@
 """Rebuild a projection from the whole log while the service keeps running.
 
 The rows are built into shadow tables (`<table>__rebuild`) in short
-transactions, so neither readers nor writers of the live tables wait. Then one
-transaction swaps them in: it locks the live tracking row (which pauses the
-projection's runner, wherever it runs), applies the last events into the
-shadow tables up to the head, replaces the live rows with the shadow rows and
-sets the tracking to that head. Readers see the old rows until that commit and
-the rebuilt rows after it; the runner then carries on from the new position.
+transactions, so neither readers nor writers of the live tables wait, up to the
+head of the log. Then one transaction swaps them in: it locks the live tracking
+row (which pauses the projection's runner, wherever it runs), applies the
+events that came since into the shadow tables, renames them to the live tables'
+names in place of those (projections/swap.py: no row is copied) and sets the
+tracking to that head. Readers see the old rows until that commit and the
+rebuilt rows after it; the runner then carries on from the new position.
 
 The log is read through each transaction's own connection (log_in_tx.py), and the
 shadow tables are built in batches of at least `SHADOW_BATCH` events: a batch's fixed
@@ -29,6 +30,7 @@ from projections.queries import ReadModel
 from projections.registry import select
 from projections.rows import starting_empty
 from projections.sql import Database, Tx
+from projections.swap import creations, replace
 
 Progress = Callable[[int, int], None]
 SHADOW_BATCH = 5_000
@@ -68,13 +70,18 @@ class _Rebuild:
 
     def run(self) -> int:
         shadow = self.projection.shadow_tables()
+        tables, indexes = creations(self.projection, self.db.dialect, shadow)
         with self.db.write(shadow) as tx:
             self._drop(tx)
-            for statement in self.projection.ddl(self.db.dialect, shadow, views=False):
+            for statement in tables:
                 tx.raw.execute(statement)
         try:
             self._build_shadow()
-            head = self._swap()  # drops the shadow tables when it commits
+            if self.db.is_postgres:  # renamed with their tables; SQLite makes them in the swap
+                with self.db.write(shadow) as tx:
+                    for statement in indexes:
+                        tx.raw.execute(statement)
+            head = self._swap()
         except BaseException:
             with self.db.write(shadow) as tx:
                 self._drop(tx)
@@ -83,27 +90,29 @@ class _Rebuild:
         return head
 
     def _build_shadow(self) -> None:
-        # Until close to the head, in short transactions; the swap applies the rest under lock.
+        # Until the head, in short transactions; the swap applies under lock what came since.
         while (head := self.source.head()) - self.position > self.batch_size:
-            with self.db.write(self.projection.shadow_tables()) as tx, tx.batched():
-                self._apply_batch(tx, head, max(self.batch_size, SHADOW_BATCH))
-            self.progress(self.position, head)
+            self._shadow_batch(head)
+        if head > self.position:  # the rest in a committed batch too: the swap applies what came since
+            self._shadow_batch(head)
+
+    def _shadow_batch(self, head: int) -> None:
+        with self.db.write(self.projection.shadow_tables()) as tx, tx.batched():
+            self._apply_batch(tx, head, max(self.batch_size, SHADOW_BATCH))
+        self.progress(self.position, head)
 
     def _swap(self) -> int:
-        live, shadow = self.projection.live_tables(), self.projection.shadow_tables()
-        with self.db.write(live) as tx:
+        shadow = self.projection.shadow_tables()
+        with self.db.write(self.projection.live_tables()) as tx:
             with tx.batched():
                 self.recorder.lock(tx, APPLICATION_NAME)
                 head = self.log.head(tx)
                 while self.position < head:
                     self._apply_batch(tx.with_tables(shadow), head, self.batch_size)
-                for table in self.projection.tables:
-                    tx.execute(f"DELETE FROM {live[table]}")  # noqa: S608
-                    tx.execute(f"INSERT INTO {live[table]} SELECT * FROM {shadow[table]}")  # noqa: S608
                 self.recorder.reset(tx, APPLICATION_NAME, head)
-            # In the swap's commit (one commit less), but never in a pipeline: psycopg answers a
-            # DROP by deallocating every prepared statement, which a pipeline may have just prepared.
-            self._drop(tx)
+            # Never in a pipeline: psycopg answers DDL by deallocating every prepared statement,
+            # which a pipeline may have just prepared.
+            replace(tx, self.projection)
         return head
 
     def _apply_batch(self, tx: Tx, head: int, size: int) -> None:
