@@ -30,7 +30,7 @@ from projections.queries import ReadModel
 from projections.registry import select
 from projections.rows import starting_empty
 from projections.sql import Database, Tx
-from projections.swap import creations, replace
+from projections.swap import creations, execute_all, replace
 
 Progress = Callable[[int, int], None]
 SHADOW_BATCH = 5_000
@@ -72,19 +72,16 @@ class _Rebuild:
         shadow = self.projection.shadow_tables()
         tables, indexes = creations(self.projection, self.db.dialect, shadow)
         with self.db.write(shadow) as tx:
-            self._drop(tx)
-            for statement in tables:
-                tx.raw.execute(statement)
+            execute_all(tx, self._drops() + tables)
         try:
             self._build_shadow()
-            if self.db.is_postgres:  # renamed with their tables; SQLite makes them in the swap
+            if self.db.is_postgres and indexes:  # renamed with their tables; SQLite's made in the swap
                 with self.db.write(shadow) as tx:
-                    for statement in indexes:
-                        tx.raw.execute(statement)
+                    execute_all(tx, indexes)
             head = self._swap()
         except BaseException:
             with self.db.write(shadow) as tx:
-                self._drop(tx)
+                execute_all(tx, self._drops())
             raise
         self.progress(head, head)
         return head
@@ -123,6 +120,5 @@ class _Rebuild:
         self.projection.apply(tx, batch)
         self.position = batch[-1].position if len(batch) == size else head
 
-    def _drop(self, tx: Tx) -> None:
-        for table in self.projection.shadow_tables().values():
-            tx.raw.execute(f"DROP TABLE IF EXISTS {table}")
+    def _drops(self) -> list[str]:
+        return [f"DROP TABLE IF EXISTS {table}" for table in self.projection.shadow_tables().values()]

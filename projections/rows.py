@@ -78,8 +78,9 @@ Spec = Keyed | Appended
 def prefetch(tx: Tx, specs: Sequence[Spec], ids: Iterable[Any]) -> None:
     """Read the rows of the aggregates `ids` from each of `specs` (those read by key), a few
     hundred ids per statement, every statement sent before the first answer is waited for."""
-    wanted = sorted(set(ids), key=str)
-    pending = [_state(tx, spec).load_later(tx, wanted) for spec in specs if spec.key]
+    keyed = [spec for spec in specs if spec.key]
+    wanted = sorted(set(ids), key=str) if keyed else []  # (a sort of every id of the batch)
+    pending = [_state(tx, spec).load_later(tx, wanted) for spec in keyed]
     for receive in pending:
         receive()
 
@@ -192,10 +193,11 @@ class _TableRows:
     def write(self, tx: Tx) -> None:
         name = "{" + self.table.name + "}"
         if self.replaced:
-            where = " AND ".join(f"{c} = :{c}" for c in self.spec.key)
             replaced = sorted(self.replaced, key=str)  # one order of row locks in every process
-            keys = [dict(zip(self.spec.key, key, strict=True)) for key in replaced]
-            tx.execute_many(f"DELETE FROM {name} WHERE {where}", keys)  # noqa: S608
+            if not self.complete:  # a table empty when the batch began has nothing stored to delete
+                where = " AND ".join(f"{c} = :{c}" for c in self.spec.key)
+                keys = [dict(zip(self.spec.key, key, strict=True)) for key in replaced]
+                tx.execute_many(f"DELETE FROM {name} WHERE {where}", keys)  # noqa: S608
             self._insert(tx, [row for key in replaced for row in self.known[key]])
         self._insert(tx, self.added)
 

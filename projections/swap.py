@@ -31,12 +31,16 @@ REPLACED_SUFFIX = "__replaced"
 """The live tables' names during the swap on PostgreSQL, between their rename and their drop."""
 
 _GRANTS = """
-SELECT a.privilege_type, a.is_grantable,
+SELECT c.relname, a.privilege_type, a.is_grantable,
        CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END AS grantee
 FROM pg_class AS c CROSS JOIN LATERAL aclexplode(c.relacl) AS a LEFT JOIN pg_roles AS r ON r.oid = a.grantee
-WHERE c.oid = to_regclass(:table) AND a.grantee <> c.relowner
+WHERE c.relname = ANY(:tables) AND c.relnamespace = to_regnamespace(current_schema())
+  AND a.grantee <> c.relowner
 """
-_INDEXES = "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = :table"
+_INDEXES = (
+    "SELECT tablename, indexname FROM pg_indexes "
+    "WHERE schemaname = current_schema() AND tablename = ANY(:tables)"
+)
 _SQLITE_INDEXES = (
     "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = :table AND sql IS NOT NULL"
 )
@@ -67,21 +71,34 @@ def replace(tx: Tx, projection: Projection) -> None:
 
 
 def _replace_postgres(tx: Tx, projection: Projection, live: dict[str, str], shadow: dict[str, str]) -> None:
-    grants = {table: tx.all(_GRANTS, {"table": name}) for table, name in live.items()}
+    grants = tx.all(_GRANTS, {"tables": list(live.values())})
+    indexes = tx.all(_INDEXES, {"tables": list(shadow.values())})  # named <shadow table>_<suffix>
+    script = []
     for table, name in live.items():
-        tx.raw.execute(f"ALTER TABLE {name} RENAME TO {name}{REPLACED_SUFFIX}")
-        tx.raw.execute(f"ALTER TABLE {shadow[table]} RENAME TO {name}")
-    for statement in projection.ddl(tx.dialect, live, views=True):
-        if _VIEW.match(statement):  # from the old tables to the new
-            tx.raw.execute(statement)
-    for table, name in live.items():
-        tx.raw.execute(f"DROP TABLE {name}{REPLACED_SUFFIX}")  # fails if a view of someone else's uses it
-        for index in (row["indexname"] for row in tx.all(_INDEXES, {"table": name})):
-            if index.startswith(shadow[table]):
-                tx.raw.execute(f"ALTER INDEX {index} RENAME TO {name}{index.removeprefix(shadow[table])}")
-        for grant in grants[table]:
-            option = " WITH GRANT OPTION" if grant["is_grantable"] else ""
-            tx.raw.execute(f"GRANT {grant['privilege_type']} ON {name} TO {grant['grantee']}{option}")
+        script.append(f"ALTER TABLE {name} RENAME TO {name}{REPLACED_SUFFIX}")
+        script.append(f"ALTER TABLE {shadow[table]} RENAME TO {name}")
+    # The views from the old tables to the new; then the old tables can go (a view of
+    # someone else's on them makes the DROP fail: the swap rolls back).
+    script += [s for s in projection.ddl(tx.dialect, live, views=True) if _VIEW.match(s)]
+    script += [f"DROP TABLE {name}{REPLACED_SUFFIX}" for name in live.values()]
+    names = {shadow[table]: name for table, name in live.items()}
+    for index in indexes:
+        table, old = index["tablename"], index["indexname"]
+        script.append(f"ALTER INDEX {old} RENAME TO {names[table]}{old.removeprefix(table)}")
+    for grant in grants:
+        option = " WITH GRANT OPTION" if grant["is_grantable"] else ""
+        script.append(f"GRANT {grant['privilege_type']} ON {grant['relname']} TO {grant['grantee']}{option}")
+    execute_all(tx, script)
+
+
+def execute_all(tx: Tx, statements: list[str]) -> None:
+    """Run `statements` (no parameters) in `tx`: on PostgreSQL as one script, one round trip."""
+    if tx.dialect is POSTGRES:
+        if statements:
+            tx.raw.execute(";\n".join(statements))
+        return
+    for statement in statements:  # sqlite3 runs one statement per call
+        tx.raw.execute(statement)
 
 
 def _replace_sqlite(tx: Tx, projection: Projection, live: dict[str, str], shadow: dict[str, str]) -> None:
