@@ -75,10 +75,7 @@ class _Rebuild:
             execute_all(tx, self._drops() + tables)
         try:
             self._build_shadow()
-            if self.db.is_postgres and indexes:  # renamed with their tables; SQLite's made in the swap
-                with self.db.write(shadow) as tx:
-                    execute_all(tx, indexes)
-            head = self._swap()
+            head = self._swap(indexes)
         except BaseException:
             with self.db.write(shadow) as tx:
                 execute_all(tx, self._drops())
@@ -98,9 +95,11 @@ class _Rebuild:
             self._apply_batch(tx, head, max(self.batch_size, SHADOW_BATCH))
         self.progress(self.position, head)
 
-    def _swap(self) -> int:
+    def _swap(self, indexes: list[str]) -> int:
         shadow = self.projection.shadow_tables()
         with self.db.write(self.projection.live_tables()) as tx:
+            if self.db.is_postgres:  # before the lock: on shadow tables, which no one waits for
+                execute_all(tx, indexes)  # (renamed with their tables; SQLite's made in the swap)
             with tx.batched():
                 self.recorder.lock(tx, APPLICATION_NAME)
                 head = self.log.head(tx)
