@@ -30,7 +30,7 @@ from projections.queries import ReadModel
 from projections.registry import select
 from projections.rows import starting_empty
 from projections.sql import Database, Tx
-from projections.swap import creations, execute_all, replace
+from projections.swap import creations, execute_all, lock_statement, replace
 
 Progress = Callable[[int, int], None]
 SHADOW_BATCH = 5_000
@@ -98,8 +98,12 @@ class _Rebuild:
     def _swap(self, indexes: list[str]) -> int:
         shadow = self.projection.shadow_tables()
         with self.db.write(self.projection.live_tables()) as tx:
-            if self.db.is_postgres:  # before the lock: on shadow tables, which no one waits for
-                execute_all(tx, indexes)  # (renamed with their tables; SQLite's made in the swap)
+            if self.db.is_postgres:
+                # Before the tracking row: the indexes (on shadow tables, which no one waits for;
+                # renamed with them, SQLite's made in the swap), then the renames' lock on the
+                # live tables, which waits for a runner's transaction that wrote them to end: taken
+                # after the tracking row, that transaction could be waiting for it (a deadlock).
+                execute_all(tx, [*indexes, lock_statement(self.projection)])
             with tx.batched():
                 self.recorder.lock(tx, APPLICATION_NAME)
                 head = self.log.head(tx)

@@ -61,6 +61,11 @@ def creations(
     return now, later
 
 
+def lock_statement(projection: Projection) -> str:
+    """PostgreSQL: the lock the renames take on `projection`'s live tables, taken beforehand."""
+    return f"LOCK TABLE {', '.join(projection.live_tables().values())} IN ACCESS EXCLUSIVE MODE"
+
+
 def replace(tx: Tx, projection: Projection) -> None:
     """Drop `projection`'s live tables and rename its shadow tables (built, caught up) to them."""
     live, shadow = projection.live_tables(), projection.shadow_tables()

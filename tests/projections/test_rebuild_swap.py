@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from importlib import import_module
 from typing import Any
@@ -177,3 +178,42 @@ def test_what_was_granted_on_a_table_is_granted_on_its_rebuilt_table(
         with read_model.db.write({}) as tx:
             tx.raw.execute(f"DROP OWNED BY {role}")
             tx.raw.execute(f"DROP ROLE {role}")
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_the_swap_waits_for_a_runner_transaction_that_wrote_the_tables_before_locking_the_tracking(
+    store: EventStore, read_model: ReadModel
+) -> None:
+    Scenario(store, seed=17).run(items=3, open_at_once=2)
+    failures: list[BaseException] = []
+
+    def rebuild_review_queue() -> None:
+        try:
+            rebuild(read_model, "review_queue")
+        except BaseException as error:  # reported by the assertion below
+            failures.append(error)
+
+    rebuilding = threading.Thread(target=rebuild_review_queue)
+    with read_model.db.write({}) as runner:  # as a runner's batch: the live tables first...
+        runner.raw.execute("DELETE FROM review_item WHERE false")
+        rebuilding.start()
+        deadline = time.monotonic() + 60
+        while not _waits_for_a_lock_on(read_model, "review_item"):
+            assert time.monotonic() < deadline, "the rebuild never reached its swap"
+            time.sleep(0.01)
+        runner.raw.execute(  # ...then the tracking row, which the swap must not hold yet
+            "UPDATE review_queue_tracking SET notification_id = notification_id "
+            "WHERE application_name = 'nmworkflow'"
+        )
+    rebuilding.join()
+    assert failures == []
+    assert read_model.position("review_queue") == store.head()
+
+
+def _waits_for_a_lock_on(read_model: ReadModel, table: str) -> bool:
+    with read_model.db.read({}) as tx:
+        row = tx.one(
+            "SELECT count(*) AS n FROM pg_locks WHERE NOT granted AND relation = to_regclass(:table)",
+            {"table": table},
+        )
+    return row is not None and int(row["n"]) > 0
