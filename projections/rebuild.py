@@ -1,12 +1,13 @@
 """Rebuild a projection from the whole log while the service keeps running.
 
 The rows are built into shadow tables (`<table>__rebuild`) in short
-transactions, so neither readers nor writers of the live tables wait. Then one
-transaction swaps them in: it locks the live tracking row (which pauses the
-projection's runner, wherever it runs), applies the last events into the
-shadow tables up to the head, replaces the live rows with the shadow rows and
-sets the tracking to that head. Readers see the old rows until that commit and
-the rebuilt rows after it; the runner then carries on from the new position.
+transactions, so neither readers nor writers of the live tables wait, up to the
+head of the log. Then one transaction swaps them in: it locks the live tracking
+row (which pauses the projection's runner, wherever it runs), applies the
+events that came since into the shadow tables, renames them to the live tables'
+names in place of those (projections/swap.py: no row is copied) and sets the
+tracking to that head. Readers see the old rows until that commit and the
+rebuilt rows after it; the runner then carries on from the new position.
 
 The log is read through each transaction's own connection (log_in_tx.py), and the
 shadow tables are built in batches of at least `SHADOW_BATCH` events: a batch's fixed
@@ -29,6 +30,7 @@ from projections.queries import ReadModel
 from projections.registry import select
 from projections.rows import starting_empty
 from projections.sql import Database, Tx
+from projections.swap import creations, execute_all, lock_statement, replace
 
 Progress = Callable[[int, int], None]
 SHADOW_BATCH = 5_000
@@ -68,42 +70,49 @@ class _Rebuild:
 
     def run(self) -> int:
         shadow = self.projection.shadow_tables()
+        tables, indexes = creations(self.projection, self.db.dialect, shadow)
         with self.db.write(shadow) as tx:
-            self._drop(tx)
-            for statement in self.projection.ddl(self.db.dialect, shadow, views=False):
-                tx.raw.execute(statement)
+            execute_all(tx, self._drops() + tables)
         try:
             self._build_shadow()
-            head = self._swap()  # drops the shadow tables when it commits
+            head = self._swap(indexes)
         except BaseException:
             with self.db.write(shadow) as tx:
-                self._drop(tx)
+                execute_all(tx, self._drops())
             raise
         self.progress(head, head)
         return head
 
     def _build_shadow(self) -> None:
-        # Until close to the head, in short transactions; the swap applies the rest under lock.
+        # Until the head, in short transactions; the swap applies under lock what came since.
         while (head := self.source.head()) - self.position > self.batch_size:
-            with self.db.write(self.projection.shadow_tables()) as tx, tx.batched():
-                self._apply_batch(tx, head, max(self.batch_size, SHADOW_BATCH))
-            self.progress(self.position, head)
+            self._shadow_batch(head)
+        if head > self.position:  # the rest in a committed batch too: the swap applies what came since
+            self._shadow_batch(head)
 
-    def _swap(self) -> int:
-        live, shadow = self.projection.live_tables(), self.projection.shadow_tables()
-        with self.db.write(live) as tx:
+    def _shadow_batch(self, head: int) -> None:
+        with self.db.write(self.projection.shadow_tables()) as tx, tx.batched():
+            self._apply_batch(tx, head, max(self.batch_size, SHADOW_BATCH))
+        self.progress(self.position, head)
+
+    def _swap(self, indexes: list[str]) -> int:
+        shadow = self.projection.shadow_tables()
+        with self.db.write(self.projection.live_tables()) as tx:
+            if self.db.is_postgres:
+                # Before the tracking row: the indexes (on shadow tables, which no one waits for;
+                # renamed with them, SQLite's made in the swap), then the renames' lock on the
+                # live tables, which waits for a runner's transaction that wrote them to end: taken
+                # after the tracking row, that transaction could be waiting for it (a deadlock).
+                execute_all(tx, [*indexes, lock_statement(self.projection)])
             with tx.batched():
                 self.recorder.lock(tx, APPLICATION_NAME)
                 head = self.log.head(tx)
                 while self.position < head:
                     self._apply_batch(tx.with_tables(shadow), head, self.batch_size)
-                for table in self.projection.tables:
-                    tx.execute(f"DELETE FROM {live[table]}")  # noqa: S608
-                    tx.execute(f"INSERT INTO {live[table]} SELECT * FROM {shadow[table]}")  # noqa: S608
                 self.recorder.reset(tx, APPLICATION_NAME, head)
-            # In the swap's commit (one commit less), but never in a pipeline: psycopg answers a
-            # DROP by deallocating every prepared statement, which a pipeline may have just prepared.
-            self._drop(tx)
+            # Never in a pipeline: psycopg answers DDL by deallocating every prepared statement,
+            # which a pipeline may have just prepared.
+            replace(tx, self.projection)
         return head
 
     def _apply_batch(self, tx: Tx, head: int, size: int) -> None:
@@ -114,6 +123,5 @@ class _Rebuild:
         self.projection.apply(tx, batch)
         self.position = batch[-1].position if len(batch) == size else head
 
-    def _drop(self, tx: Tx) -> None:
-        for table in self.projection.shadow_tables().values():
-            tx.raw.execute(f"DROP TABLE IF EXISTS {table}")
+    def _drops(self) -> list[str]:
+        return [f"DROP TABLE IF EXISTS {table}" for table in self.projection.shadow_tables().values()]

@@ -86,10 +86,11 @@ def prefetch(tx: Tx, specs: Sequence[Spec], ids: Iterable[Any]) -> None:
     a statement waits for nothing, so reading on demand costs at most the statements of the
     prefetch, and fewer when the batch's events need only some of the tables (a batch of one
     command, the common case while the API runs)."""
-    wanted = sorted(set(ids), key=str)
+    keyed = [spec for spec in specs if spec.key]
+    wanted = sorted(set(ids), key=str) if keyed else []  # (a sort of every id of the batch)
     if tx.dialect is not POSTGRES and len(wanted) < 2:
         return
-    pending = [_state(tx, spec).load_later(tx, wanted) for spec in specs if spec.key]
+    pending = [_state(tx, spec).load_later(tx, wanted) for spec in keyed]
     for receive in pending:
         receive()
 
@@ -219,11 +220,12 @@ class _TableRows:
     def write(self, tx: Tx) -> None:
         name = "{" + self.table.name + "}"
         if self.replaced:
-            where = " AND ".join(f"{c} = :{c}" for c in self.spec.key)
             replaced = sorted(self.replaced, key=str)  # one order of row locks in every process
-            stored = [key for key in replaced if key[0] not in self.new]
-            keys = [dict(zip(self.spec.key, key, strict=True)) for key in stored]
-            tx.execute_many(f"DELETE FROM {name} WHERE {where}", keys)  # noqa: S608
+            if not self.complete:  # a table empty when the batch began has nothing stored to delete
+                where = " AND ".join(f"{c} = :{c}" for c in self.spec.key)
+                stored = [key for key in replaced if key[0] not in self.new]
+                keys = [dict(zip(self.spec.key, key, strict=True)) for key in stored]
+                tx.execute_many(f"DELETE FROM {name} WHERE {where}", keys)  # noqa: S608
             self._insert(tx, [row for key in replaced for row in self.known[key]])
         self._insert(tx, self.added)
 

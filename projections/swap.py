@@ -1,0 +1,122 @@
+"""A rebuild's shadow tables put in place of the live ones by renaming them (ADR 0043).
+
+The swap's transaction drops the live tables and renames the shadow tables, with their
+indexes, to the live names: no row is copied. What analysts rely on is kept:
+
+- the tables' and indexes' names (`<table>_<suffix>`, `<table>_pkey`);
+- the projection's views: on PostgreSQL a view follows a table by its identity, so
+  they are created again on the new tables (`CREATE OR REPLACE VIEW`, the same columns);
+  on SQLite a view names its tables and finds the new ones as they are, provided the
+  rename leaves the views alone (`legacy_alter_table`);
+- on PostgreSQL, what was granted on the live tables, granted again on the new ones.
+
+Indexes that nothing reads while the shadow tables are built (those of tables whose
+rows are only appended, `Appended` without a key) are created after the rows are in:
+one sort instead of an update per row. On SQLite, which cannot rename an index, every
+index is created in the swap under its live name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from projections.base import Projection
+from projections.rows import Appended
+from projections.sql import POSTGRES, Dialect, Tx
+
+_INDEX = re.compile(r"^CREATE (?:UNIQUE )?INDEX (?:IF NOT EXISTS )?\S+ ON (\S+)", re.IGNORECASE)
+_VIEW = re.compile(r"^CREATE (?:OR REPLACE )?VIEW ", re.IGNORECASE)
+REPLACED_SUFFIX = "__replaced"
+"""The live tables' names during the swap on PostgreSQL, between their rename and their drop."""
+
+_GRANTS = """
+SELECT c.relname, a.privilege_type, a.is_grantable,
+       CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END AS grantee
+FROM pg_class AS c CROSS JOIN LATERAL aclexplode(c.relacl) AS a LEFT JOIN pg_roles AS r ON r.oid = a.grantee
+WHERE c.relname = ANY(:tables) AND c.relnamespace = to_regnamespace(current_schema())
+  AND a.grantee <> c.relowner
+"""
+_INDEXES = (
+    "SELECT tablename, indexname FROM pg_indexes "
+    "WHERE schemaname = current_schema() AND tablename = ANY(:tables)"
+)
+_SQLITE_INDEXES = (
+    "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = :table AND sql IS NOT NULL"
+)
+
+
+def creations(
+    projection: Projection, dialect: Dialect, tables: Mapping[str, str]
+) -> tuple[list[str], list[str]]:
+    """The CREATE statements of `tables` (live or shadow names) in two parts: the tables with
+    the indexes the build reads, then the indexes of the tables nothing reads until the swap."""
+    specs = projection.batch_tables
+    unread = {tables[s.table.name] for s in specs if isinstance(s, Appended) and not s.key}
+    now: list[str] = []
+    later: list[str] = []
+    for statement in projection.ddl(dialect, tables, views=False):
+        index = _INDEX.match(statement)
+        (later if index and index.group(1) in unread else now).append(statement)
+    return now, later
+
+
+def lock_statement(projection: Projection) -> str:
+    """PostgreSQL: the lock the renames take on `projection`'s live tables, taken beforehand."""
+    return f"LOCK TABLE {', '.join(projection.live_tables().values())} IN ACCESS EXCLUSIVE MODE"
+
+
+def replace(tx: Tx, projection: Projection) -> None:
+    """Drop `projection`'s live tables and rename its shadow tables (built, caught up) to them."""
+    live, shadow = projection.live_tables(), projection.shadow_tables()
+    if tx.dialect is POSTGRES:
+        _replace_postgres(tx, projection, live, shadow)
+    else:
+        _replace_sqlite(tx, projection, live, shadow)
+
+
+def _replace_postgres(tx: Tx, projection: Projection, live: dict[str, str], shadow: dict[str, str]) -> None:
+    grants = tx.all(_GRANTS, {"tables": list(live.values())})
+    indexes = tx.all(_INDEXES, {"tables": list(shadow.values())})  # named <shadow table>_<suffix>
+    script = []
+    for table, name in live.items():
+        script.append(f"ALTER TABLE {name} RENAME TO {name}{REPLACED_SUFFIX}")
+        script.append(f"ALTER TABLE {shadow[table]} RENAME TO {name}")
+    # The views from the old tables to the new; then the old tables can go (a view of
+    # someone else's on them makes the DROP fail: the swap rolls back).
+    script += [s for s in projection.ddl(tx.dialect, live, views=True) if _VIEW.match(s)]
+    script += [f"DROP TABLE {name}{REPLACED_SUFFIX}" for name in live.values()]
+    names = {shadow[table]: name for table, name in live.items()}
+    for index in indexes:
+        table, old = index["tablename"], index["indexname"]
+        script.append(f"ALTER INDEX {old} RENAME TO {names[table]}{old.removeprefix(table)}")
+    for grant in grants:
+        option = " WITH GRANT OPTION" if grant["is_grantable"] else ""
+        script.append(f"GRANT {grant['privilege_type']} ON {grant['relname']} TO {grant['grantee']}{option}")
+    execute_all(tx, script)
+
+
+def execute_all(tx: Tx, statements: list[str]) -> None:
+    """Run `statements` (no parameters) in `tx`: on PostgreSQL as one script, one round trip."""
+    if tx.dialect is POSTGRES:
+        if statements:
+            tx.raw.execute(";\n".join(statements))
+        return
+    for statement in statements:  # sqlite3 runs one statement per call
+        tx.raw.execute(statement)
+
+
+def _replace_sqlite(tx: Tx, projection: Projection, live: dict[str, str], shadow: dict[str, str]) -> None:
+    # Renamed the legacy way, views are left as they are: they name the tables, found anew.
+    tx.raw.execute("PRAGMA legacy_alter_table = ON")
+    try:
+        for table, name in live.items():
+            tx.raw.execute(f"DROP TABLE {name}")  # and its indexes, freeing their names
+            tx.raw.execute(f"ALTER TABLE {shadow[table]} RENAME TO {name}")
+            for index in tx.all(_SQLITE_INDEXES, {"table": name}):
+                tx.raw.execute(f"DROP INDEX {index['name']}")  # named after the shadow table: made anew
+        for statement in projection.ddl(tx.dialect, live, views=False):
+            if _INDEX.match(statement):
+                tx.raw.execute(statement)
+    finally:
+        tx.raw.execute("PRAGMA legacy_alter_table = OFF")

@@ -1,0 +1,219 @@
+"""A rebuild swaps its tables in by renaming them (projections/swap.py, ADR 0043): the live
+names, indexes, views and grants as before; all or nothing when the swap fails or its process
+dies; readers see the old rows or the rebuilt ones, never part of them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from importlib import import_module
+from typing import Any
+
+import pytest
+
+from nm_workflow.application.settings import Settings
+from nm_workflow.application.store import EventStore
+from projections import NAMES, ReadModel, rebuild
+from projections.base import SHADOW_SUFFIX
+from projections.swap import REPLACED_SUFFIX
+from tests.projections.scenario import Scenario, snapshot
+
+# Runs a rebuild of audit_trail whose process dies once the swap has renamed the tables.
+DIES_IN_THE_SWAP = """
+import os
+from importlib import import_module
+from nm_workflow.application.settings import Settings
+from projections import ReadModel, rebuild
+module = import_module("projections.rebuild")
+renamed = module.replace
+def replace_then_die(tx, projection):
+    renamed(tx, projection)
+    os._exit(3)
+module.replace = replace_then_die
+rebuild(ReadModel(Settings()), "audit_trail")
+"""
+
+
+def _catalog(read_model: ReadModel) -> dict[str, list[str]]:
+    """Each table's indexes, and the tables and views ("table", "view"), by name."""
+    if read_model.db.is_postgres:
+        sql = (
+            "SELECT tablename AS owner, indexname AS name FROM pg_indexes "
+            "WHERE schemaname = current_schema() "
+            "UNION ALL SELECT 'view', viewname FROM pg_views WHERE schemaname = current_schema() "
+            "UNION ALL SELECT 'table', tablename FROM pg_tables WHERE schemaname = current_schema()"
+        )
+    else:
+        sql = (
+            "SELECT CASE type WHEN 'index' THEN tbl_name ELSE type END AS owner, name FROM sqlite_master "
+            "WHERE type IN ('index', 'view', 'table')"
+        )
+    found: dict[str, list[str]] = {}
+    with read_model.db.read({}) as tx:
+        for row in tx.all(sql):
+            found.setdefault(row["owner"], []).append(row["name"])
+    return {owner: sorted(names) for owner, names in found.items()}
+
+
+def _leftovers(catalog: dict[str, list[str]]) -> list[str]:
+    names = [name for owner, names in catalog.items() for name in [owner, *names]]
+    return [name for name in names if SHADOW_SUFFIX in name or REPLACED_SUFFIX in name]
+
+
+def test_rebuilt_tables_keep_their_indexes_and_views_by_name(
+    store: EventStore, read_model: ReadModel
+) -> None:
+    catalog = _catalog(read_model)  # as the live tables were created
+    assert "audit_trail_aggregate" in catalog["audit_trail"]
+    assert "review_queue_now" in catalog["view"]
+    Scenario(store, seed=11).run(items=20, open_at_once=12, finish=False)
+    for name in NAMES:
+        rebuild(read_model, name)
+    built = snapshot(read_model)
+    assert _catalog(read_model) == catalog
+    for name in NAMES:
+        rebuild(read_model, name)
+    assert _catalog(read_model) == catalog
+    assert _leftovers(catalog) == []
+    assert snapshot(read_model) == built
+    with read_model.db.read({}) as tx:  # the view reads the new table
+        waiting = tx.all("SELECT item_id FROM review_queue_now")
+    assert len(waiting) == len(built["review_queue"]) > 0
+
+
+def test_a_swap_that_fails_after_renaming_leaves_the_live_tables_as_they_were(
+    store: EventStore, read_model: ReadModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Scenario(store, seed=12).run(items=4, open_at_once=2)
+    rebuild(read_model, "review_queue")
+    built, catalog, position = snapshot(read_model), _catalog(read_model), read_model.position("review_queue")
+    Scenario(store, seed=13).run(items=2, open_at_once=2)
+    module = import_module("projections.rebuild")
+    renamed = module.replace
+
+    def replace_then_fail(tx: Any, projection: Any) -> None:
+        renamed(tx, projection)
+        raise RuntimeError("failed after the renames")
+
+    monkeypatch.setattr(module, "replace", replace_then_fail)
+    with pytest.raises(RuntimeError, match="after the renames"):
+        rebuild(read_model, "review_queue")
+    assert snapshot(read_model) == built
+    assert _catalog(read_model) == catalog  # no shadow table left, the indexes and view as they were
+    assert read_model.position("review_queue") == position
+    monkeypatch.undo()
+    assert rebuild(read_model, "review_queue") == store.head()
+
+
+def test_a_rebuild_whose_process_dies_in_the_swap_leaves_the_live_tables_intact(
+    store: EventStore, read_model: ReadModel, settings: Settings
+) -> None:
+    Scenario(store, seed=14).run(items=4, open_at_once=2)
+    rebuild(read_model, "audit_trail")
+    built, catalog = snapshot(read_model, ["audit_trail"]), _catalog(read_model)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NM_")}
+    env["NM_DATA_DIR"] = str(settings.data_dir)
+    if settings.database_url is not None:
+        env["NM_DATABASE_URL"] = settings.database_url
+    died = subprocess.run([sys.executable, "-c", DIES_IN_THE_SWAP], env=env, timeout=120, check=False)
+    assert died.returncode == 3
+    assert snapshot(read_model, ["audit_trail"]) == built
+    assert f"audit_trail{SHADOW_SUFFIX}" in _leftovers(_catalog(read_model))  # dropped by the next
+    rebuild(read_model, "audit_trail")
+    assert _catalog(read_model) == catalog
+    assert snapshot(read_model, ["audit_trail"]) == built
+
+
+def test_readers_during_rebuilds_see_every_row_of_the_old_table_or_of_the_new_one(
+    store: EventStore, read_model: ReadModel
+) -> None:
+    Scenario(store, seed=15).run(items=6, open_at_once=3)
+    head = rebuild(read_model, "audit_trail")
+    counts: list[int] = []
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            with read_model.db.read({}) as tx:
+                row = tx.one("SELECT count(*) AS n FROM audit_trail")
+            counts.append(-1 if row is None else int(row["n"]))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for _ in range(4):
+            rebuild(read_model, "audit_trail")
+    finally:
+        done.set()
+        reader.join()
+    assert counts
+    assert set(counts) == {head}
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_what_was_granted_on_a_table_is_granted_on_its_rebuilt_table(
+    store: EventStore, read_model: ReadModel
+) -> None:
+    role = f"analyst_{uuid.uuid4().hex[:12]}"
+    with read_model.db.write({}) as tx:
+        tx.raw.execute(f"CREATE ROLE {role}")
+        tx.raw.execute(f"GRANT SELECT ON audit_trail, review_history TO {role}")
+    try:
+        Scenario(store, seed=16).run(items=2, open_at_once=2)
+        rebuild(read_model, "audit_trail")
+        rebuild(read_model, "review_queue")
+        with read_model.db.read({}) as tx:
+            row = tx.one(
+                "SELECT has_table_privilege(:role, 'audit_trail', 'SELECT') AS trail, "
+                "has_table_privilege(:role, 'review_history', 'SELECT') AS history, "
+                "has_table_privilege(:role, 'review_queue', 'SELECT') AS queue",
+                {"role": role},
+            )
+        assert row == {"trail": True, "history": True, "queue": False}
+    finally:
+        with read_model.db.write({}) as tx:
+            tx.raw.execute(f"DROP OWNED BY {role}")
+            tx.raw.execute(f"DROP ROLE {role}")
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_the_swap_waits_for_a_runner_transaction_that_wrote_the_tables_before_locking_the_tracking(
+    store: EventStore, read_model: ReadModel
+) -> None:
+    Scenario(store, seed=17).run(items=3, open_at_once=2)
+    failures: list[BaseException] = []
+
+    def rebuild_review_queue() -> None:
+        try:
+            rebuild(read_model, "review_queue")
+        except BaseException as error:  # reported by the assertion below
+            failures.append(error)
+
+    rebuilding = threading.Thread(target=rebuild_review_queue)
+    with read_model.db.write({}) as runner:  # as a runner's batch: the live tables first...
+        runner.raw.execute("DELETE FROM review_item WHERE false")
+        rebuilding.start()
+        deadline = time.monotonic() + 60
+        while not _waits_for_a_lock_on(read_model, "review_item"):
+            assert time.monotonic() < deadline, "the rebuild never reached its swap"
+            time.sleep(0.01)
+        runner.raw.execute(  # ...then the tracking row, which the swap must not hold yet
+            "UPDATE review_queue_tracking SET notification_id = notification_id "
+            "WHERE application_name = 'nmworkflow'"
+        )
+    rebuilding.join()
+    assert failures == []
+    assert read_model.position("review_queue") == store.head()
+
+
+def _waits_for_a_lock_on(read_model: ReadModel, table: str) -> bool:
+    with read_model.db.read({}) as tx:
+        row = tx.one(
+            "SELECT count(*) AS n FROM pg_locks WHERE NOT granted AND relation = to_regclass(:table)",
+            {"table": table},
+        )
+    return row is not None and int(row["n"]) > 0
