@@ -8,7 +8,10 @@ indexes, to the live names: no row is copied. What analysts rely on is kept:
   they are created again on the new tables (`CREATE OR REPLACE VIEW`, the same columns);
   on SQLite a view names its tables and finds the new ones as they are, provided the
   rename leaves the views alone (`legacy_alter_table`);
-- on PostgreSQL, what was granted on the live tables, granted again on the new ones.
+- on PostgreSQL, what was granted on the live tables, granted again on the new ones;
+- on PostgreSQL, whatever someone else made on a live table (a view, a trigger, a foreign
+  key...): such a table is not replaced but has the rebuilt rows copied into it, in the same
+  transaction (projections/swap_in_place.py).
 
 Indexes that nothing reads while the shadow tables are built (those of tables whose
 rows are only appended, `Appended` without a key) are created after the rows are in:
@@ -24,9 +27,10 @@ from collections.abc import Mapping
 from projections.base import Projection
 from projections.rows import Appended
 from projections.sql import POSTGRES, Dialect, Tx
+from projections.swap_in_place import copy_statements, log_copies, pinned_tables
 
 _INDEX = re.compile(r"^CREATE (?:UNIQUE )?INDEX (?:IF NOT EXISTS )?\S+ ON (\S+)", re.IGNORECASE)
-_VIEW = re.compile(r"^CREATE (?:OR REPLACE )?VIEW ", re.IGNORECASE)
+_VIEW = re.compile(r"^CREATE (?:OR REPLACE )?VIEW (\S+)", re.IGNORECASE)
 REPLACED_SUFFIX = "__replaced"
 """The live tables' names during the swap on PostgreSQL, between their rename and their drop."""
 
@@ -76,17 +80,24 @@ def replace(tx: Tx, projection: Projection) -> None:
 
 
 def _replace_postgres(tx: Tx, projection: Projection, live: dict[str, str], shadow: dict[str, str]) -> None:
-    grants = tx.all(_GRANTS, {"tables": list(live.values())})
-    indexes = tx.all(_INDEXES, {"tables": list(shadow.values())})  # named <shadow table>_<suffix>
+    views = {m.group(1): s for s in projection.ddl(tx.dialect, live, views=True) if (m := _VIEW.match(s))}
+    # Tables someone else's objects depend on are copied into (swap_in_place.py); the rest renamed.
+    pinned = pinned_tables(tx, list(live.values()), list(views))
+    renamed = {table: name for table, name in live.items() if name not in pinned}
+    grants = tx.all(_GRANTS, {"tables": list(renamed.values())})
+    indexes = tx.all(_INDEXES, {"tables": [shadow[table] for table in renamed]})  # <shadow table>_<suffix>
     script = []
     for table, name in live.items():
-        script.append(f"ALTER TABLE {name} RENAME TO {name}{REPLACED_SUFFIX}")
-        script.append(f"ALTER TABLE {shadow[table]} RENAME TO {name}")
-    # The views from the old tables to the new; then the old tables can go (a view of
-    # someone else's on them makes the DROP fail: the swap rolls back).
-    script += [s for s in projection.ddl(tx.dialect, live, views=True) if _VIEW.match(s)]
-    script += [f"DROP TABLE {name}{REPLACED_SUFFIX}" for name in live.values()]
-    names = {shadow[table]: name for table, name in live.items()}
+        if name in pinned:
+            script += copy_statements(pinned[name], shadow[table])
+        else:
+            script.append(f"ALTER TABLE {name} RENAME TO {name}{REPLACED_SUFFIX}")
+            script.append(f"ALTER TABLE {shadow[table]} RENAME TO {name}")
+    # The views from the old tables to the new; then the old tables can go.
+    script += views.values()
+    script += [f"DROP TABLE {name}{REPLACED_SUFFIX}" for name in renamed.values()]
+    script += [f"DROP TABLE {shadow[table]}" for table, name in live.items() if name in pinned]
+    names = {shadow[table]: name for table, name in renamed.items()}
     for index in indexes:
         table, old = index["tablename"], index["indexname"]
         script.append(f"ALTER INDEX {old} RENAME TO {names[table]}{old.removeprefix(table)}")
@@ -94,6 +105,7 @@ def _replace_postgres(tx: Tx, projection: Projection, live: dict[str, str], shad
         option = " WITH GRANT OPTION" if grant["is_grantable"] else ""
         script.append(f"GRANT {grant['privilege_type']} ON {grant['relname']} TO {grant['grantee']}{option}")
     execute_all(tx, script)
+    log_copies(projection.name, pinned)
 
 
 def execute_all(tx: Tx, statements: list[str]) -> None:
