@@ -16,6 +16,7 @@ from projections.readside import ProjectionStatus
 from projections.rebuild import RebuildRunning, rebuild
 from projections.registry import NAMES, UnknownProjection
 from projections.runner import ProjectionSupervisor, run_worker
+from projections.swap_in_place import RebuildRefused
 
 __all__ = [
     "NAMES",
@@ -26,6 +27,7 @@ __all__ = [
     "ProjectionStatus",
     "ProjectionSupervisor",
     "ReadModel",
+    "RebuildRefused",
     "RebuildRunning",
     "UnknownProjection",
     "rebuild",

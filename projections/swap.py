@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from projections.base import Projection
 from projections.rows import Appended
 from projections.sql import POSTGRES, Dialect, Tx
-from projections.swap_in_place import copy_statements, log_copies, pinned_tables
+from projections.swap_in_place import copy_statements, log_copies, pinned_tables, refusals
 
 _INDEX = re.compile(r"^CREATE (?:UNIQUE )?INDEX (?:IF NOT EXISTS )?\S+ ON (\S+)", re.IGNORECASE)
 _VIEW = re.compile(r"^CREATE (?:OR REPLACE )?VIEW (\S+)", re.IGNORECASE)
@@ -104,7 +104,8 @@ def _replace_postgres(tx: Tx, projection: Projection, live: dict[str, str], shad
     for grant in grants:
         option = " WITH GRANT OPTION" if grant["is_grantable"] else ""
         script.append(f"GRANT {grant['privilege_type']} ON {grant['relname']} TO {grant['grantee']}{option}")
-    execute_all(tx, script)
+    with refusals(projection.name, pinned):
+        execute_all(tx, script)
     log_copies(projection.name, pinned)
 
 

@@ -12,14 +12,21 @@ what depends on them keeps working (ADR 0043, addendum).
 The copy keeps a row whose primary key the rebuild still has and updates it only where it
 changed, so that a foreign key referencing it holds and triggers see the real changes:
 `DELETE` the rows the rebuild no longer has, then `INSERT ... ON CONFLICT (<key>) DO UPDATE`.
+A row whose other unique values (a log position) differ from the rebuilt row's is deleted
+and inserted anew: updated, it could collide with another row's old value (PostgreSQL
+checks a unique index row by row).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+from psycopg import errors
+
+from nm_workflow.application.errors import ApplicationError
 from projections.sql import Tx
 
 log = logging.getLogger("projections")
@@ -55,10 +62,20 @@ SELECT l.relname, array_agg(DISTINCT d.what) AS dependents,
    WHERE a.attrelid = l.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
   (SELECT array_agg(quote_ident(a.attname) ORDER BY array_position(i.indkey::int2[], a.attnum))
    FROM pg_index AS i JOIN pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
-   WHERE i.indrelid = l.oid AND i.indisprimary) AS key
+   WHERE i.indrelid = l.oid AND i.indisprimary) AS key,
+  (SELECT array_agg(DISTINCT quote_ident(a.attname))
+   FROM pg_index AS i JOIN pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+   WHERE i.indrelid = l.oid AND i.indisunique AND NOT i.indisprimary) AS unique_columns
 FROM live AS l JOIN dependent AS d ON d.oid = l.oid
 GROUP BY l.oid, l.relname
 """
+
+
+class RebuildRefused(ApplicationError):
+    """Someone else's object on a table the rebuild copies into refused the rebuilt rows."""
+
+    slug = "rebuild-refused"
+    title = "An object made on a projection table refused the rebuilt rows"
 
 
 @dataclass(frozen=True)
@@ -71,6 +88,8 @@ class Pinned:
     columns: tuple[str, ...]
     key: tuple[str, ...]
     """The primary key's columns."""
+    unique: tuple[str, ...]
+    """The columns of its other unique indexes (a row's log position, which never changes)."""
 
 
 def pinned_tables(tx: Tx, live: Sequence[str], own_views: Sequence[str]) -> dict[str, Pinned]:
@@ -78,7 +97,11 @@ def pinned_tables(tx: Tx, live: Sequence[str], own_views: Sequence[str]) -> dict
     rows = tx.all(_DEPENDENTS, {"tables": list(live), "views": list(own_views)})
     return {
         row["relname"]: Pinned(
-            row["relname"], tuple(sorted(row["dependents"])), tuple(row["columns"]), tuple(row["key"])
+            row["relname"],
+            tuple(sorted(row["dependents"])),
+            tuple(row["columns"]),
+            tuple(row["key"]),
+            tuple(row["unique_columns"] or ()),
         )
         for row in rows
     }
@@ -88,12 +111,15 @@ def copy_statements(pinned: Pinned, shadow: str) -> list[str]:
     """The statements that make `pinned`'s rows those of `shadow` (same columns), in place.
     Every projection table has a primary key and columns besides it (projections/schema.py)."""
     live, columns, key = pinned.table, ", ".join(pinned.columns), ", ".join(pinned.key)
-    both = " AND ".join(f"s.{k} = l.{k}" for k in pinned.key)
+    # A kept row also keeps its other unique values: then no insert or update can collide with one.
+    same = " AND ".join(
+        [f"s.{k} = l.{k}" for k in pinned.key] + [f"s.{u} IS NOT DISTINCT FROM l.{u}" for u in pinned.unique]
+    )
     rest = [c for c in pinned.columns if c not in pinned.key]
     theirs = ", ".join(f"excluded.{c}" for c in rest)
     ours = ", ".join(f"{live}.{c}" for c in rest)
     return [
-        f"DELETE FROM {live} AS l WHERE NOT EXISTS (SELECT FROM {shadow} AS s WHERE {both})",  # noqa: S608
+        f"DELETE FROM {live} AS l WHERE NOT EXISTS (SELECT FROM {shadow} AS s WHERE {same})",  # noqa: S608
         f"INSERT INTO {live} ({columns}) SELECT {columns} FROM {shadow} ON CONFLICT ({key}) "  # noqa: S608
         f"DO UPDATE SET ({', '.join(rest)}) = ROW({theirs}) WHERE ROW({ours}) IS DISTINCT FROM ROW({theirs})",
     ]
@@ -108,3 +134,20 @@ def log_copies(projection: str, pinned: Mapping[str, Pinned]) -> None:
             table.table,
             ", ".join(table.dependents),
         )
+
+
+@contextmanager
+def refusals(projection: str, pinned: Mapping[str, Pinned]) -> Iterator[None]:
+    """Raise `RebuildRefused` (naming the tables, what depends on them and PostgreSQL's words)
+    for a constraint violated by the copy or a trigger's `RAISE`; other errors as they are."""
+    try:
+        yield
+    except (errors.IntegrityError, errors.RaiseException) as error:
+        if not pinned:
+            raise
+        tables = "; ".join(f"{p.table} ({', '.join(p.dependents)})" for p in pinned.values())
+        reason = str(error).strip().splitlines()[0]
+        raise RebuildRefused(
+            f"The rebuilt rows of {projection} could not be copied into {tables}: {reason}. "
+            "The old rows stay; change or drop that object, then rebuild again."
+        ) from error

@@ -11,11 +11,11 @@ import pytest
 from eventsourcing.persistence import IntegrityError
 
 from nm_workflow.application.store import EventStore
-from projections import ReadModel, rebuild
+from projections import ReadModel, RebuildRefused, rebuild
 from tests.projections.scenario import Scenario, snapshot
 
 ANALYST_VIEWS = (
-    "CREATE VIEW analyst_items AS SELECT item_id, state FROM item_status",
+    "CREATE VIEW analyst_items AS SELECT item_id, state, planned_position FROM item_status",
     "CREATE VIEW analyst_waiting AS SELECT s.item_id, s.state, q.stage "
     "FROM item_status AS s JOIN review_queue AS q ON q.item_id = s.item_id",
 )
@@ -57,7 +57,17 @@ def test_an_analyst_s_views_survive_rebuilds_and_show_the_rebuilt_rows(
     waiting = _rows(read_model, "SELECT * FROM analyst_waiting")
     assert items
     assert waiting
-    _execute(read_model, "DELETE FROM item_status", "DELETE FROM review_queue")  # rebuilt back
+    # Rebuilt back: the rows deleted, and two rows' unique planned positions swapped (on
+    # PostgreSQL the copy must not update one row into the other's old value).
+    first, second, *_ = _rows(read_model, "SELECT item_id, planned_position FROM item_status")
+    _execute(
+        read_model,
+        "DELETE FROM review_queue",
+        f"DELETE FROM item_status WHERE item_id NOT IN ('{first[0]}', '{second[0]}')",
+        f"UPDATE item_status SET planned_position = -1 WHERE item_id = '{second[0]}'",
+        f"UPDATE item_status SET planned_position = {second[1]} WHERE item_id = '{first[0]}'",
+        f"UPDATE item_status SET planned_position = {first[1]} WHERE item_id = '{second[0]}'",
+    )
     assert _rows(read_model, "SELECT * FROM analyst_waiting") == []
     _rebuild(read_model)
     assert _rows(read_model, "SELECT * FROM analyst_items") == items
@@ -108,3 +118,25 @@ def test_a_table_others_hang_a_trigger_a_foreign_key_or_a_materialized_view_on_k
     with pytest.raises(IntegrityError, match="analyst_note_item_id_fkey"):  # still enforced
         _execute(read_model, "DELETE FROM item_status")
 
+
+
+@postgres_only
+def test_a_foreign_key_to_a_row_the_rebuild_drops_fails_the_rebuild_and_leaves_the_old_tables(
+    store: EventStore, read_model: ReadModel
+) -> None:
+    Scenario(store, seed=23).run(items=2, open_at_once=2, finish=False)
+    rebuild(read_model, "item_status")
+    stray = "00000000-0000-4000-8000-000000000001"  # a row no event made: the rebuild drops it
+    _execute(
+        read_model,
+        "INSERT INTO item_status SELECT (jsonb_populate_record(NULL::item_status, to_jsonb(s) || "
+        f"jsonb_build_object('item_id', '{stray}', 'planned_position', 10000))).* "
+        "FROM item_status AS s LIMIT 1",
+        "CREATE TABLE analyst_note (item_id uuid REFERENCES item_status (item_id), note text)",
+        f"INSERT INTO analyst_note VALUES ('{stray}', 'kept')",
+    )
+    before = snapshot(read_model, ["item_status"])
+    with pytest.raises(RebuildRefused, match="foreign key analyst_note_item_id_fkey on analyst_note"):
+        rebuild(read_model, "item_status")
+    assert snapshot(read_model, ["item_status"]) == before
+    assert _rows(read_model, "SELECT to_regclass('item_status__rebuild') IS NULL") == [(True,)]

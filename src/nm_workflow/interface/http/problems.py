@@ -31,7 +31,7 @@ from nm_workflow.domain.errors import (
     RuleViolation,
     WorkflowError,
 )
-from projections import InvalidQuery, RebuildRunning, UnknownProjection
+from projections import InvalidQuery, RebuildRefused, RebuildRunning, UnknownProjection
 
 MEDIA_TYPE = "application/problem+json"
 log = logging.getLogger("nm_workflow.http")
@@ -64,6 +64,7 @@ STATUS: dict[type[WorkflowError], int] = {
     TreeSizeBeyondLog: 422,
     NotInTree: 422,
     CursorOutOfRange: 422,
+    RebuildRefused: 409,
 }
 
 
