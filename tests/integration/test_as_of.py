@@ -138,3 +138,22 @@ def test_the_times_of_snapshots_an_earlier_release_stored_are_noted_once_by_the_
     assert again.stdout == "Noted the times of 0 snapshot(s).\n"
     assert store.snapshot_times.around(item.id, recorded_at(5)) == (4, 8)
     assert store.snapshot_times.around(item.id, recorded_at(EVENTS)) == (12, None)
+
+
+def test_without_notes_the_search_stays_below_the_snapshot_recorded_after_the_time(
+    long_item: tuple[EventStore, ContentItem], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, item = long_item
+    sql(store, "DELETE FROM snapshot_times")  # the load starts from snapshot 12, recorded after the time
+    searched: list[Any] = []
+    read_one = store.event_at
+
+    def spied(*args: Any) -> Any:
+        searched.append(args[1:])
+        return read_one(*args)
+
+    monkeypatch.setattr(store, "event_at", spied)
+
+    assert load_as_of(store, item.id, recorded_at(5)).version == 5
+    assert searched, "the search ran"
+    assert all(version < 12 for (version,) in searched), searched
