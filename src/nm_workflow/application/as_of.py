@@ -87,11 +87,6 @@ def load_as_of(store: EventStore, aggregate_id: UUID, as_of: datetime) -> Workfl
     return aggregate
 
 
-def version_at(store: EventStore, aggregate_id: UUID, as_of: datetime) -> int:
-    """The aggregate's version at `as_of` (see `load_as_of`, which raises the same errors)."""
-    return int(load_as_of(store, aggregate_id, as_of).version)
-
-
 def _searched_version(store: EventStore, aggregate_id: UUID, as_of: datetime, low: int, high: int) -> int:
     """The version at `as_of` by binary search, one single-event read per step, between `low`
     (0, or a version whose event is at or before `as_of`) and `high` (a version whose event is
