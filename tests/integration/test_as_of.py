@@ -14,6 +14,7 @@ from nm_workflow.application.as_of import load_as_of
 from nm_workflow.application.errors import NoSuchVersion, NotFound
 from nm_workflow.application.items import ContentItems
 from nm_workflow.application.settings import Settings
+from nm_workflow.application.snapshot_times import around_statement, iso
 from nm_workflow.application.store import EventStore
 from nm_workflow.application.views import item_view
 from nm_workflow.domain.content_item import ContentItem
@@ -157,3 +158,21 @@ def test_without_notes_the_search_stays_below_the_snapshot_recorded_after_the_ti
     assert load_as_of(store, item.id, recorded_at(5)).version == 5
     assert searched, "the search ran"
     assert all(version < 12 for (version,) in searched), searched
+
+
+def test_the_times_around_are_found_through_the_index_not_by_filtering_every_noted_version(
+    long_item: tuple[EventStore, ContentItem],
+) -> None:
+    store, item = long_item
+    postgres = store.settings.uses_postgres
+    marker, explain = ("%s", "EXPLAIN ") if postgres else ("?", "EXPLAIN QUERY PLAN ")
+    moment = iso(recorded_at(8))
+    with raw_sql(store.settings) as connection:
+        if postgres:  # a table of a few rows is scanned whole; a long one would use the index
+            connection.execute("SET enable_seqscan = off")
+        statement = explain + around_statement(marker)
+        plan = connection.execute(statement, (str(item.id), moment, str(item.id), moment)).fetchall()
+    lines = [str(row[-1]) for row in plan]
+    assert sum("snapshot_times_by_time" in line for line in lines) == 2, lines  # below and above
+    # One entry on each side, not every noted version up to the time: no sort, no aggregate.
+    assert not any(word in line for line in lines for word in ("Sort", "TEMP B-TREE", "Aggregate")), lines

@@ -1,4 +1,5 @@
-"""An aggregate as it was at a time (`as_of`): three reads, whatever the length of its history.
+"""An aggregate as it was at a time (`as_of`): three reads, none of which grows with the number
+of events in its history (the first is an index search of its noted snapshot times).
 
 The aggregate at a time is the one at its last event recorded at or before that time (ADR 0026,
 0029). Event times do not go back within an aggregate (each command reads one clock, and the
@@ -6,7 +7,7 @@ commands on one aggregate follow one another; ADR 0029 says what clock skew betw
 means), so that event is found from the snapshot times (`snapshot_times.py`, ADR 0044):
 
 1. one read of the noted snapshot versions around the time: `below`, the latest recorded at or
-   before it, and `above`, the earliest recorded after it;
+   before it, and `above`, the earliest recorded after it (one index entry each);
 2. a load up to the version before `above` (the library's: the latest snapshot at or below it,
    then the events after that snapshot), which applies the events only while they are at or
    before the time, and stops decoding at the first after it.

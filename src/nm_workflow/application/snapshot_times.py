@@ -27,6 +27,24 @@ _CREATE = (
     f"CREATE TABLE IF NOT EXISTS {TABLE} (aggregate_id TEXT NOT NULL, version BIGINT NOT NULL,"
     " recorded_at TEXT NOT NULL, PRIMARY KEY (aggregate_id, version))"
 )
+# `around` reads one entry of this index on each side of the time, however many versions of the
+# aggregate are noted; the primary key alone made it filter all of them (docs/performance.md).
+_INDEX = f"CREATE INDEX IF NOT EXISTS {TABLE}_by_time ON {TABLE} (aggregate_id, recorded_at, version)"
+
+
+def around_statement(marker: str) -> str:
+    """The SELECT of `SnapshotTimes.around`, with `marker` (`?` or `%s`) for its four parameters:
+    aggregate id, time, aggregate id, time. One row: `below`, `above`."""
+    # Event times do not go back within an aggregate (as_of.py): the latest recorded at or
+    # before the time is the highest version so recorded, the earliest after it the lowest.
+    return (
+        f"SELECT (SELECT version FROM {TABLE}"  # noqa: S608
+        f" WHERE aggregate_id = {marker} AND recorded_at <= {marker}"
+        " ORDER BY recorded_at DESC, version DESC LIMIT 1) AS below,"
+        f" (SELECT version FROM {TABLE}"
+        f" WHERE aggregate_id = {marker} AND recorded_at > {marker}"
+        " ORDER BY recorded_at, version LIMIT 1) AS above"
+    )
 
 
 def iso(moment: datetime) -> str:
@@ -45,13 +63,8 @@ class SnapshotTimes:
             f"INSERT INTO {TABLE} (aggregate_id, version, recorded_at)"  # noqa: S608
             f" VALUES ({marker}, {marker}, {marker}) ON CONFLICT (aggregate_id, version) DO NOTHING"
         )
-        self._around = (
-            f"SELECT (SELECT max(version) FROM {TABLE}"  # noqa: S608
-            f" WHERE aggregate_id = {marker} AND recorded_at <= {marker}) AS below,"
-            f" (SELECT min(version) FROM {TABLE}"
-            f" WHERE aggregate_id = {marker} AND recorded_at > {marker}) AS above"
-        )
-        create_tables(datastore, [_CREATE])
+        self._around = around_statement(marker)
+        create_tables(datastore, [_CREATE, _INDEX])
 
     def note(self, aggregate_id: UUID, version: int, recorded_at: datetime) -> None:
         """Note that the event at `version` was recorded at `recorded_at` (again: no change).
