@@ -11,8 +11,8 @@ makes an `as_of` read take longer, never wrong.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -20,7 +20,6 @@ from uuid import UUID
 from eventsourcing.postgres import PostgresDatastore
 
 from nm_workflow.application.side_tables import create_tables
-from nm_workflow.application.store_errors import translated_errors
 
 TABLE = "snapshot_times"
 _CREATE = (
@@ -55,8 +54,13 @@ def iso(moment: datetime) -> str:
 class SnapshotTimes:
     """Notes the time of each snapshot's version, and finds the noted versions around a time."""
 
-    def __init__(self, datastore: Any) -> None:
+    def __init__(self, datastore: Any, guard: Callable[[], AbstractContextManager[None]]) -> None:
+        """`datastore`: the event store's; `guard`: its fail-fast guard (`EventStore._database`),
+        which every read and write here goes through, as the store's own do: while the database
+        was found unreachable moments ago a request fails at once, and a pool with no free
+        connection is StoreBusy, not StoreUnavailable."""
         self._datastore = datastore
+        self._guard = guard
         self._postgres = isinstance(datastore, PostgresDatastore)
         marker = "%s" if self._postgres else "?"
         self._insert = (
@@ -83,7 +87,10 @@ class SnapshotTimes:
 
     def around(self, aggregate_id: UUID, moment: datetime) -> tuple[int, int | None]:
         """(the latest noted version recorded at or before `moment`, 0 if none; the earliest
-        noted version recorded after it, None if none), in one read."""
+        noted version recorded after it, None if none), in one read.
+
+        Raises StoreUnavailable (at once while the store's fail-fast pause lasts) or StoreBusy.
+        """
         at = iso(moment)
         with self._cursor(commit=False) as cursor:
             cursor.execute(self._around, (str(aggregate_id), at, str(aggregate_id), at))
@@ -94,7 +101,7 @@ class SnapshotTimes:
     def _cursor(self, *, commit: bool) -> Iterator[Any]:
         # One statement each: on PostgreSQL autocommitted, one round trip (a transaction would
         # add two, BEGIN and COMMIT, to what an `as_of` read waits for).
-        with translated_errors():
+        with self._guard():
             if self._postgres:
                 with self._datastore.cursor() as cursor:
                     yield cursor
