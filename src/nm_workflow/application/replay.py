@@ -54,7 +54,7 @@ def timeline(store: EventStore, aggregate_id: UUID, as_of: datetime | None = Non
     """Every event of the aggregate, or those up to `as_of`, oldest first.
 
     `as_of` ends the timeline at the last event recorded at or before it, as `as_of` reads do
-    (as_of.py): taken from the events read here, which times never go back within an aggregate.
+    (as_of.py): taken from the events read here, whose times never go back within an aggregate.
     Raises NotFound for an unknown id, NoSuchVersion when `as_of` is before the aggregate existed.
     No role check: this is the operator's command line, reading the database it was given.
     """
