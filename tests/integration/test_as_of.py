@@ -8,12 +8,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from eventsourcing.persistence import OperationalError
 from typer.testing import CliRunner
 
 from nm_workflow.application.as_of import load_as_of
-from nm_workflow.application.errors import NoSuchVersion, NotFound
+from nm_workflow.application.errors import NoSuchVersion, NotFound, StoreBusy, StoreUnavailable
 from nm_workflow.application.items import ContentItems
 from nm_workflow.application.settings import Settings
+from nm_workflow.application.snapshot_times import around_statement, iso
 from nm_workflow.application.store import EventStore
 from nm_workflow.application.views import item_view
 from nm_workflow.domain.content_item import ContentItem
@@ -138,3 +140,89 @@ def test_the_times_of_snapshots_an_earlier_release_stored_are_noted_once_by_the_
     assert again.stdout == "Noted the times of 0 snapshot(s).\n"
     assert store.snapshot_times.around(item.id, recorded_at(5)) == (4, 8)
     assert store.snapshot_times.around(item.id, recorded_at(EVENTS)) == (12, None)
+
+
+def test_without_notes_the_search_stays_below_the_snapshot_recorded_after_the_time(
+    long_item: tuple[EventStore, ContentItem], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, item = long_item
+    sql(store, "DELETE FROM snapshot_times")  # the load starts from snapshot 12, recorded after the time
+    searched: list[Any] = []
+    read_one = store.event_at
+
+    def spied(*args: Any) -> Any:
+        searched.append(args[1:])
+        return read_one(*args)
+
+    monkeypatch.setattr(store, "event_at", spied)
+
+    assert load_as_of(store, item.id, recorded_at(5)).version == 5
+    assert searched, "the search ran"
+    assert all(version < 12 for (version,) in searched), searched
+
+
+def test_the_times_around_are_found_through_the_index_not_by_filtering_every_noted_version(
+    long_item: tuple[EventStore, ContentItem],
+) -> None:
+    store, item = long_item
+    postgres = store.settings.uses_postgres
+    marker, explain = ("%s", "EXPLAIN ") if postgres else ("?", "EXPLAIN QUERY PLAN ")
+    moment = iso(recorded_at(8))
+    with raw_sql(store.settings) as connection:
+        if postgres:  # a table of a few rows is scanned whole; a long one would use the index
+            connection.execute("SET enable_seqscan = off")
+        statement = explain + around_statement(marker)
+        plan = connection.execute(statement, (str(item.id), moment, str(item.id), moment)).fetchall()
+    lines = [str(row[-1]) for row in plan]
+    assert sum("snapshot_times_by_time" in line for line in lines) == 2, lines  # below and above
+    # One entry on each side, not every noted version up to the time: no sort, no aggregate.
+    assert not any(word in line for line in lines for word in ("Sort", "TEMP B-TREE", "Aggregate")), lines
+
+
+def test_while_the_store_is_found_down_an_as_of_read_fails_at_once_as_a_plain_read_does(
+    long_item: tuple[EventStore, ContentItem], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, item = long_item
+    items = ContentItems(store)
+
+    def down() -> int:
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(store.recorder, "max_notification_id", down)
+    with pytest.raises(StoreUnavailable):
+        store.head()  # a request finding the database down: requests fail fast for a while
+    recorder: Any = store.recorder
+
+    def no_connection(*_: Any, **__: Any) -> Any:
+        raise AssertionError("a connection was asked for while the pause lasts")
+
+    for name in ("transaction", "cursor"):  # of the datastore the snapshot times share
+        if hasattr(recorder.datastore, name):
+            monkeypatch.setattr(recorder.datastore, name, no_connection)
+
+    with pytest.raises(StoreUnavailable, match="moments ago") as plain:
+        items.get(AUDITOR, item.id)
+    with pytest.raises(StoreUnavailable, match="moments ago") as past:
+        items.get(AUDITOR, item.id, as_of=recorded_at(5))
+
+    assert type(past.value) is type(plain.value)  # the same problem type
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)  # only PostgreSQL has a pool
+def test_with_no_free_connection_an_as_of_read_is_busy_as_a_plain_read_is(
+    make_settings: Callable[..., Settings],
+) -> None:
+    store = EventStore(make_settings(db_pool_size=1, db_max_overflow=0, db_connect_timeout=1))
+    try:
+        item = planned_item()
+        store.record(item)
+        now = datetime.now(UTC)
+        only_connection = store.recorder.datastore.get_connection()  # type: ignore[attr-defined]
+        with only_connection:
+            with pytest.raises(StoreBusy, match="Every database connection"):
+                ContentItems(store).get(AUDITOR, item.id)
+            with pytest.raises(StoreBusy, match="Every database connection"):
+                ContentItems(store).get(AUDITOR, item.id, as_of=now)
+        assert load_as_of(store, item.id, now).version == 1  # at once: no fail-fast pause
+    finally:
+        store.close()

@@ -12,7 +12,7 @@ from uuid import UUID
 
 import pytest
 
-from nm_workflow.application.as_of import version_at
+from nm_workflow.application.as_of import load_as_of
 from nm_workflow.application.channels import ChannelAccounts, channel_view
 from nm_workflow.application.commands import CommandContext
 from nm_workflow.application.demo import DemoQuarter
@@ -24,6 +24,7 @@ from nm_workflow.application.interactions import Interactions
 from nm_workflow.application.items import ContentItems
 from nm_workflow.application.policies import Policies
 from nm_workflow.application.reads import AggregateReads
+from nm_workflow.application.replay import timeline
 from nm_workflow.application.security import Actor
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.snapshots import AggregateSnapshot
@@ -113,9 +114,12 @@ def test_state_at_random_versions_and_times_equals_a_replay_of_the_stored_events
             shown = [e for e in events if e.timestamp <= moment]
             if not shown:
                 with pytest.raises(NoSuchVersion):
-                    version_at(store, aggregate_id, moment)
+                    load_as_of(store, aggregate_id, moment)
+                with pytest.raises(NoSuchVersion):
+                    timeline(store, aggregate_id, moment)
                 continue
-            assert version_at(store, aggregate_id, moment) == len(shown)
+            assert load_as_of(store, aggregate_id, moment).version == len(shown)
+            assert timeline(store, aggregate_id, moment).version == len(shown)
             if kind(events) in readers:
                 service, view = readers[kind(events)]
                 assert service.get(AUDITOR, aggregate_id, as_of=moment) == view(fold(shown))

@@ -1,4 +1,5 @@
-"""An aggregate as it was at a time (`as_of`): three reads, whatever the length of its history.
+"""An aggregate as it was at a time (`as_of`): three reads, none of which grows with the number
+of events in its history (the first is an index search of its noted snapshot times).
 
 The aggregate at a time is the one at its last event recorded at or before that time (ADR 0026,
 0029). Event times do not go back within an aggregate (each command reads one clock, and the
@@ -6,7 +7,7 @@ commands on one aggregate follow one another; ADR 0029 says what clock skew betw
 means), so that event is found from the snapshot times (`snapshot_times.py`, ADR 0044):
 
 1. one read of the noted snapshot versions around the time: `below`, the latest recorded at or
-   before it, and `above`, the earliest recorded after it;
+   before it, and `above`, the earliest recorded after it (one index entry each);
 2. a load up to the version before `above` (the library's: the latest snapshot at or below it,
    then the events after that snapshot), which applies the events only while they are at or
    before the time, and stops decoding at the first after it.
@@ -14,8 +15,8 @@ means), so that event is found from the snapshot times (`snapshot_times.py`, ADR
 With every snapshot's time noted, that reads one snapshot and fewer than `NM_SNAPSHOT_INTERVAL`
 events. A missing note only costs time: the load then starts from an older snapshot, or, when
 the snapshot it would start from was recorded after the time (its time not noted), the version
-is found by a binary search between `below` and `above`, one single-event read per step, and
-loaded.
+is found by a binary search between `below` and that snapshot's version (or `above`, if lower),
+one single-event read per step, and loaded.
 """
 
 from __future__ import annotations
@@ -37,7 +38,12 @@ Projector = Callable[[Any, Iterable[Any]], Any]
 
 
 class SnapshotAfter(Exception):
-    """The snapshot a load started from was recorded after the time asked for."""
+    """The snapshot a load started from was recorded after the time asked for: the version at
+    the time is below its `version`."""
+
+    def __init__(self, version: int) -> None:
+        super().__init__(version)
+        self.version = version
 
 
 def until(moment: datetime) -> Projector:
@@ -52,7 +58,7 @@ def until(moment: datetime) -> Projector:
             if isinstance(event, Snapshot):  # its own timestamp is when it was taken, not recorded
                 aggregate = event.mutate(aggregate)
                 if aggregate.modified_on > moment:
-                    raise SnapshotAfter
+                    raise SnapshotAfter(aggregate.version)
             elif event.timestamp > moment:
                 break
             else:
@@ -72,8 +78,9 @@ def load_as_of(store: EventStore, aggregate_id: UUID, as_of: datetime) -> Workfl
         aggregate: WorkflowAggregate = store.load(
             aggregate_id, None if above is None else above - 1, until=until(as_of)
         )
-    except SnapshotAfter:  # a snapshot whose time was not noted, after as_of: search, then load
-        aggregate = store.load(aggregate_id, _searched_version(store, aggregate_id, as_of, below, above))
+    except SnapshotAfter as after:  # a snapshot whose time was not noted, after as_of: search, then load
+        high = after.version if above is None else min(above, after.version)
+        aggregate = store.load(aggregate_id, _searched_version(store, aggregate_id, as_of, below, high))
     except NotFound:
         if store.event_at(aggregate_id, 1) is not None:
             raise NoSuchVersion(f"{aggregate_id} did not exist at {as_of.isoformat()}.") from None
@@ -81,24 +88,10 @@ def load_as_of(store: EventStore, aggregate_id: UUID, as_of: datetime) -> Workfl
     return aggregate
 
 
-def version_at(store: EventStore, aggregate_id: UUID, as_of: datetime) -> int:
-    """The aggregate's version at `as_of` (see `load_as_of`, which raises the same errors)."""
-    return int(load_as_of(store, aggregate_id, as_of).version)
-
-
-def _searched_version(
-    store: EventStore, aggregate_id: UUID, as_of: datetime, low: int, high: int | None
-) -> int:
+def _searched_version(store: EventStore, aggregate_id: UUID, as_of: datetime, low: int, high: int) -> int:
     """The version at `as_of` by binary search, one single-event read per step, between `low`
-    (0, or a version whose event is at or before `as_of`) and `high` (None, or a version whose
-    event is after it). Raises NotFound or NoSuchVersion as `load_as_of` does."""
-    if high is None:
-        last = store.event_at(aggregate_id)
-        if last is None:
-            raise NotFound(f"No aggregate with id {aggregate_id}.")
-        if last.timestamp <= as_of:
-            return last.originator_version
-        high = last.originator_version
+    (0, or a version whose event is at or before `as_of`) and `high` (a version whose event is
+    after it). Raises NoSuchVersion when that is before the aggregate's first event."""
     while high - low > 1:
         middle = (low + high) // 2
         event = store.event_at(aggregate_id, middle)

@@ -83,7 +83,7 @@ class CommandRunner(Generic[A]):
                 return outcome.of(replay)
             current = None
             if target is not None:
-                current = self._checked(target, read.aggregate(target), ctx.expected_version)
+                current = self.checked(target, read.aggregate(target), ctx.expected_version)
             # The version in force is read once: the metadata and the decision see the same one.
             with book.pinned(read.policy_events()) as policy:
                 version = policy["version"]
@@ -149,16 +149,20 @@ class CommandRunner(Generic[A]):
             aggregate = self._store.load(aggregate_id, version)
         except NotFound:
             aggregate = None
-        return self._checked(aggregate_id, aggregate, expected_version, version)
+        return self.checked(aggregate_id, aggregate, expected_version, version)
 
-    def _checked(
+    def checked(
         self,
         aggregate_id: UUID,
         aggregate: Any,
         expected_version: int | None = None,
         version: int | None = None,
     ) -> A:
-        """`aggregate` (None: none has that id) as this runner's kind, at `version`, at `expected_version`."""
+        """`aggregate` (None: none has that id; loaded here or elsewhere, e.g. as of a time) as this
+        runner's kind, at `version`, at `expected_version`.
+
+        Raises NotFound (no aggregate, or another kind's), NoSuchVersion, VersionMismatch.
+        """
         if not isinstance(aggregate, self._kind):  # the same answer for no aggregate and another kind's
             raise NotFound(f"No {self._kind.__name__} with id {aggregate_id}.")
         if version is not None and aggregate.version != version:
@@ -216,7 +220,7 @@ class CommandRunner(Generic[A]):
             )
         if record.aggregate_id == read.target:
             stored = read.aggregate(record.aggregate_id, record.version)
-            aggregate = self._checked(record.aggregate_id, stored, version=record.version)
+            aggregate = self.checked(record.aggregate_id, stored, version=record.version)
         else:  # a creating command's: the aggregate it created was not read
             aggregate = self.load(record.aggregate_id, version=record.version)
         view = self._view(aggregate)
@@ -284,10 +288,6 @@ class CommandRunner(Generic[A]):
         if created:
             self._store.record(*created)
         return made
-
-    def checked(self, aggregate_id: UUID, aggregate: Any) -> A:
-        """`aggregate`, loaded elsewhere (e.g. as of a time), as this runner's kind: NotFound otherwise."""
-        return self._checked(aggregate_id, aggregate)
 
 
 def refuse_a_version_on_create(ctx: CommandContext) -> None:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import takewhile
 from typing import Any
 from uuid import UUID
 
-from nm_workflow.application.as_of import version_at
-from nm_workflow.application.errors import NotFound
+from nm_workflow.application.errors import NoSuchVersion, NotFound
 from nm_workflow.application.store import EventStore
 from nm_workflow.application.views import event_view
 
@@ -53,14 +53,19 @@ class Timeline:
 def timeline(store: EventStore, aggregate_id: UUID, as_of: datetime | None = None) -> Timeline:
     """Every event of the aggregate, or those up to `as_of`, oldest first.
 
+    `as_of` ends the timeline at the last event recorded at or before it, as `as_of` reads do
+    (as_of.py): taken from the events read here, whose times never go back within an aggregate.
     Raises NotFound for an unknown id, NoSuchVersion when `as_of` is before the aggregate existed.
     No role check: this is the operator's command line, reading the database it was given.
     """
     events = store.stored_events(aggregate_id)
     if not events:
         raise NotFound(f"No aggregate with id {aggregate_id}.")
-    last = version_at(store, aggregate_id, as_of) if as_of is not None else None
-    shown = [e for e in events if last is None or e.originator_version <= last]
+    shown = list(events)
+    if as_of is not None:
+        shown = list(takewhile(lambda event: event.timestamp <= as_of, events))
+        if not shown:
+            raise NoSuchVersion(f"{aggregate_id} did not exist at {as_of.isoformat()}.")
     steps = [_step(event_view(e)) for e in shown]
     kind = type(events[0]).__qualname__.split(".")[0]
     return Timeline(aggregate_id, kind, steps, shown[-1].originator_version)

@@ -11,8 +11,8 @@ makes an `as_of` read take longer, never wrong.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -20,13 +20,30 @@ from uuid import UUID
 from eventsourcing.postgres import PostgresDatastore
 
 from nm_workflow.application.side_tables import create_tables
-from nm_workflow.application.store_errors import translated_errors
 
 TABLE = "snapshot_times"
 _CREATE = (
     f"CREATE TABLE IF NOT EXISTS {TABLE} (aggregate_id TEXT NOT NULL, version BIGINT NOT NULL,"
     " recorded_at TEXT NOT NULL, PRIMARY KEY (aggregate_id, version))"
 )
+# `around` reads one entry of this index on each side of the time, however many versions of the
+# aggregate are noted; the primary key alone made it filter all of them (docs/performance.md).
+_INDEX = f"CREATE INDEX IF NOT EXISTS {TABLE}_by_time ON {TABLE} (aggregate_id, recorded_at, version)"
+
+
+def around_statement(marker: str) -> str:
+    """The SELECT of `SnapshotTimes.around`, with `marker` (`?` or `%s`) for its four parameters:
+    aggregate id, time, aggregate id, time. One row: `below`, `above`."""
+    # Event times do not go back within an aggregate (as_of.py): the latest recorded at or
+    # before the time is the highest version so recorded, the earliest after it the lowest.
+    return (
+        f"SELECT (SELECT version FROM {TABLE}"  # noqa: S608
+        f" WHERE aggregate_id = {marker} AND recorded_at <= {marker}"
+        " ORDER BY recorded_at DESC, version DESC LIMIT 1) AS below,"
+        f" (SELECT version FROM {TABLE}"
+        f" WHERE aggregate_id = {marker} AND recorded_at > {marker}"
+        " ORDER BY recorded_at, version LIMIT 1) AS above"
+    )
 
 
 def iso(moment: datetime) -> str:
@@ -37,21 +54,21 @@ def iso(moment: datetime) -> str:
 class SnapshotTimes:
     """Notes the time of each snapshot's version, and finds the noted versions around a time."""
 
-    def __init__(self, datastore: Any) -> None:
+    def __init__(self, datastore: Any, guard: Callable[[], AbstractContextManager[None]]) -> None:
+        """`datastore`: the event store's; `guard`: its fail-fast guard (`EventStore._database`),
+        which every read and write here goes through, as the store's own do: while the database
+        was found unreachable moments ago a request fails at once, and a pool with no free
+        connection is StoreBusy, not StoreUnavailable."""
         self._datastore = datastore
+        self._guard = guard
         self._postgres = isinstance(datastore, PostgresDatastore)
         marker = "%s" if self._postgres else "?"
         self._insert = (
             f"INSERT INTO {TABLE} (aggregate_id, version, recorded_at)"  # noqa: S608
             f" VALUES ({marker}, {marker}, {marker}) ON CONFLICT (aggregate_id, version) DO NOTHING"
         )
-        self._around = (
-            f"SELECT (SELECT max(version) FROM {TABLE}"  # noqa: S608
-            f" WHERE aggregate_id = {marker} AND recorded_at <= {marker}) AS below,"
-            f" (SELECT min(version) FROM {TABLE}"
-            f" WHERE aggregate_id = {marker} AND recorded_at > {marker}) AS above"
-        )
-        create_tables(datastore, [_CREATE])
+        self._around = around_statement(marker)
+        create_tables(datastore, [_CREATE, _INDEX])
 
     def note(self, aggregate_id: UUID, version: int, recorded_at: datetime) -> None:
         """Note that the event at `version` was recorded at `recorded_at` (again: no change).
@@ -70,7 +87,10 @@ class SnapshotTimes:
 
     def around(self, aggregate_id: UUID, moment: datetime) -> tuple[int, int | None]:
         """(the latest noted version recorded at or before `moment`, 0 if none; the earliest
-        noted version recorded after it, None if none), in one read."""
+        noted version recorded after it, None if none), in one read.
+
+        Raises StoreUnavailable (at once while the store's fail-fast pause lasts) or StoreBusy.
+        """
         at = iso(moment)
         with self._cursor(commit=False) as cursor:
             cursor.execute(self._around, (str(aggregate_id), at, str(aggregate_id), at))
@@ -81,7 +101,7 @@ class SnapshotTimes:
     def _cursor(self, *, commit: bool) -> Iterator[Any]:
         # One statement each: on PostgreSQL autocommitted, one round trip (a transaction would
         # add two, BEGIN and COMMIT, to what an `as_of` read waits for).
-        with translated_errors():
+        with self._guard():
             if self._postgres:
                 with self._datastore.cursor() as cursor:
                     yield cursor

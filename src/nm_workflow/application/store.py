@@ -87,7 +87,7 @@ class EventStore(Application[UUID]):
         """Signalled after each save of this object: wakes the projections of this process."""
         with translated_errors():
             super().__init__()
-            self.snapshot_times = SnapshotTimes(self.factory.datastore)  # type: ignore[attr-defined]
+            self.snapshot_times = SnapshotTimes(self.factory.datastore, self._database)  # type: ignore[attr-defined]
 
     def construct_env(self, name: str, env: Any = None) -> Environment:  # noqa: ARG002
         # Settings are the only source of configuration: os.environ is not read here.
@@ -196,7 +196,7 @@ class EventStore(Application[UUID]):
                 aggregate: WorkflowAggregate = self.repository.get(aggregate_id, version=version)
                 stored = self.snapshots.mapper.to_stored_event(AggregateSnapshot.take(aggregate))
                 self.snapshots.recorder.insert_events([stored])  # the library's `put`, sized
-                self.snapshot_times.note(aggregate_id, version, aggregate.modified_on)
+            self.snapshot_times.note(aggregate_id, version, aggregate.modified_on)  # guarded alike
             self.snapshot_hints.note(aggregate_id, version, len(stored.state))
         except (StoreUnavailable, StoreBusy, ConcurrentModification) as error:
             log.warning("No snapshot (or its time) of %s at version %s: %s", aggregate_id, version, error)
