@@ -98,14 +98,15 @@ class _Rebuild:
     def _swap(self, indexes: list[str]) -> int:
         shadow = self.projection.shadow_tables()
         with self.db.write(self.projection.live_tables()) as tx:
-            if self.db.is_postgres:
-                # Before the tracking row: the indexes (on shadow tables, which no one waits for;
-                # renamed with them, SQLite's made in the swap), then the renames' lock on the
-                # live tables, which waits for a runner's transaction that wrote them to end: taken
-                # after the tracking row, that transaction could be waiting for it (a deadlock).
-                execute_all(tx, [*indexes, lock_statement(self.projection)])
+            if self.db.is_postgres:  # on shadow tables, which no one waits for (SQLite's: in the swap)
+                execute_all(tx, indexes)
             with tx.batched():
+                # The runner's order: its batch moves the tracking row, then touches the tables
+                # (projections/batches.py). The renames' lock on the live tables, taken before the
+                # row, would wait for a batch that waits for the row: a deadlock.
                 self.recorder.lock(tx, APPLICATION_NAME)
+                if self.db.is_postgres:
+                    tx.execute(lock_statement(self.projection))
                 head = self.log.head(tx)
                 while self.position < head:
                     self._apply_batch(tx.with_tables(shadow), head, self.batch_size)

@@ -66,8 +66,9 @@ def creations(
 
 
 def lock_statement(projection: Projection) -> str:
-    """PostgreSQL: the lock the renames take on `projection`'s live tables, taken beforehand."""
-    return f"LOCK TABLE {', '.join(projection.live_tables().values())} IN ACCESS EXCLUSIVE MODE"
+    """PostgreSQL: the lock the renames take on `projection`'s live tables, taken beforehand
+    (in name order, as readers take theirs: projections/sql.py)."""
+    return f"LOCK TABLE {', '.join(sorted(projection.live_tables().values()))} IN ACCESS EXCLUSIVE MODE"
 
 
 def replace(tx: Tx, projection: Projection) -> None:

@@ -181,7 +181,7 @@ def test_what_was_granted_on_a_table_is_granted_on_its_rebuilt_table(
 
 
 @pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
-def test_the_swap_waits_for_a_runner_transaction_that_wrote_the_tables_before_locking_the_tracking(
+def test_the_swap_waits_for_a_runner_batch_that_moved_the_tracking_and_then_writes_the_tables(
     store: EventStore, read_model: ReadModel
 ) -> None:
     Scenario(store, seed=17).run(items=3, open_at_once=2)
@@ -194,26 +194,27 @@ def test_the_swap_waits_for_a_runner_transaction_that_wrote_the_tables_before_lo
             failures.append(error)
 
     rebuilding = threading.Thread(target=rebuild_review_queue)
-    with read_model.db.write({}) as runner:  # as a runner's batch: the live tables first...
-        runner.raw.execute("DELETE FROM review_item WHERE false")
-        rebuilding.start()
-        deadline = time.monotonic() + 60
-        while not _waits_for_a_lock_on(read_model, "review_item"):
-            assert time.monotonic() < deadline, "the rebuild never reached its swap"
-            time.sleep(0.01)
-        runner.raw.execute(  # ...then the tracking row, which the swap must not hold yet
+    with read_model.db.write({}) as runner:  # in a runner's batch's order: the tracking row...
+        runner.raw.execute(
             "UPDATE review_queue_tracking SET notification_id = notification_id "
             "WHERE application_name = 'nmworkflow'"
         )
+        rebuilding.start()
+        deadline = time.monotonic() + 60
+        while not _blocks_someone(read_model, runner):
+            assert time.monotonic() < deadline, "the rebuild never reached its swap"
+            time.sleep(0.01)
+        runner.raw.execute("DELETE FROM review_item WHERE false")  # ...then the tables
     rebuilding.join()
     assert failures == []
     assert read_model.position("review_queue") == store.head()
 
 
-def _waits_for_a_lock_on(read_model: ReadModel, table: str) -> bool:
-    with read_model.db.read({}) as tx:
-        row = tx.one(
-            "SELECT count(*) AS n FROM pg_locks WHERE NOT granted AND relation = to_regclass(:table)",
-            {"table": table},
+def _blocks_someone(read_model: ReadModel, tx: Any) -> bool:
+    """Whether a session waits for a lock `tx`'s transaction holds."""
+    pid = tx.raw.connection.info.backend_pid
+    with read_model.db.read({}) as reader:
+        row = reader.one(
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))", {"pid": pid}
         )
     return row is not None and int(row["n"]) > 0
