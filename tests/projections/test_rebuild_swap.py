@@ -218,3 +218,38 @@ def _blocks_someone(read_model: ReadModel, tx: Any) -> bool:
             "SELECT count(*) AS n FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))", {"pid": pid}
         )
     return row is not None and int(row["n"]) > 0
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_a_read_that_waited_for_the_swap_sees_the_events_the_swap_applied(
+    store: EventStore, read_model: ReadModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Scenario(store, seed=18).run(items=2, open_at_once=2)
+    module = import_module("projections.rebuild")
+    built, renamed = module._Rebuild._build_shadow, module.replace
+    counts: list[int] = []
+
+    def build_then_append(self: Any) -> None:
+        built(self)
+        Scenario(store, seed=19).run(items=1, open_at_once=1)  # for the swap to apply
+
+    def read() -> None:
+        with read_model.db.read(read_model.projections["audit_trail"].live_tables()) as tx:
+            row = tx.one("SELECT count(*) AS n FROM audit_trail")
+        counts.append(-1 if row is None else int(row["n"]))
+
+    def replace_once_a_reader_waits(tx: Any, projection: Any) -> None:
+        reader.start()  # the swap holds the tracking row and the tables' lock
+        deadline = time.monotonic() + 60
+        while not _blocks_someone(read_model, tx):
+            assert time.monotonic() < deadline, "the read never waited for the swap"
+            time.sleep(0.01)
+        renamed(tx, projection)
+
+    reader = threading.Thread(target=read)
+    monkeypatch.setattr(module._Rebuild, "_build_shadow", build_then_append)
+    monkeypatch.setattr(module, "replace", replace_once_a_reader_waits)
+    head = rebuild(read_model, "audit_trail")
+    reader.join()
+    assert head == store.head()
+    assert counts == [head]  # one row per event, those the swap applied too
