@@ -226,12 +226,12 @@ def test_a_read_that_waited_for_the_swap_sees_the_events_the_swap_applied(
 ) -> None:
     Scenario(store, seed=18).run(items=2, open_at_once=2)
     module = import_module("projections.rebuild")
-    built, renamed = module._Rebuild._build_shadow, module.replace
+    swap, renamed = module._Rebuild._swap, module.replace
     counts: list[int] = []
 
-    def build_then_append(self: Any) -> None:
-        built(self)
+    def append_then_swap(self: Any) -> int:
         Scenario(store, seed=19).run(items=1, open_at_once=1)  # for the swap to apply
+        return int(swap(self))
 
     def read() -> None:
         with read_model.db.read(read_model.projections["audit_trail"].live_tables()) as tx:
@@ -247,9 +247,46 @@ def test_a_read_that_waited_for_the_swap_sees_the_events_the_swap_applied(
         renamed(tx, projection)
 
     reader = threading.Thread(target=read)
-    monkeypatch.setattr(module._Rebuild, "_build_shadow", build_then_append)
+    monkeypatch.setattr(module._Rebuild, "_swap", append_then_swap)
     monkeypatch.setattr(module, "replace", replace_once_a_reader_waits)
     head = rebuild(read_model, "audit_trail")
     reader.join()
     assert head == store.head()
     assert counts == [head]  # one row per event, those the swap applied too
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_events_appended_while_the_deferred_indexes_are_made_are_applied_before_the_swap(
+    store: EventStore, read_model: ReadModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Scenario(store, seed=20).run(items=2, open_at_once=2)
+    module = import_module("projections.rebuild")
+    executed, applied = module.execute_all, module._Rebuild._apply_batch
+    recorder = read_model.recorders["audit_trail"]
+    locked, locking = [], recorder.lock
+    applied_under_the_lock: list[int] = []
+
+    def execute_then_append(tx: Any, statements: list[str]) -> None:
+        executed(tx, statements)
+        if any(" INDEX " in statement for statement in statements):  # audit_trail's, made after the load
+            Scenario(store, seed=21).run(items=1, open_at_once=1)
+
+    def lock(tx: Any, application_name: str) -> int:
+        locked.append(True)  # the swap's
+        return int(locking(tx, application_name))
+
+    def apply_batch(self: Any, tx: Any, head: int, size: int) -> None:
+        if locked:
+            applied_under_the_lock.append(head - self.position)
+        applied(self, tx, head, size)
+
+    monkeypatch.setattr(module, "execute_all", execute_then_append)
+    monkeypatch.setattr(recorder, "lock", lock)
+    monkeypatch.setattr(module._Rebuild, "_apply_batch", apply_batch)
+    head = rebuild(read_model, "audit_trail")
+    assert locked == [True]
+    assert applied_under_the_lock == []  # the events that came during the index build: committed before
+    assert head == store.head()
+    with read_model.db.read({}) as tx:
+        row = tx.one("SELECT count(*) AS n FROM audit_trail")
+    assert row == {"n": head}
