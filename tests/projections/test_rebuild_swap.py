@@ -162,6 +162,7 @@ def test_what_was_granted_on_a_table_is_granted_on_its_rebuilt_table(
     with read_model.db.write({}) as tx:
         tx.raw.execute(f"CREATE ROLE {role}")
         tx.raw.execute(f"GRANT SELECT ON audit_trail, review_history TO {role}")
+        tx.raw.execute(f"GRANT SELECT (item_id), UPDATE (theme) ON review_item TO {role} WITH GRANT OPTION")
     try:
         Scenario(store, seed=16).run(items=2, open_at_once=2)
         rebuild(read_model, "audit_trail")
@@ -173,7 +174,14 @@ def test_what_was_granted_on_a_table_is_granted_on_its_rebuilt_table(
                 "has_table_privilege(:role, 'review_queue', 'SELECT') AS queue",
                 {"role": role},
             )
-        assert row == {"trail": True, "history": True, "queue": False}
+            column = tx.one(
+                "SELECT has_column_privilege(:role, 'review_item', 'item_id', :id) AS id, "
+                "has_column_privilege(:role, 'review_item', 'theme', :theme) AS theme, "
+                "has_column_privilege(:role, 'review_item', 'department', 'SELECT') AS department",
+                {"role": role, "id": "SELECT WITH GRANT OPTION", "theme": "UPDATE WITH GRANT OPTION"},
+            )
+        assert row == {"trail": True, "history": True, "queue": False}  # the tables'
+        assert column == {"id": True, "theme": True, "department": False}  # review_item's columns
     finally:
         with read_model.db.write({}) as tx:
             tx.raw.execute(f"DROP OWNED BY {role}")
