@@ -22,6 +22,10 @@ from projections.base import SHADOW_SUFFIX
 from projections.swap import REPLACED_SUFFIX
 from tests.projections.scenario import Scenario, snapshot
 
+REBUILD = import_module("projections.rebuild")
+postgres_only = pytest.mark.parametrize(
+    "backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
 # Runs a rebuild of audit_trail whose process dies once the swap has renamed the tables.
 DIES_IN_THE_SWAP = """
 import os
@@ -92,14 +96,13 @@ def test_a_swap_that_fails_after_renaming_leaves_the_live_tables_as_they_were(
     rebuild(read_model, "review_queue")
     built, catalog, position = snapshot(read_model), _catalog(read_model), read_model.position("review_queue")
     Scenario(store, seed=13).run(items=2, open_at_once=2)
-    module = import_module("projections.rebuild")
-    renamed = module.replace
+    renamed = REBUILD.replace
 
     def replace_then_fail(tx: Any, projection: Any) -> None:
         renamed(tx, projection)
         raise RuntimeError("failed after the renames")
 
-    monkeypatch.setattr(module, "replace", replace_then_fail)
+    monkeypatch.setattr(REBUILD, "replace", replace_then_fail)
     with pytest.raises(RuntimeError, match="after the renames"):
         rebuild(read_model, "review_queue")
     assert snapshot(read_model) == built
@@ -154,7 +157,7 @@ def test_readers_during_rebuilds_see_every_row_of_the_old_table_or_of_the_new_on
     assert set(counts) == {head}
 
 
-@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+@postgres_only
 def test_what_was_granted_on_a_table_is_granted_on_its_rebuilt_table(
     store: EventStore, read_model: ReadModel
 ) -> None:
@@ -188,7 +191,7 @@ def test_what_was_granted_on_a_table_is_granted_on_its_rebuilt_table(
             tx.raw.execute(f"DROP ROLE {role}")
 
 
-@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+@postgres_only
 def test_the_swap_waits_for_a_runner_batch_that_moved_the_tracking_and_then_writes_the_tables(
     store: EventStore, read_model: ReadModel
 ) -> None:
@@ -228,13 +231,12 @@ def _blocks_someone(read_model: ReadModel, tx: Any) -> bool:
     return row is not None and int(row["n"]) > 0
 
 
-@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+@postgres_only
 def test_a_read_that_waited_for_the_swap_sees_the_events_the_swap_applied(
     store: EventStore, read_model: ReadModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     Scenario(store, seed=18).run(items=2, open_at_once=2)
-    module = import_module("projections.rebuild")
-    swap, renamed = module._Rebuild._swap, module.replace
+    swap, renamed = REBUILD._Rebuild._swap, REBUILD.replace
     counts: list[int] = []
 
     def append_then_swap(self: Any) -> int:
@@ -255,21 +257,20 @@ def test_a_read_that_waited_for_the_swap_sees_the_events_the_swap_applied(
         renamed(tx, projection)
 
     reader = threading.Thread(target=read)
-    monkeypatch.setattr(module._Rebuild, "_swap", append_then_swap)
-    monkeypatch.setattr(module, "replace", replace_once_a_reader_waits)
+    monkeypatch.setattr(REBUILD._Rebuild, "_swap", append_then_swap)
+    monkeypatch.setattr(REBUILD, "replace", replace_once_a_reader_waits)
     head = rebuild(read_model, "audit_trail")
     reader.join()
     assert head == store.head()
     assert counts == [head]  # one row per event, those the swap applied too
 
 
-@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+@postgres_only
 def test_events_appended_while_the_deferred_indexes_are_made_are_applied_before_the_swap(
     store: EventStore, read_model: ReadModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     Scenario(store, seed=20).run(items=2, open_at_once=2)
-    module = import_module("projections.rebuild")
-    executed, applied = module.execute_all, module._Rebuild._apply_batch
+    executed, applied = REBUILD.execute_all, REBUILD._Rebuild._apply_batch
     recorder = read_model.recorders["audit_trail"]
     locked, locking = [], recorder.lock
     applied_under_the_lock: list[int] = []
@@ -288,9 +289,9 @@ def test_events_appended_while_the_deferred_indexes_are_made_are_applied_before_
             applied_under_the_lock.append(head - self.position)
         applied(self, tx, head, size)
 
-    monkeypatch.setattr(module, "execute_all", execute_then_append)
+    monkeypatch.setattr(REBUILD, "execute_all", execute_then_append)
     monkeypatch.setattr(recorder, "lock", lock)
-    monkeypatch.setattr(module._Rebuild, "_apply_batch", apply_batch)
+    monkeypatch.setattr(REBUILD._Rebuild, "_apply_batch", apply_batch)
     head = rebuild(read_model, "audit_trail")
     assert locked == [True]
     assert applied_under_the_lock == []  # the events that came during the index build: committed before
