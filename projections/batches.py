@@ -143,24 +143,29 @@ class SharedReader:
         events it has, and waits (at no cost) until the others pass it. Raises what any of
         them raises, with nothing written.
 
-        When one of them handles every event, the read itself finds the head: a batch short
-        of `batch_size` ends at the head (a visible position settles every lower one), and
-        an empty one says that none is behind. The head is then read only while catching up
-        (a full batch), for the lag; otherwise before the read, as the target of those with
-        no event of their topics up to it.
+        When they are all at one position and one of them handles every event, the read
+        itself finds the head: a batch short of `batch_size` ends at the head (a visible
+        position settles every lower one), and an empty one says that none is behind. The
+        head is then read only while catching up (a full batch), for the lag. Otherwise it is
+        read first: the target of those with no event of their topics up to it, and what
+        says which are behind, whose topics alone are read (one lagging projection does not
+        make the others read every event).
         """
-        topics = self._topics(builders)
-        head = self.source.head() if topics else None
         start = min(b.position for b in builders)
-        behind = head is None or head > start
-        batch = self.source.read(start, head, topics, self.batch_size) if behind else []
+        head: int | None = None
+        behind = list(builders)
+        if self._topics(builders) or any(b.position != start for b in builders):
+            head = self.source.head()
+            behind = [b for b in builders if b.position < head]
+            start = min((b.position for b in behind), default=head)
+        batch = self.source.read(start, head, self._topics(behind), self.batch_size) if behind else []
         full = len(batch) == self.batch_size
         if head is None:
             head = self.source.head() if full else batch[-1].position if batch else start
         for builder in builders:
             builder.report_lag(head)
         target = batch[-1].position if full else head
-        moving = [b for b in builders if b.position < target]
+        moving = [b for b in behind if b.position < target]
         if not moving:
             return False
         try:

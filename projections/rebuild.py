@@ -12,8 +12,11 @@ rebuilt rows after it; the runner then carries on from the new position.
 The log is read through each transaction's own connection (log_in_tx.py), and the
 shadow tables are built in batches of at least `SHADOW_BATCH` events: a batch's fixed
 cost (its transaction, the reads of its rows, one write per table) is paid a few times
-per rebuild rather than once per `NM_PROJECTION_BATCH_SIZE` events. The swap applies
-at most `NM_PROJECTION_BATCH_SIZE` events, so the live projection pauses no longer.
+per rebuild rather than once per `NM_PROJECTION_BATCH_SIZE` events. On PostgreSQL the
+indexes nothing reads during the build are then made in a transaction of their own,
+followed by a batch of the events appended meanwhile. The swap applies only the events
+appended since the last committed batch (none on a quiet log), in batches of
+`NM_PROJECTION_BATCH_SIZE`: the live projection pauses for those and the renames.
 """
 
 from __future__ import annotations
@@ -75,7 +78,11 @@ class _Rebuild:
             execute_all(tx, self._drops() + tables)
         try:
             self._build_shadow()
-            head = self._swap(indexes)
+            if self.db.is_postgres:  # SQLite's are made in the swap (it cannot rename an index)
+                with self.db.write(shadow) as tx:  # on shadow tables, which no one waits for
+                    execute_all(tx, indexes)
+                self._build_shadow()  # what came meanwhile, committed too
+            head = self._swap()
         except BaseException:
             with self.db.write(shadow) as tx:
                 execute_all(tx, self._drops())
@@ -95,17 +102,16 @@ class _Rebuild:
             self._apply_batch(tx, head, max(self.batch_size, SHADOW_BATCH))
         self.progress(self.position, head)
 
-    def _swap(self, indexes: list[str]) -> int:
+    def _swap(self) -> int:
         shadow = self.projection.shadow_tables()
         with self.db.write(self.projection.live_tables()) as tx:
-            if self.db.is_postgres:
-                # Before the tracking row: the indexes (on shadow tables, which no one waits for;
-                # renamed with them, SQLite's made in the swap), then the renames' lock on the
-                # live tables, which waits for a runner's transaction that wrote them to end: taken
-                # after the tracking row, that transaction could be waiting for it (a deadlock).
-                execute_all(tx, [*indexes, lock_statement(self.projection)])
             with tx.batched():
+                # The runner's order: its batch moves the tracking row, then touches the tables
+                # (projections/batches.py). The renames' lock on the live tables, taken before the
+                # row, would wait for a batch that waits for the row: a deadlock.
                 self.recorder.lock(tx, APPLICATION_NAME)
+                if self.db.is_postgres:
+                    tx.execute(lock_statement(self.projection))
                 head = self.log.head(tx)
                 while self.position < head:
                     self._apply_batch(tx.with_tables(shadow), head, self.batch_size)

@@ -253,11 +253,21 @@ class Database:
 
     @contextmanager
     def read(self, tables: Mapping[str, str]) -> Iterator[Tx]:
-        """A read-only transaction: one consistent snapshot on both databases."""
+        """A read-only transaction: one consistent snapshot on both databases.
+
+        On PostgreSQL it first locks `tables` (ACCESS SHARE, in name order, one round trip with
+        the isolation level): the snapshot is taken after a rebuild's swap that holds them has
+        committed, never before it (the renamed table would be read with an older snapshot)."""
         with self.datastore.transaction(commit=False) as cursor:
             if self.dialect is POSTGRES:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                cursor.execute(_read_start(frozenset(tables.values())))
             yield Tx(cursor, self.dialect, tables)
+
+
+@lru_cache(maxsize=256)
+def _read_start(tables: frozenset[str]) -> str:
+    start = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+    return f"{start}; LOCK TABLE {', '.join(sorted(tables))} IN ACCESS SHARE MODE" if tables else start
 
 
 def decode_row(

@@ -8,7 +8,8 @@ indexes, to the live names: no row is copied. What analysts rely on is kept:
   they are created again on the new tables (`CREATE OR REPLACE VIEW`, the same columns);
   on SQLite a view names its tables and finds the new ones as they are, provided the
   rename leaves the views alone (`legacy_alter_table`);
-- on PostgreSQL, what was granted on the live tables, granted again on the new ones;
+- on PostgreSQL, what was granted on the live tables and their columns, granted again on
+  the new ones;
 - on PostgreSQL, whatever someone else made on a live table (a view, a trigger, a foreign
   key...): such a table is not replaced but has the rebuilt rows copied into it, in the same
   transaction (projections/swap_in_place.py).
@@ -35,12 +36,20 @@ REPLACED_SUFFIX = "__replaced"
 """The live tables' names during the swap on PostgreSQL, between their rename and their drop."""
 
 _GRANTS = """
-SELECT c.relname, a.privilege_type, a.is_grantable,
+SELECT c.relname, g.columns, a.privilege_type, a.is_grantable,
        CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END AS grantee
-FROM pg_class AS c CROSS JOIN LATERAL aclexplode(c.relacl) AS a LEFT JOIN pg_roles AS r ON r.oid = a.grantee
+FROM pg_class AS c
+CROSS JOIN LATERAL (
+    SELECT '' AS columns, c.relacl AS acl
+    UNION ALL
+    SELECT ' (' || quote_ident(t.attname) || ')', t.attacl FROM pg_attribute AS t
+    WHERE t.attrelid = c.oid AND t.attnum > 0 AND NOT t.attisdropped AND t.attacl IS NOT NULL
+) AS g
+CROSS JOIN LATERAL aclexplode(g.acl) AS a LEFT JOIN pg_roles AS r ON r.oid = a.grantee
 WHERE c.relname = ANY(:tables) AND c.relnamespace = to_regnamespace(current_schema())
   AND a.grantee <> c.relowner
 """
+"""What was granted on the tables and on their columns (`columns`: '' or ` (<column>)`)."""
 _INDEXES = (
     "SELECT tablename, indexname FROM pg_indexes "
     "WHERE schemaname = current_schema() AND tablename = ANY(:tables)"
@@ -66,8 +75,9 @@ def creations(
 
 
 def lock_statement(projection: Projection) -> str:
-    """PostgreSQL: the lock the renames take on `projection`'s live tables, taken beforehand."""
-    return f"LOCK TABLE {', '.join(projection.live_tables().values())} IN ACCESS EXCLUSIVE MODE"
+    """PostgreSQL: the lock the renames take on `projection`'s live tables, taken beforehand
+    (in name order, as readers take theirs: projections/sql.py)."""
+    return f"LOCK TABLE {', '.join(sorted(projection.live_tables().values()))} IN ACCESS EXCLUSIVE MODE"
 
 
 def replace(tx: Tx, projection: Projection) -> None:
@@ -103,7 +113,8 @@ def _replace_postgres(tx: Tx, projection: Projection, live: dict[str, str], shad
         script.append(f"ALTER INDEX {old} RENAME TO {names[table]}{old.removeprefix(table)}")
     for grant in grants:
         option = " WITH GRANT OPTION" if grant["is_grantable"] else ""
-        script.append(f"GRANT {grant['privilege_type']} ON {grant['relname']} TO {grant['grantee']}{option}")
+        privilege = f"{grant['privilege_type']}{grant['columns']}"
+        script.append(f"GRANT {privilege} ON {grant['relname']} TO {grant['grantee']}{option}")
     with refusals(projection.name, pinned):
         execute_all(tx, script)
     log_copies(projection.name, pinned)

@@ -22,6 +22,10 @@ from projections.base import SHADOW_SUFFIX
 from projections.swap import REPLACED_SUFFIX
 from tests.projections.scenario import Scenario, snapshot
 
+REBUILD = import_module("projections.rebuild")
+postgres_only = pytest.mark.parametrize(
+    "backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
 # Runs a rebuild of audit_trail whose process dies once the swap has renamed the tables.
 DIES_IN_THE_SWAP = """
 import os
@@ -92,14 +96,13 @@ def test_a_swap_that_fails_after_renaming_leaves_the_live_tables_as_they_were(
     rebuild(read_model, "review_queue")
     built, catalog, position = snapshot(read_model), _catalog(read_model), read_model.position("review_queue")
     Scenario(store, seed=13).run(items=2, open_at_once=2)
-    module = import_module("projections.rebuild")
-    renamed = module.replace
+    renamed = REBUILD.replace
 
     def replace_then_fail(tx: Any, projection: Any) -> None:
         renamed(tx, projection)
         raise RuntimeError("failed after the renames")
 
-    monkeypatch.setattr(module, "replace", replace_then_fail)
+    monkeypatch.setattr(REBUILD, "replace", replace_then_fail)
     with pytest.raises(RuntimeError, match="after the renames"):
         rebuild(read_model, "review_queue")
     assert snapshot(read_model) == built
@@ -154,7 +157,7 @@ def test_readers_during_rebuilds_see_every_row_of_the_old_table_or_of_the_new_on
     assert set(counts) == {head}
 
 
-@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+@postgres_only
 def test_what_was_granted_on_a_table_is_granted_on_its_rebuilt_table(
     store: EventStore, read_model: ReadModel
 ) -> None:
@@ -162,6 +165,7 @@ def test_what_was_granted_on_a_table_is_granted_on_its_rebuilt_table(
     with read_model.db.write({}) as tx:
         tx.raw.execute(f"CREATE ROLE {role}")
         tx.raw.execute(f"GRANT SELECT ON audit_trail, review_history TO {role}")
+        tx.raw.execute(f"GRANT SELECT (item_id), UPDATE (theme) ON review_item TO {role} WITH GRANT OPTION")
     try:
         Scenario(store, seed=16).run(items=2, open_at_once=2)
         rebuild(read_model, "audit_trail")
@@ -173,15 +177,22 @@ def test_what_was_granted_on_a_table_is_granted_on_its_rebuilt_table(
                 "has_table_privilege(:role, 'review_queue', 'SELECT') AS queue",
                 {"role": role},
             )
-        assert row == {"trail": True, "history": True, "queue": False}
+            column = tx.one(
+                "SELECT has_column_privilege(:role, 'review_item', 'item_id', :id) AS id, "
+                "has_column_privilege(:role, 'review_item', 'theme', :theme) AS theme, "
+                "has_column_privilege(:role, 'review_item', 'department', 'SELECT') AS department",
+                {"role": role, "id": "SELECT WITH GRANT OPTION", "theme": "UPDATE WITH GRANT OPTION"},
+            )
+        assert row == {"trail": True, "history": True, "queue": False}  # the tables'
+        assert column == {"id": True, "theme": True, "department": False}  # review_item's columns
     finally:
         with read_model.db.write({}) as tx:
             tx.raw.execute(f"DROP OWNED BY {role}")
             tx.raw.execute(f"DROP ROLE {role}")
 
 
-@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
-def test_the_swap_waits_for_a_runner_transaction_that_wrote_the_tables_before_locking_the_tracking(
+@postgres_only
+def test_the_swap_waits_for_a_runner_batch_that_moved_the_tracking_and_then_writes_the_tables(
     store: EventStore, read_model: ReadModel
 ) -> None:
     Scenario(store, seed=17).run(items=3, open_at_once=2)
@@ -194,26 +205,97 @@ def test_the_swap_waits_for_a_runner_transaction_that_wrote_the_tables_before_lo
             failures.append(error)
 
     rebuilding = threading.Thread(target=rebuild_review_queue)
-    with read_model.db.write({}) as runner:  # as a runner's batch: the live tables first...
-        runner.raw.execute("DELETE FROM review_item WHERE false")
-        rebuilding.start()
-        deadline = time.monotonic() + 60
-        while not _waits_for_a_lock_on(read_model, "review_item"):
-            assert time.monotonic() < deadline, "the rebuild never reached its swap"
-            time.sleep(0.01)
-        runner.raw.execute(  # ...then the tracking row, which the swap must not hold yet
+    with read_model.db.write({}) as runner:  # in a runner's batch's order: the tracking row...
+        runner.raw.execute(
             "UPDATE review_queue_tracking SET notification_id = notification_id "
             "WHERE application_name = 'nmworkflow'"
         )
+        rebuilding.start()
+        deadline = time.monotonic() + 60
+        while not _blocks_someone(read_model, runner):
+            assert time.monotonic() < deadline, "the rebuild never reached its swap"
+            time.sleep(0.01)
+        runner.raw.execute("DELETE FROM review_item WHERE false")  # ...then the tables
     rebuilding.join()
     assert failures == []
     assert read_model.position("review_queue") == store.head()
 
 
-def _waits_for_a_lock_on(read_model: ReadModel, table: str) -> bool:
-    with read_model.db.read({}) as tx:
-        row = tx.one(
-            "SELECT count(*) AS n FROM pg_locks WHERE NOT granted AND relation = to_regclass(:table)",
-            {"table": table},
+def _blocks_someone(read_model: ReadModel, tx: Any) -> bool:
+    """Whether a session waits for a lock `tx`'s transaction holds."""
+    pid = tx.raw.connection.info.backend_pid
+    with read_model.db.read({}) as reader:
+        row = reader.one(
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE :pid = ANY(pg_blocking_pids(pid))", {"pid": pid}
         )
     return row is not None and int(row["n"]) > 0
+
+
+@postgres_only
+def test_a_read_that_waited_for_the_swap_sees_the_events_the_swap_applied(
+    store: EventStore, read_model: ReadModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Scenario(store, seed=18).run(items=2, open_at_once=2)
+    swap, renamed = REBUILD._Rebuild._swap, REBUILD.replace
+    counts: list[int] = []
+
+    def append_then_swap(self: Any) -> int:
+        Scenario(store, seed=19).run(items=1, open_at_once=1)  # for the swap to apply
+        return int(swap(self))
+
+    def read() -> None:
+        with read_model.db.read(read_model.projections["audit_trail"].live_tables()) as tx:
+            row = tx.one("SELECT count(*) AS n FROM audit_trail")
+        counts.append(-1 if row is None else int(row["n"]))
+
+    def replace_once_a_reader_waits(tx: Any, projection: Any) -> None:
+        reader.start()  # the swap holds the tracking row and the tables' lock
+        deadline = time.monotonic() + 60
+        while not _blocks_someone(read_model, tx):
+            assert time.monotonic() < deadline, "the read never waited for the swap"
+            time.sleep(0.01)
+        renamed(tx, projection)
+
+    reader = threading.Thread(target=read)
+    monkeypatch.setattr(REBUILD._Rebuild, "_swap", append_then_swap)
+    monkeypatch.setattr(REBUILD, "replace", replace_once_a_reader_waits)
+    head = rebuild(read_model, "audit_trail")
+    reader.join()
+    assert head == store.head()
+    assert counts == [head]  # one row per event, those the swap applied too
+
+
+@postgres_only
+def test_events_appended_while_the_deferred_indexes_are_made_are_applied_before_the_swap(
+    store: EventStore, read_model: ReadModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Scenario(store, seed=20).run(items=2, open_at_once=2)
+    executed, applied = REBUILD.execute_all, REBUILD._Rebuild._apply_batch
+    recorder = read_model.recorders["audit_trail"]
+    locked, locking = [], recorder.lock
+    applied_under_the_lock: list[int] = []
+
+    def execute_then_append(tx: Any, statements: list[str]) -> None:
+        executed(tx, statements)
+        if any(" INDEX " in statement for statement in statements):  # audit_trail's, made after the load
+            Scenario(store, seed=21).run(items=1, open_at_once=1)
+
+    def lock(tx: Any, application_name: str) -> int:
+        locked.append(True)  # the swap's
+        return int(locking(tx, application_name))
+
+    def apply_batch(self: Any, tx: Any, head: int, size: int) -> None:
+        if locked:
+            applied_under_the_lock.append(head - self.position)
+        applied(self, tx, head, size)
+
+    monkeypatch.setattr(REBUILD, "execute_all", execute_then_append)
+    monkeypatch.setattr(recorder, "lock", lock)
+    monkeypatch.setattr(REBUILD._Rebuild, "_apply_batch", apply_batch)
+    head = rebuild(read_model, "audit_trail")
+    assert locked == [True]
+    assert applied_under_the_lock == []  # the events that came during the index build: committed before
+    assert head == store.head()
+    with read_model.db.read({}) as tx:
+        row = tx.one("SELECT count(*) AS n FROM audit_trail")
+    assert row == {"n": head}

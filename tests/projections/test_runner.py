@@ -179,3 +179,26 @@ def test_shared_batches_move_projections_without_events_too_and_a_new_reader_goe
     for name in names:
         assert REGISTRY.get_sample_value("nm_projection_lag_events", {"projection": name}) == 0
     assert not second.step(builders), "at the end of the log: nothing to do"
+
+
+def test_a_shared_batch_reads_only_the_topics_of_the_projections_behind(
+    store: EventStore, read_model: ReadModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    m, names = read_model, ("audit_trail", "publication_log")
+    _, position = live_one_life(store)
+    trail, publications = (Builder(m.projections[n], m.recorders[n], m.db, m.source, 4) for n in names)
+    trail.catch_up()  # at the head; publication_log, which handles few events, behind
+    read, topics_read = m.source.read, []
+
+    def reading(after: int, upto: int | None, topics: Any, limit: int) -> Any:
+        topics_read.append(list(topics))
+        return read(after, upto, topics, limit)
+
+    monkeypatch.setattr(m.source, "read", reading)
+    shared = SharedReader([trail, publications], m.db, m.source, batch_size=4)
+    while publications.position < trail.position:
+        assert shared.step([trail, publications])
+    assert topics_read
+    assert topics_read == [sorted(publications.projection.topics)] * len(topics_read)  # not every event
+    assert m.positions(names) == dict.fromkeys(names, position)
+    assert sorted(r["platform"] for r in m.publications(limit=10).items) == ["wechat", "weibo"]
