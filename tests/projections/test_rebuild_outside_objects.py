@@ -119,7 +119,6 @@ def test_a_table_others_hang_a_trigger_a_foreign_key_or_a_materialized_view_on_k
         _execute(read_model, "DELETE FROM item_status")
 
 
-
 @postgres_only
 def test_a_foreign_key_to_a_row_the_rebuild_drops_fails_the_rebuild_and_leaves_the_old_tables(
     store: EventStore, read_model: ReadModel
