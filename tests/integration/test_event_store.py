@@ -167,3 +167,13 @@ def test_libpq_options_in_the_url_reach_every_connection(postgres_database_url: 
     finally:
         store.close()
     assert row["name"] == "nm-options-test"
+
+
+def test_the_service_names_its_connections_when_the_url_does_not(postgres_database_url: str) -> None:
+    store = EventStore(Settings(database_url=postgres_database_url))
+    try:
+        with store.recorder.datastore.get_connection() as connection:  # type: ignore[attr-defined]
+            row = connection.execute("SELECT current_setting('application_name') AS name").fetchone()
+    finally:
+        store.close()
+    assert row["name"] == "nm-workflow"

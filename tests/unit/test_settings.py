@@ -35,6 +35,8 @@ def test_query_options_are_kept_for_libpq() -> None:
     settings = Settings(database_url="postgresql://db/work?sslmode=require&application_name=nm-api")
 
     assert settings.postgres_options() == {"sslmode": "require", "application_name": "nm-api"}
+    unnamed = Settings(database_url="postgresql://db/work")
+    assert unnamed.postgres_options() == {"application_name": "nm-workflow"}
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,8 @@ from nm_workflow.application.postgres import BoundedRetryRecorder, StoreFactory
 from nm_workflow.application.sqlite_writers import QueuedSQLiteFactory
 
 SQLITE_FILE_NAME = "nm-workflow.sqlite3"
+APPLICATION_NAME = "nm-workflow"
+"""What PostgreSQL shows as the service's connections' `application_name` when the URL names none."""
 # The parts of NM_DATABASE_URL that the library takes as settings of its own; the rest goes to libpq.
 _DISCRETE = frozenset({"dbname", "host", "port", "user", "password"})
 
@@ -249,8 +251,12 @@ class Settings(BaseSettings):
         return conninfo_to_dict(self.database_url)
 
     def postgres_options(self) -> dict[str, Any]:
-        """Libpq options of the URL's query (sslmode, application_name, ...), for every connection."""
-        return {k: v for k, v in self._url_parts.items() if k not in _DISCRETE}
+        """Libpq options of the URL's query (sslmode, application_name, ...), for every connection.
+
+        `application_name` is `nm-workflow` unless the URL names one, so that the service's
+        connections can be told apart in `pg_stat_activity`."""
+        options = {k: v for k, v in self._url_parts.items() if k not in _DISCRETE}
+        return {"application_name": APPLICATION_NAME, **options}
 
     def _postgres_env(self) -> dict[str, str]:
         parts = self._url_parts
