@@ -159,21 +159,18 @@ def test_an_item_survives_a_snapshot_round_trip(store: EventStore) -> None:
     assert item_view(restored) == item_view(item)
 
 
-def test_libpq_options_in_the_url_reach_every_connection(postgres_database_url: str) -> None:
-    store = EventStore(Settings(database_url=f"{postgres_database_url}?application_name=nm-options-test"))
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [("?application_name=nm-options-test", "nm-options-test"), ("", "nm-workflow")],
+    ids=["options-of-the-url", "named-by-the-service"],
+)
+def test_libpq_options_in_the_url_reach_every_connection(
+    postgres_database_url: str, query: str, name: str
+) -> None:
+    store = EventStore(Settings(database_url=f"{postgres_database_url}{query}"))
     try:
         with store.recorder.datastore.get_connection() as connection:  # type: ignore[attr-defined]
             row = connection.execute("SELECT current_setting('application_name') AS name").fetchone()
     finally:
         store.close()
-    assert row["name"] == "nm-options-test"
-
-
-def test_the_service_names_its_connections_when_the_url_does_not(postgres_database_url: str) -> None:
-    store = EventStore(Settings(database_url=postgres_database_url))
-    try:
-        with store.recorder.datastore.get_connection() as connection:  # type: ignore[attr-defined]
-            row = connection.execute("SELECT current_setting('application_name') AS name").fetchone()
-    finally:
-        store.close()
-    assert row["name"] == "nm-workflow"
+    assert row["name"] == name
