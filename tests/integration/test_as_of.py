@@ -86,22 +86,28 @@ def test_each_snapshot_notes_its_version_s_time(long_item: tuple[EventStore, Con
     assert store.snapshot_times.around(item.id, recorded_at(EVENTS)) == (12, None)
 
 
+def versions_searched(store: EventStore, monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
+    """The arguments after the aggregate id of each single-event read the search makes, as made."""
+    searched: list[tuple[Any, ...]] = []
+    read_one = store.event_at
+
+    def spied(*args: Any) -> Any:
+        searched.append(args[1:])
+        return read_one(*args)
+
+    monkeypatch.setattr(store, "event_at", spied)
+    return searched
+
+
 def test_as_of_reads_the_last_event_at_or_before_the_time_without_a_search(
     long_item: tuple[EventStore, ContentItem], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store, item = long_item
-    searched: list[Any] = []
-    read_one = store.event_at
-
-    def spied(*args: Any) -> Any:
-        searched.append(args)
-        return read_one(*args)
-
-    monkeypatch.setattr(store, "event_at", spied)
+    searched = versions_searched(store, monkeypatch)
 
     assert_reads_every_time_right(store, item)
 
-    assert all(args[1:] == (1,) for args in searched), searched  # only "did it exist?", before its creation
+    assert all(args == (1,) for args in searched), searched  # only "did it exist?", before its creation
 
 
 def test_as_of_is_right_without_some_or_all_snapshots_or_their_times(
@@ -147,14 +153,7 @@ def test_without_notes_the_search_stays_below_the_snapshot_recorded_after_the_ti
 ) -> None:
     store, item = long_item
     sql(store, "DELETE FROM snapshot_times")  # the load starts from snapshot 12, recorded after the time
-    searched: list[Any] = []
-    read_one = store.event_at
-
-    def spied(*args: Any) -> Any:
-        searched.append(args[1:])
-        return read_one(*args)
-
-    monkeypatch.setattr(store, "event_at", spied)
+    searched = versions_searched(store, monkeypatch)
 
     assert load_as_of(store, item.id, recorded_at(5)).version == 5
     assert searched, "the search ran"
