@@ -15,7 +15,8 @@ from nm_workflow.application.as_of import load_as_of
 from nm_workflow.application.errors import NoSuchVersion, NotFound, StoreBusy, StoreUnavailable
 from nm_workflow.application.items import ContentItems
 from nm_workflow.application.settings import Settings
-from nm_workflow.application.snapshot_times import around_statement, iso
+from nm_workflow.application.side_tables import iso
+from nm_workflow.application.snapshot_times import around_statement
 from nm_workflow.application.store import EventStore
 from nm_workflow.application.views import item_view
 from nm_workflow.domain.content_item import ContentItem

@@ -12,7 +12,7 @@ from eventsourcing.persistence import OperationalError
 from nm_workflow.application import snapshots
 from nm_workflow.application.errors import ConcurrentModification
 from nm_workflow.application.settings import Settings
-from nm_workflow.application.snapshot_times import iso
+from nm_workflow.application.side_tables import iso
 from nm_workflow.application.snapshots import AggregateSnapshot
 from nm_workflow.application.store import EventStore
 from tests.integration.test_audit_chain import raw_sql

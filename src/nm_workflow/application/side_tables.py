@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from nm_workflow.application.errors import ConcurrentModification, StoreUnavailable
 from nm_workflow.application.store_errors import translated_errors
 
 SETUP_ATTEMPTS = 5
+
+
+def iso(moment: datetime) -> str:
+    """`moment` as the side tables store it: UTC, microseconds, so that text order is time order."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def create_tables(datastore: Any, statements: Sequence[str]) -> None:

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.postgres import PostgresDatastore
 
-from nm_workflow.application.side_tables import create_tables
+from nm_workflow.application.side_tables import create_tables, iso
 
 TABLE = "snapshot_times"
 _CREATE = (
@@ -44,11 +44,6 @@ def around_statement(marker: str) -> str:
         f" WHERE aggregate_id = {marker} AND recorded_at > {marker}"
         " ORDER BY recorded_at, version LIMIT 1) AS above"
     )
-
-
-def iso(moment: datetime) -> str:
-    """`moment` as the table stores it: UTC, microseconds, so that text order is time order."""
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 class SnapshotTimes:

@@ -16,13 +16,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.postgres import PostgresDatastore
 
-from nm_workflow.application.side_tables import create_tables
+from nm_workflow.application.side_tables import create_tables, iso
 from nm_workflow.application.store import EventStore
 from nm_workflow.application.store_errors import translated_errors
 
@@ -40,10 +40,6 @@ _TABLES = (
 )
 DELIVERED, FAILED = "delivered", "failed"
 _WELL = "attempts = 0, failing_since = NULL, next_attempt_at = NULL, last_error = NULL"
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 @dataclass(frozen=True)
