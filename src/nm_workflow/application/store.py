@@ -5,7 +5,6 @@ Library errors are translated into the project's own here, once.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -32,19 +31,19 @@ from eventsourcing.utils import Environment
 from psycopg_pool import ConnectionPool
 
 from nm_workflow.application.as_of import Projector
-from nm_workflow.application.errors import ConcurrentModification, NotFound, StoreBusy, StoreUnavailable
+from nm_workflow.application.errors import NotFound, StoreBusy, StoreUnavailable
 from nm_workflow.application.group_commit import GroupCommit, Ticket
 from nm_workflow.application.log_signal import LogSignal
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.several_reads import Wanted, select_events_of
 from nm_workflow.application.snapshot_times import SnapshotTimes
-from nm_workflow.application.snapshots import AggregateSnapshot, SnapshotHints, due
+from nm_workflow.application.snapshots import SnapshotHints, due
 from nm_workflow.application.store_errors import translate, translated_errors
+from nm_workflow.application.store_snapshots import StoreSnapshots
 from nm_workflow.domain.metadata import WorkflowAggregate
 
 APPLICATION_NAME = "nmworkflow"
 PAGE_SIZE = 500
-log = logging.getLogger(__name__)
 
 
 class DateAsISO(Transcoding):
@@ -62,7 +61,7 @@ Unit = Sequence[DomainEventProtocol[UUID]]
 """One `record` call's new events, which commit or fail together."""
 
 
-class EventStore(Application[UUID]):
+class EventStore(StoreSnapshots, Application[UUID]):
     """Stores every aggregate of the service in one notification log."""
 
     name = APPLICATION_NAME
@@ -184,23 +183,6 @@ class EventStore(Application[UUID]):
         self._notify(recordings)
         return recordings
 
-    def _snapshot(self, aggregate_id: UUID, version: int) -> None:
-        """Store the aggregate's state at `version` (ADR 0029), replayed from the store.
-
-        The events are committed by now: a snapshot that cannot be written only costs later
-        loads time, so the command still succeeds.
-        """
-        assert self.snapshots is not None  # construct_env enables them
-        try:
-            with self._database():
-                aggregate: WorkflowAggregate = self.repository.get(aggregate_id, version=version)
-                stored = self.snapshots.mapper.to_stored_event(AggregateSnapshot.take(aggregate))
-                self.snapshots.recorder.insert_events([stored])  # the library's `put`, sized
-            self.snapshot_times.note(aggregate_id, version, aggregate.modified_on)  # guarded alike
-            self.snapshot_hints.note(aggregate_id, version, len(stored.state))
-        except (StoreUnavailable, StoreBusy, ConcurrentModification) as error:
-            log.warning("No snapshot (or its time) of %s at version %s: %s", aggregate_id, version, error)
-
     def load(self, aggregate_id: UUID, version: int | None = None, until: Projector | None = None) -> Any:
         """The aggregate (at `version` if given) from its latest snapshot at or below and the
         events after it; `until` (as_of.until) applies only the events up to a time.
@@ -214,13 +196,6 @@ class EventStore(Application[UUID]):
                 )
             except AggregateNotFoundError:
                 raise NotFound(f"No aggregate with id {aggregate_id}.") from None
-
-    def latest_snapshot(self, aggregate_id: UUID) -> WorkflowAggregate | None:
-        """The aggregate as of its latest snapshot (its `version` says which), None without one."""
-        assert self.snapshots is not None  # construct_env enables them
-        with self._database():
-            found = list(self.snapshots.get(aggregate_id, desc=True, limit=1))
-        return found[0].mutate(None) if found else None  # type: ignore[attr-defined]
 
     def stored_events(
         self, aggregate_id: UUID, after: int | None = None, limit: int | None = None
