@@ -53,7 +53,7 @@ class ChannelAccounts(AggregateReads[ChannelAccount]):
         A retry with the Idempotency-Key of the registration replays it; any other registration
         of the same platform account is refused (ChannelAccountExists).
         """
-        facts = {**account, "department": account.get("department") or ctx.actor.department}
+        facts = {**account, "department": account.get("department") or ctx.claimed.department}
         target = channel_account_id(facts["platform"], facts["account_id"])
 
         def register(_: ChannelAccount | None) -> ChannelAccount:

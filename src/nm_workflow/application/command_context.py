@@ -42,6 +42,14 @@ class CommandContext:
         return caller.confirm() if isinstance(caller, KeyClaim) else caller
 
     @property
+    def claimed(self) -> Actor:
+        """The actor the key names, its revocation maybe not checked yet: for a default taken
+        from the caller's facts (which never change for a key) before the runner's read checks
+        the key. Nothing is decided before that check, so no read is spent on it here."""
+        caller = self._caller
+        return caller.actor if isinstance(caller, KeyClaim) else caller
+
+    @property
     def caller(self) -> Actor | KeyClaim:
         """The actor as given: a KeyClaim may be unchecked yet."""
         return self._caller

@@ -50,7 +50,7 @@ class ContentItems(AggregateReads[ContentItem]):
     # --- commands ---------------------------------------------------------------
 
     def plan(self, ctx: CommandContext, plan: dict[str, Any]) -> CommandResult:
-        plan = {**plan, "department": plan.get("department") or ctx.actor.department}
+        plan = {**plan, "department": plan.get("department") or ctx.claimed.department}
         return self._runner.run(
             ctx,
             Command.PLAN,
