@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
+from fastapi import Request
 from fastapi.routing import APIRoute
 
 from nm_workflow.interface.http import deps
@@ -32,3 +36,15 @@ def test_every_operation_reading_the_command_headers_documents_each_of_them_once
     assert not any(p["name"] == "idempotency-key" for o in reads for p in o.get("parameters", []))
     scheme = document["components"]["securitySchemes"]["HTTPBearer"]
     assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "", "Bearer", "Bearer ", "Bearer  ", "bearer nm_x", "BEARER nm_x", "Bearer nm_x ", "Bearer  nm_x",
+     "Basic nm_x", "Bearernm_x", " Bearer nm_x", "Bearer\tnm_x", "Bearer nm x"],
+)  # fmt: skip
+def test_the_key_read_by_hand_is_the_one_the_bearer_scheme_reads(authorization: str | None) -> None:
+    headers = [] if authorization is None else [(b"authorization", authorization.encode("latin-1"))]
+    request = Request({"type": "http", "headers": headers})
+    credentials = asyncio.run(deps.bearer(request))
+    assert deps.bearer_token(authorization) == (None if credentials is None else credentials.credentials)

@@ -45,26 +45,41 @@ async def key_claim(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> KeyClaim:
     """The caller's key, its revocation checked by the command's own read (ADR 0027)."""
-    return await _claim(request, credentials)
+    once(request, "Authorization")
+    return await _claim(request, None if credentials is None else credentials.credentials)
 
 
-async def _claim(request: Request, credentials: HTTPAuthorizationCredentials | None) -> KeyClaim:
+async def _claim(request: Request, token: str | None) -> KeyClaim:
     # A function, not a dependency of its own: each nested dependency costs the framework a solve
     # of its own per request (docs/performance.md, "The command path's CPU").
-    once(request, "Authorization")
-    if credentials is None:
+    if token is None:
         raise AuthenticationFailed("Send your API key as 'Authorization: Bearer <key>'.")
     keys: KeyService = request.app.state.keys
-    known = keys.claim_known(credentials.credentials)
+    known = keys.claim_known(token)
     if known is not None:
         return known
     # A key this process has not seen yet is read from the store: off the event loop.
-    return await run_in_threadpool(keys.claim, credentials.credentials)
+    return await run_in_threadpool(keys.claim, token)
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` value; None without one, as the framework's
+    `HTTPBearer(auto_error=False)` answers (the scheme in any case, the token stripped)."""
+    scheme, _, token = (authorization or "").partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
 
 
 def current_actor(claim: Annotated[KeyClaim, Depends(key_claim)]) -> Actor:
     """The caller, its key checked for revocation now."""
     return claim.confirm()
+
+
+def items_of(request: Request) -> ContentItems:
+    """The item service, for a command route: a route taking `request` costs the framework no solve,
+    where a dependency (`Items`) costs one per request (ADR 0042, third addendum)."""
+    items: ContentItems = request.app.state.items
+    return items
 
 
 Items = Annotated[ContentItems, Depends(from_state("items"))]
@@ -210,17 +225,21 @@ def command_headers(
     """
 
 
-_COMMAND_HEADERS = (b"if-match", b"idempotency-key", b"x-correlation-id")
+_COMMAND_HEADERS = (b"authorization", b"if-match", b"idempotency-key", b"x-correlation-id")
 
 
 async def command_context(request: Request) -> CommandContext:
-    """The command's caller (its key claimed) and headers (`command_headers`), each sent at most once."""
-    actor = await _claim(request, await bearer(request))
+    """The command's caller (its key claimed) and headers (`command_headers`), each sent at most once.
+
+    All four are read in one pass over the raw headers; the key is claimed before the other three
+    are checked, as when the bearer scheme was a dependency of its own."""
     sent: dict[bytes, list[bytes]] = {}
     for name, value in request.scope["headers"]:
         if name in _COMMAND_HEADERS:
             sent.setdefault(name, []).append(value)
-    if_match, idempotency_key, correlation_id = (_single(name, sent.get(name)) for name in _COMMAND_HEADERS)
+    authorization, *headers = _COMMAND_HEADERS
+    actor = await _claim(request, bearer_token(_single(authorization, sent.get(authorization))))
+    if_match, idempotency_key, correlation_id = (_single(name, sent.get(name)) for name in headers)
     return CommandContext(
         actor=actor,
         expected_version=parse_if_match(if_match),
