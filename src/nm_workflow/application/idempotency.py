@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import lru_cache
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -39,7 +40,14 @@ class IdempotencyRecord(WorkflowAggregate):
 
     @staticmethod
     def create_id(actor_id: str, key: str) -> UUID:
-        return uuid5(_NAMESPACE, f"{actor_id}\n{key}")
+        return _record_id(actor_id, key)
+
+
+@lru_cache(maxsize=64)
+def _record_id(actor_id: str, key: str) -> UUID:
+    # A command derives its record's id twice: for its read, then when the library creates the
+    # record; kept for the few commands in flight, the second is a lookup (docs/performance.md).
+    return uuid5(_NAMESPACE, f"{actor_id}\n{key}")
 
 
 def fingerprint(command: str, target: UUID | None, payload: dict[str, Any]) -> str:
