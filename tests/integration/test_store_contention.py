@@ -83,3 +83,24 @@ def test_a_background_failure_never_makes_requests_fail_fast(
             assert store.head() == head, "background work is not held back by the requests' pause"
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # the read without BEGIN is SQLite's
+def test_a_failed_command_read_on_sqlite_is_the_stores_error(make_settings: Callable[..., Settings]) -> None:
+    store = EventStore(make_settings())
+    try:
+        item = planned_item()
+        store.record(item)
+
+        def rename(old: str, new: str) -> None:
+            with store.recorder.datastore.transaction(commit=True) as cursor:  # type: ignore[attr-defined]
+                cursor.execute(f"ALTER TABLE {old} RENAME TO {new}")
+
+        rename("stored_events", "elsewhere")
+        with pytest.raises(StoreUnavailable, match="OperationalError"):  # no such table
+            store.events_of({item.id: 0})
+        rename("elsewhere", "stored_events")
+        store._unavailable_until = 0.0  # the fail-fast pause the failure started
+        assert [e.originator_version for e in store.events_of({item.id: 0})[item.id]] == [1]
+    finally:
+        store.close()

@@ -7,8 +7,8 @@ is wanted from a version on: the versions this process knows already are not
 read again. On PostgreSQL one SELECT joins the wanted (id, after version) pairs
 to the primary key (`SeveralAggregatesReads`, mixed into the recorder); on
 SQLite (in-process calls, not round trips) one SELECT of the same pairs ORed,
-in one read transaction of the library's recorder, saves the statements and
-locking of three more reads. See docs/adr/0027-the-lean-command-path.md.
+on its own (no BEGIN and ROLLBACK around it), saves the statements and locking
+of three more reads. See docs/adr/0027-the-lean-command-path.md.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import AggregateRecorder, StoredEvent
 from eventsourcing.postgres import PostgresDatastore
-from eventsourcing.sqlite import SQLiteAggregateRecorder
+from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteCursor, SQLiteTransaction
 from psycopg.sql import SQL, Identifier
 
 Wanted = Mapping[UUID, int]
@@ -80,10 +80,20 @@ def _sqlite_select_events_of(
     pairs = " OR ".join(["(originator_id = ? AND originator_version > ?)"] * len(wanted))
     table = recorder.events_table_name
     statement = f"SELECT * FROM {table} WHERE {pairs} ORDER BY originator_id, originator_version"  # noqa: S608
-    with recorder.datastore.transaction(commit=False) as cursor:
+    read = recorder.datastore.get_connection(commit=False)
+    with read as connection, _OneStatement(connection) as statement_cursor, statement_cursor as cursor:
         cursor.execute(statement, [value for each, after in wanted.items() for value in (each.hex, after)])
         for row in cursor.fetchall():
             aggregate_id = UUID(hex=row["originator_id"])
             event = StoredEvent(aggregate_id, row["originator_version"], row["topic"], row["state"])
             found[aggregate_id].append(event)
     return found
+
+
+class _OneStatement(SQLiteTransaction):
+    """The library's read transaction without its BEGIN: one SELECT is a consistent read on its own
+    (SQLite's autocommit), and BEGIN and ROLLBACK were two statements more per command. Its exit
+    maps SQLite's errors to the library's, as for every other read; its rollback is a no-op."""
+
+    def __enter__(self) -> SQLiteCursor:
+        return self.connection.cursor()
