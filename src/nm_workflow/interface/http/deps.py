@@ -77,7 +77,7 @@ def current_actor(claim: Annotated[KeyClaim, Depends(key_claim)]) -> Actor:
 
 def items_of(request: Request) -> ContentItems:
     """The item service, for a command route: a route taking `request` costs the framework no solve,
-    where a dependency (`Items`) costs one per request (ADR 0042, third addendum)."""
+    where a dependency (`Items`) costs one per request (ADR 0042, addendum of 2026-11-30)."""
     items: ContentItems = request.app.state.items
     return items
 
