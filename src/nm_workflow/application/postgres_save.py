@@ -30,7 +30,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import Connection
 from psycopg.abc import Query
 from psycopg.pq import TransactionStatus
-from psycopg.rows import DictRow
+from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Composable, Identifier
 
 
@@ -78,12 +78,18 @@ class OneRoundTripSave(PostgresApplicationRecorder):
             [e.topic for e in stored_events],
             [e.state for e in stored_events],
         )
-        with self.datastore.get_connection() as conn, conn.cursor() as curs, conn.cursor() as insert:
+        # The statements but the INSERT return no rows: their cursor makes no dict rows (psycopg builds
+        # a row maker per result).
+        with (
+            self.datastore.get_connection() as conn,
+            conn.cursor(row_factory=tuple_row) as curs,
+            conn.cursor() as insert,
+        ):
             statements = self._statements or self._render(conn)
             try:
                 with conn.pipeline():  # leaving it sends the one sync and reads every result
                     curs.execute(b"BEGIN", prepare=True)
-                    self._insert_events(curs, stored_events, **kwargs)
+                    self._insert_events(insert, stored_events, **kwargs)  # the library's hook (dict rows)
                     for statement in statements.lock:
                         curs.execute(statement, prepare=True)
                     insert.execute(statements.insert, columns, prepare=True)
