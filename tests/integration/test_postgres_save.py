@@ -83,6 +83,21 @@ def test_a_save_of_many_events_is_chained_after_the_head_as_the_auditor_recomput
     assert chain_matches_the_log(recorder, limit=2000)
 
 
+def test_versions_of_every_integer_width_are_stored_as_given_by_the_same_prepared_save(
+    recorder: BoundedRetryRecorder,
+) -> None:
+    # The versions go as a binary array whose element type follows the values (int2, int4, int8).
+    small, large = uuid4(), uuid4()
+    wide = [event(small, 1), event(large, 40_000), event(large, 2**40)]
+
+    ids = recorder.insert_events(wide) + recorder.insert_events([event(small, 2)])
+
+    rows = stored(recorder)
+    assert ids == [rows[(small, 1)], rows[(large, 40_000)], rows[(large, 2**40)], rows[(small, 2)]]
+    assert sorted(ids) == [1, 2, 3, 4]
+    assert chain_matches_the_log(recorder)
+
+
 def test_a_taken_version_fails_the_whole_call_and_leaves_nothing(recorder: BoundedRetryRecorder) -> None:
     taken = uuid4()
     recorder.insert_events([event(taken, 1)])
