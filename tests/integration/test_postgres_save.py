@@ -1,4 +1,4 @@
-"""The PostgreSQL save in one round trip (ADR 0036): what the pipeline must still guarantee.
+"""The PostgreSQL save in one round trip and one statement (ADR 0036, ADR 0046): what it must still guarantee.
 
 The ids it returns are the stored ones, the links the server computes are the ones an auditor
 recomputes, a conflict leaves nothing behind, and a connection cut in the middle of a save is
@@ -115,7 +115,7 @@ def test_a_taken_version_fails_the_whole_call_and_leaves_nothing(recorder: Bound
 
 @contextmanager
 def table_locked(url: str) -> Iterator[None]:
-    """Another session holding the events table, so that a save waits inside its pipeline."""
+    """Another session holding the events table, so that a save waits inside its statement."""
     with psycopg.connect(url) as holder:
         holder.execute(f"LOCK TABLE {TABLE} IN EXCLUSIVE MODE")
         yield
@@ -126,7 +126,7 @@ def waiting_saves(admin: psycopg.Connection[Any], spared: set[int]) -> list[int]
     backend may linger a moment)."""
     waiting = (
         "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-        " AND wait_event_type = 'Lock' AND query LIKE 'LOCK TABLE%%' AND NOT pid = ANY(%s)"
+        f" AND wait_event_type = 'Lock' AND query LIKE '%%{TABLE}_save%%' AND NOT pid = ANY(%s)"
     )
     return [row[0] for row in admin.execute(waiting, (list(spared),))]
 
@@ -143,7 +143,7 @@ def saving(recorder: BoundedRetryRecorder, events: list[StoredEvent]) -> Callabl
     return lambda: recorder.insert_events(events)
 
 
-def test_a_save_whose_connection_is_cut_mid_pipeline_is_retried_and_written_once(
+def test_a_save_whose_connection_is_cut_while_it_waits_is_retried_and_written_once(
     recorder: BoundedRetryRecorder, postgres_database_url: str
 ) -> None:
     aggregate, cut = uuid4(), set[int]()
