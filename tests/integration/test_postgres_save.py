@@ -83,7 +83,7 @@ def test_a_save_of_many_events_is_chained_after_the_head_as_the_auditor_recomput
     assert chain_matches_the_log(recorder, limit=2000)
 
 
-def test_versions_of_every_integer_width_are_stored_as_given_by_the_same_prepared_save(
+def test_versions_of_every_integer_width_are_stored_as_given_save_after_save(
     recorder: BoundedRetryRecorder,
 ) -> None:
     # The versions go as a binary array whose element type follows the values (int2, int4, int8).
