@@ -126,7 +126,7 @@ def waiting_saves(admin: psycopg.Connection[Any], spared: set[int]) -> list[int]
     backend may linger a moment)."""
     waiting = (
         "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-        f" AND wait_event_type = 'Lock' AND query LIKE '%%{TABLE}_save%%' AND NOT pid = ANY(%s)"
+        f" AND wait_event_type = 'Lock' AND query LIKE '%%{TABLE}_insert%%' AND NOT pid = ANY(%s)"
     )
     return [row[0] for row in admin.execute(waiting, (list(spared),))]
 

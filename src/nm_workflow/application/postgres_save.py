@@ -4,9 +4,9 @@ The library's `PostgresApplicationRecorder.insert_events` takes four round trips
 statements: BEGIN; SET LOCAL lock_timeout, LOCK TABLE, NOTIFY and the INSERT, then a sync so that
 a unique violation surfaces before the commit; COMMIT; a sync. Here the save is one statement on
 the pooled (autocommit) connection, a call of a server function that the schema set-up creates
-beside the events table (`<table>_save`):
+beside the events table (`<table>_insert`):
 
-    SELECT * FROM <table>_save(ids, versions, topics, states, lock_timeout)
+    SELECT * FROM <table>_insert(ids, versions, topics, states, lock_timeout)
 
 whose body takes the same steps in the statement's own transaction: set lock_timeout for the
 transaction, LOCK TABLE ... IN EXCLUSIVE MODE, pg_notify, and the INSERT ... RETURNING with the
@@ -55,11 +55,11 @@ class OneRoundTripSave(PostgresApplicationRecorder):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         schema, table = Identifier(self.datastore.schema), Identifier(self.events_table_name)
-        self.save_function = SQL("{}.{}").format(schema, Identifier(f"{self.events_table_name}_save"))
+        self.insert_function = SQL("{}.{}").format(schema, Identifier(f"{self.events_table_name}_insert"))
         self._call_statement = SQL(
             "SELECT * FROM {}(%b::{id}[], %b::bigint[], %b::text[], %b::bytea[], %s)"
-        ).format(self.save_function, id=Identifier(self.datastore.originator_id_type))
-        # The rows of the save function's arguments; the chain (event_chain.py) wraps this INSERT.
+        ).format(self.insert_function, id=Identifier(self.datastore.originator_id_type))
+        # The rows of the insert function's arguments; the chain (event_chain.py) wraps this INSERT.
         self.insert_events_statement = SQL(
             "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state)"
             " SELECT * FROM unnest(ids, versions, topics, states) RETURNING notification_id"
@@ -68,7 +68,7 @@ class OneRoundTripSave(PostgresApplicationRecorder):
     def create_table(self) -> None:
         super().create_table()
         function = SQL(_SAVE_FUNCTION).format(
-            function=self.save_function,
+            function=self.insert_function,
             id_type=Identifier(self.datastore.originator_id_type),
             table=SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(self.events_table_name)),
             channel=Literal(self.channel_name),
