@@ -177,9 +177,9 @@ class GroupCommit(Generic[U, R]):
         """Give the lead to the first caller still queued, then wake the batch's followers.
 
         The successor first: its batch waits for nothing else. Of the followers the leader wakes
-        only the first, and each woken follower the next one (`Ticket.wait`): the wake-ups, a tenth
-        of the writers' interpreter time when the leader made them all, leave the path that
-        every batch waits on.
+        only the first, and each woken follower the next one (`Ticket.wait`): the wake-ups, a fifth
+        of the writers' interpreter time when the leader made them all (docs/performance.md), leave
+        the path that every batch waits on.
         """
         with self._lock:
             self._last_size, self._last_end = len(batch), time.monotonic()

@@ -32,7 +32,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.sql import SQL, Identifier, Literal
 
 # {insert} is the events' INSERT with the chain's links (event_chain.py), reading the arguments.
-_SAVE_FUNCTION = """\
+_INSERT_FUNCTION = """\
 CREATE OR REPLACE FUNCTION {function}(
     ids {id_type}[], versions bigint[], topics text[], states bytea[], lock_timeout text)
 RETURNS TABLE (notification_id bigint, originator_id {id_type}, originator_version bigint)
@@ -67,7 +67,7 @@ class OneRoundTripSave(PostgresApplicationRecorder):
 
     def create_table(self) -> None:
         super().create_table()
-        function = SQL(_SAVE_FUNCTION).format(
+        function = SQL(_INSERT_FUNCTION).format(
             function=self.insert_function,
             id_type=Identifier(self.datastore.originator_id_type),
             table=SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(self.events_table_name)),
