@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import psycopg
 import pytest
+from eventsourcing.persistence import TranscodingNotRegisteredError
 from psycopg import sql
 
 from nm_workflow.application.errors import ConcurrentModification, NotFound, StoreUnavailable
@@ -165,6 +166,30 @@ def test_an_idempotency_record_and_its_events_commit_together_or_not_at_all(
     assert store.load(IdempotencyRecord.create_id("mia", "key-1")).aggregate_id == first.id
     assert isinstance(outcomes[2], int)
     assert store.load(bystander.id).theme == "Bystander"
+
+
+def test_a_command_whose_events_cannot_be_stored_fails_at_once_and_its_neighbours_commit(
+    store: EventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unstorable = planned_item("Unstorable")
+    unstorable.draft(title="T", body="B.", asset_links=[], source_notes="", author_id=object())  # type: ignore[arg-type]
+    others = [planned_item(f"Other {n}") for n in range(3)]
+    gate = Gate(store, monkeypatch)
+    calls = [_recording(store, planned_item("Leader")), *(_recording(store, item) for item in others)]
+
+    # Its events are encoded on its own thread before it queues: it fails while the batch is held.
+    with (
+        queued_behind_a_held_leader(store, gate, calls) as futures,
+        pytest.raises(TranscodingNotRegisteredError),
+    ):
+        store.record(unstorable)
+    outcomes = [_outcome(future) for future in futures]
+
+    assert all(isinstance(o, int) for o in outcomes), outcomes
+    assert gate.calls == [1, 3]
+    with pytest.raises(NotFound):
+        store.load(unstorable.id)
+    assert [store.load(item.id).theme for item in others] == ["Other 0", "Other 1", "Other 2"]
 
 
 @contextmanager

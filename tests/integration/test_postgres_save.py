@@ -1,4 +1,4 @@
-"""The PostgreSQL save in one round trip (ADR 0036): what the pipeline must still guarantee.
+"""The PostgreSQL save in one round trip and one statement (ADR 0036, ADR 0046): what it must still guarantee.
 
 The ids it returns are the stored ones, the links the server computes are the ones an auditor
 recomputes, a conflict leaves nothing behind, and a connection cut in the middle of a save is
@@ -83,6 +83,21 @@ def test_a_save_of_many_events_is_chained_after_the_head_as_the_auditor_recomput
     assert chain_matches_the_log(recorder, limit=2000)
 
 
+def test_versions_of_every_integer_width_are_stored_as_given_save_after_save(
+    recorder: BoundedRetryRecorder,
+) -> None:
+    # The versions go as a binary array whose element type follows the values (int2, int4, int8).
+    small, large = uuid4(), uuid4()
+    wide = [event(small, 1), event(large, 40_000), event(large, 2**40)]
+
+    ids = recorder.insert_events(wide) + recorder.insert_events([event(small, 2)])
+
+    rows = stored(recorder)
+    assert ids == [rows[(small, 1)], rows[(large, 40_000)], rows[(large, 2**40)], rows[(small, 2)]]
+    assert sorted(ids) == [1, 2, 3, 4]
+    assert chain_matches_the_log(recorder)
+
+
 def test_a_taken_version_fails_the_whole_call_and_leaves_nothing(recorder: BoundedRetryRecorder) -> None:
     taken = uuid4()
     recorder.insert_events([event(taken, 1)])
@@ -100,7 +115,7 @@ def test_a_taken_version_fails_the_whole_call_and_leaves_nothing(recorder: Bound
 
 @contextmanager
 def table_locked(url: str) -> Iterator[None]:
-    """Another session holding the events table, so that a save waits inside its pipeline."""
+    """Another session holding the events table, so that a save waits inside its statement."""
     with psycopg.connect(url) as holder:
         holder.execute(f"LOCK TABLE {TABLE} IN EXCLUSIVE MODE")
         yield
@@ -111,7 +126,7 @@ def waiting_saves(admin: psycopg.Connection[Any], spared: set[int]) -> list[int]
     backend may linger a moment)."""
     waiting = (
         "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-        " AND wait_event_type = 'Lock' AND query LIKE 'LOCK TABLE%%' AND NOT pid = ANY(%s)"
+        f" AND wait_event_type = 'Lock' AND query LIKE '%%{TABLE}_insert%%' AND NOT pid = ANY(%s)"
     )
     return [row[0] for row in admin.execute(waiting, (list(spared),))]
 
@@ -128,7 +143,7 @@ def saving(recorder: BoundedRetryRecorder, events: list[StoredEvent]) -> Callabl
     return lambda: recorder.insert_events(events)
 
 
-def test_a_save_whose_connection_is_cut_mid_pipeline_is_retried_and_written_once(
+def test_a_save_whose_connection_is_cut_while_it_waits_is_retried_and_written_once(
     recorder: BoundedRetryRecorder, postgres_database_url: str
 ) -> None:
     aggregate, cut = uuid4(), set[int]()

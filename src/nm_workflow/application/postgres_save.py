@@ -1,72 +1,109 @@
-"""The PostgreSQL save in one round trip (ADR 0036).
+"""The PostgreSQL save in one round trip and one statement (ADR 0036, ADR 0046).
 
-The library's `PostgresApplicationRecorder.insert_events` takes four round trips: BEGIN; the
-pipeline of SET LOCAL lock_timeout, LOCK TABLE, NOTIFY and the INSERT, then a sync so that a
-unique violation surfaces before the commit; COMMIT; a sync. Here all of it is one pipeline with
-one sync at the end:
+The library's `PostgresApplicationRecorder.insert_events` takes four round trips and six
+statements: BEGIN; SET LOCAL lock_timeout, LOCK TABLE, NOTIFY and the INSERT, then a sync so that
+a unique violation surfaces before the commit; COMMIT; a sync. Here the save is one statement on
+the pooled (autocommit) connection, a call of a server function that the schema set-up creates
+beside the events table (`<table>_insert`):
 
-    BEGIN; SET LOCAL lock_timeout; LOCK TABLE ... IN EXCLUSIVE MODE; NOTIFY;
-    INSERT ... RETURNING (with the hash chain's links, event_chain.py); COMMIT; sync
+    SELECT * FROM <table>_insert(ids, versions, topics, states, lock_timeout)
 
-The server runs the statements in order and stops at the first error: a unique violation (a
-concurrent writer of the same aggregate version), a lock wait over lock_timeout or anything else
-skips the rest up to the sync, COMMIT included, so nothing of the transaction is kept. The error
-reaches the caller as the library's (IntegrityError for the violation, so that group commit
-bisects the culprit out); the failed transaction is rolled back before the connection goes back to
-the pool. The returned notification ids are read from the INSERT's own rows (by aggregate id and
-version), after the commit. The table lock keeps its purpose (ids in commit order): the INSERT
-takes its ids under it, and the lock is released by the COMMIT that follows in the same pipeline.
+whose body takes the same steps in the statement's own transaction: set lock_timeout for the
+transaction, LOCK TABLE ... IN EXCLUSIVE MODE, pg_notify, and the INSERT ... RETURNING with the
+hash chain's links (event_chain.py). LOCK TABLE, refused at the top level outside a transaction
+block, is allowed inside a function. The statement commits when it returns; any error (a unique
+violation: a concurrent writer of the same aggregate version; a lock wait over lock_timeout; a
+broken connection) aborts it whole, so nothing of the save is kept and there is nothing to roll
+back. The error reaches the caller as the library's (IntegrityError for the violation, so that
+group commit bisects the culprit out). The table lock keeps its purpose (ids in commit order): the
+INSERT takes its ids under it, and the lock is released by the commit that ends the statement.
+
+The events go as four arrays in binary (ids, versions, topics, states) rather than the library's
+one array of a composite type, which psycopg dumps in Python, field by field, as text.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import suppress
 from typing import Any
 
-import psycopg
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
-from psycopg import Connection
-from psycopg.pq import TransactionStatus
-from psycopg.rows import DictRow
+from psycopg.sql import SQL, Identifier, Literal
+
+# {insert} is the events' INSERT with the chain's links (event_chain.py), reading the arguments.
+_INSERT_FUNCTION = """\
+CREATE OR REPLACE FUNCTION {function}(
+    ids {id_type}[], versions bigint[], topics text[], states bytea[], lock_timeout text)
+RETURNS TABLE (notification_id bigint, originator_id {id_type}, originator_version bigint)
+LANGUAGE plpgsql AS $save$
+#variable_conflict use_column
+BEGIN
+    PERFORM set_config('lock_timeout', lock_timeout, true);
+    LOCK TABLE {table} IN EXCLUSIVE MODE;
+    PERFORM pg_notify({channel}, '');
+    RETURN QUERY {insert};
+END
+$save$"""
 
 
 class OneRoundTripSave(PostgresApplicationRecorder):
     """Mixed into the service's PostgreSQL application recorder before the library's own."""
 
+    _call: bytes | None = None  # the save's statement, rendered once (`insert_events`)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        schema, table = Identifier(self.datastore.schema), Identifier(self.events_table_name)
+        self.insert_function = SQL("{}.{}").format(schema, Identifier(f"{self.events_table_name}_insert"))
+        self._call_statement = SQL(
+            "SELECT * FROM {}(%b::{id}[], %b::bigint[], %b::text[], %b::bytea[], %s)"
+        ).format(self.insert_function, id=Identifier(self.datastore.originator_id_type))
+        # The rows of the insert function's arguments; the chain (event_chain.py) wraps this INSERT.
+        self.insert_events_statement = SQL(
+            "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state)"
+            " SELECT * FROM unnest(ids, versions, topics, states) RETURNING notification_id"
+        ).format(schema=schema, table=table)
+
+    def create_table(self) -> None:
+        super().create_table()
+        function = SQL(_INSERT_FUNCTION).format(
+            function=self.insert_function,
+            id_type=Identifier(self.datastore.originator_id_type),
+            table=SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(self.events_table_name)),
+            channel=Literal(self.channel_name),
+            insert=self.insert_events_statement,
+        )
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(function)
+
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         """Insert `stored_events` in one transaction; their notification ids, in their order.
 
+        No tracking records: the library's `_insert_events` hook, which writes them for its
+        process recorders, has no statement to add to the function's transaction.
+
         Raises the library's IntegrityError when an (aggregate id, version) is taken,
         OperationalError on a lock wait over lock_timeout or a lost connection (then nothing of
-        this call was committed, unless the connection broke after the server received COMMIT,
-        which no client can tell, as with any commit).
+        this call was committed, unless the connection broke after the server received the
+        statement and before its answer, which no client can tell, as with any commit).
         """
         if not stored_events:
             return []
-        events = [
-            self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
-            for e in stored_events
-        ]
-        with self.datastore.get_connection() as conn, conn.cursor() as curs, conn.cursor() as insert:
-            try:
-                with conn.pipeline():  # leaving it sends the one sync and reads every result
-                    curs.execute("BEGIN")
-                    self._insert_events(curs, stored_events, **kwargs)
-                    self._lock_table(curs)
-                    self._notify_channel(curs)
-                    insert.execute(self.insert_events_statement, (events,), prepare=True)
-                    curs.execute("COMMIT")
-            except Exception:
-                _roll_back(conn)
-                raise
+        arguments = (
+            [e.originator_id for e in stored_events],
+            [e.originator_version for e in stored_events],
+            [e.topic for e in stored_events],
+            [e.state for e in stored_events],
+            f"{self.datastore.lock_timeout}s",
+        )
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            assert conn.autocommit  # the statement is its own transaction: the library's pool's way
+            # Composing the statements of every save again was a tenth of the writers' interpreter time.
+            self._call = self._call or self._call_statement.as_bytes(conn)
+            # Not prepared: a statement is prepared in a round trip of its own, on each pooled
+            # connection's first save; the server parses this call in no time, and the function's
+            # body keeps its plans for the session anyway.
+            curs.execute(self._call, arguments, prepare=False)
             # Committed: from here on nothing may raise a connection error, which would be retried.
-            return self._fetch_ids_after_insert_events(insert, stored_events, **kwargs)
-
-
-def _roll_back(conn: Connection[DictRow]) -> None:
-    """End the transaction the failed pipeline left open (a broken connection the pool drops)."""
-    if conn.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
-        with suppress(psycopg.Error):
-            conn.execute("ROLLBACK")
+            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)

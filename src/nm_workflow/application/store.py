@@ -11,11 +11,11 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date
 from itertools import accumulate
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import psycopg
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent, project_aggregate
+from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import (
     InfrastructureFactory,
@@ -24,6 +24,7 @@ from eventsourcing.persistence import (
     Notification,
     OperationalError,
     Recording,
+    StoredEvent,
     Transcoding,
 )
 from eventsourcing.postgres import PostgresFactory
@@ -57,8 +58,12 @@ class DateAsISO(Transcoding):
         return date.fromisoformat(data)
 
 
-Unit = Sequence[DomainEventProtocol[UUID]]
-"""One `record` call's new events, which commit or fail together."""
+class Unit(NamedTuple):
+    """One `record` call's new events, which commit or fail together, and their stored form
+    (mapped on the caller's thread before it queues: the batch's leader only concatenates)."""
+
+    events: Sequence[DomainEventProtocol[UUID]]
+    stored: Sequence[StoredEvent]
 
 
 class EventStore(StoreSnapshots, Application[UUID]):
@@ -124,7 +129,7 @@ class EventStore(StoreSnapshots, Application[UUID]):
         events = [event for aggregate in aggregates for event in aggregate.collect_events()]
         if not events:
             return None
-        position = self._group_commit.submit(events)
+        position = self._group_commit.submit(Unit(events, [self.mapper.to_stored_event(e) for e in events]))
         # After the commit, on the caller's thread: a snapshot never holds up the batch (ADR 0029).
         recorded = ((event.originator_id, event.originator_version) for event in events)
         intervals = self.settings.snapshot_interval, self.settings.snapshot_interval_small_state
@@ -154,9 +159,8 @@ class EventStore(StoreSnapshots, Application[UUID]):
         refuses), bisect: the halves are saved apart, until the culprit is alone and fails with
         its own error. Connection and lock errors are the database's: they fail the batch.
         """
-        events = [event for ticket in batch for event in ticket.unit]
         try:
-            recordings = self._save_batch(events)
+            ids = self._save_batch(batch)
         except (OperationalError, InterfaceError):
             raise
         except Exception as error:
@@ -167,21 +171,23 @@ class EventStore(StoreSnapshots, Application[UUID]):
             self._save_isolating(batch[:middle])
             self._save_isolating(batch[middle:])
             return
-        ends = accumulate(len(ticket.unit) for ticket in batch)
+        ends = accumulate(len(ticket.unit.events) for ticket in batch)
         for ticket, end in zip(batch, ends, strict=True):
-            ticket.succeed(recordings[end - 1].notification.id if recordings else None)
+            ticket.succeed(ids[end - 1] if ids else None)
 
-    def _save_batch(self, events: Sequence[DomainEventProtocol[UUID]]) -> list[Recording[UUID]]:
-        """The library's `save(*events)`, without asking of each object what it is: its
-        `isinstance` checks against runtime-checkable Protocols took an eighth of the writers'
-        interpreter time (docs/performance.md). The events in the units' order. The library's
-        other post-save steps are not wanted: it has no aggregate cache here, and snapshots are
-        taken by `record` after the commit (ADR 0029)."""
-        processing: ProcessingEvent[UUID] = ProcessingEvent()
-        processing.events.extend(events)
-        recordings = self._record(processing)
-        self._notify(recordings)
-        return recordings
+    def _save_batch(self, batch: Sequence[Ticket[Unit, int | None]]) -> Sequence[int] | None:
+        """The library's `save(*events)` of the units' events, in their order; their notification
+        ids. Without asking of each object what it is (its `isinstance` checks against
+        runtime-checkable Protocols took an eighth of the writers' interpreter time), nor mapping
+        the events here (the callers did, `record`). The library's other post-save steps are not
+        wanted: it has no aggregate cache here, and snapshots are taken by `record` after the
+        commit (ADR 0029). See docs/performance.md."""
+        stored = [event for ticket in batch for event in ticket.unit.stored]
+        ids = self.recorder.insert_events(stored)
+        if ids:
+            events = (event for ticket in batch for event in ticket.unit.events)
+            self._notify([_recording(*each) for each in zip(events, stored, ids, strict=True)])
+        return ids
 
     def load(self, aggregate_id: UUID, version: int | None = None, until: Projector | None = None) -> Any:
         """The aggregate (at `version` if given) from its latest snapshot at or below and the
@@ -284,6 +290,18 @@ class EventStore(StoreSnapshots, Application[UUID]):
                 return True
         except psycopg.Error:
             return False
+
+
+def _recording(event: DomainEventProtocol[UUID], stored: StoredEvent, position: int) -> Recording[UUID]:
+    """What the library's `save` hands its `_notify` hook for one event."""
+    notification = Notification(
+        id=position,
+        originator_id=stored.originator_id,
+        originator_version=stored.originator_version,
+        topic=stored.topic,
+        state=stored.state,
+    )
+    return Recording(event, notification)
 
 
 _in_background: ContextVar[bool] = ContextVar("nm_store_in_background", default=False)
