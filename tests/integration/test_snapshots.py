@@ -113,3 +113,35 @@ def test_a_small_state_is_snapshotted_more_often_than_a_large_one(
         )
     finally:
         store.close()
+
+
+def test_a_snapshot_due_at_the_saved_version_is_taken_from_the_saved_aggregate_without_a_read(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The aggregate just saved is its state at its version; one saved past the due version
+    (two events, the first due) is replayed to that version. Both equal a fold of the events."""
+    store = EventStore(make_settings(snapshot_interval=2, snapshot_interval_small_state=0))
+    reads: list[int | None] = []
+    get = store.repository.get
+
+    def counted(aggregate_id: object, version: int | None = None, **options: object) -> object:
+        reads.append(version)
+        return get(aggregate_id, version=version, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store.repository, "get", counted)
+    try:
+        item = planned_item()
+        store.record(drafted(item, "first"))  # versions 1 and 2: due at 2, the saved version
+        assert reads == []
+        store.record(drafted(drafted(item, "second"), "third"))  # 3 and 4: due at 4, no read
+        store.record(drafted(drafted(drafted(item, "4th"), "5th"), "6th"))  # 5, 6, 7: due at 6
+        assert reads == [6]
+        assert store.snapshots is not None
+        events = list(store.stored_events(item.id))
+        snapshots = list(store.snapshots.get(item.id))
+        assert [s.originator_version for s in snapshots] == [2, 4, 6]
+        for snapshot in snapshots:
+            assert isinstance(snapshot, AggregateSnapshot)
+            assert state(snapshot.mutate(None)) == state(fold(events[: snapshot.originator_version]))
+    finally:
+        store.close()

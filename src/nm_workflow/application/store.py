@@ -14,7 +14,6 @@ from itertools import accumulate
 from typing import Any, NamedTuple
 from uuid import UUID
 
-import psycopg
 from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import (
@@ -29,7 +28,6 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.postgres import PostgresFactory
 from eventsourcing.utils import Environment
-from psycopg_pool import ConnectionPool
 
 from nm_workflow.application.as_of import Projector
 from nm_workflow.application.errors import NotFound, StoreBusy, StoreUnavailable
@@ -40,6 +38,7 @@ from nm_workflow.application.several_reads import Wanted, select_events_of
 from nm_workflow.application.snapshot_times import SnapshotTimes
 from nm_workflow.application.snapshots import SnapshotHints, due
 from nm_workflow.application.store_errors import translate, translated_errors
+from nm_workflow.application.store_pool import pool_usage, saturated
 from nm_workflow.application.store_snapshots import StoreSnapshots
 from nm_workflow.domain.metadata import WorkflowAggregate
 
@@ -133,8 +132,9 @@ class EventStore(StoreSnapshots, Application[UUID]):
         # After the commit, on the caller's thread: a snapshot never holds up the batch (ADR 0029).
         recorded = ((event.originator_id, event.originator_version) for event in events)
         intervals = self.settings.snapshot_interval, self.settings.snapshot_interval_small_state
+        in_memory = {aggregate.id: aggregate for aggregate in aggregates}
         for aggregate_id, version in due(recorded, *intervals, self.snapshot_hints.large):
-            self._snapshot(aggregate_id, version)
+            self._snapshot(aggregate_id, version, in_memory.get(aggregate_id))
         return position
 
     @property
@@ -264,32 +264,10 @@ class EventStore(StoreSnapshots, Application[UUID]):
     def pool_usage(self) -> dict[str, int]:
         """The connection pool's counts (psycopg_pool names): pool_max, pool_size, pool_available,
         requests_waiting; empty on SQLite, which has no pool."""
-        pool = self._pool()
-        if pool is None:
-            return {}
-        stats = pool.get_stats()
-        return {"pool_max": pool.max_size} | {
-            name: stats.get(name, 0) for name in ("pool_size", "pool_available", "requests_waiting")
-        }
-
-    def _pool(self) -> ConnectionPool[Any] | None:
-        pool = getattr(getattr(self.recorder, "datastore", None), "pool", None)
-        return pool if isinstance(pool, ConnectionPool) else None
+        return pool_usage(self.recorder)
 
     def _saturated(self) -> bool:
-        """No pooled connection came free, yet the database answers: this process is the bottleneck."""
-        pool = self._pool()
-        if pool is None:
-            return False  # SQLite: no pool
-        stats = pool.get_stats()
-        if stats.get("pool_available", 0) > 0 or stats.get("pool_size", 0) < pool.max_size:
-            return False
-        # A full pool looks the same while its connections are being re-made in an outage: ask.
-        try:
-            with psycopg.connect(**pool.kwargs, connect_timeout=self._connect_timeout):  # type: ignore[arg-type]
-                return True
-        except psycopg.Error:
-            return False
+        return saturated(self.recorder, self._connect_timeout)
 
 
 def _recording(event: DomainEventProtocol[UUID], stored: StoredEvent, position: int) -> Recording[UUID]:

@@ -35,8 +35,11 @@ class _Store(Protocol):
 class StoreSnapshots:
     """The snapshot methods of `EventStore`."""
 
-    def _snapshot(self: _Store, aggregate_id: UUID, version: int) -> None:
-        """Store the aggregate's state at `version` (ADR 0029), replayed from the store.
+    def _snapshot(
+        self: _Store, aggregate_id: UUID, version: int, in_memory: WorkflowAggregate | None = None
+    ) -> None:
+        """Store the aggregate's state at `version` (ADR 0029): `in_memory` itself when it is the
+        aggregate just saved at that version, else replayed from the store.
 
         The events are committed by now: a snapshot that cannot be written only costs later
         loads time, so the command still succeeds.
@@ -44,7 +47,11 @@ class StoreSnapshots:
         assert self.snapshots is not None  # construct_env enables them
         try:
             with self._database():
-                aggregate: WorkflowAggregate = self.repository.get(aggregate_id, version=version)
+                aggregate: WorkflowAggregate
+                if in_memory is not None and in_memory.version == version:
+                    aggregate = in_memory  # its state is what its events made: no read needed
+                else:  # a command that saved several events past the due version
+                    aggregate = self.repository.get(aggregate_id, version=version)
                 stored = self.snapshots.mapper.to_stored_event(AggregateSnapshot.take(aggregate))
                 self.snapshots.recorder.insert_events([stored])  # the library's `put`, sized
             self.snapshot_times.note(aggregate_id, version, aggregate.modified_on)  # guarded alike
