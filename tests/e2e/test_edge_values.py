@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from typing import Any
+from urllib.parse import quote
 from uuid import UUID
 
 import pytest
@@ -192,3 +193,22 @@ def test_a_bare_or_quoted_version_is_accepted_as_if_match(api: Api) -> None:
     item = api.planned()
     assert api.post(f"/items/{item}/drafts", DRAFT, api.marketing, if_match="1").status_code == 200
     assert api.post(f"/items/{item}/drafts", DRAFT, api.marketing, if_match='"2"').status_code == 200
+
+
+def test_a_filter_with_nul_is_422_on_both_databases_not_a_match_of_another_value(api: Api) -> None:
+    """PostgreSQL's parameters carry U+FFFD for NUL: a NUL filter would match the text "\ufffd" there."""
+    replacement = "\ufffd"
+    planned = api.post("/items", {**PLAN, "campaign": replacement}, api.marketing)
+    found = api.get(f"/items?campaign={quote(replacement)}", api.marketing, **_wait(planned))
+    assert [row["item_id"] for row in found.json()["items"]] == [planned.json()["id"]]
+    auditor = api.key("aud", "auditor", "audit")
+    for path, name, key in [
+        ("/items", "campaign", api.marketing),
+        ("/items", "department", api.marketing),
+        ("/items", "state", api.marketing),
+        ("/publications", "platform", api.marketing),
+        ("/audit-trail", "actor", auditor),
+    ]:
+        response = api.client.get(path, params={name: "\x00"}, headers=_auth(key))
+        problem = _assert_problem(response, 422, "/problems/validation-error")
+        assert problem["errors"][0]["field"] == f"query.{name}"  # type: ignore[index]

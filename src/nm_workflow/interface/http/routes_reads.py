@@ -48,11 +48,16 @@ Cursor = Annotated[
     str | None,
     Query(max_length=200, description="`next_cursor` of the previous page.", examples=["eyJwIjogNDJ9"]),
 ]
+# PostgreSQL text cannot hold NUL, so the read side's parameters carry U+FFFD for it (projections/sql.py):
+# a filter with NUL would match another value there, and nothing on SQLite. No stored text holds NUL.
+NO_NUL = r"^[^\x00]*$"
 Department = Annotated[
     str | None,
-    Query(max_length=200, description="Only this department's.", examples=["marketing"]),
+    Query(max_length=200, pattern=NO_NUL, description="Only this department's.", examples=["marketing"]),
 ]
-Platform = Annotated[str | None, Query(max_length=50, description="Only this platform.", examples=["wechat"])]
+Platform = Annotated[
+    str | None, Query(max_length=50, pattern=NO_NUL, description="Only this platform.", examples=["wechat"])
+]
 
 
 def page_before(column: str) -> Any:
@@ -175,12 +180,14 @@ async def list_items(
     fresh: Fresh,
     watch: Watch,
     state: Annotated[
-        str | None, Query(max_length=50, description="Only items in this state.", examples=["in_review"])
+        str | None,
+        Query(max_length=50, pattern=NO_NUL, description="Only items in this state.", examples=["in_review"]),
     ] = None,
     department: Department = None,
     platform: Platform = None,
     campaign: Annotated[
-        str | None, Query(max_length=200, description="Only this campaign.", examples=["spring-2027"])
+        str | None,
+        Query(max_length=200, pattern=NO_NUL, description="Only this campaign.", examples=["spring-2027"]),
     ] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
@@ -240,7 +247,10 @@ async def audit_trail(
         UUID | None, Query(description="Only the events of this aggregate.", examples=[_ITEM])
     ] = None,
     actor_id: Annotated[
-        str | None, Query(alias="actor", max_length=200, description="Only this actor's.", examples=["mia"])
+        str | None,
+        Query(
+            alias="actor", max_length=200, pattern=NO_NUL, description="Only this actor's.", examples=["mia"]
+        ),
     ] = None,
     from_: Annotated[
         Moment | None,
