@@ -44,7 +44,7 @@ def fail(message: str, status: int) -> NoReturn:
 def time_option(text: str, option: str) -> datetime:
     """The time an option names, in UTC: ISO 8601 text with a zone, years 1-9999 once in UTC.
 
-    Exits 2 with a one-line message otherwise, as the HTTP API answers 400 to the same text.
+    Exits 2 with a one-line message otherwise, where the HTTP API answers 422 (validation-error).
     """
     try:
         moment = datetime.fromisoformat(text)
