@@ -212,3 +212,13 @@ def test_a_filter_with_nul_is_422_on_both_databases_not_a_match_of_another_value
         response = api.client.get(path, params={name: "\x00"}, headers=_auth(key))
         problem = _assert_problem(response, 422, "/problems/validation-error")
         assert problem["errors"][0]["field"] == f"query.{name}"  # type: ignore[index]
+
+
+def test_a_platform_filter_reads_the_platform_as_commands_store_it(api: Api) -> None:
+    """A publication sent for "WeChat " is stored for "wechat": filtering on "WeChat" finds it."""
+    item = api.published("WeChat ")
+    head = str(api.client.app.state.store.head())  # type: ignore[attr-defined]
+    for path in ("/publications", "/items"):
+        wait = _auth(api.marketing) | {"Wait-For-Position": head}
+        found = api.client.get(path, params={"platform": " WeChat"}, headers=wait)
+        assert [row["item_id"] for row in found.json()["items"]] == [item], path

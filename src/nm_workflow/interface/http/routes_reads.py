@@ -8,14 +8,14 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator
 
 from nm_workflow.application.security import Actor, Command, authorize, reach
 from nm_workflow.domain.roles import Stage
 from nm_workflow.interface.http.answers import READ
 from nm_workflow.interface.http.deps import CurrentActor, ItemId, Items, from_state, once
 from nm_workflow.interface.http.openapi import callers
-from nm_workflow.interface.http.schemas import Moment
+from nm_workflow.interface.http.schemas import Moment, platform_name
 from nm_workflow.interface.http.schemas_reads import (
     AuditEntry,
     ItemMetrics,
@@ -56,7 +56,9 @@ Department = Annotated[
     Query(max_length=200, pattern=NO_NUL, description="Only this department's.", examples=["marketing"]),
 ]
 Platform = Annotated[
-    str | None, Query(max_length=50, pattern=NO_NUL, description="Only this platform.", examples=["wechat"])
+    str | None,
+    BeforeValidator(platform_name),  # as the commands store it: "WeChat" filters on "wechat"
+    Query(max_length=50, pattern=NO_NUL, description="Only this platform.", examples=["wechat"]),
 ]
 
 
