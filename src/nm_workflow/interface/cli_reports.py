@@ -16,6 +16,7 @@ from nm_workflow.application.store import EventStore
 from nm_workflow.domain.roles import Role
 from nm_workflow.interface.cli_errors import EXIT_FAILED, EXIT_USAGE, fail, reported
 from nm_workflow.interface.cli_settings import existing_database, load_settings
+from nm_workflow.interface.http.schemas import platform_name
 from nm_workflow.interface.report_csv import COLUMNS, report_csv
 from projections import ReadModel
 from projections.quarterly_evaluation import read_quarter
@@ -40,7 +41,7 @@ def quarterly(
     with reported(settings):
         read_model = ReadModel(settings)
         try:
-            rows = read_quarter(read_model, quarter.strip().upper(), department, platform)
+            rows = read_quarter(read_model, quarter.strip().upper(), department, platform_name(platform))
             position, head = read_model.position("quarterly_evaluation"), read_model.head()
         finally:
             read_model.close()
