@@ -222,3 +222,16 @@ def test_a_platform_filter_reads_the_platform_as_commands_store_it(api: Api) -> 
         wait = _auth(api.marketing) | {"Wait-For-Position": head}
         found = api.client.get(path, params={"platform": " WeChat"}, headers=wait)
         assert [row["item_id"] for row in found.json()["items"]] == [item], path
+
+
+def test_name_filters_are_trimmed_as_the_stored_names_were(api: Api) -> None:
+    planned = api.post("/items", {**PLAN, "campaign": " spring "}, api.marketing)
+    wait = {"Wait-For-Position": planned.headers["Log-Position"]}
+    auditor = api.key("aud", "auditor", "audit")
+    for path, name, value, key in [
+        ("/items", "campaign", " spring\t", api.marketing),
+        ("/items", "department", " marketing ", api.marketing),
+        ("/audit-trail", "actor", "mia ", auditor),
+    ]:
+        found = api.client.get(path, params={name: value}, headers=_auth(key) | wait).json()["items"]
+        assert planned.json()["id"] in {row.get("item_id", row.get("aggregate_id")) for row in found}, name

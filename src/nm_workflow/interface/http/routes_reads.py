@@ -51,8 +51,17 @@ Cursor = Annotated[
 # PostgreSQL text cannot hold NUL, so the read side's parameters carry U+FFFD for it (projections/sql.py):
 # a filter with NUL would match another value there, and nothing on SQLite. No stored text holds NUL.
 NO_NUL = r"^[^\x00]*$"
+
+
+def _trimmed(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+# A name filter, trimmed as the commands trim what they store: " marketing" finds "marketing".
+Trimmed = BeforeValidator(_trimmed)
 Department = Annotated[
     str | None,
+    Trimmed,
     Query(max_length=200, pattern=NO_NUL, description="Only this department's.", examples=["marketing"]),
 ]
 Platform = Annotated[
@@ -189,6 +198,7 @@ async def list_items(
     platform: Platform = None,
     campaign: Annotated[
         str | None,
+        Trimmed,
         Query(max_length=200, pattern=NO_NUL, description="Only this campaign.", examples=["spring-2027"]),
     ] = None,
     cursor: Cursor = None,
@@ -250,6 +260,7 @@ async def audit_trail(
     ] = None,
     actor_id: Annotated[
         str | None,
+        Trimmed,
         Query(
             alias="actor", max_length=200, pattern=NO_NUL, description="Only this actor's.", examples=["mia"]
         ),
