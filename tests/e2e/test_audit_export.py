@@ -104,6 +104,7 @@ def test_an_export_of_an_altered_log_or_an_altered_export_fails(
         (["--format", "jsonl", "--from", "2026-03-01T00:00:00"], "has no time zone"),
         (["--format", "csv", "--aggregate", "item-1"], "is not an aggregate id"),
         (["--format", "jsonl", "--to", "0001-01-01T00:00:00+01:00"], "out of range once converted to UTC"),
+        (["--format", "jsonl", "--to", "2026-03-01T00:00:00.1234567Z"], "more than 6 decimals"),
         (
             ["--format", "csv", "--from", "2026-03-02T00:00:00Z", "--to", "2026-03-01T00:00:00Z"],
             "before --to",

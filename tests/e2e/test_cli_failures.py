@@ -185,3 +185,38 @@ def test_keys_list_piped_or_as_json_shows_whole_values(settings: Settings) -> No
     assert [(k["key id"], k["actor"], k["roles"], k["department"], k["revoked"]) for k in as_json] == [
         (key_id, ODD_ACTOR, ["editor", "legal"], department, False)
     ]
+
+
+SOME_ID = "0b7e4c1e-9a43-4c59-a1c2-7f1f3a0e5d11"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["audit", "verify"],
+        ["audit", "checkpoint"],
+        ["audit", "export", "--format", "jsonl"],
+        ["audit", "replay", SOME_ID],
+        ["snapshots", "note-times"],
+        ["reports", "quarterly", "2026Q3"],
+        ["reports", "reproduce", SOME_ID],
+    ],
+)
+def test_a_command_reading_the_log_in_a_folder_without_the_database_is_status_3_and_creates_none(
+    command: list[str], tmp_path: Path
+) -> None:
+    """Run in another folder than the service's, an audit would otherwise verify a new, empty log."""
+    result = run(command, {}, cwd=tmp_path)
+    assert_one_line(result, 3, "No database at var/nm-workflow.sqlite3", "NM_DATA_DIR")
+    assert result.stdout == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_report_to_a_file_that_cannot_be_written_is_status_2_naming_it(tmp_path: Path) -> None:
+    key = ["keys", "create", "--actor", "a", "--role", "editor", "--department", "x"]
+    created = run(key, {}, cwd=tmp_path)
+    assert created.returncode == 0, created.stderr  # the database exists: only the file is wrong
+    target = tmp_path / "no-such-folder" / "q3.csv"
+    result = run(["reports", "quarterly", "2026Q3", "--csv", str(target)], {}, cwd=tmp_path)
+    assert_one_line(result, 2, f"Cannot write {target}: No such file or directory.")
+    assert not target.parent.exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
+import pytest
 from typer.testing import CliRunner
 
 from nm_workflow.application.interactions import Interactions
@@ -42,6 +43,7 @@ def test_replay_prints_who_did_what_under_which_policy_and_stops_at_a_time(
     assert all(secret not in whole.stdout + table.stdout for secret in (TEXT, HANDLE))
 
 
+@pytest.mark.usefixtures("store")  # a database the id is not in (where there is none: status 3)
 def test_replay_of_an_unknown_id_or_a_bad_time_exits_2(cli_env: CliRunner) -> None:
     unknown = cli_env.invoke(app, ["audit", "replay", str(uuid.uuid4())])
     assert (unknown.exit_code, "No aggregate" in unknown.stderr) == (2, True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from typing import Any
+from urllib.parse import quote
 from uuid import UUID
 
 import pytest
@@ -192,3 +193,45 @@ def test_a_bare_or_quoted_version_is_accepted_as_if_match(api: Api) -> None:
     item = api.planned()
     assert api.post(f"/items/{item}/drafts", DRAFT, api.marketing, if_match="1").status_code == 200
     assert api.post(f"/items/{item}/drafts", DRAFT, api.marketing, if_match='"2"').status_code == 200
+
+
+def test_a_filter_with_nul_is_422_on_both_databases_not_a_match_of_another_value(api: Api) -> None:
+    """PostgreSQL's parameters carry U+FFFD for NUL: a NUL filter would match the text "\ufffd" there."""
+    replacement = "\ufffd"
+    planned = api.post("/items", {**PLAN, "campaign": replacement}, api.marketing)
+    found = api.get(f"/items?campaign={quote(replacement)}", api.marketing, **_wait(planned))
+    assert [row["item_id"] for row in found.json()["items"]] == [planned.json()["id"]]
+    auditor = api.key("aud", "auditor", "audit")
+    for path, name, key in [
+        ("/items", "campaign", api.marketing),
+        ("/items", "department", api.marketing),
+        ("/items", "state", api.marketing),
+        ("/publications", "platform", api.marketing),
+        ("/audit-trail", "actor", auditor),
+    ]:
+        response = api.client.get(path, params={name: "\x00"}, headers=_auth(key))
+        problem = _assert_problem(response, 422, "/problems/validation-error")
+        assert problem["errors"][0]["field"] == f"query.{name}"  # type: ignore[index]
+
+
+def test_a_platform_filter_reads_the_platform_as_commands_store_it(api: Api) -> None:
+    """A publication sent for "WeChat " is stored for "wechat": filtering on "WeChat" finds it."""
+    item = api.published("WeChat ")
+    head = str(api.client.app.state.store.head())  # type: ignore[attr-defined]
+    for path in ("/publications", "/items"):
+        wait = _auth(api.marketing) | {"Wait-For-Position": head}
+        found = api.client.get(path, params={"platform": " WeChat"}, headers=wait)
+        assert [row["item_id"] for row in found.json()["items"]] == [item], path
+
+
+def test_name_filters_are_trimmed_as_the_stored_names_were(api: Api) -> None:
+    planned = api.post("/items", {**PLAN, "campaign": " spring "}, api.marketing)
+    wait = {"Wait-For-Position": planned.headers["Log-Position"]}
+    auditor = api.key("aud", "auditor", "audit")
+    for path, name, value, key in [
+        ("/items", "campaign", " spring\t", api.marketing),
+        ("/items", "department", " marketing ", api.marketing),
+        ("/audit-trail", "actor", "mia ", auditor),
+    ]:
+        found = api.client.get(path, params={name: value}, headers=_auth(key) | wait).json()["items"]
+        assert planned.json()["id"] in {row.get("item_id", row.get("aggregate_id")) for row in found}, name

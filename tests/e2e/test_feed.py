@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from typing import Any
+from uuid import UUID
 
 import pytest
 
@@ -153,3 +154,33 @@ def test_an_idle_stream_sends_heartbeats(app_factory: Any) -> None:
     assert idle.status_code == 200
     assert ": ping" in idle.text
     assert sse_messages(idle.text) == []
+
+
+def _revoke(api: Api, key: str) -> None:
+    keys = api.client.app.state.keys  # type: ignore[attr-defined]
+    assert keys.revoke(UUID(hex=key.split("_")[1]), "test")
+
+
+WAITING = ["/events?after={head}&timeout=30", "/events/stream?after={head}&close_after=30"]
+
+
+@pytest.mark.parametrize("path", WAITING)
+def test_a_key_revoked_while_its_feed_request_waits_reads_no_event_after_it(api: Api, path: str) -> None:
+    key, head = auditor(api), api.client.app.state.store.head()  # type: ignore[attr-defined]
+    answers: list[Any] = []
+    waiting = threading.Thread(target=lambda: answers.append(api.get(path.format(head=head), key)))
+    waiting.start()
+    watch = api.client.app.state.feed_watch  # type: ignore[attr-defined]
+    while not answers and watch.pending == 0:  # the request is waiting for the next event
+        waiting.join(0.01)
+    _revoke(api, key)
+    api.planned()
+    waiting.join(30)
+    answer = answers[0]
+    if path.startswith("/events/stream"):  # already 200: it ends, and the reconnection is refused
+        assert answer.status_code == 200
+        assert sse_messages(answer.text) == []
+        assert api.get(path.format(head=head), key).status_code == 401
+    else:
+        assert answer.status_code == 401, answer.text
+        assert answer.json()["type"] == "/problems/unauthenticated"

@@ -161,8 +161,12 @@ def test_an_item_survives_a_snapshot_round_trip(store: EventStore) -> None:
 
 @pytest.mark.parametrize(
     ("query", "name"),
-    [("?application_name=nm-options-test", "nm-options-test"), ("", "nm-workflow")],
-    ids=["options-of-the-url", "named-by-the-service"],
+    [
+        ("?application_name=nm-options-test", "nm-options-test"),
+        ("", "nm-workflow"),
+        ("?connect_timeout=7", "nm-workflow"),  # also a setting of the service's own connections
+    ],
+    ids=["options-of-the-url", "named-by-the-service", "connect-timeout-of-the-url"],
 )
 def test_libpq_options_in_the_url_reach_every_connection(
     postgres_database_url: str, query: str, name: str

@@ -92,6 +92,9 @@ def test_the_quarterly_report_prints_and_says_when_the_projection_is_behind(
     assert "items_planned" in current.output
     assert "marketing" in current.output
     assert "behind" not in current.output
+    for spelling in ("wechat", " WeChat"):  # a platform as the commands store it, like the API's filter
+        shown = cli_env.invoke(app, ["quarterly", "2026Q3", "--platform", spelling], terminal_width=250)
+        assert " / wechat" in shown.output, spelling
     wrong = cli_env.invoke(app, ["quarterly", "2026Q9"])
     assert wrong.exit_code == 2
     assert "not a quarter" in wrong.output

@@ -80,7 +80,8 @@ def schema_lock(datastore: PostgresDatastore) -> Iterator[None]:
     assert isinstance(kwargs, dict)  # the library passes a dict, not a callable
     try:
         timeout = max(int(datastore.pool.timeout), 1)
-        with psycopg.connect(**kwargs, autocommit=True, connect_timeout=timeout) as connection:
+        # The URL may name a connect_timeout too (a libpq option): the setting's wins, not a TypeError.
+        with psycopg.connect(**{**kwargs, "connect_timeout": timeout}, autocommit=True) as connection:
             connection.execute(f"SET lock_timeout = '{SCHEMA_LOCK_WAIT}'")
             connection.execute("SELECT pg_advisory_lock(%s, %s)", SCHEMA_LOCK)
             yield

@@ -35,8 +35,10 @@ def saturated(recorder: Any, connect_timeout: float) -> bool:
     if stats.get("pool_available", 0) > 0 or stats.get("pool_size", 0) < pool.max_size:
         return False
     # A full pool looks the same while its connections are being re-made in an outage: ask.
-    try:
-        with psycopg.connect(**pool.kwargs, connect_timeout=connect_timeout):  # type: ignore[arg-type]
+    kwargs = pool.kwargs
+    assert isinstance(kwargs, dict)  # the library passes a dict, not a callable
+    try:  # the setting's connect_timeout, also when the URL names one (a libpq option)
+        with psycopg.connect(**{**kwargs, "connect_timeout": connect_timeout}):
             return True
     except psycopg.Error:
         return False

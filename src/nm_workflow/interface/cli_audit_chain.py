@@ -24,7 +24,7 @@ def checkpoint() -> None:
     outside the system; `audit verify --checkpoint FILE` proves the log still extends it.
     """
     settings = load_settings()
-    with opened_store() as store:
+    with opened_store(existing=True) as store:
         head = chain_head(store)
     try:
         key = signer(settings.audit_key_file)
@@ -45,7 +45,7 @@ def verify(
     and against a checkpoint: truncated tail, diverged from the checkpoint.
     """
     kept = _read(checkpoint_file) if checkpoint_file is not None else None
-    with opened_store() as store:
+    with opened_store(existing=True) as store:
         result = _verified(store, kept)
     if result.broken is not None:
         where = f"position {result.broken.position}"

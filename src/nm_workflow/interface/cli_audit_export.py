@@ -46,7 +46,7 @@ def export(
     wanted = ExportFilter(_aggregate(aggregate), _moment(start, "--from"), _moment(end, "--to"))
     if wanted.start and wanted.end and wanted.start >= wanted.end:
         fail("--from must be before --to.", EXIT_USAGE)
-    with opened_store() as store:
+    with opened_store(existing=True) as store:
         try:
             sink = output.open("w", encoding="utf-8", newline="") if output else nullcontext(sys.stdout)
             with sink as text:

@@ -13,6 +13,7 @@ The same table is in docs/operators.md.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -28,6 +29,7 @@ from nm_workflow.domain.errors import DomainError, RuleViolation, WorkflowError
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 3
+_BEYOND_MICROSECONDS = re.compile(r"[.,]\d{7}")
 
 
 def say(message: str) -> None:
@@ -44,8 +46,10 @@ def fail(message: str, status: int) -> NoReturn:
 def time_option(text: str, option: str) -> datetime:
     """The time an option names, in UTC: ISO 8601 text with a zone, years 1-9999 once in UTC.
 
-    Exits 2 with a one-line message otherwise, as the HTTP API answers 400 to the same text.
+    Exits 2 with a one-line message otherwise, where the HTTP API answers 422 (validation-error).
     """
+    if _BEYOND_MICROSECONDS.search(text):  # fromisoformat would cut them: a --to would leave out its µs
+        fail(f"{option} {text!r} has more than 6 decimals of a second (times are kept in µs).", EXIT_USAGE)
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:

@@ -14,7 +14,7 @@ from nm_workflow.application.replay import Step, timeline
 from nm_workflow.application.store import EventStore
 from nm_workflow.interface.cli_errors import reported, time_option
 from nm_workflow.interface.cli_output import JsonOption, show_table
-from nm_workflow.interface.cli_settings import load_settings
+from nm_workflow.interface.cli_settings import existing_database, load_settings
 
 COLUMNS = ("version", "time", "who", "role", "department", "policy", "event", "what changed")
 
@@ -33,7 +33,7 @@ def replay(
     except ValueError:
         raise typer.BadParameter(f"{aggregate_id!r} is not an aggregate id.") from None
     moment = None if as_of is None else time_option(as_of, "--as-of")
-    settings = load_settings()
+    settings = existing_database(load_settings())
     with reported(settings):
         store = EventStore(settings)
         try:

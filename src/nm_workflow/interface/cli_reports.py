@@ -14,8 +14,9 @@ from nm_workflow.application.evaluations import Evaluations
 from nm_workflow.application.security import Actor
 from nm_workflow.application.store import EventStore
 from nm_workflow.domain.roles import Role
-from nm_workflow.interface.cli_errors import EXIT_FAILED, reported
-from nm_workflow.interface.cli_settings import load_settings
+from nm_workflow.interface.cli_errors import EXIT_FAILED, EXIT_USAGE, fail, reported
+from nm_workflow.interface.cli_settings import existing_database, load_settings
+from nm_workflow.interface.http.schemas import platform_name
 from nm_workflow.interface.report_csv import COLUMNS, report_csv
 from projections import ReadModel
 from projections.quarterly_evaluation import read_quarter
@@ -36,16 +37,19 @@ def quarterly(
     ] = None,
 ) -> None:
     """The quarterly_evaluation rows of a quarter, as the projection has them."""
-    settings = load_settings()
+    settings = existing_database(load_settings())
     with reported(settings):
         read_model = ReadModel(settings)
         try:
-            rows = read_quarter(read_model, quarter.strip().upper(), department, platform)
+            rows = read_quarter(read_model, quarter.strip().upper(), department, platform_name(platform))
             position, head = read_model.position("quarterly_evaluation"), read_model.head()
         finally:
             read_model.close()
     if csv is not None:
-        csv.write_text(report_csv(rows), encoding="utf-8", newline="")
+        try:
+            csv.write_text(report_csv(rows), encoding="utf-8", newline="")
+        except OSError as error:
+            fail(f"Cannot write {csv}: {error.strerror or error}.", EXIT_USAGE)
         console.print(f"{len(rows)} rows written to {csv}.")
     else:
         _print_rows(rows)
@@ -64,7 +68,7 @@ def reproduce(
         parsed = UUID(evaluation_id)
     except ValueError:
         raise typer.BadParameter(f"{evaluation_id!r} is not an evaluation id.") from None
-    settings = load_settings()
+    settings = existing_database(load_settings())
     actor = Actor("cli", frozenset({Role.AUDITOR}), "cli")  # reads only: whoever runs it may
     with reported(settings):
         store = EventStore(settings)

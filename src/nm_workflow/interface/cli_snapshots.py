@@ -14,7 +14,7 @@ app = typer.Typer(help="Snapshots of long histories (docs/adr/0029, 0044).", no_
 def note_times() -> None:
     """Note the time of every stored snapshot's version that has none yet, so that `as_of` reads
     of earlier times start from it (once after upgrading; safe while the service runs, and to run
-    again). Exit 3 when the store is unreachable."""
-    with opened_store() as store:
+    again). Exit 3 when the store is unreachable or, on SQLite, has no database file yet."""
+    with opened_store(existing=True) as store:
         noted = note_missing_times(store)
     typer.echo(f"Noted the times of {noted} snapshot(s).")

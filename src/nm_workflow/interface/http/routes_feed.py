@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query
@@ -17,13 +17,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from nm_workflow.application.errors import PermissionDenied, StoreUnavailable
+from nm_workflow.application.errors import AuthenticationFailed, PermissionDenied, StoreUnavailable
 from nm_workflow.application.event_feed import AGGREGATE_TYPES, EVENT_TYPES, visible_types
 from nm_workflow.application.event_feed_pages import EventFeed
+from nm_workflow.application.keys import KeyClaim, KeyService
 from nm_workflow.application.security import Command, authorize
 from nm_workflow.application.settings import Settings
 from nm_workflow.interface.http.answers import READ
-from nm_workflow.interface.http.deps import CurrentActor, from_state
+from nm_workflow.interface.http.deps import CurrentActor, from_state, key_claim
 from nm_workflow.interface.http.openapi import callers
 from nm_workflow.interface.http.schemas_feed import FeedPageOut
 from nm_workflow.interface.http.waiting import PositionWatch, Waited
@@ -38,6 +39,8 @@ HEAD_LIMIT = 2**62
 Feed = Annotated[EventFeed, Depends(from_state("feed"))]
 FeedWatch = Annotated[PositionWatch, Depends(from_state("feed_watch"))]
 AppSettings = Annotated[Settings, Depends(from_state("settings"))]
+Keys = Annotated[KeyService, Depends(from_state("keys"))]
+Claim = Annotated[KeyClaim, Depends(key_claim)]  # the one CurrentActor confirmed (same request)
 After = Annotated[
     int,
     Query(
@@ -100,6 +103,12 @@ def _refuse_hidden(hidden: Collection[str], what: str) -> None:
 Chosen = Annotated[frozenset[str], Depends(chosen_types)]
 
 
+async def _still_unrevoked(keys: KeyService, claim: KeyClaim) -> None:
+    """AuthenticationFailed if the caller's key was revoked since the request began: a feed answer
+    waits up to a minute, a stream for hours, and a revoked key reads nothing more (one read)."""
+    await run_in_threadpool(keys.check_unrevoked, claim.key_id, claim.version)
+
+
 async def _check_cursor(feed: EventFeed, after: int) -> None:
     head = await run_in_threadpool(feed.head)
     if after > head:
@@ -123,6 +132,8 @@ async def events(
     feed: Feed,
     watch: FeedWatch,
     chosen: Chosen,
+    keys: Keys,
+    claim: Claim,
     after: After = 0,
     limit: Annotated[int, Query(ge=1, le=1000, description="Events per page at most.", examples=[100])] = 100,
     timeout: Annotated[
@@ -143,6 +154,7 @@ async def events(
             break
         if await watch.wait(after + 1, LOG, remaining) is Waited.NOT_ADMITTED:
             break  # too many waiting already: the client asks again
+        await _still_unrevoked(keys, claim)
     body = {"items": page.items, "next_after": page.next_after}
     return JSONResponse(body, headers={"Feed-Next-After": str(page.next_after)})
 
@@ -179,6 +191,8 @@ async def stream(
     watch: FeedWatch,
     settings: AppSettings,
     chosen: Chosen,
+    keys: Keys,
+    claim: Claim,
     after: After = 0,
     close_after: Annotated[
         float,
@@ -204,12 +218,17 @@ async def stream(
     """The public events after `after` (or Last-Event-ID) as Server-Sent Events, as they are committed."""
     start = after if last_event_id is None else last_event_id
     await _check_cursor(feed, start)
-    messages = _messages(feed, watch, chosen, start, close_after)
+    messages = _messages(feed, watch, chosen, start, close_after, lambda: _still_unrevoked(keys, claim))
     return EventSourceResponse(messages, ping=settings.feed_heartbeat_seconds)
 
 
 async def _messages(
-    feed: EventFeed, watch: PositionWatch, chosen: frozenset[str], after: int, close_after: float
+    feed: EventFeed,
+    watch: PositionWatch,
+    chosen: frozenset[str],
+    after: int,
+    close_after: float,
+    unrevoked: Callable[[], Awaitable[None]],
 ) -> AsyncIterator[ServerSentEvent]:
     loop = asyncio.get_running_loop()
     end = loop.time() + close_after
@@ -221,9 +240,12 @@ async def _messages(
         for item in page.items:
             yield ServerSentEvent(data=json.dumps(item, ensure_ascii=False), id=str(item["position"]))
         after, remaining = page.next_after, end - loop.time()
-        if len(page.items) == STREAM_BATCH:
-            continue  # not caught up yet
-        if remaining <= 0:
-            return
-        if await watch.wait(after + 1, LOG, remaining) is Waited.NOT_ADMITTED:
-            await asyncio.sleep(min(POLL_SECONDS, remaining))
+        if len(page.items) < STREAM_BATCH:  # caught up: wait for the next event
+            if remaining <= 0:
+                return
+            if await watch.wait(after + 1, LOG, remaining) is Waited.NOT_ADMITTED:
+                await asyncio.sleep(min(POLL_SECONDS, remaining))
+        try:  # before each further batch, also while catching up
+            await unrevoked()
+        except (AuthenticationFailed, StoreUnavailable):
+            return  # revoked meanwhile: its reconnection is refused (401); unreachable: it resumes later

@@ -8,14 +8,14 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator
 
 from nm_workflow.application.security import Actor, Command, authorize, reach
 from nm_workflow.domain.roles import Stage
 from nm_workflow.interface.http.answers import READ
 from nm_workflow.interface.http.deps import CurrentActor, ItemId, Items, from_state, once
 from nm_workflow.interface.http.openapi import callers
-from nm_workflow.interface.http.schemas import Moment
+from nm_workflow.interface.http.schemas import Moment, platform_name
 from nm_workflow.interface.http.schemas_reads import (
     AuditEntry,
     ItemMetrics,
@@ -48,11 +48,27 @@ Cursor = Annotated[
     str | None,
     Query(max_length=200, description="`next_cursor` of the previous page.", examples=["eyJwIjogNDJ9"]),
 ]
+# PostgreSQL text cannot hold NUL, so the read side's parameters carry U+FFFD for it (projections/sql.py):
+# a filter with NUL would match another value there, and nothing on SQLite. No stored text holds NUL.
+NO_NUL = r"^[^\x00]*$"
+
+
+def _trimmed(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+# A name filter, trimmed as the commands trim what they store: " marketing" finds "marketing".
+Trimmed = BeforeValidator(_trimmed)
 Department = Annotated[
     str | None,
-    Query(max_length=200, description="Only this department's.", examples=["marketing"]),
+    Trimmed,
+    Query(max_length=200, pattern=NO_NUL, description="Only this department's.", examples=["marketing"]),
 ]
-Platform = Annotated[str | None, Query(max_length=50, description="Only this platform.", examples=["wechat"])]
+Platform = Annotated[
+    str | None,
+    BeforeValidator(platform_name),  # as the commands store it: "WeChat" filters on "wechat"
+    Query(max_length=50, pattern=NO_NUL, description="Only this platform.", examples=["wechat"]),
+]
 
 
 def page_before(column: str) -> Any:
@@ -175,12 +191,15 @@ async def list_items(
     fresh: Fresh,
     watch: Watch,
     state: Annotated[
-        str | None, Query(max_length=50, description="Only items in this state.", examples=["in_review"])
+        str | None,
+        Query(max_length=50, pattern=NO_NUL, description="Only items in this state.", examples=["in_review"]),
     ] = None,
     department: Department = None,
     platform: Platform = None,
     campaign: Annotated[
-        str | None, Query(max_length=200, description="Only this campaign.", examples=["spring-2027"])
+        str | None,
+        Trimmed,
+        Query(max_length=200, pattern=NO_NUL, description="Only this campaign.", examples=["spring-2027"]),
     ] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
@@ -240,7 +259,11 @@ async def audit_trail(
         UUID | None, Query(description="Only the events of this aggregate.", examples=[_ITEM])
     ] = None,
     actor_id: Annotated[
-        str | None, Query(alias="actor", max_length=200, description="Only this actor's.", examples=["mia"])
+        str | None,
+        Trimmed,
+        Query(
+            alias="actor", max_length=200, pattern=NO_NUL, description="Only this actor's.", examples=["mia"]
+        ),
     ] = None,
     from_: Annotated[
         Moment | None,

@@ -47,14 +47,15 @@ Long = Annotated[str, _lengths(LONG), _characters(LONG)]
 Body = Annotated[str, _lengths(BODY), _characters(BODY)]
 
 
-def _platform_name(value: Any) -> Any:
+def platform_name(value: Any) -> Any:
+    """A platform as the API stores it: trimmed and lower-case (`WeChat ` is `wechat`)."""
     return value.strip().lower() if isinstance(value, str) else value
 
 
 # "WeChat " and "wechat" name one platform: normalised before the pattern is checked.
 Platform = Annotated[
     str,
-    BeforeValidator(_platform_name),
+    BeforeValidator(platform_name),
     StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,49}$"),
     # What is accepted before normalising, so that the published schema admits "WeChat ".
     WithJsonSchema(
