@@ -6,8 +6,7 @@ adds nothing to the commit path. One connection per process listens, in a
 thread of its own, and turns each notification into a `LogSignal` the reader
 waits on. If the connection breaks, the reader still polls every
 `NM_PROJECTION_POLL_INTERVAL` seconds, and the listener reconnects with backoff.
-On SQLite there is nothing to listen to: other processes' appends are found by
-that poll.
+SQLite has nothing to listen to: wakeup_sqlite.py watches its data version instead.
 """
 
 from __future__ import annotations

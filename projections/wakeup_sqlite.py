@@ -1,0 +1,77 @@
+"""Waking the projections when another process commits to the SQLite file: `PRAGMA data_version`.
+
+SQLite has no LISTEN. Instead a connection of its own, in a thread, asks every
+WATCH_SECONDS for the file's data version, a number that changes whenever another
+connection (of any process) has committed since this one last asked. In WAL mode
+that reads the WAL index in shared memory: no disk access, no lock held, nothing
+on the writers' path. A change becomes a `LogSignal`, so a caught-up reader applies
+another process's appends within milliseconds instead of at its next poll
+(`NM_PROJECTION_POLL_INTERVAL`), which stays as the fallback should the watcher fail.
+This process's own commits change it too: one more signal, gathered with the first.
+The SQLite counterpart of `LogListener` (wakeup.py); see ADR 0045.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from pathlib import Path
+
+from nm_workflow.application.log_signal import LogSignal
+
+log = logging.getLogger("projections")
+WATCH_SECONDS = 0.005
+MAX_BACKOFF_SECONDS = 10.0
+
+
+class DataVersionWatcher:
+    """A thread that signals `signal` whenever another connection commits to the SQLite file at `path`."""
+
+    def __init__(self, path: Path, signal: LogSignal, lock_timeout: float) -> None:
+        self._path, self._signal, self._lock_timeout = path, signal, lock_timeout
+        self._stopping = threading.Event()
+        self.watching = threading.Event()
+        """Set while the watcher reads the data version (tests wait on it)."""
+        self._thread = threading.Thread(target=self._run, name="projection-watcher", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(MAX_BACKOFF_SECONDS)
+
+    def _run(self) -> None:
+        backoff = 0.5
+        while not self._stopping.is_set():
+            try:
+                self._watch_until_stopped()
+            except sqlite3.Error as error:
+                if self.watching.is_set():  # it had worked: a fresh failure
+                    backoff = 0.5
+                self.watching.clear()
+                log.warning("Watching the SQLite file for commits failed (%s); polling until it works", error)
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+
+    def _watch_until_stopped(self) -> None:
+        # Read-write (WAL readers write the shared-memory index), but never creating the file.
+        uri = self._path.resolve().as_uri() + "?mode=rw"
+        connection = sqlite3.connect(uri, uri=True, timeout=self._lock_timeout, isolation_level=None)
+        try:
+            seen = _data_version(connection)
+            self.watching.set()
+            self._signal.notify()  # commits while not watching are not lost: look once
+            while not self._stopping.wait(WATCH_SECONDS):
+                version = _data_version(connection)
+                if version != seen:
+                    seen = version
+                    self._signal.notify()
+        finally:
+            connection.close()
+
+
+def _data_version(connection: sqlite3.Connection) -> int:
+    row = connection.execute("PRAGMA data_version").fetchone()
+    return int(row[0])
