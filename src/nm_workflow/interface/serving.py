@@ -22,6 +22,8 @@ from typing import Any
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
+from nm_workflow.interface.projection_worker import ProjectionWorker
+
 MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 STARTUP_FAILURE = 3  # uvicorn's own exit status when it cannot start
 
@@ -64,18 +66,38 @@ def shared_metrics_folder() -> Iterator[None]:
             del os.environ[MULTIPROC_DIR]
 
 
-def serve(app: str, *, host: str, port: int, workers: int, log_level: str = "info", **options: Any) -> None:
+def serve(
+    app: str,
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    log_level: str = "info",
+    projection_worker: bool = False,
+    **options: Any,
+) -> None:
     """Serve the app factory at import path `app` ("module:function") until interrupted.
 
     `workers` > 1 runs uvicorn's process supervisor over the one socket bound here; `options`
-    are further `uvicorn.Config` settings (e.g. the HTTP protocol class).
+    are further `uvicorn.Config` settings (e.g. the HTTP protocol class). `projection_worker`
+    runs a projection worker process beside the workers (interface/projection_worker.py),
+    stopped after them; the API then runs in a worker process even alone, so that its
+    `/metrics` sums the projection worker's figures with its own.
     """
     config = uvicorn.Config(
         app, factory=True, host=host, port=port, workers=workers, log_level=log_level, **options
     )
     sock = listening_socket(host, port)
-    if workers > 1:
-        with shared_metrics_folder():
-            Multiprocess(config, sockets=[sock]).run()
-    else:
+    if workers == 1 and not projection_worker:
         uvicorn.Server(config).run(sockets=[sock])
+        return
+    with shared_metrics_folder():
+        supervisor = Multiprocess(config, sockets=[sock])  # takes SIGINT and SIGTERM from here on
+        worker = ProjectionWorker() if projection_worker else None
+        if worker is not None:
+            worker.start()
+        try:
+            supervisor.run()
+        finally:
+            if worker is not None:
+                worker.stop()
