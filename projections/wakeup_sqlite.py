@@ -13,56 +13,33 @@ The SQLite counterpart of `LogListener` (wakeup.py); see ADR 0045.
 
 from __future__ import annotations
 
-import logging
 import sqlite3
-import threading
 import time
 from pathlib import Path
 
 from nm_workflow.application.log_signal import LogSignal
+from projections.wakeup import AppendWatch
 
-log = logging.getLogger("projections")
 WATCH_SECONDS = 0.005
-MAX_BACKOFF_SECONDS = 10.0
 
 
-class DataVersionWatcher:
-    """A thread that signals `signal` whenever another connection commits to the SQLite file at `path`."""
+class DataVersionWatcher(AppendWatch):
+    """Signals `signal` whenever another connection commits to the SQLite file at `path`."""
+
+    errors = (sqlite3.Error,)
+    what = "Watching the SQLite file for commits"
 
     def __init__(self, path: Path, signal: LogSignal, lock_timeout: float) -> None:
-        self._path, self._signal, self._lock_timeout = path, signal, lock_timeout
-        self._stopping = threading.Event()
-        self.watching = threading.Event()
-        """Set while the watcher reads the data version (tests wait on it)."""
-        self._thread = threading.Thread(target=self._run, name="projection-watcher", daemon=True)
+        super().__init__(signal, "projection-watcher")
+        self._path, self._lock_timeout = path, lock_timeout
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._thread.join(MAX_BACKOFF_SECONDS)
-
-    def _run(self) -> None:
-        backoff = 0.5
-        while not self._stopping.is_set():
-            try:
-                self._watch_until_stopped()
-            except sqlite3.Error as error:
-                if self.watching.is_set():  # it had worked: a fresh failure
-                    backoff = 0.5
-                self.watching.clear()
-                log.warning("Watching the SQLite file for commits failed (%s); polling until it works", error)
-                self._stopping.wait(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
-
-    def _watch_until_stopped(self) -> None:
+    def _follow(self) -> None:
         # Read-write (WAL readers write the shared-memory index), but never creating the file.
         uri = self._path.resolve().as_uri() + "?mode=rw"
         connection = sqlite3.connect(uri, uri=True, timeout=self._lock_timeout, isolation_level=None)
         try:
             seen = _data_version(connection)
-            self.watching.set()
+            self.following.set()
             self._signal.notify()  # commits while not watching are not lost: look once
             while not self._stopping.is_set():
                 time.sleep(WATCH_SECONDS)  # half the CPU of an Event.wait per wake-up, which it is all about

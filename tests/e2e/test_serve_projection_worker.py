@@ -10,6 +10,8 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -79,55 +81,59 @@ def _serve(settings: Settings) -> tuple[list[str], int, dict[str, str]]:
     return command, port, service_environment(settings)
 
 
+@contextmanager
+def _served_with_a_worker(
+    settings: Settings, log: Path
+) -> Iterator[tuple[subprocess.Popen[bytes], httpx.Client]]:
+    """`serve --projections worker` once its worker runs, and a client with a marketing key."""
+    auth = {"Authorization": f"Bearer {marketing_key(settings)}"}
+    command, port, env = _serve(settings)
+    with (
+        running_server(command, port, log, env) as server,
+        httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=auth, timeout=30) as client,
+    ):
+        wait_until(lambda: len(_workers_of(server.pid)) == 1)
+        yield server, client
+
+
 def test_a_worker_beside_the_api_projects_its_commands_and_reports_at_its_metrics(
     settings: Settings, tmp_path: Path
 ) -> None:
-    key = marketing_key(settings)
-    command, port, env = _serve(settings)
-    with running_server(command, port, tmp_path / "server.log", env) as server:
-        assert len(_workers_of(server.pid)) == 1
-        auth = {"Authorization": f"Bearer {key}"}
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=auth, timeout=30) as client:
-            read = _plan_then_read(client)
-            assert read.headers["Projection-Wait"] == "reached"
-            assert "Projection-Stale" not in read.headers
-            head = int(read.request.headers["Wait-For-Position"])
-            assert client.get("/readyz").status_code == 200
+    with _served_with_a_worker(settings, tmp_path / "server.log") as (_, client):
+        read = _plan_then_read(client)
+        assert read.headers["Projection-Wait"] == "reached"
+        assert "Projection-Stale" not in read.headers
+        head = int(read.request.headers["Wait-For-Position"])
+        assert client.get("/readyz").status_code == 200
 
-            # The worker's own counter, summed into the API's /metrics; every projection's lag.
-            applied = ("nm_projection_events_applied_total", "audit_trail")
-            wait_until(lambda: _scrape(client).get(applied) == head)
-            scraped = _scrape(client)
-            assert {name for (metric, name) in scraped if metric == "nm_projection_lag_events"} == set(NAMES)
+        # The worker's own counter, summed into the API's /metrics; every projection's lag.
+        applied = ("nm_projection_events_applied_total", "audit_trail")
+        wait_until(lambda: _scrape(client).get(applied) == head)
+        scraped = _scrape(client)
+        assert {name for (metric, name) in scraped if metric == "nm_projection_lag_events"} == set(NAMES)
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_a_killed_worker_is_replaced_and_a_stopped_server_leaves_no_process(
     settings: Settings, tmp_path: Path
 ) -> None:
-    key = marketing_key(settings)
-    command, port, env = _serve(settings)
-    with running_server(command, port, tmp_path / "server.log", env) as server:
-        wait_until(lambda: len(_workers_of(server.pid)) == 1)
+    log = tmp_path / "server.log"
+    with _served_with_a_worker(settings, log) as (server, client):
         [first] = _workers_of(server.pid)
         os.kill(first, signal.SIGKILL)
         wait_until(lambda: (found := _workers_of(server.pid)) != [] and found != [first])
-        auth = {"Authorization": f"Bearer {key}"}
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=auth, timeout=30) as client:
-            assert _plan_then_read(client).headers["Projection-Wait"] == "reached"  # the new one projects
+        assert _plan_then_read(client).headers["Projection-Wait"] == "reached"  # the new one projects
 
         server.send_signal(signal.SIGTERM)
-        assert server.wait(timeout=60) == 0, (tmp_path / "server.log").read_text()[-3000:]
+        assert server.wait(timeout=60) == 0, log.read_text()[-3000:]
         assert _workers_of(server.pid) == []
         assert _in_group(server.pid) == [], "an API worker outlived the server"
-    assert "Projection worker" in (tmp_path / "server.log").read_text()  # the death was logged
+    assert "Projection worker" in log.read_text()  # the death was logged
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_the_worker_of_a_killed_server_stops_by_itself(settings: Settings, tmp_path: Path) -> None:
-    command, port, env = _serve(settings)
-    with running_server(command, port, tmp_path / "server.log", env) as server:
-        wait_until(lambda: len(_workers_of(server.pid)) == 1)
+    with _served_with_a_worker(settings, tmp_path / "server.log") as (server, _):
         server.send_signal(signal.SIGKILL)  # no chance to stop its worker
         server.wait()
         wait_until(lambda: _workers_of(server.pid) == [])
