@@ -132,11 +132,12 @@ def test_a_killed_worker_is_replaced_and_a_stopped_server_leaves_no_process(
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_the_worker_of_a_killed_server_stops_by_itself(settings: Settings, tmp_path: Path) -> None:
+def test_the_workers_of_a_killed_server_stop_by_themselves(settings: Settings, tmp_path: Path) -> None:
     with _served_with_a_worker(settings, tmp_path / "server.log") as (server, _):
-        server.send_signal(signal.SIGKILL)  # no chance to stop its worker
+        server.send_signal(signal.SIGKILL)  # no chance to stop its workers
         server.wait()
         wait_until(lambda: _workers_of(server.pid) == [])
+        wait_until(lambda: _in_group(server.pid) == [])  # nor does its API worker serve on
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)

@@ -12,11 +12,14 @@ worker or several.
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
 import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import uvicorn
@@ -24,6 +27,7 @@ from uvicorn.supervisors import Multiprocess
 
 from nm_workflow.interface.projection_worker import ProjectionWorker
 
+log = logging.getLogger("uvicorn.error")
 MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 STARTUP_FAILURE = 3  # uvicorn's own exit status when it cannot start
 
@@ -84,11 +88,14 @@ def serve(
     stopped after them; the API then runs in a worker process even alone, so that its
     `/metrics` sums the projection worker's figures with its own.
     """
+    alone = workers == 1 and not projection_worker
+    if not alone:  # each worker process looks every second whether this one is still there
+        options |= {"callback_notify": partial(_stop_if_orphaned, os.getpid()), "timeout_notify": 1}
     config = uvicorn.Config(
         app, factory=True, host=host, port=port, workers=workers, log_level=log_level, **options
     )
     sock = listening_socket(host, port)
-    if workers == 1 and not projection_worker:
+    if alone:
         uvicorn.Server(config).run(sockets=[sock])
         return
     with shared_metrics_folder():
@@ -101,3 +108,15 @@ def serve(
         finally:
             if worker is not None:
                 worker.stop()
+
+
+async def _stop_if_orphaned(parent: int) -> None:
+    """In an API worker process: stop as on SIGTERM once `parent` (serve) is gone, e.g. killed.
+
+    uvicorn's supervisor stops its workers when it stops, but a supervisor killed outright
+    (SIGKILL) leaves them serving, holding the port a new `serve` needs. An orphan is adopted
+    by another process, so its parent id changes.
+    """
+    if os.getppid() != parent:
+        log.warning("The serve process [%d] is gone; stopping", parent)
+        signal.raise_signal(signal.SIGTERM)  # uvicorn's own handler: a graceful shutdown
