@@ -16,13 +16,12 @@ of the commands' cost).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
@@ -32,7 +31,7 @@ from urllib.parse import urlsplit
 from bench import cpu
 from bench.baselines import plain_items
 from devsupport.postgres import create_database, drop_database
-from devsupport.server import STARTUP_SECONDS, free_port, running_server, terminate
+from devsupport.server import STARTUP_SECONDS, free_port, running_server
 from nm_workflow.application.keys import KeyService
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
@@ -59,8 +58,8 @@ class Sizes:
     databases: tuple[str, ...] = ("sqlite", "postgres")
     warmup: float = 1.0
     seconds: float = 5.0
-    # Where the service's projections run: "embedded" (in the API process, the default set-up) and/or
-    # "worker" (`nm-workflow projections run` beside `serve --no-projections`, recommended on PostgreSQL).
+    # Where the service's projections run (`serve --projections`): "embedded" (in the API process, the
+    # default set-up), "worker" (a process of their own that serve starts) and/or "none" (not at all).
     projections: tuple[str, ...] = ("embedded",)
 
 
@@ -125,46 +124,27 @@ def serving(
 ) -> Iterator[tuple[int, list[int]]]:
     """Serve `server` ("trivial", "plain", "nm-workflow") on a free port: (port, its processes' pids).
 
-    With `projections` "worker", the service's projections run in a process of their own
-    (`nm-workflow projections run`, whose pid is the second) beside `serve --no-projections`;
-    with "none", not at all (`serve --no-projections` alone: the command path by itself).
+    The service is served with `serve --projections <projections>`: "embedded", "worker" (a
+    process of their own, a child of serve, awaited until it owns every projection so that its
+    start-up is not counted as the commands' CPU) or "none" (the command path by itself).
     """
     port = free_port()
     cli = str(Path(sys.executable).with_name("nm-workflow"))
-    worker = server == "nm-workflow" and projections == "worker"
-    off = server == "nm-workflow" and projections in ("worker", "none")
-    command = [cli, "serve"] if server == "nm-workflow" else [sys.executable, "-m", "bench.serve", server]
-    command += ["--port", str(port), "--workers", str(workers)] + (["--no-projections"] if off else [])
+    service = server == "nm-workflow"
+    command = (
+        [cli, "serve", "--projections", projections]
+        if service
+        else [sys.executable, "-m", "bench.serve", server]
+    )
+    command += ["--port", str(port), "--workers", str(workers)]
     env = {"NM_DATA_DIR": str(settings.data_dir), "PYTHONPATH": str(ROOT)}
     if settings.database_url:
         env["NM_DATABASE_URL"] = settings.database_url
     place.mkdir(parents=True, exist_ok=True)
-    with ExitStack() as stack:
-        process = stack.enter_context(running_server(command, port, place / "server.log", env))
-        pids = [process.pid]
-        if worker:
-            pids.append(stack.enter_context(_projection_worker(cli, env, place, settings)).pid)
-        yield port, pids
-
-
-@contextmanager
-def _projection_worker(
-    cli: str, env: dict[str, str], place: Path, settings: Settings
-) -> Iterator[subprocess.Popen[bytes]]:
-    """`nm-workflow projections run`, once it owns every projection, until the block ends.
-
-    Awaited so that its start-up (imports, tables) is not counted as the commands' CPU; stopped
-    as an operator would stop it (SIGTERM).
-    """
-    with (place / "worker.log").open("wb") as log:
-        process = subprocess.Popen(
-            [cli, "projections", "run"], env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
-        )
-    try:
-        _await_owners(process, settings)
-        yield process
-    finally:
-        terminate(process)
+    with running_server(command, port, place / "server.log", env) as process:
+        if service and projections == "worker":
+            _await_owners(process, settings)
+        yield port, [process.pid]  # its CPU is its tree's: API workers and projection worker included
 
 
 def drive(

@@ -6,8 +6,9 @@ transaction (batches.py); a projection whose batch fails is rolled back, shown
 as failing (failures.py) and retried alone with backoff, while the others go on
 together. Between batches the thread sleeps until the log grows: this process's
 own saves signal it at once (`EventStore.appended`), other processes' through
-PostgreSQL's LISTEN (wakeup.py), and on SQLite, or if the listener is down, it
-looks again every `NM_PROJECTION_POLL_INTERVAL` seconds. See ADR 0011 and 0030.
+PostgreSQL's LISTEN (wakeup.py) or SQLite's data version (wakeup_sqlite.py), and
+should those fail it looks again every `NM_PROJECTION_POLL_INTERVAL` seconds.
+See ADR 0011, 0030 and 0045.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from projections.queries import ReadModel
 from projections.readside import ProjectionStatus
 from projections.registry import select
 from projections.wakeup import LogListener
+from projections.wakeup_sqlite import DataVersionWatcher
 from projections.webhook_delivery import webhook_run
 
 log = logging.getLogger("projections")
@@ -184,7 +186,11 @@ class ProjectionSupervisor:
         self._lanes = [_Lane(builder) for builder in builders]
         reader = SharedReader(builders, rm.db, rm.source, size)
         self._runner = _Runner(self._lanes, reader, rm, self.ownership, settings)
-        self._listener = LogListener(rm.store, rm.store.appended) if settings.uses_postgres else None
+        self._listener = (
+            LogListener(rm.store, rm.store.appended)
+            if settings.uses_postgres
+            else DataVersionWatcher(settings.sqlite_path, rm.store.appended, settings.db_lock_timeout)
+        )
         # Webhooks are delivered by the supervisor of every projection (embedded or `projections run`).
         self._webhooks = None if names else webhook_run(settings, rm.store, self.ownership)
 
@@ -193,8 +199,7 @@ class ProjectionSupervisor:
         return [lane.name for lane in self._lanes]
 
     def start(self) -> None:
-        if self._listener is not None:
-            self._listener.start()
+        self._listener.start()
         self._runner.thread.start()
         if self._webhooks is not None:
             self._webhooks.thread.start()
@@ -208,8 +213,7 @@ class ProjectionSupervisor:
         self._runner.signal.notify()  # wake it if it sleeps
         if self._runner.thread.is_alive():
             self._runner.thread.join(timeout)
-        if self._listener is not None:
-            self._listener.stop()
+        self._listener.stop()
         if self._webhooks is not None:
             self._webhooks.stop(timeout)
         self.ownership.close()

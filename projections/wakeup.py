@@ -6,8 +6,7 @@ adds nothing to the commit path. One connection per process listens, in a
 thread of its own, and turns each notification into a `LogSignal` the reader
 waits on. If the connection breaks, the reader still polls every
 `NM_PROJECTION_POLL_INTERVAL` seconds, and the listener reconnects with backoff.
-On SQLite there is nothing to listen to: other processes' appends are found by
-that poll.
+SQLite has nothing to listen to: wakeup_sqlite.py watches its data version instead.
 """
 
 from __future__ import annotations
@@ -27,21 +26,24 @@ CHECK_STOP_SECONDS = 0.25  # how often the listening thread looks whether it sho
 MAX_BACKOFF_SECONDS = 10.0
 
 
-class LogListener:
-    """A thread that signals `signal` whenever any process commits to `store`'s log."""
+class AppendWatch:
+    """A thread that signals `signal` whenever another process commits to the log; the how: `_follow`.
 
-    def __init__(self, store: EventStore, signal: LogSignal) -> None:
-        recorder = store.recorder
-        assert isinstance(recorder, PostgresApplicationRecorder)
-        kwargs = recorder.datastore.pool.kwargs
-        assert isinstance(kwargs, dict)  # the library passes a dict, not a callable
-        self._connect = dict(kwargs, autocommit=True, connect_timeout=store.settings.db_connect_timeout)
-        self._listen = sql.SQL("LISTEN {}").format(sql.Identifier(recorder.channel_name))
+    `_follow` sets `following` once it sees commits, signals once (commits made while not
+    following are not lost), and returns when `_stopping` is set. If it raises one of `errors`
+    the failure is logged and it is called again after a backoff (0.5 s doubling to 10 s);
+    meanwhile the reader's poll finds the appends.
+    """
+
+    errors: tuple[type[Exception], ...] = ()
+    what = "Watching for appends"
+
+    def __init__(self, signal: LogSignal, name: str) -> None:
         self._signal = signal
         self._stopping = threading.Event()
-        self.listening = threading.Event()
-        """Set while the LISTEN is in place (tests wait on it)."""
-        self._thread = threading.Thread(target=self._run, name="projection-listener", daemon=True)
+        self.following = threading.Event()
+        """Set while commits are seen (tests wait on it)."""
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -54,19 +56,38 @@ class LogListener:
         backoff = 0.5
         while not self._stopping.is_set():
             try:
-                self._listen_until_stopped()
-            except psycopg.Error as error:
-                if self.listening.is_set():  # it had worked: a fresh break, not an outage going on
+                self._follow()
+            except self.errors as error:
+                if self.following.is_set():  # it had worked: a fresh break, not an outage going on
                     backoff = 0.5
-                self.listening.clear()
-                log.warning("Listening for appends failed (%s); polling until it is back", error)
+                self.following.clear()
+                log.warning("%s failed (%s); polling until it is back", self.what, error)
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
-    def _listen_until_stopped(self) -> None:
+    def _follow(self) -> None:
+        raise NotImplementedError
+
+
+class LogListener(AppendWatch):
+    """Signals `signal` whenever any process commits to `store`'s log (PostgreSQL)."""
+
+    errors = (psycopg.Error,)
+    what = "Listening for appends"
+
+    def __init__(self, store: EventStore, signal: LogSignal) -> None:
+        super().__init__(signal, "projection-listener")
+        recorder = store.recorder
+        assert isinstance(recorder, PostgresApplicationRecorder)
+        kwargs = recorder.datastore.pool.kwargs
+        assert isinstance(kwargs, dict)  # the library passes a dict, not a callable
+        self._connect = dict(kwargs, autocommit=True, connect_timeout=store.settings.db_connect_timeout)
+        self._listen = sql.SQL("LISTEN {}").format(sql.Identifier(recorder.channel_name))
+
+    def _follow(self) -> None:
         with psycopg.connect(**self._connect) as connection:
             connection.execute(self._listen)
-            self.listening.set()
+            self.following.set()
             self._signal.notify()  # appends while not listening are not lost: look once
             while not self._stopping.is_set():
                 for _ in connection.notifies(timeout=CHECK_STOP_SECONDS):

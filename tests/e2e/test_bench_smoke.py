@@ -75,7 +75,7 @@ def test_the_load_benchmark_drives_each_server_without_errors(
         # SQLite runs inside the server; PostgreSQL's server is found by its port and measured.
         assert (row["database_cpu_ms"] is None) == (backend == "sqlite"), row
     service = rows[-1]
-    # With "worker", `serve --no-projections` projects nothing: only the worker process can catch up.
+    # With "worker", the API processes project nothing: only the worker process serve started can catch up.
     assert service["catch_up_seconds"] is not None, "the projections reached the log head after the load"
     (summary,) = load_summary(rows)
     assert summary["vs_trivial"] == service["per_second"] / rows[0]["per_second"]

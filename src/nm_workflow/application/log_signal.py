@@ -3,8 +3,8 @@
 The event store counts its saves (`EventStore.appended`); the projections' reader
 waits on that count between batches, so a caught-up reader wakes as soon as this
 process commits, and costs nothing while nothing is written. Other processes'
-commits reach it through PostgreSQL's LISTEN (projections/wakeup.py) or, on
-SQLite, through the reader's fallback poll.
+commits reach it through PostgreSQL's LISTEN (projections/wakeup.py) or SQLite's
+data version (projections/wakeup_sqlite.py), else through the reader's fallback poll.
 """
 
 from __future__ import annotations

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg
 from eventsourcing.utils import get_topic
 from psycopg.conninfo import conninfo_to_dict
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from nm_workflow.application.audit_signing import AuditSigner
@@ -24,6 +24,8 @@ APPLICATION_NAME = "nm-workflow"
 """What PostgreSQL shows as the service's connections' `application_name` when the URL names none."""
 # The parts of NM_DATABASE_URL that the library takes as settings of its own; the rest goes to libpq.
 _DISCRETE = frozenset({"dbname", "host", "port", "user", "password"})
+ProjectionsPlace = Literal["embedded", "worker", "none"]
+PROJECTIONS_PLACES: tuple[ProjectionsPlace, ...] = ("embedded", "worker", "none")
 
 
 class Settings(BaseSettings):
@@ -52,8 +54,9 @@ class Settings(BaseSettings):
         default=1_048_576, ge=1024, le=67_108_864, description="Largest request body accepted."
     )
     retry_after_seconds: int = Field(default=2, ge=1, le=3600, description="Retry-After sent with 503.")
-    embedded_projections: bool = Field(
-        default=True, description="Run the projections in threads of each API process."
+    embedded_projections: bool | None = Field(
+        default=None,
+        description="Older spelling of NM_PROJECTIONS: true is embedded, false none; unset: as that says.",
     )
     projection_poll_interval: float = Field(
         default=0.2,
@@ -200,6 +203,30 @@ class Settings(BaseSettings):
         if not all(part.isdigit() for part in port.split(",")):
             raise ValueError(f"the port is not a number: {port!r}")
         return url
+
+    projections: ProjectionsPlace | None = Field(
+        default=None,
+        description="Where `serve` runs the projections: embedded (threads of each API process), "
+        "worker (one process of their own beside the API's) or none (elsewhere); unset: embedded.",
+    )
+
+    @field_validator("projections")
+    @classmethod
+    def _agrees_with_older_spelling(
+        cls, place: ProjectionsPlace | None, info: ValidationInfo
+    ) -> ProjectionsPlace | None:
+        embedded = info.data.get("embedded_projections")
+        if place is not None and embedded is not None and embedded != (place == "embedded"):
+            older = "true" if embedded else "false"
+            raise ValueError(f"{place!r} contradicts NM_EMBEDDED_PROJECTIONS={older} (its older spelling)")
+        return place
+
+    @property
+    def projection_place(self) -> ProjectionsPlace:
+        """Where the API's projections run: NM_PROJECTIONS, else NM_EMBEDDED_PROJECTIONS, else embedded."""
+        if self.projections is not None:
+            return self.projections
+        return "none" if self.embedded_projections is False else "embedded"
 
     @property
     def uses_postgres(self) -> bool:

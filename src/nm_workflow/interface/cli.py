@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import getpass
 import os
 import socket
@@ -15,6 +16,7 @@ import typer
 from rich.console import Console
 
 from nm_workflow.application.keys import KeyService
+from nm_workflow.application.settings import PROJECTIONS_PLACES, ProjectionsPlace
 from nm_workflow.application.store import EventStore
 from nm_workflow.domain.roles import Role
 from nm_workflow.interface import (
@@ -41,6 +43,9 @@ app.add_typer(cli_policy.app, name="policy")
 app.add_typer(cli_audit.app, name="audit")
 app.add_typer(cli_snapshots.app, name="snapshots")
 console = Console()
+Place = enum.Enum("Place", [(place, place) for place in PROJECTIONS_PLACES], type=str)  # type: ignore[misc]
+"""The values of `serve --projections`: Settings.projections."""
+PLACES: dict[str, ProjectionsPlace] = {place: place for place in PROJECTIONS_PLACES}
 
 
 def _print_version(wanted: bool) -> None:
@@ -65,27 +70,49 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
     projections: Annotated[
-        bool, typer.Option(help="Run the projections inside the API processes (else: `projections run`).")
-    ] = True,
+        Place | None,
+        typer.Option(
+            help="Where the projections run: embedded (threads of each API process), worker (one process"
+            " of their own, started and kept running by serve) or none (run `projections run` yourself)."
+            " Default: NM_PROJECTIONS, else embedded.",
+            show_default=False,
+        ),
+    ] = None,
+    no_projections: Annotated[
+        bool, typer.Option("--no-projections", help="Older spelling of `--projections none`.")
+    ] = False,
 ) -> None:
     """Serve the HTTP API (SQLite under ./var unless NM_DATABASE_URL is set)."""
-    if not projections:
-        # Read by Settings in each worker process, which uvicorn starts afresh.
-        os.environ["NM_EMBEDDED_PROJECTIONS"] = "false"
+    place = _projections_option(projections, no_projections=no_projections)
+    if place is not None:
+        # The command line wins over the environment, which each worker process reads afresh.
+        os.environ["NM_PROJECTIONS"] = place
+        os.environ.pop("NM_EMBEDDED_PROJECTIONS", None)
     os.environ["NM_API_WORKERS"] = str(workers)  # the workers share the pool budget (ADR 0027)
     settings = load_settings()
     # Checked here, so that a database or port that cannot be had is one line, not a worker's traceback.
     with reported(settings):
         EventStore(settings).close()
     _check_port(host, port)
-    console.print(f"nm-workflow on http://{host}:{port} ({settings.database_location()}); API docs at /docs")
+    shown = {"embedded": "", "worker": "; projections in a worker process", "none": "; projections off"}
+    where = settings.database_location() + shown[settings.projection_place]
+    console.print(f"nm-workflow on http://{host}:{port} ({where}); API docs at /docs")
     serving.serve(
         "nm_workflow.interface.http.app:create_app",
         host=host,
         port=port,
         workers=workers,
+        projection_worker=settings.projection_place == "worker",
         **uvicorn_options(),
     )
+
+
+def _projections_option(projections: Place | None, *, no_projections: bool) -> ProjectionsPlace | None:
+    """Where the command line says the projections run (None: it does not say); both spellings must agree."""
+    place = None if projections is None else PLACES[projections.value]
+    if no_projections and place == "embedded":
+        fail("--projections embedded contradicts --no-projections (its older spelling of none).", EXIT_USAGE)
+    return place or ("none" if no_projections else None)
 
 
 def _check_port(host: str, port: int) -> None:

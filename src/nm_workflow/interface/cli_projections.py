@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from nm_workflow.interface.cli_errors import EXIT_UNAVAILABLE, EXIT_USAGE, fail, reported
 from nm_workflow.interface.cli_output import JsonOption, show_table
 from nm_workflow.interface.cli_settings import load_settings
+from nm_workflow.interface.projection_worker import exit_with_parent
 from projections import NAMES, ReadModel, rebuild, run_worker
 
 app = typer.Typer(
@@ -43,6 +44,9 @@ def run_projections(
         typer.Option(min=1, max=65535, help="Serve the projections' Prometheus metrics at :PORT/metrics."),
     ] = None,
     metrics_host: Annotated[str, typer.Option(help="Address the metrics are served on.")] = "127.0.0.1",
+    parent_pid: Annotated[
+        int | None, typer.Option(hidden=True, help="Stop when this process is gone (set by `serve`).")
+    ] = None,
 ) -> None:
     """Run projections in this process until SIGINT or SIGTERM (a batch in flight is finished)."""
     _known(names or [])
@@ -60,6 +64,8 @@ def run_projections(
 
     signal.signal(signal.SIGINT, stop_on_signal)
     signal.signal(signal.SIGTERM, stop_on_signal)
+    if parent_pid is not None:  # started by `serve --projections worker`: never outlive it
+        exit_with_parent(parent_pid, stop)
     console.print(f"Running projections: {', '.join(names or NAMES)}. Stop with Ctrl-C.")
     with reported(settings):
         run_worker(settings, names, stop)

@@ -12,16 +12,22 @@ worker or several.
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
 import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
+from nm_workflow.interface.projection_worker import ProjectionWorker
+
+log = logging.getLogger("uvicorn.error")
 MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 STARTUP_FAILURE = 3  # uvicorn's own exit status when it cannot start
 
@@ -64,18 +70,53 @@ def shared_metrics_folder() -> Iterator[None]:
             del os.environ[MULTIPROC_DIR]
 
 
-def serve(app: str, *, host: str, port: int, workers: int, log_level: str = "info", **options: Any) -> None:
+def serve(
+    app: str,
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    log_level: str = "info",
+    projection_worker: bool = False,
+    **options: Any,
+) -> None:
     """Serve the app factory at import path `app` ("module:function") until interrupted.
 
     `workers` > 1 runs uvicorn's process supervisor over the one socket bound here; `options`
-    are further `uvicorn.Config` settings (e.g. the HTTP protocol class).
+    are further `uvicorn.Config` settings (e.g. the HTTP protocol class). `projection_worker`
+    runs a projection worker process beside the workers (interface/projection_worker.py),
+    stopped after them; the API then runs in a worker process even alone, so that its
+    `/metrics` sums the projection worker's figures with its own.
     """
+    alone = workers == 1 and not projection_worker
+    if not alone:  # each worker process looks every second whether this one is still there
+        options |= {"callback_notify": partial(_stop_if_orphaned, os.getpid()), "timeout_notify": 1}
     config = uvicorn.Config(
         app, factory=True, host=host, port=port, workers=workers, log_level=log_level, **options
     )
     sock = listening_socket(host, port)
-    if workers > 1:
-        with shared_metrics_folder():
-            Multiprocess(config, sockets=[sock]).run()
-    else:
+    if alone:
         uvicorn.Server(config).run(sockets=[sock])
+        return
+    with shared_metrics_folder():
+        supervisor = Multiprocess(config, sockets=[sock])  # takes SIGINT and SIGTERM from here on
+        worker = ProjectionWorker() if projection_worker else None
+        if worker is not None:
+            worker.start()
+        try:
+            supervisor.run()
+        finally:
+            if worker is not None:
+                worker.stop()
+
+
+async def _stop_if_orphaned(parent: int) -> None:
+    """In an API worker process: stop as on SIGTERM once `parent` (serve) is gone, e.g. killed.
+
+    uvicorn's supervisor stops its workers when it stops, but a supervisor killed outright
+    (SIGKILL) leaves them serving, holding the port a new `serve` needs. An orphan is adopted
+    by another process, so its parent id changes.
+    """
+    if os.getppid() != parent:
+        log.warning("The serve process [%d] is gone; stopping", parent)
+        signal.raise_signal(signal.SIGTERM)  # uvicorn's own handler: a graceful shutdown

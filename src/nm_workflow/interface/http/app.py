@@ -92,7 +92,9 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         app.state.webhooks = Webhooks(store, settings)
         # Embedded by default, so that `nm-workflow serve` alone gives working queues.
         supervisor = (
-            ProjectionSupervisor(settings, read_model=read_model) if settings.embedded_projections else None
+            ProjectionSupervisor(settings, read_model=read_model)
+            if settings.projection_place == "embedded"
+            else None
         )
         if supervisor is not None:
             supervisor.start()

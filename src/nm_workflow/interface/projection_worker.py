@@ -1,0 +1,103 @@
+"""`nm-workflow serve --projections worker`: one projection worker process beside the API's, kept running.
+
+The worker is `nm-workflow projections run` (all projections) in a child process with
+the same environment, so that it reads the same settings and writes its metrics to
+the folder the API's `/metrics` sums (interface/serving.py). It runs in a process group
+of its own: a Ctrl-C at the terminal reaches `serve` alone, which then stops the worker
+itself (SIGTERM: the batch in flight is finished), so that a worker exiting is always
+a death to restart, never a stop that races with the server's. If it dies it is started
+again after a backoff, and if `serve` dies without stopping it (SIGKILL), the worker sees
+its parent change and stops by itself (`exit_with_parent`). See ADR 0045.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+
+log = logging.getLogger("uvicorn.error")  # the server's own log, beside uvicorn's messages on its workers
+WORKER_COMMAND = (sys.executable, "-m", "nm_workflow.interface.cli_projections", "run")
+FIRST_BACKOFF_SECONDS = 0.5
+MAX_BACKOFF_SECONDS = 10.0
+STEADY_SECONDS = 30.0
+"""A worker that ran this long before it died is restarted after the first backoff again."""
+STOP_SECONDS = 30.0
+"""How long a stopping worker may take to finish its batch before it is killed."""
+PARENT_CHECK_SECONDS = 0.5
+
+
+class ProjectionWorker:
+    """Keeps one `projections run` child process running until `stop`."""
+
+    def __init__(self, command: Sequence[str] = WORKER_COMMAND) -> None:
+        self._command = [*command, "--parent-pid", str(os.getpid())]
+        self._lock = threading.Lock()  # between starting a child and stopping: none starts after `stop`
+        self._stopping = threading.Event()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._thread = threading.Thread(target=self._keep_running, name="projection-worker", daemon=True)
+
+    @property
+    def pid(self) -> int | None:
+        """The current child's process id (None before the first start)."""
+        return None if self._process is None else self._process.pid
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """SIGTERM the child and wait for it (killed after STOP_SECONDS); it is not restarted."""
+        with self._lock:
+            self._stopping.set()
+            process = self._process
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        self._thread.join(STOP_SECONDS)
+        if process is not None and self._thread.is_alive():
+            log.warning("Projection worker [%d] did not stop in %.0f s; killed", process.pid, STOP_SECONDS)
+            process.kill()
+            self._thread.join()
+
+    def _keep_running(self) -> None:
+        backoff = FIRST_BACKOFF_SECONDS
+        while True:
+            with self._lock:
+                if self._stopping.is_set():
+                    return
+                started = time.monotonic()
+                self._process = process = subprocess.Popen(self._command, process_group=0)  # noqa: S603
+            log.info("Started projection worker [%d]", process.pid)
+            status = process.wait()
+            if self._stopping.is_set():
+                return
+            if time.monotonic() - started >= STEADY_SECONDS:
+                backoff = FIRST_BACKOFF_SECONDS
+            log.error(
+                "Projection worker [%d] exited (status %d); starting another in %.1f s",
+                process.pid, status, backoff,
+            )  # fmt: skip
+            if self._stopping.wait(backoff):
+                return
+            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+
+
+def exit_with_parent(parent: int, stop: threading.Event) -> None:
+    """Set `stop` once this process's parent, `parent`, is gone (killed without stopping us).
+
+    An orphan is adopted by another process, so its parent id changes; looked at every
+    PARENT_CHECK_SECONDS in a daemon thread. Already gone at the call: `stop` is set at once.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            if stop.wait(PARENT_CHECK_SECONDS):
+                return
+        log.warning("The serve process [%d] is gone; stopping the projections", parent)
+        stop.set()
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
