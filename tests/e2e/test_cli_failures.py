@@ -158,6 +158,7 @@ def test_keys_create_refuses_what_the_api_would_refuse(settings: Settings) -> No
         ("   ", "The actor id must not be empty."),
         ("mia\nroot", "The actor id must not contain control characters"),
         ("mia\x1b[31m", "The actor id must not contain control characters"),
+        ("\x1fmia", "The actor id must not contain control characters"),  # as over HTTP
     ]
     for actor, expected in cases:
         result = run(["keys", "create", "--actor", actor, "--role", "editor", "--department", "x"], env)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import sys
 import unicodedata
 
-from nm_workflow.domain.text import BODY, SHORT
+import pytest
+
+from nm_workflow.domain.errors import RuleViolation
+from nm_workflow.domain.text import BODY, SHORT, WHITESPACE
 
 
 def test_the_refused_characters_are_exactly_unicode_control_characters_and_lone_surrogates() -> None:
@@ -22,3 +25,11 @@ def test_the_first_offending_character_is_the_one_named() -> None:
     assert BODY.problem("a\tb\udc80c\x07") == "must be valid Unicode (no lone surrogates)"
     assert BODY.problem("a\nb\x07c\udc80") == "must not contain control characters such as '\\x07'"
     assert BODY.problem("lines\nand\ttabs") is None
+
+
+def test_surrounding_whitespace_is_unicodes_white_space_not_the_control_characters_python_strips() -> None:
+    python_strips = {c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace()}
+    assert set(WHITESPACE) == python_strips - {"\x1c", "\x1d", "\x1e", "\x1f"}
+    assert SHORT.check("\u3000 mia\u00a0\n", "actor id") == "mia"
+    with pytest.raises(RuleViolation, match="control characters"):
+        SHORT.check("\x1fmia", "actor id")

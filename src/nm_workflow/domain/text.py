@@ -32,6 +32,14 @@ from nm_workflow.domain.errors import RuleViolation
 # unit test checks it against unicodedata); lone surrogates cannot be stored as UTF-8.
 _CONTROL_BUT_LAYOUT = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"  # all of Cc but \t, \n and \r
 _SURROGATES = "\ud800-\udfff"
+# What "surrounding whitespace" is: Unicode's White_Space, as the HTTP schemas strip it (pydantic's
+# `strip_whitespace`). Python's `str.strip()` also strips U+001C-U+001F, control characters that
+# are not White_Space: a name sent as "\x1fmia" must be refused at the command line as over HTTP.
+WHITESPACE = (
+    "\t\n\x0b\x0c\r \x85\xa0\u1680"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+    + "\u2028\u2029\u202f\u205f\u3000"
+)
 _FORBIDDEN = {
     False: re.compile(f"[{_CONTROL_BUT_LAYOUT}\t\n\r{_SURROGATES}]"),  # one line
     True: re.compile(f"[{_CONTROL_BUT_LAYOUT}{_SURROGATES}]"),  # multiline: layout allowed
@@ -61,7 +69,7 @@ class TextRule:
 
     def check(self, text: str, field: str) -> str:
         """`text` stripped of surrounding whitespace; RuleViolation naming `field` if it breaks the rule."""
-        cleaned = text.strip()
+        cleaned = text.strip(WHITESPACE)
         problem = self.problem(cleaned)
         if problem is not None:
             raise RuleViolation(f"The {field} {problem}.")
