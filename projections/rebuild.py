@@ -22,6 +22,7 @@ appended since the last committed batch (none on a quiet log), in batches of
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 
 from nm_workflow.application.errors import ApplicationError
 from nm_workflow.application.store import APPLICATION_NAME
@@ -31,7 +32,7 @@ from projections.log_in_tx import LogInTx
 from projections.ownership import Ownership
 from projections.queries import ReadModel
 from projections.registry import select
-from projections.rows import starting_empty
+from projections.rows import never_read, starting_empty
 from projections.sql import Database, Tx
 from projections.swap import creations, execute_all, lock_statement, replace
 
@@ -70,6 +71,7 @@ class _Rebuild:
         self.progress = progress or (lambda _done, _total: None)
         self.position = 0
         self.empty = True  # the shadow tables hold no row yet
+        self.append_only = never_read(projection.batch_tables) == set(projection.tables)
 
     def run(self) -> int:
         shadow = self.projection.shadow_tables()
@@ -98,9 +100,14 @@ class _Rebuild:
             self._shadow_batch(head)
 
     def _shadow_batch(self, head: int) -> None:
-        with self.db.write(self.projection.shadow_tables()) as tx, tx.batched():
+        with self.db.write(self.projection.shadow_tables()) as tx, self._pipelined(tx):
             self._apply_batch(tx, head, max(self.batch_size, SHADOW_BATCH))
         self.progress(self.position, head)
+
+    def _pipelined(self, tx: Tx) -> AbstractContextManager[None]:
+        # A batch of tables only appended to reads nothing and writes once per table at the end:
+        # nothing for a pipeline to overlap, and outside one PostgreSQL takes the rows by COPY.
+        return nullcontext() if self.append_only else tx.batched()
 
     def _swap(self) -> int:
         shadow = self.projection.shadow_tables()

@@ -78,6 +78,11 @@ class Appended:
 Spec = Keyed | Appended
 
 
+def never_read(specs: Sequence[Spec]) -> set[str]:
+    """The tables of `specs` whose rows are only added, never read back (`Appended` without key)."""
+    return {spec.table.name for spec in specs if isinstance(spec, Appended) and not spec.key}
+
+
 def prefetch(tx: Tx, specs: Sequence[Spec], ids: Iterable[Any]) -> None:
     """Read the rows of the aggregates `ids` from each of `specs` (those read by key), a few
     hundred ids per statement, every statement sent before the first answer is waited for.
