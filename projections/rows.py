@@ -68,7 +68,7 @@ class Appended:
     key: tuple[str, ...] = ()
 
     def add(self, tx: Tx, row: Row) -> None:
-        _state(tx, self).add(tuple(row[c] for c in self.key), row)
+        _state(tx, self).add(tuple(row[c] for c in self.key) if self.key else (), row)
 
     def rows(self, tx: Tx, key: Key) -> list[Row]:
         """The rows of `key`, stored and added, in no particular order."""
