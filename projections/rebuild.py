@@ -21,8 +21,9 @@ appended since the last committed batch (none on a quiet log), in batches of
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 from nm_workflow.application.errors import ApplicationError
 from nm_workflow.application.store import APPLICATION_NAME
@@ -100,7 +101,7 @@ class _Rebuild:
             self._shadow_batch(head)
 
     def _shadow_batch(self, head: int) -> None:
-        with self.db.write(self.projection.shadow_tables()) as tx, self._pipelined(tx):
+        with _collector_paused(), self.db.write(self.projection.shadow_tables()) as tx, self._pipelined(tx):
             self._apply_batch(tx, head, max(self.batch_size, SHADOW_BATCH))
         self.progress(self.position, head)
 
@@ -138,3 +139,18 @@ class _Rebuild:
 
     def _drops(self) -> list[str]:
         return [f"DROP TABLE IF EXISTS {table}" for table in self.projection.shadow_tables().values()]
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector off for one shadow batch: its thousands of events and rows, all
+    alive until the batch ends, made it run hundreds of times a batch for nothing to collect
+    (10-15% of an `audit_trail` rebuild's CPU). Process-wide, for the batch only; left off when
+    it was off."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
