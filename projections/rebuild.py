@@ -17,6 +17,10 @@ indexes nothing reads during the build are then made in a transaction of their o
 followed by a batch of the events appended meanwhile. The swap applies only the events
 appended since the last committed batch (none on a quiet log), in batches of
 `NM_PROJECTION_BATCH_SIZE`: the live projection pauses for those and the renames.
+
+A shadow batch runs with Python's cycle collector paused (its events and rows live until
+it ends), and, for a projection whose tables are only appended to, outside a pipeline: its
+rows then go to PostgreSQL by binary COPY (projections/bulk.py; ADR 0043, second addendum).
 """
 
 from __future__ import annotations
