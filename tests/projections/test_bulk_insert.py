@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
 from enum import Enum
-from typing import Any
 from uuid import UUID
 
 import pytest
 
 from nm_workflow.application.store import EventStore
-from projections.bulk import column_values, copy_rows
+from projections.bulk import BY_COLUMN, column_values, copy_rows
 from projections.schema import Table, col, insert, insert_many
 from projections.sql import Database, Row
 
@@ -33,16 +32,18 @@ AWKWARD = [
     "x" * 200_000,  # far more than a COPY buffer
     "",
 ]
+MANY = BY_COLUMN + 3  # rows: enough for their columns to be converted a column at a time
 
 
 class Channel(Enum):
     WECHAT = "wechat"
 
 
-def _rows(start: int) -> list[Row]:
+def _rows(start: int, count: int = MANY) -> list[Row]:
     shanghai = timezone(timedelta(hours=8))
     rows = []
-    for n, text in enumerate(AWKWARD):
+    for n in range(count - 1):
+        text = AWKWARD[n] if n < len(AWKWARD) else AWKWARD[n % 4]
         rows.append({
             "position": start + n, "id": UUID(int=n + 1), "label": text, "count": -(2**31) + n,
             "ratio": None if n % 2 else n / 3, "flag": bool(n % 2),
@@ -82,26 +83,29 @@ def test_many_rows_at_once_are_stored_as_one_by_one(db: Database) -> None:
             extra = None if row["extra"] is None else db.dialect.json(row["extra"])
             insert(tx, SAMPLE, {**row, "extra": extra})
         insert_many(tx, SAMPLE, at_once)  # outside a pipeline: COPY on PostgreSQL
+        insert_many(tx, SAMPLE, [{**row, "position": row["position"] + 300} for row in one_by_one[:5]])
     with db.write(tables) as tx, tx.batched():
         insert_many(tx, SAMPLE, pipelined)  # in one: the `unnest` statement
     expected = _stored(db, 0, len(one_by_one))
     assert expected[2]["label"] == AWKWARD[2]
-    assert expected[6]["label"] == "wechat"
+    assert expected[-1]["label"] == "wechat"
     assert SAMPLE.decode(db.dialect, expected[3])["extra"] == {"text": AWKWARD[3], "n": [3, None]}
     assert _stored(db, 100, len(at_once)) == expected
     assert _stored(db, 200, len(pipelined)) == expected
+    assert _stored(db, 300, 5) == expected[:5]  # a few rows: converted value by value
 
 
 @pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 def test_copy_takes_text_with_nul_as_the_reference_path_does(db: Database) -> None:
-    row: dict[str, Any] = {**_rows(0)[0], "label": "a\x00b", "extra": {"k\x00": "v\x00"}}
+    rows = [{**row, "label": "a\x00b", "extra": {"k\x00": "v\x00"}} for row in _rows(0)]
     with db.write({"bulk_sample": "bulk_sample"}) as tx:
-        insert(tx, SAMPLE, {**row, "extra": db.dialect.json(row["extra"])})
-        insert_many(tx, SAMPLE, [{**row, "position": 1}])
-    first, second = _stored(db, 0, 1) + _stored(db, 1, 1)
-    assert first["label"] == "a\ufffdb"
-    assert SAMPLE.decode(db.dialect, first)["extra"] == {"k\ufffd": "v\ufffd"}
-    assert second == first
+        for row in rows:
+            insert(tx, SAMPLE, {**row, "extra": db.dialect.json(row["extra"])})
+        insert_many(tx, SAMPLE, [{**row, "position": row["position"] + 100} for row in rows])
+    first = _stored(db, 0, len(rows))
+    assert first[0]["label"] == "a\ufffdb"
+    assert SAMPLE.decode(db.dialect, first[0])["extra"] == {"k\ufffd": "v\ufffd"}
+    assert _stored(db, 100, len(rows)) == first
 
 
 @pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
