@@ -91,11 +91,13 @@ def copy_rows(tx: Tx, table: str, table_columns: Sequence[Column], columns: list
         accepted = (*_BINARY[column.type], type(None))
         if not all(type(value) in accepted for value in values):
             return False
-        if column.type == "json":  # jsonb's binary format: the JSON text as it is
-            values[:] = [None if value is None else Jsonb(value, dumps=str) for value in values]
+    sent = [  # jsonb's binary format: the JSON text as it is
+        [None if v is None else Jsonb(v, dumps=str) for v in values] if column.type == "json" else values
+        for column, values in zip(table_columns, columns, strict=True)
+    ]
     names = ", ".join(column.name for column in table_columns)
     with tx.raw.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
         copy.set_types([_BINARY_NAMES[column.type] for column in table_columns])
-        for row in zip(*columns, strict=True):
+        for row in zip(*sent, strict=True):
             copy.write_row(row)
     return True
