@@ -10,8 +10,6 @@ version, time, metadata), as JSON. Two choices, for auditors' sake:
 
 from __future__ import annotations
 
-from typing import Any
-
 from projections.base import Projection, Recorded
 from projections.rows import Appended
 from projections.schema import Index, Table, col
@@ -42,9 +40,17 @@ HIDDEN = {aggregate_type: ENVELOPE | names for aggregate_type, names in SECRETS.
 """What the payload leaves out, by aggregate type (ENVELOPE for the others): made once, not per event."""
 
 
-def payload(aggregate_type: str, event: Any) -> dict[str, Any]:
-    hidden = HIDDEN.get(aggregate_type, ENVELOPE)
-    return {name: value for name, value in vars(event).items() if name not in hidden}
+_NAMES: dict[type, tuple[str, str, frozenset[str]]] = {}
+"""By event class: (aggregate type, event type, what its payload leaves out), worked out once."""
+
+
+def _names(event_class: type) -> tuple[str, str, frozenset[str]]:
+    found = _NAMES.get(event_class)
+    if found is None:
+        aggregate_type, _, event_type = event_class.__qualname__.rpartition(".")
+        hidden = HIDDEN.get(aggregate_type, ENVELOPE)
+        found = _NAMES[event_class] = (aggregate_type or event_type, event_type, hidden)
+    return found
 
 
 class AuditTrail(Projection):
@@ -54,12 +60,15 @@ class AuditTrail(Projection):
     every_event = True
 
     def handle(self, tx: Tx, recorded: Recorded) -> None:
-        aggregate_type, _, event_type = type(recorded.event).__qualname__.rpartition(".")
-        meta = recorded.meta
+        # Every event of the log passes here in a rebuild: its attributes are read directly.
+        event = recorded.event
+        aggregate_type, event_type, hidden = _names(type(event))
+        meta = getattr(event, "meta", None) or {}
         ROWS.add(tx, {
-            "position": recorded.position, "aggregate_type": aggregate_type or event_type,
-            "aggregate_id": recorded.aggregate_id, "version": recorded.version, "event_type": event_type,
-            "actor_id": meta.get("actor_id"), "role": meta.get("role"), "department": meta.get("department"),
-            "correlation_id": meta.get("correlation_id"), "causation_id": meta.get("causation_id"),
-            "occurred_at": recorded.at, "payload": payload(aggregate_type, recorded.event),
+            "position": recorded.position, "aggregate_type": aggregate_type,
+            "aggregate_id": recorded.aggregate_id, "version": int(event.originator_version),
+            "event_type": event_type, "actor_id": meta.get("actor_id"), "role": meta.get("role"),
+            "department": meta.get("department"), "correlation_id": meta.get("correlation_id"),
+            "causation_id": meta.get("causation_id"), "occurred_at": event.timestamp,
+            "payload": {name: value for name, value in vars(event).items() if name not in hidden},
         })  # fmt: skip

@@ -68,7 +68,7 @@ class Appended:
     key: tuple[str, ...] = ()
 
     def add(self, tx: Tx, row: Row) -> None:
-        _state(tx, self).add(tuple(row[c] for c in self.key), row)
+        _state(tx, self).add(tuple(row[c] for c in self.key) if self.key else (), row)
 
     def rows(self, tx: Tx, key: Key) -> list[Row]:
         """The rows of `key`, stored and added, in no particular order."""
@@ -76,6 +76,11 @@ class Appended:
 
 
 Spec = Keyed | Appended
+
+
+def never_read(specs: Sequence[Spec]) -> set[str]:
+    """The tables of `specs` whose rows are only added, never read back (`Appended` without key)."""
+    return {spec.table.name for spec in specs if isinstance(spec, Appended) and not spec.key}
 
 
 def prefetch(tx: Tx, specs: Sequence[Spec], ids: Iterable[Any]) -> None:

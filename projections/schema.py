@@ -24,9 +24,10 @@ Portable types and what each database stores:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
-from projections.sql import POSTGRES, Dialect, PostgresDialect, Row, Tx, decode_row
+from projections.bulk import column_values, copy_rows
+from projections.sql import POSTGRES, Dialect, Row, Tx, decode_row
 
 ColumnType = Literal["text", "uuid", "int", "bigint", "real", "bool", "time", "date", "json"]
 
@@ -129,60 +130,34 @@ def insert(tx: Tx, table: Table, row: Row) -> None:
 
 
 def insert_many(tx: Tx, table: Table, rows: list[Row]) -> None:
-    """INSERT `rows` of `table` (decoded values, every column): on PostgreSQL one statement
-    (a column of values each, `unnest`ed: parsed, planned and answered once), on SQLite
+    """INSERT `rows` of `table` (decoded values, every column), their values converted a column
+    at a time (projections/bulk.py). On PostgreSQL in a pipeline one statement (a column of values
+    each, `unnest`ed: parsed, planned and answered once); outside one (a rebuild's shadow batches
+    of tables only appended to) `COPY` in binary when every value's type allows it. On SQLite
     executemany (in-process: one call)."""
     if not rows:
         return
     names = ", ".join(table.column_names)
-    jsons = [c.name for c in table.columns if c.type == "json"]
+    name = tx.tables[table.name]
+    values = column_values(tx, table.columns, rows)
     if tx.dialect is not POSTGRES:
         tx.raw.executemany(
-            f"INSERT INTO {tx.tables[table.name]} ({names}) "  # noqa: S608
-            f"VALUES ({', '.join('?' * len(table.columns))})",
-            _sqlite_values(tx.dialect, table, rows),
+            f"INSERT INTO {name} ({names}) VALUES ({', '.join('?' * len(table.columns))})",  # noqa: S608
+            list(zip(*values, strict=True)),
         )
         return
-    param, text = POSTGRES.param, PostgresDialect.json_text  # JSON as text, cast once inserted
-    values = {
-        c.name: [None if r[c.name] is None else text(r[c.name]) for r in rows]
-        if c.type == "json"
-        else [v if type(v) in _NUMBERS else param(v) for v in (r[c.name] for r in rows)]
-        for c in table.columns
-    }
+    if not tx.raw.connection.pgconn.pipeline_status and copy_rows(tx, name, table.columns, values):
+        return
     arrays = ", ".join(  # %b: arrays sent in binary, without quoting each value as text
         f"CAST(%({c.name})b AS {'text' if c.type == 'json' else _POSTGRES_TYPES[c.type]}[])"
         for c in table.columns
     )
-    selected = ", ".join(f"CAST({c} AS jsonb)" if c in jsons else c for c in table.column_names)
+    selected = ", ".join(f"CAST({c.name} AS jsonb)" if c.type == "json" else c.name for c in table.columns)
     tx.raw.execute(
-        f"INSERT INTO {tx.tables[table.name]} ({names}) "  # noqa: S608
+        f"INSERT INTO {name} ({names}) "  # noqa: S608
         f"SELECT {selected} FROM unnest({arrays}) AS batch ({names})",
-        values,
+        dict(zip(table.column_names, values, strict=True)),
     )
-
-
-_NUMBERS = frozenset({int, float, bool, type(None)})  # what `Dialect.param` leaves as it is
-_AS_IS_IN_SQLITE = _NUMBERS | {str}  # (PostgreSQL's param changes text: NUL)
-
-
-def _sqlite_values(dialect: Dialect, table: Table, rows: list[Row]) -> list[tuple[Any, ...]]:
-    """`rows` as SQLite's parameters, in column order: JSON columns dumped, other values through
-    `Dialect.param` unless they are of a type it leaves as it is (most values: a call saved each)."""
-    json, param = dialect.json, dialect.param
-    columns = [(c.name, c.type == "json") for c in table.columns]
-    converted = []
-    for row in rows:
-        values = []
-        for name, is_json in columns:
-            value = row[name]
-            if is_json:
-                value = None if value is None else json(value)
-            elif type(value) not in _AS_IS_IN_SQLITE:
-                value = param(value)
-            values.append(value)
-        converted.append(tuple(values))
-    return converted
 
 
 def row_of(tx: Tx, table: Table, key: Row) -> Row | None:

@@ -29,6 +29,7 @@ from psycopg.types.json import Jsonb
 from nm_workflow.application.store import EventStore
 
 _PARAMETER = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
+_NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")  # after an even number of backslashes
 Row = dict[str, Any]
 
 
@@ -45,9 +46,13 @@ def to_jsonable(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+_ENCODER = json.JSONEncoder(default=to_jsonable, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+"""Made once: `json.dumps` with options builds an encoder per call (a fifth of a payload's dump)."""
+
+
 def dumps(value: Any) -> str:
     # Sorted keys: incremental and rebuilt rows must be byte-identical.
-    return json.dumps(value, default=to_jsonable, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(value)
 
 
 def utc(moment: datetime) -> datetime:
@@ -119,8 +124,10 @@ class PostgresDialect(Dialect):
 
     @staticmethod
     def json_text(value: Any) -> str:
-        """`value` as JSON text PostgreSQL accepts (its text cannot hold NUL, JSON's can)."""
-        return dumps(value).replace("\\u0000", "\\ufffd")
+        """`value` as JSON text PostgreSQL accepts (its text cannot hold NUL, JSON's can): each
+        escaped NUL made U+FFFD; a text that spells `\\u0000` (an escaped backslash first) stays."""
+        text = dumps(value)
+        return _NUL_ESCAPE.sub(r"\1\\ufffd", text) if "\\u0000" in text else text
 
 
 def _as_is(text: Any) -> Any:

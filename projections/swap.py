@@ -26,7 +26,7 @@ import re
 from collections.abc import Mapping
 
 from projections.base import Projection
-from projections.rows import Appended
+from projections.rows import never_read
 from projections.sql import POSTGRES, Dialect, Tx
 from projections.swap_in_place import copy_statements, log_copies, pinned_tables, refusals
 
@@ -64,8 +64,7 @@ def creations(
 ) -> tuple[list[str], list[str]]:
     """The CREATE statements of `tables` (live or shadow names) in two parts: the tables with
     the indexes the build reads, then the indexes of the tables nothing reads until the swap."""
-    specs = projection.batch_tables
-    unread = {tables[s.table.name] for s in specs if isinstance(s, Appended) and not s.key}
+    unread = {tables[name] for name in never_read(projection.batch_tables)}
     now: list[str] = []
     later: list[str] = []
     for statement in projection.ddl(dialect, tables, views=False):

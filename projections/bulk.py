@@ -1,0 +1,103 @@
+"""Many rows of a projection table as one statement's parameters, converted a column at a time.
+
+`insert_many` (projections/schema.py) writes a batch's rows with one statement: its values
+are the rows' decoded values converted as `Dialect.param` and `Dialect.json` convert one
+value. Converting value by value cost a rebuild of `audit_trail` (a row of twelve columns per
+event) about as much as writing the rows (docs/performance.md, "Rebuilds"). Here, in a batch of
+`BY_COLUMN` rows or more, each column is converted at once: the types of its values are
+looked at together, and a column whose values the dialect passes as they are (numbers, text
+without NUL, and on PostgreSQL ids) is passed as it is; the others are converted value by
+value as before, so the parameters are exactly those of `Dialect.param`.
+
+On PostgreSQL outside a pipeline the rows are sent with `COPY ... FROM STDIN (FORMAT BINARY)`
+(`copy_rows`): no statement to parse and plan, no arrays to unpack and cast on the server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from psycopg.types.json import Jsonb
+
+from projections.sql import POSTGRES, PostgresDialect, Row, Tx, dumps, sqlite_time
+
+if TYPE_CHECKING:  # (schema.py imports this module)
+    from projections.schema import Column
+
+_PASSED_AS_THEY_ARE: dict[str, frozenset[type]] = {
+    "sqlite": frozenset({int, float, bool, type(None), str}),
+    "postgres": frozenset({int, float, bool, type(None), UUID, date}),  # text: unless it holds NUL
+}
+"""Types of values `Dialect.param` returns unchanged (exact types: an Enum of str is converted)."""
+
+
+def column_values(tx: Tx, table_columns: Sequence[Column], rows: Sequence[Row]) -> list[list[Any]]:
+    """The parameters of `rows`, one list per column of `table_columns`, in order: what
+    `tx.dialect.param` gives each value, JSON columns as JSON text."""
+    postgres = tx.dialect is POSTGRES
+    text = PostgresDialect.json_text if postgres else dumps
+    as_they_are, param = _PASSED_AS_THEY_ARE[tx.dialect.name], tx.dialect.param
+    by_column = len(rows) >= BY_COLUMN
+    columns = []
+    for column in table_columns:
+        values = [row[column.name] for row in rows]
+        if column.type == "json":
+            columns.append([None if value is None else text(value) for value in values])
+        elif not by_column or (converted := _by_column(values, postgres, as_they_are)) is None:
+            columns.append([value if type(value) in as_they_are else param(value) for value in values])
+        else:
+            columns.append(converted)
+    return columns
+
+
+BY_COLUMN = 32
+"""Rows from which a column's values are looked at together: below, a batch of a command or two
+(the runners' usual one), looking costs more than it saves."""
+
+
+def _by_column(values: list[Any], postgres: bool, as_they_are: frozenset[type]) -> list[Any] | None:
+    """`values` converted all alike when their types allow it; None when each needs its own look."""
+    types = set(map(type, values))
+    if postgres and str in types and "\x00" not in "".join([v for v in values if type(v) is str]):
+        types.discard(str)  # PostgreSQL's param only replaces NUL in text
+    if types <= as_they_are:
+        return values
+    if types == {datetime}:
+        return [value.astimezone(UTC) for value in values] if postgres else list(map(sqlite_time, values))
+    if types == {UUID} and not postgres:
+        return list(map(str, values))
+    return None
+
+
+_BINARY = {
+    "text": (str,), "uuid": (UUID,), "int": (int,), "bigint": (int,), "real": (float,),
+    "bool": (bool,), "time": (datetime,), "date": (date,), "json": (str,),
+}  # fmt: skip
+"""The Python types PostgreSQL's binary format takes for each portable type (no cast on the
+server: a value of another type, say an id given as text, takes the `unnest` statement)."""
+_BINARY_NAMES = {
+    "text": "text", "uuid": "uuid", "int": "int4", "bigint": "int8", "real": "float8",
+    "bool": "bool", "time": "timestamptz", "date": "date", "json": "jsonb",
+}  # fmt: skip
+
+
+def copy_rows(tx: Tx, table: str, table_columns: Sequence[Column], columns: list[list[Any]]) -> bool:
+    """PostgreSQL: COPY the converted `columns` into `table` in binary; False (nothing sent)
+    when a value is of a type the binary format of its column does not take."""
+    for column, values in zip(table_columns, columns, strict=True):
+        accepted = (*_BINARY[column.type], type(None))
+        if not all(type(value) in accepted for value in values):
+            return False
+    sent = [  # jsonb's binary format: the JSON text as it is
+        [None if v is None else Jsonb(v, dumps=str) for v in values] if column.type == "json" else values
+        for column, values in zip(table_columns, columns, strict=True)
+    ]
+    names = ", ".join(column.name for column in table_columns)
+    with tx.raw.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types([_BINARY_NAMES[column.type] for column in table_columns])
+        for row in zip(*sent, strict=True):
+            copy.write_row(row)
+    return True

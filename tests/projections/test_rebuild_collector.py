@@ -1,0 +1,60 @@
+"""A rebuild pauses Python's cycle collector for each shadow batch only (projections/rebuild.py):
+on again after the batch, also when it fails, and never turned on when it was off."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from importlib import import_module
+from typing import Any
+
+import pytest
+
+from nm_workflow.application.store import EventStore
+from projections import ReadModel, rebuild
+from tests.projections.scenario import Scenario
+
+REBUILD = import_module("projections.rebuild")
+pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # in-process logic
+
+
+@pytest.fixture
+def collecting_during(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bool]]:
+    """Whether the collector was on in each batch applied, shadow or swap; on again afterwards."""
+    seen: list[bool] = []
+    applied = REBUILD._Rebuild._apply_batch
+
+    def apply_batch(self: Any, tx: Any, head: int, size: int) -> None:
+        seen.append(gc.isenabled())
+        applied(self, tx, head, size)
+
+    monkeypatch.setattr(REBUILD._Rebuild, "_apply_batch", apply_batch)
+    yield seen
+    gc.enable()
+
+
+def test_the_collector_is_off_in_shadow_batches_and_on_after(
+    store: EventStore, read_model: ReadModel, collecting_during: list[bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Scenario(store, seed=31).run(items=3, open_at_once=2)
+    rebuild(read_model, "audit_trail")
+    assert collecting_during == [False]  # the one shadow batch; a quiet log leaves the swap none
+    assert gc.isenabled()
+
+    def fail(*_: Any) -> None:
+        raise RuntimeError("a handler failed")
+
+    monkeypatch.setattr(read_model.projections["audit_trail"], "handle", fail)
+    with pytest.raises(RuntimeError):
+        rebuild(read_model, "audit_trail")
+    assert gc.isenabled()
+
+
+def test_a_collector_turned_off_before_stays_off(
+    store: EventStore, read_model: ReadModel, collecting_during: list[bool]
+) -> None:
+    Scenario(store, seed=32).run(items=2, open_at_once=2)
+    gc.disable()
+    rebuild(read_model, "audit_trail")
+    assert collecting_during == [False]
+    assert not gc.isenabled()
