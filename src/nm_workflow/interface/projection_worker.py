@@ -70,17 +70,22 @@ class ProjectionWorker:
                 if self._stopping.is_set():
                     return
                 started = time.monotonic()
-                self._process = process = subprocess.Popen(self._command, process_group=0)  # noqa: S603
-            log.info("Started projection worker [%d]", process.pid)
-            status = process.wait()
-            if self._stopping.is_set():
-                return
-            if time.monotonic() - started >= STEADY_SECONDS:
-                backoff = FIRST_BACKOFF_SECONDS
-            log.error(
-                "Projection worker [%d] exited (status %d); starting another in %.1f s",
-                process.pid, status, backoff,
-            )  # fmt: skip
+                try:
+                    self._process = process = subprocess.Popen(self._command, process_group=0)  # noqa: S603
+                except OSError as error:  # no fork (memory, process or descriptor limits), no program
+                    log.error("Projection worker not started (%s); trying again in %.1f s", error, backoff)
+                    process = None
+            if process is not None:
+                log.info("Started projection worker [%d]", process.pid)
+                status = process.wait()
+                if self._stopping.is_set():
+                    return
+                if time.monotonic() - started >= STEADY_SECONDS:
+                    backoff = FIRST_BACKOFF_SECONDS
+                log.error(
+                    "Projection worker [%d] exited (status %d); starting another in %.1f s",
+                    process.pid, status, backoff,
+                )  # fmt: skip
             if self._stopping.wait(backoff):
                 return
             backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
