@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import signal
+import sys
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from types import FrameType
 
 import pytest
 from prometheus_client import REGISTRY
@@ -115,3 +118,73 @@ def test_with_batches_of_one_callers_commit_at_the_same_time_without_queueing() 
 def test_bounds_outside_what_makes_sense_are_refused(max_wait: float, max_batch: int) -> None:
     with pytest.raises(ValueError, match="max_batch"):
         GroupCommit(lambda _: None, max_wait=max_wait, max_batch=max_batch)
+
+
+class _Interrupted(BaseException):
+    """What a Ctrl-C is to the thread it reaches: not an Exception."""
+
+
+def test_a_caller_interrupted_while_its_batch_commits_does_not_strand_the_callers_after_it() -> None:
+    # The followers of a batch are woken in turn, each by the one before (ADR 0046): a caller that
+    # leaves on an interrupt while it waits must not take the next one's wake-up with it.
+    assert threading.current_thread() is threading.main_thread()  # where signals are handled
+    gate, entered = threading.Event(), threading.Event()
+
+    def commit(tickets: Sequence[Ticket[str, str]]) -> None:
+        if {"held", "main"} & {ticket.unit for ticket in tickets}:
+            entered.set()
+            assert gate.wait(DEADLINE)
+        for ticket in tickets:
+            ticket.succeed(ticket.unit.upper())
+
+    group: GroupCommit[str, str] = GroupCommit(commit, max_wait=60, max_batch=3)
+    with ThreadPoolExecutor(4) as pool:  # a first batch of three: the next leader waits for three
+        first = pool.submit(group.submit, "held")
+        assert entered.wait(DEADLINE)
+        rest = [pool.submit(group.submit, unit) for unit in "xyz"]
+        wait_until(lambda: group.queued == 3)
+        gate.set()
+        assert [f.result(DEADLINE) for f in (first, *rest)] == ["HELD", "X", "Y", "Z"]
+    gate.clear()
+    entered.clear()
+    results: dict[str, str] = {}
+
+    def submit(unit: str) -> threading.Thread:  # a daemon: one left waiting fails the test, not the run
+        thread = threading.Thread(target=lambda: results.update({unit: group.submit(unit)}), daemon=True)
+        thread.start()
+        return thread
+
+    main = threading.main_thread().ident or 0
+
+    def waiting_in_wait() -> bool:  # the main thread is inside its ticket's wait
+        frame: FrameType | None = sys._current_frames()[main]
+        while frame is not None and frame.f_code is not Ticket.wait.__code__:
+            frame = frame.f_back
+        return frame is not None
+
+    def interrupt_the_main_thread_once_it_waits() -> None:
+        wait_until(lambda: group.queued == 2)  # the leader's unit and the main thread's
+        threads.append(submit("b"))
+        assert entered.wait(DEADLINE)  # the batch of the three is being committed
+        wait_until(waiting_in_wait)
+        signal.pthread_kill(main, signal.SIGUSR1)
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise _Interrupted
+
+    previous = signal.signal(signal.SIGUSR1, interrupt)
+    try:
+        threads = [submit("a")]
+        wait_until(lambda: group.queued == 1)  # it leads, waiting for two more
+        helper = threading.Thread(target=interrupt_the_main_thread_once_it_waits, daemon=True)
+        helper.start()
+        with pytest.raises(_Interrupted):
+            group.submit("main")
+        helper.join(DEADLINE)
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+        gate.set()
+    for thread in threads:
+        thread.join(DEADLINE)
+
+    assert results == {"a": "A", "b": "B"}  # "b" woken, though the one before it in turn left

@@ -32,7 +32,9 @@ R = TypeVar("R")
 class Ticket(Generic[U, R]):
     """One caller's unit in the queue, and its outcome once its batch was committed."""
 
-    __slots__ = ("_error", "_relay", "_result", "_settled", "_wake", "lead", "unit")
+    __slots__ = (
+        "_error", "_left", "_relay", "_relayed", "_result", "_settled", "_wake", "_woken", "lead", "unit",
+    )  # fmt: skip
 
     def __init__(self, unit: U) -> None:
         self.unit = unit
@@ -45,6 +47,10 @@ class Ticket(Generic[U, R]):
         self._wake = threading.Lock()
         self._wake.acquire()
         self._relay: Ticket[U, R] | None = None
+        # Whether `wake` was called, and whether the waiting thread is past its wait (or left it on
+        # an exception): whichever of the two comes second passes the wake-up on (`_pass_on`).
+        self._woken = self._left = False
+        self._relayed = threading.Lock()  # taken by the one `_pass_on` that wakes the relay
 
     @property
     def settled(self) -> bool:
@@ -59,12 +65,23 @@ class Ticket(Generic[U, R]):
     def wait(self) -> None:
         """Block until this ticket's batch was committed, or it was handed the lead; then wake
         the next follower of its batch (the leader wakes only the first: see `_hand_over`)."""
-        self._wake.acquire()
-        if self._relay is not None:
-            self._relay.wake()
+        try:
+            self._wake.acquire()
+        finally:  # also when an interrupt (Ctrl-C) ends the wait: the next follower still wakes
+            self._left = True
+            if self._woken:
+                self._pass_on()
 
     def wake(self) -> None:
+        self._woken = True
         self._wake.release()
+        if self._left:  # its thread left the wait on an exception before this wake
+            self._pass_on()
+
+    def _pass_on(self) -> None:
+        """Wake the next follower of the batch, once (by this ticket's thread or by its waker)."""
+        if self._relay is not None and self._relayed.acquire(blocking=False):
+            self._relay.wake()
 
     @staticmethod
     def wake_in_turn(tickets: Sequence[Ticket[U, R]]) -> None:
