@@ -38,6 +38,7 @@ from nm_workflow.interface.http.app import create_app
 
 PARSE = re.compile(r'"([^"]*)" "(.*)" \d+')  # statement name, SQL, number of parameters
 BIND = re.compile(r'"([^"]*)" "([^"]*)"')  # portal, statement name
+MESSAGE_START = re.compile(r"(?<=.)(?=[FB]\t\d+\t[A-Za-z]+)")  # a message's head within a line
 
 
 class Recorder:
@@ -94,10 +95,14 @@ class Recorder:
         """One label per round trip: messages sent, then the answer awaited (a run of F, then of B)."""
         records: list[str] = []
         for line in lines:  # a statement's own line breaks continue the message's record
-            if line.startswith(("F\t", "B\t")) or not records:
-                records.append(line)
-            else:
-                records[-1] += " " + line
+            # libpq sometimes writes a message sent in the middle of the line of a long message
+            # received (a DataRow); the trace escapes tabs inside values, so a tab-separated
+            # message head within a line is always the start of another message.
+            for part in MESSAGE_START.split(line):
+                if part.startswith(("F\t", "B\t")) or not records:
+                    records.append(part)
+                else:
+                    records[-1] += " " + part
         sent: list[str] = []
         waiting = False
         syncs = 0  # Syncs sent whose ReadyForQuery has not come yet
