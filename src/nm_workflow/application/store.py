@@ -132,9 +132,9 @@ class EventStore(StoreSnapshots, Application[UUID]):
         # After the commit, on the caller's thread: a snapshot never holds up the batch (ADR 0029).
         recorded = ((event.originator_id, event.originator_version) for event in events)
         intervals = self.settings.snapshot_interval, self.settings.snapshot_interval_small_state
-        in_memory = {aggregate.id: aggregate for aggregate in aggregates}
         for aggregate_id, version in due(recorded, *intervals, self.snapshot_hints.large):
-            self._snapshot(aggregate_id, version, in_memory.get(aggregate_id))
+            saved = next(aggregate for aggregate in aggregates if aggregate.id == aggregate_id)
+            self._snapshot(aggregate_id, version, saved)
         return position
 
     @property
