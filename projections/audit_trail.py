@@ -2,7 +2,8 @@
 
 The payload is the event's own data (everything but the envelope: id,
 version, time, metadata), as JSON. Two choices, for auditors' sake:
-- API keys' `secret_hash` is left out: a hash of a credential is not audit data.
+- API keys' `secret_hash` is left out (`hidden_fields`, as every view of an event): a hash of
+  a credential is not audit data.
 - IdempotencyRecord events (the first outcome of a command sent with an
   Idempotency-Key) are kept: they are in the log, and they show which command
   a retried request was answered from. Filter on `aggregate_type` to skip them.
@@ -10,6 +11,7 @@ version, time, metadata), as JSON. Two choices, for auditors' sake:
 
 from __future__ import annotations
 
+from nm_workflow.application.views import hidden_fields
 from projections.base import Projection, Recorded
 from projections.rows import Appended
 from projections.schema import Index, Table, col
@@ -34,10 +36,6 @@ AUDIT_TRAIL = Table(
 ROWS = Appended(AUDIT_TRAIL)
 
 TIMES = ("occurred_at",)
-ENVELOPE = frozenset({"originator_id", "originator_version", "timestamp", "meta", "originator_topic"})
-SECRETS = {"ApiKey": frozenset({"secret_hash"})}
-HIDDEN = {aggregate_type: ENVELOPE | names for aggregate_type, names in SECRETS.items()}
-"""What the payload leaves out, by aggregate type (ENVELOPE for the others): made once, not per event."""
 
 
 _NAMES: dict[type, tuple[str, str, frozenset[str]]] = {}
@@ -48,8 +46,7 @@ def _names(event_class: type) -> tuple[str, str, frozenset[str]]:
     found = _NAMES.get(event_class)
     if found is None:
         aggregate_type, _, event_type = event_class.__qualname__.rpartition(".")
-        hidden = HIDDEN.get(aggregate_type, ENVELOPE)
-        found = _NAMES[event_class] = (aggregate_type or event_type, event_type, hidden)
+        found = _NAMES[event_class] = (aggregate_type or event_type, event_type, hidden_fields(event_class))
     return found
 
 

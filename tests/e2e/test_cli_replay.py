@@ -9,8 +9,10 @@ import pytest
 from typer.testing import CliRunner
 
 from nm_workflow.application.interactions import Interactions
+from nm_workflow.application.keys import ApiKey, KeyService
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
+from nm_workflow.domain.roles import Role
 from nm_workflow.interface.cli import app
 from tests.projections.test_interaction_erasure import HANDLE, TEXT
 from tests.projections.test_snapshot_erasure import answered_complaint
@@ -57,3 +59,20 @@ def test_replay_as_of_a_time_outside_the_years_utc_holds_exits_2_in_one_line(cli
         assert result.exit_code == 2, result.output
         assert result.exception is None or isinstance(result.exception, SystemExit)
         assert "out of range once converted to UTC" in result.stderr
+
+
+def test_replay_of_an_api_key_hides_its_secret_hash_as_the_audit_trail_does(
+    cli_env: CliRunner, store: EventStore
+) -> None:
+    token = KeyService(store).create("alice", [Role.AUDITOR], "audit", issued_by="cli:ops")
+    key_id = uuid.UUID(token.split("_")[1])
+    key: ApiKey = store.repository.get(key_id)
+
+    whole = cli_env.invoke(app, ["audit", "replay", str(key_id), "--json"])
+    table = cli_env.invoke(app, ["audit", "replay", str(key_id)])
+    assert (whole.exit_code, table.exit_code) == (0, 0), whole.output + table.output
+    issued = {"actor_id": "alice", "roles": ["auditor"], "department": "audit"}
+    assert json.loads(whole.stdout)[0]["changes"] == issued
+    for out in (whole.stdout, table.stdout):
+        assert key.secret_hash not in out
+        assert "secret_hash" not in out

@@ -41,6 +41,7 @@ from uuid import UUID
 from eventsourcing.persistence import Mapper, Notification
 from eventsourcing.utils import get_topic
 
+from nm_workflow.application.views import hidden_fields
 from nm_workflow.domain.channel_account import ChannelAccount
 from nm_workflow.domain.content_item import ContentItem
 from nm_workflow.domain.evaluation import Evaluation
@@ -65,7 +66,6 @@ AGGREGATE_TYPES: tuple[str, ...] = tuple(aggregate.__name__ for aggregate in AGG
 METADATA_KEYS = ("actor_id", "role", "department", "correlation_id", "causation_id", "policy_version")
 WITHHELD_SUFFIX = "_sealed"
 """Payload fields with this suffix hold sealed personal data: never in the feed."""
-_ENVELOPE = frozenset({"originator_id", "originator_version", "timestamp", "meta", "originator_topic"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,10 +132,11 @@ def feed_item(notification: Notification, mapper: Mapper[UUID]) -> dict[str, Any
     event = mapper.to_domain_event(notification)
     assert isinstance(event, WorkflowAggregate.Event)  # every public type is one
     meta = event.meta
+    hidden = hidden_fields(type(event))
     payload = {
         field.name: plain(getattr(event, field.name))
         for field in dataclasses.fields(event)
-        if field.name not in _ENVELOPE and not field.name.endswith(WITHHELD_SUFFIX)
+        if field.name not in hidden and not field.name.endswith(WITHHELD_SUFFIX)
     }
     return {
         "position": notification.id,

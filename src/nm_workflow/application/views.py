@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from functools import cache
+from types import MappingProxyType
 from typing import Any
 
 from nm_workflow.domain.content_item import ContentItem
 from nm_workflow.domain.metadata import WorkflowAggregate
 
-_ENVELOPE = {"originator_id", "originator_version", "timestamp", "meta", "originator_topic"}
+ENVELOPE = frozenset({"originator_id", "originator_version", "timestamp", "meta", "originator_topic"})
+"""An event's envelope (id, version, time, metadata, topic): shown apart from what it recorded."""
+SECRETS: Mapping[str, frozenset[str]] = MappingProxyType({"ApiKey": frozenset({"secret_hash"})})
+"""Event fields no reader is ever shown, by aggregate type: a hash of a credential is not audit data."""
+
+
+@cache
+def hidden_fields(event_class: type) -> frozenset[str]:
+    """The fields of an event class left out of every view of what it recorded: the envelope
+    and its aggregate type's SECRETS (the type is the class's qualified name without its last
+    part, e.g. `ApiKey` for `ApiKey.KeyIssued`). Worked out once per class."""
+    aggregate_type = event_class.__qualname__.rpartition(".")[0]
+    return ENVELOPE | SECRETS.get(aggregate_type, frozenset())
 
 
 def item_view(item: ContentItem) -> dict[str, Any]:
@@ -58,10 +73,12 @@ def _latest_metrics(item: ContentItem) -> dict[str, dict[str, Any]]:
 
 
 def event_view(event: WorkflowAggregate.Event) -> dict[str, Any]:
+    """One event: version, type, recorded_at, metadata and its data without `hidden_fields`."""
+    hidden = hidden_fields(type(event))
     return {
         "version": event.originator_version,
         "type": type(event).__name__,
         "recorded_at": event.timestamp,
         "metadata": dict(event.meta),
-        "data": {k: v for k, v in event.__dict__.items() if k not in _ENVELOPE},
+        "data": {k: v for k, v in event.__dict__.items() if k not in hidden},
     }
