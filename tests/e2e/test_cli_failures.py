@@ -213,11 +213,22 @@ def test_a_command_reading_the_log_in_a_folder_without_the_database_is_status_3_
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_report_to_a_file_that_cannot_be_written_is_status_2_naming_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["reports", "quarterly", "2026Q3", "--csv"],
+        ["audit", "export", "--format", "jsonl", "--output"],
+        ["audit", "keygen"],
+    ],
+)
+def test_an_output_file_that_cannot_be_written_is_status_2_naming_it(
+    command: list[str], tmp_path: Path
+) -> None:
+    """An output path is an argument like any other (docs/operators.md), whichever command takes it."""
     key = ["keys", "create", "--actor", "a", "--role", "editor", "--department", "x"]
     created = run(key, {}, cwd=tmp_path)
     assert created.returncode == 0, created.stderr  # the database exists: only the file is wrong
-    target = tmp_path / "no-such-folder" / "q3.csv"
-    result = run(["reports", "quarterly", "2026Q3", "--csv", str(target)], {}, cwd=tmp_path)
+    target = tmp_path / "no-such-folder" / "out"
+    result = run([*command, str(target)], {}, cwd=tmp_path)
     assert_one_line(result, 2, f"Cannot write {target}: No such file or directory.")
     assert not target.parent.exists()

@@ -12,7 +12,7 @@ from uuid import UUID
 import typer
 
 from nm_workflow.application.audit_export import AuditExport, ExportFilter
-from nm_workflow.interface.cli_errors import EXIT_USAGE, fail, time_option
+from nm_workflow.interface.cli_errors import EXIT_USAGE, cannot_write, fail, time_option
 from nm_workflow.interface.cli_settings import opened_store
 from nm_workflow.interface.export_formats import ExportFormat, lines
 
@@ -52,4 +52,4 @@ def export(
             with sink as text:
                 text.writelines(lines(AuditExport(store).records(wanted), form))
         except OSError as error:
-            fail(f"Cannot write {output}: {error.strerror or error}.", EXIT_USAGE)
+            cannot_write(output, error)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from nm_workflow.application.audit_signing import write_new_key
-from nm_workflow.interface.cli_errors import EXIT_UNAVAILABLE, EXIT_USAGE, fail
+from nm_workflow.interface.cli_errors import EXIT_USAGE, cannot_write, fail
 
 
 def keygen(
@@ -23,5 +23,5 @@ def keygen(
     except FileExistsError:
         fail(f"{path} exists; a key is never overwritten (signed checkpoints name it).", EXIT_USAGE)
     except OSError as error:
-        fail(f"Cannot write {path}: {error.strerror or error}.", EXIT_UNAVAILABLE)
+        cannot_write(path, error)
     typer.echo(signer.public_key_pem(), nl=False)

@@ -5,6 +5,7 @@
 | 0      | done                                                                                 |
 | 1      | the command ran but could not finish (e.g. a rebuild of the projection is running)   |
 | 2      | a bad argument, option or `NM_` setting: change the command line or the environment  |
+|        | (an output file named on the command line that cannot be written is one of these)    |
 | 3      | something the command needs is unavailable: the database (with host:port and why),   |
 |        | the data folder, or the network port to listen on; the command itself was fine       |
 
@@ -17,6 +18,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import NoReturn
 
 import typer
@@ -41,6 +43,12 @@ def fail(message: str, status: int) -> NoReturn:
     """Print `message` as one line on stderr and exit with `status`."""
     say(message)
     raise typer.Exit(status)
+
+
+def cannot_write(path: Path | None, error: OSError) -> NoReturn:
+    """Exit 2 naming `path` and the system's reason: an output file named on the command line
+    (`--output`, `--csv`, `audit keygen PATH`) is an argument to change, not an outage."""
+    fail(f"Cannot write {path}: {error.strerror or error}.", EXIT_USAGE)
 
 
 def time_option(text: str, option: str) -> datetime:

@@ -14,7 +14,7 @@ from nm_workflow.application.evaluations import Evaluations
 from nm_workflow.application.security import Actor
 from nm_workflow.application.store import EventStore
 from nm_workflow.domain.roles import Role
-from nm_workflow.interface.cli_errors import EXIT_FAILED, EXIT_USAGE, fail, reported
+from nm_workflow.interface.cli_errors import EXIT_FAILED, cannot_write, reported
 from nm_workflow.interface.cli_settings import existing_database, load_settings
 from nm_workflow.interface.http.schemas import platform_name
 from nm_workflow.interface.report_csv import COLUMNS, report_csv
@@ -49,7 +49,7 @@ def quarterly(
         try:
             csv.write_text(report_csv(rows), encoding="utf-8", newline="")
         except OSError as error:
-            fail(f"Cannot write {csv}: {error.strerror or error}.", EXIT_USAGE)
+            cannot_write(csv, error)
         console.print(f"{len(rows)} rows written to {csv}.")
     else:
         _print_rows(rows)
