@@ -102,6 +102,18 @@ def test_a_data_folder_that_cannot_be_created_is_status_3_naming_it(
     assert_one_line(run(command, {"NM_DATA_DIR": str(blocker / "var")}), 3, str(blocker / "var"))
 
 
+@pytest.mark.parametrize("command", [["snapshots", "note-times"], ["audit", "verify"], ["keys", "list"]])
+def test_a_database_file_that_cannot_be_opened_is_status_3_with_sqlite_s_reason(
+    command: list[str], tmp_path: Path
+) -> None:
+    """SQLite's own words, not those of an error the library's pool handled before trying."""
+    database = tmp_path / "nm-workflow.sqlite3"
+    database.mkdir()  # there, but not a file SQLite can open (for root too)
+    result = run(command, {"NM_DATA_DIR": str(tmp_path)})
+    assert_one_line(result, 3, f"SQLite at {database}", "unable to open database file")
+    assert "deque" not in result.stderr
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
 def test_a_read_only_data_folder_is_status_3(tmp_path: Path) -> None:
     folder = tmp_path / "var"

@@ -18,11 +18,12 @@ from nm_workflow.application.errors import ConcurrentModification, StoreBusy, St
 
 @contextmanager
 def translated_errors() -> Iterator[None]:
-    """The library's persistence errors raised as the project's (see `translate`)."""
+    """The library's persistence errors raised as the project's (see `translate`), each with
+    the library's error as its `__cause__`: the chain of causes ends at the database's own words."""
     try:
         yield
     except (DatabaseError, InterfaceError) as error:
-        raise translate(error) from None
+        raise translate(error) from error
 
 
 def translate(error: Exception) -> Exception:

@@ -85,9 +85,15 @@ def reported(settings: Settings) -> Iterator[None]:
 
 
 def _cause(error: BaseException, settings: Settings) -> str:
-    """The innermost error's first line (libpq's or SQLite's own words), the password removed."""
+    """The first line of the last error in `error`'s chain of causes (libpq's or SQLite's own
+    words, e.g. "unable to open database file"), the password removed.
+
+    Only causes are followed (`raise ... from`), never an error's context: an error raised while
+    another was being handled (SQLite's, after the library's pool found no connection to reuse)
+    is not caused by it, and the one handled names nothing an operator can act on.
+    """
     inner: BaseException = error
-    while (deeper := inner.__cause__ or inner.__context__) is not None:
+    while (deeper := inner.__cause__) is not None:
         inner = deeper
     lines = str(inner).strip().splitlines()
     text = lines[0] if lines else type(inner).__name__
