@@ -100,8 +100,12 @@ def test_an_export_of_an_altered_log_or_an_altered_export_fails(
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        (["--format", "jsonl", "--from", "yesterday"], "is not an ISO 8601 time"),
+        (["--format", "jsonl", "--from", "yesterday"], "must be RFC 3339 / ISO 8601 text"),
         (["--format", "jsonl", "--from", "2026-03-01T00:00:00"], "has no time zone"),
+        # ISO 8601 forms the API refuses are refused here too (one rule: http/times.py)
+        (["--format", "jsonl", "--from", "20261130T010203Z"], "must be RFC 3339 / ISO 8601 text"),
+        (["--format", "jsonl", "--from", "2026-W48-1"], "must be RFC 3339 / ISO 8601 text"),
+        (["--format", "jsonl", "--to", "2026-11-30T01:02Z"], "must be RFC 3339 / ISO 8601 text"),
         (["--format", "csv", "--aggregate", "item-1"], "is not an aggregate id"),
         (["--format", "jsonl", "--to", "0001-01-01T00:00:00+01:00"], "out of range once converted to UTC"),
         (["--format", "jsonl", "--to", "2026-03-01T00:00:00.1234567Z"], "more than 6 decimals"),

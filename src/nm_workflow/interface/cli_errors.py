@@ -14,7 +14,6 @@ The same table is in docs/operators.md.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -25,13 +24,12 @@ import typer
 
 from nm_workflow.application.errors import NotFound, StoreUnavailable
 from nm_workflow.application.settings import Settings
-from nm_workflow.domain.content import as_utc
-from nm_workflow.domain.errors import DomainError, RuleViolation, WorkflowError
+from nm_workflow.domain.errors import DomainError, WorkflowError
+from nm_workflow.interface.http.times import parsed_time
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 3
-_BEYOND_MICROSECONDS = re.compile(r"[.,]\d{7}")
 
 
 def say(message: str) -> None:
@@ -52,22 +50,15 @@ def cannot_write(path: Path | None, error: OSError) -> NoReturn:
 
 
 def time_option(text: str, option: str) -> datetime:
-    """The time an option names, in UTC: ISO 8601 text with a zone, years 1-9999 once in UTC.
+    """The time an option names, in UTC, accepted exactly as the HTTP API accepts a time
+    (`parsed_time`: RFC 3339 text with a zone, years 1-9999 once in UTC).
 
     Exits 2 with a one-line message otherwise, where the HTTP API answers 422 (validation-error).
     """
-    if _BEYOND_MICROSECONDS.search(text):  # fromisoformat would cut them: a --to would leave out its µs
-        fail(f"{option} {text!r} has more than 6 decimals of a second (times are kept in µs).", EXIT_USAGE)
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        fail(f"{option} {text!r} is not an ISO 8601 time, e.g. 2026-03-01T00:00:00Z.", EXIT_USAGE)
-    if moment.tzinfo is None:
-        fail(f"{option} {text!r} has no time zone: add Z or an offset such as +08:00.", EXIT_USAGE)
-    try:
-        return as_utc(moment, "time")
-    except RuleViolation as error:
-        fail(f"{option} {text!r}: {error.detail}", EXIT_USAGE)
+        return parsed_time(text)
+    except ValueError as error:
+        fail(f"{option} {text!r}: {str(error).rstrip('.')}.", EXIT_USAGE)
 
 
 @contextmanager

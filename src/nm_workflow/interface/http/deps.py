@@ -21,7 +21,7 @@ from nm_workflow.application.policies import Policies
 from nm_workflow.application.reads import HISTORY_LIMIT, HISTORY_PAGE
 from nm_workflow.application.security import Actor
 from nm_workflow.interface.http.problems import InvalidRequest
-from nm_workflow.interface.http.schemas import Moment
+from nm_workflow.interface.http.times import Moment
 
 _TOKEN = re.compile(r"^[\x21-\x7e]{1,200}$")  # printable ASCII, no spaces
 _ETAG = re.compile(r'"([1-9]\d{0,11})"|([1-9]\d{0,11})')  # the ETags we send: "1", "2", ...

@@ -16,7 +16,7 @@ from nm_workflow.interface.http.deps import CurrentActor
 from nm_workflow.interface.http.openapi import callers
 from nm_workflow.interface.http.problems import InvalidRequest
 from nm_workflow.interface.http.routes_proofs import PROOF
-from nm_workflow.interface.http.schemas import Moment
+from nm_workflow.interface.http.times import Moment
 
 router = APIRouter(tags=["audit"])
 _LINE = (

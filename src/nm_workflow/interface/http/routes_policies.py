@@ -19,7 +19,7 @@ from nm_workflow.interface.http.answers import (
 )
 from nm_workflow.interface.http.deps import Context, CurrentActor, HistoryCursor, PolicyService
 from nm_workflow.interface.http.openapi import callers
-from nm_workflow.interface.http.schemas import DraftIn, Moment, ReasonIn
+from nm_workflow.interface.http.schemas import DraftIn, ReasonIn
 from nm_workflow.interface.http.schemas_policy import (
     CheckOut,
     PolicyApprovalIn,
@@ -27,6 +27,7 @@ from nm_workflow.interface.http.schemas_policy import (
     PolicyVersionOut,
     ProposalIn,
 )
+from nm_workflow.interface.http.times import Moment
 
 router = APIRouter(prefix="/policies", tags=["workflow policy"])
 compliance = APIRouter(prefix="/compliance", tags=["workflow policy"])

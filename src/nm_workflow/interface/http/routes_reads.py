@@ -15,7 +15,7 @@ from nm_workflow.domain.roles import Stage
 from nm_workflow.interface.http.answers import READ
 from nm_workflow.interface.http.deps import CurrentActor, ItemId, Items, from_state, once
 from nm_workflow.interface.http.openapi import callers
-from nm_workflow.interface.http.schemas import Moment, platform_name
+from nm_workflow.interface.http.schemas import platform_name
 from nm_workflow.interface.http.schemas_reads import (
     AuditEntry,
     ItemMetrics,
@@ -24,6 +24,7 @@ from nm_workflow.interface.http.schemas_reads import (
     PublicationRow,
     ReviewQueueEntry,
 )
+from nm_workflow.interface.http.times import Moment
 from nm_workflow.interface.http.waiting import PositionWatch, Waited
 from projections import READS, InvalidQuery, ReadModel
 

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import re
-from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -18,10 +15,9 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from nm_workflow.domain.content import as_utc
-from nm_workflow.domain.errors import RuleViolation
 from nm_workflow.domain.roles import Stage
 from nm_workflow.domain.text import BODY, LONG, MEDIUM, SHORT, TextRule
+from nm_workflow.interface.http.times import Day, Moment
 
 
 def _lengths(rule: TextRule) -> StringConstraints:
@@ -67,49 +63,6 @@ ContentHash = Annotated[str, StringConstraints(pattern=r"^sha256:[0-9a-f]{64}$")
 Revision = Annotated[int, Strict(), Field(ge=1, le=100_000)]
 Counter = Annotated[int, Strict(), Field(ge=0, le=10**15)]
 FindingId = Annotated[str, StringConstraints(pattern=r"^f[1-9][0-9]{0,5}$")]
-
-
-# RFC 3339 section 5.6 (a date-time with seconds and a zone; 'T' or a space between);
-# anything else, a numeric string above all ("1700000000": an epoch?), is too easily misread.
-TIME_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})$"
-DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
-
-
-def _written_out(pattern: str, example: str) -> BeforeValidator:
-    """Accept only text of `pattern`; the type after it checks that the values exist."""
-    shape = re.compile(pattern)
-
-    def check(value: Any) -> Any:
-        if not isinstance(value, str) or not shape.fullmatch(value):
-            raise ValueError(f"must be RFC 3339 / ISO 8601 text, e.g. '{example}'")
-        return value
-
-    return BeforeValidator(check)
-
-
-def _representable_in_utc(moment: datetime) -> datetime:
-    try:
-        return as_utc(moment, "time")
-    except RuleViolation as error:
-        raise ValueError(error.detail) from None
-
-
-_MOMENT_EXAMPLE, _DAY_EXAMPLE = "2027-03-01T09:30:00+08:00", "2027-03-01"
-Moment = Annotated[
-    AwareDatetime,
-    _written_out(TIME_PATTERN, _MOMENT_EXAMPLE),
-    AfterValidator(_representable_in_utc),
-    WithJsonSchema(
-        {"type": "string", "format": "date-time", "pattern": TIME_PATTERN, "examples": [_MOMENT_EXAMPLE]}
-    ),
-]
-"""Every time the API takes: RFC 3339 text with a zone, years 1-9999 once in UTC."""
-Day = Annotated[
-    date,
-    _written_out(DATE_PATTERN, _DAY_EXAMPLE),
-    WithJsonSchema({"type": "string", "format": "date", "pattern": DATE_PATTERN, "examples": [_DAY_EXAMPLE]}),
-]
-"""Every date the API takes: ISO 8601 calendar date text."""
 
 
 PLAN_EXAMPLE: dict[str, Any] = {

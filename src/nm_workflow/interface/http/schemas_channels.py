@@ -8,8 +8,9 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, Strict
 
-from nm_workflow.interface.http.schemas import Command, Medium, Moment, Platform, Short, example
+from nm_workflow.interface.http.schemas import Command, Medium, Platform, Short, example
 from nm_workflow.interface.http.schemas_reads import row_example
+from nm_workflow.interface.http.times import Moment
 
 Followers = Annotated[int, Strict(), Field(ge=0, le=10**12)]
 _ACCOUNT = {"platform": "weibo", "account_id": "7312345678", "account_name": "ACME 官方微博"}

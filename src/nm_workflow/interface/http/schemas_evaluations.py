@@ -9,7 +9,8 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
 
 from nm_workflow.domain.evaluation import EvaluationKind, Severity
-from nm_workflow.interface.http.schemas import Command, Day, Long, Medium, Platform, Short
+from nm_workflow.interface.http.schemas import Command, Long, Medium, Platform, Short
+from nm_workflow.interface.http.times import Day
 
 QuarterLabel = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}Q[1-4]$")]
 FigureValue = int | float | str | None

@@ -9,8 +9,9 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from nm_workflow.domain.interaction_values import InteractionKind, InteractionState, Sentiment
-from nm_workflow.interface.http.schemas import Command, Long, Medium, Moment, Platform, Short, example
+from nm_workflow.interface.http.schemas import Command, Long, Medium, Platform, Short, example
 from nm_workflow.interface.http.schemas_reads import row_example
+from nm_workflow.interface.http.times import Moment
 
 MAX_BATCH = 500
 

@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
 
 from nm_workflow.domain.compliance import Severity
 from nm_workflow.domain.roles import Stage
-from nm_workflow.interface.http.schemas import Command, Long, Medium, Moment, Platform, Short
+from nm_workflow.interface.http.schemas import Command, Long, Medium, Platform, Short
+from nm_workflow.interface.http.times import Moment
 
 Hours = Annotated[int, Strict(), Field(ge=1, le=24 * 366)]
 Chain = Annotated[list[Stage], Field(max_length=len(Stage))]
