@@ -106,6 +106,7 @@ def test_an_export_of_an_altered_log_or_an_altered_export_fails(
         (["--format", "jsonl", "--from", "20261130T010203Z"], "must be RFC 3339 / ISO 8601 text"),
         (["--format", "jsonl", "--from", "2026-W48-1"], "must be RFC 3339 / ISO 8601 text"),
         (["--format", "jsonl", "--to", "2026-11-30T01:02Z"], "must be RFC 3339 / ISO 8601 text"),
+        (["--format", "jsonl", "--to", "2016-12-31T23:59:60Z"], "is a leap second (:60)"),
         (["--format", "csv", "--aggregate", "item-1"], "is not an aggregate id"),
         (["--format", "jsonl", "--to", "0001-01-01T00:00:00+01:00"], "out of range once converted to UTC"),
         (["--format", "jsonl", "--to", "2026-03-01T00:00:00.1234567Z"], "more than 6 decimals"),

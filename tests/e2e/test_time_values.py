@@ -78,6 +78,24 @@ def test_a_time_query_that_is_not_rfc_3339_text_is_refused(api: Api, moment: str
         _assert_problem(response, 422, "/problems/validation-error")
 
 
+def test_a_leap_second_is_refused_in_bodies_and_queries_saying_so(api: Api) -> None:
+    """No second 60 exists in Python's or the databases' times: a clear 422, never a 500."""
+    item, content_hash = api.approved()
+    auditor = api.key("aud", "auditor", "audit")
+    leap = "2016-12-31T23:59:60Z"
+    head = _head(api)
+    body = _publication(content_hash, published_at=leap)
+    answers = [
+        api.post(f"/items/{item}/publications", body, api.marketing),
+        api.client.get(f"/items/{item}", params={"as_of": leap}, headers=_auth(auditor)),
+        api.client.get("/audit-trail", params={"from": leap}, headers=_auth(auditor)),
+    ]
+    for response in answers:
+        problem = _assert_problem(response, 422, "/problems/validation-error")
+        assert "leap second" in problem["errors"][0]["message"]  # type: ignore[index]
+    assert _head(api) == head
+
+
 # --- every year reads back and compares correctly ---------------------------------------------
 
 

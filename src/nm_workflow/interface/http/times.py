@@ -1,9 +1,10 @@
 """The one rule for times and dates written as text, for the HTTP API and the command line.
 
 Times are RFC 3339 section 5.6 date-times: `YYYY-MM-DDTHH:MM:SS[.ffffff]` ('T', 't' or a space
-between) and a zone (`Z` or `±HH:MM`), years 1-9999 once in UTC. Anything else, ISO 8601's other
-forms too (basic `20261130T010203Z`, week dates `2026-W48-1`, no seconds) and a numeric string
-above all ("1700000000": an epoch?), is refused: too easily misread. Dates are `YYYY-MM-DD`.
+between) and a zone (`Z` or `±HH:MM`), years 1-9999 once in UTC, seconds 00-59 (no
+leap second: LEAP_SECOND). Anything else, ISO 8601's other forms too (basic `20261130T010203Z`,
+week dates `2026-W48-1`, no seconds) and a numeric string above all ("1700000000": an epoch?),
+is refused: too easily misread. Dates are `YYYY-MM-DD`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from nm_workflow.domain.errors import RuleViolation
 TIME_PATTERN = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})$"
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 _MOMENT_EXAMPLE, _DAY_EXAMPLE = "2027-03-01T09:30:00+08:00", "2027-03-01"
+LEAP_SECOND = "is a leap second (:60): seconds are 00-59 here (write :59.999999 or the next second)"
+"""Python's datetime and both databases' time types have no second 60, so no time here has one."""
 _TIME = re.compile(TIME_PATTERN)
 _DATE = re.compile(DATE_PATTERN)
 # Near misses, told apart for a message that says what to change.
@@ -37,6 +40,8 @@ _BEYOND_MICROSECONDS = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}\.\d{
 def _time_text(value: Any) -> Any:
     """`value` if it is time text of TIME_PATTERN; the type after it checks that the time exists."""
     if isinstance(value, str) and _TIME.fullmatch(value):
+        if value[17:19] == "60":  # the seconds, where TIME_PATTERN puts them
+            raise ValueError(LEAP_SECOND)
         return value
     if isinstance(value, str) and _WITHOUT_ZONE.fullmatch(value):
         raise ValueError("has no time zone: add Z or an offset such as +08:00")
