@@ -75,6 +75,32 @@ def test_a_body_that_is_not_well_formed_json_is_400_malformed_json(api: Api, raw
     assert _head(api) == head
 
 
+@pytest.mark.parametrize(
+    ("raw", "headers"),
+    [(b"", JSON), (b"", {}), (b" \r\n\t ", JSON)],
+    ids=["empty", "empty-without-content-type", "whitespace"],
+)
+def test_a_body_without_json_text_is_400_malformed_json_alike(
+    api: Api, raw: bytes, headers: dict[str, str]
+) -> None:
+    """Empty or only whitespace, it is no JSON at all: one answer, never a 422 about fields."""
+    item, head = api.planned(), _head(api)
+
+    response = _post_raw(api, f"/items/{item}/drafts", raw, **headers)
+
+    body = _assert_problem(response, 400, "/problems/malformed-json")  # type: ignore[arg-type]
+    assert "empty or only whitespace" in str(body["detail"])
+    assert _head(api) == head
+
+
+def test_an_empty_body_is_no_body_where_the_request_takes_none(api: Api) -> None:
+    item = api.drafted()
+
+    response = _post_raw(api, f"/items/{item}/review-requests", b"", **JSON)
+
+    assert response.status_code == 200, response.text  # type: ignore[attr-defined]
+
+
 def test_json_with_a_charset_or_a_json_suffix_is_accepted(api: Api) -> None:
     item = api.planned()
     raw = b'{"title": "t", "body": "b", "source_notes": "s"}'

@@ -83,6 +83,10 @@ PROTOCOL_PROBLEMS: dict[str, tuple[int, str]] = {
 }
 
 
+EMPTY_BODY = "The body holds no JSON text (it is empty or only whitespace): send a JSON object (RFC 8259)."
+"""`malformed-json`'s detail for a body without a JSON text, where the route needs one or one was sent."""
+
+
 def status_of(kind: type[WorkflowError]) -> int:
     return next((STATUS[k] for k in kind.__mro__ if k in STATUS), 500)
 
@@ -129,6 +133,11 @@ def _workflow_error(request: Request, error: Exception) -> JSONResponse:
 def _validation_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     # A body that is too large, not JSON or broken JSON never gets here: see protocol.BodyGate.
+    # Nor, answered alike, an empty one where the route needs a body (the gate lets an empty body
+    # through: it is no body at all, which routes with an optional body accept).
+    if any(e.get("type") == "missing" and tuple(e.get("loc", ())) == ("body",) for e in error.errors()):
+        slug = "malformed-json"
+        return problem(request, PROTOCOL_PROBLEMS[slug][0], slug, PROTOCOL_PROBLEMS[slug][1], EMPTY_BODY)
     errors = [_field_error(e) for e in error.errors()]
     return problem(
         request,

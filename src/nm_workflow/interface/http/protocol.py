@@ -17,7 +17,10 @@ from typing import Any
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from nm_workflow.interface.http.problems import MEDIA_TYPE, PROTOCOL_PROBLEMS
+from nm_workflow.interface.http.problems import EMPTY_BODY, MEDIA_TYPE, PROTOCOL_PROBLEMS
+
+_JSON_WHITESPACE = b" \t\r\n"
+"""RFC 8259's whitespace: around a JSON text, and all a body without one holds."""
 
 
 class _Refused(Exception):
@@ -117,6 +120,8 @@ def _check_json(scope: Scope, body: bytes) -> None:
         raise _Refused(
             "unsupported-media-type", f"Send the body uncompressed, not in Content-Encoding '{coding}'."
         )
+    if not body.strip(_JSON_WHITESPACE):  # no JSON text at all: as an empty body (problems.py)
+        raise _Refused("malformed-json", EMPTY_BODY)
     try:
         json.loads(body.decode("utf-8-sig"), object_pairs_hook=_without_repeated_keys)
     except UnicodeDecodeError:
