@@ -8,6 +8,10 @@ on the writers' path. A change becomes a `LogSignal`, so a caught-up reader appl
 another process's appends within milliseconds instead of at its next poll
 (`NM_PROJECTION_POLL_INTERVAL`), which stays as the fallback should the watcher fail.
 This process's own commits change it too: one more signal, gathered with the first.
+A file deleted and made again, or another moved in its place (a restore), is another
+file: the connection would go on reading the old one's version and never change, so
+every REPLACED_CHECK_EVERY reads the watcher compares the file at the path with the one
+it opened (device and inode) and opens the new one.
 The SQLite counterpart of `LogListener` (wakeup.py); see ADR 0045.
 """
 
@@ -18,15 +22,17 @@ import time
 from pathlib import Path
 
 from nm_workflow.application.log_signal import LogSignal
-from projections.wakeup import AppendWatch
+from projections.wakeup import AppendWatch, log
 
 WATCH_SECONDS = 0.005
+REPLACED_CHECK_EVERY = 50
+"""Data-version reads between two looks whether the file was replaced: every 0.25 s, a stat each."""
 
 
 class DataVersionWatcher(AppendWatch):
     """Signals `signal` whenever another connection commits to the SQLite file at `path`."""
 
-    errors = (sqlite3.Error,)
+    errors = (sqlite3.Error, OSError)  # OSError: the file is gone (deleted, not yet made again)
     what = "Watching the SQLite file for commits"
 
     def __init__(self, path: Path, signal: LogSignal, lock_timeout: float) -> None:
@@ -36,17 +42,26 @@ class DataVersionWatcher(AppendWatch):
     def _follow(self) -> None:
         # Read-write (WAL readers write the shared-memory index), but never creating the file.
         uri = self._path.resolve().as_uri() + "?mode=rw"
+        opened = _identity(self._path)
         connection = sqlite3.connect(uri, uri=True, timeout=self._lock_timeout, isolation_level=None)
         try:
             seen = _data_version(connection)
+            if _identity(self._path) != opened:
+                return  # replaced while being opened: open the new one
             self.following.set()
             self._signal.notify()  # commits while not watching are not lost: look once
+            reads = 0
             while not self._stopping.is_set():
                 time.sleep(WATCH_SECONDS)  # half the CPU of an Event.wait per wake-up, which it is all about
                 version = _data_version(connection)
                 if version != seen:
                     seen = version
                     self._signal.notify()
+                reads += 1
+                # The connection holds the old file open: its inode cannot be reused by a new file.
+                if reads % REPLACED_CHECK_EVERY == 0 and _identity(self._path) != opened:
+                    log.info("The SQLite file %s was replaced; watching the new one", self._path)
+                    return
         finally:
             connection.close()
 
@@ -54,3 +69,9 @@ class DataVersionWatcher(AppendWatch):
 def _data_version(connection: sqlite3.Connection) -> int:
     row = connection.execute("PRAGMA data_version").fetchone()
     return int(row[0])
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    """The file at `path`: (device, inode). Raises OSError when there is none."""
+    status = path.stat()
+    return status.st_dev, status.st_ino

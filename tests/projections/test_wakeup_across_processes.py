@@ -7,14 +7,18 @@ through LISTEN (projections/wakeup.py).
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+from nm_workflow.application.log_signal import LogSignal
 from nm_workflow.application.store import EventStore
+from projections.wakeup_sqlite import DataVersionWatcher
 from tests.projections.conftest import SupervisorFactory
 from tests.projections.test_tables import live_one_life
 
+DEADLINE = 10.0
 CLI = str(Path(sys.executable).with_name("nm-workflow"))
 NEVER = 60.0  # longer than every deadline below: reaching the head in time means woken, not polled
 
@@ -40,3 +44,40 @@ def test_a_commit_of_another_process_wakes_caught_up_projections(
     assert head > position
 
     assert supervisor.wait_for(head, ["audit_trail"], timeout=10)
+
+
+def _commit(path: Path) -> None:
+    """One committed write to the SQLite file at `path` (made if missing, in WAL mode as the store's)."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("CREATE TABLE IF NOT EXISTS log (n INTEGER)")
+        connection.execute("INSERT INTO log VALUES (1)")
+    finally:
+        connection.close()
+
+
+def test_the_sqlite_watcher_follows_a_file_deleted_and_made_again(tmp_path: Path) -> None:
+    """Its connection would go on watching the deleted file, whose version never changes again."""
+    path = tmp_path / "nm-workflow.sqlite3"
+    _commit(path)
+    signal = LogSignal()
+    watcher = DataVersionWatcher(path, signal, lock_timeout=5)
+    watcher.start()
+    try:
+        assert watcher.following.wait(DEADLINE)
+        seen = signal.count
+        _commit(path)
+        assert signal.wait(seen, DEADLINE) != seen  # the file as first opened: woken
+
+        seen = signal.count
+        for part in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            part.unlink(missing_ok=True)
+        _commit(path)  # a new file (a new inode: the watcher holds the old one open)
+        assert signal.wait(seen, DEADLINE) != seen  # the new file opened, and looked at once
+
+        seen = signal.count
+        _commit(path)
+        assert signal.wait(seen, DEADLINE) != seen  # its commits wake the watcher
+    finally:
+        watcher.stop()
