@@ -7,10 +7,13 @@ from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 import pytest
+from eventsourcing.persistence import IntegrityError
 
 from nm_workflow.application.errors import ConcurrentModification, NotFound
+from nm_workflow.application.event_chain import CHAIN_TABLE
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
+from nm_workflow.application.store_errors import translated_errors
 from nm_workflow.domain.content_item import ContentItem
 from nm_workflow.domain.metadata import EventMetadata, recording
 from nm_workflow.domain.timing import Now
@@ -178,3 +181,31 @@ def test_libpq_options_in_the_url_reach_every_connection(
     finally:
         store.close()
     assert row["name"] == name
+
+
+@pytest.mark.parametrize(
+    ("row", "conflict"),
+    [
+        ({"position": "taken", "record_hash": b"r" * 32}, True),  # a unique violation: another writer's row
+        ({"position": 10**9, "record_hash": b"r" * 31}, False),  # CHECK (length(record_hash) = 32)
+        ({"position": 10**9, "record_hash": None}, False),  # NOT NULL
+    ],
+    ids=["unique", "check", "not-null"],
+)
+def test_only_a_unique_violation_is_taken_for_a_concurrent_write(
+    store: EventStore, row: dict[str, object], conflict: bool
+) -> None:
+    """A value the schema refuses is the service's bug, to be answered as one, never 'retry'."""
+    store.record(planned_item())
+    position = store.head() if row["position"] == "taken" else row["position"]
+    marker = "%s" if store.settings.uses_postgres else "?"
+    insert = f"INSERT INTO {CHAIN_TABLE} VALUES ({', '.join([marker] * 4)})"
+    expected = ConcurrentModification if conflict else IntegrityError
+    datastore = store.factory.datastore  # type: ignore[attr-defined]
+    with (
+        pytest.raises(expected) as refused,
+        translated_errors(),
+        datastore.transaction(commit=True) as cursor,
+    ):
+        cursor.execute(insert, (position, 10**9, row["record_hash"], b"c" * 32))
+    assert isinstance(refused.value.__cause__ if conflict else refused.value, IntegrityError)

@@ -23,12 +23,25 @@ def translated_errors() -> Iterator[None]:
     try:
         yield
     except (DatabaseError, InterfaceError) as error:
-        raise translate(error) from error
+        translated = translate(error)
+        if translated is error:
+            raise
+        raise translated from error
 
 
 def translate(error: Exception) -> Exception:
-    """The project's error for a library persistence error; any other error as it is."""
+    """The project's error for a library persistence error; any other error as it is.
+
+    An integrity error is a concurrent write (ConcurrentModification) when it is a conflict:
+    a unique violation, above all of an aggregate's (id, version), taken by another writer
+    first (also a catalogue row of a table two processes create at once), or one the library
+    raises itself for a record another writer made. Any other (a CHECK, NOT NULL or foreign
+    key constraint) is a value the schema refuses, which the service should never have written:
+    kept as it is, a bug to be answered as one (500, logged) rather than "retry".
+    """
     if isinstance(error, IntegrityError):
+        if not _is_conflict(error):
+            return error
         return ConcurrentModification(
             "Another command wrote to this item at the same time; reload it and retry."
         )
@@ -39,6 +52,22 @@ def translate(error: Exception) -> Exception:
     if isinstance(error, DatabaseError):
         return StoreUnavailable(f"The event store failed: {type(error).__name__}.")
     return error
+
+
+_UNIQUE_VIOLATION = "23505"
+_SQLITE_UNIQUE = frozenset({"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"})
+
+
+def _is_conflict(error: IntegrityError) -> bool:
+    """A unique violation (the driver's PostgreSQL SQLSTATE or SQLite extended error code), or
+    an integrity error without a driver's below it (the library's own record conflicts)."""
+    driver = error.__cause__
+    if driver is None:
+        return True
+    sqlstate = getattr(driver, "sqlstate", None)  # psycopg's
+    if sqlstate is not None:
+        return bool(sqlstate == _UNIQUE_VIOLATION)
+    return getattr(driver, "sqlite_errorname", None) in _SQLITE_UNIQUE
 
 
 # Lock timeout, statement cancelled by lock_timeout, serialization failure, deadlock.
