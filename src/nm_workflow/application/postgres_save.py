@@ -29,9 +29,12 @@ from typing import Any
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
-from psycopg.sql import SQL, Identifier, Literal
+from psycopg.sql import SQL, Composed, Identifier, Literal
 
-# {insert} is the events' INSERT with the chain's links (event_chain.py), reading the arguments.
+# {insert} is the events' INSERT with the chain's links (event_chain.py), reading the arguments;
+# {insert_one} the same for one event, the common case (a command's save), which the chain folds
+# without its aggregate. One PERFORM for the setting and the NOTIFY (each PERFORM is a query of its
+# own to the function's executor); the NOTIFY is sent at the commit, wherever it is queued.
 _INSERT_FUNCTION = """\
 CREATE OR REPLACE FUNCTION {function}(
     ids {id_type}[], versions bigint[], topics text[], states bytea[], lock_timeout text)
@@ -39,10 +42,13 @@ RETURNS TABLE (notification_id bigint, originator_id {id_type}, originator_versi
 LANGUAGE plpgsql AS $save$
 #variable_conflict use_column
 BEGIN
-    PERFORM set_config('lock_timeout', lock_timeout, true);
+    PERFORM set_config('lock_timeout', lock_timeout, true), pg_notify({channel}, '');
     LOCK TABLE {table} IN EXCLUSIVE MODE;
-    PERFORM pg_notify({channel}, '');
-    RETURN QUERY {insert};
+    IF cardinality(ids) = 1 THEN
+        RETURN QUERY {insert_one};
+    ELSE
+        RETURN QUERY {insert};
+    END IF;
 END
 $save$"""
 
@@ -51,6 +57,7 @@ class OneRoundTripSave(PostgresApplicationRecorder):
     """Mixed into the service's PostgreSQL application recorder before the library's own."""
 
     _call: bytes | None = None  # the save's statement, rendered once (`insert_events`)
+    insert_one_event_statement: Composed  # the INSERT when one event is saved (`insert_events_statement`)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -64,6 +71,7 @@ class OneRoundTripSave(PostgresApplicationRecorder):
             "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state)"
             " SELECT * FROM unnest(ids, versions, topics, states) RETURNING notification_id"
         ).format(schema=schema, table=table)
+        self.insert_one_event_statement = self.insert_events_statement
 
     def create_table(self) -> None:
         super().create_table()
@@ -73,6 +81,7 @@ class OneRoundTripSave(PostgresApplicationRecorder):
             table=SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(self.events_table_name)),
             channel=Literal(self.channel_name),
             insert=self.insert_events_statement,
+            insert_one=self.insert_one_event_statement,
         )
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(function)
