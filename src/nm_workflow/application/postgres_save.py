@@ -110,9 +110,9 @@ class OneRoundTripSave(PostgresApplicationRecorder):
             assert conn.autocommit  # the statement is its own transaction: the library's pool's way
             # Composing the statements of every save again was a tenth of the writers' interpreter time.
             self._call = self._call or self._call_statement.as_bytes(conn)
-            # Not prepared: a statement is prepared in a round trip of its own, on each pooled
-            # connection's first save; the server parses this call in no time, and the function's
-            # body keeps its plans for the session anyway.
-            curs.execute(self._call, arguments, prepare=False)
+            # Prepared: parsing, analysing and planning the call were a fifth of the server's
+            # instructions per save (docs/performance.md); the price is one round trip, once per
+            # pooled connection, to prepare it.
+            curs.execute(self._call, arguments, prepare=True)
             # Committed: from here on nothing may raise a connection error, which would be retried.
             return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
