@@ -9,8 +9,10 @@ beside the events table (`<table>_insert`):
     SELECT * FROM <table>_insert(ids, versions, topics, states, lock_timeout)
 
 whose body takes the same steps in the statement's own transaction: set lock_timeout for the
-transaction, LOCK TABLE ... IN EXCLUSIVE MODE, pg_notify, and the INSERT ... RETURNING with the
-hash chain's links (event_chain.py). LOCK TABLE, refused at the top level outside a transaction
+transaction and queue the NOTIFY (sent at the commit), LOCK TABLE ... IN EXCLUSIVE MODE, and the
+INSERT ... RETURNING with the hash chain's links (event_chain.py: one sha256 for a save of one
+event, a running aggregate for several). The call is prepared on each pooled connection (one
+round trip more, on its first save). LOCK TABLE, refused at the top level outside a transaction
 block, is allowed inside a function. The statement commits when it returns; any error (a unique
 violation: a concurrent writer of the same aggregate version; a lock wait over lock_timeout; a
 broken connection) aborts it whole, so nothing of the save is kept and there is nothing to roll
