@@ -15,7 +15,7 @@ from uuid import UUID, uuid4
 
 import psycopg
 import pytest
-from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent
+from eventsourcing.persistence import IntegrityError, OperationalError, ProgrammingError, StoredEvent
 
 from nm_workflow.application.postgres import CONNECTION_ATTEMPTS, BoundedRetryRecorder
 from nm_workflow.domain.audit_record import StoredRecord, extend
@@ -179,3 +179,47 @@ def test_a_save_cut_at_every_attempt_fails_as_unavailable_and_writes_nothing(
     assert isinstance(error, OperationalError), error
     assert stored(recorder) == {}
     assert recorder.select_chain(0, 1000) == []
+
+
+def test_one_event_saves_and_group_saves_in_turn_give_the_links_the_auditor_recomputes(
+    recorder: BoundedRetryRecorder,
+) -> None:
+    # A save of one event folds its link with one sha256, a save of several with the running
+    # aggregate: both extend the same chain, from the genesis on, on the same pooled connections
+    # with their cached plans (more saves of each kind than the server's custom plans before it
+    # considers a generic one).
+    one, other = uuid4(), uuid4()
+    recorder.insert_events([event(one, 1, "tests:Ünïcode ✓", b"")])
+    for version in range(2, 9):
+        recorder.insert_events([event(one, version, state=b"\x00\xff%d" % version)])
+    recorder.insert_events([event(other, 1), event(one, 9, "tests:Ω"), event(other, 2, state=b"\x00")])
+    recorder.insert_events([event(other, 3, state=b"after the group")])
+
+    assert sorted(stored(recorder).values()) == list(range(1, 13))
+    assert chain_matches_the_log(recorder)
+
+
+def test_a_save_function_left_by_a_previous_release_is_replaced_at_start_for_open_connections(
+    recorder: BoundedRetryRecorder, postgres_database_url: str
+) -> None:
+    aggregate = uuid4()
+    recorder.insert_events([event(aggregate, 1)])  # a pooled connection has the function compiled
+    previous_release = (
+        f"CREATE OR REPLACE FUNCTION {TABLE}_insert(ids uuid[], versions bigint[], topics text[],"
+        " states bytea[], lock_timeout text) RETURNS TABLE (notification_id bigint, originator_id uuid,"
+        " originator_version bigint) LANGUAGE plpgsql AS $$ BEGIN RAISE 'the previous release'; END $$"
+    )
+    with psycopg.connect(postgres_database_url, autocommit=True) as admin:
+        admin.execute(previous_release)
+    with pytest.raises(ProgrammingError, match="the previous release"):
+        recorder.insert_events([event(aggregate, 2)])
+
+    started = postgres_datastore(postgres_database_url)
+    try:
+        BoundedRetryRecorder(started, events_table_name=TABLE).create_table()
+    finally:
+        started.close()
+    ids = recorder.insert_events([event(aggregate, 2)]) or []
+
+    assert ids == [stored(recorder)[(aggregate, 2)]]
+    assert chain_matches_the_log(recorder)

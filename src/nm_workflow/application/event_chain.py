@@ -45,16 +45,20 @@ _HEAD = _SELECT + "ORDER BY leaf_index DESC LIMIT 1"
 _EXISTS = "SELECT 1 FROM {table} LIMIT 1"
 # PostgreSQL: the links of new records after the last link, in one statement, so that chaining costs
 # no round trip of its own. `new` is a relation of (n, position, record_hash): the new records
-# numbered from 1 in ascending position; the chain hashes are computed by the server's sha256(), by
-# a running (window) aggregate over the records in order, which folds each record once. (A recursive
-# CTE joining `new` at each step scanned all of `new` per step: a save of 4,000 events took 89 s.)
-_PG_CHAIN = f"""\
-  head AS (SELECT leaf_index, chain_hash FROM {{table}} ORDER BY leaf_index DESC LIMIT 1),
+# numbered from 1 in ascending position. {fold} computes the chain hashes with the server's sha256():
+# for one record, one sha256 over the head's chain hash and the record's (`_FOLD_ONE`); for several, a
+# running (window) aggregate over the records in order, which folds each record once (`_FOLD_MANY`; a
+# recursive CTE joining `new` at each step scanned all of `new` per step: 4,000 events took 89 s).
+_GENESIS = f"'\\x{'00' * 32}'::bytea"
+_HEAD_CHAIN = f"coalesce((SELECT chain_hash FROM head), {_GENESIS})"  # noqa: S608
+_FOLD_ONE = f"sha256({_HEAD_CHAIN} || new.record_hash)"
+_FOLD_MANY = f"{{chain}}({_HEAD_CHAIN}, new.record_hash) OVER (ORDER BY new.n)"
+_PG_CHAIN = """\
+  head AS (SELECT leaf_index, chain_hash FROM {table} ORDER BY leaf_index DESC LIMIT 1),
   links AS (
     SELECT new.position, coalesce((SELECT leaf_index FROM head), -1) + new.n AS leaf_index, new.record_hash,
-           {{chain}}(coalesce((SELECT chain_hash FROM head), '\\x{"00" * 32}'::bytea), new.record_hash)
-             OVER (ORDER BY new.n) AS chain_hash
-    FROM new)"""  # noqa: S608
+           {fold} AS chain_hash
+    FROM new)"""
 # The running chain hash: the state starts as the head's chain hash (the aggregate's first argument,
 # the same on every row), each record extends it. `{chain}` is the aggregate, `{step}` its step.
 _PG_CHAIN_FUNCTIONS = (
@@ -73,11 +77,12 @@ INSERT INTO {{table}} ({_COLUMNS}) SELECT {_COLUMNS} FROM links
 # in one statement. The record hash is the canonical encoding of domain/audit_record.py, computed by
 # the server from the inserted row (positions are below 2**63 and lengths below 2**31, so the signed
 # int8send/int4send give the same bytes as the unsigned encoding); returns each event's notification id.
+# {n} numbers the records: `1` when the save has one event (`_ONE`), else by position (`_MANY`).
 _PG_INSERT_CHAINED = f"""
 WITH
   inserted AS ({{insert}}, topic, state),
   new AS (
-    SELECT row_number() OVER (ORDER BY notification_id) AS n, notification_id AS position,
+    SELECT {{n}} AS n, notification_id AS position,
            sha256('\\x00'::bytea || int8send(notification_id) || uuid_send(originator_id::text::uuid)
                   || int8send(originator_version) || int4send(octet_length(convert_to(topic, 'UTF8')))
                   || convert_to(topic, 'UTF8') || int4send(octet_length(state)) || state) AS record_hash
@@ -86,6 +91,8 @@ WITH
   chained AS (INSERT INTO {{table}} ({_COLUMNS}) SELECT {_COLUMNS} FROM links)
 SELECT notification_id, originator_id, originator_version FROM inserted
 """  # noqa: S608
+_ONE = {"n": "1", "fold": _FOLD_ONE}
+_MANY = {"n": "row_number() OVER (ORDER BY notification_id)", "fold": _FOLD_MANY}
 
 
 def _ddl(integer: str, blob: str, length: str) -> str:
@@ -217,6 +224,7 @@ class PostgresChain:
     events_table_name: str
     sql_create_statements: list[Composed]
     insert_events_statement: Composed
+    insert_one_event_statement: Composed
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -235,9 +243,14 @@ class PostgresChain:
         # Which id went to which event, exactly, rather than by the order of the returned rows;
         # the events' links are inserted by the same statement (one statement of the save's pipeline).
         insert = self.insert_events_statement + SQL(", originator_id, originator_version")
-        tables = {"table": self.chain_table, "chain": names["chain"]}
-        self.insert_events_statement = SQL(_PG_INSERT_CHAINED).format(insert=insert, **tables)
-        self.insert_links_statement = SQL(_PG_LINKS).format(**tables)
+
+        def statement(template: str, n: str, fold: str) -> Composed:
+            fold_sql = SQL(fold).format(chain=names["chain"])
+            return SQL(template).format(insert=insert, table=self.chain_table, n=SQL(n), fold=fold_sql)
+
+        self.insert_events_statement = statement(_PG_INSERT_CHAINED, **_MANY)
+        self.insert_one_event_statement = statement(_PG_INSERT_CHAINED, **_ONE)
+        self.insert_links_statement = statement(_PG_LINKS, **_MANY)
 
     def create_table(self) -> None:
         super().create_table()  # type: ignore[misc]

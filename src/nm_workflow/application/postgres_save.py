@@ -9,8 +9,10 @@ beside the events table (`<table>_insert`):
     SELECT * FROM <table>_insert(ids, versions, topics, states, lock_timeout)
 
 whose body takes the same steps in the statement's own transaction: set lock_timeout for the
-transaction, LOCK TABLE ... IN EXCLUSIVE MODE, pg_notify, and the INSERT ... RETURNING with the
-hash chain's links (event_chain.py). LOCK TABLE, refused at the top level outside a transaction
+transaction and queue the NOTIFY (sent at the commit), LOCK TABLE ... IN EXCLUSIVE MODE, and the
+INSERT ... RETURNING with the hash chain's links (event_chain.py: one sha256 for a save of one
+event, a running aggregate for several). The call is prepared on each pooled connection (one
+round trip more, on its first save). LOCK TABLE, refused at the top level outside a transaction
 block, is allowed inside a function. The statement commits when it returns; any error (a unique
 violation: a concurrent writer of the same aggregate version; a lock wait over lock_timeout; a
 broken connection) aborts it whole, so nothing of the save is kept and there is nothing to roll
@@ -29,9 +31,12 @@ from typing import Any
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
-from psycopg.sql import SQL, Identifier, Literal
+from psycopg.sql import SQL, Composed, Identifier, Literal
 
-# {insert} is the events' INSERT with the chain's links (event_chain.py), reading the arguments.
+# {insert} is the events' INSERT with the chain's links (event_chain.py), reading the arguments;
+# {insert_one} the same for one event, the common case (a command's save), which the chain folds
+# without its aggregate. One PERFORM for the setting and the NOTIFY (each PERFORM is a query of its
+# own to the function's executor); the NOTIFY is sent at the commit, wherever it is queued.
 _INSERT_FUNCTION = """\
 CREATE OR REPLACE FUNCTION {function}(
     ids {id_type}[], versions bigint[], topics text[], states bytea[], lock_timeout text)
@@ -39,10 +44,13 @@ RETURNS TABLE (notification_id bigint, originator_id {id_type}, originator_versi
 LANGUAGE plpgsql AS $save$
 #variable_conflict use_column
 BEGIN
-    PERFORM set_config('lock_timeout', lock_timeout, true);
+    PERFORM set_config('lock_timeout', lock_timeout, true), pg_notify({channel}, '');
     LOCK TABLE {table} IN EXCLUSIVE MODE;
-    PERFORM pg_notify({channel}, '');
-    RETURN QUERY {insert};
+    IF cardinality(ids) = 1 THEN
+        RETURN QUERY {insert_one};
+    ELSE
+        RETURN QUERY {insert};
+    END IF;
 END
 $save$"""
 
@@ -51,6 +59,7 @@ class OneRoundTripSave(PostgresApplicationRecorder):
     """Mixed into the service's PostgreSQL application recorder before the library's own."""
 
     _call: bytes | None = None  # the save's statement, rendered once (`insert_events`)
+    insert_one_event_statement: Composed  # the INSERT when one event is saved (`insert_events_statement`)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -64,6 +73,7 @@ class OneRoundTripSave(PostgresApplicationRecorder):
             "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state)"
             " SELECT * FROM unnest(ids, versions, topics, states) RETURNING notification_id"
         ).format(schema=schema, table=table)
+        self.insert_one_event_statement = self.insert_events_statement
 
     def create_table(self) -> None:
         super().create_table()
@@ -73,6 +83,7 @@ class OneRoundTripSave(PostgresApplicationRecorder):
             table=SQL("{}.{}").format(Identifier(self.datastore.schema), Identifier(self.events_table_name)),
             channel=Literal(self.channel_name),
             insert=self.insert_events_statement,
+            insert_one=self.insert_one_event_statement,
         )
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(function)
@@ -101,9 +112,9 @@ class OneRoundTripSave(PostgresApplicationRecorder):
             assert conn.autocommit  # the statement is its own transaction: the library's pool's way
             # Composing the statements of every save again was a tenth of the writers' interpreter time.
             self._call = self._call or self._call_statement.as_bytes(conn)
-            # Not prepared: a statement is prepared in a round trip of its own, on each pooled
-            # connection's first save; the server parses this call in no time, and the function's
-            # body keeps its plans for the session anyway.
-            curs.execute(self._call, arguments, prepare=False)
+            # Prepared: parsing, analysing and planning the call were a fifth of the server's
+            # instructions per save (docs/performance.md); the price is one round trip, once per
+            # pooled connection, to prepare it.
+            curs.execute(self._call, arguments, prepare=True)
             # Committed: from here on nothing may raise a connection error, which would be retried.
             return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
