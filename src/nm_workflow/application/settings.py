@@ -18,6 +18,7 @@ from nm_workflow.application.audit_signing import AuditSigner
 from nm_workflow.application.event_chain import ChainedSQLiteRecorder
 from nm_workflow.application.postgres import BoundedRetryRecorder, StoreFactory
 from nm_workflow.application.sqlite_writers import QueuedSQLiteFactory
+from nm_workflow.domain.text import SHORT, WHITESPACE
 
 SQLITE_FILE_NAME = "nm-workflow.sqlite3"
 APPLICATION_NAME = "nm-workflow"
@@ -102,7 +103,6 @@ class Settings(BaseSettings):
     )
     interaction_department: str = Field(
         default="customer_service",
-        min_length=1,
         description="Department that owns interactions until one is escalated (Ch. 7: 客服部).",
     )
     company_time_zone: str = Field(
@@ -188,6 +188,17 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"not a known IANA time zone: {name!r}") from None
         return name
+
+    @field_validator("interaction_department")
+    @classmethod
+    def _short_text(cls, department: str) -> str:
+        # Stored as each new interaction's department and indexed: the rule of every department
+        # (domain/text.py), else PostgreSQL refuses the projections' index rows for good.
+        department = department.strip(WHITESPACE)
+        problem = SHORT.problem(department)
+        if problem is not None:
+            raise ValueError(problem)
+        return department
 
     @field_validator("database_url")
     @classmethod
