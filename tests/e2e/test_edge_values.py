@@ -231,7 +231,15 @@ def test_name_filters_are_trimmed_as_the_stored_names_were(api: Api) -> None:
     for path, name, value, key in [
         ("/items", "campaign", " spring\t", api.marketing),
         ("/items", "department", " marketing ", api.marketing),
+        ("/items", "state", " planned ", api.marketing),
         ("/audit-trail", "actor", "mia ", auditor),
     ]:
         found = api.client.get(path, params={name: value}, headers=_auth(key) | wait).json()["items"]
         assert planned.json()["id"] in {row.get("item_id", row.get("aggregate_id")) for row in found}, name
+
+
+def test_a_state_no_item_can_be_in_is_refused_not_answered_with_an_empty_list(api: Api) -> None:
+    response = api.client.get("/items", params={"state": "Published"}, headers=_auth(api.marketing))
+    problem = _assert_problem(response, 422, "/problems/validation-error")
+    assert problem["errors"][0]["field"] == "query.state"  # type: ignore[index]
+    assert "in_review" in problem["errors"][0]["message"]  # type: ignore[index]
