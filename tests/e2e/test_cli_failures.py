@@ -213,6 +213,10 @@ SOME_ID = "0b7e4c1e-9a43-4c59-a1c2-7f1f3a0e5d11"
         ["snapshots", "note-times"],
         ["reports", "quarterly", "2026Q3"],
         ["reports", "reproduce", SOME_ID],
+        ["keys", "list"],
+        ["keys", "revoke", "0" * 32],
+        ["projections", "status"],
+        ["policy", "show"],
     ],
 )
 def test_a_command_reading_the_log_in_a_folder_without_the_database_is_status_3_and_creates_none(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 
+import pytest
 from typer.testing import CliRunner
 
 from nm_workflow.application.commands import CommandContext
@@ -16,6 +17,12 @@ from nm_workflow.domain.roles import Role
 from nm_workflow.interface.cli import app
 
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def service_database(cli_settings: Settings) -> None:
+    """The database the service made at its first start: `policy show` reads one, it makes none."""
+    EventStore(cli_settings).close()
 
 
 def propose_version_2(settings: Settings) -> None:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, get_args
 from urllib.parse import quote
 from uuid import UUID
 
 import pytest
 
+from nm_workflow.interface.http.routes_interactions import NextStep
+from projections.interaction_queue import next_step
 from tests.e2e.api import DRAFT, OBSERVED_AT, PLAN, Api, at
 from tests.e2e.test_errors import _assert_problem
 from tests.e2e.test_reads import _wait
@@ -206,6 +209,7 @@ def test_a_filter_with_nul_is_422_on_both_databases_not_a_match_of_another_value
         ("/items", "campaign", api.marketing),
         ("/items", "department", api.marketing),
         ("/items", "state", api.marketing),
+        ("/queues/interactions", "next_step", api.marketing),
         ("/publications", "platform", api.marketing),
         ("/audit-trail", "actor", auditor),
     ]:
@@ -231,7 +235,26 @@ def test_name_filters_are_trimmed_as_the_stored_names_were(api: Api) -> None:
     for path, name, value, key in [
         ("/items", "campaign", " spring\t", api.marketing),
         ("/items", "department", " marketing ", api.marketing),
+        ("/items", "state", " planned ", api.marketing),
         ("/audit-trail", "actor", "mia ", auditor),
     ]:
         found = api.client.get(path, params={name: value}, headers=_auth(key) | wait).json()["items"]
         assert planned.json()["id"] in {row.get("item_id", row.get("aggregate_id")) for row in found}, name
+
+
+def test_a_state_no_item_can_be_in_is_refused_not_answered_with_an_empty_list(api: Api) -> None:
+    response = api.client.get("/items", params={"state": "Published"}, headers=_auth(api.marketing))
+    problem = _assert_problem(response, 422, "/problems/validation-error")
+    assert problem["errors"][0]["field"] == "query.state"  # type: ignore[index]
+    assert "in_review" in problem["errors"][0]["message"]  # type: ignore[index]
+
+
+def test_the_next_step_filter_names_exactly_the_steps_the_queue_writes() -> None:
+    due = datetime(2026, 11, 30, tzinfo=UTC)
+    rows: list[dict[str, Any]] = [
+        {"response_due": due, "handling_due": None, "escalation": None},
+        {"response_due": None, "handling_due": due, "escalation": None},
+        {"response_due": None, "handling_due": None, "escalation": "escalated"},
+        {"response_due": None, "handling_due": None, "escalation": "handled"},
+    ]
+    assert {next_step(row)[0] for row in rows} == set(get_args(NextStep))

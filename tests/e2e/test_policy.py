@@ -207,6 +207,12 @@ def test_the_rules_in_force_sent_back_are_a_valid_proposal_and_bad_text_is_refus
     no_letters = copy.deepcopy(current)
     no_letters["lexicon"]["categories"][0]["terms"].append("--")
     problem(api.post("/policies", {"rules": no_letters, "reason": "r"}, api.marketing), 422, "invalid-policy")
+    twice = copy.deepcopy(current)  # one platform spelled twice: its chain would be one of the two
+    twice["review_chains"]["platforms"] = {"WeChat": ["editor", "legal"], "wechat ": ["legal"]}
+    refused = problem(
+        api.post("/policies", {"rules": twice, "reason": "r"}, api.marketing), 422, "validation-error"
+    )
+    assert "'WeChat' and 'wechat ' name one platform" in refused["detail"]
 
 
 def test_the_policy_has_a_paged_history_and_the_version_in_force_at_any_past_time(api: Api) -> None:

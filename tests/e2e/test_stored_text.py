@@ -23,6 +23,7 @@ from tests.e2e.test_reads import _wait
         ("department", "marketing\r", None),  # stripped: accepted as "marketing"
         ("department", "   ", "at least 1 character"),
         ("target_audience", "customers\x07", "control characters"),
+        ("theme", "Spring\u2028launch", "line or paragraph separator"),
     ],
 )
 def test_a_plan_field_breaking_the_text_rule_is_422_and_writes_nothing(
@@ -49,7 +50,8 @@ def test_multi_line_fields_keep_their_line_breaks(api: Api) -> None:
 
 
 @pytest.mark.parametrize(
-    ("actor", "department"), [("a" * 6000, "x"), ("", "x"), ("mia\nroot", "x"), ("mia", "\x00"), ("mia", " ")]
+    ("actor", "department"),
+    [("a" * 6000, "x"), ("", "x"), ("mia\nroot", "x"), ("mia", "\x00"), ("mia", " "), ("mia", "sa\u2029les")],
 )
 def test_keys_are_refused_by_the_same_rule(api: Api, actor: str, department: str) -> None:
     head = api.client.app.state.store.head()  # type: ignore[attr-defined]

@@ -65,3 +65,22 @@ def test_the_time_tolerances_are_bounded(monkeypatch: pytest.MonkeyPatch, variab
 
 def test_the_time_tolerances_default_to_five_minutes_and_ten_years() -> None:
     assert (Settings().clock_skew_seconds, Settings().planning_horizon_days) == (300, 3650)
+
+
+@pytest.mark.parametrize(
+    ("value", "complaint"),
+    [
+        (" ", "must not be empty"),
+        ("部" * 201, "at most 200 characters"),
+        ("customer\nservice", "control characters"),
+    ],
+)
+def test_the_interaction_department_follows_the_rule_of_every_department(
+    monkeypatch: pytest.MonkeyPatch, value: str, complaint: str
+) -> None:
+    # A department longer than an index row takes stops the interaction projections on PostgreSQL.
+    monkeypatch.setenv("NM_INTERACTION_DEPARTMENT", value)
+    with pytest.raises(ValidationError, match=complaint):
+        Settings()
+    monkeypatch.setenv("NM_INTERACTION_DEPARTMENT", "\u3000customer_service ")
+    assert Settings().interaction_department == "customer_service"

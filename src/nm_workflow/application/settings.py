@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from nm_workflow.application.audit_signing import AuditSigner
 from nm_workflow.application.settings_database import DatabaseSettings, checked_database_url
+from nm_workflow.domain.text import SHORT, WHITESPACE
 
 ProjectionsPlace = Literal["embedded", "worker", "none"]
 PROJECTIONS_PLACES: tuple[ProjectionsPlace, ...] = ("embedded", "worker", "none")
@@ -91,7 +92,6 @@ class Settings(DatabaseSettings, BaseSettings):
     )
     interaction_department: str = Field(
         default="customer_service",
-        min_length=1,
         description="Department that owns interactions until one is escalated (Ch. 7: 客服部).",
     )
     company_time_zone: str = Field(
@@ -177,6 +177,17 @@ class Settings(DatabaseSettings, BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"not a known IANA time zone: {name!r}") from None
         return name
+
+    @field_validator("interaction_department")
+    @classmethod
+    def _short_text(cls, department: str) -> str:
+        # Stored as each new interaction's department and indexed: the rule of every department
+        # (domain/text.py), else PostgreSQL refuses the projections' index rows for good.
+        department = department.strip(WHITESPACE)
+        problem = SHORT.problem(department)
+        if problem is not None:
+            raise ValueError(problem)
+        return department
 
     @field_validator("database_url")
     @classmethod

@@ -9,6 +9,7 @@ with a retry of it under the same Idempotency-Key, whose first answer may have b
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -205,12 +206,26 @@ class Webhooks(AggregateReads[WebhookSubscription]):
         host = (urlsplit(url).hostname or "").rstrip(".").lower()
         if self._allow_private:
             return
-        try:
-            public = ipaddress.ip_address(host).is_global
-        except ValueError:
+        address = _literal_address(host)
+        if address is not None:
+            public = address.is_global
+        else:
             public = host != "localhost" and not host.endswith(".localhost")
         if not public:
             raise InvalidWebhookUrl(
                 f"{host} is a loopback, private or otherwise non-public address; the service delivers "
                 "there only when NM_WEBHOOK_ALLOW_PRIVATE_ADDRESSES is true."
             )
+
+
+def _literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address `host` spells, None for a name. Besides the dotted quad, resolvers read the
+    older IPv4 forms of inet_aton (`127.1`, `0x7f000001`, `2130706433`) as that address too."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return None

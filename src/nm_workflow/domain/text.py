@@ -14,7 +14,12 @@ types) and at the command line (`keys create --actor/--department`):
 Always: surrounding whitespace is stripped, the rest must not be empty,
 no NUL or other control character (Unicode category Cc) except line
 breaks and tabs where allowed, and no lone surrogate (not storable as
-UTF-8). 200 characters of 4-byte UTF-8 fit PostgreSQL's largest btree index
+UTF-8). A one-line text also holds no LINE SEPARATOR or PARAGRAPH SEPARATOR
+(U+2028, U+2029): line breaks that are not control characters, yet split the
+value wherever lines are split by Unicode's rules (Python's `splitlines`,
+JavaScript), e.g. a tab-separated line of `keys list`.
+
+200 characters of 4-byte UTF-8 fit PostgreSQL's largest btree index
 row (2704 bytes), so every indexed column (actor, department, campaign) is
 bounded by `short`.
 """
@@ -40,8 +45,9 @@ WHITESPACE = (
     + "".join(map(chr, range(0x2000, 0x200B)))
     + "\u2028\u2029\u202f\u205f\u3000"
 )
+_SEPARATORS = "\u2028\u2029"  # Unicode's line and paragraph separators (categories Zl, Zp)
 _FORBIDDEN = {
-    False: re.compile(f"[{_CONTROL_BUT_LAYOUT}\t\n\r{_SURROGATES}]"),  # one line
+    False: re.compile(f"[{_CONTROL_BUT_LAYOUT}\t\n\r{_SEPARATORS}{_SURROGATES}]"),  # one line
     True: re.compile(f"[{_CONTROL_BUT_LAYOUT}{_SURROGATES}]"),  # multiline: layout allowed
 }
 
@@ -64,6 +70,8 @@ class TextRule:
         char = first[0]
         if "\ud800" <= char <= "\udfff":
             return "must be valid Unicode (no lone surrogates)"
+        if char in _SEPARATORS:
+            return f"must be one line: no line or paragraph separator such as {char!r}"
         allowed = "" if self.multiline else "; it is one line"
         return f"must not contain control characters such as {char!r}{allowed}"
 

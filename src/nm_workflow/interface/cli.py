@@ -129,8 +129,9 @@ def _check_port(host: str, port: int) -> None:
 
 
 @contextmanager
-def _keys() -> Iterator[KeyService]:
-    with opened_store() as store:
+def _keys(*, existing: bool = True) -> Iterator[KeyService]:
+    """`existing`: only `keys create` may make the database (a key before the first `serve`)."""
+    with opened_store(existing=existing) as store:
         yield KeyService(store)
 
 
@@ -144,7 +145,7 @@ def create_key(
 
     Actor and department: 1 to 200 characters after trimming, one line, no control characters.
     """
-    with _keys() as keys:
+    with _keys(existing=False) as keys:
         token = keys.create(actor, role, department, issued_by=f"cli:{_operator()}")
     typer.echo(token)
 

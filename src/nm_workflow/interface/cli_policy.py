@@ -79,7 +79,7 @@ def diff(
 @contextmanager
 def _policy() -> Iterator[WorkflowPolicy]:
     """The policy, read from the store; the store's failures are one line and exit status 3."""
-    with opened_store() as store:
+    with opened_store(existing=True) as store:
         yield book_of(store).policy()
 
 

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from nm_workflow.interface.cli_errors import EXIT_UNAVAILABLE, EXIT_USAGE, fail, reported
 from nm_workflow.interface.cli_output import JsonOption, show_table
-from nm_workflow.interface.cli_settings import load_settings
+from nm_workflow.interface.cli_settings import existing_database, load_settings
 from nm_workflow.interface.projection_worker import exit_with_parent
 from projections import NAMES, ReadModel, rebuild, run_worker
 
@@ -79,7 +79,7 @@ def show_status(as_json: JsonOption = False) -> None:
     A failing projection cannot apply the events after its position: `failing since` is the
     first failed attempt in a row (UTC), `last error` the reason; it is retried with backoff.
     """
-    settings = load_settings()
+    settings = existing_database(load_settings())
     with reported(settings):
         read_model = ReadModel(settings)
         try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -183,6 +183,9 @@ def history(
 # Roles that see every department's interactions; others see their own department's by default.
 _SEE_ALL = {Role.CUSTOMER_SERVICE, Role.MANAGEMENT, Role.AUDITOR}
 
+# The steps projections/interaction_queue.py writes: another is 422, not an empty queue.
+NextStep = Literal["respond", "escalate_or_resolve", "handle", "resolve"]
+
 
 def _scope(actor: Actor, department: str | None) -> str | None:
     return department if department is not None or actor.roles & _SEE_ALL else actor.department
@@ -204,8 +207,8 @@ async def interaction_queue(
     ] = None,
     platform: Platform = None,
     next_step: Annotated[
-        str | None,
-        Query(max_length=50, description="Only interactions owing this next step.", examples=["respond"]),
+        NextStep | None,
+        Query(description="Only interactions owing this next step.", examples=["respond"]),
     ] = None,
     overdue: Annotated[
         bool | None,

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator
 
 from nm_workflow.application.security import Actor, Command, authorize, reach
+from nm_workflow.domain.content import ItemState
 from nm_workflow.domain.roles import Stage
 from nm_workflow.interface.http.answers import READ
 from nm_workflow.interface.http.deps import CurrentActor, ItemId, Items, from_state, once
@@ -192,8 +193,9 @@ async def list_items(
     fresh: Fresh,
     watch: Watch,
     state: Annotated[
-        str | None,
-        Query(max_length=50, pattern=NO_NUL, description="Only items in this state.", examples=["in_review"]),
+        ItemState | None,  # a state no item can be in is 422, not an empty list, as /feedback's
+        Trimmed,
+        Query(description="Only items in this state.", examples=["in_review"]),
     ] = None,
     department: Department = None,
     platform: Platform = None,
