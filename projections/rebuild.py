@@ -81,17 +81,17 @@ class _Rebuild:
     def run(self) -> int:
         shadow = self.projection.shadow_tables()
         tables, indexes = creations(self.projection, self.db.dialect, shadow)
-        with self.db.write(shadow) as tx:
+        with self.db.write(shadow, durable=False) as tx:
             execute_all(tx, self._drops() + tables)
         try:
             self._build_shadow()
             if self.db.is_postgres:  # SQLite's are made in the swap (it cannot rename an index)
-                with self.db.write(shadow) as tx:  # on shadow tables, which no one waits for
+                with self.db.write(shadow, durable=False) as tx:  # on shadow tables, which no one waits for
                     execute_all(tx, indexes)
                 self._build_shadow()  # what came meanwhile, committed too
             head = self._swap()
         except BaseException:
-            with self.db.write(shadow) as tx:
+            with self.db.write(shadow, durable=False) as tx:
                 execute_all(tx, self._drops())
             raise
         self.progress(head, head)
@@ -105,7 +105,11 @@ class _Rebuild:
             self._shadow_batch(head)
 
     def _shadow_batch(self, head: int) -> None:
-        with _collector_paused(), self.db.write(self.projection.shadow_tables()) as tx, self._pipelined(tx):
+        with (
+            _collector_paused(),
+            self.db.write(self.projection.shadow_tables(), durable=False) as tx,
+            self._pipelined(tx),
+        ):
             self._apply_batch(tx, head, max(self.batch_size, SHADOW_BATCH))
         self.progress(self.position, head)
 
