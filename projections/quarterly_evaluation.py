@@ -41,6 +41,7 @@ from nm_workflow.application.figure_rows import (
     cells_touched,
     member_parts,
     parts_added,
+    parts_merged,
     parts_removed,
 )
 from nm_workflow.application.figures import FIGURES, Figure, Parameters, Parts, values_of
@@ -188,6 +189,11 @@ class QuarterlyEvaluation(Projection):
                    for name, values in part.items() if values and MULTISET[name]}  # fmt: skip
         if parts is not None:
             parts = {name: unpacked(part) if name in changed else part for name, part in parts.items()}
+        elif len(moves) > 1 and all(old is None and new is not None for old, new in moves):
+            # A new row (a rebuild makes every row new): its members merged at once.
+            parts, members = parts_merged([new for _, new in moves if new is not None]), len(moves)
+            changed |= {name for name in parts if MULTISET[name]}
+            moves = []
         try:
             for old, new in moves:
                 if old is not None:
