@@ -20,8 +20,6 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from psycopg.types.json import Jsonb
-
 from projections.sql import POSTGRES, PostgresDialect, Row, Tx, dumps, sqlite_time
 
 if TYPE_CHECKING:  # (schema.py imports this module)
@@ -78,26 +76,36 @@ _BINARY = {
 }  # fmt: skip
 """The Python types PostgreSQL's binary format takes for each portable type (no cast on the
 server: a value of another type, say an id given as text, takes the `unnest` statement)."""
+_ACCEPTED = {name: frozenset({*types, type(None)}) for name, types in _BINARY.items()}
 _BINARY_NAMES = {
-    "text": "text", "uuid": "uuid", "int": "int4", "bigint": "int8", "real": "float8",
-    "bool": "bool", "time": "timestamptz", "date": "date", "json": "jsonb",
+    "text": "text", "uuid": "bytea", "int": "int4", "bigint": "int8", "real": "float8",
+    "bool": "bool", "time": "timestamptz", "date": "date", "json": "bytea",
 }  # fmt: skip
+"""The type whose binary dumper writes each portable type's field. A binary COPY's field is its
+bytes alone, read by the column's own type: ids and JSON go as the bytes of their binary formats
+(a uuid's 16 bytes; jsonb's version 1, then the JSON text), which psycopg's `bytea` dumper passes
+as they are, in C, where its `uuid` and `jsonb` dumpers took a Python call per value."""
 
 
 def copy_rows(tx: Tx, table: str, table_columns: Sequence[Column], columns: list[list[Any]]) -> bool:
     """PostgreSQL: COPY the converted `columns` into `table` in binary; False (nothing sent)
     when a value is of a type the binary format of its column does not take."""
     for column, values in zip(table_columns, columns, strict=True):
-        accepted = (*_BINARY[column.type], type(None))
-        if not all(type(value) in accepted for value in values):
+        if not set(map(type, values)) <= _ACCEPTED[column.type]:
             return False
-    sent = [  # jsonb's binary format: the JSON text as it is
-        [None if v is None else Jsonb(v, dumps=str) for v in values] if column.type == "json" else values
-        for column, values in zip(table_columns, columns, strict=True)
-    ]
+    sent = [_wire(column.type, values) for column, values in zip(table_columns, columns, strict=True)]
     names = ", ".join(column.name for column in table_columns)
     with tx.raw.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
         copy.set_types([_BINARY_NAMES[column.type] for column in table_columns])
         for row in zip(*sent, strict=True):
             copy.write_row(row)
     return True
+
+
+def _wire(portable: str, values: list[Any]) -> list[Any]:
+    """A column's values as `_BINARY_NAMES`' dumper takes them."""
+    if portable == "uuid":
+        return [None if value is None else value.bytes for value in values]
+    if portable == "json":  # jsonb's binary format: version 1, then the text in UTF-8
+        return [None if value is None else b"\x01" + value.encode() for value in values]
+    return values
