@@ -15,10 +15,13 @@ On PostgreSQL outside a pipeline the rows are sent with `COPY ... FROM STDIN (FO
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
+
+from psycopg import Copy
 
 from projections.sql import POSTGRES, PostgresDialect, Row, Tx, dumps, sqlite_time
 
@@ -89,17 +92,55 @@ as they are, in C, where its `uuid` and `jsonb` dumpers took a Python call per v
 
 def copy_rows(tx: Tx, table: str, table_columns: Sequence[Column], columns: list[list[Any]]) -> bool:
     """PostgreSQL: COPY the converted `columns` into `table` in binary; False (nothing sent)
-    when a value is of a type the binary format of its column does not take."""
-    for column, values in zip(table_columns, columns, strict=True):
-        if not set(map(type, values)) <= _ACCEPTED[column.type]:
-            return False
-    sent = [_wire(column.type, values) for column, values in zip(table_columns, columns, strict=True)]
-    names = ", ".join(column.name for column in table_columns)
-    with tx.raw.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.set_types([_BINARY_NAMES[column.type] for column in table_columns])
-        for row in zip(*sent, strict=True):
-            copy.write_row(row)
+    when a value is of a type the binary format of its column does not take. Within
+    `streamed` for `table`, the rows go into its open COPY."""
+    accepted = all(
+        set(map(type, values)) <= _ACCEPTED[column.type]
+        for column, values in zip(table_columns, columns, strict=True)
+    )
+    stream = _STREAMS.get((id(tx.raw.connection), table))
+    if stream is not None and not accepted:  # the connection is busy with the COPY: no statement
+        raise TypeError(f"a value of {table} that binary COPY does not take, while rows stream into it")
+    if not accepted:
+        return False
+    if stream is not None:
+        _write(stream, table_columns, columns)
+        return True
+    with _copy(tx, table, table_columns) as copy:
+        _write(copy, table_columns, columns)
     return True
+
+
+_STREAMS: dict[tuple[int, str], Copy] = {}
+"""The COPYs `streamed` holds open, by connection (its id) and table."""
+
+
+@contextmanager
+def streamed(tx: Tx, table: str, table_columns: Sequence[Column]) -> Iterator[None]:
+    """PostgreSQL, outside a pipeline: inside the block, every batch of rows `copy_rows` is given
+    for `table` goes into one COPY, open until the block ends. The server inserts the rows as
+    they arrive, while the client makes the next ones; a COPY per batch would wait for the
+    server at each end instead. Nothing else may use the connection inside the block (a rebuild's
+    shadow batch of a table only appended to, which reads nothing)."""
+    key = (id(tx.raw.connection), table)
+    with _copy(tx, table, table_columns) as copy:
+        _STREAMS[key] = copy
+        try:
+            yield
+        finally:
+            del _STREAMS[key]
+
+
+def _copy(tx: Tx, table: str, table_columns: Sequence[Column]) -> AbstractContextManager[Copy]:
+    names = ", ".join(column.name for column in table_columns)
+    return tx.raw.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)")  # type: ignore[no-any-return]
+
+
+def _write(copy: Copy, table_columns: Sequence[Column], columns: list[list[Any]]) -> None:
+    copy.set_types([_BINARY_NAMES[column.type] for column in table_columns])
+    sent = [_wire(column.type, values) for column, values in zip(table_columns, columns, strict=True)]
+    for row in zip(*sent, strict=True):
+        copy.write_row(row)
 
 
 def _wire(portable: str, values: list[Any]) -> list[Any]:

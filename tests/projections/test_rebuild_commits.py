@@ -18,6 +18,7 @@ from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
 from projections import ReadModel, rebuild
 from projections.base import SHADOW_SUFFIX
+from projections.log_in_tx import LogInTx
 from projections.sql import Tx
 from tests.projections.conftest import SupervisorFactory
 from tests.projections.scenario import Scenario, snapshot
@@ -61,20 +62,21 @@ def test_shadow_batches_commit_asynchronously_and_the_swap_durably(
         assert row is not None
         return str(row["value"])
 
-    applied, replaced = REBUILD._Rebuild._apply_batch, REBUILD.replace
+    fetched, replaced = LogInTx.fetch, REBUILD.replace
 
-    def apply_batch(self: Any, tx: Tx, head: int, size: int) -> None:
+    def fetch(self: LogInTx, tx: Tx, *args: Any) -> list[Any]:  # a shadow batch's read of the log
         seen.append(("batch", setting(tx)))
-        applied(self, tx, head, size)
+        return fetched(self, tx, *args)
 
     def replace(tx: Tx, projection: Any) -> None:
         seen.append(("swap", setting(tx)))
         replaced(tx, projection)
 
-    monkeypatch.setattr(REBUILD._Rebuild, "_apply_batch", apply_batch)
+    monkeypatch.setattr(LogInTx, "fetch", fetch)
     monkeypatch.setattr(REBUILD, "replace", replace)
-    rebuild(read_model, "audit_trail")
-    assert seen == [("batch", "off"), ("swap", "on")]
+    for name in ("audit_trail", "item_status"):  # rows streamed by COPY, and written in a pipeline
+        rebuild(read_model, name)
+    assert seen == [("batch", "off"), ("swap", "on")] * 2
     with read_model.db.write({}) as tx:  # the setting is the transaction's alone
         assert setting(tx) == "on"
     read_model.close()
@@ -110,3 +112,43 @@ def test_a_rebuild_whose_process_dies_between_shadow_batches_leaves_the_live_tab
     assert f"quarterly_evaluation{SHADOW_SUFFIX}" in {row["name"] for row in left}
     assert rebuild(read_model, "quarterly_evaluation") == store.head()
     assert snapshot(read_model, ["quarterly_evaluation"]) == incremental
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_rows_streamed_into_one_copy_per_shadow_batch_equal_the_incremental_rows(
+    store: EventStore,
+    read_model: ReadModel,
+    start_supervisor: SupervisorFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # audit_trail's shadow batches of 7 events, decoded and applied 3 at a time into one COPY each.
+    Scenario(store, seed=43).run(items=4, open_at_once=2)
+    start_supervisor(["audit_trail"])
+    assert read_model.wait_for(store.head(), ["audit_trail"], timeout=60)
+    incremental = snapshot(read_model, ["audit_trail"])
+    monkeypatch.setattr(REBUILD, "SHADOW_BATCH", 7)
+    monkeypatch.setattr(REBUILD, "STREAMED", 3)
+    chunks: list[int] = []
+    applied = read_model.projections["audit_trail"].apply
+
+    def apply(tx: Tx, batch: Any) -> None:
+        chunks.append(len(batch))
+        applied(tx, batch)
+
+    monkeypatch.setattr(read_model.projections["audit_trail"], "apply", apply)
+    assert rebuild(read_model, "audit_trail") == store.head()
+    assert snapshot(read_model, ["audit_trail"]) == incremental
+    assert max(chunks) == 3
+    assert sum(chunks) == store.head()  # every event in a shadow batch: none left to the swap
+
+    def fail(tx: Tx, batch: Any) -> None:  # a handler failing once rows are in the COPY
+        applied(tx, batch)
+        raise RuntimeError("a handler failed")
+
+    monkeypatch.setattr(read_model.projections["audit_trail"], "apply", fail)
+    with pytest.raises(RuntimeError, match="handler failed"):
+        rebuild(read_model, "audit_trail")
+    assert snapshot(read_model, ["audit_trail"]) == incremental
+    monkeypatch.undo()
+    assert rebuild(read_model, "audit_trail") == store.head()
+    assert snapshot(read_model, ["audit_trail"]) == incremental
