@@ -38,6 +38,7 @@ from nm_workflow.application.figure_parts import Packed, PartNotHeld, packed, un
 from nm_workflow.application.figure_rows import (
     ALL,
     MULTISET,
+    Scope,
     cells_touched,
     member_parts,
     parts_added,
@@ -148,10 +149,17 @@ class QuarterlyEvaluation(Projection):
         return found
 
     def _all_parts(self, facts: dict[str, Any]) -> list[tuple[Key, Parts]]:
-        """The member's parts of every row it counts in, roll-ups included."""
+        """The member's parts of every row it counts in, roll-ups included. A member of one
+        platform has the same cell, so the same parts, in that platform's row and in the row of
+        every platform (figure_rows.cell): computed once for both."""
         found = []
+        own = Scope().platforms_of(facts)
+        computed: dict[tuple[str, str], Parts | None] = {}
         for q, platform in self._rows(facts):
-            parts = self._parts(facts, q, platform, FIGURES)
+            alike = (q, own[0] if platform == ALL and len(own) == 1 else platform)
+            if alike not in computed:
+                computed[alike] = self._parts(facts, q, alike[1], FIGURES)
+            parts = computed[alike]
             if parts is not None:  # the same for its department's row and every department's
                 found += [((q, facts["department"], platform), parts), ((q, ALL, platform), parts)]
         return found
