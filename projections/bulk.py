@@ -11,6 +11,8 @@ value as before, so the parameters are exactly those of `Dialect.param`.
 
 On PostgreSQL outside a pipeline the rows are sent with `COPY ... FROM STDIN (FORMAT BINARY)`
 (`copy_rows`): no statement to parse and plan, no arrays to unpack and cast on the server.
+A rebuild's shadow batch of a table only appended to keeps one COPY open while it decodes and
+applies its events a chunk at a time (`streamed`): the server inserts as the rows come.
 """
 
 from __future__ import annotations

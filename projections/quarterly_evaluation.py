@@ -199,7 +199,7 @@ class QuarterlyEvaluation(Projection):
             parts = {name: unpacked(part) if name in changed else part for name, part in parts.items()}
         elif len(moves) > 1 and all(old is None and new is not None for old, new in moves):
             # A new row (a rebuild makes every row new): its members merged at once.
-            parts, members = parts_merged([new for _, new in moves if new is not None]), len(moves)
+            parts, members = parts_merged([new for _, new in moves if new is not None]), members + len(moves)
             changed |= {name for name in parts if MULTISET[name]}
             moves = []
         try:
