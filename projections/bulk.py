@@ -11,16 +11,19 @@ value as before, so the parameters are exactly those of `Dialect.param`.
 
 On PostgreSQL outside a pipeline the rows are sent with `COPY ... FROM STDIN (FORMAT BINARY)`
 (`copy_rows`): no statement to parse and plan, no arrays to unpack and cast on the server.
+A rebuild's shadow batch of a table only appended to keeps one COPY open while it decodes and
+applies its events a chunk at a time (`streamed`): the server inserts as the rows come.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from psycopg.types.json import Jsonb
+from psycopg import Copy
 
 from projections.sql import POSTGRES, PostgresDialect, Row, Tx, dumps, sqlite_time
 
@@ -78,26 +81,74 @@ _BINARY = {
 }  # fmt: skip
 """The Python types PostgreSQL's binary format takes for each portable type (no cast on the
 server: a value of another type, say an id given as text, takes the `unnest` statement)."""
+_ACCEPTED = {name: frozenset({*types, type(None)}) for name, types in _BINARY.items()}
 _BINARY_NAMES = {
-    "text": "text", "uuid": "uuid", "int": "int4", "bigint": "int8", "real": "float8",
-    "bool": "bool", "time": "timestamptz", "date": "date", "json": "jsonb",
+    "text": "text", "uuid": "bytea", "int": "int4", "bigint": "int8", "real": "float8",
+    "bool": "bool", "time": "timestamptz", "date": "date", "json": "bytea",
 }  # fmt: skip
+"""The type whose binary dumper writes each portable type's field. A binary COPY's field is its
+bytes alone, read by the column's own type: ids and JSON go as the bytes of their binary formats
+(a uuid's 16 bytes; jsonb's version 1, then the JSON text), which psycopg's `bytea` dumper passes
+as they are, in C, where its `uuid` and `jsonb` dumpers took a Python call per value."""
 
 
 def copy_rows(tx: Tx, table: str, table_columns: Sequence[Column], columns: list[list[Any]]) -> bool:
     """PostgreSQL: COPY the converted `columns` into `table` in binary; False (nothing sent)
-    when a value is of a type the binary format of its column does not take."""
-    for column, values in zip(table_columns, columns, strict=True):
-        accepted = (*_BINARY[column.type], type(None))
-        if not all(type(value) in accepted for value in values):
-            return False
-    sent = [  # jsonb's binary format: the JSON text as it is
-        [None if v is None else Jsonb(v, dumps=str) for v in values] if column.type == "json" else values
+    when a value is of a type the binary format of its column does not take. Within
+    `streamed` for `table`, the rows go into its open COPY."""
+    accepted = all(
+        set(map(type, values)) <= _ACCEPTED[column.type]
         for column, values in zip(table_columns, columns, strict=True)
-    ]
-    names = ", ".join(column.name for column in table_columns)
-    with tx.raw.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.set_types([_BINARY_NAMES[column.type] for column in table_columns])
-        for row in zip(*sent, strict=True):
-            copy.write_row(row)
+    )
+    stream = _STREAMS.get((id(tx.raw.connection), table))
+    if stream is not None and not accepted:  # the connection is busy with the COPY: no statement
+        raise TypeError(f"a value of {table} that binary COPY does not take, while rows stream into it")
+    if not accepted:
+        return False
+    if stream is not None:
+        _write(stream, table_columns, columns)
+        return True
+    with _copy(tx, table, table_columns) as copy:
+        _write(copy, table_columns, columns)
     return True
+
+
+_STREAMS: dict[tuple[int, str], Copy] = {}
+"""The COPYs `streamed` holds open, by connection (its id) and table."""
+
+
+@contextmanager
+def streamed(tx: Tx, table: str, table_columns: Sequence[Column]) -> Iterator[None]:
+    """PostgreSQL, outside a pipeline: inside the block, every batch of rows `copy_rows` is given
+    for `table` goes into one COPY, open until the block ends. The server inserts the rows as
+    they arrive, while the client makes the next ones; a COPY per batch would wait for the
+    server at each end instead. Nothing else may use the connection inside the block (a rebuild's
+    shadow batch of a table only appended to, which reads nothing)."""
+    key = (id(tx.raw.connection), table)
+    with _copy(tx, table, table_columns) as copy:
+        _STREAMS[key] = copy
+        try:
+            yield
+        finally:
+            del _STREAMS[key]
+
+
+def _copy(tx: Tx, table: str, table_columns: Sequence[Column]) -> AbstractContextManager[Copy]:
+    names = ", ".join(column.name for column in table_columns)
+    return tx.raw.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)")  # type: ignore[no-any-return]
+
+
+def _write(copy: Copy, table_columns: Sequence[Column], columns: list[list[Any]]) -> None:
+    copy.set_types([_BINARY_NAMES[column.type] for column in table_columns])
+    sent = [_wire(column.type, values) for column, values in zip(table_columns, columns, strict=True)]
+    for row in zip(*sent, strict=True):
+        copy.write_row(row)
+
+
+def _wire(portable: str, values: list[Any]) -> list[Any]:
+    """A column's values as `_BINARY_NAMES`' dumper takes them."""
+    if portable == "uuid":
+        return [None if value is None else value.bytes for value in values]
+    if portable == "json":  # jsonb's binary format: version 1, then the text in UTF-8
+        return [None if value is None else b"\x01" + value.encode() for value in values]
+    return values

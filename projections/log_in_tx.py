@@ -74,14 +74,22 @@ class LogInTx:
 
     def read(self, tx: Tx, after: int, upto: int, topics: Sequence[str], limit: int) -> list[Recorded]:
         """Events with positions in (after, upto], of `topics` (all when empty), at most `limit`."""
+        return self.decoded(self.fetch(tx, after, upto, topics, limit))
+
+    def fetch(self, tx: Tx, after: int, upto: int, topics: Sequence[str], limit: int) -> list[Any]:
+        """The stored rows `read` decodes, fetched whole: the connection is free again after."""
         params: dict[str, Any] = {"after": after, "upto": upto, "limit": limit}
         if topics:
             params["topics"] = json.dumps(list(topics)) if self._topics_as_json else list(topics)
         reader = tx.own_cursor().raw
         reader.execute(self._selects[bool(topics)], params)
+        return list(reader.fetchall())
+
+    def decoded(self, rows: Sequence[Any]) -> list[Recorded]:
+        """The events of rows from `fetch`, in order."""
         uuid, to_event = self._uuid, self._to_event
         recorded = []
-        for row in reader.fetchall():
+        for row in rows:
             notification = Notification(
                 id=row["id"],
                 originator_id=uuid(row["originator_id"]) if uuid else row["originator_id"],

@@ -38,9 +38,11 @@ from nm_workflow.application.figure_parts import Packed, PartNotHeld, packed, un
 from nm_workflow.application.figure_rows import (
     ALL,
     MULTISET,
+    Scope,
     cells_touched,
     member_parts,
     parts_added,
+    parts_merged,
     parts_removed,
 )
 from nm_workflow.application.figures import FIGURES, Figure, Parameters, Parts, values_of
@@ -147,10 +149,17 @@ class QuarterlyEvaluation(Projection):
         return found
 
     def _all_parts(self, facts: dict[str, Any]) -> list[tuple[Key, Parts]]:
-        """The member's parts of every row it counts in, roll-ups included."""
+        """The member's parts of every row it counts in, roll-ups included. A member of one
+        platform has the same cell, so the same parts, in that platform's row and in the row of
+        every platform (figure_rows.cell): computed once for both."""
         found = []
+        own = Scope().platforms_of(facts)
+        computed: dict[tuple[str, str], Parts | None] = {}
         for q, platform in self._rows(facts):
-            parts = self._parts(facts, q, platform, FIGURES)
+            alike = (q, own[0] if platform == ALL and len(own) == 1 else platform)
+            if alike not in computed:
+                computed[alike] = self._parts(facts, q, alike[1], FIGURES)
+            parts = computed[alike]
             if parts is not None:  # the same for its department's row and every department's
                 found += [((q, facts["department"], platform), parts), ((q, ALL, platform), parts)]
         return found
@@ -188,6 +197,11 @@ class QuarterlyEvaluation(Projection):
                    for name, values in part.items() if values and MULTISET[name]}  # fmt: skip
         if parts is not None:
             parts = {name: unpacked(part) if name in changed else part for name, part in parts.items()}
+        elif len(moves) > 1 and all(old is None and new is not None for old, new in moves):
+            # A new row (a rebuild makes every row new): its members merged at once.
+            parts, members = parts_merged([new for _, new in moves if new is not None]), members + len(moves)
+            changed |= {name for name in parts if MULTISET[name]}
+            moves = []
         try:
             for old, new in moves:
                 if old is not None:

@@ -21,6 +21,9 @@ appended since the last committed batch (none on a quiet log), in batches of
 A shadow batch runs with Python's cycle collector paused (its events and rows live until
 it ends), and, for a projection whose tables are only appended to, outside a pipeline: its
 rows then go to PostgreSQL by binary COPY (projections/bulk.py; ADR 0043, second addendum).
+On PostgreSQL the shadow tables' transactions commit without waiting for the disk: a crash
+may lose only shadow rows, which the next rebuild drops anyway, and the swap's durable commit
+flushes them with it (ADR 0043, third addendum).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from nm_workflow.application.errors import ApplicationError
 from nm_workflow.application.store import APPLICATION_NAME
 from nm_workflow.application.store_errors import translated_errors
 from projections.base import Projection
+from projections.bulk import streamed
 from projections.log_in_tx import LogInTx
 from projections.ownership import Ownership
 from projections.queries import ReadModel
@@ -44,6 +48,8 @@ from projections.swap import creations, execute_all, lock_statement, replace
 Progress = Callable[[int, int], None]
 SHADOW_BATCH = 5_000
 """Events per transaction while the shadow tables are built (more when the runners' batch is larger)."""
+STREAMED = 500
+"""Events decoded and applied at a time in a streamed shadow batch (`_apply_streamed`)."""
 
 
 class RebuildRunning(ApplicationError):
@@ -77,21 +83,22 @@ class _Rebuild:
         self.position = 0
         self.empty = True  # the shadow tables hold no row yet
         self.append_only = never_read(projection.batch_tables) == set(projection.tables)
+        self.streamed = self.append_only and len(projection.schema) == 1 and self.db.is_postgres
 
     def run(self) -> int:
         shadow = self.projection.shadow_tables()
         tables, indexes = creations(self.projection, self.db.dialect, shadow)
-        with self.db.write(shadow) as tx:
+        with self.db.write(shadow, durable=False) as tx:
             execute_all(tx, self._drops() + tables)
         try:
             self._build_shadow()
             if self.db.is_postgres:  # SQLite's are made in the swap (it cannot rename an index)
-                with self.db.write(shadow) as tx:  # on shadow tables, which no one waits for
+                with self.db.write(shadow, durable=False) as tx:  # on shadow tables, which no one waits for
                     execute_all(tx, indexes)
                 self._build_shadow()  # what came meanwhile, committed too
             head = self._swap()
         except BaseException:
-            with self.db.write(shadow) as tx:
+            with self.db.write(shadow, durable=False) as tx:
                 execute_all(tx, self._drops())
             raise
         self.progress(head, head)
@@ -105,8 +112,13 @@ class _Rebuild:
             self._shadow_batch(head)
 
     def _shadow_batch(self, head: int) -> None:
-        with _collector_paused(), self.db.write(self.projection.shadow_tables()) as tx, self._pipelined(tx):
-            self._apply_batch(tx, head, max(self.batch_size, SHADOW_BATCH))
+        with (
+            _collector_paused(),
+            self.db.write(self.projection.shadow_tables(), durable=False) as tx,
+            self._pipelined(tx),
+        ):
+            size = max(self.batch_size, SHADOW_BATCH)
+            (self._apply_streamed if self.streamed else self._apply_batch)(tx, head, size)
         self.progress(self.position, head)
 
     def _pipelined(self, tx: Tx) -> AbstractContextManager[None]:
@@ -140,6 +152,18 @@ class _Rebuild:
             self.empty = not batch
         self.projection.apply(tx, batch)
         self.position = batch[-1].position if len(batch) == size else head
+
+    def _apply_streamed(self, tx: Tx, head: int, size: int) -> None:
+        """`_apply_batch` for a projection of one table only appended to, on PostgreSQL: the log's
+        rows fetched whole, then decoded and applied `STREAMED` events at a time, their rows going
+        into one COPY that the server inserts while the client decodes the next ones."""
+        stored = self.log.fetch(tx, self.position, head, self.projection.topics, size)
+        (table,) = self.projection.schema
+        with streamed(tx, tx.tables[table.name], table.columns):
+            for first in range(0, len(stored), STREAMED):
+                self.projection.apply(tx, self.log.decoded(stored[first : first + STREAMED]))
+        self.empty = self.empty and not stored  # (nothing read back: no table to say empty)
+        self.position = stored[-1]["id"] if len(stored) == size else head
 
     def _drops(self) -> list[str]:
         return [f"DROP TABLE IF EXISTS {table}" for table in self.projection.shadow_tables().values()]

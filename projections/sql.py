@@ -244,8 +244,13 @@ class Database:
         return self.dialect is POSTGRES
 
     @contextmanager
-    def write(self, tables: Mapping[str, str]) -> Iterator[Tx]:
-        """A write transaction: committed when the block ends, rolled back on error."""
+    def write(self, tables: Mapping[str, str], *, durable: bool = True) -> Iterator[Tx]:
+        """A write transaction: committed when the block ends, rolled back on error.
+
+        `durable=False` (PostgreSQL; SQLite ignores it): the commit returns without waiting for
+        its WAL to reach the disk (`synchronous_commit = off`, this transaction only). For work a
+        crash may lose because it is redone anyway (a rebuild's shadow tables): a later durable
+        commit flushes it too, the WAL being written in order (ADR 0043, third addendum)."""
         if isinstance(self.datastore, SQLiteDatastore):
             with (
                 self.datastore.get_connection(commit=True) as conn,
@@ -255,7 +260,8 @@ class Database:
                 yield Tx(sqlite_cursor, self.dialect, tables)
             return
         with self.datastore.transaction(commit=True) as pg_cursor:
-            pg_cursor.execute(f"SET LOCAL lock_timeout = '{int(self.lock_timeout)}s'")
+            settings = f"SET LOCAL lock_timeout = '{int(self.lock_timeout)}s'"
+            pg_cursor.execute(settings if durable else f"{settings}; SET LOCAL synchronous_commit = off")
             yield Tx(pg_cursor, self.dialect, tables)
 
     @contextmanager

@@ -20,6 +20,7 @@ from nm_workflow.application.figure_parts import (
     removed,
     unpacked,
 )
+from nm_workflow.application.figure_rows import MULTISET, parts_added, parts_merged
 
 
 def test_packed_values_come_back_as_the_same_floats() -> None:
@@ -70,3 +71,25 @@ def test_a_value_of_zero_is_merged_and_taken_out_like_any_other() -> None:
     assert median(whole) == 1.0
     assert removed(True, whole, [0.0]) == [2.0]
     assert added(False, [1, 2], [0, 0]) == [1, 2]
+
+
+@pytest.mark.parametrize("members", [1, 2, 7, 40])
+def test_members_parts_merged_at_once_are_those_added_one_by_one(members: int) -> None:
+    # A new row (a rebuild makes every row new) takes its members at once (figure_rows.parts_merged):
+    # the same counts, the same sorted values as packed text, with repeated values, -0.0 and 0.0
+    # (a member's values are sorted, as `Figure.part` gives them).
+    rng = random.Random(members)
+    choices = [0.0, -0.0, 1.5, 1 / 3, 48.00000000000001, 7.0]
+    parts = [
+        {name: sorted(rng.choice(choices) for _ in range(rng.randint(0, 3))) if MULTISET[name]
+         else [rng.randint(0, 5) for _ in range(2)] for name in MULTISET}
+        for _ in range(members)
+    ]  # fmt: skip
+    one_by_one = {name: list(part) for name, part in parts[0].items()}
+    for part in parts[1:]:
+        one_by_one = parts_added(one_by_one, part)
+    merged = parts_merged(parts)
+    assert {n: packed(v) if MULTISET[n] else v for n, v in merged.items()} == {
+        n: packed(v) if MULTISET[n] else v for n, v in one_by_one.items()
+    }
+    assert all(merged[name] is not part[name] for part in parts for name in part)  # new lists

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from itertools import chain
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
@@ -139,6 +140,19 @@ def parts_added(whole: dict[str, Any], part: Mapping[str, Any]) -> dict[str, Any
     for name, value in part.items():
         whole[name] = added(MULTISET[name], whole[name], value)
     return whole
+
+
+def parts_merged(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The merge of several members' parts of every figure, in new lists: what `parts_added`
+    gives adding them one by one to a copy of the first, at once (a multiset's values sorted
+    once, not inserted one at a time; counts summed column by column). A row that a batch
+    makes new, as a rebuild makes every row, takes all its members so."""
+    return {
+        name: sorted(chain.from_iterable(p[name] for p in parts))
+        if MULTISET[name]
+        else [sum(column) for column in zip(*(p[name] for p in parts), strict=True)]
+        for name in parts[0]
+    }
 
 
 def parts_removed(whole: dict[str, Any], part: Mapping[str, Any]) -> dict[str, Any]:
