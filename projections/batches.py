@@ -108,7 +108,7 @@ class Builder:
             return False
         batch = self.source.read(position, head, self.projection.topics, self.batch_size)
         target = batch[-1].position if len(batch) == self.batch_size else head
-        with self.db.write(self.projection.live_tables()) as tx, tx.batched():
+        with self.db.write(self.projection.live_tables(), generic_plans=True) as tx, tx.batched():
             applied = self.stage(tx, batch, target)
         if applied is not None:
             self.committed(target, applied)
@@ -164,7 +164,7 @@ class SharedReader:
         if not moving:
             return False
         try:
-            with self.db.write(self._tables) as tx, tx.batched():
+            with self.db.write(self._tables, generic_plans=True) as tx, tx.batched():
                 # Every tracking row first, in one statement on PostgreSQL (tracking.py); its answer
                 # is waited for after the events are sent: the batch is one round trip.
                 moves = [(b.recorder, b.position) for b in moving]

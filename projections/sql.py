@@ -244,8 +244,15 @@ class Database:
         return self.dialect is POSTGRES
 
     @contextmanager
-    def write(self, tables: Mapping[str, str]) -> Iterator[Tx]:
-        """A write transaction: committed when the block ends, rolled back on error."""
+    def write(self, tables: Mapping[str, str], *, generic_plans: bool = False) -> Iterator[Tx]:
+        """A write transaction: committed when the block ends, rolled back on error.
+
+        `generic_plans` (PostgreSQL; the runner's batches): the transaction's prepared statements
+        use their generic plans. A read by `= ANY($1)` or an INSERT from `unnest`ed arrays
+        otherwise stays on custom plans, planned again at every execution (the generic plan's
+        guess of ten array elements looks dearer than the custom plan of one), and a batch of one
+        command spent about as much of the server's time planning its statements as running
+        them (docs/performance.md, "The embedded projections' per-batch cost")."""
         if isinstance(self.datastore, SQLiteDatastore):
             with (
                 self.datastore.get_connection(commit=True) as conn,
@@ -255,7 +262,7 @@ class Database:
                 yield Tx(sqlite_cursor, self.dialect, tables)
             return
         with self.datastore.transaction(commit=True) as pg_cursor:
-            pg_cursor.execute(f"SET LOCAL lock_timeout = '{int(self.lock_timeout)}s'")
+            pg_cursor.execute(_write_start(int(self.lock_timeout), generic_plans))
             yield Tx(pg_cursor, self.dialect, tables)
 
     @contextmanager
@@ -269,6 +276,12 @@ class Database:
             if self.dialect is POSTGRES:
                 cursor.execute(_read_start(frozenset(tables.values())))
             yield Tx(cursor, self.dialect, tables)
+
+
+@lru_cache(maxsize=4)
+def _write_start(lock_timeout: int, generic_plans: bool) -> str:
+    start = f"SELECT set_config('lock_timeout', '{lock_timeout}s', true)"
+    return start + (", set_config('plan_cache_mode', 'force_generic_plan', true)" if generic_plans else "")
 
 
 @lru_cache(maxsize=256)
