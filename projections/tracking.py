@@ -92,6 +92,8 @@ def advance_together(
     the answers (in the order of `moves`: True where it moved, False where the tracking was
     elsewhere and nothing of it was written) when the returned function is called. The rows are
     taken in the order of `moves` (ADR 0043: a projection's tracking row before its tables)."""
+    if not moves:
+        return lambda: []
     if tx.dialect is not POSTGRES:  # in-process, each answered at once: straight through sqlite3
         answers = []
         for recorder, expected in moves:

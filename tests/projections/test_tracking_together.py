@@ -34,6 +34,8 @@ def test_each_tracking_is_answered_for_and_only_those_where_expected_move(read_m
         moved = advance_together(tx, APPLICATION_NAME, [(status, 5), (trail, 9)], 7)
         assert moved() == [True, False]
     assert m.positions(NAMES) == {"audit_trail": 9, "item_status": 7, "publication_log": 9}
+    with m.db.write({}) as tx, tx.batched():
+        assert advance_together(tx, APPLICATION_NAME, [], 11)() == []
 
 
 def test_a_shared_batch_whose_one_tracking_another_process_moved_writes_nothing_then_goes_on(
