@@ -13,9 +13,9 @@ statement, so one round trip per projection and batch.
 
 A shared batch moves the trackings of all its projections with `advance_together`:
 on PostgreSQL those UPDATEs as one statement (data-modifying CTEs, each row checked
-by its own condition and answered for its own projection), which the server parses,
-plans and executes once instead of once per projection; on SQLite one statement each,
-run in-process with the least Python work per statement.
+by its own condition and answered for its own projection), sent, bound and answered
+once instead of once per projection (each UPDATE still runs: ADR 0048); on SQLite one
+statement each, run in-process with the least Python work per statement.
 """
 
 from __future__ import annotations
