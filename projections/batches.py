@@ -18,13 +18,15 @@ works for every projection.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from nm_workflow.application.metrics import PROJECTION_EVENTS_APPLIED, PROJECTION_LAG_EVENTS
 from nm_workflow.application.store import APPLICATION_NAME
 from projections.base import Projection, Recorded
+from projections.database import Database
 from projections.readside import EventSource, Recorder
-from projections.sql import Database, Tx
+from projections.sql import Tx
+from projections.tracking import advance_together
 
 
 class TrackingMoved(Exception):
@@ -71,17 +73,11 @@ class Builder:
         if not self.recorder.advance(tx, APPLICATION_NAME, self.position, target):
             self._position = None
             return None
-        return self._apply(tx, batch, target)
+        return self.apply(tx, batch, target)
 
-    def stage_unchecked(
-        self, tx: Tx, batch: Sequence[Recorded], target: int
-    ) -> tuple[Callable[[], bool], int]:
-        """`stage`, with the tracking's answer asked for later: (whether the tracking moved, events
-        applied). When it did not move, `tx` must be rolled back: the events were written anyway."""
-        moved = self.recorder.advance_later(tx, APPLICATION_NAME, self.position, target)
-        return moved, self._apply(tx, batch, target)
-
-    def _apply(self, tx: Tx, batch: Sequence[Recorded], target: int) -> int:
+    def apply(self, tx: Tx, batch: Sequence[Recorded], target: int) -> int:
+        """In `tx`: apply `batch`'s events after the position, up to `target`, without moving the
+        tracking (the caller moves it first, in `tx`); the number of events applied."""
         start = self.position
         events = [r for r in batch if start < r.position <= target and self.wants(r.topic)]
         if events:
@@ -113,7 +109,7 @@ class Builder:
             return False
         batch = self.source.read(position, head, self.projection.topics, self.batch_size)
         target = batch[-1].position if len(batch) == self.batch_size else head
-        with self.db.write(self.projection.live_tables()) as tx, tx.batched():
+        with self.db.write(self.projection.live_tables(), generic_plans=True) as tx, tx.batched():
             applied = self.stage(tx, batch, target)
         if applied is not None:
             self.committed(target, applied)
@@ -169,16 +165,20 @@ class SharedReader:
         if not moving:
             return False
         try:
-            with self.db.write(self._tables) as tx, tx.batched():
-                staged = [(b, *b.stage_unchecked(tx, batch, target)) for b in moving]
-                elsewhere = [b.name for b, moved, _ in staged if not moved()]
+            with self.db.write(self._tables, generic_plans=True) as tx, tx.batched():
+                # Every tracking row first, in one statement on PostgreSQL (tracking.py); its answer
+                # is waited for after the events are sent: the batch is one round trip.
+                moves = [(b.recorder, b.position) for b in moving]
+                moved = advance_together(tx, APPLICATION_NAME, moves, target)
+                counts = [b.apply(tx, batch, target) for b in moving]
+                elsewhere = [b.name for b, ok in zip(moving, moved(), strict=True) if not ok]
                 if elsewhere:  # another process or a rebuild moved them: roll back
                     raise TrackingMoved(", ".join(elsewhere))
         except BaseException:
             for builder in moving:  # a race shows as a rolled-back write too: ask the rows again
                 builder.forget_position()
             raise
-        for builder, _, count in staged:
+        for builder, count in zip(moving, counts, strict=True):
             builder.committed(target, count)
         return True
 

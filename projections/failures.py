@@ -18,8 +18,8 @@ from eventsourcing.postgres import PostgresDatastore
 
 from nm_workflow.application.clock import Clock, system_clock
 from nm_workflow.application.postgres import schema_lock
+from projections.database import Database
 from projections.schema import Table, col
-from projections.sql import Database
 
 MAX_ERROR_CHARACTERS = 2000  # a database's message can quote a whole row
 TABLES = {"projection_failures": "projection_failures"}

@@ -14,10 +14,11 @@ from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import APPLICATION_NAME, EventStore
 from nm_workflow.application.store_errors import translated_errors
 from projections.base import Projection, Recorded
+from projections.database import Database
 from projections.failures import FailureLog
 from projections.ownership import owner_of
 from projections.registry import select
-from projections.sql import Database, Row
+from projections.sql import Row
 from projections.tracking import PostgresProjectionRecorder, SQLiteProjectionRecorder, open_recorder
 
 Recorder = SQLiteProjectionRecorder | PostgresProjectionRecorder

@@ -37,12 +37,13 @@ from nm_workflow.application.store import APPLICATION_NAME
 from nm_workflow.application.store_errors import translated_errors
 from projections.base import Projection
 from projections.bulk import streamed
+from projections.database import Database
 from projections.log_in_tx import LogInTx
 from projections.ownership import Ownership
 from projections.queries import ReadModel
 from projections.registry import select
 from projections.rows import never_read, starting_empty
-from projections.sql import Database, Tx
+from projections.sql import Tx
 from projections.swap import creations, execute_all, lock_statement, replace
 
 Progress = Callable[[int, int], None]

@@ -153,7 +153,7 @@ def _selects(tx: Tx, table: Table, column: str, ids: Sequence[Any]) -> Iterator[
     select = f"SELECT * FROM {{{table.name}}} WHERE {column} "  # noqa: S608
     if tx.dialect is POSTGRES:
         if ids:
-            yield select + "= ANY(:ids)", {"ids": list(ids)}
+            yield select + "= ANY(:ids)", {"ids": [tx.dialect.param(i) for i in ids]}  # each as `execute`
         return
     for start in range(0, len(ids), _IDS_PER_STATEMENT):
         params = {f"id{n}": i for n, i in enumerate(ids[start : start + _IDS_PER_STATEMENT])}
@@ -227,12 +227,23 @@ class _TableRows:
         if self.replaced:
             replaced = sorted(self.replaced, key=str)  # one order of row locks in every process
             if not self.complete:  # a table empty when the batch began has nothing stored to delete
-                where = " AND ".join(f"{c} = :{c}" for c in self.spec.key)
-                stored = [key for key in replaced if key[0] not in self.new]
-                keys = [dict(zip(self.spec.key, key, strict=True)) for key in stored]
-                tx.execute_many(f"DELETE FROM {name} WHERE {where}", keys)  # noqa: S608
+                self._delete(tx, name, [key for key in replaced if key[0] not in self.new])
             self._insert(tx, [row for key in replaced for row in self.known[key]])
         self._insert(tx, self.added)
+
+    def _delete(self, tx: Tx, name: str, keys: list[Key]) -> None:
+        """DELETE the stored rows of `keys`. On PostgreSQL, by a key of one column, one statement
+        (the keys as one array: a batch replaces several rows of `quarterly_evaluation_state`);
+        else one per key, in one call."""
+        columns = self.spec.key
+        if tx.dialect is POSTGRES and len(columns) == 1:
+            if keys:  # each key as `execute` sends a value (PostgreSQL's text holds no NUL)
+                ids = [tx.dialect.param(key[0]) for key in keys]
+                tx.execute(f"DELETE FROM {name} WHERE {columns[0]} = ANY(:ids)", {"ids": ids})  # noqa: S608
+            return
+        where = " AND ".join(f"{c} = :{c}" for c in columns)
+        rows = [dict(zip(columns, key, strict=True)) for key in keys]
+        tx.execute_many(f"DELETE FROM {name} WHERE {where}", rows)  # noqa: S608
 
     def _insert(self, tx: Tx, rows: list[Row]) -> None:
         insert_many(tx, self.table, rows)

@@ -1,4 +1,4 @@
-"""The two SQL dialects the projections write, and their transactions.
+"""The two SQL dialects the projections write, and the statements of a transaction (`Tx`).
 
 Statements are written once, with `:name` parameters and `{table}` placeholders
 for table names; `Tx.execute` fills in the table names (the live ones, or the
@@ -21,12 +21,7 @@ from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import OperationalError
-from eventsourcing.postgres import PostgresDatastore
-from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTransaction
 from psycopg.types.json import Jsonb
-
-from nm_workflow.application.store import EventStore
 
 _PARAMETER = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
 _NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")  # after an even number of backslashes
@@ -216,71 +211,6 @@ class Tx:
 @lru_cache(maxsize=1024)
 def _prepared(dialect: Dialect, sql: str, tables: tuple[tuple[str, str], ...]) -> str:
     return dialect.statement(sql.format_map(dict(tables)))
-
-
-class _ImmediateTransaction(SQLiteTransaction):
-    # BEGIN IMMEDIATE takes SQLite's write lock first: a deferred transaction that
-    # reads and then writes fails at once when another process wrote in between.
-    def __enter__(self) -> SQLiteCursor:
-        cursor = self.connection.cursor()
-        try:
-            cursor.execute("BEGIN IMMEDIATE")
-        except Exception as error:
-            raise OperationalError(error) from error
-        return cursor
-
-
-class Database:
-    """The event store's own database, where the projection tables live."""
-
-    def __init__(self, store: EventStore, lock_timeout: int = 10) -> None:
-        datastore = store.factory.datastore  # type: ignore[attr-defined]
-        self.datastore: SQLiteDatastore | PostgresDatastore = datastore
-        self.dialect = POSTGRES if isinstance(datastore, PostgresDatastore) else SQLITE
-        self.lock_timeout = lock_timeout
-
-    @property
-    def is_postgres(self) -> bool:
-        return self.dialect is POSTGRES
-
-    @contextmanager
-    def write(self, tables: Mapping[str, str], *, durable: bool = True) -> Iterator[Tx]:
-        """A write transaction: committed when the block ends, rolled back on error.
-
-        `durable=False` (PostgreSQL; SQLite ignores it): the commit returns without waiting for
-        its WAL to reach the disk (`synchronous_commit = off`, this transaction only). For work a
-        crash may lose because it is redone anyway (a rebuild's shadow tables): a later durable
-        commit flushes it too, the WAL being written in order (ADR 0043, third addendum)."""
-        if isinstance(self.datastore, SQLiteDatastore):
-            with (
-                self.datastore.get_connection(commit=True) as conn,
-                _ImmediateTransaction(conn, commit=True) as sqlite_cursor,
-                sqlite_cursor,
-            ):
-                yield Tx(sqlite_cursor, self.dialect, tables)
-            return
-        with self.datastore.transaction(commit=True) as pg_cursor:
-            settings = f"SET LOCAL lock_timeout = '{int(self.lock_timeout)}s'"
-            pg_cursor.execute(settings if durable else f"{settings}; SET LOCAL synchronous_commit = off")
-            yield Tx(pg_cursor, self.dialect, tables)
-
-    @contextmanager
-    def read(self, tables: Mapping[str, str]) -> Iterator[Tx]:
-        """A read-only transaction: one consistent snapshot on both databases.
-
-        On PostgreSQL it first locks `tables` (ACCESS SHARE, in name order, one round trip with
-        the isolation level): the snapshot is taken after a rebuild's swap that holds them has
-        committed, never before it (the renamed table would be read with an older snapshot)."""
-        with self.datastore.transaction(commit=False) as cursor:
-            if self.dialect is POSTGRES:
-                cursor.execute(_read_start(frozenset(tables.values())))
-            yield Tx(cursor, self.dialect, tables)
-
-
-@lru_cache(maxsize=256)
-def _read_start(tables: frozenset[str]) -> str:
-    start = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
-    return f"{start}; LOCK TABLE {', '.join(sorted(tables))} IN ACCESS SHARE MODE" if tables else start
 
 
 def decode_row(

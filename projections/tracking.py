@@ -10,12 +10,19 @@ transaction just changed; SQLite's write lock is already held by `BEGIN
 IMMEDIATE`), so a second process running the same projection finds it moved,
 writes nothing and rolls its batch back: no row is ever applied twice. One
 statement, so one round trip per projection and batch.
+
+A shared batch moves the trackings of all its projections with `advance_together`:
+on PostgreSQL those UPDATEs as one statement (data-modifying CTEs, each row checked
+by its own condition and answered for its own projection), sent, bound and answered
+once instead of once per projection (each UPDATE still runs: ADR 0048); on SQLite one
+statement each, run in-process with the least Python work per statement.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import suppress
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from eventsourcing.persistence import IntegrityError, Tracking
@@ -24,7 +31,7 @@ from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 from psycopg.sql import SQL
 
 from nm_workflow.application.postgres import SerialisedSchema, bounded_retry
-from projections.sql import Tx
+from projections.sql import POSTGRES, Tx
 
 
 class _Advancing:
@@ -52,12 +59,9 @@ class _Advancing:
         return self.advance_later(tx, application_name, expected, target)()
 
     def advance_later(self, tx: Tx, application_name: str, expected: int, target: int) -> Callable[[], bool]:
-        """`advance`, whose answer is waited for only when the returned function is called
-        (in a pipeline: one round trip for the trackings of all projections of a batch)."""
+        """`advance`, whose answer is waited for only when the returned function is called."""
         moved = tx.one_later(
-            f"UPDATE {self.tracking_table_name} SET notification_id = :target "  # noqa: S608
-            "WHERE application_name = :application_name AND notification_id = :expected "
-            "AND notification_id < :target RETURNING notification_id",
+            _advance_statement(self.tracking_table_name, ""),
             {"application_name": application_name, "expected": expected, "target": target},
         )
         return lambda: moved() is not None
@@ -79,6 +83,55 @@ class _Advancing:
             f"SELECT notification_id FROM {self.tracking_table_name} "  # noqa: S608
             "WHERE application_name = :application_name"
         )
+
+
+def advance_together(
+    tx: Tx, application_name: str, moves: Sequence[tuple[_Advancing, int]], target: int
+) -> Callable[[], list[bool]]:
+    """In `tx`: move each (recorder, expected position) of `moves` to `target`, as `advance` each;
+    the answers (in the order of `moves`: True where it moved, False where the tracking was
+    elsewhere and nothing of it was written) when the returned function is called. The rows are
+    taken in the order of `moves` (ADR 0043: a projection's tracking row before its tables)."""
+    if not moves:
+        return lambda: []
+    if tx.dialect is not POSTGRES:  # in-process, each answered at once: straight through sqlite3
+        answers = []
+        for recorder, expected in moves:
+            given = {"application_name": application_name, "expected": expected, "target": target}
+            tx.raw.execute(_advance_statement(recorder.tracking_table_name, ""), given)
+            answers.append(bool(tx.raw.fetchall()))
+        return lambda: answers
+    params: dict[str, object] = {"application_name": application_name, "target": target}
+    params |= {f"expected{n}": expected for n, (_, expected) in enumerate(moves)}
+    rows = tx.all_later(_advance_together_statement(tuple(r.tracking_table_name for r, _ in moves)), params)
+
+    def answer() -> list[bool]:
+        moved = {row["moved"] for row in rows()}
+        return [n in moved for n in range(len(moves))]
+
+    return answer
+
+
+@lru_cache(maxsize=256)
+def _advance_statement(table: str, suffix: str) -> str:
+    """The conditional UPDATE of `table`'s row, its expected position the parameter
+    `expected<suffix>`, returning the notification id where it moved."""
+    return (
+        f"UPDATE {table} SET notification_id = :target "  # noqa: S608
+        f"WHERE application_name = :application_name AND notification_id = :expected{suffix} "
+        "AND notification_id < :target RETURNING notification_id"
+    )
+
+
+@lru_cache(maxsize=64)
+def _advance_together_statement(tables: tuple[str, ...]) -> str:
+    """One statement of `_advance_statement`s, answering the index of each that moved. PostgreSQL
+    runs every data-modifying CTE exactly once, to completion, whether or not the rest reads it;
+    the UNION ALL reads them in order (its Append reads each to its end before the next), so the
+    rows are locked in the order of `tables`."""
+    ctes = ", ".join(f"t{n} AS ({_advance_statement(table, str(n))})" for n, table in enumerate(tables))
+    reads = " UNION ALL ".join(f"SELECT {n} AS moved FROM t{n}" for n in range(len(tables)))  # noqa: S608
+    return f"WITH {ctes} {reads}"
 
 
 class SQLiteProjectionRecorder(SQLiteTrackingRecorder, _Advancing):

@@ -14,9 +14,10 @@ from eventsourcing.domain import CanInitAggregate
 from nm_workflow.application.store import EventStore
 from projections import ReadModel, rebuild
 from projections.base import Projection, Recorded
+from projections.database import Database
 from projections.rows import Appended, Keyed, flush, prefetch
 from projections.schema import Table, col
-from projections.sql import Database, Tx
+from projections.sql import Tx
 from tests.projections.conftest import SupervisorFactory
 from tests.projections.scenario import Scenario, snapshot
 

@@ -12,8 +12,9 @@ import pytest
 
 from nm_workflow.application.store import EventStore
 from projections.bulk import BY_COLUMN, column_values, copy_rows
+from projections.database import Database
 from projections.schema import Table, col, insert, insert_many
-from projections.sql import Database, Row
+from projections.sql import Row
 
 SAMPLE = Table(
     "bulk_sample",

@@ -25,8 +25,8 @@ from nm_workflow.application.store import EventStore
 from nm_workflow.domain.periods import quarter
 from nm_workflow.domain.roles import Stage
 from projections.base import Recorded
+from projections.database import Database
 from projections.quarterly_evaluation import QuarterlyEvaluation, StaleParts
-from projections.sql import Database
 
 TABLES = {name: name for name in QuarterlyEvaluation.tables}
 QUARTERS = ("2026Q1", "2026Q2", "2026Q3", "2026Q4", "2027Q1")  # every quarter the facts below reach

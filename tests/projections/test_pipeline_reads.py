@@ -5,7 +5,7 @@ on the writes' cursor could take a write's answer for its own."""
 from __future__ import annotations
 
 from nm_workflow.application.store import EventStore
-from projections.sql import Database
+from projections.database import Database
 
 TABLES = {"pipelined": "pipelined"}
 

@@ -6,8 +6,9 @@ from datetime import UTC, date, datetime
 from uuid import uuid4
 
 from nm_workflow.application.store import EventStore
+from projections.database import Database
 from projections.schema import Index, Table, col
-from projections.sql import POSTGRES, SQLITE, Database
+from projections.sql import POSTGRES, SQLITE
 
 SAMPLE = Table(
     "schema_sample",

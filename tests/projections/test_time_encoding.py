@@ -8,8 +8,9 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import pytest
 
 from nm_workflow.application.store import EventStore
+from projections.database import Database
 from projections.schema import Table, col
-from projections.sql import SQLITE, Database
+from projections.sql import SQLITE
 
 PROBE = Table("time_probe", (col("n", "int"), col("at", "time"), col("day", "date")), primary_key=("n",))
 TABLES = {"time_probe": "time_probe"}
