@@ -5,6 +5,11 @@ subscription's secret (its UTF-8 bytes, exactly as returned when subscribing), o
 `"<t>.<body>"`. The request is a POST of the body with short timeouts; redirects are not
 followed (a 3xx is a failure, like any status outside 2xx). Only the standard library's
 http.client: one request at a time needs no connection pool (ADR 0034).
+
+The receiver's name is looked up once per delivery, and the connection goes to the addresses
+that look-up gave, the ones checked: were http.client to look the name up again when it
+connects, a name whose answer changes in between (DNS rebinding) would reach a private address
+the check refused. The name still goes in `Host` and, for HTTPS, in the TLS server name.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ import ipaddress
 import secrets
 import socket
 import ssl
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from nm_workflow import __version__
@@ -24,6 +31,8 @@ from nm_workflow import __version__
 SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
 SIGNATURE_HEADER = "Nm-Signature"
 _RESPONSE_BYTES_READ = 4096  # the receiver's answer is not used beyond its status
+Resolve = Callable[..., Sequence[tuple[Any, ...]]]
+"""`socket.getaddrinfo`'s shape: (host, port, type=...) -> [(family, type, proto, name, address)]."""
 
 
 def new_secret() -> str:
@@ -48,20 +57,22 @@ class Outcome:
 class Sender:
     """POSTs signed deliveries; `allow_private` lets it reach loopback and private addresses."""
 
-    def __init__(self, timeout: float, *, allow_private: bool) -> None:
-        self._timeout, self._allow_private = timeout, allow_private
+    def __init__(self, timeout: float, *, allow_private: bool, resolve: Resolve = socket.getaddrinfo) -> None:
+        self._timeout, self._allow_private, self._resolve = timeout, allow_private, resolve
         self._tls = ssl.create_default_context()
 
     def send(self, url: str, secret: str, body: bytes, headers: dict[str, str], timestamp: int) -> Outcome:
         parts = urlsplit(url)
         host, port = parts.hostname or "", parts.port
         try:
-            self._check_address(host, port or (443 if parts.scheme == "https" else 80))
+            addresses = self._addresses(host, port or (443 if parts.scheme == "https" else 80))
             connection = (
                 http.client.HTTPSConnection(host, port, timeout=self._timeout, context=self._tls)
                 if parts.scheme == "https"
                 else http.client.HTTPConnection(host, port, timeout=self._timeout)
             )
+            # http.client opens its socket through this attribute (its own seam, set per instance).
+            connection._create_connection = _connecting_to(addresses)  # type: ignore[attr-defined]
             try:
                 path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
                 connection.request("POST", path, body, self._headers(secret, body, headers, timestamp))
@@ -84,10 +95,32 @@ class Sender:
             **headers,
         }
 
-    def _check_address(self, host: str, port: int) -> None:
-        """Refuse loopback, private, link-local and other non-public addresses unless allowed."""
-        if self._allow_private:
-            return
-        for *_, address in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
-            if not ipaddress.ip_address(address[0]).is_global:
-                raise ValueError(f"{host} resolves to the non-public address {address[0]}")
+    def _addresses(self, host: str, port: int) -> list[str]:
+        """The addresses `host` resolves to, in the resolver's order. Raises ValueError when one is
+        loopback, private, link-local or otherwise non-public, unless allowed; OSError when the
+        name does not resolve."""
+        addresses = list(
+            dict.fromkeys(str(info[4][0]) for info in self._resolve(host, port, type=socket.SOCK_STREAM))
+        )
+        if not self._allow_private:
+            for address in addresses:
+                if not ipaddress.ip_address(address).is_global:
+                    raise ValueError(f"{host} resolves to the non-public address {address}")
+        return addresses
+
+
+def _connecting_to(addresses: Sequence[str]) -> Callable[..., socket.socket]:
+    """`socket.create_connection` that tries `addresses` in turn (the port as given), not the name."""
+
+    def create_connection(
+        address: tuple[str, int], timeout: float, source_address: tuple[str, int] | None = None
+    ) -> socket.socket:
+        error: OSError = OSError(f"{address[0]} has no address")
+        for ip in addresses:
+            try:
+                return socket.create_connection((ip, address[1]), timeout, source_address)
+            except OSError as failed:  # the next address, as create_connection does for a name's
+                error = failed
+        raise error
+
+    return create_connection
