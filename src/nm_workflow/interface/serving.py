@@ -30,6 +30,7 @@ from nm_workflow.interface.projection_worker import ProjectionWorker
 log = logging.getLogger("uvicorn.error")
 MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 STARTUP_FAILURE = 3  # uvicorn's own exit status when it cannot start
+HEALTHCHECK_SECONDS = 30  # how long a worker process may leave its supervisor's ping unanswered
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -91,6 +92,11 @@ def serve(
     alone = workers == 1 and not projection_worker
     if not alone:  # each worker process looks every second whether this one is still there
         options |= {"callback_notify": partial(_stop_if_orphaned, os.getpid()), "timeout_notify": 1}
+        # uvicorn kills a worker that does not answer its ping within this many seconds (5 by
+        # default); a worker still starting (the app, its database, its pool) on a busy machine,
+        # beside a projection worker starting too, was killed and started again at about one start
+        # in four. A hung worker is still replaced, after half a minute.
+        options.setdefault("timeout_worker_healthcheck", HEALTHCHECK_SECONDS)
     config = uvicorn.Config(
         app, factory=True, host=host, port=port, workers=workers, log_level=log_level, **options
     )
