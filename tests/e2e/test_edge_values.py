@@ -240,6 +240,11 @@ def test_name_filters_are_trimmed_as_the_stored_names_were(api: Api) -> None:
     ]:
         found = api.client.get(path, params={name: value}, headers=_auth(key) | wait).json()["items"]
         assert planned.json()["id"] in {row.get("item_id", row.get("aggregate_id")) for row in found}, name
+    # A control character is no white space: no stored name starts with one, so nothing is found.
+    found = api.client.get(
+        "/items", params={"department": "\x1fmarketing"}, headers=_auth(api.marketing) | wait
+    )
+    assert found.json()["items"] == []
 
 
 def test_a_state_no_item_can_be_in_is_refused_not_answered_with_an_empty_list(api: Api) -> None:
