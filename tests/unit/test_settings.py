@@ -84,3 +84,12 @@ def test_the_interaction_department_follows_the_rule_of_every_department(
         Settings()
     monkeypatch.setenv("NM_INTERACTION_DEPARTMENT", "\u3000customer_service ")
     assert Settings().interaction_department == "customer_service"
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+def test_an_empty_data_dir_is_refused_not_taken_as_the_current_folder(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("NM_DATA_DIR", value)
+    with pytest.raises(ValidationError, match="must name a folder"):
+        Settings()

@@ -157,6 +157,14 @@ class Settings(DatabaseSettings, BaseSettings):
         "when fewer than snapshot_interval; 0: snapshot_interval for every state.",
     )
 
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _named_folder(cls, value: object) -> object:
+        # An empty NM_DATA_DIR is Path(""), the current folder: a new database wherever a command ran.
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("must name a folder; empty, the database would be made in the current folder")
+        return value
+
     @field_validator("audit_key_file")
     @classmethod
     def _usable_key(cls, path: Path | None) -> Path | None:
