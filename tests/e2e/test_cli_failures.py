@@ -63,6 +63,7 @@ def test_version() -> None:
     [
         (["serve", "--port", "99999"], "'--port'"),
         (["serve", "--port", "0"], "'--port'"),
+        (["serve", "--host", ""], "--host must name an interface"),
         (["no-such-command"], "No such command"),
         (["keys", "create", "--actor", "a", "--role", "boss", "--department", "x"], "'boss'"),
         (["keys", "revoke", "nope"], "'nope' is not a key id"),

@@ -83,6 +83,8 @@ def serve(
     ] = False,
 ) -> None:
     """Serve the HTTP API (SQLite under ./var unless NM_DATABASE_URL is set)."""
+    if not host.strip():  # else "Name or service not known": exit 3, as if the machine lacked it
+        fail("--host must name an interface, e.g. 127.0.0.1 (this machine) or 0.0.0.0 (all).", EXIT_USAGE)
     place = _projections_option(projections, no_projections=no_projections)
     if place is not None:
         # The command line wins over the environment, which each worker process reads afresh.
