@@ -263,3 +263,10 @@ def test_the_next_step_filter_names_exactly_the_steps_the_queue_writes() -> None
         {"response_due": None, "handling_due": None, "escalation": "handled"},
     ]
     assert {next_step(row)[0] for row in rows} == set(get_args(NextStep))
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_a_wait_timeout_that_is_no_number_of_seconds_is_refused_as_such(api: Api, value: str) -> None:
+    response = api.client.get("/items", headers=_auth(api.marketing) | {"Wait-Timeout": value})
+    problem = _assert_problem(response, 422, "/problems/validation-error")
+    assert "finite number" in problem["errors"][0]["message"]  # type: ignore[index]

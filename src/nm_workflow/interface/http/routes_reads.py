@@ -97,7 +97,8 @@ async def freshness(
         ),
     ] = None,
     wait_timeout: Annotated[
-        float, Header(gt=0, le=5, description="Seconds to wait at most (<= 5).", examples=[2])
+        float,
+        Header(gt=0, le=5, allow_inf_nan=False, description="Seconds to wait at most (<= 5).", examples=[2]),
     ] = 5.0,
 ) -> Freshness:
     once(request, "Wait-For-Position")
