@@ -12,7 +12,7 @@ class ApplicationError(WorkflowError):
 
 class NotFound(ApplicationError):
     slug = "not-found"
-    title = "No such item"
+    title = "Nothing with that id or position"
 
 
 class VersionMismatch(ApplicationError):
