@@ -175,5 +175,6 @@ def _advisory_owner(settings: Settings, name: str) -> str | None:
                 (LOCK_CLASS, lock_key(name)),
             ).fetchone()
     except psycopg.Error as error:
-        raise StoreUnavailable(f"Cannot ask the database who runs {name}: {error}".strip()) from None
+        # libpq's reason is the cause (the command line's one line ends with its first line).
+        raise StoreUnavailable(f"Cannot ask the database who runs {name}.") from error
     return None if row is None else f"{row[0] or 'backend'} (backend pid {row[1]})"

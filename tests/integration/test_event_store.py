@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 import pytest
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, OperationalError, ProgrammingError
 
-from nm_workflow.application.errors import ConcurrentModification, NotFound
+from nm_workflow.application.errors import ConcurrentModification, NotFound, StoreUnavailable
 from nm_workflow.application.event_chain import CHAIN_TABLE
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
@@ -209,3 +210,23 @@ def test_only_a_unique_violation_is_taken_for_a_concurrent_write(
     ):
         cursor.execute(insert, (position, 10**9, row["record_hash"], b"c" * 32))
     assert isinstance(refused.value.__cause__ if conflict else refused.value, IntegrityError)
+
+
+@pytest.mark.parametrize("failure", [OperationalError, ProgrammingError], ids=["batch", "unit"])
+def test_a_save_failing_for_the_database_gives_its_caller_the_database_s_reason(
+    store: EventStore, monkeypatch: pytest.MonkeyPatch, failure: type[Exception]
+) -> None:
+    """Each caller of a failed save gets its own StoreUnavailable, with the database's words as
+    the end of its chain of causes (what the command line prints, cli_errors.reported): a
+    connection's failure fails the whole batch, another database error the unit alone."""
+    reason = sqlite3.OperationalError("disk I/O error")
+
+    def broken(_batch: object) -> None:
+        raise failure(str(reason)) from reason
+
+    monkeypatch.setattr(store, "_save_batch", broken)
+    with pytest.raises(StoreUnavailable) as refused:
+        store.record(planned_item())
+    library = refused.value.__cause__
+    assert isinstance(library, failure)
+    assert library.__cause__ is reason

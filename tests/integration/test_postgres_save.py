@@ -223,3 +223,25 @@ def test_a_save_function_left_by_a_previous_release_is_replaced_at_start_for_ope
 
     assert ids == [stored(recorder)[(aggregate, 2)]]
     assert chain_matches_the_log(recorder)
+
+
+def test_saves_go_on_after_the_server_ends_the_pooled_sessions_that_had_the_call_prepared(
+    recorder: BoundedRetryRecorder, postgres_database_url: str
+) -> None:
+    # The prepared call lives in a session: a connection the server ended (a restart, an
+    # administrator's pg_terminate_backend) is replaced, and the new one prepares it again.
+    aggregate = uuid4()
+    for version in (1, 2, 3):  # on both pooled connections, in turn
+        recorder.insert_events([event(aggregate, version)])
+    with psycopg.connect(postgres_database_url, autocommit=True) as admin:
+        ended = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()
+    assert ended is not None
+    assert ended[0] >= 1
+
+    ids = [(recorder.insert_events([event(aggregate, version)]) or [None])[0] for version in (4, 5, 6)]
+
+    assert ids == [stored(recorder)[(aggregate, version)] for version in (4, 5, 6)]
+    assert chain_matches_the_log(recorder)

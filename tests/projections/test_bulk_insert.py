@@ -9,9 +9,10 @@ from enum import Enum
 from uuid import UUID
 
 import pytest
+from eventsourcing.persistence import IntegrityError
 
 from nm_workflow.application.store import EventStore
-from projections.bulk import BY_COLUMN, column_values, copy_rows
+from projections.bulk import _STREAMS, BY_COLUMN, column_values, copy_rows, streamed
 from projections.database import Database
 from projections.schema import Table, col, insert, insert_many
 from projections.sql import Row
@@ -119,3 +120,36 @@ def test_copy_declines_values_its_binary_format_would_misread(db: Database) -> N
         insert_many(tx, SAMPLE, [{**row, "position": row["position"] + 100} for row in as_text])
     assert _stored(db, 100, len(rows)) == _stored(db, 0, len(rows))
     assert isinstance(SAMPLE.decode(db.dialect, _stored(db, 100, 1)[0])["id"], UUID)
+
+
+FAILURES = {  # where a streamed batch fails, and the error it ends with
+    "in the block": RuntimeError,
+    "at the end of the COPY": IntegrityError,  # the library's, the driver's UniqueViolation its cause
+    "a value COPY does not take": TypeError,
+}
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+@pytest.mark.parametrize("failure", FAILURES)
+def test_a_stream_that_fails_half_way_writes_nothing_and_leaves_no_open_copy_behind(
+    db: Database, failure: str
+) -> None:
+    rows, tables = _rows(0), {"bulk_sample": "bulk_sample"}
+    with pytest.raises(FAILURES[failure]):
+        _stream_failing(db, rows, failure)
+    assert _STREAMS == {}, "no open COPY left for the connection's next user"
+    assert _stored(db, 0, len(rows)) == []
+    with db.write(tables) as tx:  # the pooled connection is free again, the table unchanged
+        insert_many(tx, SAMPLE, rows)
+    assert len(_stored(db, 0, len(rows))) == len(rows)
+
+
+def _stream_failing(db: Database, rows: list[Row], failure: str) -> None:
+    with db.write({"bulk_sample": "bulk_sample"}) as tx, streamed(tx, "bulk_sample", SAMPLE.columns):
+        insert_many(tx, SAMPLE, rows)
+        if failure == "in the block":
+            raise RuntimeError(failure)
+        if failure == "at the end of the COPY":
+            insert_many(tx, SAMPLE, rows)  # the same positions again: refused when the COPY ends
+        else:  # the connection is busy with the COPY: no other statement may be sent on it
+            insert_many(tx, SAMPLE, [{**row, "id": str(row["id"])} for row in rows])

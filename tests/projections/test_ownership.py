@@ -7,9 +7,10 @@ import socket
 from pathlib import Path
 
 import pytest
+import typer
 
-from nm_workflow.application.errors import StoreUnavailable
 from nm_workflow.application.settings import Settings
+from nm_workflow.interface.cli_errors import EXIT_UNAVAILABLE, reported
 from projections.ownership import Ownership, owner_of
 
 
@@ -36,6 +37,15 @@ def test_a_lock_that_cannot_be_taken_is_logged_once_and_refused(
     ownership.close()
 
 
-def test_asking_for_the_owner_of_an_unreachable_database_is_store_unavailable(nowhere: Settings) -> None:
-    with pytest.raises(StoreUnavailable, match="Cannot ask the database who runs projection:audit_trail"):
+def test_asking_for_the_owner_of_an_unreachable_database_is_store_unavailable_said_once(
+    nowhere: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(typer.Exit) as exited, reported(nowhere):
         owner_of(nowhere, "projection:audit_trail")
+
+    assert exited.value.exit_code == EXIT_UNAVAILABLE
+    line = capsys.readouterr().err
+    asked = "nm-workflow: Cannot ask the database who runs projection:audit_trail (PostgreSQL at"
+    assert line.startswith(asked)
+    assert line.count("\n") == 1
+    assert line.count("Connection refused") == 1, "libpq's reason once, as the cause"

@@ -150,7 +150,9 @@ class EventStore(StoreSnapshots, Application[UUID]):
         except StoreUnavailable as error:  # StoreBusy too: the database failed, not a unit
             for ticket in batch:
                 if not ticket.settled:  # a bisected batch's halves may have committed
-                    ticket.fail(type(error)(str(error)))
+                    own = type(error)(str(error))  # each caller raises its own, with its own traceback
+                    own.__cause__ = error.__cause__  # the database's words (the command line's line)
+                    ticket.fail(own)
 
     def _save_isolating(self, batch: Sequence[Ticket[Unit, int | None]]) -> None:
         """Save the batch through the library's `save` (one `insert_events`: one lock, one commit).

@@ -30,6 +30,16 @@ def translated_errors() -> Iterator[None]:
 
 
 def translate(error: Exception) -> Exception:
+    """The project's error for a library persistence error, with `error` as its `__cause__` (as
+    `raise ... from error` sets it, for an error handed to another thread rather than raised
+    here); any other error as it is (`_project_error`)."""
+    translated = _project_error(error)
+    if translated is not error:
+        translated.__cause__ = error
+    return translated
+
+
+def _project_error(error: Exception) -> Exception:
     """The project's error for a library persistence error; any other error as it is.
 
     An integrity error is a concurrent write (ConcurrentModification) when it is a conflict:
