@@ -34,7 +34,7 @@ from eventsourcing.postgres import (
     PostgresFactory,
 )
 
-from nm_workflow.application.event_chain import PostgresChain
+from nm_workflow.application.event_chain_postgres import PostgresChain
 from nm_workflow.application.postgres_save import OneRoundTripSave
 from nm_workflow.application.several_reads import SeveralAggregatesReads
 

@@ -10,7 +10,7 @@ beside the events table (`<table>_insert`):
 
 whose body takes the same steps in the statement's own transaction: set lock_timeout for the
 transaction and queue the NOTIFY (sent at the commit), LOCK TABLE ... IN EXCLUSIVE MODE, and the
-INSERT ... RETURNING with the hash chain's links (event_chain.py: one sha256 for a save of one
+INSERT ... RETURNING with the hash chain's links (event_chain_postgres.py: one sha256 for a save of one
 event, a running aggregate for several). The call is prepared on each pooled connection (one
 round trip more, on its first save). LOCK TABLE, refused at the top level outside a transaction
 block, is allowed inside a function. The statement commits when it returns; any error (a unique
@@ -33,7 +33,7 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.sql import SQL, Composed, Identifier, Literal
 
-# {insert} is the events' INSERT with the chain's links (event_chain.py), reading the arguments;
+# {insert} is the events' INSERT with the chain's links (event_chain_postgres.py), reading the arguments;
 # {insert_one} the same for one event, the common case (a command's save), which the chain folds
 # without its aggregate. One PERFORM for the setting and the NOTIFY (each PERFORM is a query of its
 # own to the function's executor); the NOTIFY is sent at the commit, wherever it is queued.
@@ -68,7 +68,7 @@ class OneRoundTripSave(PostgresApplicationRecorder):
         self._call_statement = SQL(
             "SELECT * FROM {}(%b::{id}[], %b::bigint[], %b::text[], %b::bytea[], %s)"
         ).format(self.insert_function, id=Identifier(self.datastore.originator_id_type))
-        # The rows of the insert function's arguments; the chain (event_chain.py) wraps this INSERT.
+        # The rows of the insert function's arguments; the chain (event_chain_postgres.py) wraps this INSERT.
         self.insert_events_statement = SQL(
             "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state)"
             " SELECT * FROM unnest(ids, versions, topics, states) RETURNING notification_id"
