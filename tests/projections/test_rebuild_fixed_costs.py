@@ -1,17 +1,22 @@
-"""A rebuild's lock is taken on the read model's one connection for rebuilds, kept between
-rebuilds (projections/rebuild.py): one rebuild of a projection at a time within the process
-too, and a kept connection that died is replaced rather than read as someone else's lock."""
+"""A rebuild's fixed costs (ADR 0043, fourth addendum): its lock taken on the read model's
+one connection for rebuilds, kept between rebuilds (one rebuild of a projection at a time
+within the process too, and a kept connection that died is replaced rather than read as
+someone else's lock); the shadow tables and their late indexes made in the shadow batches'
+transactions."""
 
 from __future__ import annotations
 
 from importlib import import_module
+from typing import Any
 
 import psycopg
 import pytest
 
 from nm_workflow.application.store import EventStore
 from projections import ReadModel, RebuildRunning, rebuild
+from projections.database import Database
 from tests.projections.scenario import Scenario, snapshot
+from tests.projections.test_rebuild_swap import _catalog, _leftovers
 
 OWNERSHIP = import_module("projections.ownership")
 
@@ -50,3 +55,29 @@ def test_a_kept_lock_connection_that_died_is_replaced(
     monkeypatch.setattr(OWNERSHIP, "HEALTH_CHECK_SECONDS", 0.0)  # checked at once, not after 5 s
     rebuild(read_model, "item_status")  # not refused as if another process held the lock
     assert read_model.rebuild_locks._connection is not kept
+
+
+@pytest.mark.parametrize("items", [0, 2])
+def test_the_shadow_tables_and_their_late_indexes_are_made_in_the_batches_transactions(
+    store: EventStore, read_model: ReadModel, monkeypatch: pytest.MonkeyPatch, items: int
+) -> None:
+    # One shadow transaction creates the tables, takes the rows (none on an empty log) and,
+    # on PostgreSQL, makes the indexes nothing read meanwhile; then the swap's.
+    catalog = _catalog(read_model)
+    Scenario(store, seed=7).run(items=items, open_at_once=max(items, 1))
+    writes: list[bool] = []
+    write = Database.write
+
+    def counted(self: Database, tables: Any, **options: Any) -> Any:
+        writes.append(options.get("durable", True))
+        return write(self, tables, **options)
+
+    monkeypatch.setattr(Database, "write", counted)
+    head = rebuild(read_model, "audit_trail")
+    assert writes == [False, True]  # the shadow batch, then the (durable) swap
+    assert head == store.head()
+    assert _catalog(read_model) == catalog  # every table, index and view by its live name
+    assert _leftovers(catalog) == []
+    with read_model.db.read({}) as tx:
+        row = tx.one("SELECT count(*) AS n FROM audit_trail")
+    assert row == {"n": head}
