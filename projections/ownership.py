@@ -56,12 +56,25 @@ class Ownership:
         with self._mutex:
             if name in self._held and self._healthy():
                 return True
-            try:
-                return self._take(name)
-            except (OSError, psycopg.Error) as error:
-                self._drop_connection()
-                self._warn(f"cannot take the lock {name}, so the projection waits: {error}")
-                return False
+            return self._try(name)
+
+    def acquire_once(self, name: str) -> bool:
+        """True if this `Ownership` just took the lock; False when it holds it already (another
+        thread of this process works under it) or another process does. For work that one
+        holder does at a time (a rebuild), where `acquire`'s re-entry would let a second in."""
+        with self._mutex:
+            # A connection kept idle between rebuilds may have died: dropped first (with the
+            # locks it held), so that a failure on it does not read as someone else's lock.
+            self._healthy()
+            return name not in self._held and self._try(name)
+
+    def _try(self, name: str) -> bool:
+        try:
+            return self._take(name)
+        except (OSError, psycopg.Error) as error:
+            self._drop_connection()
+            self._warn(f"cannot take the lock {name}, so the projection waits: {error}")
+            return False
 
     def _warn(self, message: str) -> None:
         last, when = self._last_warning
@@ -75,9 +88,11 @@ class Ownership:
             if handle is not None:
                 handle.close()  # closing the file releases the flock
             elif self._connection is not None:
-                with suppress(psycopg.Error):
+                try:
                     key = (LOCK_CLASS, lock_key(name))
                     self._connection.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+                except psycopg.Error:  # the lock's state unknown: closing the session frees it
+                    self._drop_connection()
 
     def close(self) -> None:
         for name in list(self._held):

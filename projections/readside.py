@@ -16,7 +16,7 @@ from nm_workflow.application.store_errors import translated_errors
 from projections.base import Projection, Recorded
 from projections.database import Database
 from projections.failures import FailureLog
-from projections.ownership import owner_of
+from projections.ownership import Ownership, owner_of
 from projections.registry import select
 from projections.sql import Row
 from projections.tracking import PostgresProjectionRecorder, SQLiteProjectionRecorder, open_recorder
@@ -75,6 +75,8 @@ class ReadSide:
         self.store = store or EventStore(settings)
         self.db = Database(self.store, lock_timeout=max(settings.db_lock_timeout, 10))
         self.source = EventSource(self.store)
+        self.rebuild_locks = Ownership(settings)
+        """The rebuilds' locks (projections/rebuild.py), on one connection kept while this lives."""
         self.projections: dict[str, Projection] = {cls.name: cls(settings) for cls in select()}
         with translated_errors():
             self.recorders: dict[str, Recorder] = {
@@ -141,6 +143,7 @@ class ReadSide:
         return rows
 
     def close(self) -> None:
+        self.rebuild_locks.close()
         if self._owns_store:
             self.store.close()
 

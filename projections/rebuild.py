@@ -12,9 +12,10 @@ rebuilt rows after it; the runner then carries on from the new position.
 The log is read through each transaction's own connection (log_in_tx.py), and the
 shadow tables are built in batches of at least `SHADOW_BATCH` events: a batch's fixed
 cost (its transaction, the reads of its rows, one write per table) is paid a few times
-per rebuild rather than once per `NM_PROJECTION_BATCH_SIZE` events. On PostgreSQL the
-indexes nothing reads during the build are then made in a transaction of their own,
-followed by a batch of the events appended meanwhile. The swap applies only the events
+per rebuild rather than once per `NM_PROJECTION_BATCH_SIZE` events. The shadow tables are
+created in the first batch's transaction; on PostgreSQL the indexes nothing reads during
+the build are made at the end of the batch that reaches the head, followed by a batch of
+the events appended meanwhile (ADR 0043, fourth addendum). The swap applies only the events
 appended since the last committed batch (none on a quiet log), in batches of
 `NM_PROJECTION_BATCH_SIZE`: the live projection pauses for those and the renames.
 
@@ -39,7 +40,6 @@ from projections.base import Projection
 from projections.bulk import streamed
 from projections.database import Database
 from projections.log_in_tx import LogInTx
-from projections.ownership import Ownership
 from projections.queries import ReadModel
 from projections.registry import select
 from projections.rows import never_read, starting_empty
@@ -61,15 +61,16 @@ class RebuildRunning(ApplicationError):
 def rebuild(read_model: ReadModel, name: str, progress: Progress | None = None) -> int:
     """Rebuild projection `name`; returns the log position the rebuilt rows reflect."""
     (cls,) = select([name])
-    lock, ownership = f"rebuild:{name}", Ownership(read_model.settings)
-    if not ownership.acquire(lock):
+    # On the read model's connection for the rebuilds' locks, kept open: connecting cost a
+    # rebuild 3-10 ms on PostgreSQL (docs/performance.md, "The fixed cost of a rebuild").
+    lock, ownership = f"rebuild:{name}", read_model.rebuild_locks
+    if not ownership.acquire_once(lock):
         raise RebuildRunning(f"Another process is rebuilding {name}.")
     try:
         with translated_errors():
             return _Rebuild(read_model, read_model.projections[cls.name], progress).run()
     finally:
         ownership.release(lock)
-        ownership.close()
 
 
 class _Rebuild:
@@ -82,6 +83,10 @@ class _Rebuild:
         self.batch_size = read_model.settings.projection_batch_size
         self.progress = progress or (lambda _done, _total: None)
         self.position = 0
+        self.first: list[str] = []
+        """DDL for the start of the next shadow transaction: the shadow tables' drops and creates."""
+        self.last: list[str] = []
+        """DDL for the end of the shadow transaction that reaches the head: the unread indexes."""
         self.empty = True  # the shadow tables hold no row yet
         self.append_only = never_read(projection.batch_tables) == set(projection.tables)
         self.streamed = self.append_only and len(projection.schema) == 1 and self.db.is_postgres
@@ -89,14 +94,13 @@ class _Rebuild:
     def run(self) -> int:
         shadow = self.projection.shadow_tables()
         tables, indexes = creations(self.projection, self.db.dialect, shadow)
-        with self.db.write(shadow, durable=False) as tx:
-            execute_all(tx, self._drops() + tables)
+        self.first = self._drops() + tables
+        # SQLite's unread indexes are made in the swap (it cannot rename an index).
+        self.last = indexes if self.db.is_postgres else []
         try:
             self._build_shadow()
-            if self.db.is_postgres:  # SQLite's are made in the swap (it cannot rename an index)
-                with self.db.write(shadow, durable=False) as tx:  # on shadow tables, which no one waits for
-                    execute_all(tx, indexes)
-                self._build_shadow()  # what came meanwhile, committed too
+            if self.db.is_postgres:
+                self._build_shadow()  # what came during the last batch and its indexes, committed too
             head = self._swap()
         except BaseException:
             with self.db.write(shadow, durable=False) as tx:
@@ -109,17 +113,25 @@ class _Rebuild:
         # Until the head, in short transactions; the swap applies under lock what came since.
         while (head := self.source.head()) - self.position > self.batch_size:
             self._shadow_batch(head)
-        if head > self.position:  # the rest in a committed batch too: the swap applies what came since
+        if head > self.position or self.first or self.last:  # the rest (or the DDL alone) committed too
             self._shadow_batch(head)
 
     def _shadow_batch(self, head: int) -> None:
-        with (
-            _collector_paused(),
-            self.db.write(self.projection.shadow_tables(), durable=False) as tx,
-            self._pipelined(tx),
-        ):
-            size = max(self.batch_size, SHADOW_BATCH)
-            (self._apply_streamed if self.streamed else self._apply_batch)(tx, head, size)
+        """Apply events up to `head` to the shadow tables, in one transaction that first creates
+        them (`first`, the first batch's) and, once they reach the head, makes the indexes the
+        build did not read (`last`): one sort of the rows in. Each in a transaction of its own
+        cost a round trip for its settings and a commit (docs/performance.md, "The fixed cost
+        of a rebuild")."""
+        with _collector_paused(), self.db.write(self.projection.shadow_tables(), durable=False) as tx:
+            execute_all(tx, self.first)  # before the pipeline: psycopg answers DDL by deallocating
+            self.first = []
+            if head > self.position:
+                with self._pipelined(tx):
+                    size = max(self.batch_size, SHADOW_BATCH)
+                    (self._apply_streamed if self.streamed else self._apply_batch)(tx, head, size)
+            if self.position == head:
+                execute_all(tx, self.last)
+                self.last = []
         self.progress(self.position, head)
 
     def _pipelined(self, tx: Tx) -> AbstractContextManager[None]:

@@ -27,8 +27,8 @@ from collections.abc import Mapping
 
 from projections.base import Projection
 from projections.rows import never_read
-from projections.sql import POSTGRES, Dialect, Tx
-from projections.swap_in_place import copy_statements, log_copies, pinned_tables, refusals
+from projections.sql import POSTGRES, Dialect, Row, Tx
+from projections.swap_in_place import Pinned, copy_statements, log_copies, pinned_tables, refusals
 
 _INDEX = re.compile(r"^CREATE (?:UNIQUE )?INDEX (?:IF NOT EXISTS )?\S+ ON (\S+)", re.IGNORECASE)
 _VIEW = re.compile(r"^CREATE (?:OR REPLACE )?VIEW (\S+)", re.IGNORECASE)
@@ -88,13 +88,34 @@ def replace(tx: Tx, projection: Projection) -> None:
         _replace_sqlite(tx, projection, live, shadow)
 
 
+def _catalog(
+    tx: Tx, live: dict[str, str], shadow: dict[str, str], views: dict[str, str]
+) -> tuple[dict[str, Pinned], list[Row], list[Row]]:
+    """PostgreSQL: what the swap's script is made from, its three catalog reads sent together
+    (one round trip; none waits for another's answer, so they cover every table): the live
+    tables others' objects depend on (swap_in_place.py), what was granted on each live table
+    and its columns (`_GRANTS`), each shadow table's indexes (`tablename`, `indexname`)."""
+    with tx.batched():
+        pinned = pinned_tables(tx, list(live.values()), list(views))
+        grants = tx.all_later(_GRANTS, {"tables": list(live.values())})
+        indexes = tx.all_later(_INDEXES, {"tables": list(shadow.values())})  # <shadow table>_<suffix>
+    return pinned(), grants(), indexes()
+
+
+def _views(dialect: Dialect, projection: Projection) -> dict[str, str]:
+    """The projection's views on its live tables: each one's CREATE statement, by name."""
+    live = projection.live_tables()
+    return {m.group(1): s for s in projection.ddl(dialect, live, views=True) if (m := _VIEW.match(s))}
+
+
 def _replace_postgres(tx: Tx, projection: Projection, live: dict[str, str], shadow: dict[str, str]) -> None:
-    views = {m.group(1): s for s in projection.ddl(tx.dialect, live, views=True) if (m := _VIEW.match(s))}
+    views = _views(tx.dialect, projection)
+    pinned, all_grants, all_indexes = _catalog(tx, live, shadow, views)
     # Tables someone else's objects depend on are copied into (swap_in_place.py); the rest renamed.
-    pinned = pinned_tables(tx, list(live.values()), list(views))
     renamed = {table: name for table, name in live.items() if name not in pinned}
-    grants = tx.all(_GRANTS, {"tables": list(renamed.values())})
-    indexes = tx.all(_INDEXES, {"tables": [shadow[table] for table in renamed]})  # <shadow table>_<suffix>
+    grants = [grant for grant in all_grants if grant["relname"] in renamed.values()]
+    renamed_shadows = {shadow[table] for table in renamed}
+    indexes = [index for index in all_indexes if index["tablename"] in renamed_shadows]
     script = []
     for table, name in live.items():
         if name in pinned:

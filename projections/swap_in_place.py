@@ -20,14 +20,14 @@ checks a unique index row by row).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from psycopg import errors
 
 from nm_workflow.application.errors import ApplicationError
-from projections.sql import Tx
+from projections.sql import Row, Tx
 
 log = logging.getLogger("projections")
 
@@ -92,9 +92,14 @@ class Pinned:
     """The columns of its other unique indexes (a row's log position, which never changes)."""
 
 
-def pinned_tables(tx: Tx, live: Sequence[str], own_views: Sequence[str]) -> dict[str, Pinned]:
-    """The tables of `live` that objects other than `own_views` depend on, by name (one query)."""
-    rows = tx.all(_DEPENDENTS, {"tables": list(live), "views": list(own_views)})
+def pinned_tables(tx: Tx, live: Sequence[str], own_views: Sequence[str]) -> Callable[[], dict[str, Pinned]]:
+    """The tables of `live` that objects other than `own_views` depend on, by name (one query,
+    sent now: `Tx.all_later`); the answer when the returned function is called."""
+    answer = tx.all_later(_DEPENDENTS, {"tables": list(live), "views": list(own_views)})
+    return lambda: _pinned(answer())
+
+
+def _pinned(rows: list[Row]) -> dict[str, Pinned]:
     return {
         row["relname"]: Pinned(
             row["relname"],

@@ -1,0 +1,83 @@
+"""A rebuild's fixed costs (ADR 0043, fourth addendum): its lock taken on the read model's
+one connection for rebuilds, kept between rebuilds (one rebuild of a projection at a time
+within the process too, and a kept connection that died is replaced rather than read as
+someone else's lock); the shadow tables and their late indexes made in the shadow batches'
+transactions."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+import psycopg
+import pytest
+
+from nm_workflow.application.store import EventStore
+from projections import ReadModel, RebuildRunning, rebuild
+from projections.database import Database
+from tests.projections.scenario import Scenario, snapshot
+from tests.projections.test_rebuild_swap import _catalog, _leftovers
+
+OWNERSHIP = import_module("projections.ownership")
+
+
+def test_a_rebuild_running_in_this_process_refuses_a_second_of_the_same_projection(
+    store: EventStore, read_model: ReadModel
+) -> None:
+    Scenario(store, seed=5).run(items=2, open_at_once=2)
+    assert read_model.rebuild_locks.acquire_once("rebuild:audit_trail")  # stands for another thread's rebuild
+    try:
+        with pytest.raises(RebuildRunning):
+            rebuild(read_model, "audit_trail")
+        assert not read_model.rebuild_locks.acquire_once("rebuild:audit_trail")
+    finally:
+        read_model.rebuild_locks.release("rebuild:audit_trail")
+    rebuild(read_model, "audit_trail")
+    built = snapshot(read_model)
+    assert built["audit_trail"]
+    rebuild(read_model, "audit_trail")  # the lock released after the first, on the kept connection
+    assert snapshot(read_model) == built
+
+
+def test_a_kept_lock_connection_that_died_is_replaced(
+    store: EventStore, read_model: ReadModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not read_model.settings.uses_postgres:
+        pytest.skip("PostgreSQL's session locks (SQLite locks files, no connection)")
+    Scenario(store, seed=6).run(items=1, open_at_once=1)
+    rebuild(read_model, "item_status")
+    kept = read_model.rebuild_locks._connection
+    assert kept is not None
+    assert not kept.closed
+    assert read_model.settings.database_url is not None
+    with psycopg.connect(read_model.settings.database_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (kept.info.backend_pid,))
+    monkeypatch.setattr(OWNERSHIP, "HEALTH_CHECK_SECONDS", 0.0)  # checked at once, not after 5 s
+    rebuild(read_model, "item_status")  # not refused as if another process held the lock
+    assert read_model.rebuild_locks._connection is not kept
+
+
+@pytest.mark.parametrize("items", [0, 2])
+def test_the_shadow_tables_and_their_late_indexes_are_made_in_the_batches_transactions(
+    store: EventStore, read_model: ReadModel, monkeypatch: pytest.MonkeyPatch, items: int
+) -> None:
+    # One shadow transaction creates the tables, takes the rows (none on an empty log) and,
+    # on PostgreSQL, makes the indexes nothing read meanwhile; then the swap's.
+    catalog = _catalog(read_model)
+    Scenario(store, seed=7).run(items=items, open_at_once=max(items, 1))
+    writes: list[bool] = []
+    write = Database.write
+
+    def counted(self: Database, tables: Any, **options: Any) -> Any:
+        writes.append(options.get("durable", True))
+        return write(self, tables, **options)
+
+    monkeypatch.setattr(Database, "write", counted)
+    head = rebuild(read_model, "audit_trail")
+    assert writes == [False, True]  # the shadow batch, then the (durable) swap
+    assert head == store.head()
+    assert _catalog(read_model) == catalog  # every table, index and view by its live name
+    assert _leftovers(catalog) == []
+    with read_model.db.read({}) as tx:
+        row = tx.one("SELECT count(*) AS n FROM audit_trail")
+    assert row == {"n": head}
