@@ -39,11 +39,11 @@ def test_a_rebuild_running_in_this_process_refuses_a_second_of_the_same_projecti
     assert snapshot(read_model) == built
 
 
+# PostgreSQL's session locks live on a connection; SQLite's are files.
+@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 def test_a_kept_lock_connection_that_died_is_replaced(
     store: EventStore, read_model: ReadModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if not read_model.settings.uses_postgres:
-        pytest.skip("PostgreSQL's session locks (SQLite locks files, no connection)")
     Scenario(store, seed=6).run(items=1, open_at_once=1)
     rebuild(read_model, "item_status")
     kept = read_model.rebuild_locks._connection
