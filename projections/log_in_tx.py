@@ -43,8 +43,7 @@ class LogInTx:
             table = SQL("{}.{}").format(
                 Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name)
             )
-            head = SQL("SELECT MAX(notification_id) AS head FROM {}").format(table)
-            self.head_statement: str | Composed = head
+            self._head: str | Composed = SQL("SELECT MAX(notification_id) AS head FROM {}").format(table)
             self._selects = {
                 chosen: SQL(
                     f"SELECT notification_id AS id, {_COLUMNS} FROM {{}} "  # noqa: S608
@@ -58,7 +57,7 @@ class LogInTx:
         assert isinstance(recorder, SQLiteApplicationRecorder)
         name = recorder.events_table_name
         self._uuid, self._topics_as_json = recorder.convert_originator_id, True
-        self.head_statement = f"SELECT MAX(rowid) AS head FROM {name}"  # noqa: S608
+        self._head = f"SELECT MAX(rowid) AS head FROM {name}"  # noqa: S608
         self._selects = {
             chosen: f"SELECT rowid AS id, {_COLUMNS} FROM {name} WHERE rowid > :after AND rowid <= :upto"  # noqa: S608
             # One parameter whatever the number of topics: one statement text, no limit of values.
@@ -70,7 +69,7 @@ class LogInTx:
     def head(self, tx: Tx) -> int:
         """The highest position in the log, 0 when empty."""
         reader = tx.own_cursor().raw
-        reader.execute(self.head_statement)
+        reader.execute(self._head)
         return int(reader.fetchone()["head"] or 0)
 
     def read(self, tx: Tx, after: int, upto: int, topics: Sequence[str], limit: int) -> list[Recorded]:
@@ -79,18 +78,12 @@ class LogInTx:
 
     def fetch(self, tx: Tx, after: int, upto: int, topics: Sequence[str], limit: int) -> list[Any]:
         """The stored rows `read` decodes, fetched whole: the connection is free again after."""
-        reader = tx.own_cursor().raw
-        reader.execute(*self.select(after, upto, topics, limit))
-        return list(reader.fetchall())
-
-    def select(
-        self, after: int, upto: int, topics: Sequence[str], limit: int
-    ) -> tuple[str | Composed, dict[str, Any]]:
-        """The statement and parameters of `fetch`: its rows are those `decoded` takes."""
         params: dict[str, Any] = {"after": after, "upto": upto, "limit": limit}
         if topics:
             params["topics"] = json.dumps(list(topics)) if self._topics_as_json else list(topics)
-        return self._selects[bool(topics)], params
+        reader = tx.own_cursor().raw
+        reader.execute(self._selects[bool(topics)], params)
+        return list(reader.fetchall())
 
     def decoded(self, rows: Sequence[Any]) -> list[Recorded]:
         """The events of rows from `fetch`, in order."""

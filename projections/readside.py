@@ -4,23 +4,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from eventsourcing.persistence import PersistenceError
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from psycopg import Connection
 
-from nm_workflow.application.generic_plans import generic_plan_rows
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import APPLICATION_NAME, EventStore
 from nm_workflow.application.store_errors import translated_errors
 from projections.base import Projection, Recorded
 from projections.database import Database
 from projections.failures import FailureLog
-from projections.log_in_tx import LogInTx
 from projections.ownership import owner_of
 from projections.registry import select
 from projections.sql import Row
@@ -28,50 +23,25 @@ from projections.tracking import PostgresProjectionRecorder, SQLiteProjectionRec
 
 Recorder = SQLiteProjectionRecorder | PostgresProjectionRecorder
 SETUP_ATTEMPTS = 5
-LAST_POSITION = 2**63 - 1
-"""The highest notification id PostgreSQL can hold (a bigint)."""
 
 
 class EventSource:
-    """The store's notification log, read in batches and decoded.
-
-    On PostgreSQL with statements of its own on the store's pooled connections (log_in_tx.py's,
-    the rows decoded alike), each prepared on a connection's first use and run on its generic
-    plan: the library's read of the log was planned again at every batch, a custom plan for its
-    `LIMIT` (generic_plans.py), and its head's read was prepared only from a connection's sixth."""
+    """The store's notification log, read in batches and decoded."""
 
     def __init__(self, store: EventStore) -> None:
         self._store = store
-        recorder = store.recorder
-        self._postgres = isinstance(recorder, PostgresApplicationRecorder)
-        self._log = LogInTx(store)
 
     def head(self) -> int:
-        if not self._postgres:
-            return self._store.recorder.max_notification_id() or 0
-        with self._connection() as connection:
-            row = connection.execute(self._log.head_statement, prepare=True).fetchone()
-        return int(row["head"] or 0) if row is not None else 0
+        return self._store.recorder.max_notification_id() or 0
 
     def read(self, after: int, upto: int | None, topics: Sequence[str], limit: int) -> list[Recorded]:
         """Events with positions in (after, upto] (after `after` when `upto` is None), of `topics`
         (all when empty), at most `limit`."""
-        if not self._postgres:
-            notifications = self._store.recorder.select_notifications(
-                after, limit, stop=upto, topics=list(topics), inclusive_of_start=False
-            )
-            to_event = self._store.mapper.to_domain_event
-            return [Recorded(n.id, n.topic, to_event(n)) for n in notifications]
-        # No bound is the highest a position can be: one statement text, the same rows.
-        statement, params = self._log.select(after, LAST_POSITION if upto is None else upto, topics, limit)
-        with self._connection() as connection:
-            rows = generic_plan_rows(connection, statement, params)
-        return self._log.decoded(rows)
-
-    def _connection(self) -> AbstractContextManager[Connection[Any]]:
-        datastore = self._store.recorder.datastore  # type: ignore[attr-defined]
-        assert isinstance(datastore, PostgresDatastore)
-        return datastore.get_connection()
+        notifications = self._store.recorder.select_notifications(
+            after, limit, stop=upto, topics=list(topics), inclusive_of_start=False
+        )
+        to_event = self._store.mapper.to_domain_event
+        return [Recorded(n.id, n.topic, to_event(n)) for n in notifications]
 
 
 @dataclass(frozen=True)
