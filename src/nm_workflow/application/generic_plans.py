@@ -3,10 +3,10 @@
 PostgreSQL gives a prepared statement custom plans for its first five executions, then keeps
 them for good when its generic plan looks dearer; a custom plan is made again at every
 execution. The reads sent on the store's pooled connections (the command's read of several
-aggregates, the projections' read of the log) stay there: the generic plan reckons ten
-elements for an array parameter and a tenth of the rows for a `LIMIT` parameter, where the
-custom plans see one element and a hundred rows, so each execution was planned again: 60-200
-µs of the server's time (docs/performance.md, "Statements planned at every call"). Their
+aggregates, the log's reads) stayed there: the generic plan reckons ten elements for an array
+parameter and a tenth of the rows for a `LIMIT` parameter, where a custom plan sees one to
+four elements and the rows up to the head, so most executions were planned again, 70-155 µs
+of the server's time each (docs/performance.md, "Statements planned at every call"). Their
 plans are the same whatever the values (ranges of a unique index, in its order), so the plan
 made once serves every call.
 

@@ -2,10 +2,10 @@
 
 The library's `select_notifications` composes one of sixteen statement texts by its arguments
 and runs it prepared; PostgreSQL kept it on custom plans, made again at every call (a custom
-plan for its `LIMIT` looks cheaper than the generic plan's guess of a tenth of the rows): 50-190
+plan for its `LIMIT` looks cheaper than the generic plan's guess of a tenth of the rows): 70-120
 µs of planning for every batch of the projections, every poll of the webhooks' deliveries and
 every page of the event feed. Its `max_notification_id` is sent unprepared, so psycopg prepares
-it only from a connection's sixth use, and each use before is planned (60-150 µs).
+it only from a connection's sixth use, and each use before is planned (60-100 µs).
 
 Here the same rows come from two statement texts (with and without topics): a start included
 is the one before it excluded, no start is the lowest bigint, no stop the highest, so every
