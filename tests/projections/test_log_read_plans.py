@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 
+from nm_workflow.application.generic_plans import generic_plan_rows
 from nm_workflow.application.store import EventStore
 from projections.readside import EventSource
 from tests.integration.test_event_store import drafted, planned_item
@@ -90,3 +92,18 @@ def test_on_postgresql_the_log_reads_and_the_command_s_read_are_planned_once(
     assert of("MAX(notification_id)") == [(READS, 0)], plans  # prepared from the first
     assert mode is not None
     assert mode["mode"] == "auto", "the setting lasts for the read alone"
+
+
+@postgres_only
+def test_a_read_that_fails_leaves_its_connection_usable_and_on_the_server_s_plans(
+    one_connection_store: EventStore,
+) -> None:
+    datastore = one_connection_store.recorder.datastore  # type: ignore[attr-defined]
+    assert isinstance(datastore, PostgresDatastore)
+    with datastore.get_connection() as connection:
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            generic_plan_rows(connection, "SELECT 1 / %s AS n", (0,))
+        assert generic_plan_rows(connection, "SELECT 1 / %s AS n", (1,)) == [{"n": 1}]
+        mode = connection.execute("SELECT current_setting('plan_cache_mode') AS mode").fetchone()
+    assert mode == {"mode": "auto"}
+    assert one_connection_store.recorder.max_notification_id() is None  # the pool's one connection
