@@ -117,7 +117,9 @@ class Recorder:
             if kind == "Flush" and syncs > 0 and not waiting:
                 continue  # psycopg leaving a pipeline: the answers are on their way already, no new wait
             syncs += kind == "Sync"
-            waiting = True
+            # A pipeline's statements go out before its Sync, and a large answer may be read before
+            # the Sync is sent: the client did not wait for it, the Sync's answer ends the trip.
+            waiting = waiting or kind in ("Sync", "Query", "Flush")
             if statement := self._statement(connection, kind, rest.strip()):
                 sent.append(statement)
         if waiting and sent:

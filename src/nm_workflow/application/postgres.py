@@ -35,6 +35,7 @@ from eventsourcing.postgres import (
 )
 
 from nm_workflow.application.event_chain_postgres import PostgresChain
+from nm_workflow.application.log_reads import GenericPlanLogReads
 from nm_workflow.application.postgres_save import OneRoundTripSave
 from nm_workflow.application.several_reads import SeveralAggregatesReads
 
@@ -100,12 +101,17 @@ class SerialisedSchema:
 
 
 class BoundedRetryRecorder(
-    SerialisedSchema, PostgresChain, SeveralAggregatesReads, OneRoundTripSave, PostgresApplicationRecorder
+    SerialisedSchema,
+    PostgresChain,
+    SeveralAggregatesReads,
+    GenericPlanLogReads,
+    OneRoundTripSave,
+    PostgresApplicationRecorder,
 ):
     insert_events = bounded_retry(OneRoundTripSave.insert_events)
     select_events = bounded_retry(PostgresApplicationRecorder.select_events)
-    select_notifications = bounded_retry(PostgresApplicationRecorder.select_notifications)
-    max_notification_id = bounded_retry(PostgresApplicationRecorder.max_notification_id)
+    select_notifications = bounded_retry(GenericPlanLogReads.select_notifications)
+    max_notification_id = bounded_retry(GenericPlanLogReads.max_notification_id)
     select_events_of = bounded_retry(SeveralAggregatesReads.select_events_of)
 
 

@@ -23,6 +23,8 @@ from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteCursor, SQLiteTransaction
 from psycopg.sql import SQL, Identifier
 
+from nm_workflow.application.generic_plans import generic_plan_rows
+
 Wanted = Mapping[UUID, int]
 """Aggregate id -> the version after which its events are wanted (0: all of them)."""
 
@@ -59,9 +61,11 @@ class SeveralAggregatesReads:
         found: dict[UUID, list[StoredEvent]] = {aggregate_id: [] for aggregate_id in wanted}
         if not wanted:
             return found
-        with self.datastore.get_connection() as connection, connection.cursor() as cursor:
-            cursor.execute(self._statement, (list(wanted), list(wanted.values())), prepare=True)
-            rows: list[dict[str, Any]] = cursor.fetchall()
+        with self.datastore.get_connection() as connection:
+            # Its generic plan: custom plans (one per execution) see one pair where it reckons ten.
+            rows: list[dict[str, Any]] = generic_plan_rows(
+                connection, self._statement, (list(wanted), list(wanted.values()))
+            )
         for row in rows:
             event = StoredEvent(
                 row["originator_id"], row["originator_version"], row["topic"], bytes(row["state"])
