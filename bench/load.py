@@ -16,6 +16,7 @@ of the commands' cost).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bench import cpu
+from bench import SOURCE, cpu
 from bench.baselines import plain_items
 from devsupport.postgres import create_database, drop_database
 from devsupport.server import STARTUP_SECONDS, free_port, running_server
@@ -137,14 +138,20 @@ def serving(
         else [sys.executable, "-m", "bench.serve", server]
     )
     command += ["--port", str(port), "--workers", str(workers)]
-    env = {"NM_DATA_DIR": str(settings.data_dir), "PYTHONPATH": str(ROOT)}
-    if settings.database_url:
-        env["NM_DATABASE_URL"] = settings.database_url
+    env = server_environment(settings)
     place.mkdir(parents=True, exist_ok=True)
     with running_server(command, port, place / "server.log", env) as process:
         if service and projections == "worker":
             _await_owners(process, settings)
         yield port, [process.pid]  # its CPU is its tree's: API workers and projection worker included
+
+
+def server_environment(settings: Settings) -> dict[str, str]:
+    """A server's environment: its database, and this tree's code first on its path."""
+    env = {"NM_DATA_DIR": str(settings.data_dir), "PYTHONPATH": os.pathsep.join([SOURCE, str(ROOT)])}
+    if settings.database_url:
+        env["NM_DATABASE_URL"] = settings.database_url
+    return env
 
 
 def drive(

@@ -172,3 +172,15 @@ def test_the_proof_benchmark_times_proofs_against_rehashing_and_gives_their_size
     assert all(s > 0 for s in seconds.values())
     assert results["inclusion_hashes_max"] == 10  # ceil(log2(1000))
     assert results["inclusion_bytes_max"] == 320
+
+
+def test_the_benchmark_measures_this_tree_s_code_whatever_the_environment_installed() -> None:
+    # The suite's environment has the package installed non-editable: without `src/` put first,
+    # the benchmark's process (and its servers) would import that copy, not this tree.
+    shown = subprocess.run(
+        [sys.executable, "-c", "import bench, nm_workflow; print(nm_workflow.__file__)"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert Path(shown.stdout.strip()).is_relative_to(ROOT / "src")
+    env = load.server_environment(Settings(data_dir=ROOT / "var"))
+    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(ROOT / "src")
