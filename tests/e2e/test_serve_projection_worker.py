@@ -127,7 +127,9 @@ def test_a_killed_worker_is_replaced_and_a_stopped_server_leaves_no_process(
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=60) == 0, log.read_text()[-3000:]
         assert _workers_of(server.pid) == []
-        assert _in_group(server.pid) == [], "an API worker outlived the server"
+        # What serve started is gone with it; a helper of its own (multiprocessing's resource
+        # tracker, which ends when it sees serve's end) may take a moment more, not longer.
+        wait_until(lambda: _in_group(server.pid) == [])
     assert "Projection worker" in log.read_text()  # the death was logged
 
 
