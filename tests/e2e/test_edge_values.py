@@ -270,3 +270,18 @@ def test_a_wait_timeout_that_is_no_number_of_seconds_is_refused_as_such(api: Api
     response = api.client.get("/items", headers=_auth(api.marketing) | {"Wait-Timeout": value})
     problem = _assert_problem(response, 422, "/problems/validation-error")
     assert "finite number" in problem["errors"][0]["message"]  # type: ignore[index]
+
+
+def test_a_platform_or_filter_with_a_control_character_is_not_trimmed_into_a_name(api: Api) -> None:
+    # Text is trimmed of Unicode White_Space only (domain/text.py): U+001F is a control
+    # character, which str.strip() also took, turning "\x1fwechat" into "wechat".
+    refused = api.post("/items", {**PLAN, "platforms": ["\x1fwechat"]}, api.marketing)
+    _assert_problem(refused, 422, "/problems/validation-error")
+    planned = api.post(
+        "/items", {**PLAN, "platforms": [" WeChat\u3000"]}, api.marketing
+    )  # White_Space: trimmed
+    assert planned.status_code == 201, planned.text
+    wait = _auth(api.marketing) | {"Wait-For-Position": planned.headers["Log-Position"]}
+    for value, found in [("\x1fwechat", False), ("\u3000wechat ", True)]:
+        rows = api.client.get("/items", params={"platform": value}, headers=wait).json()["items"]
+        assert (planned.json()["id"] in {row["item_id"] for row in rows}) is found, repr(value)

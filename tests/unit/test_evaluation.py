@@ -238,3 +238,9 @@ def test_an_unknown_company_time_zone_stops_the_service_at_start(zone: str) -> N
     with pytest.raises(ValidationError, match="not a known IANA time zone"):
         Settings(company_time_zone=zone)
     assert Settings(company_time_zone="Europe/Berlin").company_time_zone == "Europe/Berlin"
+
+
+def test_a_quarter_label_is_trimmed_of_white_space_only() -> None:
+    assert quarter("\u3000 2026q3 ") == quarter("2026Q3")
+    with pytest.raises(errors.InvalidPeriod):
+        quarter("\x1f2026Q3")

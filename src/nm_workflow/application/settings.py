@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from nm_workflow.application.audit_signing import AuditSigner
 from nm_workflow.application.settings_database import DatabaseSettings, checked_database_url
-from nm_workflow.domain.text import SHORT, WHITESPACE
+from nm_workflow.domain.text import SHORT, trimmed
 
 ProjectionsPlace = Literal["embedded", "worker", "none"]
 PROJECTIONS_PLACES: tuple[ProjectionsPlace, ...] = ("embedded", "worker", "none")
@@ -191,7 +191,7 @@ class Settings(DatabaseSettings, BaseSettings):
     def _short_text(cls, department: str) -> str:
         # Stored as each new interaction's department and indexed: the rule of every department
         # (domain/text.py), else PostgreSQL refuses the projections' index rows for good.
-        department = department.strip(WHITESPACE)
+        department = trimmed(department)
         problem = SHORT.problem(department)
         if problem is not None:
             raise ValueError(problem)

@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from nm_workflow.domain.errors import InvalidPeriod
+from nm_workflow.domain.text import trimmed
 
 _QUARTER = re.compile(r"^(\d{4})Q([1-4])$")
 
@@ -42,7 +43,7 @@ class Period:
 
 def quarter(label: str) -> Period:
     """'2026Q3' -> 2026-07-01 .. 2026-09-30; InvalidPeriod for anything else."""
-    match = _QUARTER.match(label.strip().upper())
+    match = _QUARTER.match(trimmed(label).upper())
     if match is None or int(match[1]) == 0:
         raise InvalidPeriod(f"{label!r} is not a quarter; write it like '2026Q3'.")
     year, number = int(match[1]), int(match[2])

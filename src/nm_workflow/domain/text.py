@@ -77,7 +77,7 @@ class TextRule:
 
     def check(self, text: str, field: str) -> str:
         """`text` stripped of surrounding whitespace; RuleViolation naming `field` if it breaks the rule."""
-        cleaned = text.strip(WHITESPACE)
+        cleaned = trimmed(text)
         problem = self.problem(cleaned)
         if problem is not None:
             raise RuleViolation(f"The {field} {problem}.")
@@ -88,3 +88,10 @@ SHORT = TextRule("short", 200, multiline=False)
 MEDIUM = TextRule("medium", 2000, multiline=True)
 LONG = TextRule("long", 5000, multiline=True)
 BODY = TextRule("body", 200_000, multiline=True)
+
+
+def trimmed(text: str) -> str:
+    """`text` without surrounding Unicode White_Space: how stored text is trimmed, and so how
+    anything compared with it (a filter, a key) must be. Not `str.strip()`, which also takes
+    control characters (U+001C-U+001F) that the rules refuse."""
+    return text.strip(WHITESPACE)

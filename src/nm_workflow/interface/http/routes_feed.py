@@ -23,6 +23,7 @@ from nm_workflow.application.event_feed_pages import EventFeed
 from nm_workflow.application.keys import KeyClaim, KeyService
 from nm_workflow.application.security import Command, authorize
 from nm_workflow.application.settings import Settings
+from nm_workflow.domain.text import trimmed
 from nm_workflow.interface.http.answers import READ
 from nm_workflow.interface.http.deps import CurrentActor, from_state, key_claim
 from nm_workflow.interface.http.openapi import callers
@@ -56,7 +57,7 @@ def _names(text: str | None, known: Collection[str], what: str) -> frozenset[str
     """A comma-separated list of names, each one of `known`; None when not given."""
     if text is None:
         return None
-    names = frozenset(name.strip() for name in text.split(",") if name.strip())
+    names = frozenset(trimmed(name) for name in text.split(",") if trimmed(name))
     if unknown := sorted(names - set(known)):
         raise InvalidQuery(f"Unknown {what}: {', '.join(unknown)} (docs/feed.md lists them).")
     return names

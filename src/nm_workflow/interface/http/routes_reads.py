@@ -13,11 +13,10 @@ from pydantic import BaseModel, BeforeValidator
 from nm_workflow.application.security import Actor, Command, authorize, reach
 from nm_workflow.domain.content import ItemState
 from nm_workflow.domain.roles import Stage
-from nm_workflow.domain.text import WHITESPACE
 from nm_workflow.interface.http.answers import READ
 from nm_workflow.interface.http.deps import CurrentActor, ItemId, Items, from_state, once
 from nm_workflow.interface.http.openapi import callers
-from nm_workflow.interface.http.schemas import platform_name
+from nm_workflow.interface.http.schemas import platform_name, trimmed_text
 from nm_workflow.interface.http.schemas_reads import (
     AuditEntry,
     ItemMetrics,
@@ -56,13 +55,9 @@ Cursor = Annotated[
 NO_NUL = r"^[^\x00]*$"
 
 
-def _trimmed(value: Any) -> Any:
-    return value.strip(WHITESPACE) if isinstance(value, str) else value
-
-
 # A name filter, trimmed as the commands trim what they store (Unicode White_Space only):
 # " marketing" finds "marketing", "\x1fmarketing" does not.
-Trimmed = BeforeValidator(_trimmed)
+Trimmed = BeforeValidator(trimmed_text)
 Department = Annotated[
     str | None,
     Trimmed,

@@ -16,7 +16,7 @@ from pydantic import (
 )
 
 from nm_workflow.domain.roles import Stage
-from nm_workflow.domain.text import BODY, LONG, MEDIUM, SHORT, TextRule
+from nm_workflow.domain.text import BODY, LONG, MEDIUM, SHORT, TextRule, trimmed
 from nm_workflow.interface.http.times import Day, Moment
 
 
@@ -43,9 +43,14 @@ Long = Annotated[str, _lengths(LONG), _characters(LONG)]
 Body = Annotated[str, _lengths(BODY), _characters(BODY)]
 
 
+def trimmed_text(value: Any) -> Any:
+    """Text as the API stores it, trimmed (domain/text.py `trimmed`); any other value as it is."""
+    return trimmed(value) if isinstance(value, str) else value
+
+
 def platform_name(value: Any) -> Any:
     """A platform as the API stores it: trimmed and lower-case (`WeChat ` is `wechat`)."""
-    return value.strip().lower() if isinstance(value, str) else value
+    return trimmed(value).lower() if isinstance(value, str) else value
 
 
 # "WeChat " and "wechat" name one platform: normalised before the pattern is checked.

@@ -9,8 +9,15 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints, mo
 
 from nm_workflow.domain.compliance import Severity
 from nm_workflow.domain.roles import Stage
-from nm_workflow.domain.text import WHITESPACE
-from nm_workflow.interface.http.schemas import Command, Long, Medium, Platform, Short, platform_name
+from nm_workflow.interface.http.schemas import (
+    Command,
+    Long,
+    Medium,
+    Platform,
+    Short,
+    platform_name,
+    trimmed_text,
+)
 from nm_workflow.interface.http.times import Moment
 
 Hours = Annotated[int, Strict(), Field(ge=1, le=24 * 366)]
@@ -29,7 +36,7 @@ class ReviewChainsIn(Command):
     def _one_chain_per_name(cls, data: Any) -> Any:
         """Refuse two keys naming one format or platform once normalised as stored ("WeChat" and
         "wechat"): the mapping would keep the last one's chain and silently drop the other."""
-        for field, stored in (("formats", _format_name), ("platforms", platform_name)):
+        for field, stored in (("formats", trimmed_text), ("platforms", platform_name)):
             keys = data.get(field) if isinstance(data, dict) else None
             seen: dict[Any, Any] = {}
             for key in keys if isinstance(keys, dict) else ():
@@ -37,11 +44,6 @@ class ReviewChainsIn(Command):
                     raise ValueError(f"{field}: {seen[stored(key)]!r} and {key!r} name one {field[:-1]}")
                 seen[stored(key)] = key
         return data
-
-
-def _format_name(key: Any) -> Any:
-    """A format as stored: trimmed of Unicode's White_Space, as `Short` trims it."""
-    return key.strip(WHITESPACE) if isinstance(key, str) else key
 
 
 class InteractionDeadlinesIn(Command):
