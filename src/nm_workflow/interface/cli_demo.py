@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from nm_workflow.application.demo import DemoQuarter
 from nm_workflow.application.store import EventStore
 from nm_workflow.domain.periods import previous_quarter
+from nm_workflow.domain.text import trimmed
 from nm_workflow.interface.cli_errors import EXIT_FAILED, fail, reported
 from nm_workflow.interface.cli_settings import load_settings
 
@@ -39,7 +40,7 @@ def demo(
                     "(--force adds to it).",
                     EXIT_FAILED,
                 )
-            label = (quarter or previous_quarter(now, DemoQuarter.zone_of(settings))).strip().upper()
+            label = trimmed(quarter or previous_quarter(now, DemoQuarter.zone_of(settings))).upper()
             columns = (
                 TextColumn("{task.description}"),
                 BarColumn(),

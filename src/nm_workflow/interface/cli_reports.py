@@ -41,7 +41,7 @@ def quarterly(
     with reported(settings):
         read_model = ReadModel(settings)
         try:
-            rows = read_quarter(read_model, quarter.strip().upper(), department, platform_name(platform))
+            rows = read_quarter(read_model, quarter, department, platform_name(platform))
             position, head = read_model.position("quarterly_evaluation"), read_model.head()
         finally:
             read_model.close()
