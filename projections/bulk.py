@@ -3,7 +3,7 @@
 `insert_many` (projections/schema.py) writes a batch's rows with one statement: its values
 are the rows' decoded values converted as `Dialect.param` and `Dialect.json` convert one
 value. Converting value by value cost a rebuild of `audit_trail` (a row of twelve columns per
-event) about as much as writing the rows (docs/performance.md, "Rebuilds"). Here, in a batch of
+event) about as much as writing the rows (docs/performance-history.md, "Rebuilds"). Here, in a batch of
 `BY_COLUMN` rows or more, each column is converted at once: the types of its values are
 looked at together, and a column whose values the dialect passes as they are (numbers, text
 without NUL, and on PostgreSQL ids) is passed as it is; the others are converted value by

@@ -60,7 +60,7 @@ class Database:
         otherwise stays on custom plans, planned again at every execution (the generic plan's
         guess of ten array elements looks dearer than the custom plan of one), and a batch of one
         command spent about as much of the server's time planning its statements as running
-        them (docs/performance.md, "The embedded projections' per-batch cost")."""
+        them (docs/performance-history.md, "The embedded projections' per-batch cost")."""
         if isinstance(self.datastore, SQLiteDatastore):
             with (
                 self.datastore.get_connection(commit=True) as conn,

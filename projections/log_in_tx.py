@@ -4,7 +4,7 @@ A rebuild reads the whole log while it writes its shadow tables, and its swap re
 last events while it holds the live tracking row's lock. Reading through the store's
 pool there could wait behind a writer that waits for that lock, so a rebuild used to
 open an event store of its own: a pool, its connections, the type look-ups and the
-schema checks, 50-90 ms on PostgreSQL before the first event (docs/performance.md,
+schema checks, 50-90 ms on PostgreSQL before the first event (docs/performance-history.md,
 "Rebuilds"). Reading with the transaction's own cursor needs no further connection.
 
 The statements are the library's (`select_notifications`, `max_notification_id`),

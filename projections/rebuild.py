@@ -62,7 +62,7 @@ def rebuild(read_model: ReadModel, name: str, progress: Progress | None = None) 
     """Rebuild projection `name`; returns the log position the rebuilt rows reflect."""
     (cls,) = select([name])
     # On the read model's connection for the rebuilds' locks, kept open: connecting cost a
-    # rebuild 3-10 ms on PostgreSQL (docs/performance.md, "The fixed cost of a rebuild").
+    # rebuild 3-10 ms on PostgreSQL (docs/performance-history.md, "The fixed cost of a rebuild").
     lock, ownership = f"rebuild:{name}", read_model.rebuild_locks
     if not ownership.acquire_once(lock):
         raise RebuildRunning(f"Another process is rebuilding {name}.")
@@ -120,8 +120,8 @@ class _Rebuild:
         """Apply events up to `head` to the shadow tables, in one transaction that first creates
         them (`first`, the first batch's) and, once they reach the head, makes the indexes the
         build did not read (`last`): one sort of the rows in. Each in a transaction of its own
-        cost a round trip for its settings and a commit (docs/performance.md, "The fixed cost
-        of a rebuild")."""
+        cost a round trip for its settings and a commit (docs/performance-history.md, "The fixed
+        cost of a rebuild")."""
         with _collector_paused(), self.db.write(self.projection.shadow_tables(), durable=False) as tx:
             execute_all(tx, self.first)  # before the pipeline: psycopg answers DDL by deallocating
             self.first = []

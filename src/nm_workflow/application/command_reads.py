@@ -94,7 +94,8 @@ class CommandRead:
         if version is not None:
             events = [e for e in events if e.originator_version <= version]
         # The library's project_aggregate asserts each event is an instance of a runtime-checkable
-        # Protocol, a structural check costing more than the mutation itself (docs/performance.md).
+        # Protocol, a structural check costing more than the mutation itself
+        # (docs/performance-history.md, "Second pass").
         aggregate = start
         for stored in events:
             aggregate = stored.mutate(aggregate)

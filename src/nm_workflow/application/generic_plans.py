@@ -6,7 +6,7 @@ execution. The reads sent on the store's pooled connections (the command's read 
 aggregates, the log's reads) stayed there: the generic plan reckons ten elements for an array
 parameter and a tenth of the rows for a `LIMIT` parameter, where a custom plan sees one to
 four elements and the rows up to the head, so most executions were planned again, 70-155 µs
-of the server's time each (docs/performance.md, "Statements planned at every call"). Their
+of the server's time each (docs/performance-history.md, "Statements planned at every call"). Their
 plans are the same whatever the values (ranges of a unique index, in its order), so the plan
 made once serves every call.
 

@@ -195,8 +195,8 @@ class GroupCommit(Generic[U, R]):
 
         The successor first: its batch waits for nothing else. Of the followers the leader wakes
         only the first, and each woken follower the next one (`Ticket.wait`): the wake-ups, a fifth
-        of the writers' interpreter time when the leader made them all (docs/performance.md), leave
-        the path that every batch waits on.
+        of the writers' interpreter time when the leader made them all (docs/performance-history.md,
+        "The save as one statement"), leave the path that every batch waits on.
         """
         with self._lock:
             self._last_size, self._last_end = len(batch), time.monotonic()

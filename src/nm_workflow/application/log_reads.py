@@ -11,7 +11,7 @@ Here the same rows come from two statement texts (with and without topics): a st
 is the one before it excluded, no start is the lowest bigint, no stop the highest, so every
 read is a range of the log's unique index in its order, stopped by its limit, whatever the
 values. It is run on its generic plan (generic_plans.py), and the head's read is prepared from
-the first use. See docs/performance.md, "Statements planned at every call".
+the first use. See docs/performance-history.md, "Statements planned at every call".
 """
 
 from __future__ import annotations

@@ -113,8 +113,8 @@ class OneRoundTripSave(PostgresApplicationRecorder):
             # Composing the statements of every save again was a tenth of the writers' interpreter time.
             self._call = self._call or self._call_statement.as_bytes(conn)
             # Prepared: parsing, analysing and planning the call were a fifth of the server's
-            # instructions per save (docs/performance.md); the price is one round trip, once per
-            # pooled connection, to prepare it.
+            # instructions per save (docs/performance-history.md, "The save's server time on
+            # PostgreSQL"); the price is one round trip, once per pooled connection, to prepare it.
             curs.execute(self._call, arguments, prepare=True)
             # Committed: from here on nothing may raise a connection error, which would be retried.
             return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)

@@ -42,7 +42,8 @@ class SeveralAggregatesReads:
         # wanted pair is one range scan of the primary key. As a plain join, the planner took a
         # hash join over a sequential scan of the whole log while the log was small (it reckons
         # the unnest at 10 rows): 0.2-0.3 ms of the server's per command at a thousand events,
-        # growing with the log until it switched (docs/performance.md, "The command's read on PostgreSQL").
+        # growing with the log until it switched (docs/performance-history.md, "The command's read
+        # on PostgreSQL").
         return (
             SQL(
                 "SELECT e.originator_id, e.originator_version, e.topic, e.state"

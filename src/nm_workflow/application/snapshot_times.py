@@ -27,7 +27,8 @@ _CREATE = (
     " recorded_at TEXT NOT NULL, PRIMARY KEY (aggregate_id, version))"
 )
 # `around` reads one entry of this index on each side of the time, however many versions of the
-# aggregate are noted; the primary key alone made it filter all of them (docs/performance.md).
+# aggregate are noted; the primary key alone made it filter all of them (docs/performance-history.md,
+# "`as_of` from noted snapshot times").
 _INDEX = f"CREATE INDEX IF NOT EXISTS {TABLE}_by_time ON {TABLE} (aggregate_id, recorded_at, version)"
 
 

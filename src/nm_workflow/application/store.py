@@ -183,7 +183,8 @@ class EventStore(StoreSnapshots, Application[UUID]):
         runtime-checkable Protocols took an eighth of the writers' interpreter time), nor mapping
         the events here (the callers did, `record`). The library's other post-save steps are not
         wanted: it has no aggregate cache here, and snapshots are taken by `record` after the
-        commit (ADR 0029). See docs/performance.md."""
+        commit (ADR 0029). See docs/performance-history.md, "Where the limit was, before ADR
+        0046"."""
         stored = [event for ticket in batch for event in ticket.unit.stored]
         ids = self.recorder.insert_events(stored)
         if ids:

@@ -137,7 +137,8 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
     )
     for router in routers:
         # The routes themselves, not `include_router`: the framework matches an included router's
-        # routes through a layer of its own, twice per request (docs/performance.md, third pass).
+        # routes through a layer of its own, twice per request (docs/performance-history.md,
+        # "Third pass").
         # The routers set no include options, their prefixes and tags are in their routes already,
         # and the OpenAPI document is the same.
         app.router.routes.extend(router.routes)

@@ -29,7 +29,8 @@ _ETAG = re.compile(r'"([1-9]\d{0,11})"|([1-9]\d{0,11})')  # the ETags we send: "
 bearer = HTTPBearer(auto_error=False, description="An API key made with `nm-workflow keys create`.")
 
 # Dependencies that do no I/O are `async def`: the framework runs a plain `def` dependency in its
-# thread pool, and a thread hop per dependency was a good part of a command's CPU (docs/performance.md).
+# thread pool, and a thread hop per dependency was a good part of a command's CPU
+# (docs/performance-history.md, "CPU per command: what bounds the rate under load").
 
 
 def from_state(name: str) -> Callable[[Request], Any]:
@@ -51,7 +52,7 @@ async def key_claim(
 
 async def _claim(request: Request, token: str | None) -> KeyClaim:
     # A function, not a dependency of its own: each nested dependency costs the framework a solve
-    # of its own per request (docs/performance.md, "The command path's CPU").
+    # of its own per request (docs/performance-history.md, "The command path's CPU").
     if token is None:
         raise AuthenticationFailed("Send your API key as 'Authorization: Bearer <key>'.")
     keys: KeyService = request.app.state.keys

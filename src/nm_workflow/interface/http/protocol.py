@@ -95,7 +95,8 @@ class BodyGate:
 def _checked_if_routed(scope: Scope, body: bytes) -> None:
     """Refuse a body that is not JSON, only for a request a route takes: to any other the app
     answers 404 or 405, whatever the body. Routes are matched only for a body refused (matching
-    each route was a good part of the gate's time per command, docs/performance.md)."""
+    each route was a good part of the gate's time per command, docs/performance-history.md,
+    "The command path's CPU (this round)")."""
     try:
         _check_json(scope, body)
     except _Refused:

@@ -12,7 +12,8 @@ from nm_workflow.application.commands import CommandResult
 
 class EncodedJSON(JSONResponse):
     """A JSON response whose body the model's own serializer encoded (bytes), straight from the
-    model: no intermediate dict of JSON values, no second encoder (docs/performance.md)."""
+    model: no intermediate dict of JSON values, no second encoder (docs/performance-history.md,
+    "The command path's CPU (this round)")."""
 
     def render(self, content: Any) -> bytes:
         if not isinstance(content, bytes):
