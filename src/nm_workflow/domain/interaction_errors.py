@@ -1,7 +1,6 @@
 """The errors of customer interactions (Ch. 4.3), channel accounts (Ch. 4.4) and feedback (Ch. 6.3).
 
-Part of the one tree under `WorkflowError` (domain/errors.py, docs/errors.md); the HTTP status
-comes from the parent class.
+Each subclasses a base of domain/errors.py, whose HTTP status it takes; docs/errors.md has its page.
 """
 
 from __future__ import annotations

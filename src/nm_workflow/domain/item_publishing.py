@@ -11,9 +11,10 @@ checker holds each call to the event's signature. The checks are in domain/item_
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, Unpack
 
 from nm_workflow.domain import item_guards
+from nm_workflow.domain.content import Publication
 from nm_workflow.domain.observations import check_observation, find_corrections, is_repeat
 from nm_workflow.domain.publication import check_publication, check_schedule
 from nm_workflow.domain.timing import Now
@@ -28,15 +29,7 @@ class Publishable(item_guards.ItemRecord, Protocol):
 
     def _scheduled(self, platform: str, at: datetime, revision: int | None = None) -> None: ...
 
-    def _published(
-        self,
-        platform: str,
-        published_at: datetime,
-        external_id: str,
-        url: str | None,
-        revision: int,
-        content_hash: str,
-    ) -> None: ...
+    def _published(self, **publication: Unpack[Publication]) -> None: ...
 
     def _metrics_recorded(
         self,

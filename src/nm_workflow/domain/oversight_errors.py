@@ -1,7 +1,7 @@
 """The errors of evaluations (Ch. 6.1, 6.2) and of revising the workflow policy (Ch. 8).
 
-Part of the one tree under `WorkflowError` (domain/errors.py, docs/errors.md); the HTTP status
-comes from the parent class.
+Subclasses of the bases in domain/errors.py (their parent gives the HTTP status), listed in
+docs/errors.md with the rest of the tree.
 """
 
 from __future__ import annotations
