@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-import httpx
+import httpx2
 import uvicorn
 
 from devsupport.server import terminate
@@ -105,14 +105,14 @@ class TcpProxy:
 def proxied(make_settings: Callable[..., Settings], **overrides: Any) -> tuple[TcpProxy, Settings]:
     """A started TcpProxy to the test's PostgreSQL, and settings (plus `overrides`) reaching it through
     the proxy, so that `proxy.cut()` makes the database unreachable; connections time out after 1 s."""
-    url = httpx.URL(make_settings().database_url or "")
+    url = httpx2.URL(make_settings().database_url or "")
     proxy = TcpProxy(url.host, url.port or 5432)
     proxy.start()
     through = {"database_url": str(url.copy_with(port=proxy.port)), "db_connect_timeout": 1}
     return proxy, make_settings(**through, retry_after_seconds=1, **overrides)
 
 
-def once_back(send: Callable[[], httpx.Response], seconds: float = 60) -> httpx.Response:
+def once_back(send: Callable[[], httpx2.Response], seconds: float = 60) -> httpx2.Response:
     """`send()` repeated as a client repeats it after a database outage: while it is answered 503
     (the pool still reconnecting, which a loaded machine makes slow; nothing was written), again
     after its Retry-After. The first other answer, within `seconds`."""
@@ -168,6 +168,6 @@ def _tail(log: IO[bytes]) -> str:
 
 def _answers(url: str) -> bool:
     try:
-        return httpx.get(f"{url}/health", timeout=5).status_code == 200
-    except httpx.TransportError:
+        return httpx2.get(f"{url}/health", timeout=5).status_code == 200
+    except httpx2.TransportError:
         return False

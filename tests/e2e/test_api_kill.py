@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from nm_workflow.application.settings import Settings
@@ -56,9 +56,9 @@ def served(settings: Settings, port: int, log: Path) -> Iterator[subprocess.Pope
             assert server.poll() is None, log.read_text()[-3000:]
             assert time.monotonic() < deadline, "the server did not start: " + log.read_text()[-3000:]
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                if httpx2.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
                     break
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 pass
             time.sleep(0.1)
         yield server
@@ -95,7 +95,7 @@ class Burst:
         self.kill_after, self.enough = kill_after, threading.Event()
 
     def client(self) -> None:
-        with httpx.Client(base_url=self.url, headers=self.headers, timeout=30) as client:
+        with httpx2.Client(base_url=self.url, headers=self.headers, timeout=30) as client:
             while not self.stop.is_set():
                 with self._lock:
                     n, self._next = self._next, self._next + 1
@@ -103,10 +103,10 @@ class Burst:
                     return
                 self.send(client, n)
 
-    def send(self, client: httpx.Client, n: int) -> None:
+    def send(self, client: httpx2.Client, n: int) -> None:
         try:
             response = client.post("/items", json=_body(n), headers={"Idempotency-Key": f"burst-{n}"})
-        except httpx.TransportError:
+        except httpx2.TransportError:
             with self._lock:
                 self.unacknowledged.add(n)
             self.stop.set()  # the server is gone: every client stops at its next command
@@ -156,7 +156,10 @@ def test_a_server_killed_mid_burst_keeps_every_acknowledged_command_once_and_ret
         assert all(stored[f"burst {n}"] <= 1 for n in unacknowledged)
     committed_unanswered = sum(stored[f"burst {n}"] for n in unacknowledged)
 
-    with served(settings, port, log), httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+    with (
+        served(settings, port, log),
+        httpx2.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client,
+    ):
         headers = {"Authorization": f"Bearer {token}"}
         retried = {}
         for n in sorted(unacknowledged) + sorted(acknowledged):

@@ -91,6 +91,7 @@ def test_python_m_bench_prints_the_tables_and_writes_json(tmp_path: Path) -> Non
         [sys.executable, "-m", "bench", *tiny.split()], cwd=ROOT, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr
+    assert "DeprecationWarning" not in done.stderr, done.stderr  # e.g. the test client's, without httpx2
     results = json.loads(written.read_text())
     assert results["machine"]["cpus"] == os.cpu_count()
     assert {row["server"] for row in results["http"]["runs"]} == {"trivial", "plain", "nm-workflow"}

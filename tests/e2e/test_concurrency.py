@@ -7,7 +7,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
-import httpx
+import httpx2
 
 from nm_workflow.application.settings import Settings
 from tests.e2e.api import DRAFT, PLAN
@@ -17,10 +17,10 @@ from tests.support.figures import Figures
 THREADS = 20
 
 
-def _all_at_once(calls: list[Callable[[], httpx.Response]]) -> list[httpx.Response]:
+def _all_at_once(calls: list[Callable[[], httpx2.Response]]) -> list[httpx2.Response]:
     barrier = threading.Barrier(len(calls))
 
-    def fire(call: Callable[[], httpx.Response]) -> httpx.Response:
+    def fire(call: Callable[[], httpx2.Response]) -> httpx2.Response:
         barrier.wait()
         return call()
 
@@ -33,11 +33,11 @@ def test_twenty_writers_with_the_same_if_match_one_wins(
 ) -> None:
     settings = make_settings(db_pool_size=THREADS)
     headers = {"Authorization": f"Bearer {marketing_key(settings)}"}
-    with live_server(settings) as url, httpx.Client(base_url=url, headers=headers, timeout=30) as client:
+    with live_server(settings) as url, httpx2.Client(base_url=url, headers=headers, timeout=30) as client:
         item = client.post("/items", json=PLAN).json()["id"]
         etag = client.get(f"/items/{item}").headers["ETag"]
 
-        def draft(n: int) -> Callable[[], httpx.Response]:
+        def draft(n: int) -> Callable[[], httpx2.Response]:
             body = {**DRAFT, "title": f"draft {n}"}
             return lambda: client.post(f"/items/{item}/drafts", json=body, headers={"If-Match": etag})
 
@@ -61,7 +61,7 @@ def test_concurrent_writers_without_if_match_never_lose_a_write(
 ) -> None:
     settings = make_settings(db_pool_size=10)
     headers = {"Authorization": f"Bearer {marketing_key(settings)}"}
-    with live_server(settings) as url, httpx.Client(base_url=url, headers=headers, timeout=30) as client:
+    with live_server(settings) as url, httpx2.Client(base_url=url, headers=headers, timeout=30) as client:
         item = client.post("/items", json=PLAN).json()["id"]
         responses = _all_at_once(
             [

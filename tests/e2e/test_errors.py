@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-import httpx
+import httpx2
 import pytest
 
 from nm_workflow.application.settings import Settings
@@ -16,7 +16,7 @@ from tests.support.figures import Figures
 PROBLEM = "application/problem+json"
 
 
-def _assert_problem(response: httpx.Response, status: int, type_: str) -> dict[str, object]:
+def _assert_problem(response: httpx2.Response, status: int, type_: str) -> dict[str, object]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == PROBLEM
     body: dict[str, object] = response.json()
@@ -129,7 +129,7 @@ def test_an_unreachable_database_is_503_with_retry_after(
     make_settings: Callable[..., Settings], overflow: int, figures: Figures
 ) -> None:
     proxy, through_proxy = proxied(make_settings, db_max_overflow=overflow)
-    with live_server(through_proxy) as base, httpx.Client(base_url=base, timeout=30) as client:
+    with live_server(through_proxy) as base, httpx2.Client(base_url=base, timeout=30) as client:
         assert client.get("/health").status_code == 200
         proxy.cut()
         response = client.post(

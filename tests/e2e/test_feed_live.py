@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from nm_workflow.application.event_feed import feed_item, public_type
@@ -46,7 +46,7 @@ def write(url: str, key: dict[str, str], writer: int, shared_item: str, refused:
     """Plans items, receives interactions, and drafts one item all writers share (conflicts: gaps)."""
     marketing = {"Authorization": f"Bearer {key['marketing']}"}
     service = {"Authorization": f"Bearer {key['customer_service']}"}
-    with httpx.Client(base_url=url, timeout=30) as client:
+    with httpx2.Client(base_url=url, timeout=30) as client:
         for n in range(COMMANDS_EACH):
             if n % 3 == 0:
                 answer = client.post("/items", json=PLAN, headers=marketing)
@@ -62,7 +62,7 @@ def write(url: str, key: dict[str, str], writer: int, shared_item: str, refused:
 def long_poll(url: str, key: str, done: Callable[[list[int]], bool], seen: list[dict[str, Any]]) -> int:
     """Pages through the feed, waiting up to 2 s each time nothing is new; returns the requests made."""
     after, requests, deadline = 0, 0, time.monotonic() + DEADLINE_SECONDS
-    with httpx.Client(base_url=url, timeout=30, headers={"Authorization": f"Bearer {key}"}) as client:
+    with httpx2.Client(base_url=url, timeout=30, headers={"Authorization": f"Bearer {key}"}) as client:
         while not done([item["position"] for item in seen]) and time.monotonic() < deadline:
             page = client.get("/events", params={"after": after, "limit": 7, "timeout": 2})
             requests += 1
@@ -83,7 +83,7 @@ def stream(
     with Last-Event-ID, also after a refusal (503 while the database is away). Returns the connections."""
     last: str | None = None
     connections, deadline = 0, time.monotonic() + DEADLINE_SECONDS
-    with httpx.Client(base_url=url, timeout=30, headers={"Authorization": f"Bearer {key}"}) as client:
+    with httpx2.Client(base_url=url, timeout=30, headers={"Authorization": f"Bearer {key}"}) as client:
         while not done([item["position"] for item in seen]) and time.monotonic() < deadline:
             headers = {} if last is None else {"Last-Event-ID": last}
             connections += 1
@@ -123,7 +123,7 @@ def test_every_event_exactly_once_in_order_while_eight_writers_commit(
 ) -> None:
     key = keys(settings)
     with served(settings, embedded_projections="false") as url:
-        plan = httpx.post(f"{url}/items", json=PLAN, headers={"Authorization": f"Bearer {key['marketing']}"})
+        plan = httpx2.post(f"{url}/items", json=PLAN, headers={"Authorization": f"Bearer {key['marketing']}"})
         shared_item = plan.json()["id"]
         finished = threading.Event()  # set once `final` holds every public position, writers done
         final: list[int] = []
@@ -178,7 +178,7 @@ def test_a_stream_carries_on_after_the_database_was_unreachable(
     def done(positions: list[int]) -> bool:
         return finished.is_set() and bool(positions) and positions[-1] >= final[-1]
 
-    with live_server(through_proxy) as base, httpx.Client(base_url=base, timeout=30) as client:
+    with live_server(through_proxy) as base, httpx2.Client(base_url=base, timeout=30) as client:
         first = client.post("/items", json=PLAN, headers=marketing).json()["id"]
         connections: list[int] = []
         consumer = threading.Thread(

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from tests.e2e.live import free_port
@@ -33,9 +33,9 @@ def _service(folder: Path, port: int) -> subprocess.Popen[bytes]:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
+            if httpx2.get(f"http://127.0.0.1:{port}/health").status_code == 200:
                 return server
-        except httpx.TransportError:
+        except httpx2.TransportError:
             time.sleep(0.1)
     server.kill()
     raise AssertionError("the service did not start")

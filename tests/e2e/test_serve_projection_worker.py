@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -55,7 +55,7 @@ def _in_group(group: int) -> list[int]:
     return found
 
 
-def _plan_then_read(client: httpx.Client) -> httpx.Response:
+def _plan_then_read(client: httpx2.Client) -> httpx2.Response:
     """A command, then a read that waits for the position it wrote."""
     planned = client.post("/items", json=PLAN)
     assert planned.status_code == 201, planned.text
@@ -65,7 +65,7 @@ def _plan_then_read(client: httpx.Client) -> httpx.Response:
     return read
 
 
-def _scrape(client: httpx.Client) -> dict[tuple[str, str], float]:
+def _scrape(client: httpx2.Client) -> dict[tuple[str, str], float]:
     text = client.get("/metrics").text
     return {
         (sample.name, sample.labels["projection"]): sample.value
@@ -84,13 +84,13 @@ def _serve(settings: Settings) -> tuple[list[str], int, dict[str, str]]:
 @contextmanager
 def _served_with_a_worker(
     settings: Settings, log: Path
-) -> Iterator[tuple[subprocess.Popen[bytes], httpx.Client]]:
+) -> Iterator[tuple[subprocess.Popen[bytes], httpx2.Client]]:
     """`serve --projections worker` once its worker runs, and a client with a marketing key."""
     auth = {"Authorization": f"Bearer {marketing_key(settings)}"}
     command, port, env = _serve(settings)
     with (
         running_server(command, port, log, env) as server,
-        httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=auth, timeout=30) as client,
+        httpx2.Client(base_url=f"http://127.0.0.1:{port}", headers=auth, timeout=30) as client,
     ):
         wait_until(lambda: len(_workers_of(server.pid)) == 1)
         yield server, client

@@ -6,7 +6,7 @@ import socket
 import time
 from collections.abc import Callable
 
-import httpx
+import httpx2
 import pytest
 
 from nm_workflow.application.settings import Settings
@@ -21,7 +21,7 @@ TRUNCATED = {
 
 
 def _send_and_hang_up(base_url: str, path: str, key: str, tail: bytes) -> None:
-    url = httpx.URL(base_url)
+    url = httpx2.URL(base_url)
     head = f"POST {path} HTTP/1.1\r\nHost: {url.host}\r\nAuthorization: Bearer {key}\r\n"
     with socket.create_connection((url.host, url.port or 80)) as connection:
         connection.sendall(head.encode() + b"Content-Type: application/json\r\n" + tail)
@@ -34,7 +34,7 @@ def test_a_body_cut_short_runs_no_command(make_settings: Callable[..., Settings]
     key = marketing_key(settings)
     with (
         live_server(settings) as base,
-        httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}) as client,
+        httpx2.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}) as client,
     ):
         item = client.post("/items", json=PLAN).json()["id"]
         client.post(f"/items/{item}/drafts", json=DRAFT)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import httpx
+import httpx2
 
 from nm_workflow.application.settings import Settings
 from tests.e2e.api import PLAN
@@ -20,10 +20,10 @@ PENDING = 100
 
 async def _waits_keep_no_thread(url: str, key: str) -> dict[str, Any]:
     auth = {"Authorization": f"Bearer {key}"}
-    limits = httpx.Limits(max_connections=PENDING + 10)
+    limits = httpx2.Limits(max_connections=PENDING + 10)
     async with (
-        httpx.AsyncClient(base_url=url, headers=auth, limits=limits, timeout=60) as waiting,
-        httpx.AsyncClient(base_url=url, headers=auth, timeout=60) as other,
+        httpx2.AsyncClient(base_url=url, headers=auth, limits=limits, timeout=60) as waiting,
+        httpx2.AsyncClient(base_url=url, headers=auth, timeout=60) as other,
     ):
         planned = await other.post("/items", json=PLAN)
         assert planned.status_code == 201, planned.text

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 
-import httpx
+import httpx2
 import pytest
 
 from nm_workflow.application.commands import CommandContext
@@ -48,7 +48,7 @@ def test_a_receiver_gets_every_event_once_in_order_while_eight_writers_commit(
         made = Webhooks(store, worker).subscribe(ADMIN, hook.url, sorted(DELIVERABLE_TYPES), "load test")
         run.thread.start()
         with served(settings, embedded_projections="false") as url:
-            answer = httpx.post(
+            answer = httpx2.post(
                 f"{url}/items", json=PLAN, headers={"Authorization": f"Bearer {key['marketing']}"}
             )
             refused: list[int] = []

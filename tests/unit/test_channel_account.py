@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from nm_workflow.domain.channel_account import ChannelAccount, channel_account_id
-from nm_workflow.domain.errors import ChannelAccountRetired, ConflictingObservation, RuleViolation
+from nm_workflow.domain.errors import ConflictingObservation, RuleViolation
+from nm_workflow.domain.interaction_errors import ChannelAccountRetired
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

@@ -8,7 +8,7 @@ import pytest
 
 from nm_workflow.application.policy_book import seed_rules
 from nm_workflow.domain.compliance import Matcher, _fold_text, fold
-from nm_workflow.domain.errors import InvalidPolicy
+from nm_workflow.domain.oversight_errors import InvalidPolicy
 
 LEXICON: dict[str, Any] = {
     "categories": [

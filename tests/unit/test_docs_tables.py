@@ -9,6 +9,7 @@ import pytest
 
 from nm_workflow.application import errors as application_errors
 from nm_workflow.domain import errors as domain_errors
+from nm_workflow.domain import interaction_errors, oversight_errors
 from nm_workflow.domain.errors import WorkflowError
 from nm_workflow.interface.http.problems import catalogue
 
@@ -45,7 +46,7 @@ def test_every_problem_type_is_documented() -> None:
 
 def test_every_error_class_is_in_the_hierarchy_and_its_table() -> None:
     hierarchy = ERRORS.split("## The hierarchy", 1)[1].split("##", 1)[0]
-    for module in (domain_errors, application_errors):
+    for module in (domain_errors, interaction_errors, oversight_errors, application_errors):
         for name, value in vars(module).items():
             ours = isinstance(value, type) and value.__module__ == module.__name__
             if not ours or not issubclass(value, WorkflowError) or value in BASES:

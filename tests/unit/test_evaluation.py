@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from nm_workflow.application.evaluations import supervision_queue
 from nm_workflow.application.settings import Settings
-from nm_workflow.domain import errors
+from nm_workflow.domain import errors, oversight_errors
 from nm_workflow.domain.evaluation import Evaluation, EvaluationKind, Severity
 from nm_workflow.domain.periods import Period, quarter
 
@@ -57,7 +57,7 @@ def test_opening_a_quarterly_evaluation_records_period_and_scope() -> None:
 
 
 def test_a_quarterly_evaluation_must_cover_exactly_one_quarter() -> None:
-    with pytest.raises(errors.InvalidPeriod, match="one calendar quarter"):
+    with pytest.raises(oversight_errors.InvalidPeriod, match="one calendar quarter"):
         Evaluation.open(
             kind=EvaluationKind.QUARTERLY_EVALUATION, period=Period(date(2026, 7, 1), date(2026, 8, 31)),
             departments=[], platforms=[], department="board", opener_id="olga",
@@ -70,13 +70,13 @@ def test_a_periodic_check_covers_any_period_but_not_a_reversed_one() -> None:
         departments=["product"], platforms=[], department="board", opener_id="olga",
     )  # fmt: skip
     assert check.period.quarter is None
-    with pytest.raises(errors.InvalidPeriod, match="ends"):
+    with pytest.raises(oversight_errors.InvalidPeriod, match="ends"):
         Period(date(2026, 7, 2), date(2026, 7, 1))
 
 
 @pytest.mark.parametrize("label", ["2026Q5", "2026-Q3", "Q3", "0000Q1", ""])
 def test_malformed_quarters_are_refused(label: str) -> None:
-    with pytest.raises(errors.InvalidPeriod):
+    with pytest.raises(oversight_errors.InvalidPeriod):
         quarter(label)
 
 
@@ -87,7 +87,7 @@ def test_a_repeated_department_in_the_scope_is_refused() -> None:
 
 def test_findings_name_only_figures_the_view_has() -> None:
     evaluation = opened()
-    with pytest.raises(errors.UnknownFigure, match="no figure likes_per_day"):
+    with pytest.raises(oversight_errors.UnknownFigure, match="no figure likes_per_day"):
         evaluation.record_findings(
             text="x", severity=Severity.LOW, item_ids=[], figures=["likes_per_day"], known_figures=FIGURES,
             recorded_by="olga",
@@ -131,14 +131,14 @@ def test_closing_a_recommendation_works_after_sign_off_but_only_once() -> None:
         text="Answer faster", owner_department="cs", due_date=date(2026, 12, 1), finding=None, made_by="olga"
     )
     sign(evaluation)
-    with pytest.raises(errors.UnknownRecommendation):
+    with pytest.raises(oversight_errors.UnknownRecommendation):
         evaluation.close_recommendation(
             number=2, outcome="done", policy_proposal_id=None, feedback_id=None, closer_department=None
         )
     evaluation.close_recommendation(
         number=1, outcome="Rota changed", policy_proposal_id="p-7", feedback_id=None, closer_department="cs"
     )
-    with pytest.raises(errors.RecommendationClosed):
+    with pytest.raises(oversight_errors.RecommendationClosed):
         evaluation.close_recommendation(
             number=1, outcome="again", policy_proposal_id=None, feedback_id=None, closer_department=None
         )
@@ -150,7 +150,7 @@ def test_a_department_head_closes_only_recommendations_its_department_owns() -> 
     evaluation.make_recommendation(
         text="Answer faster", owner_department="cs", due_date=date(2026, 12, 1), finding=None, made_by="olga"
     )
-    with pytest.raises(errors.NotTheOwnerDepartment, match="'cs', not 'marketing'"):
+    with pytest.raises(oversight_errors.NotTheOwnerDepartment, match="'cs', not 'marketing'"):
         evaluation.close_recommendation(
             number=1, outcome="done", policy_proposal_id=None, feedback_id=None, closer_department="marketing"
         )
@@ -163,10 +163,10 @@ def test_a_department_head_closes_only_recommendations_its_department_owns() -> 
 
 def test_sign_off_needs_a_finding_and_another_person_than_the_opener() -> None:
     evaluation = opened()
-    with pytest.raises(errors.NothingToSignOff):
+    with pytest.raises(oversight_errors.NothingToSignOff):
         sign(evaluation)
     with_finding(evaluation)
-    with pytest.raises(errors.SignOffByOpener):
+    with pytest.raises(oversight_errors.SignOffByOpener):
         sign(evaluation, signer="olga")
     sign(evaluation)
     assert evaluation.signature is not None
@@ -177,13 +177,13 @@ def test_sign_off_needs_a_finding_and_another_person_than_the_opener() -> None:
 def test_nothing_but_closing_recommendations_changes_a_signed_off_evaluation() -> None:
     evaluation = with_finding(opened())
     sign(evaluation)
-    with pytest.raises(errors.EvaluationSignedOff):
+    with pytest.raises(oversight_errors.EvaluationSignedOff):
         with_finding(evaluation)
-    with pytest.raises(errors.EvaluationSignedOff):
+    with pytest.raises(oversight_errors.EvaluationSignedOff):
         evaluation.make_recommendation(
             text="x", owner_department="cs", due_date=date(2026, 12, 1), finding=None, made_by="olga"
         )
-    with pytest.raises(errors.EvaluationSignedOff):
+    with pytest.raises(oversight_errors.EvaluationSignedOff):
         sign(evaluation)
 
 
@@ -242,5 +242,5 @@ def test_an_unknown_company_time_zone_stops_the_service_at_start(zone: str) -> N
 
 def test_a_quarter_label_is_trimmed_of_white_space_only() -> None:
     assert quarter("\u3000 2026q3 ") == quarter("2026Q3")
-    with pytest.raises(errors.InvalidPeriod):
+    with pytest.raises(oversight_errors.InvalidPeriod):
         quarter("\x1f2026Q3")

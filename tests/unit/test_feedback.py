@@ -6,13 +6,9 @@ from uuid import uuid4
 
 import pytest
 
-from nm_workflow.domain.errors import (
-    FeedbackClosed,
-    FeedbackNotTriaged,
-    NoImprovementRecorded,
-    RuleViolation,
-)
+from nm_workflow.domain.errors import RuleViolation
 from nm_workflow.domain.feedback import Feedback, FeedbackOutcome, FeedbackState, FeedbackSubject
+from nm_workflow.domain.interaction_errors import FeedbackClosed, FeedbackNotTriaged, NoImprovementRecorded
 
 
 def submitted() -> Feedback:

@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-from nm_workflow.domain.errors import (
+from nm_workflow.domain.errors import RuleViolation
+from nm_workflow.domain.interaction import Interaction
+from nm_workflow.domain.interaction_errors import (
     AlreadyEscalated,
     EscalationPending,
     EscalationToSameDepartment,
@@ -15,9 +17,7 @@ from nm_workflow.domain.errors import (
     InteractionResolved,
     InvalidInteractionTime,
     NotEscalated,
-    RuleViolation,
 )
-from nm_workflow.domain.interaction import Interaction
 from nm_workflow.domain.interaction_values import (
     InteractionDeadlines,
     InteractionKind,

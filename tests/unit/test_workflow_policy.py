@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from nm_workflow.application.policy_book import seed_rules
-from nm_workflow.domain import errors
+from nm_workflow.domain import errors, oversight_errors
 from nm_workflow.domain.workflow_policy import POLICY_ID, WorkflowPolicy
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -81,7 +81,7 @@ def test_approval_without_every_department_review_is_refused() -> None:
     for missing in DEPARTMENTS:
         policy = proposed()
         review_all(policy, but=missing)
-        with pytest.raises(errors.DepartmentReviewMissing, match=missing):
+        with pytest.raises(oversight_errors.DepartmentReviewMissing, match=missing):
             policy.approve(version=2, approver_id="boss", effective_from=None, now=T0 + 3 * HOUR)
 
 
@@ -92,7 +92,7 @@ def test_approval_with_an_objection_outstanding_is_refused_until_the_department_
         version=2, approve=False, reasons=["Too short for legal"], reviewer_id="head-legal",
         department="legal", now=T0 + 2 * HOUR,
     )  # fmt: skip
-    with pytest.raises(errors.ObjectionOutstanding, match="legal"):
+    with pytest.raises(oversight_errors.ObjectionOutstanding, match="legal"):
         policy.approve(version=2, approver_id="boss", effective_from=None, now=T0 + 3 * HOUR)
     policy.review(
         version=2, approve=True, reasons=[], reviewer_id="head-legal", department="legal", now=T0 + 2 * HOUR
@@ -110,7 +110,7 @@ def test_an_objection_states_its_reasons() -> None:
 
 def test_only_the_required_departments_review() -> None:
     policy = proposed()
-    with pytest.raises(errors.NotAReviewingDepartment, match="marketing, customer_service"):
+    with pytest.raises(oversight_errors.NotAReviewingDepartment, match="marketing, customer_service"):
         policy.review(version=2, approve=True, reasons=[], reviewer_id="h", department="product", now=T0)
 
 
@@ -125,7 +125,7 @@ def test_the_proposer_neither_reviews_nor_approves_their_revision() -> None:
 
 def test_one_revision_is_open_at_a_time() -> None:
     policy = proposed()
-    with pytest.raises(errors.ProposalOpen, match="Version 2 is still open"):
+    with pytest.raises(oversight_errors.ProposalOpen, match="Version 2 is still open"):
         policy.propose(rules=rules(), reason="another", proposer_id="max", now=T0 + HOUR)
 
 
@@ -134,7 +134,7 @@ def test_a_withdrawn_revision_closes_and_another_may_be_proposed() -> None:
     policy.withdraw(version=2, reason="Superseded", actor_id="mia")
     assert policy.numbered(2) is not None
     assert policy.numbered(2)["status"] == "withdrawn"  # type: ignore[index]
-    with pytest.raises(errors.NoOpenProposal):
+    with pytest.raises(oversight_errors.NoOpenProposal):
         review_all(policy)
     policy.propose(rules=rules(), reason="Second try", proposer_id="mia", now=T0 + 2 * HOUR)
     assert policy.open_version is not None
@@ -143,17 +143,17 @@ def test_a_withdrawn_revision_closes_and_another_may_be_proposed() -> None:
 
 def test_reviews_and_approvals_name_the_open_version() -> None:
     policy = seeded()
-    with pytest.raises(errors.NoOpenProposal, match="none is"):
+    with pytest.raises(oversight_errors.NoOpenProposal, match="none is"):
         policy.approve(version=2, approver_id="boss", effective_from=None, now=T0)
     policy = proposed()
-    with pytest.raises(errors.NoOpenProposal, match="version 2 is"):
+    with pytest.raises(oversight_errors.NoOpenProposal, match="version 2 is"):
         policy.review(version=1, approve=True, reasons=[], reviewer_id="h", department="legal", now=T0)
 
 
 def test_an_effective_time_in_the_past_is_refused() -> None:
     policy = proposed()
     review_all(policy)
-    with pytest.raises(errors.InvalidEffectiveTime, match="not in the past"):
+    with pytest.raises(oversight_errors.InvalidEffectiveTime, match="not in the past"):
         policy.approve(version=2, approver_id="boss", effective_from=T0, now=T0 + 3 * HOUR)
 
 
@@ -163,7 +163,7 @@ def test_a_version_cannot_take_effect_before_the_last_approved_one() -> None:
     policy.approve(version=2, approver_id="boss", effective_from=T0 + 48 * HOUR, now=T0 + 3 * HOUR)
     policy.propose(rules=rules(), reason="again", proposer_id="mia", now=T0 + 4 * HOUR)
     review_all(policy, version=3)
-    with pytest.raises(errors.InvalidEffectiveTime, match="no earlier than the last approved"):
+    with pytest.raises(oversight_errors.InvalidEffectiveTime, match="no earlier than the last approved"):
         policy.approve(version=3, approver_id="boss", effective_from=T0 + 24 * HOUR, now=T0 + 5 * HOUR)
 
 
@@ -201,7 +201,7 @@ def test_the_next_revision_is_reviewed_by_the_departments_the_version_in_force_n
 )  # fmt: skip
 def test_a_proposal_that_contradicts_itself_is_refused(changes: dict[str, Any], message: str) -> None:
     policy = seeded()
-    with pytest.raises(errors.InvalidPolicy, match=message):
+    with pytest.raises(oversight_errors.InvalidPolicy, match=message):
         policy.propose(rules=rules(**changes), reason="r", proposer_id="mia", now=T0)
     assert policy.collect_events() == []
 

@@ -15,7 +15,7 @@ from nm_workflow.application.security import Command
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
 from nm_workflow.domain.channel_account import ChannelAccount, channel_account_id
-from nm_workflow.domain.errors import ChannelAccountExists
+from nm_workflow.domain.interaction_errors import ChannelAccountExists
 
 
 def channel_view(account: ChannelAccount) -> dict[str, Any]:

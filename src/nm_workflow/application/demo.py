@@ -34,7 +34,7 @@ from nm_workflow.application.keys import KeyService
 from nm_workflow.application.security import Actor
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
-from nm_workflow.domain.errors import InvalidPeriod
+from nm_workflow.domain.oversight_errors import InvalidPeriod
 from nm_workflow.domain.periods import Period, quarter
 from nm_workflow.domain.roles import SEED_CHAIN, Role, Stage
 

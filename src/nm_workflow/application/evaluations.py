@@ -23,8 +23,8 @@ from nm_workflow.application.reads import AggregateReads
 from nm_workflow.application.security import Actor, Command, authorize
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
-from nm_workflow.domain.errors import InvalidPeriod, NotSignedOff
 from nm_workflow.domain.evaluation import Evaluation, EvaluationKind, Severity, SignOff
+from nm_workflow.domain.oversight_errors import InvalidPeriod, NotSignedOff
 from nm_workflow.domain.periods import Period, quarter
 from nm_workflow.domain.roles import Role
 

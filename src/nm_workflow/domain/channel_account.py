@@ -15,7 +15,8 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import event
 
 from nm_workflow.domain.content import as_utc
-from nm_workflow.domain.errors import ChannelAccountRetired, ConflictingObservation, RuleViolation
+from nm_workflow.domain.errors import ConflictingObservation, RuleViolation
+from nm_workflow.domain.interaction_errors import ChannelAccountRetired
 from nm_workflow.domain.metadata import WorkflowAggregate
 
 # Fixed forever: account ids are derived from it.

@@ -30,7 +30,7 @@ from typing import Any, TypedDict
 
 from ahocorasick_rs import AhoCorasick, MatchKind
 
-from nm_workflow.domain.errors import InvalidPolicy
+from nm_workflow.domain.oversight_errors import InvalidPolicy
 
 CONTEXT_CHARS = 20
 """Characters of original text kept on each side of a finding."""

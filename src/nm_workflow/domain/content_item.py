@@ -8,13 +8,11 @@ the private `@event` methods only record what happened.
 The rules live beside it, by concern, as functions that change nothing: the
 order of checks on the item (domain/item_guards.py), review and compliance
 (domain/review.py), publication (domain/publication.py), metrics
-(domain/observations.py). The `@event` methods stay on this class: stored
-events name it in their topics (`nm_workflow.domain.content_item:ContentItem.Drafted`).
-
-The item keeps of its revisions only what the rules and its view read (ADR 0039): the
-current revision, and the sorted distinct authors of every revision (segregation of duties).
-Every revision stays in the events (`Drafted`), where history and `?version=` read it; so the
-state, and a snapshot of it, does not grow with the number of drafts.
+(domain/observations.py). Two bases hold the rest by concern: `ItemPublishing`
+(domain/item_publishing.py) the commands that schedule, publish and measure, and
+`ItemProgress` (domain/item_state.py) the state the events leave and how a snapshot keeps it.
+Every `@event` method stays on this class: stored events name it in their topics
+(`nm_workflow.domain.content_item:ContentItem.Drafted`; tests/integration/test_stored_item_events.py).
 """
 
 from __future__ import annotations
@@ -28,22 +26,20 @@ from eventsourcing.domain import event
 from nm_workflow.domain import item_guards
 from nm_workflow.domain.compliance import CHECKED_FIELDS, Finding, Matcher
 from nm_workflow.domain.content import ItemState, Publication, Revision, check_platforms, content_hash
-from nm_workflow.domain.errors import NoDraft
+from nm_workflow.domain.item_publishing import ItemPublishing
+from nm_workflow.domain.item_state import ItemProgress
 from nm_workflow.domain.metadata import WorkflowAggregate
-from nm_workflow.domain.observations import check_observation, find_corrections, is_repeat
-from nm_workflow.domain.publication import check_publication, check_schedule
 from nm_workflow.domain.review import (
     ReviewTerms,
     check_acknowledgement,
     check_justified,
-    next_stage,
     recorded_chain,
 )
 from nm_workflow.domain.roles import Stage
 from nm_workflow.domain.timing import Now
 
 
-class ContentItem(WorkflowAggregate):
+class ContentItem(ItemPublishing, ItemProgress, WorkflowAggregate):
     class_version = 2
     """Of the state (snapshots): 2 keeps the current revision and the authors, 1 kept every revision."""
 
@@ -65,23 +61,7 @@ class ContentItem(WorkflowAggregate):
         self.expected_effect, self.platforms = expected_effect, list(platforms)
         self.department, self.campaign = department, campaign
         self.planned_publish_date, self.planner_id = planned_publish_date, planner_id
-        self.state = ItemState.PLANNED
-        self._current_revision: Revision | None = None
-        self.revision_authors: list[str] = []
-        self.stage = None
-        self.approvals: dict[str, str] = {}
-        self.approved_revision: int | None = None
-        self.approved_at: datetime | None = None
-        self.schedule: dict[str, datetime] = {}
-        self.scheduled_revision: int | None = None
-        self.publications: dict[str, Publication] = {}
-        self.observations: dict[str, dict[str, dict[str, int]]] = {}
-        self.corrections: dict[str, dict[str, dict[str, int]]] = {}
-        self.closing_reason: str | None = None
-        self.review_chain: list[str] = []
-        self.review_policy_version: int | None = None
-        self.stage_hours: dict[str, int] = {}
-        self.justifications: dict[str, str] = {}
+        self._start()
 
     @classmethod
     def plan(cls, *, now: Now, **plan: Any) -> ContentItem:
@@ -181,64 +161,7 @@ class ContentItem(WorkflowAggregate):
             stage=stage.value, revision=number, reasons=list(reasons), reviewer_id=reviewer_id
         )
 
-    # --- publishing and afterwards --------------------------------------------
-
-    def schedule_publication(self, *, platform: str, at: datetime, now: Now) -> None:
-        """Schedule the approved revision on a platform, from now to the planning horizon.
-
-        A new draft voids every schedule, as it voids the approvals.
-        """
-        item_guards.require_publishable(self, platform)
-        at = check_schedule(at, now)
-        self._scheduled(platform=platform, at=at, revision=self.approved_revision)
-
-    def publish(
-        self,
-        *,
-        platform: str,
-        published_at: datetime,
-        external_id: str,
-        url: str | None,
-        revision: int,
-        content_hash: str,
-        now: Now,
-    ) -> None:
-        """Ch. 5.4: publish the approved revision, at a time after its approval and not in the future."""
-        item_guards.require_publishable(self, platform)
-        published_at = check_publication(
-            self, published_at=published_at, revision=revision, content_hash=content_hash, now=now
-        )
-        self._published(
-            platform=platform,
-            published_at=published_at,
-            external_id=external_id,
-            url=url,
-            revision=revision,
-            content_hash=content_hash,
-        )
-
-    def record_metrics(
-        self, *, platform: str, observed_at: datetime, counters: dict[str, int], now: Now
-    ) -> bool:
-        """Record a cumulative observation; False when it was already recorded.
-
-        Allowed after withdrawal too, for a platform the item was published on:
-        platforms report late, and the figures describe the time the content was
-        live. A counter lower than in the observation before it (by observed_at)
-        is accepted as the platform's correction and recorded as such
-        (`corrections`: counter -> the earlier total).
-        """
-        observed_at = check_observation(item_guards.published_on(self, platform), observed_at, counters, now)
-        recorded = self.observations.get(platform, {})
-        if is_repeat(recorded, platform, observed_at, counters):
-            return False
-        self._metrics_recorded(
-            platform=platform,
-            observed_at=observed_at,
-            counters=dict(counters),
-            corrections=find_corrections(recorded, observed_at, counters),
-        )
-        return True
+    # --- closing (schedule, publication and metrics: ItemPublishing) -------------
 
     def withdraw(self, *, reason: str) -> None:
         item_guards.require_withdrawable(self)
@@ -247,42 +170,6 @@ class ContentItem(WorkflowAggregate):
     def cancel(self, *, reason: str) -> None:
         item_guards.require_unpublished(self, "cancel the item (withdraw it instead)")
         self._cancelled(reason=reason)
-
-    @property
-    def current_revision(self) -> Revision:
-        """The latest revision drafted; NoDraft before the first."""
-        if self._current_revision is None:
-            raise NoDraft("No revision has been drafted yet.")
-        return self._current_revision
-
-    @property
-    def revision_count(self) -> int:
-        """How many revisions were drafted: the current revision's number, 0 before the first."""
-        return 0 if self._current_revision is None else self._current_revision["number"]
-
-    @staticmethod
-    def upcast_v1_v2(state: dict[str, Any]) -> None:
-        """A snapshot of class version 1 kept every revision: keep the last, and their authors."""
-        revisions: list[Revision] = state.pop("revisions")
-        state["_current_revision"] = revisions[-1] if revisions else None
-        state["revision_authors"] = sorted({r["author_id"] for r in revisions})
-
-    # State and stage are kept as plain strings so that a snapshot round-trips through JSON.
-    @property
-    def state(self) -> ItemState:
-        return ItemState(self._state)
-
-    @state.setter
-    def state(self, value: ItemState) -> None:
-        self._state = value.value
-
-    @property
-    def stage(self) -> Stage | None:
-        return None if self._stage is None else Stage(self._stage)
-
-    @stage.setter
-    def stage(self, value: Stage | None) -> None:
-        self._stage = None if value is None else value.value
 
     # --- events ---------------------------------------------------------------
 
@@ -299,23 +186,19 @@ class ContentItem(WorkflowAggregate):
         findings: list[Finding] | None = None,
         lexicon_version: int | None = None,
     ) -> None:
-        self._current_revision = Revision(
-            number=revision,
-            title=title,
-            body=body,
-            asset_links=list(asset_links),
-            source_notes=source_notes,
-            content_hash=content_hash,
-            author_id=author_id,
-            findings=list(findings or []),
-            lexicon_version=lexicon_version,
+        self._revised(
+            Revision(
+                number=revision,
+                title=title,
+                body=body,
+                asset_links=list(asset_links),
+                source_notes=source_notes,
+                content_hash=content_hash,
+                author_id=author_id,
+                findings=list(findings or []),
+                lexicon_version=lexicon_version,
+            )
         )
-        if author_id not in self.revision_authors:
-            self.revision_authors = sorted([*self.revision_authors, author_id])
-        self._void_review(ItemState.DRAFTING)
-        # A schedule, like an approval, was made for the revision before.
-        self.schedule, self.scheduled_revision = {}, None
-        self.justifications = {}
 
     @event("ReviewRequested")
     def _review_requested(
@@ -410,13 +293,3 @@ class ContentItem(WorkflowAggregate):
     @event("Cancelled")
     def _cancelled(self, reason: str) -> None:
         self.state, self.stage, self.closing_reason = ItemState.CANCELLED, None, reason
-
-    def _approved(self, stage: Stage, reviewer_id: str, timestamp: datetime | None) -> None:
-        self.approvals[stage.value] = reviewer_id
-        self.stage = next_stage(self.review_chain, stage)
-        if self.stage is None:
-            self.state, self.approved_revision = ItemState.APPROVED, self.current_revision["number"]
-            self.approved_at = timestamp  # the event's own time: when the last stage approved
-
-    def _void_review(self, state: ItemState) -> None:
-        self.state, self.stage, self.approvals, self.approved_revision = state, None, {}, None

@@ -8,8 +8,12 @@ the HTTP layer maps each class to a status and a problem `type` in one table.
     |   +-- InvalidTransition        not allowed in the item's current state
     |   +-- RuleViolation            arguments contradict the item's data
     |   +-- DutySegregationViolation the actor may not take this decision
-    |   (the workflow policy's and the compliance pre-check's errors: at the end)
     +-- ApplicationError             (nm_workflow.application.errors)
+
+This module holds the bases and the errors of content items (with the compliance pre-check of
+their revisions) and of webhook subscriptions; the other aggregates' errors subclass the same
+bases, by concern: domain/interaction_errors.py (interactions, channel accounts, feedback) and
+domain/oversight_errors.py (evaluations, revisions of the workflow policy).
 """
 
 from __future__ import annotations
@@ -148,159 +152,7 @@ class OutsidePlanningHorizon(RuleViolation):
     title = "A planned time lies in the past or beyond the planning horizon"
 
 
-# --- customer interactions (Ch. 4.3) ------------------------------------------
-
-
-class InteractionResolved(InvalidTransition):
-    slug = "interaction-resolved"
-    title = "The interaction is resolved"
-
-
-class InteractionNotResolved(InvalidTransition):
-    slug = "interaction-not-resolved"
-    title = "Only a resolved interaction can be reopened"
-
-
-class AlreadyEscalated(InvalidTransition):
-    slug = "already-escalated"
-    title = "The interaction is already waiting for a department"
-
-
-class NotEscalated(InvalidTransition):
-    slug = "not-escalated"
-    title = "The interaction is not escalated to a department"
-
-
-class EscalationPending(InvalidTransition):
-    slug = "escalation-pending"
-    title = "The department the interaction was escalated to has not handled it yet"
-
-
-class InvalidInteractionTime(RuleViolation):
-    slug = "invalid-interaction-time"
-    title = "The time contradicts the interaction"
-
-
-class EscalationToSameDepartment(RuleViolation):
-    slug = "escalation-to-same-department"
-    title = "The interaction is already with that department"
-
-
-# --- channel accounts (Ch. 4.4) ------------------------------------------------
-
-
-class ChannelAccountExists(InvalidTransition):
-    slug = "channel-account-exists"
-    title = "That account is already registered"
-
-
-class ChannelAccountRetired(InvalidTransition):
-    slug = "channel-account-retired"
-    title = "The account is retired"
-
-
-# --- feedback (Ch. 6.3) ----------------------------------------------------------
-
-
-class FeedbackClosed(InvalidTransition):
-    slug = "feedback-closed"
-    title = "The feedback is closed"
-
-
-class FeedbackNotTriaged(InvalidTransition):
-    slug = "feedback-not-triaged"
-    title = "The feedback has no owning department yet"
-
-
-class NoImprovementRecorded(InvalidTransition):
-    slug = "no-improvement-recorded"
-    title = "Feedback is adopted only once an improvement is recorded"
-
-
-# --- evaluations (Ch. 6.1, 6.2) ----------------------------------------------
-
-
-class InvalidPeriod(RuleViolation):
-    slug = "invalid-evaluation-period"
-    title = "The evaluated period is not valid"
-
-
-class UnknownFigure(RuleViolation):
-    slug = "unknown-figure"
-    title = "A finding names a figure the evaluation view does not have"
-
-
-class UnknownRecommendation(RuleViolation):
-    slug = "unknown-recommendation"
-    title = "The evaluation has no recommendation with that number"
-
-
-class EvaluationSignedOff(InvalidTransition):
-    slug = "evaluation-signed-off"
-    title = "The evaluation is signed off"
-
-
-class NothingToSignOff(InvalidTransition):
-    slug = "nothing-to-sign-off"
-    title = "An evaluation records at least one finding before sign-off"
-
-
-class RecommendationClosed(InvalidTransition):
-    slug = "recommendation-closed"
-    title = "The recommendation is already closed"
-
-
-class SignOffByOpener(DutySegregationViolation):
-    slug = "sign-off-by-opener"
-    title = "The person who opened an evaluation may not sign it off"
-
-
-class NotSignedOff(InvalidTransition):
-    slug = "evaluation-not-signed-off"
-    title = "The evaluation is not signed off yet"
-
-
-class NotTheOwnerDepartment(DutySegregationViolation):
-    slug = "not-the-owner-department"
-    title = "Only management or the head of the owner department closes a recommendation"
-
-
-# --- the workflow policy (Ch. 8) and the compliance pre-check (Ch. 4.1, 4.2) ----
-
-
-class InvalidPolicy(RuleViolation):
-    slug = "invalid-policy"
-    title = "The proposed policy contradicts itself"
-
-
-class ProposalOpen(InvalidTransition):
-    slug = "policy-proposal-open"
-    title = "Another policy revision is still open"
-
-
-class NoOpenProposal(InvalidTransition):
-    slug = "no-open-policy-proposal"
-    title = "That policy revision is not open for review or approval"
-
-
-class DepartmentReviewMissing(InvalidTransition):
-    slug = "policy-review-missing"
-    title = "A required department has not reviewed the policy revision"
-
-
-class ObjectionOutstanding(InvalidTransition):
-    slug = "policy-objection-outstanding"
-    title = "A department objects to the policy revision"
-
-
-class NotAReviewingDepartment(DutySegregationViolation):
-    slug = "not-a-reviewing-department"
-    title = "Your department does not review policy revisions"
-
-
-class InvalidEffectiveTime(RuleViolation):
-    slug = "invalid-effective-time"
-    title = "The effective time is in the past or before the version in force"
+# --- the compliance pre-check of a revision (Ch. 4.1, 4.2) ------------------
 
 
 class UnknownFinding(RuleViolation):

@@ -19,18 +19,18 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from nm_workflow.domain.errors import (
+from nm_workflow.domain.errors import RuleViolation
+from nm_workflow.domain.metadata import WorkflowAggregate
+from nm_workflow.domain.oversight_errors import (
     EvaluationSignedOff,
     InvalidPeriod,
     NothingToSignOff,
     NotTheOwnerDepartment,
     RecommendationClosed,
-    RuleViolation,
     SignOffByOpener,
     UnknownFigure,
     UnknownRecommendation,
 )
-from nm_workflow.domain.metadata import WorkflowAggregate
 from nm_workflow.domain.periods import Period
 
 

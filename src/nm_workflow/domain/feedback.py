@@ -13,12 +13,8 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from nm_workflow.domain.errors import (
-    FeedbackClosed,
-    FeedbackNotTriaged,
-    NoImprovementRecorded,
-    RuleViolation,
-)
+from nm_workflow.domain.errors import RuleViolation
+from nm_workflow.domain.interaction_errors import FeedbackClosed, FeedbackNotTriaged, NoImprovementRecorded
 from nm_workflow.domain.metadata import WorkflowAggregate
 
 

@@ -18,7 +18,7 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from nm_workflow.domain.content import as_utc
-from nm_workflow.domain.errors import (
+from nm_workflow.domain.interaction_errors import (
     AlreadyEscalated,
     EscalationPending,
     EscalationToSameDepartment,

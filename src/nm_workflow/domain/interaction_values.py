@@ -9,7 +9,7 @@ from enum import StrEnum
 from uuid import UUID, uuid5
 
 from nm_workflow.domain.content import as_utc
-from nm_workflow.domain.errors import InvalidInteractionTime
+from nm_workflow.domain.interaction_errors import InvalidInteractionTime
 
 # Fixed forever: interaction ids are derived from it, so changing it would duplicate every interaction.
 INTERACTION_NAMESPACE = UUID("6f1c2b8e-4d0a-5e57-9a51-2f0c7d3b8a10")

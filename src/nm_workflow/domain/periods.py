@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from nm_workflow.domain.errors import InvalidPeriod
+from nm_workflow.domain.oversight_errors import InvalidPeriod
 from nm_workflow.domain.text import trimmed
 
 _QUARTER = re.compile(r"^(\d{4})Q([1-4])$")

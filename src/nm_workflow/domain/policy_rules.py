@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nm_workflow.domain.compliance import Matcher
-from nm_workflow.domain.errors import InvalidPolicy
+from nm_workflow.domain.oversight_errors import InvalidPolicy
 from nm_workflow.domain.review import ReviewTerms
 from nm_workflow.domain.roles import Stage
 

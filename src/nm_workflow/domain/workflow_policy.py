@@ -23,17 +23,16 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import event
 
 from nm_workflow.domain.content import as_utc
-from nm_workflow.domain.errors import (
+from nm_workflow.domain.errors import RuleViolation, SelfApproval
+from nm_workflow.domain.metadata import WorkflowAggregate
+from nm_workflow.domain.oversight_errors import (
     DepartmentReviewMissing,
     InvalidEffectiveTime,
     NoOpenProposal,
     NotAReviewingDepartment,
     ObjectionOutstanding,
     ProposalOpen,
-    RuleViolation,
-    SelfApproval,
 )
-from nm_workflow.domain.metadata import WorkflowAggregate
 from nm_workflow.domain.policy_rules import check_rules
 
 POLICY_ID = uuid5(UUID("2f4d1f0e-5b7a-4c36-9d0e-61a3c2b8e904"), "workflow-policy")
