@@ -278,3 +278,27 @@ def test_group_saves_chain_alike_under_the_previous_releases_sql_step_and_the_pl
 
     assert sorted(stored(recorder).values()) == list(range(1, 7))
     assert chain_matches_the_log(recorder)
+
+
+@pytest.mark.parametrize("held_by", ["SHARE UPDATE EXCLUSIVE", "EXCLUSIVE"])
+def test_a_save_waits_for_the_writer_holding_the_table_while_reads_go_on(
+    recorder: BoundedRetryRecorder, postgres_database_url: str, held_by: str
+) -> None:
+    # A save in progress holds SHARE UPDATE EXCLUSIVE, which conflicts with itself, and a writer of
+    # an earlier release EXCLUSIVE: either way the next save draws its ids only after that writer
+    # committed (ids in commit order). Plain reads of the log take neither and do not wait.
+    first = uuid4()
+    recorder.insert_events([event(first, 1)])
+    with ThreadPoolExecutor(1) as pool, psycopg.connect(postgres_database_url) as writer:
+        writer.execute(f"LOCK TABLE {TABLE} IN {held_by} MODE")
+        insert = f"INSERT INTO {TABLE} (originator_id, originator_version) VALUES (%s, 2)"
+        writer.execute(insert, (first,))
+        later = pool.submit(recorder.insert_events, [event(uuid4(), 1)])
+        with psycopg.connect(postgres_database_url, autocommit=True) as admin:
+            wait_until(lambda: bool(waiting_saves(admin, set())))
+        assert recorder.max_notification_id() == 1  # read while the save waits
+        assert not later.done()
+        writer.commit()
+        (position,) = later.result(timeout=DEADLINE) or []
+
+    assert position == 3  # after the writer's id 2, which it committed first
