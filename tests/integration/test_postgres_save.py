@@ -17,6 +17,7 @@ import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError, OperationalError, ProgrammingError, StoredEvent
 
+from nm_workflow.application.event_chain import CHAIN_TABLE
 from nm_workflow.application.postgres import CONNECTION_ATTEMPTS, BoundedRetryRecorder
 from nm_workflow.domain.audit_record import StoredRecord, extend
 from tests.support.contracts import postgres_datastore
@@ -245,3 +246,59 @@ def test_saves_go_on_after_the_server_ends_the_pooled_sessions_that_had_the_call
 
     assert ids == [stored(recorder)[(aggregate, version)] for version in (4, 5, 6)]
     assert chain_matches_the_log(recorder)
+
+
+def test_group_saves_chain_alike_under_the_previous_releases_sql_step_and_the_plpgsql_one(
+    recorder: BoundedRetryRecorder, postgres_database_url: str
+) -> None:
+    # The running aggregate's step became PL/pgSQL (its plan kept for the session, ADR 0047's
+    # addendum): a process of the previous release, whose start put back the SQL-language step,
+    # and the next start, which replaces it again, extend one chain the auditor recomputes.
+    one, other = uuid4(), uuid4()
+    previous_step = (
+        f"CREATE OR REPLACE FUNCTION {CHAIN_TABLE}_step(state bytea, head bytea, record bytea) RETURNS bytea"
+        " LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT sha256(coalesce(state, head) || record)'"
+    )
+    step_language = (
+        "SELECT l.lanname FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang"
+        f" WHERE p.proname = '{CHAIN_TABLE}_step'"
+    )
+    with psycopg.connect(postgres_database_url, autocommit=True) as admin:
+        assert admin.execute(step_language).fetchall() == [("plpgsql",)]
+        recorder.insert_events([event(one, 1), event(other, 1, "tests:Ω", b"\x00\xff")])
+        admin.execute(previous_step)
+        recorder.insert_events([event(one, 2), event(other, 2, state=b"previous step")])
+        started = postgres_datastore(postgres_database_url)
+        try:
+            BoundedRetryRecorder(started, events_table_name=TABLE).create_table()
+        finally:
+            started.close()
+        recorder.insert_events([event(one, 3, "tests:Ünïcode ✓"), event(other, 3)])
+        assert admin.execute(step_language).fetchall() == [("plpgsql",)]
+
+    assert sorted(stored(recorder).values()) == list(range(1, 7))
+    assert chain_matches_the_log(recorder)
+
+
+@pytest.mark.parametrize("held_by", ["SHARE UPDATE EXCLUSIVE", "EXCLUSIVE"])
+def test_a_save_waits_for_the_writer_holding_the_table_while_reads_go_on(
+    recorder: BoundedRetryRecorder, postgres_database_url: str, held_by: str
+) -> None:
+    # A save in progress holds SHARE UPDATE EXCLUSIVE, which conflicts with itself, and a writer of
+    # an earlier release EXCLUSIVE: either way the next save draws its ids only after that writer
+    # committed (ids in commit order). Plain reads of the log take neither and do not wait.
+    first = uuid4()
+    recorder.insert_events([event(first, 1)])
+    with ThreadPoolExecutor(1) as pool, psycopg.connect(postgres_database_url) as writer:
+        writer.execute(f"LOCK TABLE {TABLE} IN {held_by} MODE")
+        insert = f"INSERT INTO {TABLE} (originator_id, originator_version) VALUES (%s, 2)"
+        writer.execute(insert, (first,))
+        later = pool.submit(recorder.insert_events, [event(uuid4(), 1)])
+        with psycopg.connect(postgres_database_url, autocommit=True) as admin:
+            wait_until(lambda: bool(waiting_saves(admin, set())))
+        assert recorder.max_notification_id() == 1  # read while the save waits
+        assert not later.done()
+        writer.commit()
+        (position,) = later.result(timeout=DEADLINE) or []
+
+    assert position == 3  # after the writer's id 2, which it committed first

@@ -46,10 +46,12 @@ _PG_CHAIN = """\
            {fold} AS chain_hash
     FROM new)"""
 # The running chain hash: the state starts as the head's chain hash (the aggregate's first argument,
-# the same on every row), each record extends it. `{chain}` is the aggregate, `{step}` its step.
+# the same on every row), each record extends it. `{chain}` is the aggregate, `{step}` its step. The
+# step is PL/pgSQL, which keeps its expression's plan for the session: a SQL-language step is parsed
+# and planned again for every statement that calls it: 10-17 µs more per save of several events.
 _PG_CHAIN_FUNCTIONS = (
-    "CREATE OR REPLACE FUNCTION {step}(state bytea, head bytea, record bytea) RETURNS bytea"
-    " LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT sha256(coalesce(state, head) || record)'",
+    "CREATE OR REPLACE FUNCTION {step}(state bytea, head bytea, record bytea) RETURNS bytea LANGUAGE plpgsql"
+    " IMMUTABLE PARALLEL SAFE AS 'BEGIN RETURN sha256(coalesce(state, head) || record); END'",
     "CREATE OR REPLACE AGGREGATE {chain}(bytea, bytea) (SFUNC = {step}, STYPE = bytea)",
 )
 # The backfill's: positions and record hashes (computed in Python) given as two arrays.

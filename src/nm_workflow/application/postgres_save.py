@@ -9,9 +9,9 @@ beside the events table (`<table>_insert`):
     SELECT * FROM <table>_insert(ids, versions, topics, states, lock_timeout)
 
 whose body takes the same steps in the statement's own transaction: set lock_timeout for the
-transaction and queue the NOTIFY (sent at the commit), LOCK TABLE ... IN EXCLUSIVE MODE, and the
-INSERT ... RETURNING with the hash chain's links (event_chain_postgres.py: one sha256 for a save of one
-event, a running aggregate for several). The call is prepared on each pooled connection (one
+transaction and queue the NOTIFY (sent at the commit), LOCK TABLE ... IN SHARE UPDATE EXCLUSIVE
+MODE, and the INSERT ... RETURNING with the hash chain's links (event_chain_postgres.py: one sha256
+for a save of one event, a running aggregate for several). The call is prepared on each pooled connection (one
 round trip more, on its first save). LOCK TABLE, refused at the top level outside a transaction
 block, is allowed inside a function. The statement commits when it returns; any error (a unique
 violation: a concurrent writer of the same aggregate version; a lock wait over lock_timeout; a
@@ -19,6 +19,11 @@ broken connection) aborts it whole, so nothing of the save is kept and there is 
 back. The error reaches the caller as the library's (IntegrityError for the violation, so that
 group commit bisects the culprit out). The table lock keeps its purpose (ids in commit order): the
 INSERT takes its ids under it, and the lock is released by the commit that ends the statement.
+The mode is the weakest that conflicts with itself (ADR 0047, addendum): every save takes it, and
+it conflicts with the EXCLUSIVE lock of earlier releases and of the chain's backfill, so writers
+still take turns; unlike EXCLUSIVE it is not a "strong" lock, whose every acquisition makes the
+server visit each backend's fast-path lock slots (a tenth of a save's instructions at
+max_connections 400) and sends every reader of the table to the shared lock table meanwhile.
 
 The events go as four arrays in binary (ids, versions, topics, states) rather than the library's
 one array of a composite type, which psycopg dumps in Python, field by field, as text.
@@ -45,7 +50,7 @@ LANGUAGE plpgsql AS $save$
 #variable_conflict use_column
 BEGIN
     PERFORM set_config('lock_timeout', lock_timeout, true), pg_notify({channel}, '');
-    LOCK TABLE {table} IN EXCLUSIVE MODE;
+    LOCK TABLE {table} IN SHARE UPDATE EXCLUSIVE MODE;
     IF cardinality(ids) = 1 THEN
         RETURN QUERY {insert_one};
     ELSE
