@@ -15,9 +15,12 @@ cost (its transaction, the reads of its rows, one write per table) is paid a few
 per rebuild rather than once per `NM_PROJECTION_BATCH_SIZE` events. The shadow tables are
 created in the first batch's transaction; on PostgreSQL the indexes nothing reads during
 the build are made at the end of the batch that reaches the head, followed by a batch of
-the events appended meanwhile (ADR 0043, fourth addendum). The swap applies only the events
-appended since the last committed batch (none on a quiet log), in batches of
-`NM_PROJECTION_BATCH_SIZE`: the live projection pauses for those and the renames.
+the events appended meanwhile (ADR 0043, fourth addendum). On PostgreSQL a first batch
+that runs in a pipeline sends the shadow tables' creation after the log's rows are
+fetched: the server makes the tables while the client decodes the events (ADR 0043, fifth
+addendum). The swap applies only the events appended since the last committed batch (none
+on a quiet log), in batches of `NM_PROJECTION_BATCH_SIZE`: the live projection pauses for
+those and the renames.
 
 A shadow batch runs with Python's cycle collector paused (its events and rows live until
 it ends), and, for a projection whose tables are only appended to, outside a pipeline: its
@@ -43,7 +46,7 @@ from projections.log_in_tx import LogInTx
 from projections.queries import ReadModel
 from projections.registry import select
 from projections.rows import never_read, starting_empty
-from projections.sql import Tx
+from projections.sql import POSTGRES, Tx
 from projections.swap import creations, execute_all, lock_statement, replace
 
 Progress = Callable[[int, int], None]
@@ -84,7 +87,10 @@ class _Rebuild:
         self.progress = progress or (lambda _done, _total: None)
         self.position = 0
         self.first: list[str] = []
-        """DDL for the start of the next shadow transaction: the shadow tables' drops and creates."""
+        """DDL for the start of the next shadow transaction: the drops of the shadow tables."""
+        self.created: list[str] = []
+        """The shadow tables' creates: sent in the first shadow batch's pipeline once its log rows
+        are fetched (`_apply_batch`), or with `first` when that batch has no pipeline or no event."""
         self.last: list[str] = []
         """DDL for the end of the shadow transaction that reaches the head: the unread indexes."""
         self.empty = True  # the shadow tables hold no row yet
@@ -94,7 +100,7 @@ class _Rebuild:
     def run(self) -> int:
         shadow = self.projection.shadow_tables()
         tables, indexes = creations(self.projection, self.db.dialect, shadow)
-        self.first = self._drops() + tables
+        self.first, self.created = self._drops(), tables
         # SQLite's unread indexes are made in the swap (it cannot rename an index).
         self.last = indexes if self.db.is_postgres else []
         try:
@@ -123,7 +129,10 @@ class _Rebuild:
         cost a round trip for its settings and a commit (docs/performance.md, "The fixed cost
         of a rebuild")."""
         with _collector_paused(), self.db.write(self.projection.shadow_tables(), durable=False) as tx:
-            execute_all(tx, self.first)  # before the pipeline: psycopg answers DDL by deallocating
+            if head == self.position or tx.dialect is not POSTGRES or self.append_only:
+                self.first, self.created = self.first + self.created, []  # no pipeline to send them in
+            # Before the pipeline: psycopg answers a DROP by deallocating every prepared statement.
+            execute_all(tx, self.first)
             self.first = []
             if head > self.position:
                 with self._pipelined(tx):
@@ -159,12 +168,27 @@ class _Rebuild:
         return head
 
     def _apply_batch(self, tx: Tx, head: int, size: int) -> None:
-        batch = self.log.read(tx, self.position, head, self.projection.topics, size)
+        stored = self.log.fetch(tx, self.position, head, self.projection.topics, size)
+        self._create_meanwhile(tx)
+        batch = self.log.decoded(stored)
         if self.empty:  # nothing to read of the batch's rows: the shadow tables are new
             starting_empty(tx, self.projection.batch_tables)
             self.empty = not batch
         self.projection.apply(tx, batch)
         self.position = batch[-1].position if len(batch) == size else head
+
+    def _create_meanwhile(self, tx: Tx) -> None:
+        """Send the shadow tables' creates (`created`, the first batch's) in the batch's pipeline
+        without waiting for their answers: PostgreSQL makes the tables, an fsync of each new index
+        among them (before version 17), while the client decodes the events just fetched. The
+        batch's first statement on a shadow table waits for them, the pipeline keeping the order;
+        a failed create fails the batch like any of its statements. On a cursor of its own (their
+        answers are not the batch's reads); not prepared (each text runs once per rebuild)."""
+        creates, self.created = self.created, []
+        if creates:
+            own = tx.own_cursor().raw
+            for statement in creates:
+                own.execute(statement, prepare=False)
 
     def _apply_streamed(self, tx: Tx, head: int, size: int) -> None:
         """`_apply_batch` for a projection of one table only appended to, on PostgreSQL: the log's
