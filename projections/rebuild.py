@@ -15,9 +15,10 @@ cost (its transaction, the reads of its rows, one write per table) is paid a few
 per rebuild rather than once per `NM_PROJECTION_BATCH_SIZE` events. The shadow tables are
 created in the first batch's transaction; on PostgreSQL the indexes nothing reads during
 the build are made at the end of the batch that reaches the head, followed by a batch of
-the events appended meanwhile (ADR 0043, fourth addendum). On PostgreSQL a first batch
-that runs in a pipeline sends the shadow tables' creation after the log's rows are
-fetched: the server makes the tables while the client decodes the events (ADR 0043, fifth
+the events appended meanwhile (ADR 0043, fourth addendum). On PostgreSQL the first shadow
+batch sends the tables' creation after the log's rows are fetched, in a pipeline (a streamed
+batch applies its first `STREAMED` events there, their rows inserted by statement, before its
+COPY): the server makes the tables while the client decodes the events (ADR 0043, fifth
 addendum). The swap applies only the events appended since the last committed batch (none
 on a quiet log), in batches of `NM_PROJECTION_BATCH_SIZE`: the live projection pauses for
 those and the renames.
@@ -46,7 +47,7 @@ from projections.log_in_tx import LogInTx
 from projections.queries import ReadModel
 from projections.registry import select
 from projections.rows import never_read, starting_empty
-from projections.sql import POSTGRES, Tx
+from projections.sql import Tx
 from projections.swap import creations, execute_all, lock_statement, replace
 
 Progress = Callable[[int, int], None]
@@ -96,6 +97,8 @@ class _Rebuild:
         self.empty = True  # the shadow tables hold no row yet
         self.append_only = never_read(projection.batch_tables) == set(projection.tables)
         self.streamed = self.append_only and len(projection.schema) == 1 and self.db.is_postgres
+        self.creates_in_pipeline = self.db.is_postgres and (self.streamed or not self.append_only)
+        """Whether the first shadow batch, when it has events, sends `created` in a pipeline."""
 
     def run(self) -> int:
         shadow = self.projection.shadow_tables()
@@ -124,13 +127,13 @@ class _Rebuild:
 
     def _shadow_batch(self, head: int) -> None:
         """Apply events up to `head` to the shadow tables, in one transaction that first creates
-        them (`first`, the first batch's) and, once they reach the head, makes the indexes the
+        them (`first` and `created`, the first batch's) and, once they reach the head, makes the indexes the
         build did not read (`last`): one sort of the rows in. Each in a transaction of its own
         cost a round trip for its settings and a commit (docs/performance.md, "The fixed cost
         of a rebuild")."""
         with _collector_paused(), self.db.write(self.projection.shadow_tables(), durable=False) as tx:
-            if head == self.position or tx.dialect is not POSTGRES or self.append_only:
-                self.first, self.created = self.first + self.created, []  # no pipeline to send them in
+            if head == self.position or not self.creates_in_pipeline:  # no event, or no pipeline
+                self.first, self.created = self.first + self.created, []
             # Before the pipeline: psycopg answers a DROP by deallocating every prepared statement.
             execute_all(tx, self.first)
             self.first = []
@@ -193,11 +196,19 @@ class _Rebuild:
     def _apply_streamed(self, tx: Tx, head: int, size: int) -> None:
         """`_apply_batch` for a projection of one table only appended to, on PostgreSQL: the log's
         rows fetched whole, then decoded and applied `STREAMED` events at a time, their rows going
-        into one COPY that the server inserts while the client decodes the next ones."""
+        into one COPY that the server inserts while the client decodes the next ones. The first
+        batch's first events are applied in a pipeline behind the table's creation instead, their
+        rows inserted by statement: the server makes the table while the client decodes them."""
         stored = self.log.fetch(tx, self.position, head, self.projection.topics, size)
         (table,) = self.projection.schema
+        start = 0
+        if self.created:
+            with tx.batched():
+                self._create_meanwhile(tx)
+                start = STREAMED
+                self.projection.apply(tx, self.log.decoded(stored[:start]))
         with streamed(tx, tx.tables[table.name], table.columns):
-            for first in range(0, len(stored), STREAMED):
+            for first in range(start, len(stored), STREAMED):
                 self.projection.apply(tx, self.log.decoded(stored[first : first + STREAMED]))
         self.empty = self.empty and not stored  # (nothing read back: no table to say empty)
         self.position = stored[-1]["id"] if len(stored) == size else head
