@@ -127,10 +127,10 @@ class _Rebuild:
 
     def _shadow_batch(self, head: int) -> None:
         """Apply events up to `head` to the shadow tables, in one transaction that first creates
-        them (`first` and `created`, the first batch's) and, once they reach the head, makes the indexes the
-        build did not read (`last`): one sort of the rows in. Each in a transaction of its own
-        cost a round trip for its settings and a commit (docs/performance.md, "The fixed cost
-        of a rebuild")."""
+        them (`first` and `created`, the first batch's) and, once they reach the head, makes the
+        indexes the build did not read (`last`): one sort of the rows in. Each in a transaction
+        of its own cost a round trip for its settings and a commit (docs/performance.md, "The
+        fixed cost of a rebuild")."""
         with _collector_paused(), self.db.write(self.projection.shadow_tables(), durable=False) as tx:
             if head == self.position or not self.creates_in_pipeline:  # no event, or no pipeline
                 self.first, self.created = self.first + self.created, []
