@@ -36,6 +36,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any
 
 from nm_workflow.application.errors import ApplicationError
 from nm_workflow.application.store import APPLICATION_NAME
@@ -55,6 +56,9 @@ SHADOW_BATCH = 5_000
 """Events per transaction while the shadow tables are built (more when the runners' batch is larger)."""
 STREAMED = 500
 """Events decoded and applied at a time in a streamed shadow batch (`_apply_streamed`)."""
+OVERLAPPED = 100
+"""Events from which the first shadow batch's tables are made while they are decoded (PostgreSQL):
+with fewer, decoding ends first and the drops' round trip of their own costs more than it hides."""
 
 
 class RebuildRunning(ApplicationError):
@@ -132,15 +136,16 @@ class _Rebuild:
         of its own cost a round trip for its settings and a commit (docs/performance.md, "The
         fixed cost of a rebuild")."""
         with _collector_paused(), self.db.write(self.projection.shadow_tables(), durable=False) as tx:
-            if head == self.position or not self.creates_in_pipeline:  # no event, or no pipeline
+            size = max(self.batch_size, SHADOW_BATCH)
+            stored = self._fetch(tx, head, size) if head > self.position else []
+            if len(stored) < OVERLAPPED or not self.creates_in_pipeline:  # made at once, with the drops
                 self.first, self.created = self.first + self.created, []
-            # Before the pipeline: psycopg answers a DROP by deallocating every prepared statement.
+            # Outside the pipeline: psycopg answers a DROP by deallocating every prepared statement.
             execute_all(tx, self.first)
             self.first = []
             if head > self.position:
                 with self._pipelined(tx):
-                    size = max(self.batch_size, SHADOW_BATCH)
-                    (self._apply_streamed if self.streamed else self._apply_batch)(tx, head, size)
+                    (self._apply_streamed if self.streamed else self._apply_batch)(tx, head, size, stored)
             if self.position == head:
                 execute_all(tx, self.last)
                 self.last = []
@@ -170,8 +175,12 @@ class _Rebuild:
             replace(tx, self.projection)
         return head
 
-    def _apply_batch(self, tx: Tx, head: int, size: int) -> None:
-        stored = self.log.fetch(tx, self.position, head, self.projection.topics, size)
+    def _fetch(self, tx: Tx, head: int, size: int) -> list[Any]:
+        return self.log.fetch(tx, self.position, head, self.projection.topics, size)
+
+    def _apply_batch(self, tx: Tx, head: int, size: int, stored: list[Any] | None = None) -> None:
+        """Apply the next `size` events up to `head`: `stored`, the log's rows when fetched already."""
+        stored = self._fetch(tx, head, size) if stored is None else stored
         self._create_meanwhile(tx)
         batch = self.log.decoded(stored)
         if self.empty:  # nothing to read of the batch's rows: the shadow tables are new
@@ -193,13 +202,12 @@ class _Rebuild:
             for statement in creates:
                 own.execute(statement, prepare=False)
 
-    def _apply_streamed(self, tx: Tx, head: int, size: int) -> None:
+    def _apply_streamed(self, tx: Tx, head: int, size: int, stored: list[Any]) -> None:
         """`_apply_batch` for a projection of one table only appended to, on PostgreSQL: the log's
-        rows fetched whole, then decoded and applied `STREAMED` events at a time, their rows going
+        rows (`stored`) fetched whole, then decoded and applied `STREAMED` events at a time, their rows going
         into one COPY that the server inserts while the client decodes the next ones. The first
         batch's first events are applied in a pipeline behind the table's creation instead, their
         rows inserted by statement: the server makes the table while the client decodes them."""
-        stored = self.log.fetch(tx, self.position, head, self.projection.topics, size)
         (table,) = self.projection.schema
         start = 0
         if self.created:

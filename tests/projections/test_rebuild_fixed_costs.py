@@ -95,6 +95,19 @@ def _made(tx: Tx, table: str) -> bool:
     return bool(row["made"])
 
 
+def _scripts(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The DDL scripts a rebuild runs outside its pipelines, each statement up to its columns."""
+    scripts: list[list[str]] = []
+    executed = REBUILD.execute_all
+
+    def execute_all(tx: Tx, statements: list[str]) -> None:
+        scripts.append([statement.split(" (")[0] for statement in statements])
+        executed(tx, statements)
+
+    monkeypatch.setattr(REBUILD, "execute_all", execute_all)
+    return scripts
+
+
 # item_status's first batch runs in a pipeline; audit_trail's streams its rows by COPY, after
 # its first events' rows go in by statement (in a pipeline, behind the table's creation).
 @pytest.mark.parametrize("name", ["item_status", "audit_trail"])
@@ -102,6 +115,7 @@ def _made(tx: Tx, table: str) -> bool:
 def test_the_shadow_tables_are_made_while_the_events_fetched_are_decoded(
     store: EventStore, read_model: ReadModel, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
+    monkeypatch.setattr(REBUILD, "OVERLAPPED", 1)  # the bench's thousands of events, in a few
     monkeypatch.setattr(REBUILD, "STREAMED", 4)  # events of the first chunk: the rest is streamed
     Scenario(store, seed=8).run(items=3, open_at_once=2)
     rebuild(read_model, name)
@@ -123,9 +137,30 @@ def test_the_shadow_tables_are_made_while_the_events_fetched_are_decoded(
 
     monkeypatch.setattr(LogInTx, "fetch", fetch)
     monkeypatch.setattr(projection, "apply", apply)
+    scripts = _scripts(monkeypatch)
     rebuild(read_model, name)
     assert made == [("fetched", False), ("applying", True)]
+    drops = [f"DROP TABLE IF EXISTS {table}__rebuild" for table in projection.tables]
+    assert scripts[0] == drops  # the creates went in the pipeline
     assert snapshot(read_model, [name]) == incremental
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_a_first_batch_of_few_events_makes_its_tables_with_the_drops(
+    store: EventStore, read_model: ReadModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Scenario(store, seed=11).run(items=2, open_at_once=2)
+    assert store.head() < REBUILD.OVERLAPPED  # decoding them would end before the tables are made
+    rebuild(read_model, "item_status")
+    incremental = snapshot(read_model, ["item_status"])
+    scripts = _scripts(monkeypatch)
+    rebuild(read_model, "item_status")
+    assert scripts[0][:3] == [  # one script, before the pipeline
+        "DROP TABLE IF EXISTS item_status__rebuild",
+        "DROP TABLE IF EXISTS item_review_chain__rebuild",
+        "CREATE TABLE IF NOT EXISTS item_status__rebuild",
+    ]
+    assert snapshot(read_model, ["item_status"]) == incremental
 
 
 @pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
@@ -142,6 +177,7 @@ def test_a_shadow_table_create_failing_in_the_pipeline_leaves_the_live_tables_as
         return [*tables, "CREATE INDEX item_status__rebuild_none ON no_such_table (a)"], indexes
 
     monkeypatch.setattr(REBUILD, "creations", made_then_failing)
+    monkeypatch.setattr(REBUILD, "OVERLAPPED", 1)  # sent in the pipeline
     with pytest.raises(StoreUnavailable) as failed:
         rebuild(read_model, "item_status")
     assert "no_such_table" in str(failed.value.__cause__)  # the create's own error, not another's
