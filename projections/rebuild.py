@@ -15,13 +15,12 @@ cost (its transaction, the reads of its rows, one write per table) is paid a few
 per rebuild rather than once per `NM_PROJECTION_BATCH_SIZE` events. The shadow tables are
 created in the first batch's transaction; on PostgreSQL the indexes nothing reads during
 the build are made at the end of the batch that reaches the head, followed by a batch of
-the events appended meanwhile (ADR 0043, fourth addendum). On PostgreSQL the first shadow
-batch sends the tables' creation after the log's rows are fetched, in a pipeline (a streamed
-batch applies its first `STREAMED` events there, their rows inserted by statement, before its
-COPY): the server makes the tables while the client decodes the events (ADR 0043, fifth
-addendum). The swap applies only the events appended since the last committed batch (none
-on a quiet log), in batches of `NM_PROJECTION_BATCH_SIZE`: the live projection pauses for
-those and the renames.
+the events appended meanwhile (ADR 0043, fourth addendum). On PostgreSQL a first shadow
+batch of `OVERLAPPED` events or more that runs in a pipeline fetches the log's rows first and
+then sends the tables' creation in it: the server makes the tables while the client decodes
+the events (ADR 0043, fifth addendum). The swap applies only the events appended since the
+last committed batch (none on a quiet log), in batches of `NM_PROJECTION_BATCH_SIZE`: the
+live projection pauses for those and the renames.
 
 A shadow batch runs with Python's cycle collector paused (its events and rows live until
 it ends), and, for a projection whose tables are only appended to, outside a pipeline: its
@@ -101,7 +100,7 @@ class _Rebuild:
         self.empty = True  # the shadow tables hold no row yet
         self.append_only = never_read(projection.batch_tables) == set(projection.tables)
         self.streamed = self.append_only and len(projection.schema) == 1 and self.db.is_postgres
-        self.creates_in_pipeline = self.db.is_postgres and (self.streamed or not self.append_only)
+        self.creates_in_pipeline = self.db.is_postgres and not self.append_only
         """Whether the first shadow batch, when it has events, sends `created` in a pipeline."""
 
     def run(self) -> int:
@@ -205,18 +204,10 @@ class _Rebuild:
     def _apply_streamed(self, tx: Tx, head: int, size: int, stored: list[Any]) -> None:
         """`_apply_batch` for a projection of one table only appended to, on PostgreSQL: the log's
         rows (`stored`) fetched whole, then decoded and applied `STREAMED` events at a time, their rows going
-        into one COPY that the server inserts while the client decodes the next ones. The first
-        batch's first events are applied in a pipeline behind the table's creation instead, their
-        rows inserted by statement: the server makes the table while the client decodes them."""
+        into one COPY that the server inserts while the client decodes the next ones."""
         (table,) = self.projection.schema
-        start = 0
-        if self.created:
-            with tx.batched():
-                self._create_meanwhile(tx)
-                start = STREAMED
-                self.projection.apply(tx, self.log.decoded(stored[:start]))
         with streamed(tx, tx.tables[table.name], table.columns):
-            for first in range(start, len(stored), STREAMED):
+            for first in range(0, len(stored), STREAMED):
                 self.projection.apply(tx, self.log.decoded(stored[first : first + STREAMED]))
         self.empty = self.empty and not stored  # (nothing read back: no table to say empty)
         self.position = stored[-1]["id"] if len(stored) == size else head
