@@ -20,7 +20,7 @@ from projections.database import Database
 from projections.log_in_tx import LogInTx
 from projections.sql import Tx
 from tests.projections.scenario import Scenario, snapshot
-from tests.projections.test_rebuild_swap import _catalog, _leftovers
+from tests.projections.test_rebuild_swap import _catalog, _leftovers, postgres_only
 
 OWNERSHIP = import_module("projections.ownership")
 REBUILD = import_module("projections.rebuild")
@@ -108,7 +108,7 @@ def _scripts(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     return scripts
 
 
-@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+@postgres_only
 def test_the_shadow_tables_are_made_while_the_events_fetched_are_decoded(
     store: EventStore, read_model: ReadModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -143,7 +143,7 @@ def test_the_shadow_tables_are_made_while_the_events_fetched_are_decoded(
 
 # item_status with fewer events than OVERLAPPED; audit_trail's rows streamed by COPY (no pipeline).
 @pytest.mark.parametrize("name", ["item_status", "audit_trail"])
-@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+@postgres_only
 def test_a_first_batch_of_few_events_or_without_a_pipeline_makes_its_tables_with_the_drops(
     store: EventStore, read_model: ReadModel, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
@@ -162,7 +162,7 @@ def test_a_first_batch_of_few_events_or_without_a_pipeline_makes_its_tables_with
     assert snapshot(read_model, [name]) == incremental
 
 
-@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+@postgres_only
 def test_a_shadow_table_create_failing_in_the_pipeline_leaves_the_live_tables_as_they_were(
     store: EventStore, read_model: ReadModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
