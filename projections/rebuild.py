@@ -94,7 +94,8 @@ class _Rebuild:
         """DDL for the start of the next shadow transaction: the drops of the shadow tables."""
         self.created: list[str] = []
         """The shadow tables' creates: sent in the first shadow batch's pipeline once its log rows
-        are fetched (`_apply_batch`), or with `first` when that batch has no pipeline or no event."""
+        are fetched (`_apply_batch`), or with `first` when that batch has no pipeline or fewer
+        than `OVERLAPPED` events."""
         self.last: list[str] = []
         """DDL for the end of the shadow transaction that reaches the head: the unread indexes."""
         self.empty = True  # the shadow tables hold no row yet
@@ -190,11 +191,11 @@ class _Rebuild:
 
     def _create_meanwhile(self, tx: Tx) -> None:
         """Send the shadow tables' creates (`created`, the first batch's) in the batch's pipeline
-        without waiting for their answers: PostgreSQL makes the tables, an fsync of each new index
-        among them (before version 17), while the client decodes the events just fetched. The
-        batch's first statement on a shadow table waits for them, the pipeline keeping the order;
-        a failed create fails the batch like any of its statements. On a cursor of its own (their
-        answers are not the batch's reads); not prepared (each text runs once per rebuild)."""
+        without waiting for their answers: PostgreSQL makes the tables (version 15 syncs each new
+        index's file to disk) while the client decodes the events just fetched. The batch's first
+        statement on a shadow table waits for them, the pipeline keeping the order; a failed
+        create fails the batch like any of its statements. On a cursor of its own (their answers
+        are not the batch's reads); not prepared (each text runs once per rebuild)."""
         creates, self.created = self.created, []
         if creates:
             own = tx.own_cursor().raw
@@ -203,8 +204,8 @@ class _Rebuild:
 
     def _apply_streamed(self, tx: Tx, head: int, size: int, stored: list[Any]) -> None:
         """`_apply_batch` for a projection of one table only appended to, on PostgreSQL: the log's
-        rows (`stored`) fetched whole, then decoded and applied `STREAMED` events at a time, their rows going
-        into one COPY that the server inserts while the client decodes the next ones."""
+        rows (`stored`) fetched whole, then decoded and applied `STREAMED` events at a time, their
+        rows going into one COPY that the server inserts while the client decodes the next ones."""
         (table,) = self.projection.schema
         with streamed(tx, tx.tables[table.name], table.columns):
             for first in range(0, len(stored), STREAMED):
