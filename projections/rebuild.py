@@ -15,9 +15,12 @@ cost (its transaction, the reads of its rows, one write per table) is paid a few
 per rebuild rather than once per `NM_PROJECTION_BATCH_SIZE` events. The shadow tables are
 created in the first batch's transaction; on PostgreSQL the indexes nothing reads during
 the build are made at the end of the batch that reaches the head, followed by a batch of
-the events appended meanwhile (ADR 0043, fourth addendum). The swap applies only the events
-appended since the last committed batch (none on a quiet log), in batches of
-`NM_PROJECTION_BATCH_SIZE`: the live projection pauses for those and the renames.
+the events appended meanwhile (ADR 0043, fourth addendum). On PostgreSQL a first shadow
+batch of `OVERLAPPED` events or more that runs in a pipeline fetches the log's rows first and
+then sends the tables' creation in it: the server makes the tables while the client decodes
+the events (ADR 0043, fifth addendum). The swap applies only the events appended since the
+last committed batch (none on a quiet log), in batches of `NM_PROJECTION_BATCH_SIZE`: the
+live projection pauses for those and the renames.
 
 A shadow batch runs with Python's cycle collector paused (its events and rows live until
 it ends), and, for a projection whose tables are only appended to, outside a pipeline: its
@@ -32,6 +35,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any
 
 from nm_workflow.application.errors import ApplicationError
 from nm_workflow.application.store import APPLICATION_NAME
@@ -51,6 +55,9 @@ SHADOW_BATCH = 5_000
 """Events per transaction while the shadow tables are built (more when the runners' batch is larger)."""
 STREAMED = 500
 """Events decoded and applied at a time in a streamed shadow batch (`_apply_streamed`)."""
+OVERLAPPED = 100
+"""Events from which the first shadow batch's tables are made while they are decoded (PostgreSQL):
+with fewer, decoding ends first and the drops' round trip of their own costs more than it hides."""
 
 
 class RebuildRunning(ApplicationError):
@@ -84,17 +91,23 @@ class _Rebuild:
         self.progress = progress or (lambda _done, _total: None)
         self.position = 0
         self.first: list[str] = []
-        """DDL for the start of the next shadow transaction: the shadow tables' drops and creates."""
+        """DDL for the start of the next shadow transaction: the drops of the shadow tables."""
+        self.created: list[str] = []
+        """The shadow tables' creates: sent in the first shadow batch's pipeline once its log rows
+        are fetched (`_apply_batch`), or with `first` when that batch has no pipeline or fewer
+        than `OVERLAPPED` events."""
         self.last: list[str] = []
         """DDL for the end of the shadow transaction that reaches the head: the unread indexes."""
         self.empty = True  # the shadow tables hold no row yet
         self.append_only = never_read(projection.batch_tables) == set(projection.tables)
         self.streamed = self.append_only and len(projection.schema) == 1 and self.db.is_postgres
+        self.creates_in_pipeline = self.db.is_postgres and not self.append_only
+        """Whether the first shadow batch, when it has events, sends `created` in a pipeline."""
 
     def run(self) -> int:
         shadow = self.projection.shadow_tables()
         tables, indexes = creations(self.projection, self.db.dialect, shadow)
-        self.first = self._drops() + tables
+        self.first, self.created = self._drops(), tables
         # SQLite's unread indexes are made in the swap (it cannot rename an index).
         self.last = indexes if self.db.is_postgres else []
         try:
@@ -118,17 +131,21 @@ class _Rebuild:
 
     def _shadow_batch(self, head: int) -> None:
         """Apply events up to `head` to the shadow tables, in one transaction that first creates
-        them (`first`, the first batch's) and, once they reach the head, makes the indexes the
-        build did not read (`last`): one sort of the rows in. Each in a transaction of its own
-        cost a round trip for its settings and a commit (docs/performance-history.md, "The fixed
-        cost of a rebuild")."""
+        them (`first` and `created`, the first batch's) and, once they reach the head, makes the
+        indexes the build did not read (`last`): one sort of the rows in. Each in a transaction
+        of its own cost a round trip for its settings and a commit (docs/performance-history.md,
+        "The fixed cost of a rebuild")."""
         with _collector_paused(), self.db.write(self.projection.shadow_tables(), durable=False) as tx:
-            execute_all(tx, self.first)  # before the pipeline: psycopg answers DDL by deallocating
+            size = max(self.batch_size, SHADOW_BATCH)
+            stored = self._fetch(tx, head, size) if head > self.position else []
+            if len(stored) < OVERLAPPED or not self.creates_in_pipeline:  # made at once, with the drops
+                self.first, self.created = self.first + self.created, []
+            # Outside the pipeline: psycopg answers a DROP by deallocating every prepared statement.
+            execute_all(tx, self.first)
             self.first = []
             if head > self.position:
                 with self._pipelined(tx):
-                    size = max(self.batch_size, SHADOW_BATCH)
-                    (self._apply_streamed if self.streamed else self._apply_batch)(tx, head, size)
+                    (self._apply_streamed if self.streamed else self._apply_batch)(tx, head, size, stored)
             if self.position == head:
                 execute_all(tx, self.last)
                 self.last = []
@@ -158,19 +175,37 @@ class _Rebuild:
             replace(tx, self.projection)
         return head
 
-    def _apply_batch(self, tx: Tx, head: int, size: int) -> None:
-        batch = self.log.read(tx, self.position, head, self.projection.topics, size)
+    def _fetch(self, tx: Tx, head: int, size: int) -> list[Any]:
+        return self.log.fetch(tx, self.position, head, self.projection.topics, size)
+
+    def _apply_batch(self, tx: Tx, head: int, size: int, stored: list[Any] | None = None) -> None:
+        """Apply the next `size` events up to `head`: `stored`, the log's rows when fetched already."""
+        stored = self._fetch(tx, head, size) if stored is None else stored
+        self._create_meanwhile(tx)
+        batch = self.log.decoded(stored)
         if self.empty:  # nothing to read of the batch's rows: the shadow tables are new
             starting_empty(tx, self.projection.batch_tables)
             self.empty = not batch
         self.projection.apply(tx, batch)
         self.position = batch[-1].position if len(batch) == size else head
 
-    def _apply_streamed(self, tx: Tx, head: int, size: int) -> None:
+    def _create_meanwhile(self, tx: Tx) -> None:
+        """Send the shadow tables' creates (`created`, the first batch's) in the batch's pipeline
+        without waiting for their answers: PostgreSQL makes the tables (version 15 syncs each new
+        index's file to disk) while the client decodes the events just fetched. The batch's first
+        statement on a shadow table waits for them, the pipeline keeping the order; a failed
+        create fails the batch like any of its statements. On a cursor of its own (their answers
+        are not the batch's reads); not prepared (each text runs once per rebuild)."""
+        creates, self.created = self.created, []
+        if creates:
+            own = tx.own_cursor().raw
+            for statement in creates:
+                own.execute(statement, prepare=False)
+
+    def _apply_streamed(self, tx: Tx, head: int, size: int, stored: list[Any]) -> None:
         """`_apply_batch` for a projection of one table only appended to, on PostgreSQL: the log's
-        rows fetched whole, then decoded and applied `STREAMED` events at a time, their rows going
-        into one COPY that the server inserts while the client decodes the next ones."""
-        stored = self.log.fetch(tx, self.position, head, self.projection.topics, size)
+        rows (`stored`) fetched whole, then decoded and applied `STREAMED` events at a time, their
+        rows going into one COPY that the server inserts while the client decodes the next ones."""
         (table,) = self.projection.schema
         with streamed(tx, tx.tables[table.name], table.columns):
             for first in range(0, len(stored), STREAMED):

@@ -24,9 +24,9 @@ def collecting_during(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bool]]:
     seen: list[bool] = []
     applied = REBUILD._Rebuild._apply_batch
 
-    def apply_batch(self: Any, tx: Any, head: int, size: int) -> None:
+    def apply_batch(self: Any, tx: Any, head: int, size: int, *stored: Any) -> None:
         seen.append(gc.isenabled())
-        applied(self, tx, head, size)
+        applied(self, tx, head, size, *stored)
 
     monkeypatch.setattr(REBUILD._Rebuild, "_apply_batch", apply_batch)
     yield seen
