@@ -72,12 +72,9 @@ class LogInTx:
         reader.execute(self._head)
         return int(reader.fetchone()["head"] or 0)
 
-    def read(self, tx: Tx, after: int, upto: int, topics: Sequence[str], limit: int) -> list[Recorded]:
-        """Events with positions in (after, upto], of `topics` (all when empty), at most `limit`."""
-        return self.decoded(self.fetch(tx, after, upto, topics, limit))
-
     def fetch(self, tx: Tx, after: int, upto: int, topics: Sequence[str], limit: int) -> list[Any]:
-        """The stored rows `read` decodes, fetched whole: the connection is free again after."""
+        """The stored rows with positions in (after, upto], of `topics` (all when empty), at most
+        `limit`, fetched whole: the connection is free again after. `decoded` makes them events."""
         params: dict[str, Any] = {"after": after, "upto": upto, "limit": limit}
         if topics:
             params["topics"] = json.dumps(list(topics)) if self._topics_as_json else list(topics)
