@@ -7,9 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from eventsourcing.sqlite import SQLiteDatastore
+from eventsourcing.sqlite import SQLiteConnectionPool, SQLiteDatastore
 
 from nm_workflow.application.settings import Settings
+from nm_workflow.application.sqlite_statements import StatementCachingPool
 from nm_workflow.application.store import EventStore
 
 
@@ -71,3 +72,10 @@ def test_the_connections_commit_as_durably_as_the_librarys_own(
         assert settings[False] == settings[True] == ("wal", 2, sqlite3.Row, None)
     finally:
         library.close()
+
+
+def test_the_pool_takes_every_setting_of_the_library_s_pool(tmp_path: Path) -> None:
+    settings = {"db_name": str(tmp_path / "x.sqlite3"), "lock_timeout": 7, "pool_size": 3, "max_overflow": 4,
+                "pool_timeout": 2.5, "max_age": 60.0, "pre_ping": True}  # fmt: skip
+    made = StatementCachingPool.like(SQLiteConnectionPool(**settings))  # type: ignore[arg-type]
+    assert {name: getattr(made, name) for name in settings} == settings

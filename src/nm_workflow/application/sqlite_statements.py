@@ -25,6 +25,17 @@ CACHED_STATEMENTS = 256
 """Per connection: more than the distinct statement texts of a command and of a projections'
 batch together (a rebuild's shadow tables are other texts, prepared once per rebuild)."""
 
+_POOL_SETTINGS = (
+    "db_name",
+    "lock_timeout",
+    "pool_size",
+    "max_overflow",
+    "pool_timeout",
+    "max_age",
+    "pre_ping",
+)
+"""The pool's constructor arguments, each kept under its own name by the library's pool."""
+
 
 class StatementCachingPool(SQLiteConnectionPool):
     """The library's SQLite connection pool, whose connections keep `CACHED_STATEMENTS` prepared."""
@@ -32,15 +43,7 @@ class StatementCachingPool(SQLiteConnectionPool):
     @classmethod
     def like(cls, pool: SQLiteConnectionPool) -> StatementCachingPool:
         """A pool with `pool`'s settings (which must not have opened a connection yet)."""
-        return cls(
-            db_name=pool.db_name,
-            lock_timeout=pool.lock_timeout,
-            pool_size=pool.pool_size,
-            max_overflow=pool.max_overflow,
-            pool_timeout=pool.pool_timeout,
-            max_age=pool.max_age,
-            pre_ping=pool.pre_ping,
-        )
+        return cls(**{name: getattr(pool, name) for name in _POOL_SETTINGS})
 
     def _create_connection(self) -> SQLiteConnection:
         try:
