@@ -41,6 +41,7 @@ from eventsourcing.sqlite import (
 from eventsourcing.utils import Environment
 
 from nm_workflow.application.metrics import SQLITE_WRITE_TURN_WAIT_SECONDS
+from nm_workflow.application.sqlite_statements import StatementCachingPool
 
 LOCK_FILE_SUFFIX = "-write.lock"
 
@@ -149,10 +150,12 @@ class WriteTurns:
 
 
 class QueuedSQLiteDatastore(SQLiteDatastore):
-    """The library's SQLite datastore whose writer connections come with the file's write turn."""
+    """The library's SQLite datastore whose writer connections come with the file's write turn,
+    and whose connections keep their prepared statements (sqlite_statements.py)."""
 
     def __init__(self, db_name: str, **kwargs: Any) -> None:
         super().__init__(db_name, **kwargs)
+        self.pool = StatementCachingPool.like(self.pool)
         timeout = self.pool.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT
         memory = self.pool.is_sqlite_memory_mode
         self.turns = None if memory else WriteTurns(db_name + LOCK_FILE_SUFFIX, timeout)
