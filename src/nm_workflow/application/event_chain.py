@@ -12,8 +12,9 @@ event_chain_postgres.py): inside the insert transaction, after the events' rows,
 chain's last link and insert a link per new event (on PostgreSQL in the events' own INSERT
 statement, record hashes computed by the server, ADR 0036).
 That read happens under the lock the insert
-already holds (PostgreSQL: the library's EXCLUSIVE lock on the events table, held to commit;
-SQLite: the database's one write lock), so concurrent writers, in threads or processes, extend
+already holds (PostgreSQL: the save's lock on the events table, held to commit, a mode that
+conflicts with itself and with the library's EXCLUSIVE, postgres_save.py; SQLite: the
+database's one write lock), so concurrent writers, in threads or processes, extend
 one chain in position order. Any number of events per insert is chained (one command's events,
 or a group commit's).
 
