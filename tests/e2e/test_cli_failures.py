@@ -249,3 +249,13 @@ def test_an_output_file_that_cannot_be_written_is_status_2_naming_it(
     result = run([*command, str(target)], {}, cwd=tmp_path)
     assert_one_line(result, 2, f"Cannot write {target}: No such file or directory.")
     assert not target.parent.exists()
+
+
+@pytest.mark.parametrize("args", [[], ["keys"], ["audit"]])
+def test_a_command_group_run_bare_shows_its_help_and_no_empty_error_line(
+    args: list[str], tmp_path: Path
+) -> None:
+    result = run(args, {"NM_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 2
+    assert "Usage: nm-workflow" in result.stdout
+    assert result.stderr == ""  # not an error line without a message

@@ -189,7 +189,8 @@ def main() -> None:
     try:
         status = typer.main.get_command(app).main(standalone_mode=False)
     except typer.TyperException as error:  # usage errors (exit 2) among them
-        say(error.format_message())
+        if message := error.format_message():  # empty: a group run bare, its help already shown
+            say(message)
         raise SystemExit(error.exit_code) from None
     except typer.Abort:
         raise SystemExit(130) from None  # Ctrl-C at a prompt: the shell's status for SIGINT
