@@ -105,6 +105,9 @@ BAD_REQUESTS = [  # path, Last-Event-ID, the problem
     ("/events?aggregate_types=ApiKey", None, "/problems/invalid-query"),
     ("/events/stream?close_after=0", "999999", "/problems/invalid-cursor"),
     ("/events/stream?close_after=0", "x", "/problems/validation-error"),
+    ("/events?types=", None, "/problems/invalid-query"),  # would choose nothing and skip the log
+    ("/events?types=%20,%20", None, "/problems/invalid-query"),
+    ("/events/stream?close_after=0&aggregate_types=", None, "/problems/invalid-query"),
 ]
 
 

@@ -54,10 +54,16 @@ After = Annotated[
 
 
 def _names(text: str | None, known: Collection[str], what: str) -> frozenset[str] | None:
-    """A comma-separated list of names, each one of `known`; None when not given."""
+    """A comma-separated list of names, each one of `known`; None when not given.
+
+    Given but naming nothing (`types=`, an unset shell variable) is refused: it would choose no
+    event, and a follower storing the page's `next_after` would skip the log without a word.
+    """
     if text is None:
         return None
     names = frozenset(trimmed(name) for name in text.split(",") if trimmed(name))
+    if not names:
+        raise InvalidQuery(f"The list of {what} is empty; leave the parameter out to follow them all.")
     if unknown := sorted(names - set(known)):
         raise InvalidQuery(f"Unknown {what}: {', '.join(unknown)} (docs/feed.md lists them).")
     return names
