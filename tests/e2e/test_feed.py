@@ -121,6 +121,14 @@ def test_bad_cursors_and_filters_are_problems(api: Api) -> None:
         assert answer.json()["type"] == problem, path
 
 
+def test_a_last_event_id_sent_twice_is_refused(api: Api) -> None:
+    api.planned()
+    headers = [("Authorization", f"Bearer {auditor(api)}"), ("Last-Event-ID", "1"), ("Last-Event-ID", "2")]
+    answer = api.client.get("/events/stream?close_after=0", headers=headers)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["type"] == "/problems/invalid-request"
+
+
 def test_a_long_poll_waits_for_the_next_event_and_answers_empty_when_none_comes(api: Api) -> None:
     key, head = auditor(api), api.client.app.state.store.head()  # type: ignore[attr-defined]
     nothing = api.get(f"/events?after={head}&timeout=0.2", key)

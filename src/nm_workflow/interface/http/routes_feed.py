@@ -12,7 +12,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -25,7 +25,7 @@ from nm_workflow.application.security import Command, authorize
 from nm_workflow.application.settings import Settings
 from nm_workflow.domain.text import trimmed
 from nm_workflow.interface.http.answers import READ
-from nm_workflow.interface.http.deps import CurrentActor, from_state, key_claim
+from nm_workflow.interface.http.deps import CurrentActor, from_state, key_claim, once
 from nm_workflow.interface.http.openapi import callers
 from nm_workflow.interface.http.schemas_feed import FeedPageOut
 from nm_workflow.interface.http.waiting import PositionWatch, Waited
@@ -194,6 +194,7 @@ STREAM_ANSWER = {
     **callers(Command.FOLLOW_EVENTS),
 )
 async def stream(
+    request: Request,
     feed: Feed,
     watch: FeedWatch,
     settings: AppSettings,
@@ -223,6 +224,7 @@ async def stream(
     ] = None,
 ) -> EventSourceResponse:
     """The public events after `after` (or Last-Event-ID) as Server-Sent Events, as they are committed."""
+    once(request, "Last-Event-ID")  # two cursors: resuming after either would skip or repeat events
     start = after if last_event_id is None else last_event_id
     await _check_cursor(feed, start)
     messages = _messages(feed, watch, chosen, start, close_after, lambda: _still_unrevoked(keys, claim))
