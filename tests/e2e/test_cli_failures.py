@@ -259,3 +259,16 @@ def test_a_command_group_run_bare_shows_its_help_and_no_empty_error_line(
     assert result.returncode == 2
     assert "Usage: nm-workflow" in result.stdout
     assert result.stderr == ""  # not an error line without a message
+
+
+@pytest.mark.parametrize("held", [False, True])
+def test_demo_refuses_a_bad_quarter_as_a_bad_argument_before_anything_else(
+    held: bool, tmp_path: Path
+) -> None:
+    env = {"NM_DATA_DIR": str(tmp_path)}
+    if held:  # a store with data: the bad argument is still what is reported, with status 2
+        key = ["keys", "create", "--actor", "a", "--role", "editor", "--department", "x"]
+        assert run(key, env).returncode == 0
+    result = run(["demo", "--quarter", "2026Q5"], env)
+    assert_one_line(result, 2, "'2026Q5' is not a quarter")
+    assert result.stdout == ""  # no progress bar started for a demo that cannot run
