@@ -261,14 +261,55 @@ def test_a_command_group_run_bare_shows_its_help_and_no_empty_error_line(
     assert result.stderr == ""  # not an error line without a message
 
 
+CREATE_A_KEY = ["keys", "create", "--actor", "a", "--role", "editor", "--department", "x"]
+
+
 @pytest.mark.parametrize("held", [False, True])
 def test_demo_refuses_a_bad_quarter_as_a_bad_argument_before_anything_else(
     held: bool, tmp_path: Path
 ) -> None:
     env = {"NM_DATA_DIR": str(tmp_path)}
     if held:  # a store with data: the bad argument is still what is reported, with status 2
-        key = ["keys", "create", "--actor", "a", "--role", "editor", "--department", "x"]
-        assert run(key, env).returncode == 0
+        assert run(CREATE_A_KEY, env).returncode == 0
     result = run(["demo", "--quarter", "2026Q5"], env)
     assert_one_line(result, 2, "'2026Q5' is not a quarter")
     assert result.stdout == ""  # no progress bar started for a demo that cannot run
+
+
+@pytest.fixture
+def store_with_a_key(tmp_path: Path) -> dict[str, str]:
+    env = {"NM_DATA_DIR": str(tmp_path)}
+    assert run(CREATE_A_KEY, env).returncode == 0
+    return env
+
+
+@pytest.mark.parametrize("command", [["keys", "list"], ["audit", "export", "--format", "jsonl"]])
+def test_a_full_disk_on_standard_output_is_one_line_and_status_2(
+    command: list[str], store_with_a_key: dict[str, str]
+) -> None:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("NM_")}
+    with open("/dev/full", "w") as full:  # Linux: every write fails with ENOSPC
+        result = subprocess.run(
+            [CLI, *command], env=base | store_with_a_key, stdout=full, stderr=subprocess.PIPE,
+            text=True, timeout=60, check=False,
+        )  # fmt: skip
+    assert_one_line(result, 2, "Cannot write standard output: No space left on device.")
+
+
+def test_a_reader_gone_ends_the_command_quietly(store_with_a_key: dict[str, str]) -> None:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("NM_")}
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # like `| head` that has exited: every write is EPIPE
+    try:
+        result = subprocess.run(
+            [CLI, "audit", "export", "--format", "jsonl"], env=base | store_with_a_key,
+            stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (1, "")
+
+
+def test_an_output_encoding_that_cannot_carry_the_text_is_one_line(store_with_a_key: dict[str, str]) -> None:
+    result = run(["policy", "show", "1"], store_with_a_key | {"PYTHONIOENCODING": "ascii"})
+    assert_one_line(result, 2, "(encoding ascii); set PYTHONIOENCODING=utf-8")
