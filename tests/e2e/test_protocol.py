@@ -151,8 +151,10 @@ def test_drafting_works_after_all_the_refusals(api: Api) -> None:
         ('{"title": "t", "body": "b", "source_notes": "s"}'.encode("utf-16"), "not UTF-8"),
         ('{"title": "t", "body": "b", "source_notes": "s"}'.encode("utf-32-le"), "not valid JSON"),
         (b'{"title": "t", "title": "u", "body": "b", "source_notes": "s"}', "'title' appears more than once"),
+        (b'{"title": "t", "body": "b", "source_notes": "s", "x": NaN}', "NaN is not a JSON number"),
+        (b"[-Infinity]", "-Infinity is not a JSON number"),
     ],
-    ids=["utf-16", "utf-32", "repeated-key"],
+    ids=["utf-16", "utf-32", "repeated-key", "nan", "infinity"],
 )
 def test_json_is_utf_8_and_unambiguous(api: Api, raw: bytes, says: str) -> None:
     item = api.planned()
