@@ -178,6 +178,20 @@ def test_a_compressed_body_is_415(api: Api) -> None:
     assert _head(api) == head
 
 
+def test_a_content_type_sent_twice_is_415(api: Api) -> None:
+    item, head = api.planned(), _head(api)
+    headers = [
+        ("Authorization", f"Bearer {api.marketing}"),
+        ("Content-Type", "application/json"),
+        ("Content-Type", "text/plain"),
+    ]
+    raw = b'{"title": "t", "body": "b", "source_notes": "s"}'
+    response = api.client.post(f"/items/{item}/drafts", content=raw, headers=headers)
+    body = _assert_problem(response, 415, "/problems/unsupported-media-type")
+    assert body["detail"] == "Send the Content-Type header once."
+    assert _head(api) == head
+
+
 @pytest.mark.parametrize("content_type", ["text/x+json", "application/a/b+json", "multipart/form-data+json"])
 def test_only_application_json_types_count_as_json(api: Api, content_type: str) -> None:
     item = api.planned()

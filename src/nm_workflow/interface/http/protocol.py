@@ -109,6 +109,8 @@ def _routed(scope: Scope) -> bool:
 
 
 def _check_json(scope: Scope, body: bytes) -> None:
+    if sum(key == b"content-type" for key, _ in scope["headers"]) > 1:  # which one counts? refuse
+        raise _Refused("unsupported-media-type", "Send the Content-Type header once.")
     content_type = (_header(scope, b"content-type") or b"").decode("latin-1")
     if not _is_json(content_type):
         sent = f"not '{content_type}'" if content_type else "not without a Content-Type"
