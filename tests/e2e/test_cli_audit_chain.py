@@ -116,3 +116,10 @@ def test_a_key_file_that_is_no_ed25519_key_stops_the_command_at_start(
     result = run(["audit", "checkpoint"], {**env_of(logged), "NM_AUDIT_KEY_FILE": str(tmp_path / "junk.pem")})
 
     assert_one_line(result, 2, "NM_AUDIT_KEY_FILE:", "is not an unencrypted PEM private key")
+
+
+def test_a_checkpoint_file_far_too_large_is_refused_unread(logged: Settings, tmp_path: Path) -> None:
+    huge = tmp_path / "huge.json"
+    huge.write_text(" " * 100_000 + "{}")  # /dev/zero, or a log named by mistake, is read no further
+    result = run(["audit", "verify", "--checkpoint", str(huge)], env_of(logged))
+    assert_one_line(result, 2, f"{huge} is not a checkpoint: it is larger than 64 kB.")

@@ -63,9 +63,19 @@ def verify(
     typer.echo(summary)
 
 
+CHECKPOINT_MAX_BYTES = 64 * 1024
+"""Far more than a checkpoint takes (a few hundred bytes): /dev/zero or a log named by mistake is
+refused after this much, not read into memory whole."""
+
+
 def _read(path: Path) -> Checkpoint:
     try:
-        kept = Checkpoint.from_json(path.read_text(encoding="utf-8"))
+        with path.open("rb") as file:
+            raw = file.read(CHECKPOINT_MAX_BYTES + 1)
+        if len(raw) > CHECKPOINT_MAX_BYTES:
+            fail(f"{path} is not a checkpoint: it is larger than {CHECKPOINT_MAX_BYTES // 1024} kB.",
+                 EXIT_USAGE)  # fmt: skip
+        kept = Checkpoint.from_json(raw.decode("utf-8"))
     except OSError as error:
         fail(f"Cannot read the checkpoint {path}: {error.strerror or error}.", EXIT_USAGE)
     except (CheckpointUnreadable, UnicodeDecodeError) as error:
