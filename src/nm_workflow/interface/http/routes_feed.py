@@ -28,7 +28,7 @@ from nm_workflow.interface.http.answers import READ
 from nm_workflow.interface.http.deps import CurrentActor, from_state, key_claim, once
 from nm_workflow.interface.http.openapi import callers
 from nm_workflow.interface.http.schemas_feed import FeedPageOut
-from nm_workflow.interface.http.waiting import PositionWatch, Waited
+from nm_workflow.interface.http.waiting import SERVER_STOPPING, PositionWatch, Waited
 from projections import InvalidCursor, InvalidQuery
 
 router = APIRouter(tags=["event feed"])
@@ -157,7 +157,7 @@ async def events(
     while True:
         page = await run_in_threadpool(feed.page, after, chosen, limit)
         after, remaining = page.next_after, deadline - loop.time()
-        if page.items or remaining <= 0:
+        if page.items or remaining <= 0 or SERVER_STOPPING.is_set():
             break
         if await watch.wait(after + 1, LOG, remaining) is Waited.NOT_ADMITTED:
             break  # too many waiting already: the client asks again
@@ -250,8 +250,8 @@ async def _messages(
             yield ServerSentEvent(data=json.dumps(item, ensure_ascii=False), id=str(item["position"]))
         after, remaining = page.next_after, end - loop.time()
         if len(page.items) < STREAM_BATCH:  # caught up: wait for the next event
-            if remaining <= 0:
-                return
+            if remaining <= 0 or SERVER_STOPPING.is_set():
+                return  # the client reconnects with Last-Event-ID (to another server, if stopping)
             if await watch.wait(after + 1, LOG, remaining) is Waited.NOT_ADMITTED:
                 await asyncio.sleep(min(POLL_SECONDS, remaining))
         try:  # before each further batch, also while catching up
