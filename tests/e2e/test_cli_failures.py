@@ -64,6 +64,8 @@ def test_version() -> None:
         (["serve", "--port", "99999"], "'--port'"),
         (["serve", "--port", "0"], "'--port'"),
         (["serve", "--host", ""], "--host must name an interface"),
+        (["serve", "--host", "a..b"], "--host 'a..b' is not a host name"),
+        (["serve", "--host", "x" * 64], "is not a host name: a label is empty or longer than 63"),
         (["no-such-command"], "No such command"),
         (["keys", "create", "--actor", "a", "--role", "boss", "--department", "x"], "'boss'"),
         (["keys", "revoke", "nope"], "'nope' is not a key id"),

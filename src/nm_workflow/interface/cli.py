@@ -135,6 +135,9 @@ def _check_port(host: str, port: int) -> None:
     except OSError as error:
         reason = error.strerror or str(error)
         fail(f"Cannot listen on {host}:{port}: {reason}.", EXIT_UNAVAILABLE)
+    except UnicodeError:  # the IDNA codec's refusal: an empty label (`a..b`) or one over 63 characters
+        fail(f"--host {host[:80]!r} is not a host name: a label is empty or longer than 63 characters.",
+             EXIT_USAGE)  # fmt: skip
 
 
 @contextmanager
