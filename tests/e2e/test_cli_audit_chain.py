@@ -116,3 +116,14 @@ def test_a_key_file_that_is_no_ed25519_key_stops_the_command_at_start(
     result = run(["audit", "checkpoint"], {**env_of(logged), "NM_AUDIT_KEY_FILE": str(tmp_path / "junk.pem")})
 
     assert_one_line(result, 2, "NM_AUDIT_KEY_FILE:", "is not an unencrypted PEM private key")
+
+
+@pytest.mark.parametrize("setting", [False, True], ids=["checkpoint", "key-file"])
+def test_a_file_far_too_large_is_refused_unread(setting: bool, logged: Settings, tmp_path: Path) -> None:
+    huge = tmp_path / "huge"
+    huge.write_text(" " * 100_000 + "{}")  # /dev/zero, or a log named by mistake, is read no further
+    env, args = env_of(logged), ["audit", "verify", "--checkpoint", str(huge)]
+    if setting:
+        env, args = {**env, "NM_AUDIT_KEY_FILE": str(huge)}, ["audit", "checkpoint"]
+    says = "(larger than 64 kB)" if setting else ": larger than 64 kB."
+    assert_one_line(run(args, env), 2, f"{huge} is not ", says)

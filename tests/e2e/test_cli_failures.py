@@ -64,6 +64,8 @@ def test_version() -> None:
         (["serve", "--port", "99999"], "'--port'"),
         (["serve", "--port", "0"], "'--port'"),
         (["serve", "--host", ""], "--host must name an interface"),
+        (["serve", "--host", "a..b"], "--host 'a..b' is not a host name"),
+        (["serve", "--host", "x" * 64], "is not a host name: a label is empty or longer than 63"),
         (["no-such-command"], "No such command"),
         (["keys", "create", "--actor", "a", "--role", "boss", "--department", "x"], "'boss'"),
         (["keys", "revoke", "nope"], "'nope' is not a key id"),
@@ -249,3 +251,28 @@ def test_an_output_file_that_cannot_be_written_is_status_2_naming_it(
     result = run([*command, str(target)], {}, cwd=tmp_path)
     assert_one_line(result, 2, f"Cannot write {target}: No such file or directory.")
     assert not target.parent.exists()
+
+
+@pytest.mark.parametrize("args", [[], ["keys"], ["audit"]])
+def test_a_command_group_run_bare_shows_its_help_and_no_empty_error_line(
+    args: list[str], tmp_path: Path
+) -> None:
+    result = run(args, {"NM_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 2
+    assert "Usage: nm-workflow" in result.stdout
+    assert result.stderr == ""  # not an error line without a message
+
+
+CREATE_A_KEY = ["keys", "create", "--actor", "a", "--role", "editor", "--department", "x"]
+
+
+@pytest.mark.parametrize("held", [False, True])
+def test_demo_refuses_a_bad_quarter_as_a_bad_argument_before_anything_else(
+    held: bool, tmp_path: Path
+) -> None:
+    env = {"NM_DATA_DIR": str(tmp_path)}
+    if held:  # a store with data: the bad argument is still what is reported, with status 2
+        assert run(CREATE_A_KEY, env).returncode == 0
+    result = run(["demo", "--quarter", "2026Q5"], env)
+    assert_one_line(result, 2, "'2026Q5' is not a quarter")
+    assert result.stdout == ""  # no progress bar started for a demo that cannot run

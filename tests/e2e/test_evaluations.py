@@ -175,3 +175,24 @@ def test_the_queue_shows_what_awaits_sign_off_or_closure_and_an_overdue_periodic
     assert [e["evaluation_id"] for e in after["evaluations"]] == [quarterly]
     assert [r["evaluation_id"] for r in after["recommendations"]] == [quarterly]
     problem(api.get("/queues/evaluations", api.marketing), 403, "forbidden")
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])  # negotiation only: one backend is enough
+@pytest.mark.parametrize(
+    ("accept", "csv"),
+    [
+        ("text/csv", True),
+        ("TEXT/CSV", True),  # media types are case-insensitive
+        ("application/json;q=0.5, text/csv", True),
+        ("text/csv;q=0, application/json", False),  # CSV refused outright
+        ("text/csv;q=0.2, */*", False),
+        ("text/csvx", False),
+        ("*/*", False),
+    ],
+)
+def test_the_quarterly_report_is_csv_when_the_accept_header_prefers_it(
+    api: Api, olga: str, accept: str, csv: bool
+) -> None:
+    response = api.get("/reports/quarterly?quarter=2026Q3", olga, Accept=accept)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv" if csv else "application/json")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
@@ -11,6 +12,7 @@ import pytest
 
 from nm_workflow.application.event_feed import public_type
 from nm_workflow.domain.roles import Role
+from nm_workflow.interface.http.waiting import SERVER_STOPPING
 from tests.e2e.api import Api
 from tests.e2e.test_interactions import comment, customer_service
 
@@ -105,6 +107,9 @@ BAD_REQUESTS = [  # path, Last-Event-ID, the problem
     ("/events?aggregate_types=ApiKey", None, "/problems/invalid-query"),
     ("/events/stream?close_after=0", "999999", "/problems/invalid-cursor"),
     ("/events/stream?close_after=0", "x", "/problems/validation-error"),
+    ("/events?types=", None, "/problems/invalid-query"),  # would choose nothing and skip the log
+    ("/events?types=%20,%20", None, "/problems/invalid-query"),
+    ("/events/stream?close_after=0&aggregate_types=", None, "/problems/invalid-query"),
 ]
 
 
@@ -116,6 +121,14 @@ def test_bad_cursors_and_filters_are_problems(api: Api) -> None:
         assert answer.status_code == 422, (path, answer.text)
         assert answer.headers["Content-Type"] == "application/problem+json"
         assert answer.json()["type"] == problem, path
+
+
+def test_a_last_event_id_sent_twice_is_refused(api: Api) -> None:
+    api.planned()
+    headers = [("Authorization", f"Bearer {auditor(api)}"), ("Last-Event-ID", "1"), ("Last-Event-ID", "2")]
+    answer = api.client.get("/events/stream?close_after=0", headers=headers)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["type"] == "/problems/invalid-request"
 
 
 def test_a_long_poll_waits_for_the_next_event_and_answers_empty_when_none_comes(api: Api) -> None:
@@ -132,6 +145,31 @@ def test_a_long_poll_waits_for_the_next_event_and_answers_empty_when_none_comes(
     poll.join(30)
     woken = answers[0].json()["items"]
     assert [(i["aggregate_id"], i["type"]) for i in woken] == [(item, "ContentItem.Planned")]
+
+
+@pytest.fixture
+def server_stopping() -> Iterator[threading.Event]:
+    """The flag the HTTP server sets when its graceful shutdown begins (server.TimedH11Protocol)."""
+    yield SERVER_STOPPING
+    SERVER_STOPPING.clear()  # the process goes on with other tests
+
+
+def test_a_waiting_long_poll_answers_at_once_when_the_server_begins_to_stop(
+    api: Api, server_stopping: threading.Event
+) -> None:
+    key, head = auditor(api), api.client.app.state.store.head()  # type: ignore[attr-defined]
+    answers: list[Any] = []
+    poll = threading.Thread(
+        target=lambda: answers.append(api.get(f"/events?after={head}&timeout=60", key)), daemon=True
+    )
+    poll.start()
+    watch = api.client.app.state.feed_watch  # type: ignore[attr-defined]
+    while not answers and watch.pending == 0:  # the poll is waiting
+        poll.join(0.01)
+    server_stopping.set()
+    poll.join(30)  # uvicorn waits for it before stopping: not the minute it asked for
+    assert not poll.is_alive()
+    assert answers[0].json() == {"items": [], "next_after": head}  # nothing skipped: it asks again
 
 
 def test_the_stream_sends_each_event_with_its_position_as_id_and_resumes_after_it(api: Api) -> None:

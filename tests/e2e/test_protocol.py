@@ -151,8 +151,10 @@ def test_drafting_works_after_all_the_refusals(api: Api) -> None:
         ('{"title": "t", "body": "b", "source_notes": "s"}'.encode("utf-16"), "not UTF-8"),
         ('{"title": "t", "body": "b", "source_notes": "s"}'.encode("utf-32-le"), "not valid JSON"),
         (b'{"title": "t", "title": "u", "body": "b", "source_notes": "s"}', "'title' appears more than once"),
+        (b'{"title": "t", "body": "b", "source_notes": "s", "x": NaN}', "NaN is not a JSON number"),
+        (b"[-Infinity]", "-Infinity is not a JSON number"),
     ],
-    ids=["utf-16", "utf-32", "repeated-key"],
+    ids=["utf-16", "utf-32", "repeated-key", "nan", "infinity"],
 )
 def test_json_is_utf_8_and_unambiguous(api: Api, raw: bytes, says: str) -> None:
     item = api.planned()
@@ -173,6 +175,20 @@ def test_a_compressed_body_is_415(api: Api) -> None:
     response = _post_raw(api, f"/items/{item}/drafts", raw, **JSON, **{"Content-Encoding": "gzip"})
     body = _assert_problem(response, 415, "/problems/unsupported-media-type")  # type: ignore[arg-type]
     assert "uncompressed" in str(body["detail"])
+    assert _head(api) == head
+
+
+def test_a_content_type_sent_twice_is_415(api: Api) -> None:
+    item, head = api.planned(), _head(api)
+    headers = [
+        ("Authorization", f"Bearer {api.marketing}"),
+        ("Content-Type", "application/json"),
+        ("Content-Type", "text/plain"),
+    ]
+    raw = b'{"title": "t", "body": "b", "source_notes": "s"}'
+    response = api.client.post(f"/items/{item}/drafts", content=raw, headers=headers)
+    body = _assert_problem(response, 415, "/problems/unsupported-media-type")
+    assert body["detail"] == "Send the Content-Type header once."
     assert _head(api) == head
 
 

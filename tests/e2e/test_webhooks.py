@@ -181,6 +181,8 @@ def test_bad_input_gets_a_problem_and_writes_nothing(app_factory: Callable[..., 
         "/relative": "/problems/invalid-webhook-url",
         "https://例子.测试/钩子": "/problems/invalid-webhook-url",
         "https://hooks.example.com/x\x00": "/problems/invalid-webhook-url",
+        "https://hooks..example.com/x": "/problems/invalid-webhook-url",  # no lookup could ever succeed
+        f"https://{'h' * 64}.example.com/x": "/problems/invalid-webhook-url",
     }
     for url, problem in refused.items():
         response = api.post("/webhooks", {"url": url, "event_types": [PLANNED]}, key)

@@ -22,6 +22,21 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_public_key,
 )
 
+SMALL_FILE_BYTES = 64 * 1024
+
+
+def small_file(path: Path) -> bytes:
+    """The bytes of a file that takes a few hundred (a key, a checkpoint); ValueError past 64 kB,
+    read no further: /dev/zero, or a log named by mistake, is never read into memory whole.
+
+    OSError when it cannot be read.
+    """
+    with path.open("rb") as file:
+        data = file.read(SMALL_FILE_BYTES + 1)
+    if len(data) > SMALL_FILE_BYTES:
+        raise ValueError(f"larger than {SMALL_FILE_BYTES // 1024} kB")
+    return data
+
 
 class AuditSigner:
     """Signs with one Ed25519 private key."""
@@ -33,7 +48,7 @@ class AuditSigner:
     def from_file(cls, path: Path) -> AuditSigner:
         """The key of a PEM file; ValueError naming the problem when it cannot be read or is not Ed25519."""
         try:
-            key = load_pem_private_key(path.read_bytes(), password=None)
+            key = load_pem_private_key(small_file(path), password=None)
         except OSError as error:
             raise ValueError(f"cannot read the key file {path}: {error.strerror or error}") from None
         except (ValueError, TypeError) as error:  # not PEM, or protected by a passphrase

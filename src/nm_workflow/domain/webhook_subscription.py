@@ -46,6 +46,12 @@ def checked_url(url: str) -> str:
         raise InvalidWebhookUrl("The URL has port 0 or a blank or control character.")
     if not url.isascii():
         raise InvalidWebhookUrl("Write the URL in ASCII: percent-encode the path, IDNA-encode the host.")
+    try:
+        parts.hostname.encode("idna")  # what each delivery's name lookup does first
+    except UnicodeError:
+        raise InvalidWebhookUrl(
+            "The URL's host is not a host name: a label is empty or longer than 63 characters."
+        ) from None
     if parts.fragment:
         raise InvalidWebhookUrl("The URL must not have a #fragment: it is never sent.")
     return url

@@ -28,7 +28,14 @@ from nm_workflow.interface import (
     cli_snapshots,
     serving,
 )
-from nm_workflow.interface.cli_errors import EXIT_UNAVAILABLE, EXIT_USAGE, fail, reported, say
+from nm_workflow.interface.cli_errors import (
+    EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+    fail,
+    guarded_output,
+    reported,
+    say,
+)
 from nm_workflow.interface.cli_output import JsonOption, show_table
 from nm_workflow.interface.cli_settings import load_settings, opened_store
 from nm_workflow.interface.http.server import uvicorn_options
@@ -128,6 +135,9 @@ def _check_port(host: str, port: int) -> None:
     except OSError as error:
         reason = error.strerror or str(error)
         fail(f"Cannot listen on {host}:{port}: {reason}.", EXIT_UNAVAILABLE)
+    except UnicodeError:  # the IDNA codec's refusal: an empty label (`a..b`) or one over 63 characters
+        fail(f"--host {host[:80]!r} is not a host name: a label is empty or longer than 63 characters.",
+             EXIT_USAGE)  # fmt: skip
 
 
 @contextmanager
@@ -186,12 +196,14 @@ def _operator() -> str:
 
 def main() -> None:
     """The console script: usage errors as one line too (exit 2), not a framed panel."""
-    try:
-        status = typer.main.get_command(app).main(standalone_mode=False)
-    except typer.TyperException as error:  # usage errors (exit 2) among them
-        say(error.format_message())
-        raise SystemExit(error.exit_code) from None
-    except typer.Abort:
-        raise SystemExit(130) from None  # Ctrl-C at a prompt: the shell's status for SIGINT
-    # Without standalone mode typer returns a command's exit status (typer.Exit) instead of exiting.
-    raise SystemExit(status if isinstance(status, int) else 0)
+    with guarded_output():
+        try:
+            status = typer.main.get_command(app).main(standalone_mode=False)
+        except typer.TyperException as error:  # usage errors (exit 2) among them
+            if message := error.format_message():  # empty: a group run bare, its help already shown
+                say(message)
+            raise SystemExit(error.exit_code) from None
+        except typer.Abort:
+            raise SystemExit(130) from None  # Ctrl-C at a prompt: the shell's status for SIGINT
+        # Without standalone mode typer returns a command's exit status (typer.Exit) instead of exiting.
+        raise SystemExit(status if isinstance(status, int) else 0)

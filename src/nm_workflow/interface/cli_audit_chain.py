@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from nm_workflow.application.audit_checkpoint import Checkpoint, CheckpointUnreadable
-from nm_workflow.application.audit_signing import signer
+from nm_workflow.application.audit_signing import signer, small_file
 from nm_workflow.application.audit_verify import Verification, chain_head, verify_log
 from nm_workflow.application.store import EventStore
 from nm_workflow.interface.cli_errors import EXIT_FAILED, EXIT_USAGE, fail
@@ -65,10 +65,10 @@ def verify(
 
 def _read(path: Path) -> Checkpoint:
     try:
-        kept = Checkpoint.from_json(path.read_text(encoding="utf-8"))
+        kept = Checkpoint.from_json(small_file(path).decode("utf-8"))
     except OSError as error:
         fail(f"Cannot read the checkpoint {path}: {error.strerror or error}.", EXIT_USAGE)
-    except (CheckpointUnreadable, UnicodeDecodeError) as error:
+    except (CheckpointUnreadable, ValueError) as error:  # UnicodeDecodeError is a ValueError
         fail(f"{path} is not a checkpoint: {error}.", EXIT_USAGE)
     if kept.signature_checks() is False:
         fail(f"The signature of the checkpoint {path} does not match its content or key:"

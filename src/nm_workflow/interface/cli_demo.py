@@ -33,6 +33,8 @@ def demo(
     with reported(settings):
         store = EventStore(settings)
         try:
+            label = trimmed(quarter or previous_quarter(now, DemoQuarter.zone_of(settings))).upper()
+            demo = DemoQuarter(store, settings, label, seed, now)  # a bad --quarter is exit 2 first
             held = store.head()
             if held and not force:
                 fail(
@@ -40,7 +42,6 @@ def demo(
                     "(--force adds to it).",
                     EXIT_FAILED,
                 )
-            label = trimmed(quarter or previous_quarter(now, DemoQuarter.zone_of(settings))).upper()
             columns = (
                 TextColumn("{task.description}"),
                 BarColumn(),
@@ -49,7 +50,7 @@ def demo(
             )
             with Progress(*columns, console=console) as progress:
                 task = progress.add_task(f"demo quarter {label}", total=items)
-                result = DemoQuarter(store, settings, label, seed, now).run(
+                result = demo.run(
                     items, lambda done, total: progress.update(task, completed=done, total=total)
                 )
         finally:

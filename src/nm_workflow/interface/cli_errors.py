@@ -14,11 +14,13 @@ The same table is in docs/operators.md.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import sys
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn, TextIO
 
 import typer
 
@@ -90,3 +92,65 @@ def _cause(error: BaseException, settings: Settings) -> str:
     text = lines[0] if lines else type(inner).__name__
     password = settings.database_password()
     return text.replace(password, "***") if password else text
+
+
+class OutputFailed(Exception):
+    """Standard output took no more text: its reader went away, its disk is full, or it cannot
+    encode the text (`PYTHONIOENCODING=ascii`)."""
+
+    def __init__(self, error: OSError | UnicodeEncodeError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _GuardedOutput:
+    """Standard output whose write failures are `OutputFailed`, told apart from the command's own
+    errors (an unreadable data folder is another matter, with its own status)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except (OSError, UnicodeEncodeError) as error:
+            raise OutputFailed(error) from error
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as error:
+            raise OutputFailed(error) from error
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextmanager
+def guarded_output() -> Iterator[None]:
+    """Run the command with standard output guarded: a reader gone (`| head`) ends it quietly with
+    status 1; a full disk or an encoding that cannot carry the text is one line and status 2 (the
+    output was chosen on the command line or in the environment, as `--output FILE` is)."""
+    real = sys.stdout
+    sys.stdout = _GuardedOutput(real)
+    try:
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+    except OutputFailed as failure:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), real.fileno())  # no second failure at exit
+        if isinstance(failure.error, BrokenPipeError):
+            raise SystemExit(EXIT_FAILED) from None
+        if isinstance(failure.error, UnicodeEncodeError):
+            say(f"Standard output cannot carry this text (encoding {failure.error.encoding});"
+                " set PYTHONIOENCODING=utf-8 or a UTF-8 locale.")  # fmt: skip
+        else:
+            say(f"Cannot write standard output: {failure.error.strerror or failure.error}.")
+        raise SystemExit(EXIT_USAGE) from None
+    finally:
+        sys.stdout = real

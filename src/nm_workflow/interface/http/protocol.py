@@ -110,6 +110,8 @@ def _routed(scope: Scope) -> bool:
 
 
 def _check_json(scope: Scope, body: bytes) -> None:
+    if sum(key == b"content-type" for key, _ in scope["headers"]) > 1:  # which one counts? refuse
+        raise _Refused("unsupported-media-type", "Send the Content-Type header once.")
     content_type = (_header(scope, b"content-type") or b"").decode("latin-1")
     if not _is_json(content_type):
         sent = f"not '{content_type}'" if content_type else "not without a Content-Type"
@@ -124,7 +126,9 @@ def _check_json(scope: Scope, body: bytes) -> None:
     if not body.strip(_JSON_WHITESPACE):  # no JSON text at all: as an empty body (problems.py)
         raise _Refused("malformed-json", EMPTY_BODY)
     try:
-        json.loads(body.decode("utf-8-sig"), object_pairs_hook=_without_repeated_keys)
+        json.loads(
+            body.decode("utf-8-sig"), object_pairs_hook=_without_repeated_keys, parse_constant=_no_constant
+        )
     except UnicodeDecodeError:
         raise _Refused("malformed-json", "The body is not UTF-8 (RFC 8259).") from None
     except RecursionError:
@@ -137,6 +141,11 @@ def _is_json(content_type: str) -> bool:
     """The framework's own rule for parsing a body as JSON: application/json or application/*+json."""
     kind, _, subtype = content_type.split(";")[0].strip().lower().partition("/")
     return kind == "application" and "/" not in subtype and (subtype == "json" or subtype.endswith("+json"))
+
+
+def _no_constant(name: str) -> Any:
+    """Python's parser takes NaN and Infinity; RFC 8259 has no such numbers."""
+    raise ValueError(f"{name} is not a JSON number (RFC 8259)")
 
 
 def _without_repeated_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

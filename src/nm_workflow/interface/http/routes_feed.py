@@ -12,7 +12,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -25,10 +25,10 @@ from nm_workflow.application.security import Command, authorize
 from nm_workflow.application.settings import Settings
 from nm_workflow.domain.text import trimmed
 from nm_workflow.interface.http.answers import READ
-from nm_workflow.interface.http.deps import CurrentActor, from_state, key_claim
+from nm_workflow.interface.http.deps import CurrentActor, from_state, key_claim, once
 from nm_workflow.interface.http.openapi import callers
 from nm_workflow.interface.http.schemas_feed import FeedPageOut
-from nm_workflow.interface.http.waiting import PositionWatch, Waited
+from nm_workflow.interface.http.waiting import SERVER_STOPPING, PositionWatch, Waited
 from projections import InvalidCursor, InvalidQuery
 
 router = APIRouter(tags=["event feed"])
@@ -54,10 +54,16 @@ After = Annotated[
 
 
 def _names(text: str | None, known: Collection[str], what: str) -> frozenset[str] | None:
-    """A comma-separated list of names, each one of `known`; None when not given."""
+    """A comma-separated list of names, each one of `known`; None when not given.
+
+    Given but naming nothing (`types=`, an unset shell variable) is refused: it would choose no
+    event, and a follower storing the page's `next_after` would skip the log without a word.
+    """
     if text is None:
         return None
     names = frozenset(trimmed(name) for name in text.split(",") if trimmed(name))
+    if not names:
+        raise InvalidQuery(f"The list of {what} is empty; leave the parameter out to follow them all.")
     if unknown := sorted(names - set(known)):
         raise InvalidQuery(f"Unknown {what}: {', '.join(unknown)} (docs/feed.md lists them).")
     return names
@@ -151,7 +157,7 @@ async def events(
     while True:
         page = await run_in_threadpool(feed.page, after, chosen, limit)
         after, remaining = page.next_after, deadline - loop.time()
-        if page.items or remaining <= 0:
+        if page.items or remaining <= 0 or SERVER_STOPPING.is_set():
             break
         if await watch.wait(after + 1, LOG, remaining) is Waited.NOT_ADMITTED:
             break  # too many waiting already: the client asks again
@@ -188,6 +194,7 @@ STREAM_ANSWER = {
     **callers(Command.FOLLOW_EVENTS),
 )
 async def stream(
+    request: Request,
     feed: Feed,
     watch: FeedWatch,
     settings: AppSettings,
@@ -217,6 +224,7 @@ async def stream(
     ] = None,
 ) -> EventSourceResponse:
     """The public events after `after` (or Last-Event-ID) as Server-Sent Events, as they are committed."""
+    once(request, "Last-Event-ID")  # two cursors: resuming after either would skip or repeat events
     start = after if last_event_id is None else last_event_id
     await _check_cursor(feed, start)
     messages = _messages(feed, watch, chosen, start, close_after, lambda: _still_unrevoked(keys, claim))
@@ -242,8 +250,8 @@ async def _messages(
             yield ServerSentEvent(data=json.dumps(item, ensure_ascii=False), id=str(item["position"]))
         after, remaining = page.next_after, end - loop.time()
         if len(page.items) < STREAM_BATCH:  # caught up: wait for the next event
-            if remaining <= 0:
-                return
+            if remaining <= 0 or SERVER_STOPPING.is_set():
+                return  # the client reconnects with Last-Event-ID (to another server, if stopping)
             if await watch.wait(after + 1, LOG, remaining) is Waited.NOT_ADMITTED:
                 await asyncio.sleep(min(POLL_SECONDS, remaining))
         try:  # before each further batch, also while catching up

@@ -68,11 +68,35 @@ async def quarterly(
     """The quarterly_evaluation rows of a quarter; `Accept: text/csv` for CSV (UTF-8 with BOM)."""
     headers = await prepare(actor, reads, "quarterly_report", fresh, watch, Command.READ_EVALUATIONS)
     rows = await run_in_threadpool(read_quarter, reads, quarter, department, platform)
-    if CSV in request.headers.get("accept", ""):
+    if _prefers_csv(request.headers.get("accept", "")):
         headers["Content-Disposition"] = f'attachment; filename="quarterly-{quarter}.csv"'
         return Response(report_csv(rows), media_type=f"{CSV}; charset=utf-8", headers=headers)
     body = QuarterlyReport(quarter=quarter, position=int(headers["Projection-Position"]), rows=rows)
     return JSONResponse(body.model_dump(mode="json"), headers=headers)
+
+
+_JSON_RANGES = ("application/json", "application/*", "*/*")  # the most specific one named counts
+
+
+def _prefers_csv(accept: str) -> bool:
+    """Whether an Accept header (RFC 9110 12.5.1) asks for CSV: `text/csv` named, in any case,
+    with a weight above 0 and at least that of JSON (`application/json`, else `application/*`,
+    else `*/*`). `text/csv;q=0` refuses CSV; without `text/csv` the answer is JSON."""
+    weights: dict[str, float] = {}
+    for part in accept.split(","):
+        kind, *parameters = (piece.strip() for piece in part.split(";"))
+        weight = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0  # a weight that is no number names nothing acceptable
+        weights[kind.lower()] = weight
+    csv = weights.get(CSV, 0.0)
+    json = next((weights[kind] for kind in _JSON_RANGES if kind in weights), 0.0)
+    return csv > 0 and csv >= json
 
 
 @router.get("/queues/evaluations", **read_route(EvaluationQueue, Command.READ_EVALUATIONS))

@@ -21,6 +21,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from nm_workflow.application.settings import Settings
 from nm_workflow.interface.http.problems import MEDIA_TYPE
 from nm_workflow.interface.http.protocol import problem_document
+from nm_workflow.interface.http.waiting import SERVER_STOPPING
 
 
 def uvicorn_options() -> dict[str, Any]:
@@ -47,7 +48,8 @@ def _request_timeout_response(seconds: float) -> bytes:
 
 
 class TimedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol, with a deadline for each request's line and headers."""
+    """uvicorn's h11 protocol, with a deadline for each request's line and headers, and waits
+    (long-polls, streams) ended when the server begins to shut down."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -67,6 +69,11 @@ class TimedH11Protocol(H11Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
+
+    def shutdown(self) -> None:
+        """uvicorn's graceful shutdown, which then waits for every response: waits end first."""
+        SERVER_STOPPING.set()
+        super().shutdown()
 
     def _arm(self) -> None:
         self._head_deadline = self.loop.call_later(_header_timeout(), self._head_too_slow)

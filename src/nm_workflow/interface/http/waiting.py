@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from enum import Enum
 
@@ -20,6 +21,11 @@ import anyio
 import anyio.to_thread
 
 log = logging.getLogger("nm_workflow.http")
+
+SERVER_STOPPING = threading.Event()
+"""Set once this process's HTTP server begins its graceful shutdown (server.TimedH11Protocol):
+every wait ends at its next look, so that a long-poll or a stream answers now and lets the
+shutdown finish, rather than holding it up to its timeout (a minute)."""
 
 
 class Waited(Enum):
@@ -69,7 +75,7 @@ class PositionWatch:
                 await asyncio.wait_for(tick.wait(), max(deadline - loop.time(), 0))
             if all(self._latest.get(name, -1) >= position for name in names):
                 return Waited.REACHED
-            if loop.time() >= deadline:
+            if loop.time() >= deadline or SERVER_STOPPING.is_set():
                 return Waited.TIMED_OUT
 
     async def _poll(self) -> None:
