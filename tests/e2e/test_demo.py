@@ -145,3 +145,10 @@ def test_the_quarterly_report_as_csv_round_trips_chinese_text(
     assert written.exit_code == 0, written.output
     with open(f"{tmp_path}/q3.csv", encoding="utf-8-sig", newline="") as file:
         assert [r["department"] for r in csv.DictReader(file)] == ["*", "*", "市场部", "市场部"]
+
+    # '-' is standard output, the CSV alone there (the position line goes to standard error).
+    piped = CliRunner().invoke(app, ["reports", "quarterly", label, "--csv", "-"])
+    assert piped.exit_code == 0, piped.output
+    with open(f"{tmp_path}/q3.csv", "rb") as file:
+        assert piped.stdout_bytes == file.read()
+    assert "As of log position" in piped.stderr

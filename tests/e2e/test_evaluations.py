@@ -105,7 +105,11 @@ def test_refusals_write_nothing(api: Api, olga: str, sam: str) -> None:
     api.post(f"{path}/findings", FINDING, olga)
     api.post(f"{path}/recommendations", RECOMMENDATION, olga)
     problem(api.post(f"{path}/sign-off", {}, olga), 403, "sign-off-by-opener")
-    problem(api.post(f"{path}/sign-off", {}, sam, if_match='"2"'), 412, "version-mismatch")
+    stale = api.post(f"{path}/sign-off", {}, sam, if_match='"2"')
+    problem(stale, 412, "version-mismatch")
+    # Not an item: the title names no kind, the detail names this one.
+    assert stale.json()["title"] == "It has changed since the version you named"
+    assert "the Evaluation is at version" in stale.json()["detail"]
     assert api.post(f"{path}/sign-off", {}, sam).status_code == 200
     problem(api.post(f"{path}/sign-off", {}, sam), 409, "evaluation-signed-off")
     problem(api.post(f"{path}/findings", FINDING, olga), 409, "evaluation-signed-off")

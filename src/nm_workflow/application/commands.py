@@ -171,8 +171,8 @@ class CommandRunner(Generic[A]):
             )
         if expected_version is not None and aggregate.version != expected_version:
             raise VersionMismatch(
-                f"You sent If-Match version {expected_version}; the item is at version "
-                f"{aggregate.version}. Reload it and decide again.",
+                f"You sent If-Match version {expected_version}; the {self._kind.__name__} is at "
+                f"version {aggregate.version}. Reload it and decide again.",
                 current_version=aggregate.version,
             )
         return aggregate

@@ -19,7 +19,7 @@ class VersionMismatch(ApplicationError):
     """If-Match named another version than the stored one."""
 
     slug = "version-mismatch"
-    title = "The item has changed since the version you named"
+    title = "It has changed since the version you named"
 
     def __init__(self, detail: str, current_version: int) -> None:
         super().__init__(detail)
@@ -28,7 +28,7 @@ class VersionMismatch(ApplicationError):
 
 class ConcurrentModification(ApplicationError):
     slug = "concurrent-modification"
-    title = "Another command changed the item at the same time"
+    title = "Another command changed it at the same time"
 
 
 class IdempotencyKeyReused(ApplicationError):

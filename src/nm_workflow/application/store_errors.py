@@ -53,7 +53,8 @@ def _project_error(error: Exception) -> Exception:
         if not _is_conflict(error):
             return error
         return ConcurrentModification(
-            "Another command wrote to this item at the same time; reload it and retry."
+            "Another command wrote to the same item, policy version, evaluation or other record at the "
+            "same time; reload it and retry."
         )
     if isinstance(error, (OperationalError, InterfaceError)):
         if _is_contention(error):

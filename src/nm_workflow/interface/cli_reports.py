@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
@@ -33,7 +34,8 @@ def quarterly(
     department: Annotated[str | None, typer.Option(help="Only this department's rows.")] = None,
     platform: Annotated[str | None, typer.Option(help="Only this platform's rows.")] = None,
     csv: Annotated[
-        Path | None, typer.Option(help="Write the rows to this CSV file (UTF-8 with BOM).")
+        Path | None,
+        typer.Option(help="Write the rows to this CSV file (UTF-8 with BOM); '-' for standard output."),
     ] = None,
 ) -> None:
     """The quarterly_evaluation rows of a quarter, as the projection has them."""
@@ -45,7 +47,12 @@ def quarterly(
             position, head = read_model.position("quarterly_evaluation"), read_model.head()
         finally:
             read_model.close()
-    if csv is not None:
+    # With the CSV on standard output, the lines about it go to standard error: the output stays CSV.
+    notes = Console(stderr=True) if csv == Path("-") else console
+    if csv == Path("-"):
+        sys.stdout.write(report_csv(rows))
+        sys.stdout.flush()
+    elif csv is not None:
         try:
             csv.write_text(report_csv(rows), encoding="utf-8", newline="")
         except OSError as error:
@@ -53,9 +60,9 @@ def quarterly(
         console.print(f"{len(rows)} rows written to {csv}.")
     else:
         _print_rows(rows)
-    console.print(f"As of log position {position} (head {head}).")
+    notes.print(f"As of log position {position} (head {head}).")
     if position < head:
-        console.print("[yellow]The projection is behind the log; run the projections to catch up.[/yellow]")
+        notes.print("[yellow]The projection is behind the log; run the projections to catch up.[/yellow]")
 
 
 @app.command("reproduce")
