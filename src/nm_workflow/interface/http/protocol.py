@@ -26,6 +26,7 @@ from nm_workflow.interface.http.problems import (
     MEDIA_TYPE,
     PROTOCOL_PROBLEMS,
     InvalidRequest,
+    as_sent,
     status_of,
 )
 
@@ -138,15 +139,14 @@ def _check_json(scope: Scope, body: bytes) -> None:
         raise _Refused("unsupported-media-type", "Send the Content-Type header once.")
     content_type = (_header(scope, b"content-type") or b"").decode("latin-1")
     if not _is_json(content_type):
-        sent = f"not '{content_type}'" if content_type else "not without a Content-Type"
+        sent = f"not '{as_sent(content_type)}'" if content_type else "not without a Content-Type"
         raise _Refused(
             "unsupported-media-type", f"Send the body as 'Content-Type: application/json', {sent}."
         )
-    coding = (_header(scope, b"content-encoding") or b"identity").decode("latin-1").strip().lower()
-    if coding != "identity":
-        raise _Refused(
-            "unsupported-media-type", f"Send the body uncompressed, not in Content-Encoding '{coding}'."
-        )
+    coding = (_header(scope, b"content-encoding") or b"identity").decode("latin-1").strip()
+    if coding.lower() != "identity":  # echoed as sent: lower-cased latin-1 is no longer its bytes
+        sent = f"not in Content-Encoding '{as_sent(coding)}'"
+        raise _Refused("unsupported-media-type", f"Send the body uncompressed, {sent}.")
     if not body.strip(_JSON_WHITESPACE):  # no JSON text at all: as an empty body (problems.py)
         raise _Refused("malformed-json", EMPTY_BODY)
     try:
