@@ -15,6 +15,7 @@ from nm_workflow.application.store import EventStore
 from nm_workflow.domain.roles import Role
 from tests.e2e.live import free_port
 from tests.e2e.test_api_kill import served
+from tests.e2e.test_http_framing import _until_closed
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 STOPS = 3  # the stream's end raced the stream library's own shutdown watcher: a few stops in a row
@@ -43,13 +44,6 @@ def open_stream(port: int, key: str) -> socket.socket:
     return client
 
 
-def rest_of(client: socket.socket) -> bytes:
-    received = b""
-    while chunk := client.recv(65536):
-        received += chunk
-    return received
-
-
 def test_sigterm_ends_an_open_stream_with_its_last_chunk(settings: Settings, tmp_path: Path) -> None:
     key = auditor_key(settings)
     log = tmp_path / "server.log"
@@ -58,7 +52,7 @@ def test_sigterm_ends_an_open_stream_with_its_last_chunk(settings: Settings, tmp
         with served(settings, port, log) as server:
             with open_stream(port, key) as client:
                 server.send_signal(signal.SIGTERM)
-                body = rest_of(client)
+                body = _until_closed(client)
             server.wait(timeout=30)
         assert body.endswith(b"0\r\n\r\n"), body[-200:]  # the chunked body's terminating chunk
     assert "ERROR" not in log.read_text(), log.read_text()[-3000:]
