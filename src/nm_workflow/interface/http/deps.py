@@ -20,7 +20,7 @@ from nm_workflow.application.keys import KeyClaim, KeyService
 from nm_workflow.application.policies import Policies
 from nm_workflow.application.reads import HISTORY_LIMIT, HISTORY_PAGE
 from nm_workflow.application.security import Actor
-from nm_workflow.interface.http.problems import InvalidRequest
+from nm_workflow.interface.http.problems import InvalidRequest, as_sent
 from nm_workflow.interface.http.times import Moment
 
 _TOKEN = re.compile(r"^[\x21-\x7e]{1,200}$")  # printable ASCII, no spaces
@@ -174,7 +174,8 @@ def parse_if_match(value: str | None) -> int | None:
         return None
     match = _ETAG.fullmatch(value)
     if match is None:
-        raise InvalidRequest(f"If-Match must be one ETag this API sent, like '\"3\"'; got {value!r}.")
+        sent = as_sent(value)
+        raise InvalidRequest(f"If-Match must be one ETag this API sent, like '\"3\"'; got {sent!r}.")
     return int(match[1] or match[2])
 
 

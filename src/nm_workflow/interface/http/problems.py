@@ -87,6 +87,17 @@ EMPTY_BODY = "The body holds no JSON text (it is empty or only whitespace): send
 """`malformed-json`'s detail for a body without a JSON text, where the route needs one or one was sent."""
 
 
+def as_sent(value: str) -> str:
+    """A header value as the client wrote it, for a problem's detail: the server hands headers over
+    as bytes decoded latin-1, so UTF-8 text (`"٣"`) would read garbled (`"Ù£"`). The bytes are read
+    as UTF-8 instead, each byte that is not UTF-8 shown as U+FFFD; a value that did not come from
+    the wire (not latin-1) is returned as it is."""
+    try:
+        return value.encode("latin-1").decode("utf-8", errors="replace")
+    except UnicodeEncodeError:
+        return value
+
+
 def status_of(kind: type[WorkflowError]) -> int:
     return next((STATUS[k] for k in kind.__mro__ if k in STATUS), 500)
 

@@ -1,5 +1,8 @@
 """HTTP protocol checks below the routes: the body gate, and HEAD served as GET.
 
+The gate also refuses a query parameter sent twice (400 invalid-request), as a header the
+service reads sent twice is refused: the framework would silently take the last value.
+
 The body gate reads the whole body (it is bounded in size and in time) before any route
 runs, so that a body too large, too slow, not JSON, or not well-formed JSON gets its own
 problem type whichever way it was sent (with a Content-Length or chunked), and the
@@ -13,11 +16,19 @@ from __future__ import annotations
 import asyncio
 import json
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from nm_workflow.interface.http.problems import EMPTY_BODY, MEDIA_TYPE, PROTOCOL_PROBLEMS
+from nm_workflow.interface.http.problems import (
+    EMPTY_BODY,
+    MEDIA_TYPE,
+    PROTOCOL_PROBLEMS,
+    InvalidRequest,
+    as_sent,
+    status_of,
+)
 
 _JSON_WHITESPACE = b" \t\r\n"
 """RFC 8259's whitespace: around a JSON text, and all a body without one holds."""
@@ -35,8 +46,8 @@ class _Disconnected(Exception):
 
 class BodyGate:
     """413 for a body over `max_bytes`, 408 (and close) for one not in within `timeout` seconds,
-    400 (and close) for a length given twice over; for a routed request, 415 unless JSON,
-    400 for broken JSON."""
+    400 (and close) for a length given twice over; for a routed request, 400 for a query
+    parameter given twice, 415 unless JSON, 400 for broken JSON."""
 
     def __init__(self, app: ASGIApp, max_bytes: int, timeout: float) -> None:
         self.app, self.max_bytes, self.timeout = app, max_bytes, timeout
@@ -47,6 +58,8 @@ class BodyGate:
             return
         try:
             body = await self._read(scope, receive)
+            if b"&" in scope["query_string"]:  # a parameter given twice needs at least two
+                _query_checked_if_routed(scope)
             if body:
                 _checked_if_routed(scope, body)
         except _Refused as refusal:
@@ -104,6 +117,18 @@ def _checked_if_routed(scope: Scope, body: bytes) -> None:
             raise
 
 
+def _query_checked_if_routed(scope: Scope) -> None:
+    """Refuse a query parameter given twice (decoded as the framework decodes the query), only
+    for a request a route takes. No route declares a parameter that may repeat (an array)."""
+    seen: set[str] = set()
+    for name, _ in parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True):
+        if name in seen:  # the framework would silently take the last: refuse the ambiguity
+            if _routed(scope):
+                raise _Refused(InvalidRequest.slug, f"Send the query parameter {name!r} once.")
+            return
+        seen.add(name)
+
+
 def _routed(scope: Scope) -> bool:
     routes = getattr(scope["app"].state, "api_routes", None) if "app" in scope else None
     return routes is None or any(route.matches(scope)[0] is Match.FULL for route in routes)
@@ -114,15 +139,14 @@ def _check_json(scope: Scope, body: bytes) -> None:
         raise _Refused("unsupported-media-type", "Send the Content-Type header once.")
     content_type = (_header(scope, b"content-type") or b"").decode("latin-1")
     if not _is_json(content_type):
-        sent = f"not '{content_type}'" if content_type else "not without a Content-Type"
+        sent = f"not '{as_sent(content_type)}'" if content_type else "not without a Content-Type"
         raise _Refused(
             "unsupported-media-type", f"Send the body as 'Content-Type: application/json', {sent}."
         )
-    coding = (_header(scope, b"content-encoding") or b"identity").decode("latin-1").strip().lower()
-    if coding != "identity":
-        raise _Refused(
-            "unsupported-media-type", f"Send the body uncompressed, not in Content-Encoding '{coding}'."
-        )
+    coding = (_header(scope, b"content-encoding") or b"identity").decode("latin-1").strip()
+    if coding.lower() != "identity":  # echoed as sent: lower-cased latin-1 is no longer its bytes
+        sent = f"not in Content-Encoding '{as_sent(coding)}'"
+        raise _Refused("unsupported-media-type", f"Send the body uncompressed, {sent}.")
     if not body.strip(_JSON_WHITESPACE):  # no JSON text at all: as an empty body (problems.py)
         raise _Refused("malformed-json", EMPTY_BODY)
     try:
@@ -172,7 +196,7 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 
 async def _send_problem(scope: Scope, send: Send, refusal: _Refused) -> None:
-    status = PROTOCOL_PROBLEMS[refusal.slug][0]
+    status = _status_and_title(refusal.slug)[0]
     body = problem_document(refusal.slug, refusal.detail, scope.get("path"))
     headers = [(b"content-type", MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode())]
     if refusal.close:  # the server closes the connection after a response that says so
@@ -183,10 +207,16 @@ async def _send_problem(scope: Scope, send: Send, refusal: _Refused) -> None:
 
 def problem_document(slug: str, detail: str, instance: str | None) -> bytes:
     """The problem+json body of a protocol problem (PROTOCOL_PROBLEMS), encoded as JSONResponse does."""
-    status, title = PROTOCOL_PROBLEMS[slug]
+    status, title = _status_and_title(slug)
     document: dict[str, Any] = {"type": f"/problems/{slug}", "title": title, "status": status}
     document |= {"detail": detail} | ({"instance": instance} if instance is not None else {})
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _status_and_title(slug: str) -> tuple[int, str]:
+    if slug == InvalidRequest.slug:
+        return status_of(InvalidRequest), InvalidRequest.title
+    return PROTOCOL_PROBLEMS[slug]
 
 
 class HeadAsGet:

@@ -249,9 +249,11 @@ async def _messages(
         for item in page.items:
             yield ServerSentEvent(data=json.dumps(item, ensure_ascii=False), id=str(item["position"]))
         after, remaining = page.next_after, end - loop.time()
+        if SERVER_STOPPING.is_set():  # also while catching up: the shutdown waits for this stream
+            return  # the client reconnects with Last-Event-ID, to another server
         if len(page.items) < STREAM_BATCH:  # caught up: wait for the next event
-            if remaining <= 0 or SERVER_STOPPING.is_set():
-                return  # the client reconnects with Last-Event-ID (to another server, if stopping)
+            if remaining <= 0:
+                return  # the client reconnects with Last-Event-ID
             if await watch.wait(after + 1, LOG, remaining) is Waited.NOT_ADMITTED:
                 await asyncio.sleep(min(POLL_SECONDS, remaining))
         try:  # before each further batch, also while catching up

@@ -7,6 +7,13 @@ process can serve. Here the head must be in within NM_REQUEST_HEADER_TIMEOUT sec
 counted from the connection's opening or from the first byte after the previous response;
 then the server answers 408 (/problems/request-timeout) and closes. The body has its own
 deadline, NM_REQUEST_BODY_TIMEOUT, enforced by protocol.BodyGate.
+
+An event stream ends itself when the server begins to stop (waiting.SERVER_STOPPING): it sends
+its last chunk, and the shutdown goes on. sse-starlette's own shutdown watcher, which cancels a
+stream mid-response on the exit signal, is turned off in every process that serves with this
+protocol (uvicorn's workers import this module by name): racing ours, it sometimes won, and the
+client saw a chunked body never terminated (uvicorn: "ASGI callable returned without completing
+response").
 """
 
 from __future__ import annotations
@@ -16,12 +23,15 @@ from functools import cache
 from typing import Any
 
 import h11
+from sse_starlette.sse import AppStatus
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from nm_workflow.application.settings import Settings
 from nm_workflow.interface.http.problems import MEDIA_TYPE
 from nm_workflow.interface.http.protocol import problem_document
 from nm_workflow.interface.http.waiting import SERVER_STOPPING
+
+AppStatus.enable_automatic_graceful_drain = False  # what its untyped `disable_...()` does
 
 
 def uvicorn_options() -> dict[str, Any]:
