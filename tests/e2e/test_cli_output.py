@@ -21,10 +21,12 @@ def store_with_a_key(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("command", [["keys", "list"], ["audit", "export", "--format", "jsonl"]])
+@pytest.mark.parametrize("encoding", [{}, {"PYTHONIOENCODING": "ascii"}], ids=["default", "ascii"])
 def test_a_full_disk_on_standard_output_is_one_line_and_status_2(
-    command: list[str], store_with_a_key: dict[str, str]
+    command: list[str], encoding: dict[str, str], store_with_a_key: dict[str, str]
 ) -> None:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("NM_")}
+    # With an ASCII standard output typer writes UTF-8 to the stream's binary buffer instead.
+    base = {k: v for k, v in os.environ.items() if not k.startswith("NM_")} | encoding
     with open("/dev/full", "w") as full:  # Linux: every write fails with ENOSPC
         result = subprocess.run(
             [CLI, *command], env=base | store_with_a_key, stdout=full, stderr=subprocess.PIPE,
