@@ -139,9 +139,13 @@ class _GuardedOutput:
 @contextmanager
 def guarded_output() -> Iterator[None]:
     """Run the command with standard output guarded: a reader gone (`| head`) ends it quietly with
-    status 1; a full disk or an encoding that cannot carry the text is one line and status 2 (the
-    output was chosen on the command line or in the environment, as `--output FILE` is)."""
+    status 1; a full disk, an encoding that cannot carry the text, or no standard output at all
+    (closed) is one line and status 2 (the output was chosen on the command line or in the
+    environment, as `--output FILE` is)."""
     real = sys.stdout
+    if real is None:  # closed (`>&-`): Python starts without it; checked before the command does anything
+        say("Cannot write standard output: it is closed.")
+        raise SystemExit(EXIT_USAGE)
     sys.stdout = _GuardedOutput(real)
     try:
         try:
