@@ -200,3 +200,13 @@ def test_the_quarterly_report_is_csv_when_the_accept_header_prefers_it(
     response = api.get("/reports/quarterly?quarter=2026Q3", olga, Accept=accept)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/csv" if csv else "application/json")
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_an_accept_header_sent_as_two_lines_is_read_as_one_list(api: Api, olga: str) -> None:
+    # RFC 9110 5.3: a list header's lines combine in order; the second line's CSV counts too.
+    accepts = [("Accept", "application/json;q=0.5"), ("Accept", "text/csv")]
+    lines = [("Authorization", f"Bearer {olga}"), *accepts]
+    response = api.client.get("/reports/quarterly?quarter=2026Q3", headers=lines)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")

@@ -6,10 +6,13 @@ through LISTEN (projections/wakeup.py).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from nm_workflow.application.log_signal import LogSignal
@@ -57,15 +60,24 @@ def _commit(path: Path) -> None:
         connection.close()
 
 
-def test_the_sqlite_watcher_follows_a_file_deleted_and_made_again(tmp_path: Path) -> None:
-    """Its connection would go on watching the deleted file, whose version never changes again."""
-    path = tmp_path / "nm-workflow.sqlite3"
+@contextlib.contextmanager
+def _watching(path: Path) -> Iterator[LogSignal]:
+    """A DataVersionWatcher of the SQLite file at `path` (made first), following it; its signal."""
     _commit(path)
     signal = LogSignal()
     watcher = DataVersionWatcher(path, signal, lock_timeout=5)
     watcher.start()
     try:
         assert watcher.following.wait(DEADLINE)
+        yield signal
+    finally:
+        watcher.stop()
+
+
+def test_the_sqlite_watcher_follows_a_file_deleted_and_made_again(tmp_path: Path) -> None:
+    """Its connection would go on watching the deleted file, whose version never changes again."""
+    path = tmp_path / "nm-workflow.sqlite3"
+    with _watching(path) as signal:
         seen = signal.count
         _commit(path)
         assert signal.wait(seen, DEADLINE) != seen  # the file as first opened: woken
@@ -79,5 +91,16 @@ def test_the_sqlite_watcher_follows_a_file_deleted_and_made_again(tmp_path: Path
         seen = signal.count
         _commit(path)
         assert signal.wait(seen, DEADLINE) != seen  # its commits wake the watcher
-    finally:
-        watcher.stop()
+
+
+def test_a_commit_made_while_nobody_waited_wakes_the_next_wait(tmp_path: Path) -> None:
+    """The watcher reads only while the reader waits (ADR 0051): a commit made while the reader was
+    busy still wakes its next wait, since the version then differs from the one read last."""
+    path = tmp_path / "nm-workflow.sqlite3"
+    with _watching(path) as signal:
+        deadline = time.monotonic() + DEADLINE
+        while signal.count == 0:  # its look once opened; not by waiting, which would make it look again
+            assert time.monotonic() < deadline
+        seen = signal.count
+        _commit(path)  # the reader is busy: nobody waits, the watcher does not look
+        assert signal.wait(seen, DEADLINE) != seen  # the next wait is woken by that commit

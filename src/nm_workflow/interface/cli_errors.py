@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import Any, BinaryIO, NoReturn, TextIO
 
 import typer
 
@@ -105,12 +105,18 @@ class OutputFailed(Exception):
 
 class _GuardedOutput:
     """Standard output whose write failures are `OutputFailed`, told apart from the command's own
-    errors (an unreadable data folder is another matter, with its own status)."""
+    errors (an unreadable data folder is another matter, with its own status). Its binary
+    `buffer` is guarded too: typer writes there, through a UTF-8 wrapper of its own, when the
+    text stream's encoding is ASCII (`PYTHONIOENCODING=ascii`)."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO | BinaryIO) -> None:
         self._stream = stream
 
-    def write(self, text: str) -> int:
+    @property
+    def buffer(self) -> _GuardedOutput:
+        return _GuardedOutput(self._stream.buffer)  # type: ignore[union-attr]
+
+    def write(self, text: Any) -> int:
         try:
             return self._stream.write(text)
         except (OSError, UnicodeEncodeError) as error:
@@ -133,9 +139,13 @@ class _GuardedOutput:
 @contextmanager
 def guarded_output() -> Iterator[None]:
     """Run the command with standard output guarded: a reader gone (`| head`) ends it quietly with
-    status 1; a full disk or an encoding that cannot carry the text is one line and status 2 (the
-    output was chosen on the command line or in the environment, as `--output FILE` is)."""
+    status 1; a full disk, an encoding that cannot carry the text, or no standard output at all
+    (closed) is one line and status 2 (the output was chosen on the command line or in the
+    environment, as `--output FILE` is)."""
     real = sys.stdout
+    if real is None:  # closed (`>&-`): Python starts without it; checked before the command does anything
+        say("Cannot write standard output: it is closed.")
+        raise SystemExit(EXIT_USAGE)
     sys.stdout = _GuardedOutput(real)
     try:
         try:

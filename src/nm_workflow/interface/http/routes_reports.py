@@ -68,7 +68,7 @@ async def quarterly(
     """The quarterly_evaluation rows of a quarter; `Accept: text/csv` for CSV (UTF-8 with BOM)."""
     headers = await prepare(actor, reads, "quarterly_report", fresh, watch, Command.READ_EVALUATIONS)
     rows = await run_in_threadpool(read_quarter, reads, quarter, department, platform)
-    if _prefers_csv(request.headers.get("accept", "")):
+    if _prefers_csv(",".join(request.headers.getlist("accept"))):  # a list header: its lines combine
         headers["Content-Disposition"] = f'attachment; filename="quarterly-{quarter}.csv"'
         return Response(report_csv(rows), media_type=f"{CSV}; charset=utf-8", headers=headers)
     body = QuarterlyReport(quarter=quarter, position=int(headers["Projection-Position"]), rows=rows)
