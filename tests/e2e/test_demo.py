@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from typer.testing import CliRunner
 
 from nm_workflow.application.settings import Settings
@@ -117,7 +118,7 @@ def _the_events_happen_in_the_quarter_in_the_order_the_commands_say(
 
 
 def test_the_quarterly_report_as_csv_round_trips_chinese_text(
-    cli_env: Settings, app_factory: Callable[..., Api], tmp_path: object
+    cli_env: Settings, app_factory: Callable[..., Api], tmp_path: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     api = app_factory()
     marketer = api.key("mia", "marketing", "市场部")
@@ -152,3 +153,8 @@ def test_the_quarterly_report_as_csv_round_trips_chinese_text(
     with open(f"{tmp_path}/q3.csv", "rb") as file:
         assert piped.stdout_bytes == file.read()
     assert "As of log position" in piped.stderr
+    monkeypatch.chdir(f"{tmp_path}")  # './-' names a file of the folder
+    in_folder = CliRunner().invoke(app, ["reports", "quarterly", label, "--csv", "./-"])
+    assert in_folder.exit_code == 0, in_folder.output
+    with open("-", "rb") as file:
+        assert piped.stdout_bytes == file.read()

@@ -192,6 +192,9 @@ def test_the_queue_shows_what_awaits_sign_off_or_closure_and_an_overdue_periodic
         ("text/csv;q=0.2, */*", False),
         ("text/csvx", False),
         ("*/*", False),
+        ("text/csv;q=inf, application/json;q=0.5", False),  # no weight of RFC 9110: nothing acceptable
+        ("text/csv;q=nan", False),
+        ("text/csv;q=0.500", True),
     ],
 )
 def test_the_quarterly_report_is_csv_when_the_accept_header_prefers_it(
@@ -200,6 +203,7 @@ def test_the_quarterly_report_is_csv_when_the_accept_header_prefers_it(
     response = api.get("/reports/quarterly?quarter=2026Q3", olga, Accept=accept)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/csv" if csv else "application/json")
+    assert response.headers["vary"] == "Accept"  # either way: a cache keys the answer on Accept
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])

@@ -34,7 +34,7 @@ def quarterly(
     department: Annotated[str | None, typer.Option(help="Only this department's rows.")] = None,
     platform: Annotated[str | None, typer.Option(help="Only this platform's rows.")] = None,
     csv: Annotated[
-        Path | None,
+        str | None,  # not a Path: Path("./-") == Path("-"), and ./- names a file
         typer.Option(help="Write the rows to this CSV file (UTF-8 with BOM); '-' for standard output."),
     ] = None,
 ) -> None:
@@ -48,15 +48,15 @@ def quarterly(
         finally:
             read_model.close()
     # With the CSV on standard output, the lines about it go to standard error: the output stays CSV.
-    notes = Console(stderr=True) if csv == Path("-") else console
-    if csv == Path("-"):
+    notes = Console(stderr=True) if csv == "-" else console
+    if csv == "-":
         sys.stdout.write(report_csv(rows))
         sys.stdout.flush()
     elif csv is not None:
         try:
-            csv.write_text(report_csv(rows), encoding="utf-8", newline="")
+            Path(csv).write_text(report_csv(rows), encoding="utf-8", newline="")
         except OSError as error:
-            cannot_write(csv, error)
+            cannot_write(Path(csv), error)
         console.print(f"{len(rows)} rows written to {csv}.")
     else:
         _print_rows(rows)

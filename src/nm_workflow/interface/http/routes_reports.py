@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -68,6 +69,7 @@ async def quarterly(
     """The quarterly_evaluation rows of a quarter; `Accept: text/csv` for CSV (UTF-8 with BOM)."""
     headers = await prepare(actor, reads, "quarterly_report", fresh, watch, Command.READ_EVALUATIONS)
     rows = await run_in_threadpool(read_quarter, reads, quarter, department, platform)
+    headers["Vary"] = "Accept"  # one URL, two representations: a cache must key on Accept
     if _prefers_csv(",".join(request.headers.getlist("accept"))):  # a list header: its lines combine
         headers["Content-Disposition"] = f'attachment; filename="quarterly-{quarter}.csv"'
         return Response(report_csv(rows), media_type=f"{CSV}; charset=utf-8", headers=headers)
@@ -76,6 +78,7 @@ async def quarterly(
 
 
 _JSON_RANGES = ("application/json", "application/*", "*/*")  # the most specific one named counts
+_QVALUE = re.compile(r"0(\.[0-9]{0,3})?|1(\.0{0,3})?")
 
 
 def _prefers_csv(accept: str) -> bool:
@@ -89,10 +92,9 @@ def _prefers_csv(accept: str) -> bool:
         for parameter in parameters:
             name, _, value = parameter.partition("=")
             if name.strip().lower() == "q":
-                try:
-                    weight = float(value)
-                except ValueError:
-                    weight = 0.0  # a weight that is no number names nothing acceptable
+                # RFC 9110 12.4.2: 0 to 1, at most three decimals; anything else ("inf", "nan",
+                # "1_0", "2") names nothing acceptable.
+                weight = float(value) if _QVALUE.fullmatch(value.strip()) else 0.0
         weights[kind.lower()] = weight
     csv = weights.get(CSV, 0.0)
     json = next((weights[kind] for kind in _JSON_RANGES if kind in weights), 0.0)
