@@ -37,7 +37,11 @@ _ATTACHMENT = {
     "Content-Disposition": {
         "description": 'Only with `Accept: text/csv`: `attachment; filename="quarterly-2026Q3.csv"`',
         "schema": {"type": "string"},
-    }
+    },
+    "Vary": {
+        "description": "`Accept`: the same URL answers JSON or CSV by it, so a cache keys on it.",
+        "schema": {"type": "string", "const": "Accept"},
+    },
 }
 
 
