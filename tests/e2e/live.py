@@ -123,13 +123,18 @@ def once_back(send: Callable[[], httpx2.Response], seconds: float = 60) -> httpx
     return answer
 
 
-def marketing_key(settings: Settings) -> str:
-    """A marketing key of actor `mia` (department marketing), made directly in the settings' store."""
+def stored_key(settings: Settings, actor: str, role: Role, department: str) -> str:
+    """A key of `actor` with `role` in `department`, made directly in the settings' store."""
     store = EventStore(settings)
     try:
-        return KeyService(store).create("mia", [Role.MARKETING], "marketing", issued_by="test")
+        return KeyService(store).create(actor, [role], department, issued_by="test")
     finally:
         store.close()
+
+
+def marketing_key(settings: Settings) -> str:
+    """A marketing key of actor `mia` (department marketing)."""
+    return stored_key(settings, "mia", Role.MARKETING, "marketing")
 
 
 def service_environment(settings: Settings, **variables: str) -> dict[str, str]:

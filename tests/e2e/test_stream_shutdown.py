@@ -9,24 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from nm_workflow.application.keys import KeyService
 from nm_workflow.application.settings import Settings
-from nm_workflow.application.store import EventStore
 from nm_workflow.domain.roles import Role
-from tests.e2e.live import free_port
+from tests.e2e.live import free_port, stored_key
 from tests.e2e.test_api_kill import served
 from tests.e2e.test_http_framing import _until_closed
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 STOPS = 3  # the stream's end raced the stream library's own shutdown watcher: a few stops in a row
-
-
-def auditor_key(settings: Settings) -> str:
-    store = EventStore(settings)
-    try:
-        return KeyService(store).create("audrey", [Role.AUDITOR], "audit", issued_by="test")
-    finally:
-        store.close()
 
 
 def open_stream(port: int, key: str) -> socket.socket:
@@ -45,7 +35,7 @@ def open_stream(port: int, key: str) -> socket.socket:
 
 
 def test_sigterm_ends_an_open_stream_with_its_last_chunk(settings: Settings, tmp_path: Path) -> None:
-    key = auditor_key(settings)
+    key = stored_key(settings, "audrey", Role.AUDITOR, "audit")
     log = tmp_path / "server.log"
     for _ in range(STOPS):
         port = free_port()
