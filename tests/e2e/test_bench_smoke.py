@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,22 @@ def test_the_projection_benchmark_runs_and_reports_ratios(settings: Settings) ->
     assert len(results) == 1 + len(NAMES)  # the baseline and a rebuild of each projection
     assert all(rate > 0 for rate in results.values())
     assert report(results, "events/s").splitlines()[1].endswith("1.00x")
+
+
+def test_each_projection_benchmark_case_is_the_median_of_rounds_run_in_turn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ran: list[str] = []
+    timings = iter([1.0, 10.0, 5.0, 30.0, 2.0, 20.0])  # a, b, a, b, a, b
+
+    def timed(operation: Callable[[], object]) -> float:
+        operation()
+        return next(timings)
+
+    monkeypatch.setattr(projections, "_seconds", timed)
+    cases: dict[str, Callable[[], object]] = {"a": lambda: ran.append("a"), "b": lambda: ran.append("b")}
+    assert projections.medians(cases, 3) == {"a": 2.0, "b": 20.0}
+    assert ran == ["a", "b"] * 3  # in turn: each round under the same conditions for every case
 
 
 def test_the_interaction_benchmark_runs_and_reports_ratios(settings: Settings) -> None:
