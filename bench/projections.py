@@ -37,6 +37,7 @@ from nm_workflow.application.store import EventStore
 from nm_workflow.domain.roles import SEED_CHAIN, Role
 from projections import NAMES, ReadModel, rebuild
 from projections.readside import EventSource
+from projections.rebuild import heap_frozen
 
 MIA = Actor("mia", frozenset({Role.MARKETING}), "marketing")
 REVIEWERS = {s: Actor(f"{s}-1", frozenset({s.reviewer_role}), "marketing") for s in SEED_CHAIN}
@@ -82,9 +83,10 @@ def _one_item_lifecycle(items: ContentItems) -> None:
 
 def _read_everything(source: EventSource, head: int, batch: int) -> None:
     after = 0
-    while after < head:
-        events = source.read(after, head, (), batch)
-        after = events[-1].position if events else head
+    with heap_frozen():  # as a rebuild reads: the same collections of the same garbage
+        while after < head:
+            events = source.read(after, head, (), batch)
+            after = events[-1].position if events else head
 
 
 def run(settings: Settings, items: int) -> dict[str, float]:

@@ -1,9 +1,12 @@
 """A rebuild pauses Python's cycle collector for each shadow batch only (projections/rebuild.py):
-on again after the batch, also when it fails, and never turned on when it was off."""
+on again after the batch, also when it fails, and never turned on when it was off. For the whole
+rebuild, the objects alive at its start are set aside from the collector (frozen), and given back
+at its end, also when it fails; objects frozen before by the process stay frozen."""
 
 from __future__ import annotations
 
 import gc
+import weakref
 from collections.abc import Iterator
 from importlib import import_module
 from typing import Any
@@ -58,3 +61,51 @@ def test_a_collector_turned_off_before_stays_off(
     rebuild(read_model, "audit_trail")
     assert collecting_during == [False]
     assert not gc.isenabled()
+
+
+class Node:
+    me: Node | None = None
+
+
+def frozen_during(read_model: ReadModel, name: str) -> list[int]:
+    """How many objects were frozen at each progress report of a rebuild of `name`."""
+    seen: list[int] = []
+    rebuild(read_model, name, lambda _done, _total: seen.append(gc.get_freeze_count()))
+    return seen
+
+
+def test_the_heap_is_frozen_during_a_rebuild_and_given_back_after(
+    store: EventStore, read_model: ReadModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Scenario(store, seed=33).run(items=2, open_at_once=2)
+    assert gc.get_freeze_count() == 0
+    alive = len(gc.get_objects())
+    seen = frozen_during(read_model, "item_status")
+    assert seen  # the shadow batch and the end each report
+    assert all(frozen >= alive // 2 for frozen in seen)  # the process's objects, not a handful
+    assert gc.get_freeze_count() == 0
+    cycle = Node()
+    cycle.me = cycle  # alive when the failing rebuild starts, garbage once it ends
+    gone = weakref.ref(cycle)
+
+    def fail(*_: Any) -> None:
+        raise RuntimeError("a handler failed")
+
+    monkeypatch.setattr(read_model.projections["item_status"], "handle", fail)
+    with pytest.raises(RuntimeError):
+        rebuild(read_model, "item_status")
+    assert gc.get_freeze_count() == 0
+    del cycle
+    gc.collect()
+    assert gone() is None  # given back to the collector, which collects it
+
+
+def test_objects_frozen_before_a_rebuild_stay_frozen(store: EventStore, read_model: ReadModel) -> None:
+    Scenario(store, seed=34).run(items=2, open_at_once=2)
+    gc.freeze()
+    try:
+        before = gc.get_freeze_count()
+        assert frozen_during(read_model, "item_status")[-1] == before  # nothing more frozen
+        assert gc.get_freeze_count() == before  # and nothing given back
+    finally:
+        gc.unfreeze()
