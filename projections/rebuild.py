@@ -239,7 +239,7 @@ def heap_frozen() -> Iterator[None]:
     """The objects alive when the block starts set aside from the cycle collector until it ends
     (`gc.freeze`): a full collection that fell due in a rebuild scanned the whole heap, some
     60,000-120,000 objects of the service's modules, 30-90 ms of CPU on the benchmark's machine,
-    which halved a rebuild of a tenth of a second (ADR 0054). Objects made in the block are
+    enough to halve a rebuild of a tenth of a second (ADR 0054). Objects made in the block are
     collected as usual; the frozen ones go back to the oldest generation at its end, to be scanned
     at the process's next full collection, outside the rebuild. Left as it is when objects were
     frozen already (by the process, or by a rebuild running meanwhile in another thread)."""
