@@ -111,7 +111,7 @@ def _takes_only_the_request(sub: Dependant) -> bool:
         and sub.request_param_name is not None
         and not (sub.dependencies or sub.path_params or sub.query_params or sub.header_params)
         and not (sub.cookie_params or sub.body_params or sub.security_scopes_param_name)
-        and sub.concurrency is None
+        and getattr(sub, "concurrency", None) is None  # a limit of its own (newer FastAPI)
     )
 
 
