@@ -40,6 +40,7 @@ class CommandRoute(APIRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
         super().__init__(path, endpoint, **options)
         handler = command_handler(self.dependant, self._embed_body_fields)
+        self.own_handler = handler is not None
         if handler is not None:
             # Starlette's wrapper (the exception handlers), without FastAPI's two exit stacks per
             # request: they serve dependencies with `yield`, which a command's shape has none of.
