@@ -33,6 +33,10 @@ from nm_workflow.interface.http.problems import (
 _JSON_WHITESPACE = b" \t\r\n"
 """RFC 8259's whitespace: around a JSON text, and all a body without one holds."""
 
+PARSED_BODY = "nm_workflow.body"
+"""The scope's key of the body's JSON value as the gate parsed it (command_route takes it from
+there rather than parse the body again)."""
+
 
 class _Refused(Exception):
     def __init__(self, slug: str, detail: str, close: bool = False) -> None:
@@ -135,6 +139,7 @@ def _routed(scope: Scope) -> bool:
 
 
 def _check_json(scope: Scope, body: bytes) -> None:
+    """Refuse a body that is not well-formed JSON sent as JSON; keep its value as PARSED_BODY."""
     if sum(key == b"content-type" for key, _ in scope["headers"]) > 1:  # which one counts? refuse
         raise _Refused("unsupported-media-type", "Send the Content-Type header once.")
     content_type = (_header(scope, b"content-type") or b"").decode("latin-1")
@@ -150,7 +155,7 @@ def _check_json(scope: Scope, body: bytes) -> None:
     if not body.strip(_JSON_WHITESPACE):  # no JSON text at all: as an empty body (problems.py)
         raise _Refused("malformed-json", EMPTY_BODY)
     try:
-        json.loads(
+        scope[PARSED_BODY] = json.loads(
             body.decode("utf-8-sig"), object_pairs_hook=_without_repeated_keys, parse_constant=_no_constant
         )
     except UnicodeDecodeError:

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from nm_workflow.application.channels import ChannelAccounts
 from nm_workflow.application.security import Command
 from nm_workflow.interface.http.answers import Answers, history_response
+from nm_workflow.interface.http.command_route import CommandRoute
 from nm_workflow.interface.http.deps import (
     AccountId,
     Context,
@@ -28,7 +29,7 @@ from nm_workflow.interface.http.schemas_channels import (
     RetirementIn,
 )
 
-router = APIRouter(prefix="/channel-accounts", tags=["channel accounts"])
+router = APIRouter(prefix="/channel-accounts", tags=["channel accounts"], route_class=CommandRoute)
 
 
 ANSWERS = Answers(ChannelAccountOut, "/channel-accounts", "account")

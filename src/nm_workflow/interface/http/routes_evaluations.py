@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from nm_workflow.application.evaluations import Evaluations
 from nm_workflow.application.security import Command
 from nm_workflow.interface.http.answers import COMMAND, READ, Answers, history_response
+from nm_workflow.interface.http.command_route import CommandRoute
 from nm_workflow.interface.http.deps import (
     Context,
     CurrentActor,
@@ -29,7 +30,7 @@ from nm_workflow.interface.http.schemas_evaluations import (
     SignOffIn,
 )
 
-router = APIRouter(prefix="/evaluations", tags=["supervision"])
+router = APIRouter(prefix="/evaluations", tags=["supervision"], route_class=CommandRoute)
 ANSWERS = Answers(EvaluationOut, "/evaluations", "evaluation")
 
 

@@ -12,6 +12,7 @@ from nm_workflow.application.feedback import FeedbackService
 from nm_workflow.application.security import Command
 from nm_workflow.domain.feedback import FeedbackState, FeedbackSubject
 from nm_workflow.interface.http.answers import Answers, history_response
+from nm_workflow.interface.http.command_route import CommandRoute
 from nm_workflow.interface.http.deps import (
     Context,
     CurrentActor,
@@ -39,7 +40,7 @@ from nm_workflow.interface.http.schemas_feedback import (
     TriageIn,
 )
 
-router = APIRouter(prefix="/feedback", tags=["feedback"])
+router = APIRouter(prefix="/feedback", tags=["feedback"], route_class=CommandRoute)
 
 
 ANSWERS = Answers(FeedbackOut, "/feedback", "feedback")

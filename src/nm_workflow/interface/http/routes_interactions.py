@@ -14,6 +14,7 @@ from nm_workflow.application.security import Actor, Command
 from nm_workflow.domain.interaction_values import InteractionKind, Sentiment
 from nm_workflow.domain.roles import Role
 from nm_workflow.interface.http.answers import COMMAND, Answers, history_response
+from nm_workflow.interface.http.command_route import CommandRoute
 from nm_workflow.interface.http.deps import (
     Context,
     CurrentActor,
@@ -48,7 +49,7 @@ from nm_workflow.interface.http.schemas_interactions import (
     ResponseIn,
 )
 
-router = APIRouter(tags=["customer interactions"])
+router = APIRouter(tags=["customer interactions"], route_class=CommandRoute)
 
 
 ANSWERS = Answers(InteractionOut, "/interactions", "interaction")

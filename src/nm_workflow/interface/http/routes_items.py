@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from nm_workflow.application.security import Command
 from nm_workflow.domain.roles import Stage
 from nm_workflow.interface.http.answers import Answers, history_response
+from nm_workflow.interface.http.command_route import CommandRoute
 from nm_workflow.interface.http.deps import (
     Context,
     CurrentActor,
@@ -32,7 +33,7 @@ from nm_workflow.interface.http.schemas import (
 )
 from nm_workflow.interface.http.schemas_out import ItemOut
 
-router = APIRouter(prefix="/items", tags=["content items"])
+router = APIRouter(prefix="/items", tags=["content items"], route_class=CommandRoute)
 
 ANSWERS = Answers(ItemOut, "/items", "item")
 

@@ -17,6 +17,7 @@ from nm_workflow.interface.http.answers import (
     history_response,
     problem_responses,
 )
+from nm_workflow.interface.http.command_route import CommandRoute
 from nm_workflow.interface.http.deps import Context, CurrentActor, HistoryCursor, PolicyService
 from nm_workflow.interface.http.openapi import callers
 from nm_workflow.interface.http.schemas import DraftIn, ReasonIn
@@ -29,7 +30,7 @@ from nm_workflow.interface.http.schemas_policy import (
 )
 from nm_workflow.interface.http.times import Moment
 
-router = APIRouter(prefix="/policies", tags=["workflow policy"])
+router = APIRouter(prefix="/policies", tags=["workflow policy"], route_class=CommandRoute)
 compliance = APIRouter(prefix="/compliance", tags=["workflow policy"])
 Version = Annotated[int, Path(ge=1, le=2**31 - 1, description="A policy version number.", examples=[2])]
 CHECK = problem_responses(400, 401, 403, 413, 415, 422, 503)

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from nm_workflow.application.security import Command
 from nm_workflow.application.webhooks import Webhooks
 from nm_workflow.interface.http.answers import READ, Answers, history_response
+from nm_workflow.interface.http.command_route import CommandRoute
 from nm_workflow.interface.http.deps import Context, CurrentActor, HistoryCursor, PastState, from_state
 from nm_workflow.interface.http.openapi import callers
 from nm_workflow.interface.http.routes_reads import Limit, page_before
@@ -23,7 +24,7 @@ from nm_workflow.interface.http.schemas_webhooks import (
     WebhookOut,
 )
 
-router = APIRouter(prefix="/webhooks", tags=["webhooks"])
+router = APIRouter(prefix="/webhooks", tags=["webhooks"], route_class=CommandRoute)
 
 ANSWERS = Answers(WebhookOut, "/webhooks", "subscription")
 CREATED = Answers(WebhookCreatedOut, "/webhooks", "subscription")
