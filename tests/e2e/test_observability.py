@@ -14,12 +14,13 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx2
 import pytest
 
 from devsupport.server import free_port, running_server, terminate
 from nm_workflow.application.settings import Settings
 from tests.e2e.api import Api
-from tests.e2e.live import served, service_environment
+from tests.e2e.live import live_server, proxied, served, service_environment
 from tests.support.sockets import holder_of, server_side_inode
 from tests.support.waiting import wait_until
 
@@ -88,6 +89,25 @@ def test_liveness_never_asks_the_database_and_readiness_reports_lag(app_factory:
         time.sleep(0.05)
     assert ready.status_code == 200, ready.text
     assert ready.json()["max_lag_events"] == 0
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)  # a network path exists only there
+def test_while_the_database_is_unreachable_metrics_are_served_and_only_readiness_fails(
+    make_settings: Callable[..., Settings],
+) -> None:
+    proxy, through_proxy = proxied(make_settings)
+    with live_server(through_proxy) as base, httpx2.Client(base_url=base, timeout=30) as client:
+        assert client.get("/readyz").status_code == 200
+        proxy.cut()
+        for _ in range(2):  # the first finds the outage; the second comes within its Retry-After
+            scraped = client.get("/metrics")
+            assert scraped.status_code == 200, scraped.text
+            assert 'route="/readyz",status="200"' in scraped.text  # the figures gathered before it
+            assert client.get("/healthz").json() == {"status": "alive"}
+            unready = client.get("/readyz")
+            assert unready.status_code == 503
+            assert unready.json()["type"] == "/problems/store-unavailable"
+            assert unready.headers["retry-after"]
 
 
 def test_metrics_sum_every_worker_of_a_real_server(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from nm_workflow.application.errors import ProjectionsBehind
+from nm_workflow.application.errors import ProjectionsBehind, StoreUnavailable
 from nm_workflow.application.metrics import POOL_CONNECTIONS, PROJECTION_LAG_EVENTS, REQUEST_SECONDS, child
 from nm_workflow.application.store import EventStore
 from nm_workflow.interface.http.openapi import callers
@@ -95,7 +95,11 @@ def metrics(request: Request) -> Response:
 def _observe(store: EventStore, read_model: ReadModel) -> None:
     """Gauges read at scrape time: the pool, and each projection's lag wherever it runs."""
     _report_pool(store)
-    for name, lag in read_model.lags()[1].items():
+    try:
+        lags = read_model.lags()[1]
+    except StoreUnavailable:  # an outage is when the figures are watched: served, the lags as last read
+        return
+    for name, lag in lags.items():
         PROJECTION_LAG_EVENTS.labels(name).set(lag)
 
 
