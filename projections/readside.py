@@ -106,8 +106,9 @@ class ReadSide:
         return {cls.name: self.position(cls.name) for cls in select(names)}
 
     def head(self) -> int:
-        with translated_errors():
-            return self.source.head()
+        # Through the store: in a request, it answers at once while the database was found
+        # unreachable moments ago (probes and scrapes of an outage do not wait for it each time).
+        return self.store.head()
 
     def lags(self) -> tuple[int, dict[str, int]]:
         """The log head, and the positions each projection still has to apply to reach it."""

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import http.client
+import json
+import os
 import re
+import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from devsupport.server import free_port, running_server
+import httpx2
+import pytest
+
+from devsupport.server import free_port, running_server, terminate
+from nm_workflow.application.settings import Settings
 from tests.e2e.api import Api
+from tests.e2e.live import live_server, proxied, served, service_environment
 from tests.support.sockets import holder_of, server_side_inode
+from tests.support.waiting import wait_until
 
 CLI = str(Path(sys.executable).with_name("nm-workflow"))
 
@@ -80,6 +91,28 @@ def test_liveness_never_asks_the_database_and_readiness_reports_lag(app_factory:
     assert ready.json()["max_lag_events"] == 0
 
 
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)  # a network path exists only there
+def test_while_the_database_is_unreachable_metrics_are_served_and_only_readiness_fails(
+    make_settings: Callable[..., Settings],
+) -> None:
+    proxy, through_proxy = proxied(make_settings)
+    with live_server(through_proxy) as base, httpx2.Client(base_url=base, timeout=30) as client:
+        assert client.get("/readyz").status_code == 200
+        proxy.cut()
+        unready = client.get("/readyz")  # finds the outage (two connection attempts)
+        assert unready.status_code == 503
+        assert unready.json()["type"] == "/problems/store-unavailable"
+        assert unready.headers["retry-after"]
+        # Within its Retry-After the process answers from what it found, without asking again.
+        again = client.get("/readyz")
+        assert again.status_code == 503
+        assert "unreachable moments ago" in again.json()["detail"]
+        scraped = client.get("/metrics")
+        assert scraped.status_code == 200, scraped.text
+        assert 'route="/readyz",status="503"' in scraped.text
+        assert client.get("/healthz").json() == {"status": "alive"}
+
+
 def test_metrics_sum_every_worker_of_a_real_server(tmp_path: Path) -> None:
     port = free_port()
     command = [CLI, "serve", "--port", str(port), "--workers", "2"]
@@ -93,6 +126,62 @@ def test_metrics_sum_every_worker_of_a_real_server(tmp_path: Path) -> None:
             pid, text = _get(port, "/metrics")
             served = samples(text, "nm_http_request_duration_seconds_count", route="/healthz", status="200")
             assert served == len(served_by), f"worker {pid} reports {served} of {len(served_by)}"
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)  # SQLite has no pool
+def test_every_worker_reports_its_pool_and_no_worker_an_old_lag(settings: Settings) -> None:
+    # Two workers of 2 + 1 connections each; the projections in a process of their own, run below.
+    variables = {"db_pool_size": "4", "db_max_overflow": "2"}
+    with served(settings, "--workers", "2", "--projections", "none", **variables) as url:
+        port = urlsplit(url).port
+        assert port is not None
+        kept = http.client.HTTPConnection("127.0.0.1", port, timeout=10)  # one worker answers it all
+        try:
+            # The other worker's pool counts too, though it never answers a scrape.
+            wait_until(lambda: _pool_max(_scrape(kept)) == 6)
+        finally:
+            kept.close()
+        # A worker killed and started again by uvicorn: its predecessor's pool is no longer counted.
+        survivor, killed = _workers(port)
+        os.kill(killed, signal.SIGKILL)
+        while _get(port, "/metrics")[0] == survivor:  # until its successor answered a scrape
+            pass
+        wait_until(lambda: _pool_max(_get(port, "/metrics")[1]) == 6)
+
+        # Nobody runs the projections: both workers answer a scrape while the read side lags.
+        lagging: set[int] = set()
+        while len(lagging) < 2:
+            pid, text = _get(port, "/metrics")
+            assert samples(text, "nm_projection_lag_events", projection="audit_trail") > 0
+            lagging.add(pid)
+        command = [str(Path(sys.executable).parent / "nm-workflow"), "projections", "run"]
+        worker = subprocess.Popen(command, env=service_environment(settings, **variables))
+        try:
+            wait_until(lambda: json.loads(_get(port, "/readyz")[1])["max_lag_events"] == 0)
+        finally:
+            terminate(worker)
+        answered: set[int] = set()
+        while len(answered) < 2:  # caught up: whichever worker answers says so
+            pid, text = _get(port, "/metrics")
+            assert samples(text, "nm_projection_lag_events") == 0, f"worker {pid} reports an old lag"
+            answered.add(pid)
+
+
+def _workers(port: int) -> list[int]:
+    """The pids of both workers, from new connections until each answered one."""
+    answered: set[int] = set()
+    while len(answered) < 2:
+        answered.add(_get(port, "/healthz")[0])
+    return sorted(answered)
+
+
+def _scrape(connection: http.client.HTTPConnection) -> str:
+    connection.request("GET", "/metrics")
+    return connection.getresponse().read().decode()
+
+
+def _pool_max(scraped: str) -> float:
+    return samples(scraped, "nm_db_pool_connections", state="pool_max")
 
 
 def _get(port: int, path: str) -> tuple[int, str]:

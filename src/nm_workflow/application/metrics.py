@@ -54,7 +54,9 @@ PROJECTION_LAG_EVENTS = Gauge(
     "nm_projection_lag_events",
     "Log positions a projection still has to apply (log head minus its tracked position).",
     ["projection"],
-    multiprocess_mode="max",
+    # The latest reading of any process: each is the truth at its moment (the scraped worker reads
+    # the database at every scrape), where the largest could be a worker's lag of long ago.
+    multiprocess_mode="mostrecent",
 )
 PROJECTION_EVENTS_APPLIED = Counter(
     "nm_projection_events_applied_total",
@@ -63,7 +65,7 @@ PROJECTION_EVENTS_APPLIED = Counter(
 )
 POOL_CONNECTIONS = Gauge(
     "nm_db_pool_connections",
-    "The process's database connection pool at the last scrape: pool_max, pool_size (open), "
+    "The process's database connection pool: pool_max, pool_size (open), "
     "pool_available (idle) and requests_waiting (callers queued for a connection). PostgreSQL only.",
     ["state"],
     multiprocess_mode="livesum",

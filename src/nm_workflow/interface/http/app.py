@@ -98,9 +98,12 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         )
         if supervisor is not None:
             supervisor.start()
+        pool_reporter = observability.PoolReporter(store)
+        pool_reporter.start()
         try:
             yield
         finally:
+            pool_reporter.stop()
             if supervisor is not None:
                 supervisor.stop()
             read_model.close()

@@ -7,7 +7,9 @@ traffic (database reachable, read side within NM_READY_MAX_LAG_EVENTS of the log
 
 from __future__ import annotations
 
+import glob
 import os
+import threading
 import time
 from typing import Any
 
@@ -15,7 +17,7 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from nm_workflow.application.errors import ProjectionsBehind
+from nm_workflow.application.errors import ProjectionsBehind, StoreUnavailable
 from nm_workflow.application.metrics import POOL_CONNECTIONS, PROJECTION_LAG_EVENTS, REQUEST_SECONDS, child
 from nm_workflow.application.store import EventStore
 from nm_workflow.interface.http.openapi import callers
@@ -92,11 +94,66 @@ def metrics(request: Request) -> Response:
 
 def _observe(store: EventStore, read_model: ReadModel) -> None:
     """Gauges read at scrape time: the pool, and each projection's lag wherever it runs."""
+    _report_pool(store)
+    try:
+        lags = read_model.lags()[1]
+    except StoreUnavailable:  # an outage is when the figures are watched: served, the lags as last read
+        return
+    for name, lag in lags.items():
+        PROJECTION_LAG_EVENTS.labels(name).set(lag)
+
+
+def _report_pool(store: EventStore) -> None:
     POOL_CONNECTIONS.clear()  # no series at all where there is no pool (SQLite)
     for state, count in store.pool_usage().items():
         POOL_CONNECTIONS.labels(state).set(count)
-    for name, lag in read_model.lags()[1].items():
-        PROJECTION_LAG_EVENTS.labels(name).set(lag)
+
+
+class PoolReporter:
+    """Keeps this process's pool gauges current when several processes share the metrics.
+
+    A scrape is answered by one worker, which reads its own pool; the others' counts in the
+    shared folder are what they last wrote. So under `serve --workers N` each worker writes
+    its counts every `interval` seconds, and forgets those of workers that died (uvicorn
+    starts a new one with another pid), which would otherwise be summed for good.
+    Does nothing in a process whose metrics are its own (no PROMETHEUS_MULTIPROC_DIR).
+    """
+
+    def __init__(self, store: EventStore, interval: float = 1.0) -> None:
+        self._store, self._interval = store, interval
+        self._folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="nm-pool-metrics", daemon=True)
+
+    def start(self) -> None:
+        if self._folder:
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _run(self) -> None:
+        assert self._folder is not None
+        while True:
+            _report_pool(self._store)
+            for path in glob.glob(os.path.join(self._folder, "gauge_live*_*.db")):
+                pid = int(path.rsplit("_", 1)[1].removesuffix(".db"))
+                if not _alive(pid):
+                    multiprocess.mark_process_dead(pid, self._folder)  # type: ignore[no-untyped-call]
+            if self._stopped.wait(self._interval):
+                return
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
 
 
 @router.get(
