@@ -6,7 +6,9 @@ and the new position. A `SharedReader` moves several projections with one read
 of the log and one transaction for all of them, instead of one read and one
 transaction each; the runner (runner.py) falls back to each projection alone
 when that transaction fails, so that one failing projection never holds the
-others back. Either way a projection's rows and its tracking commit together.
+others back. Either way a projection's rows and its tracking commit together, and
+without waiting for the disk (ADR 0052): a batch an operating system's crash loses
+is applied again from the tracking, which it did not move either.
 
 Positions are read as "greater than the tracked one, up to the head seen
 before the read": the store's inserts lock the events table, so once the head
@@ -109,7 +111,8 @@ class Builder:
             return False
         batch = self.source.read(position, head, self.projection.topics, self.batch_size)
         target = batch[-1].position if len(batch) == self.batch_size else head
-        with self.db.write(self.projection.live_tables(), generic_plans=True) as tx, tx.batched():
+        tables = self.projection.live_tables()
+        with self.db.write(tables, durable=False, generic_plans=True) as tx, tx.batched():
             applied = self.stage(tx, batch, target)
         if applied is not None:
             self.committed(target, applied)
@@ -165,7 +168,7 @@ class SharedReader:
         if not moving:
             return False
         try:
-            with self.db.write(self._tables, generic_plans=True) as tx, tx.batched():
+            with self.db.write(self._tables, durable=False, generic_plans=True) as tx, tx.batched():
                 # Every tracking row first, in one statement on PostgreSQL (tracking.py); its answer
                 # is waited for after the events are sent: the batch is one round trip.
                 moves = [(b.recorder, b.position) for b in moving]

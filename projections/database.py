@@ -7,16 +7,19 @@ Statements inside them go through `Tx` (sql.py).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
 
 from eventsourcing.persistence import OperationalError
 from eventsourcing.postgres import PostgresDatastore
-from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTransaction
+from eventsourcing.sqlite import SQLiteConnection, SQLiteCursor, SQLiteDatastore, SQLiteTransaction
 
 from nm_workflow.application.store import EventStore
 from projections.sql import POSTGRES, SQLITE, Tx
+
+log = logging.getLogger("projections")
 
 
 class _ImmediateTransaction(SQLiteTransaction):
@@ -50,10 +53,13 @@ class Database:
     ) -> Iterator[Tx]:
         """A write transaction: committed when the block ends, rolled back on error.
 
-        `durable=False` (PostgreSQL; SQLite ignores it): the commit returns without waiting for
-        its WAL to reach the disk (`synchronous_commit = off`, this transaction only). For work a
-        crash may lose because it is redone anyway (a rebuild's shadow tables): a later durable
-        commit flushes it too, the WAL being written in order (ADR 0043, third addendum).
+        `durable=False`: the commit returns without waiting for its WAL to reach the disk
+        (PostgreSQL: `synchronous_commit = off`, this transaction only; SQLite: `synchronous =
+        NORMAL` on the connection for this transaction, its own level back before the pool has the
+        connection again). For work an operating system's crash may lose because it is redone
+        anyway (the runner's batches, redone from their trackings: ADR 0052; a rebuild's shadow
+        tables: ADR 0043, third addendum): a later durable commit flushes it too, the WAL being
+        written and flushed in order.
 
         `generic_plans` (PostgreSQL; the runner's batches): the transaction's prepared statements
         use their generic plans. A read by `= ANY($1)` or an INSERT from `unnest`ed arrays
@@ -64,6 +70,7 @@ class Database:
         if isinstance(self.datastore, SQLiteDatastore):
             with (
                 self.datastore.get_connection(commit=True) as conn,
+                _synchronous(conn, durable),
                 _ImmediateTransaction(conn, commit=True) as sqlite_cursor,
                 sqlite_cursor,
             ):
@@ -84,6 +91,40 @@ class Database:
             if self.dialect is POSTGRES:
                 cursor.execute(_read_start(frozenset(tables.values())))
             yield Tx(cursor, self.dialect, tables)
+
+
+@contextmanager
+def _synchronous(connection: SQLiteConnection, durable: bool) -> Iterator[None]:
+    """SQLite: the block's commits not synced (`synchronous = NORMAL`), unless `durable`.
+
+    SQLite keeps the level per connection and refuses to change it inside a transaction, so it is
+    lowered before BEGIN and set back to the connection's own (FULL, as the library's and the
+    plain way's) after the COMMIT or ROLLBACK, before the pool hands the connection to anyone
+    else: a store save never commits at NORMAL. A connection whose level cannot be set back is
+    closed, and so never pooled again."""
+    if durable:
+        yield
+        return
+    cursor = connection.cursor()
+    try:
+        cursor.execute("PRAGMA synchronous")
+        own = int(cursor.fetchone()[0])
+        cursor.execute(f"PRAGMA synchronous = {_NORMAL}")
+    except Exception as error:
+        connection.close()
+        raise OperationalError(error) from error
+    try:
+        yield
+    finally:
+        try:
+            cursor.execute(f"PRAGMA synchronous = {own}")
+        except Exception:  # the transaction's outcome stands; the connection must not serve again
+            log.warning("Cannot set a connection's synchronous level back; closing it", exc_info=True)
+            connection.close()
+
+
+_NORMAL = 1
+"""SQLite's `synchronous = NORMAL`: in WAL mode a commit is not synced; a checkpoint still is."""
 
 
 @lru_cache(maxsize=8)

@@ -8,7 +8,8 @@ about 57,000 machine instructions per statement, 7.8% of a command's. These conn
 `CACHED_STATEMENTS` prepared statements each (least recently used dropped first), as Python's
 own default of 128 would, and are otherwise the library's: the same file, URI, lock timeout,
 autocommit (the library's transactions issue their own BEGIN), row factory, and WAL journal with
-SQLite's default `synchronous` (FULL: every commit reaches the disk, as the plain way's).
+SQLite's default `synchronous` (FULL: every commit reaches the disk, as the plain way's; only the
+projections' batches lower it, for their own transaction: projections/database.py, ADR 0052).
 
 A cached statement stays valid across schema changes (a rebuild's swap renames tables): SQLite
 prepares it again when the schema it was prepared against has changed.
