@@ -55,8 +55,13 @@ def kill_a_worker_at_work(env: dict[str, str], log: Path, rng: random.Random, re
     before = min(read_model.positions().values())
     worker = spawn(env, log, stdout=subprocess.PIPE)
     assert worker.stdout is not None
-    worker.stdout.readline()  # started: the random moment is measured from here, not from the fork
-    time.sleep(rng.uniform(0.1, 0.8))
+    worker.stdout.readline()  # started
+    # The random moment is measured from the worker's first committed batch, not from its start:
+    # on a loaded machine a worker may take longer than any fixed delay to reach its first batch.
+    deadline = time.monotonic() + 30
+    while min(read_model.positions().values()) == before and time.monotonic() < deadline:
+        time.sleep(0.005)
+    time.sleep(rng.uniform(0.0, 0.3))
     head = read_model.head()
     worker.send_signal(signal.SIGKILL)
     worker.wait()
