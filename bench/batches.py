@@ -75,7 +75,7 @@ def _reader(read_model: ReadModel, size: int, phases: Phases | None) -> tuple[Sh
     return SharedReader(builders, rm.db, rm.source, size), builders
 
 
-def _measure(settings: Settings, items: int, count: Callable[[str], None], phases: Phases | None) -> int:
+def measure(settings: Settings, items: int, count: Callable[[str], None], phases: Phases | None) -> int:
     """Write `items` lives, then apply them in batches; the number of batches measured."""
     store = EventStore(settings)
     read_model = ReadModel(settings, store)
@@ -139,11 +139,11 @@ def main() -> None:
         settings = Settings(database_url=args.database_url, data_dir=Path(folder),
                             embedded_projections=False, projection_batch_size=args.commands)  # fmt: skip
         if args.counted:
-            print(f"batches: {_measure(settings, args.items, _callgrind, None)}")
+            print(f"batches: {measure(settings, args.items, _callgrind, None)}")
             return
         phases: Phases = defaultdict(float)
         cpu: list[float] = []
-        steps = _measure(settings, args.items, lambda _: cpu.append(time.process_time()), phases)
+        steps = measure(settings, args.items, lambda _: cpu.append(time.process_time()), phases)
     per_batch = (cpu[1] - cpu[0]) / steps * 1e3
     print(f"{steps} batches of {args.commands} events: {per_batch:.3f} ms CPU per batch")
     for name, seconds in sorted(phases.items(), key=lambda kv: -kv[1]):
