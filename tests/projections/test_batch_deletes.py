@@ -33,3 +33,22 @@ def test_rows_replaced_and_deleted_in_a_batch_are_gone_and_the_others_stay(read_
         rows = tx.all("SELECT name, n FROM batch_deletes_named ORDER BY n")
     stored_b = "b\ufffdc" if db.is_postgres else "b\x00c"
     assert [(r["name"], r["n"]) for r in rows] == [("e", 3), ("a", 10), (stored_b, 11)]
+
+
+PAIRS = Table("batch_deletes_pairs", (col("name", "text"), col("n", "bigint")), ("name", "n"))
+BY_NAME_ONLY = Keyed(PAIRS, ("name",))  # a key that is not the primary key: never upserted
+
+
+def test_a_row_replaced_under_a_key_that_is_not_the_primary_key_is_deleted_then_inserted(
+    read_model: ReadModel,
+) -> None:
+    # Upserted by its primary key, the row ("a", 0) would stay beside ("a", 10) (ADR 0056).
+    db, tables = read_model.db, {PAIRS.name: PAIRS.name}
+    with db.write(tables) as tx:
+        for statement in PAIRS.ddl(tx.dialect):
+            tx.execute(statement)
+    for n in (0, 10):
+        with db.write(tables) as tx, tx.batched(), kept_for_the_batch(tx, (BY_NAME_ONLY,), ["a"]):
+            BY_NAME_ONLY.put(tx, {"name": "a", "n": n})
+    with db.read(tables) as tx:
+        assert [(r["name"], r["n"]) for r in tx.all("SELECT name, n FROM batch_deletes_pairs")] == [("a", 10)]
