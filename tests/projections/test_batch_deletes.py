@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from projections import ReadModel
 from projections.rows import Keyed, kept_for_the_batch
-from projections.schema import Table, col
+from projections.schema import Index, Table, col
 
 NAMED = Table("batch_deletes_named", (col("name", "text"), col("n", "bigint")), ("name",))
 BY_NAME = Keyed(NAMED, ("name",))
@@ -52,3 +52,26 @@ def test_a_row_replaced_under_a_key_that_is_not_the_primary_key_is_deleted_then_
             BY_NAME_ONLY.put(tx, {"name": "a", "n": n})
     with db.read(tables) as tx:
         assert [(r["name"], r["n"]) for r in tx.all("SELECT name, n FROM batch_deletes_pairs")] == [("a", 10)]
+
+
+RANKED = Table("batch_deletes_ranked", (col("name", "text"), col("n", "bigint")), ("name",),
+               (Index("n", ("n",), unique=True),))  # fmt: skip
+BY_RANK = Keyed(RANKED, ("name",))
+
+
+def test_two_rows_swapping_a_value_of_another_unique_index_in_one_batch_are_written(
+    read_model: ReadModel,
+) -> None:
+    # Upserted one by one, "a" taking 2 would meet "b"'s stored 2 (ADR 0056): such a table's
+    # changed rows are deleted first, then inserted.
+    db, tables = read_model.db, {RANKED.name: RANKED.name}
+    with db.write(tables) as tx:
+        for statement in RANKED.ddl(tx.dialect):
+            tx.execute(statement)
+    for ranks in ({"a": 1, "b": 2}, {"a": 2, "b": 1}):
+        with db.write(tables) as tx, tx.batched(), kept_for_the_batch(tx, (BY_RANK,), ["a", "b"]):
+            for name, n in ranks.items():
+                BY_RANK.put(tx, {"name": name, "n": n})
+    with db.read(tables) as tx:
+        rows = tx.all("SELECT name, n FROM batch_deletes_ranked ORDER BY name")
+    assert [(r["name"], r["n"]) for r in rows] == [("a", 2), ("b", 1)]
