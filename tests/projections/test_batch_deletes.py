@@ -37,26 +37,31 @@ def test_rows_replaced_and_deleted_in_a_batch_are_gone_and_the_others_stay(read_
 
 PAIRS = Table("batch_deletes_pairs", (col("name", "text"), col("n", "bigint")), ("name", "n"))
 BY_NAME_ONLY = Keyed(PAIRS, ("name",))  # a key that is not the primary key: never upserted
+RANKED = Table("batch_deletes_ranked", (col("name", "text"), col("n", "bigint")), ("name",),
+               (Index("n", ("n",), unique=True),))  # fmt: skip
+BY_RANK = Keyed(RANKED, ("name",))  # beside another unique index: never upserted
+
+
+def _batches(read_model: ReadModel, spec: Keyed, batches: list[dict[str, int]]) -> list[tuple[str, int]]:
+    """Make `spec`'s table, put each batch's {name: n} in a batch of its own; the rows stored."""
+    db, tables = read_model.db, {spec.table.name: spec.table.name}
+    with db.write(tables) as tx:
+        for statement in spec.table.ddl(tx.dialect):
+            tx.execute(statement)
+    for batch in batches:
+        with db.write(tables) as tx, tx.batched(), kept_for_the_batch(tx, (spec,), sorted(batch)):
+            for name, n in batch.items():
+                spec.put(tx, {"name": name, "n": n})
+    with db.read(tables) as tx:
+        rows = tx.all(f"SELECT name, n FROM {spec.table.name} ORDER BY name, n")
+    return [(r["name"], r["n"]) for r in rows]
 
 
 def test_a_row_replaced_under_a_key_that_is_not_the_primary_key_is_deleted_then_inserted(
     read_model: ReadModel,
 ) -> None:
     # Upserted by its primary key, the row ("a", 0) would stay beside ("a", 10) (ADR 0056).
-    db, tables = read_model.db, {PAIRS.name: PAIRS.name}
-    with db.write(tables) as tx:
-        for statement in PAIRS.ddl(tx.dialect):
-            tx.execute(statement)
-    for n in (0, 10):
-        with db.write(tables) as tx, tx.batched(), kept_for_the_batch(tx, (BY_NAME_ONLY,), ["a"]):
-            BY_NAME_ONLY.put(tx, {"name": "a", "n": n})
-    with db.read(tables) as tx:
-        assert [(r["name"], r["n"]) for r in tx.all("SELECT name, n FROM batch_deletes_pairs")] == [("a", 10)]
-
-
-RANKED = Table("batch_deletes_ranked", (col("name", "text"), col("n", "bigint")), ("name",),
-               (Index("n", ("n",), unique=True),))  # fmt: skip
-BY_RANK = Keyed(RANKED, ("name",))
+    assert _batches(read_model, BY_NAME_ONLY, [{"a": 0}, {"a": 10}]) == [("a", 10)]
 
 
 def test_two_rows_swapping_a_value_of_another_unique_index_in_one_batch_are_written(
@@ -64,14 +69,4 @@ def test_two_rows_swapping_a_value_of_another_unique_index_in_one_batch_are_writ
 ) -> None:
     # Upserted one by one, "a" taking 2 would meet "b"'s stored 2 (ADR 0056): such a table's
     # changed rows are deleted first, then inserted.
-    db, tables = read_model.db, {RANKED.name: RANKED.name}
-    with db.write(tables) as tx:
-        for statement in RANKED.ddl(tx.dialect):
-            tx.execute(statement)
-    for ranks in ({"a": 1, "b": 2}, {"a": 2, "b": 1}):
-        with db.write(tables) as tx, tx.batched(), kept_for_the_batch(tx, (BY_RANK,), ["a", "b"]):
-            for name, n in ranks.items():
-                BY_RANK.put(tx, {"name": name, "n": n})
-    with db.read(tables) as tx:
-        rows = tx.all("SELECT name, n FROM batch_deletes_ranked ORDER BY name")
-    assert [(r["name"], r["n"]) for r in rows] == [("a", 2), ("b", 1)]
+    assert _batches(read_model, BY_RANK, [{"a": 1, "b": 2}, {"a": 2, "b": 1}]) == [("a", 2), ("b", 1)]
