@@ -129,24 +129,28 @@ def insert(tx: Tx, table: Table, row: Row) -> None:
     )
 
 
-def insert_many(tx: Tx, table: Table, rows: list[Row]) -> None:
+def insert_many(tx: Tx, table: Table, rows: list[Row], *, upsert: bool = False) -> None:
     """INSERT `rows` of `table` (decoded values, every column), their values converted a column
     at a time (projections/bulk.py). On PostgreSQL in a pipeline one statement (a column of values
     each, `unnest`ed: parsed, planned and answered once); outside one (a rebuild's shadow batches
     of tables only appended to) `COPY` in binary when every value's type allows it. On SQLite
-    executemany (in-process: one call)."""
+    executemany (in-process: one call). `upsert`: a row whose primary key is stored replaces the
+    stored row's other columns (one statement where a DELETE and an INSERT were two)."""
     if not rows:
         return
     names = ", ".join(table.column_names)
     name = tx.tables[table.name]
     values = column_values(tx, table.columns, rows)
+    conflict = _on_conflict(table) if upsert else ""
     if tx.dialect is not POSTGRES:
         tx.raw.executemany(
-            f"INSERT INTO {name} ({names}) VALUES ({', '.join('?' * len(table.columns))})",  # noqa: S608
+            f"INSERT INTO {name} ({names}) VALUES ({', '.join('?' * len(table.columns))}){conflict}",  # noqa: S608
             list(zip(*values, strict=True)),
         )
         return
-    if not tx.raw.connection.pgconn.pipeline_status and copy_rows(tx, name, table.columns, values):
+    if not (upsert or tx.raw.connection.pgconn.pipeline_status) and copy_rows(
+        tx, name, table.columns, values
+    ):
         return
     arrays = ", ".join(  # %b: arrays sent in binary, without quoting each value as text
         f"CAST(%({c.name})b AS {'text' if c.type == 'json' else _POSTGRES_TYPES[c.type]}[])"
@@ -155,9 +159,16 @@ def insert_many(tx: Tx, table: Table, rows: list[Row]) -> None:
     selected = ", ".join(f"CAST({c.name} AS jsonb)" if c.type == "json" else c.name for c in table.columns)
     tx.raw.execute(
         f"INSERT INTO {name} ({names}) "  # noqa: S608
-        f"SELECT {selected} FROM unnest({arrays}) AS batch ({names})",
+        f"SELECT {selected} FROM unnest({arrays}) AS batch ({names}){conflict}",
         dict(zip(table.column_names, values, strict=True)),
     )
+
+
+def _on_conflict(table: Table) -> str:
+    """The clause that makes an INSERT of `table`'s rows replace the stored rows of their keys."""
+    others = [c for c in table.column_names if c not in table.primary_key]
+    action = f"UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in others)}" if others else "NOTHING"
+    return f" ON CONFLICT ({', '.join(table.primary_key)}) DO {action}"
 
 
 def row_of(tx: Tx, table: Table, key: Row) -> Row | None:

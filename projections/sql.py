@@ -47,7 +47,18 @@ _ENCODER = json.JSONEncoder(default=to_jsonable, sort_keys=True, ensure_ascii=Fa
 
 def dumps(value: Any) -> str:
     # Sorted keys: incremental and rebuilt rows must be byte-identical.
-    return _ENCODER.encode(value)
+    return value.text if type(value) is JSONText else _ENCODER.encode(value)
+
+
+class JSONText:
+    """A JSON column's value already encoded, exactly as `dumps` would encode it: passed as it
+    is (a `quarterly_evaluation_state`'s multisets, base64 text that JSON never escapes, are
+    placed between quotes instead of scanned character by character)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
 
 
 def utc(moment: datetime) -> datetime:

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 from bench import (
     appends,
     audit,
+    batches,
     commands,
     compliance,
     evaluations,
@@ -202,3 +204,15 @@ def test_the_benchmark_measures_this_tree_s_code_whatever_the_environment_instal
     assert Path(shown.stdout.strip()).is_relative_to(ROOT / "src")
     env = load.server_environment(Settings(data_dir=ROOT / "var"))
     assert env["PYTHONPATH"].split(os.pathsep)[0] == str(ROOT / "src")
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_the_batch_benchmark_applies_the_lives_in_batches_of_the_size_asked(settings: Settings) -> None:
+    switched: list[str] = []
+    by_one: dict[str, float] = defaultdict(float)
+    one = settings.model_copy(update={"projection_batch_size": 1, "embedded_projections": False})
+    assert batches.measure(one, 2, switched.append, by_one) == 20  # two lives of ten events
+    assert switched == ["on", "off"]
+    assert {"quarterly_evaluation", "audit_trail", "trackings", "read the log"} <= set(by_one)
+    fifteen = settings.model_copy(update={"projection_batch_size": 15, "embedded_projections": False})
+    assert batches.measure(fifteen, 2, switched.append, None) == 2

@@ -11,6 +11,7 @@ covered by the scenario tests); what is under test is moving members' parts in a
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -27,6 +28,7 @@ from nm_workflow.domain.roles import Stage
 from projections.base import Recorded
 from projections.database import Database
 from projections.quarterly_evaluation import QuarterlyEvaluation, StaleParts
+from projections.sql import dumps
 
 TABLES = {name: name for name in QuarterlyEvaluation.tables}
 QUARTERS = ("2026Q1", "2026Q2", "2026Q3", "2026Q4", "2027Q1")  # every quarter the facts below reach
@@ -248,3 +250,19 @@ def test_rows_an_earlier_release_left_without_parts_stop_the_projection_until_a_
         tx.execute("DELETE FROM {quarterly_evaluation_state}")
     with pytest.raises(StaleParts, match="earlier release"):
         _apply(db, built, 2, "item-1", first | {"item_id": "item-1"})
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_state_is_kept_as_the_very_text_the_projections_json_encoder_gives(
+    projection: tuple[Database, QuarterlyEvaluation], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A large state's text is composed, its packed multisets put in unscanned (ADR 0056): any
+    # other text than `dumps` gives would make rows kept live differ from rows rebuilt.
+    monkeypatch.setattr(module, "_COMPOSED_FROM", 0)  # every state composed, however small
+    db, built = projection
+    _run(db, built, seed=4, members=4, changes=60)
+    with db.read(TABLES) as tx:
+        texts = [row["state"] for row in tx.all("SELECT state FROM {quarterly_evaluation_state}")]
+    states = [json.loads(text) for text in texts]
+    assert any(type(part) is str and part for state in states for part in state["parts"].values())
+    assert [dumps(state) for state in states] == texts
