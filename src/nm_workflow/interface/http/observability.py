@@ -7,8 +7,10 @@ traffic (database reachable, read side within NM_READY_MAX_LAG_EVENTS of the log
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
+import re
 import threading
 import time
 from typing import Any
@@ -139,11 +141,17 @@ class PoolReporter:
         while True:
             _report_pool(self._store)
             for path in glob.glob(os.path.join(self._folder, "gauge_live*_*.db")):
-                pid = int(path.rsplit("_", 1)[1].removesuffix(".db"))
-                if not _alive(pid):
-                    multiprocess.mark_process_dead(pid, self._folder)  # type: ignore[no-untyped-call]
+                named = _LIVE_GAUGE_FILE.fullmatch(os.path.basename(path))  # else not a pid's file
+                if named and not _alive(int(named[1])):
+                    # Every worker clears a dead one's files: another may remove one first.
+                    with contextlib.suppress(FileNotFoundError):
+                        multiprocess.mark_process_dead(int(named[1]), self._folder)  # type: ignore[no-untyped-call]
             if self._stopped.wait(self._interval):
                 return
+
+
+_LIVE_GAUGE_FILE = re.compile(r"gauge_live[a-z]+_([0-9]+)\.db")
+"""prometheus-client's file of a process's live gauges, by its pid."""
 
 
 def _alive(pid: int) -> bool:
