@@ -203,6 +203,37 @@ def test_the_pool_reporter_outlives_odd_files_and_a_worker_clearing_the_same_fil
         reporter.stop()
 
 
+_REPORTS = """
+import gc, sys
+from nm_workflow.interface.http import observability
+
+class Store:  # a pool's counts, as the store reports them
+    def pool_usage(self):
+        return {"pool_max": 3, "pool_size": 2, "pool_available": 1, "requests_waiting": 0}
+
+def values():
+    return sum(type(o).__name__ == "MmapedValue" for o in gc.get_objects())
+
+observability._report_pool(Store())
+first = values()
+for _ in range(int(sys.argv[1])):
+    observability._report_pool(Store())
+print(first, values())
+"""
+
+
+def test_reporting_the_pool_again_makes_no_new_values_of_the_shared_metrics(tmp_path: Path) -> None:
+    """Under several workers the pool is reported every second for the worker's life: each
+    report sets the same series, where prometheus-client keeps every series value it ever made
+    (a new one for each series cleared and set again) until the process ends."""
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", _REPORTS, "50"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    first, after = map(int, done.stdout.split())
+    assert first > 0  # the values are seen: the process shares its metrics
+    assert after == first
+
+
 def _workers(port: int) -> list[int]:
     """The pids of both workers, from new connections until each answered one."""
     answered: set[int] = set()

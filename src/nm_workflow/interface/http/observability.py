@@ -106,8 +106,12 @@ def _observe(store: EventStore, read_model: ReadModel) -> None:
 
 
 def _report_pool(store: EventStore) -> None:
-    POOL_CONNECTIONS.clear()  # no series at all where there is no pool (SQLite)
-    for state, count in store.pool_usage().items():
+    usage = store.pool_usage()
+    if not usage:
+        POOL_CONNECTIONS.clear()  # no series at all where there is no pool (SQLite)
+    # The same series set again, never cleared first: under several workers each series made
+    # anew would be one more value prometheus-client keeps until the process ends.
+    for state, count in usage.items():
         POOL_CONNECTIONS.labels(state).set(count)
 
 
