@@ -11,10 +11,12 @@ import json
 from typing import Any
 
 import pytest
+from fastapi import Depends, Request
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute, request_response
 
 from nm_workflow.interface.http.command_route import CommandRoute
-from nm_workflow.interface.http.deps import command_context
+from nm_workflow.interface.http.deps import Context, command_context
 from tests.e2e.api import DRAFT, PLAN, Api
 
 MISSING = "0b7e4c1e-9a43-4c59-a1c2-7f1f3a0e5d11"  # an item nobody planned
@@ -128,3 +130,28 @@ def test_a_command_parsed_alike_by_both_handlers_is_one_command(
     assert again.headers.get("idempotent-replayed") == "true", again.text
     assert (again.status_code, again.headers["location"]) == (first.status_code, first.headers["location"])
     assert again.json() == first.json()
+
+
+def test_a_dependency_of_the_route_itself_runs_and_passes_nothing_on(api: Api) -> None:
+    """A route's `dependencies=[...]` (a dependency with no parameter name) runs before the
+    command as FastAPI runs it, and the endpoint gets no argument for it."""
+    seen: list[str] = []
+
+    async def audited(request: Request) -> str:
+        seen.append(request.url.path)
+        return "not an argument"
+
+    def endpoint(ctx: Context) -> JSONResponse:
+        return JSONResponse({"actor": ctx.actor.actor_id})
+
+    app = api.client.app
+    app.router.add_api_route(  # type: ignore[attr-defined]
+        "/audited",
+        endpoint,
+        methods=["POST"],
+        dependencies=[Depends(audited)],
+        route_class_override=CommandRoute,
+    )
+    answer = api.client.post("/audited", headers={"Authorization": f"Bearer {api.marketing}"})
+    assert answer.status_code == 200, answer.text
+    assert seen == ["/audited"]

@@ -16,9 +16,11 @@ from urllib.parse import urlsplit
 
 import httpx2
 import pytest
+from prometheus_client import multiprocess
 
 from devsupport.server import free_port, running_server, terminate
 from nm_workflow.application.settings import Settings
+from nm_workflow.interface.http import observability
 from tests.e2e.api import Api
 from tests.e2e.live import live_server, proxied, served, service_environment
 from tests.support.sockets import holder_of, server_side_inode
@@ -165,6 +167,71 @@ def test_every_worker_reports_its_pool_and_no_worker_an_old_lag(settings: Settin
             pid, text = _get(port, "/metrics")
             assert samples(text, "nm_projection_lag_events") == 0, f"worker {pid} reports an old lag"
             answered.add(pid)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # the folder's files, not the pool
+def test_the_pool_reporter_outlives_odd_files_and_a_worker_clearing_the_same_files(
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file of the folder not named by a pid, and a dead worker's files removed by another
+    worker first (each worker clears them), leave the reporter clearing dead workers' files."""
+    gone = subprocess.Popen([sys.executable, "-c", ""])
+    gone.wait()
+    (tmp_path / "gauge_livesum_worker-a.db").write_bytes(b"")  # a process identifier not a pid
+    dead = tmp_path / f"gauge_livesum_{gone.pid}.db"
+    dead.write_bytes(b"")
+    real: Callable[[int, str], None] = multiprocess.mark_process_dead
+    raced: list[int] = []
+
+    def cleared_first(pid: int, path: str) -> None:  # as when another worker cleared them meanwhile
+        if not raced:
+            raced.append(pid)
+            real(pid, path)
+            raise FileNotFoundError(str(dead))
+        real(pid, path)
+
+    monkeypatch.setattr(multiprocess, "mark_process_dead", cleared_first)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    reporter = observability.PoolReporter(api.client.app.state.store, interval=0.001)  # type: ignore[attr-defined]
+    reporter.start()
+    try:
+        wait_until(lambda: raced == [gone.pid])
+        later = tmp_path / f"gauge_liveall_{gone.pid}.db"  # the dead worker's file of another mode
+        later.write_bytes(b"")
+        wait_until(lambda: not later.exists())
+    finally:
+        reporter.stop()
+
+
+_REPORTS = """
+import gc, sys
+from nm_workflow.interface.http import observability
+
+class Store:  # a pool's counts, as the store reports them
+    def pool_usage(self):
+        return {"pool_max": 3, "pool_size": 2, "pool_available": 1, "requests_waiting": 0}
+
+def values():
+    return sum(type(o).__name__ == "MmapedValue" for o in gc.get_objects())
+
+observability._report_pool(Store())
+first = values()
+for _ in range(int(sys.argv[1])):
+    observability._report_pool(Store())
+print(first, values())
+"""
+
+
+def test_reporting_the_pool_again_makes_no_new_values_of_the_shared_metrics(tmp_path: Path) -> None:
+    """Under several workers the pool is reported every second for the worker's life: each
+    report sets the same series, where prometheus-client keeps every series value it ever made
+    (a new one for each series cleared and set again) until the process ends."""
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", _REPORTS, "50"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    first, after = map(int, done.stdout.split())
+    assert first > 0  # the values are seen: the process shares its metrics
+    assert after == first
 
 
 def _workers(port: int) -> list[int]:

@@ -61,7 +61,9 @@ def command_handler(dependant: Dependant, embed_body_fields: bool) -> Handler | 
     async def handle(request: Request) -> Response:
         values: dict[str, Any] = {}
         for name, call in dependencies:  # the context first: a bad key or header wins over the body
-            values[str(name)] = await call(request)  # type: ignore[misc]
+            value = await call(request)  # type: ignore[misc]
+            if name is not None:  # None: the route's `dependencies=[...]`, run for their effect only
+                values[name] = value
         errors: list[Any] = []
         path = request.scope["path_params"]
         for field, alias in path_params:

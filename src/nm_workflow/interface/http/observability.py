@@ -7,8 +7,10 @@ traffic (database reachable, read side within NM_READY_MAX_LAG_EVENTS of the log
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
+import re
 import threading
 import time
 from typing import Any
@@ -104,8 +106,12 @@ def _observe(store: EventStore, read_model: ReadModel) -> None:
 
 
 def _report_pool(store: EventStore) -> None:
-    POOL_CONNECTIONS.clear()  # no series at all where there is no pool (SQLite)
-    for state, count in store.pool_usage().items():
+    usage = store.pool_usage()
+    if not usage:
+        POOL_CONNECTIONS.clear()  # no series at all where there is no pool (SQLite)
+    # The same series set again, never cleared first: under several workers each series made
+    # anew would be one more value prometheus-client keeps until the process ends.
+    for state, count in usage.items():
         POOL_CONNECTIONS.labels(state).set(count)
 
 
@@ -139,11 +145,17 @@ class PoolReporter:
         while True:
             _report_pool(self._store)
             for path in glob.glob(os.path.join(self._folder, "gauge_live*_*.db")):
-                pid = int(path.rsplit("_", 1)[1].removesuffix(".db"))
-                if not _alive(pid):
-                    multiprocess.mark_process_dead(pid, self._folder)  # type: ignore[no-untyped-call]
+                named = _LIVE_GAUGE_FILE.fullmatch(os.path.basename(path))  # else not a pid's file
+                if named and not _alive(int(named[1])):
+                    # Every worker clears a dead one's files: another may remove one first.
+                    with contextlib.suppress(FileNotFoundError):
+                        multiprocess.mark_process_dead(int(named[1]), self._folder)  # type: ignore[no-untyped-call]
             if self._stopped.wait(self._interval):
                 return
+
+
+_LIVE_GAUGE_FILE = re.compile(r"gauge_live[a-z]+_([0-9]+)\.db")
+"""prometheus-client's file of a process's live gauges, by its pid."""
 
 
 def _alive(pid: int) -> bool:
