@@ -92,12 +92,14 @@ def test_concurrent_saves_share_one_transaction_and_each_gets_its_own_position(
         drafted(planned_item(f"Item {n}"), "Draft") if n % 2 else planned_item(f"Item {n}") for n in range(7)
     ]
     events = [item.version for item in items]  # each item is new: its version counts its events
+    signalled = store.appended.count
 
     with queued_behind_a_held_leader(store, gate, [_recording(store, item) for item in items]) as futures:
         pass
     positions = [future.result(DEADLINE) for future in futures]
 
     assert gate.calls == [events[0], sum(events[1:])]  # the six queued saves in one transaction
+    assert store.appended.count == signalled + 2  # the projections of this process woken by each
     last_of = {n.originator_id: n.id for n in store.notifications()}  # the last event of each item
     assert positions == [last_of[item.id] for item in items]
     assert len(set(positions)) == len(items)

@@ -32,10 +32,12 @@ one array of a composite type, which psycopg dumps in Python, field by field, as
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
+from psycopg import Cursor
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier, Literal
 
 # {insert} is the events' INSERT with the chain's links (event_chain_postgres.py), reading the arguments;
@@ -113,7 +115,7 @@ class OneRoundTripSave(PostgresApplicationRecorder):
             [e.state for e in stored_events],
             f"{self.datastore.lock_timeout}s",
         )
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
             assert conn.autocommit  # the statement is its own transaction: the library's pool's way
             # Composing the statements of every save again was a tenth of the writers' interpreter time.
             self._call = self._call or self._call_statement.as_bytes(conn)
@@ -122,4 +124,6 @@ class OneRoundTripSave(PostgresApplicationRecorder):
             # PostgreSQL"); the price is one round trip, once per pooled connection, to prepare it.
             curs.execute(self._call, arguments, prepare=True)
             # Committed: from here on nothing may raise a connection error, which would be retried.
-            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+            # The rows as tuples (the chain's hook reads them so, event_chain_postgres.py), not the
+            # library's dicts: making a dict per row was the larger part of reading the answer.
+            return self._fetch_ids_after_insert_events(cast("Cursor[Any]", curs), stored_events, **kwargs)

@@ -22,7 +22,6 @@ from eventsourcing.persistence import (
     JSONTranscoder,
     Notification,
     OperationalError,
-    Recording,
     StoredEvent,
     Transcoding,
 )
@@ -188,8 +187,9 @@ class EventStore(StoreSnapshots, Application[UUID]):
         stored = [event for ticket in batch for event in ticket.unit.stored]
         ids = self.recorder.insert_events(stored)
         if ids:
-            events = (event for ticket in batch for event in ticket.unit.events)
-            self._notify([_recording(*each) for each in zip(events, stored, ids, strict=True)])
+            # What `_notify` does after the library's `save`, without the library's Recording of
+            # each event that it would be handed: nothing here reads them.
+            self.appended.notify()
         return ids
 
     def load(self, aggregate_id: UUID, version: int | None = None, until: Projector | None = None) -> Any:
@@ -271,18 +271,6 @@ class EventStore(StoreSnapshots, Application[UUID]):
 
     def _saturated(self) -> bool:
         return saturated(self.recorder, self._connect_timeout)
-
-
-def _recording(event: DomainEventProtocol[UUID], stored: StoredEvent, position: int) -> Recording[UUID]:
-    """What the library's `save` hands its `_notify` hook for one event."""
-    notification = Notification(
-        id=position,
-        originator_id=stored.originator_id,
-        originator_version=stored.originator_version,
-        topic=stored.topic,
-        state=stored.state,
-    )
-    return Recording(event, notification)
 
 
 _in_background: ContextVar[bool] = ContextVar("nm_store_in_background", default=False)
