@@ -107,8 +107,10 @@ def _observe(store: EventStore, read_model: ReadModel) -> None:
 
 def _report_pool(store: EventStore) -> None:
     usage = store.pool_usage()
-    if not usage:
-        POOL_CONNECTIONS.clear()  # no series at all where there is no pool (SQLite)
+    # No series at all where there is no pool (SQLite). Across processes prometheus-client
+    # cannot clear (it only warns), and no process without a pool ever made a series there.
+    if not usage and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        POOL_CONNECTIONS.clear()
     # The same series set again, never cleared first: under several workers each series made
     # anew would be one more value prometheus-client keeps until the process ends.
     for state, count in usage.items():
