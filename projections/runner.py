@@ -98,7 +98,22 @@ class _Runner:
         for lane in self.lanes:
             if lane.state != "standby" or claiming:
                 lane.state = "running" if self.ownership.acquire(lane.lock) else "standby"
-        return [lane for lane in self.lanes if lane.state == "running"]
+        owned = [lane for lane in self.lanes if lane.state == "running"]
+        if claiming:
+            self._adopt_failures(owned)
+        return owned
+
+    def _adopt_failures(self, owned: list[_Lane]) -> None:
+        """Have the next batch clear a failure shown for a lane this process runs healthy. Its
+        previous owner wrote it: that owner's last attempt, stuck while the database was down,
+        can record its failure after this process took the lane over and cleared what it found."""
+        try:
+            shown = self.failures.current()
+        except Exception:  # the database may be what fails: the next claim looks again
+            return
+        for lane in owned:
+            if lane.name in shown and not lane.failing:
+                lane.recorded_failure = True
 
     def _step(self, lanes: list[_Lane]) -> bool:
         try:

@@ -128,3 +128,26 @@ def test_a_row_postgresql_cannot_index_makes_the_projection_fail_loudly(
         assert _health(settings)["failing_projections"][0]["projection"] == "audit_trail"
     finally:
         supervisor.stop()
+
+
+def test_a_failure_recorded_by_a_previous_owner_after_the_takeover_is_cleared(
+    settings: Settings, store: EventStore
+) -> None:
+    # After an outage the old owner's last attempt, stuck on the database, can record its failure
+    # once the new owner already runs the projection: /health said degraded for good.
+    _, head = live_one_life(store)
+    supervisor = ProjectionSupervisor(settings.model_copy(update={"projection_poll_interval": 0.02}),
+                                      ["item_status"])  # fmt: skip
+    supervisor.start()
+    try:
+        elsewhere = ReadModel(settings)
+        try:
+            _until(lambda: _row(elsewhere, "item_status").position == head)
+            elsewhere.failures.record("item_status", head, "OperationalError: the previous owner's")
+            assert _row(elsewhere, "item_status").last_error == "OperationalError: the previous owner's"
+            _until(lambda: _row(elsewhere, "item_status").last_error is None)
+            assert _health(settings)["failing_projections"] == []
+        finally:
+            elsewhere.close()
+    finally:
+        supervisor.stop()
