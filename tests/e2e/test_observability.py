@@ -141,6 +141,7 @@ def test_every_worker_reports_its_pool_and_no_worker_an_old_lag(settings: Settin
         try:
             # The other worker's pool counts too, though it never answers a scrape.
             wait_until(lambda: _pool_max(_scrape(kept)) == 6)
+            assert "pools, summed over the workers" in _scrape(kept)  # its HELP says what it sums
         finally:
             kept.close()
         # A worker killed and started again by uvicorn: its predecessor's pool is no longer counted.

@@ -65,7 +65,7 @@ PROJECTION_EVENTS_APPLIED = Counter(
 )
 POOL_CONNECTIONS = Gauge(
     "nm_db_pool_connections",
-    "The process's database connection pool: pool_max, pool_size (open), "
+    "The API processes' database connection pools, summed over the workers: pool_max, pool_size (open), "
     "pool_available (idle) and requests_waiting (callers queued for a connection). PostgreSQL only.",
     ["state"],
     multiprocess_mode="livesum",
