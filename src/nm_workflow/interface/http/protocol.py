@@ -15,20 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from nm_workflow.interface.http.problems import (
-    EMPTY_BODY,
-    MEDIA_TYPE,
-    PROTOCOL_PROBLEMS,
-    InvalidRequest,
-    as_sent,
-    status_of,
-)
+from nm_workflow.interface.http.problems import EMPTY_BODY, MEDIA_TYPE, InvalidRequest, as_sent, catalogue
 
 _JSON_WHITESPACE = b" \t\r\n"
 """RFC 8259's whitespace: around a JSON text, and all a body without one holds."""
@@ -201,7 +195,7 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 
 async def _send_problem(scope: Scope, send: Send, refusal: _Refused) -> None:
-    status = _status_and_title(refusal.slug)[0]
+    status = _problems()[refusal.slug][0]
     body = problem_document(refusal.slug, refusal.detail, scope.get("path"))
     headers = [(b"content-type", MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode())]
     if refusal.close:  # the server closes the connection after a response that says so
@@ -211,17 +205,17 @@ async def _send_problem(scope: Scope, send: Send, refusal: _Refused) -> None:
 
 
 def problem_document(slug: str, detail: str, instance: str | None) -> bytes:
-    """The problem+json body of a protocol problem (PROTOCOL_PROBLEMS), encoded as JSONResponse does."""
-    status, title = _status_and_title(slug)
+    """The problem+json body of a problem type the API answers with (its `catalogue`), encoded as
+    JSONResponse does."""
+    status, title = _problems()[slug]
     document: dict[str, Any] = {"type": f"/problems/{slug}", "title": title, "status": status}
     document |= {"detail": detail} | ({"instance": instance} if instance is not None else {})
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def _status_and_title(slug: str) -> tuple[int, str]:
-    if slug == InvalidRequest.slug:
-        return status_of(InvalidRequest), InvalidRequest.title
-    return PROTOCOL_PROBLEMS[slug]
+@cache
+def _problems() -> dict[str, tuple[int, str]]:
+    return catalogue()  # on first use: every error class is imported by then
 
 
 class HeadAsGet:
