@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from datetime import UTC, date, datetime
 from uuid import uuid4
 
 from nm_workflow.application.store import EventStore
 from projections.database import Database
 from projections.schema import Index, Table, col, insert_many
-from projections.sql import POSTGRES, SQLITE
+from projections.sql import POSTGRES, SQLITE  # (registers the NULL adapter)
 
 SAMPLE = Table(
     "schema_sample",
@@ -92,3 +94,11 @@ def test_a_tables_insert_statement_is_made_once_per_dialect_name_and_kind(store:
     )
     with db.read(tables) as tx:
         assert [r["n"] for r in tx.all("SELECT n FROM {schema_made} ORDER BY n")] == [1, 2, 3]
+
+
+def test_a_null_is_bound_by_an_adapter_and_stored_as_null() -> None:
+    """sqlite3 offers None to its adapters; without one it looks for `__adapt__` and `__conform__`
+    first, raising (and dropping) an AttributeError each time: the projections register one."""
+    assert sqlite3.adapters[(type(None), sqlite3.PrepareProtocol)](None) is None
+    with closing(sqlite3.connect(":memory:")) as connection:
+        assert connection.execute("SELECT ? IS NULL, typeof(?)", (None, None)).fetchone() == (1, "null")
