@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from enum import Enum
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from psycopg.types.json import Jsonb
@@ -149,7 +149,7 @@ SQLITE, POSTGRES = Dialect(), PostgresDialect()
 # the value: a batch of one command binds about a hundred NULLs. This adapter (a C function:
 # `{}.get(None)` is None) gives back the same None, bound as NULL as before, for every user of
 # sqlite3 in the process.
-sqlite3.register_adapter(type(None), {}.get)
+sqlite3.register_adapter(type(None), cast("Callable[[None], None]", {}.get))
 
 
 class Tx:
