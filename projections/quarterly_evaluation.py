@@ -262,7 +262,11 @@ def _differing(parts: Parts, other: Parts) -> Parts:
 
 
 def _row_key(key: Key) -> str:
-    return json.dumps(key, ensure_ascii=False)
+    return _ROW_KEY.encode(key)
+
+
+_ROW_KEY = json.JSONEncoder(ensure_ascii=False)
+"""`json.dumps(key, ensure_ascii=False)`'s encoder, made once (`dumps` with an option makes one a call)."""
 
 
 def read_quarter(

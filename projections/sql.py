@@ -68,7 +68,23 @@ def utc(moment: datetime) -> datetime:
 
 def sqlite_time(moment: datetime) -> str:
     """UTC text `YYYY-MM-DD HH:MM:SS.ffffff`, zero-padded (strftime's %Y is not below year 1000)."""
+    if moment.tzinfo is UTC and type(moment) is datetime:  # an event's time, or one read back
+        return _utc_text(moment)
     return utc(moment).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+@lru_cache(maxsize=4096)
+def _utc_text(moment: datetime) -> str:
+    """`sqlite_time` of a time in UTC, made once: a batch writes back the times of the rows it
+    read (`item_status` keeps a dozen), and `isoformat` with its keywords costs a few thousand
+    instructions a call. Equal times in UTC are the same instant, so share one text."""
+    return moment.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+@lru_cache(maxsize=4096)
+def _sqlite_time_out(text: str) -> datetime:
+    """A time read from SQLite's text, parsed once (a datetime is immutable: shared)."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 class Dialect:
@@ -98,7 +114,7 @@ class Dialect:
             return None
         if isinstance(value, datetime):  # PostgreSQL's, in the session's time zone
             return value.astimezone(UTC)
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+        return _sqlite_time_out(value)
 
     def date_out(self, value: Any) -> date | None:
         return date.fromisoformat(value) if isinstance(value, str) else value
