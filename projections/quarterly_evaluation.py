@@ -265,8 +265,7 @@ def _row_key(key: Key) -> str:
     return _ROW_KEY.encode(key)
 
 
-_ROW_KEY = json.JSONEncoder(ensure_ascii=False)
-"""`json.dumps(key, ensure_ascii=False)`'s encoder, made once (`dumps` with an option makes one a call)."""
+_ROW_KEY = json.JSONEncoder(ensure_ascii=False)  # json.dumps's with that option, made once, not per call
 
 
 def read_quarter(
