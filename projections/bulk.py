@@ -56,6 +56,23 @@ def column_values(tx: Tx, table_columns: Sequence[Column], rows: Sequence[Row]) 
     return columns
 
 
+def row_values(tx: Tx, table_columns: Sequence[Column], rows: Sequence[Row]) -> list[tuple[Any, ...]]:
+    """SQLite, fewer than `BY_COLUMN` rows: the parameters of `rows` as `column_values` gives them,
+    made row by row (a command's batch writes a row or two per table: no columns to make, then
+    turn into rows)."""
+    as_they_are, param = _PASSED_AS_THEY_ARE["sqlite"], tx.dialect.param
+    columns = [(column.name, column.type == "json") for column in table_columns]
+    return [
+        tuple([
+            (None if value is None else dumps(value)) if json
+            else value if type(value) in as_they_are else param(value)
+            for name, json in columns
+            for value in (row[name],)
+        ])
+        for row in rows
+    ]  # fmt: skip
+
+
 BY_COLUMN = 32
 """Rows from which a column's values are looked at together: below, a batch of a command or two
 (the runners' usual one), looking costs more than it saves."""

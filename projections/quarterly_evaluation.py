@@ -262,7 +262,10 @@ def _differing(parts: Parts, other: Parts) -> Parts:
 
 
 def _row_key(key: Key) -> str:
-    return json.dumps(key, ensure_ascii=False)
+    return _ROW_KEY.encode(key)
+
+
+_ROW_KEY = json.JSONEncoder(ensure_ascii=False)  # json.dumps's with that option, made once, not per call
 
 
 def read_quarter(

@@ -24,9 +24,10 @@ Portable types and what each database stores:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
-from projections.bulk import column_values, copy_rows
+from projections.bulk import BY_COLUMN, column_values, copy_rows, row_values
 from projections.sql import POSTGRES, Dialect, Row, Tx, decode_row
 
 ColumnType = Literal["text", "uuid", "int", "bigint", "real", "bool", "time", "date", "json"]
@@ -100,18 +101,31 @@ class Table:
 
     def decode(self, dialect: Dialect, row: Row) -> Row:
         """Plain Python values (datetime in UTC, date, UUID, bool, parsed JSON) from a row."""
+        kinds = self._decoded
+        if not self._names <= row.keys():  # some columns only (a read of its own): those of them
+            kinds = {kind: [name for name in names if name in row] for kind, names in kinds.items()}
+        return decode_row(dialect, row, **kinds)
 
-        def of(kind: ColumnType) -> list[str]:
-            return [c.name for c in self.columns if c.type == kind and c.name in row]
+    @cached_property
+    def _decoded(self) -> dict[str, list[str]]:
+        """`decode_row`'s columns of each kind: looked up per table, not per row (a batch decodes
+        the rows it reads, a listing every row it answers)."""
+        of = {"times": "time", "dates": "date", "jsons": "json", "uuids": "uuid", "bools": "bool"}
+        return {kind: [c.name for c in self.columns if c.type == type_] for kind, type_ in of.items()}
 
-        return decode_row(
-            dialect, row, times=of("time"), dates=of("date"), jsons=of("json"), uuids=of("uuid"),
-            bools=of("bool"),
-        )  # fmt: skip
+    @cached_property
+    def _names(self) -> frozenset[str]:
+        return frozenset(self.column_names)
 
-    @property
+    @cached_property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
+
+    @cached_property
+    def inserts(self) -> dict[tuple[str, str, bool], str]:
+        """`insert_many`'s statements by dialect, the table's name in the database (live or
+        shadow) and whether it upserts."""
+        return {}
 
 
 def schema_ddl(tables: tuple[Table, ...], dialect: Dialect) -> str:
@@ -131,36 +145,48 @@ def insert(tx: Tx, table: Table, row: Row) -> None:
 
 def insert_many(tx: Tx, table: Table, rows: list[Row], *, upsert: bool = False) -> None:
     """INSERT `rows` of `table` (decoded values, every column), their values converted a column
-    at a time (projections/bulk.py). On PostgreSQL in a pipeline one statement (a column of values
-    each, `unnest`ed: parsed, planned and answered once); outside one (a rebuild's shadow batches
-    of tables only appended to) `COPY` in binary when every value's type allows it. On SQLite
-    executemany (in-process: one call). `upsert`: a row whose primary key is stored replaces the
-    stored row's other columns (one statement where a DELETE and an INSERT were two)."""
+    at a time (projections/bulk.py), a few rows on SQLite row by row. On PostgreSQL in a pipeline
+    one statement (a column of values each, `unnest`ed: parsed, planned and answered once);
+    outside one (a rebuild's shadow batches of tables only appended to) `COPY` in binary when
+    every value's type allows it. On SQLite executemany (in-process: one call). `upsert`: a row
+    whose primary key is stored replaces the stored row's other columns (one statement where a
+    DELETE and an INSERT were two)."""
     if not rows:
         return
-    names = ", ".join(table.column_names)
     name = tx.tables[table.name]
-    values = column_values(tx, table.columns, rows)
-    conflict = _on_conflict(table) if upsert else ""
+    made = (tx.dialect.name, name, upsert)
+    statement = table.inserts.get(made)
+    if statement is None:  # made once per table, name and kind: every batch writes the same tables
+        statement = table.inserts[made] = _insert_statement(tx.dialect, table, name, upsert)
     if tx.dialect is not POSTGRES:
-        tx.raw.executemany(
-            f"INSERT INTO {name} ({names}) VALUES ({', '.join('?' * len(table.columns))}){conflict}",  # noqa: S608
-            list(zip(*values, strict=True)),
-        )
+        if len(rows) < BY_COLUMN:  # a command's batch: a row or two per table
+            params = row_values(tx, table.columns, rows)
+        else:
+            params = list(zip(*column_values(tx, table.columns, rows), strict=True))
+        tx.raw.executemany(statement, params)
         return
+    values = column_values(tx, table.columns, rows)
     if not (upsert or tx.raw.connection.pgconn.pipeline_status) and copy_rows(
         tx, name, table.columns, values
     ):
         return
+    tx.raw.execute(statement, dict(zip(table.column_names, values, strict=True)))
+
+
+def _insert_statement(dialect: Dialect, table: Table, name: str, upsert: bool) -> str:
+    """`insert_many`'s statement: on SQLite its rows as parameters, on PostgreSQL its columns as
+    arrays, `unnest`ed."""
+    names = ", ".join(table.column_names)
+    conflict = _on_conflict(table) if upsert else ""
+    if dialect is not POSTGRES:
+        return f"INSERT INTO {name} ({names}) VALUES ({', '.join('?' * len(table.columns))}){conflict}"  # noqa: S608
     arrays = ", ".join(  # %b: arrays sent in binary, without quoting each value as text
         f"CAST(%({c.name})b AS {'text' if c.type == 'json' else _POSTGRES_TYPES[c.type]}[])"
         for c in table.columns
     )
     selected = ", ".join(f"CAST({c.name} AS jsonb)" if c.type == "json" else c.name for c in table.columns)
-    tx.raw.execute(
-        f"INSERT INTO {name} ({names}) "  # noqa: S608
-        f"SELECT {selected} FROM unnest({arrays}) AS batch ({names}){conflict}",
-        dict(zip(table.column_names, values, strict=True)),
+    return (
+        f"INSERT INTO {name} ({names}) SELECT {selected} FROM unnest({arrays}) AS batch ({names}){conflict}"  # noqa: S608
     )
 
 

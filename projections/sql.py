@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from enum import Enum
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from psycopg.types.json import Jsonb
@@ -67,7 +68,23 @@ def utc(moment: datetime) -> datetime:
 
 def sqlite_time(moment: datetime) -> str:
     """UTC text `YYYY-MM-DD HH:MM:SS.ffffff`, zero-padded (strftime's %Y is not below year 1000)."""
+    if moment.tzinfo is UTC and type(moment) is datetime:  # an event's time, or one read back
+        return _utc_text(moment)
     return utc(moment).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+@lru_cache(maxsize=4096)
+def _utc_text(moment: datetime) -> str:
+    """`sqlite_time` of a time in UTC, made once: a batch writes back the times of the rows it
+    read (`item_status` keeps a dozen), and `isoformat` with its keywords costs a few thousand
+    instructions a call. Equal times in UTC are the same instant, so share one text."""
+    return moment.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+@lru_cache(maxsize=4096)
+def _sqlite_time_out(text: str) -> datetime:
+    """A time read from SQLite's text, parsed once (a datetime is immutable: shared)."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 class Dialect:
@@ -97,7 +114,7 @@ class Dialect:
             return None
         if isinstance(value, datetime):  # PostgreSQL's, in the session's time zone
             return value.astimezone(UTC)
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+        return _sqlite_time_out(value)
 
     def date_out(self, value: Any) -> date | None:
         return date.fromisoformat(value) if isinstance(value, str) else value
@@ -141,6 +158,14 @@ def _as_is(text: Any) -> Any:
 
 
 SQLITE, POSTGRES = Dialect(), PostgresDialect()
+
+# A NULL parameter bound without a failed look-up. sqlite3 offers every value of a type other than
+# int, float and str to its adapters, and for a type without one looks up `__adapt__` on its
+# protocol (raising and dropping an AttributeError, its message formatted) and `__conform__` on
+# the value: a batch of one command binds about a hundred NULLs. This adapter (a C function:
+# `{}.get(None)` is None) gives back the same None, bound as NULL as before, for every user of
+# sqlite3 in the process.
+sqlite3.register_adapter(type(None), cast("Callable[[None], None]", {}.get))
 
 
 class Tx:

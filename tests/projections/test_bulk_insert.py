@@ -12,10 +12,10 @@ import pytest
 from eventsourcing.persistence import IntegrityError
 
 from nm_workflow.application.store import EventStore
-from projections.bulk import _STREAMS, BY_COLUMN, column_values, copy_rows, streamed
+from projections.bulk import _STREAMS, BY_COLUMN, column_values, copy_rows, row_values, streamed
 from projections.database import Database
 from projections.schema import Table, col, insert, insert_many
-from projections.sql import Row
+from projections.sql import SQLITE, Row, Tx
 
 SAMPLE = Table(
     "bulk_sample",
@@ -95,6 +95,15 @@ def test_many_rows_at_once_are_stored_as_one_by_one(db: Database) -> None:
     assert _stored(db, 100, len(at_once)) == expected
     assert _stored(db, 200, len(pipelined)) == expected
     assert _stored(db, 300, 5) == expected[:5]  # a few rows: converted value by value
+
+
+def test_a_few_rows_made_row_by_row_have_the_parameters_made_a_column_at_a_time() -> None:
+    """SQLite's few rows (a command's batch) skip the columns: each value converted the same."""
+    tx = Tx(None, SQLITE, {})
+    rows = _rows(0) + [{**row, "label": "a\x00b", "extra": {"k\x00": "v"}} for row in _rows(100, 3)]
+    assert row_values(tx, SAMPLE.columns, rows) == list(
+        zip(*column_values(tx, SAMPLE.columns, rows), strict=True)
+    )
 
 
 @pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from datetime import UTC, date, datetime
 from uuid import uuid4
 
 from nm_workflow.application.store import EventStore
 from projections.database import Database
-from projections.schema import Index, Table, col
-from projections.sql import POSTGRES, SQLITE
+from projections.schema import Index, Table, col, insert_many
+from projections.sql import POSTGRES, SQLITE  # (registers the NULL adapter)
 
 SAMPLE = Table(
     "schema_sample",
@@ -62,3 +64,41 @@ def test_values_round_trip(store: EventStore) -> None:
         stored = tx.one("SELECT * FROM {schema_sample}")
     assert stored is not None
     assert SAMPLE.decode(db.dialect, stored) == row
+    # A row of some columns only (a read selecting its own): those decoded, the rest not made up.
+    partial = {"label": stored["label"], "at": stored["at"], "extra": stored["extra"], "total": 3}
+    assert SAMPLE.decode(db.dialect, partial) == {
+        "label": row["label"], "at": row["at"], "extra": row["extra"], "total": 3
+    }  # fmt: skip
+
+
+def test_a_tables_insert_statement_is_made_once_per_dialect_name_and_kind(store: EventStore) -> None:
+    """A batch writes the same tables every time: their statements' text is not made again."""
+    db = Database(store)
+    table = Table("schema_made", (col("id", "uuid"), col("n", "int")), primary_key=("id",))
+    tables = {"schema_made": "schema_made"}
+    with db.write(tables) as tx:
+        for statement in table.ddl(db.dialect):
+            tx.execute(statement)
+        insert_many(tx, table, [{"id": uuid4(), "n": 1}])
+        made = dict(table.inserts)
+        insert_many(tx, table, [{"id": uuid4(), "n": 2}])
+        insert_many(tx, table, [{"id": uuid4(), "n": 3}], upsert=True)
+    assert list(made) == [(db.dialect.name, "schema_made", False)]
+    assert (
+        table.inserts[(db.dialect.name, "schema_made", False)]
+        is made[(db.dialect.name, "schema_made", False)]
+    )
+    assert (
+        "ON CONFLICT (id) DO UPDATE SET n = excluded.n"
+        in table.inserts[(db.dialect.name, "schema_made", True)]
+    )
+    with db.read(tables) as tx:
+        assert [r["n"] for r in tx.all("SELECT n FROM {schema_made} ORDER BY n")] == [1, 2, 3]
+
+
+def test_a_null_is_bound_by_an_adapter_and_stored_as_null() -> None:
+    """sqlite3 offers None to its adapters; without one it looks for `__adapt__` and `__conform__`
+    first, raising (and dropping) an AttributeError each time: the projections register one."""
+    assert sqlite3.adapters[(type(None), sqlite3.PrepareProtocol)](None) is None
+    with closing(sqlite3.connect(":memory:")) as connection:
+        assert connection.execute("SELECT ? IS NULL, typeof(?)", (None, None)).fetchone() == (1, "null")

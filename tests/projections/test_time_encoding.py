@@ -54,3 +54,16 @@ def test_the_sqlite_text_of_a_time_has_a_four_digit_year() -> None:
     assert SQLITE.param(datetime(999, 6, 1, tzinfo=UTC)) == "0999-06-01 00:00:00.000000"
     assert SQLITE.param(date(999, 6, 1)) == "0999-06-01"
     assert SQLITE.time_out("0999-06-01 00:00:00.000000") == datetime(999, 6, 1, tzinfo=UTC)
+
+
+def test_times_written_and_read_on_sqlite_share_their_text_and_value() -> None:
+    """A batch writes back the times of the rows it read: each text is made, and each read
+    parsed, once; whatever the zone a time is given in, its text is its instant's in UTC."""
+    moment = datetime(2026, 11, 30, 12, 0, 0, 5, tzinfo=UTC)
+    text = "2026-11-30 12:00:00.000005"
+    shanghai = moment.astimezone(timezone(timedelta(hours=8)))
+    assert SQLITE.param(moment) == SQLITE.param(moment.replace()) == SQLITE.param(shanghai) == text
+    assert SQLITE.param(moment.replace(microsecond=0)) == "2026-11-30 12:00:00.000000"
+    assert SQLITE.time_out(text) == moment
+    assert SQLITE.time_out(text) is SQLITE.time_out(text)  # parsed once (a datetime is immutable)
+    assert SQLITE.time_out(SQLITE.param(shanghai)) == shanghai
