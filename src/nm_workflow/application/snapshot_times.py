@@ -89,9 +89,10 @@ class SnapshotTimes:
         self, snapshot: StoredEvent, recorded_at: datetime, put: Callable[[Sequence[StoredEvent]], object]
     ) -> None:
         """Store `snapshot` (the library's stored form) and note that its version was recorded at
-        `recorded_at`. On PostgreSQL in one statement: the two statements and commits of `put`
-        (the snapshot recorder's `insert_events`) and `note` were a tenth of the 8 writers' client
-        time (docs/adr/0059); on SQLite, `put` then `note`, each in the process's write turn.
+        `recorded_at`. On PostgreSQL in one statement: with the two statements and commits of `put`
+        (the snapshot recorder's `insert_events`) and `note`, a snapshot cost its writer about
+        660,000 instructions, now about 400,000 (docs/adr/0059); on SQLite, `put` then `note`,
+        each in the process's write turn.
 
         Raises StoreUnavailable or StoreBusy when the database fails, ConcurrentModification when
         the snapshot is there already (then its time is not noted here either).
