@@ -114,6 +114,37 @@ def test_a_taken_version_fails_the_whole_call_and_leaves_nothing(recorder: Bound
     assert chain_matches_the_log(recorder)
 
 
+def test_saves_on_one_pooled_connection_share_one_cursor_before_and_after_a_conflict(
+    postgres_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh cursor per save looked its adapters up again: a fifth of one writer's work (ADR 0059)."""
+    datastore = postgres_datastore(postgres_database_url, pool_size=1)
+    try:
+        recorder = BoundedRetryRecorder(datastore, events_table_name=TABLE)
+        recorder.create_table()
+        made: list[object] = []
+        cursor = psycopg.Connection.cursor
+
+        def counted(connection: psycopg.Connection[Any], *args: Any, **kwargs: Any) -> Any:
+            made.append(made_one := cursor(connection, *args, **kwargs))
+            return made_one
+
+        monkeypatch.setattr(psycopg.Connection, "cursor", counted)
+        taken, other = uuid4(), uuid4()
+        first = recorder.insert_events([event(taken, 1)])
+        with pytest.raises(IntegrityError):
+            recorder.insert_events([event(other, 1), event(taken, 1)])
+        then = recorder.insert_events([event(other, 1), event(taken, 2, state=b"\x00 binary")])
+        assert len(made) == 1
+        monkeypatch.undo()
+
+        rows = stored(recorder)
+        assert [*(first or []), *(then or [])] == [rows[(taken, 1)], rows[(other, 1)], rows[(taken, 2)]]
+        assert chain_matches_the_log(recorder)
+    finally:
+        datastore.close()
+
+
 @contextmanager
 def table_locked(url: str) -> Iterator[None]:
     """Another session holding the events table, so that a save waits inside its statement."""

@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from eventsourcing.persistence import OperationalError
 
+from bench.roundtrips import Recorder
 from nm_workflow.application import snapshots
 from nm_workflow.application.errors import ConcurrentModification
 from nm_workflow.application.settings import Settings
@@ -76,7 +79,10 @@ def test_a_snapshot_that_cannot_be_written_does_not_fail_the_committed_command(
         def broken(*_: object, **__: object) -> None:
             raise OperationalError("the connection was lost after the commit")
 
+        # Wherever it is written: the library's recorder (SQLite), with its time (PostgreSQL).
+        unreachable = SimpleNamespace(cursor=broken, transaction=broken)
         monkeypatch.setattr(store.snapshots.recorder, "insert_events", broken)
+        monkeypatch.setattr(store.snapshot_times, "_datastore", unreachable)
         with caplog.at_level(logging.WARNING):
             position = store.record(drafted(item, "second"))  # version 2: a snapshot is due
 
@@ -143,5 +149,48 @@ def test_a_snapshot_due_at_the_saved_version_is_taken_from_the_saved_aggregate_w
         for snapshot in snapshots:
             assert isinstance(snapshot, AggregateSnapshot)
             assert state(snapshot.mutate(None)) == state(fold(events[: snapshot.originator_version]))
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_on_postgresql_a_snapshot_and_its_time_are_written_in_one_round_trip(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    """One statement, one commit: the snapshot's row and its time's (ADR 0059)."""
+    recorder = Recorder(tmp_path / "traces")
+    with recorder.installed():
+        store = EventStore(make_settings(snapshot_interval=2, snapshot_interval_small_state=0))
+        try:
+            item = planned_item()
+            store.record(item)
+            recorder.take()
+            store.record(drafted(item, "second"))  # version 2: a snapshot is due
+            trips = [trip for trip in recorder.take() if "snapshot" in trip]
+            assert store.latest_snapshot(item.id) is not None
+            assert store.snapshot_times.around(item.id, item.modified_on) == (2, None)
+        finally:
+            store.close()
+    assert len(trips) == 1, "\n".join(trips)
+    assert "nmworkflow_snapshots" in trips[0]
+    assert "snapshot_times" in trips[0]
+
+
+def test_a_snapshot_already_there_is_neither_written_nor_noted_again_and_the_command_stands(
+    make_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another process took it first (a unique violation): a warning, one row in each table."""
+    store = EventStore(make_settings(snapshot_interval=2, snapshot_interval_small_state=0))
+    try:
+        item = planned_item()
+        store.record(drafted(item, "first"))  # versions 1 and 2: the snapshot at 2 is taken
+        with caplog.at_level(logging.WARNING):
+            store._snapshot(item.id, 2, item)  # as a second process would
+        assert "No snapshot" in caplog.text
+        assert store.snapshots is not None
+        assert [s.originator_version for s in store.snapshots.get(item.id)] == [2]
+        with raw_sql(store.settings) as connection:
+            noted = connection.execute("SELECT version, recorded_at FROM snapshot_times").fetchall()
+        assert [tuple(row) for row in noted] == [(2, iso(item.modified_on))]
     finally:
         store.close()

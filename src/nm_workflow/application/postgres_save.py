@@ -32,11 +32,11 @@ one array of a composite type, which psycopg dumps in Python, field by field, as
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
-from psycopg import Cursor
+from psycopg import Connection, Cursor
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier, Literal
 
@@ -60,6 +60,24 @@ BEGIN
     END IF;
 END
 $save$"""
+
+
+_SAVE_CURSOR = "_nm_workflow_save_cursor"
+
+
+def _save_cursor(conn: Connection[Any]) -> Cursor[Any]:
+    """The save's cursor of `conn`, kept on the pooled connection between saves (it dies with it).
+
+    psycopg keeps a cursor's adapters (its Transformer) while it executes the same query object
+    again; a fresh cursor per save looked up its arguments' dumpers and its rows' loaders again:
+    about 155,000 instructions a save, a fifth of one writer's appends (docs/adr/0059). A
+    connection serves one thread at a time (the pool's), and so does its cursor.
+    """
+    curs: Cursor[Any] | None = getattr(conn, _SAVE_CURSOR, None)
+    if curs is None or curs.closed:
+        curs = conn.cursor(row_factory=tuple_row)
+        setattr(conn, _SAVE_CURSOR, curs)
+    return curs
 
 
 class OneRoundTripSave(PostgresApplicationRecorder):
@@ -115,10 +133,11 @@ class OneRoundTripSave(PostgresApplicationRecorder):
             [e.state for e in stored_events],
             f"{self.datastore.lock_timeout}s",
         )
-        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+        with self.datastore.get_connection() as conn:
             assert conn.autocommit  # the statement is its own transaction: the library's pool's way
             # Composing the statements of every save again was a tenth of the writers' interpreter time.
             self._call = self._call or self._call_statement.as_bytes(conn)
+            curs = _save_cursor(conn)
             # Prepared: parsing, analysing and planning the call were a fifth of the server's
             # instructions per save (docs/performance-history.md, "The save's server time on
             # PostgreSQL"); the price is one round trip, once per pooled connection, to prepare it.
@@ -126,4 +145,4 @@ class OneRoundTripSave(PostgresApplicationRecorder):
             # Committed: from here on nothing may raise a connection error, which would be retried.
             # The rows as tuples (the chain's hook reads them so, event_chain_postgres.py), not the
             # library's dicts: making a dict per row was the larger part of reading the answer.
-            return self._fetch_ids_after_insert_events(cast("Cursor[Any]", curs), stored_events, **kwargs)
+            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)

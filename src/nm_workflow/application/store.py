@@ -89,7 +89,12 @@ class EventStore(StoreSnapshots, Application[UUID]):
         """Signalled after each save of this object: wakes the projections of this process."""
         with translated_errors():
             super().__init__()
-            self.snapshot_times = SnapshotTimes(self.factory.datastore, self._database)  # type: ignore[attr-defined]
+            assert self.snapshots is not None  # construct_env enables them
+            self.snapshot_times = SnapshotTimes(
+                self.factory.datastore,  # type: ignore[attr-defined]
+                self._database,
+                self.snapshots.recorder.events_table_name,  # type: ignore[attr-defined]
+            )
 
     def construct_env(self, name: str, env: Any = None) -> Environment:  # noqa: ARG002
         # Settings are the only source of configuration: os.environ is not read here.

@@ -53,8 +53,8 @@ class StoreSnapshots:
                 else:  # a command that saved several events past the due version
                     aggregate = self.repository.get(aggregate_id, version=version)
                 stored = self.snapshots.mapper.to_stored_event(AggregateSnapshot.take(aggregate))
-                self.snapshots.recorder.insert_events([stored])  # the library's `put`, sized
-            self.snapshot_times.note(aggregate_id, version, aggregate.modified_on)  # guarded alike
+            # With its time's row (on SQLite by the library's `put`, sized), guarded by `_database` alike.
+            self.snapshot_times.write(stored, aggregate.modified_on, self.snapshots.recorder.insert_events)
             self.snapshot_hints.note(aggregate_id, version, len(stored.state))
         except (StoreUnavailable, StoreBusy, ConcurrentModification) as error:
             log.warning("No snapshot (or its time) of %s at version %s: %s", aggregate_id, version, error)
