@@ -70,6 +70,12 @@ class WorkflowAggregate(Aggregate):
 
     class Event(Aggregate.Event):
         meta: dict[str, Any] = field(default_factory=_current_metadata, kw_only=True)
+        class_version = 1
+        """The library's default, said once here: its mapper asks each event's class for it when it
+        encodes or decodes the event, and a class without one raised and caught an AttributeError
+        each time (4-5 per command). 1 is never written into the stored state, so every event's
+        bytes are those the library wrote without it."""
+
 
         @staticmethod
         def create_timestamp() -> datetime:
