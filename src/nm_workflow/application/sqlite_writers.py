@@ -27,8 +27,6 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from eventsourcing.persistence import OperationalError
@@ -75,7 +73,7 @@ class _Turn:
 
 
 class WriteTurns:
-    """The cross-process write lock of one SQLite file: `held()` blocks until it is this writer's turn.
+    """The cross-process write lock of one SQLite file: `take()` blocks until it is this writer's turn.
 
     Used by one thread of a process at a time (the pool's writer lock is taken first). Waits that
     would block run on one daemon thread, so that the caller can stop waiting after `timeout`
@@ -90,16 +88,9 @@ class WriteTurns:
         self._waits: queue.SimpleQueue[_Turn] = queue.SimpleQueue()
         self._waiter: threading.Thread | None = None
 
-    @contextmanager
-    def held(self) -> Iterator[None]:
-        """Hold the lock for the block; OperationalError ("database is locked") after `timeout` s."""
-        descriptor = self._take()
-        try:
-            yield
-        finally:
-            fcntl.flock(descriptor, fcntl.LOCK_UN)
-
-    def _take(self) -> int:
+    def take(self) -> int:
+        """Block until it is this writer's turn: the descriptor to `give_back` after the commit or
+        rollback. OperationalError ("database is locked") after `timeout` s."""
         descriptor = self._open()
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -122,6 +113,10 @@ class WriteTurns:
         if turn.error is not None:
             raise OperationalError(f"Cannot lock {self.path}: {turn.error}") from turn.error
         return descriptor
+
+    @staticmethod
+    def give_back(descriptor: int) -> None:
+        fcntl.flock(descriptor, fcntl.LOCK_UN)
 
     def _open(self) -> int:
         if self._descriptor is None or self._opened_by != os.getpid():
@@ -160,14 +155,42 @@ class QueuedSQLiteDatastore(SQLiteDatastore):
         memory = self.pool.is_sqlite_memory_mode
         self.turns = None if memory else WriteTurns(db_name + LOCK_FILE_SUFFIX, timeout)
 
-    @contextmanager
-    def get_connection(self, *, commit: bool) -> Iterator[SQLiteConnection]:
-        with super().get_connection(commit=commit) as connection:
-            if not commit or self.turns is None:
-                yield connection
-                return
-            with self.turns.held():
-                yield connection
+    # The library declares its generator's own type; this block is entered and left alike.
+    def get_connection(self, *, commit: bool) -> _Connection:  # type: ignore[override]
+        return _Connection(self, commit)
+
+
+class _Connection:
+    """A connection of the pool for one block, a writer's with the file's write turn: taken after
+    the connection (the pool's writer lock first), given back before it.
+
+    A class rather than the library's `@contextmanager` generator wrapped in another: every read
+    and write of a command takes one (domain/context_values.py says why).
+    """
+
+    __slots__ = ("_commit", "_connection", "_datastore", "_turn")
+
+    def __init__(self, datastore: QueuedSQLiteDatastore, commit: bool) -> None:
+        self._datastore, self._commit = datastore, commit
+        self._turn: int | None = None
+
+    def __enter__(self) -> SQLiteConnection:
+        datastore = self._datastore
+        self._connection = connection = datastore.pool.get_connection(is_writer=self._commit)
+        if self._commit and datastore.turns is not None:
+            try:
+                self._turn = datastore.turns.take()
+            except BaseException:
+                datastore.pool.put_connection(connection)
+                raise
+        return connection
+
+    def __exit__(self, *_: object) -> None:
+        try:
+            if self._turn is not None:
+                WriteTurns.give_back(self._turn)
+        finally:
+            self._datastore.pool.put_connection(self._connection)
 
 
 class QueuedSQLiteFactory(SQLiteFactory):

@@ -17,6 +17,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import (
+    DatabaseError,
     InfrastructureFactory,
     InterfaceError,
     JSONTranscoder,
@@ -242,27 +243,8 @@ class EventStore(StoreSnapshots, Application[UUID]):
         with self._database():
             return self.recorder.max_notification_id() or 0
 
-    @contextmanager
-    def _database(self) -> Iterator[None]:
-        """Fail fast for a while after the database was found unreachable.
-
-        The library retries a failed connection for several seconds per call; while the
-        database is down, callers get StoreUnavailable at once instead of queueing up.
-        """
-        in_request = not _in_background.get()
-        if in_request and time.monotonic() < self._unavailable_until:
-            raise StoreUnavailable("The event store was unreachable moments ago; retry shortly.")
-        try:
-            with translated_errors():
-                yield
-        except StoreBusy:
-            raise  # the database answered: no reason to stop asking it
-        except StoreUnavailable:
-            if self._saturated():
-                raise StoreBusy("Every database connection of this process is busy; retry shortly.") from None
-            if in_request:
-                self._unavailable_until = time.monotonic() + self._pause_after_failure
-            raise
+    def _database(self) -> _Guarded:
+        return _Guarded(self)
 
     def pool_usage(self) -> dict[str, int]:
         """The connection pool's counts (psycopg_pool names): pool_max, pool_size, pool_available,
@@ -274,6 +256,35 @@ class EventStore(StoreSnapshots, Application[UUID]):
 
 
 _in_background: ContextVar[bool] = ContextVar("nm_store_in_background", default=False)
+
+
+class _Guarded:
+    """A block of store calls, its errors translated (store_errors.py), failing fast for a while
+    after the database was found unreachable: the library retries a failed connection for several
+    seconds per call; while the database is down, callers get StoreUnavailable at once instead of
+    queueing up. A class, not a `@contextmanager` generator (domain/context_values.py says why)."""
+
+    __slots__ = ("_in_request", "_store")
+
+    def __init__(self, store: EventStore) -> None:
+        self._store = store
+        self._in_request = not _in_background.get()
+
+    def __enter__(self) -> None:
+        if self._in_request and time.monotonic() < self._store._unavailable_until:
+            raise StoreUnavailable("The event store was unreachable moments ago; retry shortly.")
+
+    def __exit__(self, _kind: object, error: BaseException | None, _traceback: object) -> None:
+        if error is None:
+            return
+        raised = translate(error) if isinstance(error, DatabaseError | InterfaceError) else error
+        if isinstance(raised, StoreUnavailable) and not isinstance(raised, StoreBusy):  # busy: it answered
+            if self._store._saturated():
+                raise StoreBusy("Every database connection of this process is busy; retry shortly.") from None
+            if self._in_request:
+                self._store._unavailable_until = time.monotonic() + self._store._pause_after_failure
+        if raised is not error:
+            raise raised
 
 
 @contextmanager
