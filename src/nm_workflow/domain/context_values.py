@@ -18,16 +18,16 @@ class ContextValues(Generic[T]):
     """`with ContextValues(entered, (variable, value), ...) as entered:` each variable holds its
     value inside the block and what it held before after it, whichever way the block ends."""
 
-    __slots__ = ("_entered", "_settings", "_tokens")
+    __slots__ = ("_entered", "_set", "_settings")
 
     def __init__(self, entered: T, *settings: tuple[ContextVar[Any], Any]) -> None:
         self._entered, self._settings = entered, settings
-        self._tokens: list[Token[Any]] = []
+        self._set: list[tuple[ContextVar[Any], Token[Any]]] = []
 
     def __enter__(self) -> T:
-        self._tokens = [variable.set(value) for variable, value in self._settings]
+        self._set = [(variable, variable.set(value)) for variable, value in self._settings]
         return self._entered
 
     def __exit__(self, *_: object) -> None:
-        for (variable, _value), token in zip(reversed(self._settings), reversed(self._tokens), strict=True):
+        for variable, token in reversed(self._set):
             variable.reset(token)
