@@ -33,8 +33,10 @@ from eventsourcing.persistence import OperationalError
 from eventsourcing.sqlite import (
     SQLITE3_DEFAULT_LOCK_TIMEOUT,
     SQLiteConnection,
+    SQLiteCursor,
     SQLiteDatastore,
     SQLiteFactory,
+    SQLiteTransaction,
 )
 from eventsourcing.utils import Environment
 
@@ -155,9 +157,12 @@ class QueuedSQLiteDatastore(SQLiteDatastore):
         memory = self.pool.is_sqlite_memory_mode
         self.turns = None if memory else WriteTurns(db_name + LOCK_FILE_SUFFIX, timeout)
 
-    # The library declares its generator's own type; this block is entered and left alike.
+    # The library declares its generators' own types; these blocks are entered and left alike.
     def get_connection(self, *, commit: bool) -> _Connection:  # type: ignore[override]
         return _Connection(self, commit)
+
+    def transaction(self, *, commit: bool) -> _Transaction:  # type: ignore[override]
+        return _Transaction(_Connection(self, commit), commit)
 
 
 class _Connection:
@@ -191,6 +196,39 @@ class _Connection:
                 WriteTurns.give_back(self._turn)
         finally:
             self._datastore.pool.put_connection(self._connection)
+
+
+class _Transaction:
+    """The library's transaction on a connection of the pool, as a class: its `BEGIN` and its
+    cursor (closed after the block), its commit or rollback with errors mapped to the library's
+    (`SQLiteTransaction`), then the connection given back. The library nests two generators for
+    it; every save takes one (domain/context_values.py says why)."""
+
+    __slots__ = ("_commit", "_connection", "_cursor", "_transaction")
+
+    def __init__(self, connection: _Connection, commit: bool) -> None:
+        self._connection, self._commit = connection, commit
+
+    def __enter__(self) -> SQLiteCursor:
+        connection = self._connection.__enter__()
+        try:
+            self._transaction = SQLiteTransaction(connection, commit=self._commit)
+            self._cursor = self._transaction.__enter__()
+        except BaseException:
+            self._connection.__exit__()
+            raise
+        return self._cursor
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: Any) -> None:
+        try:
+            try:
+                self._cursor.__exit__(kind, error, traceback)
+            except BaseException as closing:  # still ended (rolled back) before the error goes on
+                self._transaction.__exit__(type(closing), closing, closing.__traceback__)
+                raise
+            self._transaction.__exit__(kind, error, traceback)
+        finally:
+            self._connection.__exit__()
 
 
 class QueuedSQLiteFactory(SQLiteFactory):
