@@ -116,21 +116,25 @@ class EventStore(StoreSnapshots, Application[UUID]):
         super()._notify(recordings)
         self.appended.notify()
 
-    def record(self, *aggregates: WorkflowAggregate) -> int | None:
-        """Save the aggregates' new events in one transaction; the last log position written.
+    def record(
+        self, *aggregates: WorkflowAggregate, made: Sequence[DomainEventProtocol[UUID]] = ()
+    ) -> int | None:
+        """Save the aggregates' new events, then those `made` without their aggregate (an
+        idempotency record's), in one transaction; the last log position written.
 
-        Concurrent calls share transactions (group commit, ADR 0028): the call returns once
-        the batch holding its aggregates committed, with the position of its own last event
-        (None when they had no new events). Its aggregates commit or fail as one unit, and
-        only their own conflict fails it: ConcurrentModification (another write to one of
-        them came first). StoreBusy or StoreUnavailable fail the whole batch.
-        """
-        events = [event for aggregate in aggregates for event in aggregate.collect_events()]
+        Concurrent calls share transactions (group commit, ADR 0028): the call returns once the
+        batch holding its events committed, with the position of its own last event (None when it
+        had none). Its events commit or fail as one unit, and only their own conflict fails it:
+        ConcurrentModification (another write to one of them came first). StoreBusy or
+        StoreUnavailable fail the whole batch."""
+        own = [event for aggregate in aggregates for event in aggregate.collect_events()]
+        events = [*own, *made]
         if not events:
             return None
         position = self._group_commit.submit(Unit(events, [self.mapper.to_stored_event(e) for e in events]))
-        # After the commit, on the caller's thread: a snapshot never holds up the batch (ADR 0029).
-        recorded = ((event.originator_id, event.originator_version) for event in events)
+        # After the commit, on the caller's thread: a snapshot never holds up the batch (ADR 0029);
+        # of the aggregates only (an event made alone has no state here to snapshot).
+        recorded = ((event.originator_id, event.originator_version) for event in own)
         intervals = self.settings.snapshot_interval, self.settings.snapshot_interval_small_state
         for aggregate_id, version in due(recorded, *intervals, self.snapshot_hints.large):
             saved = next(aggregate for aggregate in aggregates if aggregate.id == aggregate_id)
