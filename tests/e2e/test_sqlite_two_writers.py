@@ -112,12 +112,11 @@ def test_a_write_kept_waiting_is_503_store_busy_and_a_killed_holder_frees_the_fi
         assert refused.json()["type"].endswith("/problems/store-busy")
         assert "Retry-After" in refused.headers
         turns = WriteTurns(str(Path(data_dir, "nm-workflow.sqlite3-write.lock")), timeout=0.1)
-        with pytest.raises(OperationalError, match="database is locked"), turns.held():
-            pass  # the holder has the lock file, not only SQLite's lock
+        with pytest.raises(OperationalError, match="database is locked"):
+            turns.take()  # the holder has the lock file, not only SQLite's lock
         os.kill(holder.pid, signal.SIGKILL)
         holder.wait(60)
-    with turns.held():
-        pass  # released with the killed process's descriptor
+    WriteTurns.give_back(turns.take())  # released with the killed process's descriptor
     created = api.post("/items", PLAN, marketing)
     assert created.status_code == 201, created.text
     assert state.store.head() == head + 1, "the refused command wrote nothing; the later one its event"

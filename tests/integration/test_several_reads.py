@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from nm_workflow.application.settings import Settings
@@ -46,3 +48,29 @@ def test_on_postgresql_each_wanted_aggregate_is_a_range_of_the_primary_key_not_a
     lines = [str(row[0]) for row in plan]
     assert not any("Seq Scan" in line for line in lines), lines
     assert any("Index Scan" in line and "_events" in line for line in lines), lines
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_on_sqlite_each_row_is_filed_under_the_wanted_id_itself_with_no_id_parsed(
+    store: EventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The rows' ids come back as the text the statement asked for: each finds its wanted UUID by
+    # that text, which saved a UUID parsed per row (ADR 0057).
+    first, second = planned_item("first"), planned_item("second")
+    drafted(first, "first draft")
+    store.record(first, second)
+    wanted = {first.id: 0, second.id: 1}
+    parsed: list[object] = []
+    real_init = uuid.UUID.__init__
+
+    def parsing(self: uuid.UUID, *args: object, **kwargs: object) -> None:
+        parsed.append(args or kwargs)
+        real_init(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(uuid.UUID, "__init__", parsing)
+    found = select_events_of(store.recorder, wanted)
+
+    assert parsed == []
+    assert [e.originator_version for e in found[first.id]] == [1, 2]
+    assert all(e.originator_id is first.id for e in found[first.id])
+    assert found[second.id] == []

@@ -8,9 +8,6 @@ rule, a reused key), `failed` (the service's: the store unreachable or busy, a b
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from nm_workflow.application.command_context import CommandResult
 from nm_workflow.application.errors import (
     ConcurrentModification,
@@ -22,15 +19,38 @@ from nm_workflow.domain.errors import WorkflowError
 
 
 class Outcome:
-    """What happened to a command that returned normally."""
+    """What happened to a command: `with counted(command) as outcome:` around it.
 
-    def __init__(self) -> None:
+    A class rather than a `@contextmanager` generator, as every command enters one
+    (domain/context_values.py says why).
+    """
+
+    __slots__ = ("command", "replayed")
+
+    def __init__(self, command: str) -> None:
+        self.command = command
         self.replayed = False
 
     def of(self, result: CommandResult) -> CommandResult:
         """`result`, noted as the command's answer (a replay or not)."""
         self.replayed = result.replayed
         return result
+
+    def __enter__(self) -> Outcome:
+        return self
+
+    def __exit__(self, _kind: object, error: BaseException | None, _traceback: object) -> None:
+        """Count the command by how it ended (an error passes through)."""
+        command = self.command
+        if error is not None:
+            name = outcome_of(error)
+            child(COMMANDS, command, name).inc()
+            if name == "conflict":
+                child(CONFLICTS, command).inc()
+            return
+        if self.replayed:
+            child(IDEMPOTENT_REPLAYS, command).inc()
+        child(COMMANDS, command, "replayed" if self.replayed else "applied").inc()
 
 
 def outcome_of(error: BaseException) -> str:
@@ -41,18 +61,6 @@ def outcome_of(error: BaseException) -> str:
     return "failed"
 
 
-@contextmanager
-def counted(command: str) -> Iterator[Outcome]:
+def counted(command: str) -> Outcome:
     """Count the command run inside the block by how it ended (errors pass through)."""
-    outcome = Outcome()
-    try:
-        yield outcome
-    except BaseException as error:
-        name = outcome_of(error)
-        child(COMMANDS, command, name).inc()
-        if name == "conflict":
-            child(CONFLICTS, command).inc()
-        raise
-    if outcome.replayed:
-        child(IDEMPOTENT_REPLAYS, command).inc()
-    child(COMMANDS, command, "replayed" if outcome.replayed else "applied").inc()
+    return Outcome(command)

@@ -30,7 +30,7 @@ from nm_workflow.application.errors import (
     NotFound,
     VersionMismatch,
 )
-from nm_workflow.application.idempotency import IdempotencyRecord, fingerprint
+from nm_workflow.application.idempotency import fingerprint, recorded
 from nm_workflow.application.policy_book import book_of
 from nm_workflow.application.security import Command, authorize
 from nm_workflow.application.store import EventStore
@@ -128,12 +128,12 @@ class CommandRunner(Generic[A]):
         ctx: CommandContext,
         request: str,
         aggregate: A,
-        record: IdempotencyRecord | None,
+        record: WorkflowAggregate.Event | None,
         *,
         created: bool,
     ) -> CommandResult:
         try:
-            position = self._store.record(aggregate, *filter(None, [record]))
+            position = self._store.record(aggregate, made=[record] if record is not None else ())
         except ConcurrentModification:
             # A concurrent attempt with the same key may have won: then its outcome is ours.
             replay = self._replay(ctx, request)
@@ -187,10 +187,11 @@ class CommandRunner(Generic[A]):
     @staticmethod
     def _record(
         ctx: CommandContext, command: Command, request: str, aggregate: A, *, created: bool
-    ) -> IdempotencyRecord | None:
+    ) -> WorkflowAggregate.Event | None:
+        """The idempotency record's event (its aggregate is not made: `recorded` says why)."""
         if ctx.idempotency_key is None:
             return None
-        return IdempotencyRecord(
+        return recorded(
             actor_id=ctx.actor.actor_id,
             key=ctx.idempotency_key,
             command=command.value,

@@ -13,8 +13,7 @@ import copy
 import json
 import threading
 import tomllib
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from contextvars import ContextVar
 from importlib.resources import files
 from typing import Any
@@ -24,6 +23,7 @@ from nm_workflow.application.clock import Clock, system_clock
 from nm_workflow.application.errors import ConcurrentModification, NotFound
 from nm_workflow.application.store import EventStore
 from nm_workflow.domain.compliance import Matcher
+from nm_workflow.domain.context_values import ContextValues
 from nm_workflow.domain.metadata import EventMetadata, recording
 from nm_workflow.domain.policy_rules import review_terms
 from nm_workflow.domain.review import ReviewTerms
@@ -85,17 +85,14 @@ class PolicyBook:
         """The version in force now, or the one pinned for the command being decided."""
         return _pinned.get() or self.policy().in_force(self._clock())
 
-    @contextmanager
-    def pinned(self, newer: Sequence[WorkflowPolicy.Event] | None = None) -> Iterator[PolicyVersion]:
-        """One command, one version: every read inside the block answers the same version.
+    def pinned(self, newer: Sequence[WorkflowPolicy.Event] | None = None) -> ContextValues[PolicyVersion]:
+        """One command, one version: every read inside the block answers the same version (the
+        one the block is entered with).
 
         `newer` as for `policy`.
         """
-        token = _pinned.set(_pinned.get() or self.policy(newer).in_force(self._clock()))
-        try:
-            yield self.in_force()
-        finally:
-            _pinned.reset(token)
+        version = _pinned.get() or self.policy(newer).in_force(self._clock())
+        return ContextValues(version, (_pinned, version))
 
     def lexicon(self) -> Matcher:
         """The version in force's lexicon, compiled once per version."""

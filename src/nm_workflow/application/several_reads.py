@@ -14,7 +14,7 @@ of three more reads. See docs/adr/0027-the-lean-command-path.md.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -88,18 +88,30 @@ def _sqlite_select_events_of(
     recorder: SQLiteAggregateRecorder, wanted: Wanted
 ) -> dict[UUID, list[StoredEvent]]:
     found: dict[UUID, list[StoredEvent]] = {aggregate_id: [] for aggregate_id in wanted}
-    # The library's table name and placeholders only: the ids and versions are parameters.
-    pairs = " OR ".join(["(originator_id = ? AND originator_version > ?)"] * len(wanted))
-    table = recorder.events_table_name
-    statement = f"SELECT * FROM {table} WHERE {pairs} ORDER BY originator_id, originator_version"  # noqa: S608
+    # Each row's id as stored (the UUID's hex, as the library writes it and as the statement asks
+    # for it) finds the wanted UUID and its list: no UUID parsed per row.
+    by_hex = {aggregate_id.hex: (aggregate_id, events) for aggregate_id, events in found.items()}
     read = recorder.datastore.get_connection(commit=False)
     with read as connection, _OneStatement(connection) as statement_cursor, statement_cursor as cursor:
-        cursor.execute(statement, [value for each, after in wanted.items() for value in (each.hex, after)])
-        for row in cursor.fetchall():
-            aggregate_id = UUID(hex=row["originator_id"])
-            event = StoredEvent(aggregate_id, row["originator_version"], row["topic"], row["state"])
-            found[aggregate_id].append(event)
+        cursor.execute(
+            _sqlite_statement(recorder.events_table_name, len(wanted)),
+            [value for each, after in wanted.items() for value in (each.hex, after)],
+        )
+        for stored_id, version, topic, state in cursor.fetchall():
+            aggregate_id, events = by_hex[stored_id]
+            events.append(StoredEvent(aggregate_id, version, topic, state))
     return found
+
+
+@lru_cache(maxsize=16)
+def _sqlite_statement(table: str, pairs: int) -> str:
+    """The SELECT of `pairs` (id, after version) pairs, made once per table and count (1 to 4)."""
+    # The library's table name and placeholders only: the ids and versions are parameters.
+    wanted = " OR ".join(["(originator_id = ? AND originator_version > ?)"] * pairs)
+    return (
+        f"SELECT originator_id, originator_version, topic, state FROM {table}"  # noqa: S608
+        f" WHERE {wanted} ORDER BY originator_id, originator_version"
+    )
 
 
 class _OneStatement(SQLiteTransaction):

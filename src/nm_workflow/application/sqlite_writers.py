@@ -27,16 +27,16 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from eventsourcing.persistence import OperationalError
 from eventsourcing.sqlite import (
     SQLITE3_DEFAULT_LOCK_TIMEOUT,
     SQLiteConnection,
+    SQLiteCursor,
     SQLiteDatastore,
     SQLiteFactory,
+    SQLiteTransaction,
 )
 from eventsourcing.utils import Environment
 
@@ -75,7 +75,7 @@ class _Turn:
 
 
 class WriteTurns:
-    """The cross-process write lock of one SQLite file: `held()` blocks until it is this writer's turn.
+    """The cross-process write lock of one SQLite file: `take()` blocks until it is this writer's turn.
 
     Used by one thread of a process at a time (the pool's writer lock is taken first). Waits that
     would block run on one daemon thread, so that the caller can stop waiting after `timeout`
@@ -90,16 +90,9 @@ class WriteTurns:
         self._waits: queue.SimpleQueue[_Turn] = queue.SimpleQueue()
         self._waiter: threading.Thread | None = None
 
-    @contextmanager
-    def held(self) -> Iterator[None]:
-        """Hold the lock for the block; OperationalError ("database is locked") after `timeout` s."""
-        descriptor = self._take()
-        try:
-            yield
-        finally:
-            fcntl.flock(descriptor, fcntl.LOCK_UN)
-
-    def _take(self) -> int:
+    def take(self) -> int:
+        """Block until it is this writer's turn: the descriptor to `give_back` after the commit or
+        rollback. OperationalError ("database is locked") after `timeout` s."""
         descriptor = self._open()
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -122,6 +115,10 @@ class WriteTurns:
         if turn.error is not None:
             raise OperationalError(f"Cannot lock {self.path}: {turn.error}") from turn.error
         return descriptor
+
+    @staticmethod
+    def give_back(descriptor: int) -> None:
+        fcntl.flock(descriptor, fcntl.LOCK_UN)
 
     def _open(self) -> int:
         if self._descriptor is None or self._opened_by != os.getpid():
@@ -160,14 +157,78 @@ class QueuedSQLiteDatastore(SQLiteDatastore):
         memory = self.pool.is_sqlite_memory_mode
         self.turns = None if memory else WriteTurns(db_name + LOCK_FILE_SUFFIX, timeout)
 
-    @contextmanager
-    def get_connection(self, *, commit: bool) -> Iterator[SQLiteConnection]:
-        with super().get_connection(commit=commit) as connection:
-            if not commit or self.turns is None:
-                yield connection
-                return
-            with self.turns.held():
-                yield connection
+    # The library declares its generators' own types; these blocks are entered and left alike.
+    def get_connection(self, *, commit: bool) -> _Connection:  # type: ignore[override]
+        return _Connection(self, commit)
+
+    def transaction(self, *, commit: bool) -> _Transaction:  # type: ignore[override]
+        return _Transaction(_Connection(self, commit), commit)
+
+
+class _Connection:
+    """A connection of the pool for one block, a writer's with the file's write turn: taken after
+    the connection (the pool's writer lock first), given back before it.
+
+    A class rather than the library's `@contextmanager` generator wrapped in another: every read
+    and write of a command takes one (domain/context_values.py says why).
+    """
+
+    __slots__ = ("_commit", "_connection", "_datastore", "_turn")
+
+    def __init__(self, datastore: QueuedSQLiteDatastore, commit: bool) -> None:
+        self._datastore, self._commit = datastore, commit
+        self._turn: int | None = None
+
+    def __enter__(self) -> SQLiteConnection:
+        datastore = self._datastore
+        self._connection = connection = datastore.pool.get_connection(is_writer=self._commit)
+        if self._commit and datastore.turns is not None:
+            try:
+                self._turn = datastore.turns.take()
+            except BaseException:
+                datastore.pool.put_connection(connection)
+                raise
+        return connection
+
+    def __exit__(self, *_: object) -> None:
+        try:
+            if self._turn is not None:
+                WriteTurns.give_back(self._turn)
+        finally:
+            self._datastore.pool.put_connection(self._connection)
+
+
+class _Transaction:
+    """The library's transaction on a connection of the pool, as a class: its `BEGIN` and its
+    cursor (closed after the block), its commit or rollback with errors mapped to the library's
+    (`SQLiteTransaction`), then the connection given back. The library nests two generators for
+    it; every save takes one (domain/context_values.py says why)."""
+
+    __slots__ = ("_commit", "_connection", "_cursor", "_transaction")
+
+    def __init__(self, connection: _Connection, commit: bool) -> None:
+        self._connection, self._commit = connection, commit
+
+    def __enter__(self) -> SQLiteCursor:
+        connection = self._connection.__enter__()
+        try:
+            self._transaction = SQLiteTransaction(connection, commit=self._commit)
+            self._cursor = self._transaction.__enter__()
+        except BaseException:
+            self._connection.__exit__()
+            raise
+        return self._cursor
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: Any) -> None:
+        try:
+            try:
+                self._cursor.__exit__(kind, error, traceback)
+            except BaseException as closing:  # still ended (rolled back) before the error goes on
+                self._transaction.__exit__(type(closing), closing, closing.__traceback__)
+                raise
+            self._transaction.__exit__(kind, error, traceback)
+        finally:
+            self._connection.__exit__()
 
 
 class QueuedSQLiteFactory(SQLiteFactory):

@@ -17,6 +17,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import (
+    DatabaseError,
     InfrastructureFactory,
     InterfaceError,
     JSONTranscoder,
@@ -120,21 +121,25 @@ class EventStore(StoreSnapshots, Application[UUID]):
         super()._notify(recordings)
         self.appended.notify()
 
-    def record(self, *aggregates: WorkflowAggregate) -> int | None:
-        """Save the aggregates' new events in one transaction; the last log position written.
+    def record(
+        self, *aggregates: WorkflowAggregate, made: Sequence[DomainEventProtocol[UUID]] = ()
+    ) -> int | None:
+        """Save the aggregates' new events, then those `made` without their aggregate (an
+        idempotency record's), in one transaction; the last log position written.
 
-        Concurrent calls share transactions (group commit, ADR 0028): the call returns once
-        the batch holding its aggregates committed, with the position of its own last event
-        (None when they had no new events). Its aggregates commit or fail as one unit, and
-        only their own conflict fails it: ConcurrentModification (another write to one of
-        them came first). StoreBusy or StoreUnavailable fail the whole batch.
-        """
-        events = [event for aggregate in aggregates for event in aggregate.collect_events()]
+        Concurrent calls share transactions (group commit, ADR 0028): the call returns once the
+        batch holding its events committed, with the position of its own last event (None when it
+        had none). Its events commit or fail as one unit, and only their own conflict fails it:
+        ConcurrentModification (another write to one of them came first). StoreBusy or
+        StoreUnavailable fail the whole batch."""
+        own = [event for aggregate in aggregates for event in aggregate.collect_events()]
+        events = [*own, *made]
         if not events:
             return None
         position = self._group_commit.submit(Unit(events, [self.mapper.to_stored_event(e) for e in events]))
-        # After the commit, on the caller's thread: a snapshot never holds up the batch (ADR 0029).
-        recorded = ((event.originator_id, event.originator_version) for event in events)
+        # After the commit, on the caller's thread: a snapshot never holds up the batch (ADR 0029);
+        # of the aggregates only (an event made alone has no state here to snapshot).
+        recorded = ((event.originator_id, event.originator_version) for event in own)
         intervals = self.settings.snapshot_interval, self.settings.snapshot_interval_small_state
         for aggregate_id, version in due(recorded, *intervals, self.snapshot_hints.large):
             saved = next(aggregate for aggregate in aggregates if aggregate.id == aggregate_id)
@@ -247,27 +252,8 @@ class EventStore(StoreSnapshots, Application[UUID]):
         with self._database():
             return self.recorder.max_notification_id() or 0
 
-    @contextmanager
-    def _database(self) -> Iterator[None]:
-        """Fail fast for a while after the database was found unreachable.
-
-        The library retries a failed connection for several seconds per call; while the
-        database is down, callers get StoreUnavailable at once instead of queueing up.
-        """
-        in_request = not _in_background.get()
-        if in_request and time.monotonic() < self._unavailable_until:
-            raise StoreUnavailable("The event store was unreachable moments ago; retry shortly.")
-        try:
-            with translated_errors():
-                yield
-        except StoreBusy:
-            raise  # the database answered: no reason to stop asking it
-        except StoreUnavailable:
-            if self._saturated():
-                raise StoreBusy("Every database connection of this process is busy; retry shortly.") from None
-            if in_request:
-                self._unavailable_until = time.monotonic() + self._pause_after_failure
-            raise
+    def _database(self) -> _Guarded:
+        return _Guarded(self)
 
     def pool_usage(self) -> dict[str, int]:
         """The connection pool's counts (psycopg_pool names): pool_max, pool_size, pool_available,
@@ -279,6 +265,35 @@ class EventStore(StoreSnapshots, Application[UUID]):
 
 
 _in_background: ContextVar[bool] = ContextVar("nm_store_in_background", default=False)
+
+
+class _Guarded:
+    """A block of store calls, its errors translated (store_errors.py), failing fast for a while
+    after the database was found unreachable: the library retries a failed connection for several
+    seconds per call; while the database is down, callers get StoreUnavailable at once instead of
+    queueing up. A class, not a `@contextmanager` generator (domain/context_values.py says why)."""
+
+    __slots__ = ("_in_request", "_store")
+
+    def __init__(self, store: EventStore) -> None:
+        self._store = store
+        self._in_request = not _in_background.get()
+
+    def __enter__(self) -> None:
+        if self._in_request and time.monotonic() < self._store._unavailable_until:
+            raise StoreUnavailable("The event store was unreachable moments ago; retry shortly.")
+
+    def __exit__(self, _kind: object, error: BaseException | None, _traceback: object) -> None:
+        if error is None:
+            return
+        raised = translate(error) if isinstance(error, DatabaseError | InterfaceError) else error
+        if isinstance(raised, StoreUnavailable) and not isinstance(raised, StoreBusy):  # busy: it answered
+            if self._store._saturated():
+                raise StoreBusy("Every database connection of this process is busy; retry shortly.") from None
+            if self._in_request:
+                self._store._unavailable_until = time.monotonic() + self._store._pause_after_failure
+        if raised is not error:
+            raise raised
 
 
 @contextmanager

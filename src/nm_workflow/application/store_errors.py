@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from eventsourcing.persistence import (
     ConnectionUnavailableError,
     DatabaseError,
@@ -16,17 +13,33 @@ from eventsourcing.persistence import (
 from nm_workflow.application.errors import ConcurrentModification, StoreBusy, StoreUnavailable
 
 
-@contextmanager
-def translated_errors() -> Iterator[None]:
-    """The library's persistence errors raised as the project's (see `translate`), each with
-    the library's error as its `__cause__`: the chain of causes ends at the database's own words."""
-    try:
-        yield
-    except (DatabaseError, InterfaceError) as error:
-        translated = translate(error)
-        if translated is error:
-            raise
-        raise translated from error
+class TranslatedErrors:
+    """`with translated_errors():` the library's persistence errors raised as the project's (see
+    `translate`), each with the library's error as its `__cause__`: the chain of causes ends at
+    the database's own words.
+
+    A class rather than a `@contextmanager` generator: every store call of a command enters one
+    (domain/context_values.py says why).
+    """
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, _kind: object, error: BaseException | None, _traceback: object) -> None:
+        if isinstance(error, DatabaseError | InterfaceError):
+            translated = translate(error)
+            if translated is not error:
+                raise translated
+
+
+_TRANSLATED_ERRORS = TranslatedErrors()  # no state: one serves every block, nested or concurrent
+
+
+def translated_errors() -> TranslatedErrors:
+    """See TranslatedErrors."""
+    return _TRANSLATED_ERRORS
 
 
 def translate(error: Exception) -> Exception:

@@ -21,6 +21,11 @@ from nm_workflow.domain.errors import NoDraft
 from nm_workflow.domain.review import next_stage
 from nm_workflow.domain.roles import Stage
 
+# The members by value, looked up by the two properties below: the rules and the view read them
+# several times per command, and calling an Enum class to look one up costs several times more.
+_STATES = {state.value: state for state in ItemState}
+_STAGES = {stage.value: stage for stage in Stage}
+
 
 class ItemProgress:
     """The state of a content item beyond its plan: revision, review, schedule, publications, metrics."""
@@ -66,7 +71,7 @@ class ItemProgress:
 
     @property
     def state(self) -> ItemState:
-        return ItemState(self._state)
+        return _STATES[self._state]
 
     @state.setter
     def state(self, value: ItemState) -> None:
@@ -74,7 +79,7 @@ class ItemProgress:
 
     @property
     def stage(self) -> Stage | None:
-        return None if self._stage is None else Stage(self._stage)
+        return None if self._stage is None else _STAGES[self._stage]
 
     @stage.setter
     def stage(self, value: Stage | None) -> None:

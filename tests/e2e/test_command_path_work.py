@@ -1,0 +1,37 @@
+"""What a command does besides its decision and its statements: nothing it can do without (ADR 0057)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.e2e.api import DRAFT, PLAN, Api
+
+OWN = "/nm_workflow/"
+
+
+def test_a_command_enters_no_generator_based_context_manager_of_the_service(
+    app_factory: Callable[..., Api], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each costs about five times a class's `__enter__` and `__exit__`; a command entered eleven
+    # (its metadata twice, the policy pinned, its count, two store blocks and their error
+    # translation, two connections and the write turn). The library's own two of its write
+    # transaction are not the service's.
+    api = app_factory(embedded_projections=False)
+    item = api.post("/items", PLAN, api.marketing).json()["id"]
+    entered: Counter[str] = Counter()
+    real_init = contextlib._GeneratorContextManager.__init__
+
+    def counting(self: Any, func: Callable[..., Any], args: Any, kwds: Any) -> None:
+        code = func.__code__
+        if OWN in code.co_filename:
+            entered[f"{code.co_filename.rpartition(OWN)[2]}:{code.co_name}"] += 1
+        real_init(self, func, args, kwds)
+
+    monkeypatch.setattr(contextlib._GeneratorContextManager, "__init__", counting)
+    assert api.post(f"/items/{item}/drafts", DRAFT, api.marketing, If_Match='"1"').status_code == 200
+    assert not entered, entered
