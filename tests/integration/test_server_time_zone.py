@@ -36,9 +36,8 @@ def zoned_store(request: pytest.FixtureRequest, postgres_admin_url: str, postgre
                 tmp_path: object) -> Iterator[EventStore]:  # fmt: skip
     name = urlsplit(postgres_database_url).path.lstrip("/")
     with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("ALTER DATABASE {} SET timezone = {}").format(sql.Identifier(name), sql.Literal(request.param))
-        )
+        statement = sql.SQL("ALTER DATABASE {} SET timezone = {}")
+        admin.execute(statement.format(sql.Identifier(name), sql.Literal(request.param)))
     with psycopg.connect(postgres_database_url) as plain:  # what a session gets by default there
         assert plain.execute("SHOW timezone").fetchone() == (request.param,)
     store = EventStore(Settings(database_url=postgres_database_url, data_dir=tmp_path))
