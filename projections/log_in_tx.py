@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple, cast
 
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.sql import SQL, Composed, Identifier
@@ -93,12 +93,23 @@ class LogInTx:
         uuid, to_event = self._uuid, self._to_event
         recorded = []
         for row in rows:
-            notification = Notification(
-                id=row["id"],
-                originator_id=uuid(row["originator_id"]) if uuid else row["originator_id"],
-                originator_version=row["originator_version"],
-                topic=row["topic"],
-                state=bytes(row["state"]),
+            stored = _Stored(
+                uuid(row["originator_id"]) if uuid else row["originator_id"],
+                row["originator_version"],
+                row["topic"],
+                bytes(row["state"]),
             )
-            recorded.append(Recorded(notification.id, notification.topic, to_event(notification)))
+            recorded.append(Recorded(row["id"], stored.topic, to_event(cast(StoredEvent, stored))))
         return recorded
+
+
+class _Stored(NamedTuple):
+    """What the store's mapper reads of a stored event (`Mapper.to_domain_event`: these four
+    attributes), made for each event a rebuild decodes. The library's `Notification`, a frozen
+    dataclass, cost 2.7 us to make (each field set through `object.__setattr__`), about a tenth
+    of the decoding's own CPU; this, a tenth of that (ADR 0060)."""
+
+    originator_id: Any
+    originator_version: int
+    topic: str
+    state: bytes
