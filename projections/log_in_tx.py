@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple, cast
 
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.sql import SQL, Composed, Identifier
@@ -38,6 +38,7 @@ class LogInTx:
         self._to_event = store.mapper.to_domain_event
         self._uuid: Any = None  # SQLite's: the aggregate's id is stored as text
         self._topics_as_json = False  # SQLite's: the topics as one JSON array
+        self._binary: dict[str, bool] = {}  # PostgreSQL's: the rows in binary (`fetch`)
         self._selects: dict[bool, str | Composed]  # by whether topics are chosen
         if isinstance(recorder, PostgresApplicationRecorder):
             table = SQL("{}.{}").format(
@@ -53,6 +54,7 @@ class LogInTx:
                 ).format(table)
                 for chosen in (False, True)
             }
+            self._binary = {"binary": True}
             return
         assert isinstance(recorder, SQLiteApplicationRecorder)
         name = recorder.events_table_name
@@ -74,12 +76,16 @@ class LogInTx:
 
     def fetch(self, tx: Tx, after: int, upto: int, topics: Sequence[str], limit: int) -> list[Any]:
         """The stored rows with positions in (after, upto], of `topics` (all when empty), at most
-        `limit`, fetched whole: the connection is free again after. `decoded` makes them events."""
+        `limit`, fetched whole: the connection is free again after. `decoded` makes them events.
+
+        On PostgreSQL in binary: each event's state comes as its bytes, where as text it came
+        hex-encoded by the server and decoded by the client (twice its size on the wire), and the
+        aggregate's id as its 16 bytes; the values are the same (ADR 0060)."""
         params: dict[str, Any] = {"after": after, "upto": upto, "limit": limit}
         if topics:
             params["topics"] = json.dumps(list(topics)) if self._topics_as_json else list(topics)
         reader = tx.own_cursor().raw
-        reader.execute(self._selects[bool(topics)], params)
+        reader.execute(self._selects[bool(topics)], params, **self._binary)
         return list(reader.fetchall())
 
     def decoded(self, rows: Sequence[Any]) -> list[Recorded]:
@@ -87,12 +93,23 @@ class LogInTx:
         uuid, to_event = self._uuid, self._to_event
         recorded = []
         for row in rows:
-            notification = Notification(
-                id=row["id"],
-                originator_id=uuid(row["originator_id"]) if uuid else row["originator_id"],
-                originator_version=row["originator_version"],
-                topic=row["topic"],
-                state=bytes(row["state"]),
+            stored = _Stored(
+                uuid(row["originator_id"]) if uuid else row["originator_id"],
+                row["originator_version"],
+                row["topic"],
+                bytes(row["state"]),
             )
-            recorded.append(Recorded(notification.id, notification.topic, to_event(notification)))
+            recorded.append(Recorded(row["id"], stored.topic, to_event(cast(StoredEvent, stored))))
         return recorded
+
+
+class _Stored(NamedTuple):
+    """What the store's mapper reads of a stored event (`Mapper.to_domain_event`: these four
+    attributes), made for each event a rebuild decodes. The library's `Notification`, a frozen
+    dataclass, cost 2.7 us to make (each field set through `object.__setattr__`), about a tenth
+    of the decoding's own CPU; this, a tenth of that (ADR 0060)."""
+
+    originator_id: Any
+    originator_version: int
+    topic: str
+    state: bytes

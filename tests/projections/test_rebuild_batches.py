@@ -1,10 +1,12 @@
-"""A rebuild reads the log through its own transactions and builds its shadow tables in large
-batches (projections/rebuild.py, log_in_tx.py): the same events, and the same tables."""
+"""A rebuild reads the log through its own transactions (on PostgreSQL in binary) and builds its
+shadow tables in large batches (projections/rebuild.py, log_in_tx.py): the same events, and the
+same tables."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from importlib import import_module
+from typing import Any
 
 import pytest
 
@@ -14,8 +16,10 @@ from projections import NAMES, ReadModel, rebuild
 from projections.base import SHADOW_SUFFIX
 from projections.log_in_tx import LogInTx
 from projections.readside import EventSource
+from projections.sql import Tx
 from tests.projections.conftest import SupervisorFactory
 from tests.projections.scenario import Scenario, snapshot
+from tests.projections.test_rebuild_swap import postgres_only
 
 
 def test_the_log_read_in_a_transaction_is_the_stores_log(store: EventStore, read_model: ReadModel) -> None:
@@ -88,3 +92,38 @@ def test_no_shadow_table_outlives_a_rebuild_that_succeeds_or_fails(
         rebuild(read_model, "item_status")
     assert _shadow_tables(read_model) == []
     assert snapshot(read_model, ["item_status"]) == built
+
+
+@postgres_only
+def test_a_rebuild_reads_the_log_in_binary_on_postgresql(
+    store: EventStore, read_model: ReadModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each event's state as its bytes, not hex text decoded by the client (ADR 0060); the events
+    # the same, as the test above shows.
+    Scenario(store, seed=6).run(items=2, open_at_once=2)
+    formats: list[set[int]] = []
+    own_cursor = Tx.own_cursor
+
+    class Reader:
+        """A cursor that notes the formats of the log's rows it reads (its five columns)."""
+
+        def __init__(self, cursor: Any) -> None:
+            self.cursor = cursor
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.cursor, name)
+
+        def execute(self, *args: Any, **options: Any) -> Any:
+            done = self.cursor.execute(*args, **options)
+            result = self.cursor.pgresult
+            if result is not None and result.nfields == 5:
+                formats.append({result.fformat(column) for column in range(result.nfields)})
+            return done
+
+    def spied(self: Tx) -> Tx:
+        tx = own_cursor(self)
+        return Tx(Reader(tx.raw), tx.dialect, tx.tables)
+
+    monkeypatch.setattr(Tx, "own_cursor", spied)
+    rebuild(read_model, "audit_trail")
+    assert formats == [{1}]  # one batch, every column in binary
