@@ -58,3 +58,20 @@ def test_times_at_both_ends_of_what_python_holds_are_written_and_read_back(zoned
     assert [r["at"] for r in rows] == EDGES
     assert all(r["at"].utcoffset().total_seconds() == 0 for r in rows)
     assert sorted(r["n"] for r in since) == [1, 2]
+
+
+def test_a_url_naming_its_own_options_keeps_them_and_runs_in_utc(
+    postgres_admin_url: str, postgres_database_url: str, tmp_path: object
+) -> None:
+    name = urlsplit(postgres_database_url).path.lstrip("/")
+    with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
+        statement = sql.SQL("ALTER DATABASE {} SET timezone = 'Asia/Shanghai'")
+        admin.execute(statement.format(sql.Identifier(name)))
+    url = f"{postgres_database_url}?options=-c%20lock_timeout%3D4321"
+    store = EventStore(Settings(database_url=url, data_dir=tmp_path))
+    try:
+        with store.factory.datastore.get_connection() as conn:  # type: ignore[attr-defined]
+            assert conn.execute("SHOW lock_timeout").fetchone() == {"lock_timeout": "4321ms"}
+            assert conn.execute("SHOW TimeZone").fetchone() == {"TimeZone": "UTC"}
+    finally:
+        store.close()

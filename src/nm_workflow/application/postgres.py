@@ -33,7 +33,6 @@ from eventsourcing.postgres import (
     PostgresDatastore,
     PostgresFactory,
 )
-from eventsourcing.utils import Environment, EnvType
 
 from nm_workflow.application.event_chain_postgres import PostgresChain
 from nm_workflow.application.log_reads import GenericPlanLogReads
@@ -125,19 +124,19 @@ class BoundedRetrySnapshots(SerialisedSchema, PostgresAggregateRecorder):
 
 
 class StoreFactory(PostgresFactory):
-    """The library's PostgreSQL factory, making the snapshot recorder above, its connections
-    in UTC."""
+    """The library's PostgreSQL factory, making the snapshot recorder above."""
 
     aggregate_recorder_class = BoundedRetrySnapshots
 
-    def __init__(self, env: Environment | EnvType | None) -> None:
-        super().__init__(env)
-        # A session reads `timestamptz` in the server's zone, which is the server's setting, not
-        # ours (a company's server in China may well run on Asia/Shanghai): there the last
-        # microseconds of year 9999 are year 10000 and, west of UTC, the first of year 1 are
-        # year 0, which Python cannot hold, so a read model holding either failed to read.
-        # Every connection of the pool (and those made from its settings) runs in UTC instead,
-        # set at connect: no statement of its own.
-        kwargs = self.datastore.pool.kwargs
-        assert isinstance(kwargs, dict)
-        kwargs["options"] = f"{kwargs.get('options') or ''} -c TimeZone=UTC".strip()
+
+def in_utc(kwargs: dict[str, Any]) -> None:
+    """Connections made with `kwargs` run in UTC, after any `options` the URL names (ADR 0061).
+
+    A session reads `timestamptz` in the server's zone, which is the server's setting, not ours
+    (a company's server in China may well run on Asia/Shanghai): there the last microseconds of
+    year 9999 are year 10000 and, west of UTC, the first of year 1 are year 0, which Python cannot
+    hold, so a read model holding either failed to read. Set at connect: no statement of its own.
+    Called after the URL's libpq options are added (`EventStore.construct_factory`): added before
+    them, a URL naming `options` replaced it and the sessions ran in the server's zone again.
+    """
+    kwargs["options"] = f"{kwargs.get('options') or ''} -c TimeZone=UTC".strip()
