@@ -6,13 +6,11 @@ seen and its own policy held.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import psycopg
 import pytest
 from anyio import to_thread
 
@@ -21,6 +19,7 @@ from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
 from tests.e2e.api import DRAFT, PLAN, Api
 from tests.e2e.test_policy import adopted, problem
+from tests.support.broken_connections import break_every_connection
 
 # Per command of the walk in steady state (bench/roundtrips.py), on each backend: one read
 # (key, idempotency record, item, policy), then the save. PostgreSQL: round trips, the save
@@ -85,20 +84,7 @@ def test_commands_succeed_after_every_pooled_connection_was_broken(
     api = app_factory(embedded_projections=False)
     item = api.planned()
     assert settings.database_url is not None
-    with psycopg.connect(settings.database_url, autocommit=True) as admin:
-        killed = [
-            row[0]
-            for row in admin.execute(
-                "SELECT pid FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
-        ]
-        assert killed, "the app holds pooled connections"
-        admin.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", (killed,))
-        deadline = time.monotonic() + 10
-        alive = "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)"
-        while admin.execute(alive, (killed,)).fetchone() != (0,):
-            assert time.monotonic() < deadline, "the terminated connections did not end"
+    break_every_connection(settings.database_url)
 
     drafted = api.post(f"/items/{item}/drafts", DRAFT, api.marketing, If_Match='"1"')
     assert drafted.status_code == 200, drafted.text

@@ -21,6 +21,7 @@ from nm_workflow.application.store import EventStore
 from tests.integration.test_audit_chain import raw_sql
 from tests.integration.test_event_store import drafted, planned_item
 from tests.integration.test_replay import fold, state
+from tests.support.broken_connections import break_every_connection
 
 WRITERS, DRAFTS = 4, 6
 
@@ -192,5 +193,30 @@ def test_a_snapshot_already_there_is_neither_written_nor_noted_again_and_the_com
         with raw_sql(store.settings) as connection:
             noted = connection.execute("SELECT version, recorded_at FROM snapshot_times").fetchall()
         assert [tuple(row) for row in noted] == [(2, iso(item.modified_on))]
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)  # only PostgreSQL pools connections
+def test_on_postgresql_a_snapshot_is_written_over_a_pooled_connection_that_broke_while_idle(
+    make_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture
+) -> None:
+    """As every write of the store, retried once on a fresh connection (ADR 0027): no lost
+    snapshot, and no fail-fast pause armed for the requests that follow."""
+    settings = make_settings(snapshot_interval=100, snapshot_interval_small_state=0)
+    store = EventStore(settings)
+    try:
+        item = planned_item()
+        store.record(drafted(item, "first"))  # versions 1 and 2, no snapshot due
+        assert settings.database_url is not None
+        break_every_connection(settings.database_url)
+        with caplog.at_level(logging.WARNING):
+            store._snapshot(item.id, 2, item)
+        assert "No snapshot" not in caplog.text
+        assert store._unavailable_until == 0.0
+        latest = store.latest_snapshot(item.id)
+        assert latest is not None
+        assert latest.version == 2
+        assert store.snapshot_times.around(item.id, item.modified_on) == (2, None)
     finally:
         store.close()

@@ -21,6 +21,7 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresDatastore
 from psycopg.sql import SQL, Identifier
 
+from nm_workflow.application.postgres import bounded_retry
 from nm_workflow.application.side_tables import create_tables, iso
 
 TABLE = "snapshot_times"
@@ -105,8 +106,21 @@ class SnapshotTimes:
             return
         row: dict[str, Any] = {"id": aggregate_id, "version": version, "topic": snapshot.topic}
         row |= {"state": snapshot.state, "aggregate": str(aggregate_id), "at": iso(recorded_at)}
-        with self._cursor(commit=True) as cursor:
+        with self._guard():
+            self._write_with_time(row)
+
+    @bounded_retry
+    def _write_with_time(self, row: dict[str, Any]) -> None:
+        # Retried as the snapshot recorder's `insert_events` it replaces (and every write of the
+        # store): a pooled connection that broke while idle (ADR 0027: no ping before lending one)
+        # costs one more attempt, not the snapshot and a fail-fast pause of the requests after it.
+        with self.datastore.cursor() as cursor:
             cursor.execute(self._with_snapshot, row)
+
+    @property
+    def datastore(self) -> Any:
+        """The event store's datastore (`bounded_retry` checks its pool between attempts)."""
+        return self._datastore
 
     def note(self, aggregate_id: UUID, version: int, recorded_at: datetime) -> None:
         """Note that the event at `version` was recorded at `recorded_at` (again: no change).
