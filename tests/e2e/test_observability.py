@@ -264,3 +264,21 @@ def _get(port: int, path: str) -> tuple[int, str]:
         return pid, response.read().decode()
     finally:
         connection.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # the folder's files, not the database
+def test_a_workers_file_still_empty_leaves_the_scrape_whole(
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process creates its metrics file, then sizes it: a worker killed in between leaves an
+    empty file for good, which made every scrape answer 500 until the service restarted."""
+    counted = (
+        "from prometheus_client import Counter as C; C('nm_probe', 'a probe', ['of']).labels('a').inc(3)"
+    )
+    other_worker = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    subprocess.run([sys.executable, "-c", counted], env=other_worker, check=True)
+    (tmp_path / "counter_4194305.db").write_bytes(b"")  # a worker's, killed before it sized it
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    scraped = api.call("GET", "/metrics", None)
+    assert scraped.status_code == 200, scraped.text
+    assert samples(scraped.text, "nm_probe_total") == 3, "the other workers' figures are all there"
