@@ -25,8 +25,9 @@ from nm_workflow.application.errors import ConcurrentModification, NotFound, Ver
 from nm_workflow.application.event_feed import feed_item, public_type, topics_of
 from nm_workflow.application.metrics import WEBHOOK_DELIVERIES
 from nm_workflow.application.settings import Settings
-from nm_workflow.application.store import EventStore, in_background
+from nm_workflow.application.store import EventStore
 from nm_workflow.application.store_errors import translated_errors
+from nm_workflow.application.store_guard import in_background
 from nm_workflow.application.webhook_http import Outcome, Sender
 from nm_workflow.application.webhook_state import Attempt, Cursor
 from nm_workflow.application.webhooks import Webhooks
@@ -170,7 +171,7 @@ class WebhookRun:
                 self.stopping.wait(STANDBY_SECONDS)
                 continue
             try:
-                with in_background():  # its polling must not hold requests back (store.in_background)
+                with in_background():  # its polling must not hold requests back (store_guard.in_background)
                     moved = self.dispatcher.step()
             except Exception:  # the database, most likely: nothing half-done is kept; try again
                 log.exception("Webhook deliveries failed; retrying in %.1f s", backoff)

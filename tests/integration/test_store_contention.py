@@ -11,7 +11,8 @@ from eventsourcing.persistence import OperationalError
 
 from nm_workflow.application.errors import StoreBusy, StoreUnavailable
 from nm_workflow.application.settings import Settings
-from nm_workflow.application.store import EventStore, in_background
+from nm_workflow.application.store import EventStore
+from nm_workflow.application.store_guard import in_background
 from tests.integration.test_event_store import planned_item
 
 

@@ -76,9 +76,9 @@ def recorded(
 
 @lru_cache(maxsize=64)
 def _record_id(actor_id: str, key: str) -> UUID:
-    # A command derives its record's id twice: for its read, then when the library creates the
-    # record; kept for the few commands in flight, the second is a lookup (docs/performance-history.md,
-    # "Third pass").
+    # A command derives its record's id twice: for its read, then when `recorded` makes the
+    # record's event; kept for the few commands in flight, the second is a lookup
+    # (docs/performance-history.md, "Third pass").
     return uuid5(_NAMESPACE, f"{actor_id}\n{key}")
 
 

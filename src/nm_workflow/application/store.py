@@ -5,10 +5,7 @@ Library errors are translated into the project's own here, once.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
 from datetime import date
 from itertools import accumulate
 from typing import Any, NamedTuple
@@ -17,7 +14,6 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import (
-    DatabaseError,
     InfrastructureFactory,
     InterfaceError,
     JSONTranscoder,
@@ -30,7 +26,7 @@ from eventsourcing.postgres import PostgresFactory
 from eventsourcing.utils import Environment
 
 from nm_workflow.application.as_of import Projector
-from nm_workflow.application.errors import NotFound, StoreBusy, StoreUnavailable
+from nm_workflow.application.errors import NotFound, StoreUnavailable
 from nm_workflow.application.group_commit import GroupCommit, Ticket
 from nm_workflow.application.log_signal import LogSignal
 from nm_workflow.application.postgres import in_utc
@@ -39,6 +35,7 @@ from nm_workflow.application.several_reads import Wanted, select_events_of
 from nm_workflow.application.snapshot_times import SnapshotTimes
 from nm_workflow.application.snapshots import SnapshotHints, due
 from nm_workflow.application.store_errors import translate, translated_errors
+from nm_workflow.application.store_guard import Guarded
 from nm_workflow.application.store_pool import pool_usage, saturated
 from nm_workflow.application.store_snapshots import StoreSnapshots
 from nm_workflow.domain.metadata import WorkflowAggregate
@@ -255,8 +252,8 @@ class EventStore(StoreSnapshots, Application[UUID]):
         with self._database():
             return self.recorder.max_notification_id() or 0
 
-    def _database(self) -> _Guarded:
-        return _Guarded(self)
+    def _database(self) -> Guarded:
+        return Guarded(self)
 
     def pool_usage(self) -> dict[str, int]:
         """The connection pool's counts (psycopg_pool names): pool_max, pool_size, pool_available,
@@ -265,50 +262,3 @@ class EventStore(StoreSnapshots, Application[UUID]):
 
     def _saturated(self) -> bool:
         return saturated(self.recorder, self._connect_timeout)
-
-
-_in_background: ContextVar[bool] = ContextVar("nm_store_in_background", default=False)
-
-
-class _Guarded:
-    """A block of store calls, its errors translated (store_errors.py), failing fast for a while
-    after the database was found unreachable: the library retries a failed connection for several
-    seconds per call; while the database is down, callers get StoreUnavailable at once instead of
-    queueing up. A class, not a `@contextmanager` generator (domain/context_values.py says why)."""
-
-    __slots__ = ("_in_request", "_store")
-
-    def __init__(self, store: EventStore) -> None:
-        self._store = store
-        self._in_request = not _in_background.get()
-
-    def __enter__(self) -> None:
-        if self._in_request and time.monotonic() < self._store._unavailable_until:
-            raise StoreUnavailable("The event store was unreachable moments ago; retry shortly.")
-
-    def __exit__(self, _kind: object, error: BaseException | None, _traceback: object) -> None:
-        if error is None:
-            return
-        raised = translate(error) if isinstance(error, DatabaseError | InterfaceError) else error
-        if isinstance(raised, StoreUnavailable) and not isinstance(raised, StoreBusy):  # busy: it answered
-            if self._store._saturated():
-                raise StoreBusy("Every database connection of this process is busy; retry shortly.") from None
-            if self._in_request:
-                self._store._unavailable_until = time.monotonic() + self._store._pause_after_failure
-        if raised is not error:
-            raise raised
-
-
-@contextmanager
-def in_background() -> Iterator[None]:
-    """Store calls made inside neither meet nor arm the requests' fail-fast pause (`_database`).
-
-    A background thread (webhook deliveries) polls the store whether or not it is down; were
-    its failures to arm the pause, requests would be refused for a while after the database
-    came back.
-    """
-    token = _in_background.set(True)
-    try:
-        yield
-    finally:
-        _in_background.reset(token)
