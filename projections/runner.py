@@ -116,15 +116,29 @@ class _Runner:
                 lane.recorded_failure = True
 
     def _step(self, lanes: list[_Lane]) -> bool:
+        before = [lane.builder.position for lane in lanes]
         try:
             moved = self.reader.step([lane.builder for lane in lanes])
         except Exception as error:  # rolled back: each alone, to find which fails or where each is
-            if not isinstance(error, TrackingMoved):  # that one is a race or a rebuild: expected
+            if isinstance(error, TrackingMoved) or self._moved_elsewhere(lanes, before):
+                # A race or a rebuild: expected. After a database restart two processes may both
+                # hold a lane until their locks are sorted out; the loser's rows then collide with
+                # the winner's (a unique key) before its tracking check can tell it lost.
+                log.info("Projections applied elsewhere meanwhile (%s); applying each alone", error)
+            else:
                 log.warning("A batch of several projections failed; applying each alone", exc_info=True)
             return any([self._alone(lane) for lane in lanes])
         for lane in lanes:
             self._succeeded(lane)
         return moved
+
+    @staticmethod
+    def _moved_elsewhere(lanes: list[_Lane], before: list[int]) -> bool:
+        """Whether another process (or a rebuild) moved a lane's tracking since `before`."""
+        try:
+            return any(lane.builder.position != was for lane, was in zip(lanes, before, strict=True))
+        except Exception:  # the database may be what failed: then it is no race
+            return False
 
     def _retry_failing(self, owned: list[_Lane]) -> bool:
         now = time.monotonic()

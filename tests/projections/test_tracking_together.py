@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import pytest
@@ -10,6 +11,7 @@ from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import APPLICATION_NAME, EventStore
 from projections import ReadModel
 from projections.batches import Builder, SharedReader, TrackingMoved
+from projections.runner import ProjectionSupervisor
 from projections.tracking import advance_together
 from tests.projections.test_tables import live_one_life
 
@@ -71,3 +73,36 @@ def test_a_shared_batch_whose_one_tracking_another_process_moved_writes_nothing_
     audited = [r["position"] for r in m.audit_trail(cursor=None, limit=500).items]
     assert sorted(audited) == list(range(1, position + 1)), "every event once"
     assert sorted(r["platform"] for r in m.publications(limit=10).items) == ["wechat", "weibo"]
+
+
+def test_a_shared_batch_that_lost_a_race_on_a_rows_key_is_no_failure(
+    store: EventStore,
+    read_model: ReadModel,
+    make_settings: Callable[..., Settings],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """After a database restart two processes may both run a projection for a moment: the loser's
+    rows collide with the winner's (`audit_trail`'s key) before its tracking check tells it lost.
+    That is a race, as a moved tracking is: no warning with a traceback, no failure shown."""
+    _, position = live_one_life(store)
+    supervisor = ProjectionSupervisor(make_settings(), NAMES, read_model=read_model)
+    lanes = supervisor._lanes
+    assert [lane.builder.position for lane in lanes] == [0, 0, 0]
+    other = ReadModel(make_settings())  # the other process, which took audit_trail meanwhile
+    try:
+        assert Builder(other.projections["audit_trail"], other.recorders["audit_trail"], other.db,
+                       other.source, 4).step()  # fmt: skip
+    finally:
+        other.close()
+
+    with caplog.at_level(logging.INFO, logger="projections"):
+        assert supervisor._runner._step(lanes)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], "a race, not a failure"
+    assert any("applied elsewhere meanwhile" in r.getMessage() for r in caplog.records)
+    assert not any(lane.failing for lane in lanes)
+    assert read_model.failures.current() == {}
+    while supervisor._runner._step(lanes):
+        pass
+    assert read_model.positions(NAMES) == dict.fromkeys(NAMES, position)
+    audited = [r["position"] for r in read_model.audit_trail(cursor=None, limit=500).items]
+    assert sorted(audited) == list(range(1, position + 1)), "every event once"
