@@ -41,7 +41,10 @@ def test_replay_prints_who_did_what_under_which_policy_and_stops_at_a_time(
     assert table.exit_code == 0, table.output
     assert "Received" in table.stdout
     assert "Responded" not in table.stdout
-    assert f"Interaction {interaction}: version 1 as of" in table.stdout
+    assert f"Interaction {interaction}: version 1 as of {between.replace('+00:00', 'Z')}." in table.stdout
+    # Times as every answer writes them: UTC ending in Z, in the table and in the JSON.
+    assert "+00:00" not in whole.stdout + table.stdout
+    assert steps[0]["recorded_at"].endswith("Z")
     assert all(secret not in whole.stdout + table.stdout for secret in (TEXT, HANDLE))
 
 

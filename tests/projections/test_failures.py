@@ -17,6 +17,7 @@ from nm_workflow.application.items import ContentItems
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
 from nm_workflow.domain.roles import Role
+from nm_workflow.domain.timing import utc_text
 from nm_workflow.interface.cli_projections import app as projections_cli
 from nm_workflow.interface.http.app import create_app
 from projections import ProjectionStatus, ProjectionSupervisor, ReadModel
@@ -87,7 +88,7 @@ def test_a_failing_projection_is_shown_failing_everywhere_until_it_applies_again
 
             shown = _cli_status(settings, monkeypatch)["item_status"]
             assert (shown["position"], shown["last error"]) == (0, "ValueError: cannot apply this event")
-            assert shown["failing since"] == failing.failing_since.isoformat()
+            assert shown["failing since"] == utc_text(failing.failing_since)
 
             health = _health(settings)
             assert health["status"] == "degraded"
@@ -95,6 +96,8 @@ def test_a_failing_projection_is_shown_failing_everywhere_until_it_applies_again
             assert [(f["projection"], f["position"], f["last_error"]) for f in failing_projections] == [
                 ("item_status", 0, "ValueError: cannot apply this event")
             ]
+            assert failing_projections[0]["failing_since"] == utc_text(failing.failing_since)
+            assert failing_projections[0]["failing_since"].endswith("Z")
 
             monkeypatch.setattr(projection, "apply", working)  # the cause is fixed
             _until(lambda: _row(elsewhere, "item_status").position == head)

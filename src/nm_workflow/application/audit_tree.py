@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC
 from typing import Any
 
 from eventsourcing.postgres import PostgresDatastore
@@ -20,6 +19,7 @@ from nm_workflow.application.event_chain import CHAIN_TABLE
 from nm_workflow.application.merkle import CachedTree
 from nm_workflow.application.store import EventStore
 from nm_workflow.application.store_errors import translated_errors
+from nm_workflow.domain.timing import utc_text
 
 TREE_HEAD_FORMAT = "nm-workflow-tree-head/1"
 Signer = Callable[[bytes], bytes]
@@ -120,7 +120,7 @@ class AuditTree:
     def tree_head(self) -> TreeHead:
         """The log's current size and root, timestamped, signed when an audit key is configured."""
         size = self._grown()
-        moment = self._clock().astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        moment = utc_text(self._clock(), "microseconds")
         unsigned = TreeHead(size, self._tree.root(size), moment, None)
         if self._signer is None:
             return unsigned

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 from types import MappingProxyType
@@ -49,6 +49,7 @@ from nm_workflow.domain.feedback import Feedback
 from nm_workflow.domain.interaction import Interaction
 from nm_workflow.domain.metadata import WorkflowAggregate
 from nm_workflow.domain.roles import Role
+from nm_workflow.domain.timing import utc_text
 from nm_workflow.domain.workflow_policy import WorkflowPolicy
 
 AGGREGATES: tuple[type[WorkflowAggregate], ...] = (
@@ -153,9 +154,7 @@ def feed_item(notification: Notification, mapper: Mapper[UUID]) -> dict[str, Any
 def plain(value: Any) -> Any:
     """A stored value as JSON: RFC 3339 UTC times, ISO dates, UUID and Decimal as text."""
     if isinstance(value, datetime):
-        # Stored times are aware; a naive one is UTC, never the machine's local time.
-        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-        return aware.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return utc_text(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, UUID | Decimal):

@@ -8,7 +8,7 @@ checks each time it is given against it. See docs/adr/0013-time-values.md.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from nm_workflow.domain.errors import OutsidePlanningHorizon, TimeInTheFuture
 
@@ -41,8 +41,8 @@ class Now:
         latest = self.at + self.clock_skew
         if moment > latest:
             raise TimeInTheFuture(
-                f"The {what} {_text(moment)} is in the future: it may be at most "
-                f"{_seconds(self.clock_skew)} s after the present ({_text(self.at)})."
+                f"The {what} {utc_text(moment)} is in the future: it may be at most "
+                f"{_seconds(self.clock_skew)} s after the present ({utc_text(self.at)})."
             )
 
     def check_planned(self, moment: datetime, what: str) -> None:
@@ -53,8 +53,8 @@ class Now:
         earliest, latest = self.at - self.clock_skew, self.at + self.planning_horizon
         if not earliest <= moment <= latest:
             raise OutsidePlanningHorizon(
-                f"The {what} {_text(moment)} must lie between {_text(earliest)} (now, less the clock "
-                f"skew) and {_text(latest)} ({self.planning_horizon.days} days ahead)."
+                f"The {what} {utc_text(moment)} must lie between {utc_text(earliest)} (now, less the clock "
+                f"skew) and {utc_text(latest)} ({self.planning_horizon.days} days ahead)."
             )
 
     def check_planned_date(self, day: date, what: str) -> None:
@@ -71,8 +71,13 @@ class Now:
             )
 
 
-def _text(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
+def utc_text(moment: datetime, timespec: str = "auto") -> str:
+    """A time as RFC 3339 text in UTC ending in `Z`, as every answer, export and command-line
+    output writes times, e.g. `2026-03-02T10:00:00.5Z`; a naive time is taken as UTC, never as
+    the machine's local time. `timespec` as `datetime.isoformat`'s ("microseconds": always six
+    digits)."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
 def _seconds(span: timedelta) -> int:

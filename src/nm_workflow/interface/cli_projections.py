@@ -13,6 +13,7 @@ from prometheus_client import start_http_server
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from nm_workflow.domain.timing import utc_text
 from nm_workflow.interface.cli_errors import EXIT_UNAVAILABLE, EXIT_USAGE, fail, reported
 from nm_workflow.interface.cli_output import JsonOption, show_table
 from nm_workflow.interface.cli_settings import existing_database, load_settings
@@ -92,7 +93,7 @@ def show_status(as_json: JsonOption = False) -> None:
         columns,
         [
             (row.name, row.position, row.head, row.lag, row.owner, list(row.tables),
-             row.failing_since.isoformat() if row.failing_since else None, row.attempts, row.last_error)
+             utc_text(row.failing_since) if row.failing_since else None, row.attempts, row.last_error)
             for row in rows
         ],
         as_json=as_json,

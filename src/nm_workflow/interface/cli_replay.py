@@ -12,6 +12,7 @@ import typer
 
 from nm_workflow.application.replay import Step, timeline
 from nm_workflow.application.store import EventStore
+from nm_workflow.domain.timing import utc_text
 from nm_workflow.interface.cli_errors import reported, time_option
 from nm_workflow.interface.cli_output import JsonOption, show_table
 from nm_workflow.interface.cli_settings import existing_database, load_settings
@@ -44,18 +45,18 @@ def replay(
         typer.echo(json.dumps([asdict(step) for step in found.steps], ensure_ascii=False, default=_plain))
         return
     show_table(COLUMNS, [_row(step) for step in found.steps], as_json=False)
-    at = "" if moment is None else f" as of {moment.isoformat()}"
+    at = "" if moment is None else f" as of {utc_text(moment)}"
     typer.echo(f"{found.kind} {found.aggregate_id}: version {found.version}{at}.")
 
 
 def _row(step: Step) -> list[str | int | None]:
     changes = json.dumps(step.changes, ensure_ascii=False, default=_plain, sort_keys=True)
     return [
-        step.version, step.recorded_at.isoformat(), step.actor_id, step.role, step.department,
+        step.version, utc_text(step.recorded_at), step.actor_id, step.role, step.department,
         step.policy_version, step.event, changes,
     ]  # fmt: skip
 
 
 def _plain(value: Any) -> str:
     """Times, ids and other values JSON has no type for, as their text."""
-    return value.isoformat() if isinstance(value, datetime) else str(value)
+    return utc_text(value) if isinstance(value, datetime) else str(value)

@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from nm_workflow.application.audit_export import ExportRecord
+from nm_workflow.domain.timing import utc_text
 
 FIELDS = (
     "position", "leaf_index", "aggregate_id", "version", "topic", "recorded_at", "state",
@@ -40,7 +41,7 @@ def as_fields(record: ExportRecord) -> dict[str, Any]:
         "aggregate_id": str(record.aggregate_id),
         "version": record.version,
         "topic": record.topic,
-        "recorded_at": record.recorded_at.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+        "recorded_at": utc_text(record.recorded_at, "microseconds"),
         "state": base64.b64encode(record.state).decode("ascii"),
         "record_hash": _hex(record.record_hash),
         "previous_chain_hash": _hex(record.previous_chain_hash),

@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Path, Request
 
 from nm_workflow.application.store import EventStore
 from nm_workflow.application.store_errors import translated_errors
+from nm_workflow.domain.timing import utc_text
 from nm_workflow.interface.http.openapi import callers
 from nm_workflow.interface.http.problems import catalogue
 from nm_workflow.interface.http.schemas_out import Problem, ProblemType
@@ -46,7 +47,7 @@ def health(request: Request) -> dict[str, Any]:
     with translated_errors():
         failures = read_model.failures.current()
     failing = [
-        {"projection": f.projection, "position": f.position, "failing_since": f.failing_since.isoformat(),
+        {"projection": f.projection, "position": f.position, "failing_since": utc_text(f.failing_since),
          "attempts": f.attempts, "last_error": f.last_error}
         for f in failures.values()
     ]  # fmt: skip
