@@ -48,6 +48,7 @@ ACTORS = {  # client role -> (actor, role, department): reviewers never author (
     "legal": ("lee", Role.LEGAL, "legal"),
 }
 CATCH_UP_LIMIT = 120.0  # seconds the projections get to reach the head after the load
+STARTED = "Application startup complete."  # what uvicorn logs once a worker serves
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,9 @@ def serving(
     command += ["--port", str(port), "--workers", str(workers)]
     env = server_environment(settings)
     place.mkdir(parents=True, exist_ok=True)
-    with running_server(command, port, place / "server.log", env) as process:
+    log = place / "server.log"
+    with running_server(command, port, log, env) as process:
+        _await_workers(process, log, workers)
         if service and projections == "worker":
             _await_owners(process, settings)
         yield port, [process.pid]  # its CPU is its tree's: API workers and projection worker included
@@ -220,6 +223,17 @@ def _database_server(settings: Settings) -> int | None:
         return None
     port = urlsplit(settings.database_url).port
     return cpu.postgres_server(port or 5432)
+
+
+def _await_workers(process: subprocess.Popen[bytes], log: Path, workers: int) -> None:
+    """Wait until every worker process has started, not only the first to answer: a second worker
+    still importing and building its app took the first load's cores (0.3-1 s of CPU, counted as
+    the commands' own) from the worker serving it, and only in the rows of several workers."""
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while log.read_text(errors="replace").count(STARTED) < workers:
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"Not every worker started ({process.returncode}):\n{log.read_text()}")
+        time.sleep(0.05)
 
 
 def _await_owners(process: subprocess.Popen[bytes], settings: Settings) -> None:

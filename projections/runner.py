@@ -8,6 +8,8 @@ together. Between batches the thread sleeps until the log grows: this process's
 own saves signal it at once (`EventStore.appended`), other processes' through
 PostgreSQL's LISTEN (wakeup.py) or SQLite's data version (wakeup_sqlite.py), and
 should those fail it looks again every `NM_PROJECTION_POLL_INTERVAL` seconds.
+A process that owns none of its projections (another one does) watches nothing and
+wakes only to try to take them over (ADR 0062).
 See ADR 0011, 0030 and 0045.
 """
 
@@ -27,7 +29,7 @@ from projections.ownership import Ownership
 from projections.queries import ReadModel
 from projections.readside import ProjectionStatus
 from projections.registry import select
-from projections.wakeup import LogListener
+from projections.wakeup import AppendWatch, LogListener
 from projections.wakeup_sqlite import DataVersionWatcher
 from projections.webhook_delivery import webhook_run
 
@@ -63,8 +65,9 @@ class _Runner:
     """The thread that works this process's projections."""
 
     def __init__(self, lanes: list[_Lane], reader: SharedReader, read_model: ReadModel,
-                 ownership: Ownership, settings: Settings) -> None:  # fmt: skip
+                 ownership: Ownership, watch: AppendWatch, settings: Settings) -> None:  # fmt: skip
         self.lanes, self.reader, self.ownership, self.settings = lanes, reader, ownership, settings
+        self.watch = watch
         self.failures: FailureLog = read_model.failures
         self.signal = read_model.store.appended
         self.stopping = threading.Event()
@@ -79,7 +82,9 @@ class _Runner:
             healthy = [lane for lane in owned if not lane.failing]
             if healthy:
                 moved = self._step(healthy) or moved
-            if not moved:
+            if not owned:  # on standby: appends are another process's work; wake only to claim
+                self.stopping.wait(self._idle_seconds(owned))
+            elif not moved:
                 self.signal.wait(seen, self._idle_seconds(owned))
             # Let the appends of a burst gather: one pass over many events costs the API process
             # far less than one pass per event (ADR 0030).
@@ -99,6 +104,7 @@ class _Runner:
             if lane.state != "standby" or claiming:
                 lane.state = "running" if self.ownership.acquire(lane.lock) else "standby"
         owned = [lane for lane in self.lanes if lane.state == "running"]
+        self.watch.want(bool(owned))
         if claiming:
             self._adopt_failures(owned)
         return owned
@@ -214,18 +220,23 @@ class ProjectionSupervisor:
                     for cls in select(names)]  # fmt: skip
         self._lanes = [_Lane(builder) for builder in builders]
         reader = SharedReader(builders, rm.db, rm.source, size)
-        self._runner = _Runner(self._lanes, reader, rm, self.ownership, settings)
-        self._listener = (
+        self._listener: AppendWatch = (
             LogListener(rm.store, rm.store.appended)
             if settings.uses_postgres
             else DataVersionWatcher(settings.sqlite_path, rm.store.appended, settings.db_lock_timeout)
         )
+        self._runner = _Runner(self._lanes, reader, rm, self.ownership, self._listener, settings)
         # Webhooks are delivered by the supervisor of every projection (embedded or `projections run`).
         self._webhooks = None if names else webhook_run(settings, rm.store, self.ownership)
 
     @property
     def names(self) -> list[str]:
         return [lane.name for lane in self._lanes]
+
+    @property
+    def watching(self) -> bool:
+        """Whether this process follows other processes' appends now (only while it owns a projection)."""
+        return self._listener.following.is_set()
 
     def start(self) -> None:
         self._listener.start()

@@ -8,6 +8,7 @@ on the writers' path. A change becomes a `LogSignal`, so a caught-up reader appl
 another process's appends within milliseconds instead of at its next poll
 (`NM_PROJECTION_POLL_INTERVAL`), which stays as the fallback should the watcher fail.
 This process's own commits change it too: one more signal, gathered with the first.
+Like the listener it watches only while the process owns a projection (`want`).
 A file deleted and made again, or another moved in its place (a restore), is another
 file: the connection would go on reading the old one's version and never change, so
 every REPLACED_CHECK_EVERY reads the watcher compares the file at the path with the one
@@ -44,6 +45,14 @@ class DataVersionWatcher(AppendWatch):
         self._signal.nudge()  # out of `awaited` at once
         super().stop()
 
+    def want(self, wanted: bool) -> None:
+        if wanted != self._wanted.is_set():  # asked after every claim: nudged only on a change
+            super().want(wanted)
+            self._signal.nudge()  # unwanted: out of `awaited` at once, its connection closed
+
+    def _unwatched(self) -> bool:
+        return not self.watching()
+
     def _follow(self) -> None:
         # Read-write (WAL readers write the shared-memory index), but never creating the file.
         uri = self._path.resolve().as_uri() + "?mode=rw"
@@ -56,11 +65,11 @@ class DataVersionWatcher(AppendWatch):
             self.following.set()
             self._signal.notify()  # commits while not watching are not lost: look once
             reads = 0
-            while not self._stopping.is_set():
+            while self.watching():
                 # Only while the reader waits for appends: busy with a batch or in its gather pause it
                 # looks at the log next anyway, and 200 wake-ups a second took the interpreter lock
                 # from the requests for nothing (ADR 0051). A commit meanwhile is seen at the next look.
-                if not self._signal.awaited(CHECK_STOP_SECONDS, self._stopping.is_set):
+                if not self._signal.awaited(CHECK_STOP_SECONDS, self._unwatched):
                     continue
                 time.sleep(WATCH_SECONDS)  # half the CPU of an Event.wait per wake-up, which it is all about
                 version = _data_version(connection)

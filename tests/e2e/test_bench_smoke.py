@@ -216,3 +216,11 @@ def test_the_batch_benchmark_applies_the_lives_in_batches_of_the_size_asked(sett
     assert {"quarterly_evaluation", "audit_trail", "trackings", "read the log"} <= set(by_one)
     fifteen = settings.model_copy(update={"projection_batch_size": 15, "embedded_projections": False})
     assert batches.measure(fifteen, 2, switched.append, None) == 2
+
+
+def test_the_load_begins_once_every_worker_has_started_not_the_first_alone(tmp_path: Path) -> None:
+    """A second worker still importing and building its app took the first load's cores, and its
+    start-up counted as the commands' CPU: only in the rows of several workers."""
+    settings = Settings(database_url=None, data_dir=tmp_path / "data")
+    with load.serving("nm-workflow", 2, settings, tmp_path):
+        assert (tmp_path / "server.log").read_text().count("Application startup complete.") == 2

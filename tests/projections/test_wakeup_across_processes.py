@@ -49,6 +49,33 @@ def test_a_commit_of_another_process_wakes_caught_up_projections(
     assert supervisor.wait_for(head, ["audit_trail"], timeout=10)
 
 
+def test_a_process_on_standby_watches_no_appends_and_follows_them_once_it_takes_over(
+    store: EventStore, start_supervisor: SupervisorFactory
+) -> None:
+    """A standby process has no reader to wake: its LISTEN (or SQLite watcher) took a wake-up per
+    commit of every process from the requests it served (ADR 0062). Taking over, it follows again."""
+    started = [start_supervisor(projection_poll_interval=NEVER) for _ in range(2)]
+    _, position = live_one_life(store)
+    assert started[0].wait_for(position, timeout=DEADLINE)
+    deadline = time.monotonic() + DEADLINE
+    while not any(supervisor.watching for supervisor in started):  # the owner's watch connects
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    owner, standby = sorted(started, key=lambda supervisor: not supervisor.watching)
+    assert {row.state for row in standby.status()} == {"standby"}
+    live_one_life(store, plan_key="plan-2")
+    time.sleep(0.3)  # the appends and the owner's batches: the standby process still watches nothing
+    assert not standby.watching
+
+    owner.stop()
+    deadline = time.monotonic() + DEADLINE
+    while not standby.watching:  # its next claim (every STANDBY_SECONDS) takes the projections over
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    _, position = live_one_life(store, plan_key="plan-3")
+    assert standby.wait_for(position, timeout=DEADLINE)  # woken by the watch: its poll is NEVER
+
+
 def _commit(path: Path) -> None:
     """One committed write to the SQLite file at `path` (made if missing, in WAL mode as the store's)."""
     connection = sqlite3.connect(path, isolation_level=None)
@@ -66,6 +93,7 @@ def _watching(path: Path) -> Iterator[LogSignal]:
     _commit(path)
     signal = LogSignal()
     watcher = DataVersionWatcher(path, signal, lock_timeout=5)
+    watcher.want(True)
     watcher.start()
     try:
         assert watcher.following.wait(DEADLINE)
