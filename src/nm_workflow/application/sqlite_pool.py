@@ -4,10 +4,10 @@ Every read and every write of a command takes a connection from the pool and giv
 library's pool (`eventsourcing.persistence.ConnectionPool`) serves any database and any use: each
 get passes a "fairness" semaphore (Python's `Semaphore`, a `Condition` around a lock), counts its
 readers under another `Condition`, reads the clock three times; each put notifies a `Condition`
-whether or not anyone waits. About 40,000 machine instructions a get and put, two per command.
-
-This pool keeps what the store needs of one, each step a C-level lock or container operation
-when nothing has to wait:
+whether or not anyone waits: about 40,000 machine instructions a get and put, and a command
+makes two (its read and its save). This one takes about 12,000 (docs/performance-history.md,
+"SQLite: the command's connections (ADR 0064)"), and keeps what the store needs of a pool, each
+step a C-level lock or container operation when nothing has to wait:
 
 - At most `pool_size + max_overflow` connections in use; one more request waits up to
   `pool_timeout` for a connection to come back, then fails with the library's
@@ -45,10 +45,11 @@ class LeanSQLitePool(StatementCachingPool):
     """The library's SQLite pool's settings and connections, lent out without its interlocking."""
 
     def __init__(self, **settings: Any) -> None:  # the library's pool's keywords
-        super().__init__(**settings)
+        # Before the library's constructor: its `__del__` closes the pool, this one's way.
         self._lock = threading.Lock()
         self._returned = threading.Condition(self._lock)
         self._waiting = 0  # requests waiting in `_returned`: a put notifies only when there are some
+        super().__init__(**settings)
 
     @property
     def num_in_use(self) -> int:
