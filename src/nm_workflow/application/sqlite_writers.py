@@ -3,8 +3,8 @@
 SQLite lets one connection write at a time. A writer that finds the database locked waits in
 SQLite's busy handler, which sleeps 1, 2, 5, 10, ... up to 100 ms between attempts: with two
 worker processes writing, a waiter sleeps on long after the lock came free, and both processes
-idle. Within a process the library's connection pool already queues writers (one writer
-connection at a time). Across processes, this module adds a queue: every write transaction of
+idle. Within a process the connection pool already queues writers (one writer connection at
+a time: sqlite_pool.py). Across processes, this module adds a queue: every write transaction of
 the store's datastore (event saves, snapshots, projection batches, side tables, schema set-up:
 all take a writer connection from the pool) first takes an exclusive `flock` on the file
 `<database>-write.lock` beside the database, and releases it after its commit or rollback. A
