@@ -11,6 +11,7 @@ import pytest
 from eventsourcing.persistence import ConnectionPoolClosedError, ConnectionUnavailableError
 from eventsourcing.sqlite import SQLiteConnectionPool
 
+from bench import connections
 from nm_workflow.application.sqlite_pool import LeanSQLitePool
 from nm_workflow.application.sqlite_writers import QueuedSQLiteDatastore
 
@@ -109,3 +110,10 @@ def test_closing_closes_every_connection_and_wakes_the_waiters(pool: SQLiteConne
     assert [type(error) for error in failed] == [ConnectionPoolClosedError]
     assert in_use.closed
     assert idle.closed
+
+
+def test_the_connections_benchmark_runs_both_pools(tmp_path: Path) -> None:
+    for case in connections.CASES:
+        got = connections.run(case, tmp_path, seconds=0.2, writers=1, readers=1)
+        assert got["reads"] > 0
+        assert got["writes"] > 0
