@@ -11,6 +11,7 @@ from eventsourcing.sqlite import SQLiteDatastore
 
 from nm_workflow.application.event_chain import ChainedSQLiteRecorder
 from nm_workflow.application.postgres import BoundedRetryRecorder, BoundedRetrySnapshots
+from nm_workflow.application.sqlite_writers import QueuedSQLiteDatastore
 from tests.support.contracts import (
     AggregateRecorderTestCase,
     ApplicationRecorderTestCase,
@@ -79,3 +80,14 @@ class TestChainedSQLiteRecorder(ApplicationRecorderTestCase[ChainedSQLiteRecorde
         recorder = ChainedSQLiteRecorder(self.datastore, events_table_name="contract_events")
         recorder.create_table()
         return recorder
+
+
+class TestChainedSQLiteRecorderOnTheStoresDatastore(TestChainedSQLiteRecorder):
+    """The same contract on the datastore the store builds: its lean pool, the file's write turns."""
+
+    @pytest.fixture(autouse=True)
+    def _database(self, tmp_path: Path) -> Iterator[None]:
+        self.datastore = QueuedSQLiteDatastore(str(tmp_path / "contract.sqlite3"), pool_size=100)
+        with threads_finished():
+            yield
+        self.datastore.close()

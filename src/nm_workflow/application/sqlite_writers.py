@@ -3,8 +3,8 @@
 SQLite lets one connection write at a time. A writer that finds the database locked waits in
 SQLite's busy handler, which sleeps 1, 2, 5, 10, ... up to 100 ms between attempts: with two
 worker processes writing, a waiter sleeps on long after the lock came free, and both processes
-idle. Within a process the library's connection pool already queues writers (one writer
-connection at a time). Across processes, this module adds a queue: every write transaction of
+idle. Within a process the connection pool already queues writers (one writer connection at
+a time: sqlite_pool.py). Across processes, this module adds a queue: every write transaction of
 the store's datastore (event saves, snapshots, projection batches, side tables, schema set-up:
 all take a writer connection from the pool) first takes an exclusive `flock` on the file
 `<database>-write.lock` beside the database, and releases it after its commit or rollback. A
@@ -41,6 +41,7 @@ from eventsourcing.sqlite import (
 from eventsourcing.utils import Environment
 
 from nm_workflow.application.metrics import SQLITE_WRITE_TURN_WAIT_SECONDS
+from nm_workflow.application.sqlite_pool import LeanSQLitePool
 from nm_workflow.application.sqlite_statements import StatementCachingPool
 
 LOCK_FILE_SUFFIX = "-write.lock"
@@ -148,13 +149,15 @@ class WriteTurns:
 
 class QueuedSQLiteDatastore(SQLiteDatastore):
     """The library's SQLite datastore whose writer connections come with the file's write turn,
-    and whose connections keep their prepared statements (sqlite_statements.py)."""
+    whose connections keep their prepared statements (sqlite_statements.py), and whose pool of a
+    file lends them without the library's interlocking (sqlite_pool.py)."""
 
     def __init__(self, db_name: str, **kwargs: Any) -> None:
         super().__init__(db_name, **kwargs)
-        self.pool = StatementCachingPool.like(self.pool)
-        timeout = self.pool.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT
         memory = self.pool.is_sqlite_memory_mode
+        # In memory, readers and writers exclude each other: the library's interlocking (ADR 0064).
+        self.pool = (StatementCachingPool if memory else LeanSQLitePool).like(self.pool)
+        timeout = self.pool.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT
         self.turns = None if memory else WriteTurns(db_name + LOCK_FILE_SUFFIX, timeout)
 
     # The library declares its generators' own types; these blocks are entered and left alike.
