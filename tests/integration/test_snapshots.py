@@ -83,7 +83,7 @@ def test_a_snapshot_that_cannot_be_written_does_not_fail_the_committed_command(
             raise OperationalError("the connection was lost after the commit")
 
         # Wherever it is written: the library's recorder (SQLite), with its time (PostgreSQL).
-        unreachable = SimpleNamespace(cursor=broken, transaction=broken)
+        unreachable = SimpleNamespace(cursor=broken, transaction=broken, get_connection=broken)
         monkeypatch.setattr(store.snapshots.recorder, "insert_events", broken)
         monkeypatch.setattr(store.snapshot_times, "_datastore", unreachable)
         with caplog.at_level(logging.WARNING):
