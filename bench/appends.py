@@ -9,9 +9,13 @@ own. Last, the store with group commit off (`NM_GROUP_COMMIT_MAX_BATCH=1`: one
 transaction per append). Raw: one connection
 per writer inserting the very bytes the store wrote (id, version, topic, state)
 into a table of the same shape, one autocommitted INSERT each (psycopg on
-PostgreSQL, sqlite3 on SQLite). The report's cost is against raw inserts at 1
-writer; the target (store >= 0.7 of raw at 8 writers) compares the two 8-writer
-rows.
+PostgreSQL, sqlite3 on SQLite), through one cursor that the writer keeps, as a
+careful writer does (psycopg keeps a cursor's adapters while it runs the same
+query again: on PostgreSQL about half the client CPU per insert, ADR 0065); and
+for comparison with runs before that, through a cursor per insert
+(`connection.execute`). The report's cost is against raw inserts at 1 writer;
+the target (store >= 0.7 of raw at 8 writers) compares the store's 8-writer row
+with the kept cursor's.
 
     python -m bench.appends [--n 200] [--database-url postgresql://...]
 """
@@ -101,7 +105,7 @@ class _Raw:
             self.settings.sqlite_path, isolation_level=None, timeout=30, check_same_thread=False
         )
 
-    def for_writer(self, _: int) -> Callable[[], object]:
+    def for_writer(self, _: int, *, kept_cursor: bool = True) -> Callable[[], object]:
         connection = self._connect()
         self.connections.append(connection)
         originator = Counter().id
@@ -111,9 +115,10 @@ class _Raw:
         insert += f"({', '.join([mark] * 4)})"
         originator_id = originator if self.settings.uses_postgres else originator.hex
 
+        execute = connection.cursor().execute if kept_cursor else connection.execute
+
         def append() -> object:
-            row = (originator_id, next(versions), self.sample.topic, self.sample.state)
-            return connection.execute(insert, row)
+            return execute(insert, (originator_id, next(versions), self.sample.topic, self.sample.state))
 
         return append
 
@@ -134,6 +139,8 @@ def run(settings: Settings, n: int) -> dict[str, float]:
     try:
         for writers in WRITERS:
             results[f"raw inserts, {writers} writer(s)"] = _rate(writers, n, raw.for_writer)
+            per_insert = _rate(writers, n, lambda writer: raw.for_writer(writer, kept_cursor=False))
+            results[f"raw inserts, a cursor per insert, {writers} writer(s)"] = per_insert
             without = _rate(writers, n, lambda _: saving_one_event(unchained.record))
             results[f"store appends without the chain, {writers} writer(s)"] = without
             store_appends = _rate(writers, n, lambda _: saving_one_event(store.record))

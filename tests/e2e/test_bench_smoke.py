@@ -139,9 +139,11 @@ def test_the_append_benchmark_compares_with_raw_inserts_of_the_same_bytes(settin
     results = appends.run(settings, n=3)
     assert list(results) == [
         "baseline: raw inserts, 1 writer(s)",
+        "raw inserts, a cursor per insert, 1 writer(s)",
         "store appends without the chain, 1 writer(s)",
         "store appends, 1 writer(s)",
         "raw inserts, 8 writer(s)",
+        "raw inserts, a cursor per insert, 8 writer(s)",
         "store appends without the chain, 8 writer(s)",
         "store appends, 8 writer(s)",
         "store appends, 8 writer(s), group commit off",

@@ -52,6 +52,49 @@ def test_a_leader_waits_for_as_many_as_the_last_batch_held_and_closes_once_they_
     assert _sample("nm_group_commit_wait_seconds_count") - waits == 3  # and each caller's wait
 
 
+class _CountedWaits(threading.Condition):
+    """A condition that counts the waits begun on it: a leader woken too early waits again."""
+
+    def __init__(self, lock: threading.Lock) -> None:
+        super().__init__(lock)
+        self.waits = 0
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits += 1
+        return super().wait(timeout)
+
+
+def test_a_gathering_leader_is_woken_once_by_the_arrival_that_completes_its_batch() -> None:
+    # Woken by each arrival, it went back to waiting on all but the last (ADR 0065).
+    held, release = threading.Event(), threading.Event()
+
+    def commit(tickets: Sequence[Ticket[str, str]]) -> None:
+        if "a" in {ticket.unit for ticket in tickets}:
+            held.set()
+            assert release.wait(DEADLINE)
+        for ticket in tickets:
+            ticket.succeed(ticket.unit.upper())
+
+    group: GroupCommit[str, str] = GroupCommit(commit, max_wait=60, max_batch=4)
+    with ThreadPoolExecutor(5) as pool:  # a first batch of four: the next leader waits for four
+        first = pool.submit(group.submit, "a")
+        assert held.wait(DEADLINE)
+        rest = [pool.submit(group.submit, unit) for unit in "bcde"]
+        wait_until(lambda: group.queued == 4)
+        release.set()
+        assert [future.result(DEADLINE) for future in (first, *rest)] == ["A", "B", "C", "D", "E"]
+        arrived = group._arrived = _CountedWaits(group._lock)
+        leader = pool.submit(group.submit, "f")
+        wait_until(lambda: arrived.waits == 1)  # the leader waits for three more
+        followers = []
+        for count, unit in enumerate("gh", start=2):  # one at a time, each queued before the next
+            followers.append(pool.submit(group.submit, unit))
+            wait_until(lambda count=count: group.queued == count)  # type: ignore[misc]
+        followers.append(pool.submit(group.submit, "i"))
+        assert [future.result(DEADLINE) for future in (leader, *followers)] == ["F", "G", "H", "I"]
+    assert arrived.waits == 1
+
+
 def test_a_lone_caller_never_waits_for_company() -> None:
     batches: list[list[str]] = []
 

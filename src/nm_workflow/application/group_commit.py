@@ -116,6 +116,8 @@ class GroupCommit(Generic[U, R]):
         self._arrived = threading.Condition(self._lock)
         self._queue: deque[Ticket[U, R]] = deque()
         self._leading = False  # invariant: no leader means an empty queue
+        # How many queued units the gathering leader waits for; 0 while no leader gathers.
+        self._awaited = 0
         # The last batch: its size, and when it was committed (time.monotonic()).
         self._last_size, self._last_end = 1, 0.0
 
@@ -147,7 +149,11 @@ class GroupCommit(Generic[U, R]):
             self._queue.append(ticket)
             ticket.lead = not self._leading
             self._leading = True
-            self._arrived.notify()  # a leader gathering a batch may close it now
+            # Only the arrival that completes what the gathering leader waits for wakes it: woken
+            # by every arrival, it went back to waiting on most, and each wake-up cost the waker
+            # a thread switch while it held the interpreter lock (docs/adr/0065).
+            if 0 < self._awaited <= len(self._queue):
+                self._arrived.notify()
         if not ticket.lead:
             ticket.wait()  # until its batch was committed, or it was handed the lead
         if ticket.lead:
@@ -169,11 +175,13 @@ class GroupCommit(Generic[U, R]):
             deadline = now + self._max_wait
             recent = now - self._last_end <= self._max_wait
             wanted = min(self._max_batch, self._last_size if recent else 1)
+            self._awaited = wanted
             while len(self._queue) < wanted:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
                 self._arrived.wait(remaining)
+            self._awaited = 0
             return [self._queue.popleft() for _ in range(min(self._max_batch, len(self._queue)))]
 
     def _run(self, batch: Sequence[Ticket[U, R]]) -> None:

@@ -62,21 +62,21 @@ END
 $save$"""
 
 
-_SAVE_CURSOR = "_nm_workflow_save_cursor"
-
-
-def _save_cursor(conn: Connection[Any]) -> Cursor[Any]:
-    """The save's cursor of `conn`, kept on the pooled connection between saves (it dies with it).
+def kept_cursor(conn: Connection[Any], name: str) -> Cursor[Any]:
+    """The cursor `name` of `conn` (rows as tuples), kept on the pooled connection between the
+    statements of one kind (it dies with it): the save's, the snapshot's.
 
     psycopg keeps a cursor's adapters (its Transformer) while it executes the same query object
     again; a fresh cursor per save looked up its arguments' dumpers and its rows' loaders again:
-    about 155,000 instructions a save, a fifth of one writer's appends (docs/adr/0059). A
-    connection serves one thread at a time (the pool's), and so does its cursor.
+    about 155,000 instructions a save, a fifth of one writer's appends (docs/adr/0059). One cursor
+    per kind of statement, since a cursor that executes another query drops them. A connection
+    serves one thread at a time (the pool's), and so do its cursors.
     """
-    curs: Cursor[Any] | None = getattr(conn, _SAVE_CURSOR, None)
+    attribute = f"_nm_workflow_{name}_cursor"
+    curs: Cursor[Any] | None = getattr(conn, attribute, None)
     if curs is None or curs.closed:
         curs = conn.cursor(row_factory=tuple_row)
-        setattr(conn, _SAVE_CURSOR, curs)
+        setattr(conn, attribute, curs)
     return curs
 
 
@@ -137,7 +137,7 @@ class OneRoundTripSave(PostgresApplicationRecorder):
             assert conn.autocommit  # the statement is its own transaction: the library's pool's way
             # Composing the statements of every save again was a tenth of the writers' interpreter time.
             self._call = self._call or self._call_statement.as_bytes(conn)
-            curs = _save_cursor(conn)
+            curs = kept_cursor(conn, "save")
             # Prepared: parsing, analysing and planning the call were a fifth of the server's
             # instructions per save (docs/performance-history.md, "The save's server time on
             # PostgreSQL"); the price is one round trip, once per pooled connection, to prepare it.

@@ -22,6 +22,7 @@ from eventsourcing.postgres import PostgresDatastore
 from psycopg.sql import SQL, Identifier
 
 from nm_workflow.application.postgres import bounded_retry
+from nm_workflow.application.postgres_save import kept_cursor
 from nm_workflow.application.side_tables import create_tables, iso
 
 TABLE = "snapshot_times"
@@ -114,8 +115,10 @@ class SnapshotTimes:
         # Retried as the snapshot recorder's `insert_events` it replaces (and every write of the
         # store): a pooled connection that broke while idle (ADR 0027: no ping before lending one)
         # costs one more attempt, not the snapshot and a fail-fast pause of the requests after it.
-        with self.datastore.cursor() as cursor:
-            cursor.execute(self._with_snapshot, row)
+        # On the connection's kept cursor: a fresh one looked up the row's dumpers again each
+        # time, a fifth of the statement's instructions (docs/adr/0065).
+        with self.datastore.get_connection() as conn:
+            kept_cursor(conn, "snapshot").execute(self._with_snapshot, row)
 
     @property
     def datastore(self) -> Any:
