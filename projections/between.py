@@ -17,7 +17,8 @@ tables meanwhile. What it wrote is kept here (`put`), and given to the next batc
 Anything else clears what is kept; a row not kept is read from the database as before. The
 kept rows are the values the batch wrote (not copies): the next batch changes them in place,
 which is safe as a batch takes them over (`begin`) and they are trusted again only once it
-committed. Each table keeps at most `capacity` rows, the least recently used ones dropped.
+committed. Each table keeps at most a number of rows of its own, the least recently used ones
+dropped.
 One batch at a time: the runner's thread is the only one that moves a projection's live
 tables in a process.
 """
@@ -25,7 +26,7 @@ tables in a process.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from projections.rows import Key, Keyed, known
 from projections.sql import Row, Tx
@@ -35,9 +36,10 @@ from projections.tracking import Generation
 class KeptBetweenBatches:
     """The rows of some `Keyed` tables as the process's last committed batch left them."""
 
-    def __init__(self, specs: Iterable[Keyed], capacity: int) -> None:
-        self.capacity = capacity
-        self._rows: dict[str, OrderedDict[Key, Row]] = {spec.table.name: OrderedDict() for spec in specs}
+    def __init__(self, capacities: Mapping[Keyed, int]) -> None:
+        """`capacities`: the tables whose rows are kept, and how many rows each at most."""
+        self._capacities = {spec.table.name: capacity for spec, capacity in capacities.items()}
+        self._rows: dict[str, OrderedDict[Key, Row]] = {name: OrderedDict() for name in self._capacities}
         self._at: tuple[int, int] | None = None
         """(position, generation) of the tracking the kept rows are those of; None: none trusted."""
         self._open: Callable[[], Generation] | None = None
@@ -59,8 +61,8 @@ class KeptBetweenBatches:
             self._clear()
             return
         self._at = (target, generation)
-        for rows in self._rows.values():
-            while len(rows) > self.capacity:
+        for name, rows in self._rows.items():
+            while len(rows) > self._capacities[name]:
                 rows.popitem(last=False)
 
     def usable(self, tx: Tx) -> bool:

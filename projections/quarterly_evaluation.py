@@ -69,9 +69,10 @@ batch reads just the rows it changes); `state`: {"members": int, "parameters": {
 FACTS = Keyed(ITEMS, ("item_id",))
 KEPT = Keyed(STATES, ("row_key",))
 CELLS = Keyed(ROWS, ("quarter", "department", "platform"))
-KEPT_ROWS = 4096
-"""Facts of members, and states of rows, each kept between batches (projections/between.py) at
-most: the members and rows of the last few thousand commands."""
+KEPT_MEMBERS, KEPT_ROWS = 1024, 256
+"""The members' facts (about 4 kB each in memory for an item's whole life) and the rows' states
+(about 80 bytes per member of the row) kept between batches at most (projections/between.py):
+more than the members and rows that batches come back to while items go through their lives."""
 
 
 class QuarterlyEvaluation(Projection):
@@ -93,7 +94,7 @@ class QuarterlyEvaluation(Projection):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
-        self.kept_between_batches = self._kept = KeptBetweenBatches((FACTS, KEPT), KEPT_ROWS)
+        self.kept_between_batches = self._kept = KeptBetweenBatches({FACTS: KEPT_MEMBERS, KEPT: KEPT_ROWS})
 
     def apply(self, tx: Tx, batch: Sequence[Recorded]) -> None:
         ids = sorted({str(r.event.originator_id) for r in batch})

@@ -17,6 +17,7 @@ from nm_workflow.application.store import APPLICATION_NAME, EventStore
 from projections import ReadModel, rebuild
 from projections.base import Projection
 from projections.batches import Builder, SharedReader
+from projections.between import KeptBetweenBatches
 from projections.quarterly_evaluation import FACTS, KEPT
 from projections.quarterly_state import StaleParts
 from projections.sql import Tx
@@ -194,3 +195,17 @@ def test_a_tracking_table_of_an_earlier_release_gets_its_generation_and_a_rebuil
         _equals_its_rebuild(model)
     finally:
         model.close()
+
+
+def test_each_table_keeps_its_most_recently_used_rows_up_to_its_capacity() -> None:
+    kept = KeptBetweenBatches({FACTS: 2, KEPT: 1})
+    kept.begin(0, lambda: 1)
+    for member in ("a", "b", "c"):
+        kept.put(FACTS, (member,), {"item_id": member, "facts": {}})
+    kept.put(KEPT, ("k1",), {"row_key": "k1", "state": {}})
+    kept.put(KEPT, ("k2",), {"row_key": "k2", "state": {}})
+    kept.committed(5)
+    assert list(kept._rows["quarterly_evaluation_item"]) == [("b",), ("c",)]
+    assert list(kept._rows["quarterly_evaluation_state"]) == [("k2",)]
+    kept.begin(5, lambda: 2)  # another generation at the same position: nothing kept is trusted
+    assert not any(kept._rows.values())
