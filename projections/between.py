@@ -44,34 +44,56 @@ class KeptBetweenBatches:
         """(position, generation) of the tracking the kept rows are those of; None: none trusted."""
         self._open: Callable[[], Generation] | None = None
         """The generation of the batch now running (between `begin` and `committed`)."""
+        self._start = 0
+        self._checked = False
+        """Whether the running batch compared its start and generation with `_at` yet."""
 
     def begin(self, start: int, generation: Callable[[], Generation]) -> None:
-        """A batch from `start`, whose tracking statement answers `generation` (waited for only
-        when rows are kept at that position)."""
-        at, self._at, self._open = self._at, None, generation
-        if at is None or at[0] != start or at[1] != generation():
-            self._clear()
+        """A batch from `start`, whose tracking statement answers `generation`: asked for only when
+        the batch uses the rows (on PostgreSQL its answer is waited for then)."""
+        if self._open is not None:  # the batch begun last did not commit
+            self._untrusted()
+        self._open, self._start, self._checked = generation, start, False
 
     def committed(self, target: int) -> None:
         """The batch begun last committed, its tracking at `target`."""
-        if self._open is None:
+        generation = self._open
+        if generation is None:
             return
-        generation, self._open = self._open(), None
-        if generation is None:  # (its transaction would not have committed)
-            self._clear()
+        self._check()  # (a batch that used no row: what it kept is still as the tables are, or not)
+        self._open = None
+        moved = generation()
+        if moved is None:  # (its transaction would not have committed)
+            self._untrusted()
             return
-        self._at = (target, generation)
+        self._at = (target, moved)
         for name, rows in self._rows.items():
             while len(rows) > self._capacities[name]:
                 rows.popitem(last=False)
 
     def usable(self, tx: Tx) -> bool:
         """Whether the batch in `tx` may use and keep rows: the runner's batch of the live tables.
-        Any other write of the live tables (outside a batch begun here) clears them."""
+        Any other write of the live tables (outside a batch begun here) drops them."""
         live = all(tx.tables.get(name) == name for name in self._rows)
         if live and self._open is None:
-            self._clear()
-        return live and self._open is not None
+            self._untrusted()
+        if not live or self._open is None:
+            return False
+        self._check()
+        return True
+
+    def _check(self) -> None:
+        """Drop the rows unless the running batch starts where they were kept, in their generation;
+        trust none until it commits."""
+        if self._checked:
+            return
+        at, self._at, self._checked = self._at, None, True
+        if at is None or at[0] != self._start or at[1] != self._open_generation():
+            self._untrusted()
+
+    def _open_generation(self) -> Generation:
+        assert self._open is not None
+        return self._open()
 
     def seed(self, tx: Tx, spec: Keyed, keys: Iterable[Key]) -> None:
         """Give the batch in `tx` the kept rows of `keys` as read: only the others are read."""
@@ -94,6 +116,7 @@ class KeptBetweenBatches:
             rows[key] = row
             rows.move_to_end(key)
 
-    def _clear(self) -> None:
+    def _untrusted(self) -> None:
+        self._at = None
         for rows in self._rows.values():
             rows.clear()

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 
@@ -199,7 +200,9 @@ def test_a_tracking_table_of_an_earlier_release_gets_its_generation_and_a_rebuil
 
 def test_each_table_keeps_its_most_recently_used_rows_up_to_its_capacity() -> None:
     kept = KeptBetweenBatches({FACTS: 2, KEPT: 1})
+    live = cast(Tx, SimpleNamespace(tables={name: name for name in BOOKKEEPING}))
     kept.begin(0, lambda: 1)
+    assert kept.usable(live)
     for member in ("a", "b", "c"):
         kept.put(FACTS, (member,), {"item_id": member, "facts": {}})
     kept.put(KEPT, ("k1",), {"row_key": "k1", "state": {}})
@@ -208,4 +211,7 @@ def test_each_table_keeps_its_most_recently_used_rows_up_to_its_capacity() -> No
     assert list(kept._rows["quarterly_evaluation_item"]) == [("b",), ("c",)]
     assert list(kept._rows["quarterly_evaluation_state"]) == [("k2",)]
     kept.begin(5, lambda: 2)  # another generation at the same position: nothing kept is trusted
+    assert kept.usable(live)
     assert not any(kept._rows.values())
+    shadow = cast(Tx, SimpleNamespace(tables={name: name + "__rebuild" for name in BOOKKEEPING}))
+    assert not kept.usable(shadow)
