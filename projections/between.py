@@ -16,8 +16,8 @@ tables meanwhile. What it wrote is kept here (`put`), and given to the next batc
 
 Anything else clears what is kept; a row not kept is read from the database as before. The
 kept rows are the values the batch wrote (not copies): the next batch changes them in place,
-which is safe as a batch takes them over (`begin`) and they are trusted again only once it
-committed. Each table keeps at most a number of rows of its own, the least recently used ones
+which is safe as a batch that uses them stops trusting them first, and they are trusted again
+only once it committed. Each table keeps at most a number of rows of its own, the least recently used ones
 dropped.
 One batch at a time: the runner's thread is the only one that moves a projection's live
 tables in a process.
@@ -50,9 +50,8 @@ class KeptBetweenBatches:
 
     def begin(self, start: int, generation: Callable[[], Generation]) -> None:
         """A batch from `start`, whose tracking statement answers `generation`: asked for only when
-        the batch uses the rows (on PostgreSQL its answer is waited for then)."""
-        if self._open is not None:  # the batch begun last did not commit
-            self._untrusted()
+        the batch uses the rows (on PostgreSQL its answer is waited for then). A batch begun before
+        that did not commit used rows only once `_check` stopped trusting them."""
         self._open, self._start, self._checked = generation, start, False
 
     def committed(self, target: int) -> None:
