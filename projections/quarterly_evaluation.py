@@ -19,7 +19,9 @@ of the figures its change can touch and that differ: ADR 0038, addendum), and
 the row's figures are computed from the state (ADR 0038). A batch reads no
 other member's facts, and decodes only the multisets (medians, percentiles)
 it changes: its Python work follows the members it changes, not the size of
-the quarter; each touched row's state is still read and written whole.
+the quarter; each touched row's state is still written whole. The facts and
+states a batch wrote are kept for the process's next batch, which reads them
+only when someone else may have written since (projections/between.py, ADR 0063).
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ batch reads just the rows it changes); `state`: {"members": int, "parameters": {
 # the first event, the states of the rows the batch changes read in one statement after it;
 # the rows (whose first key column is not an aggregate's id) are put and deleted, and read (all of
 # a quarter's at once) only to tell a new row from one an earlier release left without a state.
+# The facts and states the last batch wrote are kept between batches too (`apply`).
 FACTS = Keyed(ITEMS, ("item_id",))
 KEPT = Keyed(STATES, ("row_key",))
 CELLS = Keyed(ROWS, ("quarter", "department", "platform"))
