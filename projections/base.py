@@ -13,6 +13,7 @@ from eventsourcing.domain import CanInitAggregate
 from eventsourcing.utils import get_topic
 
 from nm_workflow.application.settings import Settings
+from projections.between import KeptBetweenBatches
 from projections.rows import Spec, kept_for_the_batch
 from projections.schema import Table, schema_ddl
 from projections.sql import POSTGRES, SQLITE, Dialect, Tx
@@ -90,6 +91,8 @@ class Projection:
     every_event: ClassVar[bool] = False
     batch_tables: ClassVar[tuple[Spec, ...]] = ()
     """Tables the handlers read and write through projections/rows.py: kept for a batch."""
+    kept_between_batches: KeptBetweenBatches | None = None
+    """Rows kept in memory from one batch to the next (projections/between.py), if any."""
     _handlers: ClassVar[dict[str, str]]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

@@ -20,7 +20,7 @@ works for every projection.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from nm_workflow.application.metrics import PROJECTION_EVENTS_APPLIED, PROJECTION_LAG_EVENTS
 from nm_workflow.application.store import APPLICATION_NAME
@@ -28,7 +28,7 @@ from projections.base import Projection, Recorded
 from projections.database import Database
 from projections.readside import EventSource, Recorder
 from projections.sql import Tx
-from projections.tracking import advance_together
+from projections.tracking import Generation, advance_together
 
 
 class TrackingMoved(Exception):
@@ -53,6 +53,7 @@ class Builder:
         self._applied = PROJECTION_EVENTS_APPLIED.labels(projection.name)
         self._lag = PROJECTION_LAG_EVENTS.labels(projection.name)
         self._lag_set: int | None = None
+        self._kept = projection.kept_between_batches
 
     @property
     def name(self) -> str:
@@ -72,16 +73,22 @@ class Builder:
         """In `tx`: apply `batch`'s events after the position, up to `target`, and move the tracking
         there. The number of events applied; None when the tracking was elsewhere (nothing written).
         Call `committed` once `tx` has committed."""
-        if not self.recorder.advance(tx, APPLICATION_NAME, self.position, target):
+        generation = self.recorder.advance(tx, APPLICATION_NAME, self.position, target)
+        if generation is None:
             self._position = None
             return None
-        return self.apply(tx, batch, target)
+        return self.apply(tx, batch, target, lambda: generation)
 
-    def apply(self, tx: Tx, batch: Sequence[Recorded], target: int) -> int:
+    def apply(
+        self, tx: Tx, batch: Sequence[Recorded], target: int, generation: Callable[[], Generation]
+    ) -> int:
         """In `tx`: apply `batch`'s events after the position, up to `target`, without moving the
-        tracking (the caller moves it first, in `tx`); the number of events applied."""
+        tracking (the caller moves it first, in `tx`; `generation` answers its move); the number
+        of events applied."""
         start = self.position
         events = [r for r in batch if start < r.position <= target and self.wants(r.topic)]
+        if self._kept is not None:
+            self._kept.begin(start, generation)
         if events:
             self.projection.apply(tx, events)
         return len(events)
@@ -92,6 +99,8 @@ class Builder:
 
     def committed(self, target: int, applied: int) -> None:
         self._position = target
+        if self._kept is not None:
+            self._kept.committed(target)
         if applied:  # most projections have no event in most batches
             self._applied.inc(applied)
 
@@ -173,8 +182,8 @@ class SharedReader:
                 # is waited for after the events are sent: the batch is one round trip.
                 moves = [(b.recorder, b.position) for b in moving]
                 moved = advance_together(tx, APPLICATION_NAME, moves, target)
-                counts = [b.apply(tx, batch, target) for b in moving]
-                elsewhere = [b.name for b, ok in zip(moving, moved(), strict=True) if not ok]
+                counts = [b.apply(tx, batch, target, _nth(moved, n)) for n, b in enumerate(moving)]
+                elsewhere = [b.name for b, ok in zip(moving, moved(), strict=True) if ok is None]
                 if elsewhere:  # another process or a rebuild moved them: roll back
                     raise TrackingMoved(", ".join(elsewhere))
         except BaseException:
@@ -194,3 +203,7 @@ class SharedReader:
             found = [] if any(not t for t in topics) else sorted({topic for ts in topics for topic in ts})
             self._topics_of[chosen] = found
         return found
+
+
+def _nth(answers: Callable[[], list[Generation]], n: int) -> Callable[[], Generation]:
+    return lambda: answers()[n]

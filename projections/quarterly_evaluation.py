@@ -19,7 +19,9 @@ of the figures its change can touch and that differ: ADR 0038, addendum), and
 the row's figures are computed from the state (ADR 0038). A batch reads no
 other member's facts, and decodes only the multisets (medians, percentiles)
 it changes: its Python work follows the members it changes, not the size of
-the quarter; each touched row's state is still read and written whole.
+the quarter; each touched row's state is still written whole. The facts and
+states a batch wrote are kept for the process's next batch, which reads them
+only when someone else may have written since (projections/between.py, ADR 0063).
 """
 
 from __future__ import annotations
@@ -29,38 +31,28 @@ import pickle
 from collections import defaultdict
 from collections.abc import Sequence
 from functools import cached_property, lru_cache
-from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from nm_workflow.application.errors import FiguresStale
 from nm_workflow.application.facts import TOPICS, fold
 from nm_workflow.application.figure_inputs import figures_changed
-from nm_workflow.application.figure_parts import Packed, PartNotHeld, packed, unpacked
-from nm_workflow.application.figure_rows import (
-    ALL,
-    MULTISET,
-    Scope,
-    cells_touched,
-    member_parts,
-    parts_added,
-    parts_merged,
-    parts_removed,
-)
+from nm_workflow.application.figure_parts import Packed
+from nm_workflow.application.figure_rows import ALL, MULTISET, Scope, cells_touched, member_parts
 from nm_workflow.application.figures import FIGURES, Figure, Parameters, Parts, values_of
+from nm_workflow.application.settings import Settings
 from nm_workflow.application.store_errors import translated_errors
 from nm_workflow.domain.periods import quarter, quarter_of
 from projections.base import Projection, Recorded
+from projections.between import KeptBetweenBatches
+from projections.quarterly_state import Move, StaleParts, kept_parts, moved, state_json
 from projections.rows import Keyed, kept_for_the_batch, prefetch
 from projections.schema import Table, col
-from projections.sql import JSONText, Tx, dumps
+from projections.sql import Tx
 
 if TYPE_CHECKING:  # the read side imports the registry, which imports this module
     from projections.readside import ReadSide
 
 Key = tuple[str, str, str]
-Move = tuple[Parts | None, Parts | None]
-"""A member's parts of one row before and after a batch (None: it does not count in the row):
-of every figure when it enters or leaves the row, else of the figures whose parts differ."""
 _FIGURE_COLUMNS = tuple(col(f.name, "bigint" if f.type == "int" else "real", null=True) for f in FIGURES)
 ROWS = Table(
     "quarterly_evaluation",
@@ -76,14 +68,14 @@ batch reads just the rows it changes); `state`: {"members": int, "parameters": {
 # the first event, the states of the rows the batch changes read in one statement after it;
 # the rows (whose first key column is not an aggregate's id) are put and deleted, and read (all of
 # a quarter's at once) only to tell a new row from one an earlier release left without a state.
+# The facts and states the last batch wrote are kept between batches too (`apply`).
 FACTS = Keyed(ITEMS, ("item_id",))
 KEPT = Keyed(STATES, ("row_key",))
 CELLS = Keyed(ROWS, ("quarter", "department", "platform"))
-
-
-class StaleParts(RuntimeError):
-    """The kept parts were computed with other parameters, or no longer hold what the facts
-    say they do: `nm-workflow projections rebuild quarterly_evaluation` recomputes them."""
+KEPT_MEMBERS, KEPT_ROWS = 1024, 256
+"""The members' facts (about 4 kB each in memory for an item's whole life) and the rows' states
+(about 80 bytes per member of the row) kept between batches at most (projections/between.py):
+more than the members and rows that batches come back to while items go through their lives."""
 
 
 class QuarterlyEvaluation(Projection):
@@ -103,8 +95,15 @@ class QuarterlyEvaluation(Projection):
         """The parameters as every state records them."""
         return self.parameters.as_dict()
 
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.kept_between_batches = self._kept = KeptBetweenBatches({FACTS: KEPT_MEMBERS, KEPT: KEPT_ROWS})
+
     def apply(self, tx: Tx, batch: Sequence[Recorded]) -> None:
         ids = sorted({str(r.event.originator_id) for r in batch})
+        kept = self._kept if self._kept.usable(tx) else None
+        if kept is not None:
+            kept.seed(tx, FACTS, [(i,) for i in ids])
         with kept_for_the_batch(tx, (FACTS,), ids):
             facts = {i: found["facts"] for i in ids if (found := FACTS.get(tx, (i,))) is not None}
             # Each member's facts before its events, as folding changes them in place: a deep copy
@@ -114,13 +113,17 @@ class QuarterlyEvaluation(Projection):
                 fold(facts, recorded.event)
             moves: dict[Key, list[Move]] = defaultdict(list)
             for member, member_facts in facts.items():
-                FACTS.put(tx, {"item_id": member, "facts": member_facts})
+                FACTS.put(tx, row := {"item_id": member, "facts": member_facts})
+                if kept is not None:
+                    kept.put(FACTS, (member,), row)
                 for key, move in self._moves(before.get(member), member_facts):
                     moves[key].append(move)
             row_keys = {key: _row_key(key) for key in moves}
+            if kept is not None:
+                kept.seed(tx, KEPT, [(row_key,) for row_key in row_keys.values()])
             prefetch(tx, (KEPT,), list(row_keys.values()))
             for key in sorted(moves):
-                self._move(tx, key, row_keys[key], moves[key])
+                self._move(tx, key, row_keys[key], moves[key], kept)
 
     def _moves(self, old: dict[str, Any] | None, new: dict[str, Any]) -> list[tuple[Key, Move]]:
         """The member's parts to take out of and merge into each row it counted in or counts in:
@@ -176,81 +179,30 @@ class QuarterlyEvaluation(Projection):
     ) -> Parts | None:
         return member_parts(facts, _quarter(label), self.parameters, facts["department"], platform, figures)
 
-    def _move(self, tx: Tx, key: Key, row_key: str, moves: list[Move]) -> None:
+    def _move(
+        self, tx: Tx, key: Key, row_key: str, moves: list[Move], kept: KeptBetweenBatches | None
+    ) -> None:
         """Take the members' old parts out of the row's state and merge their new ones in; write
-        the row's figures, or delete the row when no member counts in it any more. Only the
-        multisets a move changes are decoded and encoded again; the others keep their text."""
-        kept = KEPT.get(tx, (row_key,))
-        parameters = self._kept_parameters
-        state: dict[str, Any] = {"members": 0, "parameters": parameters, "parts": None}
-        if kept is None and CELLS.get(tx, key) is not None:  # rare: a row without a state is new
+        the row's figures, or delete the row when no member counts in it any more."""
+        found = KEPT.get(tx, (row_key,))
+        if found is None and CELLS.get(tx, key) is not None:  # rare: a row without a state is new
             raise StaleParts(f"the row {key} has no kept parts (written by an earlier release): rebuild it")
-        if kept is not None:
-            state = kept["state"]
-            if state["parameters"] != parameters:
-                raise StaleParts(
-                    f"quarterly_evaluation was computed with {state['parameters']}, the settings now give "
-                    f"{parameters}: rebuild it (nm-workflow projections rebuild quarterly_evaluation)"
-                )
-        members, parts = state["members"], state["parts"]
-        # The multisets a move puts values in or takes values out of (most moves change none).
-        changed = {name for move in moves for part in move if part is not None
-                   for name, values in part.items() if values and MULTISET[name]}  # fmt: skip
-        if parts is not None:
-            parts = {name: unpacked(part) if name in changed else part for name, part in parts.items()}
-        elif len(moves) > 1 and all(old is None and new is not None for old, new in moves):
-            # A new row (a rebuild makes every row new): its members merged at once.
-            parts, members = parts_merged([new for _, new in moves if new is not None]), members + len(moves)
-            changed |= {name for name in parts if MULTISET[name]}
-            moves = []
-        try:
-            for old, new in moves:
-                if old is not None:
-                    if parts is None:
-                        raise PartNotHeld("the row holds no parts")
-                    parts = parts_removed(parts, old)
-                    members -= new is None
-                if new is not None:
-                    if parts is None:  # a copy: a member's parts are shared by its rows (department, all)
-                        parts = {name: list(part) for name, part in new.items()}
-                        changed |= {name for name in new if MULTISET[name]}
-                    else:
-                        parts = parts_added(parts, new)
-                    members += old is None
-        except PartNotHeld as error:
-            raise StaleParts(f"the row {key} no longer holds its members' parts: rebuild it") from error
+        parameters = self._kept_parameters
+        members, parts, changed = moved(key, None if found is None else found["state"], parameters, moves)
         if parts is None or members == 0:
             KEPT.delete(tx, (row_key,))
             CELLS.delete(tx, key)
+            if kept is not None:
+                kept.put(KEPT, (row_key,), None)
             return
-        kept_parts = {name: packed(part) if name in changed else part for name, part in parts.items()}
-        KEPT.put(tx, {"row_key": row_key, "state": self._state_json(members, kept_parts)})
+        state = {"members": members, "parameters": parameters, "parts": kept_parts(parts, changed)}
+        KEPT.put(tx, {"row_key": row_key, "state": state_json(state)})
+        if kept is not None:  # decoded, as the next batch would read it
+            kept.put(KEPT, (row_key,), {"row_key": row_key, "state": state})
         readable = {name: Packed(part) if MULTISET[name] and name not in changed else part
                     for name, part in parts.items()}  # fmt: skip
         CELLS.put(tx, {"quarter": key[0], "department": key[1], "platform": key[2]} | values_of(readable))
 
-    def _state_json(self, members: int, kept_parts: dict[str, Any]) -> JSONText | dict[str, Any]:
-        """The state, as `dumps` will encode it. A state holds about 80 bytes per member of the
-        row, its multisets' packed text (base64, which JSON never escapes), and the encoder's
-        scan of that text grew with the quarter (about 12 ns a character). Past a few kB that
-        text is put in unscanned: the rest is encoded with a hole in its place, then the texts
-        fill the holes in the encoder's (sorted) order; the same characters either way."""
-        state = {"members": members, "parameters": self._kept_parameters, "parts": kept_parts}
-        texts = [part for name in _MULTISETS if type(part := kept_parts[name]) is str]
-        if sum(map(len, texts)) < _COMPOSED_FROM:  # below, the composing costs more than it saves
-            return state
-        holed = {name: _HOLE if type(part) is str else part for name, part in kept_parts.items()}
-        pieces = dumps(state | {"parts": holed}).split(_HOLE_JSON)
-        assert len(pieces) == len(texts) + 1, "a hole's text only where a multiset is"
-        filled = chain.from_iterable(zip(pieces, [f'"{text}"' for text in texts], strict=False))
-        return JSONText("".join(filled) + pieces[-1])
-
-
-_HOLE, _HOLE_JSON = "\x00", '"\\u0000"'
-"""A multiset's place in the encoded state: no other value of a state is a lone NUL."""
-_MULTISETS = sorted(name for name, multiset in MULTISET.items() if multiset)
-_COMPOSED_FROM = 4096
-"""Characters of packed text from which a state is composed rather than encoded whole."""
 
 _quarter = lru_cache(maxsize=64)(quarter)
 """The period of a quarter's label ('2026Q3'), parsed once for the members of every batch."""

@@ -141,6 +141,16 @@ def forget(tx: Tx) -> None:
     tx.batch_rows.clear()
 
 
+def known(tx: Tx, spec: Keyed, rows: dict[Key, Row]) -> None:
+    """Say, before the batch reads them, what the stored rows of `rows`' keys are (kept from an
+    earlier batch: projections/between.py): they are not read. `spec` is keyed by one column."""
+    assert len(spec.key) == 1, "a key of several columns: other rows of its first column may be stored"
+    state = _state(tx, spec)
+    for key, row in rows.items():
+        state.known[key] = [row]
+        state.loaded.add(key[0])
+
+
 def starting_empty(tx: Tx, specs: Sequence[Spec]) -> None:
     """Say, before a batch, that the tables of `specs` are empty (a rebuild's first batch into
     its new shadow tables): no row is read for the batch, there is none to read."""

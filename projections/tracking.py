@@ -16,6 +16,13 @@ on PostgreSQL those UPDATEs as one statement (data-modifying CTEs, each row chec
 by its own condition and answered for its own projection), sent, bound and answered
 once instead of once per projection (each UPDATE still runs: ADR 0048); on SQLite one
 statement each, run in-process with the least Python work per statement.
+
+Each tracking row also holds a `generation` (from 1), which only a rebuild's swap changes
+(`reset`, ADR 0063) and which `advance` answers with: a projection keeping rows in memory
+from one batch to the next (projections/between.py) knows from it, in the same statement,
+whether the tables it wrote are still there, or were replaced by a rebuild at the very
+position its memory holds. A column of the row itself, not a row of its own: on PostgreSQL
+an UPDATE that waited for the swap's lock on the row re-reads that row, not others.
 """
 
 from __future__ import annotations
@@ -27,11 +34,15 @@ from typing import TYPE_CHECKING
 
 from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
-from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
-from psycopg.sql import SQL
+from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRecorder
+from psycopg.sql import SQL, Identifier, Literal
 
 from nm_workflow.application.postgres import SerialisedSchema, bounded_retry
 from projections.sql import POSTGRES, Tx
+
+Generation = int | None
+"""A tracking row's generation where `advance` moved it; None where the row was elsewhere."""
+GENERATION_COLUMN = "generation bigint NOT NULL DEFAULT 1"
 
 
 class _Advancing:
@@ -53,24 +64,21 @@ class _Advancing:
             with suppress(IntegrityError):  # another process made it first
                 self.insert_tracking(Tracking(application_name, 0))
 
-    def advance(self, tx: Tx, application_name: str, expected: int, target: int) -> bool:
-        """In `tx`: move the tracking from `expected` to `target` (> `expected`); False if it is
-        elsewhere, and then nothing is written."""
-        return self.advance_later(tx, application_name, expected, target)()
-
-    def advance_later(self, tx: Tx, application_name: str, expected: int, target: int) -> Callable[[], bool]:
-        """`advance`, whose answer is waited for only when the returned function is called."""
-        moved = tx.one_later(
+    def advance(self, tx: Tx, application_name: str, expected: int, target: int) -> Generation:
+        """In `tx`: move the tracking from `expected` to `target` (> `expected`); its generation
+        (>= 1), or None if it is elsewhere, and then nothing is written."""
+        moved = tx.one(
             _advance_statement(self.tracking_table_name, ""),
             {"application_name": application_name, "expected": expected, "target": target},
         )
-        return lambda: moved() is not None
+        return None if moved is None else int(moved["generation"])
 
     def reset(self, tx: Tx, application_name: str, target: int) -> None:
-        """In `tx`, already holding the row: set the position (a rebuild's swap)."""
+        """In `tx`, already holding the row: set the position, in a new generation (a rebuild's
+        swap: the tables are others from now on)."""
         tx.execute(
-            f"UPDATE {self.tracking_table_name} SET notification_id = :target "  # noqa: S608
-            "WHERE application_name = :application_name",
+            f"UPDATE {self.tracking_table_name} SET notification_id = :target, "  # noqa: S608
+            "generation = generation + 1 WHERE application_name = :application_name",
             {"target": target, "application_name": application_name},
         )
 
@@ -87,27 +95,32 @@ class _Advancing:
 
 def advance_together(
     tx: Tx, application_name: str, moves: Sequence[tuple[_Advancing, int]], target: int
-) -> Callable[[], list[bool]]:
+) -> Callable[[], list[Generation]]:
     """In `tx`: move each (recorder, expected position) of `moves` to `target`, as `advance` each;
-    the answers (in the order of `moves`: True where it moved, False where the tracking was
-    elsewhere and nothing of it was written) when the returned function is called. The rows are
-    taken in the order of `moves` (ADR 0043: a projection's tracking row before its tables)."""
+    the answers (in the order of `moves`: the row's generation where it moved, None where the
+    tracking was elsewhere and nothing of it was written) when the returned function is called,
+    as often as wanted. The rows are taken in the order of `moves` (ADR 0043: a projection's
+    tracking row before its tables)."""
     if not moves:
         return lambda: []
     if tx.dialect is not POSTGRES:  # in-process, each answered at once: straight through sqlite3
-        answers = []
+        answers: list[Generation] = []
         for recorder, expected in moves:
             given = {"application_name": application_name, "expected": expected, "target": target}
             tx.raw.execute(_advance_statement(recorder.tracking_table_name, ""), given)
-            answers.append(bool(tx.raw.fetchall()))
+            moved = tx.raw.fetchall()
+            answers.append(moved[0][1] if moved else None)
         return lambda: answers
     params: dict[str, object] = {"application_name": application_name, "target": target}
     params |= {f"expected{n}": expected for n, (_, expected) in enumerate(moves)}
     rows = tx.all_later(_advance_together_statement(tuple(r.tracking_table_name for r, _ in moves)), params)
+    answered: list[list[Generation]] = []
 
-    def answer() -> list[bool]:
-        moved = {row["moved"] for row in rows()}
-        return [n in moved for n in range(len(moves))]
+    def answer() -> list[Generation]:
+        if not answered:  # the rows can be fetched once
+            moved = {row["moved"]: int(row["generation"]) for row in rows()}
+            answered.append([moved.get(n) for n in range(len(moves))])
+        return answered[0]
 
     return answer
 
@@ -115,11 +128,11 @@ def advance_together(
 @lru_cache(maxsize=256)
 def _advance_statement(table: str, suffix: str) -> str:
     """The conditional UPDATE of `table`'s row, its expected position the parameter
-    `expected<suffix>`, returning the notification id where it moved."""
+    `expected<suffix>`, returning the notification id and the generation where it moved."""
     return (
         f"UPDATE {table} SET notification_id = :target "  # noqa: S608
         f"WHERE application_name = :application_name AND notification_id = :expected{suffix} "
-        "AND notification_id < :target RETURNING notification_id"
+        "AND notification_id < :target RETURNING notification_id, generation"
     )
 
 
@@ -130,7 +143,7 @@ def _advance_together_statement(tables: tuple[str, ...]) -> str:
     the UNION ALL reads them in order (its Append reads each to its end before the next), so the
     rows are locked in the order of `tables`."""
     ctes = ", ".join(f"t{n} AS ({_advance_statement(table, str(n))})" for n, table in enumerate(tables))
-    reads = " UNION ALL ".join(f"SELECT {n} AS moved FROM t{n}" for n in range(len(tables)))  # noqa: S608
+    reads = " UNION ALL ".join(f"SELECT {n} AS moved, generation FROM t{n}" for n in range(len(tables)))  # noqa: S608
     return f"WITH {ctes} {reads}"
 
 
@@ -150,7 +163,8 @@ class SQLiteProjectionRecorder(SQLiteTrackingRecorder, _Advancing):
         # The library names its SQLite tracking table "tracking"; each projection has its own.
         table = tracking_table_name
         self.insert_tracking_statement = (
-            f"INSERT INTO {table} VALUES (:application_name, :notification_id) "  # noqa: S608
+            f"INSERT INTO {table} (application_name, notification_id) "  # noqa: S608
+            "VALUES (:application_name, :notification_id) "
             "ON CONFLICT (application_name) DO UPDATE SET notification_id = :notification_id "
             f"WHERE {table}.notification_id < :notification_id RETURNING notification_id"
         )
@@ -161,10 +175,16 @@ class SQLiteProjectionRecorder(SQLiteTrackingRecorder, _Advancing):
     def construct_create_table_statements(self) -> list[str]:
         return [
             f"CREATE TABLE IF NOT EXISTS {self.tracking_table_name} ("
-            "application_name TEXT, notification_id INTEGER, "
+            f"application_name TEXT, notification_id INTEGER, {GENERATION_COLUMN}, "
             "PRIMARY KEY (application_name)) WITHOUT ROWID",
             *self.table_statements,
         ]
+
+    def _create_table(self, c: SQLiteCursor) -> None:
+        super()._create_table(c)
+        c.execute("SELECT 1 FROM pragma_table_info(?) WHERE name = 'generation'", (self.tracking_table_name,))
+        if not c.fetchall():  # made by an earlier release
+            c.execute(f"ALTER TABLE {self.tracking_table_name} ADD COLUMN {GENERATION_COLUMN}")
 
 
 class PostgresProjectionRecorder(SerialisedSchema, PostgresTrackingRecorder, _Advancing):
@@ -182,6 +202,20 @@ class PostgresProjectionRecorder(SerialisedSchema, PostgresTrackingRecorder, _Ad
         if not datastore.single_row_tracking:
             raise ValueError("Projections need the library's single-row tracking.")
         super().__init__(datastore, tracking_table_name=tracking_table_name)
+        # The generation column, added to a table an earlier release made: only then, as ALTER TABLE
+        # locks the table even when the column is there already.
+        self.sql_create_statements.append(
+            SQL(
+                "DO $$ BEGIN IF NOT EXISTS (SELECT FROM information_schema.columns WHERE "
+                "table_schema = {schema} AND table_name = {name} AND column_name = 'generation') "
+                "THEN ALTER TABLE {table} ADD COLUMN {column}; END IF; END $$"
+            ).format(
+                schema=Literal(datastore.schema),
+                name=Literal(tracking_table_name),
+                table=Identifier(datastore.schema, tracking_table_name),
+                column=SQL(GENERATION_COLUMN),
+            )
+        )
         self.sql_create_statements.extend(SQL(statement).format() for statement in table_statements)
 
     def _lock_statement(self) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 import projections.quarterly_evaluation as module
+import projections.quarterly_state as quarterly_state
 from nm_workflow.application.figure_rows import rows
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
@@ -27,7 +28,8 @@ from nm_workflow.domain.periods import quarter
 from nm_workflow.domain.roles import Stage
 from projections.base import Recorded
 from projections.database import Database
-from projections.quarterly_evaluation import QuarterlyEvaluation, StaleParts
+from projections.quarterly_evaluation import QuarterlyEvaluation
+from projections.quarterly_state import StaleParts
 from projections.sql import dumps
 
 TABLES = {name: name for name in QuarterlyEvaluation.tables}
@@ -258,7 +260,7 @@ def test_a_state_is_kept_as_the_very_text_the_projections_json_encoder_gives(
 ) -> None:
     # A large state's text is composed, its packed multisets put in unscanned (ADR 0056): any
     # other text than `dumps` gives would make rows kept live differ from rows rebuilt.
-    monkeypatch.setattr(module, "_COMPOSED_FROM", 0)  # every state composed, however small
+    monkeypatch.setattr(quarterly_state, "_COMPOSED_FROM", 0)  # every state composed, however small
     db, built = projection
     _run(db, built, seed=4, members=4, changes=60)
     with db.read(TABLES) as tx:

@@ -82,9 +82,9 @@ def test_racing_builders_of_one_projection_never_apply_an_event_twice(
     for builder in alone:
         advance = builder.recorder.advance
 
-        def counted(*args: Any, _advance: Callable[..., bool] = advance) -> bool:
-            moved = _advance(*args)
-            refused.extend([] if moved else [args])
+        def counted(*args: Any, _advance: Callable[..., int | None] = advance) -> int | None:
+            moved = _advance(*args)  # the tracking's generation, None where it was elsewhere
+            refused.extend([] if moved is not None else [args])
             return moved
 
         builder.recorder.advance = counted  # type: ignore[method-assign,assignment]
