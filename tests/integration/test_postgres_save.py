@@ -21,6 +21,7 @@ from nm_workflow.application.event_chain import CHAIN_TABLE
 from nm_workflow.application.postgres import CONNECTION_ATTEMPTS, BoundedRetryRecorder
 from nm_workflow.domain.audit_record import StoredRecord, extend
 from tests.support.contracts import postgres_datastore
+from tests.support.cursors import cursors_made
 from tests.support.waiting import DEADLINE, wait_until
 
 pytestmark = pytest.mark.postgres
@@ -122,14 +123,7 @@ def test_saves_on_one_pooled_connection_share_one_cursor_before_and_after_a_conf
     try:
         recorder = BoundedRetryRecorder(datastore, events_table_name=TABLE)
         recorder.create_table()
-        made: list[object] = []
-        cursor = psycopg.Connection.cursor
-
-        def counted(connection: psycopg.Connection[Any], *args: Any, **kwargs: Any) -> Any:
-            made.append(made_one := cursor(connection, *args, **kwargs))
-            return made_one
-
-        monkeypatch.setattr(psycopg.Connection, "cursor", counted)
+        made = cursors_made(monkeypatch)
         taken, other = uuid4(), uuid4()
         first = recorder.insert_events([event(taken, 1)])
         with pytest.raises(IntegrityError):

@@ -67,11 +67,12 @@ class TestBoundedRetryRecorderNotificationOrder(_OnAFreshDatabase, NonInterleavi
 
 class TestChainedSQLiteRecorder(ApplicationRecorderTestCase[ChainedSQLiteRecorder]):
     datastore: SQLiteDatastore
+    datastore_type: type[SQLiteDatastore] = SQLiteDatastore
 
     @pytest.fixture(autouse=True)
     def _database(self, tmp_path: Path) -> Iterator[None]:
         # A file, for concurrent writers; a connection per thread, as the library runs this contract.
-        self.datastore = SQLiteDatastore(str(tmp_path / "contract.sqlite3"), pool_size=100)
+        self.datastore = self.datastore_type(str(tmp_path / "contract.sqlite3"), pool_size=100)
         with threads_finished():
             yield
         self.datastore.close()
@@ -85,9 +86,4 @@ class TestChainedSQLiteRecorder(ApplicationRecorderTestCase[ChainedSQLiteRecorde
 class TestChainedSQLiteRecorderOnTheStoresDatastore(TestChainedSQLiteRecorder):
     """The same contract on the datastore the store builds: its lean pool, the file's write turns."""
 
-    @pytest.fixture(autouse=True)
-    def _database(self, tmp_path: Path) -> Iterator[None]:
-        self.datastore = QueuedSQLiteDatastore(str(tmp_path / "contract.sqlite3"), pool_size=100)
-        with threads_finished():
-            yield
-        self.datastore.close()
+    datastore_type = QueuedSQLiteDatastore

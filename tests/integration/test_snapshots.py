@@ -7,9 +7,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
-import psycopg
 import pytest
 from eventsourcing.persistence import OperationalError
 
@@ -24,6 +22,7 @@ from tests.integration.test_audit_chain import raw_sql
 from tests.integration.test_event_store import drafted, planned_item
 from tests.integration.test_replay import fold, state
 from tests.support.broken_connections import break_every_connection
+from tests.support.cursors import cursors_made
 
 WRITERS, DRAFTS = 4, 6
 
@@ -192,14 +191,7 @@ def test_on_postgresql_snapshots_on_one_pooled_connection_share_one_cursor_befor
     try:
         item = planned_item()
         store.record(drafted(item, "first"))  # the save's cursor made, and the first snapshot's
-        made: list[object] = []
-        cursor = psycopg.Connection.cursor
-
-        def counted(connection: psycopg.Connection[Any], *args: Any, **kwargs: Any) -> Any:
-            made.append(made_one := cursor(connection, *args, **kwargs))
-            return made_one
-
-        monkeypatch.setattr(psycopg.Connection, "cursor", counted)
+        made = cursors_made(monkeypatch)
         with caplog.at_level(logging.WARNING):
             store._snapshot(item.id, 2, item)  # there already: refused by the database
         drafted(item, "second")

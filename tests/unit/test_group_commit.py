@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import FrameType
 
@@ -67,22 +67,9 @@ class _CountedWaits(threading.Condition):
 def test_a_gathering_leader_is_woken_once_by_the_arrival_that_completes_its_batch() -> None:
     # Woken by each arrival, it went back to waiting on all but the last (ADR 0065).
     held, release = threading.Event(), threading.Event()
-
-    def commit(tickets: Sequence[Ticket[str, str]]) -> None:
-        if "a" in {ticket.unit for ticket in tickets}:
-            held.set()
-            assert release.wait(DEADLINE)
-        for ticket in tickets:
-            ticket.succeed(ticket.unit.upper())
-
-    group: GroupCommit[str, str] = GroupCommit(commit, max_wait=60, max_batch=4)
+    group: GroupCommit[str, str] = GroupCommit(_holding({"a"}, held, release), max_wait=60, max_batch=4)
     with ThreadPoolExecutor(5) as pool:  # a first batch of four: the next leader waits for four
-        first = pool.submit(group.submit, "a")
-        assert held.wait(DEADLINE)
-        rest = [pool.submit(group.submit, unit) for unit in "bcde"]
-        wait_until(lambda: group.queued == 4)
-        release.set()
-        assert [future.result(DEADLINE) for future in (first, *rest)] == ["A", "B", "C", "D", "E"]
+        _commit_a_held_batch(group, pool, held, release, ["a", "b", "c", "d", "e"])
         arrived = group._arrived = _CountedWaits(group._lock)
         leader = pool.submit(group.submit, "f")
         wait_until(lambda: arrived.waits == 1)  # the leader waits for three more
@@ -172,22 +159,10 @@ def test_a_caller_interrupted_while_its_batch_commits_does_not_strand_the_caller
     # leaves on an interrupt while it waits must not take the next one's wake-up with it.
     assert threading.current_thread() is threading.main_thread()  # where signals are handled
     gate, entered = threading.Event(), threading.Event()
-
-    def commit(tickets: Sequence[Ticket[str, str]]) -> None:
-        if {"held", "main"} & {ticket.unit for ticket in tickets}:
-            entered.set()
-            assert gate.wait(DEADLINE)
-        for ticket in tickets:
-            ticket.succeed(ticket.unit.upper())
-
+    commit = _holding({"held", "main"}, entered, gate)
     group: GroupCommit[str, str] = GroupCommit(commit, max_wait=60, max_batch=3)
     with ThreadPoolExecutor(4) as pool:  # a first batch of three: the next leader waits for three
-        first = pool.submit(group.submit, "held")
-        assert entered.wait(DEADLINE)
-        rest = [pool.submit(group.submit, unit) for unit in "xyz"]
-        wait_until(lambda: group.queued == 3)
-        gate.set()
-        assert [f.result(DEADLINE) for f in (first, *rest)] == ["HELD", "X", "Y", "Z"]
+        _commit_a_held_batch(group, pool, entered, gate, ["held", "x", "y", "z"])
     gate.clear()
     entered.clear()
     results: dict[str, str] = {}
@@ -231,3 +206,36 @@ def test_a_caller_interrupted_while_its_batch_commits_does_not_strand_the_caller
         thread.join(DEADLINE)
 
     assert results == {"a": "A", "b": "B"}  # "b" woken, though the one before it in turn left
+
+
+def _commit_a_held_batch(
+    group: GroupCommit[str, str],
+    pool: ThreadPoolExecutor,
+    held: threading.Event,
+    release: threading.Event,
+    units: list[str],
+) -> None:
+    """The first unit's batch held in its commit (which sets `held`, then waits for `release`)
+    until the others are queued behind it; then all of them committed, each answered in turn."""
+    first = pool.submit(group.submit, units[0])
+    assert held.wait(DEADLINE)
+    rest = [pool.submit(group.submit, unit) for unit in units[1:]]
+    wait_until(lambda: group.queued == len(units) - 1)
+    release.set()
+    assert [future.result(DEADLINE) for future in (first, *rest)] == [unit.upper() for unit in units]
+
+
+def _holding(
+    units: set[str], held: threading.Event, release: threading.Event
+) -> Callable[[Sequence[Ticket[str, str]]], None]:
+    """A batch's commit that, for a batch holding any of `units`, sets `held` and waits for
+    `release` first; each ticket is answered with its unit upper-cased."""
+
+    def commit(tickets: Sequence[Ticket[str, str]]) -> None:
+        if units & {ticket.unit for ticket in tickets}:
+            held.set()
+            assert release.wait(DEADLINE)
+        for ticket in tickets:
+            ticket.succeed(ticket.unit.upper())
+
+    return commit
