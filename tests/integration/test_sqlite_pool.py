@@ -112,6 +112,86 @@ def test_closing_closes_every_connection_and_wakes_the_waiters(pool: SQLiteConne
     assert idle.closed
 
 
+def test_a_waiting_request_is_served_before_threads_that_give_back_and_ask_again(tmp_path: Path) -> None:
+    # A thread that gives its connection back and asks again at once (a command's read, then its
+    # save; a request thread's next request) still holds the interpreter: had it taken the
+    # connection back ahead of one already waiting, the waiter would fail with StoreBusy however
+    # often connections come back (how the projections' batch was starved at the bound).
+    datastore = QueuedSQLiteDatastore(
+        str(tmp_path / "db.sqlite3"), pool_size=2, max_overflow=2, pool_timeout=0.5
+    )
+    pool, stop = datastore.pool, threading.Event()
+
+    def busy() -> None:
+        while not stop.is_set():
+            connection = pool.get_connection(timeout=5)
+            time.sleep(0.002)
+            pool.put_connection(connection)
+
+    threads = [threading.Thread(target=busy) for _ in range(4)]  # every connection the bound allows
+    for thread in threads:
+        thread.start()
+    served, timed_out, until = 0, 0, time.monotonic() + 1.5
+    try:
+        while time.monotonic() < until:
+            try:
+                pool.put_connection(pool.get_connection())
+                served += 1
+            except ConnectionUnavailableError:
+                timed_out += 1
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+        datastore.close()
+    assert (timed_out, served > 20) == (0, True), (served, timed_out)
+
+
+def test_a_waiter_that_leaves_without_its_connection_passes_its_turn_on(
+    pool: SQLiteConnectionPool,
+) -> None:
+    # The first in line, woken for the connection given back, leaves (interrupted right after its
+    # wake-up, or reported timed out by the wait it was woken from): the next one is served at once.
+    held, held_too = pool.get_connection(), pool.get_connection()  # pool_size 1 + max_overflow 1
+    assert isinstance(pool, LeanSQLitePool)
+    woken = pool._returned.wait
+
+    class Interrupted(BaseException):
+        pass
+
+    def wait(timeout: float | None = None) -> bool:
+        answer = woken(timeout)
+        if threading.current_thread().name == "first":
+            raise Interrupted
+        return answer
+
+    pool._returned.wait = wait  # type: ignore[method-assign]
+    outcomes: dict[str, tuple[str, float]] = {}
+
+    def ask(name: str) -> None:
+        started = time.monotonic()
+        try:
+            pool.put_connection(pool.get_connection(timeout=2))
+            outcomes[name] = ("served", time.monotonic() - started)
+        except BaseException as error:  # the test looks at it
+            outcomes[name] = (type(error).__name__, time.monotonic() - started)
+
+    first = threading.Thread(target=ask, args=("first",), name="first")
+    first.start()
+    time.sleep(0.05)
+    second = threading.Thread(target=ask, args=("second",))
+    second.start()
+    time.sleep(0.05)
+    pool.put_connection(held)
+    first.join()
+    second.join()
+    pool.put_connection(held_too)
+    assert outcomes["first"][0] == "Interrupted"
+    assert outcomes["second"][0] == "served"
+    assert outcomes["second"][1] < 1, outcomes  # not at its timeout of 2 s
+
+
 def test_the_connections_benchmark_runs_both_pools(tmp_path: Path) -> None:
     for case in connections.CASES:
         got = connections.run(case, tmp_path, seconds=0.2, writers=1, readers=1)

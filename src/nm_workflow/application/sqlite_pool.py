@@ -18,10 +18,12 @@ step a C-level lock or container operation when nothing has to wait:
   was closed (by its `max_age` timer, or by a caller that could not restore its settings: see
   projections/database.py) is never handed out again.
 - `close()` closes every connection, in use or idle, as the library's does.
+- At the bound, first come, first served: while anyone waits, every request joins the line (a
+  thread giving a connection back and asking again at once would otherwise starve a waiter).
 
-What it drops is the semaphore, which ordered requests first come, first served, and so made
-every reader wait behind a writer that waited for the writer lock: on a file in WAL mode a reader
-needs no writer's leave. Writers still queue on the writer lock. In-memory databases, where
+What it drops is the semaphore, which ordered every request, and so made every reader wait behind
+a writer that waited for the writer lock: on a file in WAL mode a reader needs no writer's leave.
+Writers still queue on the writer lock, before the line. In-memory databases, where
 readers and writers exclude each other, keep the library's pool (sqlite_writers.py).
 """
 
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from typing import Any
 
 from eventsourcing.persistence import (
@@ -42,13 +45,18 @@ from nm_workflow.application.sqlite_statements import StatementCachingPool
 
 
 class LeanSQLitePool(StatementCachingPool):
-    """The library's SQLite pool's settings and connections, lent out without its interlocking."""
+    """The library's SQLite pool's settings and connections, lent out without its interlocking.
+
+    Requests are served at once while nobody waits; once one waits, every request queues behind
+    it and they are served first come, first served (so a thread that gives a connection back and
+    asks again at once cannot keep taking it ahead of a waiting one).
+    """
 
     def __init__(self, **settings: Any) -> None:  # the library's pool's keywords
         # Before the library's constructor: its `__del__` closes the pool, this one's way.
         self._lock = threading.Lock()
         self._returned = threading.Condition(self._lock)
-        self._waiting = 0  # requests waiting in `_returned`: a put notifies only when there are some
+        self._line: deque[object] = deque()  # the requests waiting for a connection, oldest first
         super().__init__(**settings)
 
     @property
@@ -64,46 +72,65 @@ class LeanSQLitePool(StatementCachingPool):
     def get_connection(
         self, timeout: float | None = None, *, is_writer: bool | None = None
     ) -> SQLiteConnection:
+        """A connection, a writer's (`is_writer`) only once no other writer of this process holds
+        one; waits up to `timeout` seconds (the pool's `pool_timeout` if None).
+
+        Raises ConnectionUnavailableError past the wait, ConnectionPoolClosedError once closed.
+        """
         if self._closed:
             raise ConnectionPoolClosedError
         wait = self.pool_timeout if timeout is None else timeout
         started = None
-        if is_writer and not self._writer_lock.acquire(blocking=False):
-            started = time.monotonic()  # the clock is read only when something has to wait
-            if not self._writer_lock.acquire(timeout=wait):
-                raise ConnectionUnavailableError("Timed out waiting for return of writer")
+        writer = False
         try:
+            if is_writer:
+                if not self._writer_lock.acquire(blocking=False):
+                    started = time.monotonic()  # the clock is read only when something has to wait
+                    if not self._writer_lock.acquire(timeout=wait):
+                        raise ConnectionUnavailableError("Timed out waiting for return of writer")
+                writer = True
             connection = self._lend(wait, started)
         except BaseException:
-            if is_writer:
+            if writer:
                 self._writer_lock.release()
             raise
         connection.is_writer = is_writer
         return connection
 
     def put_connection(self, conn: SQLiteConnection) -> None:
+        """Take back a connection this pool lent: kept idle (up to `pool_size`) or closed.
+
+        Raises ConnectionPoolClosedError once closed, ConnectionNotFromPoolError for a connection
+        not lent by this pool (whose writer turn, if any, is then not this pool's to end).
+        """
         is_writer, conn.is_writer = conn.is_writer, None
+        ours = False
         try:
             with self._lock:
+                ours = self._in_use.pop(id(conn), None) is not None
                 if self._closed:
                     raise ConnectionPoolClosedError("Pool is closed")
-                if self._in_use.pop(id(conn), None) is None:
+                if not ours:
                     raise ConnectionNotFromPoolError("Connection not in use in this pool")
-                if not conn.closed:
-                    # `closing` is set only by the max-age timer: not asked when there is none.
-                    expired = self.max_age is not None and conn.closing
-                    if expired or len(self._pool) >= self.pool_size:
-                        conn.close()
-                    else:
-                        self._pool.append(conn)
-                conn.in_use.release()  # the max-age timer may close it now
-                if self._waiting:
-                    self._returned.notify()
+                try:
+                    if not conn.closed:
+                        # `closing` is set only by the max-age timer: not asked when there is none.
+                        expired = self.max_age is not None and conn.closing
+                        if expired or len(self._pool) >= self.pool_size:
+                            conn.close()
+                        else:
+                            self._pool.append(conn)
+                finally:
+                    conn.in_use.release()  # the max-age timer may close it now
+                if self._line:
+                    self._returned.notify_all()  # the oldest waiter takes it (the others wait on)
         finally:
-            if is_writer:
+            if is_writer and ours:
                 self._writer_lock.release()
 
     def close(self) -> None:
+        """Close every connection, lent or idle; requests waiting for a connection fail at once
+        (a writer waiting for another writer's turn fails at its timeout)."""
         with self._lock:
             if self._closed:
                 return
@@ -111,35 +138,51 @@ class LeanSQLitePool(StatementCachingPool):
                 conn.close()
             self._pool.clear()
             self._closed = True
-            self._returned.notify_all()  # waiters fail at once rather than at their timeout
+            self._returned.notify_all()
 
     def _lend(self, wait: float, started: float | None) -> SQLiteConnection:
-        """An idle connection, else a new one while fewer than the bound are in use, else the
-        first one given back within `wait` seconds of `started` (now if None)."""
+        """An idle connection, else a new one while fewer than the bound are in use, at once when
+        nobody waits; else the request joins the line and is served in its turn, within `wait`
+        seconds of `started` (now if None)."""
         with self._lock:
+            conn = None if self._line else self._available()
+            if conn is None:
+                conn = self._in_turn(wait, time.monotonic() if started is None else started)
+            self._in_use[id(conn)] = conn
+            return conn
+
+    def _in_turn(self, wait: float, started: float) -> SQLiteConnection:
+        """Wait in line (the lock held but while waiting) for the first connection available once
+        every earlier request has had one."""
+        me = object()
+        self._line.append(me)
+        try:
             while True:
                 if self._closed:
                     raise ConnectionPoolClosedError
-                if self._pool:
-                    conn = self._pool.pop()
-                    conn.in_use.acquire()  # the max-age timer leaves it open while it is lent
-                    if conn.closed or (self.pre_ping and not _answers(conn)):
-                        continue  # closed by its timer while idle, or broken: forgotten
-                    break
-                if len(self._in_use) < self.pool_size + self.max_overflow:
-                    conn = self._create_connection()  # made locked for use
-                    break
-                started = time.monotonic() if started is None else started
+                if self._line[0] is me and (conn := self._available()) is not None:
+                    return conn
                 remaining = wait + started - time.monotonic()
-                self._waiting += 1
-                try:
-                    returned = remaining > 0 and self._returned.wait(remaining)
-                finally:
-                    self._waiting -= 1
-                if not returned:
+                if remaining <= 0:
                     raise ConnectionUnavailableError("Timed out waiting for return of connection")
-            self._in_use[id(conn)] = conn
-            return conn
+                self._returned.wait(remaining)
+        finally:
+            first = self._line[0] is me
+            self._line.remove(me)
+            if first and self._line:
+                self._returned.notify_all()  # served or gone: the next in line may go now
+
+    def _available(self) -> SQLiteConnection | None:
+        """An idle connection that answers, else a new one if the bound allows, else None."""
+        while self._pool:
+            conn = self._pool.pop()
+            conn.in_use.acquire()  # the max-age timer leaves it open while it is lent
+            if not conn.closed and (not self.pre_ping or _answers(conn)):
+                return conn
+            # closed by its timer while idle, or broken: forgotten
+        if len(self._in_use) < self.pool_size + self.max_overflow:
+            return self._create_connection()  # made locked for use
+        return None
 
 
 def _answers(conn: SQLiteConnection) -> bool:
