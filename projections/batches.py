@@ -206,4 +206,6 @@ class SharedReader:
 
 
 def _nth(answers: Callable[[], list[Generation]], n: int) -> Callable[[], Generation]:
+    """The `n`-th projection's generation, asked of the batch's one tracking statement only when
+    called (on PostgreSQL not waited for before the batch's reads)."""
     return lambda: answers()[n]

@@ -82,6 +82,38 @@ def test_a_gathering_leader_is_woken_once_by_the_arrival_that_completes_its_batc
     assert arrived.waits == 1
 
 
+class _Interrupted(BaseException):
+    """What a Ctrl-C is to the thread it reaches: not an Exception."""
+
+
+class _InterruptedWait(threading.Condition):
+    """A condition whose first wait raises, as if a signal arrived while the leader gathered."""
+
+    def __init__(self, lock: threading.Lock) -> None:
+        super().__init__(lock)
+        self.interrupted = False
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if not self.interrupted:
+            self.interrupted = True
+            raise _Interrupted
+        return super().wait(timeout)
+
+
+def test_a_leader_interrupted_while_it_gathers_passes_the_lead_on() -> None:
+    # It left its queue with itself as leader: every later caller queued behind a leader gone.
+    held, release = threading.Event(), threading.Event()
+    group: GroupCommit[str, str] = GroupCommit(_holding({"a"}, held, release), max_wait=60, max_batch=4)
+    with ThreadPoolExecutor(5) as pool:  # a first batch of four: the next leader waits for four
+        _commit_a_held_batch(group, pool, held, release, ["a", "b", "c", "d", "e"])
+        group._arrived = _InterruptedWait(group._lock)
+        with pytest.raises(_Interrupted):
+            group.submit("f")  # leads, and is interrupted in its gathering's first wait
+        assert group.queued == 0
+        later = [pool.submit(group.submit, unit) for unit in "ghij"]
+        assert [future.result(DEADLINE) for future in later] == ["G", "H", "I", "J"]
+
+
 def test_a_lone_caller_never_waits_for_company() -> None:
     batches: list[list[str]] = []
 
@@ -148,10 +180,6 @@ def test_with_batches_of_one_callers_commit_at_the_same_time_without_queueing() 
 def test_bounds_outside_what_makes_sense_are_refused(max_wait: float, max_batch: int) -> None:
     with pytest.raises(ValueError, match="max_batch"):
         GroupCommit(lambda _: None, max_wait=max_wait, max_batch=max_batch)
-
-
-class _Interrupted(BaseException):
-    """What a Ctrl-C is to the thread it reaches: not an Exception."""
 
 
 def test_a_caller_interrupted_while_its_batch_commits_does_not_strand_the_callers_after_it() -> None:

@@ -176,11 +176,19 @@ class GroupCommit(Generic[U, R]):
             recent = now - self._last_end <= self._max_wait
             wanted = min(self._max_batch, self._last_size if recent else 1)
             self._awaited = wanted
-            while len(self._queue) < wanted:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                self._arrived.wait(remaining)
+            try:
+                while len(self._queue) < wanted:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._arrived.wait(remaining)
+            except BaseException:  # interrupted while gathering: its unit leaves, the lead goes on
+                self._awaited = 0
+                self._queue.popleft()  # the leader's own, at the head, never committed
+                successor = self._next_leader()
+                if successor is not None:  # else every later caller queued behind a leader gone
+                    successor.wake()
+                raise
             self._awaited = 0
             return [self._queue.popleft() for _ in range(min(self._max_batch, len(self._queue)))]
 
@@ -208,11 +216,17 @@ class GroupCommit(Generic[U, R]):
         """
         with self._lock:
             self._last_size, self._last_end = len(batch), time.monotonic()
-            successor = self._queue[0] if self._queue else None
-            if successor is not None:
-                successor.lead = True
-            else:
-                self._leading = False
+            successor = self._next_leader()
         if successor is not None:
             successor.wake()
         Ticket.wake_in_turn([ticket for ticket in batch if not ticket.lead])
+
+    def _next_leader(self) -> Ticket[U, R] | None:
+        """(The lock held.) The first caller still queued, made the leader; None, and no leader
+        (the queue being empty), when nobody is queued."""
+        successor = self._queue[0] if self._queue else None
+        if successor is not None:
+            successor.lead = True
+        else:
+            self._leading = False
+        return successor

@@ -18,6 +18,7 @@ from uuid import UUID
 from nm_workflow.application.errors import NoSuchVersion, NotFound
 from nm_workflow.application.store import EventStore
 from nm_workflow.application.views import event_view
+from nm_workflow.domain.timing import utc_text
 
 SEALED_SUFFIX = "_sealed"
 SEALED = "(sealed personal data)"
@@ -65,7 +66,7 @@ def timeline(store: EventStore, aggregate_id: UUID, as_of: datetime | None = Non
     if as_of is not None:
         shown = list(takewhile(lambda event: event.timestamp <= as_of, events))
         if not shown:
-            raise NoSuchVersion(f"{aggregate_id} did not exist at {as_of.isoformat()}.")
+            raise NoSuchVersion(f"{aggregate_id} did not exist at {utc_text(as_of)}.")
     steps = [_step(event_view(e)) for e in shown]
     kind = type(events[0]).__qualname__.split(".")[0]
     return Timeline(aggregate_id, kind, steps, shown[-1].originator_version)
