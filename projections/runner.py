@@ -76,16 +76,11 @@ class _Runner:
 
     def _loop(self) -> None:
         while not self.stopping.is_set():
-            seen = self.signal.count  # before reading the head: an append after it is not missed
-            owned = self._claim()
-            moved = self._retry_failing(owned)
-            healthy = [lane for lane in owned if not lane.failing]
-            if healthy:
-                moved = self._step(healthy) or moved
-            if not owned:  # on standby: appends are another process's work; wake only to claim
-                self.stopping.wait(self._idle_seconds(owned))
-            elif not moved:
-                self.signal.wait(seen, self._idle_seconds(owned))
+            try:
+                self._pass()
+            except Exception:  # the last guard: a dead thread would leave every projection behind
+                log.exception("A pass over the projections failed; trying again")
+                self.stopping.wait(FIRST_BACKOFF_SECONDS)
             # Let the appends of a burst gather: one pass over many events costs the API process
             # far less than one pass per event (ADR 0030).
             self.stopping.wait(self.settings.projection_gather_seconds)
@@ -93,6 +88,19 @@ class _Runner:
             if lane.state != "standby":
                 self.ownership.release(lane.lock)
             lane.state = "stopped"
+
+    def _pass(self) -> None:
+        """Claim, retry what fails, apply a batch; then sleep until there may be more."""
+        seen = self.signal.count  # before reading the head: an append after it is not missed
+        owned = self._claim()
+        moved = self._retry_failing(owned)
+        healthy = [lane for lane in owned if not lane.failing]
+        if healthy:
+            moved = self._step(healthy) or moved
+        if not owned:  # on standby: appends are another process's work; wake only to claim
+            self.stopping.wait(self._idle_seconds(owned))
+        elif not moved:
+            self.signal.wait(seen, self._idle_seconds(owned))
 
     def _claim(self) -> list[_Lane]:
         """The lanes this process owns; the others are tried again every STANDBY_SECONDS."""
@@ -122,8 +130,10 @@ class _Runner:
                 lane.recorded_failure = True
 
     def _step(self, lanes: list[_Lane]) -> bool:
-        before = [lane.builder.position for lane in lanes]
+        before: list[int] | None = None
         try:
+            # A position unknown since a failed batch is read again here: the database may be down.
+            before = [lane.builder.position for lane in lanes]
             moved = self.reader.step([lane.builder for lane in lanes])
         except Exception as error:  # rolled back: each alone, to find which fails or where each is
             if isinstance(error, TrackingMoved) or self._moved_elsewhere(lanes, before):
@@ -139,8 +149,11 @@ class _Runner:
         return moved
 
     @staticmethod
-    def _moved_elsewhere(lanes: list[_Lane], before: list[int]) -> bool:
-        """Whether another process (or a rebuild) moved a lane's tracking since `before`."""
+    def _moved_elsewhere(lanes: list[_Lane], before: list[int] | None) -> bool:
+        """Whether another process (or a rebuild) moved a lane's tracking since `before` (None:
+        the positions could not be read, so nothing tells)."""
+        if before is None:
+            return False
         try:
             return any(lane.builder.position != was for lane, was in zip(lanes, before, strict=True))
         except Exception:  # the database may be what failed: then it is no race

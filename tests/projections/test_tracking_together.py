@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import pytest
+from eventsourcing.persistence import OperationalError
 
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import APPLICATION_NAME, EventStore
@@ -14,6 +16,7 @@ from projections.batches import Builder, SharedReader, TrackingMoved
 from projections.runner import ProjectionSupervisor
 from projections.tracking import advance_together
 from tests.projections.test_tables import live_one_life
+from tests.support.waiting import DEADLINE
 
 NAMES = ("audit_trail", "item_status", "publication_log")
 
@@ -106,3 +109,58 @@ def test_a_shared_batch_that_lost_a_race_on_a_rows_key_is_no_failure(
     assert read_model.positions(NAMES) == dict.fromkeys(NAMES, position)
     audited = [r["position"] for r in read_model.audit_trail(cursor=None, limit=500).items]
     assert sorted(audited) == list(range(1, position + 1)), "every event once"
+
+
+def test_a_position_unreadable_while_the_database_is_down_fails_the_batch_not_the_thread(
+    store: EventStore, read_model: ReadModel, make_settings: Callable[..., Settings],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """After a failed batch a lane's position is read again before the next; with the database
+    down that read raised outside the batch's error handling, and the runner's thread died: every
+    projection of the process stopped until a restart."""
+    _, position = live_one_life(store)
+    supervisor = ProjectionSupervisor(make_settings(), NAMES, read_model=read_model)
+    lanes = supervisor._lanes
+    builder = lanes[0].builder
+    builder._position = None  # unknown, as after a batch that failed
+
+    def unreachable(application_name: str) -> int:
+        raise OperationalError("couldn't get a connection after 1.00 sec")
+
+    monkeypatch.setattr(builder.recorder, "position", unreachable)
+    supervisor._runner._step(lanes)  # no exception: each lane alone, the first one failing
+    assert [lane.failing for lane in lanes] == [True, False, False]
+    assert "couldn't get a connection" in (lanes[0].last_error or "")
+    monkeypatch.undo()  # the database is back
+    lanes[0].retry_at = 0
+    while supervisor._runner._retry_failing(lanes) or supervisor._runner._step(lanes):
+        pass
+    assert read_model.positions(NAMES) == dict.fromkeys(NAMES, position)
+
+
+def test_a_pass_that_fails_unexpectedly_is_tried_again_by_a_thread_that_lives_on(
+    store: EventStore, read_model: ReadModel, make_settings: Callable[..., Settings],
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    _, position = live_one_life(store)
+    settings = make_settings(projection_poll_interval=0.02)
+    supervisor = ProjectionSupervisor(settings, NAMES, read_model=read_model)
+    runner = supervisor._runner
+    claim, failed = runner._claim, list[bool]()
+
+    def claim_failing_once() -> list[Any]:
+        if not failed:
+            failed.append(True)
+            raise RuntimeError("something nobody foresaw")
+        return claim()
+
+    monkeypatch.setattr(runner, "_claim", claim_failing_once)
+    with caplog.at_level(logging.ERROR, logger="projections"):
+        supervisor.start()
+        try:
+            assert supervisor.wait_for(position, NAMES, timeout=DEADLINE)
+            assert runner.thread.is_alive()
+        finally:
+            supervisor.stop()
+    assert failed
+    assert any("A pass over the projections failed" in r.getMessage() for r in caplog.records)
