@@ -5,8 +5,9 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from types import FrameType
 
 import pytest
@@ -52,25 +53,39 @@ def test_a_leader_waits_for_as_many_as_the_last_batch_held_and_closes_once_they_
     assert _sample("nm_group_commit_wait_seconds_count") - waits == 3  # and each caller's wait
 
 
-class _CountedWaits(threading.Condition):
-    """A condition that counts the waits begun on it: a leader woken too early waits again."""
+class _Interrupted(BaseException):
+    """What a Ctrl-C is to the thread it reaches: not an Exception."""
 
-    def __init__(self, lock: threading.Lock) -> None:
+
+class _Waits(threading.Condition):
+    """A condition that counts the waits begun on it (a leader woken too early waits again); with
+    `interrupt`, its first wait raises, as if a signal arrived while the leader gathered."""
+
+    def __init__(self, lock: threading.Lock, interrupt: bool = False) -> None:
         super().__init__(lock)
-        self.waits = 0
+        self.waits, self.interrupt = 0, interrupt
 
     def wait(self, timeout: float | None = None) -> bool:
         self.waits += 1
+        if self.interrupt and self.waits == 1:
+            raise _Interrupted
         return super().wait(timeout)
+
+
+@contextmanager
+def _after_a_batch_of_four() -> Iterator[tuple[GroupCommit[str, str], ThreadPoolExecutor]]:
+    """A group whose last batch held four units, just committed: its next leader waits for four."""
+    held, release = threading.Event(), threading.Event()
+    group: GroupCommit[str, str] = GroupCommit(_holding({"a"}, held, release), max_wait=60, max_batch=4)
+    with ThreadPoolExecutor(5) as pool:
+        _commit_a_held_batch(group, pool, held, release, ["a", "b", "c", "d", "e"])
+        yield group, pool
 
 
 def test_a_gathering_leader_is_woken_once_by_the_arrival_that_completes_its_batch() -> None:
     # Woken by each arrival, it went back to waiting on all but the last (ADR 0065).
-    held, release = threading.Event(), threading.Event()
-    group: GroupCommit[str, str] = GroupCommit(_holding({"a"}, held, release), max_wait=60, max_batch=4)
-    with ThreadPoolExecutor(5) as pool:  # a first batch of four: the next leader waits for four
-        _commit_a_held_batch(group, pool, held, release, ["a", "b", "c", "d", "e"])
-        arrived = group._arrived = _CountedWaits(group._lock)
+    with _after_a_batch_of_four() as (group, pool):
+        arrived = group._arrived = _Waits(group._lock)
         leader = pool.submit(group.submit, "f")
         wait_until(lambda: arrived.waits == 1)  # the leader waits for three more
         followers = []
@@ -82,31 +97,10 @@ def test_a_gathering_leader_is_woken_once_by_the_arrival_that_completes_its_batc
     assert arrived.waits == 1
 
 
-class _Interrupted(BaseException):
-    """What a Ctrl-C is to the thread it reaches: not an Exception."""
-
-
-class _InterruptedWait(threading.Condition):
-    """A condition whose first wait raises, as if a signal arrived while the leader gathered."""
-
-    def __init__(self, lock: threading.Lock) -> None:
-        super().__init__(lock)
-        self.interrupted = False
-
-    def wait(self, timeout: float | None = None) -> bool:
-        if not self.interrupted:
-            self.interrupted = True
-            raise _Interrupted
-        return super().wait(timeout)
-
-
 def test_a_leader_interrupted_while_it_gathers_passes_the_lead_on() -> None:
     # It left its queue with itself as leader: every later caller queued behind a leader gone.
-    held, release = threading.Event(), threading.Event()
-    group: GroupCommit[str, str] = GroupCommit(_holding({"a"}, held, release), max_wait=60, max_batch=4)
-    with ThreadPoolExecutor(5) as pool:  # a first batch of four: the next leader waits for four
-        _commit_a_held_batch(group, pool, held, release, ["a", "b", "c", "d", "e"])
-        group._arrived = _InterruptedWait(group._lock)
+    with _after_a_batch_of_four() as (group, pool):
+        group._arrived = _Waits(group._lock, interrupt=True)
         with pytest.raises(_Interrupted):
             group.submit("f")  # leads, and is interrupted in its gathering's first wait
         assert group.queued == 0
