@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
+import time
 from collections.abc import Callable
 
 import psycopg
@@ -11,6 +14,7 @@ from eventsourcing.persistence import OperationalError
 
 from nm_workflow.application.errors import StoreBusy, StoreUnavailable
 from nm_workflow.application.settings import Settings
+from nm_workflow.application.sqlite_writers import LOCK_FILE_SUFFIX
 from nm_workflow.application.store import EventStore
 from nm_workflow.application.store_guard import in_background
 from tests.integration.test_event_store import planned_item
@@ -40,6 +44,44 @@ def test_a_lock_wait_timeout_is_busy_not_an_outage(make_settings: Callable[..., 
         holder.join()
         store.record(planned_item())  # no fail-fast pause after mere contention
         assert store.head() == 2
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # the write lock file is SQLite's
+def test_commands_queued_behind_a_waiting_batch_are_busy_within_one_lock_timeout(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """NM_DB_LOCK_TIMEOUT bounds a command's wait from when it began to wait: the commands queued
+    behind a batch that waited for the file's turn waited the whole timeout again, and those
+    behind them again (3 timeouts for the fourth command of a process)."""
+    settings = make_settings(db_lock_timeout=1)
+    store = EventStore(settings)
+    try:
+        store.record(planned_item())
+        holder = os.open(f"{settings.sqlite_path}{LOCK_FILE_SUFFIX}", os.O_RDWR)
+        fcntl.flock(holder, fcntl.LOCK_EX)  # another process's writer holding its turn
+        waited: list[float] = []
+
+        def command() -> None:
+            began = time.monotonic()
+            with pytest.raises(StoreBusy):
+                store.record(planned_item())
+            waited.append(time.monotonic() - began)
+
+        try:
+            threads = [threading.Thread(target=command) for _ in range(4)]
+            for thread in threads:
+                thread.start()
+                time.sleep(0.05)  # one after the other: a lone leader first, then a batch behind it
+            for thread in threads:
+                thread.join(30)
+        finally:
+            os.close(holder)
+        assert len(waited) == 4
+        assert max(waited) < 1.6, waited  # each within its own timeout of 1 s, not 2 or 3
+        store.record(planned_item())
+        assert store.head() == 2, "the refused commands wrote nothing"
     finally:
         store.close()
 

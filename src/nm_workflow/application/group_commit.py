@@ -33,11 +33,13 @@ class Ticket(Generic[U, R]):
     """One caller's unit in the queue, and its outcome once its batch was committed."""
 
     __slots__ = (
-        "_error", "_left", "_relay", "_relayed", "_result", "_settled", "_wake", "_woken", "lead", "unit",
+        "_error", "_left", "_relay", "_relayed", "_result", "_settled", "_wake", "_woken", "lead", "since",
+        "unit",
     )  # fmt: skip
 
     def __init__(self, unit: U) -> None:
         self.unit = unit
+        self.since = time.monotonic()  # when its caller began to wait for its commit
         self.lead = False
         self._result: R | None = None
         self._error: BaseException | None = None

@@ -27,6 +27,7 @@ import os
 import queue
 import threading
 import time
+from contextvars import ContextVar
 from typing import Any
 
 from eventsourcing.persistence import OperationalError
@@ -45,6 +46,12 @@ from nm_workflow.application.sqlite_pool import LeanSQLitePool
 from nm_workflow.application.sqlite_statements import StatementCachingPool
 
 LOCK_FILE_SUFFIX = "-write.lock"
+
+WAITING_SINCE: ContextVar[float | None] = ContextVar("nm_workflow_write_waiting_since", default=None)
+"""When the writes about to begin started to wait (`time.monotonic()`), where that was before their
+transaction: the oldest command of a group commit's batch (store.py). The process's writer
+connection and the file's turn are waited for within NM_DB_LOCK_TIMEOUT of it, together: a
+command queued behind a batch that waited for the lock does not wait the whole timeout again."""
 
 
 class _Turn:
@@ -91,9 +98,10 @@ class WriteTurns:
         self._waits: queue.SimpleQueue[_Turn] = queue.SimpleQueue()
         self._waiter: threading.Thread | None = None
 
-    def take(self) -> int:
+    def take(self, since: float | None = None) -> int:
         """Block until it is this writer's turn: the descriptor to `give_back` after the commit or
-        rollback. OperationalError ("database is locked") after `timeout` s."""
+        rollback. OperationalError ("database is locked") once `timeout` s have passed since
+        `since` (a `time.monotonic()` reading: when the write began to wait; None: now)."""
         descriptor = self._open()
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -107,7 +115,8 @@ class WriteTurns:
         started = time.monotonic()
         turn = _Turn(descriptor)
         self._wait_on_thread(turn)
-        if not turn.granted.wait(self.timeout) and turn.abandon():
+        remaining = self.timeout if since is None else self.timeout - (started - since)
+        if not turn.granted.wait(max(remaining, 0.0)) and turn.abandon():
             self._descriptor = None  # the waiting thread closes it; the next writer opens another
             raise OperationalError(
                 f"database is locked: no write turn within {self.timeout:g} s (another process writes)"
@@ -184,13 +193,23 @@ class _Connection:
 
     def __enter__(self) -> SQLiteConnection:
         datastore = self._datastore
-        self._connection = connection = datastore.pool.get_connection(is_writer=self._commit)
-        if self._commit and datastore.turns is not None:
-            try:
-                self._turn = datastore.turns.take()
-            except BaseException:
-                datastore.pool.put_connection(connection)
-                raise
+        if not self._commit or datastore.turns is None:
+            self._connection = datastore.pool.get_connection(is_writer=self._commit)
+            return self._connection
+        # One bound for both waits, the process's writer connection and the file's turn, from when
+        # the write began to wait: waited one after the other, each for the whole timeout, a write
+        # queued behind others took several times NM_DB_LOCK_TIMEOUT to fail.
+        since = WAITING_SINCE.get()
+        if since is None:
+            began, wait = time.monotonic(), None  # None: the pool's timeout, NM_DB_LOCK_TIMEOUT
+        else:
+            began, wait = since, max(datastore.pool.pool_timeout - (time.monotonic() - since), 0.0)
+        self._connection = connection = datastore.pool.get_connection(wait, is_writer=True)
+        try:
+            self._turn = datastore.turns.take(began)
+        except BaseException:
+            datastore.pool.put_connection(connection)
+            raise
         return connection
 
     def __exit__(self, *_: object) -> None:

@@ -34,6 +34,7 @@ from nm_workflow.application.settings import Settings
 from nm_workflow.application.several_reads import Wanted, select_events_of
 from nm_workflow.application.snapshot_times import SnapshotTimes
 from nm_workflow.application.snapshots import SnapshotHints, due
+from nm_workflow.application.sqlite_writers import WAITING_SINCE
 from nm_workflow.application.store_errors import translate, translated_errors
 from nm_workflow.application.store_guard import Guarded
 from nm_workflow.application.store_pool import pool_usage, saturated
@@ -153,6 +154,8 @@ class EventStore(StoreSnapshots, Application[UUID]):
 
     def _commit(self, batch: Sequence[Ticket[Unit, int | None]]) -> None:
         """Settle every ticket of `batch`: saved in one transaction, or each with its own error."""
+        # The lock waits are bounded from when the batch's oldest command began to wait (SQLite).
+        waiting = WAITING_SINCE.set(min(ticket.since for ticket in batch))
         try:
             with self._database():
                 self._save_isolating(batch)
@@ -162,6 +165,8 @@ class EventStore(StoreSnapshots, Application[UUID]):
                     own = type(error)(str(error))  # each caller raises its own, with its own traceback
                     own.__cause__ = error.__cause__  # the database's words (the command line's line)
                     ticket.fail(own)
+        finally:
+            WAITING_SINCE.reset(waiting)
 
     def _save_isolating(self, batch: Sequence[Ticket[Unit, int | None]]) -> None:
         """Save the batch through the library's `save` (one `insert_events`: one lock, one commit).
