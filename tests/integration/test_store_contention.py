@@ -7,17 +7,27 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import psycopg
 import pytest
 from eventsourcing.persistence import OperationalError
 
-from nm_workflow.application.errors import StoreBusy, StoreUnavailable
+from nm_workflow.application.commands import CommandContext
+from nm_workflow.application.errors import (
+    ConcurrentModification,
+    StoreBusy,
+    StoreUnavailable,
+    VersionMismatch,
+)
+from nm_workflow.application.items import ContentItems
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.sqlite_writers import LOCK_FILE_SUFFIX
 from nm_workflow.application.store import EventStore
 from nm_workflow.application.store_guard import in_background
+from tests.integration.test_department_scope import PLAN
 from tests.integration.test_event_store import planned_item
+from tests.unit.test_command_metrics import DRAFT, MIA
 
 
 @pytest.mark.parametrize("backend", ["postgres"], indirect=True)  # only PostgreSQL has lock_timeout
@@ -147,3 +157,29 @@ def test_a_failed_command_read_on_sqlite_is_the_stores_error(make_settings: Call
         assert [e.originator_version for e in store.events_of({item.id: 0})[item.id]] == [1]
     finally:
         store.close()
+
+
+def test_a_command_with_if_match_that_loses_the_race_to_save_is_412_with_the_version_now(
+    store: EventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its If-Match version was current when read but not when saved: the precondition is false
+    (412 with the version now, RFC 9110), not a bare 409; without If-Match a lost race stays 409."""
+    items = ContentItems(store)
+    item = items.plan(CommandContext(MIA), PLAN).aggregate_id
+    record = store.record
+
+    def another_command_first(*args: Any, **kwargs: Any) -> Any:
+        monkeypatch.setattr(store, "record", record)  # once
+        items.draft(CommandContext(MIA), item, DRAFT | {"title": "theirs"})  # between read and save
+        return record(*args, **kwargs)
+
+    monkeypatch.setattr(store, "record", another_command_first)
+    with pytest.raises(VersionMismatch, match="another command changed") as refused:
+        items.draft(CommandContext(MIA, expected_version=1), item, DRAFT | {"title": "mine"})
+    assert refused.value.current_version == 2
+    monkeypatch.setattr(store, "record", another_command_first)
+    with pytest.raises(ConcurrentModification):
+        items.draft(CommandContext(MIA), item, DRAFT | {"title": "mine"})
+    latest = store.event_at(item)
+    assert latest is not None
+    assert latest.originator_version == 3, "both of theirs saved, none of mine"

@@ -134,12 +134,22 @@ class CommandRunner(Generic[A]):
     ) -> CommandResult:
         try:
             position = self._store.record(aggregate, made=[record] if record is not None else ())
-        except ConcurrentModification:
+        except ConcurrentModification as conflict:
             # A concurrent attempt with the same key may have won: then its outcome is ours.
             replay = self._replay(ctx, request)
-            if replay is None:
+            if replay is not None:
+                return replay
+            if ctx.expected_version is None:
                 raise
-            return replay
+            # If-Match's version was current when read, not when saved: the precondition is false
+            # (RFC 9110, 13.1.1), as if the other command had come first.
+            latest = self._store.event_at(aggregate.id)
+            now = 0 if latest is None else latest.originator_version
+            raise VersionMismatch(
+                f"You sent If-Match version {ctx.expected_version}; another command changed the "
+                f"{self._kind.__name__} first: it is at version {now}. Reload it and decide again.",
+                current_version=now,
+            ) from conflict
         if position is None:  # nothing new to write: the command repeated an observation
             position = self._store.head()
         return CommandResult(aggregate.id, aggregate.version, created, False, position, self._view(aggregate))
