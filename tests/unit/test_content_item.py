@@ -23,7 +23,7 @@ from nm_workflow.domain import errors
 from nm_workflow.domain.content import ItemState, content_hash
 from nm_workflow.domain.content_item import ContentItem
 from nm_workflow.domain.roles import SEED_CHAIN, Stage
-from nm_workflow.domain.timing import Now
+from nm_workflow.domain.timing import Now, utc_text
 
 DEPARTMENT = "consumer-marketing"
 PLATFORMS = ["weibo", "wechat"]
@@ -725,7 +725,7 @@ def test_conflicting_observations() -> None:
     item = published()
     metrics(item, {"views": 90})
     drained(item)
-    with refused(item, errors.ConflictingObservation, "weibo", AT.isoformat()):
+    with refused(item, errors.ConflictingObservation, "weibo", utc_text(AT)):
         metrics(item, {"views": 91})
     with refused(item, errors.ConflictingObservation, "weibo"):
         metrics(item, {"views": 90, "likes": 1})

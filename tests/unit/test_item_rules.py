@@ -17,7 +17,7 @@ from nm_workflow.domain import errors
 from nm_workflow.domain.content import as_utc, content_hash
 from nm_workflow.domain.content_item import ContentItem
 from nm_workflow.domain.roles import SEED_CHAIN, Stage
-from nm_workflow.domain.timing import Now
+from nm_workflow.domain.timing import Now, utc_text
 from tests.unit.test_content_item import (
     AT,
     NOW,
@@ -91,6 +91,16 @@ def test_a_publication_before_the_legal_approval_is_refused() -> None:
         publish(item, at=approved_at - TICK)
     publish(item, at=approved_at)
     assert item.publications["weibo"]["published_at"] == approved_at
+
+
+def test_a_refusal_writes_its_times_in_utc_with_z_as_every_answer_does() -> None:
+    item = in_review(Stage.LEGAL)
+    approve(item, Stage.LEGAL)
+    approved_at = only_event(item, "LegallyApproved").timestamp
+    sent = (approved_at - TICK).astimezone(timezone(timedelta(hours=8)))  # a client east of UTC
+    approved = utc_text(approved_at)
+    with refused(item, errors.PublishedBeforeApproval, f"approved, at {approved}", "Z is before"):
+        publish(item, at=sent)
 
 
 def test_the_approval_time_survives_replay() -> None:

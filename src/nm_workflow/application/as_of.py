@@ -30,6 +30,7 @@ from eventsourcing.domain import Snapshot
 
 from nm_workflow.application.errors import NoSuchVersion, NotFound
 from nm_workflow.domain.metadata import WorkflowAggregate
+from nm_workflow.domain.timing import utc_text
 
 if TYPE_CHECKING:
     from nm_workflow.application.store import EventStore
@@ -83,7 +84,7 @@ def load_as_of(store: EventStore, aggregate_id: UUID, as_of: datetime) -> Workfl
         aggregate = store.load(aggregate_id, _searched_version(store, aggregate_id, as_of, below, high))
     except NotFound:
         if store.event_at(aggregate_id, 1) is not None:
-            raise NoSuchVersion(f"{aggregate_id} did not exist at {as_of.isoformat()}.") from None
+            raise NoSuchVersion(f"{aggregate_id} did not exist at {utc_text(as_of)}.") from None
         raise
     return aggregate
 
@@ -98,5 +99,5 @@ def _searched_version(store: EventStore, aggregate_id: UUID, as_of: datetime, lo
         assert event is not None  # versions run 1..last without gaps
         low, high = (middle, high) if event.timestamp <= as_of else (low, middle)
     if low == 0:
-        raise NoSuchVersion(f"{aggregate_id} did not exist at {as_of.isoformat()}.")
+        raise NoSuchVersion(f"{aggregate_id} did not exist at {utc_text(as_of)}.")
     return low

@@ -18,6 +18,7 @@ from nm_workflow.domain.content import as_utc
 from nm_workflow.domain.errors import ConflictingObservation, RuleViolation
 from nm_workflow.domain.interaction_errors import ChannelAccountRetired
 from nm_workflow.domain.metadata import WorkflowAggregate
+from nm_workflow.domain.timing import utc_text
 
 # Fixed forever: account ids are derived from it.
 CHANNEL_NAMESPACE = UUID("0d6b1f7e-2a1c-5c3e-9f47-8b2e6a4c1d93")
@@ -55,14 +56,14 @@ class ChannelAccount(WorkflowAggregate):
             raise RuleViolation("A follower count cannot be negative.")
         if self.retired_at is not None and observed_at > self.retired_at:
             raise ChannelAccountRetired(
-                f"The account was retired at {self.retired_at.isoformat()}; nothing can be observed after."
+                f"The account was retired at {utc_text(self.retired_at)}; nothing can be observed after."
             )
         earlier = self.followers.get(observed_at.isoformat())
         if earlier == followers:
             return False
         if earlier is not None and not correction:
             raise ConflictingObservation(
-                f"{earlier} followers were recorded for {observed_at.isoformat()}; "
+                f"{earlier} followers were recorded for {utc_text(observed_at)}; "
                 "send the new count with 'correction': true to replace it."
             )
         self._followers_recorded(
@@ -72,7 +73,7 @@ class ChannelAccount(WorkflowAggregate):
 
     def retire(self, *, reason: str, retired_at: datetime) -> None:
         if self.retired_at is not None:
-            raise ChannelAccountRetired(f"The account was retired at {self.retired_at.isoformat()}.")
+            raise ChannelAccountRetired(f"The account was retired at {utc_text(self.retired_at)}.")
         self._retired(reason=reason, retired_at=as_utc(retired_at, "retirement time"))
 
     @event("FollowersRecorded")

@@ -10,6 +10,7 @@ from uuid import UUID, uuid5
 
 from nm_workflow.domain.content import as_utc
 from nm_workflow.domain.interaction_errors import InvalidInteractionTime
+from nm_workflow.domain.timing import utc_text
 
 # Fixed forever: interaction ids are derived from it, so changing it would duplicate every interaction.
 INTERACTION_NAMESPACE = UUID("6f1c2b8e-4d0a-5e57-9a51-2f0c7d3b8a10")
@@ -62,7 +63,6 @@ def not_before(moment: datetime, earliest: datetime, what: str) -> datetime:
     moment = as_utc(moment, what)
     if moment < earliest:
         raise InvalidInteractionTime(
-            f"The {what} {moment.isoformat()} is before the interaction was received "
-            f"({earliest.isoformat()})."
+            f"The {what} {utc_text(moment)} is before the interaction was received ({utc_text(earliest)})."
         )
     return moment

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from nm_workflow.domain.content import Publication, as_utc, check_counters
 from nm_workflow.domain.errors import ConflictingObservation, ObservedBeforePublication
-from nm_workflow.domain.timing import Now
+from nm_workflow.domain.timing import Now, utc_text
 
 Observations = Mapping[str, Mapping[str, int]]
 """One platform's observations: observed time (ISO 8601, UTC) -> counter -> cumulative total."""
@@ -32,8 +32,8 @@ def check_observation(
     published_at = publication["published_at"]
     if observed_at < published_at:
         raise ObservedBeforePublication(
-            f"The observation time {observed_at.isoformat()} is before the publication on "
-            f"{publication['platform']} at {published_at.isoformat()}."
+            f"The observation time {utc_text(observed_at)} is before the publication on "
+            f"{publication['platform']} at {utc_text(published_at)}."
         )
     now.check_happened(observed_at, "observation time")
     check_counters(counters)
@@ -47,7 +47,7 @@ def is_repeat(
     earlier = observations.get(observed_at.isoformat())
     if earlier is not None and earlier != counters:
         raise ConflictingObservation(
-            f"Other counters were recorded for {platform} at {observed_at.isoformat()}."
+            f"Other counters were recorded for {platform} at {utc_text(observed_at)}."
         )
     return earlier is not None
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from nm_workflow.domain.content import as_utc
 from nm_workflow.domain.errors import ContentHashMismatch, PublishedBeforeApproval, StaleRevision
 from nm_workflow.domain.item_guards import ItemRecord
-from nm_workflow.domain.timing import Now
+from nm_workflow.domain.timing import Now, utc_text
 
 
 def check_schedule(at: datetime, now: Now) -> datetime:
@@ -39,8 +39,8 @@ def check_publication(
         raise ContentHashMismatch("The published content differs from the approved revision.")
     if item.approved_at is not None and published_at < item.approved_at:
         raise PublishedBeforeApproval(
-            f"The publication time {published_at.isoformat()} is before revision {revision} was "
-            f"approved, at {item.approved_at.isoformat()}."
+            f"The publication time {utc_text(published_at)} is before revision {revision} was "
+            f"approved, at {utc_text(item.approved_at)}."
         )
     now.check_happened(published_at, "publication time")
     return published_at

@@ -19,6 +19,7 @@ from nm_workflow.application.keys import KeyService
 from nm_workflow.application.settings import PROJECTIONS_PLACES, ProjectionsPlace
 from nm_workflow.application.store import EventStore
 from nm_workflow.domain.roles import Role
+from nm_workflow.domain.timing import utc_text
 from nm_workflow.interface import (
     cli_audit,
     cli_demo,
@@ -169,7 +170,7 @@ def list_keys(as_json: JsonOption = False) -> None:
         infos = keys.list()
     rows = [
         (info.key_id.hex, info.actor_id, info.roles, info.department,
-         info.issued_at.isoformat(timespec="seconds"), info.revoked)
+         utc_text(info.issued_at, "seconds"), info.revoked)
         for info in infos
     ]  # fmt: skip
     show_table(("key id", "actor", "roles", "department", "issued at", "revoked"), rows, as_json=as_json)
