@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import suppress
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
 from eventsourcing.persistence import IntegrityError, Tracking
@@ -114,13 +114,11 @@ def advance_together(
     params: dict[str, object] = {"application_name": application_name, "target": target}
     params |= {f"expected{n}": expected for n, (_, expected) in enumerate(moves)}
     rows = tx.all_later(_advance_together_statement(tuple(r.tracking_table_name for r, _ in moves)), params)
-    answered: list[list[Generation]] = []
 
+    @cache  # the rows can be fetched once
     def answer() -> list[Generation]:
-        if not answered:  # the rows can be fetched once
-            moved = {row["moved"]: int(row["generation"]) for row in rows()}
-            answered.append([moved.get(n) for n in range(len(moves))])
-        return answered[0]
+        moved = {row["moved"]: int(row["generation"]) for row in rows()}
+        return [moved.get(n) for n in range(len(moves))]
 
     return answer
 

@@ -135,7 +135,6 @@ class GroupCommit(Generic[U, R]):
         With `max_batch` 1 there is no batching and no queue: each caller commits its own
         unit on its own thread, concurrently with the others, as without group commit.
         """
-        began = time.perf_counter()
         ticket: Ticket[U, R] = Ticket(unit)
         try:
             if self._max_batch == 1:
@@ -144,7 +143,7 @@ class GroupCommit(Generic[U, R]):
                 self._queue_and_wait(ticket)
             return ticket.outcome()
         finally:
-            GROUP_COMMIT_WAIT_SECONDS.observe(time.perf_counter() - began)
+            GROUP_COMMIT_WAIT_SECONDS.observe(time.monotonic() - ticket.since)
 
     def _queue_and_wait(self, ticket: Ticket[U, R]) -> None:
         with self._lock:
