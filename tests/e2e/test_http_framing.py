@@ -108,6 +108,91 @@ def test_content_length_with_transfer_encoding_is_400_and_the_connection_closed(
     assert _head_of_log(settings) == before
 
 
+MALFORMED = {  # request -> the problem it gets; each is refused before any route runs
+    "two Content-Length": (
+        b"POST /items HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}",
+        "ambiguous-length",
+    ),
+    "Transfer-Encoding, then Content-Length": (
+        b"POST /items HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n"
+        b"2\r\n{}\r\n0\r\n\r\n",
+        "ambiguous-length",
+    ),
+    "a header line without a colon": (
+        b"GET /health HTTP/1.1\r\nHost: t\r\nNoColon\r\n\r\n",
+        "malformed-http",
+    ),
+    "a space before a header's colon": (b"GET /health HTTP/1.1\r\nHost : t\r\n\r\n", "malformed-http"),
+    "a negative Content-Length": (
+        b"POST /items HTTP/1.1\r\nHost: t\r\nContent-Length: -1\r\n\r\n",
+        "malformed-http",
+    ),
+    "a chunk size that is not hexadecimal": (
+        b"POST /items HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+        "malformed-http",
+    ),
+    "a Transfer-Encoding other than chunked": (
+        b"POST /items HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n{}",
+        "malformed-http",
+    ),
+    "a request line that is not HTTP/1.1": (b"GET /health HTTP/9.1\r\nHost: t\r\n\r\n", "malformed-http"),
+    "a header line folded (obsolete)": (
+        b"GET /health HTTP/1.1\r\nHost: t\r\nX-A: b\r\n  c\r\n\r\n",
+        "malformed-http",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", MALFORMED)
+def test_malformed_http_is_a_problem_and_the_connection_closed(
+    service: tuple[str, Settings, str], name: str
+) -> None:
+    url, settings, _ = service
+    before = _head_of_log(settings)
+    request, slug = MALFORMED[name]
+    with _connect(url) as connection:
+        connection.sendall(request + b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+        raw = _until_closed(connection)
+
+    status, headers, body = _response(raw)
+    assert (status, headers["connection"], headers["content-type"]) == (
+        400,
+        "close",
+        "application/problem+json",
+    )
+    problem = json.loads(body)
+    assert (problem["type"], problem["status"]) == (f"/problems/{slug}", 400)
+    # Nothing after the problem: the request behind it was not answered, the connection closed.
+    assert int(headers["content-length"]) == len(body)
+    assert _head_of_log(settings) == before
+
+
+def test_a_head_past_its_limit_is_431_and_the_connection_closed(service: tuple[str, Settings, str]) -> None:
+    url, _, _ = service
+    with _connect(url) as connection:
+        connection.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * 20_000)
+        time.sleep(TRICKLE)  # a read of its own, past the limit, before the head could end
+        sent = _trickle(connection, b"a" * 20_000 + b"\r\n\r\n", step=4_000)
+        raw = _until_closed(connection)
+
+    status, headers, body = _response(raw)
+    assert (status, headers["connection"]) == (431, "close")
+    assert json.loads(body)["type"] == "/problems/head-too-large"
+    assert sent < 20_004, "the server waited for the whole head"
+
+
+def test_a_head_within_its_limit_is_served(service: tuple[str, Settings, str]) -> None:
+    url, _, _ = service
+    with _connect(url) as connection:
+        connection.sendall(b"GET /health HTTP/1.1\r\nHost: t\r\nX-Big: " + b"a" * 12_000)
+        time.sleep(TRICKLE)
+        connection.sendall(b"\r\nConnection: close\r\n\r\n")
+        status, _, _ = _response(_until_closed(connection))
+
+    assert status == 200
+
+
 def test_two_authorization_headers_are_400(service: tuple[str, Settings, str]) -> None:
     url, _, key = service
     request = (

@@ -80,6 +80,8 @@ PROTOCOL_PROBLEMS: dict[str, tuple[int, str]] = {
     "internal-error": (500, "Internal error"),
     "ambiguous-length": (400, "The request's length is given twice over"),
     "request-timeout": (408, "The request did not arrive in time"),
+    "malformed-http": (400, "The request is not well-formed HTTP/1.1"),
+    "head-too-large": (431, "The request's line and headers are too large"),
 }
 
 
