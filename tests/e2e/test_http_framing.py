@@ -63,6 +63,18 @@ def _response(raw: bytes) -> tuple[int, dict[str, str], bytes]:
     return int(status_line.split()[1]), headers, body
 
 
+def _responses(raw: bytes) -> list[tuple[int, dict[str, str], bytes]]:
+    """The responses one after another in `raw`, each framed by its Content-Length."""
+    answers = []
+    while raw:
+        head, _, rest = raw.partition(b"\r\n\r\n")
+        status, headers, _ = _response(head)
+        length = int(headers["content-length"])
+        answers.append((status, headers, rest[:length]))
+        raw = rest[length:]
+    return answers
+
+
 def _plan_head(key: str, body: bytes, extra: bytes = b"") -> bytes:
     """The head of a `POST /items` of `body` (sent after it), with the header lines `extra`."""
     head = (
@@ -166,6 +178,23 @@ def test_malformed_http_is_a_problem_and_the_connection_closed(
     # Nothing after the problem: the request behind it was not answered, the connection closed.
     assert int(headers["content-length"]) == len(body)
     assert _head_of_log(settings) == before
+
+
+@pytest.mark.parametrize("name", ["a header line without a colon", "a chunk size that is not hexadecimal"])
+def test_a_malformed_request_behind_pipelined_ones_is_answered_after_them(
+    service: tuple[str, Settings, str], name: str
+) -> None:
+    url, _, _ = service
+    prompt = b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n"
+    with _connect(url) as connection:
+        connection.sendall(prompt * 2 + MALFORMED[name][0] + prompt)
+        raw = _until_closed(connection)
+
+    answers = _responses(raw)
+    assert [status for status, _, _ in answers] == [200, 200, 400], raw
+    _, headers, body = answers[-1]
+    assert headers["connection"] == "close"
+    assert json.loads(body)["type"] == "/problems/malformed-http"
 
 
 def test_a_head_past_its_limit_is_431_and_the_connection_closed(service: tuple[str, Settings, str]) -> None:

@@ -96,6 +96,7 @@ class ServiceHttpProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._head_deadline: asyncio.TimerHandle | None = None
         self._head_bytes: int | None = None  # bytes of the head coming in; None between heads
+        self._refusal: bytes | None = None  # the problem to answer once earlier requests have theirs
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -151,20 +152,43 @@ class ServiceHttpProtocol(HttpToolsProtocol):
         seconds = _header_timeout()
         self._refuse("request-timeout", f"Send the request's headers within {seconds:g} seconds.")
 
+    def on_response_complete(self) -> None:
+        last = not self.pipeline  # no request queued behind the one just answered
+        super().on_response_complete()
+        if self._refusal is not None:
+            self.flow.pause_reading()  # which uvicorn resumed for the next request
+            if last:  # every request before the refused one has its answer
+                self._answer_refusal()
+
     def _refuse(self, slug: str, detail: str) -> None:
-        """Answer the request coming in with a problem and close the connection, after the response
-        under way to an earlier request, if any (answering then would split it); a request whose
-        body was coming in is not run, or its answer not sent (its ASGI task sees a disconnect)."""
-        if self.transport.is_closing():
+        """Answer the request coming in with a problem and close the connection, once the requests
+        before it have their answers (pipelined: answering it first would give the client the
+        wrong answer to an earlier one). A request whose body broke is not run: its ASGI task,
+        if started, sees a disconnect and answers nobody; if it answered already, that answer
+        stands and the connection closes after it."""
+        if self.transport.is_closing() or self._refusal is not None:
             return
-        cycle = self.cycle
-        if cycle is not None and not cycle.response_complete:
-            if cycle.response_started:
-                cycle.keep_alive = False
-                self.flow.pause_reading()
-                return
-            cycle.disconnected = True
-            cycle.message_event.set()
+        self._refusal = _problem_response(slug, detail)
+        self.flow.pause_reading()  # nothing more is read from a connection about to close
         self._disarm()
-        self.transport.write(_problem_response(slug, detail))
-        self.transport.close()
+        earlier = self.cycle is not None and not self.cycle.response_complete
+        broken = self.cycle if self._head_bytes is None else None  # a body broke: that request
+        if broken is not None:
+            if broken.response_started:
+                self._refusal, broken.keep_alive = None, False
+                if broken.response_complete:
+                    self.transport.close()
+                return
+            queued = [entry for entry in self.pipeline if entry[0] is broken]
+            for entry in queued:
+                self.pipeline.remove(entry)
+            earlier = bool(queued)  # queued behind a request still answering; else it is running
+            broken.disconnected = True
+            broken.message_event.set()
+        if not earlier:
+            self._answer_refusal()
+
+    def _answer_refusal(self) -> None:
+        if not self.transport.is_closing() and self._refusal is not None:
+            self.transport.write(self._refusal)
+            self.transport.close()
