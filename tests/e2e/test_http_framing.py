@@ -149,6 +149,12 @@ MALFORMED = {  # request -> the problem it gets; each is refused before any rout
         "malformed-http",
     ),
     "a request line that is not HTTP/1.1": (b"GET /health HTTP/9.1\r\nHost: t\r\n\r\n", "malformed-http"),
+    "an HTTP/1.1 request without a Host": (b"GET /health HTTP/1.1\r\n\r\n", "malformed-http"),
+    "an HTTP/1.1 request with two Host": (
+        b"GET /health HTTP/1.1\r\nHost: t\r\nHost: u\r\n\r\n",
+        "malformed-http",
+    ),
+    "an HTTP/0.9 request": (b"GET /health\r\n\r\n", "malformed-http"),
     "a header line folded (obsolete)": (
         b"GET /health HTTP/1.1\r\nHost: t\r\nX-A: b\r\n  c\r\n\r\n",
         "malformed-http",

@@ -55,6 +55,10 @@ _TWICE_OVER = ("Duplicate Content-Length", "can't be present with")
 """llhttp's reasons for a length given twice over (its error HPE_UNEXPECTED_CONTENT_LENGTH)."""
 
 
+class _Malformed(Exception):
+    """A head llhttp takes that HTTP/1.1 refuses (h11 did)."""
+
+
 def uvicorn_options() -> dict[str, Any]:
     """Keyword arguments of `uvicorn.run` for the service's HTTP server."""
     # By name: uvicorn's worker processes import it afresh.
@@ -108,6 +112,11 @@ class ServiceHttpProtocol(HttpToolsProtocol):
             self._head_begun()
 
     def on_headers_complete(self) -> None:
+        version = self.parser.get_http_version()
+        if version not in ("1.0", "1.1"):  # llhttp takes `GET /` as HTTP/0.9
+            raise _Malformed(f"HTTP/{version} is not served")
+        if version == "1.1" and sum(name == b"host" for name, _ in self.headers) != 1:
+            raise _Malformed("an HTTP/1.1 request names its Host once (RFC 9112 3.2)")
         self._head_bytes = None  # the head is in: the body has BodyGate's deadline
         self._disarm()
         super().on_headers_complete()
@@ -125,9 +134,13 @@ class ServiceHttpProtocol(HttpToolsProtocol):
                 )
 
     def send_400_response(self, msg: str) -> None:
-        """uvicorn calls it while handling llhttp's error, which names what is wrong."""
+        """uvicorn calls it while handling llhttp's error, which names what is wrong (or wraps the
+        _Malformed a callback raised)."""
         error = sys.exception()
-        self._refuse(*_malformed(str(error) if error is not None else msg))
+        reason = (
+            error.__context__ if error is not None and isinstance(error.__context__, _Malformed) else error
+        )
+        self._refuse(*_malformed(str(reason) if reason is not None else msg))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
