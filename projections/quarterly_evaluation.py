@@ -47,7 +47,7 @@ from projections.between import KeptBetweenBatches
 from projections.quarterly_state import Move, StaleParts, kept_parts, moved, state_json
 from projections.rows import Keyed, kept_for_the_batch, prefetch
 from projections.schema import Table, col
-from projections.sql import Tx
+from projections.sql import Tx, id_text
 
 if TYPE_CHECKING:  # the read side imports the registry, which imports this module
     from projections.readside import ReadSide
@@ -100,7 +100,7 @@ class QuarterlyEvaluation(Projection):
         self.kept_between_batches = self._kept = KeptBetweenBatches({FACTS: KEPT_MEMBERS, KEPT: KEPT_ROWS})
 
     def apply(self, tx: Tx, batch: Sequence[Recorded]) -> None:
-        ids = sorted({str(r.event.originator_id) for r in batch})
+        ids = sorted({id_text(r.event.originator_id) for r in batch})
         kept = self._kept if self._kept.usable(tx) else None
         if kept is not None:
             kept.seed(tx, FACTS, [(i,) for i in ids])

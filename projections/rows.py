@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from projections.schema import Table, insert_many
-from projections.sql import POSTGRES, Row, Tx
+from projections.sql import POSTGRES, Row, Tx, id_text
 
 Key = tuple[Any, ...]
 _IDS_PER_STATEMENT = 500  # well under SQLite's limit of bound parameters
@@ -94,7 +94,7 @@ def prefetch(tx: Tx, specs: Sequence[Spec], ids: Iterable[Any]) -> None:
     prefetch, and fewer when the batch's events need only some of the tables (a batch of one
     command, the common case while the API runs)."""
     keyed = [spec for spec in specs if spec.key]
-    wanted = sorted(set(ids), key=str) if keyed else []  # (a sort of every id of the batch)
+    wanted = sorted(set(ids), key=id_text) if keyed else []  # (a sort of every id of the batch)
     if tx.dialect is not POSTGRES and len(wanted) < 2:
         return
     pending = [_state(tx, spec).load_later(tx, wanted) for spec in keyed]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from _json import encode_basestring, make_encoder
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -42,13 +43,17 @@ def to_jsonable(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-_ENCODER = json.JSONEncoder(default=to_jsonable, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-"""Made once: `json.dumps` with options builds an encoder per call (a fifth of a payload's dump)."""
+_ENCODE = make_encoder(None, to_jsonable, encode_basestring, None, ":", ",", True, False, True)
+"""`json.dumps(value, default=to_jsonable, sort_keys=True, ensure_ascii=False, separators=(",",
+":"))`'s C encoder, made once. `JSONEncoder.encode` makes it (and a dict of markers and a float
+formatter it does not use) again at every call: 5,000-10,000 instructions of Python a row, as
+many as encoding an audit payload itself (ADR 0067). Without markers a cycle is a RecursionError
+rather than a ValueError; a row's values hold none."""
 
 
 def dumps(value: Any) -> str:
     # Sorted keys: incremental and rebuilt rows must be byte-identical.
-    return value.text if type(value) is JSONText else _ENCODER.encode(value)
+    return value.text if type(value) is JSONText else "".join(_ENCODE(value, 0))
 
 
 class JSONText:
@@ -87,6 +92,24 @@ def _sqlite_time_out(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
+def uuid_text(value: UUID) -> str:
+    """`str(value)`, made once per id: `UUID.__str__` formats the 128-bit number in Python,
+    about 8,000 instructions, and a batch wrote the same few aggregates' ids as text several
+    times per event (every row's id column on SQLite, `quarterly_evaluation`'s members: ADR 0067).
+    Cached by the number (an int's hash is C's; a UUID's is a Python call)."""
+    return _uuid_text(value.int)
+
+
+@lru_cache(maxsize=4096)
+def _uuid_text(number: int) -> str:
+    return str(UUID(int=number))
+
+
+def id_text(value: Any) -> str:
+    """`str(value)` of an aggregate's id, a UUID's made once (`uuid_text`)."""
+    return uuid_text(value) if type(value) is UUID else str(value)
+
+
 class Dialect:
     """SQLite: the reference; PostgreSQL overrides what differs."""
 
@@ -99,7 +122,7 @@ class Dialect:
         if isinstance(value, datetime):
             return sqlite_time(value)
         if isinstance(value, UUID):
-            return str(value)
+            return uuid_text(value)
         if isinstance(value, date):
             return value.isoformat()
         if isinstance(value, Enum):
