@@ -69,8 +69,10 @@ class EventMapper(Mapper[UUID]):
                 state["class_version"] = class_version
             timestamp = state.get("timestamp")
             if timestamp is not None:
-                if timestamp is not time and type(timestamp) in self.transcoder.types:
-                    time, encoded_time = timestamp, self.transcoder.encoder.default(timestamp)
+                transcoding = None if timestamp is time else self.transcoder.types.get(type(timestamp))
+                if transcoding is not None:  # what the hook (`_encode_obj`) returns, without the hook
+                    time = timestamp
+                    encoded_time = {"_type_": transcoding.name, "_data_": transcoding.encode(timestamp)}
                 if timestamp is time:  # its place in the state, hence in the bytes, kept
                     state["timestamp"] = encoded_time
             encoded = self._encode(state).encode("utf8")
