@@ -12,6 +12,7 @@ from eventsourcing.persistence import IntegrityError, OperationalError, Programm
 
 from nm_workflow.application.errors import ConcurrentModification, NotFound, StoreUnavailable
 from nm_workflow.application.event_chain import CHAIN_TABLE
+from nm_workflow.application.idempotency import recorded
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
 from nm_workflow.application.store_errors import translated_errors
@@ -129,6 +130,29 @@ def test_metadata_and_utc_timestamps_survive_the_round_trip(
 
     assert planned.meta == METADATA.as_dict()
     assert planned.timestamp.utcoffset() == timedelta(0)
+
+
+def test_a_command_s_events_and_its_idempotency_record_convert_their_one_time_once(
+    store: EventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The time's conversion to text was a sixth of mapping an event (docs/adr/0068).
+    datetimes = store.mapper.transcoder.types[datetime]
+    convert, converted = datetimes.encode, []
+
+    def counted(value: datetime) -> str:
+        converted.append(value)
+        return str(convert(value))
+
+    monkeypatch.setattr(datetimes, "encode", counted)
+    at = datetime(2026, 11, 30, 12, 0, 1, tzinfo=UTC)
+    with recording(METADATA, at):
+        item = planned_item()
+        made = recorded("planner-1", "key-1", "plan_item", "f" * 64, item.id, 1, True)
+    store.record(item, made=[made])
+
+    assert converted == [at]
+    (record,) = store.stored_events(made.originator_id)
+    assert (record.timestamp, store.stored_events(item.id)[0].timestamp) == (at, at)
 
 
 def test_settings_name_one_database_per_test(backend: str, make_settings: Callable[..., Settings]) -> None:

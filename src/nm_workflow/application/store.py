@@ -27,6 +27,7 @@ from eventsourcing.utils import Environment
 
 from nm_workflow.application.as_of import Projector
 from nm_workflow.application.errors import NotFound, StoreUnavailable
+from nm_workflow.application.event_mapper import EventMapper
 from nm_workflow.application.group_commit import GroupCommit, Ticket
 from nm_workflow.application.log_signal import LogSignal
 from nm_workflow.application.postgres import in_utc
@@ -68,6 +69,7 @@ class EventStore(StoreSnapshots, Application[UUID]):
     """Stores every aggregate of the service in one notification log."""
 
     name = APPLICATION_NAME
+    mapper: EventMapper
 
     def __init__(self, settings: Settings) -> None:
         if not settings.uses_postgres:
@@ -113,6 +115,13 @@ class EventStore(StoreSnapshots, Application[UUID]):
             in_utc(connection_kwargs)  # after them: a URL's `options` kept, its zone overridden
         return factory
 
+    def construct_mapper(self) -> EventMapper:
+        # The library's factory would add the cipher and compressor its environment names: the
+        # settings name none (construct_env), and EventMapper writes the bytes without either.
+        transcoder = self.construct_transcoder()
+        assert isinstance(transcoder, JSONTranscoder)  # the library's factories make one
+        return EventMapper(transcoder)
+
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
@@ -137,7 +146,7 @@ class EventStore(StoreSnapshots, Application[UUID]):
         events = [*own, *made]
         if not events:
             return None
-        position = self._group_commit.submit(Unit(events, [self.mapper.to_stored_event(e) for e in events]))
+        position = self._group_commit.submit(Unit(events, self.mapper.to_stored_events(events)))
         # After the commit, on the caller's thread: a snapshot never holds up the batch (ADR 0029);
         # of the aggregates only (an event made alone has no state here to snapshot).
         recorded = ((event.originator_id, event.originator_version) for event in own)
