@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from _json import encode_basestring, make_encoder
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -24,6 +23,8 @@ from typing import Any, cast
 from uuid import UUID
 
 from psycopg.types.json import Jsonb
+
+from nm_workflow.application.json_text import compact_encoder
 
 _PARAMETER = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
 _NUL_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")  # after an even number of backslashes
@@ -43,17 +44,12 @@ def to_jsonable(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-_ENCODE = make_encoder(None, to_jsonable, encode_basestring, None, ":", ",", True, False, True)
-"""`json.dumps(value, default=to_jsonable, sort_keys=True, ensure_ascii=False, separators=(",",
-":"))`'s C encoder, made once. `JSONEncoder.encode` makes it (and a dict of markers and a float
-formatter it does not use) again at every call: 5,000-10,000 instructions of Python a row, as
-many as encoding an audit payload itself (ADR 0067). Without markers a cycle is a RecursionError
-rather than a ValueError; a row's values hold none."""
+_ENCODE = compact_encoder(to_jsonable, sort_keys=True)
 
 
 def dumps(value: Any) -> str:
     # Sorted keys: incremental and rebuilt rows must be byte-identical.
-    return value.text if type(value) is JSONText else "".join(_ENCODE(value, 0))
+    return value.text if type(value) is JSONText else _ENCODE(value)
 
 
 class JSONText:

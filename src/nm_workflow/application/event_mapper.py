@@ -16,31 +16,14 @@ values still go through the hook. No cipher and no compressor: the store configu
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Sequence
-from json.encoder import encode_basestring
-from typing import Any
+from collections.abc import Sequence
 from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent
 from eventsourcing.utils import get_topic
 
-
-def _json_encoder(default: Callable[[Any], Any]) -> Callable[[Any], str]:
-    """What the library's `JSONEncoder(default=default, separators=(",", ":"), ensure_ascii=False)
-    .encode` returns for a dict, from one C encoder made once.
-
-    Without the circularity check (`markers` None): the encoder is shared by every thread, and a
-    shared check would see another thread's containers. An event's state is a tree of values;
-    a cycle would fail all the same, with a RecursionError instead of a ValueError.
-    """
-    try:  # the json module's own accelerator, which `JSONEncoder.encode` makes anew on each call
-        from _json import make_encoder
-    except ImportError:  # an interpreter without it: the library's way
-        return json.JSONEncoder(default=default, separators=(",", ":"), ensure_ascii=False).encode
-    encode = make_encoder(None, default, encode_basestring, None, ":", ",", False, False, True)
-    return lambda state: "".join(encode(state, 0))
+from nm_workflow.application.json_text import compact_encoder
 
 
 class EventMapper(Mapper[UUID]):
@@ -50,7 +33,7 @@ class EventMapper(Mapper[UUID]):
 
     def __init__(self, transcoder: JSONTranscoder) -> None:
         super().__init__(transcoder)
-        self._encode = _json_encoder(transcoder.encoder.default)
+        self._encode = compact_encoder(transcoder.encoder.default, sort_keys=False)
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
         return self.to_stored_events([domain_event])[0]
