@@ -25,7 +25,7 @@ from uuid import UUID
 
 from psycopg import Copy
 
-from projections.sql import POSTGRES, PostgresDialect, Row, Tx, dumps, sqlite_time, uuid_text
+from projections.sql import POSTGRES, PostgresDialect, Row, Tx, dumps, id_text, sqlite_time
 
 if TYPE_CHECKING:  # (schema.py imports this module)
     from projections.schema import Column
@@ -88,7 +88,7 @@ def _by_column(values: list[Any], postgres: bool, as_they_are: frozenset[type]) 
     if types == {datetime}:
         return [value.astimezone(UTC) for value in values] if postgres else list(map(sqlite_time, values))
     if types == {UUID} and not postgres:
-        return list(map(uuid_text, values))
+        return list(map(id_text, values))
     return None
 
 

@@ -88,22 +88,27 @@ def _sqlite_time_out(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-def uuid_text(value: UUID) -> str:
-    """`str(value)`, made once per id: `UUID.__str__` formats the 128-bit number in Python,
-    about 8,000 instructions, and a batch wrote the same few aggregates' ids as text several
-    times per event (every row's id column on SQLite, `quarterly_evaluation`'s members: ADR 0067).
-    Cached by the number (an int's hash is C's; a UUID's is a Python call)."""
-    return _uuid_text(value.int)
-
-
-@lru_cache(maxsize=4096)
-def _uuid_text(number: int) -> str:
-    return str(UUID(int=number))
+_ID_TEXTS: dict[int, str] = {}
+_ID_TEXTS_KEPT = 4096
+"""A UUID's text by its number (an int's hash is C's; a UUID's is a Python call): about 0.5 MB
+at most. Emptied when full: a batch's few ids are back at its next use, and a rebuild's ids,
+each seen once, are not worth an eviction order's bookkeeping."""
 
 
 def id_text(value: Any) -> str:
-    """`str(value)` of an aggregate's id, a UUID's made once (`uuid_text`)."""
-    return uuid_text(value) if type(value) is UUID else str(value)
+    """`str(value)` of an aggregate's id; a UUID's made once per id. `UUID.__str__` formats the
+    128-bit number in Python, about 8,000 instructions, and a batch wrote the same few
+    aggregates' ids as text several times per event (every row's id column on SQLite,
+    `quarterly_evaluation`'s members: ADR 0067). A miss costs what `str` does, and a lookup."""
+    if type(value) is not UUID:  # another type, or a subclass that may write itself otherwise
+        return str(value)
+    number = value.int
+    text = _ID_TEXTS.get(number)
+    if text is None:
+        if len(_ID_TEXTS) >= _ID_TEXTS_KEPT:
+            _ID_TEXTS.clear()
+        text = _ID_TEXTS[number] = str(value)
+    return text
 
 
 class Dialect:
@@ -118,7 +123,7 @@ class Dialect:
         if isinstance(value, datetime):
             return sqlite_time(value)
         if isinstance(value, UUID):
-            return uuid_text(value)
+            return id_text(value)
         if isinstance(value, date):
             return value.isoformat()
         if isinstance(value, Enum):

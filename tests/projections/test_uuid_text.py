@@ -10,19 +10,36 @@ from hypothesis import strategies as st
 
 from projections.bulk import BY_COLUMN, column_values
 from projections.schema import col
-from projections.sql import SQLITE, Tx, id_text, uuid_text
+from projections.sql import SQLITE, Tx, id_text
 
 
 @given(st.uuids() | st.builds(UUID, int=st.integers(min_value=0, max_value=2**128 - 1)))
 def test_an_ids_text_is_strs(value: UUID) -> None:
-    assert uuid_text(value) == str(value)
-    assert uuid_text(value) == str(value)  # the cached text too
-    assert SQLITE.param(value) == str(value)
     assert id_text(value) == str(value)
+    assert id_text(value) == str(value)  # the cached text too
+    assert SQLITE.param(value) == str(value)
 
 
 def test_an_id_of_another_type_is_its_str() -> None:
     assert id_text("item-1") == "item-1"
+
+
+class _Tagged(UUID):
+    def __str__(self) -> str:
+        return "tagged-" + super().__str__()
+
+
+def test_a_uuid_subclass_writing_itself_otherwise_is_its_own_str() -> None:
+    plain = UUID(int=12345)
+    assert id_text(plain) == str(plain)  # the base class's text cached for this number
+    tagged = _Tagged(int=12345)
+    assert id_text(tagged) == SQLITE.param(tagged) == "tagged-" + str(plain)
+
+
+def test_more_ids_than_are_kept_are_each_their_str() -> None:
+    ids = [UUID(int=n * 104729 + 1) for n in range(10_000)]
+    assert [id_text(i) for i in ids] == [str(i) for i in ids]
+    assert [id_text(i) for i in ids[-100:]] == [str(i) for i in ids[-100:]]
 
 
 def test_a_column_of_ids_is_written_as_their_text() -> None:

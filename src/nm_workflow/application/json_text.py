@@ -8,8 +8,8 @@ so both take their encoder from here, made once with the options they need.
 
 from __future__ import annotations
 
-from _json import encode_basestring, make_encoder  # what json.encoder itself uses
 from collections.abc import Callable
+from json.encoder import JSONEncoder, c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 
@@ -17,9 +17,15 @@ def compact_encoder(default: Callable[[Any], Any], *, sort_keys: bool) -> Callab
     """`json.dumps(value, default=default, sort_keys=sort_keys, ensure_ascii=False,
     separators=(",", ":"))` as a function of `value`, the same text for every value.
 
-    Without the circularity check (markers None): one encoder is shared by every thread, and a
+    The C encoder is private to the json module (`json.encoder.c_make_encoder`, called as
+    `JSONEncoder.iterencode` calls it); without it, `JSONEncoder.encode`. Without the
+    circularity check (markers None): one encoder is shared by every thread, and a
     shared check would see another thread's containers. Events and rows are trees of values; a
     cycle still fails, with a RecursionError rather than a ValueError.
     """
-    encode = make_encoder(None, default, encode_basestring, None, ":", ",", sort_keys, False, True)
+    if c_make_encoder is None:  # an interpreter without json's C accelerator (PyPy): json's own way
+        options = {"sort_keys": sort_keys, "ensure_ascii": False, "check_circular": False}
+        return JSONEncoder(default=default, separators=(",", ":"), **options).encode
+    # json.encoder's own call of its accelerator; encode_basestring is the C one beside it.
+    encode = c_make_encoder(None, default, encode_basestring, None, ":", ",", sort_keys, False, True)
     return lambda value: "".join(encode(value, 0))
