@@ -43,7 +43,7 @@ STEPS = {
     "request body parsing and validation (FastAPI)": r"^(request_body_to_args|solve_dependencies) ",
     "response (JSONResponse, model_dump)": r"^(JSONResponse\.|BaseModel\.model_(dump|validate))",
     "access log (uvicorn)": r"^.*\.access_log|^Logger\.(info|_log) ",
-    "HTTP parsing and writing (uvicorn's protocol, httptools)": r"\(uvicorn/protocols/http/",
+    "HTTP parsing and writing (h11)": r"\(h11/",
     "projections (threads of the API process)": r"\(projections/",
     "database driver (psycopg, all callers)": r"\(psycopg/",
 }

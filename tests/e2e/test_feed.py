@@ -149,7 +149,7 @@ def test_a_long_poll_waits_for_the_next_event_and_answers_empty_when_none_comes(
 
 @pytest.fixture
 def server_stopping() -> Iterator[threading.Event]:
-    """The flag the HTTP server sets when its graceful shutdown begins (server.ServiceHttpProtocol)."""
+    """The flag the HTTP server sets when its graceful shutdown begins (server.TimedH11Protocol)."""
     yield SERVER_STOPPING
     SERVER_STOPPING.clear()  # the process goes on with other tests
 

@@ -13,6 +13,7 @@ import pytest
 
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
+from nm_workflow.interface.http.problems import catalogue
 from tests.e2e.api import PLAN
 from tests.e2e.live import marketing_key, served
 
@@ -121,13 +122,18 @@ def test_content_length_with_transfer_encoding_is_400_and_the_connection_closed(
 
 
 MALFORMED = {  # request -> the problem it gets; each is refused before any route runs
-    "two Content-Length": (
-        b"POST /items HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}",
+    "two different Content-Length": (
+        b"POST /items HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
         "ambiguous-length",
     ),
     "Transfer-Encoding, then Content-Length": (
         b"POST /items HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n"
         b"2\r\n{}\r\n0\r\n\r\n",
+        "ambiguous-length",
+    ),
+    "Transfer-Encoding twice": (
+        b"POST /items HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
         "ambiguous-length",
     ),
     "a header line without a colon": (
@@ -146,17 +152,24 @@ MALFORMED = {  # request -> the problem it gets; each is refused before any rout
     ),
     "a Transfer-Encoding other than chunked": (
         b"POST /items HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n{}",
-        "malformed-http",
+        "transfer-coding-not-implemented",
     ),
-    "a request line that is not HTTP/1.1": (b"GET /health HTTP/9.1\r\nHost: t\r\n\r\n", "malformed-http"),
+    "a coding before chunked": (
+        b"POST /items HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+        "transfer-coding-not-implemented",
+    ),
     "an HTTP/1.1 request without a Host": (b"GET /health HTTP/1.1\r\n\r\n", "malformed-http"),
     "an HTTP/1.1 request with two Host": (
         b"GET /health HTTP/1.1\r\nHost: t\r\nHost: u\r\n\r\n",
         "malformed-http",
     ),
+    "an HTTP/1.0 request with two Host": (
+        b"GET /health HTTP/1.0\r\nHost: t\r\nHost: u\r\n\r\n",
+        "malformed-http",
+    ),
     "an HTTP/0.9 request": (b"GET /health\r\n\r\n", "malformed-http"),
-    "a header line folded (obsolete)": (
-        b"GET /health HTTP/1.1\r\nHost: t\r\nX-A: b\r\n  c\r\n\r\n",
+    "a NUL in a header's value": (
+        b"GET /health HTTP/1.1\r\nHost: t\r\nX-A: a\x00b\r\n\r\n",
         "malformed-http",
     ),
 }
@@ -174,13 +187,14 @@ def test_malformed_http_is_a_problem_and_the_connection_closed(
         raw = _until_closed(connection)
 
     status, headers, body = _response(raw)
+    expected = catalogue()[slug][0]
     assert (status, headers["connection"], headers["content-type"]) == (
-        400,
+        expected,
         "close",
         "application/problem+json",
     )
     problem = json.loads(body)
-    assert (problem["type"], problem["status"]) == (f"/problems/{slug}", 400)
+    assert (problem["type"], problem["status"]) == (f"/problems/{slug}", expected)
     # Nothing after the problem: the request behind it was not answered, the connection closed.
     assert int(headers["content-length"]) == len(body)
     assert _head_of_log(settings) == before

@@ -82,6 +82,7 @@ PROTOCOL_PROBLEMS: dict[str, tuple[int, str]] = {
     "request-timeout": (408, "The request did not arrive in time"),
     "malformed-http": (400, "The request is not well-formed HTTP/1.1"),
     "head-too-large": (431, "The request's line and headers are too large"),
+    "transfer-coding-not-implemented": (501, "The request's transfer coding is not implemented"),
 }
 
 

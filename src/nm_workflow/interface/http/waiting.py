@@ -23,7 +23,7 @@ import anyio.to_thread
 log = logging.getLogger("nm_workflow.http")
 
 SERVER_STOPPING = threading.Event()
-"""Set once this process's HTTP server begins its graceful shutdown (server.ServiceHttpProtocol):
+"""Set once this process's HTTP server begins its graceful shutdown (server.TimedH11Protocol):
 every wait ends at its next look, so that a long-poll or a stream answers now and lets the
 shutdown finish, rather than holding it up to its timeout (a minute)."""
 
