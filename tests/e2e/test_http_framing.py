@@ -11,8 +11,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from nm_workflow.application.keys import KeyService
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
+from nm_workflow.domain.roles import Role
 from nm_workflow.interface.http.problems import catalogue
 from tests.e2e.api import PLAN
 from tests.e2e.live import marketing_key, served
@@ -327,3 +329,28 @@ def test_a_prompt_client_is_served_several_requests_on_one_connection(
         raw = _until_closed(connection)
 
     assert raw.count(b"HTTP/1.1 200 OK") == 3
+
+
+def test_head_of_the_event_stream_answers_its_headers_and_serves_the_next_request(
+    service: tuple[str, Settings, str],
+) -> None:
+    # GET's stream runs until `close_after` (an hour): HEAD's answer must not wait for it.
+    url, settings, _ = service
+    store = EventStore(settings)
+    try:
+        auditor = KeyService(store).create("audrey", [Role.AUDITOR], "audit", issued_by="test")
+    finally:
+        store.close()
+    request = (
+        f"HEAD /events/stream HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {auditor}\r\n\r\n"
+        "GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    )
+    with _connect(url) as connection:
+        connection.settimeout(10)
+        connection.sendall(request.encode())
+        raw = _until_closed(connection)
+
+    head, _, rest = raw.partition(b"\r\n\r\n")
+    status, headers, _ = _response(head)
+    assert (status, headers["content-type"].split(";")[0]) == (200, "text/event-stream")
+    assert rest.startswith(b"HTTP/1.1 200 OK"), "the stream's body was sent, or the next request not served"

@@ -218,6 +218,11 @@ def _problems() -> dict[str, tuple[int, str]]:
     return catalogue()  # on first use: every error class is imported by then
 
 
+ANSWERING_HEAD = "nm_workflow.head"
+"""The scope's key HeadAsGet sets on the GET it runs for a HEAD: a route whose body never ends by
+itself (the event stream) answers its headers alone rather than stream for hours unseen."""
+
+
 class HeadAsGet:
     """RFC 9110: HEAD is answered wherever GET is, with GET's headers and no body."""
 
@@ -234,7 +239,7 @@ class HeadAsGet:
                 message = {**message, "body": b""}
             await send(message)
 
-        as_get = {**scope, "method": "GET"}
+        as_get = {**scope, "method": "GET", ANSWERING_HEAD: True}
         await self.app(as_get, receive, headers_only)
         if "route" in as_get:  # the route the router chose, for whoever wraps this (request metrics)
             scope["route"] = as_get["route"]

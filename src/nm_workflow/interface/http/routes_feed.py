@@ -27,6 +27,7 @@ from nm_workflow.domain.text import trimmed
 from nm_workflow.interface.http.answers import READ
 from nm_workflow.interface.http.deps import CurrentActor, from_state, key_claim, once
 from nm_workflow.interface.http.openapi import callers
+from nm_workflow.interface.http.protocol import ANSWERING_HEAD
 from nm_workflow.interface.http.schemas_feed import FeedPageOut
 from nm_workflow.interface.http.waiting import SERVER_STOPPING, PositionWatch, Waited
 from projections import InvalidCursor, InvalidQuery
@@ -227,6 +228,8 @@ async def stream(
     once(request, "Last-Event-ID")  # two cursors: resuming after either would skip or repeat events
     start = after if last_event_id is None else last_event_id
     await _check_cursor(feed, start)
+    if request.scope.get(ANSWERING_HEAD):  # the stream's headers; its body, unseen, would hold the connection
+        return EventSourceResponse(iter(()), ping=settings.feed_heartbeat_seconds)
     messages = _messages(feed, watch, chosen, start, close_after, lambda: _still_unrevoked(keys, claim))
     return EventSourceResponse(messages, ping=settings.feed_heartbeat_seconds)
 
