@@ -354,3 +354,31 @@ def test_head_of_the_event_stream_answers_its_headers_and_serves_the_next_reques
     status, headers, _ = _response(head)
     assert (status, headers["content-type"].split(";")[0]) == (200, "text/event-stream")
     assert rest.startswith(b"HTTP/1.1 200 OK"), "the stream's body was sent, or the next request not served"
+
+
+@pytest.mark.parametrize("framing", ["Content-Length: 100000000", "Transfer-Encoding: chunked"])
+def test_a_body_too_large_is_413_and_the_connection_closed_before_the_rest_arrives(
+    service: tuple[str, Settings, str], framing: str
+) -> None:
+    # Answered before the body is all in: kept open, the connection would take the rest of it,
+    # unread and past every deadline, for as long as the client cared to send it.
+    url, settings, key = service
+    before = _head_of_log(settings)
+    head = (
+        f"POST /items HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {key}\r\n"
+        f"Content-Type: application/json\r\n{framing}\r\n\r\n"
+    ).encode()
+    chunked = framing.startswith("Transfer")
+    first = b"%x\r\n" % 3_000_000 + b"a" * 3_000_000 + b"\r\n" if chunked else b""
+    with _connect(url) as connection:
+        connection.sendall(head)
+        if first:
+            _trickle(connection, first, step=1_000_000)
+        sent = _trickle(connection, b"a" * 200, step=1)  # a byte every 0.2 s: 40 s if let
+        raw = _until_closed(connection)
+
+    status, headers, problem = _response(raw)
+    assert (status, headers["connection"]) == (413, "close")
+    assert json.loads(problem)["type"] == "/problems/payload-too-large"
+    assert sent < 200, "the connection took the body's rest"
+    assert _head_of_log(settings) == before

@@ -84,8 +84,10 @@ class BodyGate:
 
     async def _receive_body(self, scope: Scope, receive: Receive) -> bytes:
         declared = _header(scope, b"content-length") or b"0"
+        # Refused before the body is all in: the connection closes, or a client could send the
+        # rest, unread and past every deadline, for as long as it liked.
         if not declared.isdigit() or int(declared) > self.max_bytes:
-            raise _Refused("payload-too-large", self._too_large)
+            raise _Refused("payload-too-large", self._too_large, close=True)
         chunks, size, more = [], 0, True
         while more:
             message = await receive()
@@ -94,7 +96,7 @@ class BodyGate:
             chunk, more = message.get("body", b""), message.get("more_body", False)
             size += len(chunk)
             if size > self.max_bytes:
-                raise _Refused("payload-too-large", self._too_large)
+                raise _Refused("payload-too-large", self._too_large, close=True)
             chunks.append(chunk)
         return b"".join(chunks)
 
