@@ -197,6 +197,7 @@ def test_malformed_http_is_a_problem_and_the_connection_closed(
     )
     problem = json.loads(body)
     assert (problem["type"], problem["status"]) == (f"/problems/{slug}", expected)
+    assert "bytearray" not in problem["detail"], "the parser's Python repr reached the client"
     # Nothing after the problem: the request behind it was not answered, the connection closed.
     assert int(headers["content-length"]) == len(body)
     assert _head_of_log(settings) == before

@@ -32,6 +32,7 @@ response").
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from functools import cache
 from http import HTTPStatus
@@ -50,6 +51,9 @@ AppStatus.enable_automatic_graceful_drain = False  # what its untyped `disable_.
 
 _HEAD_LIMIT = 16 * 1024
 """Bytes of a request's line and headers at most (h11's own default, named here)."""
+
+_BYTES_REPR = re.compile(r"""bytearray\(b('.*?'|".*?")\)""")
+"""How h11's reasons quote the bytes they refused; the detail quotes the bytes alone."""
 
 _TWICE_OVER = {"conflicting Content-Length headers", "multiple Transfer-Encoding headers"}
 """h11's reasons for a length given twice over: the stuff of request smuggling."""
@@ -85,7 +89,7 @@ def _problem_response(slug: str, detail: str) -> bytes:
 def _unparsable(error: BaseException | None) -> tuple[str, str]:
     """The problem (slug, detail) of a request h11 refused with `error` (its RemoteProtocolError:
     a reason, and the status it hints at)."""
-    reason = str(error) if error is not None else "unreadable"
+    reason = _BYTES_REPR.sub(r"\1", str(error)) if error is not None else "unreadable"
     hint = getattr(error, "error_status_hint", 400)
     if hint == 431:
         return "head-too-large", f"Send a request line and headers of at most {_HEAD_LIMIT // 1024} KiB."
