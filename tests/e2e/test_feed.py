@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
@@ -145,6 +146,15 @@ def test_a_long_poll_waits_for_the_next_event_and_answers_empty_when_none_comes(
     poll.join(30)
     woken = answers[0].json()["items"]
     assert [(i["aggregate_id"], i["type"]) for i in woken] == [(item, "ContentItem.Planned")]
+
+
+def test_head_of_a_long_poll_answers_its_headers_at_once(api: Api) -> None:
+    # GET would wait up to `timeout` for an event; HEAD wants the headers, which waiting holds back.
+    key, head = auditor(api), api.client.app.state.store.head()  # type: ignore[attr-defined]
+    started = time.monotonic()
+    answer = api.client.head(f"/events?after={head}&timeout=30", headers={"Authorization": f"Bearer {key}"})
+    assert (answer.status_code, answer.headers["Feed-Next-After"], answer.content) == (200, str(head), b"")
+    assert time.monotonic() - started < 10, "HEAD waited as its GET would"
 
 
 @pytest.fixture

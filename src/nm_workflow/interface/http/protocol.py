@@ -221,8 +221,9 @@ def _problems() -> dict[str, tuple[int, str]]:
 
 
 ANSWERING_HEAD = "nm_workflow.head"
-"""The scope's key HeadAsGet sets on the GET it runs for a HEAD: a route whose body never ends by
-itself (the event stream) answers its headers alone rather than stream for hours unseen."""
+"""The scope's key HeadAsGet sets on the GET it runs for a HEAD: a route that would wait or stream
+(the long-poll, the event stream) answers its headers at once rather than hold them back, or
+stream for hours unseen."""
 
 
 class HeadAsGet:

@@ -137,6 +137,7 @@ NEXT = {
     **callers(Command.FOLLOW_EVENTS),
 )
 async def events(
+    request: Request,
     feed: Feed,
     watch: FeedWatch,
     chosen: Chosen,
@@ -153,6 +154,8 @@ async def events(
 ) -> JSONResponse:
     """The public events after `after`, in position order; waits up to `timeout` for the first."""
     await _check_cursor(feed, after)
+    if request.scope.get(ANSWERING_HEAD):  # the page's headers now: waiting would hold them back
+        timeout = 0
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
