@@ -169,6 +169,15 @@ MALFORMED = {  # request -> the problem it gets; each is refused before any rout
         b"GET /health HTTP/1.0\r\nHost: t\r\nHost: u\r\n\r\n",
         "malformed-http",
     ),
+    "a Host with a space": (b"GET /health HTTP/1.1\r\nHost: a b\r\n\r\n", "malformed-http"),
+    "a Host with user information": (
+        b"GET /health HTTP/1.1\r\nHost: user@evil.example\r\n\r\n",
+        "malformed-http",
+    ),
+    "a Host whose port is not a number": (
+        b"GET /health HTTP/1.1\r\nHost: x:notaport\r\n\r\n",
+        "malformed-http",
+    ),
     "an HTTP/0.9 request": (b"GET /health\r\n\r\n", "malformed-http"),
     "a NUL in a header's value": (
         b"GET /health HTTP/1.1\r\nHost: t\r\nX-A: a\x00b\r\n\r\n",
@@ -201,6 +210,16 @@ def test_malformed_http_is_a_problem_and_the_connection_closed(
     # Nothing after the problem: the request behind it was not answered, the connection closed.
     assert int(headers["content-length"]) == len(body)
     assert _head_of_log(settings) == before
+
+
+@pytest.mark.parametrize("host", ["[::1]:80", "xn--bcher-kva.example:8080", "127.0.0.1", "t", "a.b:"])
+def test_a_host_and_an_optional_port_is_served(service: tuple[str, Settings, str], host: str) -> None:
+    url, _, _ = service
+    with _connect(url) as connection:
+        connection.sendall(f"GET /health HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        status, _, _ = _response(_until_closed(connection))
+
+    assert status == 200
 
 
 @pytest.mark.parametrize("name", ["a header line without a colon", "a chunk size that is not hexadecimal"])

@@ -8,13 +8,15 @@ runs, so that a body too large, too slow, not JSON, or not well-formed JSON gets
 problem type whichever way it was sent (with a Content-Length or chunked), and the
 framework's parser never fails. A request that names both a Content-Length and a
 Transfer-Encoding is refused unread and its connection closed (RFC 9112 6.3: the two
-framings disagree about where the next request starts, the stuff of request smuggling).
+framings disagree about where the next request starts, the stuff of request smuggling), and so
+is one whose Host is not a host and an optional port (RFC 9112 3.2).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl
@@ -23,6 +25,11 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nm_workflow.interface.http.problems import EMPTY_BODY, MEDIA_TYPE, InvalidRequest, as_sent, catalogue
+
+_HOST = re.compile(rb"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]*)(:[0-9]*)?")
+"""RFC 9112 3.2's Host: uri-host [":" port] (RFC 3986 3.2.2-3.2.3; an IP literal in brackets, else
+a reg-name or IPv4 address, whose characters are these). Anything else is refused (400), as the
+RFC requires: a host with a space, user information or a port that is not a number."""
 
 _JSON_WHITESPACE = b" \t\r\n"
 """RFC 8259's whitespace: around a JSON text, and all a body without one holds."""
@@ -68,6 +75,14 @@ class BodyGate:
         await self.app(scope, _replay(body, receive), send)
 
     async def _read(self, scope: Scope, receive: Receive) -> bytes:
+        host = _header(scope, b"host")
+        if host is not None and not _HOST.fullmatch(host):
+            sent = as_sent(host.decode("latin-1"))
+            raise _Refused(
+                "malformed-http",
+                f"Send a Host of a host name or address and an optional port (RFC 9112 3.2); got {sent!r}.",
+                close=True,
+            )
         if _header(scope, b"content-length") is not None and _header(scope, b"transfer-encoding") is not None:
             raise _Refused(
                 "ambiguous-length",
