@@ -9,7 +9,10 @@ shared CPU as it can.
     python -m bench.client '{"port": 8000, "clients": 16, "warmup": 1, "seconds": 5, "keys": {...}}'
 
 prints one JSON object: commands completed in the measured window, seconds, p50/p99 (ms), errors,
-and the commands completed over the whole run (warm-up included).
+the commands completed over the whole run (warm-up included), and over that run the load
+process's CPU per completed command (`client_cpu_ms`) and how many of the machine's cores were
+busy on average (`machine_busy_cores`, every process's work: the server's, the database's, this
+one's and anything else running).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import uuid4
 
+from bench import cpu
 from bench.bodies import DRAFT, PLAN
 
 STAGES = ("editor", "department_head", "legal")
@@ -114,7 +118,9 @@ async def run(port: int, clients: int, warmup: float, seconds: float, keys: dict
     """Drive `clients` connections for warmup + seconds; figures of the measured window only."""
     start = time.monotonic() + warmup
     window = Window(start, start + seconds)
+    spent, machine = time.process_time(), cpu.machine_ticks()
     await asyncio.gather(*(_client(port, keys, window) for _ in range(clients)))
+    spent, machine_busy = time.process_time() - spent, cpu.busy_cores(machine, cpu.machine_ticks())
     latencies = sorted(window.latencies) or [float("nan")]
     return {
         "commands": len(window.latencies),
@@ -125,6 +131,8 @@ async def run(port: int, clients: int, warmup: float, seconds: float, keys: dict
         "errors": len(window.errors),
         "first_errors": window.errors[:3],
         "completed": window.completed,
+        "client_cpu_ms": 1000 * spent / window.completed if window.completed else None,
+        "machine_busy_cores": machine_busy,
     }
 
 

@@ -1,8 +1,9 @@
-"""CPU time spent by a process and its descendants, read from /proc (Linux).
+"""CPU time spent by a process and its descendants, and by the whole machine, read from /proc (Linux).
 
 The load benchmark divides the CPU a server spent during a load by the commands it
 completed: CPU per command is what bounds the rate once the machine's cores are busy,
-and unlike a rate it hardly depends on what else the shared machine is doing.
+and unlike a rate it hardly depends on what else the shared machine is doing. How many
+of the machine's cores were busy meanwhile says how far a rate was from that bound.
 """
 
 from __future__ import annotations
@@ -55,6 +56,28 @@ def cpu_seconds(root: int) -> float:
         if (fields := _stat(pid)) is not None:
             total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
     return total / TICKS
+
+
+def machine_ticks() -> tuple[int, int] | None:
+    """(busy, all) clock ticks of every core since boot, from /proc/stat's first line; None
+    where there is no /proc/stat. Idle and I/O wait are not busy; steal (taken by the host's
+    other guests) is not counted in either, so the cores' share is of the time this machine had."""
+    try:
+        with (PROC / "stat").open() as stat:
+            first = stat.readline().split()
+    except OSError:
+        return None
+    # cpu user nice system idle iowait irq softirq steal guest guest_nice (guest is within user)
+    user, nice, system, idle, iowait, irq, softirq = (int(value) for value in first[1:8])
+    busy = user + nice + system + irq + softirq
+    return busy, busy + idle + iowait
+
+
+def busy_cores(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    """How many of the machine's cores were busy on average between two `machine_ticks` readings."""
+    if before is None or after is None or after[1] == before[1]:
+        return None
+    return (os.cpu_count() or 1) * (after[0] - before[0]) / (after[1] - before[1])
 
 
 def postgres_server(port: int) -> int | None:

@@ -74,8 +74,9 @@ def load_summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 **{
                     f"{name}_{part}_cpu_ms": servers[name].get(f"{part}_cpu_ms")
                     for name in servers
-                    for part in ("server", "database")
+                    for part in ("server", "database", "client")
                 },
+                **{f"{name}_busy_cores": servers[name].get("machine_busy_cores") for name in servers},
                 "vs_trivial": ratio(service["per_second"], trivial["per_second"]),
                 "vs_plain": ratio(service["per_second"], plain["per_second"]),
                 "p50_vs_plain": ratio(service["p50_ms"], plain["p50_ms"]),
@@ -101,13 +102,16 @@ LOAD_COLUMNS = (  # heading, key, format
     ("nm p99 ms", "nm-workflow_p99_ms", "{:.1f}"),
     ("server CPU ms/cmd t/p/nm", "server_cpu_ms", "{}/{}/{}"),
     ("db CPU ms/cmd p/nm", "database_cpu_ms", "{}/{}"),
+    ("load CPU ms/cmd t/p/nm", "client_cpu_ms", "{}/{}/{}"),
+    ("cores busy t/p/nm", "busy_cores", "{}/{}/{}"),
     ("lag max", "lag_max_events", "{}"),
     ("catch-up s", "catch_up_seconds", "{:.2f}"),
     ("errors", "errors", "{}"),
 )
 
 
-def _milliseconds(value: float | None) -> str:
+def _per_server(value: float | None) -> str:
+    """One server's figure in a "t/p/nm" cell: milliseconds or cores, to two places."""
     return "-" if value is None else f"{value:.2f}"
 
 
@@ -117,9 +121,9 @@ def load_table(summary: list[dict[str, Any]]) -> str:
     def cell(row: dict[str, Any], key: str | None, shape: str) -> str:
         if key is None:
             return shape.format(*(row[f"{name}_p50_ms"] for name in ("trivial", "plain", "nm-workflow")))
-        if key.endswith("_cpu_ms"):  # per server; the database's: not the trivial endpoint's (none)
+        if key.endswith(("_cpu_ms", "_cores")):  # per server; the database's: not the trivial endpoint's
             names = ("trivial", "plain", "nm-workflow")[key.startswith("database") :]
-            return shape.format(*(_milliseconds(row[f"{name}_{key}"]) for name in names))
+            return shape.format(*(_per_server(row.get(f"{name}_{key}")) for name in names))
         return "-" if row[key] is None else shape.format(row[key])
 
     lines = ["| " + " | ".join(heading for heading, _, _ in LOAD_COLUMNS) + " |"]

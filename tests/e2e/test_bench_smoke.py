@@ -18,6 +18,7 @@ from bench import (
     batches,
     commands,
     compliance,
+    cpu,
     evaluations,
     history,
     interactions,
@@ -76,6 +77,14 @@ def test_the_interaction_benchmark_runs_and_reports_ratios(settings: Settings) -
     assert all(rate > 0 for rate in results.values())
 
 
+def test_busy_cores_are_the_busy_share_of_the_machines_ticks_times_its_cores() -> None:
+    assert cpu.busy_cores((10, 100), (15, 110)) == (os.cpu_count() or 1) * 0.5
+    assert cpu.busy_cores(None, (15, 110)) is None  # no /proc/stat: no figure rather than a wrong one
+    assert cpu.busy_cores((10, 100), (10, 100)) is None
+    ticks = cpu.machine_ticks()
+    assert ticks is None or 0 < ticks[0] < ticks[1]
+
+
 def test_the_load_benchmark_drives_each_server_without_errors(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
@@ -91,6 +100,9 @@ def test_the_load_benchmark_drives_each_server_without_errors(
         assert row["errors"] == 0, row["first_errors"]
         assert row["p50_ms"] <= row["p99_ms"]
         assert row["server_cpu_ms"] > 0, "the server's CPU per command is measured"
+        assert row["client_cpu_ms"] > 0, "the load process's CPU per command is measured"
+        # The machine's busy cores include the server's and the load's, which were both working.
+        assert 0 < row["machine_busy_cores"] <= (os.cpu_count() or 1) + 0.05, row
         # SQLite runs inside the server; PostgreSQL's server is found by its port and measured.
         assert (row["database_cpu_ms"] is None) == (backend == "sqlite"), row
     service = rows[-1]
