@@ -10,7 +10,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 SYS_PIDFD_GETFD = 438  # the same number on every Linux architecture
-ESTABLISHED = "01"
+ESTABLISHED, LISTEN = "01", "0A"
 
 
 def server_side_inode(server_port: int, client_port: int) -> int:
@@ -23,6 +23,17 @@ def server_side_inode(server_port: int, client_port: int) -> int:
             if (local_port, remote_port, fields[3]) == (server_port, client_port, ESTABLISHED):
                 return int(fields[9])
     raise LookupError(f"No established connection from port {client_port} to {server_port}.")
+
+
+def listening_inodes(port: int) -> list[int]:
+    """The inodes of the sockets listening on `port` (any address), one per listening socket."""
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == LISTEN:
+                found.append(int(fields[9]))
+    return found
 
 
 def holder_of(inode: int) -> tuple[int, int]:

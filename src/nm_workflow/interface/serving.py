@@ -8,6 +8,14 @@ about 40 ms per keep-alive request (uvicorn issue 3149). Binding the socket here
 with IPPROTO_TCP (and TCP_NODELAY on the listener, which Linux copies to accepted
 sockets) gives every worker's connections TCP_NODELAY; one code path serves one
 worker or several.
+
+With several workers on Linux each worker listens on a socket of its own, bound with
+SO_REUSEPORT to the same address: the kernel spreads new connections over them by a hash of
+the connection's addresses. On one shared socket the first worker to wake accepted every
+connection waiting, so a client opening its keep-alive connections at once had all sixteen on
+one worker in two starts of seven, and the other worker idle for the connections' life
+(docs/adr/0069). The supervisor keeps a socket bound to the address (not listening) so that
+the port stays the server's while workers restart.
 """
 
 from __future__ import annotations
@@ -16,11 +24,13 @@ import logging
 import os
 import signal
 import socket
+import sys
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import partial
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
@@ -33,8 +43,21 @@ STARTUP_FAILURE = 3  # uvicorn's own exit status when it cannot start
 HEALTHCHECK_SECONDS = 30  # how long a worker process may leave its supervisor's ping unanswered
 
 
-def listening_socket(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to (host, port), inheritable by worker processes, TCP_NODELAY on.
+# Linux spreads connections over the sockets of a SO_REUSEPORT group; other systems either lack
+# the option or give every connection to one socket of the group, so they share one socket.
+SPREAD_BY_KERNEL = sys.platform == "linux" and hasattr(socket, "SO_REUSEPORT")
+# Linux 5.14 and later: 1 moves the connections queued on a closing socket of the group to another.
+MIGRATE_REQUESTS = Path("/proc/sys/net/ipv4/tcp_migrate_req")
+UNMIGRATED = (
+    "net.ipv4.tcp_migrate_req is 0: connections still queued for a worker that stops are reset; "
+    "1 moves them to another worker (docs/operators.md)"
+)
+
+
+def listening_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """A TCP socket bound to (host, port), inheritable by worker processes, TCP_NODELAY on;
+    with `reuse_port`, in the address's SO_REUSEPORT group (Linux: only sockets of the same
+    user may join it).
 
     Exits with a one-line message (not a traceback) when the address cannot be bound,
     e.g. the port is in use.
@@ -42,6 +65,8 @@ def listening_socket(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
@@ -50,6 +75,17 @@ def listening_socket(host: str, port: int) -> socket.socket:
         raise SystemExit(f"Cannot listen on {host}:{port}: {error.strerror}.") from None
     sock.set_inheritable(True)
     return sock
+
+
+class WorkersOwnSocket:
+    """Stands for the listening socket in what the supervisor hands each worker process: the
+    worker, unpickling it, binds a socket of its own to the address, in its SO_REUSEPORT group."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+
+    def __reduce__(self) -> tuple[Any, tuple[str, int]]:
+        return partial(listening_socket, reuse_port=True), (self.host, self.port)
 
 
 @contextmanager
@@ -100,12 +136,19 @@ def serve(
     config = uvicorn.Config(
         app, factory=True, host=host, port=port, workers=workers, log_level=log_level, **options
     )
-    sock = listening_socket(host, port)
+    spread = SPREAD_BY_KERNEL and not alone
+    sock = listening_socket(host, port, reuse_port=spread)  # with `spread`, the port's holder
     if alone:
         uvicorn.Server(config).run(sockets=[sock])
         return
+    # uvicorn only pickles the sockets it is given into each worker process's arguments.
+    handed = cast(list[socket.socket], [WorkersOwnSocket(host, port)]) if spread else [sock]
+    if spread:
+        with suppress(OSError):  # a kernel before 5.14 has no such setting, and nothing to say
+            if MIGRATE_REQUESTS.read_text().strip() == "0":
+                log.info(UNMIGRATED)
     with shared_metrics_folder():
-        supervisor = Multiprocess(config, sockets=[sock])  # takes SIGINT and SIGTERM from here on
+        supervisor = Multiprocess(config, sockets=handed)  # takes SIGINT and SIGTERM from here on
         worker = ProjectionWorker() if projection_worker else None
         if worker is not None:
             worker.start()
