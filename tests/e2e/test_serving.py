@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import pickle
 import signal
 import socket
 import subprocess
@@ -23,8 +24,21 @@ from pathlib import Path
 import pytest
 
 from devsupport.server import free_port, running_server
-from nm_workflow.interface.serving import MIGRATE_REQUESTS, SPREAD_BY_KERNEL, UNMIGRATED
-from tests.support.sockets import borrowed_socket, holder_of, listening_inodes, server_side_inode
+from nm_workflow.interface.serving import (
+    MIGRATE_REQUESTS,
+    SPREAD_BY_KERNEL,
+    STARTUP_FAILURE,
+    UNMIGRATED,
+    WorkersOwnSocket,
+    claim_address,
+)
+from tests.support.sockets import (
+    borrowed_socket,
+    holder_of,
+    listening_inodes,
+    processes_holding,
+    server_side_inode,
+)
 
 CLI = str(Path(sys.executable).with_name("nm-workflow"))
 
@@ -133,3 +147,77 @@ def test_a_second_server_on_the_port_of_a_running_one_is_refused(workers: int, t
         )  # fmt: skip
     assert second.returncode == 3, second.stderr
     assert f"Cannot listen on 127.0.0.1:{port}" in second.stderr
+
+
+def _serve(port: int, workers: int, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    command = [CLI, "serve", "--port", str(port), "--workers", str(workers)]
+    env = {**os.environ, "NM_DATA_DIR": str(tmp_path / "other")}
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.mark.skipif(not SPREAD_BY_KERNEL, reason="the claim exists where workers may share a port")
+@pytest.mark.parametrize("workers", [2, 1])
+def test_a_serve_whose_address_another_serve_claimed_is_refused_before_any_worker_listens(
+    workers: int, tmp_path: Path
+) -> None:
+    """A serve still starting listens on nothing, so binding its port succeeded: without the
+    claim a second serve started then ran, and its workers shared the first one's port."""
+    port = free_port()
+    claim = claim_address("127.0.0.1", port)  # as a serve holds it from its check to its end
+    assert claim is not None
+    try:
+        refused = _serve(port, workers, tmp_path)
+    finally:
+        claim.close()
+    assert refused.returncode == 3, refused.stderr
+    assert f"Cannot listen on 127.0.0.1:{port}: another nm-workflow serve" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def test_a_serve_started_while_another_starts_on_the_port_is_refused(tmp_path: Path) -> None:
+    port = free_port()
+    command = [CLI, "serve", "--port", str(port), "--workers", "2"]
+    log = tmp_path / "first.log"
+    with log.open("wb") as sink:
+        first = subprocess.Popen(
+            command, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, "NM_DATA_DIR": str(tmp_path / "data")},
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while f"http://127.0.0.1:{port}" not in log.read_text(errors="replace"):  # its check passed
+            assert first.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.02)
+        second = _serve(port, 2, tmp_path)  # most often before the first's workers listen
+        assert second.returncode == 3, second.stderr
+        assert f"Cannot listen on 127.0.0.1:{port}" in second.stderr
+    finally:
+        os.killpg(first.pid, signal.SIGTERM)
+        first.wait(timeout=60)
+
+
+def test_one_api_worker_beside_the_projection_worker_keeps_one_socket(tmp_path: Path) -> None:
+    """Its socket stays with serve while the worker restarts, so new connections wait rather than
+    being refused; spreading needs two API workers."""
+    port = free_port()
+    command = [CLI, "serve", "--port", str(port), "--workers", "1", "--projections", "worker"]
+    env = {"NM_DATA_DIR": str(tmp_path / "data")}
+    with running_server(command, port, tmp_path / "server.log", env) as server:
+        (inode,) = listening_inodes(port)
+        assert server.pid in processes_holding(inode)
+
+
+@pytest.mark.skipif(not SPREAD_BY_KERNEL, reason="workers bind their own sockets on Linux")
+def test_a_worker_that_cannot_bind_its_socket_ends_with_the_start_failure_status() -> None:
+    """On status 1 uvicorn's supervisor started the worker again every half minute, for ever; on its
+    start-failure status it stops, and serve with it."""
+    with socket.socket() as taken:  # no SO_REUSEPORT: nobody may join it
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = f"import pickle; pickle.loads({pickle.dumps(WorkersOwnSocket('127.0.0.1', port))!r})"
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == STARTUP_FAILURE, done.stderr
+    assert f"ERROR:    Cannot listen on 127.0.0.1:{port}" in done.stderr
+    assert "Traceback" not in done.stderr

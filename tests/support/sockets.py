@@ -36,16 +36,27 @@ def listening_inodes(port: int) -> list[int]:
     return found
 
 
-def holder_of(inode: int) -> tuple[int, int]:
-    """(pid, fd) of a process holding the socket with this inode."""
+def _descriptors(inode: int) -> Iterator[tuple[int, int]]:
+    """(pid, fd) of every descriptor of any process that refers to the socket with this inode."""
     wanted = f"socket:[{inode}]"
     for fd_dir in Path("/proc").glob("[0-9]*/fd"):
         with suppress(OSError):
             for fd in fd_dir.iterdir():
                 with suppress(OSError):
                     if os.readlink(fd) == wanted:
-                        return int(fd_dir.parent.name), int(fd.name)
+                        yield int(fd_dir.parent.name), int(fd.name)
+
+
+def holder_of(inode: int) -> tuple[int, int]:
+    """(pid, fd) of a process holding the socket with this inode."""
+    for held in _descriptors(inode):
+        return held
     raise LookupError(f"No process holds socket {inode}.")
+
+
+def processes_holding(inode: int) -> set[int]:
+    """Every process holding the socket with this inode (a socket shared with worker processes)."""
+    return {pid for pid, _ in _descriptors(inode)}
 
 
 @contextmanager

@@ -103,18 +103,18 @@ def serve(
     # Checked here, so that a database or port that cannot be had is one line, not a worker's traceback.
     with reported(settings):
         EventStore(settings).close()
-    _check_port(host, port)
-    shown = {"embedded": "", "worker": "; projections in a worker process", "none": "; projections off"}
-    where = settings.database_location() + shown[settings.projection_place]
-    console.print(f"nm-workflow on http://{host}:{port} ({where}); API docs at /docs")
-    serving.serve(
-        "nm_workflow.interface.http.app:create_app",
-        host=host,
-        port=port,
-        workers=workers,
-        projection_worker=settings.projection_place == "worker",
-        **uvicorn_options(),
-    )
+    with _port_claimed(host, port):
+        shown = {"embedded": "", "worker": "; projections in a worker process", "none": "; projections off"}
+        where = settings.database_location() + shown[settings.projection_place]
+        console.print(f"nm-workflow on http://{host}:{port} ({where}); API docs at /docs")
+        serving.serve(
+            "nm_workflow.interface.http.app:create_app",
+            host=host,
+            port=port,
+            workers=workers,
+            projection_worker=settings.projection_place == "worker",
+            **uvicorn_options(),
+        )
 
 
 def _projections_option(projections: Place | None, *, no_projections: bool) -> ProjectionsPlace | None:
@@ -123,6 +123,23 @@ def _projections_option(projections: Place | None, *, no_projections: bool) -> P
     if no_projections and place == "embedded":
         fail("--projections embedded contradicts --no-projections (its older spelling of none).", EXIT_USAGE)
     return place or ("none" if no_projections else None)
+
+
+@contextmanager
+def _port_claimed(host: str, port: int) -> Iterator[None]:
+    """Fail now if `host:port` cannot be listened on (in use, not an address of this machine, or
+    claimed by another `serve` still starting); else hold its claim until the block ends."""
+    _check_port(host, port)
+    try:
+        claim = serving.claim_address(host, port)
+    except OSError:
+        fail(f"Cannot listen on {host}:{port}: another nm-workflow serve is starting or serving on it.",
+             EXIT_UNAVAILABLE)  # fmt: skip
+    try:
+        yield
+    finally:
+        if claim is not None:
+            claim.close()
 
 
 def _check_port(host: str, port: int) -> None:

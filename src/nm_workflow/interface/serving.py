@@ -15,11 +15,13 @@ the connection's addresses. On one shared socket the first worker to wake accept
 connection waiting, so a client opening its keep-alive connections at once had all sixteen on
 one worker in two starts of seven, and the other worker idle for the connections' life
 (docs/adr/0069). The supervisor keeps a socket bound to the address (not listening) so that
-the port stays the server's while workers restart.
+the port stays the server's while workers restart, and holds the address's claim
+(`claim_address`) so that a second `serve` is refused even before a worker listens.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import signal
@@ -77,6 +79,39 @@ def listening_socket(host: str, port: int, *, reuse_port: bool = False) -> socke
     return sock
 
 
+def claim_address(host: str, port: int) -> socket.socket | None:
+    """The address's claim, for a `serve` process to hold for its life; None where workers share
+    one socket (not Linux), which a second server cannot join.
+
+    On Linux a second `serve` could join the first's SO_REUSEPORT group, and the check that a
+    port is in use (a bind, cli.py) fails only once a socket listens on it: not while the
+    first server's workers start, nor while its only worker restarts. The claim is an abstract
+    Unix socket named after the address (scoped, as ports are, to the network namespace), which
+    the kernel frees when its process ends, however it ends. Raises OSError when another
+    process holds it.
+    """
+    if not SPREAD_BY_KERNEL:
+        return None
+    claim = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        claim.bind(f"\0nm-workflow-serve-{hashlib.sha256(f'{host} {port}'.encode()).hexdigest()[:32]}")
+    except OSError:
+        claim.close()
+        raise
+    return claim
+
+
+def _workers_own_socket(host: str, port: int) -> socket.socket:
+    """In a new worker process (`WorkersOwnSocket`): its listening socket. When the address cannot
+    be bound (it left the machine), the worker ends with uvicorn's start-failure status, on which
+    the supervisor stops, rather than with 1, on which it started the worker again forever."""
+    try:
+        return listening_socket(host, port, reuse_port=True)
+    except SystemExit as refused:  # uvicorn has not set up the worker's logging yet
+        print(f"ERROR:    {refused}", file=sys.stderr, flush=True)
+        raise SystemExit(STARTUP_FAILURE) from None
+
+
 class WorkersOwnSocket:
     """Stands for the listening socket in what the supervisor hands each worker process: the
     worker, unpickling it, binds a socket of its own to the address, in its SO_REUSEPORT group."""
@@ -85,7 +120,7 @@ class WorkersOwnSocket:
         self.host, self.port = host, port
 
     def __reduce__(self) -> tuple[Any, tuple[str, int]]:
-        return partial(listening_socket, reuse_port=True), (self.host, self.port)
+        return _workers_own_socket, (self.host, self.port)
 
 
 @contextmanager
@@ -136,7 +171,7 @@ def serve(
     config = uvicorn.Config(
         app, factory=True, host=host, port=port, workers=workers, log_level=log_level, **options
     )
-    spread = SPREAD_BY_KERNEL and not alone
+    spread = SPREAD_BY_KERNEL and workers > 1  # one API worker keeps its socket while it restarts
     sock = listening_socket(host, port, reuse_port=spread)  # with `spread`, the port's holder
     if alone:
         uvicorn.Server(config).run(sockets=[sock])
@@ -157,6 +192,9 @@ def serve(
         finally:
             if worker is not None:
                 worker.stop()
+    # uvicorn's supervisor stops when a worker could not start, and returns as on a signal.
+    if any(process.process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
+        raise SystemExit(STARTUP_FAILURE)
 
 
 async def _stop_if_orphaned(parent: int) -> None:
