@@ -20,7 +20,6 @@ import pytest
 from eventsourcing.persistence import TranscodingNotRegisteredError
 from psycopg import sql
 
-from nm_workflow.application.audit_verify import verify_log
 from nm_workflow.application.errors import ConcurrentModification, NotFound, StoreUnavailable
 from nm_workflow.application.idempotency import IdempotencyRecord
 from nm_workflow.application.settings import Settings
@@ -250,46 +249,3 @@ def test_a_database_error_mid_batch_fails_its_callers_and_loses_nothing_committe
                 after.load(item.id)
     finally:
         after.close()
-
-
-def _waiting_for_the_table_lock(settings: Settings) -> int:
-    """How many sessions wait for a lock on the events table (PostgreSQL)."""
-    assert settings.database_url is not None
-    with psycopg.connect(settings.database_url, autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM pg_locks WHERE relation = 'nmworkflow_events'::regclass AND NOT granted"
-        ).fetchone()
-    assert row is not None
-    return int(row[0])
-
-
-def test_with_two_in_flight_a_second_batch_waits_on_the_server_and_commits_after_the_first(
-    backend: str, make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # PostgreSQL: the second batch's statement is sent while the first's waits for the table lock,
-    # and queues behind it there; positions follow the commits, the chain unbroken (docs/adr/0070).
-    # SQLite, whose writers take the file's lock in the process, keeps one batch in flight.
-    settings = make_settings(group_commit_in_flight=2)
-    store = EventStore(settings)
-    first, second = planned_item("First"), planned_item("Second")
-    try:
-        if backend == "sqlite":
-            gate = Gate(store, monkeypatch)
-            calls = [_recording(store, first), _recording(store, second)]
-            with queued_behind_a_held_leader(store, gate, calls) as futures:
-                assert gate.calls == [1]  # the second save queued in the process, not in flight
-        else:
-            assert settings.database_url is not None
-            with psycopg.connect(settings.database_url) as holder, ThreadPoolExecutor(2) as pool:
-                holder.execute("LOCK TABLE nmworkflow_events IN SHARE UPDATE EXCLUSIVE MODE")
-                futures = [pool.submit(store.record, first)]
-                wait_until(lambda: _waiting_for_the_table_lock(settings) == 1)
-                futures.append(pool.submit(store.record, second))
-                wait_until(lambda: _waiting_for_the_table_lock(settings) == 2)
-                holder.commit()
-        positions = [future.result(DEADLINE) for future in futures]
-        assert positions == [1, 2]
-        assert [n.originator_id for n in store.notifications()] == [first.id, second.id]
-        assert verify_log(store).broken is None
-    finally:
-        store.close()

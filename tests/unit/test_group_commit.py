@@ -170,59 +170,10 @@ def test_with_batches_of_one_callers_commit_at_the_same_time_without_queueing() 
         assert list(pool.map(group.submit, "ab")) == ["A", "B"]
 
 
-def test_with_two_in_flight_the_next_batch_is_gathered_and_committed_while_one_commits() -> None:
-    # Its statement then waits for the table lock on the server, not for the first batch's answer.
-    inside: list[list[str]] = []
-    two_inside = threading.Barrier(2, timeout=DEADLINE)  # broken (failing the test) if "b" waits for "a"
-    third_held = threading.Event()
-
-    def commit(tickets: Sequence[Ticket[str, str]]) -> None:
-        units = [ticket.unit for ticket in tickets]
-        inside.append(units)
-        if units in (["a"], ["b"]):
-            two_inside.wait()
-        else:
-            third_held.set()
-        for ticket in tickets:
-            ticket.succeed(ticket.unit.upper())
-
-    group: GroupCommit[str, str] = GroupCommit(commit, max_wait=0, max_batch=10, in_flight=2)
-    with ThreadPoolExecutor(3) as pool:
-        first = pool.submit(group.submit, "a")
-        wait_until(lambda: inside == [["a"]])
-        second = pool.submit(group.submit, "b")
-        assert [first.result(DEADLINE), second.result(DEADLINE)] == ["A", "B"]
-        assert group.submit("c") == "C"  # the lead handed back: a lone caller leads again
-    assert inside == [["a"], ["b"], ["c"]]
-
-
-def test_no_more_batches_than_in_flight_are_committed_at_once() -> None:
-    release = threading.Event()
-    inside: list[list[str]] = []
-
-    def commit(tickets: Sequence[Ticket[str, str]]) -> None:
-        inside.append([ticket.unit for ticket in tickets])
-        assert release.wait(DEADLINE)
-        for ticket in tickets:
-            ticket.succeed(ticket.unit.upper())
-
-    group: GroupCommit[str, str] = GroupCommit(commit, max_wait=0, max_batch=2, in_flight=2)
-    with ThreadPoolExecutor(8) as pool:
-        futures = [pool.submit(group.submit, unit) for unit in "abcdefgh"]
-        wait_until(lambda: len(inside) == 2)
-        # The others queue; none gathers a third batch while two are being committed.
-        wait_until(lambda: group.queued == 8 - sum(map(len, inside)))
-        assert len(inside) == 2
-        release.set()
-        assert [future.result(DEADLINE) for future in futures] == list("ABCDEFGH")
-
-
 @pytest.mark.parametrize(("max_wait", "max_batch"), [(-0.1, 1), (0, 0)])
 def test_bounds_outside_what_makes_sense_are_refused(max_wait: float, max_batch: int) -> None:
     with pytest.raises(ValueError, match="max_batch"):
         GroupCommit(lambda _: None, max_wait=max_wait, max_batch=max_batch)
-    with pytest.raises(ValueError, match="in_flight"):
-        GroupCommit(lambda _: None, max_wait=0, max_batch=2, in_flight=0)
 
 
 def test_a_caller_interrupted_while_its_batch_commits_does_not_strand_the_callers_after_it() -> None:

@@ -1,15 +1,12 @@
 """Group commit: concurrent callers' units of work committed together, leader/follower style.
 
-The first caller to arrive while no leader gathers and fewer than `in_flight` batches are
-being committed becomes the leader: it gathers what is queued (at most `max_batch` units;
-waiting up to `max_wait` seconds for as many units as the last batch held, when that one
-committed less than `max_wait` ago, so a lone caller never waits), commits the batch through
-`commit` on its own thread, and hands the lead to the first caller still queued. Callers queue
-while a batch commits, so under load each batch takes everything that arrived during the
-previous one, and with one caller there is no hand-over between threads at all. With
-`in_flight` 2 the next leader gathers while a batch commits, and its batch may be committed
-meanwhile (on PostgreSQL its statement waits for the table lock on the server, and starts the
-moment the first commits: docs/adr/0070). With `max_batch` 1 there is no queue: each caller
+The first caller to arrive while no batch is being committed becomes the leader: it
+gathers what is queued (at most `max_batch` units; waiting up to `max_wait` seconds for as
+many units as the last batch held, when that one committed less than `max_wait` ago, so a
+lone caller never waits), commits the batch through `commit` on its own thread, and hands
+the lead to the first caller still queued. Callers queue while a batch commits, so under load each batch
+takes everything that arrived during the previous one, and with one caller there is no
+hand-over between threads at all. With `max_batch` 1 there is no queue: each caller
 commits alone on its own thread (group commit off). See docs/adr/0028-group-commit.md.
 
 Each caller returns only once `commit` settled its ticket: with its own result, or with
@@ -108,28 +105,19 @@ class GroupCommit(Generic[U, R]):
 
     `max_wait`: most seconds a leader waits for as many units as the last batch held, when
     that batch committed less than `max_wait` ago (0: take what is queued). `max_batch`: most
-    units per batch (>= 1; 1 turns batching off). `in_flight`: most batches being committed at
-    once (>= 1); `commit` must then keep their order itself where order matters.
+    units per batch (>= 1; 1 turns batching off).
     """
 
     def __init__(
-        self,
-        commit: Callable[[Sequence[Ticket[U, R]]], None],
-        max_wait: float,
-        max_batch: int,
-        in_flight: int = 1,
+        self, commit: Callable[[Sequence[Ticket[U, R]]], None], max_wait: float, max_batch: int
     ) -> None:
-        if max_batch < 1 or max_wait < 0 or in_flight < 1:
-            raise ValueError("max_batch and in_flight must be at least 1 and max_wait not negative")
+        if max_batch < 1 or max_wait < 0:
+            raise ValueError("max_batch must be at least 1 and max_wait not negative")
         self._commit, self._max_wait, self._max_batch = commit, max_wait, max_batch
-        self._in_flight = in_flight
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._queue: deque[Ticket[U, R]] = deque()
-        # Invariant: a queue that is not empty has a leader named, who gathers or is woken to, unless
-        # `in_flight` batches are being committed (the first of them to end names one).
-        self._gathering = False  # a leader is named and has not taken its batch yet
-        self._committing = 0  # batches taken and not handed over yet
+        self._leading = False  # invariant: no leader means an empty queue
         # How many queued units the gathering leader waits for; 0 while no leader gathers.
         self._awaited = 0
         # The last batch: its size, and when it was committed (time.monotonic()).
@@ -160,9 +148,8 @@ class GroupCommit(Generic[U, R]):
     def _queue_and_wait(self, ticket: Ticket[U, R]) -> None:
         with self._lock:
             self._queue.append(ticket)
-            # No leader named and room for a batch: the queue was empty, so this ticket is its head.
-            ticket.lead = not self._gathering and self._committing < self._in_flight
-            self._gathering |= ticket.lead
+            ticket.lead = not self._leading
+            self._leading = True
             # Only the arrival that completes what the gathering leader waits for wakes it: woken
             # by every arrival, it went back to waiting on most, and each wake-up cost the waker
             # a thread switch while it held the interpreter lock (docs/adr/0065).
@@ -199,19 +186,12 @@ class GroupCommit(Generic[U, R]):
             except BaseException:  # interrupted while gathering: its unit leaves, the lead goes on
                 self._awaited = 0
                 self._queue.popleft()  # the leader's own, at the head, never committed
-                self._gathering = False
                 successor = self._next_leader()
                 if successor is not None:  # else every later caller queued behind a leader gone
                     successor.wake()
                 raise
             self._awaited = 0
-            batch = [self._queue.popleft() for _ in range(min(self._max_batch, len(self._queue)))]
-            self._gathering, self._committing = False, self._committing + 1
-            # Room for another batch in flight: the next caller gathers it while this one commits.
-            successor = self._next_leader() if self._committing < self._in_flight else None
-        if successor is not None:
-            successor.wake()
-        return batch
+            return [self._queue.popleft() for _ in range(min(self._max_batch, len(self._queue)))]
 
     def _run(self, batch: Sequence[Ticket[U, R]]) -> None:
         """Commit `batch`, making sure that every ticket of it ends settled."""
@@ -237,16 +217,17 @@ class GroupCommit(Generic[U, R]):
         """
         with self._lock:
             self._last_size, self._last_end = len(batch), time.monotonic()
-            self._committing -= 1
-            successor = None if self._gathering else self._next_leader()
+            successor = self._next_leader()
         if successor is not None:
             successor.wake()
         Ticket.wake_in_turn([ticket for ticket in batch if not ticket.lead])
 
     def _next_leader(self) -> Ticket[U, R] | None:
-        """(The lock held, no leader named.) The first caller still queued, named the leader; None
-        when nobody is queued."""
+        """(The lock held.) The first caller still queued, made the leader; None, and no leader
+        (the queue being empty), when nobody is queued."""
         successor = self._queue[0] if self._queue else None
         if successor is not None:
-            successor.lead = self._gathering = True
+            successor.lead = True
+        else:
+            self._leading = False
         return successor

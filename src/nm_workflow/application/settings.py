@@ -118,15 +118,6 @@ class Settings(DatabaseSettings, BaseSettings):
     group_commit_max_batch: int = Field(
         default=64, ge=1, le=10_000, description="Most commands' saves committed in one transaction."
     )
-    group_commit_in_flight: int = Field(
-        default=1,
-        ge=1,
-        le=8,
-        description=(
-            "PostgreSQL: most transactions of saves in flight at once per process (a second one waits"
-            " for the table lock on the server); SQLite commits one at a time whatever this says."
-        ),
-    )
     feed_heartbeat_seconds: float = Field(
         default=15, gt=0, le=300, description="Seconds between heartbeats of an idle event stream."
     )

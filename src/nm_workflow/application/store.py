@@ -85,11 +85,7 @@ class EventStore(StoreSnapshots, Application[UUID]):
         self._unavailable_until = 0.0
         self.snapshot_hints = SnapshotHints()
         self._group_commit: GroupCommit[Unit, int | None] = GroupCommit(
-            self._commit,
-            settings.group_commit_max_wait_ms / 1000,
-            settings.group_commit_max_batch,
-            # SQLite's writers take the file's lock in this process: a second batch would only wait.
-            settings.group_commit_in_flight if settings.uses_postgres else 1,
+            self._commit, settings.group_commit_max_wait_ms / 1000, settings.group_commit_max_batch
         )
         self.appended = LogSignal()
         """Signalled after each save of this object: wakes the projections of this process."""
