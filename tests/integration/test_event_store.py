@@ -147,7 +147,7 @@ def test_a_command_s_events_and_its_idempotency_record_convert_their_one_time_on
     at = datetime(2026, 11, 30, 12, 0, 1, tzinfo=UTC)
     with recording(METADATA, at):
         item = planned_item()
-        made = recorded("planner-1", "key-1", "plan_item", "f" * 64, item.id, 1, True)
+    made = recorded("planner-1", "key-1", "plan_item", "f" * 64, item.id, 1, True, metadata=METADATA, at=at)
     store.record(item, made=[made])
 
     assert converted == [at]

@@ -77,7 +77,17 @@ def odd_events() -> list[Any]:
         odd.trigger_event(Odd.Versioned, note="v2")
     with recording(META):  # the library's own reading of the clock
         odd.change({}, (0, ""), None, False)
-        made = recorded("pat", "key-1", "approve", "f" * 64, odd.id, odd.version, False)
+        made = recorded(
+            "pat",
+            "key-1",
+            "approve",
+            "f" * 64,
+            odd.id,
+            odd.version,
+            False,
+            metadata=META,
+            at=datetime.now(UTC),
+        )
     return [*odd.collect_events(), made, AggregateSnapshot.take(odd)]
 
 

@@ -24,14 +24,15 @@ def _named(value: Any) -> Any:
 
 @pytest.mark.parametrize("accelerated", [True, False], ids=["C encoder", "without it"])
 @pytest.mark.parametrize("sort_keys", [True, False])
+@pytest.mark.parametrize("ensure_ascii", [False, True], ids=["as UTF-8", "ASCII"])
 def test_the_text_is_json_dumps_s(
-    monkeypatch: pytest.MonkeyPatch, accelerated: bool, sort_keys: bool
+    monkeypatch: pytest.MonkeyPatch, accelerated: bool, sort_keys: bool, ensure_ascii: bool
 ) -> None:
     if not accelerated:
         monkeypatch.setattr(json_text, "c_make_encoder", None)
-    encode = json_text.compact_encoder(_named, sort_keys=sort_keys)
+    encode = json_text.compact_encoder(_named, sort_keys=sort_keys, ensure_ascii=ensure_ascii)
     for value in [*VALUES, {"s": {3, 1, 2}}]:
-        encoder = json.JSONEncoder(default=_named, sort_keys=sort_keys, ensure_ascii=False)
+        encoder = json.JSONEncoder(default=_named, sort_keys=sort_keys, ensure_ascii=ensure_ascii)
         encoder.item_separator, encoder.key_separator = ",", ":"
         expected = encoder.encode(value)
         assert encode(value) == expected

@@ -90,11 +90,10 @@ class CommandRunner(Generic[A]):
                 if current is not None:
                     role = authorize(read.actor, command, department_of(current))
                 new = current is None
-                aggregate, role = self._decide(
+                aggregate, metadata = self._decide(
                     ctx, role, at, version, command, partial(decide, current), new=new
                 )
-                with recording(self._metadata(ctx, role, version), at):
-                    record = self._record(ctx, command, request, aggregate, created=new)
+                record = self._record(ctx, command, request, aggregate, metadata, at, created=new)
             return outcome.of(self._save(ctx, request, aggregate, record, created=target is None))
 
     def _decide(
@@ -107,21 +106,24 @@ class CommandRunner(Generic[A]):
         decide: Callable[[], A],
         *,
         new: bool,
-    ) -> tuple[A, Role]:
-        """The aggregate `decide` returns, recorded as `role`, and the role it was recorded as.
+    ) -> tuple[A, EventMetadata]:
+        """The aggregate `decide` returns, recorded as `role`, and the metadata it was recorded with
+        (its role the one it was recorded as).
 
         A new aggregate's department is known only once decided: it is authorized then (ADR 0016),
         and decided again as another of the actor's roles when that one is the role reaching it.
         Raises WrongDepartment when none does.
         """
-        with recording(self._metadata(ctx, role, policy_version), at):
+        metadata = self._metadata(ctx, role, policy_version)
+        with recording(metadata, at):
             aggregate = decide()
         if new:
             admitted = authorize(ctx.actor, command, department_of(aggregate))
             if admitted != role:
-                with recording(self._metadata(ctx, admitted, policy_version), at):
-                    return decide(), admitted
-        return aggregate, role
+                metadata = self._metadata(ctx, admitted, policy_version)
+                with recording(metadata, at):
+                    return decide(), metadata
+        return aggregate, metadata
 
     def _save(
         self,
@@ -196,9 +198,17 @@ class CommandRunner(Generic[A]):
 
     @staticmethod
     def _record(
-        ctx: CommandContext, command: Command, request: str, aggregate: A, *, created: bool
+        ctx: CommandContext,
+        command: Command,
+        request: str,
+        aggregate: A,
+        metadata: EventMetadata,
+        at: datetime,
+        *,
+        created: bool,
     ) -> WorkflowAggregate.Event | None:
-        """The idempotency record's event (its aggregate is not made: `recorded` says why)."""
+        """The idempotency record's event, stamped as the decision's events were (its aggregate is
+        not made: `recorded` says why)."""
         if ctx.idempotency_key is None:
             return None
         return recorded(
@@ -209,6 +219,8 @@ class CommandRunner(Generic[A]):
             aggregate_id=aggregate.id,
             version=aggregate.version,
             created=created,
+            metadata=metadata,
+            at=at,
         )
 
     def _replay(

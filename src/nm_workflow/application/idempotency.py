@@ -9,7 +9,7 @@ restart. See docs/adr/0004-idempotency.md.
 from __future__ import annotations
 
 import hashlib
-import json
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 from uuid import UUID, uuid5
@@ -17,7 +17,8 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import event
 from eventsourcing.utils import get_topic
 
-from nm_workflow.domain.metadata import WorkflowAggregate
+from nm_workflow.application.json_text import compact_encoder
+from nm_workflow.domain.metadata import EventMetadata, WorkflowAggregate
 
 _NAMESPACE = UUID("6f1c1a52-3a51-4bb5-9a53-5d2f0b8e7c41")
 
@@ -48,20 +49,31 @@ _TOPIC = get_topic(IdempotencyRecord)
 
 
 def recorded(
-    actor_id: str, key: str, command: str, fingerprint: str, aggregate_id: UUID, version: int, created: bool
+    actor_id: str,
+    key: str,
+    command: str,
+    fingerprint: str,
+    aggregate_id: UUID,
+    version: int,
+    created: bool,
+    *,
+    metadata: EventMetadata,
+    at: datetime,
 ) -> WorkflowAggregate.Event:
-    """The event `IdempotencyRecord(...)` would make (`CommandRecorded`, version 1), made alone.
+    """The event `IdempotencyRecord(...)` would make (`CommandRecorded`, version 1) inside
+    `recording(metadata, at)`, made alone.
 
     The write path saves only this event: making the aggregate around it through the library
     (its arguments coerced, its id, its event applied to a new object through the decorated
     `__init__`) cost three times the event itself, about 3% of a command. The same class, the same
-    fields and the same values, stamped with the same metadata and time from the command's
-    `recording` block: the same stored bytes (tests/unit/test_idempotency_record.py).
+    fields and the same values, stamped with the same metadata and time, given rather than read
+    from a `recording` block entered for it (a block cost about as much as the event: ADR 0071):
+    the same stored bytes (tests/unit/test_idempotency_record.py).
     """
     made: WorkflowAggregate.Event = IdempotencyRecord.CommandRecorded(  # type: ignore[attr-defined]
         originator_id=_record_id(actor_id, key),
         originator_version=IdempotencyRecord.INITIAL_VERSION,
-        timestamp=IdempotencyRecord.CommandRecorded.create_timestamp(),  # type: ignore[attr-defined]
+        timestamp=at,
         originator_topic=_TOPIC,
         actor_id=actor_id,
         key=key,
@@ -70,6 +82,7 @@ def recorded(
         aggregate_id=aggregate_id,
         version=version,
         created=created,
+        meta=metadata.as_dict(),
     )
     return made
 
@@ -82,12 +95,12 @@ def _record_id(actor_id: str, key: str) -> UUID:
     return uuid5(_NAMESPACE, f"{actor_id}\n{key}")
 
 
+_canonical = compact_encoder(str, sort_keys=True, ensure_ascii=True)
+"""`json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))`, its C encoder made once
+rather than at every call (json_text.py): the text, hence every stored fingerprint, unchanged."""
+
+
 def fingerprint(command: str, target: UUID | None, payload: dict[str, Any]) -> str:
     """What makes two requests 'the same request' for one key."""
-    canonical = json.dumps(
-        {"command": command, "target": str(target), "payload": payload},
-        sort_keys=True,
-        default=str,
-        separators=(",", ":"),
-    )
+    canonical = _canonical({"command": command, "target": str(target), "payload": payload})
     return hashlib.sha256(canonical.encode()).hexdigest()

@@ -9,12 +9,19 @@ so both take their encoder from here, made once with the options they need.
 from __future__ import annotations
 
 from collections.abc import Callable
-from json.encoder import JSONEncoder, c_make_encoder, encode_basestring  # type: ignore[attr-defined]
+from json.encoder import (  # type: ignore[attr-defined]
+    JSONEncoder,
+    c_make_encoder,
+    encode_basestring,
+    encode_basestring_ascii,
+)
 from typing import Any
 
 
-def compact_encoder(default: Callable[[Any], Any], *, sort_keys: bool) -> Callable[[Any], str]:
-    """`json.dumps(value, default=default, sort_keys=sort_keys, ensure_ascii=False,
+def compact_encoder(
+    default: Callable[[Any], Any], *, sort_keys: bool, ensure_ascii: bool = False
+) -> Callable[[Any], str]:
+    """`json.dumps(value, default=default, sort_keys=sort_keys, ensure_ascii=ensure_ascii,
     separators=(",", ":"))` as a function of `value`, the same text for every value.
 
     The C encoder is private to the json module (`json.encoder.c_make_encoder`, called as
@@ -24,8 +31,9 @@ def compact_encoder(default: Callable[[Any], Any], *, sort_keys: bool) -> Callab
     cycle still fails, with a RecursionError rather than a ValueError.
     """
     if c_make_encoder is None:  # an interpreter without json's C accelerator (PyPy): json's own way
-        options = {"sort_keys": sort_keys, "ensure_ascii": False, "check_circular": False}
+        options = {"sort_keys": sort_keys, "ensure_ascii": ensure_ascii, "check_circular": False}
         return JSONEncoder(default=default, separators=(",", ":"), **options).encode
-    # json.encoder's own call of its accelerator; encode_basestring is the C one beside it.
-    encode = c_make_encoder(None, default, encode_basestring, None, ":", ",", sort_keys, False, True)
+    # json.encoder's own call of its accelerator; the string encoders are the C ones beside it.
+    strings = encode_basestring_ascii if ensure_ascii else encode_basestring
+    encode = c_make_encoder(None, default, strings, None, ":", ",", sort_keys, False, True)
     return lambda value: "".join(encode(value, 0))
