@@ -39,6 +39,7 @@ from nm_workflow.application.figure_inputs import figures_changed
 from nm_workflow.application.figure_parts import Packed
 from nm_workflow.application.figure_rows import ALL, MULTISET, Scope, cells_touched, member_parts
 from nm_workflow.application.figures import FIGURES, Figure, Parameters, Parts, values_of
+from nm_workflow.application.ids import id_text
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store_errors import translated_errors
 from nm_workflow.domain.periods import quarter, quarter_of
@@ -47,7 +48,7 @@ from projections.between import KeptBetweenBatches
 from projections.quarterly_state import Move, StaleParts, kept_parts, moved, state_json
 from projections.rows import Keyed, kept_for_the_batch, prefetch
 from projections.schema import Table, col
-from projections.sql import Tx, id_text
+from projections.sql import Tx
 
 if TYPE_CHECKING:  # the read side imports the registry, which imports this module
     from projections.readside import ReadSide

@@ -32,8 +32,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from nm_workflow.application.ids import id_text
 from projections.schema import Table, insert_many
-from projections.sql import POSTGRES, Row, Tx, id_text
+from projections.sql import POSTGRES, Row, Tx
 
 Key = tuple[Any, ...]
 _IDS_PER_STATEMENT = 500  # well under SQLite's limit of bound parameters

@@ -24,6 +24,7 @@ from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
+from nm_workflow.application.ids import id_text
 from nm_workflow.application.json_text import compact_encoder
 
 _PARAMETER = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
@@ -86,29 +87,6 @@ def _utc_text(moment: datetime) -> str:
 def _sqlite_time_out(text: str) -> datetime:
     """A time read from SQLite's text, parsed once (a datetime is immutable: shared)."""
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-_ID_TEXTS: dict[int, str] = {}
-_ID_TEXTS_KEPT = 4096
-"""A UUID's text by its number (an int's hash is C's; a UUID's is a Python call): about 0.5 MB
-at most. Emptied when full: a batch's few ids are back at its next use, and a rebuild's ids,
-each seen once, are not worth an eviction order's bookkeeping."""
-
-
-def id_text(value: Any) -> str:
-    """`str(value)` of an aggregate's id; a UUID's made once per id. `UUID.__str__` formats the
-    128-bit number in Python, about 8,000 instructions, and a batch wrote the same few
-    aggregates' ids as text several times per event (every row's id column on SQLite,
-    `quarterly_evaluation`'s members: ADR 0067). A miss costs what `str` does, and a lookup."""
-    if type(value) is not UUID:  # another type, or a subclass that may write itself otherwise
-        return str(value)
-    number = value.int
-    text = _ID_TEXTS.get(number)
-    if text is None:
-        if len(_ID_TEXTS) >= _ID_TEXTS_KEPT:
-            _ID_TEXTS.clear()
-        text = _ID_TEXTS[number] = str(value)
-    return text
 
 
 class Dialect:
