@@ -13,7 +13,12 @@ transaction (its begin and commit). With `--instructions`, valgrind's callgrind 
 machine instructions of the measured batches instead (repeatable on a loaded machine, within
 0.2%: compare builds by it).
 
-    python -m bench.batches [--items 20] [--commands 1] [--instructions] [--database-url URL]
+With `--interleaved N`, N lives are written at a time, a command of each in turn, as N
+concurrent clients send them: a batch then holds commands of many items, most of them
+changing rows an earlier batch wrote.
+
+    python -m bench.batches [--items 20] [--commands 1] [--interleaved N] [--instructions]
+                            [--database-url URL]
 """
 
 from __future__ import annotations
@@ -29,10 +34,11 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
-from bench.projections import _one_item_lifecycle
+from bench.projections import _one_item_lifecycle, item_life
 from bench.report import arguments
 from nm_workflow.application.items import ContentItems
 from nm_workflow.application.settings import Settings
@@ -75,8 +81,20 @@ def _reader(read_model: ReadModel, size: int, phases: Phases | None) -> tuple[Sh
     return SharedReader(builders, rm.db, rm.source, size), builders
 
 
-def measure(settings: Settings, items: int, count: Callable[[str], None], phases: Phases | None) -> int:
-    """Write `items` lives, then apply them in batches; the number of batches measured."""
+def _lives(service: ContentItems, items: int, interleaved: int) -> None:
+    """`items` lives, one after another, or `interleaved` at a time, a command of each in turn."""
+    for first in range(0, items, interleaved or 1):
+        for _ in zip_longest(
+            *(item_life(service) for _ in range(first, min(first + (interleaved or 1), items)))
+        ):
+            pass
+
+
+def measure(
+    settings: Settings, items: int, count: Callable[[str], None], phases: Phases | None, interleaved: int = 0
+) -> int:
+    """Write `items` lives (`interleaved` at a time: see `_lives`), then apply them in batches;
+    the number of batches measured."""
     store = EventStore(settings)
     read_model = ReadModel(settings, store)
     try:
@@ -85,8 +103,7 @@ def measure(settings: Settings, items: int, count: Callable[[str], None], phases
         _one_item_lifecycle(service)  # warm: statements prepared, caches filled
         while reader.step(builders):
             pass
-        for _ in range(items):
-            _one_item_lifecycle(service)
+        _lives(service, items, interleaved)
         if phases is not None:
             phases.clear()
         steps = 0
@@ -108,7 +125,8 @@ def _instructions(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="nm-batches-") as folder:
         command = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
                    f"--callgrind-out-file={folder}/callgrind.out", sys.executable, "-m", "bench.batches",
-                   "--counted", "--items", str(args.items), "--commands", str(args.commands)]  # fmt: skip
+                   "--counted", "--items", str(args.items), "--commands", str(args.commands),
+                   "--interleaved", str(args.interleaved)]  # fmt: skip
         if args.database_url:
             command += ["--database-url", args.database_url]
         env = {**os.environ, "NM_DATA_DIR": str(Path(folder) / "data")}
@@ -128,6 +146,11 @@ def main() -> None:
     parser.add_argument("--commands", type=int, default=1, help="events (commands) per batch")
     parser.add_argument("--instructions", action="store_true", help="count instructions (valgrind)")
     parser.add_argument(
+        "--interleaved", type=int, default=0,
+        help="lives written this many at a time, a command of each in turn (as concurrent clients); "
+        "default: one after another",
+    )  # fmt: skip
+    parser.add_argument(
         "--database-url", default=None, help="PostgreSQL URL; default: a temporary SQLite file"
     )
     parser.add_argument("--counted", action="store_true", help=argparse.SUPPRESS)  # the process valgrind runs
@@ -139,11 +162,13 @@ def main() -> None:
         settings = Settings(database_url=args.database_url, data_dir=Path(folder),
                             embedded_projections=False, projection_batch_size=args.commands)  # fmt: skip
         if args.counted:
-            print(f"batches: {measure(settings, args.items, _callgrind, None)}")
+            print(f"batches: {measure(settings, args.items, _callgrind, None, args.interleaved)}")
             return
         phases: Phases = defaultdict(float)
         cpu: list[float] = []
-        steps = measure(settings, args.items, lambda _: cpu.append(time.process_time()), phases)
+        steps = measure(
+            settings, args.items, lambda _: cpu.append(time.process_time()), phases, args.interleaved
+        )
     per_batch = (cpu[1] - cpu[0]) / steps * 1e3
     print(f"{steps} batches of {args.commands} events: {per_batch:.3f} ms CPU per batch")
     for name, seconds in sorted(phases.items(), key=lambda kv: -kv[1]):

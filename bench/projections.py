@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
@@ -49,15 +49,26 @@ ROUNDS = 3
 
 def _one_item_lifecycle(items: ContentItems) -> None:
     """Plan -> draft -> three approvals -> publish -> three observations: 11 events."""
+    for _ in item_life(items):
+        pass
+
+
+def item_life(items: ContentItems) -> Iterator[None]:
+    """`_one_item_lifecycle`, a command at each step: lives stepped in turn interleave, as
+    concurrent clients' commands do."""
     item = items.plan(CommandContext(MIA), PLAN).aggregate_id
+    yield
     items.draft(
         CommandContext(MIA), item, {"title": "T", "body": "B", "asset_links": [], "source_notes": "s"}
     )
+    yield
     items.request_review(CommandContext(MIA), item, None)
+    yield
     for stage, reviewer in REVIEWERS.items():
         view = items.approve(
             CommandContext(reviewer), item, stage, {"revision": 1, "content_hash": None}
         ).view
+        yield
     published_at = datetime.now(UTC)  # after the approvals
     items.publish(
         CommandContext(MIA),
@@ -71,6 +82,7 @@ def _one_item_lifecycle(items: ContentItems) -> None:
             "content_hash": view["current_revision"]["content_hash"],
         },
     )
+    yield
     for day in range(3):
         counters = {"impressions": 100 * (day + 1), "likes": 5 * day, "clicks": 10 * day}
         observation = {
@@ -79,6 +91,7 @@ def _one_item_lifecycle(items: ContentItems) -> None:
             "counters": counters,
         }
         items.record_metrics(CommandContext(ANALYST), item, observation)
+        yield
 
 
 def _read_everything(source: EventSource, head: int, batch: int) -> None:

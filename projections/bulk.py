@@ -25,7 +25,8 @@ from uuid import UUID
 
 from psycopg import Copy
 
-from projections.sql import POSTGRES, PostgresDialect, Row, Tx, dumps, id_text, sqlite_time
+from nm_workflow.application.ids import id_text
+from projections.sql import POSTGRES, PostgresDialect, Row, Tx, dumps, sqlite_time
 
 if TYPE_CHECKING:  # (schema.py imports this module)
     from projections.schema import Column

@@ -15,7 +15,7 @@ one `EventSource.read` returns.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, cast
 
 from eventsourcing.persistence import StoredEvent
@@ -58,7 +58,7 @@ class LogInTx:
             return
         assert isinstance(recorder, SQLiteApplicationRecorder)
         name = recorder.events_table_name
-        self._uuid, self._topics_as_json = recorder.convert_originator_id, True
+        self._uuid, self._topics_as_json = _parsed_once(recorder.convert_originator_id), True
         self._head = f"SELECT MAX(rowid) AS head FROM {name}"  # noqa: S608
         self._selects = {
             chosen: f"SELECT rowid AS id, {_COLUMNS} FROM {name} WHERE rowid > :after AND rowid <= :upto"  # noqa: S608
@@ -81,12 +81,16 @@ class LogInTx:
         On PostgreSQL in binary: each event's state comes as its bytes, where as text it came
         hex-encoded by the server and decoded by the client (twice its size on the wire), and the
         aggregate's id as its 16 bytes; the values are the same (ADR 0060)."""
+        return self.fetch_with(tx.own_cursor().raw, after, upto, topics, limit)
+
+    def fetch_with(self, cursor: Any, after: int, upto: int, topics: Sequence[str], limit: int) -> list[Any]:
+        """`fetch` with a cursor of the database's driver: a transaction's, or the store's own
+        (`EventSource.read` on SQLite)."""
         params: dict[str, Any] = {"after": after, "upto": upto, "limit": limit}
         if topics:
             params["topics"] = json.dumps(list(topics)) if self._topics_as_json else list(topics)
-        reader = tx.own_cursor().raw
-        reader.execute(self._selects[bool(topics)], params, **self._binary)
-        return list(reader.fetchall())
+        cursor.execute(self._selects[bool(topics)], params, **self._binary)
+        return list(cursor.fetchall())
 
     def decoded(self, rows: Sequence[Any]) -> list[Recorded]:
         """The events of rows from `fetch`, in order."""
@@ -101,6 +105,28 @@ class LogInTx:
             )
             recorded.append(Recorded(row["id"], stored.topic, to_event(cast(StoredEvent, stored))))
         return recorded
+
+
+_IDS_KEPT = 4096
+"""Aggregate ids kept by their stored text (about 0.6 MB at most): emptied when full."""
+
+
+def _parsed_once(convert: Callable[[str], Any]) -> Callable[[str], Any]:
+    """`convert` (SQLite's text of an aggregate's id to a UUID) made once per text. `UUID(text)`
+    parses in Python, about 11,000 instructions, and an aggregate's events come in runs: a
+    batch's few aggregates, a rebuild's items of a dozen events each. A UUID cannot be changed,
+    so every event of an aggregate may share one."""
+    found: dict[str, Any] = {}
+
+    def parsed(text: str) -> Any:
+        value = found.get(text)
+        if value is None:
+            if len(found) >= _IDS_KEPT:
+                found.clear()
+            value = found[text] = convert(text)
+        return value
+
+    return parsed
 
 
 class _Stored(NamedTuple):

@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import pickle
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +39,7 @@ from nm_workflow.application.figure_inputs import figures_changed
 from nm_workflow.application.figure_parts import Packed
 from nm_workflow.application.figure_rows import ALL, MULTISET, Scope, cells_touched, member_parts
 from nm_workflow.application.figures import FIGURES, Figure, Parameters, Parts, values_of
+from nm_workflow.application.ids import id_text
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store_errors import translated_errors
 from nm_workflow.domain.periods import quarter, quarter_of
@@ -47,7 +48,7 @@ from projections.between import KeptBetweenBatches
 from projections.quarterly_state import Move, StaleParts, kept_parts, moved, state_json
 from projections.rows import Keyed, kept_for_the_batch, prefetch
 from projections.schema import Table, col
-from projections.sql import Tx, id_text
+from projections.sql import Tx
 
 if TYPE_CHECKING:  # the read side imports the registry, which imports this module
     from projections.readside import ReadSide
@@ -134,14 +135,15 @@ class QuarterlyEvaluation(Projection):
             return leaving + [(key, (None, parts)) for key, parts in self._all_parts(new)]
         old_rows, new_rows = self._rows(old), self._rows(new)
         changing, department = figures_changed(old, new), new["department"]
+        was_of, now_of = self._parts_of(old), self._parts_of(new)
         found: list[tuple[Key, Move]] = []
         for q, platform in old_rows | new_rows:
             figures = changing if (q, platform) in old_rows and (q, platform) in new_rows else FIGURES
             if not figures:  # e.g. a review requested: no figure reads what changed
                 continue
-            was, now = self._parts(old, q, platform, figures), self._parts(new, q, platform, figures)
+            was, now = was_of(q, platform, figures), now_of(q, platform, figures)
             if figures is not FIGURES and (was is None) != (now is None):  # it enters or leaves after all
-                was, now = self._parts(old, q, platform, FIGURES), self._parts(new, q, platform, FIGURES)
+                was, now = was_of(q, platform, FIGURES), now_of(q, platform, FIGURES)
             if was is not None and now is not None:
                 was, now = _differing(was, now), _differing(now, was)
                 if not was:
@@ -153,20 +155,31 @@ class QuarterlyEvaluation(Projection):
         return found
 
     def _all_parts(self, facts: dict[str, Any]) -> list[tuple[Key, Parts]]:
-        """The member's parts of every row it counts in, roll-ups included. A member of one
-        platform has the same cell, so the same parts, in that platform's row and in the row of
-        every platform (figure_rows.cell): computed once for both."""
+        """The member's parts of every row it counts in, roll-ups included."""
         found = []
-        own = Scope().platforms_of(facts)
-        computed: dict[tuple[str, str], Parts | None] = {}
+        parts_of = self._parts_of(facts)
         for q, platform in self._rows(facts):
-            alike = (q, own[0] if platform == ALL and len(own) == 1 else platform)
-            if alike not in computed:
-                computed[alike] = self._parts(facts, q, alike[1], FIGURES)
-            parts = computed[alike]
+            parts = parts_of(q, platform, FIGURES)
             if parts is not None:  # the same for its department's row and every department's
                 found += [((q, facts["department"], platform), parts), ((q, ALL, platform), parts)]
         return found
+
+    def _parts_of(self, facts: dict[str, Any]) -> Callable[[str, str, Sequence[Figure[Any]]], Parts | None]:
+        """The member's parts of some figures of its department's row (quarter, platform), each
+        computed once: a member of one platform has the same cell, so the same parts, in that
+        platform's row and in the row of every platform (figure_rows.cell). The parts are
+        shared by the rows that ask for them (`moved` copies before it changes a row's own)."""
+        own = Scope().platforms_of(facts)
+        computed: dict[tuple[str, str, bool], Parts | None] = {}
+
+        def parts(q: str, platform: str, figures: Sequence[Figure[Any]]) -> Parts | None:
+            alike = own[0] if platform == ALL and len(own) == 1 else platform
+            key = (q, alike, figures is FIGURES)  # a member's figures: all, or the one subset it changes
+            if key not in computed:
+                computed[key] = self._parts(facts, q, alike, figures)
+            return computed[key]
+
+        return parts
 
     def _rows(self, facts: dict[str, Any]) -> set[tuple[str, str]]:
         """(quarter, platform) of the rows the member may count in (its department's and every

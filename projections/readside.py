@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from eventsourcing.persistence import PersistenceError
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import APPLICATION_NAME, EventStore
@@ -16,20 +17,33 @@ from nm_workflow.application.store_errors import translated_errors
 from projections.base import Projection, Recorded
 from projections.database import Database
 from projections.failures import FailureLog
+from projections.log_in_tx import LogInTx
 from projections.ownership import Ownership, owner_of
 from projections.registry import select
 from projections.sql import Row
 from projections.tracking import PostgresProjectionRecorder, SQLiteProjectionRecorder, open_recorder
 
 Recorder = SQLiteProjectionRecorder | PostgresProjectionRecorder
+_LAST = 2**63 - 1
+"""The highest position SQLite's rowid can hold: no position after it."""
 SETUP_ATTEMPTS = 5
 
 
 class EventSource:
-    """The store's notification log, read in batches and decoded."""
+    """The store's notification log, read in batches and decoded.
+
+    On SQLite the rows are read with the store's connection and decoded as a rebuild decodes
+    them (projections/log_in_tx.py): the same events, without a `Notification` made for each
+    (a frozen dataclass, its fields set one call each) or each aggregate's id parsed again at
+    each of its events. On PostgreSQL through the store's recorder, on its generic plan
+    (nm_workflow.application.log_reads)."""
 
     def __init__(self, store: EventStore) -> None:
         self._store = store
+        recorder = store.recorder
+        self._sqlite: tuple[LogInTx, SQLiteDatastore] | None = None
+        if isinstance(recorder, SQLiteApplicationRecorder):
+            self._sqlite = (LogInTx(store), recorder.datastore)
 
     def head(self) -> int:
         return self._store.recorder.max_notification_id() or 0
@@ -37,6 +51,11 @@ class EventSource:
     def read(self, after: int, upto: int | None, topics: Sequence[str], limit: int) -> list[Recorded]:
         """Events with positions in (after, upto] (after `after` when `upto` is None), of `topics`
         (all when empty), at most `limit`."""
+        if self._sqlite is not None:
+            log, datastore = self._sqlite
+            with datastore.transaction(commit=False) as cursor:
+                rows = log.fetch_with(cursor, after, _LAST if upto is None else upto, topics, limit)
+            return log.decoded(rows)
         notifications = self._store.recorder.select_notifications(
             after, limit, stop=upto, topics=list(topics), inclusive_of_start=False
         )

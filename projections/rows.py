@@ -31,9 +31,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
+from nm_workflow.application.ids import id_text
 from projections.schema import Table, insert_many
-from projections.sql import POSTGRES, Row, Tx, id_text
+from projections.sql import POSTGRES, Row, Tx
 
 Key = tuple[Any, ...]
 _IDS_PER_STATEMENT = 500  # well under SQLite's limit of bound parameters
@@ -172,6 +174,13 @@ def _selects(tx: Tx, table: Table, column: str, ids: Sequence[Any]) -> Iterator[
         yield select + f"IN ({', '.join(':' + name for name in params)})", params
 
 
+def _locking_order(key: Key) -> str:
+    """`str(key)`, each UUID in it written from its cached text (`UUID.__repr__` formats the
+    number in Python at every call): the order replaced rows are written, and locked, in."""
+    shown = [f"UUID('{id_text(part)}')" if type(part) is UUID else repr(part) for part in key]
+    return f"({shown[0]},)" if len(shown) == 1 else f"({', '.join(shown)})"
+
+
 def _state(tx: Tx, spec: Spec) -> _TableRows:
     name = tx.tables[spec.table.name]
     found = tx.batch_rows.get(name)
@@ -239,7 +248,7 @@ class _TableRows:
     def write(self, tx: Tx) -> None:
         name = "{" + self.table.name + "}"
         if self.replaced:
-            replaced = sorted(self.replaced, key=str)  # one order of row locks in every process
+            replaced = sorted(self.replaced, key=_locking_order)  # one order of row locks in every process
             # Keyed by the primary key: a replaced row is upserted, only a deleted one is DELETEd.
             # Not beside another unique index: rows updated one by one could meet each other's
             # old values there (two rows swapping one), which deleting them all first allowed.

@@ -24,6 +24,7 @@ from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
+from nm_workflow.application.ids import id_text
 from nm_workflow.application.json_text import compact_encoder
 
 _PARAMETER = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
@@ -71,44 +72,38 @@ def sqlite_time(moment: datetime) -> str:
     """UTC text `YYYY-MM-DD HH:MM:SS.ffffff`, zero-padded (strftime's %Y is not below year 1000)."""
     if moment.tzinfo is UTC and type(moment) is datetime:  # an event's time, or one read back
         return _utc_text(moment)
-    return utc(moment).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    return _utc_fields(utc(moment))
 
 
 @lru_cache(maxsize=4096)
 def _utc_text(moment: datetime) -> str:
     """`sqlite_time` of a time in UTC, made once: a batch writes back the times of the rows it
-    read (`item_status` keeps a dozen), and `isoformat` with its keywords costs a few thousand
-    instructions a call. Equal times in UTC are the same instant, so share one text."""
-    return moment.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    read (`item_status` keeps a dozen). Equal times in UTC are the same instant, so share one text."""
+    return _utc_fields(moment)
+
+
+def _utc_fields(moment: datetime) -> str:
+    """`moment.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")` of a time in UTC,
+    its fields formatted at once: `replace` and `isoformat` with their keywords cost about twice as
+    much, and every event brings a time not seen before (its own)."""
+    return _UTC_TEXT % (
+        moment.year,
+        moment.month,
+        moment.day,
+        moment.hour,
+        moment.minute,
+        moment.second,
+        moment.microsecond,
+    )
+
+
+_UTC_TEXT = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
 
 
 @lru_cache(maxsize=4096)
 def _sqlite_time_out(text: str) -> datetime:
     """A time read from SQLite's text, parsed once (a datetime is immutable: shared)."""
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-_ID_TEXTS: dict[int, str] = {}
-_ID_TEXTS_KEPT = 4096
-"""A UUID's text by its number (an int's hash is C's; a UUID's is a Python call): about 0.5 MB
-at most. Emptied when full: a batch's few ids are back at its next use, and a rebuild's ids,
-each seen once, are not worth an eviction order's bookkeeping."""
-
-
-def id_text(value: Any) -> str:
-    """`str(value)` of an aggregate's id; a UUID's made once per id. `UUID.__str__` formats the
-    128-bit number in Python, about 8,000 instructions, and a batch wrote the same few
-    aggregates' ids as text several times per event (every row's id column on SQLite,
-    `quarterly_evaluation`'s members: ADR 0067). A miss costs what `str` does, and a lookup."""
-    if type(value) is not UUID:  # another type, or a subclass that may write itself otherwise
-        return str(value)
-    number = value.int
-    text = _ID_TEXTS.get(number)
-    if text is None:
-        if len(_ID_TEXTS) >= _ID_TEXTS_KEPT:
-            _ID_TEXTS.clear()
-        text = _ID_TEXTS[number] = str(value)
-    return text
 
 
 class Dialect:

@@ -10,12 +10,14 @@ from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.domain import CanInitAggregate
+from hypothesis import given
+from hypothesis import strategies as st
 
 from nm_workflow.application.store import EventStore
 from projections import ReadModel, rebuild
 from projections.base import Projection, Recorded
 from projections.database import Database
-from projections.rows import Appended, Keyed, flush, prefetch
+from projections.rows import Appended, Keyed, _locking_order, flush, prefetch
 from projections.schema import Table, col
 from projections.sql import Tx
 from tests.projections.conftest import SupervisorFactory
@@ -185,3 +187,9 @@ def test_rows_of_an_aggregate_created_in_the_batch_are_neither_read_nor_deleted_
     assert sorted((r["item_id"] == new, r["count"]) for r in seen) == [
         (False, 1), (False, 2), (False, 3), (True, 1), (True, 2), (True, 3),
     ]  # fmt: skip
+
+
+@given(st.lists(st.uuids() | st.text(max_size=6) | st.integers(), min_size=1, max_size=3).map(tuple))
+def test_replaced_rows_are_written_in_the_order_of_their_keys_text(key: tuple[object, ...]) -> None:
+    # The order of row locks (projections/rows.py) is the order of `str(key)`, its ids' text cached.
+    assert _locking_order(key) == str(key)

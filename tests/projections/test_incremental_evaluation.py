@@ -175,6 +175,11 @@ def _run(db: Database, built: QuarterlyEvaluation, seed: int, members: int, chan
         _check(db, built, batch, facts, (seed, position))
 
 
+def _changed(member: str, position: int, facts: dict[str, Any]) -> Recorded:
+    """The event that gives `member` its new `facts` whole (folded by `_set_facts`)."""
+    return Recorded(position, "test", SimpleNamespace(originator_id=member, facts=dict(facts)))
+
+
 def _check(db: Database, built: QuarterlyEvaluation, batch: list[Recorded], facts: dict[str, Any],
            case: object) -> None:  # fmt: skip
     """Apply the batch; the rows must then be those computed from scratch over `facts`."""
@@ -213,6 +218,30 @@ def test_each_fact_of_an_item_changed_alone_moves_what_the_figures_read_of_it(
             event = SimpleNamespace(originator_id=member, facts=dict(facts[member]))
             batch.append(Recorded(position, "test", event))
         _check(db, built, batch, facts, (key, position))
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_member_of_one_platform_has_its_parts_computed_once_for_its_platform_s_row_and_every_platform_s(
+    projection: tuple[Database, QuarterlyEvaluation], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its cell in the row of its platform and in the row of every platform is the same
+    # (figure_rows.cell): its parts before and after a change are computed once each.
+    db, built = projection
+    item = _item(random.Random(7), "item-0") | {"platforms": ["wechat"], "publications": {}, "metrics": {}}
+    facts = {"item-0": item}
+    _check(db, built, [_changed("item-0", 1, item)], facts, 1)
+    computed: list[tuple[str, str]] = []
+    member_parts = module.member_parts  # type: ignore[attr-defined]
+
+    def counted(*args: Any) -> Any:
+        computed.append(args[3:5])  # (department, platform)
+        return member_parts(*args)
+
+    monkeypatch.setattr(module, "member_parts", counted)
+    decided = ["editor", item["planned_at"], item["planned_at"], "approved", None]
+    facts["item-0"] = changed = item | {"reviews": [*item["reviews"], decided]}
+    _check(db, built, [_changed("item-0", 2, changed)], facts, 2)
+    assert computed == [(item["department"], "wechat")] * 2  # before and after
 
 
 def test_the_same_on_both_databases_with_float_parts_read_back_exactly(

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from nm_workflow.application.store import EventStore
 from projections.database import Database
@@ -67,3 +69,18 @@ def test_times_written_and_read_on_sqlite_share_their_text_and_value() -> None:
     assert SQLITE.time_out(text) == moment
     assert SQLITE.time_out(text) is SQLITE.time_out(text)  # parsed once (a datetime is immutable)
     assert SQLITE.time_out(SQLITE.param(shanghai)) == shanghai
+
+
+@given(
+    st.datetimes(
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=-11)), timezone(timedelta(hours=14))])
+    )
+)
+def test_a_time_s_sqlite_text_is_its_utc_isoformat(moment: datetime) -> None:
+    # Written from its fields at once (projections/sql.py): the text `isoformat` gives.
+    try:
+        expected = moment.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    except OverflowError:  # out of datetime's range in UTC
+        return
+    assert SQLITE.param(moment) == expected
+    assert SQLITE.param(moment) == expected  # the cached text too

@@ -8,9 +8,10 @@ from uuid import UUID
 from hypothesis import given
 from hypothesis import strategies as st
 
+from nm_workflow.application.ids import id_text
 from projections.bulk import BY_COLUMN, column_values
 from projections.schema import col
-from projections.sql import SQLITE, Tx, id_text
+from projections.sql import SQLITE, Tx
 
 
 @given(st.uuids() | st.builds(UUID, int=st.integers(min_value=0, max_value=2**128 - 1)))

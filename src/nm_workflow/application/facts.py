@@ -16,6 +16,7 @@ from typing import Any, TypedDict
 from eventsourcing.utils import get_topic
 
 from nm_workflow.application import supervision_facts
+from nm_workflow.application.ids import id_text
 from nm_workflow.domain.content_item import ContentItem
 from nm_workflow.domain.review import next_stage, recorded_chain
 from nm_workflow.domain.roles import Stage
@@ -60,7 +61,7 @@ def _iso(moment: datetime) -> str:
 
 def _planned(e: Any) -> ItemFacts:
     return ItemFacts(
-        item_id=str(e.originator_id),
+        item_id=id_text(e.originator_id),
         department=e.department,
         platforms=list(e.platforms),
         planned_at=_iso(e.timestamp),
@@ -170,7 +171,7 @@ def fold(facts: dict[str, Any], event: Any) -> str | None:
         return supervision_facts.fold(facts, event)
     if name not in EVENT_NAMES:
         return None
-    item_id = str(event.originator_id)
+    item_id = id_text(event.originator_id)
     if name == "Planned":
         facts[item_id] = _planned(event)
     elif item_id in facts:

@@ -17,6 +17,7 @@ from typing import Any, Literal, TypedDict
 
 from eventsourcing.utils import get_topic
 
+from nm_workflow.application.ids import id_text
 from nm_workflow.domain.channel_account import ChannelAccount
 from nm_workflow.domain.feedback import Feedback
 from nm_workflow.domain.interaction import Interaction
@@ -139,7 +140,7 @@ TOPICS: tuple[str, ...] = tuple(sorted([*_STARTS, *_FOLDS]))
 def fold(facts: dict[str, Any], event: Any) -> str | None:
     """Apply one event to the facts of its aggregate; the aggregate's id, or None if not relevant."""
     kind = get_topic(type(event))
-    aggregate_id = str(event.originator_id)
+    aggregate_id = id_text(event.originator_id)
     if kind in _STARTS:
         facts[aggregate_id] = _STARTS[kind](event)
     elif kind in _FOLDS:
