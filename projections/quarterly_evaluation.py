@@ -170,11 +170,11 @@ class QuarterlyEvaluation(Projection):
         platform's row and in the row of every platform (figure_rows.cell). The parts are
         shared by the rows that ask for them (`moved` copies before it changes a row's own)."""
         own = Scope().platforms_of(facts)
-        computed: dict[tuple[str, str, bool], Parts | None] = {}
+        computed: dict[tuple[str, str, tuple[str, ...]], Parts | None] = {}
 
         def parts(q: str, platform: str, figures: Sequence[Figure[Any]]) -> Parts | None:
             alike = own[0] if platform == ALL and len(own) == 1 else platform
-            key = (q, alike, figures is FIGURES)  # a member's figures: all, or the one subset it changes
+            key = (q, alike, tuple(figure.name for figure in figures))
             if key not in computed:
                 computed[key] = self._parts(facts, q, alike, figures)
             return computed[key]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import errno
 import getpass
 import os
 import socket
@@ -128,13 +129,20 @@ def _projections_option(projections: Place | None, *, no_projections: bool) -> P
 @contextmanager
 def _port_claimed(host: str, port: int) -> Iterator[None]:
     """Fail now if `host:port` cannot be listened on (in use, not an address of this machine, or
-    claimed by another `serve` still starting); else hold its claim until the block ends."""
+    its port claimed by another `serve` still starting); else hold the claim until the block ends.
+
+    A claim refused for another reason (Unix sockets not allowed to this process) is said and
+    done without: only a second `serve` started in the same seconds would then go unrefused."""
     _check_port(host, port)
+    claim = None
     try:
-        claim = serving.claim_address(host, port)
-    except OSError:
-        fail(f"Cannot listen on {host}:{port}: another nm-workflow serve is starting or serving on it.",
-             EXIT_UNAVAILABLE)  # fmt: skip
+        claim = serving.claim_address(port)
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            fail(f"Cannot listen on {host}:{port}: another nm-workflow serve is starting or serving on port"
+                 f" {port}.", EXIT_UNAVAILABLE)  # fmt: skip
+        console.print(f"Serving without the port's claim ({error.strerror or error}): a second serve on"
+                      f" port {port} is refused only once this one's workers listen.")  # fmt: skip
     try:
         yield
     finally:

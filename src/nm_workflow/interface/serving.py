@@ -15,13 +15,12 @@ the connection's addresses. On one shared socket the first worker to wake accept
 connection waiting, so a client opening its keep-alive connections at once had all sixteen on
 one worker in two starts of seven, and the other worker idle for the connections' life
 (docs/adr/0069). The supervisor keeps a socket bound to the address (not listening) so that
-the port stays the server's while workers restart, and holds the address's claim
-(`claim_address`) so that a second `serve` is refused even before a worker listens.
+the port stays the server's while workers restart; `nm-workflow serve` holds the port's claim
+(`claim_address`) so that a second one is refused even before a worker listens.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import signal
@@ -79,22 +78,23 @@ def listening_socket(host: str, port: int, *, reuse_port: bool = False) -> socke
     return sock
 
 
-def claim_address(host: str, port: int) -> socket.socket | None:
-    """The address's claim, for a `serve` process to hold for its life; None where workers share
+def claim_address(port: int) -> socket.socket | None:
+    """The port's claim, for a `serve` process to hold for its life; None where workers share
     one socket (not Linux), which a second server cannot join.
 
     On Linux a second `serve` could join the first's SO_REUSEPORT group, and the check that a
     port is in use (a bind, cli.py) fails only once a socket listens on it: not while the
     first server's workers start, nor while its only worker restarts. The claim is an abstract
-    Unix socket named after the address (scoped, as ports are, to the network namespace), which
-    the kernel frees when its process ends, however it ends. Raises OSError when another
-    process holds it.
+    Unix socket named after the port, whatever the address (the wildcard and a specific address,
+    or two spellings of one, share connections of one port), scoped as ports are to the network
+    namespace, and freed by the kernel when its process ends, however it ends. Raises OSError:
+    EADDRINUSE when another process holds it, another errno when Unix sockets are not allowed.
     """
     if not SPREAD_BY_KERNEL:
         return None
     claim = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        claim.bind(f"\0nm-workflow-serve-{hashlib.sha256(f'{host} {port}'.encode()).hexdigest()[:32]}")
+        claim.bind(f"\0nm-workflow-serve-port-{port}")
     except OSError:
         claim.close()
         raise
@@ -154,7 +154,8 @@ def serve(
 ) -> None:
     """Serve the app factory at import path `app` ("module:function") until interrupted.
 
-    `workers` > 1 runs uvicorn's process supervisor over the one socket bound here; `options`
+    `workers` > 1 runs uvicorn's process supervisor, its workers listening on sockets of their own
+    (Linux) or on the one bound here; `options`
     are further `uvicorn.Config` settings (e.g. the HTTP protocol class). `projection_worker`
     runs a projection worker process beside the workers (interface/projection_worker.py),
     stopped after them; the API then runs in a worker process even alone, so that its
@@ -181,7 +182,7 @@ def serve(
     if spread:
         with suppress(OSError):  # a kernel before 5.14 has no such setting, and nothing to say
             if MIGRATE_REQUESTS.read_text().strip() == "0":
-                log.info(UNMIGRATED)
+                log.warning(UNMIGRATED)
     with shared_metrics_folder():
         supervisor = Multiprocess(config, sockets=handed)  # takes SIGINT and SIGTERM from here on
         worker = ProjectionWorker() if projection_worker else None
