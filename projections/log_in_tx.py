@@ -23,6 +23,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.sql import SQL, Composed, Identifier
 
+from nm_workflow.application.ids import kept
 from nm_workflow.application.store import EventStore
 from projections.base import Recorded
 from projections.sql import Tx
@@ -120,11 +121,7 @@ def _parsed_once(convert: Callable[[str], Any]) -> Callable[[str], Any]:
 
     def parsed(text: str) -> Any:
         value = found.get(text)
-        if value is None:
-            if len(found) >= _IDS_KEPT:
-                found.clear()
-            value = found[text] = convert(text)
-        return value
+        return kept(found, text, convert(text), _IDS_KEPT) if value is None else value
 
     return parsed
 

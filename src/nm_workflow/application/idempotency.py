@@ -49,17 +49,9 @@ _TOPIC = get_topic(IdempotencyRecord)
 
 
 def recorded(
-    actor_id: str,
-    key: str,
-    command: str,
-    fingerprint: str,
-    aggregate_id: UUID,
-    version: int,
-    created: bool,
-    *,
-    metadata: EventMetadata,
-    at: datetime,
-) -> WorkflowAggregate.Event:
+    actor_id: str, key: str, command: str, fingerprint: str, aggregate_id: UUID, version: int, created: bool,
+    *, metadata: EventMetadata, at: datetime,
+) -> WorkflowAggregate.Event:  # fmt: skip
     """The event `IdempotencyRecord(...)` would make (`CommandRecorded`, version 1) inside
     `recording(metadata, at)`, made alone.
 

@@ -8,14 +8,28 @@ every row's id column on SQLite, `quarterly_evaluation`'s members and the facts 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 _ID_TEXTS: dict[int, str] = {}
 _ID_TEXTS_KEPT = 4096
 """A UUID's text by its number (an int's hash is C's; a UUID's is a Python call): about 0.5 MB
 at most. Emptied when full: a batch's few ids are back at its next use, and a rebuild's ids,
 each seen once, are not worth an eviction order's bookkeeping."""
+
+
+def kept(cache: dict[K, V], key: K, value: V, most: int) -> V:
+    """`value`, kept in `cache` under `key`; the cache emptied first when it holds `most` values.
+
+    For caches of values made once per id that come back in runs (a batch's few aggregates):
+    an eviction order's bookkeeping would cost more than the rare re-making it saves."""
+    if len(cache) >= most:
+        cache.clear()
+    cache[key] = value
+    return value
 
 
 def id_text(value: Any) -> str:
@@ -25,8 +39,4 @@ def id_text(value: Any) -> str:
         return str(value)
     number = value.int
     text = _ID_TEXTS.get(number)
-    if text is None:
-        if len(_ID_TEXTS) >= _ID_TEXTS_KEPT:
-            _ID_TEXTS.clear()
-        text = _ID_TEXTS[number] = str(value)
-    return text
+    return kept(_ID_TEXTS, number, str(value), _ID_TEXTS_KEPT) if text is None else text
