@@ -230,3 +230,50 @@ def test_a_worker_that_cannot_bind_its_socket_ends_with_the_start_failure_status
     assert done.returncode == STARTUP_FAILURE, done.stderr
     assert f"ERROR:    Cannot listen on 127.0.0.1:{port}" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+VANISHING = "fd00::7e57"  # a unique local address, added to the loopback device for one test
+
+
+def _ip(*arguments: str) -> bool:
+    """`ip` run as given; False where the machine or its user cannot change addresses."""
+    try:
+        return (
+            subprocess.run(["ip", *arguments], capture_output=True, timeout=30, check=False).returncode == 0
+        )
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not SPREAD_BY_KERNEL, reason="workers bind their own sockets on Linux")
+def test_serve_stops_with_status_3_when_a_replaced_worker_cannot_bind_its_address(tmp_path: Path) -> None:
+    """An address that left the machine (a moved virtual IP): a worker started again cannot bind
+    it. On status 1 uvicorn's supervisor started it again every half minute, for ever."""
+    if not _ip("-6", "addr", "add", f"{VANISHING}/128", "dev", "lo", "nodad"):
+        pytest.skip("cannot add an address to the loopback device here")
+    added = True
+    port = free_port()
+    log = tmp_path / "server.log"
+    try:
+        with log.open("wb") as sink:
+            server = subprocess.Popen(
+                [CLI, "serve", "--host", VANISHING, "--port", str(port), "--workers", "2"],
+                stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
+                env={**os.environ, "NM_DATA_DIR": str(tmp_path / "data")},
+            )  # fmt: skip
+        try:
+            workers = _listeners(port, 2)
+            added = not _ip("-6", "addr", "del", f"{VANISHING}/128", "dev", "lo")
+            os.kill(min(workers), signal.SIGKILL)
+            # The supervisor sees its replacement gone at its next health check (30 s).
+            assert server.wait(timeout=120) == STARTUP_FAILURE, log.read_text()
+        finally:
+            if server.poll() is None:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait(timeout=60)
+        text = log.read_text()
+        assert f"Cannot listen on {VANISHING}:{port}: Cannot assign requested address." in text
+        assert "Traceback" not in text
+    finally:
+        if added:
+            _ip("-6", "addr", "del", f"{VANISHING}/128", "dev", "lo")
