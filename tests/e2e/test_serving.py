@@ -30,6 +30,7 @@ from nm_workflow.interface.serving import (
     STARTUP_FAILURE,
     UNMIGRATED,
     WorkersOwnSocket,
+    authority,
     claim_address,
 )
 from tests.support.sockets import (
@@ -105,6 +106,9 @@ def test_each_worker_listens_on_its_own_socket_and_connections_opened_at_once_ar
     ) as server:
         workers = _listeners(port, 2)
         assert server.pid not in workers, "the supervisor holds the port but listens on nothing"
+        started = (tmp_path / "server.log").read_text().splitlines()[0]
+        assert started.startswith(f"nm-workflow on http://127.0.0.1:{port} ("), started  # one line, unwrapped
+        assert started.endswith("API docs at /docs"), started
         unmigrated = MIGRATE_REQUESTS.exists() and MIGRATE_REQUESTS.read_text().strip() == "0"
         assert (UNMIGRATED in (tmp_path / "server.log").read_text()) == unmigrated
         connections = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(32)]
@@ -159,7 +163,7 @@ def _serve(
 
 @pytest.mark.skipif(not SPREAD_BY_KERNEL, reason="the claim exists where workers may share a port")
 @pytest.mark.parametrize(
-    ("host", "workers"), [("127.0.0.1", 2), ("127.0.0.1", 1), ("localhost", 2), ("0.0.0.0", 2)]
+    ("host", "workers"), [("127.0.0.1", 2), ("127.0.0.1", 1), ("localhost", 2), ("0.0.0.0", 2), ("::1", 2)]
 )
 def test_a_serve_on_a_port_another_serve_claimed_is_refused_before_any_worker_listens(
     host: str, workers: int, tmp_path: Path
@@ -176,7 +180,8 @@ def test_a_serve_on_a_port_another_serve_claimed_is_refused_before_any_worker_li
     finally:
         claim.close()
     assert refused.returncode == 3, refused.stderr
-    assert f"Cannot listen on {host}:{port}: another nm-workflow serve" in refused.stderr
+    assert f"Cannot listen on {authority(host, port)}: another nm-workflow serve" in refused.stderr
+    assert authority("::1", port) == f"[::1]:{port}"  # an IPv6 address as a URL writes it
     assert f"serving on port {port}" in refused.stderr
     assert "Traceback" not in refused.stderr
 
@@ -272,7 +277,7 @@ def test_serve_stops_with_status_3_when_a_replaced_worker_cannot_bind_its_addres
                 os.killpg(server.pid, signal.SIGKILL)
                 server.wait(timeout=60)
         text = log.read_text()
-        assert f"Cannot listen on {VANISHING}:{port}: Cannot assign requested address." in text
+        assert f"Cannot listen on [{VANISHING}]:{port}: Cannot assign requested address." in text
         assert "Traceback" not in text
     finally:
         if added:

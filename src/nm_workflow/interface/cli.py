@@ -107,7 +107,9 @@ def serve(
     with _port_claimed(host, port):
         shown = {"embedded": "", "worker": "; projections in a worker process", "none": "; projections off"}
         where = settings.database_location() + shown[settings.projection_place]
-        console.print(f"nm-workflow on http://{host}:{port} ({where}); API docs at /docs")
+        # One line, however wide the terminal (a log file's is 80 columns).
+        console.print(f"nm-workflow on http://{serving.authority(host, port)} ({where}); API docs at /docs",
+                      soft_wrap=True)  # fmt: skip
         serving.serve(
             "nm_workflow.interface.http.app:create_app",
             host=host,
@@ -139,8 +141,8 @@ def _port_claimed(host: str, port: int) -> Iterator[None]:
         claim = serving.claim_address(port)
     except OSError as error:
         if error.errno == errno.EADDRINUSE:
-            fail(f"Cannot listen on {host}:{port}: another nm-workflow serve is starting or serving on port"
-                 f" {port}.", EXIT_UNAVAILABLE)  # fmt: skip
+            fail(f"Cannot listen on {serving.authority(host, port)}: another nm-workflow serve is starting"
+                 f" or serving on port {port}.", EXIT_UNAVAILABLE)  # fmt: skip
         console.print(f"Serving without the port's claim ({error.strerror or error}): a second serve on"
                       f" port {port} is refused only once this one's workers listen.")  # fmt: skip
     try:
@@ -160,7 +162,7 @@ def _check_port(host: str, port: int) -> None:
             probe.bind(address)
     except OSError as error:
         reason = error.strerror or str(error)
-        fail(f"Cannot listen on {host}:{port}: {reason}.", EXIT_UNAVAILABLE)
+        fail(f"Cannot listen on {serving.authority(host, port)}: {reason}.", EXIT_UNAVAILABLE)
     except UnicodeError:  # the IDNA codec's refusal: an empty label (`a..b`) or one over 63 characters
         fail(f"--host {host[:80]!r} is not a host name: a label is empty or longer than 63 characters.",
              EXIT_USAGE)  # fmt: skip

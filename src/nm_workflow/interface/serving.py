@@ -55,6 +55,11 @@ UNMIGRATED = (
 )
 
 
+def authority(host: str, port: int) -> str:
+    """`host:port` as a URL writes it: an IPv6 address in brackets (`[::1]:8000`)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def listening_socket(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
     """A TCP socket bound to (host, port), inheritable by worker processes, TCP_NODELAY on;
     with `reuse_port`, in the address's SO_REUSEPORT group (Linux: only sockets of the same
@@ -73,7 +78,7 @@ def listening_socket(host: str, port: int, *, reuse_port: bool = False) -> socke
         sock.bind((host, port))
     except OSError as error:
         sock.close()
-        raise SystemExit(f"Cannot listen on {host}:{port}: {error.strerror}.") from None
+        raise SystemExit(f"Cannot listen on {authority(host, port)}: {error.strerror}.") from None
     sock.set_inheritable(True)
     return sock
 
