@@ -83,10 +83,9 @@ def _reader(read_model: ReadModel, size: int, phases: Phases | None) -> tuple[Sh
 
 def _lives(service: ContentItems, items: int, interleaved: int) -> None:
     """`items` lives, one after another, or `interleaved` at a time, a command of each in turn."""
-    for first in range(0, items, interleaved or 1):
-        for _ in zip_longest(
-            *(item_life(service) for _ in range(first, min(first + (interleaved or 1), items)))
-        ):
+    at_a_time = interleaved or 1
+    for first in range(0, items, at_a_time):
+        for _ in zip_longest(*(item_life(service) for _ in range(first, min(first + at_a_time, items)))):
             pass
 
 

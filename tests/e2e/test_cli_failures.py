@@ -162,6 +162,16 @@ def test_serving_on_a_port_in_use_is_status_3(command: list[str], tmp_path: Path
     assert_one_line(result, 3, f"127.0.0.1:{port}")
 
 
+def test_an_ipv6_metrics_address_in_use_is_written_in_brackets(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET6) as taken:
+        taken.bind(("::1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        command = ["projections", "run", "--metrics-host", "::1", "--metrics-port", str(port)]
+        result = run(command, {"NM_DATA_DIR": str(tmp_path)})
+    assert_one_line(result, 3, f"Cannot serve metrics on [::1]:{port}: ")
+
+
 ODD_ACTOR = "李小龍-🎬-é́-שלום-\"'`" + "x" * 170  # Chinese, emoji, combining marks, RTL, quotes
 
 

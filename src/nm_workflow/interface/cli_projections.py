@@ -18,6 +18,7 @@ from nm_workflow.interface.cli_errors import EXIT_UNAVAILABLE, EXIT_USAGE, fail,
 from nm_workflow.interface.cli_output import JsonOption, show_table
 from nm_workflow.interface.cli_settings import existing_database, load_settings
 from nm_workflow.interface.projection_worker import exit_with_parent
+from nm_workflow.interface.serving import authority
 from projections import NAMES, ReadModel, rebuild, run_worker
 
 app = typer.Typer(
@@ -56,7 +57,7 @@ def run_projections(
         try:  # lag and apply rate per projection, which no API process has when they run here
             start_http_server(metrics_port, addr=metrics_host)
         except OSError as error:
-            where = f"{metrics_host}:{metrics_port}"
+            where = authority(metrics_host, metrics_port)
             fail(f"Cannot serve metrics on {where}: {error.strerror}.", EXIT_UNAVAILABLE)
     stop = threading.Event()
 

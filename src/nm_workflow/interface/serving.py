@@ -159,9 +159,9 @@ def serve(
 ) -> None:
     """Serve the app factory at import path `app` ("module:function") until interrupted.
 
-    `workers` > 1 runs uvicorn's process supervisor, its workers listening on sockets of their own
-    (Linux) or on the one bound here; `options`
-    are further `uvicorn.Config` settings (e.g. the HTTP protocol class). `projection_worker`
+    `workers` > 1 runs uvicorn's process supervisor, its workers listening on sockets of their
+    own (Linux) or on the one bound here; `options` are further `uvicorn.Config` settings (e.g.
+    the HTTP protocol class). `projection_worker`
     runs a projection worker process beside the workers (interface/projection_worker.py),
     stopped after them; the API then runs in a worker process even alone, so that its
     `/metrics` sums the projection worker's figures with its own.
