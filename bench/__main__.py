@@ -46,7 +46,8 @@ def _arguments() -> argparse.Namespace:
         "--projections",
         type=lambda text: tuple(text.split(",")),
         default=sizes.projections,
-        help="where the service's projections run: embedded, worker (a process of their own), none (off)",
+        help="where the service's projections run: default (as serve chooses: worker on SQLite, embedded"
+        " on PostgreSQL), embedded, worker (a process of their own), none (off)",
     )
     parser.add_argument("--seconds", type=float, default=sizes.seconds, help="measured seconds per point")
     parser.add_argument("--warmup", type=float, default=sizes.warmup, help="unmeasured seconds first")

@@ -60,9 +60,10 @@ class Sizes:
     databases: tuple[str, ...] = ("sqlite", "postgres")
     warmup: float = 1.0
     seconds: float = 5.0
-    # Where the service's projections run (`serve --projections`): "embedded" (in the API process, the
-    # default set-up), "worker" (a process of their own that serve starts) and/or "none" (not at all).
-    projections: tuple[str, ...] = ("embedded",)
+    # Where the service's projections run (`serve --projections`): "default" (where `serve` runs them
+    # unless told: a worker on SQLite, embedded on PostgreSQL), "embedded" (in the API process),
+    # "worker" (a process of their own that serve starts) and/or "none" (not at all).
+    projections: tuple[str, ...] = ("default",)
 
 
 def run(
@@ -73,10 +74,11 @@ def run(
     The baselines are measured again for each set-up of the projections, beside it.
     """
     rows = []
-    for database, workers, projections in product(sizes.databases, sizes.workers, sizes.projections):
+    for database, workers, asked in product(sizes.databases, sizes.workers, sizes.projections):
         for server in SERVERS:
-            place = folder / f"{database}-{workers}-{projections}-{server}"
+            place = folder / f"{database}-{workers}-{asked}-{server}"
             with fresh_database(database, place / "data", postgres_admin_url) as settings:
+                projections = settings.served_projection_place if asked == "default" else asked
                 keys = prepare(server, settings)
                 with serving(server, workers, settings, place, projections) as (port, pids):
                     for clients in sizes.clients:

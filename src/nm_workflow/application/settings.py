@@ -205,7 +205,8 @@ class Settings(DatabaseSettings, BaseSettings):
     projections: ProjectionsPlace | None = Field(
         default=None,
         description="Where `serve` runs the projections: embedded (threads of each API process), "
-        "worker (one process of their own beside the API's) or none (elsewhere); unset: embedded.",
+        "worker (one process of their own beside the API's) or none (elsewhere); unset: "
+        "`serve` runs a worker on SQLite and embeds them on PostgreSQL, an app made otherwise embeds them.",
     )
 
     @field_validator("projections")
@@ -221,7 +222,16 @@ class Settings(DatabaseSettings, BaseSettings):
 
     @property
     def projection_place(self) -> ProjectionsPlace:
-        """Where the API's projections run: NM_PROJECTIONS, else NM_EMBEDDED_PROJECTIONS, else embedded."""
+        """Where an API process runs the projections: NM_PROJECTIONS, else NM_EMBEDDED_PROJECTIONS,
+        else embedded (`serve` says it for each of its processes: `served_projection_place`)."""
         if self.projections is not None:
             return self.projections
         return "none" if self.embedded_projections is False else "embedded"
+
+    @property
+    def served_projection_place(self) -> ProjectionsPlace:
+        """Where `nm-workflow serve` runs the projections: as NM_PROJECTIONS or NM_EMBEDDED_PROJECTIONS
+        say; when neither is set, a worker process on SQLite and embedded on PostgreSQL (ADR 0076)."""
+        if self.projections is None and self.embedded_projections is None:
+            return "embedded" if self.uses_postgres else "worker"
+        return self.projection_place

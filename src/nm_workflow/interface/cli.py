@@ -83,7 +83,7 @@ def serve(
         typer.Option(
             help="Where the projections run: embedded (threads of each API process), worker (one process"
             " of their own, started and kept running by serve) or none (run `projections run` yourself)."
-            " Default: NM_PROJECTIONS, else embedded.",
+            " Default: NM_PROJECTIONS, else worker on SQLite and embedded on PostgreSQL.",
             show_default=False,
         ),
     ] = None,
@@ -101,12 +101,16 @@ def serve(
         os.environ.pop("NM_EMBEDDED_PROJECTIONS", None)
     os.environ["NM_API_WORKERS"] = str(workers)  # the workers share the pool budget (ADR 0027)
     settings = load_settings()
+    served = settings.served_projection_place
+    # Said to every worker process, which would otherwise read "unset" as embedded (ADR 0076).
+    os.environ["NM_PROJECTIONS"] = served
+    os.environ.pop("NM_EMBEDDED_PROJECTIONS", None)
     # Checked here, so that a database or port that cannot be had is one line, not a worker's traceback.
     with reported(settings):
         EventStore(settings).close()
     with _port_claimed(host, port):
         shown = {"embedded": "", "worker": "; projections in a worker process", "none": "; projections off"}
-        where = settings.database_location() + shown[settings.projection_place]
+        where = settings.database_location() + shown[served]
         # One line, however wide the terminal (a log file's is 80 columns).
         console.print(f"nm-workflow on http://{serving.authority(host, port)} ({where}); API docs at /docs",
                       soft_wrap=True)  # fmt: skip
@@ -115,7 +119,7 @@ def serve(
             host=host,
             port=port,
             workers=workers,
-            projection_worker=settings.projection_place == "worker",
+            projection_worker=served == "worker",
             **uvicorn_options(),
         )
 

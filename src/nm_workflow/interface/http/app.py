@@ -90,7 +90,7 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
         audit_key = signer(settings.audit_key_file)
         app.state.audit_tree = AuditTree(store, clock, audit_key.sign if audit_key else None)
         app.state.webhooks = Webhooks(store, settings)
-        # Embedded by default, so that `nm-workflow serve` alone gives working queues.
+        # Embedded unless told (`serve` tells its processes, ADR 0076): an app alone gives working queues.
         supervisor = (
             ProjectionSupervisor(settings, read_model=read_model)
             if settings.projection_place == "embedded"
