@@ -148,6 +148,7 @@ def test_the_workers_of_a_killed_server_stop_by_themselves(settings: Settings, t
     [
         (["--projections", "elsewhere"], {}, "Invalid value for '--projections'"),
         (["--projections", "embedded", "--no-projections"], {}, "--projections embedded contradicts"),
+        (["--projections", "worker", "--no-projections"], {}, "--projections worker contradicts"),
         ([], {"NM_PROJECTIONS": "sideways"}, "NM_PROJECTIONS: Input should be"),
         ([], {"NM_PROJECTIONS": "worker", "NM_EMBEDDED_PROJECTIONS": "true"}, "NM_PROJECTIONS: 'worker'"),
     ],
@@ -183,3 +184,19 @@ def test_serve_untold_runs_a_worker_on_sqlite_and_embeds_the_projections_on_post
             assert _plan_then_read(client).headers["Projection-Wait"] == "reached"
             assert "(SQLite at " in log.read_text()
             assert "; projections in a worker process)" in log.read_text()
+            # The worker's line, whole in a log file (80 columns wrapped it); serve says how to stop.
+            assert f"Running projections: {', '.join(NAMES)}.\n" in log.read_text()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_sighup_replaces_the_projection_worker_too(settings: Settings, tmp_path: Path) -> None:
+    """SIGHUP is how a new release is brought in without a stop: the projections run it as well."""
+    log = tmp_path / "server.log"
+    with _served_with_a_worker(settings, log) as (server, client):
+        [first] = _workers_of(server.pid)
+        server.send_signal(signal.SIGHUP)
+        wait_until(lambda: (found := _workers_of(server.pid)) != [] and found != [first], 60)
+        assert _plan_then_read(client).headers["Projection-Wait"] == "reached"  # the new one projects
+        assert len(_workers_of(server.pid)) == 1
+    assert f"Projection worker [{first}] stopped to be replaced (SIGHUP)" in log.read_text()
+    assert "exited (status" not in log.read_text()  # a replacement, not a death

@@ -83,7 +83,8 @@ def serve(
         typer.Option(
             help="Where the projections run: embedded (threads of each API process), worker (one process"
             " of their own, started and kept running by serve) or none (run `projections run` yourself)."
-            " Default: NM_PROJECTIONS, else worker on SQLite and embedded on PostgreSQL.",
+            " Default: NM_PROJECTIONS, else NM_EMBEDDED_PROJECTIONS, else worker on SQLite and embedded"
+            " on PostgreSQL.",
             show_default=False,
         ),
     ] = None,
@@ -127,8 +128,8 @@ def serve(
 def _projections_option(projections: Place | None, *, no_projections: bool) -> ProjectionsPlace | None:
     """Where the command line says the projections run (None: it does not say); both spellings must agree."""
     place = None if projections is None else PLACES[projections.value]
-    if no_projections and place == "embedded":
-        fail("--projections embedded contradicts --no-projections (its older spelling of none).", EXIT_USAGE)
+    if no_projections and place not in (None, "none"):
+        fail(f"--projections {place} contradicts --no-projections (its older spelling of none).", EXIT_USAGE)
     return place or ("none" if no_projections else None)
 
 

@@ -66,9 +66,12 @@ def run_projections(
 
     signal.signal(signal.SIGINT, stop_on_signal)
     signal.signal(signal.SIGTERM, stop_on_signal)
-    if parent_pid is not None:  # started by `serve --projections worker`: never outlive it
+    running = f"Running projections: {', '.join(names or NAMES)}."
+    if parent_pid is None:
+        running += " Stop with Ctrl-C."
+    else:  # started by `serve --projections worker`: never outlive it; serve says how to stop
         exit_with_parent(parent_pid, stop)
-    console.print(f"Running projections: {', '.join(names or NAMES)}. Stop with Ctrl-C.")
+    console.print(running, soft_wrap=True)  # one line, however wide the terminal (a log file's is 80)
     with reported(settings):
         run_worker(settings, names, stop)
     console.print("Stopped.")

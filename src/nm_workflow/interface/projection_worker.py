@@ -40,6 +40,7 @@ class ProjectionWorker:
         self._command = [*command, "--parent-pid", str(os.getpid())]
         self._lock = threading.Lock()  # between starting a child and stopping: none starts after `stop`
         self._stopping = threading.Event()
+        self._replacing = threading.Event()
         self._process: subprocess.Popen[bytes] | None = None
         self._thread = threading.Thread(target=self._keep_running, name="projection-worker", daemon=True)
 
@@ -50,6 +51,16 @@ class ProjectionWorker:
 
     def start(self) -> None:
         self._thread.start()
+
+    def replace(self) -> None:
+        """SIGTERM the child (it finishes its batch) and start another at once: `serve`'s SIGHUP,
+        so that a new release's projections run beside its API workers, not the old code."""
+        with self._lock:
+            process = self._process
+            if self._stopping.is_set() or process is None or process.poll() is not None:
+                return  # stopping, or between two children: the next one starts with the new code
+            self._replacing.set()
+        process.send_signal(signal.SIGTERM)
 
     def stop(self) -> None:
         """SIGTERM the child and wait for it (killed after STOP_SECONDS); it is not restarted."""
@@ -81,6 +92,10 @@ class ProjectionWorker:
                 status = process.wait()
                 if self._stopping.is_set():
                     return
+                if self._replacing.is_set():
+                    self._replacing.clear()
+                    log.info("Projection worker [%d] stopped to be replaced (SIGHUP)", process.pid)
+                    continue
                 if time.monotonic() - started >= STEADY_SECONDS:
                     backoff = FIRST_BACKOFF_SECONDS
                 log.error(

@@ -189,8 +189,8 @@ def serve(
             if MIGRATE_REQUESTS.read_text().strip() == "0":
                 log.warning(UNMIGRATED)
     with shared_metrics_folder():
-        supervisor = Multiprocess(config, sockets=handed)  # takes SIGINT and SIGTERM from here on
         worker = ProjectionWorker() if projection_worker else None
+        supervisor = _Supervisor(config, handed, worker)  # takes SIGINT and SIGTERM from here on
         if worker is not None:
             worker.start()
         try:
@@ -201,6 +201,20 @@ def serve(
     # uvicorn's supervisor stops when a worker could not start, and returns as on a signal.
     if any(process.process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
         raise SystemExit(STARTUP_FAILURE)
+
+
+class _Supervisor(Multiprocess):
+    """uvicorn's supervisor, whose SIGHUP (replace every worker: a new release, say) also replaces
+    the projection worker, once the API workers are replaced."""
+
+    def __init__(self, config: uvicorn.Config, sockets: list[socket.socket], worker: ProjectionWorker | None):
+        super().__init__(config, sockets=sockets)
+        self.projection_worker = worker
+
+    def handle_hup(self) -> None:
+        super().handle_hup()
+        if self.projection_worker is not None:
+            self.projection_worker.replace()
 
 
 async def _stop_if_orphaned(parent: int) -> None:
