@@ -84,6 +84,7 @@ def test_a_command_is_handed_to_its_thread_without_anyios_run_sync(
         return await real_run_sync(call, *args, **kwargs)
 
     monkeypatch.setattr(to_thread, "run_sync", counted)
+
     async def default_limiter() -> CapacityLimiter:
         return to_thread.current_default_thread_limiter()
 

@@ -12,8 +12,8 @@ by `call_soon_threadsafe`.
 What stays as it was: the same bound on threads (a token of anyio's default thread limiter, the
 one `create_app` sizes to the pool, held until the call returns: when none is free, the call
 waits its turn through anyio, as before), the call in a copy of the caller's context, its
-exception raised in the caller, and a cancelled caller leaving the call to finish in its thread
-and its token held until then.
+exception raised in the caller, a call whose caller was cancelled before it began not begun, and
+one begun left to finish in its thread, its token held until then.
 """
 
 from __future__ import annotations
@@ -63,10 +63,12 @@ class _Worker(threading.Thread):
     def run(self) -> None:
         while True:
             context, call, done, limiter, borrower = self.jobs.get()
-            try:
-                answer, error = context.run(call), None
-            except BaseException as raised:  # the caller's to raise, whatever it is
-                answer, error = None, raised
+            answer, error = None, None
+            if not done.cancelled():  # a caller cancelled before the call began: not begun, as anyio
+                try:
+                    answer = context.run(call)
+                except BaseException as raised:  # the caller's to raise, whatever it is
+                    error = raised
             # Idle again before the loop hears of it: the next call may take this thread at once.
             _IDLE.append(self)
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody to tell
