@@ -10,10 +10,10 @@ call to an idle thread over a C `SimpleQueue` and waits for one future, which th
 by `call_soon_threadsafe`.
 
 What stays as it was: the same bound on threads (a token of anyio's default thread limiter, the
-one `create_app` sizes to the pool, held until the call returns: when none is free, the call
-waits its turn through anyio, as before), the call in a copy of the caller's context, its
-exception raised in the caller, a call whose caller was cancelled before it began not begun, and
-one begun left to finish in its thread, its token held until then.
+one `create_app` sizes to the pool; when none is free, the call waits its turn through anyio),
+the call in a copy of the caller's context, its exception raised in the caller, and a call whose
+caller was cancelled before it began not begun. A call begun runs to its end and holds its token
+until then, even if its caller is cancelled (anyio released it at once).
 """
 
 from __future__ import annotations
