@@ -9,8 +9,10 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from anyio import CapacityLimiter, to_thread
 
 from nm_workflow.application import commands
+from nm_workflow.application.items import ContentItems
 from nm_workflow.domain.metadata import recording as real
 from tests.e2e.api import DRAFT, PLAN, Api
 
@@ -63,3 +65,39 @@ def test_a_command_with_an_idempotency_key_stamps_its_events_in_one_recording_bl
     (recorded,) = [n for n in store.notifications() if n.topic.endswith("IdempotencyRecord.CommandRecorded")]
     (record,) = store.stored_events(UUID(str(recorded.originator_id)))
     assert (record.meta, record.timestamp) == (drafted.meta, drafted.timestamp)
+
+
+def test_a_command_is_handed_to_its_thread_without_anyios_run_sync(
+    app_factory: Callable[..., Api], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # anyio's hop turned the event loop twice more before handing the endpoint over (a checkpoint,
+    # and one in the thread limiter), each resuming the request's whole chain of coroutines, and
+    # handed it over through a queue with a lock and a condition (ADR 0075). The command's own
+    # hop takes a token of the same limiter; it is still there (the call saw it borrowed).
+    api = app_factory(embedded_projections=False)
+    item = api.post("/items", PLAN, api.marketing).json()["id"]
+    hops: list[str] = []
+    real_run_sync = to_thread.run_sync
+
+    async def counted(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        hops.append(getattr(call, "__qualname__", repr(call)))
+        return await real_run_sync(call, *args, **kwargs)
+
+    monkeypatch.setattr(to_thread, "run_sync", counted)
+
+    async def default_limiter() -> CapacityLimiter:
+        return to_thread.current_default_thread_limiter()
+
+    assert api.client.portal is not None
+    limiter = api.client.portal.call(default_limiter)
+    borrowed: list[float] = []
+    real_draft = ContentItems.draft
+
+    def draft(self: ContentItems, *args: Any) -> Any:
+        borrowed.append(limiter.borrowed_tokens)
+        return real_draft(self, *args)
+
+    monkeypatch.setattr(ContentItems, "draft", draft)
+    assert api.post(f"/items/{item}/drafts", DRAFT, api.marketing, If_Match='"1"').status_code == 200
+    assert hops == []
+    assert borrowed == [1]

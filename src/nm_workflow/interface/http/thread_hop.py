@@ -1,0 +1,102 @@
+"""A command endpoint's hop to a worker thread and back, in fewer steps than anyio's.
+
+A command does I/O (its read, its commit), so its endpoint runs off the event loop, in a thread.
+`starlette.concurrency.run_in_threadpool` (anyio's `to_thread.run_sync`) makes that hop with two
+extra turns of the event loop before the work is even handed over (a checkpoint, then another
+inside the thread limiter's `acquire`), each resuming the request's whole chain of coroutines, a
+cancel scope entered and left, and a `queue.Queue` (a lock and a condition) per hand-over
+(docs/performance-history.md, "A command's hop to its thread (ADR 0075)"). `in_thread` hands the
+call to an idle thread over a C `SimpleQueue` and waits for one future, which the thread settles
+by `call_soon_threadsafe`.
+
+What stays as it was: the same bound on threads (a token of anyio's default thread limiter, the
+one `create_app` sizes to the pool; when none is free, the call waits its turn through anyio),
+the call in a copy of the caller's context, its exception raised in the caller, and a call whose
+caller was cancelled before it began not begun. A call begun runs to its end and holds its token
+until then, even if its caller is cancelled (anyio released it at once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import threading
+from collections.abc import Callable
+from contextvars import Context, copy_context
+from queue import SimpleQueue
+from typing import Any, TypeVar
+
+from anyio import CapacityLimiter, WouldBlock, to_thread
+from starlette.concurrency import run_in_threadpool
+
+T = TypeVar("T")
+
+_Job = tuple[Context, Callable[[], Any], "asyncio.Future[Any]", CapacityLimiter, object]
+
+
+async def in_thread(call: Callable[[], T]) -> T:
+    """`call()` run in a worker thread; its answer, or its exception raised here."""
+    limiter = to_thread.current_default_thread_limiter()
+    borrower = object()
+    try:
+        limiter.acquire_on_behalf_of_nowait(borrower)  # refused while others wait: no overtaking
+    except WouldBlock:
+        return await run_in_threadpool(call)
+    done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+    try:
+        worker = _IDLE.pop()
+    except IndexError:
+        worker = _Worker()
+    worker.jobs.put((copy_context(), call, done, limiter, borrower))
+    return await done
+
+
+class _Worker(threading.Thread):
+    """A thread running one call after another, idle in `_IDLE` between them."""
+
+    def __init__(self) -> None:
+        super().__init__(name="nm-workflow command", daemon=True)
+        self.jobs: SimpleQueue[_Job] = SimpleQueue()
+        self.start()
+
+    def run(self) -> None:
+        while True:
+            context, call, done, limiter, borrower = self.jobs.get()
+            answer, error = None, None
+            if not done.cancelled():  # a caller cancelled before the call began: not begun, as anyio
+                try:
+                    answer = context.run(call)
+                except BaseException as raised:  # the caller's to raise, whatever it is
+                    error = raised
+            # Idle again before the loop hears of it: the next call may take this thread at once.
+            _IDLE.append(self)
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody to tell
+                done.get_loop().call_soon_threadsafe(_settle, done, answer, error, limiter, borrower)
+            del context, call, done, answer, error  # an idle thread keeps no request alive
+
+
+def _settle(
+    done: asyncio.Future[Any],
+    answer: Any,
+    error: BaseException | None,
+    limiter: CapacityLimiter,
+    borrower: object,
+) -> None:
+    limiter.release_on_behalf_of(borrower)
+    if done.cancelled():  # the caller was cancelled; the call ran its course all the same
+        return
+    if error is None:
+        done.set_result(answer)
+    elif isinstance(error, StopIteration):  # a future refuses it (it would end a generator)
+        replaced = RuntimeError("the call raised StopIteration")
+        replaced.__cause__ = error
+        done.set_exception(replaced)
+    else:
+        done.set_exception(error)
+
+
+_IDLE: list[_Worker] = []
+"""Threads waiting for a call (list.append and list.pop hold the interpreter's lock: thread-safe)."""
+
+os.register_at_fork(after_in_child=_IDLE.clear)  # a forked child has none of its parent's threads
