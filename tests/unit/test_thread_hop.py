@@ -4,15 +4,19 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
 from collections.abc import Coroutine
 from contextvars import ContextVar
+from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio
 import pytest
 from anyio import to_thread
 
+from nm_workflow.interface.http import thread_hop
 from nm_workflow.interface.http.thread_hop import in_thread
 
 T = TypeVar("T")
@@ -132,3 +136,62 @@ def test_a_cancelled_caller_leaves_the_call_to_finish_with_its_token_held() -> N
         return held, limiter.borrowed_tokens, done
 
     assert run(main()) == (1, 0, ["finished"])
+
+
+def test_a_waiting_call_is_not_overtaken_by_a_later_one() -> None:
+    # A token given back while the first waits goes to it, not to a call that asked after it.
+    async def main() -> list[str]:
+        limiter = to_thread.current_default_thread_limiter()
+        limiter.total_tokens = 1
+        holder = object()
+        limiter.acquire_on_behalf_of_nowait(holder)
+        order: list[str] = []
+        first = asyncio.ensure_future(in_thread(lambda: order.append("asked first")))
+        await asyncio.sleep(0.01)  # waiting for the token now
+        asyncio.get_running_loop().call_soon(limiter.release_on_behalf_of, holder)
+        second = asyncio.ensure_future(in_thread(lambda: order.append("asked second")))
+        await asyncio.gather(first, second)
+        return order
+
+    assert run(main()) == ["asked first", "asked second"]
+
+
+def test_a_thread_that_cannot_be_started_gives_its_token_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(_: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(thread_hop, "_IDLE", [])  # no idle thread to take: a new one is needed
+    monkeypatch.setattr(thread_hop._Worker, "start", refuse)
+
+    async def main() -> float:
+        with pytest.raises(RuntimeError, match="can't start new thread"):
+            await in_thread(lambda: None)
+        return to_thread.current_default_thread_limiter().borrowed_tokens
+
+    assert run(main()) == 0
+
+
+def test_a_call_begun_ends_before_the_process_does(tmp_path: Path) -> None:
+    # A second Ctrl-C cancels the requests in flight: a command in its commit must still end, as it
+    # did on anyio's threads (which the interpreter waits for); ours are daemons.
+    written = tmp_path / "committed"
+    script = f"""
+import asyncio, time
+from nm_workflow.interface.http import thread_hop
+from nm_workflow.interface.http.thread_hop import in_thread
+
+def commit():
+    time.sleep(0.5)
+    open({str(written)!r}, "w").write("done")
+
+async def main():
+    try:
+        async with asyncio.timeout(0.1):
+            await in_thread(commit)
+    except TimeoutError:
+        pass
+
+asyncio.run(main())
+"""
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+    assert written.read_text() == "done"

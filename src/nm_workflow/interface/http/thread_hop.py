@@ -10,25 +10,28 @@ call to an idle thread over a C `SimpleQueue` and waits for one future, which th
 by `call_soon_threadsafe`.
 
 What stays as it was: the same bound on threads (a token of anyio's default thread limiter, the
-one `create_app` sizes to the pool; when none is free, the call waits its turn through anyio),
-the call in a copy of the caller's context, its exception raised in the caller, and a call whose
-caller was cancelled before it began not begun. A call begun runs to its end and holds its token
-until then, even if its caller is cancelled (anyio released it at once).
+one `create_app` sizes to the pool; when none is free the call waits in the limiter's line, first
+come first served), the call in a copy of the caller's context, its exception raised in the
+caller, a call whose caller was cancelled before it began not begun, and a call begun run to its
+end, at the interpreter's exit too (the threads are daemons: `_calls_end_first` waits for them, as
+the interpreter waited for anyio's). A call begun holds its token until it ends, even if its
+caller is cancelled (anyio released it at once).
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import os
 import threading
+import time
 from collections.abc import Callable
 from contextvars import Context, copy_context
 from queue import SimpleQueue
 from typing import Any, TypeVar
 
 from anyio import CapacityLimiter, WouldBlock, to_thread
-from starlette.concurrency import run_in_threadpool
 
 T = TypeVar("T")
 
@@ -36,18 +39,24 @@ _Job = tuple[Context, Callable[[], Any], "asyncio.Future[Any]", CapacityLimiter,
 
 
 async def in_thread(call: Callable[[], T]) -> T:
-    """`call()` run in a worker thread; its answer, or its exception raised here."""
+    """`call()` run in a worker thread, holding a token of anyio's default thread limiter (waited
+    for in the limiter's line when none is free); its answer, or its exception raised here (a
+    `StopIteration` as a `RuntimeError` whose cause it is, as anyio does)."""
     limiter = to_thread.current_default_thread_limiter()
     borrower = object()
     try:
         limiter.acquire_on_behalf_of_nowait(borrower)  # refused while others wait: no overtaking
     except WouldBlock:
-        return await run_in_threadpool(call)
-    done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        await limiter.acquire_on_behalf_of(borrower)  # in line behind those waiting already
     try:
-        worker = _IDLE.pop()
-    except IndexError:
-        worker = _Worker()
+        done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        try:
+            worker = _IDLE.pop()
+        except IndexError:
+            worker = _Worker()  # may fail (a thread limit): the token is given back below
+    except BaseException:
+        limiter.release_on_behalf_of(borrower)
+        raise
     worker.jobs.put((copy_context(), call, done, limiter, borrower))
     return await done
 
@@ -65,15 +74,17 @@ class _Worker(threading.Thread):
             context, call, done, limiter, borrower = self.jobs.get()
             answer, error = None, None
             if not done.cancelled():  # a caller cancelled before the call began: not begun, as anyio
+                _BUSY.add(self)
                 try:
                     answer = context.run(call)
                 except BaseException as raised:  # the caller's to raise, whatever it is
                     error = raised
+                _BUSY.discard(self)
             # Idle again before the loop hears of it: the next call may take this thread at once.
             _IDLE.append(self)
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody to tell
                 done.get_loop().call_soon_threadsafe(_settle, done, answer, error, limiter, borrower)
-            del context, call, done, answer, error  # an idle thread keeps no request alive
+            del context, call, done, answer, error, limiter, borrower  # an idle thread keeps no request alive
 
 
 def _settle(
@@ -83,6 +94,8 @@ def _settle(
     limiter: CapacityLimiter,
     borrower: object,
 ) -> None:
+    """On the loop: give the call's token back, then settle its caller's future (unless the caller
+    was cancelled, when there is nobody to answer)."""
     limiter.release_on_behalf_of(borrower)
     if done.cancelled():  # the caller was cancelled; the call ran its course all the same
         return
@@ -97,6 +110,20 @@ def _settle(
 
 
 _IDLE: list[_Worker] = []
-"""Threads waiting for a call (list.append and list.pop hold the interpreter's lock: thread-safe)."""
+"""Threads waiting for a call (list.append and list.pop hold the interpreter's lock: thread-safe).
+They wait for good: at most as many as the limiter's tokens were ever taken at once."""
+_BUSY: set[_Worker] = set()
+"""Threads running a call (set.add and set.discard are as atomic)."""
 
+
+def _calls_end_first() -> None:
+    """At the interpreter's exit (after its other threads were joined, before daemons are stopped):
+    let the calls that began end, e.g. a command in its commit when a second Ctrl-C forced the
+    server to stop. anyio's threads, not daemons, were waited for the same way."""
+    while _BUSY:
+        time.sleep(0.005)
+
+
+atexit.register(_calls_end_first)
 os.register_at_fork(after_in_child=_IDLE.clear)  # a forked child has none of its parent's threads
+os.register_at_fork(after_in_child=_BUSY.clear)
