@@ -40,7 +40,7 @@ class ProjectionWorker:
         self._command = [*command, "--parent-pid", str(os.getpid())]
         self._lock = threading.Lock()  # between starting a child and stopping: none starts after `stop`
         self._stopping = threading.Event()
-        self._replacing = threading.Event()
+        self._replacing: int | None = None  # the child being replaced (SIGHUP), by its pid
         self._process: subprocess.Popen[bytes] | None = None
         self._thread = threading.Thread(target=self._keep_running, name="projection-worker", daemon=True)
 
@@ -53,13 +53,13 @@ class ProjectionWorker:
         self._thread.start()
 
     def replace(self) -> None:
-        """SIGTERM the child (it finishes its batch) and start another at once: `serve`'s SIGHUP,
-        so that a new release's projections run beside its API workers, not the old code."""
+        """SIGTERM the child and start another as soon as it ended (its batch finished): `serve`'s
+        SIGHUP, so that a new release's projections run beside its API workers, not the old code."""
         with self._lock:
             process = self._process
             if self._stopping.is_set() or process is None or process.poll() is not None:
                 return  # stopping, or between two children: the next one starts with the new code
-            self._replacing.set()
+            self._replacing = process.pid
         process.send_signal(signal.SIGTERM)
 
     def stop(self) -> None:
@@ -92,8 +92,8 @@ class ProjectionWorker:
                 status = process.wait()
                 if self._stopping.is_set():
                     return
-                if self._replacing.is_set():
-                    self._replacing.clear()
+                if self._replacing == process.pid:  # not a flag: a child that died first is a death
+                    self._replacing = None
                     log.info("Projection worker [%d] stopped to be replaced (SIGHUP)", process.pid)
                     continue
                 if time.monotonic() - started >= STEADY_SECONDS:

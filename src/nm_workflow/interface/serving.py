@@ -180,7 +180,12 @@ def serve(
     spread = SPREAD_BY_KERNEL and workers > 1  # one API worker keeps its socket while it restarts
     sock = listening_socket(host, port, reuse_port=spread)  # with `spread`, the port's holder
     if alone:
-        uvicorn.Server(config).run(sockets=[sock])
+        server = uvicorn.Server(config)
+        # A terminal's hangup (or `kill -HUP`) stops it as SIGTERM does, letting requests end;
+        # SIGHUP's default would end it at once (a supervisor replaces its workers instead).
+        if hasattr(signal, "SIGHUP"):  # not on Windows
+            signal.signal(signal.SIGHUP, server.handle_exit)
+        server.run(sockets=[sock])
         return
     # uvicorn only pickles the sockets it is given into each worker process's arguments.
     handed = cast(list[socket.socket], [WorkersOwnSocket(host, port)]) if spread else [sock]
@@ -205,16 +210,34 @@ def serve(
 
 class _Supervisor(Multiprocess):
     """uvicorn's supervisor, whose SIGHUP (replace every worker: a new release, say) also replaces
-    the projection worker, once the API workers are replaced."""
+    the projection worker once every API worker was replaced, and which stops when the SIGHUP is
+    its terminal's hangup (closed), as a single process does."""
 
-    def __init__(self, config: uvicorn.Config, sockets: list[socket.socket], worker: ProjectionWorker | None):
+    def __init__(
+        self, config: uvicorn.Config, sockets: list[socket.socket], worker: ProjectionWorker | None
+    ) -> None:
         super().__init__(config, sockets=sockets)
         self.projection_worker = worker
+        self._had_terminal = has_terminal()
 
     def handle_hup(self) -> None:
-        super().handle_hup()
-        if self.projection_worker is not None:
+        if self._had_terminal and not has_terminal():
+            log.info("The terminal hung up; stopping.")
+            self.should_exit.set()
+            return
+        old = set(self.processes)
+        super().handle_hup()  # gives up, keeping the old ones, when a new one does not start in time
+        if self.projection_worker is not None and old.isdisjoint(self.processes):
             self.projection_worker.replace()
+
+
+def has_terminal() -> bool:
+    """Whether this process has a controlling terminal (a hung-up one is taken from its session)."""
+    try:
+        os.close(os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY))
+    except OSError:
+        return False
+    return True
 
 
 async def _stop_if_orphaned(parent: int) -> None:
