@@ -79,13 +79,16 @@ def run(
             place = folder / f"{database}-{workers}-{asked}-{server}"
             with fresh_database(database, place / "data", postgres_admin_url) as settings:
                 projections = settings.served_projection_place if asked == "default" else asked
+                # Rows named by where the projections ran; "default (worker)" if "worker" is asked too.
+                twice = asked == "default" and projections in sizes.projections
+                named = f"default ({projections})" if twice else projections
                 keys = prepare(server, settings)
                 with serving(server, workers, settings, place, projections) as (port, pids):
                     for clients in sizes.clients:
-                        say(f"{database}, {workers} worker(s), {projections}, {server}, {clients} client(s)")
+                        say(f"{database}, {workers} worker(s), {named}, {server}, {clients} client(s)")
                         lagging = server == "nm-workflow" and projections != "none"
                         figures = drive(port, clients, sizes, keys, settings, pids, lagging)
-                        point = {"database": database, "workers": workers, "projections": projections}
+                        point = {"database": database, "workers": workers, "projections": named}
                         rows.append(point | {"server": server, "clients": clients} | figures)
     return rows
 
