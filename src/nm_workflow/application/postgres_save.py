@@ -32,7 +32,7 @@ encoded here in a few calls (postgres_arrays.py), not by psycopg element by elem
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
@@ -40,6 +40,7 @@ from eventsourcing import persistence
 from eventsourcing.persistence import PersistenceError, ProgrammingError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg import Connection, Cursor
+from psycopg.adapt import AdaptersMap
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier, Literal
 
@@ -67,7 +68,9 @@ END
 $save$"""
 
 
-def kept_cursor(conn: Connection[Any], name: str) -> Cursor[Any]:
+def kept_cursor(
+    conn: Connection[Any], name: str, adapt: Callable[[AdaptersMap], None] | None = None
+) -> Cursor[Any]:
     """The cursor `name` of `conn` (rows as tuples), kept on the pooled connection between the
     statements of one kind (it dies with it): the save's, the snapshot's.
 
@@ -75,13 +78,15 @@ def kept_cursor(conn: Connection[Any], name: str) -> Cursor[Any]:
     again; a fresh cursor per save looked up its arguments' dumpers and its rows' loaders again:
     about 155,000 instructions a save, a fifth of one writer's appends (docs/adr/0059). One cursor
     per kind of statement, since a cursor that executes another query drops them. A connection
-    serves one thread at a time (the pool's), and so do its cursors.
+    serves one thread at a time (the pool's), and so do its cursors. `adapt`, if given, registers
+    the cursor's own adapters when it is made.
     """
     attribute = f"_nm_workflow_{name}_cursor"
     curs: Cursor[Any] | None = getattr(conn, attribute, None)
     if curs is None or curs.closed:
         curs = conn.cursor(row_factory=tuple_row)
-        postgres_arrays.register(curs.adapters)
+        if adapt is not None:
+            adapt(curs.adapters)
         setattr(conn, attribute, curs)
     return curs
 
@@ -190,12 +195,13 @@ class OneRoundTripSave(PostgresApplicationRecorder):
             assert conn.autocommit  # the statement is its own transaction: the library's pool's way
             # Composing the statements of every save again was a tenth of the writers' interpreter time.
             self._call = self._call or self._call_statement.as_bytes(conn)
-            curs = kept_cursor(conn, "save")
+            curs = kept_cursor(conn, "save", postgres_arrays.register)
             # Prepared: parsing, analysing and planning the call were a fifth of the server's
             # instructions per save (docs/performance-history.md, "The save's server time on
             # PostgreSQL"); the price is one round trip, once per pooled connection, to prepare it.
-            curs.execute(self._call, arguments, prepare=True)
+            curs.execute(self._call, arguments, prepare=True, binary=True)
             # Committed: from here on nothing may raise a connection error, which would be retried.
             # The rows as tuples (the chain's hook reads them so, event_chain_postgres.py), not the
-            # library's dicts: making a dict per row was the larger part of reading the answer.
+            # library's dicts: making a dict per row was the larger part of reading the answer. In
+            # binary, the ids as their 16 bytes (postgres_arrays.register), not parsed into UUIDs.
             return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
