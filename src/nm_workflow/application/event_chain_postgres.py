@@ -27,6 +27,7 @@ from nm_workflow.application.event_chain import (
     leaves,
     link_of,
 )
+from nm_workflow.application.postgres_arrays import id_bytes
 from nm_workflow.domain.audit_record import ChainLink, StoredRecord
 
 # PostgreSQL: the links of new records after the last link, in one statement, so that chaining costs
@@ -154,11 +155,12 @@ class PostgresChain:
         self, curs: Cursor[Any], stored_events: Sequence[StoredEvent], **_: Any
     ) -> Sequence[int] | None:
         """The ids of the save's rows (notification_id, originator_id, originator_version), read
-        as tuples (`OneRoundTripSave.insert_events`): a dict per row cost the save's client more."""
-        returned = {(as_uuid(originator_id), version): position for position, originator_id, version in curs}
+        as tuples (`OneRoundTripSave.insert_events`): a dict per row cost the save's client more;
+        the originator ids as their 16 bytes (postgres_arrays.register)."""
+        returned = {(originator_id, version): position for position, originator_id, version in curs}
         if len(returned) != len(stored_events):
             raise ProgrammingError(f"Got {len(returned)} notification ids for {len(stored_events)} events.")
-        return [returned[(as_uuid(e.originator_id), e.originator_version)] for e in stored_events]
+        return [returned[(id_bytes(e.originator_id), e.originator_version)] for e in stored_events]
 
     def select_chain(self, after: int, limit: int) -> list[ChainLink]:
         return self._select(SQL("WHERE position > %s ORDER BY position LIMIT %s"), (after, limit))

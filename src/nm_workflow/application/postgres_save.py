@@ -26,19 +26,25 @@ server visit each backend's fast-path lock slots (a tenth of a save's instructio
 max_connections 400) and sends every reader of the table to the shared lock table meanwhile.
 
 The events go as four arrays in binary (ids, versions, topics, states) rather than the library's
-one array of a composite type, which psycopg dumps in Python, field by field, as text.
+one array of a composite type, which psycopg dumps in Python, field by field, as text; each array
+encoded here in a few calls (postgres_arrays.py), not by psycopg element by element (ADR 0074).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder
+import psycopg
+from eventsourcing import persistence
+from eventsourcing.persistence import PersistenceError, ProgrammingError, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg import Connection, Cursor
+from psycopg.adapt import AdaptersMap
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier, Literal
+
+from nm_workflow.application import postgres_arrays
 
 # {insert} is the events' INSERT with the chain's links (event_chain_postgres.py), reading the arguments;
 # {insert_one} the same for one event, the common case (a command's save), which the chain folds
@@ -62,7 +68,9 @@ END
 $save$"""
 
 
-def kept_cursor(conn: Connection[Any], name: str) -> Cursor[Any]:
+def kept_cursor(
+    conn: Connection[Any], name: str, adapt: Callable[[AdaptersMap], None] | None = None
+) -> Cursor[Any]:
     """The cursor `name` of `conn` (rows as tuples), kept on the pooled connection between the
     statements of one kind (it dies with it): the save's, the snapshot's.
 
@@ -70,14 +78,68 @@ def kept_cursor(conn: Connection[Any], name: str) -> Cursor[Any]:
     again; a fresh cursor per save looked up its arguments' dumpers and its rows' loaders again:
     about 155,000 instructions a save, a fifth of one writer's appends (docs/adr/0059). One cursor
     per kind of statement, since a cursor that executes another query drops them. A connection
-    serves one thread at a time (the pool's), and so do its cursors.
+    serves one thread at a time (the pool's), and so do its cursors. `adapt`, if given, registers
+    the cursor's own adapters when it is made.
     """
     attribute = f"_nm_workflow_{name}_cursor"
     curs: Cursor[Any] | None = getattr(conn, attribute, None)
     if curs is None or curs.closed:
         curs = conn.cursor(row_factory=tuple_row)
+        if adapt is not None:
+            adapt(curs.adapters)
         setattr(conn, attribute, curs)
     return curs
+
+
+# psycopg's errors as the library's (as its `get_connection` translates them), most specific first.
+_LIBRARY_ERRORS: tuple[tuple[type[psycopg.Error], type[PersistenceError]], ...] = (
+    (psycopg.InterfaceError, persistence.InterfaceError),
+    (psycopg.OperationalError, persistence.OperationalError),
+    (psycopg.DataError, persistence.DataError),
+    (psycopg.IntegrityError, persistence.IntegrityError),
+    (psycopg.InternalError, persistence.InternalError),
+    (psycopg.ProgrammingError, persistence.ProgrammingError),
+    (psycopg.NotSupportedError, persistence.NotSupportedError),
+    (psycopg.DatabaseError, persistence.DatabaseError),
+)
+
+
+class Lent:
+    """A connection of the datastore's pool for the block, its psycopg errors raised as the
+    library's: what the library's `get_connection` does for the save, without what the save needs
+    not. That took about 70,000 client instructions a save against 29,000 for the pool's own
+    `getconn` and `putconn` (ADR 0074): two generator context managers, opening the already open
+    pool under its lock, looking for composite types to register (the library's own insert
+    function's; the save sends none) and a commit of the autocommitted connection. A class, not a
+    `@contextmanager` generator (domain/context_values.py says why)."""
+
+    __slots__ = ("_conn", "_datastore")
+
+    def __init__(self, datastore: PostgresDatastore) -> None:
+        self._datastore = datastore
+
+    def __enter__(self) -> Connection[Any]:
+        pool = self._datastore.pool
+        try:
+            if pool.closed:  # not opened yet (the library opens its pool on first use), or closed
+                timeout = self._datastore.pool_open_timeout
+                pool.open(timeout is not None, timeout or 30.0)
+            self._conn: Connection[Any] = pool.getconn()
+        except psycopg.Error as error:
+            raise library_error(error) from error
+        return self._conn
+
+    def __exit__(self, _kind: object, error: BaseException | None, _traceback: object) -> None:
+        # The pool rolls back a connection left in a transaction, and replaces a broken one.
+        self._datastore.pool.putconn(self._conn)
+        if isinstance(error, psycopg.Error):
+            raise library_error(error) from error
+
+
+def library_error(error: psycopg.Error) -> PersistenceError:
+    """The library's error for psycopg's `error`."""
+    kind = next((theirs for ours, theirs in _LIBRARY_ERRORS if isinstance(error, ours)), PersistenceError)
+    return kind(str(error))
 
 
 class OneRoundTripSave(PostgresApplicationRecorder):
@@ -99,6 +161,8 @@ class OneRoundTripSave(PostgresApplicationRecorder):
             " SELECT * FROM unnest(ids, versions, topics, states) RETURNING notification_id"
         ).format(schema=schema, table=table)
         self.insert_one_event_statement = self.insert_events_statement
+        if self.datastore.originator_id_type != "uuid":  # the ids go as a uuid[] array (postgres_arrays.py)
+            raise ProgrammingError("The save needs POSTGRES_ORIGINATOR_ID_TYPE uuid.")
 
     def create_table(self) -> None:
         super().create_table()
@@ -126,23 +190,18 @@ class OneRoundTripSave(PostgresApplicationRecorder):
         """
         if not stored_events:
             return []
-        arguments = (
-            [e.originator_id for e in stored_events],
-            [e.originator_version for e in stored_events],
-            [e.topic for e in stored_events],
-            [e.state for e in stored_events],
-            f"{self.datastore.lock_timeout}s",
-        )
-        with self.datastore.get_connection() as conn:
+        arguments = (*postgres_arrays.columns(stored_events), f"{self.datastore.lock_timeout}s")
+        with Lent(self.datastore) as conn:
             assert conn.autocommit  # the statement is its own transaction: the library's pool's way
             # Composing the statements of every save again was a tenth of the writers' interpreter time.
             self._call = self._call or self._call_statement.as_bytes(conn)
-            curs = kept_cursor(conn, "save")
+            curs = kept_cursor(conn, "save", postgres_arrays.register)
             # Prepared: parsing, analysing and planning the call were a fifth of the server's
             # instructions per save (docs/performance-history.md, "The save's server time on
             # PostgreSQL"); the price is one round trip, once per pooled connection, to prepare it.
-            curs.execute(self._call, arguments, prepare=True)
+            curs.execute(self._call, arguments, prepare=True, binary=True)
             # Committed: from here on nothing may raise a connection error, which would be retried.
             # The rows as tuples (the chain's hook reads them so, event_chain_postgres.py), not the
-            # library's dicts: making a dict per row was the larger part of reading the answer.
+            # library's dicts: making a dict per row was the larger part of reading the answer. In
+            # binary, the ids as their 16 bytes (postgres_arrays.register), not parsed into UUIDs.
             return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
