@@ -24,7 +24,7 @@ from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
-from nm_workflow.application.ids import id_text
+from nm_workflow.application.ids import id_text, parsed_id
 from nm_workflow.application.json_text import compact_encoder
 
 _PARAMETER = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
@@ -142,7 +142,7 @@ class Dialect:
         return json.loads(value) if isinstance(value, str) else value
 
     def uuid_out(self, value: Any) -> UUID | None:
-        return UUID(value) if isinstance(value, str) else value
+        return parsed_id(value) if isinstance(value, str) else value
 
 
 class PostgresDialect(Dialect):
