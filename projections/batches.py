@@ -66,9 +66,6 @@ class Builder:
             self._position = self.recorder.position(APPLICATION_NAME)
         return self._position
 
-    def wants(self, topic: str) -> bool:
-        return not self._topics or topic in self._topics
-
     def stage(self, tx: Tx, batch: Sequence[Recorded], target: int) -> int | None:
         """In `tx`: apply `batch`'s events after the position, up to `target`, and move the tracking
         there. The number of events applied; None when the tracking was elsewhere (nothing written).
@@ -85,8 +82,13 @@ class Builder:
         """In `tx`: apply `batch`'s events after the position, up to `target`, without moving the
         tracking (the caller moves it first, in `tx`; `generation` answers its move); the number
         of events applied."""
-        start = self.position
-        events = [r for r in batch if start < r.position <= target and self.wants(r.topic)]
+        start, topics = self.position, self._topics
+        # Most projections have no event in most batches: their topics tried first, inline (a
+        # method call per event and projection was about 1.6% of a batch of sixty).
+        if topics:
+            events = [r for r in batch if r.topic in topics and start < r.position <= target]
+        else:
+            events = [r for r in batch if start < r.position <= target]
         if self._kept is not None:
             self._kept.begin(start, generation)
         if events:

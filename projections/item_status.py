@@ -39,7 +39,8 @@ ITEM_STATUS = Table(
         Index("state", ("state", "department")),
         Index("department", ("department", "planned_position")),
         Index("campaign", ("campaign",)),
-        Index("planned_position", ("planned_position",), unique=True),
+        # The position of the item's Planned event, set once: its rows are upserted (ADR 0073).
+        Index("planned_position", ("planned_position",), unique=True, fixed=True),
     ),
 )  # fmt: skip
 ITEMS = Keyed(ITEM_STATUS, ("item_id",))

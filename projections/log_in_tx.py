@@ -15,7 +15,7 @@ one `EventSource.read` returns.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, NamedTuple, cast
 
 from eventsourcing.persistence import StoredEvent
@@ -23,7 +23,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.sql import SQL, Composed, Identifier
 
-from nm_workflow.application.ids import kept
+from nm_workflow.application.ids import parsed_id
 from nm_workflow.application.store import EventStore
 from projections.base import Recorded
 from projections.sql import Tx
@@ -59,7 +59,9 @@ class LogInTx:
             return
         assert isinstance(recorder, SQLiteApplicationRecorder)
         name = recorder.events_table_name
-        self._uuid, self._topics_as_json = _parsed_once(recorder.convert_originator_id), True
+        # The recorder's `convert_originator_id`, each id parsed once per text (ids.parsed_id).
+        self._uuid = parsed_id if recorder.datastore.originator_id_type == "uuid" else str
+        self._topics_as_json = True
         self._head = f"SELECT MAX(rowid) AS head FROM {name}"  # noqa: S608
         self._selects = {
             chosen: f"SELECT rowid AS id, {_COLUMNS} FROM {name} WHERE rowid > :after AND rowid <= :upto"  # noqa: S608
@@ -106,24 +108,6 @@ class LogInTx:
             )
             recorded.append(Recorded(row["id"], stored.topic, to_event(cast(StoredEvent, stored))))
         return recorded
-
-
-_IDS_KEPT = 4096
-"""Aggregate ids kept by their stored text (about 0.6 MB at most): emptied when full."""
-
-
-def _parsed_once(convert: Callable[[str], Any]) -> Callable[[str], Any]:
-    """`convert` (SQLite's text of an aggregate's id to a UUID) made once per text. `UUID(text)`
-    parses in Python, about 11,000 instructions, and an aggregate's events come in runs: a
-    batch's few aggregates, a rebuild's items of a dozen events each. A UUID cannot be changed,
-    so every event of an aggregate may share one."""
-    found: dict[str, Any] = {}
-
-    def parsed(text: str) -> Any:
-        value = found.get(text)
-        return kept(found, text, convert(text), _IDS_KEPT) if value is None else value
-
-    return parsed
 
 
 class _Stored(NamedTuple):

@@ -27,7 +27,6 @@ only when someone else may have written since (projections/between.py, ADR 0063)
 from __future__ import annotations
 
 import json
-import pickle
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from functools import cached_property, lru_cache
@@ -107,9 +106,9 @@ class QuarterlyEvaluation(Projection):
             kept.seed(tx, FACTS, [(i,) for i in ids])
         with kept_for_the_batch(tx, (FACTS,), ids):
             facts = {i: found["facts"] for i in ids if (found := FACTS.get(tx, (i,))) is not None}
-            # Each member's facts before its events, as folding changes them in place: a deep copy
-            # of the JSON data this projection wrote itself, made in C.
-            before = {member: pickle.loads(pickle.dumps(found)) for member, found in facts.items()}  # noqa: S301
+            # Each member's facts before its events: folding replaces the facts' values, never
+            # changes one in place (nm_workflow.application.facts), so a shallow copy keeps them.
+            before = {member: dict(found) for member, found in facts.items()}
             for recorded in batch:
                 fold(facts, recorded.event)
             moves: dict[Key, list[Move]] = defaultdict(list)

@@ -12,10 +12,11 @@ in memory for one batch (`Projection.apply`):
 - handlers read and change the rows in memory, so an event sees what the earlier
   events of the same batch wrote;
 - after the last event, each table's changes are written with one `executemany` per
-  statement (`flush`): a table keyed by its primary key (and no other unique index) has its
-  changed rows upserted and only its deleted keys deleted (ADR 0056), another its changed
-  keys deleted and their rows inserted; added rows inserted. The tables end as the
-  statements one by one would have left them.
+  statement (`flush`): a table keyed by its primary key (and no other unique index, but one
+  of columns a row never changes: `Index.fixed`, ADR 0073) has its changed rows upserted and
+  only its deleted keys deleted (ADR 0056), another its changed keys deleted and their rows
+  inserted; added rows inserted. The tables end as the statements one by one would have left
+  them.
 
 What is kept lives in the batch's `Tx` (`Tx.batch_rows`) and is dropped after the
 flush, or when the batch fails: a rolled-back transaction leaves nothing behind, and
@@ -202,7 +203,9 @@ class _TableRows:
         self.added: list[Row] = []
         self.complete = False  # every stored row is known: the table was empty when the batch began
         table = spec.table
-        self._upserted = set(spec.key) == set(table.primary_key) and not any(i.unique for i in table.indexes)
+        self._upserted = set(spec.key) == set(table.primary_key) and not any(
+            i.unique and not i.fixed for i in table.indexes
+        )
 
     def rows(self, tx: Tx, key: Key) -> list[Row]:
         unknown = not self.complete and key[0] not in self.loaded
@@ -250,8 +253,9 @@ class _TableRows:
         if self.replaced:
             replaced = sorted(self.replaced, key=_locking_order)  # one order of row locks in every process
             # Keyed by the primary key: a replaced row is upserted, only a deleted one is DELETEd.
-            # Not beside another unique index: rows updated one by one could meet each other's
-            # old values there (two rows swapping one), which deleting them all first allowed.
+            # Not beside another unique index, unless its columns are fixed: rows updated one by
+            # one could meet each other's old values there (two rows swapping one), which deleting
+            # them all first allowed.
             upsert = not self.complete and self._upserted
             if not self.complete:  # a table empty when the batch began has nothing stored to delete
                 gone = [key for key in replaced if key[0] not in self.new]

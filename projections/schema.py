@@ -74,6 +74,10 @@ class Index:
     """The index is named `<table>_<suffix>`."""
     columns: tuple[str, ...]
     unique: bool = False
+    fixed: bool = False
+    """A row's values in these columns never change once it is written (say, the position of
+    the event that made the row): a unique index so does not keep a batch from upserting its
+    rows (projections/rows.py), as no row can take another's old value."""
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
-from nm_workflow.application.ids import id_text
+from nm_workflow.application.ids import id_text, parsed_id
 from nm_workflow.application.json_text import compact_encoder
 
 _PARAMETER = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
@@ -142,7 +142,7 @@ class Dialect:
         return json.loads(value) if isinstance(value, str) else value
 
     def uuid_out(self, value: Any) -> UUID | None:
-        return UUID(value) if isinstance(value, str) else value
+        return parsed_id(value) if isinstance(value, str) else value
 
 
 class PostgresDialect(Dialect):
@@ -213,7 +213,7 @@ class Tx:
         reader = self.own_cursor()
         reader.execute(sql, params)
         row = reader.raw.fetchone()
-        return None if row is None else dict(row)
+        return None if row is None else _dicts([row])[0]
 
     def one_later(self, sql: str, params: Mapping[str, Any] | None = None) -> Callable[[], Row | None]:
         """Run `sql` now; its row when the returned function is called (see `all_later`)."""
@@ -234,7 +234,7 @@ class Tx:
     def all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         reader = self.own_cursor()
         reader.execute(sql, params)
-        return [dict(row) for row in reader.raw.fetchall()]
+        return _dicts(reader.raw.fetchall())
 
     def own_cursor(self) -> Tx:
         """This transaction with a cursor of its own on PostgreSQL (itself on SQLite): read through
@@ -261,6 +261,16 @@ class Tx:
             return
         with self.raw.connection.pipeline():
             yield
+
+
+def _dicts(rows: list[Any]) -> list[Row]:
+    """Each row as a dict of its columns. SQLite's (`sqlite3.Row`) by the columns' names taken
+    once: `dict(row)` looks up each name among the columns, one after the other (an
+    `item_status` row of 30 columns made 465 comparisons); the same names and values."""
+    if not rows or type(rows[0]) is not sqlite3.Row:
+        return [dict(row) for row in rows]
+    names = rows[0].keys()
+    return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 @lru_cache(maxsize=1024)

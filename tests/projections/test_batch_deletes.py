@@ -1,11 +1,15 @@
 """A batch's replaced and deleted rows leave the table (on PostgreSQL one DELETE per table of a
-one-column key), whatever text their keys hold."""
+one-column key), whatever text their keys hold; beside a unique index of columns a row never
+changes, its changed rows are upserted (ADR 0073)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from projections import ReadModel
 from projections.rows import Keyed, kept_for_the_batch
 from projections.schema import Index, Table, col
+from projections.sql import Tx
 
 NAMED = Table("batch_deletes_named", (col("name", "text"), col("n", "bigint")), ("name",))
 BY_NAME = Keyed(NAMED, ("name",))
@@ -70,3 +74,51 @@ def test_two_rows_swapping_a_value_of_another_unique_index_in_one_batch_are_writ
     # Upserted one by one, "a" taking 2 would meet "b"'s stored 2 (ADR 0056): such a table's
     # changed rows are deleted first, then inserted.
     assert _batches(read_model, BY_RANK, [{"a": 1, "b": 2}, {"a": 2, "b": 1}]) == [("a", 2), ("b", 1)]
+
+
+POSITIONED = Table(
+    "batch_deletes_positioned", (col("name", "text"), col("n", "bigint"), col("made", "bigint")), ("name",),
+    (Index("made", ("made",), unique=True, fixed=True),),
+)  # fmt: skip
+BY_POSITION = Keyed(POSITIONED, ("name",))  # its other unique index is of a column set once: upserted
+
+
+class _Sent:
+    """A cursor that keeps the text of every statement sent through it."""
+
+    def __init__(self, raw: Any) -> None:
+        self.raw, self.sent = raw, list[str]()
+
+    def execute(self, sql: Any, *args: Any, **kwargs: Any) -> Any:
+        self.sent.append(str(sql))
+        return self.raw.execute(sql, *args, **kwargs)
+
+    def executemany(self, sql: Any, *args: Any, **kwargs: Any) -> Any:
+        self.sent.append(str(sql))
+        return self.raw.executemany(sql, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.raw, name)
+
+
+def test_rows_beside_a_unique_index_of_fixed_columns_are_upserted_not_deleted_first(
+    read_model: ReadModel,
+) -> None:
+    db, tables = read_model.db, {POSITIONED.name: POSITIONED.name}
+    with db.write(tables) as tx:
+        for statement in POSITIONED.ddl(tx.dialect):
+            tx.execute(statement)
+    sent: list[str] = []
+    for batch in ({"a": (1, 1), "b": (2, 2)}, {"a": (20, 1), "b": (10, 2)}, {"b": (30, 2), "c": (3, 3)}):
+        with db.write(tables) as opened:
+            cursor = _Sent(opened.raw)
+            tx = Tx(cursor, opened.dialect, tables)
+            with tx.batched(), kept_for_the_batch(tx, (BY_POSITION,), sorted(batch)):
+                for name, (n, made) in batch.items():
+                    BY_POSITION.put(tx, {"name": name, "n": n, "made": made})
+        sent += cursor.sent
+    with db.read(tables) as tx:
+        rows = tx.all(f"SELECT name, n, made FROM {POSITIONED.name} ORDER BY name")
+    assert [(r["name"], r["n"], r["made"]) for r in rows] == [("a", 20, 1), ("b", 30, 2), ("c", 3, 3)]
+    assert not [s for s in sent if s.startswith("DELETE")]
+    assert any("ON CONFLICT" in s for s in sent)

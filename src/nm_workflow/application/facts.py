@@ -5,6 +5,10 @@ can keep it in a table between batches, and `reports reproduce` can build it
 in memory from the log alone: both fold the same events with `fold`, and both
 compute the figures from the facts with nm_workflow.application.figures.
 Times are kept as ISO 8601 text in UTC, exactly as the events carry them.
+
+Folding replaces the values of a member's facts, never changes one in place (a list or dict
+folded into is a new one): a shallow copy of the facts taken before is the facts before, as
+`quarterly_evaluation` needs them to move the member's parts (ADR 0073), without a deep copy.
 """
 
 from __future__ import annotations
@@ -84,7 +88,8 @@ def _close_wait(facts: ItemFacts, e: Any, outcome: str | None) -> None:
     """End the open wait; decided ones (approved, changes requested) are kept for the figures."""
     if facts["waiting"] is not None and outcome is not None:
         stage, since = facts["waiting"]
-        facts["reviews"].append([stage, since, _iso(e.timestamp), outcome, facts["stage_hours"].get(stage)])
+        decided = [stage, since, _iso(e.timestamp), outcome, facts["stage_hours"].get(stage)]
+        facts["reviews"] = [*facts["reviews"], decided]
     facts["waiting"] = None
 
 
@@ -109,7 +114,7 @@ def _approved(facts: ItemFacts, e: Any) -> None:
 
 def _changes_requested(facts: ItemFacts, e: Any) -> None:
     _close_wait(facts, e, "changes_requested")
-    facts["changes"][e.stage] = facts["changes"].get(e.stage, 0) + 1
+    facts["changes"] = {**facts["changes"], e.stage: facts["changes"].get(e.stage, 0) + 1}
     if facts["first_pass"] is None:
         facts["first_pass"] = False
 
@@ -121,17 +126,18 @@ def _drafted(facts: ItemFacts, e: Any) -> None:
 
 
 def _published(facts: ItemFacts, e: Any) -> None:
-    facts["publications"][e.platform] = _iso(e.published_at)
+    facts["publications"] = {**facts["publications"], e.platform: _iso(e.published_at)}
 
 
 def _metrics_recorded(facts: ItemFacts, e: Any) -> None:
     # Each counter keeps the total of the latest observation (by observed_at) that reported it:
     # an observation recorded late does not replace a newer one.
-    latest = facts["metrics"].setdefault(e.platform, {})
+    latest = dict(facts["metrics"].get(e.platform, {}))
     for counter, total in e.counters.items():
         known = latest.get(counter)
         if known is None or datetime.fromisoformat(known[0]) <= e.observed_at:
             latest[counter] = [_iso(e.observed_at), total]
+    facts["metrics"] = {**facts["metrics"], e.platform: latest}
 
 
 def _closed(state: str) -> Callable[[ItemFacts, Any], None]:

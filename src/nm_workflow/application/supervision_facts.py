@@ -7,7 +7,8 @@ by `reports reproduce`. Each record names its aggregate in `aggregate`
 (content items' facts have no such key). Times are ISO 8601 text in UTC.
 
 Personal data never enters these records: no interaction text or author
-handle, no feedback text; only times, kinds, sentiment, departments and states.
+handle, no feedback text; only times, kinds, sentiment, departments and states. As there,
+folding replaces a record's values and never changes one in place.
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ def _registered(e: Any) -> AccountFacts:
 
 
 def _followers_recorded(facts: Any, e: Any) -> None:
-    facts["followers"][e.observed_at.isoformat()] = int(e.followers)
+    facts["followers"] = {**facts["followers"], e.observed_at.isoformat(): int(e.followers)}
 
 
 def _submitted(e: Any) -> FeedbackFacts:
