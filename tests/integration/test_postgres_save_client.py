@@ -19,6 +19,7 @@ from nm_workflow.application import postgres_arrays
 from nm_workflow.application.postgres import BoundedRetryRecorder
 from nm_workflow.application.postgres_save import library_error
 from nm_workflow.application.settings import Settings
+from nm_workflow.application.store import EventStore
 from tests.support.contracts import postgres_datastore
 
 pytestmark = pytest.mark.postgres
@@ -155,3 +156,24 @@ def test_a_datastore_of_text_ids_is_refused_by_the_save_which_sends_uuids(postgr
             BoundedRetryRecorder(text_ids, events_table_name=TABLE)
     finally:
         text_ids.close()
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_the_store_talks_utf8_whatever_the_environment_or_the_url_says(
+    make_settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The save's topics go as UTF-8 bytes in a binary text[], read in the client encoding: in
+    # LATIN1 a topic "tests:é" was stored as "tests:Ã©", without an error.
+    monkeypatch.setenv("PGCLIENTENCODING", "LATIN1")
+    settings: Settings = make_settings()
+    assert settings.database_url is not None
+    url = settings.database_url + ("&" if "?" in settings.database_url else "?") + "client_encoding=LATIN1"
+    store = EventStore(make_settings(database_url=url))
+    try:
+        datastore = store.factory.datastore  # type: ignore[attr-defined]
+        recorder = made(datastore)
+        aggregate = uuid4()
+        recorder.insert_events([event(aggregate, 1, "tests:é 中文")])
+        assert [e.topic for e in recorder.select_events(aggregate)] == ["tests:é 中文"]
+    finally:
+        store.close()

@@ -129,8 +129,9 @@ class StoreFactory(PostgresFactory):
     aggregate_recorder_class = BoundedRetrySnapshots
 
 
-def in_utc(kwargs: dict[str, Any]) -> None:
-    """Connections made with `kwargs` run in UTC, after any `options` the URL names (ADR 0061).
+def in_utc_and_utf8(kwargs: dict[str, Any]) -> None:
+    """Connections made with `kwargs` run in UTC, after any `options` the URL names (ADR 0061),
+    and talk UTF-8 whatever the URL or PGCLIENTENCODING say.
 
     A session reads `timestamptz` in the server's zone, which is the server's setting, not ours
     (a company's server in China may well run on Asia/Shanghai): there the last microseconds of
@@ -140,3 +141,6 @@ def in_utc(kwargs: dict[str, Any]) -> None:
     them, a URL naming `options` replaced it and the sessions ran in the server's zone again.
     """
     kwargs["options"] = f"{kwargs.get('options') or ''} -c TimeZone=UTC".strip()
+    # The save sends its topics as UTF-8 bytes in a binary text[] (postgres_arrays.py), which the
+    # server reads in the client encoding: in any other, a topic not in ASCII was stored garbled.
+    kwargs["client_encoding"] = "UTF8"

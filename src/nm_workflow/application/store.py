@@ -30,7 +30,7 @@ from nm_workflow.application.errors import NotFound, StoreUnavailable
 from nm_workflow.application.event_mapper import EventMapper
 from nm_workflow.application.group_commit import GroupCommit, Ticket
 from nm_workflow.application.log_signal import LogSignal
-from nm_workflow.application.postgres import in_utc
+from nm_workflow.application.postgres import in_utc_and_utf8
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.several_reads import Wanted, select_events_of
 from nm_workflow.application.snapshot_times import SnapshotTimes
@@ -108,11 +108,11 @@ class EventStore(StoreSnapshots, Application[UUID]):
         if isinstance(factory, PostgresFactory):
             # The library takes only host, port, user, password and dbname; sslmode and the
             # other libpq options of the URL are added before its pool opens a connection, and
-            # every connection runs in UTC (ADR 0061).
+            # every connection runs in UTC (ADR 0061) and talks UTF-8 (ADR 0074).
             connection_kwargs = factory.datastore.pool.kwargs
             assert isinstance(connection_kwargs, dict)  # the library passes a dict, not a callable
             connection_kwargs.update(self._postgres_options)
-            in_utc(connection_kwargs)  # after them: a URL's `options` kept, its zone overridden
+            in_utc_and_utf8(connection_kwargs)  # after them: a URL's `options` kept, its zone overridden
         return factory
 
     def construct_mapper(self) -> EventMapper:
