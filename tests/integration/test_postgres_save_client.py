@@ -10,7 +10,13 @@ from uuid import UUID, uuid4
 import psycopg
 import psycopg_pool
 import pytest
-from eventsourcing.persistence import OperationalError, PersistenceError, ProgrammingError, StoredEvent
+from eventsourcing.persistence import (
+    DataError,
+    OperationalError,
+    PersistenceError,
+    ProgrammingError,
+    StoredEvent,
+)
 from eventsourcing.postgres import PostgresDatastore
 from psycopg import errors
 from psycopg.types.array import ListBinaryDumper
@@ -177,3 +183,13 @@ def test_the_store_talks_utf8_whatever_the_environment_or_the_url_says(
         assert [e.topic for e in recorder.select_events(aggregate)] == ["tests:é 中文"]
     finally:
         store.close()
+
+
+@pytest.mark.parametrize(
+    "wrong", [event(uuid4(), 2**63), event(uuid4(), -(2**63) - 1), StoredEvent("not a uuid", 1, "t", b"")]
+)
+def test_a_value_the_arrays_cannot_hold_is_the_librarys_data_error(
+    datastore: PostgresDatastore, wrong: StoredEvent
+) -> None:
+    with pytest.raises(DataError):
+        made(datastore).insert_events([wrong])

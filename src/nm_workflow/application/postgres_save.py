@@ -32,12 +32,13 @@ encoded here in a few calls (postgres_arrays.py), not by psycopg element by elem
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
 from eventsourcing import persistence
-from eventsourcing.persistence import PersistenceError, ProgrammingError, StoredEvent
+from eventsourcing.persistence import DataError, PersistenceError, ProgrammingError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg import Connection, Cursor
 from psycopg.adapt import AdaptersMap
@@ -183,14 +184,19 @@ class OneRoundTripSave(PostgresApplicationRecorder):
         No tracking records: the library's `_insert_events` hook, which writes them for its
         process recorders, has no statement to add to the function's transaction.
 
-        Raises the library's IntegrityError when an (aggregate id, version) is taken,
+        Raises the library's IntegrityError when an (aggregate id, version) is taken, DataError
+        for a version beyond int8 or an id that is not a UUID,
         OperationalError on a lock wait over lock_timeout or a lost connection (then nothing of
         this call was committed, unless the connection broke after the server received the
         statement and before its answer, which no client can tell, as with any commit).
         """
         if not stored_events:
             return []
-        arguments = (*postgres_arrays.columns(stored_events), f"{self.datastore.lock_timeout}s")
+        try:
+            columns = postgres_arrays.columns(stored_events)
+        except (struct.error, ValueError) as error:  # a version beyond int8, an id not a UUID
+            raise DataError(str(error)) from error  # as the server refused them through psycopg
+        arguments = (*columns, f"{self.datastore.lock_timeout}s")
         with Lent(self.datastore) as conn:
             assert conn.autocommit  # the statement is its own transaction: the library's pool's way
             # Composing the statements of every save again was a tenth of the writers' interpreter time.

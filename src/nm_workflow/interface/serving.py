@@ -183,7 +183,8 @@ def serve(
         server = uvicorn.Server(config)
         # A terminal's hangup (or `kill -HUP`) stops it as SIGTERM does, letting requests end;
         # SIGHUP's default would end it at once (a supervisor replaces its workers instead).
-        if hasattr(signal, "SIGHUP"):  # not on Windows
+        # Ignored already (`nohup`): left so, as asked.
+        if hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
             signal.signal(signal.SIGHUP, server.handle_exit)
         server.run(sockets=[sock])
         return
@@ -211,19 +212,25 @@ def serve(
 class _Supervisor(Multiprocess):
     """uvicorn's supervisor, whose SIGHUP (replace every worker: a new release, say) also replaces
     the projection worker once every API worker was replaced, and which stops when the SIGHUP is
-    its terminal's hangup (closed), as a single process does."""
+    its terminal's hangup (closed), as a single process does; under `nohup` that hangup is
+    ignored, as asked, and a later SIGHUP replaces the workers again."""
 
     def __init__(
         self, config: uvicorn.Config, sockets: list[socket.socket], worker: ProjectionWorker | None
     ) -> None:
+        # Ignored when serve started (`nohup`): its terminal's hangup is ignored, as asked. Read
+        # before uvicorn's own handler replaces the disposition.
+        self._hangup_ignored = signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
         super().__init__(config, sockets=sockets)
         self.projection_worker = worker
         self._had_terminal = has_terminal()
 
     def handle_hup(self) -> None:
-        if self._had_terminal and not has_terminal():
-            log.info("The terminal hung up; stopping.")
-            self.should_exit.set()
+        if self._had_terminal and not has_terminal():  # this SIGHUP is the terminal's hangup
+            self._had_terminal = False  # once: a later SIGHUP is an operator's
+            if not self._hangup_ignored:
+                log.info("The terminal hung up; stopping.")
+                self.should_exit.set()
             return
         old = set(self.processes)
         super().handle_hup()  # gives up, keeping the old ones, when a new one does not start in time

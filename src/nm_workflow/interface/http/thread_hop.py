@@ -57,6 +57,7 @@ async def in_thread(call: Callable[[], T]) -> T:
     except BaseException:
         limiter.release_on_behalf_of(borrower)
         raise
+    _BUSY.add(worker)  # from the hand-over: a call taken but not yet begun is waited for at exit too
     worker.jobs.put((copy_context(), call, done, limiter, borrower))
     return await done
 
@@ -74,12 +75,11 @@ class _Worker(threading.Thread):
             context, call, done, limiter, borrower = self.jobs.get()
             answer, error = None, None
             if not done.cancelled():  # a caller cancelled before the call began: not begun, as anyio
-                _BUSY.add(self)
                 try:
                     answer = context.run(call)
                 except BaseException as raised:  # the caller's to raise, whatever it is
                     error = raised
-                _BUSY.discard(self)
+            _BUSY.discard(self)
             # Idle again before the loop hears of it: the next call may take this thread at once.
             _IDLE.append(self)
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody to tell
@@ -113,7 +113,7 @@ _IDLE: list[_Worker] = []
 """Threads waiting for a call (list.append and list.pop hold the interpreter's lock: thread-safe).
 They wait for good: at most as many as the limiter's tokens were ever taken at once."""
 _BUSY: set[_Worker] = set()
-"""Threads running a call (set.add and set.discard are as atomic)."""
+"""Threads handed a call and not done with it (set.add and set.discard are as atomic)."""
 
 
 def _calls_end_first() -> None:
