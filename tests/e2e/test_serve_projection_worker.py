@@ -6,15 +6,10 @@ and must never outlive the server, whether it is stopped or killed.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import pty
-import select
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -205,64 +200,3 @@ def test_sighup_replaces_the_projection_worker_too(settings: Settings, tmp_path:
         assert len(_workers_of(server.pid)) == 1
     assert f"Projection worker [{first}] stopped to be replaced (SIGHUP)" in log.read_text()
     assert "exited (status" not in log.read_text()  # a replacement, not a death
-
-
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-@pytest.mark.parametrize("options", [[], ["--projections", "embedded"]], ids=["supervised", "one-process"])
-def test_serve_stops_when_its_terminal_hangs_up(settings: Settings, options: list[str]) -> None:
-    """Closing the terminal sends SIGHUP, which a supervisor took for "replace every worker": serve
-    then ran on without a terminal, holding the port. Both set-ups stop."""
-    port = free_port()
-    command = [CLI, "serve", "--port", str(port), *options]
-    pid, terminal = pty.fork()
-    if pid == 0:  # the child: serve with the pseudo-terminal as its controlling terminal
-        os.execve(CLI, command, service_environment(settings))
-    try:
-        wait_until(lambda: _drained(terminal) and _listening(port), 60)
-        os.close(terminal)  # the terminal goes away: SIGHUP to serve and its foreground group
-        wait_until(lambda: os.waitpid(pid, os.WNOHANG) != (0, 0), 30)
-        wait_until(lambda: not _listening(port))
-    finally:
-        with contextlib.suppress(ProcessLookupError, ChildProcessError):
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-
-
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-@pytest.mark.parametrize("options", [[], ["--projections", "embedded"]], ids=["supervised", "one-process"])
-def test_under_nohup_serve_outlives_its_terminal(settings: Settings, options: list[str]) -> None:
-    """`nohup` starts serve with SIGHUP ignored: the terminal's hangup must not stop it."""
-    port = free_port()
-    command = [CLI, "serve", "--port", str(port), *options]
-    pid, terminal = pty.fork()
-    if pid == 0:
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # what nohup does before it runs the command
-        os.execve(CLI, command, service_environment(settings))
-    try:
-        wait_until(lambda: _drained(terminal) and _listening(port), 60)
-        os.close(terminal)
-        time.sleep(3)  # a stop would have begun at once
-        assert os.waitpid(pid, os.WNOHANG) == (0, 0), "serve stopped at its terminal's hangup"
-        assert _listening(port)
-        os.kill(pid, signal.SIGTERM)
-        wait_until(lambda: os.waitpid(pid, os.WNOHANG) != (0, 0), 60)
-    finally:
-        with contextlib.suppress(ProcessLookupError, ChildProcessError):
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-
-
-def _drained(terminal: int) -> bool:
-    """Read what serve wrote (a full terminal would stall it); True to go on."""
-    with contextlib.suppress(OSError):
-        while select.select([terminal], [], [], 0)[0] and os.read(terminal, 65536):
-            pass
-    return True
-
-
-def _listening(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), 0.5).close()
-    except OSError:
-        return False
-    return True

@@ -106,10 +106,37 @@ def claim_address(port: int) -> socket.socket | None:
     return claim
 
 
+def _hangups_left_to_serve() -> None:
+    """In a new API worker process: SIGHUP ignored. `serve` decides what one means (replace the
+    workers, or stop them gracefully at its terminal's hangup); a shell sends a closed terminal's
+    hangup to serve's whole process group, nohup or not, which ended each worker at once."""
+    if hasattr(signal, "SIGHUP"):  # not on Windows
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+
+def _handed_socket(sock: socket.socket) -> socket.socket:
+    """In a new worker process (`HandedSocket`): the one listening socket `serve` bound."""
+    _hangups_left_to_serve()
+    return sock
+
+
+class HandedSocket:
+    """Stands for the one listening socket in what the supervisor hands each worker process: the
+    worker, unpickling it, gets the socket (multiprocessing passes it on) and leaves SIGHUP to
+    `serve`."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def __reduce__(self) -> tuple[Any, tuple[socket.socket]]:
+        return _handed_socket, (self.sock,)
+
+
 def _workers_own_socket(host: str, port: int) -> socket.socket:
     """In a new worker process (`WorkersOwnSocket`): its listening socket. When the address cannot
     be bound (it left the machine), the worker ends with uvicorn's start-failure status, on which
     the supervisor stops, rather than with 1, on which it started the worker again forever."""
+    _hangups_left_to_serve()
     try:
         return listening_socket(host, port, reuse_port=True)
     except SystemExit as refused:  # uvicorn has not set up the worker's logging yet
@@ -159,12 +186,14 @@ def serve(
 ) -> None:
     """Serve the app factory at import path `app` ("module:function") until interrupted.
 
-    `workers` > 1 runs uvicorn's process supervisor, its workers listening on sockets of their
-    own (Linux) or on the one bound here; `options` are further `uvicorn.Config` settings (e.g.
-    the HTTP protocol class). `projection_worker`
-    runs a projection worker process beside the workers (interface/projection_worker.py),
-    stopped after them; the API then runs in a worker process even alone, so that its
-    `/metrics` sums the projection worker's figures with its own.
+    `workers` > 1 or `projection_worker` runs `_Supervisor` (uvicorn's process supervisor, with
+    SIGHUP and a terminal's hangup handled as it says), its workers listening on sockets of their
+    own (Linux, several workers) or on the one bound here, each leaving SIGHUP to it; otherwise
+    one uvicorn server, which stops gracefully on SIGHUP. `options` are further `uvicorn.Config`
+    settings (e.g. the HTTP protocol class). `projection_worker` runs a projection worker process
+    beside the workers (interface/projection_worker.py), stopped after them; the API then runs in a
+    worker process even alone, so that its `/metrics` sums the projection worker's figures with
+    its own.
     """
     alone = workers == 1 and not projection_worker
     if not alone:  # each worker process looks every second whether this one is still there
@@ -189,7 +218,7 @@ def serve(
         server.run(sockets=[sock])
         return
     # uvicorn only pickles the sockets it is given into each worker process's arguments.
-    handed = cast(list[socket.socket], [WorkersOwnSocket(host, port)]) if spread else [sock]
+    handed = cast(list[socket.socket], [WorkersOwnSocket(host, port) if spread else HandedSocket(sock)])
     if spread:
         with suppress(OSError):  # a kernel before 5.14 has no such setting, and nothing to say
             if MIGRATE_REQUESTS.read_text().strip() == "0":
@@ -212,26 +241,26 @@ def serve(
 class _Supervisor(Multiprocess):
     """uvicorn's supervisor, whose SIGHUP (replace every worker: a new release, say) also replaces
     the projection worker once every API worker was replaced, and which stops when the SIGHUP is
-    its terminal's hangup (closed), as a single process does; under `nohup` that hangup is
-    ignored, as asked, and a later SIGHUP replaces the workers again."""
+    its terminal's hangup (closed), as a single process does; under `nohup` every SIGHUP once its
+    terminal is gone is ignored, as asked (the shell's, which follows the terminal's, cannot be
+    told from an operator's)."""
 
     def __init__(
         self, config: uvicorn.Config, sockets: list[socket.socket], worker: ProjectionWorker | None
     ) -> None:
         # Ignored when serve started (`nohup`): its terminal's hangup is ignored, as asked. Read
         # before uvicorn's own handler replaces the disposition.
-        self._hangup_ignored = signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+        self._hangup_ignored = hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
         super().__init__(config, sockets=sockets)
         self.projection_worker = worker
         self._had_terminal = has_terminal()
 
     def handle_hup(self) -> None:
-        if self._had_terminal and not has_terminal():  # this SIGHUP is the terminal's hangup
-            self._had_terminal = False  # once: a later SIGHUP is an operator's
+        if self._had_terminal and not has_terminal():  # the terminal's hangup, or the shell's after it
             if not self._hangup_ignored:
                 log.info("The terminal hung up; stopping.")
                 self.should_exit.set()
-            return
+            return  # under nohup every SIGHUP is ignored from then on, as asked
         old = set(self.processes)
         super().handle_hup()  # gives up, keeping the old ones, when a new one does not start in time
         if self.projection_worker is not None and old.isdisjoint(self.processes):
