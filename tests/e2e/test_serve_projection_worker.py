@@ -166,7 +166,7 @@ def test_a_bad_or_contradicting_projections_switch_is_one_line_and_exit_2(
 def test_serve_untold_runs_a_worker_on_sqlite_and_embeds_the_projections_on_postgresql(
     settings: Settings, tmp_path: Path
 ) -> None:
-    """ADR 0076: a worker gave SQLite 13-34% more commands/s at 16 clients; on PostgreSQL it cost
+    """ADR 0076: a worker gave SQLite 13-24% more commands/s at 16 clients; on PostgreSQL it cost
     the one-client p50 about a fifth, so there they stay in the API process."""
     port, log = free_port(), tmp_path / "server.log"
     env = service_environment(settings)
