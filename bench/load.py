@@ -80,8 +80,8 @@ def run(
             with fresh_database(database, place / "data", postgres_admin_url) as settings:
                 projections = settings.served_projection_place if asked == "default" else asked
                 # Rows named by where the projections ran; "default (worker)" if "worker" is asked too.
-                twice = asked == "default" and projections in sizes.projections
-                named = f"default ({projections})" if twice else projections
+                also_by_name = asked == "default" and projections in sizes.projections
+                named = f"default ({projections})" if also_by_name else projections
                 keys = prepare(server, settings)
                 with serving(server, workers, settings, place, projections) as (port, pids):
                     for clients in sizes.clients:

@@ -23,6 +23,8 @@ from psycopg.adapt import AdaptersMap, Buffer, Dumper
 from psycopg.pq import Format
 from psycopg.types.string import ByteaBinaryLoader
 
+from nm_workflow.application.event_chain import as_uuid
+
 # Element types (pg_type oids): the arrays' headers name them.
 UUID_OID, INT8_OID, TEXT_OID, BYTEA_OID = 2950, 20, 25, 17
 
@@ -72,4 +74,4 @@ def columns(events: Sequence[StoredEvent]) -> tuple[EncodedArray, ...]:
 
 def id_bytes(originator_id: UUID | str) -> bytes:
     """The 16 bytes of an aggregate's id, as the server sends and receives a uuid in binary."""
-    return (originator_id if isinstance(originator_id, UUID) else UUID(originator_id)).bytes
+    return as_uuid(originator_id).bytes

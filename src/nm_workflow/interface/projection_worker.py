@@ -4,11 +4,11 @@ The worker is `nm-workflow projections run` (all projections) in a child process
 the same environment, so that it reads the same settings and writes its metrics to
 the folder the API's `/metrics` sums (interface/serving.py). It runs in a process group
 of its own: a Ctrl-C at the terminal reaches `serve` alone, which then stops the worker
-itself (SIGTERM: the batch in flight is finished), so that a worker exiting is always
-a death to restart, never a stop that races with the server's. If it dies (or cannot be
-started) it is started again after a backoff, and if `serve` dies without stopping it
-(SIGKILL), the worker sees its parent change and stops by itself (`exit_with_parent`).
-See ADR 0045.
+itself (SIGTERM: the batch in flight is finished), so that a worker exiting is a death
+to restart (or, after `replace`, serve's SIGHUP, a replacement started at once), never a
+stop that races with the server's. If it dies (or cannot be started) it is started again
+after a backoff, and if `serve` dies without stopping it (SIGKILL), the worker sees its
+parent change and stops by itself (`exit_with_parent`). See ADR 0045 and 0076.
 """
 
 from __future__ import annotations

@@ -12,10 +12,11 @@ by `call_soon_threadsafe`.
 What stays as it was: the same bound on threads (a token of anyio's default thread limiter, the
 one `create_app` sizes to the pool; when none is free the call waits in the limiter's line, first
 come first served), the call in a copy of the caller's context, its exception raised in the
-caller, a call whose caller was cancelled before it began not begun, and a call begun run to its
-end, at the interpreter's exit too (the threads are daemons: `_calls_end_first` waits for them, as
-the interpreter waited for anyio's). A call begun holds its token until it ends, even if its
-caller is cancelled (anyio released it at once).
+caller, a call whose caller was cancelled before it began not begun, and a call handed over run
+to its end, at the interpreter's exit too (the threads are daemons: `_calls_end_first` waits for
+every call handed over, begun or about to begin, as the interpreter waited for anyio's threads).
+A call begun holds its token until it ends, even if its caller is cancelled (anyio released it
+at once).
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ _BUSY: set[_Worker] = set()
 
 def _calls_end_first() -> None:
     """At the interpreter's exit (after its other threads were joined, before daemons are stopped):
-    let the calls that began end, e.g. a command in its commit when a second Ctrl-C forced the
+    let the calls handed over end, e.g. a command in its commit when a second Ctrl-C forced the
     server to stop. anyio's threads, not daemons, were waited for the same way."""
     while _BUSY:
         time.sleep(0.005)
