@@ -38,8 +38,9 @@ def _on_a_terminal(
     command = [CLI, "serve", "--port", str(port), *options]
     pid, terminal = pty.fork()
     if pid == 0:  # the child: serve, a session leader whose terminal is the pseudo-terminal
-        if nohup:
-            signal.signal(signal.SIGHUP, signal.SIG_IGN)  # what nohup does before it runs the command
+        # Ignored is what nohup does before it runs the command; else the default, whatever the
+        # test run was started under (nohup too, which the child would inherit).
+        signal.signal(signal.SIGHUP, signal.SIG_IGN if nohup else signal.SIG_DFL)
         os.dup2(os.open(log, os.O_WRONLY | os.O_CREAT), 2)
         os.execve(CLI, command, service_environment(settings))
     try:
