@@ -18,6 +18,7 @@ import ctypes
 import re
 import sqlite3
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -48,6 +49,7 @@ class Recorder:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self._traces: list[tuple[BinaryIO, Path]] = []
+        self._opening = threading.Lock()
         self._offsets: dict[Path, int] = {}
         self._prepared: dict[tuple[int, str], str] = {}  # (connection, statement name) -> its SQL
         self.sqlite: list[str] = []
@@ -59,9 +61,13 @@ class Recorder:
 
         def traced(*args: Any, **kwargs: Any) -> psycopg.Connection[Any]:
             connection: psycopg.Connection[Any] = real_connect(*args, **kwargs)
-            path = self.folder / f"connection-{len(self._traces) + 1}.trace"
-            self._traces.append((path.open("ab"), path))
-            connection.pgconn.trace(self._traces[-1][0].fileno())
+            # The pool opens connections from several threads at once: two that took the same
+            # number shared a trace file, and one's statements were read as the other's.
+            with self._opening:
+                path = self.folder / f"connection-{len(self._traces) + 1}.trace"
+                trace = path.open("ab")
+                self._traces.append((trace, path))
+            connection.pgconn.trace(trace.fileno())
             connection.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
             return connection
 
