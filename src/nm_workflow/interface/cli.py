@@ -97,7 +97,8 @@ def serve(
         fail("--host must name an interface, e.g. 127.0.0.1 (this machine) or 0.0.0.0 (all).", EXIT_USAGE)
     place = _projections_option(projections, no_projections=no_projections)
     if place is not None:
-        # The command line wins over the environment, which each worker process reads afresh.
+        # The command line wins over the environment, its older spelling included (else read as
+        # a contradiction below); what the workers are told is set once the settings chose.
         os.environ["NM_PROJECTIONS"] = place
         os.environ.pop("NM_EMBEDDED_PROJECTIONS", None)
     os.environ["NM_API_WORKERS"] = str(workers)  # the workers share the pool budget (ADR 0027)
