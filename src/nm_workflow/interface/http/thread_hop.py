@@ -67,7 +67,7 @@ class _Worker(threading.Thread):
     """A thread running one call after another, idle in `_IDLE` between them."""
 
     def __init__(self) -> None:
-        super().__init__(name="nm-workflow command", daemon=True)
+        super().__init__(name="nm-workflow request", daemon=True)
         self.jobs: SimpleQueue[_Job] = SimpleQueue()
         self.start()
 
