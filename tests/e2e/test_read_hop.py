@@ -13,12 +13,14 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
+from uuid import UUID
 
 import pytest
 from anyio import CapacityLimiter, to_thread
 from fastapi.routing import APIRoute, request_response
 
 from nm_workflow.application.items import ContentItems
+from nm_workflow.domain.roles import Role
 from nm_workflow.interface.http.hop_route import HopRoute
 from tests.e2e.api import DRAFT, Api
 
@@ -116,8 +118,11 @@ def test_with_every_token_taken_a_read_waits_for_one(api: Api) -> None:
 
 def _reads(api: Api, item: str) -> dict[str, tuple[str, str | None, dict[str, Any] | None]]:
     """Reads, answered or refused: (method and path, key, JSON body)."""
-    marketing, analyst = api.marketing, api.analyst
+    marketing, analyst, revoked = api.marketing, api.analyst, api.key("rex", Role.MARKETING)
+    assert api.get(f"/items/{item}", revoked).status_code == 200  # known to the process, then revoked
+    assert api.client.app.state.keys.revoke(UUID(hex=revoked.split("_")[1]), "test")  # type: ignore[attr-defined]
     return {
+        "a revoked key (the key check raises in the thread)": (f"GET /items/{item}", revoked, None),
         "the item": (f"GET /items/{item}", marketing, None),
         "the item at a version": (f"GET /items/{item}?version=1", marketing, None),
         "unknown item (the endpoint raises)": (f"GET /items/{MISSING}", marketing, None),
