@@ -7,7 +7,11 @@ process (no sockets, no uvicorn: the same for every server) through the load's w
 temporary SQLite database, and counts only the measured commands: valgrind starts with
 counting off, and the process turns it on after a warm-up (`callgrind_control`).
 
-    python -m bench.instructions [--commands 60] [--server plain]
+With `--reads` it counts reads instead: after the same walks have written their items, each
+item is read as a client follows it (`READS`: the item, its history, the review queue, the list
+of items), the warm-up's items first, then the measured ones.
+
+    python -m bench.instructions [--commands 60] [--server plain] [--reads]
 
 Needs valgrind. Counts are of this machine's CPU and Python build: compare them only with
 counts taken alike (before/after a change, nm-workflow/plain).
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import subprocess
@@ -42,14 +47,27 @@ class InProcess:
 
     def __init__(self, app: Any) -> None:
         self.app = app
+        self.planned: list[str] = []  # the ids of the items planned through this connection
 
     async def post(self, path: str, body: bytes, headers: dict[str, str]) -> Answer:
-        sent = [(b"host", b"bench"), (b"content-type", b"application/json")]
-        sent += [(b"content-length", str(len(body)).encode())]
+        sent = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        answer = await self._request("POST", path, body, sent, headers)
+        if path == "/items" and answer[0] == 201:
+            self.planned.append(json.loads(answer[2])["id"])
+        return answer
+
+    async def get(self, path: str, headers: dict[str, str]) -> Answer:
+        return await self._request("GET", path, b"", [], headers)
+
+    async def _request(
+        self, method: str, target: str, body: bytes, sent: list[tuple[bytes, bytes]], headers: dict[str, str]
+    ) -> Answer:
+        path, _, query = target.partition("?")
+        sent = [(b"host", b"bench"), *sent]
         sent += [(name.lower().encode(), value.encode()) for name, value in headers.items()]
         scope = {
-            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-            "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
+            "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": query.encode(),
             "root_path": "", "headers": sent, "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
         }  # fmt: skip
         messages = [{"type": "http.request", "body": body, "more_body": False}]
@@ -80,7 +98,25 @@ async def _walks(connection: InProcess, keys: dict[str, str], walks: int) -> Non
         raise RuntimeError(window.errors[0])
 
 
-async def _measured(server: str, walks: int, count: Callable[[str], None]) -> None:
+# What a client reads of an item it follows: (path, with {item} for the item's id, client role).
+READS = [
+    ("/items/{item}", "marketing"),
+    ("/items/{item}/history", "marketing"),
+    ("/queues/review", "editor"),
+    ("/items?limit=10", "marketing"),
+]
+
+
+async def _reads(connection: InProcess, keys: dict[str, str], items: list[str]) -> None:
+    for item in items:
+        for path, role in READS:
+            caller = {"Authorization": f"Bearer {keys[role]}"}
+            status, _, body = await connection.get(path.format(item=item), caller)
+            if status != 200:
+                raise RuntimeError(f"GET {path} answered {status}: {body[:300]!r}")
+
+
+async def _measured(server: str, walks: int, reads: bool, count: Callable[[str], None]) -> None:
     settings = Settings(embedded_projections=False)
     if server == "plain":
         app, keys = plain_app(), {role: "unused" for role in load.ACTORS}
@@ -89,6 +125,14 @@ async def _measured(server: str, walks: int, count: Callable[[str], None]) -> No
     async with app.router.lifespan_context(app):
         connection = InProcess(app)
         await _walks(connection, keys, 10)  # warm: keys known, statements prepared, caches filled
+        if reads:
+            await _walks(connection, keys, walks)  # the items the measured reads read
+            warm, measured = connection.planned[:10], connection.planned[10:]
+            await _reads(connection, keys, warm)
+            count("on")
+            await _reads(connection, keys, measured)
+            count("off")
+            return
         count("on")
         await _walks(connection, keys, walks)
         count("off")
@@ -102,11 +146,14 @@ def main() -> None:
     parser = arguments(__doc__)
     parser.add_argument("--commands", type=int, default=60, help="measured commands (whole walks of 6)")
     parser.add_argument("--server", choices=["nm-workflow", "plain"], default="nm-workflow")
+    parser.add_argument("--reads", action="store_true", help="count the reads of each walk's item instead")
     parser.add_argument("--counted", action="store_true", help=argparse.SUPPRESS)  # the process valgrind runs
     args = parser.parse_args()
+    if args.reads and args.server == "plain":
+        parser.error("the plain way serves no reads")
     walks = max(1, args.commands // len(WALK))
     if args.counted:
-        asyncio.run(_measured(args.server, walks, _callgrind))
+        asyncio.run(_measured(args.server, walks, args.reads, _callgrind))
         return
     with tempfile.TemporaryDirectory(prefix="nm-instructions-") as folder:
         command = ["valgrind", "--tool=callgrind", "--instr-atstart=no"]
@@ -117,15 +164,16 @@ def main() -> None:
             "bench.instructions",
         ]
         command += ["--counted", "--server", args.server, "--commands", str(args.commands)]
+        command += ["--reads"] if args.reads else []
         env = {**os.environ, "NM_DATA_DIR": str(Path(folder) / "data")}
         env.pop("NM_DATABASE_URL", None)
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
     collected = re.search(r"Collected : (\d+)", done.stderr)
     if collected is None:
         raise RuntimeError(done.stderr[-2000:])
-    commands = walks * len(WALK)
-    per_command = int(collected[1]) / commands / 1e6
-    print(f"{args.server}: {per_command:.3f} million instructions per command ({commands} commands)")
+    counted, what = (walks * len(READS), "read") if args.reads else (walks * len(WALK), "command")
+    per = int(collected[1]) / counted / 1e6
+    print(f"{args.server}: {per:.3f} million instructions per {what} ({counted} {what}s)")
 
 
 if __name__ == "__main__":

@@ -9,44 +9,49 @@ taken from the request, an endpoint answering a `Response`. For that shape `Comm
 once per route, a handler doing only that: the same validation by the same fields (so the same
 errors, in the same order: the dependencies first, then the path, then the body), the endpoint in
 a worker thread (`thread_hop.in_thread`, under the same bound on threads as the framework's pool,
-in fewer steps; ADR 0075). A route of any other shape keeps FastAPI's handler, and the OpenAPI
-document is made from the route's declaration as before.
+in fewer steps; ADR 0075). A route of any other shape keeps FastAPI's handler (its plain `def`
+endpoint through the same hop: `HopRoute`, ADR 0077), and the OpenAPI document is made from the
+route's declaration as before.
 """
 
 from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 from fastapi import params
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import request_response
 
 from nm_workflow.interface.http.deps import command_context
+from nm_workflow.interface.http.hop_route import Handler, HopRoute
 from nm_workflow.interface.http.protocol import PARSED_BODY
 from nm_workflow.interface.http.thread_hop import in_thread
 
-Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
-
-class CommandRoute(APIRoute):
-    """An `APIRoute` run by `command_handler` when it has a command's shape, else as FastAPI runs it."""
+class CommandRoute(HopRoute):
+    """A route run by `command_handler` when it has a command's shape, else as a `HopRoute` (a
+    read's plain `def` endpoint through the same hop as a command's, FastAPI's handler around it)."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
+        self.command: Handler | None = None
         super().__init__(path, endpoint, **options)
-        handler = command_handler(self.dependant, self._embed_body_fields)
-        self.own_handler = handler is not None
-        if handler is not None:
+        self.own_handler = self.command is not None
+        if self.command is not None:
             # Starlette's wrapper (the exception handlers), without FastAPI's two exit stacks per
             # request: they serve dependencies with `yield`, which a command's shape has none of.
-            self.app = request_response(handler)
+            self.app = request_response(self.command)
+
+    def get_route_handler(self) -> Handler:
+        # Asked by FastAPI's `__init__`, once the route's dependant is built.
+        self.command = command_handler(self.dependant, self._embed_body_fields)
+        return self.command or super().get_route_handler()
 
 
 def command_handler(dependant: Dependant, embed_body_fields: bool) -> Handler | None:

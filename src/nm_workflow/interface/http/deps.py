@@ -6,12 +6,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Depends, Header, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from starlette.concurrency import run_in_threadpool
 
 from nm_workflow.application.commands import CommandContext
 from nm_workflow.application.errors import AuthenticationFailed
@@ -21,6 +21,7 @@ from nm_workflow.application.policies import Policies
 from nm_workflow.application.reads import HISTORY_LIMIT, HISTORY_PAGE
 from nm_workflow.application.security import Actor
 from nm_workflow.interface.http.problems import InvalidRequest, as_sent
+from nm_workflow.interface.http.thread_hop import in_thread
 from nm_workflow.interface.http.times import Moment
 
 _TOKEN = re.compile(r"^[\x21-\x7e]{1,200}$")  # printable ASCII, no spaces
@@ -28,9 +29,10 @@ _ETAG = re.compile(r'"([1-9]\d{0,11})"|([1-9]\d{0,11})')  # the ETags we send: "
 
 bearer = HTTPBearer(auto_error=False, description="An API key made with `nm-workflow keys create`.")
 
-# Dependencies that do no I/O are `async def`: the framework runs a plain `def` dependency in its
-# thread pool, and a thread hop per dependency was a good part of a command's CPU
-# (docs/performance-history.md, "CPU per command: what bounds the rate under load").
+# Dependencies are `async def`: the framework runs a plain `def` dependency in its thread pool,
+# and a thread hop per dependency was a good part of a command's CPU (docs/performance-history.md,
+# "CPU per command: what bounds the rate under load"). One that does I/O makes the command routes'
+# own hop to a thread (`in_thread`, ADR 0077), cheaper than the framework's.
 
 
 def from_state(name: str) -> Callable[[Request], Any]:
@@ -60,7 +62,7 @@ async def _claim(request: Request, token: str | None) -> KeyClaim:
     if known is not None:
         return known
     # A key this process has not seen yet is read from the store: off the event loop.
-    return await run_in_threadpool(keys.claim, token)
+    return await in_thread(partial(keys.claim, token))
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -71,9 +73,9 @@ def bearer_token(authorization: str | None) -> str | None:
     return token if scheme.lower() == "bearer" and token else None
 
 
-def current_actor(claim: Annotated[KeyClaim, Depends(key_claim)]) -> Actor:
-    """The caller, its key checked for revocation now."""
-    return claim.confirm()
+async def current_actor(claim: Annotated[KeyClaim, Depends(key_claim)]) -> Actor:
+    """The caller, its key checked for revocation now (a read of the store: in a worker thread)."""
+    return await in_thread(claim.confirm)
 
 
 def items_of(request: Request) -> ContentItems:

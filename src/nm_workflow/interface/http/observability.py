@@ -22,11 +22,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from nm_workflow.application.errors import ProjectionsBehind, StoreUnavailable
 from nm_workflow.application.metrics import POOL_CONNECTIONS, PROJECTION_LAG_EVENTS, REQUEST_SECONDS, child
 from nm_workflow.application.store import EventStore
+from nm_workflow.interface.http.hop_route import HopRoute
 from nm_workflow.interface.http.openapi import callers
 from nm_workflow.interface.http.schemas_out import Problem
 from projections import ReadModel
 
-router = APIRouter(tags=["service"])
+router = APIRouter(tags=["service"], route_class=HopRoute)
 
 UNMATCHED = "unmatched"  # one label for every path no route serves, so that scanners cannot grow the series
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

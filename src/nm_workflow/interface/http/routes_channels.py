@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from nm_workflow.application.channels import ChannelAccounts
@@ -28,6 +27,7 @@ from nm_workflow.interface.http.schemas_channels import (
     GrowthRow,
     RetirementIn,
 )
+from nm_workflow.interface.http.thread_hop import in_thread
 
 router = APIRouter(prefix="/channel-accounts", tags=["channel accounts"], route_class=CommandRoute)
 
@@ -101,4 +101,4 @@ async def growth(
             service.get(actor, account_id)  # an account not measured yet has no rows; an unknown id is 404
         return [GrowthRow.model_validate(r).model_dump(mode="json") for r in found]
 
-    return JSONResponse(await run_in_threadpool(rows), headers=headers)
+    return JSONResponse(await in_thread(rows), headers=headers)

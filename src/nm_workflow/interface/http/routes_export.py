@@ -13,12 +13,13 @@ from nm_workflow.application.audit_export import AuditExport, ExportFilter
 from nm_workflow.application.security import Command, authorize
 from nm_workflow.interface.export_formats import FIELDS, ExportFormat, lines
 from nm_workflow.interface.http.deps import CurrentActor
+from nm_workflow.interface.http.hop_route import HopRoute
 from nm_workflow.interface.http.openapi import callers
 from nm_workflow.interface.http.problems import InvalidRequest
 from nm_workflow.interface.http.routes_proofs import PROOF
 from nm_workflow.interface.http.times import Moment
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(tags=["audit"], route_class=HopRoute)
 _LINE = (
     '{"position":42,"leaf_index":41,"aggregate_id":"0b7e4c1e-9a43-4c59-a1c2-7f1f3a0e5d11","version":1,'
     '"topic":"nm_workflow.domain.content_item:ContentItem.Planned","recorded_at":"2026-03-02T10:00:00.000000Z",'

@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
@@ -26,13 +26,15 @@ from nm_workflow.application.settings import Settings
 from nm_workflow.domain.text import trimmed
 from nm_workflow.interface.http.answers import READ
 from nm_workflow.interface.http.deps import CurrentActor, from_state, key_claim, once
+from nm_workflow.interface.http.hop_route import HopRoute
 from nm_workflow.interface.http.openapi import callers
 from nm_workflow.interface.http.protocol import ANSWERING_HEAD
 from nm_workflow.interface.http.schemas_feed import FeedPageOut
+from nm_workflow.interface.http.thread_hop import in_thread
 from nm_workflow.interface.http.waiting import SERVER_STOPPING, PositionWatch, Waited
 from projections import InvalidCursor, InvalidQuery
 
-router = APIRouter(tags=["event feed"])
+router = APIRouter(tags=["event feed"], route_class=HopRoute)
 LOG = ("log",)  # the one "position" the feed's watch follows: the log's head
 POLL_SECONDS = 0.05
 STREAM_BATCH = 500
@@ -114,11 +116,11 @@ Chosen = Annotated[frozenset[str], Depends(chosen_types)]
 async def _still_unrevoked(keys: KeyService, claim: KeyClaim) -> None:
     """AuthenticationFailed if the caller's key was revoked since the request began: a feed answer
     waits up to a minute, a stream for hours, and a revoked key reads nothing more (one read)."""
-    await run_in_threadpool(keys.check_unrevoked, claim.key_id, claim.version)
+    await in_thread(partial(keys.check_unrevoked, claim.key_id, claim.version))
 
 
 async def _check_cursor(feed: EventFeed, after: int) -> None:
-    head = await run_in_threadpool(feed.head)
+    head = await in_thread(feed.head)
     if after > head:
         raise InvalidCursor(
             f"Position {after} lies beyond the log's head {head}: this service never sent it."
@@ -159,7 +161,7 @@ async def events(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
-        page = await run_in_threadpool(feed.page, after, chosen, limit)
+        page = await in_thread(partial(feed.page, after, chosen, limit))
         after, remaining = page.next_after, deadline - loop.time()
         if page.items or remaining <= 0 or SERVER_STOPPING.is_set():
             break
@@ -249,7 +251,7 @@ async def _messages(
     end = loop.time() + close_after
     while True:
         try:
-            page = await run_in_threadpool(feed.page, after, chosen, STREAM_BATCH)
+            page = await in_thread(partial(feed.page, after, chosen, STREAM_BATCH))
         except StoreUnavailable:
             return  # the client reconnects with Last-Event-ID and resumes where it was
         for item in page.items:

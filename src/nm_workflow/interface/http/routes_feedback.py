@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from nm_workflow.application.feedback import FeedbackService
@@ -39,6 +38,7 @@ from nm_workflow.interface.http.schemas_feedback import (
     ImprovementIn,
     TriageIn,
 )
+from nm_workflow.interface.http.thread_hop import in_thread
 
 router = APIRouter(prefix="/feedback", tags=["feedback"], route_class=CommandRoute)
 
@@ -108,7 +108,7 @@ async def feedback_log(
         found = reads.feedback_log(filters, before, limit)
         return [FeedbackLogRow.model_validate(r).model_dump(mode="json") for r in found]
 
-    return JSONResponse(await run_in_threadpool(rows), headers=headers)
+    return JSONResponse(await in_thread(rows), headers=headers)
 
 
 @router.get("/{feedback_id}", **ANSWERS.read())

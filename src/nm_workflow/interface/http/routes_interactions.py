@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
@@ -48,6 +47,7 @@ from nm_workflow.interface.http.schemas_interactions import (
     ResolutionIn,
     ResponseIn,
 )
+from nm_workflow.interface.http.thread_hop import in_thread
 
 router = APIRouter(tags=["customer interactions"], route_class=CommandRoute)
 
@@ -231,7 +231,7 @@ async def interaction_queue(
         found = reads.interaction_queue(filters, overdue, now=now, limit=limit)
         return [InteractionQueueEntry.model_validate(r).model_dump(mode="json") for r in found]
 
-    return JSONResponse(await run_in_threadpool(rows), headers=headers)
+    return JSONResponse(await in_thread(rows), headers=headers)
 
 
 @router.get("/interactions", **read_route(list[InteractionLogRow]))
@@ -251,4 +251,4 @@ async def interaction_log(
         found = reads.interaction_log(_scope(actor, department), before, limit)
         return [InteractionLogRow.model_validate(r).model_dump(mode="json") for r in found]
 
-    return JSONResponse(await run_in_threadpool(rows), headers=headers)
+    return JSONResponse(await in_thread(rows), headers=headers)

@@ -9,12 +9,13 @@ from fastapi import APIRouter, HTTPException, Path, Request
 from nm_workflow.application.store import EventStore
 from nm_workflow.application.store_errors import translated_errors
 from nm_workflow.domain.timing import utc_text
+from nm_workflow.interface.http.hop_route import HopRoute
 from nm_workflow.interface.http.openapi import callers
 from nm_workflow.interface.http.problems import catalogue
 from nm_workflow.interface.http.schemas_out import Problem, ProblemType
 from projections import ReadModel
 
-router = APIRouter(tags=["service"])
+router = APIRouter(tags=["service"], route_class=HopRoute)
 
 _HEALTHY = {
     "status": "ok",

@@ -19,6 +19,7 @@ from nm_workflow.interface.http.answers import (
 )
 from nm_workflow.interface.http.command_route import CommandRoute
 from nm_workflow.interface.http.deps import Context, CurrentActor, HistoryCursor, PolicyService
+from nm_workflow.interface.http.hop_route import HopRoute
 from nm_workflow.interface.http.openapi import callers
 from nm_workflow.interface.http.schemas import DraftIn, ReasonIn
 from nm_workflow.interface.http.schemas_policy import (
@@ -31,7 +32,7 @@ from nm_workflow.interface.http.schemas_policy import (
 from nm_workflow.interface.http.times import Moment
 
 router = APIRouter(prefix="/policies", tags=["workflow policy"], route_class=CommandRoute)
-compliance = APIRouter(prefix="/compliance", tags=["workflow policy"])
+compliance = APIRouter(prefix="/compliance", tags=["workflow policy"], route_class=HopRoute)
 Version = Annotated[int, Path(ge=1, le=2**31 - 1, description="A policy version number.", examples=[2])]
 CHECK = problem_responses(400, 401, 403, 413, 415, 422, 503)
 _ETAG = {"ETag": {"description": "The policy's aggregate version", "schema": {"type": "string"}}}

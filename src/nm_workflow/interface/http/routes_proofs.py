@@ -5,20 +5,22 @@ Checked offline with docs/audit/verify_export.py (standard library only); docs/a
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.concurrency import run_in_threadpool
 
 from nm_workflow.application.audit_tree import AuditTree
 from nm_workflow.application.security import Command, authorize
 from nm_workflow.interface.http.answers import problem_responses
 from nm_workflow.interface.http.deps import CurrentActor, from_state
+from nm_workflow.interface.http.hop_route import HopRoute
 from nm_workflow.interface.http.openapi import callers
 from nm_workflow.interface.http.problems import InvalidRequest
 from nm_workflow.interface.http.schemas_proofs import ConsistencyProofOut, InclusionProofOut, TreeHeadOut
+from nm_workflow.interface.http.thread_hop import in_thread
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(tags=["audit"], route_class=HopRoute)
 Tree = Annotated[AuditTree, Depends(from_state("audit_tree"))]
 PROOF = problem_responses(400, 401, 403, 404, 422, 503)
 
@@ -35,7 +37,7 @@ def _route(model: Any) -> dict[str, Any]:
 async def tree_head(actor: CurrentActor, tree: Tree) -> TreeHeadOut:
     """The log's size and Merkle root now, signed with the audit key when one is configured."""
     authorize(actor, Command.READ_AUDIT_LOG)
-    return TreeHeadOut.of(await run_in_threadpool(tree.tree_head))
+    return TreeHeadOut.of(await in_thread(tree.tree_head))
 
 
 @router.get("/audit/proofs/inclusion", **_route(InclusionProofOut))
@@ -47,7 +49,7 @@ async def inclusion_proof(
 ) -> InclusionProofOut:
     """Proof that the event at `position` is in the log of `tree_size` events (RFC 9162 PATH)."""
     authorize(actor, Command.READ_AUDIT_LOG)
-    return InclusionProofOut.of(await run_in_threadpool(tree.inclusion, position, tree_size))
+    return InclusionProofOut.of(await in_thread(partial(tree.inclusion, position, tree_size)))
 
 
 @router.get("/audit/proofs/consistency", **_route(ConsistencyProofOut))
@@ -61,4 +63,4 @@ async def consistency_proof(
     authorize(actor, Command.READ_AUDIT_LOG)
     if first > second:
         raise InvalidRequest(f"'first' ({first}) must not exceed 'second' ({second}).")
-    return ConsistencyProofOut.of(await run_in_threadpool(tree.consistency, first, second))
+    return ConsistencyProofOut.of(await in_thread(partial(tree.consistency, first, second)))

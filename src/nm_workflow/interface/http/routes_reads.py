@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator
 
@@ -15,6 +15,7 @@ from nm_workflow.domain.content import ItemState
 from nm_workflow.domain.roles import Stage
 from nm_workflow.interface.http.answers import READ
 from nm_workflow.interface.http.deps import CurrentActor, ItemId, Items, from_state, once
+from nm_workflow.interface.http.hop_route import HopRoute
 from nm_workflow.interface.http.openapi import callers
 from nm_workflow.interface.http.schemas import platform_name, trimmed_text
 from nm_workflow.interface.http.schemas_reads import (
@@ -25,11 +26,12 @@ from nm_workflow.interface.http.schemas_reads import (
     PublicationRow,
     ReviewQueueEntry,
 )
+from nm_workflow.interface.http.thread_hop import in_thread
 from nm_workflow.interface.http.times import Moment
 from nm_workflow.interface.http.waiting import PositionWatch, Waited
 from projections import READS, InvalidQuery, ReadModel
 
-router = APIRouter(tags=["reads (projections)"])
+router = APIRouter(tags=["reads (projections)"], route_class=HopRoute)
 _ITEM = "0b7e4c1e-9a43-4c59-a1c2-7f1f3a0e5d11"
 
 FRESHNESS = {
@@ -123,7 +125,7 @@ async def prepare(
     names = READS[query]
     headers = {}
     if fresh.position is not None:
-        head, reached = await run_in_threadpool(_progress, reads, names)
+        head, reached = await in_thread(partial(_progress, reads, names))
         if fresh.position > head:
             raise InvalidQuery(f"Wait-For-Position {fresh.position} is beyond the log's head {head}.")
         waited = Waited.REACHED
@@ -133,7 +135,7 @@ async def prepare(
         if waited is not Waited.REACHED:
             headers["Projection-Stale"] = "true"
     # Taken before the query runs: the answer reflects at least this position.
-    headers["Projection-Position"] = str(min((await run_in_threadpool(reads.positions, names)).values()))
+    headers["Projection-Position"] = str(min((await in_thread(partial(reads.positions, names))).values()))
     return headers
 
 
@@ -181,7 +183,7 @@ async def review_queue(
         found = reads.review_queue(stage, department, None if stage else actor.roles, own=own)
         return [ReviewQueueEntry.model_validate(r).model_dump(mode="json") for r in found]
 
-    return JSONResponse(await run_in_threadpool(rows), headers=headers)
+    return JSONResponse(await in_thread(rows), headers=headers)
 
 
 @router.get("/items", **read_route(Page[ItemStatusRow]))
@@ -211,7 +213,7 @@ async def list_items(
     def page() -> dict[str, Any]:
         return _page(ItemStatusRow, reads.list_items(state, department, platform, campaign, cursor, limit))
 
-    return JSONResponse(await run_in_threadpool(page), headers=headers)
+    return JSONResponse(await in_thread(page), headers=headers)
 
 
 @router.get("/publications", **read_route(Page[PublicationRow]))
@@ -231,7 +233,7 @@ async def publications(
     def page() -> dict[str, Any]:
         return _page(PublicationRow, reads.publications(item_id, platform, cursor, limit))
 
-    return JSONResponse(await run_in_threadpool(page), headers=headers)
+    return JSONResponse(await in_thread(page), headers=headers)
 
 
 @router.get("/items/{item_id}/metrics", **read_route(ItemMetrics))
@@ -247,7 +249,7 @@ async def item_metrics(
             items.get(actor, item_id)  # an item not measured yet has no rows; an unknown id is 404
         return ItemMetrics.model_validate(metrics).model_dump(mode="json")
 
-    return JSONResponse(await run_in_threadpool(body), headers=headers)
+    return JSONResponse(await in_thread(body), headers=headers)
 
 
 @router.get("/audit-trail", **read_route(Page[AuditEntry], Command.READ_AUDIT_TRAIL))
@@ -282,4 +284,4 @@ async def audit_trail(
     def page() -> dict[str, Any]:
         return _page(AuditEntry, reads.audit_trail(aggregate_id, actor_id, from_, to, cursor, limit))
 
-    return JSONResponse(await run_in_threadpool(page), headers=headers)
+    return JSONResponse(await in_thread(page), headers=headers)

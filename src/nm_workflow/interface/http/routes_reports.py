@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from nm_workflow.application.evaluations import supervision_queue
 from nm_workflow.application.security import Command
 from nm_workflow.interface.http.answers import READ
 from nm_workflow.interface.http.deps import CurrentActor
+from nm_workflow.interface.http.hop_route import HopRoute
 from nm_workflow.interface.http.openapi import callers
 from nm_workflow.interface.http.routes_reads import (
     FRESHNESS,
@@ -26,11 +27,12 @@ from nm_workflow.interface.http.routes_reads import (
     read_route,
 )
 from nm_workflow.interface.http.schemas_evaluations import EvaluationQueue, QuarterLabel, QuarterlyReport
+from nm_workflow.interface.http.thread_hop import in_thread
 from nm_workflow.interface.report_csv import report_csv
 from projections.evaluation_status import read_queue
 from projections.quarterly_evaluation import read_quarter
 
-router = APIRouter(tags=["supervision"])
+router = APIRouter(tags=["supervision"], route_class=HopRoute)
 CSV = "text/csv"
 _CSV_EXAMPLE = "\ufeffquarter,department,platform,items_planned,...\r\n2026Q3,*,*,120,...\r\n"
 _ATTACHMENT = {
@@ -72,7 +74,7 @@ async def quarterly(
 ) -> Response:
     """The quarterly_evaluation rows of a quarter; `Accept: text/csv` for CSV (UTF-8 with BOM)."""
     headers = await prepare(actor, reads, "quarterly_report", fresh, watch, Command.READ_EVALUATIONS)
-    rows = await run_in_threadpool(read_quarter, reads, quarter, department, platform)
+    rows = await in_thread(partial(read_quarter, reads, quarter, department, platform))
     headers["Vary"] = "Accept"  # one URL, two representations: a cache must key on Accept
     if _prefers_csv(",".join(request.headers.getlist("accept"))):  # a list header: its lines combine
         headers["Content-Disposition"] = f'attachment; filename="quarterly-{quarter}.csv"'
@@ -113,5 +115,7 @@ async def evaluation_queue(
     headers = await prepare(actor, reads, "evaluation_queue", fresh, watch, Command.READ_EVALUATIONS)
     settings, clock = reads.settings, request.app.state.clock
     today = clock().astimezone(ZoneInfo(settings.company_time_zone)).date()
-    queue = supervision_queue(await run_in_threadpool(read_queue, reads), today, settings.periodic_check_days)
+    queue = supervision_queue(
+        await in_thread(partial(read_queue, reads)), today, settings.periodic_check_days
+    )
     return JSONResponse(EvaluationQueue.model_validate(queue).model_dump(mode="json"), headers=headers)

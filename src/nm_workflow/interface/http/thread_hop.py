@@ -1,4 +1,5 @@
-"""A command endpoint's hop to a worker thread and back, in fewer steps than anyio's.
+"""A request's hop to a worker thread and back, in fewer steps than anyio's: a command's endpoint
+(ADR 0075), and a read's endpoint, key check and queries (`hop_route.HopRoute`, ADR 0077).
 
 A command does I/O (its read, its commit), so its endpoint runs off the event loop, in a thread.
 `starlette.concurrency.run_in_threadpool` (anyio's `to_thread.run_sync`) makes that hop with two
@@ -67,7 +68,7 @@ class _Worker(threading.Thread):
     """A thread running one call after another, idle in `_IDLE` between them."""
 
     def __init__(self) -> None:
-        super().__init__(name="nm-workflow command", daemon=True)
+        super().__init__(name="nm-workflow request", daemon=True)
         self.jobs: SimpleQueue[_Job] = SimpleQueue()
         self.start()
 

@@ -1,0 +1,57 @@
+"""A route whose plain `def` endpoint takes the command routes' hop to its thread.
+
+FastAPI's handler runs a plain `def` endpoint through `run_in_threadpool` (anyio's
+`to_thread.run_sync`, about 191,500 instructions a hop against `thread_hop.in_thread`'s 46,000;
+ADR 0075), and, when the endpoint answers a value to validate against its response model, runs the
+validation in a second such hop. `HopRoute` keeps FastAPI's handler for everything else (the
+dependencies, the parameters and their errors, the response model, the exception handlers) and
+gives it the endpoint as a coroutine function that hands the call to `in_thread`: one hop, under
+the same limiter's token, in the caller's copied context, its exception raised in the caller
+(ADR 0077). The handler then validates an answer on the loop, as for an `async def` endpoint.
+
+The route's declaration (its `endpoint`, its parameters) is FastAPI's as before, so the OpenAPI
+document is the same. An `async def` endpoint, a generator (a stream) or any other callable keeps
+FastAPI's own way.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Coroutine
+from dataclasses import replace
+from functools import partial
+from typing import Any, TypeGuard
+
+from fastapi.routing import APIRoute
+from starlette.requests import Request
+from starlette.responses import Response
+
+from nm_workflow.interface.http.thread_hop import in_thread
+
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+class HopRoute(APIRoute):
+    """An `APIRoute` whose plain `def` endpoint FastAPI's handler awaits through `in_thread`."""
+
+    def get_route_handler(self) -> Handler:
+        endpoint = self.dependant.call
+        if _plain_function(endpoint):
+            # The handler reads the call from the dependant; the route's `endpoint` stays the function.
+            self.dependant = replace(self.dependant, call=hopping(endpoint))
+        return super().get_route_handler()
+
+
+def hopping(endpoint: Callable[..., Any]) -> Callable[..., Coroutine[Any, Any, Any]]:
+    """`endpoint` as a coroutine function running it in a worker thread (`in_thread`)."""
+
+    async def hop(**values: Any) -> Any:  # FastAPI passes the solved values by name
+        return await in_thread(partial(endpoint, **values))
+
+    hop.__name__, hop.__qualname__ = endpoint.__name__, endpoint.__qualname__  # for FastAPI's errors
+    return hop
+
+
+def _plain_function(call: Callable[..., Any] | None) -> TypeGuard[Callable[..., Any]]:
+    kinds = (inspect.iscoroutinefunction, inspect.isgeneratorfunction, inspect.isasyncgenfunction)
+    return inspect.isfunction(call) and not any(kind(call) for kind in kinds)
