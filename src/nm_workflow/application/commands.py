@@ -93,7 +93,12 @@ class CommandRunner(Generic[A]):
                 aggregate, metadata = self._decide(
                     ctx, role, at, version, command, partial(decide, current), new=new
                 )
-                record = self._record(ctx, command, request, aggregate, metadata, at, created=new)
+                # The idempotency record's event, stamped as the decision's were (`recorded`).
+                key, actor_id = ctx.idempotency_key, ctx.actor.actor_id
+                record = None if key is None else recorded(
+                    actor_id, key, command.value, request, aggregate.id, aggregate.version, new,
+                    metadata=metadata, at=at,
+                )  # fmt: skip
             return outcome.of(self._save(ctx, request, aggregate, record, created=target is None))
 
     def _decide(
@@ -195,33 +200,6 @@ class CommandRunner(Generic[A]):
         correlation = ctx.correlation_id or causation
         actor = ctx.actor
         return EventMetadata(actor.actor_id, role, actor.department, correlation, causation, policy_version)
-
-    @staticmethod
-    def _record(
-        ctx: CommandContext,
-        command: Command,
-        request: str,
-        aggregate: A,
-        metadata: EventMetadata,
-        at: datetime,
-        *,
-        created: bool,
-    ) -> WorkflowAggregate.Event | None:
-        """The idempotency record's event, stamped as the decision's events were (its aggregate is
-        not made: `recorded` says why)."""
-        if ctx.idempotency_key is None:
-            return None
-        return recorded(
-            actor_id=ctx.actor.actor_id,
-            key=ctx.idempotency_key,
-            command=command.value,
-            fingerprint=request,
-            aggregate_id=aggregate.id,
-            version=aggregate.version,
-            created=created,
-            metadata=metadata,
-            at=at,
-        )
 
     def _replay(
         self, ctx: CommandContext, request: str, read: CommandRead | None = None
