@@ -45,6 +45,24 @@ def tree(root: int) -> list[int]:
     return found
 
 
+def projection_workers(roots: list[int]) -> list[int]:
+    """The projection worker processes (`cli_projections run`, started by `serve`) within the trees
+    of `roots`: how much of the server's CPU the projections took, apart from the API's."""
+    return [
+        pid
+        for root in roots
+        for pid in tree(root)
+        if b"nm_workflow.interface.cli_projections" in _cmdline(pid)
+    ]
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return (PROC / str(pid) / "cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def cpu_seconds(root: int) -> float:
     """User plus system CPU seconds of `root` and its live descendants, each thread included.
 

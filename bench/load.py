@@ -203,18 +203,25 @@ def drive(
 
 
 class _CpuProbe:
-    """CPU seconds of the server's process trees and of PostgreSQL's, from creation to `per_command`."""
+    """CPU seconds of the server's process trees, of its projection worker's (when serve started one;
+    within the server's) and of PostgreSQL's, from creation to `per_command`."""
 
     def __init__(self, server_pids: list[int], settings: Settings) -> None:
         database = _database_server(settings)
-        self.roots = {"server": server_pids, "database": [] if database is None else [database]}
+        self.roots = {
+            "server": server_pids,
+            "projections": cpu.projection_workers(server_pids),
+            "database": [] if database is None else [database],
+        }
         self.started = {name: self._spent(name) for name in self.roots}
 
     def _spent(self, name: str) -> float:
         return sum(cpu.cpu_seconds(pid) for pid in self.roots[name])
 
     def per_command(self, commands: int) -> dict[str, float | None]:
-        """`server_cpu_ms` and `database_cpu_ms`: milliseconds of CPU per command since creation."""
+        """`server_cpu_ms`, `projections_cpu_ms` (the projection worker's share of the server's; None
+        without one: embedded, the API processes hold it) and `database_cpu_ms` (None for SQLite, in
+        the server): milliseconds of CPU per command since creation."""
         spent = {name: self._spent(name) - self.started[name] for name in self.roots}
         return {
             f"{name}_cpu_ms": 1000 * spent[name] / commands if self.roots[name] and commands else None

@@ -74,7 +74,7 @@ def load_summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 **{
                     f"{name}_{part}_cpu_ms": servers[name].get(f"{part}_cpu_ms")
                     for name in servers
-                    for part in ("server", "database", "client")
+                    for part in ("server", "projections", "database", "client")
                 },
                 **{f"{name}_busy_cores": servers[name].get("machine_busy_cores") for name in servers},
                 "vs_trivial": ratio(service["per_second"], trivial["per_second"]),
@@ -101,6 +101,7 @@ LOAD_COLUMNS = (  # heading, key, format
     ("p50 ms t/p/nm", None, "{:.1f}/{:.1f}/{:.1f}"),
     ("nm p99 ms", "nm-workflow_p99_ms", "{:.1f}"),
     ("server CPU ms/cmd t/p/nm", "server_cpu_ms", "{}/{}/{}"),
+    ("nm projection worker CPU ms/cmd", "nm-workflow_projections_cpu_ms", "{:.2f}"),
     ("db CPU ms/cmd p/nm", "database_cpu_ms", "{}/{}"),
     ("load CPU ms/cmd t/p/nm", "client_cpu_ms", "{}/{}/{}"),
     ("cores busy t/p/nm", "busy_cores", "{}/{}/{}"),
@@ -121,7 +122,8 @@ def load_table(summary: list[dict[str, Any]]) -> str:
     def cell(row: dict[str, Any], key: str | None, shape: str) -> str:
         if key is None:
             return shape.format(*(row[f"{name}_p50_ms"] for name in ("trivial", "plain", "nm-workflow")))
-        if key.endswith(("_cpu_ms", "_cores")):  # per server; the database's: not the trivial endpoint's
+        if key.endswith(("_cpu_ms", "_cores")) and not key.startswith("nm-workflow_"):
+            # Per server (the database's: not the trivial endpoint's); a key naming a server is its own.
             names = ("trivial", "plain", "nm-workflow")[key.startswith("database") :]
             return shape.format(*(_per_server(row.get(f"{name}_{key}")) for name in names))
         return "-" if row[key] is None else shape.format(row[key])

@@ -106,6 +106,12 @@ def test_the_load_benchmark_drives_each_server_without_errors(
         assert 0 < row["machine_busy_cores"] <= (os.cpu_count() or 1) + 0.05, row
         # SQLite runs inside the server; PostgreSQL's server is found by its port and measured.
         assert (row["database_cpu_ms"] is None) == (backend == "sqlite"), row
+        # Only the service's serve starts a projection worker: its share of the server's CPU (in
+        # clock ticks, 0 for a worker that used less than one in the short load).
+        if row["server"] == "nm-workflow":
+            assert 0 <= row["projections_cpu_ms"] <= row["server_cpu_ms"], row
+        else:
+            assert row["projections_cpu_ms"] is None, row
     service = rows[-1]
     # With "worker", the API processes project nothing: only the worker process serve started can catch up.
     assert service["catch_up_seconds"] is not None, "the projections reached the log head after the load"
