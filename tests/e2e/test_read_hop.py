@@ -182,3 +182,16 @@ def test_reads_are_answered_as_the_framework_answered(api: Api, monkeypatch: pyt
         assert hopped[name] == framework[name], name
     statuses = {status for status, _, _ in hopped.values()}
     assert {200, 401, 403, 404, 422} <= statuses  # answers and refusals, each kind
+
+
+def test_a_hopping_route_names_its_endpoint(api: Api) -> None:
+    # FastAPI names the call it runs in its errors and its telemetry's spans ("module.qualname"):
+    # the endpoint's own name, not the hop's module.
+    named = 0
+    for route in api.client.app.routes:  # type: ignore[attr-defined]
+        if isinstance(route, HopRoute) and route.dependant.call is not route.endpoint:
+            call, endpoint = route.dependant.call, route.endpoint
+            assert call is not None
+            assert (call.__module__, call.__qualname__) == (endpoint.__module__, endpoint.__qualname__)
+            named += 1
+    assert named >= 20

@@ -48,7 +48,11 @@ def hopping(endpoint: Callable[..., Any]) -> Callable[..., Coroutine[Any, Any, A
     async def hop(**values: Any) -> Any:  # FastAPI passes the solved values by name
         return await in_thread(partial(endpoint, **values))
 
-    hop.__name__, hop.__qualname__ = endpoint.__name__, endpoint.__qualname__  # for FastAPI's errors
+    # Named as the endpoint, module included: FastAPI names the call in its errors and in its
+    # telemetry's spans (`code.function.name`: module and qualified name). The file and line in its
+    # errors stay the hop's: FastAPI reads them from the code object.
+    hop.__module__, hop.__name__ = endpoint.__module__, endpoint.__name__
+    hop.__qualname__ = endpoint.__qualname__
     return hop
 
 
