@@ -63,6 +63,13 @@ class Settings(DatabaseSettings, BaseSettings):
         le=10_000,
         description="Events read from the log per batch, applied to every projection in one transaction.",
     )
+    projection_worker_stall_seconds: float = Field(
+        default=60,
+        ge=2,
+        le=3600,
+        description="Seconds `serve`'s projection worker may go without a pass (hung) before it is killed "
+        "and started again; more than twice the lock timeout, the poll interval and the gather pause.",
+    )
     review_stage_hours: int = Field(
         default=48, ge=1, le=8760, description="Hours a review stage may take before the item is overdue."
     )
@@ -196,6 +203,22 @@ class Settings(DatabaseSettings, BaseSettings):
         if problem is not None:
             raise ValueError(problem)
         return department
+
+    @field_validator("projection_worker_stall_seconds")
+    @classmethod
+    def _outlasts_a_pass(cls, stall: float, info: ValidationInfo) -> float:
+        # The longest a healthy worker goes between two beats (projections/runner.py): a batch that
+        # waits for the write lock (on SQLite up to twice, behind a writer outside the service
+        # holding SQLite's own lock), then an idle wait and the gather pause. Less would kill it.
+        waits = ("db_lock_timeout", "projection_poll_interval", "projection_gather_seconds")
+        if all(name in info.data for name in waits):  # else one of them is refused already
+            longest = info.data["db_lock_timeout"] + sum(info.data[name] for name in waits)
+            if stall <= longest:
+                raise ValueError(
+                    "must be more than twice NM_DB_LOCK_TIMEOUT + NM_PROJECTION_POLL_INTERVAL + "
+                    f"NM_PROJECTION_GATHER_SECONDS ({longest:g} s), the longest a healthy worker waits"
+                )
+        return stall
 
     @field_validator("database_url")
     @classmethod

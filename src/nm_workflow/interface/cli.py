@@ -121,7 +121,7 @@ def serve(
             host=host,
             port=port,
             workers=workers,
-            projection_worker=served == "worker",
+            projection_worker=settings.projection_worker_stall_seconds if served == "worker" else None,
             **uvicorn_options(),
         )
 
