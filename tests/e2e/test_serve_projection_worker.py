@@ -171,6 +171,8 @@ def test_the_workers_of_a_killed_server_stop_by_themselves(settings: Settings, t
         (["--projections", "worker", "--no-projections"], {}, "--projections worker contradicts"),
         ([], {"NM_PROJECTIONS": "sideways"}, "NM_PROJECTIONS: Input should be"),
         ([], {"NM_PROJECTIONS": "worker", "NM_EMBEDDED_PROJECTIONS": "true"}, "NM_PROJECTIONS: 'worker'"),
+        # A healthy worker would be killed as hung (ADR 0078): 2 x 5 + 0.2 + 0.05 s between two passes.
+        ([], {"NM_PROJECTION_WORKER_STALL_SECONDS": "10"}, "(10) must be more than twice NM_DB_LOCK_TIMEOUT"),
     ],
 )
 def test_a_bad_or_contradicting_projections_switch_is_one_line_and_exit_2(

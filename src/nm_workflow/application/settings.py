@@ -68,7 +68,7 @@ class Settings(DatabaseSettings, BaseSettings):
         ge=2,
         le=3600,
         description="Seconds `serve`'s projection worker may go without a pass (hung) before it is killed "
-        "and started again; more than twice the lock timeout, the poll interval and the gather pause.",
+        "and started again; more than `projection_beat_gap`.",
     )
     review_stage_hours: int = Field(
         default=48, ge=1, le=8760, description="Hours a review stage may take before the item is overdue."
@@ -204,22 +204,6 @@ class Settings(DatabaseSettings, BaseSettings):
             raise ValueError(problem)
         return department
 
-    @field_validator("projection_worker_stall_seconds")
-    @classmethod
-    def _outlasts_a_pass(cls, stall: float, info: ValidationInfo) -> float:
-        # The longest a healthy worker goes between two beats (projections/runner.py): a batch that
-        # waits for the write lock (on SQLite up to twice, behind a writer outside the service
-        # holding SQLite's own lock), then an idle wait and the gather pause. Less would kill it.
-        waits = ("db_lock_timeout", "projection_poll_interval", "projection_gather_seconds")
-        if all(name in info.data for name in waits):  # else one of them is refused already
-            longest = info.data["db_lock_timeout"] + sum(info.data[name] for name in waits)
-            if stall <= longest:
-                raise ValueError(
-                    "must be more than twice NM_DB_LOCK_TIMEOUT + NM_PROJECTION_POLL_INTERVAL + "
-                    f"NM_PROJECTION_GATHER_SECONDS ({longest:g} s), the longest a healthy worker waits"
-                )
-        return stall
-
     @field_validator("database_url")
     @classmethod
     def _postgres_url(cls, url: str | None) -> str | None:
@@ -250,6 +234,13 @@ class Settings(DatabaseSettings, BaseSettings):
         if self.projections is not None:
             return self.projections
         return "none" if self.embedded_projections is False else "embedded"
+
+    @property
+    def projection_beat_gap(self) -> float:
+        """The longest a healthy projections thread goes between two beats (projections/runner.py): a
+        batch waiting for the write lock (on SQLite up to twice, behind a writer outside the service
+        holding SQLite's own lock), then an idle wait and the gather pause."""
+        return 2 * self.db_lock_timeout + self.projection_poll_interval + self.projection_gather_seconds
 
     @property
     def served_projection_place(self) -> ProjectionsPlace:
