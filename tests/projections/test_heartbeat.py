@@ -17,7 +17,7 @@ from tests.projections.test_worker_kill import WORKER, worker_environment
 from tests.support.waiting import wait_until
 
 
-def test_the_projections_thread_beats_while_idle_and_while_every_batch_fails(
+def test_the_projections_thread_beats_at_each_look_while_idle(
     make_settings: Callable[..., Settings], store: EventStore
 ) -> None:
     beats: list[str] = []

@@ -68,7 +68,7 @@ class Settings(DatabaseSettings, BaseSettings):
         ge=2,
         le=3600,
         description="Seconds `serve`'s projection worker may go without a pass (hung) before it is killed "
-        "and started again; more than `projection_beat_gap`.",
+        "and started again; more than twice the lock timeout plus the poll interval and the gather pause.",
     )
     review_stage_hours: int = Field(
         default=48, ge=1, le=8760, description="Hours a review stage may take before the item is overdue."
