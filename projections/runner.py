@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from nm_workflow.application.settings import Settings
@@ -62,12 +62,13 @@ class _Lane:
 
 
 class _Runner:
-    """The thread that works this process's projections."""
+    """The thread that works this process's projections; it calls `beat` before each pass and each
+    projection's batch tried alone, so that a watchdog sees it stuck (interface/projection_worker.py)."""
 
-    def __init__(self, lanes: list[_Lane], reader: SharedReader, read_model: ReadModel,
-                 ownership: Ownership, watch: AppendWatch, settings: Settings) -> None:  # fmt: skip
+    def __init__(self, lanes: list[_Lane], reader: SharedReader, read_model: ReadModel, ownership: Ownership,
+                 watch: AppendWatch, settings: Settings, beat: Callable[[], None]) -> None:  # fmt: skip
         self.lanes, self.reader, self.ownership, self.settings = lanes, reader, ownership, settings
-        self.watch = watch
+        self.watch, self.beat = watch, beat
         self.failures: FailureLog = read_model.failures
         self.signal = read_model.store.appended
         self.stopping = threading.Event()
@@ -76,6 +77,7 @@ class _Runner:
 
     def _loop(self) -> None:
         while not self.stopping.is_set():
+            self.beat()
             try:
                 self._pass()
             except Exception:  # the last guard: a dead thread would leave every projection behind
@@ -165,6 +167,7 @@ class _Runner:
 
     def _alone(self, lane: _Lane) -> bool:
         """One batch of `lane` in a transaction of its own; False when failed or caught up."""
+        self.beat()  # each may wait for the write lock: a pass of many such waits is no hang
         try:
             moved = lane.builder.step()
         except Exception as error:  # any failure: the batch rolled back; try again later
@@ -222,6 +225,7 @@ class ProjectionSupervisor:
         *,
         store: EventStore | None = None,
         read_model: ReadModel | None = None,
+        beat: Callable[[], None] = lambda: None,
     ) -> None:
         self.settings = settings
         self._owns_read_model = read_model is None
@@ -238,7 +242,7 @@ class ProjectionSupervisor:
             if settings.uses_postgres
             else DataVersionWatcher(settings.sqlite_path, rm.store.appended, settings.db_lock_timeout)
         )
-        self._runner = _Runner(self._lanes, reader, rm, self.ownership, self._listener, settings)
+        self._runner = _Runner(self._lanes, reader, rm, self.ownership, self._listener, settings, beat)
         # Webhooks are delivered by the supervisor of every projection (embedded or `projections run`).
         self._webhooks = None if names else webhook_run(settings, rm.store, self.ownership)
 
@@ -287,9 +291,11 @@ class ProjectionSupervisor:
         return self.read_model.wait_for(position, names, timeout)
 
 
-def run_worker(settings: Settings, names: Sequence[str] | None, stop: threading.Event) -> None:
-    """A worker process's body: run the projections until `stop` is set."""
-    supervisor = ProjectionSupervisor(settings, names)
+def run_worker(
+    settings: Settings, names: Sequence[str] | None, stop: threading.Event, beat: Callable[[], None]
+) -> None:
+    """A worker process's body: run the projections until `stop` is set, calling `beat` at each pass."""
+    supervisor = ProjectionSupervisor(settings, names, beat=beat)
     supervisor.start()
     try:
         stop.wait()

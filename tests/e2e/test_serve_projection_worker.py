@@ -7,6 +7,7 @@ and must never outlive the server, whether it is stopped or killed.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -75,19 +76,20 @@ def _scrape(client: httpx2.Client) -> dict[tuple[str, str], float]:
     }
 
 
-def _serve(settings: Settings) -> tuple[list[str], int, dict[str, str]]:
+def _serve(settings: Settings, **variables: str) -> tuple[list[str], int, dict[str, str]]:
     port = free_port()
     command = [CLI, "serve", "--port", str(port), "--projections", "worker"]
-    return command, port, service_environment(settings)
+    return command, port, service_environment(settings, **variables)
 
 
 @contextmanager
 def _served_with_a_worker(
-    settings: Settings, log: Path
+    settings: Settings, log: Path, **variables: str
 ) -> Iterator[tuple[subprocess.Popen[bytes], httpx2.Client]]:
-    """`serve --projections worker` once its worker runs, and a client with a marketing key."""
+    """`serve --projections worker` once its worker runs, and a client with a marketing key;
+    `variables` are further `NM_<NAME>` settings of the server."""
     auth = {"Authorization": f"Bearer {marketing_key(settings)}"}
-    command, port, env = _serve(settings)
+    command, port, env = _serve(settings, **variables)
     with (
         running_server(command, port, log, env) as server,
         httpx2.Client(base_url=f"http://127.0.0.1:{port}", headers=auth, timeout=30) as client,
@@ -134,6 +136,24 @@ def test_a_killed_worker_is_replaced_and_a_stopped_server_leaves_no_process(
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_hung_worker_is_killed_and_replaced(settings: Settings, tmp_path: Path) -> None:
+    """ADR 0078: a worker that makes no pass (here stopped, as a hang in a C call or a deadlock
+    would leave it) left its projections stale for good; serve now kills it and starts another."""
+    log = tmp_path / "server.log"
+    # The least stall the settings allow with a lock timeout of 1 s (twice it, the poll and the gather).
+    stall = {"projection_worker_stall_seconds": "3", "db_lock_timeout": "1"}
+    with _served_with_a_worker(settings, log, **stall) as (server, client):
+        [first] = _workers_of(server.pid)
+        os.kill(first, signal.SIGSTOP)
+        wait_until(lambda: (found := _workers_of(server.pid)) != [] and found != [first], 20)
+        assert not (PROC / str(first)).exists()  # killed, and reaped by serve
+        assert _plan_then_read(client).headers["Projection-Wait"] == "reached"  # the new one projects
+        assert client.get("/readyz").status_code == 200
+    hung = rf"Projection worker \[{first}\] hung \(no pass in \d+ s\): killed; starting another in "
+    assert re.search(hung, log.read_text())
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_the_workers_of_a_killed_server_stop_by_themselves(settings: Settings, tmp_path: Path) -> None:
     with _served_with_a_worker(settings, tmp_path / "server.log") as (server, _):
         server.send_signal(signal.SIGKILL)  # no chance to stop its workers
@@ -151,6 +171,8 @@ def test_the_workers_of_a_killed_server_stop_by_themselves(settings: Settings, t
         (["--projections", "worker", "--no-projections"], {}, "--projections worker contradicts"),
         ([], {"NM_PROJECTIONS": "sideways"}, "NM_PROJECTIONS: Input should be"),
         ([], {"NM_PROJECTIONS": "worker", "NM_EMBEDDED_PROJECTIONS": "true"}, "NM_PROJECTIONS: 'worker'"),
+        # A healthy worker would be killed as hung (ADR 0078): 2 x 5 + 0.2 + 0.05 s between two passes.
+        ([], {"NM_PROJECTION_WORKER_STALL_SECONDS": "10"}, "(10) must be more than twice NM_DB_LOCK_TIMEOUT"),
     ],
 )
 def test_a_bad_or_contradicting_projections_switch_is_one_line_and_exit_2(

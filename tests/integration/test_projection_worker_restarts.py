@@ -16,7 +16,7 @@ def test_a_worker_that_could_not_be_started_is_started_at_a_later_try(
     # The program is missing at the first try, as when the fork or exec fails (no memory, no file
     # descriptors left): it must be tried again after the backoff, not given up for good.
     program, started = tmp_path / "worker", tmp_path / "started"
-    worker = ProjectionWorker(command=[str(program)])
+    worker = ProjectionWorker(60, command=[str(program)])
     worker.start()
     try:
         wait_until(lambda: "not started" in caplog.text)

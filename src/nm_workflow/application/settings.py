@@ -63,6 +63,13 @@ class Settings(DatabaseSettings, BaseSettings):
         le=10_000,
         description="Events read from the log per batch, applied to every projection in one transaction.",
     )
+    projection_worker_stall_seconds: float = Field(
+        default=60,
+        ge=2,
+        le=3600,
+        description="Seconds `serve`'s projection worker may go without a pass (hung) before it is killed "
+        "and started again; more than twice the lock timeout plus the poll interval and the gather pause.",
+    )
     review_stage_hours: int = Field(
         default=48, ge=1, le=8760, description="Hours a review stage may take before the item is overdue."
     )
@@ -227,6 +234,13 @@ class Settings(DatabaseSettings, BaseSettings):
         if self.projections is not None:
             return self.projections
         return "none" if self.embedded_projections is False else "embedded"
+
+    @property
+    def projection_beat_gap(self) -> float:
+        """The longest a healthy projections thread goes between two beats (projections/runner.py): a
+        batch waiting for the write lock (on SQLite up to twice, behind a writer outside the service
+        holding SQLite's own lock), then an idle wait and the gather pause."""
+        return 2 * self.db_lock_timeout + self.projection_poll_interval + self.projection_gather_seconds
 
     @property
     def served_projection_place(self) -> ProjectionsPlace:

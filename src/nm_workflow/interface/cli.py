@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 
 from nm_workflow.application.keys import KeyService
-from nm_workflow.application.settings import PROJECTIONS_PLACES, ProjectionsPlace
+from nm_workflow.application.settings import PROJECTIONS_PLACES, ProjectionsPlace, Settings
 from nm_workflow.application.store import EventStore
 from nm_workflow.domain.roles import Role
 from nm_workflow.domain.timing import utc_text
@@ -104,6 +104,8 @@ def serve(
     os.environ["NM_API_WORKERS"] = str(workers)  # the workers share the pool budget (ADR 0027)
     settings = load_settings()
     served = settings.served_projection_place
+    if served == "worker":
+        _stall_outlasts_a_pass(settings)
     # Said to every worker process, which would otherwise read "unset" as embedded (ADR 0076).
     os.environ["NM_PROJECTIONS"] = served
     os.environ.pop("NM_EMBEDDED_PROJECTIONS", None)
@@ -121,9 +123,18 @@ def serve(
             host=host,
             port=port,
             workers=workers,
-            projection_worker=served == "worker",
+            projection_worker=settings.projection_worker_stall_seconds if served == "worker" else None,
             **uvicorn_options(),
         )
+
+
+def _stall_outlasts_a_pass(settings: Settings) -> None:
+    """Exit 2 unless the stall outlasts a healthy worker's longest wait: else it is killed as hung."""
+    stall, gap = settings.projection_worker_stall_seconds, settings.projection_beat_gap
+    if stall <= gap:
+        fail(f"NM_PROJECTION_WORKER_STALL_SECONDS ({stall:g}) must be more than twice NM_DB_LOCK_TIMEOUT +"
+             f" NM_PROJECTION_POLL_INTERVAL + NM_PROJECTION_GATHER_SECONDS ({gap:g} s), the longest a healthy"
+             " projection worker waits between two passes.", EXIT_USAGE)  # fmt: skip
 
 
 def _projections_option(projections: Place | None, *, no_projections: bool) -> ProjectionsPlace | None:

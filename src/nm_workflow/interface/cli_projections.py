@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
@@ -17,7 +18,7 @@ from nm_workflow.domain.timing import utc_text
 from nm_workflow.interface.cli_errors import EXIT_UNAVAILABLE, EXIT_USAGE, fail, reported
 from nm_workflow.interface.cli_output import JsonOption, show_table
 from nm_workflow.interface.cli_settings import existing_database, load_settings
-from nm_workflow.interface.projection_worker import exit_with_parent
+from nm_workflow.interface.projection_worker import exit_with_parent, heartbeat
 from nm_workflow.interface.serving import authority
 from projections import NAMES, ReadModel, rebuild, run_worker
 
@@ -49,6 +50,10 @@ def run_projections(
     parent_pid: Annotated[
         int | None, typer.Option(hidden=True, help="Stop when this process is gone (set by `serve`).")
     ] = None,
+    heartbeat_file: Annotated[
+        Path | None,
+        typer.Option("--heartbeat", hidden=True, help="Touch this file at every pass (set by `serve`)."),
+    ] = None,
 ) -> None:
     """Run projections in this process until SIGINT or SIGTERM (a batch in flight is finished)."""
     _known(names or [])
@@ -72,8 +77,9 @@ def run_projections(
     else:  # started by `serve --projections worker`: never outlive it; serve says how to stop
         exit_with_parent(parent_pid, stop)
     console.print(running, soft_wrap=True)  # one line, however wide the terminal (a log file's is 80)
+    beat = (lambda: None) if heartbeat_file is None else heartbeat(heartbeat_file)
     with reported(settings):
-        run_worker(settings, names, stop)
+        run_worker(settings, names, stop, beat)
     console.print("Stopped.")
 
 

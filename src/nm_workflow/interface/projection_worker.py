@@ -8,7 +8,10 @@ itself (SIGTERM: the batch in flight is finished), so that a worker exiting is a
 to restart (or, after `replace`, serve's SIGHUP, a replacement started at once), never a
 stop that races with the server's. If it dies (or cannot be started) it is started again
 after a backoff, and if `serve` dies without stopping it (SIGKILL), the worker sees its
-parent change and stops by itself (`exit_with_parent`). See ADR 0045 and 0076.
+parent change and stops by itself (`exit_with_parent`). One that hangs (stopped, stuck in a
+C call, deadlocked) is killed and started again: its projections thread touches a heartbeat
+file at every pass (`heartbeat`), which serve looks at (`_wait`), so that even a frozen
+process is seen. See ADR 0045, 0076 and 0078.
 """
 
 from __future__ import annotations
@@ -18,9 +21,12 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import suppress
+from pathlib import Path
 
 log = logging.getLogger("uvicorn.error")  # the server's own log, beside uvicorn's messages on its workers
 WORKER_COMMAND = (sys.executable, "-m", "nm_workflow.interface.cli_projections", "run")
@@ -31,13 +37,20 @@ STEADY_SECONDS = 30.0
 STOP_SECONDS = 30.0
 """How long a stopping worker may take to finish its batch before it is killed."""
 PARENT_CHECK_SECONDS = 0.5
+HEARTBEAT_CHECK_SECONDS = 0.5
+"""How often serve looks at its worker's heartbeat, and whether it exited."""
 
 
 class ProjectionWorker:
-    """Keeps one `projections run` child process running until `stop`."""
+    """Keeps one `projections run` child process running until `stop`; one that made no pass for
+    `stall_seconds` (NM_PROJECTION_WORKER_STALL_SECONDS) is killed and started again."""
 
-    def __init__(self, command: Sequence[str] = WORKER_COMMAND) -> None:
-        self._command = [*command, "--parent-pid", str(os.getpid())]
+    def __init__(self, stall_seconds: float, command: Sequence[str] = WORKER_COMMAND) -> None:
+        self._stall_seconds = stall_seconds
+        descriptor, name = tempfile.mkstemp(prefix="nm-projection-worker-", suffix=".heartbeat")
+        os.close(descriptor)
+        self._heartbeat = Path(name)
+        self._command = [*command, "--parent-pid", str(os.getpid()), "--heartbeat", name]
         self._lock = threading.Lock()  # between starting a child and stopping: none starts after `stop`
         self._stopping = threading.Event()
         self._replacing: int | None = None  # the child being replaced (SIGHUP), by its pid
@@ -74,6 +87,7 @@ class ProjectionWorker:
             log.warning("Projection worker [%d] did not stop in %.0f s; killed", process.pid, STOP_SECONDS)
             process.kill()
             self._thread.join()
+        self._heartbeat.unlink(missing_ok=True)
 
     def _keep_running(self) -> None:
         backoff = FIRST_BACKOFF_SECONDS
@@ -83,28 +97,73 @@ class ProjectionWorker:
                     return
                 started = time.monotonic()
                 try:
+                    self._heartbeat.touch()  # a new worker's time starts now (made again if deleted)
                     self._process = process = subprocess.Popen(self._command, process_group=0)  # noqa: S603
-                except OSError as error:  # no fork (memory, process or descriptor limits), no program
+                except OSError as error:  # no fork (memory, processes, descriptors), no program, no /tmp
                     log.error("Projection worker not started (%s); trying again in %.1f s", error, backoff)
                     process = None
             if process is not None:
                 log.info("Started projection worker [%d]", process.pid)
-                status = process.wait()
+                status, stalled = self._wait(process)
                 if self._stopping.is_set():
                     return
                 if self._replacing == process.pid:  # not a flag: a child that died first is a death
                     self._replacing = None
-                    log.info("Projection worker [%d] stopped to be replaced (SIGHUP)", process.pid)
+                    how = "stopped" if stalled is None else f"hung (no pass in {stalled:.0f} s), killed"
+                    log.info("Projection worker [%d] %s to be replaced (SIGHUP)", process.pid, how)
                     continue
                 if time.monotonic() - started >= STEADY_SECONDS:
                     backoff = FIRST_BACKOFF_SECONDS
-                log.error(
-                    "Projection worker [%d] exited (status %d); starting another in %.1f s",
-                    process.pid, status, backoff,
-                )  # fmt: skip
+                if stalled is not None:  # the one line saying so: its exit is no news
+                    log.error(
+                        "Projection worker [%d] hung (no pass in %.0f s): killed; starting another in %.1f s",
+                        process.pid, stalled, backoff,
+                    )  # fmt: skip
+                else:
+                    log.error(
+                        "Projection worker [%d] exited (status %d); starting another in %.1f s",
+                        process.pid, status, backoff,
+                    )  # fmt: skip
             if self._stopping.wait(backoff):
                 return
             backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+
+    def _wait(self, process: subprocess.Popen[bytes]) -> tuple[int, float | None]:
+        """`process`'s exit status, and how long it had made no pass when killed for it (else None).
+
+        Its heartbeat file's modification time is compared with the last one seen, not with the
+        clock, which may be set meanwhile. Once `stop` is called, `stop` alone decides (STOP_SECONDS).
+        """
+        beat, since = self._beat(), time.monotonic()
+        while not self._stopping.wait(HEARTBEAT_CHECK_SECONDS):
+            if (status := process.poll()) is not None:
+                return status, None
+            if (seen := self._beat()) != beat:
+                beat, since = seen, time.monotonic()
+            elif (stalled := time.monotonic() - since) >= self._stall_seconds:
+                process.kill()  # SIGKILL: a stopped (SIGSTOP) or stuck process cannot handle SIGTERM
+                return process.wait(), stalled
+        return process.wait(), None
+
+    def _beat(self) -> int | None:
+        try:
+            return self._heartbeat.stat().st_mtime_ns
+        except OSError:  # deleted: no beat until the next worker's start makes it again
+            return None
+
+
+def heartbeat(path: Path) -> Callable[[], None]:
+    """In the worker process: the beat of its projections thread, touching the file serve looks at.
+
+    One system call a pass. A failure is left to serve to judge, as a missing beat: a worker is
+    not stopped for a file.
+    """
+
+    def beat() -> None:
+        with suppress(OSError):
+            os.utime(path)
+
+    return beat
 
 
 def exit_with_parent(parent: int, stop: threading.Event) -> None:

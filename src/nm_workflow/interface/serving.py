@@ -181,7 +181,7 @@ def serve(
     port: int,
     workers: int,
     log_level: str = "info",
-    projection_worker: bool = False,
+    projection_worker: float | None = None,
     **options: Any,
 ) -> None:
     """Serve the app factory at import path `app` ("module:function") until interrupted.
@@ -190,12 +190,12 @@ def serve(
     SIGHUP and a terminal's hangup handled as it says), its workers listening on sockets of their
     own (Linux, several workers) or on the one bound here, each leaving SIGHUP to it; otherwise
     one uvicorn server, which stops gracefully on SIGHUP. `options` are further `uvicorn.Config`
-    settings (e.g. the HTTP protocol class). `projection_worker` runs a projection worker process
-    beside the workers (interface/projection_worker.py), stopped after them; the API then runs in a
-    worker process even alone, so that its `/metrics` sums the projection worker's figures with
-    its own.
+    settings (e.g. the HTTP protocol class). `projection_worker`, when not None, runs a projection
+    worker process beside the workers (interface/projection_worker.py), stopped after them and
+    replaced when it made no pass for that many seconds; the API then runs in a worker process even
+    alone, so that its `/metrics` sums the projection worker's figures with its own.
     """
-    alone = workers == 1 and not projection_worker
+    alone = workers == 1 and projection_worker is None
     if not alone:  # each worker process looks every second whether this one is still there
         options |= {"callback_notify": partial(_stop_if_orphaned, os.getpid()), "timeout_notify": 1}
         # uvicorn kills a worker that does not answer its ping within this many seconds (5 by
@@ -224,7 +224,7 @@ def serve(
             if MIGRATE_REQUESTS.read_text().strip() == "0":
                 log.warning(UNMIGRATED)
     with shared_metrics_folder():
-        worker = ProjectionWorker() if projection_worker else None
+        worker = None if projection_worker is None else ProjectionWorker(projection_worker)
         supervisor = _Supervisor(config, handed, worker)  # takes SIGINT and SIGTERM from here on
         if worker is not None:
             worker.start()

@@ -1,0 +1,91 @@
+"""A projection worker that hangs is killed and started again (ADR 0078); one that beats is left alone.
+
+The child is a small shell program in place of `projections run`: it touches the heartbeat file
+it is given (the last argument, `--heartbeat PATH`) as the projections thread does at each pass.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from nm_workflow.interface.projection_worker import ProjectionWorker
+from tests.support.waiting import wait_until
+
+STALL_SECONDS = 1.0
+BEATS_THEN_HANGS = 'for beat in 1 2 3; do touch "$heartbeat"; sleep 0.2; done\nexec sleep 600'
+NEVER_BEATS = "exec sleep 600"
+
+
+def _program(tmp_path: Path, body: str) -> Path:
+    """A child that appends its pid to `started` and then does `body`, with $heartbeat set."""
+    program = tmp_path / "worker"
+    program.write_text(f'#!/bin/sh\nfor heartbeat; do :; done\necho $$ >> "{tmp_path / "started"}"\n{body}\n')
+    program.chmod(0o755)
+    return program
+
+
+def _started(tmp_path: Path) -> list[int]:
+    started = tmp_path / "started"
+    return [int(line) for line in started.read_text().split()] if started.exists() else []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    return fields[0] != "Z"
+
+
+@pytest.mark.parametrize("body", [BEATS_THEN_HANGS, NEVER_BEATS], ids=["beats-then-hangs", "never-beats"])
+def test_a_worker_that_stops_beating_is_killed_and_another_started(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, body: str
+) -> None:
+    worker = ProjectionWorker(STALL_SECONDS, command=[str(_program(tmp_path, body))])
+    worker.start()
+    try:
+        wait_until(lambda: len(_started(tmp_path)) == 1)
+        first = _started(tmp_path)[0]
+        # The stall, the look every HEARTBEAT_CHECK_SECONDS and the first backoff (0.5 s), with room
+        # for a busy machine.
+        wait_until(lambda: len(_started(tmp_path)) >= 2, STALL_SECONDS + 5)
+        assert not _alive(first)
+        hung = rf"Projection worker \[{first}\] hung \(no pass in \d+ s\): killed; starting another in 0.5 s"
+        assert re.search(hung, caplog.text)
+        assert "exited (status" not in caplog.text  # one line says it: the kill's exit is no news
+    finally:
+        worker.stop()
+    assert not any(_alive(pid) for pid in _started(tmp_path))
+
+
+def test_a_worker_that_keeps_beating_is_never_killed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # It beats for four times the stall, then ends by itself: had it been killed, `done` would be missing.
+    done = tmp_path / "done"
+    body = f'for beat in $(seq 20); do touch "$heartbeat"; sleep 0.2; done\ntouch "{done}"\nexec sleep 600'
+    worker = ProjectionWorker(STALL_SECONDS, command=[str(_program(tmp_path, body))])
+    worker.start()
+    try:
+        wait_until(done.exists)
+        assert len(_started(tmp_path)) == 1
+        assert "hung" not in caplog.text
+    finally:
+        worker.stop()
+
+
+def test_the_heartbeat_file_is_removed_when_the_worker_stops(tmp_path: Path) -> None:
+    told = tmp_path / "heartbeat-path"
+    worker = ProjectionWorker(
+        STALL_SECONDS, command=[str(_program(tmp_path, f'echo "$heartbeat" > "{told}"'))]
+    )
+    worker.start()
+    wait_until(lambda: told.exists() and told.read_text().endswith("\n"))
+    heartbeat = Path(told.read_text().strip())
+    assert heartbeat.is_absolute()
+    assert heartbeat.exists()
+    worker.stop()
+    assert not heartbeat.exists()
