@@ -62,8 +62,9 @@ class _Lane:
 
 
 class _Runner:
-    """The thread that works this process's projections; it calls `beat` before each pass and each
-    projection's batch tried alone, so that a watchdog sees it stuck (interface/projection_worker.py)."""
+    """The thread that works this process's projections; it calls `beat` before each pass and before
+    each write that may wait for the lock on its own (a projection's batch tried alone, a failure
+    recorded or cleared), so that a watchdog sees it stuck (interface/projection_worker.py)."""
 
     def __init__(self, lanes: list[_Lane], reader: SharedReader, read_model: ReadModel, ownership: Ownership,
                  watch: AppendWatch, settings: Settings, beat: Callable[[], None]) -> None:  # fmt: skip
@@ -195,6 +196,7 @@ class _Runner:
 
     def _record_failure(self, lane: _Lane) -> None:
         """Make the failure visible to every process (status, /health); best effort."""
+        self.beat()  # a write of its own: it may wait for the lock as long as the batch did
         try:
             position = lane.builder.recorder.position(APPLICATION_NAME)
             self.failures.record(lane.name, position, lane.last_error or "")
@@ -203,6 +205,7 @@ class _Runner:
             log.warning("Cannot record the failure of projection %s", lane.name, exc_info=True)
 
     def _clear_failure(self, lane: _Lane) -> None:
+        self.beat()  # a write of its own; a new worker's first pass clears every lane's, one by one
         try:
             self.failures.clear(lane.name)
             lane.recorded_failure = False

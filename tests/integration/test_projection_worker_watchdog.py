@@ -77,6 +77,25 @@ def test_a_worker_that_keeps_beating_is_never_killed(
         worker.stop()
 
 
+def test_a_new_worker_has_twice_the_stall_for_its_first_beat(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Its start (the interpreter, the imports, the read side's tables, each a write that may wait
+    # for the lock) comes before its first pass: with the least stall `serve` allows (3 s with a
+    # lock timeout of 1 s), a worker starting on a busy machine was killed before it could beat.
+    stall, done = 2.0, tmp_path / "done"
+    starting = f'sleep {1.3 * stall}\nfor beat in $(seq 10); do touch "$heartbeat"; sleep 0.2; done'
+    body = f'{starting}\ntouch "{done}"\nexec sleep 600'
+    worker = ProjectionWorker(stall, command=[str(_program(tmp_path, body))])
+    worker.start()
+    try:
+        wait_until(done.exists)
+        assert len(_started(tmp_path)) == 1
+        assert "hung" not in caplog.text
+    finally:
+        worker.stop()
+
+
 def test_the_heartbeat_file_is_removed_when_the_worker_stops(tmp_path: Path) -> None:
     told = tmp_path / "heartbeat-path"
     worker = ProjectionWorker(

@@ -132,15 +132,18 @@ class ProjectionWorker:
         """`process`'s exit status, and how long it had made no pass when killed for it (else None).
 
         Its heartbeat file's modification time is compared with the last one seen, not with the
-        clock, which may be set meanwhile. Once `stop` is called, `stop` alone decides (STOP_SECONDS).
+        clock, which may be set meanwhile. A new worker has twice the stall for its first beat: its
+        start (the interpreter, its imports, the read side's tables, each a write that may wait for
+        the lock) comes before its first pass. Once `stop` is called, `stop` alone decides
+        (STOP_SECONDS).
         """
-        beat, since = self._beat(), time.monotonic()
+        beat, since, allowed = self._beat(), time.monotonic(), 2 * self._stall_seconds
         while not self._stopping.wait(HEARTBEAT_CHECK_SECONDS):
             if (status := process.poll()) is not None:
                 return status, None
             if (seen := self._beat()) != beat:
-                beat, since = seen, time.monotonic()
-            elif (stalled := time.monotonic() - since) >= self._stall_seconds:
+                beat, since, allowed = seen, time.monotonic(), self._stall_seconds
+            elif (stalled := time.monotonic() - since) >= allowed:
                 process.kill()  # SIGKILL: a stopped (SIGSTOP) or stuck process cannot handle SIGTERM
                 return process.wait(), stalled
         return process.wait(), None
