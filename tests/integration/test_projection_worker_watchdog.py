@@ -1,12 +1,15 @@
 """A projection worker that hangs is killed and started again (ADR 0078); one that beats is left alone.
 
 The child is a small shell program in place of `projections run`: it touches the heartbeat file
-it is given (the last argument, `--heartbeat PATH`) as the projections thread does at each pass.
+it is given (the last argument, `--heartbeat-fd N`: `/dev/fd/N`) as the projections thread does at
+each pass.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -22,7 +25,9 @@ NEVER_BEATS = "exec sleep 600"
 def _program(tmp_path: Path, body: str) -> Path:
     """A child that appends its pid to `started` and then does `body`, with $heartbeat set."""
     program = tmp_path / "worker"
-    program.write_text(f'#!/bin/sh\nfor heartbeat; do :; done\necho $$ >> "{tmp_path / "started"}"\n{body}\n')
+    started = tmp_path / "started"
+    head = "#!/bin/sh\nfor fd; do :; done\nheartbeat=/dev/fd/$fd\n"
+    program.write_text(f'{head}echo $$ >> "{started}"\n{body}\n')
     program.chmod(0o755)
     return program
 
@@ -108,3 +113,36 @@ def test_the_heartbeat_file_is_removed_when_the_worker_stops(tmp_path: Path) -> 
     assert heartbeat.exists()
     worker.stop()
     assert not heartbeat.exists()
+
+
+def test_the_heartbeat_file_has_no_name_for_anyone_to_open_replace_or_leave_behind(tmp_path: Path) -> None:
+    folder = Path(tempfile.gettempdir())
+    before = set(folder.glob("nm-projection-worker-*"))
+    body = 'while true; do touch "$heartbeat"; sleep 0.2; done'
+    worker = ProjectionWorker(STALL_SECONDS, command=[str(_program(tmp_path, body))])
+    worker.start()
+    try:
+        wait_until(lambda: len(_started(tmp_path)) == 1)
+        assert set(folder.glob("nm-projection-worker-*")) == before  # only the descriptor names it
+    finally:
+        worker.stop()
+
+
+def test_a_worker_told_to_stop_for_its_replacement_may_end_without_beating(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SIGHUP's replacement: its projections thread ends first, then its webhook deliveries, with no
+    beat meanwhile; that is no hang (here it takes three times the stall to end)."""
+    caplog.set_level(logging.INFO, logger="uvicorn.error")
+    body = 'trap "sleep 3; exit 0" TERM\nwhile true; do touch "$heartbeat"; sleep 0.2; done'
+    worker = ProjectionWorker(STALL_SECONDS, command=[str(_program(tmp_path, body))])
+    worker.start()
+    try:
+        wait_until(lambda: len(_started(tmp_path)) == 1)
+        first = _started(tmp_path)[0]
+        worker.replace()
+        wait_until(lambda: len(_started(tmp_path)) == 2, 15)
+        assert f"Projection worker [{first}] stopped to be replaced (SIGHUP)" in caplog.text
+        assert "hung" not in caplog.text
+    finally:
+        worker.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 from collections.abc import Callable, Sequence
@@ -58,19 +59,22 @@ def test_a_pass_that_tries_each_projection_alone_beats_before_each(
 
 
 def test_projections_run_touches_the_heartbeat_file_it_is_given(settings: Settings, tmp_path: Path) -> None:
-    heartbeat = tmp_path / "heartbeat"
-    heartbeat.touch()
-    first = heartbeat.stat().st_mtime_ns
+    heartbeat = os.open(tmp_path / "heartbeat", os.O_RDWR | os.O_CREAT, 0o600)
+    first = os.fstat(heartbeat).st_mtime_ns
     env = worker_environment(settings)
-    with (tmp_path / "worker.log").open("ab") as log:
-        worker = subprocess.Popen(
-            [*WORKER, "--heartbeat", str(heartbeat)], env=env, stdout=subprocess.DEVNULL, stderr=log
-        )
     try:
-        wait_until(lambda: heartbeat.stat().st_mtime_ns != first)
+        with (tmp_path / "worker.log").open("ab") as log:
+            worker = subprocess.Popen(
+                [*WORKER, "--heartbeat-fd", str(heartbeat)],
+                env=env, stdout=subprocess.DEVNULL, stderr=log, pass_fds=(heartbeat,),
+            )  # fmt: skip
+        try:
+            wait_until(lambda: os.fstat(heartbeat).st_mtime_ns != first)
+        finally:
+            worker.terminate()
+            assert worker.wait(timeout=30) == 0
     finally:
-        worker.terminate()
-        assert worker.wait(timeout=30) == 0
+        os.close(heartbeat)
 
 
 def test_each_failure_written_or_cleared_waits_for_the_lock_after_a_beat(

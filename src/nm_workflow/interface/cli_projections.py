@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Sequence
-from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
@@ -50,9 +49,9 @@ def run_projections(
     parent_pid: Annotated[
         int | None, typer.Option(hidden=True, help="Stop when this process is gone (set by `serve`).")
     ] = None,
-    heartbeat_file: Annotated[
-        Path | None,
-        typer.Option("--heartbeat", hidden=True, help="Touch this file at every pass (set by `serve`)."),
+    heartbeat_fd: Annotated[
+        int | None,
+        typer.Option(hidden=True, help="Touch the file of this descriptor at each pass (set by `serve`)."),
     ] = None,
 ) -> None:
     """Run projections in this process until SIGINT or SIGTERM (a batch in flight is finished)."""
@@ -77,7 +76,7 @@ def run_projections(
     else:  # started by `serve --projections worker`: never outlive it; serve says how to stop
         exit_with_parent(parent_pid, stop)
     console.print(running, soft_wrap=True)  # one line, however wide the terminal (a log file's is 80)
-    beat = (lambda: None) if heartbeat_file is None else heartbeat(heartbeat_file)
+    beat = (lambda: None) if heartbeat_fd is None else heartbeat(heartbeat_fd)
     with reported(settings):
         run_worker(settings, names, stop, beat)
     console.print("Stopped.")

@@ -26,7 +26,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
-from pathlib import Path
 
 log = logging.getLogger("uvicorn.error")  # the server's own log, beside uvicorn's messages on its workers
 WORKER_COMMAND = (sys.executable, "-m", "nm_workflow.interface.cli_projections", "run")
@@ -36,6 +35,9 @@ STEADY_SECONDS = 30.0
 """A worker that ran this long before it died is restarted after the first backoff again."""
 STOP_SECONDS = 30.0
 """How long a stopping worker may take to finish its batch before it is killed."""
+REPLACED_SECONDS = 2 * STOP_SECONDS
+"""How long a worker told to stop for its replacement (SIGHUP) may go without a beat: its
+projections thread ends first (up to STOP_SECONDS), then its webhook deliveries (as long again)."""
 PARENT_CHECK_SECONDS = 0.5
 HEARTBEAT_CHECK_SECONDS = 0.5
 """How often serve looks at its worker's heartbeat, and whether it exited."""
@@ -47,10 +49,11 @@ class ProjectionWorker:
 
     def __init__(self, stall_seconds: float, command: Sequence[str] = WORKER_COMMAND) -> None:
         self._stall_seconds = stall_seconds
-        descriptor, name = tempfile.mkstemp(prefix="nm-projection-worker-", suffix=".heartbeat")
-        os.close(descriptor)
-        self._heartbeat = Path(name)
-        self._command = [*command, "--parent-pid", str(os.getpid()), "--heartbeat", name]
+        # The heartbeat: a file without a name, its descriptor handed to each child. Nobody else can
+        # open, replace or delete it, and it goes with serve however serve ends.
+        self._heartbeat, name = tempfile.mkstemp(prefix="nm-projection-worker-", suffix=".heartbeat")
+        os.unlink(name)
+        self._command = [*command, "--parent-pid", str(os.getpid()), "--heartbeat-fd", str(self._heartbeat)]
         self._lock = threading.Lock()  # between starting a child and stopping: none starts after `stop`
         self._stopping = threading.Event()
         self._replacing: int | None = None  # the child being replaced (SIGHUP), by its pid
@@ -87,7 +90,7 @@ class ProjectionWorker:
             log.warning("Projection worker [%d] did not stop in %.0f s; killed", process.pid, STOP_SECONDS)
             process.kill()
             self._thread.join()
-        self._heartbeat.unlink(missing_ok=True)
+        os.close(self._heartbeat)
 
     def _keep_running(self) -> None:
         backoff = FIRST_BACKOFF_SECONDS
@@ -97,9 +100,10 @@ class ProjectionWorker:
                     return
                 started = time.monotonic()
                 try:
-                    self._heartbeat.touch()  # a new worker's time starts now (made again if deleted)
-                    self._process = process = subprocess.Popen(self._command, process_group=0)  # noqa: S603
-                except OSError as error:  # no fork (memory, processes, descriptors), no program, no /tmp
+                    self._process = process = subprocess.Popen(  # noqa: S603
+                        self._command, process_group=0, pass_fds=(self._heartbeat,)
+                    )
+                except OSError as error:  # no fork (memory, processes or descriptors), no program
                     log.error("Projection worker not started (%s); trying again in %.1f s", error, backoff)
                     process = None
             if process is not None:
@@ -134,8 +138,8 @@ class ProjectionWorker:
         Its heartbeat file's modification time is compared with the last one seen, not with the
         clock, which may be set meanwhile. A new worker has twice the stall for its first beat: its
         start (the interpreter, its imports, the read side's tables, each a write that may wait for
-        the lock) comes before its first pass. Once `stop` is called, `stop` alone decides
-        (STOP_SECONDS).
+        the lock) comes before its first pass; one told to stop for its replacement (SIGHUP) has
+        REPLACED_SECONDS to end. Once `stop` is called, `stop` alone decides (STOP_SECONDS).
         """
         beat, since, allowed = self._beat(), time.monotonic(), 2 * self._stall_seconds
         while not self._stopping.wait(HEARTBEAT_CHECK_SECONDS):
@@ -143,20 +147,20 @@ class ProjectionWorker:
                 return status, None
             if (seen := self._beat()) != beat:
                 beat, since, allowed = seen, time.monotonic(), self._stall_seconds
-            elif (stalled := time.monotonic() - since) >= allowed:
+            elif self._replacing == process.pid:  # told to stop: it beats no more while it ends
+                allowed = max(allowed, REPLACED_SECONDS)
+            if (stalled := time.monotonic() - since) >= allowed:
                 process.kill()  # SIGKILL: a stopped (SIGSTOP) or stuck process cannot handle SIGTERM
                 return process.wait(), stalled
         return process.wait(), None
 
-    def _beat(self) -> int | None:
-        try:
-            return self._heartbeat.stat().st_mtime_ns
-        except OSError:  # deleted: no beat until the next worker's start makes it again
-            return None
+    def _beat(self) -> int:
+        return os.fstat(self._heartbeat).st_mtime_ns
 
 
-def heartbeat(path: Path) -> Callable[[], None]:
-    """In the worker process: the beat of its projections thread, touching the file serve looks at.
+def heartbeat(descriptor: int) -> Callable[[], None]:
+    """In the worker process: the beat of its projections thread, touching the file serve looks at
+    (`descriptor`, handed over by serve).
 
     One system call a pass. A failure is left to serve to judge, as a missing beat: a worker is
     not stopped for a file.
@@ -164,7 +168,7 @@ def heartbeat(path: Path) -> Callable[[], None]:
 
     def beat() -> None:
         with suppress(OSError):
-            os.utime(path)
+            os.utime(descriptor)
 
     return beat
 
