@@ -175,8 +175,9 @@ def drive(
 
     `server_pids` are the server's processes: their CPU (and the database server's) per command
     is measured. With `projections` (the service), its projections' lag too. Figures: the load
-    process's (bench/client.py), plus `server_cpu_ms` and `database_cpu_ms` per completed
-    command (None for SQLite's, which runs in the server) and the lag figures.
+    process's (bench/client.py), plus `server_cpu_ms`, `projections_cpu_ms` (the projection
+    worker's share of it, None without one) and `database_cpu_ms` per completed command (None
+    for SQLite's, which runs in the server) and the lag figures.
     """
     spent = _CpuProbe(server_pids, settings)
     options = {
@@ -223,10 +224,13 @@ class _CpuProbe:
         without one: embedded, the API processes hold it) and `database_cpu_ms` (None for SQLite, in
         the server): milliseconds of CPU per command since creation."""
         spent = {name: self._spent(name) - self.started[name] for name in self.roots}
-        return {
+        figures = {
             f"{name}_cpu_ms": 1000 * spent[name] / commands if self.roots[name] and commands else None
             for name in self.roots
         }
+        if cpu.projection_workers(self.roots["server"]) != self.roots["projections"]:
+            figures["projections_cpu_ms"] = None  # replaced meanwhile: the first one's CPU left with it
+        return figures
 
 
 def _database_server(settings: Settings) -> int | None:

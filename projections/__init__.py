@@ -15,7 +15,7 @@ from projections.queries import READS, InvalidCursor, InvalidQuery, Page, ReadMo
 from projections.readside import ProjectionStatus
 from projections.rebuild import RebuildRunning, rebuild
 from projections.registry import NAMES, UnknownProjection
-from projections.runner import ProjectionSupervisor, run_worker
+from projections.runner import ProjectionSupervisor
 from projections.swap_in_place import RebuildRefused
 
 __all__ = [
@@ -31,5 +31,4 @@ __all__ = [
     "RebuildRunning",
     "UnknownProjection",
     "rebuild",
-    "run_worker",
 ]

@@ -292,15 +292,3 @@ class ProjectionSupervisor:
 
     def wait_for(self, position: int, names: Sequence[str] | None = None, timeout: float = 5.0) -> bool:
         return self.read_model.wait_for(position, names, timeout)
-
-
-def run_worker(
-    settings: Settings, names: Sequence[str] | None, stop: threading.Event, beat: Callable[[], None]
-) -> None:
-    """A worker process's body: run the projections until `stop` is set, calling `beat` at each pass."""
-    supervisor = ProjectionSupervisor(settings, names, beat=beat)
-    supervisor.start()
-    try:
-        stop.wait()
-    finally:
-        supervisor.stop()

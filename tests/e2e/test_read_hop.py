@@ -12,15 +12,20 @@ import inspect
 import threading
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import pytest
 from anyio import CapacityLimiter, to_thread
+from fastapi import Depends
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, request_response
 
 from nm_workflow.application.items import ContentItems
+from nm_workflow.application.keys import KeyClaim
+from nm_workflow.application.security import Actor
 from nm_workflow.domain.roles import Role
+from nm_workflow.interface.http import deps
 from nm_workflow.interface.http.hop_route import HopRoute
 from tests.e2e.api import DRAFT, Api
 
@@ -72,6 +77,9 @@ def test_every_plain_endpoint_of_the_app_takes_the_hop(api: Api) -> None:
     for route in api.client.app.routes:  # type: ignore[attr-defined]
         if isinstance(route, APIRoute) and not inspect.iscoroutinefunction(route.endpoint):
             assert isinstance(route, HopRoute), f"{route.path}: its router's route_class is not HopRoute"
+            # ... and its handler calls the hop, not the endpoint (a command: its own handler does).
+            hops = getattr(route, "own_handler", False) or route.dependant.call is not route.endpoint
+            assert hops, route.path
 
 
 def test_a_read_whose_endpoint_raises_answers_its_problem_from_the_thread(
@@ -161,10 +169,23 @@ def _framework_handlers(api: Api, monkeypatch: pytest.MonkeyPatch) -> int:
         if isinstance(route, HopRoute) and route.dependant.call is not route.endpoint:
             if getattr(route, "own_handler", False):
                 continue  # a command: its own handler (test_command_route.py)
-            monkeypatch.setattr(route, "dependant", replace(route.dependant, call=route.endpoint))
+            # The key check as it was before ADR 0077 too: a plain `def` dependency, in anyio's thread.
+            before = replace(_key_checked_before(route.dependant), call=route.endpoint)
+            monkeypatch.setattr(route, "dependant", before)
             monkeypatch.setattr(route, "app", request_response(APIRoute.get_route_handler(route)))
             swapped += 1
     return swapped
+
+
+def _current_actor_before(claim: Annotated[KeyClaim, Depends(deps.key_claim)]) -> Actor:
+    return claim.confirm()
+
+
+def _key_checked_before(dependant: Dependant) -> Dependant:
+    """`dependant` with `current_actor` as it was before ADR 0077, wherever it is in the tree."""
+    call = _current_actor_before if dependant.call is deps.current_actor else dependant.call
+    below = [_key_checked_before(sub) for sub in dependant.dependencies]
+    return replace(dependant, call=call, dependencies=below)
 
 
 def test_reads_are_answered_as_the_framework_answered(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -96,8 +96,8 @@ class CommandRunner(Generic[A]):
                 # The idempotency record's event, stamped as the decision's were (`recorded`).
                 key, actor_id = ctx.idempotency_key, ctx.actor.actor_id
                 record = None if key is None else recorded(
-                    actor_id, key, command.value, request, aggregate.id, aggregate.version, new,
-                    metadata=metadata, at=at,
+                    actor_id, key, command=command.value, fingerprint=request, aggregate_id=aggregate.id,
+                    version=aggregate.version, created=new, metadata=metadata, at=at,
                 )  # fmt: skip
             return outcome.of(self._save(ctx, request, aggregate, record, created=target is None))
 

@@ -19,7 +19,7 @@ from nm_workflow.interface.cli_output import JsonOption, show_table
 from nm_workflow.interface.cli_settings import existing_database, load_settings
 from nm_workflow.interface.projection_worker import exit_with_parent, heartbeat
 from nm_workflow.interface.serving import authority
-from projections import NAMES, ReadModel, rebuild, run_worker
+from projections import NAMES, ProjectionSupervisor, ReadModel, rebuild
 
 app = typer.Typer(
     help=f"Projections: SQL tables built from the event log ({', '.join(NAMES)}).",
@@ -78,7 +78,12 @@ def run_projections(
     console.print(running, soft_wrap=True)  # one line, however wide the terminal (a log file's is 80)
     beat = (lambda: None) if heartbeat_fd is None else heartbeat(heartbeat_fd)
     with reported(settings):
-        run_worker(settings, names, stop, beat)
+        supervisor = ProjectionSupervisor(settings, names, beat=beat)
+        supervisor.start()
+        try:
+            stop.wait()
+        finally:
+            supervisor.stop()
     console.print("Stopped.")
 
 
