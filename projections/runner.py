@@ -113,6 +113,7 @@ class _Runner:
             self._claim_at = now + STANDBY_SECONDS
         for lane in self.lanes:
             if lane.state != "standby" or claiming:
+                self.beat()  # each may try to connect (PostgreSQL's advisory lock) for as long as allowed
                 lane.state = "running" if self.ownership.acquire(lane.lock) else "standby"
         owned = [lane for lane in self.lanes if lane.state == "running"]
         self.watch.want(bool(owned))
