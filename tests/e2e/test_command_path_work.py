@@ -9,12 +9,12 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from anyio import CapacityLimiter, to_thread
 
 from nm_workflow.application import commands
 from nm_workflow.application.items import ContentItems
 from nm_workflow.domain.metadata import recording as real
 from tests.e2e.api import DRAFT, PLAN, Api
+from tests.support.hops import anyio_hops, default_limiter
 
 OWN = "/nm_workflow/"
 
@@ -76,20 +76,8 @@ def test_a_command_is_handed_to_its_thread_without_anyios_run_sync(
     # hop takes a token of the same limiter; it is still there (the call saw it borrowed).
     api = app_factory(embedded_projections=False)
     item = api.post("/items", PLAN, api.marketing).json()["id"]
-    hops: list[str] = []
-    real_run_sync = to_thread.run_sync
-
-    async def counted(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        hops.append(getattr(call, "__qualname__", repr(call)))
-        return await real_run_sync(call, *args, **kwargs)
-
-    monkeypatch.setattr(to_thread, "run_sync", counted)
-
-    async def default_limiter() -> CapacityLimiter:
-        return to_thread.current_default_thread_limiter()
-
-    assert api.client.portal is not None
-    limiter = api.client.portal.call(default_limiter)
+    hops = anyio_hops(monkeypatch)
+    limiter = default_limiter(api)
     borrowed: list[float] = []
     real_draft = ContentItems.draft
 

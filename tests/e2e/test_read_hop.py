@@ -16,7 +16,6 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import pytest
-from anyio import CapacityLimiter, to_thread
 from fastapi import Depends
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, request_response
@@ -28,16 +27,9 @@ from nm_workflow.domain.roles import Role
 from nm_workflow.interface.http import deps
 from nm_workflow.interface.http.hop_route import HopRoute
 from tests.e2e.api import DRAFT, Api
+from tests.support.hops import anyio_hops, default_limiter
 
 MISSING = "0b7e4c1e-9a43-4c59-a1c2-7f1f3a0e5d11"  # an item nobody planned
-
-
-def _limiter(api: Api) -> CapacityLimiter:
-    async def default_limiter() -> CapacityLimiter:
-        return to_thread.current_default_thread_limiter()
-
-    assert api.client.portal is not None
-    return api.client.portal.call(default_limiter)
 
 
 def test_a_read_is_handed_to_its_thread_without_anyios_run_sync(
@@ -47,15 +39,8 @@ def test_a_read_is_handed_to_its_thread_without_anyios_run_sync(
     # read took two or three: its caller's key check, its endpoint or its query, its positions.
     api = app_factory(embedded_projections=False)
     item = api.planned()
-    hops: list[str] = []
-    real_run_sync = to_thread.run_sync
-
-    async def counted(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        hops.append(getattr(call, "__qualname__", repr(call)))
-        return await real_run_sync(call, *args, **kwargs)
-
-    monkeypatch.setattr(to_thread, "run_sync", counted)
-    limiter = _limiter(api)
+    hops = anyio_hops(monkeypatch)
+    limiter = default_limiter(api)
     borrowed: list[float] = []
     real_get = ContentItems.get
 
@@ -102,7 +87,7 @@ def test_a_read_whose_endpoint_raises_answers_its_problem_from_the_thread(
 
 def test_with_every_token_taken_a_read_waits_for_one(api: Api) -> None:
     item = api.planned()
-    limiter = _limiter(api)
+    limiter = default_limiter(api)
     portal = api.client.portal
     assert portal is not None
     borrowers = [object() for _ in range(int(limiter.total_tokens - limiter.borrowed_tokens))]

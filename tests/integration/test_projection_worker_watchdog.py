@@ -66,31 +66,11 @@ def test_a_worker_that_stops_beating_is_killed_and_another_started(
     assert not any(_alive(pid) for pid in _started(tmp_path))
 
 
-def test_a_worker_that_keeps_beating_is_never_killed(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    # It beats for four times the stall, then ends by itself: had it been killed, `done` would be missing.
+def _never_killed(tmp_path: Path, caplog: pytest.LogCaptureFixture, stall: float, beating: str) -> None:
+    """A worker doing `beating` and then touching `done` by itself: had it been killed, `done`
+    would be missing (and it would have been started again)."""
     done = tmp_path / "done"
-    body = f'for beat in $(seq 20); do touch "$heartbeat"; sleep 0.2; done\ntouch "{done}"\nexec sleep 600'
-    worker = ProjectionWorker(STALL_SECONDS, command=[str(_program(tmp_path, body))])
-    worker.start()
-    try:
-        wait_until(done.exists)
-        assert len(_started(tmp_path)) == 1
-        assert "hung" not in caplog.text
-    finally:
-        worker.stop()
-
-
-def test_a_new_worker_has_twice_the_stall_for_its_first_beat(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    # Its start (the interpreter, the imports, the read side's tables, each a write that may wait
-    # for the lock) comes before its first pass: with the least stall `serve` allows (3 s with a
-    # lock timeout of 1 s), a worker starting on a busy machine was killed before it could beat.
-    stall, done = 2.0, tmp_path / "done"
-    starting = f'sleep {1.3 * stall}\nfor beat in $(seq 10); do touch "$heartbeat"; sleep 0.2; done'
-    body = f'{starting}\ntouch "{done}"\nexec sleep 600'
+    body = f'{beating}\ntouch "{done}"\nexec sleep 600'
     worker = ProjectionWorker(stall, command=[str(_program(tmp_path, body))])
     worker.start()
     try:
@@ -101,7 +81,27 @@ def test_a_new_worker_has_twice_the_stall_for_its_first_beat(
         worker.stop()
 
 
-def test_the_heartbeat_file_is_removed_when_the_worker_stops(tmp_path: Path) -> None:
+def test_a_worker_that_keeps_beating_is_never_killed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # It beats for four times the stall, then ends by itself.
+    beating = 'for beat in $(seq 20); do touch "$heartbeat"; sleep 0.2; done'
+    _never_killed(tmp_path, caplog, STALL_SECONDS, beating)
+
+
+def test_a_new_worker_has_twice_the_stall_for_its_first_beat(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Its start (the interpreter, the imports, the read side's tables, each a write that may wait
+    # for the lock) comes before its first pass: with the least stall `serve` allows (3 s with a
+    # lock timeout of 1 s), a worker starting on a busy machine was killed before it could beat.
+    stall = 2.0
+    starting = f'sleep {1.3 * stall}\nfor beat in $(seq 10); do touch "$heartbeat"; sleep 0.2; done'
+    _never_killed(tmp_path, caplog, stall, starting)
+
+
+def test_the_heartbeat_descriptor_is_closed_when_the_worker_stops(tmp_path: Path) -> None:
+    # The child is told `/dev/fd/N`: this process's descriptor N is the same file until `stop`.
     told = tmp_path / "heartbeat-path"
     worker = ProjectionWorker(
         STALL_SECONDS, command=[str(_program(tmp_path, f'echo "$heartbeat" > "{told}"'))]
