@@ -30,7 +30,7 @@ from starlette.responses import Response
 from starlette.routing import request_response
 
 from nm_workflow.interface.http.deps import command_context
-from nm_workflow.interface.http.hop_route import Handler, HopRoute
+from nm_workflow.interface.http.hop_route import Handler, HopRoute, declaration
 from nm_workflow.interface.http.protocol import PARSED_BODY
 from nm_workflow.interface.http.thread_hop import in_thread
 
@@ -49,9 +49,13 @@ class CommandRoute(HopRoute):
             self.app = request_response(self.command)
 
     def get_route_handler(self) -> Handler:
-        # Asked by FastAPI's `__init__`, once the route's dependant is built.
-        self.command = command_handler(self.dependant, self._embed_body_fields)
-        return self.command or super().get_route_handler()
+        # Asked by FastAPI's `__init__`, once the route's dependant is built, and by `include_router`
+        # for each inclusion (its declaration holds the router's dependencies: `declaration`).
+        declared = declaration(self)
+        command = command_handler(declared.dependant, declared._embed_body_fields)
+        if declared is self:
+            self.command = command
+        return command or super().get_route_handler()
 
 
 def command_handler(dependant: Dependant, embed_body_fields: bool) -> Handler | None:

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Coroutine
+from contextvars import ContextVar
 from dataclasses import replace
 from functools import partial
 from typing import Any, TypeGuard
 
+import fastapi.routing
 from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
@@ -35,11 +37,26 @@ class HopRoute(APIRoute):
     """An `APIRoute` whose plain `def` endpoint FastAPI's handler awaits through `in_thread`."""
 
     def get_route_handler(self) -> Handler:
-        endpoint = self.dependant.call
+        declared = declaration(self)
+        endpoint = declared.dependant.call
         if _plain_function(endpoint):
             # The handler reads the call from the dependant; the route's `endpoint` stays the function.
-            self.dependant = replace(self.dependant, call=hopping(endpoint))
+            declared.dependant = replace(declared.dependant, call=hopping(endpoint))
         return super().get_route_handler()
+
+
+_INCLUDED: ContextVar[Any] | None = getattr(fastapi.routing, "_effective_route_context_var", None)
+
+
+def declaration(route: APIRoute) -> Any:
+    """What FastAPI builds `route`'s handler from as it asks `get_route_handler`: the route itself,
+    or, for a route of a router added with `include_router`, that inclusion's own declaration (its
+    dependant holds the router's dependencies too). FastAPI from 0.16x builds an included route's
+    handler under a context variable naming it, "so that integrations may wrap `dependant.call`";
+    built from the route's own dependant instead, the router's dependencies were dropped and the
+    hop skipped. Older FastAPI copies an included route, whose own dependant is then the one."""
+    context = _INCLUDED.get() if _INCLUDED is not None else None
+    return context if context is not None and context.original_route is route else route
 
 
 def hopping(endpoint: Callable[..., Any]) -> Callable[..., Coroutine[Any, Any, Any]]:
