@@ -14,7 +14,7 @@ from nm_workflow.application import commands
 from nm_workflow.application.items import ContentItems
 from nm_workflow.domain.metadata import recording as real
 from tests.e2e.api import DRAFT, PLAN, Api
-from tests.support.hops import anyio_hops, default_limiter
+from tests.support.hops import anyio_hops, tokens_borrowed
 
 OWN = "/nm_workflow/"
 
@@ -77,15 +77,7 @@ def test_a_command_is_handed_to_its_thread_without_anyios_run_sync(
     api = app_factory(embedded_projections=False)
     item = api.post("/items", PLAN, api.marketing).json()["id"]
     hops = anyio_hops(monkeypatch)
-    limiter = default_limiter(api)
-    borrowed: list[float] = []
-    real_draft = ContentItems.draft
-
-    def draft(self: ContentItems, *args: Any) -> Any:
-        borrowed.append(limiter.borrowed_tokens)
-        return real_draft(self, *args)
-
-    monkeypatch.setattr(ContentItems, "draft", draft)
+    borrowed = tokens_borrowed(api, monkeypatch, ContentItems, "draft")
     assert api.post(f"/items/{item}/drafts", DRAFT, api.marketing, If_Match='"1"').status_code == 200
     assert hops == []
     assert borrowed == [1]

@@ -27,7 +27,7 @@ from nm_workflow.domain.roles import Role
 from nm_workflow.interface.http import deps
 from nm_workflow.interface.http.hop_route import HopRoute
 from tests.e2e.api import DRAFT, Api
-from tests.support.hops import anyio_hops, default_limiter
+from tests.support.hops import anyio_hops, default_limiter, tokens_borrowed
 
 MISSING = "0b7e4c1e-9a43-4c59-a1c2-7f1f3a0e5d11"  # an item nobody planned
 
@@ -40,15 +40,7 @@ def test_a_read_is_handed_to_its_thread_without_anyios_run_sync(
     api = app_factory(embedded_projections=False)
     item = api.planned()
     hops = anyio_hops(monkeypatch)
-    limiter = default_limiter(api)
-    borrowed: list[float] = []
-    real_get = ContentItems.get
-
-    def get(self: ContentItems, *args: Any) -> Any:
-        borrowed.append(limiter.borrowed_tokens)
-        return real_get(self, *args)
-
-    monkeypatch.setattr(ContentItems, "get", get)
+    borrowed = tokens_borrowed(api, monkeypatch, ContentItems, "get")
     for path in (f"/items/{item}", f"/items/{item}/history", "/queues/review", "/items", "/policies/current"):
         assert api.get(path, api.marketing).status_code == 200, path
     for path in ("/health", "/healthz", "/problems/not-found"):

@@ -33,3 +33,16 @@ def default_limiter(api: Api) -> CapacityLimiter:
 
     assert api.client.portal is not None
     return api.client.portal.call(limiter)
+
+
+def tokens_borrowed(api: Api, monkeypatch: pytest.MonkeyPatch, owner: type, name: str) -> list[float]:
+    """The default limiter's borrowed tokens, each time `owner.name` is called from now on."""
+    limiter, real = default_limiter(api), getattr(owner, name)
+    borrowed: list[float] = []
+
+    def noted(self: Any, *args: Any) -> Any:
+        borrowed.append(limiter.borrowed_tokens)
+        return real(self, *args)
+
+    monkeypatch.setattr(owner, name, noted)
+    return borrowed
