@@ -11,10 +11,12 @@ from uuid import UUID
 import pytest
 
 from nm_workflow.application import commands
+from nm_workflow.application.evaluations import Evaluations
 from nm_workflow.application.items import ContentItems
 from nm_workflow.domain.metadata import recording as real
+from nm_workflow.domain.roles import Role
 from tests.e2e.api import DRAFT, PLAN, Api
-from tests.support.hops import anyio_hops, tokens_borrowed
+from tests.support.hops import anyio_hops, where_called
 
 OWN = "/nm_workflow/"
 
@@ -67,17 +69,37 @@ def test_a_command_with_an_idempotency_key_stamps_its_events_in_one_recording_bl
     assert (record.meta, record.timestamp) == (drafted.meta, drafted.timestamp)
 
 
-def test_a_command_is_handed_to_its_thread_without_anyios_run_sync(
-    app_factory: Callable[..., Api], monkeypatch: pytest.MonkeyPatch
+def test_a_command_runs_on_the_event_loop_on_sqlite_and_takes_its_own_hop_on_postgresql(
+    app_factory: Callable[..., Api], monkeypatch: pytest.MonkeyPatch, backend: str
 ) -> None:
-    # anyio's hop turned the event loop twice more before handing the endpoint over (a checkpoint,
-    # and one in the thread limiter), each resuming the request's whole chain of coroutines, and
-    # handed it over through a queue with a lock and a condition (ADR 0075). The command's own
-    # hop takes a token of the same limiter; it is still there (the call saw it borrowed).
+    # On SQLite a command's reads are the file's pages: it runs on the event loop and waits for its
+    # commit there (ADR 0079), taking no thread and no token of the limiter. On PostgreSQL each read
+    # is a round trip: the command takes the command routes' own hop (ADR 0075), not anyio's (which
+    # turned the event loop twice more before handing the endpoint over), under a token of the
+    # limiter. Either way the commit itself is the committer's or the leader's: the draft is stored.
     api = app_factory(embedded_projections=False)
     item = api.post("/items", PLAN, api.marketing).json()["id"]
     hops = anyio_hops(monkeypatch)
-    borrowed = tokens_borrowed(api, monkeypatch, ContentItems, "draft")
-    assert api.post(f"/items/{item}/drafts", DRAFT, api.marketing, If_Match='"1"').status_code == 200
+    seen = where_called(api, monkeypatch, ContentItems, "draft")
+    answer = api.post(f"/items/{item}/drafts", DRAFT, api.marketing, If_Match='"1"')
+    assert answer.status_code == 200, answer.text
     assert hops == []
-    assert borrowed == [1]
+    assert seen == ([(True, 0)] if backend == "sqlite" else [(False, 1)])
+    assert api.get(f"/items/{item}", api.marketing).json()["version"] == 2
+
+
+def test_a_long_command_takes_its_own_hop_even_where_commands_run_on_the_event_loop(
+    app_factory: Callable[..., Api], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An evaluation's sign-off folds the whole log for its figures: on the loop it would hold up
+    # every other request for as long (ADR 0079). It is marked `long_command` and runs in a thread.
+    api = app_factory(embedded_projections=False)
+    olga, sam = (api.key(name, Role.MANAGEMENT, "board") for name in ("olga", "sam"))
+    opened = api.post("/evaluations", {"kind": "quarterly_evaluation", "quarter": "2026Q3"}, olga)
+    evaluation = opened.json()["id"]
+    finding = {"text": "interaction fell", "severity": "high", "figures": ["interaction_rate"]}
+    assert api.post(f"/evaluations/{evaluation}/findings", finding, olga).status_code == 200
+    seen = where_called(api, monkeypatch, Evaluations, "sign_off")
+    signed = api.post(f"/evaluations/{evaluation}/sign-off", {"comment": "Q3"}, sam)
+    assert signed.status_code == 200, signed.text
+    assert seen == [(False, 1)]

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
 from typing import Any
 
+from nm_workflow.application.loop_bridge import run_on_loop
 from nm_workflow.application.policy_book import book_of
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
 from nm_workflow.domain.workflow_policy import POLICY_ID
 from tests.e2e.api import Api
 from tests.e2e.test_policy import DEPARTMENTS, adopted, manager, propose, review, rules
+from tests.support.waiting import DEADLINE
 
 
 def test_processes_starting_together_record_one_seed(make_settings: Callable[..., Settings]) -> None:
@@ -34,6 +37,29 @@ def test_processes_starting_together_record_one_seed(make_settings: Callable[...
     finally:
         for store in stores:
             store.close()
+
+
+def test_commands_on_the_event_loop_reading_the_policy_first_together_record_one_seed(
+    make_settings: Callable[..., Settings],
+) -> None:
+    # Each waits for its commit on the loop (ADR 0079): a first reader holding the book's lock
+    # while its seed committed stopped the loop for good at the second reader's turn.
+    store = EventStore(make_settings())  # nothing seeded
+    versions: list[int] = []
+
+    async def together() -> None:
+        calls = [run_on_loop(lambda: book_of(store).in_force()["version"]) for _ in range(4)]
+        versions.extend(await asyncio.gather(*calls))
+
+    serving = threading.Thread(target=asyncio.run, args=(together(),), daemon=True)
+    try:
+        serving.start()
+        serving.join(DEADLINE)
+        assert not serving.is_alive(), "the event loop is stuck"
+        assert versions == [1, 1, 1, 1]
+        assert [type(e).__name__ for e in store.stored_events(POLICY_ID)] == ["Seeded"]
+    finally:
+        store.close()
 
 
 def test_two_proposals_at_once_one_wins_and_the_other_is_told_why(app_factory: Callable[..., Api]) -> None:

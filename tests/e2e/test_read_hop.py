@@ -27,7 +27,7 @@ from nm_workflow.domain.roles import Role
 from nm_workflow.interface.http import deps
 from nm_workflow.interface.http.hop_route import HopRoute
 from tests.e2e.api import DRAFT, Api
-from tests.support.hops import anyio_hops, default_limiter, tokens_borrowed
+from tests.support.hops import anyio_hops, default_limiter, where_called
 
 MISSING = "0b7e4c1e-9a43-4c59-a1c2-7f1f3a0e5d11"  # an item nobody planned
 
@@ -40,13 +40,13 @@ def test_a_read_is_handed_to_its_thread_without_anyios_run_sync(
     api = app_factory(embedded_projections=False)
     item = api.planned()
     hops = anyio_hops(monkeypatch)
-    borrowed = tokens_borrowed(api, monkeypatch, ContentItems, "get")
+    seen = where_called(api, monkeypatch, ContentItems, "get")
     for path in (f"/items/{item}", f"/items/{item}/history", "/queues/review", "/items", "/policies/current"):
         assert api.get(path, api.marketing).status_code == 200, path
     for path in ("/health", "/healthz", "/problems/not-found"):
         assert api.get(path, api.marketing).status_code == 200, path
     assert hops == []
-    assert borrowed == [1]  # the same limiter's token, held by the endpoint's call
+    assert seen == [(False, 1)]  # in a thread, the same limiter's token held by the endpoint's call
 
 
 def test_every_plain_endpoint_of_the_app_takes_the_hop(api: Api) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from anyio import CapacityLimiter, to_thread
 
+from nm_workflow.application.loop_bridge import on_loop
 from tests.e2e.api import Api
 
 
@@ -35,14 +36,17 @@ def default_limiter(api: Api) -> CapacityLimiter:
     return api.client.portal.call(limiter)
 
 
-def tokens_borrowed(api: Api, monkeypatch: pytest.MonkeyPatch, owner: type, name: str) -> list[float]:
-    """The default limiter's borrowed tokens, each time `owner.name` is called from now on."""
+def where_called(
+    api: Api, monkeypatch: pytest.MonkeyPatch, owner: type, name: str
+) -> list[tuple[bool, float]]:
+    """Each time `owner.name` is called from now on: whether it runs on the event loop
+    (`loop_bridge.run_on_loop`), and the default limiter's borrowed tokens then."""
     limiter, real = default_limiter(api), getattr(owner, name)
-    borrowed: list[float] = []
+    seen: list[tuple[bool, float]] = []
 
     def noted(self: Any, *args: Any) -> Any:
-        borrowed.append(limiter.borrowed_tokens)
+        seen.append((on_loop(), limiter.borrowed_tokens))
         return real(self, *args)
 
     monkeypatch.setattr(owner, name, noted)
-    return borrowed
+    return seen

@@ -9,6 +9,11 @@ takes everything that arrived during the previous one, and with one caller there
 hand-over between threads at all. With `max_batch` 1 there is no queue: each caller
 commits alone on its own thread (group commit off). See docs/adr/0028-group-commit.md.
 
+A caller on the event loop (a command run by `loop_bridge.run_on_loop`, ADR 0079) does not lead:
+its unit goes to a queue of its own, which one committer thread empties batch by batch (each
+batch everything that arrived during the one before), and the caller waits on the loop for its
+batch, the loop serving other requests meanwhile.
+
 Each caller returns only once `commit` settled its ticket: with its own result, or with
 its own error. `commit` must settle every ticket of the batch it is given; one that it
 leaves unsettled, or an exception escaping it, fails the tickets it did not settle.
@@ -16,13 +21,17 @@ leaves unsettled, or an exception escaping it, fails the tickets it did not sett
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from itertools import pairwise
+from queue import SimpleQueue
 from typing import Generic, TypeVar
 
+from nm_workflow.application.loop_bridge import on_loop, wait_for
 from nm_workflow.application.metrics import GROUP_COMMIT_BATCH_SIZE, GROUP_COMMIT_WAIT_SECONDS
 
 U = TypeVar("U")
@@ -122,12 +131,18 @@ class GroupCommit(Generic[U, R]):
         self._awaited = 0
         # The last batch: its size, and when it was committed (time.monotonic()).
         self._last_size, self._last_end = 1, 0.0
+        # The units of callers on the event loop, and whether the committer thread is taking them.
+        self._handed: deque[tuple[Ticket[U, R], asyncio.Future[None]]] = deque()
+        self._committing = False
+        # The committer thread, started for the first such unit; woken by a None, ended by a False.
+        self._committer: threading.Thread | None = None
+        self._to_committer: SimpleQueue[bool | None] = SimpleQueue()
 
     @property
     def queued(self) -> int:
         """Units waiting for a batch (not counting those being committed)."""
         with self._lock:
-            return len(self._queue)
+            return len(self._queue) + len(self._handed)
 
     def submit(self, unit: U) -> R:
         """Commit `unit` in the next batch; its result once that batch committed, or its error.
@@ -137,7 +152,9 @@ class GroupCommit(Generic[U, R]):
         """
         ticket: Ticket[U, R] = Ticket(unit)
         try:
-            if self._max_batch == 1:
+            if on_loop():
+                wait_for(self._hand_over_to_committer(ticket))
+            elif self._max_batch == 1:
                 self._run([ticket])
             else:
                 self._queue_and_wait(ticket)
@@ -163,6 +180,50 @@ class GroupCommit(Generic[U, R]):
                 self._run(batch)
             finally:
                 self._hand_over(batch)
+
+    def _hand_over_to_committer(self, ticket: Ticket[U, R]) -> asyncio.Future[None]:
+        """Queue the ticket of a caller on the event loop for the committer thread; the future
+        done (on the caller's loop) once its batch was committed."""
+        loop = asyncio.get_running_loop()
+        committed = loop.create_future()
+        with self._lock:
+            self._handed.append((ticket, committed))
+            idle, self._committing = not self._committing, True
+        if idle:
+            if self._committer is None:
+                self._committer = threading.Thread(target=self._commit_when_woken, name="nm-workflow commit")
+                self._committer.daemon = True  # `close` ends it; a batch cut short at exit is rolled back
+                self._committer.start()
+            self._to_committer.put(None)
+        return committed
+
+    def close(self) -> None:
+        """End the committer thread, once it committed what it was handed (from the event loop)."""
+        if self._committer is not None:
+            self._to_committer.put(False)
+            self._committer.join()
+            self._committer = None
+
+    def _commit_when_woken(self) -> None:
+        while self._to_committer.get() is None:
+            self._commit_handed()
+
+    def _commit_handed(self) -> None:
+        """(The committer thread.) Commit the handed units, batch after batch, until none is left;
+        after each batch, settle its callers' futures, one call into each loop."""
+        while True:
+            with self._lock:
+                if not self._handed:
+                    self._committing = False
+                    return
+                taken = [self._handed.popleft() for _ in range(min(self._max_batch, len(self._handed)))]
+            self._run([ticket for ticket, _ in taken])
+            by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+            for _, committed in taken:
+                by_loop.setdefault(committed.get_loop(), []).append(committed)
+            for loop, futures in by_loop.items():
+                with suppress(RuntimeError):  # that loop was closed: nobody waits on it any more
+                    loop.call_soon_threadsafe(_settle, futures)
 
     def _gather(self) -> list[Ticket[U, R]]:
         """A batch from the head of the queue (the leader's own unit first).
@@ -231,3 +292,9 @@ class GroupCommit(Generic[U, R]):
         else:
             self._leading = False
         return successor
+
+
+def _settle(futures: Sequence[asyncio.Future[None]]) -> None:
+    for future in futures:
+        if not future.done():
+            future.set_result(None)

@@ -22,7 +22,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.postgres import PostgresDatastore
 
-from nm_workflow.application.side_tables import create_tables
+from nm_workflow.application.side_tables import create_tables, write
 from nm_workflow.application.store import EventStore
 from nm_workflow.application.store_errors import translated_errors
 
@@ -48,8 +48,7 @@ class KeyVault:
     def key_for(self, interaction_id: UUID) -> bytes:
         """The interaction's key, made now unless another process (or an earlier call) made it."""
         fresh = base64.b64encode(AESGCM.generate_key(bit_length=256)).decode()
-        with translated_errors(), self._cursor() as cursor:
-            cursor.execute(self._insert, (str(interaction_id), fresh))
+        write(self._datastore, lambda cursor: cursor.execute(self._insert, (str(interaction_id), fresh)))
         key = self.find(interaction_id)
         assert key is not None  # just written, and only erasure deletes it
         return key
@@ -64,10 +63,9 @@ class KeyVault:
             (str(i), base64.b64encode(AESGCM.generate_key(bit_length=256)).decode())
             for i in sorted(interaction_ids, key=str)
         ]
-        with translated_errors(), self._cursor() as cursor:
-            cursor.executemany(self._insert, fresh)
+        write(self._datastore, lambda cursor: cursor.executemany(self._insert, fresh))
         markers = ", ".join([self._marker] * len(interaction_ids))
-        with translated_errors(), self._cursor(commit=False) as cursor:
+        with translated_errors(), self._reading() as cursor:
             cursor.execute(
                 f"SELECT interaction_id, sealing_key FROM {TABLE} WHERE interaction_id IN ({markers})",  # noqa: S608
                 [str(i) for i in interaction_ids],
@@ -77,20 +75,19 @@ class KeyVault:
 
     def find(self, interaction_id: UUID) -> bytes | None:
         """The key, or None once the interaction's personal data was erased."""
-        with translated_errors(), self._cursor(commit=False) as cursor:
+        with translated_errors(), self._reading() as cursor:
             cursor.execute(self._select, (str(interaction_id),))
             row = cursor.fetchone()
         return None if row is None else base64.b64decode(row["sealing_key"])
 
     def destroy(self, interaction_id: UUID) -> None:
         """Delete the key for good: what was sealed with it cannot be read any more."""
-        with translated_errors(), self._cursor() as cursor:
-            cursor.execute(self._delete, (str(interaction_id),))
+        write(self._datastore, lambda cursor: cursor.execute(self._delete, (str(interaction_id),)))
 
     @contextmanager
-    def _cursor(self, *, commit: bool = True) -> Iterator[Any]:
+    def _reading(self) -> Iterator[Any]:
         # The library's transactions turn driver errors into its own, which translated_errors maps.
-        with self._datastore.transaction(commit=commit) as cursor:
+        with self._datastore.transaction(commit=False) as cursor:
             yield cursor
 
 

@@ -106,9 +106,13 @@ class PolicyBook:
         return review_terms(version["version"], version["rules"])
 
     def _loaded(self) -> WorkflowPolicy:
+        # Read (or seeded) without the lock: the seed's save may wait on the event loop, where a
+        # lock held would stop every other command asking for it (loop_bridge.py). Two first
+        # callers may both read; a seed that lost the race reads the winner's.
+        loaded = self._load_or_seed()
         with self._lock:
-            if self._policy is None:
-                self._policy = self._load_or_seed()
+            if self._policy is None or self._policy.version < loaded.version:
+                self._policy = loaded
             return self._policy
 
     def _load_or_seed(self) -> WorkflowPolicy:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from nm_workflow.application.errors import ConcurrentModification, StoreUnavailable
+from nm_workflow.application.loop_bridge import off_loop
 from nm_workflow.application.store_errors import translated_errors
 
 SETUP_ATTEMPTS = 5
@@ -16,6 +17,18 @@ SETUP_ATTEMPTS = 5
 def iso(moment: datetime) -> str:
     """`moment` as the side tables store it: UTC, microseconds, so that text order is time order."""
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def write(datastore: Any, work: Callable[[Any], object]) -> None:
+    """`work(cursor)` in a write transaction of the store's datastore, its errors translated; off the
+    event loop for a command run on it (`loop_bridge.off_loop`, ADR 0079): it waits for the
+    database's write turn, which a batch of the projections may hold for milliseconds."""
+
+    def transaction() -> None:
+        with translated_errors(), datastore.transaction(commit=True) as cursor:
+            work(cursor)
+
+    off_loop(transaction)
 
 
 def create_tables(datastore: Any, statements: Sequence[str]) -> None:

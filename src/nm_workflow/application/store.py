@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import date
+from functools import partial
 from itertools import accumulate
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -30,6 +31,7 @@ from nm_workflow.application.errors import NotFound, StoreUnavailable
 from nm_workflow.application.event_mapper import EventMapper
 from nm_workflow.application.group_commit import GroupCommit, Ticket
 from nm_workflow.application.log_signal import LogSignal
+from nm_workflow.application.loop_bridge import off_loop
 from nm_workflow.application.postgres import in_utc_and_utf8
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.several_reads import Wanted, select_events_of
@@ -153,8 +155,13 @@ class EventStore(StoreSnapshots, Application[UUID]):
         intervals = self.settings.snapshot_interval, self.settings.snapshot_interval_small_state
         for aggregate_id, version in due(recorded, *intervals, self.snapshot_hints.large):
             saved = next(aggregate for aggregate in aggregates if aggregate.id == aggregate_id)
-            self._snapshot(aggregate_id, version, saved)
+            # A write, waiting for the file's write turn: off the event loop for a command run on it.
+            off_loop(partial(self._snapshot, aggregate_id, version, saved))
         return position
+
+    def close(self) -> None:
+        self._group_commit.close()  # what was handed to its committer thread is committed first
+        super().close()
 
     @property
     def saves_queued(self) -> int:

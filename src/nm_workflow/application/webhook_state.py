@@ -22,7 +22,7 @@ from uuid import UUID
 
 from eventsourcing.postgres import PostgresDatastore
 
-from nm_workflow.application.side_tables import create_tables, iso
+from nm_workflow.application.side_tables import create_tables, iso, write
 from nm_workflow.application.store import EventStore
 from nm_workflow.application.store_errors import translated_errors
 
@@ -201,8 +201,7 @@ class WebhookState:
         )  # fmt: skip
 
     def _run(self, statement: str, params: tuple[Any, ...]) -> None:
-        with self._cursor() as cursor:
-            self._execute(cursor, statement, params)
+        write(self._datastore, lambda cursor: self._execute(cursor, statement, params))
 
     def _one(self, statement: str, params: tuple[Any, ...]) -> dict[str, Any] | None:
         rows = self._all(statement, params)

@@ -68,6 +68,9 @@ def create_app(settings: Settings | None = None, clock: Clock = system_clock) ->
             # A request thread beyond the pool's connections would only wait for one, and time out
             # (503 store-busy); with no more threads than connections it waits in the event loop.
             to_thread.current_default_thread_limiter().total_tokens = sum(settings.pool_of_process)
+        # On SQLite a command's reads are the file's pages: it runs on the event loop, its commit
+        # waited for there (ADR 0079); on PostgreSQL each read is a round trip, in a worker thread.
+        app.state.commands_on_loop = not settings.uses_postgres
         book_of(store, clock)  # the policy in force is read at the app's present, like every time check
         items = ContentItems(
             store,

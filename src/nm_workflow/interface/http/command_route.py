@@ -9,9 +9,10 @@ taken from the request, an endpoint answering a `Response`. For that shape `Comm
 once per route, a handler doing only that: the same validation by the same fields (so the same
 errors, in the same order: the dependencies first, then the path, then the body), the endpoint in
 a worker thread (`thread_hop.in_thread`, under the same bound on threads as the framework's pool,
-in fewer steps; ADR 0075). A route of any other shape keeps FastAPI's handler (its plain `def`
-endpoint through the same hop: `HopRoute`, ADR 0077), and the OpenAPI document is made from the
-route's declaration as before.
+in fewer steps; ADR 0075), or, where the app runs commands on the event loop (SQLite), on the loop
+itself (`loop_bridge.run_on_loop`, ADR 0079) unless marked `long_command`. A route of any other
+shape keeps FastAPI's handler (its plain `def` endpoint through the same hop: `HopRoute`, ADR
+0077), and the OpenAPI document is made from the route's declaration as before.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import inspect
 import json
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import params
 from fastapi.dependencies.models import Dependant
@@ -29,10 +30,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import request_response
 
+from nm_workflow.application.loop_bridge import run_on_loop
 from nm_workflow.interface.http.deps import command_context
 from nm_workflow.interface.http.hop_route import Handler, HopRoute, declaration
 from nm_workflow.interface.http.protocol import PARSED_BODY
 from nm_workflow.interface.http.thread_hop import in_thread
+
+E = TypeVar("E", bound=Callable[..., Any])
 
 
 class CommandRoute(HopRoute):
@@ -68,6 +72,7 @@ def command_handler(dependant: Dependant, embed_body_fields: bool) -> Handler | 
     path_params = [(field, field.alias) for field in dependant.path_params]
     body = dependant.body_params[0] if dependant.body_params else None
     request_name = dependant.request_param_name
+    long = getattr(endpoint, _LONG, False)
 
     async def handle(request: Request) -> Response:
         values: dict[str, Any] = {}
@@ -87,12 +92,24 @@ def command_handler(dependant: Dependant, embed_body_fields: bool) -> Handler | 
             raise RequestValidationError(errors, body=None)
         if request_name is not None:
             values[request_name] = request
-        answer = await in_thread(partial(endpoint, **values))
+        call = partial(endpoint, **values)
+        on_loop = not long and getattr(request.app.state, "commands_on_loop", False)
+        answer = await (run_on_loop(call) if on_loop else in_thread(call))
         if not isinstance(answer, Response):  # every command answers its own response
             raise TypeError(f"{endpoint.__name__} answered {type(answer).__name__}, not a Response")
         return answer
 
     return handle
+
+
+def long_command(endpoint: E) -> E:
+    """Mark a command endpoint whose work is long (a fold of the whole log): it runs in a worker
+    thread even where commands run on the event loop (ADR 0079), so that the loop never waits for it."""
+    setattr(endpoint, _LONG, True)
+    return endpoint
+
+
+_LONG = "_nm_long_command"
 
 
 def _is_command(dependant: Dependant, embed_body_fields: bool) -> bool:

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from nm_workflow.application.evaluations import Evaluations
 from nm_workflow.application.security import Command
 from nm_workflow.interface.http.answers import COMMAND, READ, Answers, history_response
-from nm_workflow.interface.http.command_route import CommandRoute
+from nm_workflow.interface.http.command_route import CommandRoute, long_command
 from nm_workflow.interface.http.deps import (
     Context,
     CurrentActor,
@@ -86,6 +86,7 @@ def close_recommendation(
     "/{evaluation_id}/sign-off",
     **ANSWERS.command("The signed-off evaluation with its frozen figures", Command.SIGN_OFF_EVALUATION),
 )
+@long_command  # the figures: a fold of the whole log
 def sign_off(
     evaluation_id: EvaluationId, ctx: Context, evaluations: EvaluationsDep, body: SignOffIn | None = None
 ) -> JSONResponse:

@@ -1,0 +1,80 @@
+"""A command run on the event loop itself, its wait for its commit handed back to the loop (ADR 0079).
+
+On SQLite a command's reads are a few microseconds of the file's pages, and its one long wait is its
+commit's sync. Run in a thread of its own, each command cost its process two thread hand-overs and
+every waiting command a thread to wake; the interpreter's lock passed between them made a command's
+CPU a third larger than the same work on one thread (docs/performance-history.md, "A command on
+the event loop"). `run_on_loop` runs the command's plain code on the event loop's thread, in a
+greenlet: where that code waits for its commit (`wait_for`, in `GroupCommit.submit`), the greenlet
+hands the future back to the loop, which serves other requests until the batch was committed by the
+committer thread, and then resumes the command where it stopped.
+
+The rule that keeps this safe: code run this way holds no lock while it waits (`wait_for`): another
+command on the same thread asking for that lock would stop the loop for good. The store's one
+waiting point is `record`, whose callers hold none (policy_book.py takes care to).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from contextvars import copy_context
+from typing import Any, TypeVar
+
+from greenlet import getcurrent, greenlet
+
+T = TypeVar("T")
+
+
+class _OnLoop(greenlet):
+    """A call run on the event loop's thread, switching back to the loop while it waits."""
+
+    def __init__(self, call: Callable[[], Any], loop_side: greenlet) -> None:
+        super().__init__(call, loop_side)
+        self.loop_side = loop_side
+
+
+async def run_on_loop(call: Callable[[], T]) -> T:
+    """`call()` run on this (the event loop's) thread, in a copy of the caller's context; its answer,
+    or its exception raised here. While it waits for a future (`wait_for`) the loop runs other tasks.
+
+    Cancelled while it waits, the cancellation is raised in `call` where it waits (what it handed
+    over, a commit, goes on: its outcome is the store's, as for a client gone after sending).
+    """
+    work = _OnLoop(call, getcurrent())
+    work.gr_context = copy_context()
+    step = work.switch()  # the call's answer, or the future it waits for
+    while not work.dead:
+        try:
+            value = await step
+        except BaseException as error:  # raised in the call, which decides
+            step = work.throw(error)
+        else:
+            step = work.switch(value)
+    answer: T = step
+    return answer
+
+
+def on_loop() -> bool:
+    """Whether this code runs on the event loop through `run_on_loop` (and so may `wait_for`)."""
+    return isinstance(getcurrent(), _OnLoop)
+
+
+def wait_for(future: asyncio.Future[T]) -> T:
+    """Wait, in code run by `run_on_loop`, for a future of the running loop: the loop serves other
+    tasks meanwhile. Its result, or its exception raised here. Hold no lock while waiting."""
+    current = getcurrent()
+    if not isinstance(current, _OnLoop):
+        raise RuntimeError("wait_for is for code run by run_on_loop")
+    result: T = current.loop_side.switch(future)
+    return result
+
+
+def off_loop(call: Callable[[], T]) -> T:
+    """`call()`, which may block (a write waiting for the file's write turn): in the loop's default
+    executor, in a copy of the caller's context, when this code runs on the loop (`run_on_loop`), so
+    that the loop goes on meanwhile; called directly anywhere else."""
+    if not on_loop():
+        return call()
+    context = copy_context()
+    return wait_for(asyncio.get_running_loop().run_in_executor(None, context.run, call))
