@@ -202,3 +202,31 @@ def test_close_commits_what_was_handed_over_then_ends_the_committer_thread() -> 
     assert loop_ended.is_set()
     assert results == ["A", "B"]
     assert not set(threading.enumerate()) - before  # the committer thread ended
+
+
+def test_callers_on_two_loops_share_one_committer_thread() -> None:
+    commit = _Held()
+    commit.release.set()
+    group: GroupCommit[str, str] = GroupCommit(commit, max_wait=0.5, max_batch=64)
+    start = threading.Barrier(2)
+    results: dict[str, list[str]] = {}
+    committers = [t.name for t in threading.enumerate()].count("nm-workflow commit")  # other groups'
+
+    def serve(units: str) -> None:
+        async def main() -> list[str]:
+            return await asyncio.gather(*(_submitted(group, unit) for unit in units))
+
+        start.wait()
+        results[units] = asyncio.run(main())
+
+    loops = [threading.Thread(target=serve, args=(units,)) for units in ("abcdefgh", "stuvwxyz")]
+    try:
+        for thread in loops:
+            thread.start()
+        for thread in loops:
+            thread.join(DEADLINE)
+        assert results == {"abcdefgh": list("ABCDEFGH"), "stuvwxyz": list("STUVWXYZ")}
+        assert commit.threads == {"nm-workflow commit"}
+        assert [t.name for t in threading.enumerate()].count("nm-workflow commit") == committers + 1
+    finally:
+        group.close()

@@ -189,20 +189,21 @@ class GroupCommit(Generic[U, R]):
         with self._lock:
             self._handed.append((ticket, committed))
             idle, self._committing = not self._committing, True
-        if idle:
-            if self._committer is None:
+            if self._committer is None:  # under the lock: callers on two loops start one thread
                 self._committer = threading.Thread(target=self._commit_when_woken, name="nm-workflow commit")
                 self._committer.daemon = True  # `close` ends it; a batch cut short at exit is rolled back
                 self._committer.start()
+        if idle:
             self._to_committer.put(None)
         return committed
 
     def close(self) -> None:
         """End the committer thread, once it committed what it was handed (from the event loop)."""
-        if self._committer is not None:
+        with self._lock:
+            committer, self._committer = self._committer, None
+        if committer is not None:
             self._to_committer.put(False)
-            self._committer.join()
-            self._committer = None
+            committer.join()
 
     def _commit_when_woken(self) -> None:
         while self._to_committer.get() is None:
