@@ -1,7 +1,8 @@
 """A request's hop to a worker thread and back, in fewer steps than anyio's: a command's endpoint
 (ADR 0075), and a read's endpoint, key check and queries (`hop_route.HopRoute`, ADR 0077).
 
-A command does I/O (its read, its commit), so its endpoint runs off the event loop, in a thread.
+A command does I/O (its read, its commit), so on PostgreSQL, where each read is a round trip, its
+endpoint runs off the event loop, in a thread (on SQLite it runs on the loop: ADR 0079).
 `starlette.concurrency.run_in_threadpool` (anyio's `to_thread.run_sync`) makes that hop with two
 extra turns of the event loop before the work is even handed over (a checkpoint, then another
 inside the thread limiter's `acquire`), each resuming the request's whole chain of coroutines, a
