@@ -12,6 +12,7 @@ import pytest
 
 from nm_workflow.application import commands
 from nm_workflow.application.evaluations import Evaluations
+from nm_workflow.application.interactions import Interactions
 from nm_workflow.application.items import ContentItems
 from nm_workflow.domain.metadata import recording as real
 from nm_workflow.domain.roles import Role
@@ -102,4 +103,20 @@ def test_a_long_command_takes_its_own_hop_even_where_commands_run_on_the_event_l
     seen = where_called(api, monkeypatch, Evaluations, "sign_off")
     signed = api.post(f"/evaluations/{evaluation}/sign-off", {"comment": "Q3"}, sam)
     assert signed.status_code == 200, signed.text
+    assert seen == [(False, 1)]
+
+
+def test_a_batch_of_interactions_takes_its_own_hop_even_where_commands_run_on_the_event_loop(
+    app_factory: Callable[..., Api], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Up to 500 interactions classified, sealed and decided in one command: about 0.1 s of CPU for
+    # a full batch, during which a command on the loop would hold up every other request (ADR 0079).
+    api = app_factory(embedded_projections=False)
+    service = api.key("crawler", Role.SERVICE, "it")
+    seen = where_called(api, monkeypatch, Interactions, "receive_batch")
+    comment = {"platform": "weibo", "kind": "comment", "text": "late again", "author_handle": "@a"}
+    items = [{**comment, "platform_id": f"b-{n}", "received_at": "2026-03-02T09:00:00Z"} for n in range(3)]
+    answer = api.post("/interactions:batch", {"items": items}, service)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["created"] == 3
     assert seen == [(False, 1)]

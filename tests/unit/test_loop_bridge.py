@@ -110,26 +110,49 @@ def _done(value: object) -> asyncio.Future[object]:
     return future
 
 
-def test_a_call_cancelled_while_it_waits_sees_the_cancellation_where_it_waits() -> None:
-    async def main() -> list[str]:
-        never = asyncio.get_running_loop().create_future()
+def test_a_call_cancelled_while_it_waits_runs_to_its_end_and_then_its_caller_is_cancelled() -> None:
+    # What it waits for was handed over (a commit): it sees that outcome, as a call in a thread does,
+    # and undoes nothing the store then did.
+    async def main() -> tuple[list[str], bool]:
+        later = asyncio.get_running_loop().create_future()
         seen: list[str] = []
 
         def call() -> None:
-            try:
-                wait_for(never)
-            except asyncio.CancelledError:
-                seen.append("cancelled")
-                raise
+            seen.append(wait_for(later))
+            seen.append("ended")
 
         task = asyncio.ensure_future(run_on_loop(call))
         await asyncio.sleep(0)
         task.cancel()
+        await asyncio.sleep(0)
+        running = not task.done()
+        later.set_result("committed")
         with pytest.raises(asyncio.CancelledError):
             await task
+        return seen, running
+
+    assert asyncio.run(main()) == (["committed", "ended"], True)
+
+
+def test_a_wait_cancelled_itself_raises_its_cancellation_in_the_call() -> None:
+    async def main() -> list[str]:
+        doomed = asyncio.get_running_loop().create_future()
+        seen: list[str] = []
+
+        def call() -> str:
+            try:
+                wait_for(doomed)
+            except asyncio.CancelledError:
+                seen.append("cancelled")
+            return "answered"
+
+        task = asyncio.ensure_future(run_on_loop(call))
+        await asyncio.sleep(0)
+        doomed.cancel()
+        seen.append(await task)
         return seen
 
-    assert asyncio.run(main()) == ["cancelled"]
+    assert asyncio.run(main()) == ["cancelled", "answered"]
 
 
 def test_waiting_is_only_for_code_run_on_the_loop() -> None:

@@ -38,19 +38,29 @@ async def run_on_loop(call: Callable[[], T]) -> T:
     """`call()` run on this (the event loop's) thread, in a copy of the caller's context; its answer,
     or its exception raised here. While it waits for a future (`wait_for`) the loop runs other tasks.
 
-    Cancelled while it waits, the cancellation is raised in `call` where it waits (what it handed
-    over, a commit, goes on: its outcome is the store's, as for a client gone after sending).
+    Cancelled, the call still runs to its end, and the cancellation is raised here then: as a call
+    handed to a thread does. What it waits for has been handed over (a commit, a write): raised
+    where it waits, the cancellation made the call undo what the store then did (a webhook's
+    secret forgotten, its subscription committed).
     """
     work = _OnLoop(call, getcurrent())
     work.gr_context = copy_context()
+    cancelled: asyncio.CancelledError | None = None
     step = work.switch()  # the call's answer, or the future it waits for
     while not work.dead:
         try:
-            value = await step
+            value = await asyncio.shield(step)  # the caller's cancellation leaves `step` waiting
+        except asyncio.CancelledError as error:
+            if step.cancelled():  # the wait's own outcome: the call's to see
+                step = work.throw(error)
+            else:  # the caller's: kept until the call ended
+                cancelled = error
         except BaseException as error:  # raised in the call, which decides
             step = work.throw(error)
         else:
             step = work.switch(value)
+    if cancelled is not None:
+        raise cancelled
     answer: T = step
     return answer
 
