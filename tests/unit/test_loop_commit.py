@@ -230,3 +230,16 @@ def test_callers_on_two_loops_share_one_committer_thread() -> None:
         assert [t.name for t in threading.enumerate()].count("nm-workflow commit") == committers + 1
     finally:
         group.close()
+
+
+def test_a_caller_on_the_loop_after_close_commits_as_callers_on_threads_do() -> None:
+    # A committer thread that took `close`'s stop before a unit handed over would leave its caller,
+    # and every later one, waiting for good.
+    commit = _Held()
+    commit.release.set()
+    group: GroupCommit[str, str] = GroupCommit(commit, max_wait=0.5, max_batch=64)
+    assert asyncio.run(_submitted(group, "a")) == "A"
+    group.close()
+    assert asyncio.run(_submitted(group, "b")) == "B"
+    assert commit.batches == [["a"], ["b"]]
+    assert commit.threads == {"nm-workflow commit", threading.current_thread().name}

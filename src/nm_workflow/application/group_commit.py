@@ -9,10 +9,9 @@ takes everything that arrived during the previous one, and with one caller there
 hand-over between threads at all. With `max_batch` 1 there is no queue: each caller
 commits alone on its own thread (group commit off). See docs/adr/0028-group-commit.md.
 
-A caller on the event loop (a command run by `loop_bridge.run_on_loop`, ADR 0079) does not lead:
-its unit goes to a queue of its own, which one committer thread empties batch by batch (each
-batch everything that arrived during the one before), and the caller waits on the loop for its
-batch, the loop serving other requests meanwhile.
+A caller on the event loop (`loop_bridge.run_on_loop`, ADR 0079) does not lead: one committer
+thread commits its unit with everything that arrived during the batch before, while the loop
+serves others.
 
 Each caller returns only once `commit` settled its ticket: with its own result, or with
 its own error. `commit` must settle every ticket of the batch it is given; one that it
@@ -131,11 +130,11 @@ class GroupCommit(Generic[U, R]):
         self._awaited = 0
         # The last batch: its size, and when it was committed (time.monotonic()).
         self._last_size, self._last_end = 1, 0.0
-        # The units of callers on the event loop, and whether the committer thread is taking them.
+        # The units of callers on the event loop; the committer thread, started for the first of
+        # them, woken by a None, ended by a False; whether it is taking them.
         self._handed: deque[tuple[Ticket[U, R], asyncio.Future[None]]] = deque()
-        self._committing = False
-        # The committer thread, started for the first such unit; woken by a None, ended by a False.
         self._committer: threading.Thread | None = None
+        self._committing = self._closed = False
         self._to_committer: SimpleQueue[bool | None] = SimpleQueue()
 
     @property
@@ -152,8 +151,8 @@ class GroupCommit(Generic[U, R]):
         """
         ticket: Ticket[U, R] = Ticket(unit)
         try:
-            if on_loop():
-                wait_for(self._hand_over_to_committer(ticket))
+            if on_loop() and (committed := self._hand_over_to_committer(ticket)) is not None:
+                wait_for(committed)
             elif self._max_batch == 1:
                 self._run([ticket])
             else:
@@ -181,28 +180,30 @@ class GroupCommit(Generic[U, R]):
             finally:
                 self._hand_over(batch)
 
-    def _hand_over_to_committer(self, ticket: Ticket[U, R]) -> asyncio.Future[None]:
+    def _hand_over_to_committer(self, ticket: Ticket[U, R]) -> asyncio.Future[None] | None:
         """Queue the ticket of a caller on the event loop for the committer thread; the future
-        done (on the caller's loop) once its batch was committed."""
-        loop = asyncio.get_running_loop()
-        committed = loop.create_future()
-        with self._lock:
+        done (on the caller's loop) once its batch was committed. None once closed."""
+        committed = asyncio.get_running_loop().create_future()
+        with self._lock:  # all of it: callers on two loops start one thread, and `close` comes after
+            if self._closed:
+                return None
             self._handed.append((ticket, committed))
-            idle, self._committing = not self._committing, True
-            if self._committer is None:  # under the lock: callers on two loops start one thread
+            if self._committer is None:
                 self._committer = threading.Thread(target=self._commit_when_woken, name="nm-workflow commit")
                 self._committer.daemon = True  # `close` ends it; a batch cut short at exit is rolled back
                 self._committer.start()
-        if idle:
-            self._to_committer.put(None)
+            if not self._committing:
+                self._committing = True
+                self._to_committer.put(None)
         return committed
 
     def close(self) -> None:
-        """End the committer thread, once it committed what it was handed (from the event loop)."""
+        """End the committer thread, once it committed what it was handed (from the event loop);
+        callers on the loop then commit as callers on threads do."""
         with self._lock:
-            committer, self._committer = self._committer, None
+            self._closed, committer = True, self._committer
+            self._to_committer.put(False)  # after the wake-up of every unit handed over
         if committer is not None:
-            self._to_committer.put(False)
             committer.join()
 
     def _commit_when_woken(self) -> None:
