@@ -49,9 +49,8 @@ async def _until(condition: Callable[[], bool]) -> None:
             await asyncio.sleep(0.001)
 
 
-def test_callers_arriving_while_a_batch_commits_share_the_next_and_each_gets_its_own_result() -> None:
-    commit = _Held()
-    group: GroupCommit[str, str] = GroupCommit(commit, max_wait=60, max_batch=64)
+def _a_then_four_while_it_commits(group: GroupCommit[str, str], commit: _Held) -> list[str]:
+    """Unit `a` alone, its batch held until `b` to `e` are queued behind it; every caller's result."""
 
     async def main() -> list[str]:
         first = asyncio.ensure_future(_submitted(group, "a"))
@@ -62,9 +61,15 @@ def test_callers_arriving_while_a_batch_commits_share_the_next_and_each_gets_its
         return await asyncio.gather(first, *rest)
 
     try:
-        assert asyncio.run(main()) == ["A", "B", "C", "D", "E"]
+        return asyncio.run(main())
     finally:
         group.close()
+
+
+def test_callers_arriving_while_a_batch_commits_share_the_next_and_each_gets_its_own_result() -> None:
+    commit = _Held()
+    group: GroupCommit[str, str] = GroupCommit(commit, max_wait=60, max_batch=64)
+    assert _a_then_four_while_it_commits(group, commit) == ["A", "B", "C", "D", "E"]
     assert commit.batches == [["a"], ["b", "c", "d", "e"]]
     assert commit.threads == {"nm-workflow commit"}  # not the loop's thread
 
@@ -133,19 +138,7 @@ def test_an_error_escaping_a_commit_fails_its_batch_and_the_next_batch_still_com
 def test_batches_are_at_most_max_batch_units() -> None:
     commit = _Held()
     group: GroupCommit[str, str] = GroupCommit(commit, max_wait=0.5, max_batch=2)
-
-    async def main() -> list[str]:
-        first = asyncio.ensure_future(_submitted(group, "a"))
-        await _until(commit.held.is_set)
-        rest = [asyncio.ensure_future(_submitted(group, unit)) for unit in "bcde"]
-        await _until(lambda: group.queued == 4)
-        commit.release.set()
-        return await asyncio.gather(first, *rest)
-
-    try:
-        assert asyncio.run(main()) == ["A", "B", "C", "D", "E"]
-    finally:
-        group.close()
+    assert _a_then_four_while_it_commits(group, commit) == ["A", "B", "C", "D", "E"]
     assert commit.batches == [["a"], ["b", "c"], ["d", "e"]]
 
 
