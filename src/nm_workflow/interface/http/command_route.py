@@ -103,8 +103,9 @@ def command_handler(dependant: Dependant, embed_body_fields: bool) -> Handler | 
 
 
 def long_command(endpoint: E) -> E:
-    """Mark a command endpoint whose work is long (a fold of the whole log): it runs in a worker
-    thread even where commands run on the event loop (ADR 0079), so that the loop never waits for it."""
+    """Mark a command endpoint whose work is long (a fold of the whole log, a batch of hundreds of
+    items): it runs in a worker thread even where commands run on the event loop (ADR 0079), so
+    that the loop never waits for it."""
     setattr(endpoint, _LONG, True)
     return endpoint
 
