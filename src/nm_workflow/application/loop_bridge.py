@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from contextvars import copy_context
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from greenlet import getcurrent, greenlet
 
@@ -27,11 +27,7 @@ T = TypeVar("T")
 
 
 class _OnLoop(greenlet):
-    """A call run on the event loop's thread, switching back to the loop while it waits."""
-
-    def __init__(self, call: Callable[[], Any], loop_side: greenlet) -> None:
-        super().__init__(call, loop_side)
-        self.loop_side = loop_side
+    """A call run on the event loop's thread, switching back to its parent, the loop, while it waits."""
 
 
 async def run_on_loop(call: Callable[[], T]) -> T:
@@ -76,7 +72,8 @@ def wait_for(future: asyncio.Future[T]) -> T:
     current = getcurrent()
     if not isinstance(current, _OnLoop):
         raise RuntimeError("wait_for is for code run by run_on_loop")
-    result: T = current.loop_side.switch(future)
+    assert current.parent is not None  # the loop's greenlet, which `run_on_loop` made it a child of
+    result: T = current.parent.switch(future)
     return result
 
 
