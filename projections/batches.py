@@ -3,8 +3,9 @@
 A `Builder` moves one projection: in a transaction it checks and advances the
 projection's tracking row (tracking.py) and applies the events between the old
 and the new position. A `SharedReader` moves several projections with one read
-of the log and one transaction for all of them, instead of one read and one
-transaction each; the runner (runner.py) falls back to each projection alone
+of the log and one transaction for all of them (on SQLite one per about a
+millisecond of their work: its write turn is the commands' too), instead of one
+read and one transaction each; the runner (runner.py) falls back to each projection alone
 when that transaction fails, so that one failing projection never holds the
 others back. Either way a projection's rows and its tracking commit together, and
 without waiting for the disk (ADR 0052): a batch an operating system's crash loses
@@ -20,6 +21,7 @@ works for every projection.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 
 from nm_workflow.application.metrics import PROJECTION_EVENTS_APPLIED, PROJECTION_LAG_EVENTS
@@ -29,6 +31,12 @@ from projections.database import Database
 from projections.readside import EventSource, Recorder
 from projections.sql import Tx
 from projections.tracking import Generation, advance_together
+
+SQLITE_TURN_SECONDS = 0.001
+"""SQLite has one writer at a time, and a command's commit waits for the turn: a batch's
+projections are written in transactions of about this much work each (a projection's share is not
+split), the turn given back between them. One transaction per batch held it for about 7 ms a batch
+at one client, and a command that came meanwhile waited for the rest (ADR 0080)."""
 
 
 class TrackingMoved(Exception):
@@ -139,19 +147,29 @@ class SharedReader:
     """One read of the log and one transaction per batch, for several projections at once."""
 
     def __init__(
-        self, builders: Sequence[Builder], db: Database, source: EventSource, batch_size: int
+        self,
+        builders: Sequence[Builder],
+        db: Database,
+        source: EventSource,
+        batch_size: int,
+        turn_seconds: float | None = SQLITE_TURN_SECONDS,
     ) -> None:
+        """`turn_seconds`: on SQLite, about how much work a transaction does before the write turn
+        is given back (None: a batch in one transaction); PostgreSQL writes a batch in one."""
         self.db, self.source, self.batch_size = db, source, batch_size
+        self._turn_seconds = None if db.is_postgres else turn_seconds
         # Every builder's tables, always: one statement text per handler whichever builders move.
         self._tables = {t: t for b in builders for t in b.projection.live_tables()}
         self._topics_of: dict[tuple[Builder, ...], list[str]] = {}  # by the builders asked
 
     def step(self, builders: Sequence[Builder]) -> bool:
-        """Move the `builders` behind the head by one batch in one transaction; False when none is.
+        """Move the `builders` behind the head by one batch; False when none is.
 
-        The batch starts at the lowest position among them; one further ahead skips the
-        events it has, and waits (at no cost) until the others pass it. Raises what any of
-        them raises, with nothing written.
+        The batch is read once and written in one transaction, or on SQLite in several when it
+        is more than `turn_seconds` of work (`_write`). It starts at the lowest position among
+        them; one further ahead skips the events it has, and waits (at no cost) until the others
+        pass it. Raises what any of them raises, with nothing of its transaction written (those
+        of the transactions before it stay: each projection's rows commit with its tracking).
 
         When they are all at one position and one of them handles every event, the read
         itself finds the head: a batch short of `batch_size` ends at the head (a visible
@@ -178,23 +196,51 @@ class SharedReader:
         moving = [b for b in behind if b.position < target]
         if not moving:
             return False
+        while moving:  # on SQLite in parts: see `_write`
+            moving = moving[self._write(moving, batch, target) :]
+        return True
+
+    def _write(self, moving: list[Builder], batch: Sequence[Recorded], target: int) -> int:
+        """Move the first of `moving` to `target` in one transaction: how many moved (all of them,
+        or on SQLite as many as fit in about `turn_seconds` of work, at least one)."""
         try:
             with self.db.write(self._tables, durable=False, generic_plans=True) as tx, tx.batched():
-                # Every tracking row first, in one statement on PostgreSQL (tracking.py); its answer
-                # is waited for after the events are sent: the batch is one round trip.
-                moves = [(b.recorder, b.position) for b in moving]
-                moved = advance_together(tx, APPLICATION_NAME, moves, target)
-                counts = [b.apply(tx, batch, target, _nth(moved, n)) for n, b in enumerate(moving)]
-                elsewhere = [b.name for b, ok in zip(moving, moved(), strict=True) if ok is None]
-                if elsewhere:  # another process or a rebuild moved them: roll back
-                    raise TrackingMoved(", ".join(elsewhere))
+                if self._turn_seconds is None:
+                    counts = self._all_at_once(tx, moving, batch, target)
+                else:
+                    counts = self._while_the_turn_lasts(tx, moving, batch, target, self._turn_seconds)
         except BaseException:
             for builder in moving:  # a race shows as a rolled-back write too: ask the rows again
                 builder.forget_position()
             raise
-        for builder, count in zip(moving, counts, strict=True):
+        for builder, count in zip(moving, counts, strict=False):
             builder.committed(target, count)
-        return True
+        return len(counts)
+
+    @staticmethod
+    def _all_at_once(tx: Tx, moving: list[Builder], batch: Sequence[Recorded], target: int) -> list[int]:
+        # Every tracking row first, in one statement on PostgreSQL (tracking.py); its answer is
+        # waited for after the events are sent: the batch is one round trip.
+        moved = advance_together(tx, APPLICATION_NAME, [(b.recorder, b.position) for b in moving], target)
+        counts = [b.apply(tx, batch, target, _nth(moved, n)) for n, b in enumerate(moving)]
+        elsewhere = [b.name for b, ok in zip(moving, moved(), strict=True) if ok is None]
+        if elsewhere:  # another process or a rebuild moved them: roll back
+            raise TrackingMoved(", ".join(elsewhere))
+        return counts
+
+    @staticmethod
+    def _while_the_turn_lasts(
+        tx: Tx, moving: list[Builder], batch: Sequence[Recorded], target: int, seconds: float
+    ) -> list[int]:
+        started, counts = time.monotonic(), []
+        for builder in moving:
+            moved = advance_together(tx, APPLICATION_NAME, [(builder.recorder, builder.position)], target)
+            if moved()[0] is None:  # another process or a rebuild moved it: roll back
+                raise TrackingMoved(builder.name)
+            counts.append(builder.apply(tx, batch, target, _nth(moved, 0)))
+            if time.monotonic() - started >= seconds:
+                break
+        return counts
 
     def _topics(self, builders: Sequence[Builder]) -> list[str]:
         """The topics any of them handles; [] (every topic) when one handles every event."""

@@ -106,7 +106,7 @@ def test_a_batch_rolled_back_leaves_nothing_kept(
         model.projections["audit_trail"], model.recorders["audit_trail"], model.db, model.source, 3
     )
     builders = [_builder(model), trail]
-    reader = SharedReader(builders, model.db, model.source, 3)
+    reader = SharedReader(builders, model.db, model.source, 3, turn_seconds=None)  # one transaction
     for _ in range(5):
         reader.step(builders)
     failing: Projection = model.projections["audit_trail"]

@@ -1,0 +1,116 @@
+"""On SQLite a shared batch longer than its turn is written in parts; on PostgreSQL in one.
+
+SQLite has one writer at a time, the commands' commits included: a batch of many projections'
+work gives the turn back between projections (batches.py). Each projection's rows still commit
+with its tracking, and a projection that fails leaves the parts before it written.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from nm_workflow.application.store import EventStore
+from projections import ReadModel
+from projections.batches import Builder, SharedReader
+from projections.sql import Tx
+from tests.projections.test_tables import live_one_life
+
+NAMES = ("audit_trail", "item_status", "publication_log")
+SLOW_SECONDS = 0.01
+"""Ten times the turn the tests give a part: the projection that takes it ends its part."""
+
+
+def _reader(m: ReadModel, turn_seconds: float | None) -> tuple[SharedReader, list[Builder]]:
+    builders = [Builder(m.projections[n], m.recorders[n], m.db, m.source, 500) for n in NAMES]
+    return SharedReader(builders, m.db, m.source, 500, turn_seconds=turn_seconds), builders
+
+
+def _slow(m: ReadModel, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    projection = m.projections[name]
+    apply = projection.apply
+
+    def slow(tx: Tx, batch: Any) -> None:
+        time.sleep(SLOW_SECONDS)
+        apply(tx, batch)
+
+    monkeypatch.setattr(projection, "apply", slow)
+
+
+def test_a_long_batch_gives_the_sqlite_turn_back_between_projections(
+    store: EventStore, read_model: ReadModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    m = read_model
+    _, position = live_one_life(store)
+    _slow(m, "audit_trail", monkeypatch)
+    seen: list[dict[str, int]] = []  # the positions another connection sees while item_status applies
+    status = m.projections["item_status"]
+    apply = status.apply
+
+    def watched(tx: Tx, batch: Any) -> None:
+        seen.append(m.positions(NAMES))
+        apply(tx, batch)
+
+    monkeypatch.setattr(status, "apply", watched)
+    reader, builders = _reader(m, turn_seconds=SLOW_SECONDS / 10)
+    assert reader.step(builders)
+    if m.db.is_postgres:  # one transaction: nothing of the batch visible before its end
+        assert seen == [dict.fromkeys(NAMES, 0)]
+    else:  # audit_trail's part committed, the turn given back, before item_status's began
+        assert seen == [{"audit_trail": position, "item_status": 0, "publication_log": 0}]
+    assert m.positions(NAMES) == dict.fromkeys(NAMES, position)
+    audited = [r["position"] for r in m.audit_trail(cursor=None, limit=500).items]
+    assert sorted(audited) == list(range(1, position + 1)), "every event once"
+    assert sorted(r["platform"] for r in m.publications(limit=10).items) == ["wechat", "weibo"]
+
+
+def test_a_batch_within_its_turn_is_one_transaction_on_both_databases(
+    store: EventStore, read_model: ReadModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    m = read_model
+    _, position = live_one_life(store)
+    _slow(m, "audit_trail", monkeypatch)
+    seen: list[dict[str, int]] = []
+    trail = m.projections["publication_log"]
+    apply = trail.apply
+
+    def watched(tx: Tx, batch: Any) -> None:
+        seen.append(m.positions(NAMES))
+        apply(tx, batch)
+
+    monkeypatch.setattr(trail, "apply", watched)
+    reader, builders = _reader(m, turn_seconds=None)
+    assert reader.step(builders)
+    assert seen == [dict.fromkeys(NAMES, 0)]
+    assert m.positions(NAMES) == dict.fromkeys(NAMES, position)
+
+
+def test_a_projection_failing_after_a_part_leaves_that_part_written_and_applies_once_fixed(
+    store: EventStore, read_model: ReadModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    m = read_model
+    _, position = live_one_life(store)
+    _slow(m, "audit_trail", monkeypatch)
+    status = m.projections["item_status"]
+    apply = status.apply
+
+    def fails(tx: Tx, batch: Any) -> None:
+        raise RuntimeError("item_status fails")
+
+    monkeypatch.setattr(status, "apply", fails)
+    reader, builders = _reader(m, turn_seconds=SLOW_SECONDS / 10)
+    with pytest.raises(RuntimeError, match="item_status fails"):
+        reader.step(builders)
+    written = position if not m.db.is_postgres else 0  # PostgreSQL: the one transaction rolled back
+    assert m.positions(NAMES) == {"audit_trail": written, "item_status": 0, "publication_log": 0}
+    assert m.list_items().items == [], "nothing of item_status's part"
+
+    monkeypatch.setattr(status, "apply", apply)
+    while reader.step(builders):  # the positions read again from the tracking rows
+        pass
+    assert m.positions(NAMES) == dict.fromkeys(NAMES, position)
+    audited = [r["position"] for r in m.audit_trail(cursor=None, limit=500).items]
+    assert sorted(audited) == list(range(1, position + 1)), "every event once"
+    assert [r["state"] for r in m.list_items().items] == ["withdrawn"]
