@@ -153,10 +153,14 @@ class SharedReader:
         source: EventSource,
         batch_size: int,
         turn_seconds: float | None = SQLITE_TURN_SECONDS,
+        beat: Callable[[], None] = lambda: None,
     ) -> None:
         """`turn_seconds`: on SQLite, about how much work a transaction does before the write turn
-        is given back (None: a batch in one transaction); PostgreSQL writes a batch in one."""
+        is given back (None: a batch in one transaction); PostgreSQL writes a batch in one.
+        `beat` is called before each transaction, which may wait for the write lock as long as
+        allowed (the runner's watchdog counts one such wait between two beats)."""
         self.db, self.source, self.batch_size = db, source, batch_size
+        self._beat = beat
         self._turn_seconds = None if db.is_postgres else turn_seconds
         # Every builder's tables, always: one statement text per handler whichever builders move.
         self._tables = {t: t for b in builders for t in b.projection.live_tables()}
@@ -203,6 +207,7 @@ class SharedReader:
     def _write(self, moving: list[Builder], batch: Sequence[Recorded], target: int) -> int:
         """Move the first of `moving` to `target` in one transaction: how many moved (all of them,
         or on SQLite as many as fit in about `turn_seconds` of work, at least one)."""
+        self._beat()
         try:
             with self.db.write(self._tables, durable=False, generic_plans=True) as tx, tx.batched():
                 if self._turn_seconds is None:

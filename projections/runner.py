@@ -240,7 +240,7 @@ class ProjectionSupervisor:
         builders = [Builder(rm.projections[cls.name], rm.recorders[cls.name], rm.db, rm.source, size)
                     for cls in select(names)]  # fmt: skip
         self._lanes = [_Lane(builder) for builder in builders]
-        reader = SharedReader(builders, rm.db, rm.source, size)
+        reader = SharedReader(builders, rm.db, rm.source, size, beat=beat)
         self._listener: AppendWatch = (
             LogListener(rm.store, rm.store.appended)
             if settings.uses_postgres

@@ -8,6 +8,7 @@ with its tracking, and a projection that fails leaves the parts before it writte
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -23,9 +24,11 @@ SLOW_SECONDS = 0.01
 """Ten times the turn the tests give a part: the projection that takes it ends its part."""
 
 
-def _reader(m: ReadModel, turn_seconds: float | None) -> tuple[SharedReader, list[Builder]]:
+def _reader(
+    m: ReadModel, turn_seconds: float | None, beat: Callable[[], None] = lambda: None
+) -> tuple[SharedReader, list[Builder]]:
     builders = [Builder(m.projections[n], m.recorders[n], m.db, m.source, 500) for n in NAMES]
-    return SharedReader(builders, m.db, m.source, 500, turn_seconds=turn_seconds), builders
+    return SharedReader(builders, m.db, m.source, 500, turn_seconds=turn_seconds, beat=beat), builders
 
 
 def _slow(m: ReadModel, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -60,12 +63,15 @@ def test_a_long_batch_gives_the_sqlite_turn_back_between_projections(
     _, position = live_one_life(store)
     _slow(m, "audit_trail", monkeypatch)
     seen = _watched(m, "item_status", monkeypatch)
-    reader, builders = _reader(m, turn_seconds)
+    beats: list[float] = []  # each transaction may wait for the lock: the watchdog hears of each
+    reader, builders = _reader(m, turn_seconds, lambda: beats.append(time.monotonic()))
     assert reader.step(builders)
     if m.db.is_postgres or turn_seconds is None:  # one transaction: nothing visible before its end
         assert seen == [dict.fromkeys(NAMES, 0)]
+        assert len(beats) == 1
     else:  # audit_trail's part committed, the turn given back, before item_status's began
         assert seen == [{"audit_trail": position, "item_status": 0, "publication_log": 0}]
+        assert len(beats) >= 2  # one part per projection at most
     assert m.positions(NAMES) == dict.fromkeys(NAMES, position)
     audited = [r["position"] for r in m.audit_trail(cursor=None, limit=500).items]
     assert sorted(audited) == list(range(1, position + 1)), "every event once"
