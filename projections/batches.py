@@ -161,6 +161,9 @@ class SharedReader:
         allowed (the runner's watchdog counts one such wait between two beats)."""
         self.db, self.source, self.batch_size = db, source, batch_size
         self._beat = beat
+        self.written: list[Builder] = []
+        """The builders the last `step` moved: all it moved when it returned; those of the
+        transactions before the failing one when it raised (on SQLite, where a batch is in parts)."""
         self._turn_seconds = None if db.is_postgres else turn_seconds
         # Every builder's tables, always: one statement text per handler whichever builders move.
         self._tables = {t: t for b in builders for t in b.projection.live_tables()}
@@ -183,6 +186,7 @@ class SharedReader:
         says which are behind, whose topics alone are read (one lagging projection does not
         make the others read every event).
         """
+        self.written = []
         start = min(b.position for b in builders)
         head: int | None = None
         behind = list(builders)
@@ -220,6 +224,7 @@ class SharedReader:
             raise
         for builder, count in zip(moving, counts, strict=False):
             builder.committed(target, count)
+            self.written.append(builder)
         return len(counts)
 
     @staticmethod

@@ -152,14 +152,19 @@ class _Runner:
             self._succeeded(lane)
         return moved
 
-    @staticmethod
-    def _moved_elsewhere(lanes: list[_Lane], before: list[int] | None) -> bool:
+    def _moved_elsewhere(self, lanes: list[_Lane], before: list[int] | None) -> bool:
         """Whether another process (or a rebuild) moved a lane's tracking since `before` (None:
-        the positions could not be read, so nothing tells)."""
+        the positions could not be read, so nothing tells). A lane whose part of the batch
+        committed before the failing part (SQLite) moved by itself: not counted."""
         if before is None:
             return False
+        written = set(self.reader.written)
         try:
-            return any(lane.builder.position != was for lane, was in zip(lanes, before, strict=True))
+            return any(
+                lane.builder.position != was
+                for lane, was in zip(lanes, before, strict=True)
+                if lane.builder not in written
+            )
         except Exception:  # the database may be what failed: then it is no race
             return False
 

@@ -7,15 +7,18 @@ with its tracking, and a projection that fails leaves the parts before it writte
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
 from projections import ReadModel
 from projections.batches import Builder, SharedReader
+from projections.runner import ProjectionSupervisor
 from projections.sql import Tx
 from tests.projections.test_tables import live_one_life
 
@@ -105,3 +108,38 @@ def test_a_projection_failing_after_a_part_leaves_that_part_written_and_applies_
     audited = [r["position"] for r in m.audit_trail(cursor=None, limit=500).items]
     assert sorted(audited) == list(range(1, position + 1)), "every event once"
     assert [r["state"] for r in m.list_items().items] == ["withdrawn"]
+
+
+def test_a_failure_after_a_committed_part_is_reported_as_a_failure_not_a_race(
+    store: EventStore,
+    read_model: ReadModel,
+    make_settings: Callable[..., Settings],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The runner tells a race (another process moved a tracking) from a failure by the positions
+    # that moved; a part that committed before the failing one moved by itself.
+    _, position = live_one_life(store)
+    supervisor = ProjectionSupervisor(make_settings(), NAMES, read_model=read_model)
+    lanes = supervisor._lanes
+    _slow(read_model, lanes[0].name, monkeypatch)  # its part ends after it (SQLite)
+    last = lanes[-1].builder.projection
+    apply, failures = last.apply, [RuntimeError("a transient failure")]
+
+    def fails_once(tx: Tx, batch: Any) -> None:
+        if failures:
+            raise failures.pop()
+        apply(tx, batch)
+
+    monkeypatch.setattr(last, "apply", fails_once)
+    with caplog.at_level(logging.INFO, logger="projections"):
+        assert supervisor._runner._step(lanes)  # then each alone: the last one succeeds now
+    warned = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.getMessage() for r in warned] == ["A batch of several projections failed; applying each alone"]
+    assert warned[0].exc_info is not None, "with its traceback"
+    assert not any("applied elsewhere" in r.getMessage() for r in caplog.records)
+    while supervisor._runner._step(lanes):
+        pass
+    assert read_model.positions(NAMES) == dict.fromkeys(NAMES, position)
+    audited = [r["position"] for r in read_model.audit_trail(cursor=None, limit=500).items]
+    assert sorted(audited) == list(range(1, position + 1)), "every event once"
