@@ -144,7 +144,8 @@ class Builder:
 
 
 class SharedReader:
-    """One read of the log and one transaction per batch, for several projections at once."""
+    """One read of the log per batch, for several projections at once, and one transaction (on
+    SQLite one per about `turn_seconds` of their work)."""
 
     def __init__(
         self,

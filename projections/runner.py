@@ -2,7 +2,8 @@
 
 One code path for both databases. The thread reads the log once for all the
 projections this process owns and applies each batch to all of them in one
-transaction (batches.py); a projection whose batch fails is rolled back, shown
+transaction (on SQLite in one per about a millisecond of work: batches.py); a
+projection whose batch fails is rolled back, shown
 as failing (failures.py) and retried alone with backoff, while the others go on
 together. Between batches the thread sleeps until the log grows: this process's
 own saves signal it at once (`EventStore.appended`), other processes' through
