@@ -19,9 +19,11 @@ of the figures its change can touch and that differ: ADR 0038, addendum), and
 the row's figures are computed from the state (ADR 0038). A batch reads no
 other member's facts, and decodes only the multisets (medians, percentiles)
 it changes: its Python work follows the members it changes, not the size of
-the quarter; each touched row's state is still written whole. The facts and
-states a batch wrote are kept for the process's next batch, which reads them
-only when someone else may have written since (projections/between.py, ADR 0063).
+the quarter. The facts and states a batch wrote are kept for the process's next
+batch, which reads them only when someone else may have written since
+(projections/between.py, ADR 0063); while they are kept, a batch writes a row's
+changes rather than its whole state (`quarterly_evaluation_change`,
+projections/quarterly_changes.py, ADR 0081).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from nm_workflow.application.errors import FiguresStale
 from nm_workflow.application.facts import TOPICS, fold
 from nm_workflow.application.figure_inputs import figures_changed
 from nm_workflow.application.figure_parts import Packed
-from nm_workflow.application.figure_rows import ALL, MULTISET, Scope, cells_touched, member_parts
+from nm_workflow.application.figure_rows import ALL, Scope, cells_touched, member_parts
 from nm_workflow.application.figures import FIGURES, Figure, Parameters, Parts, values_of
 from nm_workflow.application.ids import id_text
 from nm_workflow.application.settings import Settings
@@ -44,7 +46,8 @@ from nm_workflow.application.store_errors import translated_errors
 from nm_workflow.domain.periods import quarter, quarter_of
 from projections.base import Projection, Recorded
 from projections.between import KeptBetweenBatches
-from projections.quarterly_state import Move, StaleParts, kept_parts, moved, state_json
+from projections.quarterly_changes import CHANGES, KEPT, STATES, completed, deleted, recorded
+from projections.quarterly_state import Move, StaleParts, moved
 from projections.rows import Keyed, kept_for_the_batch, prefetch
 from projections.schema import Table, col
 from projections.sql import Tx
@@ -60,17 +63,12 @@ ROWS = Table(
     primary_key=("quarter", "department", "platform"),
 )
 ITEMS = Table("quarterly_evaluation_item", (col("item_id", "text"), col("facts", "json")), ("item_id",))
-STATES = Table("quarterly_evaluation_state", (col("row_key", "text"), col("state", "json")), ("row_key",))
-"""`row_key`: the row's [quarter, department, platform] as JSON text (one column, so that a
-batch reads just the rows it changes); `state`: {"members": int, "parameters": {...},
-"parts": {figure: Counts, or Values packed as text}}."""
 # Kept for a batch (projections/rows.py) and written in bulk: the facts read by item id before
 # the first event, the states of the rows the batch changes read in one statement after it;
 # the rows (whose first key column is not an aggregate's id) are put and deleted, and read (all of
 # a quarter's at once) only to tell a new row from one an earlier release left without a state.
 # The facts and states the last batch wrote are kept between batches too (`apply`).
 FACTS = Keyed(ITEMS, ("item_id",))
-KEPT = Keyed(STATES, ("row_key",))
 CELLS = Keyed(ROWS, ("quarter", "department", "platform"))
 KEPT_MEMBERS, KEPT_ROWS = 1024, 256
 """The members' facts (about 4 kB each in memory for an item's whole life) and the rows' states
@@ -80,7 +78,7 @@ more than the members and rows that batches come back to while items go through 
 
 class QuarterlyEvaluation(Projection):
     name = "quarterly_evaluation"
-    schema = (ROWS, ITEMS, STATES)
+    schema = (ROWS, ITEMS, STATES, CHANGES)
 
     @property
     def topics(self) -> tuple[str, ...]:
@@ -122,6 +120,8 @@ class QuarterlyEvaluation(Projection):
             if kept is not None:
                 kept.seed(tx, KEPT, [(row_key,) for row_key in row_keys.values()])
             prefetch(tx, (KEPT,), list(row_keys.values()))
+            stored = {rk: found["state"] for rk in row_keys.values() if (found := KEPT.get(tx, (rk,)))}
+            completed(tx, stored, self._kept_parameters)
             for key in sorted(moves):
                 self._move(tx, key, row_keys[key], moves[key], kept)
 
@@ -199,20 +199,21 @@ class QuarterlyEvaluation(Projection):
         found = KEPT.get(tx, (row_key,))
         if found is None and CELLS.get(tx, key) is not None:  # rare: a row without a state is new
             raise StaleParts(f"the row {key} has no kept parts (written by an earlier release): rebuild it")
-        parameters = self._kept_parameters
-        members, parts, changed = moved(key, None if found is None else found["state"], parameters, moves)
+        parameters, before = self._kept_parameters, None if found is None else found["state"]
+        members, parts = moved(key, before, parameters, moves)
         if parts is None or members == 0:
             KEPT.delete(tx, (row_key,))
             CELLS.delete(tx, key)
+            if before is not None and before["log"][0]:
+                deleted(tx, row_key)
             if kept is not None:
                 kept.put(KEPT, (row_key,), None)
             return
-        state = {"members": members, "parameters": parameters, "parts": kept_parts(parts, changed)}
-        KEPT.put(tx, {"row_key": row_key, "state": state_json(state)})
+        after = {"members": members, "parameters": parameters, "parts": parts}
+        state = recorded(tx, row_key, before, after, moves, kept is not None)
         if kept is not None:  # decoded, as the next batch would read it
             kept.put(KEPT, (row_key,), {"row_key": row_key, "state": state})
-        readable = {name: Packed(part) if MULTISET[name] and name not in changed else part
-                    for name, part in parts.items()}  # fmt: skip
+        readable = {name: Packed(part) if type(part) is str else part for name, part in parts.items()}
         CELLS.put(tx, {"quarter": key[0], "department": key[1], "platform": key[2]} | values_of(readable))
 
 

@@ -3,8 +3,9 @@
 The state of a row (table `quarterly_evaluation_state`, ADR 0038) is {"members": int,
 "parameters": {...}, "parts": {figure: Counts, or Values packed as text}}: the merge of
 the parts of every member that counts in the row. A batch takes each moving member's old
-parts out of it and merges its new ones in (`moved`), then writes it (`state_json`) and the
-row's figures computed from it (projections/quarterly_evaluation.py).
+parts out of it and merges its new ones in (`moved`), then writes its changes or the
+state whole (`state_json`; projections/quarterly_changes.py) and the row's figures computed
+from it (projections/quarterly_evaluation.py).
 """
 
 from __future__ import annotations
@@ -29,11 +30,11 @@ class StaleParts(RuntimeError):
 
 def moved(
     row: object, state: dict[str, Any] | None, parameters: dict[str, Any], moves: list[Move]
-) -> tuple[int, dict[str, Any] | None, set[str]]:
-    """The row's members, parts and changed multisets once `moves` are made in `state` (None: a
-    new row): only the multisets a move changes are decoded (the others keep their text, and
-    are the only ones not in the answer's set). StaleParts when the state was computed with
-    other `parameters` or lacks a part a move takes out; `row` names the row in the message."""
+) -> tuple[int, dict[str, Any] | None]:
+    """The row's members and parts once `moves` are made in `state` (None: a new row): only the
+    multisets a move changes are decoded (the others keep their text, or the values a batch
+    before decoded). StaleParts when the state was computed with other `parameters` or lacks a
+    part a move takes out; `row` names the row in the message."""
     members, parts = 0, None
     if state is not None:
         if state["parameters"] != parameters:
@@ -43,14 +44,14 @@ def moved(
             )
         members, parts = state["members"], state["parts"]
     # The multisets a move puts values in or takes values out of (most moves change none).
-    changed = {name for move in moves for part in move if part is not None
+    changing = {name for move in moves for part in move if part is not None
                for name, values in part.items() if values and MULTISET[name]}  # fmt: skip
     if parts is not None:
-        parts = {name: unpacked(part) if name in changed else part for name, part in parts.items()}
+        parts = {name: unpacked(part) if name in changing and type(part) is str else part
+                 for name, part in parts.items()}  # fmt: skip
     elif len(moves) > 1 and all(old is None and new is not None for old, new in moves):
         # A new row (a rebuild makes every row new): its members merged at once.
         parts, members = parts_merged([new for _, new in moves if new is not None]), members + len(moves)
-        changed |= {name for name in parts if MULTISET[name]}
         moves = []
     try:
         for old, new in moves:
@@ -62,13 +63,12 @@ def moved(
             if new is not None:
                 if parts is None:  # a copy: a member's parts are shared by its rows (department, all)
                     parts = {name: list(part) for name, part in new.items()}
-                    changed |= {name for name in new if MULTISET[name]}
                 else:
                     parts = parts_added(parts, new)
                 members += old is None
     except PartNotHeld as error:
         raise StaleParts(f"the row {row} no longer holds its members' parts: rebuild it") from error
-    return members, parts, changed
+    return members, parts
 
 
 def state_json(state: dict[str, Any]) -> JSONText | dict[str, Any]:
@@ -88,9 +88,10 @@ def state_json(state: dict[str, Any]) -> JSONText | dict[str, Any]:
     return JSONText("".join(filled) + pieces[-1])
 
 
-def kept_parts(parts: dict[str, Any], changed: set[str]) -> dict[str, Any]:
-    """The parts as a state keeps them: the `changed` multisets packed again."""
-    return {name: packed(part) if name in changed else part for name, part in parts.items()}
+def kept_parts(parts: dict[str, Any]) -> dict[str, Any]:
+    """The parts as a state is written: every decoded multiset packed again."""
+    return {name: packed(part) if MULTISET[name] and type(part) is not str else part
+            for name, part in parts.items()}  # fmt: skip
 
 
 _HOLE, _HOLE_JSON = "\x00", '"\\u0000"'

@@ -16,6 +16,9 @@ from nm_workflow.application.store import EventStore
 from nm_workflow.domain.content import METRIC_NAMES
 from nm_workflow.domain.roles import Role, Stage
 from projections import ReadModel
+from projections.quarterly_changes import STATES, completed
+from projections.quarterly_state import kept_parts
+from projections.sql import Tx, dumps
 
 DEPARTMENTS = ("marketing", "product", "customer_service")
 PLATFORMS = ("wechat", "weibo", "douyin", "xiaohongshu")
@@ -241,6 +244,29 @@ def snapshot(read_model: ReadModel, names: list[str] | None = None) -> dict[str,
             continue
         with read_model.db.read(projection.live_tables()) as tx:
             for table in projection.tables:
-                rows = tx.all(f"SELECT * FROM {table}")
+                if table == "quarterly_evaluation_change":  # made in the states below
+                    continue
+                rows = (
+                    _evaluation_states(tx)
+                    if table == "quarterly_evaluation_state"
+                    else tx.all(f"SELECT * FROM {table}")
+                )
                 tables[table] = sorted((tuple(sorted(r.items())) for r in rows), key=repr)
     return tables
+
+
+def _evaluation_states(tx: Tx) -> list[dict[str, Any]]:
+    """quarterly_evaluation's states as their bases and changes make them: what a rebuild writes
+    whole (projections/quarterly_changes.py), as text."""
+    rows = [STATES.decode(tx.dialect, r) for r in tx.all("SELECT * FROM {quarterly_evaluation_state}")]
+    found = []
+    for row in rows:
+        state = row["state"]
+        completed(tx, {row["row_key"]: state}, state["parameters"])
+        whole = {
+            "members": state["members"],
+            "parameters": state["parameters"],
+            "parts": kept_parts(state["parts"]),
+        }
+        found.append({"row_key": row["row_key"], "state": dumps(whole)})
+    return found
