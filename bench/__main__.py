@@ -25,11 +25,14 @@ from typing import Any
 
 import psycopg
 
-from bench import appends, audit, commands, history, load, memory, projections, roundtrips
+from bench import appends, audit, commands, history, load, memory, projections, roundtrips, sustained
 from bench.report import arguments, load_summary, load_table, report
 from devsupport.postgres import throwaway_server
 
 PARTS = ("http", "roundtrips", "commands", "projections", "appends", "history", "memory", "audit")
+"""The parts run unless `--parts` says otherwise."""
+ASKED_FOR_ONLY = ("sustained",)
+"""Parts run only when named: `sustained` loads each server for about a minute per database."""
 
 
 def _numbers(text: str) -> tuple[int, ...]:
@@ -62,7 +65,13 @@ def _arguments() -> argparse.Namespace:
         "--audit-events", type=int, default=20_000, help="events stored, then read raw and verified"
     )
     parser.add_argument(
-        "--parts", type=lambda text: tuple(text.split(",")), default=PARTS, help=",".join(PARTS)
+        "--parts",
+        type=lambda text: tuple(text.split(",")),
+        default=PARTS,
+        help=f"{','.join(PARTS)} (the default), and {','.join(ASKED_FOR_ONLY)} when named",
+    )
+    parser.add_argument(
+        "--sustained-windows", type=int, default=12, help="windows of --seconds each of the sustained load"
     )
     parser.add_argument("--json", type=Path, default=Path("bench-results.json"), help="where to write")
     parser.add_argument(
@@ -139,6 +148,11 @@ def main() -> None:
                 with load.fresh_database(database, folder / f"{database}-roundtrips", admin_url) as settings:
                     trips = results[f"roundtrips_{database}"] = roundtrips.run(settings, settings.data_dir)
                 print(f"\nDatabase round trips per command on {database}: {roundtrips.report(trips)}")
+                save()
+            if "sustained" in args.parts:
+                steady = sustained.run(database, folder, admin_url, args.sustained_windows, sizes)
+                results[f"sustained_{database}"] = steady
+                print(f"\nsustained load on {database} (one client)\n{sustained.table(steady)}")
                 save()
             for name in (name for name in in_process if name in args.parts):
                 case, size, unit = in_process[name]

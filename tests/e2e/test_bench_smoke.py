@@ -27,6 +27,7 @@ from bench import (
     projections,
     proofs,
     roundtrips,
+    sustained,
 )
 from bench.client import WALK
 from bench.report import load_summary, report
@@ -118,6 +119,27 @@ def test_the_load_benchmark_drives_each_server_without_errors(
     (summary,) = load_summary(rows)
     assert summary["vs_trivial"] == service["per_second"] / rows[0]["per_second"]
     assert summary["vs_plain"] == service["per_second"] / rows[1]["per_second"]
+
+
+def test_the_sustained_load_keeps_each_window_of_each_server_and_compares_late_with_early(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    admin_url = request.getfixturevalue("postgres_admin_url") if backend == "postgres" else None
+    sizes = load.Sizes((1,), (1,), (backend,), warmup=0.1, seconds=0.3)
+    results = sustained.run(backend, tmp_path, admin_url, 4, sizes)
+    assert list(results) == ["plain", "nm-workflow"]
+    for server, figures in results.items():
+        windows = figures["windows"]
+        assert len(windows) == 4
+        assert all(w["completed"] > 0 and w["server_cpu_ms"] > 0 for w in windows), windows
+        # A projection worker only where serve starts one: SQLite's nm-workflow (ADR 0076).
+        worker = server == "nm-workflow" and backend == "sqlite"
+        assert all((w["projections_cpu_ms"] is not None) == worker for w in windows), windows
+        assert figures["early"]["per_second"] == windows[0]["per_second"]  # a quarter of four: one
+        assert figures["late_vs_early"]["per_second"] == windows[-1]["per_second"] / windows[0]["per_second"]
+    shown = sustained.table(results)
+    assert "late/early: per_second" in shown
+    assert ("projections_cpu_ms" in shown) == (backend == "sqlite")
 
 
 def test_python_m_bench_prints_the_tables_and_writes_json(tmp_path: Path) -> None:
