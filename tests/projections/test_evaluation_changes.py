@@ -9,6 +9,7 @@ from scratch, and a batch's writes follow what it changed, not the size of the r
 from __future__ import annotations
 
 import random
+import struct
 from types import SimpleNamespace
 from typing import Any
 
@@ -16,15 +17,17 @@ import pytest
 
 import projections.quarterly_changes as changes
 import projections.quarterly_evaluation as module
-from nm_workflow.application.figure_rows import rows
+from nm_workflow.application.figure_rows import MULTISET, rows
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
 from nm_workflow.domain.periods import quarter
 from projections.base import Recorded
 from projections.database import Database
 from projections.quarterly_evaluation import QuarterlyEvaluation
+from projections.quarterly_state import Move
+from projections.rows import kept_for_the_batch
 from projections.schema import insert_many
-from projections.sql import dumps
+from projections.sql import JSONText, dumps
 from tests.projections.test_incremental_evaluation import QUARTERS, TABLES, _facts, _item, _set_facts, _stored
 
 
@@ -289,3 +292,31 @@ def test_a_row_an_earlier_release_deleted_and_this_one_makes_anew_takes_none_of_
     _as_the_runner(database, restarted, [_event(7, "item-0", facts["item-0"])], 6)
     stored, _ = _stored(database)
     assert stored == {q: rows(list(facts.values()), quarter(q), built.parameters) for q in QUARTERS}
+
+
+def test_a_change_s_values_come_back_as_the_very_doubles_and_counts_written(database: Database) -> None:
+    # PostgreSQL's jsonb keeps numbers as decimals: a zero's sign, a double's last bits or an
+    # infinity would not come back from JSON numbers. A change's multisets are packed text.
+    multiset = next(name for name, is_multiset in MULTISET.items() if is_multiset)
+    counts = next(name for name, is_multiset in MULTISET.items() if not is_multiset)
+    values = [-1e308, -0.0, 0.0, 5e-324, 0.1 + 0.2, 1 / 3, 1.7976931348623157e308, float("inf")]
+    moves: list[Move] = [
+        ({multiset: values[:3], counts: [2**62, -(2**62)]}, None),
+        (None, {multiset: values}),
+    ]
+    with database.write(TABLES) as tx, kept_for_the_batch(tx, (), []):
+        changes.LOGGED.add(tx, {"row_key": "k", "seq": 0, "moves": JSONText(dumps(changes._logged(moves)))})
+    with database.read(TABLES) as tx:
+        (read,) = changes.LOGGED.rows(tx, ("k",))
+    back = changes._unlogged(read["moves"])
+    assert [[_bits(part) for part in move] for move in back] == [
+        [_bits(part) for part in move] for move in moves
+    ]
+
+
+def _bits(parts: dict[str, Any] | None) -> Any:
+    """Each value with its type and the bytes of a double: -0.0 is not 0.0 here."""
+    if parts is None:
+        return None
+    return {name: [(type(v).__name__, struct.pack("<d", v) if type(v) is float else v) for v in part]
+            for name, part in parts.items()}  # fmt: skip
