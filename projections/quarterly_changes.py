@@ -12,11 +12,18 @@ only its moves to `quarterly_evaluation_change` (row_key, seq, moves): what it t
 row and merged in, its multisets packed as in the state. The state (`quarterly_evaluation_state`)
 is the base; the row's state is the base with its changes made in `seq` order. Once a row's
 changes hold as many characters as its base would (`compact_at`), or when the state will not be
-kept (a rebuild's shadow batches, a batch after someone else wrote), the batch writes the
-state whole again and deletes the row's changes: a row's changes never cost more to read than
-its base, and each character of a change is written about twice at most.
+kept (a rebuild's shadow batches), the batch writes the state whole again and deletes the row's
+changes: a row's changes never cost more to read than its base, and each character of a change
+is written about twice at most.
 
-In memory a state carries `log`: [the next change's seq, the characters of its changes].
+A base this code writes says so (`LOGGED_BASE`). One without it was written by an earlier
+release, which neither reads nor deletes changes: one rolled back to and rebuilt, say. The
+changes of such a row, if any, were made to a base that is gone: they are not made, and the
+row's next batch writes it whole and deletes them. A row made anew deletes any changes left
+under its key (an earlier release deleted the row's state, not its changes).
+
+In memory a state carries `log`: [the next change's seq, the characters of its changes (None:
+its base is an earlier release's, to be written whole)].
 """
 
 from __future__ import annotations
@@ -45,6 +52,10 @@ CHANGES = Table(
 databases: PostgreSQL's jsonb keeps numbers as decimals, and would lose a zero's sign)."""
 LOGGED = Appended(CHANGES, ("row_key",))
 
+LOGGED_BASE = "logged"
+"""The key (true) of every base written by a release that writes changes: the row's changes
+follow it. An earlier release writes a state as {"members", "parameters", "parts"}, without it."""
+
 CHARACTERS_PER_MEMBER = 80
 """About what a member adds to a state's text: a row's changes are compacted once they are as long."""
 COMPACT_AT_LEAST = 4096
@@ -63,12 +74,14 @@ def completed(tx: Tx, states: dict[str, dict[str, Any]], parameters: dict[str, A
     prefetch(tx, (LOGGED,), read)
     for row_key in read:
         state, characters, following = states[row_key], 0, 0
+        logged = state.pop(LOGGED_BASE, False)  # (kept in memory as a batch keeps it: without)
         for change in sorted(LOGGED.rows(tx, (row_key,)), key=lambda row: int(row["seq"])):
-            members, parts = moved(row_key, state, parameters, _unlogged(change["moves"]))
-            state["members"], state["parts"] = members, parts
-            characters += len(dumps(change["moves"]))
             following = int(change["seq"]) + 1
-        state["log"] = [following, characters]
+            if logged:  # else made to a base an earlier release replaced: deleted, not made
+                members, parts = moved(row_key, state, parameters, _unlogged(change["moves"]))
+                state["members"], state["parts"] = members, parts
+                characters += len(dumps(change["moves"]))
+        state["log"] = [following, characters if logged else None]
 
 
 def recorded(
@@ -84,14 +97,14 @@ def recorded(
     changes stay short of `compact_at`; else whole, the row's changes deleted. The state to keep,
     with its `log`."""
     following, characters = (0, 0) if before is None else before["log"]
-    if kept and before is not None:
+    if kept and characters is not None and before is not None:
         text = dumps(_logged(moves))
         if characters + len(text) < compact_at(after["members"]):
             LOGGED.add(tx, {"row_key": row_key, "seq": following, "moves": JSONText(text)})
             return after | {"log": [following + 1, characters + len(text)]}
-    base = after | {"parts": kept_parts(after["parts"])}
+    base = after | {"parts": kept_parts(after["parts"]), LOGGED_BASE: True}
     KEPT.put(tx, {"row_key": row_key, "state": state_json(base)})
-    if following:
+    if following or (kept and before is None):  # a new row's key: changes an earlier release left
         deleted(tx, row_key)
     return after | {"log": [0, 0]}
 

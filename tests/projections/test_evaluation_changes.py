@@ -9,6 +9,7 @@ from scratch, and a batch's writes follow what it changed, not the size of the r
 from __future__ import annotations
 
 import random
+import struct
 from types import SimpleNamespace
 from typing import Any
 
@@ -16,14 +17,17 @@ import pytest
 
 import projections.quarterly_changes as changes
 import projections.quarterly_evaluation as module
-from nm_workflow.application.figure_rows import rows
+from nm_workflow.application.figure_rows import MULTISET, rows
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import EventStore
 from nm_workflow.domain.periods import quarter
 from projections.base import Recorded
 from projections.database import Database
 from projections.quarterly_evaluation import QuarterlyEvaluation
-from projections.sql import dumps
+from projections.quarterly_state import Move
+from projections.rows import kept_for_the_batch
+from projections.schema import insert_many
+from projections.sql import JSONText, dumps
 from tests.projections.test_incremental_evaluation import QUARTERS, TABLES, _facts, _item, _set_facts, _stored
 
 
@@ -181,3 +185,138 @@ def test_a_row_s_changes_are_compacted_once_they_are_as_long_as_its_state(
 
 def _event(position: int, member: str, facts: dict[str, Any]) -> Recorded:
     return Recorded(position, "test", SimpleNamespace(originator_id=member, facts=facts))
+
+
+def _random_batch(
+    rng: random.Random, pool: list[str], facts: dict[str, Any], position: int
+) -> tuple[list[Recorded], int]:
+    """A few members' new facts (whole, or one fact changed), as events from `position` on."""
+    batch = []
+    for _ in range(rng.randint(1, 5)):
+        position += 1
+        member = rng.choice(pool)
+        fresh = _facts(rng, member)
+        if member in facts and rng.random() < 0.6:
+            changed = rng.choice(sorted(fresh))
+            fresh = facts[member] | {changed: fresh[changed]}
+        facts[member] = fresh
+        batch.append(_event(position, member, dict(fresh)))
+    return batch, position
+
+
+def _as_an_earlier_release_rebuilt(db: Database, settings: Settings, facts: dict[str, Any]) -> None:
+    """The tables as a rebuild by an earlier release (rolled back to) leaves them: its own tables
+    made anew from `facts`, each state as that release writes it ({"members", "parameters",
+    "parts"}, nothing else); `quarterly_evaluation_change`, a table it does not know, as it was."""
+    with db.write(TABLES) as tx:
+        for table in ("quarterly_evaluation", "quarterly_evaluation_item", "quarterly_evaluation_state"):
+            tx.execute(f"DELETE FROM {{{table}}}")
+    every = [_event(n + 1, member, dict(found)) for n, (member, found) in enumerate(sorted(facts.items()))]
+    stale = len(_bookkeeping(db)[1])
+    with db.write(TABLES) as tx:
+        QuarterlyEvaluation(settings).apply(tx, every)  # no state kept: each written whole
+        written = [
+            changes.STATES.decode(tx.dialect, r) for r in tx.all("SELECT * FROM {quarterly_evaluation_state}")
+        ]
+        tx.execute("DELETE FROM {quarterly_evaluation_state}")
+        earlier = [{k: r["state"][k] for k in ("members", "parameters", "parts")} for r in written]
+        insert_many(tx, changes.STATES, [r | {"state": e} for r, e in zip(written, earlier, strict=True)])
+    assert len(_bookkeeping(db)[1]) == stale  # the changes this release wrote before, left as they were
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_changes_left_from_before_a_rollback_are_not_made_again_after_upgrading_again(
+    database: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    # This release writes changes; it is rolled back, the earlier release moves members (rows come
+    # and go) and is rebuilt as docs/operators.md says; then this release runs again. The changes
+    # written before the rollback were made to bases the rebuild replaced: made again, they would
+    # count their moves twice, or collide with the changes of a row made anew.
+    monkeypatch.setattr(changes, "COMPACT_AT_LEAST", 100_000)  # never compacted: every change stays
+    rng = random.Random(seed)
+    pool = [f"{kind}-{n}" for n in range(3) for kind in ("item", "interaction", "account", "feedback")]
+    facts: dict[str, Any] = {}
+    position = 0
+    for member in pool:
+        facts[member] = _facts(rng, member)
+        position += 1
+    built = QuarterlyEvaluation(settings)
+    _as_the_runner(database, built, [_event(n + 1, m, dict(facts[m])) for n, m in enumerate(pool)], 0)
+    for _ in range(15):
+        start = position
+        batch, position = _random_batch(rng, pool, facts, position)
+        _as_the_runner(database, built, batch, start)
+    assert len(_bookkeeping(database)[1]) > 20
+
+    for _ in range(10):  # the earlier release's batches: members move, rows come and go
+        _random_batch(rng, pool, facts, 0)
+    _as_an_earlier_release_rebuilt(database, settings, facts)
+    stored, _ = _stored(database)
+    assert stored == {q: rows(list(facts.values()), quarter(q), built.parameters) for q in QUARTERS}
+
+    built = QuarterlyEvaluation(settings)  # this release again
+    for n in range(15):
+        start = position
+        batch, position = _random_batch(rng, pool, facts, position)
+        _as_the_runner(database, built, batch, start)
+        stored, states = _stored(database)
+        expected = {q: rows(list(facts.values()), quarter(q), built.parameters) for q in QUARTERS}
+        assert stored == expected, (seed, n)
+        assert states == sum(len(r) for r in expected.values())
+
+
+def test_a_row_an_earlier_release_deleted_and_this_one_makes_anew_takes_none_of_its_old_changes(
+    database: Database, settings: Settings
+) -> None:
+    # A row whose members all left it while an earlier release ran: that release deleted its state,
+    # not its changes (it knows no such table). Made anew by this release, the row's first change
+    # would take a `seq` its old changes hold.
+    item = _item(random.Random(3), "item-0") | {"platforms": ["wechat"], "department": "marketing"}
+    built = QuarterlyEvaluation(settings)
+    _as_the_runner(database, built, [_event(1, "item-0", item)], 0)
+    for position in range(2, 5):  # its rows' changes, seq 0, 1, 2
+        revised = item | {"revisions": position, "findings": 1}
+        _as_the_runner(database, built, [_event(position, "item-0", revised)], position - 1)
+    assert any('"marketing"' in key for key, _, _ in _bookkeeping(database)[1])
+
+    _as_an_earlier_release_rebuilt(database, settings, {"item-0": item | {"department": "sales"}})
+
+    built = QuarterlyEvaluation(settings)  # this release again: the item comes back, and changes
+    facts = {"item-0": item | {"revisions": 7, "findings": 2}}
+    _as_the_runner(database, built, [_event(5, "item-0", item)], 4)
+    _as_the_runner(database, built, [_event(6, "item-0", facts["item-0"])], 5)
+    stored, _ = _stored(database)
+    assert stored == {q: rows(list(facts.values()), quarter(q), built.parameters) for q in QUARTERS}
+    restarted = QuarterlyEvaluation(settings)  # the bases and changes as another process reads them
+    facts = {"item-0": item | {"revisions": 8, "findings": 2}}
+    _as_the_runner(database, restarted, [_event(7, "item-0", facts["item-0"])], 6)
+    stored, _ = _stored(database)
+    assert stored == {q: rows(list(facts.values()), quarter(q), built.parameters) for q in QUARTERS}
+
+
+def test_a_change_s_values_come_back_as_the_very_doubles_and_counts_written(database: Database) -> None:
+    # PostgreSQL's jsonb keeps numbers as decimals: a zero's sign, a double's last bits or an
+    # infinity would not come back from JSON numbers. A change's multisets are packed text.
+    multiset = next(name for name, is_multiset in MULTISET.items() if is_multiset)
+    counts = next(name for name, is_multiset in MULTISET.items() if not is_multiset)
+    values = [-1e308, -0.0, 0.0, 5e-324, 0.1 + 0.2, 1 / 3, 1.7976931348623157e308, float("inf")]
+    moves: list[Move] = [
+        ({multiset: values[:3], counts: [2**62, -(2**62)]}, None),
+        (None, {multiset: values}),
+    ]
+    with database.write(TABLES) as tx, kept_for_the_batch(tx, (), []):
+        changes.LOGGED.add(tx, {"row_key": "k", "seq": 0, "moves": JSONText(dumps(changes._logged(moves)))})
+    with database.read(TABLES) as tx:
+        (read,) = changes.LOGGED.rows(tx, ("k",))
+    back = changes._unlogged(read["moves"])
+    assert [[_bits(part) for part in move] for move in back] == [
+        [_bits(part) for part in move] for move in moves
+    ]
+
+
+def _bits(parts: dict[str, Any] | None) -> Any:
+    """Each value with its type and the bytes of a double: -0.0 is not 0.0 here."""
+    if parts is None:
+        return None
+    return {name: [(type(v).__name__, struct.pack("<d", v) if type(v) is float else v) for v in part]
+            for name, part in parts.items()}  # fmt: skip
