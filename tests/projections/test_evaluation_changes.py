@@ -28,7 +28,15 @@ from projections.quarterly_state import Move
 from projections.rows import kept_for_the_batch
 from projections.schema import insert_many
 from projections.sql import JSONText, dumps
-from tests.projections.test_incremental_evaluation import QUARTERS, TABLES, _facts, _item, _set_facts, _stored
+from tests.projections.test_incremental_evaluation import (
+    QUARTERS,
+    TABLES,
+    _facts,
+    _item,
+    _set_facts,
+    _stored,
+    random_batch,
+)
 
 
 @pytest.fixture
@@ -80,16 +88,8 @@ def test_rows_kept_by_changes_compactions_and_restarts_equal_the_rows_computed_f
     while position < 150:
         if rng.random() < 0.15:  # another process from here on: the bases and their changes read
             built, restarts = QuarterlyEvaluation(settings), restarts + 1
-        start, batch = position, []
-        for _ in range(rng.randint(1, 5)):
-            position += 1
-            member = rng.choice(pool)
-            fresh = _facts(rng, member)
-            if member in facts and rng.random() < 0.6:  # one fact changes, as an event changes it
-                changed = rng.choice(sorted(fresh))
-                fresh = facts[member] | {changed: fresh[changed]}
-            facts[member] = fresh
-            batch.append(Recorded(position, "test", SimpleNamespace(originator_id=member, facts=dict(fresh))))
+        start, batch = position, random_batch(rng, pool, facts, position, most=5)
+        position += len(batch)
         before = len(_bookkeeping(database)[1])
         _as_the_runner(database, built, batch, start)
         stored, states = _stored(database)
@@ -187,23 +187,6 @@ def _event(position: int, member: str, facts: dict[str, Any]) -> Recorded:
     return Recorded(position, "test", SimpleNamespace(originator_id=member, facts=facts))
 
 
-def _random_batch(
-    rng: random.Random, pool: list[str], facts: dict[str, Any], position: int
-) -> tuple[list[Recorded], int]:
-    """A few members' new facts (whole, or one fact changed), as events from `position` on."""
-    batch = []
-    for _ in range(rng.randint(1, 5)):
-        position += 1
-        member = rng.choice(pool)
-        fresh = _facts(rng, member)
-        if member in facts and rng.random() < 0.6:
-            changed = rng.choice(sorted(fresh))
-            fresh = facts[member] | {changed: fresh[changed]}
-        facts[member] = fresh
-        batch.append(_event(position, member, dict(fresh)))
-    return batch, position
-
-
 def _as_an_earlier_release_rebuilt(db: Database, settings: Settings, facts: dict[str, Any]) -> None:
     """The tables as a rebuild by an earlier release (rolled back to) leaves them: its own tables
     made anew from `facts`, each state as that release writes it ({"members", "parameters",
@@ -244,12 +227,13 @@ def test_changes_left_from_before_a_rollback_are_not_made_again_after_upgrading_
     _as_the_runner(database, built, [_event(n + 1, m, dict(facts[m])) for n, m in enumerate(pool)], 0)
     for _ in range(15):
         start = position
-        batch, position = _random_batch(rng, pool, facts, position)
+        batch = random_batch(rng, pool, facts, position, most=5)
+        position += len(batch)
         _as_the_runner(database, built, batch, start)
     assert len(_bookkeeping(database)[1]) > 20
 
     for _ in range(10):  # the earlier release's batches: members move, rows come and go
-        _random_batch(rng, pool, facts, 0)
+        random_batch(rng, pool, facts, 0, most=5)
     _as_an_earlier_release_rebuilt(database, settings, facts)
     stored, _ = _stored(database)
     assert stored == {q: rows(list(facts.values()), quarter(q), built.parameters) for q in QUARTERS}
@@ -257,7 +241,8 @@ def test_changes_left_from_before_a_rollback_are_not_made_again_after_upgrading_
     built = QuarterlyEvaluation(settings)  # this release again
     for n in range(15):
         start = position
-        batch, position = _random_batch(rng, pool, facts, position)
+        batch = random_batch(rng, pool, facts, position, most=5)
+        position += len(batch)
         _as_the_runner(database, built, batch, start)
         stored, states = _stored(database)
         expected = {q: rows(list(facts.values()), quarter(q), built.parameters) for q in QUARTERS}

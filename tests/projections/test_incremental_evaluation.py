@@ -161,18 +161,27 @@ def _run(db: Database, built: QuarterlyEvaluation, seed: int, members: int, chan
     facts: dict[str, Any] = {}
     position = 0
     while position < changes:
-        batch = []
-        for _ in range(rng.randint(1, 6)):  # a member may change twice in one batch
-            position += 1
-            member = rng.choice(pool)
-            fresh = _facts(rng, member)
-            if member in facts and rng.random() < 0.6:  # one fact changes, as an event changes it
-                changed = rng.choice(sorted(fresh))
-                fresh = facts[member] | {changed: fresh[changed]}
-            facts[member] = fresh
-            event = SimpleNamespace(originator_id=member, facts=dict(facts[member]))
-            batch.append(Recorded(position, "test", event))
+        batch = random_batch(rng, pool, facts, position, most=6)  # a member may change twice in one
+        position += len(batch)
         _check(db, built, batch, facts, (seed, position))
+
+
+def random_batch(
+    rng: random.Random, pool: list[str], facts: dict[str, Any], position: int, most: int
+) -> list[Recorded]:
+    """1 to `most` events after `position`, each giving a member of `pool` new facts (often one
+    fact changed of those in `facts`, as an event changes it), `facts` updated in place."""
+    batch = []
+    for _ in range(rng.randint(1, most)):
+        position += 1
+        member = rng.choice(pool)
+        fresh = _facts(rng, member)
+        if member in facts and rng.random() < 0.6:
+            changed = rng.choice(sorted(fresh))
+            fresh = facts[member] | {changed: fresh[changed]}
+        facts[member] = fresh
+        batch.append(Recorded(position, "test", SimpleNamespace(originator_id=member, facts=dict(fresh))))
+    return batch
 
 
 def _changed(member: str, position: int, facts: dict[str, Any]) -> Recorded:
