@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 from bench import SOURCE, cpu
 from bench.baselines import plain_items
+from bench.turns import TurnProbe
 from devsupport.postgres import create_database, drop_database
 from devsupport.server import STARTUP_SECONDS, free_port, running_server
 from nm_workflow.application.keys import KeyService
@@ -86,8 +87,9 @@ def run(
                 with serving(server, workers, settings, place, projections) as (port, pids):
                     for clients in sizes.clients:
                         say(f"{database}, {workers} worker(s), {named}, {server}, {clients} client(s)")
-                        lagging = server == "nm-workflow" and projections != "none"
-                        figures = drive(port, clients, sizes, keys, settings, pids, lagging)
+                        service = server == "nm-workflow"
+                        lagging = service and projections != "none"
+                        figures = drive(port, clients, sizes, keys, settings, pids, lagging, service=service)
                         point = {"database": database, "workers": workers, "projections": named}
                         rows.append(point | {"server": server, "clients": clients} | figures)
     return rows
@@ -170,6 +172,8 @@ def drive(
     settings: Settings,
     server_pids: list[int],
     projections: bool,
+    *,
+    service: bool = False,
 ) -> dict[str, Any]:
     """Run the load process against the server at `port`, whose database `settings` name.
 
@@ -177,9 +181,11 @@ def drive(
     is measured. With `projections` (the service), its projections' lag too. Figures: the load
     process's (bench/client.py), plus `server_cpu_ms`, `projections_cpu_ms` (the projection
     worker's share of it, None without one) and `database_cpu_ms` per completed command (None
-    for SQLite's, which runs in the server) and the lag figures.
+    for SQLite's, which runs in the server) and the lag figures. For the `service` on SQLite, each
+    writer's share of the time holding the file's write turn (bench/turns.py).
     """
     spent = _CpuProbe(server_pids, settings)
+    turns = TurnProbe(port) if service and settings.database_url is None else None
     options = {
         "port": port,
         "clients": clients,
@@ -197,7 +203,7 @@ def drive(
     output, _ = load.communicate()
     if load.returncode != 0:
         raise RuntimeError(f"The load process failed ({load.returncode}).")
-    figures: dict[str, Any] = json.loads(output)
+    figures: dict[str, Any] = json.loads(output) | (turns.finish() if turns else {})
     if lag is not None:
         figures |= lag.finish()
     return figures | spent.per_command(figures["completed"])

@@ -83,6 +83,7 @@ def load_summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "errors": sum(server["errors"] for server in servers.values()),
                 "lag_max_events": service.get("lag_max_events"),
                 "catch_up_seconds": service.get("catch_up_seconds"),
+                **{f"turn_held_{w}": service.get(f"turn_held_{w}") for w in ("store", "projections")},
             }
         )
     return summary
@@ -107,6 +108,7 @@ LOAD_COLUMNS = (  # heading, key, format
     ("cores busy t/p/nm", "busy_cores", "{}/{}/{}"),
     ("lag max", "lag_max_events", "{}"),
     ("catch-up s", "catch_up_seconds", "{:.2f}"),
+    ("nm turn held store/proj", "turn_held", "{}/{}"),
     ("errors", "errors", "{}"),
 )
 
@@ -122,6 +124,8 @@ def load_table(summary: list[dict[str, Any]]) -> str:
     def cell(row: dict[str, Any], key: str | None, shape: str) -> str:
         if key is None:
             return shape.format(*(row[f"{name}_p50_ms"] for name in ("trivial", "plain", "nm-workflow")))
+        if key == "turn_held":  # SQLite's write turn, the service's writers (bench/turns.py)
+            return shape.format(*(_per_server(row.get(f"turn_held_{w}")) for w in ("store", "projections")))
         if key.endswith(("_cpu_ms", "_cores")) and not key.startswith("nm-workflow_"):
             # Per server (the database's: not the trivial endpoint's); a key naming a server is its own.
             names = ("trivial", "plain", "nm-workflow")[key.startswith("database") :]

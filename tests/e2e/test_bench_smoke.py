@@ -119,6 +119,16 @@ def test_the_load_benchmark_drives_each_server_without_errors(
     (summary,) = load_summary(rows)
     assert summary["vs_trivial"] == service["per_second"] / rows[0]["per_second"]
     assert summary["vs_plain"] == service["per_second"] / rows[1]["per_second"]
+    # SQLite's write turn, from the service's /metrics: every command's save held it, and the worker's
+    # batches; shares of the load's time, each at most the whole of it.
+    if backend == "sqlite":
+        assert 0 < service["turn_held_store"] <= 1, service
+        assert 0 < service["turn_held_projections"] <= 1, service
+        assert summary["turn_held_store"] == service["turn_held_store"]
+    else:
+        assert "turn_held_store" not in service
+        assert summary["turn_held_store"] is None
+    assert "turn_held_store" not in rows[0], "a baseline has no turn metrics"
 
 
 def test_the_sustained_load_keeps_each_window_of_each_server_and_compares_late_with_early(

@@ -115,6 +115,23 @@ def test_a_worker_beside_the_api_projects_its_commands_and_reports_at_its_metric
         assert {name for (metric, name) in scraped if metric == "nm_projection_lag_events"} == set(NAMES)
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # the write turn is SQLite's
+def test_the_api_reports_how_long_each_process_held_the_write_turn(
+    settings: Settings, tmp_path: Path
+) -> None:
+    with _served_with_a_worker(settings, tmp_path / "server.log") as (_, client):
+        _plan_then_read(client)  # reached: the worker wrote the command's rows
+        text = client.get("/metrics").text
+    held = {
+        sample.labels["writer"]: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "nm_sqlite_write_turn_held_seconds_count"
+    }
+    assert held["store"] >= 1, "the API process's save"
+    assert held["projections"] >= 1, "the worker process's batch, summed into the API's /metrics"
+
+
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_a_killed_worker_is_replaced_and_a_stopped_server_leaves_no_process(
     settings: Settings, tmp_path: Path

@@ -41,11 +41,19 @@ from eventsourcing.sqlite import (
 )
 from eventsourcing.utils import Environment
 
-from nm_workflow.application.metrics import SQLITE_WRITE_TURN_WAIT_SECONDS
+from nm_workflow.application.metrics import (
+    SQLITE_WRITE_TURN_HELD_SECONDS,
+    SQLITE_WRITE_TURN_WAIT_SECONDS,
+    child,
+)
 from nm_workflow.application.sqlite_pool import LeanSQLitePool
 from nm_workflow.application.sqlite_statements import StatementCachingPool
 
 LOCK_FILE_SUFFIX = "-write.lock"
+STORE, PROJECTIONS = "store", "projections"
+"""Writers as `nm_sqlite_write_turn_held_seconds` names them: the read side's writes (projection
+batches' parts, rebuilds, claims), and every other write (commands' saves, snapshots, side tables,
+schema)."""
 
 WAITING_SINCE: ContextVar[float | None] = ContextVar("nm_workflow_write_waiting_since", default=None)
 """When the writes about to begin started to wait (`time.monotonic()`), where that was before their
@@ -170,8 +178,9 @@ class QueuedSQLiteDatastore(SQLiteDatastore):
         self.turns = None if memory else WriteTurns(db_name + LOCK_FILE_SUFFIX, timeout)
 
     # The library declares its generators' own types; these blocks are entered and left alike.
-    def get_connection(self, *, commit: bool) -> _Connection:  # type: ignore[override]
-        return _Connection(self, commit)
+    def get_connection(self, *, commit: bool, writer: str = STORE) -> _Connection:  # type: ignore[override]
+        """A connection for one block; `writer` names a writer's turn in the held-time metric."""
+        return _Connection(self, commit, writer)
 
     def transaction(self, *, commit: bool) -> _Transaction:  # type: ignore[override]
         return _Transaction(_Connection(self, commit), commit)
@@ -185,10 +194,10 @@ class _Connection:
     and write of a command takes one (domain/context_values.py says why).
     """
 
-    __slots__ = ("_commit", "_connection", "_datastore", "_turn")
+    __slots__ = ("_commit", "_connection", "_datastore", "_held_since", "_turn", "_writer")
 
-    def __init__(self, datastore: QueuedSQLiteDatastore, commit: bool) -> None:
-        self._datastore, self._commit = datastore, commit
+    def __init__(self, datastore: QueuedSQLiteDatastore, commit: bool, writer: str = STORE) -> None:
+        self._datastore, self._commit, self._writer = datastore, commit, writer
         self._turn: int | None = None
 
     def __enter__(self) -> SQLiteConnection:
@@ -207,6 +216,7 @@ class _Connection:
         self._connection = connection = datastore.pool.get_connection(wait, is_writer=True)
         try:
             self._turn = datastore.turns.take(began)
+            self._held_since = time.monotonic()
         except BaseException:
             datastore.pool.put_connection(connection)
             raise
@@ -215,6 +225,8 @@ class _Connection:
     def __exit__(self, *_: object) -> None:
         try:
             if self._turn is not None:
+                held = time.monotonic() - self._held_since
+                child(SQLITE_WRITE_TURN_HELD_SECONDS, self._writer).observe(held)
                 WriteTurns.give_back(self._turn)
         finally:
             self._datastore.pool.put_connection(self._connection)
