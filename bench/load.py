@@ -185,7 +185,8 @@ def drive(
     writer's share of the time holding the file's write turn (bench/turns.py).
     """
     spent = _CpuProbe(server_pids, settings)
-    turns = TurnProbe(port) if service and settings.database_url is None else None
+    sqlite_service = service and settings.database_url is None
+    turns = TurnProbe(port, sizes.warmup, sizes.seconds) if sqlite_service else None
     options = {
         "port": port,
         "clients": clients,

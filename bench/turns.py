@@ -3,12 +3,14 @@
 On SQLite every write of every process (the API workers' saves, the projection worker's batches)
 takes the file's write turn in turn (ADR 0041). The service reports how long each write held it
 (`nm_sqlite_write_turn_held_seconds`, by writer: `store`, `projections`); the growth of those sums
-over a load, divided by the load's seconds, is the share of the time each writer held the turn.
+over the load's measured window, divided by its seconds, is the share of the time each writer
+held the turn (a hold is counted when it ends).
 Together near 1, writers queue for the turn (ADR 0082).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 import urllib.request
 
@@ -31,12 +33,23 @@ def held_seconds(port: int) -> dict[str, float]:
 
 
 class TurnProbe:
-    """From creation to `finish`: each writer's share of the time, as `turn_held_<writer>`."""
+    """Each writer's share of the load's measured window (after its warm-up), as `turn_held_<writer>`:
+    read at the window's start and end by a thread of its own, as the lag is."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, warmup: float, seconds: float) -> None:
         self.port = port
-        self.started, self.at = held_seconds(port), time.monotonic()
+        self.readings: list[tuple[float, dict[str, float]]] = []
+        start = time.monotonic() + warmup
+        self.thread = threading.Thread(target=self._read, args=(start, start + seconds), daemon=True)
+        self.thread.start()
+
+    def _read(self, *moments: float) -> None:
+        for moment in moments:
+            time.sleep(max(moment - time.monotonic(), 0.0))
+            self.readings.append((time.monotonic(), held_seconds(self.port)))
 
     def finish(self) -> dict[str, float]:
-        now, seconds = held_seconds(self.port), time.monotonic() - self.at
-        return {f"turn_held_{writer}": (now[writer] - self.started[writer]) / seconds for writer in WRITERS}
+        """Called when the load has stopped (its window has ended)."""
+        self.thread.join()
+        (began, first), (ended, last) = self.readings
+        return {f"turn_held_{w}": (last[w] - first[w]) / (ended - began) for w in WRITERS}

@@ -116,7 +116,7 @@ def test_a_write_kept_waiting_is_503_store_busy_and_a_killed_holder_frees_the_fi
             turns.take()  # the holder has the lock file, not only SQLite's lock
         os.kill(holder.pid, signal.SIGKILL)
         holder.wait(60)
-    WriteTurns.give_back(turns.take())  # released with the killed process's descriptor
+    WriteTurns.give_back(turns.take()[0])  # released with the killed process's descriptor
     created = api.post("/items", PLAN, marketing)
     assert created.status_code == 201, created.text
     assert state.store.head() == head + 1, "the refused command wrote nothing; the later one its event"

@@ -84,9 +84,9 @@ SQLITE_WRITE_TURN_WAIT_SECONDS = Histogram(
 SQLITE_WRITE_TURN_HELD_SECONDS = Histogram(
     "nm_sqlite_write_turn_held_seconds",
     "Time an SQLite write transaction held the write lock file, from its turn to its commit or "
-    "rollback, by writer (projections: the read side's writes, a projection batch's parts first; "
-    "store: every other write, commands' saves first). The rate of its sums is the share of the "
-    "time the file's one writer slot is taken (near 1: writers queue; ADR 0082). SQLite only.",
+    "rollback (counted when it ends), by writer (projections: the read side's batches and "
+    "rebuilds; store: every other write, commands' saves first). The rate of its sums is the share "
+    "of the time the file's one writer slot is taken (near 1: writers queue; ADR 0082). SQLite only.",
     ["writer"],
     buckets=(0.0001, *LATENCY_BUCKETS),
 )

@@ -23,12 +23,13 @@ locked ...", which the store reports as StoreBusy (503 `store-busy`).
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import queue
 import threading
 import time
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Literal
 
 from eventsourcing.persistence import OperationalError
 from eventsourcing.sqlite import (
@@ -40,6 +41,7 @@ from eventsourcing.sqlite import (
     SQLiteTransaction,
 )
 from eventsourcing.utils import Environment
+from prometheus_client import Histogram
 
 from nm_workflow.application.metrics import (
     SQLITE_WRITE_TURN_HELD_SECONDS,
@@ -49,11 +51,14 @@ from nm_workflow.application.metrics import (
 from nm_workflow.application.sqlite_pool import LeanSQLitePool
 from nm_workflow.application.sqlite_statements import StatementCachingPool
 
+log = logging.getLogger(__name__)
 LOCK_FILE_SUFFIX = "-write.lock"
-STORE, PROJECTIONS = "store", "projections"
-"""Writers as `nm_sqlite_write_turn_held_seconds` names them: the read side's writes (projection
-batches' parts, rebuilds, claims), and every other write (commands' saves, snapshots, side tables,
-schema)."""
+Writer = Literal["store", "projections"]
+STORE: Writer = "store"
+PROJECTIONS: Writer = "projections"
+"""Writers as `nm_sqlite_write_turn_held_seconds` names them: the read side's batches and rebuilds
+(projections/database.py), and every other write (commands' saves, snapshots, side tables, tables
+and trackings made through the library)."""
 
 WAITING_SINCE: ContextVar[float | None] = ContextVar("nm_workflow_write_waiting_since", default=None)
 """When the writes about to begin started to wait (`time.monotonic()`), where that was before their
@@ -62,18 +67,29 @@ connection and the file's turn are waited for within NM_DB_LOCK_TIMEOUT of it, t
 command queued behind a batch that waited for the lock does not wait the whole timeout again."""
 
 
+def _observe(histogram: Histogram, seconds: float) -> None:
+    """Observe `seconds`; a failure (a metrics file that cannot grow) is logged, never raised: the
+    write it measures has committed, or is about to, and its turn must be given back."""
+    try:
+        histogram.observe(seconds)
+    except Exception:
+        log.warning("could not record an SQLite write turn's time", exc_info=True)
+
+
 class _Turn:
     """One blocking wait for the lock, handed to the waiting thread; settled once, either way."""
 
     def __init__(self, descriptor: int) -> None:
         self.descriptor = descriptor
         self.granted = threading.Event()
+        self.granted_at = 0.0  # `time.monotonic()` when `flock` returned
         self.error: OSError | None = None
         self._mutex = threading.Lock()
         self._abandoned = False
 
     def settle(self, error: OSError | None) -> None:
         """Called by the waiting thread once `flock` returned (or failed)."""
+        self.granted_at = time.monotonic()  # the lock is held from here, whenever the writer wakes
         with self._mutex:
             if self._abandoned:  # the writer gave up: let the next one have the lock at once
                 os.close(self.descriptor)
@@ -106,10 +122,12 @@ class WriteTurns:
         self._waits: queue.SimpleQueue[_Turn] = queue.SimpleQueue()
         self._waiter: threading.Thread | None = None
 
-    def take(self, since: float | None = None) -> int:
+    def take(self, since: float | None = None) -> tuple[int, float]:
         """Block until it is this writer's turn: the descriptor to `give_back` after the commit or
-        rollback. OperationalError ("database is locked") once `timeout` s have passed since
-        `since` (a `time.monotonic()` reading: when the write began to wait; None: now)."""
+        rollback, and when the lock was granted (`time.monotonic()`: on a contended turn, the
+        waiting thread's `flock` returned before this thread ran again). OperationalError
+        ("database is locked") once `timeout` s have passed since `since` (a `time.monotonic()`
+        reading: when the write began to wait; None: now)."""
         descriptor = self._open()
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -118,8 +136,8 @@ class WriteTurns:
         except OSError as error:
             raise OperationalError(f"Cannot lock {self.path}: {error}") from error
         else:
-            SQLITE_WRITE_TURN_WAIT_SECONDS.observe(0.0)
-            return descriptor
+            _observe(SQLITE_WRITE_TURN_WAIT_SECONDS, 0.0)
+            return descriptor, time.monotonic()
         started = time.monotonic()
         turn = _Turn(descriptor)
         self._wait_on_thread(turn)
@@ -129,10 +147,10 @@ class WriteTurns:
             raise OperationalError(
                 f"database is locked: no write turn within {self.timeout:g} s (another process writes)"
             )
-        SQLITE_WRITE_TURN_WAIT_SECONDS.observe(time.monotonic() - started)
         if turn.error is not None:
             raise OperationalError(f"Cannot lock {self.path}: {turn.error}") from turn.error
-        return descriptor
+        _observe(SQLITE_WRITE_TURN_WAIT_SECONDS, turn.granted_at - started)
+        return descriptor, turn.granted_at
 
     @staticmethod
     def give_back(descriptor: int) -> None:
@@ -178,7 +196,7 @@ class QueuedSQLiteDatastore(SQLiteDatastore):
         self.turns = None if memory else WriteTurns(db_name + LOCK_FILE_SUFFIX, timeout)
 
     # The library declares its generators' own types; these blocks are entered and left alike.
-    def get_connection(self, *, commit: bool, writer: str = STORE) -> _Connection:  # type: ignore[override]
+    def get_connection(self, *, commit: bool, writer: Writer = STORE) -> _Connection:  # type: ignore[override]
         """A connection for one block; `writer` names a writer's turn in the held-time metric."""
         return _Connection(self, commit, writer)
 
@@ -196,7 +214,7 @@ class _Connection:
 
     __slots__ = ("_commit", "_connection", "_datastore", "_held_since", "_turn", "_writer")
 
-    def __init__(self, datastore: QueuedSQLiteDatastore, commit: bool, writer: str = STORE) -> None:
+    def __init__(self, datastore: QueuedSQLiteDatastore, commit: bool, writer: Writer = STORE) -> None:
         self._datastore, self._commit, self._writer = datastore, commit, writer
         self._turn: int | None = None
 
@@ -215,8 +233,7 @@ class _Connection:
             began, wait = since, max(datastore.pool.pool_timeout - (time.monotonic() - since), 0.0)
         self._connection = connection = datastore.pool.get_connection(wait, is_writer=True)
         try:
-            self._turn = datastore.turns.take(began)
-            self._held_since = time.monotonic()
+            self._turn, self._held_since = datastore.turns.take(began)
         except BaseException:
             datastore.pool.put_connection(connection)
             raise
@@ -226,8 +243,8 @@ class _Connection:
         try:
             if self._turn is not None:
                 held = time.monotonic() - self._held_since
-                child(SQLITE_WRITE_TURN_HELD_SECONDS, self._writer).observe(held)
-                WriteTurns.give_back(self._turn)
+                WriteTurns.give_back(self._turn)  # first: a metric's failure must not keep the turn
+                _observe(child(SQLITE_WRITE_TURN_HELD_SECONDS, self._writer), held)
         finally:
             self._datastore.pool.put_connection(self._connection)
 
