@@ -12,7 +12,7 @@ import fcntl
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -25,10 +25,12 @@ from nm_workflow.application.sqlite_writers import LOCK_FILE_SUFFIX
 from nm_workflow.application.store import EventStore
 from projections.database import Database
 from tests.integration.test_event_store import planned_item
+from tests.support.waiting import DEADLINE
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # the turn is SQLite's
 HELD, WAITED = "nm_sqlite_write_turn_held_seconds", "nm_sqlite_write_turn_wait_seconds"
 HOLD = 0.2
+WAIT = 0.3  # how long a contended write waits for the turn
 
 
 def sample(name: str, **labels: str) -> tuple[float, float]:
@@ -45,17 +47,61 @@ def grown(before: dict[str, tuple[float, float]]) -> dict[str, tuple[float, floa
     return {w: (held(w)[0] - c, held(w)[1] - s) for w, (c, s) in before.items()}
 
 
+class LateToWake(threading.Event):
+    """A grant its writer sees `late` seconds after it was made (its interpreter busy meanwhile)."""
+
+    def __init__(self, late: float) -> None:
+        super().__init__()
+        self.late = late
+
+    def wait(self, timeout: float | None = None) -> bool:
+        granted = super().wait(timeout)
+        if granted:
+            time.sleep(self.late)
+        return granted
+
+
 @contextmanager
-def turn_held_elsewhere(settings: Settings, seconds: float) -> Iterator[None]:
-    """The file's turn held through another open file (as another process would) for `seconds`."""
+def contended(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, late: float = 0.0
+) -> Iterator[Callable[[Callable[[], object]], None]]:
+    """The file's turn held through another open file (as another process would); what it yields
+    runs a write on a thread of its own and gives the turn up WAIT seconds after the write began to
+    wait for it (its process's waiting thread has it in hand), then waits for the write."""
+    waiting = threading.Event()
+    made = sqlite_writers._Turn.__init__
+
+    def noted(turn: Any, descriptor: int) -> None:
+        made(turn, descriptor)
+        if late:
+            turn.granted = LateToWake(late)
+        waiting.set()
+
+    monkeypatch.setattr(sqlite_writers._Turn, "__init__", noted)
     other = os.open(f"{settings.sqlite_path}{LOCK_FILE_SUFFIX}", os.O_RDWR)
     fcntl.flock(other, fcntl.LOCK_EX)
-    release = threading.Timer(seconds, fcntl.flock, (other, fcntl.LOCK_UN))
-    release.start()
+
+    def run(write: Callable[[], object]) -> None:
+        failed: list[BaseException] = []
+
+        def writing() -> None:
+            try:
+                write()
+            except BaseException as error:
+                failed.append(error)
+
+        writer = threading.Thread(target=writing)
+        writer.start()
+        assert waiting.wait(DEADLINE), "the write never waited for the turn"
+        time.sleep(WAIT)
+        fcntl.flock(other, fcntl.LOCK_UN)
+        writer.join(DEADLINE)
+        assert not writer.is_alive()
+        assert not failed, failed
+
     try:
-        yield
+        yield run
     finally:
-        release.join()
         os.close(other)
 
 
@@ -100,19 +146,19 @@ def test_a_rolled_back_write_is_counted_too(settings: Settings) -> None:
         store.close()
 
 
-def test_the_wait_for_the_turn_is_not_counted_as_held(settings: Settings) -> None:
+def test_the_wait_for_the_turn_is_not_counted_as_held(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store = EventStore(settings)
     try:
         store.record(planned_item())
         before, waits = {"store": held("store")}, sample(WAITED)
-        with turn_held_elsewhere(settings, HOLD):
-            waited = time.monotonic()
-            store.record(planned_item())
-            assert time.monotonic() - waited >= HOLD, "the save waited for the other holder"
+        with contended(settings, monkeypatch) as run:
+            run(lambda: store.record(planned_item()))
         count, seconds = grown(before)["store"]
         assert count == 1
-        assert seconds < HOLD, "only the time after the turn came"
-        assert sample(WAITED)[1] - waits[1] >= HOLD * 0.9, "the wait is the wait metric's"
+        assert seconds < WAIT, "only the time after the turn came"
+        assert sample(WAITED)[1] - waits[1] >= WAIT, "the wait is the wait metric's"
     finally:
         store.close()
 
@@ -123,27 +169,12 @@ def test_the_turn_is_held_from_when_the_lock_was_granted_not_from_when_its_write
     # On a contended turn a waiting thread gets the lock and wakes the writer, which may run only
     # later (its process's interpreter busy with other requests): the file is held meanwhile.
     late = 0.1
-
-    class LateToWake(threading.Event):
-        def wait(self, timeout: float | None = None) -> bool:
-            granted = super().wait(timeout)
-            if granted:
-                time.sleep(late)
-            return granted
-
-    made = sqlite_writers._Turn.__init__
-
-    def with_a_late_writer(turn: Any, descriptor: int) -> None:
-        made(turn, descriptor)
-        turn.granted = LateToWake()
-
-    monkeypatch.setattr(sqlite_writers._Turn, "__init__", with_a_late_writer)
     store = EventStore(settings)
     try:
         store.record(planned_item())
         before = {"store": held("store")}
-        with turn_held_elsewhere(settings, HOLD):
-            store.record(planned_item())
+        with contended(settings, monkeypatch, late) as run:
+            run(lambda: store.record(planned_item()))
         count, seconds = grown(before)["store"]
         assert count == 1
         assert seconds >= late, "the writer's late wake-up is held time"
