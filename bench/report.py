@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.turns import WRITERS
 from nm_workflow.application.settings import Settings
 
 Run = Callable[[Settings, int], dict[str, float]]
@@ -83,7 +84,7 @@ def load_summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "errors": sum(server["errors"] for server in servers.values()),
                 "lag_max_events": service.get("lag_max_events"),
                 "catch_up_seconds": service.get("catch_up_seconds"),
-                **{f"turn_held_{w}": service.get(f"turn_held_{w}") for w in ("store", "projections")},
+                **{f"turn_held_{w}": service.get(f"turn_held_{w}") for w in WRITERS},
             }
         )
     return summary
@@ -125,7 +126,7 @@ def load_table(summary: list[dict[str, Any]]) -> str:
         if key is None:
             return shape.format(*(row[f"{name}_p50_ms"] for name in ("trivial", "plain", "nm-workflow")))
         if key == "turn_held":  # SQLite's write turn, the service's writers (bench/turns.py)
-            return shape.format(*(_per_server(row.get(f"turn_held_{w}")) for w in ("store", "projections")))
+            return shape.format(*(_per_server(row.get(f"turn_held_{w}")) for w in WRITERS))
         if key.endswith(("_cpu_ms", "_cores")) and not key.startswith("nm-workflow_"):
             # Per server (the database's: not the trivial endpoint's); a key naming a server is its own.
             names = ("trivial", "plain", "nm-workflow")[key.startswith("database") :]
