@@ -25,6 +25,7 @@ import pytest
 
 from devsupport.server import free_port, running_server
 from nm_workflow.interface.serving import (
+    HEALTHCHECK_SECONDS,
     MIGRATE_REQUESTS,
     SPREAD_BY_KERNEL,
     STARTUP_FAILURE,
@@ -237,6 +238,23 @@ def test_a_worker_that_cannot_bind_its_socket_ends_with_the_start_failure_status
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.skipif(not SPREAD_BY_KERNEL, reason="workers bind their own sockets on Linux")
+def test_a_worker_that_exits_while_its_health_check_waits_is_replaced_at_once(tmp_path: Path) -> None:
+    """A worker that does not answer (stopped here) has the supervisor waiting up to
+    HEALTHCHECK_SECONDS for its answer; once it exits, it is replaced without waiting that out."""
+    port = free_port()
+    command = [CLI, "serve", "--port", str(port), "--workers", "2"]
+    env = {"NM_DATA_DIR": str(tmp_path / "data")}
+    with running_server(command, port, tmp_path / "server.log", env):
+        stopped = min(_listeners(port, 2))
+        os.kill(stopped, signal.SIGSTOP)
+        time.sleep(2)  # the supervisor looks every half second: its ping now waits for an answer
+        os.kill(stopped, signal.SIGKILL)
+        killed = time.monotonic()
+        _listeners(port, 2, gone=stopped)
+        assert time.monotonic() - killed < HEALTHCHECK_SECONDS / 2
+
+
 VANISHING = "fd00::7e57"  # a unique local address, added to the loopback device for one test
 
 
@@ -270,7 +288,6 @@ def test_serve_stops_with_status_3_when_a_replaced_worker_cannot_bind_its_addres
             workers = _listeners(port, 2)
             added = not _ip("-6", "addr", "del", f"{VANISHING}/128", "dev", "lo")
             os.kill(min(workers), signal.SIGKILL)
-            # The supervisor sees its replacement gone at its next health check (30 s).
             assert server.wait(timeout=120) == STARTUP_FAILURE, log.read_text()
         finally:
             if server.poll() is None:

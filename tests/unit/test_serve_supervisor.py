@@ -1,4 +1,4 @@
-"""`serve`'s supervisor and SIGHUP (interface/serving.py, ADR 0076): the projection worker is
+"""`serve`'s supervisor and SIGHUP (interface/supervisor.py, ADR 0076): the projection worker is
 replaced only once every API worker was, so that a new release that fails to start leaves both
 sides on the old one."""
 
@@ -11,7 +11,7 @@ import pytest
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
-from nm_workflow.interface import serving
+from nm_workflow.interface.supervisor import Supervisor
 
 
 class _Worker:
@@ -22,9 +22,9 @@ class _Worker:
         self.replaced += 1
 
 
-def _supervisor(monkeypatch: pytest.MonkeyPatch, worker: _Worker) -> serving._Supervisor:
+def _supervisor(monkeypatch: pytest.MonkeyPatch, worker: _Worker) -> Supervisor:
     monkeypatch.setattr(signal, "signal", lambda *_: None)  # the test process's own handlers stay
-    supervisor = serving._Supervisor(uvicorn.Config("app:app"), [], worker)  # type: ignore[arg-type]
+    supervisor = Supervisor(uvicorn.Config("app:app"), [], worker)  # type: ignore[arg-type]
     supervisor.processes = [object(), object()]  # type: ignore[list-item]
     return supervisor
 

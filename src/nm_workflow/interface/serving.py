@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import Any, cast
 
 import uvicorn
-from uvicorn.supervisors import Multiprocess
 
 from nm_workflow.interface.projection_worker import ProjectionWorker
+from nm_workflow.interface.supervisor import Supervisor
 
 log = logging.getLogger("uvicorn.error")
 MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
@@ -186,7 +186,7 @@ def serve(
 ) -> None:
     """Serve the app factory at import path `app` ("module:function") until interrupted.
 
-    `workers` > 1 or `projection_worker` runs `_Supervisor` (uvicorn's process supervisor, with
+    `workers` > 1 or `projection_worker` runs `Supervisor` (uvicorn's process supervisor, with
     SIGHUP and a terminal's hangup handled as it says), its workers listening on sockets of their
     own (Linux, several workers) or on the one bound here, each leaving SIGHUP to it; otherwise
     one uvicorn server, which stops gracefully on SIGHUP. `options` are further `uvicorn.Config`
@@ -225,7 +225,7 @@ def serve(
                 log.warning(UNMIGRATED)
     with shared_metrics_folder():
         worker = None if projection_worker is None else ProjectionWorker(projection_worker)
-        supervisor = _Supervisor(config, handed, worker)  # takes SIGINT and SIGTERM from here on
+        supervisor = Supervisor(config, handed, worker)  # takes SIGINT and SIGTERM from here on
         if worker is not None:
             worker.start()
         try:
@@ -236,44 +236,6 @@ def serve(
     # uvicorn's supervisor stops when a worker could not start, and returns as on a signal.
     if any(process.process.exitcode == STARTUP_FAILURE for process in supervisor.processes):
         raise SystemExit(STARTUP_FAILURE)
-
-
-class _Supervisor(Multiprocess):
-    """uvicorn's supervisor, whose SIGHUP (replace every worker: a new release, say) also replaces
-    the projection worker once every API worker was replaced, and which stops when the SIGHUP is
-    its terminal's hangup (closed), as a single process does; under `nohup` every SIGHUP once its
-    terminal is gone is ignored, as asked (the shell's, which follows the terminal's, cannot be
-    told from an operator's)."""
-
-    def __init__(
-        self, config: uvicorn.Config, sockets: list[socket.socket], worker: ProjectionWorker | None
-    ) -> None:
-        # Ignored when serve started (`nohup`): its terminal's hangup is ignored, as asked. Read
-        # before uvicorn's own handler replaces the disposition.
-        self._hangup_ignored = hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
-        super().__init__(config, sockets=sockets)
-        self.projection_worker = worker
-        self._had_terminal = has_terminal()
-
-    def handle_hup(self) -> None:
-        if self._had_terminal and not has_terminal():  # the terminal's hangup, or the shell's after it
-            if not self._hangup_ignored:
-                log.info("The terminal hung up; stopping.")
-                self.should_exit.set()
-            return  # under nohup every SIGHUP is ignored from then on, as asked
-        old = set(self.processes)
-        super().handle_hup()  # gives up, keeping the old ones, when a new one does not start in time
-        if self.projection_worker is not None and old.isdisjoint(self.processes):
-            self.projection_worker.replace()
-
-
-def has_terminal() -> bool:
-    """Whether this process has a controlling terminal (a hung-up one is taken from its session)."""
-    try:
-        os.close(os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY))
-    except OSError:
-        return False
-    return True
 
 
 async def _stop_if_orphaned(parent: int) -> None:
