@@ -165,6 +165,8 @@ class SharedReader:
         self.written: list[Builder] = []
         """The builders the last `step` moved: all it moved when it returned; those of the
         transactions before the failing one when it raised (on SQLite, where a batch is in parts)."""
+        self.behind: bool = False
+        """Whether the last `step` read a full batch: more events wait beyond it."""
         self._turn_seconds = None if db.is_postgres else turn_seconds
         # Every builder's tables, always: one statement text per handler whichever builders move.
         self._tables = {t: t for b in builders for t in b.projection.live_tables()}
@@ -187,7 +189,7 @@ class SharedReader:
         says which are behind, whose topics alone are read (one lagging projection does not
         make the others read every event).
         """
-        self.written = []
+        self.written, self.behind = [], False
         start = min(b.position for b in builders)
         head: int | None = None
         behind = list(builders)
@@ -207,6 +209,7 @@ class SharedReader:
             return False
         while moving:  # on SQLite in parts: see `_write`
             moving = moving[self._write(moving, batch, target) :]
+        self.behind = full
         return True
 
     def _write(self, moving: list[Builder], batch: Sequence[Recorded], target: int) -> int:

@@ -80,31 +80,36 @@ class _Runner:
     def _loop(self) -> None:
         while not self.stopping.is_set():
             self.beat()
+            behind = False
             try:
-                self._pass()
+                behind = self._pass()
             except Exception:  # the last guard: a dead thread would leave every projection behind
                 log.exception("A pass over the projections failed; trying again")
                 self.stopping.wait(FIRST_BACKOFF_SECONDS)
             # Let the appends of a burst gather: one pass over many events costs the API process
-            # far less than one pass per event (ADR 0030).
-            self.stopping.wait(self.settings.projection_gather_seconds)
+            # far less than one pass per event (ADR 0030). Behind the head a full batch already
+            # waits: gathering would only add its time to each batch of a catch-up.
+            if not behind:
+                self.stopping.wait(self.settings.projection_gather_seconds)
         for lane in self.lanes:
             if lane.state != "standby":
                 self.ownership.release(lane.lock)
             lane.state = "stopped"
 
-    def _pass(self) -> None:
-        """Claim, retry what fails, apply a batch; then sleep until there may be more."""
+    def _pass(self) -> bool:
+        """Claim, retry what fails, apply a batch; then sleep until there may be more. True when
+        the batch was full: more events wait beyond it."""
         seen = self.signal.count  # before reading the head: an append after it is not missed
         owned = self._claim()
         moved = self._retry_failing(owned)
         healthy = [lane for lane in owned if not lane.failing]
-        if healthy:
-            moved = self._step(healthy) or moved
+        stepped = bool(healthy) and self._step(healthy)
+        moved = stepped or moved
         if not owned:  # on standby: appends are another process's work; wake only to claim
             self.stopping.wait(self._idle_seconds(owned))
         elif not moved:
             self.signal.wait(seen, self._idle_seconds(owned))
+        return stepped and self.reader.behind
 
     def _claim(self) -> list[_Lane]:
         """The lanes this process owns; the others are tried again every STANDBY_SECONDS."""

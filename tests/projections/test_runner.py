@@ -202,3 +202,15 @@ def test_a_shared_batch_reads_only_the_topics_of_the_projections_behind(
     assert topics_read == [sorted(publications.projection.topics)] * len(topics_read)  # not every event
     assert m.positions(names) == dict.fromkeys(names, position)
     assert sorted(r["platform"] for r in m.publications(limit=10).items) == ["wechat", "weibo"]
+
+
+def test_a_backlog_is_applied_batch_after_batch_with_no_gathering_pause_between(
+    store: EventStore, start_supervisor: SupervisorFactory
+) -> None:
+    """The pause before a pass lets a burst's appends gather; behind the head a full batch already
+    waits, so a catch-up (a worker started again, a burst larger than a batch) does not pause."""
+    Scenario(store, seed=3).run(items=6)
+    head = store.head()
+    assert head >= 4 * 10, "several batches of ten"
+    supervisor = start_supervisor(projection_gather_seconds=5, projection_batch_size=10)
+    assert supervisor.wait_for(head, timeout=4)  # one pause between two batches would take 5 s

@@ -89,7 +89,10 @@ def test_a_worker_killed_at_random_moments_ends_with_the_rows_of_a_clean_rebuild
     assert store.head() > 2000, "a stream of thousands of events"
     assert killed_mid_work >= 8, f"only {killed_mid_work} of {kills} kills hit a worker at work"
 
-    worker = spawn(env, log, stdout=subprocess.PIPE)
+    # The catch-up (over ten thousand events: the writer runs at full speed meanwhile) in the default
+    # batches: small ones give the kills many moments to hit, and took a minute to catch up.
+    catch_up = {k: v for k, v in env.items() if k != "NM_PROJECTION_BATCH_SIZE"}
+    worker = spawn(catch_up, log, stdout=subprocess.PIPE)
     assert worker.stdout is not None
     assert b"Running projections" in worker.stdout.readline()  # its signal handlers are set
     try:
