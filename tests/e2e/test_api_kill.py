@@ -1,14 +1,19 @@
 """The API process SIGKILLed in the middle of a burst of keyed commands loses and duplicates nothing.
 
-A real `nm-workflow serve` process (SQLite file or PostgreSQL) takes a burst of `POST /items`, each
-with its own Idempotency-Key, from several clients at once, and is killed with SIGKILL while
-commands are in flight. After a restart: every acknowledged command is stored exactly once; a
+A real `nm-workflow serve` (SQLite file or PostgreSQL) takes a burst of `POST /items`, each with
+its own Idempotency-Key, from several clients at once, and is killed with SIGKILL while commands
+are in flight: its process group, `serve` and its API workers at once, so that on SQLite, where
+`serve` supervises an API worker, the API process dies mid-command rather than shutting down
+gracefully once it sees `serve` gone (the projection worker, in a group of its own, stops then).
+
+After a restart: every acknowledged command is stored exactly once; a
 command never acknowledged is stored at most once (it may have committed before the answer was
 lost); retrying each unacknowledged command with its key applies it exactly once.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
@@ -48,7 +53,11 @@ def served(settings: Settings, port: int, log: Path) -> Iterator[subprocess.Pope
     """`nm-workflow serve` as its own process, answering /health; stopped (if still alive) after."""
     with log.open("ab") as output:
         server = subprocess.Popen(
-            _server_command(port), env=service_environment(settings), stdout=output, stderr=subprocess.STDOUT
+            _server_command(port),
+            env=service_environment(settings),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, killed whole
         )
     try:
         deadline = time.monotonic() + 60
@@ -129,7 +138,7 @@ def burst_and_kill(
         with ThreadPoolExecutor(CLIENTS) as pool:
             running = [pool.submit(burst.client) for _ in range(CLIENTS)]
             assert burst.enough.wait(timeout=120), log.read_text()[-3000:]
-            server.send_signal(signal.SIGKILL)  # while the other clients' commands are in flight
+            os.killpg(server.pid, signal.SIGKILL)  # while the other clients' commands are in flight
             server.wait(timeout=30)
             for done in running:
                 done.result()
