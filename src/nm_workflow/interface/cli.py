@@ -40,7 +40,6 @@ from nm_workflow.interface.cli_errors import (
 )
 from nm_workflow.interface.cli_output import JsonOption, show_table
 from nm_workflow.interface.cli_settings import load_settings, opened_store
-from nm_workflow.interface.http.server import uvicorn_options
 
 app = typer.Typer(help="nm-workflow: the new-media operations workflow service.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage API keys (shown once, stored only as hashes).", no_args_is_help=True)
@@ -112,6 +111,9 @@ def serve(
     # Checked here, so that a database or port that cannot be had is one line, not a worker's traceback.
     with reported(settings):
         EventStore(settings).close()
+    # Here, not at the top: it loads the web framework, which no other command needs.
+    from nm_workflow.interface.http.server import uvicorn_options
+
     with _port_claimed(host, port):
         shown = {"embedded": "", "worker": "; projections in a worker process", "none": "; projections off"}
         where = settings.database_location() + shown[served]
