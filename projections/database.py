@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from functools import lru_cache
 
 from eventsourcing.persistence import OperationalError
 from eventsourcing.postgres import PostgresDatastore
-from eventsourcing.sqlite import SQLiteConnection, SQLiteCursor, SQLiteDatastore, SQLiteTransaction
+from eventsourcing.sqlite import SQLiteConnection, SQLiteCursor, SQLiteTransaction
 
 from nm_workflow.application.sqlite_writers import PROJECTIONS, QueuedSQLiteDatastore
 from nm_workflow.application.store import EventStore
@@ -35,19 +35,13 @@ class _ImmediateTransaction(SQLiteTransaction):
         return cursor
 
 
-def _writer_connection(datastore: SQLiteDatastore) -> AbstractContextManager[SQLiteConnection]:
-    # Named in the store's held-time metric: the read side's share of the file's write turn.
-    if isinstance(datastore, QueuedSQLiteDatastore):
-        return datastore.get_connection(commit=True, writer=PROJECTIONS)
-    return datastore.get_connection(commit=True)
-
-
 class Database:
     """The event store's own database, where the projection tables live."""
 
     def __init__(self, store: EventStore, lock_timeout: int = 10) -> None:
         datastore = store.factory.datastore  # type: ignore[attr-defined]
-        self.datastore: SQLiteDatastore | PostgresDatastore = datastore
+        # The service's store: on SQLite always its own datastore (application/sqlite_writers.py).
+        self.datastore: QueuedSQLiteDatastore | PostgresDatastore = datastore
         self.dialect = POSTGRES if isinstance(datastore, PostgresDatastore) else SQLITE
         self.lock_timeout = lock_timeout
 
@@ -75,9 +69,10 @@ class Database:
         guess of ten array elements looks dearer than the custom plan of one), and a batch of one
         command spent about as much of the server's time planning its statements as running
         them (docs/performance-history.md, "The embedded projections' per-batch cost")."""
-        if isinstance(self.datastore, SQLiteDatastore):
+        if isinstance(self.datastore, QueuedSQLiteDatastore):
             with (
-                _writer_connection(self.datastore) as conn,
+                # Named in the store's held-time metric: the read side's share of the write turn.
+                self.datastore.get_connection(commit=True, writer=PROJECTIONS) as conn,
                 _synchronous(conn, durable),
                 _ImmediateTransaction(conn, commit=True) as sqlite_cursor,
                 sqlite_cursor,
