@@ -39,17 +39,24 @@ class TurnProbe:
     def __init__(self, port: int, warmup: float, seconds: float) -> None:
         self.port = port
         self.readings: list[tuple[float, dict[str, float]]] = []
+        self.error: Exception | None = None
         start = time.monotonic() + warmup
         self.thread = threading.Thread(target=self._read, args=(start, start + seconds), daemon=True)
         self.thread.start()
 
     def _read(self, *moments: float) -> None:
-        for moment in moments:
-            time.sleep(max(moment - time.monotonic(), 0.0))
-            self.readings.append((time.monotonic(), held_seconds(self.port)))
+        try:
+            for moment in moments:
+                time.sleep(max(moment - time.monotonic(), 0.0))
+                self.readings.append((time.monotonic(), held_seconds(self.port)))
+        except Exception as error:  # said by `finish`, in the benchmark's own thread
+            self.error = error
 
     def finish(self) -> dict[str, float]:
-        """Called when the load has stopped (its window has ended)."""
+        """Called when the load has stopped (its window has ended). Raises RuntimeError, naming
+        why, when the service's /metrics could not be read at the window's start or end."""
         self.thread.join()
+        if self.error is not None:
+            raise RuntimeError(f"Cannot read the write turn from /metrics on port {self.port}: {self.error}")
         (began, first), (ended, last) = self.readings
         return {f"turn_held_{w}": (last[w] - first[w]) / (ended - began) for w in WRITERS}
