@@ -88,8 +88,8 @@ def run(
                     for clients in sizes.clients:
                         say(f"{database}, {workers} worker(s), {named}, {server}, {clients} client(s)")
                         service = server == "nm-workflow"
-                        lagging = service and projections != "none"
-                        figures = drive(port, clients, sizes, keys, settings, pids, lagging, service=service)
+                        lag = service and projections != "none"
+                        figures = drive(port, clients, sizes, keys, settings, pids, lag=lag, turns=service)
                         point = {"database": database, "workers": workers, "projections": named}
                         rows.append(point | {"server": server, "clients": clients} | figures)
     return rows
@@ -171,22 +171,22 @@ def drive(
     keys: dict[str, str],
     settings: Settings,
     server_pids: list[int],
-    projections: bool,
     *,
-    service: bool = False,
+    lag: bool = False,
+    turns: bool = False,
 ) -> dict[str, Any]:
     """Run the load process against the server at `port`, whose database `settings` name.
 
     `server_pids` are the server's processes: their CPU (and the database server's) per command
-    is measured. With `projections` (the service), its projections' lag too. Figures: the load
-    process's (bench/client.py), plus `server_cpu_ms`, `projections_cpu_ms` (the projection
-    worker's share of it, None without one) and `database_cpu_ms` per completed command (None
-    for SQLite's, which runs in the server) and the lag figures. For the `service` on SQLite, each
-    writer's share of the time holding the file's write turn (bench/turns.py).
+    is measured. With `lag` (the service, its projections running), the projections' lag too;
+    with `turns` (the service) on SQLite, each writer's share of the time holding the file's
+    write turn (bench/turns.py). Figures: the load process's (bench/client.py), plus
+    `server_cpu_ms`, `projections_cpu_ms` (the projection worker's share of it, None without
+    one) and `database_cpu_ms` per completed command (None for SQLite's, which runs in the
+    server), and the lag and turn figures asked for.
     """
     spent = _CpuProbe(server_pids, settings)
-    sqlite_service = service and settings.database_url is None
-    turns = TurnProbe(port, sizes.warmup, sizes.seconds) if sqlite_service else None
+    held = TurnProbe(port, sizes.warmup, sizes.seconds) if turns and settings.database_url is None else None
     options = {
         "port": port,
         "clients": clients,
@@ -200,13 +200,13 @@ def drive(
         stdout=subprocess.PIPE,
         text=True,
     )
-    lag = _LagProbe(settings, sizes.warmup, sizes.seconds) if projections else None
+    lagging = _LagProbe(settings, sizes.warmup, sizes.seconds) if lag else None
     output, _ = load.communicate()
     if load.returncode != 0:
         raise RuntimeError(f"The load process failed ({load.returncode}).")
-    figures: dict[str, Any] = json.loads(output) | (turns.finish() if turns else {})
-    if lag is not None:
-        figures |= lag.finish()
+    figures: dict[str, Any] = json.loads(output) | (held.finish() if held else {})
+    if lagging is not None:
+        figures |= lagging.finish()
     return figures | spent.per_command(figures["completed"])
 
 

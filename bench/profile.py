@@ -98,7 +98,7 @@ def main() -> None:
         # Starts sampling as the load's warm-up ends (the same two seconds), for the measured window.
         sampler = subprocess.Popen(["sh", "-c", f'sleep {sizes.warmup} && exec "$@"', "sh", *record])
         embedded = args.server == "nm-workflow" and not args.no_projections
-        figures = load.drive(port, args.clients, sizes, keys, settings, pids, projections=embedded)
+        figures = load.drive(port, args.clients, sizes, keys, settings, pids, lag=embedded)
         sampler.wait()
     total, libraries, steps = summary(args.output.read_text().splitlines())
     print(f"{figures['per_second']:.0f} commands/s, p50 {figures['p50_ms']:.1f} ms; {total} samples")

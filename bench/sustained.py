@@ -40,10 +40,7 @@ def run(
             keys = load.prepare(server, settings)
             projections = settings.served_projection_place
             with load.serving(server, 1, settings, place, projections) as (port, pids):
-                measured = [
-                    load.drive(port, 1, sizes, keys, settings, pids, projections=False)
-                    for _ in range(windows)
-                ]
+                measured = [load.drive(port, 1, sizes, keys, settings, pids) for _ in range(windows)]
         rows = [
             {
                 "per_second": window["per_second"],
