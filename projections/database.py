@@ -41,6 +41,8 @@ class Database:
     def __init__(self, store: EventStore, lock_timeout: int = 10) -> None:
         datastore = store.factory.datastore  # type: ignore[attr-defined]
         # The service's store: on SQLite always its own datastore (application/sqlite_writers.py).
+        if not isinstance(datastore, QueuedSQLiteDatastore | PostgresDatastore):
+            raise TypeError(f"The projections need the service's datastore, not {type(datastore).__name__}")
         self.datastore: QueuedSQLiteDatastore | PostgresDatastore = datastore
         self.dialect = POSTGRES if isinstance(datastore, PostgresDatastore) else SQLITE
         self.lock_timeout = lock_timeout

@@ -14,6 +14,7 @@ lost); retrying each unacknowledged command with its key applies it exactly once
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -144,6 +145,8 @@ def burst_and_kill(
                 done.result()
     assert burst.refused == {}, burst.refused
     assert burst.unacknowledged, "the kill came while commands were in flight"
+    # Killed, not stopped: an API worker that outlived serve says so as it stops gracefully.
+    assert not re.search(r"is gone; stopping$", log.read_text(), re.MULTILINE), log.read_text()[-3000:]
     return burst
 
 

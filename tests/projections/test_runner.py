@@ -214,3 +214,16 @@ def test_a_backlog_is_applied_batch_after_batch_with_no_gathering_pause_between(
     assert head >= 4 * 10, "several batches of ten"
     supervisor = start_supervisor(projection_gather_seconds=5, projection_batch_size=10)
     assert supervisor.wait_for(head, timeout=4)  # one pause between two batches would take 5 s
+
+
+def test_at_the_head_the_projections_let_appends_gather_before_the_next_pass(
+    store: EventStore, start_supervisor: SupervisorFactory
+) -> None:
+    """The other side of the test above: a pass that reached the head pauses, so that the appends
+    of a burst arrive in one batch (ADR 0030)."""
+    supervisor = start_supervisor(projection_gather_seconds=3)
+    _, first = live_one_life(store, plan_key="plan-1")
+    assert supervisor.wait_for(first, timeout=30)
+    _, second = live_one_life(store, plan_key="plan-2")
+    assert not supervisor.wait_for(second, timeout=1)  # still gathering after the pass that woke it
+    assert supervisor.wait_for(second, timeout=30)
