@@ -146,6 +146,7 @@ class _Runner:
             before = [lane.builder.position for lane in lanes]
             moved = self.reader.step([lane.builder for lane in lanes])
         except Exception as error:  # rolled back: each alone, to find which fails or where each is
+            self.reader.behind = False  # not applied, perhaps not read: the retries end with the pause
             if isinstance(error, TrackingMoved) or self._moved_elsewhere(lanes, before):
                 # A race or a rebuild: expected. After a database restart two processes may both
                 # hold a lane until their locks are sorted out; the loser's rows then collide with
