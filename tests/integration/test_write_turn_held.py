@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
-from nm_workflow.application import sqlite_writers
+from nm_workflow.application import sqlite_turns, sqlite_writers
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.sqlite_writers import LOCK_FILE_SUFFIX
 from nm_workflow.application.store import EventStore
@@ -69,7 +69,7 @@ def contended(
     runs a write on a thread of its own and gives the turn up WAIT seconds after the write began to
     wait for it (its process's waiting thread has it in hand), then waits for the write."""
     waiting = threading.Event()
-    made = sqlite_writers._Turn.__init__
+    made = sqlite_turns._Turn.__init__
 
     def noted(turn: Any, descriptor: int) -> None:
         made(turn, descriptor)
@@ -77,7 +77,7 @@ def contended(
             turn.granted = LateToWake(late)
         waiting.set()
 
-    monkeypatch.setattr(sqlite_writers._Turn, "__init__", noted)
+    monkeypatch.setattr(sqlite_turns._Turn, "__init__", noted)
     other = os.open(f"{settings.sqlite_path}{LOCK_FILE_SUFFIX}", os.O_RDWR)
     fcntl.flock(other, fcntl.LOCK_EX)
 

@@ -13,6 +13,10 @@ A caller on the event loop (`loop_bridge.run_on_loop`, ADR 0079) does not lead: 
 thread commits its unit with everything that arrived during the batch before, while the loop
 serves others.
 
+A lone caller on the loop (no other call there, nothing handed to the committer) commits on the
+loop's own thread, through `commit_now`, when that need not wait for the database's write turn: no
+thread to wake and none to wake the loop again (ADR 0085). Otherwise it goes to the committer.
+
 Each caller returns only once `commit` settled its ticket: with its own result, or with
 its own error. `commit` must settle every ticket of the batch it is given; one that it
 leaves unsettled, or an exception escaping it, fails the tickets it did not settle.
@@ -26,86 +30,14 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from contextlib import suppress
-from itertools import pairwise
 from queue import SimpleQueue
-from typing import Generic, TypeVar
+from typing import Generic
 
-from nm_workflow.application.loop_bridge import on_loop, wait_for
+from nm_workflow.application.loop_bridge import alone_on_loop, on_loop, wait_for
 from nm_workflow.application.metrics import GROUP_COMMIT_BATCH_SIZE, GROUP_COMMIT_WAIT_SECONDS
+from nm_workflow.application.tickets import R, Ticket, U
 
-U = TypeVar("U")
-R = TypeVar("R")
-
-
-class Ticket(Generic[U, R]):
-    """One caller's unit in the queue, and its outcome once its batch was committed."""
-
-    __slots__ = (
-        "_error", "_left", "_relay", "_relayed", "_result", "_settled", "_wake", "_woken", "lead", "since",
-        "unit",
-    )  # fmt: skip
-
-    def __init__(self, unit: U) -> None:
-        self.unit = unit
-        self.since = time.monotonic()  # when its caller began to wait for its commit
-        self.lead = False
-        self._result: R | None = None
-        self._error: BaseException | None = None
-        self._settled = False
-        # Released exactly once: when its batch was committed, or when it was handed the lead.
-        # A bare lock, not an Event: waking a thread is what costs, and an Event adds a Condition.
-        self._wake = threading.Lock()
-        self._wake.acquire()
-        self._relay: Ticket[U, R] | None = None
-        # Whether `wake` was called, and whether the waiting thread is past its wait (or left it on
-        # an exception): whichever of the two comes second passes the wake-up on (`_pass_on`).
-        self._woken = self._left = False
-        self._relayed = threading.Lock()  # taken by the one `_pass_on` that wakes the relay
-
-    @property
-    def settled(self) -> bool:
-        return self._settled
-
-    def succeed(self, result: R) -> None:
-        self._result, self._settled = result, True
-
-    def fail(self, error: BaseException) -> None:
-        self._error, self._settled = error, True
-
-    def wait(self) -> None:
-        """Block until this ticket's batch was committed, or it was handed the lead; then wake
-        the next follower of its batch (the leader wakes only the first: see `_hand_over`)."""
-        try:
-            self._wake.acquire()
-        finally:  # also when an interrupt (Ctrl-C) ends the wait: the next follower still wakes
-            self._left = True
-            if self._woken:
-                self._pass_on()
-
-    def wake(self) -> None:
-        self._woken = True
-        self._wake.release()
-        if self._left:  # its thread left the wait on an exception before this wake
-            self._pass_on()
-
-    def _pass_on(self) -> None:
-        """Wake the next follower of the batch, once (by this ticket's thread or by its waker)."""
-        if self._relay is not None and self._relayed.acquire(blocking=False):
-            self._relay.wake()
-
-    @staticmethod
-    def wake_in_turn(tickets: Sequence[Ticket[U, R]]) -> None:
-        """Wake the first of `tickets` now, and each the next one once it is awake."""
-        for ticket, relay in pairwise(tickets):
-            ticket._relay = relay  # read by `ticket.wait` after its wake, which orders the two
-        if tickets:
-            tickets[0].wake()
-
-    def outcome(self) -> R:
-        """The result `commit` gave this ticket; raises the error it gave instead."""
-        if self._error is not None:
-            raise self._error
-        return self._result  # type: ignore[return-value]  # R may itself admit None
+__all__ = ["GroupCommit", "Ticket"]
 
 
 class GroupCommit(Generic[U, R]):
@@ -117,11 +49,18 @@ class GroupCommit(Generic[U, R]):
     """
 
     def __init__(
-        self, commit: Callable[[Sequence[Ticket[U, R]]], None], max_wait: float, max_batch: int
+        self,
+        commit: Callable[[Sequence[Ticket[U, R]]], None],
+        max_wait: float,
+        max_batch: int,
+        commit_now: Callable[[Sequence[Ticket[U, R]]], bool] | None = None,
     ) -> None:
+        """`commit_now`: for the loop's lone caller, `commit` on the loop's own thread when it need
+        not wait for the database's write turn; False (nothing written) when it would have (ADR 0085)."""
         if max_batch < 1 or max_wait < 0:
             raise ValueError("max_batch must be at least 1 and max_wait not negative")
         self._commit, self._max_wait, self._max_batch = commit, max_wait, max_batch
+        self._commit_now = commit_now
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._queue: deque[Ticket[U, R]] = deque()
@@ -151,7 +90,9 @@ class GroupCommit(Generic[U, R]):
         """
         ticket: Ticket[U, R] = Ticket(unit)
         try:
-            if on_loop() and (committed := self._hand_over_to_committer(ticket)) is not None:
+            if on_loop() and self._committed_at_once(ticket):
+                pass
+            elif on_loop() and (committed := self._hand_over_to_committer(ticket)) is not None:
                 wait_for(committed)
             elif self._max_batch == 1:
                 self._run([ticket])
@@ -179,6 +120,17 @@ class GroupCommit(Generic[U, R]):
                 self._run(batch)
             finally:
                 self._hand_over(batch)
+
+    def _committed_at_once(self, ticket: Ticket[U, R]) -> bool:
+        """(On the loop.) Commit the loop's one command itself, when nothing is handed to the
+        committer thread and `commit_now` need not wait: no other command waits for the loop meanwhile,
+        and no thread is woken. False, nothing committed, where it would have waited (ADR 0085)."""
+        if self._commit_now is None or not alone_on_loop():
+            return False
+        with self._lock:
+            if self._closed or self._committing or self._handed:
+                return False
+        return self._run([ticket], self._commit_now)
 
     def _hand_over_to_committer(self, ticket: Ticket[U, R]) -> asyncio.Future[None] | None:
         """Queue the ticket of a caller on the event loop for the committer thread; the future
@@ -256,19 +208,26 @@ class GroupCommit(Generic[U, R]):
             self._awaited = 0
             return [self._queue.popleft() for _ in range(min(self._max_batch, len(self._queue)))]
 
-    def _run(self, batch: Sequence[Ticket[U, R]]) -> None:
-        """Commit `batch`, making sure that every ticket of it ends settled."""
-        GROUP_COMMIT_BATCH_SIZE.observe(len(batch))
+    def _run(
+        self,
+        batch: Sequence[Ticket[U, R]],
+        commit: Callable[[Sequence[Ticket[U, R]]], bool | None] | None = None,
+    ) -> bool:
+        """Commit `batch` (through `commit`, else the group's), making sure that every ticket of it
+        ends settled; False, the tickets untouched, when `commit` answered that it committed nothing."""
         try:
-            self._commit(batch)
+            if (commit or self._commit)(batch) is False:
+                return False
         except BaseException as error:  # given to the callers, each of whom raises it
             for ticket in batch:
                 if not ticket.settled:
                     ticket.fail(error)
+        GROUP_COMMIT_BATCH_SIZE.observe(len(batch))
         unsettled = RuntimeError("The batch ended without an outcome for this unit.")
         for ticket in batch:
             if not ticket.settled:
                 ticket.fail(unsettled)
+        return True
 
     def _hand_over(self, batch: Sequence[Ticket[U, R]]) -> None:
         """Give the lead to the first caller still queued, then wake the batch's followers.

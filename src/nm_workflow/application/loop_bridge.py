@@ -26,6 +26,10 @@ from greenlet import getcurrent, greenlet
 T = TypeVar("T")
 
 
+_calls: dict[asyncio.AbstractEventLoop, int] = {}
+"""The calls `run_on_loop` runs on each loop now (a loop's entry gone once none is)."""
+
+
 class _OnLoop(greenlet):
     """A call run on the event loop's thread, switching back to its parent, the loop, while it waits."""
 
@@ -42,23 +46,36 @@ async def run_on_loop(call: Callable[[], T]) -> T:
     work = _OnLoop(call, getcurrent())
     work.gr_context = copy_context()
     cancelled: asyncio.CancelledError | None = None
-    step = work.switch()  # the call's answer, or the future it waits for
-    while not work.dead:
-        try:
-            value = await asyncio.shield(step)  # the caller's cancellation leaves `step` waiting
-        except asyncio.CancelledError as error:
-            if step.cancelled():  # the wait's own outcome: the call's to see
+    loop = asyncio.get_running_loop()
+    _calls[loop] = _calls.get(loop, 0) + 1
+    try:
+        step = work.switch()  # the call's answer, or the future it waits for
+        while not work.dead:
+            try:
+                value = await asyncio.shield(step)  # the caller's cancellation leaves `step` waiting
+            except asyncio.CancelledError as error:
+                if step.cancelled():  # the wait's own outcome: the call's to see
+                    step = work.throw(error)
+                else:  # the caller's: kept until the call ended
+                    cancelled = error
+            except BaseException as error:  # raised in the call, which decides
                 step = work.throw(error)
-            else:  # the caller's: kept until the call ended
-                cancelled = error
-        except BaseException as error:  # raised in the call, which decides
-            step = work.throw(error)
-        else:
-            step = work.switch(value)
+            else:
+                step = work.switch(value)
+    finally:
+        _calls[loop] -= 1
+        if not _calls[loop]:
+            del _calls[loop]
     if cancelled is not None:
         raise cancelled
     answer: T = step
     return answer
+
+
+def alone_on_loop() -> bool:
+    """Whether the call running this code is the only one `run_on_loop` runs on this loop now
+    (the others waiting for their commits included)."""
+    return _calls.get(asyncio.get_running_loop(), 0) <= 1
 
 
 def on_loop() -> bool:

@@ -8,7 +8,9 @@ a time: sqlite_pool.py). Across processes, this module adds a queue: every write
 the store's datastore (event saves, snapshots, projection batches, side tables, schema set-up:
 all take a writer connection from the pool) first takes an exclusive `flock` on the file
 `<database>-write.lock` beside the database, and releases it after its commit or rollback. A
-blocked `flock` is woken by the kernel the moment the holder releases it.
+blocked `flock` is woken by the kernel the moment the holder releases it (the lock itself:
+sqlite_turns.py). A write that must not wait (write_now.py, ADR 0085) takes the process's writer
+connection and the file's turn only if both are free at once, and otherwise raises TurnTaken.
 
 The lock only orders writers: SQLite's own locking still guarantees atomicity, so a process
 that does not take it (an older version, the sqlite3 shell) is still safe, just not queued.
@@ -22,16 +24,11 @@ locked ...", which the store reports as StoreBusy (503 `store-busy`).
 
 from __future__ import annotations
 
-import fcntl
-import logging
-import os
-import queue
-import threading
 import time
 from contextvars import ContextVar
 from typing import Any, Literal
 
-from eventsourcing.persistence import OperationalError
+from eventsourcing.persistence import ConnectionUnavailableError
 from eventsourcing.sqlite import (
     SQLITE3_DEFAULT_LOCK_TIMEOUT,
     SQLiteConnection,
@@ -41,17 +38,16 @@ from eventsourcing.sqlite import (
     SQLiteTransaction,
 )
 from eventsourcing.utils import Environment
-from prometheus_client import Histogram
 
 from nm_workflow.application.metrics import (
     SQLITE_WRITE_TURN_HELD_SECONDS,
-    SQLITE_WRITE_TURN_WAIT_SECONDS,
     child,
 )
 from nm_workflow.application.sqlite_pool import LeanSQLitePool
 from nm_workflow.application.sqlite_statements import StatementCachingPool
+from nm_workflow.application.sqlite_turns import WriteTurns, observe
+from nm_workflow.application.write_now import TurnTaken, may_wait
 
-log = logging.getLogger(__name__)
 LOCK_FILE_SUFFIX = "-write.lock"
 Writer = Literal["store", "projections"]
 STORE: Writer = "store"
@@ -65,121 +61,6 @@ WAITING_SINCE: ContextVar[float | None] = ContextVar("nm_workflow_write_waiting_
 transaction: the oldest command of a group commit's batch (store.py). The process's writer
 connection and the file's turn are waited for within NM_DB_LOCK_TIMEOUT of it, together: a
 command queued behind a batch that waited for the lock does not wait the whole timeout again."""
-
-
-def _observe(histogram: Histogram, seconds: float) -> None:
-    """Observe `seconds`; a failure (a metrics file that cannot grow) is logged, never raised: the
-    write it measures has committed, or is about to, and its turn must be given back."""
-    try:
-        histogram.observe(seconds)
-    except Exception:
-        log.warning("could not record an SQLite write turn's time", exc_info=True)
-
-
-class _Turn:
-    """One blocking wait for the lock, handed to the waiting thread; settled once, either way."""
-
-    def __init__(self, descriptor: int) -> None:
-        self.descriptor = descriptor
-        self.granted = threading.Event()
-        self.granted_at = 0.0  # `time.monotonic()` when `flock` returned
-        self.error: OSError | None = None
-        self._mutex = threading.Lock()
-        self._abandoned = False
-
-    def settle(self, error: OSError | None) -> None:
-        """Called by the waiting thread once `flock` returned (or failed)."""
-        self.granted_at = time.monotonic()  # the lock is held from here, whenever the writer wakes
-        with self._mutex:
-            if self._abandoned:  # the writer gave up: let the next one have the lock at once
-                os.close(self.descriptor)
-                return
-            self.error = error
-            self.granted.set()
-
-    def abandon(self) -> bool:
-        """The writer stops waiting; False when the lock was granted meanwhile (it is then held)."""
-        with self._mutex:
-            if self.granted.is_set():
-                return False
-            self._abandoned = True
-            return True
-
-
-class WriteTurns:
-    """The cross-process write lock of one SQLite file: `take()` blocks until it is this writer's turn.
-
-    Used by one thread of a process at a time (the pool's writer lock is taken first). Waits that
-    would block run on one daemon thread, so that the caller can stop waiting after `timeout`
-    seconds; an abandoned wait releases the lock as soon as it gets it.
-    """
-
-    def __init__(self, path: str, timeout: float) -> None:
-        self.path = path
-        self.timeout = timeout
-        self._descriptor: int | None = None
-        self._opened_by = 0  # the pid that opened it: a forked child must not share its parent's lock
-        self._waits: queue.SimpleQueue[_Turn] = queue.SimpleQueue()
-        self._waiter: threading.Thread | None = None
-
-    def take(self, since: float | None = None) -> tuple[int, float]:
-        """Block until it is this writer's turn: the descriptor to `give_back` after the commit or
-        rollback, and when the lock was granted (`time.monotonic()`: on a contended turn, the
-        waiting thread's `flock` returned before this thread ran again). OperationalError
-        ("database is locked") once `timeout` s have passed since `since` (a `time.monotonic()`
-        reading: when the write began to wait; None: now)."""
-        descriptor = self._open()
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            pass
-        except OSError as error:
-            raise OperationalError(f"Cannot lock {self.path}: {error}") from error
-        else:
-            _observe(SQLITE_WRITE_TURN_WAIT_SECONDS, 0.0)
-            return descriptor, time.monotonic()
-        started = time.monotonic()
-        turn = _Turn(descriptor)
-        self._wait_on_thread(turn)
-        remaining = self.timeout if since is None else self.timeout - (started - since)
-        if not turn.granted.wait(max(remaining, 0.0)) and turn.abandon():
-            self._descriptor = None  # the waiting thread closes it; the next writer opens another
-            raise OperationalError(
-                f"database is locked: no write turn within {self.timeout:g} s (another process writes)"
-            )
-        if turn.error is not None:
-            raise OperationalError(f"Cannot lock {self.path}: {turn.error}") from turn.error
-        _observe(SQLITE_WRITE_TURN_WAIT_SECONDS, turn.granted_at - started)
-        return descriptor, turn.granted_at
-
-    @staticmethod
-    def give_back(descriptor: int) -> None:
-        fcntl.flock(descriptor, fcntl.LOCK_UN)
-
-    def _open(self) -> int:
-        if self._descriptor is None or self._opened_by != os.getpid():
-            try:
-                self._descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-            except OSError as error:
-                raise OperationalError(f"Cannot open the write lock file {self.path}: {error}") from error
-            self._opened_by = os.getpid()
-        return self._descriptor
-
-    def _wait_on_thread(self, turn: _Turn) -> None:
-        if self._waiter is None or not self._waiter.is_alive():  # none yet, or a forked child's
-            self._waiter = threading.Thread(target=self._serve_waits, name="sqlite-write-turns", daemon=True)
-            self._waiter.start()
-        self._waits.put(turn)
-
-    def _serve_waits(self) -> None:
-        while True:
-            turn = self._waits.get()
-            try:
-                fcntl.flock(turn.descriptor, fcntl.LOCK_EX)
-            except OSError as error:
-                turn.settle(error)
-            else:
-                turn.settle(None)
 
 
 class QueuedSQLiteDatastore(SQLiteDatastore):
@@ -220,6 +101,8 @@ class _Connection:
 
     def __enter__(self) -> SQLiteConnection:
         datastore = self._datastore
+        if self._commit and not may_wait():
+            return self._enter_at_once()
         if not self._commit or datastore.turns is None:
             self._connection = datastore.pool.get_connection(is_writer=self._commit)
             return self._connection
@@ -239,12 +122,32 @@ class _Connection:
             raise
         return connection
 
+    def _enter_at_once(self) -> SQLiteConnection:
+        """`__enter__` of a write that must not wait (write_now.py): TurnTaken when this process's
+        writer connection or the file's write turn is taken."""
+        datastore = self._datastore
+        try:
+            self._connection = connection = datastore.pool.get_connection(0.0, is_writer=True)
+        except ConnectionUnavailableError:
+            raise TurnTaken("another writer of this process holds its writer connection") from None
+        if datastore.turns is None:  # in memory: one process, its writers queued by the pool
+            return connection
+        try:
+            taken = datastore.turns.take_if_free()
+            if taken is None:
+                raise TurnTaken("another process holds the write turn")
+        except BaseException:
+            datastore.pool.put_connection(connection)
+            raise
+        self._turn, self._held_since = taken
+        return connection
+
     def __exit__(self, *_: object) -> None:
         try:
             if self._turn is not None:
                 held = time.monotonic() - self._held_since
                 WriteTurns.give_back(self._turn)  # first: a metric's failure must not keep the turn
-                _observe(child(SQLITE_WRITE_TURN_HELD_SECONDS, self._writer), held)
+                observe(child(SQLITE_WRITE_TURN_HELD_SECONDS, self._writer), held)
         finally:
             self._datastore.pool.put_connection(self._connection)
 

@@ -42,6 +42,7 @@ from nm_workflow.application.store_errors import translate, translated_errors
 from nm_workflow.application.store_guard import Guarded
 from nm_workflow.application.store_pool import pool_usage, saturated
 from nm_workflow.application.store_snapshots import StoreSnapshots
+from nm_workflow.application.write_now import TurnTaken, WithoutWaiting
 from nm_workflow.domain.metadata import WorkflowAggregate
 
 APPLICATION_NAME = "nmworkflow"
@@ -87,7 +88,10 @@ class EventStore(StoreSnapshots, Application[UUID]):
         self._unavailable_until = 0.0
         self.snapshot_hints = SnapshotHints()
         self._group_commit: GroupCommit[Unit, int | None] = GroupCommit(
-            self._commit, settings.group_commit_max_wait_ms / 1000, settings.group_commit_max_batch
+            self._commit,
+            settings.group_commit_max_wait_ms / 1000,
+            settings.group_commit_max_batch,
+            None if settings.uses_postgres else self._commit_at_once,
         )
         self.appended = LogSignal()
         """Signalled after each save of this object: wakes the projections of this process."""
@@ -184,6 +188,16 @@ class EventStore(StoreSnapshots, Application[UUID]):
         finally:
             WAITING_SINCE.reset(waiting)
 
+    def _commit_at_once(self, batch: Sequence[Ticket[Unit, int | None]]) -> bool:
+        """`_commit` if no other writer holds the write turn now; False, nothing written, if one does
+        (write_now.py: a lone command on the event loop commits there, ADR 0085)."""
+        try:
+            with WithoutWaiting():
+                self._commit(batch)
+        except TurnTaken:
+            return False
+        return True
+
     def _save_isolating(self, batch: Sequence[Ticket[Unit, int | None]]) -> None:
         """Save the batch through the library's `save` (one `insert_events`: one lock, one commit).
 
@@ -193,7 +207,7 @@ class EventStore(StoreSnapshots, Application[UUID]):
         """
         try:
             ids = self._save_batch(batch)
-        except (OperationalError, InterfaceError):
+        except (OperationalError, InterfaceError, TurnTaken):  # the database's, or no turn yet
             raise
         except Exception as error:
             if len(batch) == 1:
