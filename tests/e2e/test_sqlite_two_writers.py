@@ -22,7 +22,7 @@ from eventsourcing.persistence import OperationalError
 from nm_workflow.application.audit_verify import verify_log
 from nm_workflow.application.errors import StoreBusy
 from nm_workflow.application.settings import Settings
-from nm_workflow.application.sqlite_writers import WriteTurns
+from nm_workflow.application.sqlite_turns import WriteTurns
 from nm_workflow.application.store import EventStore
 from projections.runner import ProjectionSupervisor
 from tests.e2e.api import PLAN, Api
