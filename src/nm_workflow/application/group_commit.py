@@ -211,12 +211,15 @@ class GroupCommit(Generic[U, R]):
     def _run(
         self,
         batch: Sequence[Ticket[U, R]],
-        commit: Callable[[Sequence[Ticket[U, R]]], bool | None] | None = None,
+        commit: Callable[[Sequence[Ticket[U, R]]], bool] | None = None,
     ) -> bool:
         """Commit `batch` (through `commit`, else the group's), making sure that every ticket of it
-        ends settled; False, the tickets untouched, when `commit` answered that it committed nothing."""
+        ends settled; False, the tickets untouched, when `commit` (a `commit_now`) answered that it
+        committed nothing."""
         try:
-            if (commit or self._commit)(batch) is False:
+            if commit is None:
+                self._commit(batch)
+            elif not commit(batch):
                 return False
         except BaseException as error:  # given to the callers, each of whom raises it
             for ticket in batch:

@@ -24,6 +24,7 @@ locked ...", which the store reports as StoreBusy (503 `store-busy`).
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from contextvars import ContextVar
 from typing import Any, Literal
@@ -122,6 +123,11 @@ class _Connection:
             raise
         return connection
 
+    @property
+    def busy_seconds(self) -> float:
+        """SQLite's busy timeout of the datastore's connections (NM_DB_LOCK_TIMEOUT)."""
+        return self._datastore.pool.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT
+
     def _enter_at_once(self) -> SQLiteConnection:
         """`__enter__` of a write that must not wait (write_now.py): TurnTaken when this process's
         writer connection or the file's write turn is taken."""
@@ -167,7 +173,12 @@ class _Transaction:
         connection = self._connection.__enter__()
         try:
             self._transaction = SQLiteTransaction(connection, commit=self._commit)
-            self._cursor = self._transaction.__enter__()
+            at_once = self._commit and not may_wait()
+            self._cursor = (
+                _begun_at_once(connection, self._connection.busy_seconds)
+                if at_once
+                else self._transaction.__enter__()
+            )
         except BaseException:
             self._connection.__exit__()
             raise
@@ -183,6 +194,23 @@ class _Transaction:
             self._transaction.__exit__(kind, error, traceback)
         finally:
             self._connection.__exit__()
+
+
+def _begun_at_once(connection: SQLiteConnection, busy_seconds: float) -> SQLiteCursor:
+    """`BEGIN IMMEDIATE` without SQLite's busy wait: TurnTaken, nothing begun, when a writer that does
+    not take the turn (the sqlite3 shell, a backup tool, an older release: ADR 0041) holds the
+    database's write lock; the commit then goes to the committer thread, which may wait. The wait
+    is only for that lock (a commit in WAL mode waits for nobody), so the busy timeout is set back
+    at once: two settings of the connection, no work of the database's."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA busy_timeout = 0")
+    try:
+        cursor.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as error:  # busy; another error shows again where it may wait
+        raise TurnTaken(f"another writer holds the database's write lock ({error})") from None
+    finally:
+        cursor.execute(f"PRAGMA busy_timeout = {round(busy_seconds * 1000)}")
+    return cursor
 
 
 class QueuedSQLiteFactory(SQLiteFactory):
