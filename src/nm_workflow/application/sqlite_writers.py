@@ -175,7 +175,7 @@ class _Transaction:
             self._transaction = SQLiteTransaction(connection, commit=self._commit)
             at_once = self._commit and not may_wait()
             self._cursor = (
-                _begun_at_once(connection, self._connection.busy_seconds)
+                _begun_at_once(self._transaction, self._connection.busy_seconds)
                 if at_once
                 else self._transaction.__enter__()
             )
@@ -196,20 +196,35 @@ class _Transaction:
             self._connection.__exit__()
 
 
-def _begun_at_once(connection: SQLiteConnection, busy_seconds: float) -> SQLiteCursor:
+_BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+def _begun_at_once(transaction: SQLiteTransaction, busy_seconds: float) -> SQLiteCursor:
     """`BEGIN IMMEDIATE` without SQLite's busy wait: TurnTaken, nothing begun, when a writer that does
     not take the turn (the sqlite3 shell, a backup tool, an older release: ADR 0041) holds the
     database's write lock; the commit then goes to the committer thread, which may wait. The wait
     is only for that lock (a commit in WAL mode waits for nobody), so the busy timeout is set back
-    at once: two settings of the connection, no work of the database's."""
+    at once: two settings of the connection, no work of the database's. Another error is raised as
+    the library's, as the library's own BEGIN would have it; a connection whose busy timeout could
+    not be set back is closed, not lent again."""
+    connection, reset = transaction.connection, False
     cursor = connection.cursor()
-    cursor.execute("PRAGMA busy_timeout = 0")
     try:
-        cursor.execute("BEGIN IMMEDIATE")
-    except sqlite3.OperationalError as error:  # busy; another error shows again where it may wait
-        raise TurnTaken(f"another writer holds the database's write lock ({error})") from None
-    finally:
-        cursor.execute(f"PRAGMA busy_timeout = {round(busy_seconds * 1000)}")
+        cursor.execute("PRAGMA busy_timeout = 0")
+        try:
+            cursor.execute("BEGIN IMMEDIATE")
+        finally:
+            cursor.execute(f"PRAGMA busy_timeout = {round(busy_seconds * 1000)}")
+            reset = True
+    except sqlite3.Error as error:
+        if reset and isinstance(error, sqlite3.OperationalError) and error.sqlite_errorcode & 0xFF in _BUSY:
+            raise TurnTaken(f"another writer holds the database's write lock ({error})") from None
+        try:
+            transaction.__exit__(type(error), error, error.__traceback__)  # rolled back, and raised
+        finally:
+            if not reset:
+                connection.close()
+        raise  # (not reached: the library raised its own error above)
     return cursor
 
 
