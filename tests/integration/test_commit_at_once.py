@@ -1,6 +1,7 @@
 """A lone command on the event loop commits on the loop's thread (ADR 0085), with the real SQLite
-store; never while another process holds the file's write turn: then the loop goes on serving,
-and the save commits on the committer thread once the turn is free."""
+store; never while another writer holds on (another process's turn, another thread's writer
+connection, a writer that takes no turn): then the loop goes on serving, and the save commits on
+the committer thread once the other writer is done."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -82,25 +84,6 @@ def test_a_lone_save_on_the_loop_commits_on_the_loops_thread(
     assert _busy_timeouts(sqlite_store) == {5000}  # SQLite's busy wait back for the writes that may wait
 
 
-def test_while_another_process_holds_the_write_turn_the_loop_serves_on_and_the_save_waits_its_turn(
-    sqlite_store: EventStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    threads = _saving_threads(sqlite_store, monkeypatch)
-    item = drafted(planned_item(), "First")
-    # Another open file description of the lock file: its flock excludes the store's as another
-    # process's would.
-    lock = os.open(sqlite_store.settings.data_dir / (SQLITE_FILE_NAME + LOCK_FILE_SUFFIX), os.O_RDWR)
-    fcntl.flock(lock, fcntl.LOCK_EX)
-
-    try:
-        free = lambda: fcntl.flock(lock, fcntl.LOCK_UN)  # noqa: E731
-        assert asyncio.run(_longest_pause_while_saving(sqlite_store, item, free)) < 2
-    finally:
-        os.close(lock)
-    assert threads == ["nm-workflow commit"]
-    assert sqlite_store.load(item.id).version == item.version
-
-
 def test_a_conflict_in_a_save_at_once_is_the_callers_error_and_writes_nothing(
     sqlite_store: EventStore,
 ) -> None:
@@ -117,15 +100,26 @@ def test_a_conflict_in_a_save_at_once_is_the_callers_error_and_writes_nothing(
     assert sqlite_store.load(item.id).version == item.version
 
 
-def test_while_another_thread_of_the_process_holds_its_writer_connection_the_loop_serves_on(
-    sqlite_store: EventStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    threads = _saving_threads(sqlite_store, monkeypatch)
-    item = drafted(planned_item(), "First")
+@contextmanager
+def _turn_held(store: EventStore) -> Iterator[Callable[[], object]]:
+    """The file's write turn held as another process holds it (another open file description of the
+    lock file: its flock excludes the store's); yields what frees it."""
+    lock = os.open(store.settings.data_dir / (SQLITE_FILE_NAME + LOCK_FILE_SUFFIX), os.O_RDWR)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+        yield lambda: fcntl.flock(lock, fcntl.LOCK_UN)
+    finally:
+        os.close(lock)
+
+
+@contextmanager
+def _writer_connection_held(store: EventStore) -> Iterator[Callable[[], object]]:
+    """The process's writer connection held by another thread, as the embedded projections' batch
+    holds it, or a snapshot written off the loop."""
     held, release = threading.Event(), threading.Event()
 
-    def hold() -> None:  # as the embedded projections' batch does, or a snapshot written off the loop
-        with sqlite_store.factory.datastore.get_connection(commit=True):  # type: ignore[attr-defined]
+    def hold() -> None:
+        with store.factory.datastore.get_connection(commit=True):  # type: ignore[attr-defined]
             held.set()
             assert release.wait(30)
 
@@ -133,29 +127,34 @@ def test_while_another_thread_of_the_process_holds_its_writer_connection_the_loo
     holder.start()
     assert held.wait(30)
     try:
-        assert asyncio.run(_longest_pause_while_saving(sqlite_store, item, release.set)) < 2
+        yield release.set
     finally:
         release.set()
         holder.join(30)
-    assert threads == ["nm-workflow commit"]
-    assert sqlite_store.load(item.id).version == item.version
 
 
-def test_while_a_writer_that_takes_no_turn_holds_the_database_the_loop_serves_on(
-    sqlite_store: EventStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The sqlite3 shell, a backup tool or an older release write without the lock file (ADR 0041):
-    # SQLite's own busy wait must not run on the loop either.
-    threads = _saving_threads(sqlite_store, monkeypatch)
-    item = drafted(planned_item(), "First")
-    path = sqlite_store.settings.sqlite_path
-    foreign = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+@contextmanager
+def _database_locked(store: EventStore) -> Iterator[Callable[[], object]]:
+    """SQLite's write lock held by a writer that takes no turn (the sqlite3 shell, a backup tool, an
+    older release: ADR 0041): SQLite's own busy wait must not run on the loop either."""
+    foreign = sqlite3.connect(store.settings.sqlite_path, isolation_level=None, check_same_thread=False)
     foreign.execute("BEGIN IMMEDIATE")
     try:
-        ended = lambda: foreign.execute("ROLLBACK")  # noqa: E731
-        assert asyncio.run(_longest_pause_while_saving(sqlite_store, item, ended)) < 2
+        yield lambda: foreign.execute("ROLLBACK")
     finally:
         foreign.close()
+
+
+@pytest.mark.parametrize("held", [_turn_held, _writer_connection_held, _database_locked])
+def test_while_another_writer_holds_on_the_loop_serves_on_and_the_save_commits_on_the_thread(
+    held: Callable[[EventStore], AbstractContextManager[Callable[[], object]]],
+    sqlite_store: EventStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    threads = _saving_threads(sqlite_store, monkeypatch)
+    item = drafted(planned_item(), "First")
+    with held(sqlite_store) as free:
+        assert asyncio.run(_longest_pause_while_saving(sqlite_store, item, free)) < 2
     assert threads == ["nm-workflow commit"]
     assert sqlite_store.load(item.id).version == item.version
     assert _busy_timeouts(sqlite_store) == {5000}  # back for the writes that may wait
