@@ -90,9 +90,10 @@ class GroupCommit(Generic[U, R]):
         """
         ticket: Ticket[U, R] = Ticket(unit)
         try:
-            if on_loop() and self._committed_at_once(ticket):
+            looped = on_loop()
+            if looped and self._committed_at_once(ticket):
                 pass  # committed on the loop's own thread (ADR 0085)
-            elif on_loop() and (committed := self._hand_over_to_committer(ticket)) is not None:
+            elif looped and (committed := self._hand_over_to_committer(ticket)) is not None:
                 wait_for(committed)
             elif self._max_batch == 1:
                 self._run([ticket])

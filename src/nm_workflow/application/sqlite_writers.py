@@ -94,15 +94,17 @@ class _Connection:
     and write of a command takes one (domain/context_values.py says why).
     """
 
-    __slots__ = ("_commit", "_connection", "_datastore", "_held_since", "_turn", "_writer")
+    __slots__ = ("_commit", "_connection", "_datastore", "_held_since", "_turn", "_writer", "at_once")
 
     def __init__(self, datastore: QueuedSQLiteDatastore, commit: bool, writer: Writer = STORE) -> None:
         self._datastore, self._commit, self._writer = datastore, commit, writer
         self._turn: int | None = None
+        self.at_once = commit and not may_wait()
+        """A write that must not wait (write_now.py): taken at once, or TurnTaken."""
 
     def __enter__(self) -> SQLiteConnection:
         datastore = self._datastore
-        if self._commit and not may_wait():
+        if self.at_once:
             return self._enter_at_once()
         if not self._commit or datastore.turns is None:
             self._connection = datastore.pool.get_connection(is_writer=self._commit)
@@ -173,10 +175,9 @@ class _Transaction:
         connection = self._connection.__enter__()
         try:
             self._transaction = SQLiteTransaction(connection, commit=self._commit)
-            at_once = self._commit and not may_wait()
             self._cursor = (
                 _begun_at_once(self._transaction, self._connection.busy_seconds)
-                if at_once
+                if self._connection.at_once
                 else self._transaction.__enter__()
             )
         except BaseException:
