@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from eventsourcing.persistence import InterfaceError
 from eventsourcing.sqlite import SQLiteConnectionPool, SQLiteDatastore
 
 from nm_workflow.application.settings import Settings
@@ -79,3 +80,11 @@ def test_the_pool_takes_every_setting_of_the_library_s_pool(tmp_path: Path) -> N
                 "pool_timeout": 2.5, "max_age": 60.0, "pre_ping": True}  # fmt: skip
     made = StatementCachingPool.like(SQLiteConnectionPool(**settings))  # type: ignore[arg-type]
     assert {name: getattr(made, name) for name in settings} == settings
+
+
+def test_a_file_that_cannot_keep_a_write_ahead_log_is_refused_with_why(tmp_path: Path) -> None:
+    # SQLite's dot-file VFS shares no memory: asked for WAL, it answers with the mode it keeps.
+    pool = StatementCachingPool(db_name=f"file:{tmp_path / 'x.sqlite3'}?vfs=unix-dotfile")
+    with pytest.raises(InterfaceError, match=r"cannot keep a write-ahead log.*'delete'.*NM_DATA_DIR"):
+        pool.get_connection()
+    assert not pool.is_journal_mode_wal

@@ -60,7 +60,16 @@ class StatementCachingPool(SQLiteConnectionPool):
             raise InterfaceError(error) from error
         if not self.is_sqlite_memory_mode and not self.is_journal_mode_wal:  # as the library: once
             if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                connection.execute("PRAGMA journal_mode=WAL")
+                # SQLite answers with the mode it kept when the file's VFS cannot share memory
+                # (the library does not look): readers would then block the writer, and a commit
+                # at once (ADR 0085) would wait for them on the event loop.
+                kept = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0].lower()
+                if kept != "wal":
+                    connection.close()
+                    raise InterfaceError(
+                        f"the database file cannot keep a write-ahead log (journal_mode stays {kept!r}): "
+                        "put NM_DATA_DIR on a local file system"
+                    )
                 self.journal_mode_was_changed_to_wal = True
             self.is_journal_mode_wal = True
         connection.row_factory = sqlite3.Row
