@@ -28,6 +28,7 @@ from nm_workflow.application.metrics import PROJECTION_EVENTS_APPLIED, PROJECTIO
 from nm_workflow.application.store import APPLICATION_NAME
 from projections.base import Projection, Recorded
 from projections.database import Database
+from projections.planned import Plan, plans
 from projections.readside import EventSource, Recorder
 from projections.sql import Tx
 from projections.tracking import Generation, advance_together
@@ -207,21 +208,27 @@ class SharedReader:
         moving = [b for b in behind if b.position < target]
         if not moving:
             return False
+        # On SQLite worked out before the write turn, and only written under it (ADR 0086).
+        planned = {} if self._turn_seconds is None else plans(self.db, moving, batch, target)
         while moving:  # on SQLite in parts: see `_write`
-            moving = moving[self._write(moving, batch, target) :]
+            moving = moving[self._write(moving, batch, target, planned) :]
         self.behind = full
         return True
 
-    def _write(self, moving: list[Builder], batch: Sequence[Recorded], target: int) -> int:
+    def _write(
+        self, moving: list[Builder], batch: Sequence[Recorded], target: int, planned: dict[str, Plan]
+    ) -> int:
         """Move the first of `moving` to `target` in one transaction: how many moved (all of them,
-        or on SQLite as many as fit in about `turn_seconds` of work, at least one)."""
+        or on SQLite as many as fit in about `turn_seconds` of work, at least one), each by its
+        plan in `planned` where its tables are the plan's."""
         self._beat()
         try:
             with self.db.write(self._tables, durable=False, generic_plans=True) as tx, tx.batched():
                 if self._turn_seconds is None:
                     counts = self._all_at_once(tx, moving, batch, target)
                 else:
-                    counts = self._while_the_turn_lasts(tx, moving, batch, target, self._turn_seconds)
+                    seconds = self._turn_seconds
+                    counts = self._while_the_turn_lasts(tx, moving, batch, target, seconds, planned)
         except BaseException:
             for builder in moving:  # a race shows as a rolled-back write too: ask the rows again
                 builder.forget_position()
@@ -244,14 +251,25 @@ class SharedReader:
 
     @staticmethod
     def _while_the_turn_lasts(
-        tx: Tx, moving: list[Builder], batch: Sequence[Recorded], target: int, seconds: float
+        tx: Tx,
+        moving: list[Builder],
+        batch: Sequence[Recorded],
+        target: int,
+        seconds: float,
+        planned: dict[str, Plan],
     ) -> list[int]:
         started, counts = time.monotonic(), []
         for builder in moving:
             moved = advance_together(tx, APPLICATION_NAME, [(builder.recorder, builder.position)], target)
-            if moved()[0] is None:  # another process or a rebuild moved it: roll back
+            generation = moved()[0]
+            if generation is None:  # another process or a rebuild moved it: roll back
                 raise TrackingMoved(builder.name)
-            counts.append(builder.apply(tx, batch, target, _nth(moved, 0)))
+            plan = planned.get(builder.name)
+            if plan is not None and plan.generation == generation:  # the tables the plan read
+                plan.run(tx)
+                counts.append(plan.applied)
+            else:
+                counts.append(builder.apply(tx, batch, target, _nth(moved, 0)))
             if time.monotonic() - started >= seconds:
                 break
         return counts
