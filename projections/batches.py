@@ -28,7 +28,7 @@ from nm_workflow.application.metrics import PROJECTION_EVENTS_APPLIED, PROJECTIO
 from nm_workflow.application.store import APPLICATION_NAME
 from projections.base import Projection, Recorded
 from projections.database import Database
-from projections.planned import Plan, plans
+from projections.planned import PLANNED, REPLACED, Plan, plans, tally
 from projections.readside import EventSource, Recorder
 from projections.sql import Tx
 from projections.tracking import Generation, advance_together
@@ -268,8 +268,11 @@ class SharedReader:
             if plan is not None and plan.generation == generation:  # the tables the plan read
                 plan.run(tx)
                 counts.append(plan.applied)
+                tally(builder.name, PLANNED)
             else:
                 counts.append(builder.apply(tx, batch, target, _nth(moved, 0)))
+                if plan is not None:
+                    tally(builder.name, REPLACED)
             if time.monotonic() - started >= seconds:
                 break
         return counts

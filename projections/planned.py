@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any
 
+from nm_workflow.application.metrics import PROJECTION_PLANS
 from nm_workflow.application.store import APPLICATION_NAME
 from projections.base import Recorded
 from projections.database import Database
@@ -120,25 +121,55 @@ class _Planning(Tx):
 
 def plans(db: Database, moving: Sequence[Builder], batch: Sequence[Recorded], target: int) -> dict[str, Plan]:
     """The plans of `moving`'s projections for `batch` up to `target`, by projection name; those
-    that cannot be planned (see the module) are left out, to be applied under the turn."""
+    that cannot be planned (see the module) are left out, to be applied under the turn. Each one
+    left out is counted in `nm_projection_plans_total` with why; a plan run, or refused when the
+    batch is written, is counted then (`tally`)."""
     made: dict[str, Plan] = {}
-    tables = {t: t for b in moving for t in b.projection.live_tables()}
-    with db.read(tables) as reader:
+    try:
+        with db.read({t: t for b in moving for t in b.projection.live_tables()}) as reader:
+            for builder in moving:
+                outcome = _plan(reader, builder, batch, target, made)
+                if outcome is not None:
+                    tally(builder.name, outcome)
+    except Exception:  # a shortcut only: without it, each is applied under the turn, as before
+        log.warning("Could not work out a batch before the write turn; applied under it", exc_info=True)
         for builder in moving:
-            found = reader.one(_tracking_statement(builder.recorder.tracking_table_name), _APPLICATION)
-            if found is None or int(found["notification_id"]) != builder.position:
-                continue  # moved elsewhere: the write's move of the row finds it so
-            plan = Plan(int(found["generation"]))
-            answer = partial(int, plan.generation)  # what the write's move of the row must answer
-            try:
-                plan.applied = builder.apply(_Planning(reader, plan), batch, target, answer)
-            except NeedsTheTurn:
-                continue
-            except Exception:  # applied again under the turn, where it fails as before ADR 0086
-                log.debug("%s: could not plan a batch", builder.name, exc_info=True)
-                continue
-            made[builder.name] = plan
+            tally(builder.name, UNAVAILABLE)
+        return {}
     return made
+
+
+def tally(name: str, outcome: str) -> None:
+    """Count what became of projection `name`'s share of a batch (`nm_projection_plans_total`)."""
+    PROJECTION_PLANS.labels(name, outcome).inc()
+
+
+PLANNED, REPLACED = "planned", "replaced"
+"""The outcomes counted when the batch is written: run from its plan; applied under the turn as
+its tables were replaced (a rebuild's swap) since the plan read them."""
+READS_ITS_WRITES, FAILED, MOVED, UNAVAILABLE = "reads_its_writes", "failed", "moved", "unavailable"
+"""The outcomes counted by `plans`: a read of a table it had written; its handlers raised; its
+tracking elsewhere than the batch's start; no snapshot to plan in (the database's error)."""
+
+
+def _plan(
+    reader: Tx, builder: Builder, batch: Sequence[Recorded], target: int, made: dict[str, Plan]
+) -> str | None:
+    """Plan `builder`'s share into `made`: None, or the outcome to count when it is left out."""
+    found = reader.one(_tracking_statement(builder.recorder.tracking_table_name), _APPLICATION)
+    if found is None or int(found["notification_id"]) != builder.position:
+        return MOVED  # the write's move of the row finds it so, and rolls the batch back
+    plan = Plan(int(found["generation"]))
+    answer = partial(int, plan.generation)  # what the write's move of the row must answer
+    try:
+        plan.applied = builder.apply(_Planning(reader, plan), batch, target, answer)
+    except NeedsTheTurn:
+        return READS_ITS_WRITES
+    except Exception:  # applied again under the turn: raised there, it is the batch's failure
+        log.debug("%s: could not plan a batch", builder.name, exc_info=True)
+        return FAILED
+    made[builder.name] = plan
+    return None
 
 
 _APPLICATION = {"application_name": APPLICATION_NAME}

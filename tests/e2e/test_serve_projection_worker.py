@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx2
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 from devsupport.server import free_port, running_server
 from nm_workflow.application.settings import Settings
@@ -76,6 +77,11 @@ def _scrape(client: httpx2.Client) -> dict[tuple[str, str], float]:
     }
 
 
+def _samples(client: httpx2.Client, name: str) -> list[Sample]:
+    families = text_string_to_metric_families(client.get("/metrics").text)
+    return [sample for family in families for sample in family.samples if sample.name == name]
+
+
 def _serve(settings: Settings, **variables: str) -> tuple[list[str], int, dict[str, str]]:
     port = free_port()
     command = [CLI, "serve", "--port", str(port), "--projections", "worker"]
@@ -113,6 +119,11 @@ def test_a_worker_beside_the_api_projects_its_commands_and_reports_at_its_metric
         wait_until(lambda: _scrape(client).get(applied) == head)
         scraped = _scrape(client)
         assert {name for (metric, name) in scraped if metric == "nm_projection_lag_events"} == set(NAMES)
+        if not settings.uses_postgres:  # its batches worked out before the write turn (ADR 0086)
+            planned = [
+                s for s in _samples(client, "nm_projection_plans_total") if s.labels["outcome"] == "planned"
+            ]
+            assert {s.labels["projection"] for s in planned if s.value > 0} >= {"audit_trail", "item_status"}
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # the write turn is SQLite's

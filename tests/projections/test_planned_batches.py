@@ -2,97 +2,186 @@
 
 What a projection's handlers do runs while SQLite's write lock is free for the commands; under it
 the batch only moves the tracking rows and runs the statements kept. Where a plan could be wrong
-(a projection that reads what it wrote in the batch, tables replaced since the plan read them),
-the projection is applied under the turn as before, and the rows are the same.
+(a projection that reads what it wrote in the batch, tables replaced since the plan read them, a
+tracking moved elsewhere), the projection is applied under the turn as before, the rows end as a
+rebuild's, and `nm_projection_plans_total` says why.
 """
 
 from __future__ import annotations
 
+import copy
+import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from eventsourcing.persistence import OperationalError
+from prometheus_client import REGISTRY
 
 from nm_workflow.application.items import ContentItems
+from nm_workflow.application.policies import Policies
+from nm_workflow.application.policy_book import seed_rules
+from nm_workflow.application.security import Actor
 from nm_workflow.application.settings import Settings
 from nm_workflow.application.store import APPLICATION_NAME, EventStore
+from nm_workflow.domain.roles import Role
 from projections import NAMES, ReadModel, rebuild
 from projections import batches as batches_module
-from projections.batches import Builder, SharedReader
-from projections.planned import Plan, plans
+from projections.batches import Builder, SharedReader, TrackingMoved
+from projections.planned import NeedsTheTurn, Plan, _Planning, plans
+from projections.quarterly_state import StaleParts
 from projections.sql import Tx
 from tests.projections.quarter_scenario import ManualClock
 from tests.projections.scenario import Scenario, snapshot
+from tests.projections.test_policy_tables import DEPARTMENTS
+from tests.projections.test_policy_tables import MARKETER as PROPOSER
 from tests.projections.test_supervision_figures import driver_for, quarter_of_activity
 from tests.projections.test_tables import MARKETER, PLANNED_DATE, START, ctx, live_one_life
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 
-def _reader(m: ReadModel, batch_size: int = 500) -> tuple[SharedReader, list[Builder]]:
-    builders = [Builder(m.projections[n], m.recorders[n], m.db, m.source, batch_size) for n in NAMES]
+def _reader(
+    m: ReadModel, batch_size: int = 500, names: tuple[str, ...] = NAMES
+) -> tuple[SharedReader, list[Builder]]:
+    builders = [Builder(m.projections[n], m.recorders[n], m.db, m.source, batch_size) for n in names]
     return SharedReader(builders, m.db, m.source, batch_size), builders
 
 
-def _under_the_lock(m: ReadModel, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> set[str]:
-    """The projections whose handlers ran while a writer held SQLite's write lock, as another
-    connection sees it (`BEGIN IMMEDIATE` refused at once)."""
-    seen: set[str] = set()
+def _tally(name: str, outcome: str) -> float:
+    return (
+        REGISTRY.get_sample_value("nm_projection_plans_total", {"projection": name, "outcome": outcome})
+        or 0.0
+    )
+
+
+class Watch:
+    """Which projections' handlers ran, and which of them while a writer held SQLite's write lock,
+    as another connection sees it (`BEGIN IMMEDIATE` refused at once)."""
+
+    def __init__(self) -> None:
+        self.applied: set[str] = set()
+        self.under_the_lock: set[str] = set()
+
+
+@pytest.fixture
+def watch(read_model: ReadModel, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Watch]:
+    seen = Watch()
     probe = sqlite3.connect(settings.sqlite_path, timeout=0, isolation_level=None)
     for name in NAMES:
-        projection = m.projections[name]
-        apply = projection.apply
+        projection = read_model.projections[name]
 
-        def watched(tx: Tx, batch: Any, apply: Callable[[Tx, Any], None] = apply, name: str = name) -> None:
+        def watched(
+            tx: Tx, batch: Any, apply: Callable[[Tx, Any], None] = projection.apply, name: str = name
+        ) -> None:
+            seen.applied.add(name)
             try:
                 probe.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError:
-                seen.add(name)
+                seen.under_the_lock.add(name)
             else:
                 probe.execute("ROLLBACK")
             apply(tx, batch)
 
         monkeypatch.setattr(projection, "apply", watched)
-    return seen
+    yield seen
+    probe.close()
+
+
+def _equal_a_rebuild(m: ReadModel) -> None:
+    incremental = snapshot(m)
+    for name in NAMES:
+        rebuild(m, name)
+    assert snapshot(m) == incremental
 
 
 def test_no_handler_runs_while_the_batch_holds_sqlite_s_write_lock(
-    store: EventStore, read_model: ReadModel, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    store: EventStore, read_model: ReadModel, watch: Watch
 ) -> None:
     _, position = live_one_life(store)
-    under_the_lock = _under_the_lock(read_model, settings, monkeypatch)
+    planned = _tally("item_status", "planned")
     reader, builders = _reader(read_model)
     assert reader.step(builders)
-    assert under_the_lock == set()
+    assert watch.under_the_lock == set()
+    assert {"item_status", "audit_trail", "quarterly_evaluation"} <= watch.applied
+    assert _tally("item_status", "planned") == planned + 1
     assert read_model.positions(NAMES) == dict.fromkeys(NAMES, position)
     assert [r["state"] for r in read_model.list_items().items] == ["withdrawn"]
     audited = [r["position"] for r in read_model.audit_trail(cursor=None, limit=500).items]
     assert sorted(audited) == list(range(1, position + 1)), "every event once"
 
 
+def _interactions(store: EventStore, settings: Settings, clock: ManualClock) -> None:
+    """Interactions received, answered, escalated and resolved: several events of each in a batch."""
+    driver = driver_for(store, settings, clock)
+    quarter_of_activity(driver)
+    driver.run()
+
+
+def _reviews(store: EventStore, settings: Settings, clock: ManualClock) -> None:
+    """A policy version proposed, then reviewed by two departments: two reviews of a batch."""
+    policies = Policies(store)
+    policies.propose(ctx(PROPOSER), copy.deepcopy(seed_rules(48)), "terms")
+    for department in DEPARTMENTS[:2]:
+        policies.review(
+            ctx(Actor(f"head-{department}", frozenset({Role.DEPARTMENT_HEAD}), department)), 2, True, []
+        )
+
+
+@pytest.mark.parametrize(
+    ("history", "reader_of_its_writes"),
+    [(_interactions, "interaction_queue"), (_reviews, "policy_versions")],
+    ids=["interactions", "policy reviews"],
+)
 def test_a_projection_that_reads_what_it_wrote_in_the_batch_is_applied_under_the_lock(
     store: EventStore,
     read_model: ReadModel,
     settings: Settings,
     clock: ManualClock,
-    monkeypatch: pytest.MonkeyPatch,
+    watch: Watch,
+    history: Callable[[EventStore, Settings, ManualClock], None],
+    reader_of_its_writes: str,
 ) -> None:
-    # Interactions received, answered, escalated and resolved in one batch: interaction_log reads
-    # its row back with a statement of its own after the batch's earlier event wrote it. A plan
-    # would read the row as it was before the batch; under the lock the handler sees its own write.
-    driver = driver_for(store, settings, clock)
-    quarter_of_activity(driver)
-    driver.run()
-    under_the_lock = _under_the_lock(read_model, settings, monkeypatch)
+    # Its handler reads a row back with a statement of its own after an earlier event of the batch
+    # wrote it: a plan would read the row as it was before the batch. Under the lock it sees it.
+    history(store, settings, clock)
+    refused = _tally(reader_of_its_writes, "reads_its_writes")
     reader, builders = _reader(read_model)
     assert reader.step(builders)
-    assert "interaction_log" in under_the_lock
-    assert {"item_status", "audit_trail", "quarterly_evaluation"}.isdisjoint(under_the_lock)
-    incremental = snapshot(read_model)
-    for name in NAMES:
-        rebuild(read_model, name)
-    assert snapshot(read_model) == incremental
+    assert _tally(reader_of_its_writes, "reads_its_writes") == refused + 1
+    assert reader_of_its_writes in watch.under_the_lock
+    assert "audit_trail" in watch.applied - watch.under_the_lock
+    _equal_a_rebuild(read_model)
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "refused"),
+    [
+        ("INSERT INTO {item_status} (item_id) VALUES (1)", "SELECT * FROM {item_status}", True),
+        ("INSERT INTO {item_status} (item_id) VALUES (1)", "SELECT * FROM {review_queue}", False),
+        ("INSERT INTO {item_status} (item_id) VALUES (1)", "SELECT * FROM item_status", True),
+        ("INSERT INTO elsewhere (n) VALUES (1)", "SELECT * FROM {review_queue}", True),
+        (None, "SELECT * FROM item_status", False),
+    ],
+    ids=["its own table", "another table", "a read naming no table", "a write naming none", "no write"],
+)
+def test_a_read_after_a_write_of_its_tables_is_refused_in_a_plan(
+    read_model: ReadModel, first: str | None, then: str, refused: bool
+) -> None:
+    tables = {
+        **read_model.projections["item_status"].live_tables(),
+        **read_model.projections["review_queue"].live_tables(),
+    }
+    with read_model.db.read(tables) as reader:
+        planning = _Planning(reader, Plan(1))
+        if first is not None:
+            planning.execute(first)
+        if refused:
+            with pytest.raises(NeedsTheTurn):
+                planning.all(then)
+        else:
+            assert planning.all(then) == []
 
 
 def test_tables_replaced_at_the_plan_s_very_position_are_applied_under_the_lock_not_by_the_plan(
@@ -125,28 +214,110 @@ def test_tables_replaced_at_the_plan_s_very_position_are_applied_under_the_lock_
         return found
 
     monkeypatch.setattr(batches_module, "plans", swapped_after)
+    replaced = _tally("item_status", "replaced")
     assert reader.step(builders)
     assert "item_status" in made[0], "planned before the swap"
+    assert _tally("item_status", "replaced") == replaced + 1
     assert [(r["theme"], r["state"]) for r in m.list_items().items] == [("rebuilt", "in_review")]
 
 
-def test_small_batches_of_every_kind_of_event_equal_a_rebuild(
+def test_a_projection_applied_elsewhere_meanwhile_is_not_planned_and_its_batch_applied_once(
+    store: EventStore, read_model: ReadModel, make_settings: Callable[..., Settings]
+) -> None:
+    _, position = live_one_life(store)
+    other = ReadModel(make_settings(), store)  # another process running the same projection
+    try:
+        reader, builders = _reader(read_model, names=("audit_trail",))
+        assert builders[0].position == 0  # what this process last saw
+        Builder(
+            other.projections["audit_trail"], other.recorders["audit_trail"], other.db, other.source, 500
+        ).catch_up()
+        moved = _tally("audit_trail", "moved")
+        with pytest.raises(TrackingMoved):
+            reader.step(builders)
+        assert _tally("audit_trail", "moved") == moved + 1
+    finally:
+        other.close()
+    audited = [r["position"] for r in read_model.audit_trail(cursor=None, limit=500).items]
+    assert sorted(audited) == list(range(1, position + 1)), "every event once"
+
+
+def test_a_projection_that_fails_only_while_planned_is_applied_under_the_lock(
+    store: EventStore, read_model: ReadModel, watch: Watch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    live_one_life(store)
+    projection = read_model.projections["item_status"]
+    apply, failures = projection.apply, [RuntimeError("only while planned")]
+
+    def fails_once(tx: Tx, batch: Any) -> None:
+        if failures:
+            raise failures.pop()
+        apply(tx, batch)
+
+    monkeypatch.setattr(projection, "apply", fails_once)
+    failed = _tally("item_status", "failed")
+    reader, builders = _reader(read_model)
+    assert reader.step(builders)
+    assert _tally("item_status", "failed") == failed + 1
+    assert watch.under_the_lock == {"item_status"}
+    assert [r["state"] for r in read_model.list_items().items] == ["withdrawn"]
+
+
+def test_without_a_snapshot_to_plan_in_the_batch_is_applied_under_the_lock(
     store: EventStore,
     read_model: ReadModel,
-    settings: Settings,
-    clock: ManualClock,
+    watch: Watch,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    # Batch boundaries everywhere in the lives of items, interactions, accounts and feedback:
-    # planned where possible, the rest under the lock, the rows a rebuild's.
+    live_one_life(store)
+
+    def unavailable(tables: Any) -> Any:
+        raise OperationalError("disk I/O error")
+
+    before = _tally("audit_trail", "unavailable")
+    reader, builders = _reader(read_model)
+    with monkeypatch.context() as patched, caplog.at_level(logging.WARNING, logger="projections"):
+        patched.setattr(read_model.db, "read", unavailable)
+        assert reader.step(builders)
+    assert "Could not work out a batch before the write turn" in caplog.text
+    assert _tally("audit_trail", "unavailable") == before + 1
+    assert watch.under_the_lock == watch.applied
+    assert [r["state"] for r in read_model.list_items().items] == ["withdrawn"]
+
+
+def test_rows_kept_between_batches_are_not_trusted_by_a_plan_after_a_rebuild_elsewhere_at_their_position(
+    store: EventStore, make_settings: Callable[..., Settings]
+) -> None:
+    # As tests/projections/test_kept_between_batches.py's, with the batches planned: the plan's
+    # snapshot shows the rebuild's generation, so the rows kept are read again from the rebuilt
+    # tables, computed in another time zone, which this process refuses to mix with its own.
+    Scenario(store, seed=17).run(items=8, open_at_once=4, finish=False)
+    ours = ReadModel(make_settings(), store)
+    theirs = ReadModel(make_settings(company_time_zone="Pacific/Kiritimati"), store)
+    try:
+        reader, builders = _reader(ours, batch_size=3, names=("quarterly_evaluation",))
+        while reader.step(builders):
+            pass
+        assert rebuild(theirs, "quarterly_evaluation") == builders[0].position == store.head()
+        Scenario(store, seed=18).run(items=1, open_at_once=1)
+        with pytest.raises(StaleParts):
+            reader.step(builders)
+    finally:
+        ours.close()
+        theirs.close()
+
+
+def test_small_batches_of_every_kind_of_event_equal_a_rebuild(
+    store: EventStore, read_model: ReadModel, settings: Settings, clock: ManualClock
+) -> None:
+    # Batch boundaries everywhere in the lives of items, interactions, accounts, feedback and a
+    # policy version: planned where possible, the rest under the lock, the rows a rebuild's.
     Scenario(store, seed=86).run(items=20, open_at_once=5, finish=False)
-    driver = driver_for(store, settings, clock)
-    quarter_of_activity(driver)
-    driver.run()
+    _interactions(store, settings, clock)
+    _reviews(store, settings, clock)
     reader, builders = _reader(read_model, batch_size=3)
     while reader.step(builders):
         pass
     assert read_model.positions(NAMES) == dict.fromkeys(NAMES, store.head())
-    incremental = snapshot(read_model)
-    for name in NAMES:
-        rebuild(read_model, name)
-    assert snapshot(read_model) == incremental
+    _equal_a_rebuild(read_model)

@@ -63,6 +63,13 @@ PROJECTION_EVENTS_APPLIED = Counter(
     "Events applied by a projection (its rate is the apply rate).",
     ["projection"],
 )
+PROJECTION_PLANS = Counter(
+    "nm_projection_plans_total",
+    "SQLite: a projection's shares of batches, by what became of each: planned (worked out before "
+    "the write turn, only its statements run under it) or why it was applied under the turn instead "
+    "(reads_its_writes, failed, moved, replaced, unavailable).",
+    ["projection", "outcome"],
+)
 POOL_CONNECTIONS = Gauge(
     "nm_db_pool_connections",
     "The API processes' database connection pools, summed over the workers: pool_max, pool_size (open), "
