@@ -23,6 +23,7 @@ from projections import ReadModel, batches
 from projections.batches import Builder, SharedReader
 from projections.runner import ProjectionSupervisor
 from projections.sql import Tx
+from tests.projections.patches import fail_once
 from tests.projections.test_tables import live_one_life
 
 NAMES = ("audit_trail", "item_status", "publication_log")
@@ -131,15 +132,7 @@ def test_a_failure_after_a_committed_part_is_reported_as_a_failure_not_a_race(
     supervisor = ProjectionSupervisor(make_settings(), NAMES, read_model=read_model)
     lanes = supervisor._lanes
     _slow(read_model, lanes[0].name, monkeypatch)  # its part ends after it (SQLite)
-    last = lanes[-1].builder.projection
-    apply, failures = last.apply, [RuntimeError("a transient failure")]
-
-    def fails_once(tx: Tx, batch: Any) -> None:
-        if failures:
-            raise failures.pop()
-        apply(tx, batch)
-
-    monkeypatch.setattr(last, "apply", fails_once)
+    fail_once(lanes[-1].builder.projection, RuntimeError("a transient failure"), monkeypatch)
     with caplog.at_level(logging.INFO, logger="projections"):
         assert supervisor._runner._step(lanes)  # then each alone: the last one succeeds now
     warned = [r for r in caplog.records if r.levelno >= logging.WARNING]

@@ -30,8 +30,8 @@ from projections import NAMES, ReadModel, rebuild
 from projections import batches as batches_module
 from projections.batches import Builder, SharedReader, TrackingMoved
 from projections.planned import NeedsTheTurn, Plan, _Planning, plans
-from projections.quarterly_state import StaleParts
 from projections.sql import Tx
+from tests.projections.patches import fail_once
 from tests.projections.quarter_scenario import ManualClock
 from tests.projections.scenario import Scenario, snapshot
 from tests.projections.test_policy_tables import DEPARTMENTS
@@ -246,15 +246,7 @@ def test_a_projection_that_fails_only_while_planned_is_applied_under_the_lock(
     store: EventStore, read_model: ReadModel, watch: Watch, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     live_one_life(store)
-    projection = read_model.projections["item_status"]
-    apply, failures = projection.apply, [RuntimeError("only while planned")]
-
-    def fails_once(tx: Tx, batch: Any) -> None:
-        if failures:
-            raise failures.pop()
-        apply(tx, batch)
-
-    monkeypatch.setattr(projection, "apply", fails_once)
+    fail_once(read_model.projections["item_status"], RuntimeError("only while planned"), monkeypatch)
     failed = _tally("item_status", "failed")
     reader, builders = _reader(read_model)
     assert reader.step(builders)
@@ -284,28 +276,6 @@ def test_without_a_snapshot_to_plan_in_the_batch_is_applied_under_the_lock(
     assert _tally("audit_trail", "unavailable") == before + 1
     assert watch.under_the_lock == watch.applied
     assert [r["state"] for r in read_model.list_items().items] == ["withdrawn"]
-
-
-def test_rows_kept_between_batches_are_not_trusted_by_a_plan_after_a_rebuild_elsewhere_at_their_position(
-    store: EventStore, make_settings: Callable[..., Settings]
-) -> None:
-    # As tests/projections/test_kept_between_batches.py's, with the batches planned: the plan's
-    # snapshot shows the rebuild's generation, so the rows kept are read again from the rebuilt
-    # tables, computed in another time zone, which this process refuses to mix with its own.
-    Scenario(store, seed=17).run(items=8, open_at_once=4, finish=False)
-    ours = ReadModel(make_settings(), store)
-    theirs = ReadModel(make_settings(company_time_zone="Pacific/Kiritimati"), store)
-    try:
-        reader, builders = _reader(ours, batch_size=3, names=("quarterly_evaluation",))
-        while reader.step(builders):
-            pass
-        assert rebuild(theirs, "quarterly_evaluation") == builders[0].position == store.head()
-        Scenario(store, seed=18).run(items=1, open_at_once=1)
-        with pytest.raises(StaleParts):
-            reader.step(builders)
-    finally:
-        ours.close()
-        theirs.close()
 
 
 def test_small_batches_of_every_kind_of_event_equal_a_rebuild(
